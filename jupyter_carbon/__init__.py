@@ -1,0 +1,1 @@
+"""jupyter_carbon: energy and CO2e of notebook cells."""
