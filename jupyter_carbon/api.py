@@ -1,0 +1,30 @@
+"""The Python API for scripts and notebooks: ``track()`` and ``session()``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .session import CarbonSession, Measurement, get_session
+
+__all__ = ["track", "session"]
+
+
+def session() -> CarbonSession:
+    """The process-wide measuring session (records, totals, configuration)."""
+    return get_session()
+
+
+def track(label: str | None = None, *, items: int | None = None, task: str | None = None, session: CarbonSession | None = None, **meta: Any) -> Measurement:
+    """Measure a block of code; the record is on ``.record`` after the block::
+
+        with jupyter_carbon.track("training") as m:
+            train()
+        print(m.record.energy_j, m.record.co2e_g)
+
+    Works outside notebooks. An exception in the block marks the record ``error`` (a
+    KeyboardInterrupt ``interrupted``) and still propagates.
+    """
+    if items is not None and (not isinstance(items, int) or isinstance(items, bool) or items <= 0):
+        raise ValueError(f"items={items!r}: expected a positive whole number of work items")
+    target = session or get_session()
+    return Measurement(target, label, kind="script", items=items, task=task, **meta)

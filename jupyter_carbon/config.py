@@ -1,0 +1,163 @@
+"""Settings: one table of names, types, defaults, environment variables and help.
+
+The same settings are reachable from ``%carbon config key=value``, the ``Carbon`` traitlets
+(``%config Carbon.interval = 0.5``, ``ipython_config.py``) and ``JUPYTER_CARBON_*`` variables.
+Parsing errors raise :class:`ConfigError` with a one-line message that names the value and the
+valid choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+__all__ = ["Config", "ConfigError", "SETTINGS", "Setting"]
+
+
+class ConfigError(ValueError):
+    """A setting has a bad value; the message says which values are valid."""
+
+
+def _number(name: str, low: float, high: float) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}={value!r} is not a number; expected {low:g}–{high:g}") from None
+        if not math.isfinite(number) or not low <= number <= high:
+            raise ConfigError(f"{name}={value!r} is out of range; expected {low:g}–{high:g}")
+        return number
+
+    return parse
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def wrapped(value: Any) -> Any:
+        if value is None or str(value).strip().lower() in ("", "none", "default"):
+            return None
+        return parse(value)
+
+    return wrapped
+
+
+def _text(value: Any) -> str:
+    return str(value).strip()
+
+
+def _flag(name: str) -> Callable[[Any], bool]:
+    def parse(value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name}={value!r} is not valid; choose one of: true, false")
+
+    return parse
+
+
+def _power_overrides(value: Any) -> dict[str, float]:
+    """``cpu=15,gpu=250`` → {'cpu': 15.0, 'gpu': 250.0} (a fixed wattage per component)."""
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    else:
+        text = str(value).strip()
+        items = [part.split(":", 1) if ":" in part else part.split("=", 1) for part in text.split(",") if part.strip()] if text else []
+    result: dict[str, float] = {}
+    for item in items:
+        if len(item) != 2:
+            raise ConfigError(f"power={value!r} is not valid; write component:watts pairs, e.g. power=cpu:15,ram:3")
+        component, watts = str(item[0]).strip().lower(), item[1]
+        if component not in ("cpu", "gpu", "ram"):
+            raise ConfigError(f"power: unknown component {component!r}; choose cpu, gpu or ram")
+        result[component] = _number(f"power {component}", 0, 100_000)(watts)
+    return result
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "JUPYTER_CARBON_" + self.name.upper()
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("interval", _number("interval", 0.05, 60), 1.0, "sampling interval in seconds (0.05–60)"),
+        Setting("scope", _choice("scope", ("machine", "process")), "machine", "machine, or process: this kernel and its children"),
+        Setting("region", _optional(_text), None, "electricity region: FR, US-CA, CA-QC, gcp:europe-west1 … (default: world average)"),
+        Setting("intensity", _optional(_number("intensity", 0, 5000)), None, "explicit carbon intensity in gCO2e/kWh (overrides region)"),
+        Setting("pue", _number("pue", 1.0, 5.0), 1.0, "power usage effectiveness of the data centre (1.0–5.0)"),
+        Setting("live", _optional(_choice("live", ("electricitymaps", "uk"))), None, "live intensity provider: electricitymaps (token in ELECTRICITYMAPS_TOKEN) or uk"),
+        Setting("powercap_root", _text, "/sys/class/powercap", "folder of the Linux powercap tree (RAPL)"),
+        Setting("power", _power_overrides, {}, "fixed wattage per component instead of measuring, e.g. cpu:15,ram:3"),
+        Setting("log_dir", _text, ".jupyter_carbon", "folder of the session logs (JSON lines)"),
+        Setting("store_source", _flag("store_source"), False, "also store each cell's source in the log (off: cells often hold secrets)"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    interval: float = 1.0
+    scope: str = "machine"
+    region: str | None = None
+    intensity: float | None = None
+    pue: float = 1.0
+    live: str | None = None
+    powercap_root: str = "/sys/class/powercap"
+    power: dict = field(default_factory=dict)
+    log_dir: str = ".jupyter_carbon"
+    store_source: bool = False
+
+    def updated(self, **values: Any) -> "Config":
+        """A copy with ``values`` parsed and validated; raises ConfigError naming a bad key or value."""
+        parsed = {}
+        for key, value in values.items():
+            setting = SETTINGS.get(key)
+            if setting is None:
+                raise ConfigError(f"unknown setting {key!r}; valid settings: {', '.join(SETTINGS)}")
+            parsed[key] = setting.parse(value)
+        return dataclasses.replace(self, **parsed)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, problems: list[str] | None = None) -> "Config":
+        """Defaults overridden by ``JUPYTER_CARBON_*`` variables.
+
+        With ``problems`` given, a bad variable is reported there and ignored instead of raising.
+        """
+        environ = os.environ if environ is None else environ
+        config = cls()
+        for name, setting in SETTINGS.items():
+            if setting.env in environ:
+                try:
+                    config = config.updated(**{name: environ[setting.env]})
+                except ConfigError as exc:
+                    if problems is None:
+                        raise
+                    problems.append(f"ignored {setting.env}: {exc}")
+        return config
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,165 @@
+"""Accounting for windows: per-window records and session totals. Pure: no I/O, threads or clock.
+
+Windows may nest or overlap. Each window gets its own record; the session totals count the
+*union* of the windows' time once: a union segment starts when the first window opens and ends
+when the last one closes, and only then is its energy added.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from .record import CellRecord, DeviceEnergy, SessionTotals, Timeline, co2e_g
+from .sampler import Snapshot
+from .sources.base import EnergySource
+
+__all__ = ["Ledger", "SHORT_WINDOW_FLAG", "SHORT_WINDOW_BAND"]
+
+SHORT_WINDOW_FLAG = "{device}: shorter than the counter's resolution — estimated from power × time"
+#: Relative band for a short window's power × time estimate.
+SHORT_WINDOW_BAND = (0.5, 1.5)
+
+
+@dataclass
+class _Open:
+    start: Snapshot
+    meta: dict[str, Any]
+
+
+@dataclass
+class _Union:
+    start: Snapshot | None = None
+    energy_j: float = 0.0
+    low_j: float = 0.0
+    high_j: float = 0.0
+    co2e_g: float = 0.0
+    duration_s: float = 0.0
+
+
+@dataclass
+class Ledger:
+    sources: Sequence[EnergySource]
+    records: list[CellRecord] = field(default_factory=list)
+    _open: dict[int, _Open] = field(default_factory=dict)
+    _union: _Union = field(default_factory=_Union)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    def open(self, start: Snapshot, **meta: Any) -> int:
+        """Open a window at snapshot ``start``; ``meta`` (label, cell, kind, items, task, scope) goes into the record."""
+        wid = next(self._ids)
+        if not self._open:
+            self._union.start = start
+        self._open[wid] = _Open(start, meta)
+        return wid
+
+    def is_open(self, wid: int) -> bool:
+        return wid in self._open
+
+    def _close_union(self, end: Snapshot, g_per_kwh: float, pue: float) -> None:
+        if self._open or self._union.start is None:
+            return
+        energy, low, high = self._delta_sum(self._union.start, end)
+        u = self._union
+        u.energy_j += energy
+        u.low_j += low
+        u.high_j += high
+        u.co2e_g += co2e_g(energy, g_per_kwh, pue)
+        u.duration_s += end.time_s - u.start.time_s
+        u.start = None
+
+    def discard(self, wid: int, end: Snapshot, g_per_kwh: float, pue: float = 1.0) -> None:
+        """Close a window without a record (its energy still counts in the session totals)."""
+        if self._open.pop(wid, None) is not None:
+            self._close_union(end, g_per_kwh, pue)
+
+    def close(
+        self,
+        wid: int,
+        end: Snapshot,
+        *,
+        g_per_kwh: float,
+        intensity_source: str,
+        intensity_utc: Any = None,
+        pue: float = 1.0,
+        status: str = "ok",
+        flags: Sequence[str] = (),
+        timeline: Timeline = Timeline(),
+        baseline_w: Mapping[str, float] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> CellRecord:
+        window = self._open.pop(wid)
+        devices, short_flags = self._devices(window.start, end)
+        self._close_union(end, g_per_kwh, pue)
+        meta = dict(window.meta)
+        record = CellRecord(
+            id=wid,
+            label=meta.pop("label", None),
+            cell=meta.pop("cell", None),
+            kind=meta.pop("kind", "cell"),
+            start_utc=window.start.wall,
+            end_utc=end.wall,
+            start_s=window.start.time_s,
+            end_s=end.time_s,
+            devices=devices,
+            status=status,
+            flags=tuple(flags) + short_flags,
+            intensity_g_per_kwh=g_per_kwh,
+            intensity_source=intensity_source,
+            intensity_utc=intensity_utc,
+            pue=pue,
+            scope=meta.pop("scope", "machine"),
+            totals=self.totals(end, g_per_kwh, pue, extra_cells=1),
+            items=meta.pop("items", None),
+            task=meta.pop("task", None),
+            timeline=timeline,
+            baseline_w=baseline_w,
+            extra={**meta, **(extra or {})},
+        )
+        self.records.append(record)
+        return record
+
+    def totals(self, now: Snapshot | None = None, g_per_kwh: float = 0.0, pue: float = 1.0, extra_cells: int = 0) -> SessionTotals:
+        """Session totals so far, including the open union segment up to ``now`` when given."""
+        u = self._union
+        energy, low, high, co2e, duration = u.energy_j, u.low_j, u.high_j, u.co2e_g, u.duration_s
+        if u.start is not None and now is not None:
+            e, lo, hi = self._delta_sum(u.start, now)
+            energy, low, high = energy + e, low + lo, high + hi
+            co2e += co2e_g(e, g_per_kwh, pue)
+            duration += now.time_s - u.start.time_s
+        return SessionTotals(len(self.records) + extra_cells, energy, low, high, co2e, duration)
+
+    def reset(self) -> None:
+        """Forget closed records and totals (open windows stay open)."""
+        self.records = []
+        self._union = _Union(start=self._union.start)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _delta_sum(start: Snapshot, end: Snapshot) -> tuple[float, float, float]:
+        e = lo = hi = 0.0
+        for a, b in zip(start.readings, end.readings):
+            e += b.energy_j - a.energy_j
+            lo += b.low_j - a.low_j
+            hi += b.high_j - a.high_j
+        return e, lo, hi
+
+    def _devices(self, start: Snapshot, end: Snapshot) -> tuple[tuple[DeviceEnergy, ...], tuple[str, ...]]:
+        duration = end.time_s - start.time_s
+        devices, flags = [], []
+        for source, a, b, power_w in zip(self.sources, start.readings, end.readings, end.power_w):
+            energy, low, high = b.energy_j - a.energy_j, b.low_j - a.low_j, b.high_j - a.high_j
+            measured = source.measured
+            method = source.method
+            if measured and energy <= 0.0 and duration > 0.0:
+                # A counter that did not move: never report a silent 0 J.
+                energy = (power_w or 0.0) * duration
+                low, high = energy * SHORT_WINDOW_BAND[0], energy * SHORT_WINDOW_BAND[1]
+                measured = False
+                method = f"{method} power × time"
+                flags.append(SHORT_WINDOW_FLAG.format(device=source.device))
+            devices.append(DeviceEnergy(source.component, source.device, method, measured, energy, low, high))
+        return tuple(devices), tuple(flags)

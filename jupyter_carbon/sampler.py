@@ -1,0 +1,274 @@
+"""One background thread that samples every source while at least one window is open.
+
+* Every source is read exactly at window start and stop, so for counters the interval never
+  changes a window's total; ticks in between unwrap counters, integrate power-only sources and
+  build the power timeline shown in plots.
+* While no window is open the thread is parked on an Event with no timeout: zero wake-ups.
+* A source that raises is caught here: the reading holds at its last good value and every open
+  window gets a flag naming the source and the error. User code never sees it.
+* The clocks are injectable, and ``threaded=False`` lets tests drive ``tick()`` by hand.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from array import array
+from datetime import datetime, timezone
+from typing import Any, Callable, NamedTuple, Sequence
+
+from .record import Timeline
+from .sources.base import COMPONENTS, EnergySource, Reading
+
+__all__ = ["Sampler", "Snapshot", "LiveWindow", "LiveStatus", "TimelineBuffer"]
+
+#: Minimum span over which a source's recent power is re-estimated (for short windows).
+POWER_SPAN_S = 0.5
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Snapshot(NamedTuple):
+    time_s: float  # monotonic
+    wall: datetime  # UTC
+    readings: tuple[Reading, ...]
+    power_w: tuple[float | None, ...]  # each source's recent average power
+
+
+class LiveStatus(NamedTuple):
+    elapsed_s: float
+    energy_j: dict[str, float]  # per component, so far
+    power_w: dict[str, float]  # per component, over the last tick
+
+
+class TimelineBuffer:
+    """Bounded power timeline: when full, adjacent points are averaged in pairs and the stride doubles."""
+
+    __slots__ = ("max_points", "stride", "_t", "_p", "_acc_n", "_acc_t", "_acc_p")
+
+    def __init__(self, max_points: int = 2000) -> None:
+        self.max_points = max(2, max_points - max_points % 2)
+        self.stride = 1
+        self._t = array("d")
+        self._p = {c: array("d") for c in COMPONENTS}
+        self._acc_n = 0
+        self._acc_t = 0.0
+        self._acc_p = dict.fromkeys(COMPONENTS, 0.0)
+
+    def add(self, t_s: float, power_w: dict[str, float]) -> None:
+        self._acc_n += 1
+        self._acc_t += t_s
+        for c in COMPONENTS:
+            self._acc_p[c] += power_w.get(c, 0.0)
+        if self._acc_n < self.stride:
+            return
+        n = self._acc_n
+        self._t.append(self._acc_t / n)
+        for c in COMPONENTS:
+            self._p[c].append(self._acc_p[c] / n)
+        self._acc_n, self._acc_t = 0, 0.0
+        self._acc_p = dict.fromkeys(COMPONENTS, 0.0)
+        if len(self._t) >= self.max_points:
+            self._halve()
+
+    def _halve(self) -> None:
+        def pairs(a: array) -> array:
+            return array("d", ((a[i] + a[i + 1]) / 2 for i in range(0, len(a) - 1, 2)))
+
+        self._t = pairs(self._t)
+        self._p = {c: pairs(a) for c, a in self._p.items()}
+        self.stride *= 2
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    def freeze(self, components: Sequence[str]) -> Timeline:
+        return Timeline(tuple(self._t), {c: tuple(self._p[c]) for c in components})
+
+
+class LiveWindow:
+    """An open window as the sampler sees it (internal; the ledger owns the accounting)."""
+
+    __slots__ = ("start", "timeline", "flags", "listener", "_prev_s", "_prev", "power_w")
+
+    def __init__(self, start: Snapshot, max_points: int, listener: Callable[[LiveStatus], Any] | None) -> None:
+        self.start = start
+        self.timeline = TimelineBuffer(max_points)
+        self.flags: list[str] = []
+        self.listener = listener
+        self._prev_s = start.time_s
+        self._prev = start.readings
+        self.power_w: dict[str, float] = {}
+
+    def flag(self, text: str) -> None:
+        if text not in self.flags:
+            self.flags.append(text)
+
+
+class Sampler:
+    def __init__(
+        self,
+        sources: Sequence[EnergySource],
+        interval_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = utc_now,
+        threaded: bool = True,
+        max_points: int = 2000,
+    ) -> None:
+        self.sources = list(sources)
+        self.interval_s = interval_s
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.threaded = threaded
+        self.max_points = max_points
+        self.errors: list[str] = []  # every distinct source error, in order, for reporting once
+        self.ticks = 0
+        self._components = [s.component for s in self.sources]
+        self._lock = threading.RLock()
+        self._windows: list[LiveWindow] = []
+        self._last: list[Reading] = []
+        self._active = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        now = clock()
+        self._last = [self._read_one(i, now) or Reading(0.0, 0.0, 0.0) for i in range(len(self.sources))]
+        self._ref_s = now
+        self._ref = list(self._last)
+        self._power_w: list[float | None] = [None] * len(self.sources)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _read_one(self, i: int, now: float) -> Reading | None:
+        source = self.sources[i]
+        try:
+            return source.read(now)
+        except Exception as exc:  # a source must never break the user's cell
+            message = f"{source.device} ({source.method}): read failed — {type(exc).__name__}: {exc}"
+            if message not in self.errors:
+                self.errors.append(message)
+            for window in self._windows:
+                window.flag(message + "; energy after the failure is missing")
+            return None
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            now = self.clock()
+            last = self._last
+            for i in range(len(self.sources)):
+                reading = self._read_one(i, now)
+                if reading is not None:
+                    last[i] = reading
+            if now - self._ref_s >= POWER_SPAN_S:
+                span = now - self._ref_s
+                self._power_w = [(r.energy_j - p.energy_j) / span for r, p in zip(last, self._ref)]
+                self._ref_s, self._ref = now, list(last)
+            return Snapshot(now, self.wall_clock(), tuple(last), tuple(self._power_w))
+
+    # --- windows ------------------------------------------------------------------------------
+
+    def open(self, listener: Callable[[LiveStatus], Any] | None = None) -> LiveWindow:
+        with self._lock:
+            window = LiveWindow(self.snapshot(), self.max_points, listener)
+            self._windows.append(window)
+            if len(self._windows) == 1:
+                self._ensure_thread()
+                self._active.set()
+            return window
+
+    def close(self, window: LiveWindow) -> tuple[Snapshot, Timeline, tuple[str, ...]]:
+        with self._lock:
+            end = self.snapshot()
+            self._ensure_thread()
+            if window in self._windows:
+                self._windows.remove(window)
+            if not self._windows:
+                self._active.clear()
+            components = [c for c in COMPONENTS if c in self._components]
+            return end, window.timeline.freeze(components), tuple(window.flags)
+
+    @property
+    def open_windows(self) -> int:
+        return len(self._windows)
+
+    # --- ticking ------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Read every source and extend each open window's timeline; call live listeners."""
+        with self._lock:
+            if not self._windows:
+                return
+            snap = self.snapshot()
+            self.ticks += 1
+            updates = []
+            for window in self._windows:
+                dt = snap.time_s - window._prev_s
+                if dt <= 0:
+                    continue
+                power: dict[str, float] = {}
+                energy: dict[str, float] = {}
+                for comp, now, prev, start in zip(self._components, snap.readings, window._prev, window.start.readings):
+                    power[comp] = power.get(comp, 0.0) + (now.energy_j - prev.energy_j) / dt
+                    energy[comp] = energy.get(comp, 0.0) + now.energy_j - start.energy_j
+                window._prev_s, window._prev, window.power_w = snap.time_s, snap.readings, power
+                window.timeline.add(snap.time_s - window.start.time_s, power)
+                if window.listener is not None:
+                    updates.append((window, LiveStatus(snap.time_s - window.start.time_s, energy, power)))
+        for window, status in updates:  # outside the lock: a slow display must not delay reads
+            try:
+                window.listener(status)
+            except Exception as exc:
+                window.flag(f"live display failed: {type(exc).__name__}: {exc}")
+                window.listener = None
+
+    # --- the thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._active.wait()
+            if self._stop.is_set() or self._stop.wait(self.interval_s):
+                return
+            try:
+                self.tick()
+            except Exception as exc:
+                message = f"sampler tick failed: {type(exc).__name__}: {exc}"
+                if message not in self.errors:
+                    self.errors.append(message)
+
+    def _ensure_thread(self) -> None:
+        if not self.threaded or self._stopped:
+            return
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return
+        if thread is not None:  # it died: say so on every open window, then restart it
+            for window in self._windows:
+                window.flag("the sampler thread stopped unexpectedly and was restarted; the power timeline has a gap")
+        self._thread = threading.Thread(target=self._run, name="jupyter_carbon-sampler", daemon=True)
+        self._thread.start()
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    def start(self) -> None:
+        """Allow the thread to run again after :meth:`stop` (it starts with the next window)."""
+        with self._lock:
+            self._stopped = False
+            self._stop.clear()
+            if self._windows:
+                self._ensure_thread()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """Stop and join the thread; idempotent. Open windows can still be closed afterwards."""
+        self._stopped = True
+        self._stop.set()
+        self._active.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+        self._thread = None
+        if not self._windows:
+            self._active.clear()

@@ -1,0 +1,83 @@
+"""The one protocol every energy source follows.
+
+A source reports a *cumulative* energy reading in joules, like a hardware counter, so the energy
+of a window is ``end - start`` and the sampling interval never changes the total of a counter.
+Model sources integrate their own power estimate between reads and carry an uncertainty band
+(``low_j``/``high_j``); for measured sources the band is the reading itself.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol, runtime_checkable
+
+__all__ = ["COMPONENTS", "Reading", "EnergySource", "IntegratingSource"]
+
+#: Components in display order.
+COMPONENTS = ("cpu", "gpu", "ram")
+
+
+class Reading(NamedTuple):
+    """Cumulative energy since the source was created. Units: J."""
+
+    energy_j: float
+    low_j: float
+    high_j: float
+
+
+@runtime_checkable
+class EnergySource(Protocol):
+    """What the sampler needs from a source.
+
+    Attributes: ``component`` (``cpu``/``gpu``/``ram``), ``device`` (e.g. ``package-0``,
+    ``gpu0 NVIDIA A100``), ``method`` (``rapl``, ``nvml-energy``, ``nvml-power``, ``cpu-model``,
+    ``ram-model``, ``constant``) and ``measured`` (True for a hardware counter or power sensor).
+    ``read(now_s)`` takes the monotonic time of the read and may raise; the sampler catches it.
+    """
+
+    component: str
+    device: str
+    method: str
+    measured: bool
+
+    def read(self, now_s: float) -> Reading: ...
+
+    def close(self) -> None: ...
+
+
+class IntegratingSource:
+    """Base for sources that know a power (and its band) and integrate it over time.
+
+    Subclasses implement ``_power_band_w(now_s)`` returning ``(power_w, low_w, high_w)`` averaged
+    over the interval since the previous read. Integration is a rectangle rule over that interval,
+    which is exact when the model's input (e.g. CPU utilisation) is itself an interval average.
+    """
+
+    component = "cpu"
+    device = ""
+    method = ""
+    measured = False
+
+    def __init__(self, now_s: float) -> None:
+        self._last_s = now_s
+        self._energy_j = 0.0
+        self._low_j = 0.0
+        self._high_j = 0.0
+
+    def _power_band_w(self, now_s: float) -> tuple[float, float, float]:
+        raise NotImplementedError
+
+    def read(self, now_s: float) -> Reading:
+        dt = now_s - self._last_s
+        if dt > 0:
+            power_w, low_w, high_w = self._power_band_w(now_s)
+            self._energy_j += power_w * dt
+            self._low_j += low_w * dt
+            self._high_j += high_w * dt
+            self._last_s = now_s
+        return Reading(self._energy_j, self._low_j, self._high_j)
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.component} {self.device!r} ({self.method})>"

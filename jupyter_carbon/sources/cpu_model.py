@@ -1,0 +1,191 @@
+"""CPU power model for machines without a readable energy counter.
+
+Shape: CPU power as a fraction of TDP against machine-wide utilisation, interpolated linearly
+between the points published by Teads Engineering (B. Davy, "Building an AWS EC2 Carbon Emissions
+Dataset", 2021), derived from SPECpower_ssj2008 results and used by Cloud Carbon Footprint:
+12 % of TDP idle, 32 % at 10 % load, 75 % at 50 %, 102 % at 100 %. The curve is concave: cores
+leave deep idle states at low load, then frequency and voltage rise more slowly.
+
+The uncertainty band is the envelope we expect real packages to fall in: desktop parts with deep
+package C-states idle near 3 % of TDP and often stay under TDP at full load (low curve), servers
+with large uncore/IO dies idle near 35 % and turbo (PL2) lifts full load to ~125 % (high curve).
+
+TDP comes from the CPU model name (CodeCarbon's ``cpu_power.csv``, ~4,900 models) times the number
+of sockets. An unknown CPU, or a virtual machine (where the host's TDP cannot be attributed to the
+guest's vCPUs), uses ``DEFAULT_TDP_PER_THREAD_W`` per logical CPU: 3.5 W, the maximum per vCPU of
+the Cloud Carbon Footprint coefficients (AWS fleet average from SPECpower).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from importlib import resources
+from typing import Callable
+
+from .base import IntegratingSource
+
+__all__ = [
+    "cpu_power_w",
+    "cpu_power_band_w",
+    "CpuModelSource",
+    "CpuInfo",
+    "read_cpu_info",
+    "lookup_tdp_w",
+    "DEFAULT_TDP_PER_THREAD_W",
+]
+
+DEFAULT_TDP_PER_THREAD_W = 3.5
+
+_UTIL = (0.0, 0.10, 0.50, 1.00)
+_CENTRAL = (0.12, 0.32, 0.75, 1.02)
+_LOW = (0.03, 0.15, 0.50, 0.80)
+_HIGH = (0.35, 0.55, 0.95, 1.25)
+
+
+def _interp(u: float, ys: tuple[float, ...]) -> float:
+    u = 0.0 if u != u or u < 0.0 else (1.0 if u > 1.0 else u)  # NaN and out-of-range clamp
+    i = min(bisect_right(_UTIL, u), len(_UTIL) - 1)
+    x0, x1 = _UTIL[i - 1], _UTIL[i]
+    y0, y1 = ys[i - 1], ys[i]
+    return y0 + (y1 - y0) * (u - x0) / (x1 - x0)
+
+
+def cpu_power_w(utilisation: float, tdp_w: float) -> float:
+    """Estimated CPU power in W at machine-wide ``utilisation`` (0..1) for a total ``tdp_w``."""
+    return tdp_w * _interp(utilisation, _CENTRAL)
+
+
+def cpu_power_band_w(utilisation: float, tdp_w: float) -> tuple[float, float]:
+    """(low, high) bounds in W around :func:`cpu_power_w`."""
+    return tdp_w * _interp(utilisation, _LOW), tdp_w * _interp(utilisation, _HIGH)
+
+
+# --- which CPU is this ------------------------------------------------------------------------
+
+_NOISE = re.compile(r"\(r\)|\(tm\)|®|™|\bcpu\b|\bprocessor\b|@.*$|\b\d+-core\b|\bwith radeon.*$|,")
+
+
+def _tokens(name: str) -> tuple[str, ...]:
+    return tuple(_NOISE.sub(" ", name.lower()).split())
+
+
+@functools.lru_cache(maxsize=1)
+def _tdp_lines() -> tuple[tuple[str, str], ...]:
+    """(lower-cased line, line) pairs of the TDP table, read once."""
+    with resources.files("jupyter_carbon").joinpath("data/cpu_power.csv").open(encoding="utf-8") as f:
+        return tuple((line.lower(), line) for line in f.read().splitlines()[1:])
+
+
+def _has_digit(token: str) -> bool:
+    return any(c.isdigit() for c in token)
+
+
+@functools.lru_cache(maxsize=64)
+def lookup_tdp_w(model_name: str) -> tuple[float, str] | None:
+    """TDP of one socket for a CPU model name, and the table entry it matched.
+
+    An entry matches when all its tokens are tokens of the model name (so ``i7-8700`` does not
+    match ``i7-8700K``); among matches the longest entry wins. Only lines that contain one of the
+    name's model-number tokens are tokenised, which keeps a lookup around a millisecond.
+    """
+    tokens = set(_tokens(model_name))
+    numbers = [t for t in tokens if _has_digit(t)]
+    if not numbers:
+        return None  # "AMD EPYC" alone (masked by a hypervisor) names no model
+    best = None
+    for lowered, line in _tdp_lines():
+        if not any(n in lowered for n in numbers):
+            continue
+        name, _, tdp = line.rpartition(",")
+        entry = set(_tokens(name.strip('"')))
+        if entry and entry <= tokens and any(_has_digit(t) for t in entry):
+            try:
+                tdp_w = float(tdp)
+            except ValueError:
+                continue  # a few upstream rows are malformed (e.g. "27.29.5")
+            if best is None or len(name) > best[0]:
+                best = (len(name), tdp_w, name.strip('"'))
+    return (best[1], best[2]) if best else None
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    model_name: str
+    sockets: int
+    threads: int
+    virtual: bool
+
+
+def read_cpu_info(cpuinfo_path: str = "/proc/cpuinfo") -> CpuInfo:
+    model, sockets, virtual = "", set(), False
+    try:
+        with open(cpuinfo_path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and not model:
+                    model = value.strip()
+                elif key == "physical id":
+                    sockets.add(value.strip())
+                elif key == "flags" and " hypervisor" in value:
+                    virtual = True
+    except OSError:
+        pass
+    return CpuInfo(model or "unknown CPU", max(1, len(sockets)), os.cpu_count() or 1, virtual)
+
+
+def tdp_for(info: CpuInfo) -> tuple[float, str]:
+    """Total TDP in W for the machine and a one-line note saying where it came from."""
+    found = None if info.virtual else lookup_tdp_w(info.model_name)
+    if found:
+        tdp_w, entry = found
+        return tdp_w * info.sockets, f"TDP {tdp_w:g} W × {info.sockets} socket(s) for {entry}"
+    why = "virtual machine" if info.virtual else f"{info.model_name!r} not in the TDP table"
+    return DEFAULT_TDP_PER_THREAD_W * info.threads, f"{why}: {DEFAULT_TDP_PER_THREAD_W:g} W × {info.threads} threads"
+
+
+# --- the source -------------------------------------------------------------------------------
+
+
+def _machine_cpu_s() -> tuple[float, float]:
+    """(busy, total) CPU seconds summed over all CPUs, from one read of /proc/stat via psutil."""
+    import psutil
+
+    t = psutil.cpu_times()
+    idle = t.idle + getattr(t, "iowait", 0.0)
+    # On Linux guest time is already inside user; steal is time the hypervisor took: neither ours.
+    total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0) - getattr(t, "steal", 0.0)
+    return total - idle, total
+
+
+class CpuModelSource(IntegratingSource):
+    """Integrates :func:`cpu_power_w` over utilisation measured from ``cpu_times`` deltas.
+
+    ``cpu_times`` ticks every 10 ms per CPU: over a shorter interval no tick may land, and the
+    previous utilisation is reused instead of reading a meaningless 0 % (or 100 %).
+    """
+
+    component = "cpu"
+    method = "cpu-model"
+    measured = False
+
+    def __init__(self, tdp_w: float, now_s: float, device: str = "cpu", cpu_s: Callable[[], tuple[float, float]] = _machine_cpu_s) -> None:
+        super().__init__(now_s)
+        self.tdp_w = tdp_w
+        self.device = device
+        self._cpu_s = cpu_s
+        self._busy_s, self._total_s = cpu_s()
+        self.utilisation = 0.0
+
+    def _power_band_w(self, now_s: float) -> tuple[float, float, float]:
+        busy_s, total_s = self._cpu_s()
+        d_total = total_s - self._total_s
+        if d_total > 0:
+            self.utilisation = min(1.0, max(0.0, (busy_s - self._busy_s) / d_total))
+            self._busy_s, self._total_s = busy_s, total_s
+        u = self.utilisation
+        return (cpu_power_w(u, self.tdp_w), *cpu_power_band_w(u, self.tdp_w))

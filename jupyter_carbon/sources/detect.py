@@ -1,0 +1,139 @@
+"""Probe every backend once; never raise.
+
+Order per component: a user-set wattage wins, then hardware counters (RAPL for CPU and DRAM,
+NVML for GPUs), then the models (CPU model, RAM model). Every backend not used gets a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import EnergySource
+
+__all__ = ["Detection", "detect"]
+
+
+@dataclass
+class Detection:
+    sources: list[EnergySource]
+    #: backend name → why it is not used, with the fix where there is one
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: facts worth showing (e.g. where the CPU's TDP came from)
+    notes: list[str] = field(default_factory=list)
+    nvml: Any = None
+
+    def close(self) -> None:
+        for source in self.sources:
+            try:
+                source.close()
+            except Exception:
+                pass
+        if self.nvml is not None:
+            try:
+                self.nvml.nvmlShutdown()
+            except Exception:
+                pass
+            self.nvml = None
+
+    def components(self) -> dict[str, list[EnergySource]]:
+        out: dict[str, list[EnergySource]] = {}
+        for source in self.sources:
+            out.setdefault(source.component, []).append(source)
+        return out
+
+
+def detect(config: Any = None, now_s: float | None = None, environ: Any = None) -> Detection:
+    """Return the working sources for ``config`` (a :class:`~jupyter_carbon.config.Config`)."""
+    from ..config import Config
+
+    config = config or Config()
+    environ = os.environ if environ is None else environ
+    now_s = time.monotonic() if now_s is None else now_s
+    found = Detection(sources=[])
+    overrides = dict(config.power)
+
+    for component, power_w in overrides.items():
+        from .constant import ConstantPowerSource
+
+        found.sources.append(ConstantPowerSource(component, power_w, now_s))
+
+    _try_rapl(found, config, overrides)
+    if "gpu" in overrides:
+        found.skipped["nvml"] = "GPU power set by the user (power=gpu:…)"
+    else:
+        _try_nvml(found, environ, now_s)
+
+    have = {s.component for s in found.sources}
+    if "cpu" not in have:
+        _add_cpu_model(found, now_s)
+    if "ram" not in have:
+        from .ram_model import RamModelSource
+
+        found.sources.append(RamModelSource(now_s, refresh_s=config.interval))
+    if config.scope == "process":
+        _scope_to_process(found, config, now_s)
+    return found
+
+
+def _try_rapl(found: Detection, config: Any, overrides: dict) -> None:
+    from .rapl import RaplUnavailable, discover_rapl
+
+    if "cpu" in overrides and "ram" in overrides:
+        found.skipped["rapl"] = "CPU and RAM power set by the user"
+        return
+    try:
+        sources = discover_rapl(config.powercap_root)
+    except RaplUnavailable as exc:
+        found.skipped["rapl"] = str(exc)
+        return
+    except Exception as exc:  # never raise from detection
+        found.skipped["rapl"] = f"RAPL probe failed: {exc}"
+        return
+    found.sources.extend(s for s in sources if s.component not in overrides)
+    if not any(s.component == "ram" for s in sources):
+        found.notes.append("RAPL has no dram domain here: RAM is modelled")
+
+
+def _try_nvml(found: Detection, environ: Any, now_s: float) -> None:
+    from .nvml import NvmlUnavailable, discover_nvml
+
+    try:
+        sources, nvml = discover_nvml(environ.get("CUDA_VISIBLE_DEVICES"), now_s)
+    except NvmlUnavailable as exc:
+        found.skipped["nvml"] = str(exc)
+        return
+    except Exception as exc:
+        found.skipped["nvml"] = f"NVML probe failed: {exc}"
+        return
+    found.sources.extend(sources)
+    found.nvml = nvml
+
+
+def _add_cpu_model(found: Detection, now_s: float) -> None:
+    from .cpu_model import CpuModelSource, read_cpu_info, tdp_for
+
+    try:
+        info = read_cpu_info()
+        tdp_w, note = tdp_for(info)
+        found.sources.append(CpuModelSource(tdp_w, now_s, device=info.model_name))
+        found.notes.append(f"CPU model: {note}")
+    except Exception as exc:
+        found.skipped["cpu-model"] = f"CPU model unavailable: {exc}"
+
+
+def _scope_to_process(found: Detection, config: Any, now_s: float) -> None:
+    from .scope import ProcessShare, ScopedSource
+
+    share = ProcessShare(refresh_s=config.interval)
+    scoped: list[EnergySource] = []
+    for source in found.sources:
+        if source.component == "cpu":
+            source = ScopedSource(source, lambda t: share.shares(t)[0])
+        elif source.component == "ram":
+            source = ScopedSource(source, lambda t: share.shares(t)[1])
+        scoped.append(source)
+    found.sources = scoped
+    found.notes.append("process scope: CPU by CPU-time share, RAM by resident-memory share; GPU is whole-device")

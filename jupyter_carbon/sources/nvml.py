@@ -1,0 +1,129 @@
+"""NVIDIA GPUs through NVML (``pynvml``, shipped by the ``nvidia-ml-py`` distribution).
+
+Volta and newer expose a total-energy counter (``nvmlDeviceGetTotalEnergyConsumption``, mJ since
+the driver loaded): a window is end minus start, whatever the sampling interval. Older GPUs only
+report power (``nvmlDeviceGetPowerUsage``, mW); the sampler then integrates the samples it takes
+at every tick and at window start and stop with the trapezoid rule.
+
+Only GPUs visible to this process count: ``CUDA_VISIBLE_DEVICES`` (indices or ``GPU-`` UUID
+prefixes, truncated at the first invalid entry as CUDA does) selects them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Reading
+
+__all__ = ["NvmlSource", "discover_nvml", "NvmlUnavailable", "visible_indices"]
+
+
+class NvmlUnavailable(Exception):
+    """Why NVML cannot be used, in one line."""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class NvmlSource:
+    component = "gpu"
+    measured = True
+
+    def __init__(self, nvml: Any, handle: Any, index: int, name: str, now_s: float) -> None:
+        self._nvml = nvml
+        self._handle = handle
+        self.device = f"gpu{index} {name}"
+        try:
+            self._start_mj = nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
+            self.method = "nvml-energy"
+        except nvml.NVMLError:
+            self._start_mj = None
+            self.method = "nvml-power"
+            self._last_s = now_s
+            self._last_w = nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0
+            self._energy_j = 0.0
+
+    def read(self, now_s: float) -> Reading:
+        if self._start_mj is not None:
+            energy_j = (self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle) - self._start_mj) / 1000.0
+        else:
+            power_w = self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
+            dt = now_s - self._last_s
+            if dt > 0:
+                self._energy_j += (self._last_w + power_w) * 0.5 * dt
+                self._last_s = now_s
+            self._last_w = power_w
+            energy_j = self._energy_j
+        return Reading(energy_j, energy_j, energy_j)
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<NvmlSource {self.device!r} ({self.method})>"
+
+
+def visible_indices(env_value: str | None, uuids: list[str]) -> list[int]:
+    """NVML indices selected by a ``CUDA_VISIBLE_DEVICES`` value (None: all of them)."""
+    if env_value is None:
+        return list(range(len(uuids)))
+    chosen: list[int] = []
+    for item in (part.strip() for part in env_value.split(",")):
+        if item.isdigit() and int(item) < len(uuids):
+            index = int(item)
+        else:
+            matches = [i for i, uuid in enumerate(uuids) if item and uuid.startswith(item)]
+            if len(matches) != 1:
+                break  # CUDA ignores this entry and all after it
+            index = matches[0]
+        if index in chosen:
+            break
+        chosen.append(index)
+    return chosen
+
+
+def _driver_library_present() -> bool:
+    """Cheap probe (~0.3 ms) before importing pynvml (~40 ms): can the driver library load?"""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("win") or "pynvml" in sys.modules:
+        return True  # Windows searches several folders; an already-imported (or stub) pynvml decides
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")
+    except OSError:
+        return False
+    return True
+
+
+def discover_nvml(env_value: str | None, now_s: float) -> tuple[list[NvmlSource], Any]:
+    """Initialise NVML and return one source per visible GPU plus the module (for shutdown)."""
+    if not _driver_library_present():
+        raise NvmlUnavailable("no NVIDIA driver: libnvidia-ml.so.1 not found")
+    try:
+        import pynvml
+    except ImportError:
+        raise NvmlUnavailable("nvidia-ml-py is not installed (pip install nvidia-ml-py)") from None
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        raise NvmlUnavailable(f"no NVIDIA driver usable: {_text(exc) or type(exc).__name__}") from None
+    except Exception as exc:  # ctypes/OS errors from a broken install
+        raise NvmlUnavailable(f"NVML failed to initialise: {exc}") from None
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+        uuids = [_text(pynvml.nvmlDeviceGetUUID(h)) for h in handles]
+        sources = [
+            NvmlSource(pynvml, handles[i], i, _text(pynvml.nvmlDeviceGetName(handles[i])), now_s)
+            for i in visible_indices(env_value, uuids)
+        ]
+    except pynvml.NVMLError as exc:
+        pynvml.nvmlShutdown()
+        raise NvmlUnavailable(f"NVML error while listing GPUs: {_text(exc)}") from None
+    if not sources:
+        pynvml.nvmlShutdown()
+        why = "CUDA_VISIBLE_DEVICES hides every GPU" if count else "NVML reports no GPU"
+        raise NvmlUnavailable(why)
+    return sources, pynvml

@@ -1,0 +1,113 @@
+"""Intel/AMD RAPL energy counters through the Linux powercap sysfs tree.
+
+Layout (``root`` defaults to ``/sys/class/powercap``)::
+
+    intel-rapl:0/name = package-0      -> cpu, socket 0
+    intel-rapl:0/energy_uj             -> cumulative µJ, wraps at max_energy_range_uj
+    intel-rapl:0:2/name = dram         -> ram, socket 0 (when the platform exposes it)
+    intel-rapl:0:0/name = core         (subset of the package: skipped, it would double count)
+    intel-rapl:1/name = psys           (whole platform, overlaps package: skipped)
+
+Since CVE-2020-8694 (Platypus) ``energy_uj`` is readable by root only on most distributions;
+discovery then reports the command that grants read access and the CPU model is used instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .base import Reading
+
+__all__ = ["RaplSource", "discover_rapl", "RAPL_PERMISSION_FIX", "RaplUnavailable"]
+
+RAPL_PERMISSION_FIX = "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj /sys/class/powercap/intel-rapl:*:*/energy_uj"
+_ZONE = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
+
+
+class RaplUnavailable(Exception):
+    """Why RAPL cannot be used, in one line that says what to do."""
+
+
+def _read_int(path: Path) -> int:
+    with open(path, "rb", buffering=0) as f:
+        return int(f.read(32))
+
+
+class RaplSource:
+    """One RAPL zone as a cumulative energy source, unwrapping the counter.
+
+    The counter wraps at ``max_energy_range_uj`` (about 262 kJ, i.e. every ~20 min at 200 W), so
+    it must be read at least once per wrap period: the sampler reads every ``interval_s`` (≤ 60 s).
+    """
+
+    measured = True
+    method = "rapl"
+
+    def __init__(self, zone: Path, component: str, device: str, max_range_uj: int) -> None:
+        self.component = component
+        self.device = device
+        self._path = zone / "energy_uj"
+        self._max_range_uj = max_range_uj
+        self._last_uj = _read_int(self._path)
+        self._total_uj = 0
+
+    def read(self, now_s: float) -> Reading:
+        raw = _read_int(self._path)
+        delta = raw - self._last_uj
+        if delta < 0:  # wrapped around
+            delta += self._max_range_uj
+        self._last_uj = raw
+        self._total_uj += delta
+        energy_j = self._total_uj / 1e6
+        return Reading(energy_j, energy_j, energy_j)
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<RaplSource {self.component} {self.device!r} {self._path}>"
+
+
+def _zone_source(zone: Path, name: str, socket: int) -> RaplSource | None:
+    if name.startswith("package"):
+        component, device = "cpu", f"package-{socket}"
+    elif name == "dram":
+        component, device = "ram", f"dram-{socket}"
+    else:  # core, uncore, psys, mmio: subsets of or overlaps with the package
+        return None
+    try:
+        max_range_uj = _read_int(zone / "max_energy_range_uj")
+    except (OSError, ValueError):
+        max_range_uj = 2**32  # the smallest width seen on real hardware; only matters on a wrap
+    return RaplSource(zone, component, device, max_range_uj)
+
+
+def discover_rapl(root: str | os.PathLike[str]) -> list[RaplSource]:
+    """Return one source per package and dram zone under ``root``, or raise ``RaplUnavailable``."""
+    root = Path(root)
+    try:
+        entries = sorted(os.listdir(root))
+    except FileNotFoundError:
+        raise RaplUnavailable(f"no powercap tree at {root} (not Linux, a VM, or the intel_rapl driver is not loaded)") from None
+    except OSError as exc:
+        raise RaplUnavailable(f"cannot list {root}: {exc.strerror}") from None
+    sources: list[RaplSource] = []
+    for entry in entries:
+        match = _ZONE.match(entry)
+        if not match:
+            continue
+        zone = root / entry
+        try:
+            name = (zone / "name").read_text().strip()
+            source = _zone_source(zone, name, int(match.group(1)))
+        except PermissionError:
+            raise RaplUnavailable(f"RAPL counters are readable by root only (CVE-2020-8694); to measure the CPU run: {RAPL_PERMISSION_FIX}") from None
+        except (OSError, ValueError) as exc:
+            raise RaplUnavailable(f"RAPL counter {zone / 'energy_uj'} is unreadable ({exc})") from None
+        if source is not None:
+            sources.append(source)
+    if not sources:
+        raise RaplUnavailable(f"no RAPL package zone under {root}")
+    return sources
