@@ -110,15 +110,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
 def _get_json(name: str, url: str, headers: dict[str, str], timeout_s: float, hint_401: str = ""):
     """GET ``url`` and parse JSON within about ``timeout_s``; every failure is a ProviderError."""
     request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": _USER_AGENT, **headers})
     deadline = time.monotonic() + timeout_s
     try:
-        with _opener.open(request, timeout=timeout_s) as reply:
+        # A fresh opener per call so proxy environment variables are read at fetch time.
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout_s) as reply:
             chunks: list[bytes] = []
             size = 0
             while True:
