@@ -159,6 +159,9 @@ def _get_json(name: str, url: str, headers: dict[str, str], timeout_s: float, hi
 
 
 def _short(value: object) -> str:
+    # Reply strings are never echoed: a server may reflect request headers into them.
+    if not isinstance(value, (int, float, type(None))):
+        return f"a {type(value).__name__}"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -204,10 +207,16 @@ class ElectricityMapsProvider(IntensityProvider):
                 f"base_url={self.base_url!r}, timeout_s={self.timeout_s:g})")
 
     def _secrets(self) -> tuple[str, ...]:
-        token = os.environ.get(self.token_env, "")
+        token = os.environ.get(self.token_env, "").strip()
         return (token,) if token else ()
 
     def fetch(self) -> Intensity:
+        try:
+            return self._fetch()
+        except ProviderError as exc:
+            raise ProviderError(self.redact(str(exc))) from None
+
+    def _fetch(self) -> Intensity:
         token = os.environ.get(self.token_env, "").strip()
         if not token:
             raise ProviderError(f"{self.name} failed: no API token — set the {self.token_env} environment variable")
