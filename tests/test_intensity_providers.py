@@ -150,7 +150,7 @@ def test_electricitymaps_http_errors(server, token, status, words):
     for word in words:
         assert word in str(info.value)
     assert TOKEN not in str(info.value) and "\n" not in str(info.value)
-    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert info.value.__cause__ is None and info.value.__context__ is None
 
 
 @pytest.mark.parametrize("route, expected", [

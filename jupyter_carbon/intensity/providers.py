@@ -214,7 +214,10 @@ class ElectricityMapsProvider(IntensityProvider):
         try:
             return self._fetch()
         except ProviderError as exc:
-            raise ProviderError(self.redact(str(exc))) from None
+            message = str(exc)
+        # Raised outside the handler so the new error keeps no __context__ (which could hold
+        # an HTTPError whose body echoes the token).
+        raise ProviderError(self.redact(message))
 
     def _fetch(self) -> Intensity:
         token = os.environ.get(self.token_env, "").strip()
