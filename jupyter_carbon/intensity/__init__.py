@@ -1,0 +1,63 @@
+"""Carbon intensity of electricity, CO2e maths, equivalences and per-inference references.
+
+Importing this package reads no file, starts no thread and needs no IPython.
+"""
+from __future__ import annotations
+
+from .emissions import (
+    CarDistance,
+    Equivalent,
+    car_distance,
+    check_g_per_kwh,
+    check_pue,
+    co2e_g,
+    equivalents,
+    kwh_from_j,
+    smartphone_charges,
+)
+from .providers import (
+    ElectricityMapsProvider,
+    Intensity,
+    IntensityProvider,
+    LiveIntensity,
+    ProviderError,
+    UKCarbonIntensityProvider,
+)
+from .reference import (
+    REFERENCE_KWH_PER_1000,
+    Comparison,
+    PerItem,
+    compare_to_reference,
+    per_item,
+    reference_tasks,
+)
+from .table import WORLD_AVERAGE, Region, UnknownRegionError, all_regions, lookup_region
+
+__all__ = [
+    "CarDistance",
+    "Comparison",
+    "ElectricityMapsProvider",
+    "Equivalent",
+    "Intensity",
+    "IntensityProvider",
+    "LiveIntensity",
+    "PerItem",
+    "ProviderError",
+    "REFERENCE_KWH_PER_1000",
+    "Region",
+    "UKCarbonIntensityProvider",
+    "UnknownRegionError",
+    "WORLD_AVERAGE",
+    "all_regions",
+    "car_distance",
+    "check_g_per_kwh",
+    "check_pue",
+    "co2e_g",
+    "compare_to_reference",
+    "equivalents",
+    "kwh_from_j",
+    "lookup_region",
+    "per_item",
+    "reference_tasks",
+    "smartphone_charges",
+]

@@ -1,0 +1,115 @@
+"""Pure CO2e arithmetic and everyday equivalences (no I/O, no state)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+__all__ = [
+    "CAR_G_CO2_PER_MILE",
+    "CAR_SOURCE",
+    "CarDistance",
+    "Equivalent",
+    "J_PER_KWH",
+    "KM_PER_MILE",
+    "SMARTPHONE_CHARGE_KWH",
+    "SMARTPHONE_SOURCE",
+    "car_distance",
+    "check_g_per_kwh",
+    "check_pue",
+    "co2e_g",
+    "equivalents",
+    "kwh_from_j",
+    "smartphone_charges",
+]
+
+J_PER_KWH = 3.6e6
+KM_PER_MILE = 1.609344
+
+SMARTPHONE_CHARGE_KWH = 0.022
+SMARTPHONE_SOURCE = (
+    "0.022 kWh per full smartphone charge: US EPA Greenhouse Gas Equivalencies Calculator, "
+    "https://www.epa.gov/energy/greenhouse-gas-equivalencies-calculator-calculations-and-references "
+    "(figure used by Luccioni, Jernite & Strubell, 'Power Hungry Processing', FAccT 2024)"
+)
+CAR_G_CO2_PER_MILE = 393.0
+CAR_SOURCE = (
+    "393 g CO2 per mile for an average US passenger vehicle: US EPA, 'Greenhouse Gas Emissions "
+    "from a Typical Passenger Vehicle', https://www.epa.gov/greenvehicles/greenhouse-gas-emissions-typical-passenger-vehicle"
+)
+
+
+def _finite_non_negative(value: float, what: str, hint: str) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a number, got {value!r}; {hint}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {value!r}; {hint}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{what} must be finite and >= 0, got {value!r}; {hint}")
+    return number
+
+
+def check_pue(pue: float) -> float:
+    """Return ``pue`` as a float, or raise ValueError unless it is finite and >= 1.0."""
+    hint = "PUE is facility energy / IT energy: use 1.0 for none, ~1.1-1.6 for a data centre"
+    if isinstance(pue, bool):
+        raise ValueError(f"pue must be a number >= 1.0, got {pue!r}; {hint}")
+    try:
+        number = float(pue)
+    except (TypeError, ValueError):
+        raise ValueError(f"pue must be a number >= 1.0, got {pue!r}; {hint}") from None
+    if not math.isfinite(number) or number < 1.0:
+        raise ValueError(f"pue must be finite and >= 1.0, got {pue!r}; {hint}")
+    return number
+
+
+def check_g_per_kwh(g_per_kwh: float) -> float:
+    """Return the intensity as a float, or raise ValueError unless it is finite and >= 0."""
+    return _finite_non_negative(g_per_kwh, "carbon intensity (gCO2e/kWh)", "e.g. intensity=56 for France")
+
+
+def kwh_from_j(energy_j: float) -> float:
+    """Joules to kilowatt-hours."""
+    return _finite_non_negative(energy_j, "energy_j", "pass the measured energy in joules") / J_PER_KWH
+
+
+def co2e_g(energy_j: float, g_per_kwh: float, pue: float = 1.0) -> float:
+    """Grams CO2e for ``energy_j`` joules at ``g_per_kwh``, scaled by the data-centre PUE."""
+    return kwh_from_j(energy_j) * check_pue(pue) * check_g_per_kwh(g_per_kwh)
+
+
+def smartphone_charges(energy_j: float) -> float:
+    """How many full smartphone charges ``energy_j`` joules would provide."""
+    return kwh_from_j(energy_j) / SMARTPHONE_CHARGE_KWH
+
+
+class CarDistance(NamedTuple):
+    km: float
+    miles: float
+
+
+def car_distance(co2e_g: float) -> CarDistance:
+    """Distance an average US passenger car drives while emitting ``co2e_g`` grams."""
+    grams = _finite_non_negative(co2e_g, "co2e_g", "pass grams of CO2e")
+    miles = grams / CAR_G_CO2_PER_MILE
+    return CarDistance(km=miles * KM_PER_MILE, miles=miles)
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    label: str
+    value: float
+    unit: str
+    source: str  # citation with URL, for tooltips and docs
+
+
+def equivalents(energy_j: float, co2e_g: float) -> list[Equivalent]:
+    """Everyday equivalents of a measurement: smartphone charges and car distance (km, miles)."""
+    distance = car_distance(co2e_g)
+    return [
+        Equivalent("smartphone charges", smartphone_charges(energy_j), "charges", SMARTPHONE_SOURCE),
+        Equivalent("car distance", distance.km, "km", CAR_SOURCE),
+        Equivalent("car distance", distance.miles, "miles", CAR_SOURCE),
+    ]

@@ -1,0 +1,417 @@
+"""Opt-in live carbon intensity, refreshed in the background, never blocking the caller.
+
+``LiveIntensity(provider, fallback).current()`` returns at once: the cached live value while
+it is fresh, otherwise the fallback (usually the table value) with a one-line note, while a
+single daemon thread fetches a new value. Network failures of any kind become that note.
+
+Providers (stdlib ``urllib`` only):
+
+* :class:`ElectricityMapsProvider` - ``GET {base}/v3/carbon-intensity/latest?zone=Z`` with an
+  ``auth-token`` header read from an environment variable (lifecycle gCO2e/kWh).
+* :class:`UKCarbonIntensityProvider` - NESO Carbon Intensity API for Great Britain,
+  ``GET {base}/intensity`` or ``GET {base}/regional/regionid/{id}`` (no token; operational,
+  i.e. combustion-only, gCO2/kWh).
+
+API tokens are read from the environment at fetch time and never stored, logged or shown.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Callable
+
+from .emissions import check_g_per_kwh
+from .table import WORLD_AVERAGE, Region
+
+__all__ = [
+    "ElectricityMapsProvider",
+    "Intensity",
+    "IntensityProvider",
+    "LiveIntensity",
+    "ProviderError",
+    "UKCarbonIntensityProvider",
+]
+
+log = logging.getLogger(__name__)
+
+_MAX_REPLY_BYTES = 1 << 20
+_MAX_SANE_G_PER_KWH = 5000.0
+_USER_AGENT = "jupyter_carbon (https://pypi.org/project/jupyter-carbon/)"
+
+
+def _now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Intensity:
+    """A carbon intensity with its provenance."""
+
+    g_per_kwh: float
+    source: str  # 'table:FR (OWID/Ember 2023)', 'electricitymaps:FR', 'uk-carbon-intensity', 'user', 'world average'
+    region: str | None = None
+    obtained_utc: datetime = field(default_factory=_now_utc)
+    note: str | None = None
+
+    @classmethod
+    def from_region(cls, region: Region, note: str | None = None) -> Intensity:
+        """The table value of ``region`` (see :func:`jupyter_carbon.intensity.lookup_region`)."""
+        if region.kind == "world":
+            return cls(region.g_per_kwh, "world average", None, note=note)
+        return cls(region.g_per_kwh, region.label, region.key, note=note)
+
+    @classmethod
+    def user(cls, g_per_kwh: float, region: str | None = None) -> Intensity:
+        """An explicit intensity given by the user (validated: finite, >= 0)."""
+        return cls(check_g_per_kwh(g_per_kwh), "user", region)
+
+    @classmethod
+    def world_average(cls, note: str | None = None) -> Intensity:
+        return cls.from_region(WORLD_AVERAGE, note=note)
+
+
+class ProviderError(RuntimeError):
+    """A live provider could not deliver a value; the message is one line and holds no secret."""
+
+
+class IntensityProvider:
+    """Base class: subclasses set ``name`` and implement :meth:`fetch`."""
+
+    name = "provider"
+    timeout_s: float = 3.0
+
+    def fetch(self) -> Intensity:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _secrets(self) -> tuple[str, ...]:
+        return ()
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets():
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # Never forward request headers (the auth token) to another location.
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def _get_json(name: str, url: str, headers: dict[str, str], timeout_s: float, hint_401: str = ""):
+    """GET ``url`` and parse JSON within about ``timeout_s``; every failure is a ProviderError."""
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": _USER_AGENT, **headers})
+    deadline = time.monotonic() + timeout_s
+    try:
+        # A fresh opener per call so proxy environment variables are read at fetch time.
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout_s) as reply:
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                if time.monotonic() > deadline:
+                    raise ProviderError(f"{name} failed: no complete reply within {timeout_s:g} s")
+                chunk = reply.read1(65536)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > _MAX_REPLY_BYTES:
+                    raise ProviderError(f"{name} failed: reply larger than {_MAX_REPLY_BYTES} bytes")
+                chunks.append(chunk)
+    except ProviderError:
+        raise
+    except urllib.error.HTTPError as exc:
+        hint = ""
+        if exc.code in (401, 403) and hint_401:
+            hint = f" — {hint_401}"
+        elif exc.code == 429:
+            hint = " — rate limited, will retry later"
+        elif 300 <= exc.code < 400:
+            hint = " — redirects are not followed; check base_url"
+        raise ProviderError(f"{name} failed: HTTP {exc.code}{hint}") from None
+    except (socket.timeout, TimeoutError):
+        raise ProviderError(f"{name} failed: timed out after {timeout_s:g} s") from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            raise ProviderError(f"{name} failed: timed out after {timeout_s:g} s") from None
+        detail = reason.strerror if isinstance(reason, OSError) and reason.strerror else type(reason).__name__
+        raise ProviderError(f"{name} failed: cannot connect ({detail})") from None
+    except (http.client.HTTPException, ConnectionError) as exc:
+        raise ProviderError(f"{name} failed: invalid HTTP reply ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise ProviderError(f"{name} failed: network error ({type(exc).__name__})") from None
+    try:
+        return json.loads(b"".join(chunks).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ProviderError(f"{name} failed: malformed JSON reply") from None
+
+
+def _short(value: object) -> str:
+    # Reply strings are never echoed: a server may reflect request headers into them.
+    if not isinstance(value, (int, float, type(None))):
+        return f"a {type(value).__name__}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _g_per_kwh(name: str, value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ProviderError(f"{name} failed: malformed reply ({what} is {_short(value)}, expected a number)")
+    number = float(value)
+    if not math.isfinite(number) or not 0 <= number <= _MAX_SANE_G_PER_KWH:
+        raise ProviderError(f"{name} failed: implausible {what} {_short(value)} gCO2e/kWh")
+    return number
+
+
+def _first(name: str, data: object, what: str) -> dict:
+    if isinstance(data, dict):
+        items = data.get("data")
+        if isinstance(items, list) and items and isinstance(items[0], dict):
+            return items[0]
+    raise ProviderError(f"{name} failed: malformed reply (no {what})")
+
+
+class ElectricityMapsProvider(IntensityProvider):
+    """Latest lifecycle intensity of an Electricity Maps zone (needs an API token)."""
+
+    name = "electricitymaps"
+
+    def __init__(
+        self,
+        zone: str,
+        token_env: str = "ELECTRICITYMAPS_TOKEN",
+        base_url: str = "https://api.electricitymap.org",
+        timeout_s: float = 3.0,
+    ):
+        if not isinstance(zone, str) or not zone.strip():
+            raise ValueError(f"zone must be an Electricity Maps zone such as 'FR' or 'US-CAL-CISO', got {zone!r}")
+        self.zone = zone.strip()
+        self.token_env = token_env
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = float(timeout_s)
+
+    def __repr__(self) -> str:
+        return (f"ElectricityMapsProvider(zone={self.zone!r}, token_env={self.token_env!r}, "
+                f"base_url={self.base_url!r}, timeout_s={self.timeout_s:g})")
+
+    def _secrets(self) -> tuple[str, ...]:
+        token = os.environ.get(self.token_env, "").strip()
+        return (token,) if token else ()
+
+    def fetch(self) -> Intensity:
+        try:
+            return self._fetch()
+        except ProviderError as exc:
+            message = str(exc)
+        # Raised outside the handler so the new error keeps no __context__ (which could hold
+        # an HTTPError whose body echoes the token).
+        raise ProviderError(self.redact(message))
+
+    def _fetch(self) -> Intensity:
+        token = os.environ.get(self.token_env, "").strip()
+        if not token:
+            raise ProviderError(f"{self.name} failed: no API token — set the {self.token_env} environment variable")
+        url = f"{self.base_url}/v3/carbon-intensity/latest?zone={urllib.parse.quote(self.zone)}"
+        data = _get_json(self.name, url, {"auth-token": token}, self.timeout_s,
+                         hint_401=f"check {self.token_env}")
+        if not isinstance(data, dict):
+            raise ProviderError(f"{self.name} failed: malformed reply (not a JSON object)")
+        value = _g_per_kwh(self.name, data.get("carbonIntensity"), "carbonIntensity")
+        zone = data.get("zone") if isinstance(data.get("zone"), str) else self.zone
+        note = None
+        if isinstance(data.get("datetime"), str):
+            note = f"reading for {data['datetime'][:40]}"
+            if data.get("isEstimated") is True:
+                note += " (estimated)"
+        return Intensity(value, f"{self.name}:{zone}", zone, _now_utc(), note)
+
+
+class UKCarbonIntensityProvider(IntensityProvider):
+    """Great Britain's current intensity from the NESO Carbon Intensity API (no token).
+
+    National (``region_id=None``): ``actual`` if published, else ``forecast``. Regional
+    (``region_id`` 1-17, see the API's region list): the regional ``forecast``.
+    """
+
+    name = "uk-carbon-intensity"
+
+    def __init__(self, base_url: str = "https://api.carbonintensity.org.uk", timeout_s: float = 3.0,
+                 region_id: int | None = None):
+        if region_id is not None and (isinstance(region_id, bool) or not isinstance(region_id, int)
+                                      or not 1 <= region_id <= 17):
+            raise ValueError(f"region_id must be an int from 1 to 17 (Carbon Intensity API regions) or None, got {region_id!r}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = float(timeout_s)
+        self.region_id = region_id
+
+    def __repr__(self) -> str:
+        return (f"UKCarbonIntensityProvider(base_url={self.base_url!r}, timeout_s={self.timeout_s:g}, "
+                f"region_id={self.region_id!r})")
+
+    def fetch(self) -> Intensity:
+        if self.region_id is None:
+            data = _get_json(self.name, f"{self.base_url}/intensity", {}, self.timeout_s)
+            entry = _first(self.name, data, "data entry")
+            intensity = entry.get("intensity")
+            if not isinstance(intensity, dict):
+                raise ProviderError(f"{self.name} failed: malformed reply (no intensity)")
+            kind = "actual" if intensity.get("actual") is not None else "forecast"
+            value = _g_per_kwh(self.name, intensity.get(kind), kind)
+            return Intensity(value, self.name, "GB", _now_utc(), f"{kind} for {_span(entry)}")
+        data = _get_json(self.name, f"{self.base_url}/regional/regionid/{self.region_id}", {}, self.timeout_s)
+        region = _first(self.name, data, "region")
+        entry = _first(self.name, region, "regional data entry")
+        intensity = entry.get("intensity")
+        if not isinstance(intensity, dict):
+            raise ProviderError(f"{self.name} failed: malformed reply (no intensity)")
+        value = _g_per_kwh(self.name, intensity.get("forecast"), "forecast")
+        shortname = region.get("shortname") if isinstance(region.get("shortname"), str) else None
+        label = shortname[:60] if shortname else f"region {self.region_id}"
+        return Intensity(value, f"{self.name}:{self.region_id}", label, _now_utc(), f"forecast for {_span(entry)}")
+
+
+def _span(entry: dict) -> str:
+    start, end = entry.get("from"), entry.get("to")
+    if isinstance(start, str) and isinstance(end, str):
+        return f"{start[:25]}–{end[:25]}"
+    return "the current half hour"
+
+
+class LiveIntensity:
+    """Live intensity with a table fallback; :meth:`current` never waits for the network.
+
+    One daemon thread (started on first use) performs fetches, one at a time. A live value
+    is used for ``ttl_s`` seconds; after a failure no new fetch starts for ``retry_s``
+    seconds unless :meth:`refresh` is called.
+    """
+
+    def __init__(self, provider: IntensityProvider, fallback: Intensity, ttl_s: float = 900.0,
+                 retry_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        if not isinstance(fallback, Intensity):
+            raise TypeError(f"fallback must be an Intensity (e.g. Intensity.from_region(lookup_region('FR'))), got {type(fallback).__name__}")
+        self.provider = provider
+        self.fallback = fallback
+        self.ttl_s = float(ttl_s)
+        self.retry_s = float(retry_s)
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._wake = False
+        self._busy = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._value: Intensity | None = None
+        self._value_at = 0.0
+        self._error: str | None = None
+        self._error_at: float | None = None
+
+    def __repr__(self) -> str:
+        return f"LiveIntensity(provider={self.provider!r}, fallback={self.fallback.source!r}, ttl_s={self.ttl_s:g})"
+
+    def __enter__(self) -> LiveIntensity:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- public API ---------------------------------------------------------------------
+    def current(self) -> Intensity:
+        """The fresh live value, or the fallback with a note (and a background refresh kicked)."""
+        with self._cond:
+            now = self._clock()
+            if self._value is not None and now - self._value_at < self.ttl_s:
+                return self._value
+            self._kick_locked(force=False, now=now)
+            if self._error is not None:
+                note = f"{self._error}; using {self._fallback_name()}"
+            elif self._value is not None:
+                note = f"live intensity expired, refreshing: using {self._fallback_name()}"
+            else:
+                note = f"live intensity not yet available: using {self._fallback_name()}"
+        return replace(self.fallback, note=note)
+
+    def refresh(self) -> bool:
+        """Start a background fetch now unless one is in flight or closed; never blocks."""
+        with self._cond:
+            return self._kick_locked(force=True, now=self._clock())
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block until no fetch is pending (for scripts and tests); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._busy, timeout=timeout_s)
+
+    def close(self) -> None:
+        """Stop the background thread (after any fetch in flight); never blocks."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def last_error(self) -> str | None:
+        with self._cond:
+            return self._error
+
+    # -- internals ----------------------------------------------------------------------
+    def _fallback_name(self) -> str:
+        return "table value" if self.fallback.source.startswith("table:") else self.fallback.source
+
+    def _kick_locked(self, force: bool, now: float) -> bool:
+        if self._closed or self._busy:
+            return False
+        if not force and self._error_at is not None and now - self._error_at < self.retry_s:
+            return False
+        self._busy = True
+        self._wake = True
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="jupyter_carbon-intensity-refresh", daemon=True)
+            self._thread.start()
+        self._cond.notify_all()
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._wake or self._closed)
+                if self._closed:
+                    self._busy = False
+                    self._cond.notify_all()
+                    return
+                self._wake = False
+            value, error = self._fetch_once()
+            with self._cond:
+                if value is not None:
+                    self._value, self._value_at = value, self._clock()
+                    self._error, self._error_at = None, None
+                else:
+                    self._error, self._error_at = error, self._clock()
+                self._busy = False
+                self._cond.notify_all()
+
+    def _fetch_once(self) -> tuple[Intensity | None, str | None]:
+        name = getattr(self.provider, "name", "provider")
+        try:
+            value = self.provider.fetch()
+            if not isinstance(value, Intensity):
+                raise ProviderError(f"{name} failed: provider returned {type(value).__name__}, not Intensity")
+            return value, None
+        except ProviderError as exc:
+            error = str(exc)
+        except Exception as exc:  # a provider bug must never reach the caller
+            error = f"{name} failed: unexpected {type(exc).__name__}"
+        redact = getattr(self.provider, "redact", None)
+        if callable(redact):
+            error = redact(error)
+        error = " ".join(error.split())
+        log.debug("live intensity refresh failed: %s", error)
+        return None, error

@@ -1,0 +1,152 @@
+"""Per-item energy and comparison with the per-task means of "Power Hungry Processing".
+
+Luccioni, Jernite & Strubell (2023), "Power Hungry Processing: Watts Driving the Cost of
+AI Deployment?", Table 2: mean kWh per 1,000 inferences per task, measured with CodeCarbon
+on an 8x A100 node. https://arxiv.org/abs/2311.16863
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+from .emissions import J_PER_KWH
+
+__all__ = [
+    "Comparison",
+    "PerItem",
+    "REFERENCE_KWH_PER_1000",
+    "REFERENCE_SOURCE",
+    "compare_to_reference",
+    "format_energy_kwh",
+    "per_item",
+    "reference_tasks",
+    "resolve_task",
+]
+
+REFERENCE_SOURCE = (
+    "Luccioni, Jernite & Strubell, 'Power Hungry Processing: Watts Driving the Cost of AI "
+    "Deployment?' (2023), Table 2, mean kWh per 1,000 inferences, 8x A100 node, CodeCarbon; "
+    "https://arxiv.org/abs/2311.16863"
+)
+
+REFERENCE_KWH_PER_1000: dict[str, float] = {
+    "text-classification": 0.002,
+    "extractive-qa": 0.003,
+    "masked-language-modelling": 0.003,
+    "token-classification": 0.004,
+    "image-classification": 0.007,
+    "object-detection": 0.038,
+    "text-generation": 0.047,
+    "summarisation": 0.049,
+    "image-captioning": 0.063,
+    "image-generation": 2.907,
+}
+
+_TASK_ALIASES: dict[str, str] = {
+    "summarization": "summarisation",
+    "question-answering": "extractive-qa",
+    "qa": "extractive-qa",
+    "extractive-question-answering": "extractive-qa",
+    "fill-mask": "masked-language-modelling",
+    "masked-language-modeling": "masked-language-modelling",
+    "mlm": "masked-language-modelling",
+    "ner": "token-classification",
+    "text-to-image": "image-generation",
+    "image-to-text": "image-captioning",
+    "sentiment-analysis": "text-classification",
+}
+
+
+def reference_tasks() -> tuple[str, ...]:
+    """The canonical task names, cheapest first."""
+    return tuple(REFERENCE_KWH_PER_1000)
+
+
+def resolve_task(task: str) -> str:
+    """Canonical task name for ``task`` (case, ``_`` and spaces ignored; aliases accepted)."""
+    norm = "-".join(str(task).replace("_", " ").split()).casefold() if isinstance(task, str) else ""
+    norm = _TASK_ALIASES.get(norm, norm)
+    if norm not in REFERENCE_KWH_PER_1000:
+        raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(REFERENCE_KWH_PER_1000)}")
+    return norm
+
+
+def _sig2(x: float) -> str:
+    """Two significant digits, thousands separators, no trailing zeros."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    digits = max(0, 1 - math.floor(math.log10(abs(x))))
+    text = f"{x:,.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def format_energy_kwh(kwh: float) -> str:
+    """Human-readable energy: ``0.9 Wh``, ``2.9 kWh``, ``12 mWh`` (Wh from 0.1 Wh up to 1 kWh)."""
+    if kwh >= 1:
+        return f"{_sig2(kwh)} kWh"
+    if kwh == 0 or kwh * 1e3 >= 0.1:
+        return f"{_sig2(kwh * 1e3)} Wh"
+    return f"{_sig2(kwh * 1e6)} mWh"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    task: str
+    kwh_per_1000: float
+    reference_kwh_per_1000: float
+    ratio: float  # measured / reference
+    sentence: str
+    source: str = REFERENCE_SOURCE
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+@dataclass(frozen=True)
+class PerItem:
+    items: int
+    energy_j_per_item: float
+    co2e_g_per_item: float
+    kwh_per_1000: float
+    co2e_g_per_1000: float
+
+    def compare(self, task: str = "text-classification") -> Comparison:
+        return compare_to_reference(self.kwh_per_1000, task)
+
+
+def _check_amount(value: float, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{what} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def per_item(energy_j: float, co2e_g: float, items: int) -> PerItem:
+    """Energy and CO2e per item and per 1,000 items; ``items`` must be a positive int."""
+    if isinstance(items, bool) or not isinstance(items, numbers.Integral) or items <= 0:
+        raise ValueError(f"items must be a positive int (the number of inferences or samples processed), got {items!r}")
+    energy = _check_amount(energy_j, "energy_j")
+    co2e = _check_amount(co2e_g, "co2e_g")
+    n = int(items)
+    return PerItem(
+        items=n,
+        energy_j_per_item=energy / n,
+        co2e_g_per_item=co2e / n,
+        kwh_per_1000=energy / n * 1000 / J_PER_KWH,
+        co2e_g_per_1000=co2e / n * 1000,
+    )
+
+
+def compare_to_reference(kwh_per_1000: float, task: str = "text-classification") -> Comparison:
+    """Compare a measured kWh per 1,000 items with the paper's mean for ``task``."""
+    canonical = resolve_task(task)
+    measured = _check_amount(kwh_per_1000, "kwh_per_1000")
+    reference = REFERENCE_KWH_PER_1000[canonical]
+    ratio = measured / reference
+    sentence = (
+        f"{format_energy_kwh(measured)} per 1,000 items — {_sig2(ratio)}× the {canonical} mean in "
+        f"Power Hungry Processing ({reference:g} kWh per 1,000 inferences)"
+    )
+    return Comparison(canonical, measured, reference, ratio, sentence)
