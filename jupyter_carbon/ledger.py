@@ -25,6 +25,7 @@ SHORT_WINDOW_BAND = (0.5, 1.5)
 @dataclass
 class _Open:
     start: Snapshot
+    indices: tuple[int, ...]
     meta: dict[str, Any]
 
 
@@ -41,17 +42,24 @@ class _Union:
 @dataclass
 class Ledger:
     sources: Sequence[EnergySource]
+    #: the sources summed into the session totals (those of the session's scope)
+    totals_indices: tuple[int, ...] = ()
     records: list[CellRecord] = field(default_factory=list)
     _open: dict[int, _Open] = field(default_factory=dict)
     _union: _Union = field(default_factory=_Union)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
-    def open(self, start: Snapshot, **meta: Any) -> int:
-        """Open a window at snapshot ``start``; ``meta`` (label, cell, kind, items, task, scope) goes into the record."""
+    def __post_init__(self) -> None:
+        if not self.totals_indices:
+            self.totals_indices = tuple(range(len(self.sources)))
+
+    def open(self, start: Snapshot, indices: tuple[int, ...] | None = None, **meta: Any) -> int:
+        """Open a window at snapshot ``start`` counting the sources at ``indices`` (default: the
+        totals' sources); ``meta`` (label, cell, kind, items, task, scope) goes into the record."""
         wid = next(self._ids)
         if not self._open:
             self._union.start = start
-        self._open[wid] = _Open(start, meta)
+        self._open[wid] = _Open(start, indices if indices is not None else self.totals_indices, meta)
         return wid
 
     def is_open(self, wid: int) -> bool:
@@ -68,6 +76,11 @@ class Ledger:
         u.co2e_g += co2e_g(energy, g_per_kwh, pue)
         u.duration_s += end.time_s - u.start.time_s
         u.start = None
+
+    def discard_all(self, end: Snapshot, g_per_kwh: float, pue: float = 1.0) -> None:
+        """Close every open window without a record (the sources are going away)."""
+        self._open.clear()
+        self._close_union(end, g_per_kwh, pue)
 
     def discard(self, wid: int, end: Snapshot, g_per_kwh: float, pue: float = 1.0) -> None:
         """Close a window without a record (its energy still counts in the session totals)."""
@@ -90,7 +103,7 @@ class Ledger:
         extra: Mapping[str, Any] | None = None,
     ) -> CellRecord:
         window = self._open.pop(wid)
-        devices, short_flags = self._devices(window.start, end)
+        devices, short_flags = self._devices(window.start, end, window.indices)
         self._close_union(end, g_per_kwh, pue)
         meta = dict(window.meta)
         record = CellRecord(
@@ -138,19 +151,20 @@ class Ledger:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _delta_sum(start: Snapshot, end: Snapshot) -> tuple[float, float, float]:
+    def _delta_sum(self, start: Snapshot, end: Snapshot) -> tuple[float, float, float]:
         e = lo = hi = 0.0
-        for a, b in zip(start.readings, end.readings):
+        for i in self.totals_indices:
+            a, b = start.readings[i], end.readings[i]
             e += b.energy_j - a.energy_j
             lo += b.low_j - a.low_j
             hi += b.high_j - a.high_j
         return e, lo, hi
 
-    def _devices(self, start: Snapshot, end: Snapshot) -> tuple[tuple[DeviceEnergy, ...], tuple[str, ...]]:
+    def _devices(self, start: Snapshot, end: Snapshot, indices: tuple[int, ...]) -> tuple[tuple[DeviceEnergy, ...], tuple[str, ...]]:
         duration = end.time_s - start.time_s
         devices, flags = [], []
-        for source, a, b, power_w in zip(self.sources, start.readings, end.readings, end.power_w):
+        for i in indices:
+            source, a, b, power_w = self.sources[i], start.readings[i], end.readings[i], end.power_w[i]
             energy, low, high = b.energy_j - a.energy_j, b.low_j - a.low_j, b.high_j - a.high_j
             measured = source.measured
             method = source.method

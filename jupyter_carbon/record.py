@@ -10,17 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
+from .intensity.emissions import co2e_g
 from .sources.base import COMPONENTS
-from .units import J_PER_KWH
 
 __all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "MEASURED_METHODS"]
 
 #: Methods whose figures come from a hardware counter or sensor.
 MEASURED_METHODS = frozenset({"rapl", "nvml-energy", "nvml-power"})
-
-
-def co2e_g(energy_j: float, g_per_kwh: float, pue: float = 1.0) -> float:
-    return energy_j * pue * g_per_kwh / J_PER_KWH
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,10 +91,12 @@ class TimelineBuffer:
 class LiveWindow:
     """An open window as the sampler sees it (internal; the ledger owns the accounting)."""
 
-    __slots__ = ("start", "timeline", "flags", "listener", "_prev_s", "_prev", "power_w")
+    __slots__ = ("start", "indices", "scope", "timeline", "flags", "listener", "_prev_s", "_prev", "power_w")
 
-    def __init__(self, start: Snapshot, max_points: int, listener: Callable[[LiveStatus], Any] | None) -> None:
+    def __init__(self, start: Snapshot, indices: tuple[int, ...], scope: str, max_points: int, listener: Callable[[LiveStatus], Any] | None) -> None:
         self.start = start
+        self.indices = indices  # the sources that count for this window's scope
+        self.scope = scope
         self.timeline = TimelineBuffer(max_points)
         self.flags: list[str] = []
         self.listener = listener
@@ -116,8 +118,18 @@ class Sampler:
         wall_clock: Callable[[], datetime] = utc_now,
         threaded: bool = True,
         max_points: int = 2000,
+        totals_scope: str = "machine",
     ) -> None:
-        self.sources = list(sources)
+        from .sources.scope import process_views
+
+        self.machine_sources = list(sources)
+        self.process_sources = process_views(self.machine_sources, interval_s)
+        self.sources = self.machine_sources + self.process_sources
+        self.totals_scope = totals_scope
+        self._scope_indices = {
+            "machine": tuple(range(len(self.machine_sources))),
+            "process": tuple(i for i, s in enumerate(self.sources) if getattr(s, "scope", "machine") == "process" or s.component == "gpu"),
+        }
         self.interval_s = interval_s
         self.clock = clock
         self.wall_clock = wall_clock
@@ -169,9 +181,22 @@ class Sampler:
 
     # --- windows ------------------------------------------------------------------------------
 
-    def open(self, listener: Callable[[LiveStatus], Any] | None = None) -> LiveWindow:
+    def indices(self, scope: str) -> tuple[int, ...]:
+        return self._scope_indices[scope]
+
+    def _process_users(self, window: LiveWindow | None) -> int:
+        """Process views are needed by process-scope windows, and by every window while the
+        session totals are process-scoped (the union of windows must be covered)."""
+        return int(window is not None and (window.scope == "process" or self.totals_scope == "process"))
+
+    def open(self, listener: Callable[[LiveStatus], Any] | None = None, scope: str = "machine") -> LiveWindow:
         with self._lock:
-            window = LiveWindow(self.snapshot(), self.max_points, listener)
+            if scope not in self._scope_indices:
+                raise ValueError(f"scope={scope!r}: choose machine or process")
+            if scope == "process" or self.totals_scope == "process":
+                for source in self.process_sources:
+                    source.enable()
+            window = LiveWindow(self.snapshot(), self._scope_indices[scope], scope, self.max_points, listener)
             self._windows.append(window)
             if len(self._windows) == 1:
                 self._ensure_thread()
@@ -184,9 +209,12 @@ class Sampler:
             self._ensure_thread()
             if window in self._windows:
                 self._windows.remove(window)
+                if self._process_users(window):
+                    for source in self.process_sources:
+                        source.disable()
             if not self._windows:
                 self._active.clear()
-            components = [c for c in COMPONENTS if c in self._components]
+            components = [c for c in COMPONENTS if any(self._components[i] == c for i in window.indices)]
             return end, window.timeline.freeze(components), tuple(window.flags)
 
     @property
@@ -209,9 +237,10 @@ class Sampler:
                     continue
                 power: dict[str, float] = {}
                 energy: dict[str, float] = {}
-                for comp, now, prev, start in zip(self._components, snap.readings, window._prev, window.start.readings):
+                for i in window.indices:
+                    comp, now, prev = self._components[i], snap.readings[i], window._prev[i]
                     power[comp] = power.get(comp, 0.0) + (now.energy_j - prev.energy_j) / dt
-                    energy[comp] = energy.get(comp, 0.0) + now.energy_j - start.energy_j
+                    energy[comp] = energy.get(comp, 0.0) + now.energy_j - window.start.readings[i].energy_j
                 window._prev_s, window._prev, window.power_w = snap.time_s, snap.readings, power
                 window.timeline.add(snap.time_s - window.start.time_s, power)
                 if window.listener is not None:

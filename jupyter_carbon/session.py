@@ -10,25 +10,21 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 from .config import Config, ConfigError
+from .intensity import Intensity
 from .ledger import Ledger
 from .record import CellRecord, SessionTotals
 from .sampler import LiveStatus, LiveWindow, Sampler, utc_now
 
-__all__ = ["CarbonSession", "Measurement", "IntensityValue", "get_session", "reset_session"]
+__all__ = ["CarbonSession", "Measurement", "get_session", "reset_session"]
 
 #: Settings whose change means probing the hardware again.
-_REDETECT = ("scope", "powercap_root", "power")
-WORLD_AVERAGE_G_PER_KWH = 475.0
-
-
-class IntensityValue(NamedTuple):
-    g_per_kwh: float
-    source: str
-    obtained_utc: datetime | None
-    note: str | None = None
+_REDETECT = ("scope", "powercap_root", "power")  # scope: the totals' sources change
+#: Settings that change where the carbon intensity comes from.
+_INTENSITY = ("region", "intensity", "live")
+NO_REGION_NOTE = "no region set: world average used — set one with %carbon config region=FR (or JUPYTER_CARBON_REGION)"
 
 
 class Measurement:
@@ -71,8 +67,10 @@ class CarbonSession:
         self.baseline_w: dict[str, float] | None = None
         self._lock = threading.RLock()
         self._pending_redetect = False
-        self._intensity_cache: tuple[tuple, IntensityValue] | None = None
+        self._table_intensity: Intensity | None = None
+        self._live: Any = None
         self.records: list[CellRecord] = []
+        self.closed = False
         self._setup()
 
     # --- sources -----------------------------------------------------------------------------
@@ -82,16 +80,20 @@ class CarbonSession:
 
         detect_fn = self._detect_fn or detect
         self.detection = detect_fn(self.config, now_s=self._clock())
-        self.sampler = Sampler(self.detection.sources, self.config.interval, clock=self._clock, wall_clock=self._wall_clock, threaded=self._threaded)
-        self.ledger = Ledger(self.detection.sources, records=self.records)
+        scope = self.config.scope
+        self.sampler = Sampler(self.detection.sources, self.config.interval, clock=self._clock, wall_clock=self._wall_clock, threaded=self._threaded, totals_scope=scope)
+        self.ledger = Ledger(self.sampler.sources, self.sampler.indices(scope), records=self.records)
 
     def configure(self, **values: Any) -> Config:
         """Apply settings (strings or values); raises ConfigError. Re-probes hardware when needed."""
         new = self.config.updated(**values)
+        if new.region != self.config.region and new.region is not None:
+            _table_intensity(new)  # raises ConfigError for an unknown region, before anything changes
         with self._lock:
             old, self.config = self.config, new
             self.sampler.interval_s = new.interval
-            self._intensity_cache = None
+            if any(getattr(old, k) != getattr(new, k) for k in _INTENSITY):
+                self._close_live()
             if any(getattr(old, k) != getattr(new, k) for k in _REDETECT):
                 if self.sampler.open_windows:
                     self._pending_redetect = True  # applied once the running cells have closed
@@ -103,19 +105,40 @@ class CarbonSession:
         self._pending_redetect = False
         self.sampler.stop()
         self.detection.close()
-        totals = self.ledger
+        self.reopen()
+
+    def reopen(self) -> None:
+        """Probe the hardware again, keeping the records and totals (after shutdown or a change of sources)."""
+        previous = self.ledger
         self._setup()
-        self.ledger._ids = totals._ids  # record ids stay unique across re-detection
-        self.ledger._union = totals._union
+        self.ledger._ids = previous._ids  # record ids stay unique
+        self.ledger._union = previous._union
+        self.closed = False
 
     # --- intensity ---------------------------------------------------------------------------
 
-    def intensity(self) -> IntensityValue:
+    def intensity(self) -> Intensity:
         """The carbon intensity in force now; never blocks on the network."""
         cfg = self.config
         if cfg.intensity is not None:
-            return IntensityValue(cfg.intensity, "user-set intensity", None)
-        return IntensityValue(WORLD_AVERAGE_G_PER_KWH, "world average (IEA 2019) — no region set", None, "no region set: using the world average")
+            return Intensity.user(cfg.intensity, cfg.region)
+        if self._table_intensity is None:
+            try:
+                self._table_intensity = _table_intensity(cfg)
+            except ConfigError as exc:  # a bad JUPYTER_CARBON_REGION: say so once, go on
+                self.problem(f"ignored JUPYTER_CARBON_REGION: {exc}")
+                self._table_intensity = Intensity.world_average(note=NO_REGION_NOTE)
+        if cfg.live is None:
+            return self._table_intensity
+        if self._live is None:
+            self._live = _live_intensity(cfg, self._table_intensity)
+        return self._live.current()
+
+    def _close_live(self) -> None:
+        self._table_intensity = None
+        if self._live is not None:
+            self._live.close()
+            self._live = None
 
     # --- windows -----------------------------------------------------------------------------
 
@@ -128,8 +151,9 @@ class CarbonSession:
         with self._lock:
             if self._pending_redetect and not self.sampler.open_windows:
                 self._redetect()
-            m.window = self.sampler.open(listener)
-            m.wid = self.ledger.open(m.window.start, label=m.label, scope=self.config.scope, **m._meta)
+            scope = m._meta.pop("scope", None) or self.config.scope
+            m.window = self.sampler.open(listener, scope=scope)
+            m.wid = self.ledger.open(m.window.start, m.window.indices, label=m.label, scope=scope, **m._meta)
 
     def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = ()) -> CellRecord:
         with self._lock:
@@ -169,8 +193,9 @@ class CarbonSession:
     def live_energy_j(self, m: Measurement) -> dict[str, float]:
         snap = self.sampler.snapshot()
         out: dict[str, float] = {}
-        for source, a, b in zip(self.detection.sources, m.window.start.readings, snap.readings):
-            out[source.component] = out.get(source.component, 0.0) + b.energy_j - a.energy_j
+        for i in m.window.indices:
+            component = self.sampler.sources[i].component
+            out[component] = out.get(component, 0.0) + snap.readings[i].energy_j - m.window.start.readings[i].energy_j
         return out
 
     def totals(self) -> SessionTotals:
@@ -188,8 +213,38 @@ class CarbonSession:
             self.records = self.ledger.records
 
     def shutdown(self) -> None:
+        """Stop the thread and release the devices; idempotent. ``reopen()`` undoes it."""
+        if self.sampler.open_windows:
+            intensity = self.intensity()
+            end = self.sampler.snapshot()
+            for window in list(self.sampler._windows):
+                self.sampler.close(window)
+            self.ledger.discard_all(end, intensity.g_per_kwh, self.config.pue)
         self.sampler.stop()
         self.detection.close()
+        self._close_live()
+        self.closed = True
+
+
+def _table_intensity(config: Config) -> Intensity:
+    from .intensity import UnknownRegionError, lookup_region
+
+    if config.region is None:
+        return Intensity.world_average(note=NO_REGION_NOTE)
+    try:
+        return Intensity.from_region(lookup_region(config.region))
+    except UnknownRegionError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _live_intensity(config: Config, fallback: Intensity) -> Any:
+    from .intensity import ElectricityMapsProvider, LiveIntensity, UKCarbonIntensityProvider
+
+    if config.live == "uk":
+        provider = UKCarbonIntensityProvider()
+    else:
+        provider = ElectricityMapsProvider(zone=(fallback.region or "").split(":")[0] or "GB")
+    return LiveIntensity(provider, fallback)
 
 
 _default: CarbonSession | None = None

@@ -73,8 +73,6 @@ def detect(config: Any = None, now_s: float | None = None, environ: Any = None) 
         from .ram_model import RamModelSource
 
         found.sources.append(RamModelSource(now_s, refresh_s=config.interval))
-    if config.scope == "process":
-        _scope_to_process(found, config, now_s)
     return found
 
 
@@ -122,18 +120,3 @@ def _add_cpu_model(found: Detection, now_s: float) -> None:
         found.notes.append(f"CPU model: {note}")
     except Exception as exc:
         found.skipped["cpu-model"] = f"CPU model unavailable: {exc}"
-
-
-def _scope_to_process(found: Detection, config: Any, now_s: float) -> None:
-    from .scope import ProcessShare, ScopedSource
-
-    share = ProcessShare(refresh_s=config.interval)
-    scoped: list[EnergySource] = []
-    for source in found.sources:
-        if source.component == "cpu":
-            source = ScopedSource(source, lambda t: share.shares(t)[0])
-        elif source.component == "ram":
-            source = ScopedSource(source, lambda t: share.shares(t)[1])
-        scoped.append(source)
-    found.sources = scoped
-    found.notes.append("process scope: CPU by CPU-time share, RAM by resident-memory share; GPU is whole-device")

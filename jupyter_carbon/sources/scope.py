@@ -5,6 +5,10 @@ seconds of the machine), RAM energy × (resident memory of the process tree / me
 GPU energy stays whole-device: NVML reports no per-process energy. Children that have exited and
 been waited for (multiprocessing pools, subprocess) keep counting through ``children_user`` and
 ``children_system``; live children are listed at most once per ``refresh_s``.
+
+A :class:`ScopedSource` is a *view* of a machine source. It costs nothing while no window needs
+it: it is enabled (reference-counted) by the sampler for the lifetime of process-scope windows,
+and only then reads the process tree.
 """
 
 from __future__ import annotations
@@ -18,75 +22,110 @@ __all__ = ["ProcessShare", "ScopedSource"]
 
 class ProcessShare:
     def __init__(self, refresh_s: float = 1.0, process: Any = None) -> None:
-        import psutil
-
-        self._psutil = psutil
-        self._proc = process or psutil.Process()
         self.refresh_s = refresh_s
+        self._process = process
+        self._proc: Any = None
         self._children: list[Any] = []
         self._children_s = float("-inf")
-        self._cache_s = None
+        self._cache_s: float | None = None
         self._cache: tuple[float, float] = (1.0, 1.0)
-        self._last = self._counters(0.0)
+        self._last: tuple[float, float, float, float] | None = None
 
     def _tree(self, now_s: float) -> list[Any]:
+        import psutil
+
+        if self._proc is None:
+            self._proc = self._process or psutil.Process()
         if now_s - self._children_s >= self.refresh_s:
             try:
                 self._children = self._proc.children(recursive=True)
-            except self._psutil.Error:
+            except psutil.Error:
                 self._children = []
             self._children_s = now_s
         return [self._proc, *self._children]
 
     def _counters(self, now_s: float) -> tuple[float, float, float, float]:
         """(tree CPU s, machine busy CPU s, tree RSS bytes, machine used bytes)."""
+        import psutil
+
         cpu_s = rss = 0.0
         for i, proc in enumerate(self._tree(now_s)):
             try:
                 t = proc.cpu_times()
                 cpu_s += t.user + t.system + (t.children_user + t.children_system if i == 0 else 0.0)
                 rss += proc.memory_info().rss
-            except self._psutil.Error:
+            except psutil.Error:
                 continue
-        m = self._psutil.cpu_times()
+        m = psutil.cpu_times()
         busy_s = m.user + m.system + getattr(m, "nice", 0.0) + getattr(m, "irq", 0.0) + getattr(m, "softirq", 0.0)
-        vm = self._psutil.virtual_memory()
+        vm = psutil.virtual_memory()
         return cpu_s, busy_s, rss, float(vm.total - vm.available)
+
+    def restart(self) -> None:
+        """Forget the previous counters: the next call starts a fresh interval."""
+        self._last, self._cache_s = None, None
 
     def shares(self, now_s: float) -> tuple[float, float]:
         """(cpu share, ram share) over the interval since the previous call, each 0..1."""
         if now_s == self._cache_s:
             return self._cache
-        cpu_s, busy_s, rss, used = self._counters(now_s)
-        d_cpu, d_busy = cpu_s - self._last[0], busy_s - self._last[1]
-        cpu_share = min(1.0, max(0.0, d_cpu / d_busy)) if d_busy > 0 else self._cache[0]
+        counters = self._counters(now_s)
+        cpu_s, busy_s, rss, used = counters
+        cpu_share = self._cache[0]
+        if self._last is not None:
+            d_cpu, d_busy = cpu_s - self._last[0], busy_s - self._last[1]
+            if d_busy > 0:
+                cpu_share = min(1.0, max(0.0, d_cpu / d_busy))
         ram_share = min(1.0, rss / used) if used > 0 else 0.0
-        self._last = (cpu_s, busy_s, rss, used)
+        self._last = counters
         self._cache_s, self._cache = now_s, (cpu_share, ram_share)
         return self._cache
 
 
 class ScopedSource:
-    """Wraps a machine-wide source and keeps a cumulative, attributed reading."""
+    """The share of a machine source attributed to the process tree, as a cumulative reading."""
 
-    def __init__(self, inner: Any, share: Callable[[float], float]) -> None:
+    scope = "process"
+
+    def __init__(self, inner: Any, share: ProcessShare) -> None:
         self.inner = inner
         self.component = inner.component
         self.device = inner.device
         self.method = f"{inner.method}+process-share"
         self.measured = inner.measured
         self._share = share
+        self._index = 0 if inner.component == "cpu" else 1
+        self._users = 0
         self._last: Reading | None = None
-        self._total = [0.0, 0.0, 0.0]
+        self._total = Reading(0.0, 0.0, 0.0)
+
+    def enable(self) -> None:
+        self._users += 1
+        if self._users == 1:
+            self._last = None
+            self._share.restart()
+
+    def disable(self) -> None:
+        self._users = max(0, self._users - 1)
 
     def read(self, now_s: float) -> Reading:
+        if not self._users:
+            return self._total
         reading = self.inner.read(now_s)
-        share = self._share(now_s)
+        share = self._share.shares(now_s)[self._index]
         if self._last is not None:
-            for k in range(3):
-                self._total[k] += (reading[k] - self._last[k]) * share
+            self._total = Reading(*(t + (r - l) * share for t, r, l in zip(self._total, reading, self._last)))
         self._last = reading
-        return Reading(*self._total)
+        return self._total
 
     def close(self) -> None:
-        self.inner.close()
+        pass
+
+    def __repr__(self) -> str:
+        return f"<ScopedSource process share of {self.inner!r}>"
+
+
+def process_views(sources: list[Any], refresh_s: float) -> list[ScopedSource]:
+    """One process-scope view per CPU and RAM source, sharing one ProcessShare."""
+    share = ProcessShare(refresh_s)
+    return [ScopedSource(s, share) for s in sources if s.component in ("cpu", "ram")]

@@ -1,0 +1,39 @@
+"""Idle baseline: measure the machine's power while the kernel does nothing.
+
+Afterwards every record also shows the energy above that baseline ("marginal"), which is what
+the cell's own work added.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+__all__ = ["measure_baseline"]
+
+
+def measure_baseline(session: Any, seconds: float = 10.0, *, sleep: Callable[[float], Any] = time.sleep, progress: Callable[[float, float], Any] | None = None, step_s: float = 0.5) -> dict[str, float]:
+    """Sleep ``seconds`` inside a window and return the mean power per component (W).
+
+    The result is stored on the session (``session.baseline_w``) and used by later records.
+    """
+    measurement = session.open("idle baseline", kind="baseline")
+    waited = 0.0
+    status = "ok"
+    try:
+        while waited < seconds:
+            chunk = min(step_s, seconds - waited)
+            sleep(chunk)
+            waited += chunk
+            if progress is not None:
+                progress(waited, seconds)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        record = session.stop(measurement, status=status)
+    if status != "ok" or record.duration_s <= 0:
+        return {}
+    baseline = {name: comp.energy_j / record.duration_s for name, comp in record.components.items()}
+    session.baseline_w = baseline
+    return baseline

@@ -1,0 +1,59 @@
+"""Front ends for records: text (terminal, ``text/plain``) and widgets (Jupyter).
+
+A *view* follows one measured window: ``on_live`` is called from the sampler thread with running
+figures (it must only set state, never call ``display``), ``finish`` from the main thread with the
+closed record. ``make_view`` picks the widget view inside a Jupyter kernel with ipywidgets, the
+text view elsewhere.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Protocol
+
+from ..record import CellRecord
+from ..sampler import LiveStatus
+
+__all__ = ["CellView", "make_view", "in_kernel", "show_summary"]
+
+
+class CellView(Protocol):
+    def on_live(self, status: LiveStatus) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+    def finish(self, record: CellRecord) -> None: ...
+
+
+def in_kernel(shell: Any) -> bool:
+    """True inside a Jupyter kernel (ipykernel), where rich outputs and widgets render."""
+    return "ipykernel" in sys.modules and getattr(shell, "kernel", None) is not None
+
+
+def make_view(shell: Any, session: Any, *, compact: bool, **meta: Any) -> CellView:
+    """The best view for ``shell``; a widget view when possible, else text."""
+    if in_kernel(shell):
+        try:
+            from .widget import WidgetView
+        except ImportError:  # ipywidgets/matplotlib missing or broken: text still works
+            pass
+        else:
+            return WidgetView(session, compact=compact, **meta)
+    from .text import TextView
+
+    return TextView(session, compact=compact, **meta)
+
+
+def show_summary(shell: Any, session: Any) -> None:
+    """Show the session summary: the widget in a kernel, text elsewhere."""
+    if in_kernel(shell):
+        try:
+            from .summary import show_summary_widget
+        except ImportError:
+            pass
+        else:
+            show_summary_widget(session)
+            return
+    from .text import format_assumptions, format_summary
+
+    print(format_summary(session.records, session.totals(), format_assumptions(session)))

@@ -1,0 +1,205 @@
+"""Plain-text rendering: the one-line and full reports, status and summary.
+
+Every figure says how it was obtained: ``measured (rapl)`` or ``estimated (cpu-model)``, and an
+estimate shows its uncertainty band.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..record import CellRecord, ComponentEnergy
+from ..sampler import LiveStatus
+from ..units import format_co2e, format_duration, format_energy
+
+__all__ = ["TextView", "format_record", "format_record_line", "format_component", "format_summary", "component_badge"]
+
+
+def component_badge(comp: ComponentEnergy) -> str:
+    if comp.measured:
+        return f"measured ({'/'.join(comp.methods)})"
+    band = f" {format_energy(comp.low_j)}–{format_energy(comp.high_j)}" if comp.high_j > comp.low_j else ""
+    return f"estimated ({'/'.join(comp.methods)}{band and ','}{band})"
+
+
+def format_component(comp: ComponentEnergy, record: CellRecord) -> str:
+    return f"{comp.component.upper():>4} {format_energy(comp.energy_j):>10}  {format_co2e(record.co2e_g_of(comp.energy_j)):>16}  {component_badge(comp)}"
+
+
+def _status(record: CellRecord) -> str:
+    return "" if record.status == "ok" else f" [{record.status.upper()}]"
+
+
+def format_record_line(record: CellRecord) -> str:
+    """Compact, one line: ``carbon: 1.2 s · 0.31 Wh · 0.15 g CO2e (CPU est., RAM est.)``."""
+    parts = []
+    for comp in record.components.values():
+        parts.append(f"{comp.component.upper()} {'meas.' if comp.measured else 'est.'}")
+    return (
+        f"carbon{_status(record)}: {format_duration(record.duration_s)} · {format_energy(record.energy_j)} · "
+        f"{format_co2e(record.co2e_g)} ({', '.join(parts)}) · session {format_co2e(record.totals.co2e_g)}"
+    )
+
+
+def format_per_item(record: CellRecord) -> list[str]:
+    if not record.items:
+        return []
+    per_item_j = record.energy_j / record.items
+    per_1000_j = per_item_j * 1000
+    lines = [f"per item: {format_energy(per_item_j)}, {format_co2e(record.co2e_g / record.items)} · per 1,000 items: {format_energy(per_1000_j)}, {format_co2e(record.co2e_g / record.items * 1000)}"]
+    try:
+        from ..intensity.reference import compare_to_reference
+
+        lines.append(compare_to_reference(per_1000_j / 3.6e6, record.task or "text-classification").sentence)
+    except (ImportError, ValueError, AttributeError):
+        pass
+    return lines
+
+
+def equivalents_line(energy_j: float, co2e_g: float) -> str:
+    """``equivalent to: 45.5 smartphone charges · car distance 1.95 km (1.21 miles)`` (sources: EPA)."""
+    from ..intensity.emissions import equivalents
+
+    groups: dict[str, list[Any]] = {}
+    for e in equivalents(energy_j, co2e_g):
+        groups.setdefault(e.label, []).append(e)
+    parts = []
+    for label, items in groups.items():
+        values = [f"{e.value:.3g}" + ("" if e.unit in label else f" {e.unit}") for e in items]
+        first = f"{values[0]} {label}" if items[0].unit in label else f"{label} {values[0]}"
+        parts.append(first + (f" ({', '.join(values[1:])})" if len(values) > 1 else ""))
+    return "equivalent to: " + " · ".join(parts)
+
+
+def format_equivalents(record: CellRecord) -> list[str]:
+    return [equivalents_line(record.energy_j, record.co2e_g)]
+
+
+def format_record(record: CellRecord) -> str:
+    """The full report printed under a ``%%carbon`` cell in a terminal."""
+    name = record.label or (f"cell {record.cell}" if record.cell is not None else "window")
+    title = f"carbon{_status(record)}: {name} — {format_duration(record.duration_s)}"
+    lines = [title]
+    lines += [format_component(c, record) for c in record.components.values()]
+    low, high = record.co2e_band_g
+    band = f" (range {format_co2e(low)} – {format_co2e(high)})" if high > low else ""
+    lines.append(f"TOTAL {format_energy(record.energy_j):>9}  {format_co2e(record.co2e_g):>16}{band}")
+    marginal = record.marginal_energy_j
+    if marginal is not None:
+        lines.append(f"above idle baseline (marginal): {format_energy(marginal)}, {format_co2e(record.co2e_g_of(marginal))}")
+    lines += format_per_item(record)
+    lines += format_equivalents(record)
+    lines.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
+    t = record.totals
+    lines.append(f"session: {t.cells} cells · {format_energy(t.energy_j)} · {format_co2e(t.co2e_g)}")
+    lines += [f"note: {flag}" for flag in record.flags]
+    return "\n".join(lines)
+
+
+def format_summary(records: Iterable[CellRecord], totals: Any, assumptions: str) -> str:
+    records = list(records)
+    lines = [f"jupyter_carbon session: {totals.cells} cells · {format_duration(totals.duration_s)} measured · {format_energy(totals.energy_j)} · {format_co2e(totals.co2e_g)}"]
+    if records:
+        lines.append(f"{'#':>4}  {'label':<20} {'duration':>10} {'energy':>10} {'CO2e':>16}  {'how':<24} status")
+        for r in records[-200:]:
+            how = ", ".join(f"{c.component} {'meas.' if c.measured else 'est.'}" for c in r.components.values())
+            name = (r.label or (f"cell {r.cell}" if r.cell is not None else ""))[:20]
+            lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {format_energy(r.energy_j):>10} {format_co2e(r.co2e_g):>16}  {how:<24} {r.status}")
+        if len(records) > 200:
+            lines.append(f"… {len(records) - 200} earlier records not shown (see %carbon export)")
+    lines.append(assumptions)
+    return "\n".join(lines)
+
+
+class TextView:
+    """Prints the report when the window closes (terminal IPython, scripts, text-only frontends)."""
+
+    def __init__(self, session: Any, *, compact: bool, **meta: Any) -> None:
+        self.compact = compact
+        self.notes: list[str] = []
+
+    def on_live(self, status: LiveStatus) -> None:
+        pass  # a terminal cannot redraw above the cell's own output
+
+    def note(self, text: str) -> None:
+        print(text)
+
+    def finish(self, record: CellRecord) -> None:
+        print(format_record_line(record) if self.compact else format_record(record))
+
+
+_METHOD_WORDS = {
+    "rapl": "RAPL, measured",
+    "nvml-energy": "NVML energy counter, measured",
+    "nvml-power": "NVML power samples, measured",
+    "cpu-model": "model, estimated",
+    "ram-model": "model, estimated",
+    "constant": "user-set power, estimated",
+}
+
+
+def _sources_phrase(sources: Iterable[Any]) -> str:
+    groups: dict[str, list[Any]] = {}
+    for source in sources:
+        groups.setdefault(source.component, []).append(source)
+    parts = []
+    for component in ("cpu", "gpu", "ram"):
+        members = groups.get(component)
+        if not members:
+            continue
+        methods = ", ".join(dict.fromkeys(_METHOD_WORDS.get(s.method, s.method) for s in members))
+        name = component.upper()
+        if component == "gpu":
+            indices = [s.device.split()[0][3:] for s in members]
+            name += " " + (indices[0] if len(indices) == 1 else f"{indices[0]}-{indices[-1]}")
+        parts.append(f"{name} ({methods})")
+    return ", ".join(parts)
+
+
+def _intensity_phrase(session: Any) -> str:
+    intensity = session.intensity()
+    where = intensity.source
+    if session.config.region is None and session.config.intensity is None:
+        where = "world average — set a region"
+    return f"{intensity.g_per_kwh:g} gCO2e/kWh ({where})"
+
+
+def format_load_line(session: Any) -> str:
+    """``jupyter_carbon: CPU (model, estimated), RAM (model, estimated) · 475 gCO2e/kWh (world average — set a region)``"""
+    return f"jupyter_carbon: {_sources_phrase(session.detection.sources)} · {_intensity_phrase(session)}"
+
+
+def format_config(config: Any) -> str:
+    from ..config import SETTINGS
+
+    return "\n".join(f"{name} = {getattr(config, name)!r}" for name in SETTINGS)
+
+
+def format_status(session: Any, auto: bool = False) -> str:
+    from ..sources.rapl import RAPL_PERMISSION_FIX  # noqa: F401  (the fix is inside the reason)
+
+    cfg = session.config
+    lines = ["jupyter_carbon status", "sources in use:"]
+    for source in session.detection.sources:
+        how = "measured" if source.measured else "estimated"
+        lines.append(f"  {source.component.upper():<4} {source.device} — {source.method} ({how})")
+    for note in session.detection.notes:
+        lines.append(f"  note: {note}")
+    if session.detection.skipped:
+        lines.append("not used:")
+        for backend, reason in session.detection.skipped.items():
+            lines.append(f"  {backend}: {reason}")
+    intensity = session.intensity()
+    lines.append(f"intensity: {intensity.g_per_kwh:g} gCO2e/kWh from {intensity.source}" + (f" ({intensity.note})" if intensity.note else ""))
+    lines.append(f"PUE {cfg.pue:g} · scope {cfg.scope} · interval {cfg.interval:g} s · every cell: {'on' if auto else 'off'}")
+    if session.baseline_w:
+        lines.append("idle baseline: " + ", ".join(f"{k} {v:.3g} W" for k, v in session.baseline_w.items()))
+    for error in session.sampler.errors:
+        lines.append(f"problem: {error}")
+    return "\n".join(lines)
+
+
+def format_assumptions(session: Any) -> str:
+    cfg = session.config
+    intensity = session.intensity()
+    return f"assumptions: {intensity.g_per_kwh:g} gCO2e/kWh ({intensity.source}) · PUE {cfg.pue:g} · scope {cfg.scope} · interval {cfg.interval:g} s"

@@ -1,0 +1,175 @@
+"""The IPython extension: load/unload, the run-cell hooks and the ``%%carbon`` cell transform.
+
+How a ``%%carbon`` cell runs: a cleanup input transformer blanks the magic line (keeping line
+numbers), so the body runs as an ordinary cell — its last expression becomes ``Out[n]``/``_``,
+top-level ``await`` works and tracebacks hold only user frames. The ``pre_run_cell`` hook sees
+the raw cell, parses the options and opens the window; ``post_run_cell`` closes it with the
+cell's status. An invalid magic line is left untouched, so the real cell magic raises the
+``UsageError`` and the body does not run. Every hook catches its own errors: a failure of the
+extension is reported once and never changes the user's cell.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .parse import CellOptions, ParseError, parse_cell_line
+from .session import CarbonSession, Measurement, get_session
+
+__all__ = ["load", "unload", "CarbonExtension", "get_extension"]
+
+_MAGIC_PREFIX = "%%carbon"
+_extensions: dict[int, "CarbonExtension"] = {}
+
+
+def _magic_options(raw_cell: str) -> CellOptions | None:
+    """Options when ``raw_cell`` is a valid ``%%carbon`` cell, else None."""
+    text = raw_cell.lstrip("\n")
+    if not text.startswith(_MAGIC_PREFIX):
+        return None
+    first = text.split("\n", 1)[0]
+    rest = first[len(_MAGIC_PREFIX):]
+    if rest and not rest[0].isspace():
+        return None  # %%carbonara
+    try:
+        return parse_cell_line(rest)
+    except ParseError:
+        return None
+
+
+class CarbonExtension:
+    def __init__(self, shell: Any, session: CarbonSession) -> None:
+        self.shell = shell
+        self.session = session
+        self.auto = False
+        self.current: tuple[Measurement, Any] | None = None
+        self.reported: set[str] = set()
+
+    # --- reporting ----------------------------------------------------------------------------
+
+    def report(self, where: str, exc: BaseException) -> None:
+        """One short line on stderr, once per distinct problem; never raises."""
+        line = f"jupyter_carbon: {where} failed ({type(exc).__name__}: {exc}); your cell is unaffected, this measurement may be incomplete"
+        if line not in self.reported:
+            self.reported.add(line)
+            try:
+                print(line, file=sys.stderr)
+            except Exception:
+                pass
+
+    def flush_problems(self) -> None:
+        for problem in self.session.problems:
+            if problem not in self.reported:
+                self.reported.add(problem)
+                print(f"jupyter_carbon: {problem}", file=sys.stderr)
+
+    # --- the transform and the hooks ------------------------------------------------------------
+
+    def transform(self, lines: list[str]) -> list[str]:
+        """Blank a valid ``%%carbon`` line so the body runs as the cell itself."""
+        try:
+            index = next((i for i, line in enumerate(lines) if line.strip()), None)
+            if index is not None and lines[index].startswith(_MAGIC_PREFIX) and _magic_options(lines[index]) is not None:
+                return lines[:index] + ["\n"] + lines[index + 1 :]
+        except Exception as exc:
+            self.report("reading the %%carbon line", exc)
+        return lines
+
+    def pre_run_cell(self, info: Any = None) -> None:
+        try:
+            options = _magic_options(getattr(info, "raw_cell", "") or "")
+            if options is None and not self.auto:
+                return
+            if self.current is not None:  # a nested run_cell inside a measured cell
+                if options is None:
+                    return
+            self.open_cell(options)
+        except Exception as exc:
+            self.report("starting the measurement", exc)
+
+    def open_cell(self, options: CellOptions | None) -> None:
+        from .display import make_view
+
+        compact = options is None
+        quiet = options is not None and options.quiet
+        meta = {"kind": "auto" if compact else "cell", "cell": self.shell.execution_count}
+        if options is not None:
+            meta.update(items=options.items, task=options.task, scope=options.scope)
+        view = None if quiet else make_view(self.shell, self.session, compact=compact, label=options.label if options else None, **meta)
+        measurement = self.session.open(options.label if options else None, listener=view.on_live if view else None, **meta)
+        if view is not None and hasattr(view, "attach"):
+            view.attach(measurement)
+        self.current = (measurement, view)
+
+    def post_run_cell(self, result: Any = None) -> None:
+        current, self.current = self.current, None
+        if current is None:
+            return
+        measurement, view = current
+        try:
+            error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+            status = "ok" if error is None else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
+            record = self.session.stop(measurement, status=status)
+        except Exception as exc:
+            self.report("closing the measurement", exc)
+            return
+        try:
+            if view is not None:
+                view.finish(record)
+            self.flush_problems()
+        except Exception as exc:
+            self.report("displaying the result", exc)
+
+
+def get_extension(shell: Any) -> CarbonExtension | None:
+    return _extensions.get(id(shell))
+
+
+def load(shell: Any) -> CarbonExtension:
+    existing = _extensions.get(id(shell))
+    if existing is not None:
+        return existing
+    from .magics import Carbon, CarbonMagics
+
+    session = get_session()
+    if session.closed:  # reloaded after %unload_ext: new probes, same records and totals
+        session.reopen()
+    ext = CarbonExtension(shell, session)
+    _extensions[id(shell)] = ext
+    config = Carbon(parent=shell, extension=ext)
+    ext.configurable = config
+    shell.configurables.append(config)
+    shell.register_magics(CarbonMagics(shell, extension=ext))
+    shell.events.register("pre_run_cell", ext.pre_run_cell)
+    shell.events.register("post_run_cell", ext.post_run_cell)
+    shell.input_transformers_cleanup.insert(0, ext.transform)
+    from .display.text import format_load_line
+
+    print(format_load_line(session))
+    ext.flush_problems()
+    return ext
+
+
+def unload(shell: Any) -> None:
+    ext = _extensions.pop(id(shell), None)
+    if ext is None:
+        return
+    for name, callback in (("pre_run_cell", ext.pre_run_cell), ("post_run_cell", ext.post_run_cell)):
+        try:
+            shell.events.unregister(name, callback)
+        except ValueError:
+            pass
+    if ext.transform in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.remove(ext.transform)
+    if ext.configurable in shell.configurables:
+        shell.configurables.remove(ext.configurable)
+    ext.configurable.extension = None
+    magics = shell.magics_manager.magics
+    magics["line"].pop("carbon", None)
+    magics["cell"].pop("carbon", None)
+    shell.magics_manager.registry.pop("CarbonMagics", None)
+    if ext.current is not None:
+        ext.session.discard(ext.current[0])
+        ext.current = None
+    ext.session.shutdown()  # threads stopped, NVML shut down; the records stay for a reload

@@ -1,0 +1,215 @@
+"""``%%carbon`` and ``%carbon``: parse, delegate, turn errors into ``UsageError``.
+
+The heavy lifting is in :mod:`jupyter_carbon.extension` (hooks) and the session; this module
+only parses lines and dispatches subcommands. The ``Carbon`` configurable exposes the settings as
+traitlets (``%config Carbon.interval = 0.5``, ``c.Carbon.region = "FR"`` in ipython_config.py).
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from traitlets import Bool, Dict, Float, Unicode, observe
+from traitlets.config import Configurable
+
+from .config import SETTINGS, ConfigError
+from .parse import CELL_USAGE, SUBCOMMANDS, ParseError, parse_cell_line, parse_line
+
+__all__ = ["Carbon", "CarbonMagics", "HELP"]
+
+HELP = f"""jupyter_carbon — energy and CO2e of notebook cells
+
+  {CELL_USAGE}
+      measure one cell: live totals while it runs, a report and plot when it ends
+      --items N   work items the cell processes: also report per item and per 1,000 items
+      --task T    reference task for per-item comparison (Power Hungry Processing), e.g. text-classification
+  %carbon on | off             measure every cell (compact one-line report)
+  %carbon status               sources in use, why others are missing, settings
+  %carbon summary              the session: totals, per-cell table and plots
+  %carbon config key=value …   change settings (no arguments: show them)
+  %carbon baseline [SECONDS]   measure idle power (default 10 s); records then show marginal energy
+  %carbon history              earlier sessions in this folder
+  %carbon export PATH.csv|.json
+  %carbon reset                forget this session's records
+  %carbon help                 this text
+
+Settings (also JUPYTER_CARBON_<NAME> variables and %config Carbon.<name>):
+""" + "\n".join(f"  {name:<14} {s.help}" for name, s in SETTINGS.items())
+
+
+class Carbon(Configurable):
+    """Settings of jupyter_carbon as traitlets; changes go to the measuring session."""
+
+    interval = Float(1.0, help=SETTINGS["interval"].help).tag(config=True)
+    scope = Unicode("machine", help=SETTINGS["scope"].help).tag(config=True)
+    region = Unicode("", help=SETTINGS["region"].help).tag(config=True)
+    intensity = Float(-1.0, help=SETTINGS["intensity"].help + " (negative: unset)").tag(config=True)
+    pue = Float(1.0, help=SETTINGS["pue"].help).tag(config=True)
+    live = Unicode("", help=SETTINGS["live"].help).tag(config=True)
+    powercap_root = Unicode("/sys/class/powercap", help=SETTINGS["powercap_root"].help).tag(config=True)
+    power = Dict(help=SETTINGS["power"].help).tag(config=True)
+    log_dir = Unicode(".jupyter_carbon", help=SETTINGS["log_dir"].help).tag(config=True)
+    store_source = Bool(False, help=SETTINGS["store_source"].help).tag(config=True)
+
+    def __init__(self, extension: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.extension = extension
+        # Values from ipython_config.py (self.config) apply on top of the environment.
+        section = self.config.get("Carbon", {}) if self.config else {}
+        if extension is not None and section:
+            try:
+                extension.session.configure(**{k: self._value(k, v) for k, v in section.items() if k in SETTINGS})
+            except ConfigError as exc:
+                extension.session.problem(f"ignored Carbon settings in the IPython config: {exc}")
+
+    @staticmethod
+    def _value(name: str, value: Any) -> Any:
+        if name == "intensity" and isinstance(value, (int, float)) and value < 0:
+            return None
+        if name in ("region", "live") and value == "":
+            return None
+        return value
+
+    @observe(*SETTINGS)
+    def _changed(self, change: Any) -> None:
+        if self.extension is None:
+            return
+        try:
+            self.extension.session.configure(**{change["name"]: self._value(change["name"], change["new"])})
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+
+
+@magics_class
+class CarbonMagics(Magics):
+    def __init__(self, shell: Any, extension: Any) -> None:
+        super().__init__(shell)
+        self.extension = extension
+
+    @property
+    def session(self) -> Any:
+        return self.extension.session
+
+    @cell_magic
+    def carbon(self, line: str, cell: str) -> Any:  # type: ignore[override]
+        """Measure this cell's energy and CO2e. See ``%carbon help``."""
+        try:
+            options = parse_cell_line(line)
+        except ParseError as exc:
+            raise UsageError(str(exc)) from None
+        if options.help:
+            print(HELP)
+            return None
+        # Reached only when the cell transform did not run (e.g. a programmatic
+        # run_cell_magic call): run the body here, measured unless the hooks already are.
+        ext = self.extension
+        opened = ext.current is None
+        if opened:
+            ext.open_cell(options)
+        error: BaseException | None = None
+        try:
+            return _run_body(self.shell, cell)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if opened:
+                ext.post_run_cell(_Result(error))
+
+    @line_magic("carbon")
+    def carbon_line(self, line: str) -> Any:
+        """%carbon on|off|status|summary|config|baseline|history|export|reset|help"""
+        try:
+            command = parse_line(line)
+        except ParseError as exc:
+            raise UsageError(str(exc)) from None
+        handler = getattr(self, f"_cmd_{command.name}")
+        try:
+            return handler(command)
+        except (ConfigError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+
+    # --- subcommands -----------------------------------------------------------------------------
+
+    def _cmd_on(self, command: Any) -> None:
+        self.extension.auto = True
+        print("jupyter_carbon: measuring every cell (%carbon off to stop)")
+
+    def _cmd_off(self, command: Any) -> None:
+        self.extension.auto = False
+        print("jupyter_carbon: stopped measuring every cell")
+
+    def _cmd_status(self, command: Any) -> None:
+        from .display.text import format_status
+
+        print(format_status(self.session, auto=self.extension.auto))
+
+    def _cmd_summary(self, command: Any) -> Any:
+        from .display import show_summary
+
+        return show_summary(self.shell, self.session)
+
+    def _cmd_reset(self, command: Any) -> None:
+        count = len(self.session.records)
+        self.session.reset()
+        print(f"jupyter_carbon: forgot {count} records of this session (the log on disk keeps them)")
+
+    def _cmd_help(self, command: Any) -> None:
+        print(HELP)
+
+    def _cmd_config(self, command: Any) -> None:
+        if command.settings:
+            self.session.configure(**command.settings)
+        from .display.text import format_config
+
+        print(format_config(self.session.config))
+
+    def _cmd_baseline(self, command: Any) -> None:
+        from .baseline import measure_baseline
+        from .units import format_power
+
+        seconds = float(command.args[0]) if command.args else 10.0
+
+        def progress(done: float, total: float) -> None:
+            print(f"\rmeasuring idle power: {done:.0f}/{total:.0f} s — keep the machine idle", end="", flush=True)
+
+        baseline = measure_baseline(self.session, seconds, progress=progress)
+        parts = ", ".join(f"{k.upper()} {format_power(v)}" for k, v in baseline.items())
+        print(f"\rjupyter_carbon: idle baseline {parts} (total {format_power(sum(baseline.values()))}); records now also show energy above it (marginal)")
+
+    def _cmd_history(self, command: Any) -> None:
+        from .storage.history import print_history
+
+        print_history(self.session)
+
+    def _cmd_export(self, command: Any) -> None:
+        from .storage.export import export_records
+
+        path = export_records(self.session.records, command.args[0])
+        print(f"jupyter_carbon: wrote {len(self.session.records)} records to {path}")
+
+
+class _Result:
+    """The part of IPython's ExecutionResult the hooks read."""
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error_in_exec = error
+        self.error_before_exec = None
+
+
+def _run_body(shell: Any, cell: str) -> Any:
+    """Run ``cell`` in the user namespace like %%time does: the last expression is returned."""
+    source = shell.transform_cell(cell)
+    tree = shell.compile.ast_parse(source)
+    tree = shell.transform_ast(tree)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+    namespace = shell.user_ns
+    exec(shell.compile(tree, "<%%carbon>", "exec"), namespace)
+    if last is not None:
+        return eval(shell.compile(last, "<%%carbon>", "eval"), namespace)
+    return None
