@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import session, track
+from .api import session, summary, track
 from .record import CellRecord
 
-__all__ = ["track", "session", "CellRecord", "load_ipython_extension", "unload_ipython_extension", "__version__"]
+__all__ = ["track", "session", "summary", "CellRecord", "load_ipython_extension", "unload_ipython_extension", "__version__"]
 __version__ = "0.1.0"
 
 

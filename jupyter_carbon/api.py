@@ -6,7 +6,7 @@ from typing import Any
 
 from .session import CarbonSession, Measurement, get_session
 
-__all__ = ["track", "session"]
+__all__ = ["track", "session", "summary"]
 
 
 def session() -> CarbonSession:
@@ -28,3 +28,16 @@ def track(label: str | None = None, *, items: int | None = None, task: str | Non
         raise ValueError(f"items={items!r}: expected a positive whole number of work items")
     target = session or get_session()
     return Measurement(target, label, kind="script", items=items, task=task, **meta)
+
+
+def summary() -> None:
+    """Show the session summary (a widget in Jupyter, text elsewhere); same as ``%carbon summary``."""
+    from .display import show_summary
+
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    show_summary(shell, get_session())

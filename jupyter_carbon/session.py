@@ -30,7 +30,7 @@ NO_REGION_NOTE = "no region set: world average used — set one with %carbon con
 class Measurement:
     """An open (then closed) window; a context manager for scripts: ``with track("x") as m: ...``."""
 
-    __slots__ = ("session", "wid", "window", "record", "label", "_meta")
+    __slots__ = ("session", "wid", "window", "record", "label", "extra", "_meta")
 
     def __init__(self, session: "CarbonSession", label: str | None = None, **meta: Any) -> None:
         self.session = session
@@ -39,6 +39,8 @@ class Measurement:
         self.wid: int | None = None
         self.window: LiveWindow | None = None
         self.record: CellRecord | None = None
+        #: goes into ``record.extra`` at close (e.g. a loop prediction from ``track_iter``)
+        self.extra: dict[str, Any] = {}
 
     @property
     def live(self) -> dict[str, float]:
@@ -173,7 +175,7 @@ class CarbonSession:
                 flags=window_flags + tuple(flags) + notes,
                 timeline=timeline,
                 baseline_w=self.baseline_w,
-                extra=extra,
+                extra={**m.extra, **(extra or {})},
             )
         for callback in list(self.on_record):
             try:
