@@ -20,6 +20,18 @@ from .session import CarbonSession, Measurement, get_session
 __all__ = ["load", "unload", "CarbonExtension", "get_extension"]
 
 _MAGIC_PREFIX = "%%carbon"
+
+
+def _counts_before_hook() -> bool:
+    try:
+        import IPython
+
+        return int(IPython.version_info[0]) >= 9
+    except Exception:
+        return False
+
+
+_COUNTS_BEFORE_HOOK = _counts_before_hook()
 _extensions: dict[int, "CarbonExtension"] = {}
 
 
@@ -88,12 +100,23 @@ class CarbonExtension:
         except Exception as exc:
             self.report("starting the measurement", exc)
 
+    def _cell_number(self) -> int | None:
+        """This cell's number as shown in ``In[n]``, for the live view.
+
+        IPython 9 counts the cell before ``pre_run_cell``, IPython 8 after the cell; the record
+        takes the authoritative number from the result in ``post_run_cell``.
+        """
+        count = getattr(self.shell, "execution_count", None)
+        if count is None:
+            return None
+        return count - 1 if _COUNTS_BEFORE_HOOK and count > 1 else count
+
     def open_cell(self, options: CellOptions | None) -> None:
         from .display import make_view
 
         compact = options is None
         quiet = options is not None and options.quiet
-        meta = {"kind": "auto" if compact else "cell", "cell": self.shell.execution_count}
+        meta = {"kind": "auto" if compact else "cell", "cell": self._cell_number()}
         if options is not None:
             meta.update(items=options.items, task=options.task, scope=options.scope)
         view = None if quiet else make_view(self.shell, self.session, compact=compact, label=options.label if options else None, **meta)
@@ -110,7 +133,8 @@ class CarbonExtension:
         try:
             error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
             status = "ok" if error is None else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
-            record = self.session.stop(measurement, status=status)
+            cell = getattr(result, "execution_count", None)
+            record = self.session.stop(measurement, status=status, cell=cell)
         except Exception as exc:
             self.report("closing the measurement", exc)
             return
@@ -140,7 +164,8 @@ def load(shell: Any) -> CarbonExtension:
     config = Carbon(parent=shell, extension=ext)
     ext.configurable = config
     shell.configurables.append(config)
-    shell.register_magics(CarbonMagics(shell, extension=ext))
+    ext.magics = CarbonMagics(shell, extension=ext)
+    shell.register_magics(ext.magics)
     shell.events.register("pre_run_cell", ext.pre_run_cell)
     shell.events.register("post_run_cell", ext.post_run_cell)
     shell.input_transformers_cleanup.insert(0, ext.transform)
@@ -162,8 +187,9 @@ def unload(shell: Any) -> None:
             pass
     if ext.transform in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(ext.transform)
-    if ext.configurable in shell.configurables:
-        shell.configurables.remove(ext.configurable)
+    for configurable in (ext.configurable, ext.magics):
+        if configurable in shell.configurables:
+            shell.configurables.remove(configurable)
     ext.configurable.extension = None
     magics = shell.magics_manager.magics
     magics["line"].pop("carbon", None)

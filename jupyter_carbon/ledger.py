@@ -101,15 +101,17 @@ class Ledger:
         timeline: Timeline = Timeline(),
         baseline_w: Mapping[str, float] | None = None,
         extra: Mapping[str, Any] | None = None,
+        cell: int | None = None,
     ) -> CellRecord:
         window = self._open.pop(wid)
         devices, short_flags = self._devices(window.start, end, window.indices)
         self._close_union(end, g_per_kwh, pue)
         meta = dict(window.meta)
+        opened_cell = meta.pop("cell", None)
         record = CellRecord(
             id=wid,
             label=meta.pop("label", None),
-            cell=meta.pop("cell", None),
+            cell=cell if cell is not None else opened_cell,
             kind=meta.pop("kind", "cell"),
             start_utc=window.start.wall,
             end_utc=end.wall,

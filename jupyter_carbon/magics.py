@@ -55,6 +55,7 @@ class Carbon(Configurable):
     store_source = Bool(False, help=SETTINGS["store_source"].help).tag(config=True)
 
     def __init__(self, extension: Any = None, **kwargs: Any) -> None:
+        self.extension = None  # config applied by the base class must not reach a session yet
         super().__init__(**kwargs)
         self.extension = extension
         # Values from ipython_config.py (self.config) apply on top of the environment.
@@ -80,6 +81,9 @@ class Carbon(Configurable):
         try:
             self.extension.session.configure(**{change["name"]: self._value(change["name"], change["new"])})
         except ConfigError as exc:
+            extension, self.extension = self.extension, None  # put the old value back, silently
+            setattr(self, change["name"], change["old"])
+            self.extension = extension
             raise UsageError(str(exc)) from None
 
 

@@ -157,7 +157,7 @@ class CarbonSession:
             m.window = self.sampler.open(listener, scope=scope)
             m.wid = self.ledger.open(m.window.start, m.window.indices, label=m.label, scope=scope, **m._meta)
 
-    def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = ()) -> CellRecord:
+    def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = (), cell: int | None = None) -> CellRecord:
         with self._lock:
             if m.record is not None:
                 return m.record
@@ -176,6 +176,7 @@ class CarbonSession:
                 timeline=timeline,
                 baseline_w=self.baseline_w,
                 extra={**m.extra, **(extra or {})},
+                cell=cell,
             )
         for callback in list(self.on_record):
             try:

@@ -1,0 +1,140 @@
+"""Test doubles for hardware that this machine lacks: a powercap sysfs tree, a pynvml module, a clock.
+
+Only hardware is faked; everything else in the tests is real.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from pathlib import Path
+from typing import Callable
+
+
+class FakeClock:
+    """A monotonic clock the test advances by hand."""
+
+    def __init__(self, start_s: float = 1000.0) -> None:
+        self.now_s = start_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def advance(self, dt_s: float) -> None:
+        self.now_s += dt_s
+
+
+class FakePowercap:
+    """A powercap tree in a temp folder whose counters follow a known power profile.
+
+    Zones: ``intel-rapl:N`` (package-N) per socket, ``intel-rapl:N:0`` (core, must be ignored),
+    ``intel-rapl:N:1`` (dram) when ``dram``. ``advance(dt, power_w)`` integrates exactly and
+    writes the wrapped counters; ``true_energy_j`` keeps the exact, unwrapped integral per zone.
+    """
+
+    def __init__(self, root: Path, sockets: int = 1, dram: bool = True, max_range_uj: int = 262_143_328_850, start_uj: int = 0) -> None:
+        self.root = Path(root)
+        self.max_range_uj = max_range_uj
+        self.zones: dict[str, Path] = {}
+        self.counter_uj: dict[str, float] = {}
+        self.true_energy_j: dict[str, float] = {}
+        for s in range(sockets):
+            self._zone(f"intel-rapl:{s}", f"package-{s}", start_uj)
+            self._zone(f"intel-rapl:{s}:0", "core", start_uj)
+            if dram:
+                self._zone(f"intel-rapl:{s}:1", "dram", start_uj)
+        # a psys zone overlaps the packages and must be ignored too
+        self._zone(f"intel-rapl:{sockets}", "psys", start_uj)
+
+    def _zone(self, entry: str, name: str, start_uj: int) -> None:
+        zone = self.root / entry
+        zone.mkdir(parents=True)
+        (zone / "name").write_text(name + "\n")
+        (zone / "max_energy_range_uj").write_text(f"{self.max_range_uj}\n")
+        key = self._key(entry, name)
+        self.zones[key] = zone
+        self.counter_uj[key] = float(start_uj)
+        self.true_energy_j[key] = 0.0
+        self._write(key)
+
+    @staticmethod
+    def _key(entry: str, name: str) -> str:
+        socket = entry.split(":")[1]
+        return {"dram": f"dram-{socket}", "core": f"core-{socket}"}.get(name, name)  # package-N, psys
+
+    def _write(self, key: str) -> None:
+        (self.zones[key] / "energy_uj").write_text(f"{int(self.counter_uj[key])}\n")
+
+    def advance(self, dt_s: float, power_w: dict[str, float]) -> None:
+        for key, watts in power_w.items():
+            energy_j = watts * dt_s
+            self.true_energy_j[key] += energy_j
+            self.counter_uj[key] = (self.counter_uj[key] + energy_j * 1e6) % self.max_range_uj
+            self._write(key)
+
+
+class NVMLError(Exception):
+    pass
+
+
+class NVMLError_GpuIsLost(NVMLError):
+    pass
+
+
+def stub_pynvml(gpus: list[dict], clock: Callable[[], float]) -> types.ModuleType:
+    """A stand-in ``pynvml`` module. Each GPU dict: name, uuid, power_w (callable of time),
+    counter (bool: total-energy counter supported), fail_at (time from which reads raise GpuIsLost),
+    init_error (NVMLError raised by nvmlInit)."""
+    mod = types.ModuleType("pynvml")
+    mod.NVMLError = NVMLError
+    mod.NVMLError_GpuIsLost = NVMLError_GpuIsLost
+    state = {"energy_mj": [0.0] * len(gpus), "t": [clock()] * len(gpus), "init": 0, "shutdown": 0}
+
+    def _advance(i: int) -> None:
+        # exact integral of the power trace since the last query (midpoint rule on fine steps)
+        t0, t1 = state["t"][i], clock()
+        steps = max(1, int((t1 - t0) / 0.001))
+        h = (t1 - t0) / steps
+        f = gpus[i]["power_w"]
+        state["energy_mj"][i] += sum(f(t0 + (k + 0.5) * h) for k in range(steps)) * h * 1000
+        state["t"][i] = t1
+
+    def _check(i: int) -> None:
+        fail_at = gpus[i].get("fail_at")
+        if fail_at is not None and clock() >= fail_at:
+            raise NVMLError_GpuIsLost("GPU is lost")
+
+    def nvmlInit() -> None:
+        for gpu in gpus:
+            if gpu.get("init_error"):
+                raise NVMLError(gpu["init_error"])
+        state["init"] += 1
+
+    def nvmlShutdown() -> None:
+        state["shutdown"] += 1
+
+    def nvmlDeviceGetTotalEnergyConsumption(i: int) -> int:
+        _check(i)
+        if not gpus[i].get("counter", True):
+            raise NVMLError("Not Supported")
+        _advance(i)
+        return int(state["energy_mj"][i])
+
+    def nvmlDeviceGetPowerUsage(i: int) -> int:
+        _check(i)
+        return int(gpus[i]["power_w"](clock()) * 1000)
+
+    mod.nvmlInit = nvmlInit
+    mod.nvmlShutdown = nvmlShutdown
+    mod.nvmlDeviceGetCount = lambda: len(gpus)
+    mod.nvmlDeviceGetHandleByIndex = lambda i: i
+    mod.nvmlDeviceGetUUID = lambda i: gpus[i].get("uuid", f"GPU-{i:08d}-aaaa")
+    mod.nvmlDeviceGetName = lambda i: gpus[i].get("name", "Stub GPU").encode()
+    mod.nvmlDeviceGetTotalEnergyConsumption = nvmlDeviceGetTotalEnergyConsumption
+    mod.nvmlDeviceGetPowerUsage = nvmlDeviceGetPowerUsage
+    mod.state = state
+    return mod
+
+
+def sine_power(base_w: float, amp_w: float, period_s: float) -> Callable[[float], float]:
+    return lambda t: base_w + amp_w * math.sin(2 * math.pi * t / period_s)

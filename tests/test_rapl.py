@@ -1,0 +1,150 @@
+"""RAPL through a fake powercap tree: known power profiles, wraparound, several sockets."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from fakes import FakePowercap
+
+from jupyter_carbon.config import Config
+from jupyter_carbon.session import CarbonSession
+from jupyter_carbon.sources import rapl
+from jupyter_carbon.sources.detect import detect
+from jupyter_carbon.sources.rapl import RaplUnavailable, discover_rapl
+
+
+def profile(t: float) -> dict[str, float]:
+    return {
+        "package-0": 40 + 25 * math.sin(t / 3.0),
+        "package-1": 30 + 10 * math.cos(t / 5.0),
+        "dram-0": 4.0 + math.sin(t),
+        "dram-1": 3.0,
+        "core-0": 20.0,
+        "core-1": 15.0,
+        "psys": 90.0,
+    }
+
+
+def test_discover_keeps_packages_and_dram_only(tmp_path):
+    FakePowercap(tmp_path, sockets=2)
+    sources = discover_rapl(tmp_path)
+    assert sorted((s.component, s.device) for s in sources) == [
+        ("cpu", "package-0"), ("cpu", "package-1"), ("ram", "dram-0"), ("ram", "dram-1"),
+    ]
+    assert all(s.measured and s.method == "rapl" for s in sources)
+
+
+@pytest.mark.parametrize("max_range_uj", [262_143_328_850, 30_000_000])  # real width; one that wraps every ~0.5 s
+def test_window_energy_matches_true_integral_with_wraparound(tmp_path, clock, max_range_uj, no_pynvml):
+    cap = FakePowercap(tmp_path, sockets=2, max_range_uj=max_range_uj, start_uj=max_range_uj - 5_000_000)
+    session = CarbonSession(Config(powercap_root=str(tmp_path)), clock=clock, threaded=False)
+    dt = 0.05
+    before = dict(cap.true_energy_j)
+    m = session.open("profile")
+    for step in range(1200):  # 60 s of a varying profile, sampled every 0.25 s
+        cap.advance(dt, profile(clock.now_s))
+        clock.advance(dt)
+        if step % 5 == 4:
+            session.sampler.tick()
+    record = session.stop(m)
+    comps = record.components
+    true_cpu = sum(cap.true_energy_j[k] - before[k] for k in ("package-0", "package-1"))
+    true_ram = sum(cap.true_energy_j[k] - before[k] for k in ("dram-0", "dram-1"))
+    assert comps["cpu"].energy_j == pytest.approx(true_cpu, rel=1e-3)
+    assert comps["ram"].energy_j == pytest.approx(true_ram, rel=1e-3)
+    assert comps["cpu"].measured and comps["cpu"].methods == ("rapl",)
+    assert record.flags == tuple(f for f in record.flags if "region" in f)  # nothing but the no-region note
+    if max_range_uj < 1e9:
+        total_uj = (true_cpu + true_ram) * 1e6
+        assert total_uj > 4 * max_range_uj  # the counters did wrap, several times
+
+
+def test_interval_does_not_change_a_counter_total(tmp_path, clock, no_pynvml):
+    """Same trace, ticks every 0.05 s vs none at all: identical totals (reads at start and stop)."""
+    totals = []
+    for tick_every in (1, None):
+        root = tmp_path / str(tick_every)
+        cap = FakePowercap(root, sockets=1, dram=False)
+        session = CarbonSession(Config(powercap_root=str(root)), clock=clock, threaded=False)
+        m = session.open()
+        for step in range(100):
+            cap.advance(0.05, {"package-0": 10 + step % 7})
+            clock.advance(0.05)
+            if tick_every:
+                session.sampler.tick()
+        totals.append(session.stop(m).components["cpu"].energy_j)
+    assert totals[0] == pytest.approx(totals[1], rel=1e-9)
+
+
+def test_short_window_is_flagged_and_estimated_never_zero(tmp_path, clock, no_pynvml):
+    cap = FakePowercap(tmp_path, sockets=1, dram=False)
+    session = CarbonSession(Config(powercap_root=str(tmp_path)), clock=clock, threaded=False)
+    # establish a recent power of 50 W
+    for _ in range(10):
+        cap.advance(0.1, {"package-0": 50.0})
+        clock.advance(0.1)
+        session.sampler.snapshot()
+    m = session.open("tiny")
+    clock.advance(0.0002)  # the counter has not moved
+    record = session.stop(m)
+    cpu = record.components["cpu"]
+    assert cpu.energy_j == pytest.approx(50.0 * 0.0002, rel=1e-6)
+    assert not cpu.measured
+    assert any("shorter than the counter's resolution" in f for f in record.flags)
+    assert cpu.low_j < cpu.energy_j < cpu.high_j
+
+
+def test_unreadable_counter_falls_back_to_model_with_reason(tmp_path, no_pynvml):
+    FakePowercap(tmp_path, sockets=1)
+    counter = tmp_path / "intel-rapl:0" / "energy_uj"
+    counter.unlink()
+    counter.mkdir()  # root reads any file; a directory in its place is unreadable for root too
+    found = detect(Config(powercap_root=str(tmp_path)))
+    assert "unreadable" in found.skipped["rapl"]
+    assert {s.method for s in found.sources} == {"cpu-model", "ram-model"}
+
+
+def test_permission_error_names_the_fix(tmp_path, monkeypatch):
+    FakePowercap(tmp_path, sockets=1)
+    real = rapl._read_int
+
+    def deny(path):
+        if path.name == "energy_uj":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(rapl, "_read_int", deny)
+    with pytest.raises(RaplUnavailable) as info:
+        discover_rapl(tmp_path)
+    message = str(info.value)
+    assert "CVE-2020-8694" in message and rapl.RAPL_PERMISSION_FIX in message
+    assert "\n" not in message
+
+
+def test_missing_tree_reason(tmp_path):
+    with pytest.raises(RaplUnavailable, match="no powercap tree"):
+        discover_rapl(tmp_path / "absent")
+
+
+def test_counter_vanishing_mid_window_is_flagged_not_raised(tmp_path, clock, no_pynvml):
+    cap = FakePowercap(tmp_path, sockets=1, dram=False)
+    session = CarbonSession(Config(powercap_root=str(tmp_path)), clock=clock, threaded=False)
+    m = session.open()
+    cap.advance(1.0, {"package-0": 20.0})
+    clock.advance(1.0)
+    session.sampler.tick()
+    (cap.zones["package-0"] / "energy_uj").unlink()
+    clock.advance(1.0)
+    session.sampler.tick()
+    record = session.stop(m)
+    assert record.status == "ok"
+    assert record.components["cpu"].energy_j == pytest.approx(20.0, rel=1e-6)  # what was measured is kept
+    assert any("package-0 (rapl): read failed" in f for f in record.flags)
+
+
+def test_env_var_sets_the_root(tmp_path, monkeypatch, no_pynvml):
+    FakePowercap(tmp_path, sockets=1)
+    monkeypatch.setenv("JUPYTER_CARBON_POWERCAP_ROOT", str(tmp_path))
+    config = Config.from_env()
+    assert any(s.method == "rapl" for s in detect(config).sources)

@@ -1,0 +1,247 @@
+"""Sampler and ledger: fake clock, nesting, bounded timelines, failures, the thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from fakes import FakeClock
+
+from jupyter_carbon.config import Config
+from jupyter_carbon.ledger import Ledger
+from jupyter_carbon.sampler import Sampler, TimelineBuffer
+from jupyter_carbon.session import CarbonSession
+from jupyter_carbon.sources.base import IntegratingSource, Reading
+from jupyter_carbon.sources.constant import ConstantPowerSource
+from jupyter_carbon.sources.detect import Detection
+
+
+class Flaky(IntegratingSource):
+    """A constant-power source that raises while ``broken`` is set."""
+
+    component, device, method, measured = "gpu", "flaky", "test", True
+
+    def __init__(self, now_s, power_w=10.0):
+        super().__init__(now_s)
+        self.power_w = power_w
+        self.broken = False
+
+    def _power_band_w(self, now_s):
+        return self.power_w, self.power_w, self.power_w
+
+    def read(self, now_s):
+        if self.broken:
+            raise OSError("device vanished")
+        return super().read(now_s)
+
+
+def session_with(sources_fn, clock, **config):
+    return CarbonSession(Config(**config), clock=clock, threaded=False, detect=lambda cfg, now_s: Detection(sources=sources_fn(now_s)))
+
+
+def test_nested_windows_count_once_in_totals(clock):
+    session = session_with(lambda t: [ConstantPowerSource("cpu", 100.0, t)], clock)
+    outer = session.open("outer")
+    clock.advance(1)
+    inner = session.open("inner")
+    clock.advance(2)
+    inner_record = session.stop(inner)
+    clock.advance(1)
+    outer_record = session.stop(outer)
+    assert inner_record.energy_j == pytest.approx(200)
+    assert outer_record.energy_j == pytest.approx(400)
+    assert outer_record.totals.energy_j == pytest.approx(400)  # not 600
+    assert outer_record.totals.cells == 2
+    assert inner_record.totals.energy_j == pytest.approx(300)  # the union so far, when inner closed
+
+
+def test_overlapping_windows_count_the_union(clock):
+    session = session_with(lambda t: [ConstantPowerSource("cpu", 10.0, t)], clock)
+    a = session.open("a")
+    clock.advance(1)
+    b = session.open("b")
+    clock.advance(1)
+    session.stop(a)
+    clock.advance(1)
+    record_b = session.stop(b)
+    clock.advance(5)  # a gap: nothing open, nothing counted
+    c = session.open("c")
+    clock.advance(1)
+    record_c = session.stop(c)
+    assert record_b.totals.energy_j == pytest.approx(30)
+    assert record_c.totals.energy_j == pytest.approx(40)
+    assert session.totals().duration_s == pytest.approx(4)
+
+
+def test_discarded_window_still_counts_in_totals_but_has_no_record(clock):
+    session = session_with(lambda t: [ConstantPowerSource("cpu", 10.0, t)], clock)
+    m = session.open()
+    clock.advance(2)
+    session.discard(m)
+    assert session.records == [] and session.totals().energy_j == pytest.approx(20)
+
+
+def test_durations_use_the_monotonic_clock_not_wall_time(clock):
+    from datetime import datetime, timedelta, timezone
+
+    wall = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+    session = CarbonSession(Config(), clock=clock, wall_clock=lambda: wall[0], threaded=False,
+                            detect=lambda cfg, now_s: Detection(sources=[ConstantPowerSource("cpu", 1.0, now_s)]))
+    m = session.open()
+    clock.advance(3)
+    wall[0] -= timedelta(hours=5)  # the wall clock jumps backwards (NTP, DST, suspend)
+    record = session.stop(m)
+    assert record.duration_s == pytest.approx(3) and record.energy_j == pytest.approx(3)
+    assert record.end_utc < record.start_utc  # shown as it was, but not used for durations
+
+
+def test_source_error_marks_window_and_keeps_last_good_reading(clock):
+    flaky = []
+    session = session_with(lambda t: flaky.append(Flaky(t)) or flaky + [ConstantPowerSource("cpu", 1.0, t)], clock)
+    m = session.open()
+    clock.advance(1)
+    session.sampler.tick()
+    flaky[0].broken = True
+    clock.advance(1)
+    session.sampler.tick()
+    record = session.stop(m)
+    assert record.components["gpu"].energy_j == pytest.approx(10)
+    assert record.components["cpu"].energy_j == pytest.approx(2)
+    assert sum("flaky (test): read failed — OSError: device vanished" in f for f in record.flags) == 1
+    assert session.sampler.errors == ["flaky (test): read failed — OSError: device vanished"]
+
+
+def test_timeline_is_bounded_for_a_24_hour_window(clock):
+    session = session_with(lambda t: [ConstantPowerSource("cpu", 42.0, t)], clock)
+    m = session.open("day")
+    for _ in range(24 * 3600):
+        clock.advance(1.0)
+        session.sampler.tick()
+    record = session.stop(m)
+    assert 1000 <= len(record.timeline) <= 2000
+    assert record.timeline.t_s[-1] == pytest.approx(24 * 3600, rel=0.01)
+    assert all(p == pytest.approx(42.0) for p in record.timeline.power_w["cpu"])
+    assert record.energy_j == pytest.approx(42.0 * 24 * 3600)
+
+
+def test_timeline_buffer_halving_keeps_averages():
+    buffer = TimelineBuffer(max_points=8)
+    for i in range(64):
+        buffer.add(float(i), {"cpu": float(i)})
+    frozen = buffer.freeze(["cpu"])
+    assert len(frozen) <= 8
+    assert frozen.power_w["cpu"] == pytest.approx(frozen.t_s)  # t and power were equal before averaging
+
+
+def test_live_listener_gets_energy_and_power(clock):
+    seen = []
+    session = session_with(lambda t: [ConstantPowerSource("cpu", 5.0, t)], clock)
+    m = session.open(listener=seen.append)
+    for _ in range(3):
+        clock.advance(0.5)
+        session.sampler.tick()
+    session.stop(m)
+    assert [s.elapsed_s for s in seen] == pytest.approx([0.5, 1.0, 1.5])
+    assert seen[-1].energy_j["cpu"] == pytest.approx(7.5) and seen[-1].power_w["cpu"] == pytest.approx(5.0)
+
+
+def test_failing_listener_is_dropped_and_flagged(clock):
+    def boom(status):
+        raise RuntimeError("display gone")
+
+    session = session_with(lambda t: [ConstantPowerSource("cpu", 5.0, t)], clock)
+    m = session.open(listener=boom)
+    clock.advance(1)
+    session.sampler.tick()
+    clock.advance(1)
+    session.sampler.tick()
+    record = session.stop(m)
+    assert record.flags.count("live display failed: RuntimeError: display gone") == 1
+
+
+def test_thread_runs_only_while_a_window_is_open():
+    sampler = Sampler([ConstantPowerSource("cpu", 1.0, time.monotonic())], interval_s=0.05)
+    assert sampler.thread is None  # nothing started at creation
+    window = sampler.open()
+    time.sleep(0.3)
+    sampler.close(window)
+    ticks = sampler.ticks
+    assert ticks >= 3
+    time.sleep(0.3)
+    assert sampler.ticks == ticks  # parked: no wake-ups without a window
+    sampler.stop()
+    sampler.stop()  # idempotent
+    assert not any(t.name == "jupyter_carbon-sampler" for t in threading.enumerate())
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_dead_thread_is_detected_restarted_and_flagged():
+    sampler = Sampler([ConstantPowerSource("cpu", 1.0, time.monotonic())], interval_s=0.02)
+    window = sampler.open()
+    original = sampler.tick
+
+    def die():
+        sampler.tick = original
+        raise SystemExit  # escapes the loop's `except Exception`: the thread dies
+
+    sampler.tick = die
+    time.sleep(0.2)
+    assert not sampler.thread.is_alive()
+    _, _, flags = sampler.close(window)
+    assert any("sampler thread stopped unexpectedly" in f for f in flags)
+    assert sampler.thread.is_alive()  # restarted
+    sampler.stop()
+
+
+def test_ledger_is_pure():
+    import ast
+
+    import jupyter_carbon.ledger as module
+
+    tree = ast.parse(open(module.__file__).read())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+    assert not imported & {"threading", "time", "os", "io", "IPython", "socket", "pathlib"}
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert not called & {"open", "print", "input"}
+    assert Ledger  # importable
+
+
+def test_reading_band_for_measured_sources_is_the_reading(clock):
+    session = session_with(lambda t: [Flaky(t)], clock)
+    m = session.open()
+    clock.advance(1)
+    gpu = session.stop(m).components["gpu"]
+    assert gpu.low_j == gpu.energy_j == gpu.high_j == pytest.approx(10)
+    assert isinstance(Reading(1, 1, 1), tuple)
+
+
+def test_process_scope_counts_children(no_pynvml):
+    """A cell that forks workers: process scope attributes the children's CPU time."""
+    import multiprocessing as mp
+
+    session = CarbonSession(Config(scope="process"))
+    m = session.open("pool")
+    ctx = mp.get_context("fork")
+    with ctx.Pool(2) as pool:
+        pool.map(_burn, [3_000_000] * 2)
+    record = session.stop(m)
+    cpu = record.components["cpu"]
+    assert cpu.methods == ("cpu-model+process-share",)
+    machine = CarbonSession(Config())
+    m2 = machine.open()
+    with ctx.Pool(2) as pool:
+        pool.map(_burn, [3_000_000] * 2)
+    machine_cpu = machine.stop(m2).components["cpu"].energy_j
+    # the children did nearly all of the machine's work, so the process share is most of it
+    assert 0.5 * machine_cpu < cpu.energy_j <= machine_cpu * 1.5
+    session.shutdown()
+    machine.shutdown()
+
+
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i
+    return total
