@@ -55,6 +55,7 @@ class CarbonExtension:
         self.shell = shell
         self.session = session
         self.auto = False
+        self.auto_quiet = False
         self.current: tuple[Measurement, Any] | None = None
         self.reported: set[str] = set()
 
@@ -115,7 +116,7 @@ class CarbonExtension:
         from .display import make_view
 
         compact = options is None
-        quiet = options is not None and options.quiet
+        quiet = options.quiet if options is not None else self.auto_quiet
         meta = {"kind": "auto" if compact else "cell", "cell": self._cell_number()}
         if options is not None:
             meta.update(items=options.items, task=options.task, scope=options.scope)

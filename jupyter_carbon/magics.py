@@ -26,7 +26,7 @@ HELP = f"""jupyter_carbon — energy and CO2e of notebook cells
       measure one cell: live totals while it runs, a report and plot when it ends
       --items N   work items the cell processes: also report per item and per 1,000 items
       --task T    reference task for per-item comparison (Power Hungry Processing), e.g. text-classification
-  %carbon on | off             measure every cell (compact one-line report)
+  %carbon on [--quiet] | off   measure every cell (compact one-line report; --quiet: record only)
   %carbon status               sources in use, why others are missing, settings
   %carbon summary              the session: totals, per-cell table and plots
   %carbon config key=value …   change settings (no arguments: show them)
@@ -140,7 +140,8 @@ class CarbonMagics(Magics):
 
     def _cmd_on(self, command: Any) -> None:
         self.extension.auto = True
-        print("jupyter_carbon: measuring every cell (%carbon off to stop)")
+        self.extension.auto_quiet = "--quiet" in command.args
+        print("jupyter_carbon: measuring every cell" + (" without display" if self.extension.auto_quiet else "") + " (%carbon off to stop)")
 
     def _cmd_off(self, command: Any) -> None:
         self.extension.auto = False

@@ -100,6 +100,8 @@ def parse_line(line: str) -> LineCommand:
     name, args = tokens[0].lower(), tokens[1:]
     if name not in SUBCOMMANDS:
         raise ParseError(f"unknown %carbon subcommand {tokens[0]!r}; choose one of: {', '.join(SUBCOMMANDS)}")
+    if name == "on" and args in (["--quiet"], ["-q"]):
+        return LineCommand(name, ("--quiet",))
     if name in ("on", "off", "status", "summary", "reset", "help", "history") and args:
         raise ParseError(f"%carbon {name} takes no arguments (got {' '.join(args)!r})")
     if name == "config":

@@ -182,7 +182,7 @@ def test_status_summary_reset_help(shell, capsys):
     out = capsys.readouterr().out
     assert "jupyter_carbon session: 1 cells" in out and "one" in out
     run(shell, "%carbon help")
-    assert "%carbon on | off" in capsys.readouterr().out
+    assert "%carbon on [--quiet] | off" in capsys.readouterr().out
     run(shell, "%carbon reset")
     assert "forgot 1 records" in capsys.readouterr().out
     assert records(shell) == []

@@ -10,7 +10,7 @@ from fakes import FakeClock
 
 from jupyter_carbon.config import Config
 from jupyter_carbon.ledger import Ledger
-from jupyter_carbon.sampler import Sampler, TimelineBuffer
+from jupyter_carbon.sampler import LINGER_TICKS, Sampler, TimelineBuffer
 from jupyter_carbon.session import CarbonSession
 from jupyter_carbon.sources.base import IntegratingSource, Reading
 from jupyter_carbon.sources.constant import ConstantPowerSource
@@ -168,8 +168,11 @@ def test_thread_runs_only_while_a_window_is_open():
     sampler.close(window)
     ticks = sampler.ticks
     assert ticks >= 3
+    time.sleep(0.05 * (LINGER_TICKS + 2))  # lingers a couple of intervals, then parks
+    parked = sampler._idle_ticks
     time.sleep(0.3)
-    assert sampler.ticks == ticks  # parked: no wake-ups without a window
+    assert sampler.ticks == ticks and sampler._idle_ticks == parked  # parked: no wake-ups without a window
+    assert not sampler._active.is_set()
     sampler.stop()
     sampler.stop()  # idempotent
     assert not any(t.name == "jupyter_carbon-sampler" for t in threading.enumerate())

@@ -151,8 +151,8 @@ def tdp_for(info: CpuInfo) -> tuple[float, str]:
 # --- the source -------------------------------------------------------------------------------
 
 
-def _machine_cpu_s() -> tuple[float, float]:
-    """(busy, total) CPU seconds summed over all CPUs, from one read of /proc/stat via psutil."""
+def _psutil_cpu_s() -> tuple[float, float]:
+    """(busy, total) CPU seconds summed over all CPUs, from psutil's ``cpu_times``."""
     import psutil
 
     t = psutil.cpu_times()
@@ -160,6 +160,43 @@ def _machine_cpu_s() -> tuple[float, float]:
     # On Linux guest time is already inside user; steal is time the hypervisor took: neither ours.
     total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0) - getattr(t, "steal", 0.0)
     return total - idle, total
+
+
+class ProcStatCpu:
+    """The same figures as :func:`_psutil_cpu_s` from the first line of ``/proc/stat``, read with
+    ``pread`` on a file descriptor kept open: ~6 µs instead of ~28 µs for ``psutil.cpu_times()``
+    (which opens, reads and closes the file), since every window reads it at start and stop.
+
+    Fields (``man 5 proc``, USER_HZ ticks): user nice system idle iowait irq softirq steal guest
+    guest_nice; guest time is already counted in user.
+    """
+
+    def __init__(self, path: str = "/proc/stat") -> None:
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._tick_s = 1.0 / os.sysconf("SC_CLK_TCK")
+        self()  # fail now, not on the first window, if the format is unexpected
+
+    def __call__(self) -> tuple[float, float]:
+        fields = os.pread(self._fd, 512, 0).split(b"\n", 1)[0].split()
+        user, nice, system, idle, iowait, irq, softirq = (int(x) for x in fields[1:8])
+        busy = user + nice + system + irq + softirq
+        return busy * self._tick_s, (busy + idle + iowait) * self._tick_s
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def machine_cpu_s() -> Callable[[], tuple[float, float]]:
+    """The fastest working reader of machine-wide (busy, total) CPU seconds."""
+    try:
+        return ProcStatCpu()
+    except (OSError, ValueError, IndexError):
+        return _psutil_cpu_s
 
 
 class CpuModelSource(IntegratingSource):
@@ -173,12 +210,12 @@ class CpuModelSource(IntegratingSource):
     method = "cpu-model"
     measured = False
 
-    def __init__(self, tdp_w: float, now_s: float, device: str = "cpu", cpu_s: Callable[[], tuple[float, float]] = _machine_cpu_s) -> None:
+    def __init__(self, tdp_w: float, now_s: float, device: str = "cpu", cpu_s: Callable[[], tuple[float, float]] | None = None) -> None:
         super().__init__(now_s)
         self.tdp_w = tdp_w
         self.device = device
-        self._cpu_s = cpu_s
-        self._busy_s, self._total_s = cpu_s()
+        self._cpu_s = cpu_s or machine_cpu_s()
+        self._busy_s, self._total_s = self._cpu_s()
         self.utilisation = 0.0
 
     def _power_band_w(self, now_s: float) -> tuple[float, float, float]:
@@ -189,3 +226,8 @@ class CpuModelSource(IntegratingSource):
             self._busy_s, self._total_s = busy_s, total_s
         u = self.utilisation
         return (cpu_power_w(u, self.tdp_w), *cpu_power_band_w(u, self.tdp_w))
+
+    def close(self) -> None:
+        close = getattr(self._cpu_s, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,282 @@
+"""One command, one table: jupyter_carbon's overheads, side by side with the alternatives.
+
+    python benchmarks/bench.py            # full run (~3 min on 2 cores)
+    python benchmarks/bench.py --quick    # fewer repetitions
+
+Alternatives are measured when they are installed in the running environment (never as project
+dependencies): ipython-autotime and CodeCarbon's OfflineEmissionsTracker task API.
+``benchmarks/run.sh`` builds such an environment (``.venv-bench``) and runs this script.
+Every figure is a median over repetitions; ratios compare medians. Each scenario runs in a fresh
+process so that hooks and threads of one do not leak into another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_py(code: str, env: dict | None = None, timeout: float = 600) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON object on its last line."""
+    full_env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE.parent / "tests")])}
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=full_env, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark child failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def have(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+# --- 1. %load_ext in a fresh process -----------------------------------------------------------
+
+LOAD = """
+import json, time, io, contextlib, tempfile, os
+os.environ["JUPYTER_CARBON_LOG_DIR"] = tempfile.mkdtemp()
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+t0 = time.perf_counter()
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    {action}
+print(json.dumps({{"ms": (time.perf_counter() - t0) * 1e3}}))
+"""
+
+LOAD_ACTIONS = {
+    "jupyter_carbon": "shell.run_line_magic('load_ext', 'jupyter_carbon')",
+    "autotime": "shell.run_line_magic('load_ext', 'autotime')",
+    "codecarbon": "from codecarbon import OfflineEmissionsTracker; t = OfflineEmissionsTracker(country_iso_code='FRA', save_to_file=False, log_level='error'); t.start()",
+}
+
+
+def bench_load(reps: int) -> dict[str, float]:
+    results = {}
+    for name, action in LOAD_ACTIONS.items():
+        if name != "jupyter_carbon" and not have(name):
+            continue
+        results[name] = statistics.median(run_py(LOAD.format(action=action))["ms"] for _ in range(reps))
+    return results
+
+
+# --- 2 and 5. per-cell latency in auto mode, and after 10,000 cells ------------------------------
+
+CELLS = """
+import json, time, io, sys, os, tempfile, tracemalloc, gc
+os.environ["JUPYTER_CARBON_LOG_DIR"] = tempfile.mkdtemp()
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+shell.history_manager.enabled = False
+sink = io.StringIO()
+real_stdout = sys.stdout
+sys.stdout = sink
+{setup}
+for _ in range(50):
+    shell.run_cell("x = 1", store_history=True)
+gc.collect()
+import psutil
+rss0 = psutil.Process().memory_info().rss
+times = []
+for i in range({cells}):
+    t0 = time.perf_counter()
+    shell.run_cell("x = 1", store_history=True)
+    times.append(time.perf_counter() - t0)
+    if i % 500 == 0:
+        sink.seek(0); sink.truncate()
+gc.collect()
+rss1 = psutil.Process().memory_info().rss
+sys.stdout = real_stdout
+n = len(times)
+print(json.dumps({{"median_us": sorted(times)[n // 2] * 1e6,
+                   "early_us": sorted(times[10:110])[50] * 1e6 if n >= 200 else None,
+                   "late_us": sorted(times[-100:])[50] * 1e6 if n >= 200 else None,
+                   "rss_mb": (rss1 - rss0) / 2**20}}))
+"""
+
+CELL_SETUPS = {
+    "bare shell": "",
+    "jupyter_carbon measure only": "shell.run_line_magic('load_ext', 'jupyter_carbon'); shell.run_line_magic('carbon', 'on --quiet')",
+    "jupyter_carbon + compact display": "shell.run_line_magic('load_ext', 'jupyter_carbon'); shell.run_line_magic('carbon', 'on')",
+    "ipython-autotime": "shell.run_line_magic('load_ext', 'autotime')",
+    "codecarbon task API": (
+        "from codecarbon import OfflineEmissionsTracker\n"
+        "t = OfflineEmissionsTracker(country_iso_code='FRA', save_to_file=False, log_level='error')\n"
+        "t.start()\n"
+        "shell.events.register('pre_run_cell', lambda *a: t.start_task('cell'))\n"
+        "shell.events.register('post_run_cell', lambda *a: t.stop_task())"
+    ),
+}
+
+
+def bench_cells(reps: int, cells: int) -> dict[str, dict]:
+    results = {}
+    for name, setup in CELL_SETUPS.items():
+        if name == "ipython-autotime" and not have("autotime"):
+            continue
+        if name == "codecarbon task API" and not have("codecarbon"):
+            continue
+        runs = [run_py(CELLS.format(setup=setup, cells=cells)) for _ in range(reps)]
+        results[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0] if runs[0][k] is not None}
+    return results
+
+
+# --- window start+stop, detect() --------------------------------------------------------------
+
+WINDOW = """
+import json, time, statistics, tempfile, os
+from jupyter_carbon.config import Config
+from jupyter_carbon.sources.detect import detect
+from jupyter_carbon.session import CarbonSession
+cfg = Config()
+if {rapl}:
+    from fakes import FakePowercap
+    root = tempfile.mkdtemp(); FakePowercap(root, sockets=2, dram=True); cfg = Config(powercap_root=root)
+t0 = time.perf_counter(); detect(cfg).close(); first_ms = (time.perf_counter() - t0) * 1e3
+det = []
+for _ in range(30):
+    t0 = time.perf_counter(); detect(cfg).close(); det.append((time.perf_counter() - t0) * 1e3)
+session = CarbonSession(cfg, threaded=False)
+sampler = session.sampler
+raw, full = [], []
+for _ in range(3000):
+    t0 = time.perf_counter(); w = sampler.open(); sampler.close(w); raw.append(time.perf_counter() - t0)
+for _ in range(3000):
+    t0 = time.perf_counter(); m = session.open(); session.stop(m); full.append(time.perf_counter() - t0)
+print(json.dumps({{"detect_first_ms": first_ms, "detect_ms": statistics.median(det),
+                   "sampler_us": statistics.median(raw) * 1e6, "session_us": statistics.median(full) * 1e6,
+                   "sources": [s.method for s in session.detection.sources]}}))
+"""
+
+
+def bench_window(rapl: bool) -> dict:
+    return run_py(WINDOW.format(rapl=rapl))
+
+
+# --- 3 and 4. sampler CPU, idle wake-ups, loop throughput ---------------------------------------
+
+SAMPLER = """
+import json, time, statistics
+from jupyter_carbon.session import CarbonSession
+session = CarbonSession()
+m = session.open()
+c0, t0 = time.process_time(), time.perf_counter()
+time.sleep({seconds})
+busy_pct = (time.process_time() - c0) / (time.perf_counter() - t0) * 100
+ticks_open = session.sampler.ticks
+session.stop(m)
+ticks = session.sampler.ticks
+c0 = time.process_time()
+time.sleep({idle})
+idle_cpu_ms = (time.process_time() - c0) * 1e3
+idle_wakeups = session.sampler.ticks - ticks
+
+def loop():
+    total = 0
+    for i in range(3_000_000):
+        total += i * i % 7
+    return total
+
+def timed():
+    t0 = time.perf_counter(); loop(); return time.perf_counter() - t0
+
+off, on = [], []
+for _ in range({reps}):
+    off.append(timed())
+    m = session.open(); on.append(timed()); session.stop(m)
+print(json.dumps({{"open_cpu_pct": busy_pct, "ticks_open": ticks_open, "idle_wakeups": idle_wakeups,
+                   "idle_cpu_ms": idle_cpu_ms, "loop_off_s": statistics.median(off), "loop_on_s": statistics.median(on)}}))
+"""
+
+
+# --- 6. accuracy on synthetic powercap traces with wraparound ----------------------------------
+
+ACCURACY = """
+import json, math, tempfile
+from fakes import FakeClock, FakePowercap
+from jupyter_carbon.config import Config
+from jupyter_carbon.session import CarbonSession
+errors = []
+for seed, max_range in enumerate((262_143_328_850, 50_000_000, 20_000_000)):
+    clock = FakeClock()
+    root = tempfile.mkdtemp()
+    cap = FakePowercap(root, sockets=2, dram=True, max_range_uj=max_range, start_uj=max_range - 1_000_000)
+    session = CarbonSession(Config(powercap_root=root), clock=clock, threaded=False)
+    start = dict(cap.true_energy_j)
+    m = session.open()
+    wraps = 0
+    for step in range(6000):
+        t = clock()
+        power = {"package-0": 60 + 40 * math.sin(t / (3 + seed)), "package-1": 35 + 20 * math.cos(t / 7),
+                 "dram-0": 5 + math.sin(t), "dram-1": 4.0, "core-0": 1, "core-1": 1, "psys": 1}
+        cap.advance(0.01, power)
+        clock.advance(0.01)
+        if step % 100 == 99:
+            session.sampler.tick()
+    record = session.stop(m)
+    true = sum(cap.true_energy_j[k] - start[k] for k in ("package-0", "package-1", "dram-0", "dram-1"))
+    errors.append(abs(record.energy_j - true) / true * 100)
+    wraps += int(true * 1e6 / max_range)
+print(json.dumps({"max_error_pct": max(errors), "errors_pct": errors}))
+"""
+
+
+def fmt(value: float | None, unit: str = "", digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}g}{unit}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    reps = 3 if args.quick else 7
+    print(f"python {sys.version.split()[0]} · {os.cpu_count()} CPUs · reps {reps}", flush=True)
+
+    load = bench_load(reps)
+    window = bench_window(rapl=False)
+    window_rapl = bench_window(rapl=True)
+    cells = bench_cells(max(3, reps // 2), 1000)
+    long_run = bench_cells(1, 10_000)["jupyter_carbon + compact display"] if not args.quick else None
+    sampler = run_py(SAMPLER.format(seconds=10 if not args.quick else 4, idle=3, reps=reps))
+    accuracy = run_py(ACCURACY)
+
+    bare = cells["bare shell"]["median_us"]
+    rows = [
+        ("%load_ext (fresh process, incl. detection)", fmt(load["jupyter_carbon"], " ms"), "≤ 50 ms",
+         f"autotime {fmt(load.get('autotime'), ' ms')} · codecarbon init+start {fmt(load.get('codecarbon'), ' ms')}"),
+        ("detect() first call / median (no RAPL, no NVML)", f"{fmt(window['detect_first_ms'], ' ms')} / {fmt(window['detect_ms'], ' ms')}", "≤ 20 ms", ""),
+        ("window start+stop, all sources: sampler / full record", f"{fmt(window['sampler_us'], ' µs')} / {fmt(window['session_us'], ' µs')}", "≤ 40 µs", ", ".join(window["sources"])),
+        ("  same with RAPL (2 sockets + dram, fake tree)", f"{fmt(window_rapl['sampler_us'], ' µs')} / {fmt(window_rapl['session_us'], ' µs')}", "", ", ".join(window_rapl["sources"])),
+    ]
+    for name, r in cells.items():
+        added = r["median_us"] - bare
+        target = {"jupyter_carbon measure only": "≤ 60 µs", "jupyter_carbon + compact display": "≤ 150 µs"}.get(name, "")
+        rows.append((f"trivial cell, auto mode: {name}", f"{fmt(r['median_us'], ' µs')} (+{fmt(added, ' µs')})", target, f"1,000 cells, RSS +{fmt(r['rss_mb'], ' MB')}"))
+    if long_run:
+        rows.append(("10,000 cells with display: cell ~10 vs ~10,000", f"{fmt(long_run['early_us'], ' µs')} vs {fmt(long_run['late_us'], ' µs')} ({long_run['late_us'] / long_run['early_us']:.2f}×)", "≤ 1.2×", f"RSS +{fmt(long_run['rss_mb'], ' MB')} (≤ 10 MB)"))
+    rows += [
+        ("sampler CPU while a window is open (1 s interval)", fmt(sampler["open_cpu_pct"], " % of a core", 2), "≤ 0.05 %", f"{sampler['ticks_open']} ticks"),
+        ("sampler wake-ups while no window is open", str(sampler["idle_wakeups"]), "0", f"CPU {fmt(sampler['idle_cpu_ms'], ' ms')} in 3 s"),
+        ("pure-Python loop, measurement on vs off", f"{(sampler['loop_on_s'] / sampler['loop_off_s'] - 1) * 100:+.2f} %", "≤ 1 %", f"{fmt(sampler['loop_off_s'], ' s')} per loop"),
+        ("accuracy, synthetic powercap traces with wraparound", fmt(accuracy["max_error_pct"], " %", 2) + " max error", "≤ 0.1 %", "3 traces, 2 sockets + dram"),
+    ]
+    width = [max(len(r[i]) for r in rows) for i in range(4)]
+    header = ("metric", "jupyter_carbon (median)", "target", "notes / alternatives")
+    width = [max(w, len(h)) for w, h in zip(width, header)]
+    line = " | ".join(h.ljust(w) for h, w in zip(header, width))
+    print(line)
+    print("-" * len(line))
+    for row in rows:
+        print(" | ".join(c.ljust(w) for c, w in zip(row, width)))
+
+
+if __name__ == "__main__":
+    main()
