@@ -144,6 +144,9 @@ def load(shell: Any) -> CarbonExtension:
     shell.events.register("pre_run_cell", ext.pre_run_cell)
     shell.events.register("post_run_cell", ext.post_run_cell)
     shell.input_transformers_cleanup.insert(0, ext.transform)
+    from .storage.log import attach_log
+
+    attach_log(session)
     from .display.text import format_load_line
 
     print(format_load_line(session))
@@ -172,4 +175,7 @@ def unload(shell: Any) -> None:
     if ext.current is not None:
         ext.session.discard(ext.current[0])
         ext.current = None
+    from .storage.log import detach_log
+
+    detach_log(ext.session)
     ext.session.shutdown()  # threads stopped, NVML shut down; the records stay for a reload
