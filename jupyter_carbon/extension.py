@@ -85,6 +85,8 @@ class CarbonExtension:
                 if options is None:
                     return
             self.open_cell(options)
+            if self.session.config.store_source and self.current is not None:  # opt-in: cells often hold secrets
+                self.current[0].extra["source"] = getattr(info, "raw_cell", "")
         except Exception as exc:
             self.report("starting the measurement", exc)
 
