@@ -215,6 +215,8 @@ def test_kernel_killed_with_sigkill_loses_no_closed_record(tmp_path: Path) -> No
         out.clear()
         _run(kc, "%carbon history", out)
         assert "1 sessions" in "".join(out) and "this session" in "".join(out), out
+        _run(kc, "%carbon config store_source=true", out)
+        _run(kc, 'opted_in = "visible source"', out)
         kc.execute("import time; time.sleep(60)")  # measured, still open when the kernel dies
         time.sleep(1.0)
         os.kill(pid, signal.SIGKILL)
@@ -230,7 +232,9 @@ def test_kernel_killed_with_sigkill_loses_no_closed_record(tmp_path: Path) -> No
     assert contents.notes == []
     # the three cells after %carbon on, plus the export/history cells, all closed before the kill
     statuses = [r.status for r in contents.records]
-    assert len(contents.records) == 6 and statuses[:3] == ["ok", "ok", "error"]
+    assert len(contents.records) == 8 and statuses[:3] == ["ok", "ok", "error"]
+    assert contents.records[-1].extra["source"] == 'opted_in = "visible source"'  # the explicit opt-in
+    assert all("source" not in r.extra for r in contents.records[:-1])
     assert contents.header["pid"] == pid
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
     assert b"sk-SECRET" not in files[0].read_bytes()  # no cell source by default
