@@ -98,6 +98,8 @@ class CarbonExtension:
                 if options is None:
                     return
             self.open_cell(options)
+            if self.session.config.store_source and self.current is not None:  # opt-in: cells often hold secrets
+                self.current[0].extra["source"] = getattr(info, "raw_cell", "")
         except Exception as exc:
             self.report("starting the measurement", exc)
 
@@ -170,6 +172,9 @@ def load(shell: Any) -> CarbonExtension:
     shell.events.register("pre_run_cell", ext.pre_run_cell)
     shell.events.register("post_run_cell", ext.post_run_cell)
     shell.input_transformers_cleanup.insert(0, ext.transform)
+    from .storage.log import attach_log
+
+    attach_log(session)
     from .display.text import format_load_line
 
     print(format_load_line(session))
@@ -199,4 +204,7 @@ def unload(shell: Any) -> None:
     if ext.current is not None:
         ext.session.discard(ext.current[0])
         ext.current = None
+    from .storage.log import detach_log
+
+    detach_log(ext.session)
     ext.session.shutdown()  # threads stopped, NVML shut down; the records stay for a reload

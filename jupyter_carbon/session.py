@@ -206,6 +206,12 @@ class CarbonSession:
         now = self.sampler.snapshot() if self.sampler.open_windows else None
         return self.ledger.totals(now, intensity.g_per_kwh, self.config.pue)
 
+    def to_dataframe(self) -> Any:
+        """This session's records as a pandas DataFrame (CSV export's columns); needs pandas."""
+        from .storage.export import to_dataframe
+
+        return to_dataframe(self.records)
+
     def problem(self, text: str) -> None:
         if text not in self.problems:
             self.problems.append(text)

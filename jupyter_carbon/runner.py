@@ -1,0 +1,139 @@
+"""Execute a notebook in a real kernel with every cell measured (``jupyter-carbon run``).
+
+The kernel gets ``JUPYTER_CARBON_LOG_DIR`` pointing at a private temporary folder; before the
+notebook's cells, a *silent* execution (no history, no ``pre_run_cell``, no cell added to the
+saved notebook) loads the extension and turns auto mode on. Each measured cell's record is in
+the session log by the time its execute reply arrives (the log is written in ``post_run_cell``),
+so the records are read back from that log. Notebooks that already ``%load_ext jupyter_carbon``
+and use ``%%carbon`` work unchanged (the extension loads once; a cell opens one window).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .record import CellRecord
+
+__all__ = ["RunResult", "RunError", "run_notebook", "SETUP_CODE"]
+
+# Loaded directly rather than by %load_ext: a notebook's own `%load_ext jupyter_carbon` then finds the
+# extension loaded (load() is idempotent) and prints nothing, so the saved outputs look as usual.
+SETUP_CODE = "import jupyter_carbon as _jc\n_jc.load_ipython_extension(get_ipython())\ndel _jc\nget_ipython().run_line_magic('carbon', 'on')\n"
+
+
+class RunError(RuntimeError):
+    """The notebook could not be run at all (kernel failed to start, extension not importable)."""
+
+
+@dataclass
+class RunResult:
+    notebook: Any
+    records: list[CellRecord] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # one line per failed cell
+    stopped_early: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _environ(**values: str | None) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is not None:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _records(folder: Path) -> tuple[list[CellRecord], list[str]]:
+    from .storage.log import log_files, read_logs
+
+    records, notes = [], []
+    for contents in read_logs(log_files(folder)):
+        records += contents.records
+        notes += contents.notes
+    return records, notes
+
+
+def _bar(done: int, total: int, width: int = 20) -> str:
+    filled = int(width * done / total) if total else width
+    return "#" * filled + "-" * (width - filled)
+
+
+def stderr_progress(done: int, total: int, cell_index: int, record: CellRecord | None, failed: str | None) -> None:
+    """``[#####---------------] 3/12 cell 5: carbon: 1.2 s · …`` on stderr, one line per cell."""
+    from .display.text import format_record_line
+
+    if record is None and failed is None and done < total:
+        print(f"\r[{_bar(done, total)}] {done}/{total} running cell {cell_index + 1}…", end="", file=sys.stderr, flush=True)
+        return
+    what = failed or (format_record_line(record) if record is not None else "not measured")
+    print(f"\r[{_bar(done, total)}] {done}/{total} cell {cell_index + 1}: {what}", file=sys.stderr, flush=True)
+
+
+def run_notebook(path: str | os.PathLike, *, region: str | None = None, timeout_s: float | None = None, allow_errors: bool = False, progress: Callable[..., Any] | None = stderr_progress) -> RunResult:
+    """Run the notebook at ``path`` (its folder is the working directory); the caller validates inputs."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
+    from nbclient.util import run_sync
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    result = RunResult(nb)
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    log_dir = Path(tempfile.mkdtemp(prefix="jupyter_carbon-run-"))
+    client = NotebookClient(nb, timeout=timeout_s, allow_errors=False, resources={"metadata": {"path": str(path.parent.absolute())}})
+    try:
+        with _environ(JUPYTER_CARBON_LOG_DIR=str(log_dir), JUPYTER_CARBON_REGION=region), client.setup_kernel():
+            setup_errors: list[str] = []
+
+            def hook(msg: dict) -> None:
+                if msg["msg_type"] == "error":
+                    setup_errors.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
+
+            reply = run_sync(client.kc.execute_interactive)(SETUP_CODE, silent=True, store_history=False, timeout=120, output_hook=hook)
+            if reply["content"].get("status") != "ok" or setup_errors:
+                raise RunError(f"the kernel could not load jupyter_carbon ({'; '.join(setup_errors) or reply['content'].get('status')}): install it in the notebook's kernel")
+            seen = 0
+            for done, index in enumerate(code_cells, 1):
+                cell = nb.cells[index]
+                if progress:
+                    progress(done - 1, len(code_cells), index, None, None)
+                failed = None
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as exc:
+                    failed = f"failed: {exc.ename}: {exc.evalue}".splitlines()[0]
+                except (TimeoutError, DeadKernelError) as exc:  # CellTimeoutError is a TimeoutError
+                    failed = f"failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                    result.stopped_early = done < len(code_cells)
+                records, _ = _records(log_dir)
+                new, seen = records[seen:], len(records)
+                if failed:
+                    result.failures.append(f"cell {index + 1} (execution count {cell.get('execution_count')}): {failed[len('failed: '):]}")
+                if progress:
+                    progress(done, len(code_cells), index, new[-1] if new else None, failed)
+                if failed and (not allow_errors or result.stopped_early):
+                    result.stopped_early = done < len(code_cells)
+                    break
+    except RunError:
+        raise
+    except Exception as exc:  # the kernel could not start, or died during setup
+        raise RunError(f"could not run {path.name} ({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''})") from None
+    finally:
+        result.records, result.notes = _records(log_dir)
+        shutil.rmtree(log_dir, ignore_errors=True)
+    return result

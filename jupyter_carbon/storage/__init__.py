@@ -1,0 +1,25 @@
+"""Storage: the crash-safe session log, history of earlier sessions and exports.
+
+``attach_log(session)`` appends every closed record to a JSON-lines file (one per kernel
+session); ``export_records`` writes CodeCarbon-compatible CSV or full-fidelity JSON;
+``load_records`` reads JSON exports and logs back. Stdlib only (pandas is optional).
+"""
+
+from __future__ import annotations
+
+from .export import CODECARBON_COLUMNS, OUR_COLUMNS, export_records, load_records, to_dataframe
+from .log import LogContents, SessionLog, attach_log, detach_log, get_log, read_log
+
+__all__ = [
+    "SessionLog",
+    "LogContents",
+    "attach_log",
+    "detach_log",
+    "get_log",
+    "read_log",
+    "export_records",
+    "load_records",
+    "to_dataframe",
+    "CODECARBON_COLUMNS",
+    "OUR_COLUMNS",
+]

@@ -1,0 +1,56 @@
+"""Shared helpers for the storage and CLI tests: hand-built records and small notebooks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from jupyter_carbon.record import CellRecord, DeviceEnergy, SessionTotals, Timeline
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_record(i: int = 1, *, status: str = "ok", points: int = 3, source: str = "table:FR (OWID/Ember 2023)", **extra: object) -> CellRecord:
+    start = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc) + timedelta(seconds=10 * i)
+    devices = (
+        DeviceEnergy("cpu", "package-0", "rapl", True, 36.0 * i, 36.0 * i, 36.0 * i),
+        DeviceEnergy("gpu", "gpu0 NVIDIA H100", "nvml-energy", True, 720.0, 700.0, 740.0),
+        DeviceEnergy("ram", "ram", "ram-model", False, 3.6, 1.8, 7.2),
+    )
+    return CellRecord(
+        id=i,
+        label=f"cell {i}" if i % 2 else None,
+        cell=i,
+        kind="auto",
+        start_utc=start,
+        end_utc=start + timedelta(seconds=2),
+        start_s=100.0 + i,
+        end_s=102.0 + i,
+        devices=devices,
+        status=status,
+        flags=("a note, with a comma",) if i % 3 == 0 else (),
+        intensity_g_per_kwh=56.0,
+        intensity_source=source,
+        intensity_utc=start,
+        pue=1.2,
+        scope="machine",
+        totals=SessionTotals(i, 100.0 * i, 90.0 * i, 110.0 * i, 1.5 * i, 2.0 * i),
+        items=1000 if i == 2 else None,
+        task="text-classification" if i == 2 else None,
+        timeline=Timeline(tuple(float(t) for t in range(points)), {"cpu": tuple(10.0 + t for t in range(points))}),
+        baseline_w={"cpu": 4.0} if i == 2 else None,
+        extra=dict(extra),
+    )
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    """os.environ with this worktree first on PYTHONPATH (kernels and subprocesses import it)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env.update(overrides)
+    return env
+
+
+PYTHON = sys.executable
