@@ -12,18 +12,21 @@ every iteration so far), and the prediction is ``E_n + r · (N − n)``: the ene
 known, only the ``R = N − n`` remaining iterations are extrapolated. Time left is
 ``elapsed / n · R``.
 
-*Scatter.* Between consecutive checkpoints ``i`` the loop did ``Δn_i`` iterations for ``ΔE_i``
-joules. If iterations cost ``r`` on average with a per-iteration variance ``σ²`` (long-run
-variance, so within-interval correlation is absorbed), ``Var(ΔE_i) = σ² Δn_i`` and the unbiased
-estimate is ``s² = Σ (ΔE_i − r Δn_i)² / Δn_i / (m − 1)`` over the ``m`` intervals. Intervals much
-shorter than usual (the early checkpoints taken after the first iterations, which a counter's
-resolution makes noisy) are first merged into the next one: less than a quarter of the median
-interval duration.
+*Scatter (batch means).* Between consecutive checkpoints the loop did ``Δn`` iterations for
+``ΔE`` joules. If iterations cost ``r`` on average with a per-iteration long-run variance ``σ²``,
+a batch of ``Δn_b`` iterations has ``Var(ΔE_b) = σ² Δn_b`` and ``s² = Σ (ΔE_b − r Δn_b)² / Δn_b /
+(b − 1)`` estimates ``σ²``. Power is autocorrelated (warm-up, data-loading phases, thermal
+cycles), so the checkpoint intervals are grouped into ``b = ⌈√m⌉`` consecutive batches
+(non-overlapping batch means, the standard estimator of a long-run variance in simulation
+output analysis): correlation shorter than a batch is absorbed, at the price of fewer degrees of
+freedom. Before that, intervals much shorter than usual (the early checkpoints after the first
+iterations, which a counter's resolution makes noisy) are merged into the next one: less than a
+quarter of the median interval duration.
 
 *Few samples.* ``s²`` is pooled with a weak prior worth ``PRIOR_INTERVALS`` intervals that says
 per-interval energy scatters by ``PRIOR_CV`` (a scaled-inverse-χ² prior), so that with one or
 two intervals the range is wide instead of falsely zero, and the critical value is Student's
-``t`` with ``m − 1 + PRIOR_INTERVALS`` degrees of freedom; both effects fade as intervals come in.
+``t`` with ``b − 1 + PRIOR_INTERVALS`` degrees of freedom; both effects fade as intervals come in.
 
 *Prediction variance.* The remaining energy ``Σ future e_j`` differs from ``r · R`` through the
 error of ``r`` (variance ``R² σ²/n``) and the future iterations' own scatter (``R σ²``). The
@@ -125,6 +128,11 @@ class LoopPredictor:
     def last(self) -> Checkpoint:
         return self._points[-1]
 
+    @property
+    def checkpoints(self) -> int:
+        """Checkpoints kept after the start (at most ``MAX_CHECKPOINTS``)."""
+        return len(self._points) - 1
+
     def add(self, iterations: int, elapsed_s: float, energy_j: float, low_j: float | None = None, high_j: float | None = None) -> None:
         """Record that ``iterations`` were done after ``elapsed_s`` for ``energy_j`` (cumulative)."""
         point = Checkpoint(int(iterations), float(elapsed_s), float(energy_j), float(energy_j if low_j is None else low_j), float(energy_j if high_j is None else high_j))
@@ -139,7 +147,7 @@ class LoopPredictor:
             self._points = self._points[:-1:2] + [self._points[-1]]
 
     def _intervals(self) -> list[tuple[int, float, float]]:
-        """(Δn, Δt, ΔE) per interval, short intervals merged into the next one."""
+        """(Δn, Δt, ΔE) per batch: short intervals merged into the next one, then ⌈√m⌉ batches."""
         raw = [(b.iterations - a.iterations, b.elapsed_s - a.elapsed_s, b.energy_j - a.energy_j) for a, b in zip(self._points, self._points[1:])]
         if len(raw) < 3:
             return raw
@@ -157,7 +165,15 @@ class LoopPredictor:
                 merged.append((dn + dn_acc, dt + dt_acc, de + de_acc))
             else:
                 merged.append((dn_acc, dt_acc, de_acc))
-        return merged
+        m = len(merged)
+        b = max(min(m, 3), math.ceil(math.sqrt(m)))
+        if b >= m:
+            return merged
+        batches = []
+        for k in range(b):
+            chunk = merged[k * m // b : (k + 1) * m // b]
+            batches.append((sum(c[0] for c in chunk), sum(c[1] for c in chunk), sum(c[2] for c in chunk)))
+        return batches
 
     def _drift_per_iteration_j(self, rate_j: float) -> float:
         """|rate over the most recent half of the iterations − overall rate| (0 with < 4 checkpoints)."""
