@@ -321,3 +321,119 @@ def test_source_band_reaches_the_recorded_range(machine):
 
 def test_exported():
     assert jupyter_carbon.track_iter is track_iter and "track_iter" in jupyter_carbon.__all__
+
+
+# --- tqdm in the same loop -----------------------------------------------------------------------
+
+
+def test_works_with_tqdm_lines_go_through_tqdm_write(machine, session, monkeypatch):
+    tqdm_module = pytest.importorskip("tqdm", reason="tqdm not installed (test extra)")
+    import io
+
+    written = []
+    real_write = tqdm_module.tqdm.write.__func__
+
+    def spy(cls, s, file=None, end="\n", nolock=False):
+        written.append(s)
+        real_write(cls, s, file=io.StringIO(), end=end, nolock=nolock)
+
+    monkeypatch.setattr(tqdm_module.tqdm, "write", classmethod(spy))
+    bar_file = io.StringIO()
+    it = track_iter(tqdm_module.tqdm(range(200), file=bar_file, mininterval=0), label="tq", session=session)
+    assert len(it) == 200  # total from tqdm's len()
+    for _ in it:
+        machine.work(1.0, 20.0)
+    assert any(line.startswith("tq: predicted total") for line in written)
+    assert it.record.extra["loop"]["iterations"] == 200 and "200/200" in bar_file.getvalue()
+
+
+def test_tqdm_around_track_iter(machine, session):
+    tqdm_module = pytest.importorskip("tqdm", reason="tqdm not installed (test extra)")
+    import io
+
+    bar_file = io.StringIO()
+    for i in tqdm_module.tqdm(track_iter(range(50), session=session), file=bar_file):
+        machine.work(1.0, 20.0)
+        if i == 19:
+            break
+    assert session.records[-1].extra["loop"]["iterations"] == 19 and "/50" in bar_file.getvalue()
+
+
+# --- a real IPython shell with %%carbon -------------------------------------------------------------
+
+
+@pytest.fixture
+def shell(machine, monkeypatch):
+    pytest.importorskip("IPython")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import importlib
+
+    session_module = importlib.import_module("jupyter_carbon.session")  # the package's `session` is api.session()
+    session, _ = make_session(machine)
+    monkeypatch.setattr(session_module, "_default", session)
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "jupyter_carbon")
+    ip.user_ns["machine"] = machine
+    yield ip, session
+    ip.run_line_magic("unload_ext", "jupyter_carbon")
+
+
+def test_inside_a_carbon_cell_the_loop_attaches_to_the_cell(shell):
+    ip, session = shell
+    result = ip.run_cell(
+        "%%carbon --label train\n"
+        "import jupyter_carbon\n"
+        "machine.work(10.0, 100.0)\n"
+        "for i in jupyter_carbon.track_iter(range(50)):\n"
+        "    machine.work(1.0, 40.0)\n"
+    )
+    assert result.success
+    assert len(session.records) == 1  # no window of its own
+    record = session.records[0]
+    assert record.kind == "cell" and record.label == "train" and record.energy_j == pytest.approx(3000.0)
+    loop = record.extra["loop"]
+    assert loop["iterations"] == 50 and loop["total"] == 50 and loop["ended"] == "exhausted"
+    assert loop["actual_energy_j"] == pytest.approx(2000.0)  # the loop's own energy, not the cell's
+    assert loop["predicted_energy_j"] == pytest.approx(2000.0, rel=0.05) and loop["predicted_at_fraction"] >= 0.1
+
+
+def test_error_in_a_measured_cell_loop(shell):
+    ip, session = shell
+    result = ip.run_cell(
+        "%%carbon\n"
+        "import jupyter_carbon\n"
+        "for i in jupyter_carbon.track_iter(range(50)):\n"
+        "    machine.work(1.0, 40.0)\n"
+        "    if i == 9:\n"
+        "        1 / 0\n"
+    )
+    assert isinstance(result.error_in_exec, ZeroDivisionError)
+    record = session.records[-1]
+    assert record.status == "error" and record.extra["loop"]["ended"] == "error" and record.extra["loop"]["iterations"] == 9
+
+
+def test_unmeasured_cell_opens_its_own_loop_window(shell):
+    ip, session = shell
+    assert ip.run_cell("import jupyter_carbon\nfor i in jupyter_carbon.track_iter(range(5)):\n    machine.work(1.0, 10.0)\n").success
+    assert [r.kind for r in session.records] == ["loop"] and session.records[0].energy_j == pytest.approx(50.0)
+
+
+def test_widget_view_gets_notes(machine, session, monkeypatch):
+    import jupyter_carbon.iterate as iterate
+
+    class View:
+        def __init__(self):
+            self.notes = []
+
+        def note(self, text):
+            self.notes.append(text)
+
+    view = View()
+    m = session.open("cell", kind="cell")
+    monkeypatch.setattr(iterate, "_current_cell", lambda: (m, view))
+    for _ in track_iter(range(40)):
+        machine.work(1.0, 10.0)
+    record = session.stop(m)
+    assert view.notes and all(n.startswith("predicted total: ") for n in view.notes)
+    assert len(view.notes) <= 4 + 41 and record.extra["loop"]["iterations"] == 40
