@@ -12,6 +12,11 @@ In scripts::
         ...
     m.record.energy_j, m.record.co2e_g
 
+Loops (predicted total energy, CO2e and time left, optional budget)::
+
+    for batch in jupyter_carbon.track_iter(loader, budget_g=50):
+        ...
+
 The core (sources, sampler, ledger) imports without IPython, ipywidgets, matplotlib or pynvml.
 """
 
@@ -20,9 +25,10 @@ from __future__ import annotations
 from typing import Any
 
 from .api import session, summary, track
+from .iterate import track_iter
 from .record import CellRecord
 
-__all__ = ["track", "session", "summary", "CellRecord", "load_ipython_extension", "unload_ipython_extension", "__version__"]
+__all__ = ["track", "track_iter", "session", "summary", "CellRecord", "load_ipython_extension", "unload_ipython_extension", "__version__"]
 __version__ = "0.1.0"
 
 
