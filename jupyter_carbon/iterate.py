@@ -16,16 +16,16 @@ Output: in a cell with a widget the estimate is the widget's note line; elsewher
 open. Over budget: a :class:`CarbonBudgetWarning` (a ``UserWarning``: visible by default,
 filterable, turned into an error by ``-W error``), once per loop.
 
-How the loop ended (``extra["loop"]["ended"]``): ``exhausted``, ``break``, ``budget``, ``error``.
-An exception raised by the iterable is seen exactly. Python does not tell a generator *why* its
-loop let it go (``break`` and an exception in the loop body both just close it), so for a plain
-``for`` loop the status is inferred from the instruction the loop's frame was executing (CPython;
-see :func:`_closed_by_exception`); ``with track_iter(...) as it:`` gives the exact status.
+How the loop ended (``extra["loop"]["ended"]``): ``exhausted``, ``left early``, ``budget``,
+``error``, ``interrupted``. An exception raised by the iterable is seen exactly. Python does not
+tell an iterator *why* a ``for`` loop let it go: ``break``, ``return`` and an exception in the loop
+body all just close it, so a plain ``for`` loop records ``left early`` for all three (the
+exception itself propagates unchanged, and a measured cell's record still says ``error``).
+``with track_iter(...) as it:`` sees the exception and gives the exact status.
 """
 
 from __future__ import annotations
 
-import dis
 import math
 import sys
 import warnings
@@ -43,8 +43,6 @@ EARLY_SAMPLES = (1, 2, 4, 8)
 TEXT_EVERY_S = 30.0
 #: The prediction recorded with the window is the first one made at this fraction of the loop.
 RECORD_AT_FRACTION = 0.1
-#: Instructions at which a loop's frame lets go of its iterator without an exception.
-_CLEAN_OPS = frozenset({"POP_TOP", "END_FOR", "POP_ITER", "FOR_ITER", "RETURN_VALUE", "RETURN_CONST", "CALL", "SWAP", "JUMP_BACKWARD", "JUMP_FORWARD", "NOP"} | {f"{a}_{b}" for a in ("STORE", "DELETE") for b in ("FAST", "NAME", "GLOBAL", "DEREF")})
 
 
 class CarbonBudgetWarning(UserWarning):
@@ -102,7 +100,7 @@ class TrackedIter:
         self.stopped_at_budget = False
         self._started = self._ended = self._explicit = self._in_with = False
         self._gen: Any = None
-        self._pending = "break"
+        self._pending = "left early"
         self._view: Any = None
         self._own = False
         self._recorded: Estimate | None = None
@@ -137,7 +135,7 @@ class TrackedIter:
             _report(f"jupyter_carbon: could not start measuring the loop ({type(exc).__name__}: {exc}); it runs unmeasured")
             yield from self.iterable
             return
-        ended, n = "break", 0
+        ended, n = "left early", 0
         try:
             clock, next_n, next_t = self._clock, self._next_n, self._next_t
             for item in self.iterable:
@@ -154,7 +152,7 @@ class TrackedIter:
                     next_n, next_t = self._next_n, self._next_t
             ended = "exhausted"
         except GeneratorExit:
-            ended = "error" if not self._explicit and _closed_by_exception(sys._getframe(1)) else "break"
+            ended = "left early"  # break, return or an exception in the loop body: Python does not say which
             raise
         except KeyboardInterrupt:
             ended = "interrupted"
@@ -218,16 +216,9 @@ class TrackedIter:
 
     def _read(self) -> tuple[float, float, float, float]:
         """(time s, energy J, low J, high J) of the measurement's window so far: one read of every source."""
-        m = self.measurement
-        snap = self.session.sampler.snapshot()
-        start = m.window.start.readings
-        energy_j = low_j = high_j = 0.0
-        for i in m.window.indices:
-            now, then = snap.readings[i], start[i]
-            energy_j += now.energy_j - then.energy_j
-            low_j += now.low_j - then.low_j
-            high_j += now.high_j - then.high_j
-        return snap.time_s, energy_j, low_j, high_j
+        time_s, components = self.session.live(self.measurement)
+        readings = components.values()
+        return time_s, sum(r.energy_j for r in readings), sum(r.low_j for r in readings), sum(r.high_j for r in readings)
 
     def _loop_energy(self) -> tuple[float, float, float, float]:
         t_s, energy_j, low_j, high_j = self._read()
@@ -344,22 +335,6 @@ def _current_cell() -> tuple[Any, Any] | None:
 
     ext = get_extension(shell)
     return ext.current if ext is not None else None
-
-
-def _closed_by_exception(frame: Any) -> bool:
-    """Best effort (CPython): did ``frame`` let go of the loop's iterator while unwinding an exception?
-
-    A frame drops a ``for`` loop's iterator on ``break``/``return`` (POP_TOP, END_FOR…), when the
-    loop is exhausted, or on rebinding/deleting a variable; while an exception unwinds it is still
-    at the instruction that raised (CALL shows as CACHE on 3.11, RAISE_VARARGS, BINARY_OP…).
-    """
-    try:
-        if frame is None or sys.implementation.name != "cpython":
-            return False
-        op = dis.opname[frame.f_code.co_code[frame.f_lasti]]
-        return op not in _CLEAN_OPS
-    except Exception:
-        return False
 
 
 def _report(line: str) -> None:

@@ -17,6 +17,7 @@ from .intensity import Intensity
 from .ledger import Ledger
 from .record import CellRecord, SessionTotals
 from .sampler import LiveStatus, LiveWindow, Sampler, utc_now
+from .sources.base import Reading
 
 __all__ = ["CarbonSession", "Measurement", "get_session", "reset_session"]
 
@@ -193,13 +194,20 @@ class CarbonSession:
                 intensity = self.intensity()
                 self.ledger.discard(m.wid, end, intensity.g_per_kwh, self.config.pue)
 
-    def live_energy_j(self, m: Measurement) -> dict[str, float]:
+    def live(self, m: Measurement) -> tuple[float, dict[str, Reading]]:
+        """(monotonic time, energy so far per component with its band) of an open window: one read of every source."""
         snap = self.sampler.snapshot()
-        out: dict[str, float] = {}
+        out: dict[str, Reading] = {}
         for i in m.window.indices:
             component = self.sampler.sources[i].component
-            out[component] = out.get(component, 0.0) + snap.readings[i].energy_j - m.window.start.readings[i].energy_j
-        return out
+            now, then = snap.readings[i], m.window.start.readings[i]
+            prev = out.get(component, Reading(0.0, 0.0, 0.0))
+            out[component] = Reading(prev[0] + now[0] - then[0], prev[1] + now[1] - then[1], prev[2] + now[2] - then[2])
+        return snap.time_s, out
+
+    def live_energy_j(self, m: Measurement) -> dict[str, float]:
+        """Energy so far per component (J) of an open window."""
+        return {component: reading.energy_j for component, reading in self.live(m)[1].items()}
 
     def totals(self) -> SessionTotals:
         intensity = self.intensity()

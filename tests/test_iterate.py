@@ -229,7 +229,7 @@ def test_break_closes_the_window_at_once(machine, session):
             break
     assert session.sampler.open_windows == 0
     record = session.records[-1]
-    assert record.status == "ok" and record.extra["loop"]["ended"] == "break" and record.extra["loop"]["iterations"] == 9
+    assert record.status == "ok" and record.extra["loop"]["ended"] == "left early" and record.extra["loop"]["iterations"] == 9
     assert record.energy_j == pytest.approx(100.0)
 
 
@@ -251,7 +251,7 @@ def fail(x):
 
 
 @pytest.mark.parametrize("how", ["raise", "call"])
-def test_exception_in_the_body_propagates_unchanged_and_marks_error(machine, session, how):
+def test_exception_in_the_body_propagates_unchanged_and_closes_the_window(machine, session, how):
     error = Boom("mine")
     with pytest.raises(Boom) as info:
         for i in track_iter(range(100), session=session):
@@ -262,7 +262,9 @@ def test_exception_in_the_body_propagates_unchanged_and_marks_error(machine, ses
                 fail(error)
     assert info.value is error or info.value.args == (error,)
     record = session.records[-1]
-    assert record.status == "error" and record.extra["loop"]["ended"] == "error" and session.sampler.open_windows == 0
+    # a plain for loop cannot tell an exception in its body from a break (see the module docstring)
+    assert record.extra["loop"]["ended"] == "left early" and record.extra["loop"]["iterations"] == 5
+    assert session.sampler.open_windows == 0
 
 
 def test_exception_from_the_iterable_propagates_unchanged(machine, session):
@@ -293,7 +295,7 @@ def test_with_block_gives_the_exact_status(machine, session):
             if i == 3:
                 break
         assert session.sampler.open_windows == 1  # the with block is the window
-    assert it.record.status == "ok" and it.loop["ended"] == "break"
+    assert it.record.status == "ok" and it.loop["ended"] == "left early"
 
 
 def test_explicit_close_and_single_use(machine, session):
@@ -410,7 +412,8 @@ def test_error_in_a_measured_cell_loop(shell):
     )
     assert isinstance(result.error_in_exec, ZeroDivisionError)
     record = session.records[-1]
-    assert record.status == "error" and record.extra["loop"]["ended"] == "error" and record.extra["loop"]["iterations"] == 9
+    assert record.status == "error"  # the cell's status is exact
+    assert record.extra["loop"]["ended"] == "left early" and record.extra["loop"]["iterations"] == 9
 
 
 def test_unmeasured_cell_opens_its_own_loop_window(shell):
