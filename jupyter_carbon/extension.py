@@ -1,7 +1,7 @@
 """The IPython extension: load/unload, the run-cell hooks and the ``%%carbon`` cell transform.
 
-How a ``%%carbon`` cell runs: a cleanup input transformer blanks the magic line (keeping line
-numbers), so the body runs as an ordinary cell — its last expression becomes ``Out[n]``/``_``,
+How a ``%%carbon`` cell runs: a cleanup input transformer comments out the magic line (keeping
+line numbers), so the body runs as an ordinary cell — its last expression becomes ``Out[n]``/``_``,
 top-level ``await`` works and tracebacks hold only user frames. The ``pre_run_cell`` hook sees
 the raw cell, parses the options and opens the window; ``post_run_cell`` closes it with the
 cell's status. An invalid magic line is left untouched, so the real cell magic raises the
@@ -80,11 +80,12 @@ class CarbonExtension:
     # --- the transform and the hooks ------------------------------------------------------------
 
     def transform(self, lines: list[str]) -> list[str]:
-        """Blank a valid ``%%carbon`` line so the body runs as the cell itself."""
+        """Comment out a valid ``%%carbon`` line so the body runs as the cell itself (a comment,
+        not a blank line, which IPython would strip: tracebacks keep the cell's line numbers)."""
         try:
             index = next((i for i, line in enumerate(lines) if line.strip()), None)
             if index is not None and lines[index].startswith(_MAGIC_PREFIX) and _magic_options(lines[index]) is not None:
-                return lines[:index] + ["\n"] + lines[index + 1 :]
+                return lines[:index] + ["#" + lines[index]] + lines[index + 1 :]
         except Exception as exc:
             self.report("reading the %%carbon line", exc)
         return lines
