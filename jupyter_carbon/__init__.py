@@ -25,7 +25,6 @@ from __future__ import annotations
 from typing import Any
 
 from .api import session, summary, track
-from .iterate import track_iter
 from .record import CellRecord
 
 __all__ = ["track", "track_iter", "session", "summary", "CellRecord", "load_ipython_extension", "unload_ipython_extension", "__version__"]
@@ -42,3 +41,13 @@ def unload_ipython_extension(ipython: Any) -> None:
     from .extension import unload
 
     unload(ipython)
+
+
+
+def __getattr__(name: str) -> Any:
+    # track_iter (and the predictor's statistics imports) load on first use, not at %load_ext
+    if name == "track_iter":
+        from .iterate import track_iter
+
+        return track_iter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from .config import Config, ConfigError
-from .intensity import Intensity
+from .intensity.value import Intensity
 from .ledger import Ledger
 from .record import CellRecord, SessionTotals
 from .sampler import LiveStatus, LiveWindow, Sampler, utc_now
@@ -255,7 +255,7 @@ def _table_intensity(config: Config) -> Intensity:
 
 
 def _live_intensity(config: Config, fallback: Intensity) -> Any:
-    from .intensity import ElectricityMapsProvider, LiveIntensity, UKCarbonIntensityProvider
+    from .intensity.providers import ElectricityMapsProvider, LiveIntensity, UKCarbonIntensityProvider
 
     if config.live == "uk":
         provider = UKCarbonIntensityProvider()

@@ -1,6 +1,7 @@
 """Carbon intensity of electricity, CO2e maths, equivalences and per-inference references.
 
-Importing this package reads no file, starts no thread and needs no IPython.
+Importing this package reads no file, starts no thread and needs no IPython. The live providers
+(urllib, http, ssl: ~30 ms of imports) load on first use of their names.
 """
 from __future__ import annotations
 
@@ -15,14 +16,7 @@ from .emissions import (
     kwh_from_j,
     smartphone_charges,
 )
-from .providers import (
-    ElectricityMapsProvider,
-    Intensity,
-    IntensityProvider,
-    LiveIntensity,
-    ProviderError,
-    UKCarbonIntensityProvider,
-)
+from .value import Intensity
 from .reference import (
     REFERENCE_KWH_PER_1000,
     Comparison,
@@ -61,3 +55,14 @@ __all__ = [
     "reference_tasks",
     "smartphone_charges",
 ]
+
+
+_PROVIDERS = ("ElectricityMapsProvider", "IntensityProvider", "LiveIntensity", "ProviderError", "UKCarbonIntensityProvider")
+
+
+def __getattr__(name: str):
+    if name in _PROVIDERS:
+        from . import providers
+
+        return getattr(providers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

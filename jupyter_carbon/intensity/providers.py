@@ -32,7 +32,8 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from .emissions import check_g_per_kwh
-from .table import WORLD_AVERAGE, Region
+from .table import WORLD_AVERAGE, Region  # noqa: F401  (re-exported names used by callers)
+from .value import Intensity, _now_utc
 
 __all__ = [
     "ElectricityMapsProvider",
@@ -48,37 +49,6 @@ log = logging.getLogger(__name__)
 _MAX_REPLY_BYTES = 1 << 20
 _MAX_SANE_G_PER_KWH = 5000.0
 _USER_AGENT = "jupyter_carbon (https://pypi.org/project/jupyter-carbon/)"
-
-
-def _now_utc() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-@dataclass(frozen=True)
-class Intensity:
-    """A carbon intensity with its provenance."""
-
-    g_per_kwh: float
-    source: str  # 'table:FR (OWID/Ember 2023)', 'electricitymaps:FR', 'uk-carbon-intensity', 'user', 'world average'
-    region: str | None = None
-    obtained_utc: datetime = field(default_factory=_now_utc)
-    note: str | None = None
-
-    @classmethod
-    def from_region(cls, region: Region, note: str | None = None) -> Intensity:
-        """The table value of ``region`` (see :func:`jupyter_carbon.intensity.lookup_region`)."""
-        if region.kind == "world":
-            return cls(region.g_per_kwh, "world average", None, note=note)
-        return cls(region.g_per_kwh, region.label, region.key, note=note)
-
-    @classmethod
-    def user(cls, g_per_kwh: float, region: str | None = None) -> Intensity:
-        """An explicit intensity given by the user (validated: finite, >= 0)."""
-        return cls(check_g_per_kwh(g_per_kwh), "user", region)
-
-    @classmethod
-    def world_average(cls, note: str | None = None) -> Intensity:
-        return cls.from_region(WORLD_AVERAGE, note=note)
 
 
 class ProviderError(RuntimeError):

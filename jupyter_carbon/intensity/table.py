@@ -6,7 +6,6 @@ The table (``jupyter_carbon/data/intensity.csv``, rebuilt by
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import threading
 from dataclasses import dataclass
@@ -129,6 +128,8 @@ def all_regions() -> tuple[Region, ...]:
 
 
 def _suggest(norm: str, table: _Table) -> tuple[str, ...]:
+    import difflib  # only for an unknown region's suggestions
+
     matches = difflib.get_close_matches(norm, list(table.by_name), n=_MAX_SUGGESTIONS * 3, cutoff=0.6)
     seen: set[str] = set()
     shown: list[str] = []

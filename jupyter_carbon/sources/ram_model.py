@@ -21,6 +21,21 @@ _GB = 1024**3
 
 
 def machine_ram_used_gb() -> float:
+    """Memory in use (total − available) in GB: /proc/meminfo on Linux, psutil elsewhere.
+
+    Same figure as ``psutil.virtual_memory()``, without importing psutil (~10 ms) at %load_ext.
+    """
+    try:
+        fields = {}
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                key, _, rest = line.partition(b":")
+                if key in (b"MemTotal", b"MemAvailable"):
+                    fields[key] = int(rest.split()[0]) * 1024
+                    if len(fields) == 2:
+                        return (fields[b"MemTotal"] - fields[b"MemAvailable"]) / _GB
+    except (OSError, ValueError, IndexError):
+        pass
     import psutil
 
     vm = psutil.virtual_memory()

@@ -7,8 +7,17 @@ session); ``export_records`` writes CodeCarbon-compatible CSV or full-fidelity J
 
 from __future__ import annotations
 
-from .export import CODECARBON_COLUMNS, OUR_COLUMNS, export_records, load_records, to_dataframe
 from .log import LogContents, SessionLog, attach_log, detach_log, get_log, read_log
+
+_EXPORT = ("CODECARBON_COLUMNS", "OUR_COLUMNS", "export_records", "load_records", "to_dataframe")
+
+
+def __getattr__(name: str):  # exports (csv, platform, uuid …) load on first use, not at %load_ext
+    if name in _EXPORT:
+        from . import export
+
+        return getattr(export, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "SessionLog",

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
 import sys
 import threading
@@ -127,7 +126,7 @@ class SessionLog:
         folder = Path(self._folder_key or ".").expanduser().absolute()
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         start = self._now()
-        session_id = f"{start.strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}-{secrets.token_hex(3)}"
+        session_id = f"{start.strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}-{os.urandom(3).hex()}"
         path = folder / f"session-{session_id}{LOG_SUFFIX}"
         fd = os.open(path, _FLAGS | os.O_CREAT | os.O_EXCL, 0o600)
         try:

@@ -1,0 +1,42 @@
+"""``Intensity``: a carbon intensity with its provenance (no network code here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .emissions import check_g_per_kwh
+from .table import WORLD_AVERAGE, Region
+
+__all__ = ["Intensity"]
+
+
+def _now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Intensity:
+    """A carbon intensity with its provenance."""
+
+    g_per_kwh: float
+    source: str  # 'table:FR (OWID/Ember 2023)', 'electricitymaps:FR', 'uk-carbon-intensity', 'user', 'world average'
+    region: str | None = None
+    obtained_utc: datetime = field(default_factory=_now_utc)
+    note: str | None = None
+
+    @classmethod
+    def from_region(cls, region: Region, note: str | None = None) -> Intensity:
+        """The table value of ``region`` (see :func:`jupyter_carbon.intensity.lookup_region`)."""
+        if region.kind == "world":
+            return cls(region.g_per_kwh, "world average", None, note=note)
+        return cls(region.g_per_kwh, region.label, region.key, note=note)
+
+    @classmethod
+    def user(cls, g_per_kwh: float, region: str | None = None) -> Intensity:
+        """An explicit intensity given by the user (validated: finite, >= 0)."""
+        return cls(check_g_per_kwh(g_per_kwh), "user", region)
+
+    @classmethod
+    def world_average(cls, note: str | None = None) -> Intensity:
+        return cls.from_region(WORLD_AVERAGE, note=note)
