@@ -124,11 +124,18 @@ def cumulative_png(records: Sequence[CellRecord], *, width_in: float = 4.0, heig
         running += record.co2e_g
         cumulative.append(running)
     stride = max(1, len(cumulative) // max_points)
-    xs = list(range(1, len(cumulative) + 1))[::stride]
+    xs = [0] + list(range(1, len(cumulative) + 1))[::stride]
     factor, unit = _co2e_scale(running)
-    ys = [v / factor for v in cumulative[::stride]]
-    ax.step(xs, ys, where="post", color=COMPONENT_COLORS["cpu"], linewidth=1.5)
-    ax.fill_between(xs, ys, step="post", color=COMPONENT_COLORS["cpu"], alpha=0.2)
+    ys = [0.0] + [v / factor for v in cumulative[::stride]]
+    if stride > 1 and xs[-1] != len(cumulative):
+        xs.append(len(cumulative))
+        ys.append(running / factor)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.plot(xs, ys, color=COMPONENT_COLORS["cpu"], linewidth=1.5, marker="." if len(xs) < 40 else None)
+    ax.fill_between(xs, ys, color=COMPONENT_COLORS["cpu"], alpha=0.2)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0, max(xs[-1], 1))
     ax.set_xlabel("records", fontsize=8)
     ax.set_ylabel(f"cumulative {unit} CO2e", fontsize=8)
     return _png(fig)
