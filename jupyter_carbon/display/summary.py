@@ -128,7 +128,7 @@ class SummaryView:
             self.timeline = w.Image(format="png")
             self.timeline.add_class("jc-timeline")
             self.select(last.id)
-            pngs["timeline"] = self.timeline.value
+            pngs["timeline"] = bytes(self.timeline.value)
             self.dropdown.observe(self._on_select, names="value")
             children += [self.table, w.HBox([self.bar, self.cumulative]), self.dropdown, self.timeline]
         self.assumptions = w.HTML(assumptions_html(session))
