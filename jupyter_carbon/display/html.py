@@ -124,7 +124,7 @@ def live_html(status: LiveStatus, g_per_kwh: float, pue: float, *, compact: bool
     energy_j = sum(status.energy_j.values())
     co2e = co2e_g(max(energy_j, 0.0), g_per_kwh, pue)
     power = " · ".join(f"{c.upper()} {format_power(w)}" for c, w in status.power_w.items())
-    figures = f"⏱ {format_duration(status.elapsed_s)} · {power} · {format_energy(energy_j)} · {format_co2e(co2e)} so far"
+    figures = f"{format_duration(status.elapsed_s)} elapsed · {power} · {format_energy(energy_j)} · {format_co2e(co2e)} so far"
     if compact:
         return f'<span class="jc-live-text" style="color: {FG2}">carbon: running {esc(figures)}</span>'
     return f'<div class="jc-live-text" style="color: {FG2}">running: {esc(figures)}</div>'

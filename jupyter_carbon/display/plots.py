@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from ..record import CellRecord
 
-__all__ = ["LAST_CELLS", "COMPONENT_COLORS", "cells_bar_png", "cumulative_png", "timeline_png", "record_co2e_g_by_component"]
+__all__ = ["LAST_CELLS", "COMPONENT_COLORS", "png_width_px", "cells_bar_png", "cumulative_png", "timeline_png", "record_co2e_g_by_component"]
 
 #: How many recent cells the per-cell bar plot shows.
 LAST_CELLS = 30
@@ -30,6 +30,11 @@ _DPI = 80
 def record_co2e_g_by_component(record: CellRecord) -> dict[str, float]:
     """CO2e (g) of each component of ``record``; sums to ``record.co2e_g``."""
     return {name: record.co2e_g_of(comp.energy_j) for name, comp in record.components.items()}
+
+
+def png_width_px(png: bytes) -> int:
+    """The pixel width in a PNG's header (so frontends show it 1:1, not stretched)."""
+    return int.from_bytes(bytes(png[16:20]), "big")
 
 
 def _new_figure(width_in: float, height_in: float) -> tuple[Any, Any]:
@@ -52,9 +57,11 @@ def _new_figure(width_in: float, height_in: float) -> tuple[Any, Any]:
     return fig, ax
 
 
-def _png(fig: Any) -> bytes:
+def _png(fig: Any, bottom_in: float = 0.45) -> bytes:
+    """PNG bytes; fixed margins (in inches) instead of tight_layout, which costs a draw."""
+    width_in, height_in = fig.get_size_inches()
+    fig.subplots_adjust(left=0.65 / width_in, right=1 - 0.1 / width_in, top=1 - 0.1 / height_in, bottom=bottom_in / height_in)
     buffer = io.BytesIO()
-    fig.tight_layout(pad=0.4)
     fig.canvas.print_png(buffer)
     return buffer.getvalue()
 
@@ -101,13 +108,14 @@ def cells_bar_png(records: Sequence[CellRecord], highlight_id: int | None = None
             ax.annotate("!", (x, top), ha="center", va="bottom", color=_HIGHLIGHT, fontsize=9, fontweight="bold")
     ax.set_xlim(-0.6, max(len(shown), 10) - 0.4)  # few cells: narrow bars, not a wall
     ax.set_xticks(xs)
-    ax.set_xticklabels([_tick(r) for r in shown], rotation=90 if len(shown) > 12 else 0, fontsize=7)
+    rotate = len(shown) > 12
+    ax.set_xticklabels([_tick(r) for r in shown], rotation=90 if rotate else 0, fontsize=7)
     ax.set_ylabel(f"{unit} CO2e", fontsize=8)
     ax.set_xlabel(f"cells (last {len(shown)})" + ("" if highlight_id is None else " — this cell outlined"), fontsize=8)
     if components:
         _legend(ax, components)
         ax.set_ylim(0, max(max(bottoms, default=0.0) * 1.3, 1e-12))
-    return _png(fig)
+    return _png(fig, bottom_in=0.75 if rotate else 0.45)
 
 
 def _tick(record: CellRecord) -> str:

@@ -104,7 +104,7 @@ class SummaryView:
     def __init__(self, session: Any, *, display: Callable[..., Any] | None = None) -> None:
         import ipywidgets as w
 
-        from .plots import cells_bar_png, cumulative_png
+        from .plots import cells_bar_png, cumulative_png, png_width_px
 
         self.session = session
         self.records = list(session.records)
@@ -119,8 +119,8 @@ class SummaryView:
             self.table = w.HTML(_table_html(list(self._by_id.values()), earlier))
             pngs["bar"] = cells_bar_png(self.records, last=_BAR_CELLS, width_in=7.0)
             pngs["cumulative"] = cumulative_png(self.records)
-            self.bar = w.Image(value=pngs["bar"], format="png")
-            self.cumulative = w.Image(value=pngs["cumulative"], format="png")
+            self.bar = w.Image(value=pngs["bar"], format="png", width=str(png_width_px(pngs["bar"])))
+            self.cumulative = w.Image(value=pngs["cumulative"], format="png", width=str(png_width_px(pngs["cumulative"])))
             last = self.records[-1]
             options = [(_option(r), r.id) for r in reversed(list(self._by_id.values()))]
             self.dropdown = w.Dropdown(options=options, value=last.id, description="power of", layout=w.Layout(width="max-content"))
@@ -150,11 +150,14 @@ class SummaryView:
             pass
 
     def select(self, record_id: int) -> None:
-        from .plots import timeline_png
+        from .plots import png_width_px, timeline_png
 
         record = self._by_id.get(record_id)
         if record is not None and self.timeline is not None:
-            self.timeline.value = timeline_png(record)
+            png = timeline_png(record)
+            with self.timeline.hold_sync():
+                self.timeline.value = png
+                self.timeline.width = str(png_width_px(png))
 
 
 def show_summary_widget(session: Any) -> SummaryView:

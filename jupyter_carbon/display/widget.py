@@ -19,6 +19,7 @@ from typing import Any, Callable
 from ..record import CellRecord
 from ..sampler import LiveStatus
 from . import html as H
+from .plots import png_width_px
 from .text import TextView, format_record, format_record_line
 
 __all__ = ["WidgetView", "MIN_UPDATE_S", "COMPACT_LIVE_AFTER_S"]
@@ -81,21 +82,16 @@ class WidgetView:
     def _build(self) -> None:
         import ipywidgets as w
 
-        self.live = w.HTML(value="" if self.compact else self._waiting_html())
-        self.live.add_class("jc-live")
-        self.result = w.HTML(value="")
-        self.result.add_class("jc-result")
-        self.notes_widget = w.HTML(value="", layout=w.Layout(display="none"))
-        self.notes_widget.add_class("jc-notes")
+        # classes given at construction: one comm_open per widget, no extra state messages
+        self.live = w.HTML(value="" if self.compact else self._waiting_html(), _dom_classes=("jc-live",))
+        self.result = w.HTML(value="", _dom_classes=("jc-result",))
+        self.notes_widget = w.HTML(value="", layout=w.Layout(display="none"), _dom_classes=("jc-notes",))
         children = [self.live, self.result, self.notes_widget]
         self.plot = None
         if not self.compact:
-            self.plot = w.Image(format="png", layout=w.Layout(display="none"))
-            self.plot.add_class("jc-plot")
+            self.plot = w.Image(format="png", layout=w.Layout(display="none"), _dom_classes=("jc-plot",))
             children.insert(2, self.plot)
-        self.box = w.VBox(children)
-        self.box.add_class("jupyter-carbon")
-        self.box.add_class("jc-compact" if self.compact else "jc-full")
+        self.box = w.VBox(children, _dom_classes=("jupyter-carbon", "jc-compact" if self.compact else "jc-full"))
 
     def _name(self) -> str:
         return self.label or (f"cell [{self.cell}]" if self.cell is not None else "window")
@@ -186,6 +182,7 @@ class WidgetView:
             self.result.value = result_html
             if png and self.plot is not None:
                 self.plot.value = png
+                self.plot.width = str(png_width_px(png))
                 self.plot.layout.display = ""
             if record.status != "ok":
                 self.box.add_class(f"jc-{record.status}")
