@@ -160,6 +160,10 @@ def test_live_figures_then_final_widget_in_jupyterlab(lab, page):
     image.first.wait_for(state="visible")
     assert image.first.evaluate("img => img.naturalWidth") > 100
     widget.scroll_into_view_if_needed()
+    try:  # JupyterLab's "official Jupyter news?" toast covers part of the screenshots
+        page.locator(".jp-toast-button", has_text="No").first.click(timeout=2_000)
+    except Exception:
+        pass
     page.screenshot(path=str(OUTPUT / "browser-final-light.png"))
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
