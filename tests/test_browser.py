@@ -131,7 +131,6 @@ def test_live_figures_then_final_widget_in_jupyterlab(lab, page):
     live = page.locator(".jupyter-carbon .jc-live")
     live.first.wait_for(state="attached", timeout=60_000)
     seen: list[str] = []
-    all_texts: list[str] = []
     live_shot = False
     result = page.locator(".jupyter-carbon .jc-result")
     deadline = time.monotonic() + 30
@@ -139,7 +138,6 @@ def test_live_figures_then_final_widget_in_jupyterlab(lab, page):
         if "TOTAL" in (result.first.inner_text() if result.count() else ""):
             break
         text = live.first.inner_text() if live.count() else ""
-        all_texts.append(text)
         if "running" in text and (not seen or seen[-1] != text):
             seen.append(text)
             if len(seen) == 3 and not live_shot:
