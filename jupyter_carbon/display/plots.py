@@ -1,0 +1,169 @@
+"""Off-screen plots of records, as PNG bytes.
+
+matplotlib is imported here, lazily, and only its object-oriented API is used: a
+``matplotlib.figure.Figure`` drawn by the Agg canvas. ``pyplot`` is never imported, so the
+user's backend, current figure and ``plt.get_fignums()`` stay as they were, and every figure is
+garbage once its PNG is written (nothing registers it anywhere).
+
+Colours are mid-tone and backgrounds transparent, so one image reads on JupyterLab's light and
+dark themes alike. Per-cell plots take only the last ``LAST_CELLS`` records, so their cost does
+not grow with the session.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Sequence
+
+from ..record import CellRecord
+
+__all__ = ["LAST_CELLS", "COMPONENT_COLORS", "png_width_px", "cells_bar_png", "cumulative_png", "timeline_png", "record_co2e_g_by_component"]
+
+#: How many recent cells the per-cell bar plot shows.
+LAST_CELLS = 30
+COMPONENT_COLORS = {"cpu": "#4c8bf5", "gpu": "#9c5fd6", "ram": "#e8a33d"}
+_TEXT = "#8c8c8c"  # readable on white and on JupyterLab's dark background
+_HIGHLIGHT = "#e0483e"
+_DPI = 80
+
+
+def record_co2e_g_by_component(record: CellRecord) -> dict[str, float]:
+    """CO2e (g) of each component of ``record``; sums to ``record.co2e_g``."""
+    return {name: record.co2e_g_of(comp.energy_j) for name, comp in record.components.items()}
+
+
+def png_width_px(png: bytes) -> int:
+    """The pixel width in a PNG's header (so frontends show it 1:1, not stretched)."""
+    return int.from_bytes(bytes(png[16:20]), "big")
+
+
+def _new_figure(width_in: float, height_in: float) -> tuple[Any, Any]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), dpi=_DPI)
+    fig.patch.set_alpha(0.0)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.patch.set_alpha(0.0)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color(_TEXT)
+    ax.tick_params(colors=_TEXT, labelsize=8)
+    ax.yaxis.label.set_color(_TEXT)
+    ax.xaxis.label.set_color(_TEXT)
+    ax.title.set_color(_TEXT)
+    return fig, ax
+
+
+def _png(fig: Any, bottom_in: float = 0.45) -> bytes:
+    """PNG bytes; fixed margins (in inches) instead of tight_layout, which costs a draw."""
+    width_in, height_in = fig.get_size_inches()
+    fig.subplots_adjust(left=0.65 / width_in, right=1 - 0.1 / width_in, top=1 - 0.1 / height_in, bottom=bottom_in / height_in)
+    buffer = io.BytesIO()
+    fig.canvas.print_png(buffer)
+    return buffer.getvalue()
+
+
+def _co2e_scale(max_g: float) -> tuple[float, str]:
+    """A factor and unit so the axis reads in µg, mg, g or kg CO2e."""
+    for factor, unit in ((1e3, "kg"), (1.0, "g"), (1e-3, "mg")):
+        if max_g >= factor:
+            return factor, unit
+    return 1e-6, "µg"
+
+
+def _legend(ax: Any, components: Sequence[str]) -> None:
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=COMPONENT_COLORS.get(c, _TEXT), label=c.upper()) for c in components]
+    legend = ax.legend(handles=handles, fontsize=8, frameon=False, loc="upper left", ncol=len(handles))
+    for text in legend.get_texts():
+        text.set_color(_TEXT)
+
+
+def cells_bar_png(records: Sequence[CellRecord], highlight_id: int | None = None, *, last: int = LAST_CELLS, width_in: float = 6.0, height_in: float = 2.2) -> bytes:
+    """Emissions per cell, stacked by component, for the last ``last`` records; ``highlight_id`` outlined.
+
+    ``records`` must support slicing (a list): only ``records[-last:]`` is read.
+    """
+    shown = list(records[-last:]) if last else list(records)
+    fig, ax = _new_figure(width_in, height_in)
+    per_record = [record_co2e_g_by_component(r) for r in shown]
+    components = [c for c in COMPONENT_COLORS if any(c in p for p in per_record)]
+    components += sorted({c for p in per_record for c in p} - set(components))
+    totals = [sum(p.values()) for p in per_record]
+    factor, unit = _co2e_scale(max(totals, default=0.0))
+    xs = list(range(len(shown)))
+    bottoms = [0.0] * len(shown)
+    for comp in components:
+        heights = [p.get(comp, 0.0) / factor for p in per_record]
+        ax.bar(xs, heights, bottom=bottoms, color=COMPONENT_COLORS.get(comp, _TEXT), width=0.75)
+        bottoms = [b + h for b, h in zip(bottoms, heights)]
+    for x, record, top in zip(xs, shown, bottoms):
+        if record.id == highlight_id:
+            ax.bar([x], [top], width=0.9, fill=False, edgecolor=_HIGHLIGHT, linewidth=2.0)
+        if record.status != "ok":
+            ax.annotate("!", (x, top), ha="center", va="bottom", color=_HIGHLIGHT, fontsize=9, fontweight="bold")
+    ax.set_xlim(-0.6, max(len(shown), 10) - 0.4)  # few cells: narrow bars, not a wall
+    ax.set_xticks(xs)
+    rotate = len(shown) > 12
+    ax.set_xticklabels([_tick(r) for r in shown], rotation=90 if rotate else 0, fontsize=7)
+    ax.set_ylabel(f"{unit} CO2e", fontsize=8)
+    ax.set_xlabel(f"cells (last {len(shown)})" + ("" if highlight_id is None else " — this cell outlined"), fontsize=8)
+    if components:
+        _legend(ax, components)
+        ax.set_ylim(0, max(max(bottoms, default=0.0) * 1.3, 1e-12))
+    return _png(fig, bottom_in=0.75 if rotate else 0.45)
+
+
+def _tick(record: CellRecord) -> str:
+    if record.cell is not None:
+        return f"[{record.cell}]"
+    return f"#{record.id}"
+
+
+def cumulative_png(records: Sequence[CellRecord], *, width_in: float = 4.0, height_in: float = 2.2, max_points: int = 2000) -> bytes:
+    """The session's cumulative emissions, one step per record (downsampled past ``max_points``)."""
+    fig, ax = _new_figure(width_in, height_in)
+    running, cumulative = 0.0, []
+    for record in records:
+        running += record.co2e_g
+        cumulative.append(running)
+    stride = max(1, len(cumulative) // max_points)
+    xs = [0] + list(range(1, len(cumulative) + 1))[::stride]
+    factor, unit = _co2e_scale(running)
+    ys = [0.0] + [v / factor for v in cumulative[::stride]]
+    if stride > 1 and xs[-1] != len(cumulative):
+        xs.append(len(cumulative))
+        ys.append(running / factor)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.plot(xs, ys, color=COMPONENT_COLORS["cpu"], linewidth=1.5, marker="." if len(xs) < 40 else None)
+    ax.fill_between(xs, ys, color=COMPONENT_COLORS["cpu"], alpha=0.2)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0, max(xs[-1], 1))
+    ax.set_xlabel("records", fontsize=8)
+    ax.set_ylabel(f"cumulative {unit} CO2e", fontsize=8)
+    return _png(fig)
+
+
+def timeline_png(record: CellRecord, *, width_in: float = 6.0, height_in: float = 2.2) -> bytes:
+    """Power (W) per component over the record's window, from ``record.timeline``."""
+    fig, ax = _new_figure(width_in, height_in)
+    timeline = record.timeline
+    shown = []
+    for comp, values in timeline.power_w.items():
+        if values and len(values) == len(timeline.t_s):
+            ax.plot(timeline.t_s, values, color=COMPONENT_COLORS.get(comp, _TEXT), linewidth=1.5, marker="." if len(values) < 30 else None)
+            shown.append(comp)
+    if shown:
+        _legend(ax, shown)
+        top = max(max(v) for c, v in timeline.power_w.items() if c in shown)
+        ax.set_ylim(0, max(top * 1.3, 1e-9))
+    else:
+        ax.text(0.5, 0.5, "no power samples (cell shorter than the sampling interval)", transform=ax.transAxes, ha="center", va="center", color=_TEXT, fontsize=8)
+    ax.set_xlabel("seconds since the cell started", fontsize=8)
+    ax.set_ylabel("W", fontsize=8)
+    return _png(fig)

@@ -1,0 +1,201 @@
+"""The Jupyter widget view of one measured window.
+
+Threads: the widget is built and displayed (with a display handle) from the main thread in the
+constructor; ``on_live`` and ``note`` may run on any thread and only set traits, batched with
+``hold_sync`` and throttled to ``MIN_UPDATE_S``; ``finish`` runs on the main thread and replaces
+the output through the handle with a mimebundle holding the widget view *and* static
+``text/plain`` and ``text/html`` (plot embedded as a PNG), so saved notebooks and frontends
+without widgets still show the result. Nothing here may break the user's cell: on_live swallows
+its errors, and a widget that cannot be built degrades to the text view.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Any, Callable
+
+from ..record import CellRecord
+from ..sampler import LiveStatus
+from . import html as H
+from .plots import png_width_px
+from .text import TextView, format_record, format_record_line
+
+__all__ = ["WidgetView", "MIN_UPDATE_S", "COMPACT_LIVE_AFTER_S"]
+
+#: Live updates are at least this far apart (at most ~4 per second), whatever the interval.
+MIN_UPDATE_S = 0.24
+#: The compact (auto mode) line starts showing live figures once a cell has run this long.
+COMPACT_LIVE_AFTER_S = 1.0
+
+
+def _hold(*widgets: Any) -> contextlib.ExitStack:
+    """One batched state message per widget for all trait changes inside the block."""
+    stack = contextlib.ExitStack()
+    for widget in widgets:
+        stack.enter_context(widget.hold_sync())
+    return stack
+
+
+class WidgetView:
+    """Live figures while the window is open, then the report (full) or one line (compact)."""
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        compact: bool,
+        label: str | None = None,
+        kind: str = "cell",
+        cell: int | None = None,
+        items: int | None = None,
+        task: str | None = None,
+        scope: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        display: Callable[..., Any] | None = None,
+    ) -> None:
+        self.session = session
+        self.compact = compact
+        self.label, self.kind, self.cell, self.items, self.task, self.scope = label, kind, cell, items, task, scope
+        self.measurement: Any = None
+        self.record: CellRecord | None = None
+        self.errors: list[str] = []  # display problems, kept for tests and debugging
+        self.live_updates = 0
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last_update_s = float("-inf")
+        self._done = False
+        self._notes: list[str] = []
+        self._fallback: TextView | None = None
+        try:
+            intensity = session.intensity()  # read now: on_live must not touch the session from the thread
+            self._g_per_kwh, self._pue = intensity.g_per_kwh, session.config.pue
+            self._build()
+            self.handle = self._display(display)
+        except Exception as exc:  # no widget: the text view still reports the cell
+            self.errors.append(f"widget: {type(exc).__name__}: {exc}")
+            self._fallback = TextView(session, compact=compact)
+
+    # --- construction (main thread) ------------------------------------------------------------
+
+    def _build(self) -> None:
+        import ipywidgets as w
+
+        # classes given at construction: one comm_open per widget, no extra state messages
+        self.live = w.HTML(value="" if self.compact else self._waiting_html(), _dom_classes=("jc-live",))
+        self.result = w.HTML(value="", _dom_classes=("jc-result",))
+        self.notes_widget = w.HTML(value="", layout=w.Layout(display="none"), _dom_classes=("jc-notes",))
+        children = [self.live, self.result, self.notes_widget]
+        self.plot = None
+        if not self.compact:
+            self.plot = w.Image(format="png", layout=w.Layout(display="none"), _dom_classes=("jc-plot",))
+            children.insert(2, self.plot)
+        self.box = w.VBox(children, _dom_classes=("jupyter-carbon", "jc-compact" if self.compact else "jc-full"))
+
+    def _name(self) -> str:
+        return self.label or (f"cell [{self.cell}]" if self.cell is not None else "window")
+
+    def _waiting_html(self) -> str:
+        return f'<div class="jc-live-text" style="color: {H.FG2}">carbon · {H.esc(self._name())}: measuring…</div>'
+
+    def _bundle(self, plain: str, html: str | None = None) -> dict[str, Any]:
+        bundle = dict(self.box._repr_mimebundle_() or {})
+        bundle["text/plain"] = plain
+        if html is not None:
+            bundle["text/html"] = html
+        return bundle
+
+    def _display(self, display: Callable[..., Any] | None) -> Any:
+        if display is None:
+            from IPython.display import display
+        return display(self._bundle(f"carbon: measuring {self._name()}…"), raw=True, display_id=True)
+
+    # --- from any thread: traits only ----------------------------------------------------------
+
+    def attach(self, measurement: Any) -> None:
+        self.measurement = measurement
+
+    def on_live(self, status: LiveStatus) -> None:
+        """Called by the sampler thread at every tick: set the live figures, throttled."""
+        if self._fallback is not None:
+            return
+        try:
+            if self.compact and status.elapsed_s < COMPACT_LIVE_AFTER_S:
+                return
+            with self._lock:
+                now = self._clock()
+                if self._done or now - self._last_update_s < MIN_UPDATE_S:
+                    return
+                self._last_update_s = now
+                value = H.live_html(status, self._g_per_kwh, self._pue, compact=self.compact)
+                with _hold(self.live):
+                    self.live.value = value
+                self.live_updates += 1
+        except Exception as exc:  # the user's cell goes on; the report at the end is unaffected
+            if len(self.errors) < 10:
+                self.errors.append(f"live: {type(exc).__name__}: {exc}")
+
+    def note(self, text: str) -> None:
+        """A line of extra information (e.g. a loop prediction); callable from any thread."""
+        if self._fallback is not None:
+            self._fallback.note(text)
+            return
+        try:
+            with self._lock:
+                self._notes.append(str(text))
+                value = "".join(f'<div class="jc-note" style="color: {H.FG2}">{H.esc(n)}</div>' for n in self._notes)
+                with _hold(self.notes_widget):
+                    self.notes_widget.value = value
+                    self.notes_widget.layout.display = ""
+        except Exception as exc:
+            self.errors.append(f"note: {type(exc).__name__}: {exc}")
+
+    # --- the end (main thread) -----------------------------------------------------------------
+
+    def finish(self, record: CellRecord) -> None:
+        self.record = record
+        if self._fallback is not None:
+            self._fallback.finish(record)
+            return
+        with self._lock:
+            self._done = True
+            notes = list(self._notes)
+        if self.compact:
+            inner = H.record_line_html(record)
+            result_html = f'<div class="jc-line-box" style="{H.FONT}; color: {H.FG}">{inner}</div>'
+            static_html = f'<div class="jupyter-carbon" style="{H.FONT}; color: {H.FG}">{inner}</div>'
+            plain = format_record_line(record)
+            png = None
+        else:
+            body = H.record_html(record, notes=notes)
+            result_html = f'<div style="{H.box_style(record.status)}">{body}</div>'
+            png = self._plot_png(record)
+            image = H.img_html(png, "CO2e per cell, last 30 cells, this cell outlined") if png else ""
+            static_html = f'<div class="jupyter-carbon" style="{H.box_style(record.status)}">{body}{image}</div>'
+            plain = format_record(record)
+        widgets = [self.live, self.result, self.notes_widget, self.box] + ([self.plot] if self.plot is not None else [])
+        with _hold(*widgets):
+            self.live.value = ""
+            self.live.layout.display = "none"
+            self.notes_widget.layout.display = "none"  # the notes are part of the result now
+            self.result.value = result_html
+            if png and self.plot is not None:
+                self.plot.value = png
+                self.plot.width = str(png_width_px(png))
+                self.plot.layout.display = ""
+            if record.status != "ok":
+                self.box.add_class(f"jc-{record.status}")
+        self.handle.update(self._bundle(plain, static_html), raw=True)
+
+    def _plot_png(self, record: CellRecord) -> bytes | None:
+        from .plots import LAST_CELLS, cells_bar_png
+
+        try:
+            recent = list(self.session.records[-LAST_CELLS:])  # a slice: constant cost per cell
+            if not any(r.id == record.id for r in recent):
+                recent = (recent + [record])[-LAST_CELLS:]
+            return cells_bar_png(recent, highlight_id=record.id)
+        except Exception as exc:  # a report without a plot is still a report
+            self.errors.append(f"plot: {type(exc).__name__}: {exc}")
+            return None
