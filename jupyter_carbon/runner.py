@@ -95,7 +95,12 @@ def run_notebook(path: str | os.PathLike, *, region: str | None = None, timeout_
     result = RunResult(nb)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     log_dir = Path(tempfile.mkdtemp(prefix="jupyter_carbon-run-"))
-    client = NotebookClient(nb, timeout=timeout_s, allow_errors=False, resources={"metadata": {"path": str(path.parent.absolute())}})
+    # IPC sockets in our own temp folder: the kernel and this process share the machine, so no TCP
+    # port is opened (and ipykernel ≥ 7.3 does not warn about unencrypted TCP on every run).
+    from jupyter_client.manager import AsyncKernelManager
+
+    km = AsyncKernelManager(kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"), transport="ipc", ip=str(log_dir / "kernel"))
+    client = NotebookClient(nb, km=km, timeout=timeout_s, allow_errors=False, resources={"metadata": {"path": str(path.parent.absolute())}})
     try:
         with _environ(JUPYTER_CARBON_LOG_DIR=str(log_dir), JUPYTER_CARBON_REGION=region), client.setup_kernel():
             setup_errors: list[str] = []
