@@ -110,6 +110,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("intensity", _optional(_number("intensity", 0, 5000)), None, "explicit carbon intensity in gCO2e/kWh (overrides region)"),
         Setting("pue", _number("pue", 1.0, 5.0), 1.0, "power usage effectiveness of the data centre (1.0–5.0)"),
         Setting("live", _optional(_choice("live", ("electricitymaps", "uk"))), None, "live intensity provider: electricitymaps (token in ELECTRICITYMAPS_TOKEN) or uk"),
+        Setting("zone", _optional(_text), None, "Electricity Maps zone for live=electricitymaps, e.g. US-CAL-CISO (default: the region's code)"),
         Setting("powercap_root", _text, "/sys/class/powercap", "folder of the Linux powercap tree (RAPL)"),
         Setting("power", _power_overrides, {}, "fixed wattage per component instead of measuring, e.g. cpu:15,ram:3"),
         Setting("log_dir", _text, ".jupyter_carbon", "folder of the session logs (JSON lines)"),
@@ -126,6 +127,7 @@ class Config:
     intensity: float | None = None
     pue: float = 1.0
     live: str | None = None
+    zone: str | None = None
     powercap_root: str = "/sys/class/powercap"
     power: dict = field(default_factory=dict)
     log_dir: str = ".jupyter_carbon"

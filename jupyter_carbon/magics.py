@@ -49,6 +49,7 @@ class Carbon(Configurable):
     intensity = Float(-1.0, help=SETTINGS["intensity"].help + " (negative: unset)").tag(config=True)
     pue = Float(1.0, help=SETTINGS["pue"].help).tag(config=True)
     live = Unicode("", help=SETTINGS["live"].help).tag(config=True)
+    zone = Unicode("", help=SETTINGS["zone"].help).tag(config=True)
     powercap_root = Unicode("/sys/class/powercap", help=SETTINGS["powercap_root"].help).tag(config=True)
     power = Dict(help=SETTINGS["power"].help).tag(config=True)
     log_dir = Unicode(".jupyter_carbon", help=SETTINGS["log_dir"].help).tag(config=True)
@@ -70,7 +71,7 @@ class Carbon(Configurable):
     def _value(name: str, value: Any) -> Any:
         if name == "intensity" and isinstance(value, (int, float)) and value < 0:
             return None
-        if name in ("region", "live") and value == "":
+        if name in ("region", "live", "zone") and value == "":
             return None
         return value
 

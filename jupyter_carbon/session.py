@@ -24,7 +24,7 @@ __all__ = ["CarbonSession", "Measurement", "get_session", "reset_session"]
 #: Settings whose change means probing the hardware again.
 _REDETECT = ("scope", "powercap_root", "power")  # scope: the totals' sources change
 #: Settings that change where the carbon intensity comes from.
-_INTENSITY = ("region", "intensity", "live")
+_INTENSITY = ("region", "intensity", "live", "zone")
 NO_REGION_NOTE = "no region set: world average used — set one with %carbon config region=FR (or JUPYTER_CARBON_REGION)"
 
 
@@ -134,7 +134,11 @@ class CarbonSession:
         if cfg.live is None:
             return self._table_intensity
         if self._live is None:
-            self._live = _live_intensity(cfg, self._table_intensity)
+            try:
+                self._live = _live_intensity(cfg, self._table_intensity)
+            except ValueError as exc:
+                self.problem(f"live intensity off: {exc}")
+                return self._table_intensity
         return self._live.current()
 
     def _close_live(self) -> None:
@@ -260,7 +264,10 @@ def _live_intensity(config: Config, fallback: Intensity) -> Any:
     if config.live == "uk":
         provider = UKCarbonIntensityProvider()
     else:
-        provider = ElectricityMapsProvider(zone=(fallback.region or "").split(":")[0] or "GB")
+        zone = config.zone or (fallback.region if fallback.region and ":" not in fallback.region else None)
+        if zone is None:
+            raise ValueError("live=electricitymaps needs a zone: %carbon config zone=FR (an Electricity Maps zone such as US-CAL-CISO)")
+        provider = ElectricityMapsProvider(zone=zone)
     return LiveIntensity(provider, fallback)
 
 
