@@ -135,7 +135,7 @@ WINDOW = """
 import json, time, statistics, tempfile, os
 from jupyter_carbon.config import Config
 from jupyter_carbon.sources.detect import detect
-from jupyter_carbon.session import CarbonSession
+from jupyter_carbon.carbon_session import CarbonSession
 cfg = Config()
 if {rapl}:
     from fakes import FakePowercap
@@ -165,7 +165,7 @@ def bench_window(rapl: bool) -> dict:
 
 SAMPLER = """
 import json, time, statistics
-from jupyter_carbon.session import CarbonSession
+from jupyter_carbon.carbon_session import CarbonSession
 session = CarbonSession()
 m = session.open()
 c0, t0 = time.process_time(), time.perf_counter()
@@ -203,7 +203,7 @@ ACCURACY = """
 import json, math, tempfile
 from fakes import FakeClock, FakePowercap
 from jupyter_carbon.config import Config
-from jupyter_carbon.session import CarbonSession
+from jupyter_carbon.carbon_session import CarbonSession
 errors = []
 for seed, max_range in enumerate((262_143_328_850, 50_000_000, 20_000_000)):
     clock = FakeClock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .session import CarbonSession, Measurement, get_session
+from .carbon_session import CarbonSession, Measurement, get_session
 
 __all__ = ["track", "session", "summary"]
 

@@ -176,7 +176,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     from .display.text import format_status
-    from .session import CarbonSession
+    from .carbon_session import CarbonSession
 
     session = CarbonSession()
     try:

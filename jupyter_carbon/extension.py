@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from .parse import CellOptions, ParseError, parse_cell_line
-from .session import CarbonSession, Measurement, get_session
+from .carbon_session import CarbonSession, Measurement, get_session
 
 __all__ = ["load", "unload", "CarbonExtension", "get_extension"]
 

@@ -190,7 +190,7 @@ class TrackedIter:
     # --- window, sampling, output -----------------------------------------------------------------
 
     def _begin(self) -> None:
-        from .session import get_session
+        from .carbon_session import get_session
 
         attached = _current_cell() if self.session is None else None
         if attached is not None:

@@ -44,9 +44,7 @@ def _shell():
 @pytest.fixture
 def shell(_shell, no_pynvml):
     """A real InteractiveShell with jupyter_carbon loaded; unloaded (and state reset) afterwards."""
-    import importlib
-
-    session_module = importlib.import_module("jupyter_carbon.session")
+    import jupyter_carbon.carbon_session as session_module
 
     session_module.reset_session()
     _shell.run_line_magic("load_ext", "jupyter_carbon")

@@ -7,7 +7,7 @@ import pytest
 from jupyter_carbon.baseline import measure_baseline
 from jupyter_carbon.config import Config
 from jupyter_carbon.display.text import format_record
-from jupyter_carbon.session import CarbonSession
+from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.sources.constant import ConstantPowerSource
 from jupyter_carbon.sources.detect import Detection
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ def records(shell):
 
 
 def test_load_prints_one_line_saying_what_is_measured_and_how(capfd, _shell, no_pynvml):
-    reset_session = importlib.import_module("jupyter_carbon.session").reset_session
+    from jupyter_carbon.carbon_session import reset_session
 
     reset_session()
     _shell.run_line_magic("load_ext", "jupyter_carbon")
@@ -209,7 +208,7 @@ def test_config_line_traitlets_and_env(shell, capsys, caplog):
 
 
 def test_env_variables_apply_at_load(_shell, monkeypatch, capsys, no_pynvml):
-    reset_session = importlib.import_module("jupyter_carbon.session").reset_session
+    from jupyter_carbon.carbon_session import reset_session
 
     monkeypatch.setenv("JUPYTER_CARBON_REGION", "US-CA")
     monkeypatch.setenv("JUPYTER_CARBON_INTERVAL", "nonsense")
@@ -259,7 +258,7 @@ def test_a_failing_display_is_reported_once_and_the_cell_is_unaffected(shell, ca
 
 
 def test_unload_removes_everything_and_reload_100_times_leaks_nothing(_shell, no_pynvml):
-    reset_session = importlib.import_module("jupyter_carbon.session").reset_session
+    from jupyter_carbon.carbon_session import reset_session
 
     reset_session()
     def counts():

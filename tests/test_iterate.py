@@ -12,7 +12,7 @@ import pytest
 import jupyter_carbon
 from jupyter_carbon.config import Config
 from jupyter_carbon.iterate import CarbonBudgetWarning, track_iter
-from jupyter_carbon.session import CarbonSession
+from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.sources.base import IntegratingSource
 from jupyter_carbon.sources.detect import Detection
 from jupyter_carbon.units import J_PER_KWH
@@ -369,9 +369,8 @@ def shell(machine, monkeypatch):
     pytest.importorskip("IPython")
     from IPython.core.interactiveshell import InteractiveShell
 
-    import importlib
+    import jupyter_carbon.carbon_session as session_module
 
-    session_module = importlib.import_module("jupyter_carbon.session")  # the package's `session` is api.session()
     session, _ = make_session(machine)
     monkeypatch.setattr(session_module, "_default", session)
     ip = InteractiveShell.instance()

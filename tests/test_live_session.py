@@ -10,7 +10,7 @@ import time
 import pytest
 
 from jupyter_carbon.config import Config
-from jupyter_carbon.session import CarbonSession
+from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.sources.constant import ConstantPowerSource
 from jupyter_carbon.sources.detect import Detection
 

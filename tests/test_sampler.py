@@ -11,7 +11,7 @@ from fakes import FakeClock
 from jupyter_carbon.config import Config
 from jupyter_carbon.ledger import Ledger
 from jupyter_carbon.sampler import LINGER_TICKS, Sampler, TimelineBuffer
-from jupyter_carbon.session import CarbonSession
+from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.sources.base import IntegratingSource, Reading
 from jupyter_carbon.sources.constant import ConstantPowerSource
 from jupyter_carbon.sources.detect import Detection

@@ -22,7 +22,7 @@ from jupyter_carbon.display.summary import SummaryView  # noqa: E402
 from jupyter_carbon.display.text import format_record, format_record_line, format_summary  # noqa: E402
 from jupyter_carbon.display.widget import MIN_UPDATE_S, WidgetView  # noqa: E402
 from jupyter_carbon.sampler import LiveStatus  # noqa: E402
-from jupyter_carbon.session import CarbonSession  # noqa: E402
+from jupyter_carbon.carbon_session import CarbonSession  # noqa: E402
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -55,13 +55,10 @@ def _name(record: CellRecord) -> str:
 
 def equivalents_html(energy_j: float, co2e_g: float) -> str:
     """Smartphone charges and car distance, each with its source as a tooltip."""
-    from ..intensity.emissions import equivalents
+    from ..intensity.emissions import equivalents_by_label
 
-    groups: dict[str, list[Any]] = {}
-    for e in equivalents(energy_j, co2e_g):
-        groups.setdefault(e.label, []).append(e)
     parts = []
-    for label, items in groups.items():
+    for label, items in equivalents_by_label(energy_j, co2e_g).items():
         values = " / ".join(f"{e.value:.3g} {'' if e.unit in label else e.unit}".strip() for e in items)
         parts.append(f'<span class="jc-equivalent" title="{esc(items[0].source)}" style="border-bottom: 1px dotted {FG2}; cursor: help">{esc(label)}: {esc(values)}</span>')
     return f'<div class="jc-equivalents" style="color: {FG2}">≈ ' + " · ".join(parts) + "</div>"

@@ -58,13 +58,10 @@ def format_per_item(record: CellRecord) -> list[str]:
 
 def equivalents_line(energy_j: float, co2e_g: float) -> str:
     """``equivalent to: 45.5 smartphone charges · car distance 1.95 km (1.21 miles)`` (sources: EPA)."""
-    from ..intensity.emissions import equivalents
+    from ..intensity.emissions import equivalents_by_label
 
-    groups: dict[str, list[Any]] = {}
-    for e in equivalents(energy_j, co2e_g):
-        groups.setdefault(e.label, []).append(e)
     parts = []
-    for label, items in groups.items():
+    for label, items in equivalents_by_label(energy_j, co2e_g).items():
         values = [f"{e.value:.3g}" + ("" if e.unit in label else f" {e.unit}") for e in items]
         first = f"{values[0]} {label}" if items[0].unit in label else f"{label} {values[0]}"
         parts.append(first + (f" ({', '.join(values[1:])})" if len(values) > 1 else ""))

@@ -18,12 +18,13 @@ __all__ = [
     "check_g_per_kwh",
     "check_pue",
     "co2e_g",
+    "equivalents_by_label",
     "equivalents",
     "kwh_from_j",
     "smartphone_charges",
 ]
 
-J_PER_KWH = 3.6e6
+from ..units import J_PER_KWH  # noqa: E402  (one definition of the constant)
 KM_PER_MILE = 1.609344
 
 SMARTPHONE_CHARGE_KWH = 0.022
@@ -39,40 +40,31 @@ CAR_SOURCE = (
 )
 
 
-def _finite_non_negative(value: float, what: str, hint: str) -> float:
+def _finite_at_least(value: float, what: str, hint: str, minimum: float = 0.0) -> float:
     if isinstance(value, bool):
-        raise ValueError(f"{what} must be a number, got {value!r}; {hint}")
+        raise ValueError(f"{what} must be a number >= {minimum:g}, got {value!r}; {hint}")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}; {hint}") from None
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(f"{what} must be finite and >= 0, got {value!r}; {hint}")
+        raise ValueError(f"{what} must be a number >= {minimum:g}, got {value!r}; {hint}") from None
+    if not math.isfinite(number) or number < minimum:
+        raise ValueError(f"{what} must be finite and >= {minimum:g}, got {value!r}; {hint}")
     return number
 
 
 def check_pue(pue: float) -> float:
     """Return ``pue`` as a float, or raise ValueError unless it is finite and >= 1.0."""
-    hint = "PUE is facility energy / IT energy: use 1.0 for none, ~1.1-1.6 for a data centre"
-    if isinstance(pue, bool):
-        raise ValueError(f"pue must be a number >= 1.0, got {pue!r}; {hint}")
-    try:
-        number = float(pue)
-    except (TypeError, ValueError):
-        raise ValueError(f"pue must be a number >= 1.0, got {pue!r}; {hint}") from None
-    if not math.isfinite(number) or number < 1.0:
-        raise ValueError(f"pue must be finite and >= 1.0, got {pue!r}; {hint}")
-    return number
+    return _finite_at_least(pue, "pue", "PUE is facility energy / IT energy: use 1.0 for none, ~1.1-1.6 for a data centre", 1.0)
 
 
 def check_g_per_kwh(g_per_kwh: float) -> float:
     """Return the intensity as a float, or raise ValueError unless it is finite and >= 0."""
-    return _finite_non_negative(g_per_kwh, "carbon intensity (gCO2e/kWh)", "e.g. intensity=56 for France")
+    return _finite_at_least(g_per_kwh, "carbon intensity (gCO2e/kWh)", "e.g. intensity=56 for France")
 
 
 def kwh_from_j(energy_j: float) -> float:
     """Joules to kilowatt-hours."""
-    return _finite_non_negative(energy_j, "energy_j", "pass the measured energy in joules") / J_PER_KWH
+    return _finite_at_least(energy_j, "energy_j", "pass the measured energy in joules") / J_PER_KWH
 
 
 def co2e_g(energy_j: float, g_per_kwh: float, pue: float = 1.0) -> float:
@@ -92,7 +84,7 @@ class CarDistance(NamedTuple):
 
 def car_distance(co2e_g: float) -> CarDistance:
     """Distance an average US passenger car drives while emitting ``co2e_g`` grams."""
-    grams = _finite_non_negative(co2e_g, "co2e_g", "pass grams of CO2e")
+    grams = _finite_at_least(co2e_g, "co2e_g", "pass grams of CO2e")
     miles = grams / CAR_G_CO2_PER_MILE
     return CarDistance(km=miles * KM_PER_MILE, miles=miles)
 
@@ -103,6 +95,14 @@ class Equivalent:
     value: float
     unit: str
     source: str  # citation with URL, for tooltips and docs
+
+
+def equivalents_by_label(energy_j: float, co2e_g: float) -> dict[str, list[Equivalent]]:
+    """:func:`equivalents` grouped by label (e.g. car distance in km and in miles together)."""
+    groups: dict[str, list[Equivalent]] = {}
+    for e in equivalents(energy_j, co2e_g):
+        groups.setdefault(e.label, []).append(e)
+    return groups
 
 
 def equivalents(energy_j: float, co2e_g: float) -> list[Equivalent]:
