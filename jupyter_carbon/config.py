@@ -113,7 +113,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("zone", _optional(_text), None, "Electricity Maps zone for live=electricitymaps, e.g. US-CAL-CISO (default: the region's code)"),
         Setting("powercap_root", _text, "/sys/class/powercap", "folder of the Linux powercap tree (RAPL)"),
         Setting("power", _power_overrides, {}, "fixed wattage per component instead of measuring, e.g. cpu:15,ram:3"),
-        Setting("log_dir", _text, ".jupyter_carbon", "folder of the session logs (JSON lines)"),
+        Setting("log_dir", _optional(_text), ".jupyter_carbon", "folder of the session logs (JSON lines); none: keep records in memory only"),
         Setting("store_source", _flag("store_source"), False, "also store each cell's source in the log (off: cells often hold secrets)"),
     )
 }
@@ -130,7 +130,7 @@ class Config:
     zone: str | None = None
     powercap_root: str = "/sys/class/powercap"
     power: dict = field(default_factory=dict)
-    log_dir: str = ".jupyter_carbon"
+    log_dir: str | None = ".jupyter_carbon"
     store_source: bool = False
 
     def updated(self, **values: Any) -> "Config":

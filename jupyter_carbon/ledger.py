@@ -11,7 +11,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from .record import CellRecord, DeviceEnergy, SessionTotals, Timeline, co2e_g
+from .record import CellRecord, DeviceEnergy, SessionTotals, Timeline
+from .units import J_PER_KWH
 from .sampler import Snapshot
 from .sources.base import EnergySource
 
@@ -73,7 +74,7 @@ class Ledger:
         u.energy_j += energy
         u.low_j += low
         u.high_j += high
-        u.co2e_g += co2e_g(energy, g_per_kwh, pue)
+        u.co2e_g += energy * pue * g_per_kwh / J_PER_KWH  # inputs validated when configured
         u.duration_s += end.time_s - u.start.time_s
         u.start = None
 
@@ -142,7 +143,7 @@ class Ledger:
         if u.start is not None and now is not None:
             e, lo, hi = self._delta_sum(u.start, now)
             energy, low, high = energy + e, low + lo, high + hi
-            co2e += co2e_g(e, g_per_kwh, pue)
+            co2e += e * pue * g_per_kwh / J_PER_KWH
             duration += now.time_s - u.start.time_s
         return SessionTotals(len(self.records) + extra_cells, energy, low, high, co2e, duration)
 

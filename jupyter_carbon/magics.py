@@ -71,7 +71,7 @@ class Carbon(Configurable):
     def _value(name: str, value: Any) -> Any:
         if name == "intensity" and isinstance(value, (int, float)) and value < 0:
             return None
-        if name in ("region", "live", "zone") and value == "":
+        if name in ("region", "live", "zone", "log_dir") and value == "":
             return None
         return value
 

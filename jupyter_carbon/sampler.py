@@ -154,33 +154,31 @@ class Sampler:
         self._idle_ticks = 0
         self.ticks_idle = 0
         now = clock()
-        self._last = [self._read_one(i, now) or Reading(0.0, 0.0, 0.0) for i in range(len(self.sources))]
+        self._last = [Reading(0.0, 0.0, 0.0)] * len(self.sources)
         self._ref_s = now
-        self._ref = list(self._last)
         self._power_w: list[float | None] = [None] * len(self.sources)
+        self.snapshot()  # the first reading of every source
+        self._ref = list(self._last)
 
     # --- reading ------------------------------------------------------------------------------
 
-    def _read_one(self, i: int, now: float) -> Reading | None:
-        source = self.sources[i]
-        try:
-            return source.read(now)
-        except Exception as exc:  # a source must never break the user's cell
-            message = f"{source.device} ({source.method}): read failed — {type(exc).__name__}: {exc}"
-            if message not in self.errors:
-                self.errors.append(message)
-            for window in self._windows:
-                window.flag(message + "; energy after the failure is missing")
-            return None
+    def _read_failed(self, source: EnergySource, exc: Exception) -> None:
+        """Record a source's error once, and flag every open window: the reading holds."""
+        message = f"{source.device} ({source.method}): read failed — {type(exc).__name__}: {exc}"
+        if message not in self.errors:
+            self.errors.append(message)
+        for window in self._windows:
+            window.flag(message + "; energy after the failure is missing")
 
     def snapshot(self) -> Snapshot:
         with self._lock:
             now = self.clock()
             last = self._last
-            for i in range(len(self.sources)):
-                reading = self._read_one(i, now)
-                if reading is not None:
-                    last[i] = reading
+            for i, source in enumerate(self.sources):
+                try:
+                    last[i] = source.read(now)
+                except Exception as exc:  # a source must never break the user's cell
+                    self._read_failed(source, exc)
             if now - self._ref_s >= POWER_SPAN_S:
                 span = now - self._ref_s
                 self._power_w = [(r.energy_j - p.energy_j) / span for r, p in zip(last, self._ref)]

@@ -18,27 +18,46 @@ def _time(value: datetime | None) -> str | None:
 
 
 def record_to_dict(record: CellRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {"schema": SCHEMA_VERSION}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif f.name == "devices":
-            value = [dataclasses.asdict(d) for d in value]
-        elif f.name == "totals":
-            value = dataclasses.asdict(value)
-        elif f.name == "timeline":
-            value = {"t_s": list(value.t_s), "power_w": {k: list(v) for k, v in value.power_w.items()}}
-        elif f.name == "flags":
-            value = list(value)
-        elif f.name in ("baseline_w", "extra"):
-            value = dict(value) if value is not None else None
-        out[f.name] = value
-    # Derived figures, for readers that do not rebuild the record.
-    out["energy_j"] = record.energy_j
-    out["co2e_g"] = record.co2e_g
-    out["duration_s"] = record.duration_s
-    return out
+    """Plain JSON-able dict of ``record``, plus the derived totals for readers that do not rebuild it.
+
+    Built field by field (no ``dataclasses.asdict``, which deep-copies): this runs for every cell
+    when the session log is on.
+    """
+    timeline = record.timeline
+    return {
+        "schema": SCHEMA_VERSION,
+        "id": record.id,
+        "label": record.label,
+        "cell": record.cell,
+        "kind": record.kind,
+        "start_utc": record.start_utc.isoformat(),
+        "end_utc": record.end_utc.isoformat(),
+        "start_s": record.start_s,
+        "end_s": record.end_s,
+        "devices": [
+            {"component": d.component, "device": d.device, "method": d.method, "measured": d.measured, "energy_j": d.energy_j, "low_j": d.low_j, "high_j": d.high_j}
+            for d in record.devices
+        ],
+        "status": record.status,
+        "flags": list(record.flags),
+        "intensity_g_per_kwh": record.intensity_g_per_kwh,
+        "intensity_source": record.intensity_source,
+        "intensity_utc": _time(record.intensity_utc),
+        "pue": record.pue,
+        "scope": record.scope,
+        "totals": {f.name: getattr(record.totals, f.name) for f in _TOTALS_FIELDS},
+        "items": record.items,
+        "task": record.task,
+        "timeline": {"t_s": list(timeline.t_s), "power_w": {k: list(v) for k, v in timeline.power_w.items()}},
+        "baseline_w": dict(record.baseline_w) if record.baseline_w is not None else None,
+        "extra": dict(record.extra),
+        "energy_j": record.energy_j,
+        "co2e_g": record.co2e_g,
+        "duration_s": record.duration_s,
+    }
+
+
+_TOTALS_FIELDS = dataclasses.fields(SessionTotals)
 
 
 def record_from_dict(data: dict[str, Any]) -> CellRecord:

@@ -66,6 +66,9 @@ def format_history(summaries: list[SessionSummary], *, folder: Any = None, curre
 
 def print_history(session: Any) -> None:
     """Print the sessions of ``session.config.log_dir`` (this working directory by default)."""
+    if session.config.log_dir is None:
+        print("jupyter_carbon: the session log is off (log_dir=none): no history is kept")
+        return
     folder = Path(session.config.log_dir).expanduser()
     log = get_log(session)
     print(format_history(list_sessions(folder), folder=folder, current=log.path if log is not None else None))

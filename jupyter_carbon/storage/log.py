@@ -88,7 +88,10 @@ class SessionLog:
     def append(self, record: CellRecord) -> bool:
         """Write ``record`` as one line; False (after one warning) when the log cannot be written."""
         with self._lock:
-            folder = str(self._folder_fn())
+            folder = self._folder_fn()
+            if folder is None:  # log_dir=none: the user keeps records in memory only
+                return False
+            folder = str(folder)
             if folder != self._folder_key or self._pid != os.getpid():
                 self._switch(folder)
             if self.failed:
