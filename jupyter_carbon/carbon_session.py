@@ -180,7 +180,7 @@ class CarbonSession:
                 flags=window_flags + tuple(flags) + notes,
                 timeline=timeline,
                 baseline_w=self.baseline_w,
-                extra={**m.extra, **(extra or {})},
+                extra={**m.extra, **extra} if extra else m.extra,
                 cell=cell,
             )
         for callback in list(self.on_record):

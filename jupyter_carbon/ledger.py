@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from .record import CellRecord, DeviceEnergy, SessionTotals, Timeline
+from .record import NO_EXTRA, CellRecord, DeviceEnergy, SessionTotals, Timeline
 from .units import J_PER_KWH
 from .sampler import Snapshot
 from .sources.base import EnergySource
@@ -131,7 +131,7 @@ class Ledger:
             task=meta.pop("task", None),
             timeline=timeline,
             baseline_w=baseline_w,
-            extra={**meta, **(extra or {})},
+            extra={**meta, **extra} if meta or extra else NO_EXTRA,  # one shared empty mapping
         )
         self.records.append(record)
         return record

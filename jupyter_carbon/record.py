@@ -19,6 +19,21 @@ __all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Ti
 MEASURED_METHODS = frozenset({"rapl", "nvml-energy", "nvml-power"})
 
 
+class FrozenDict(dict):
+    """A dict that refuses changes: records are immutable, and one empty instance is shared."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a record's mappings are read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:
+        return (FrozenDict, (dict(self),))
+
+
+NO_EXTRA = FrozenDict()
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceEnergy:
     component: str
