@@ -86,6 +86,9 @@ class CarbonSession:
         scope = self.config.scope
         self.sampler = Sampler(self.detection.sources, self.config.interval, clock=self._clock, wall_clock=self._wall_clock, threaded=self._threaded, totals_scope=scope)
         self.ledger = Ledger(self.sampler.sources, self.sampler.indices(scope), records=self.records)
+        rapl = self.detection.skipped.get("rapl", "")
+        if "CVE-2020-8694" in rapl:  # RAPL is there but locked: say once how to unlock it
+            self.problem(rapl)
 
     def configure(self, **values: Any) -> Config:
         """Apply settings (strings or values); raises ConfigError. Re-probes hardware when needed."""

@@ -49,6 +49,8 @@ class Ledger:
     _open: dict[int, _Open] = field(default_factory=dict)
     _union: _Union = field(default_factory=_Union)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
+    #: identical flag tuples are shared between records (most records carry the same note or none)
+    _flag_tuples: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.totals_indices:
@@ -120,7 +122,7 @@ class Ledger:
             end_s=end.time_s,
             devices=devices,
             status=status,
-            flags=tuple(flags) + short_flags,
+            flags=self._shared(tuple(flags) + short_flags),
             intensity_g_per_kwh=g_per_kwh,
             intensity_source=intensity_source,
             intensity_utc=intensity_utc,
@@ -154,6 +156,11 @@ class Ledger:
 
     # --- helpers ------------------------------------------------------------------------------
 
+    def _shared(self, flags: tuple[str, ...]) -> tuple[str, ...]:
+        if len(self._flag_tuples) > 256:  # many distinct flags: stop remembering them
+            self._flag_tuples.clear()
+        return self._flag_tuples.setdefault(flags, flags)
+
     def _delta_sum(self, start: Snapshot, end: Snapshot) -> tuple[float, float, float]:
         e = lo = hi = 0.0
         for i in self.totals_indices:
@@ -168,8 +175,10 @@ class Ledger:
         devices, flags = [], []
         for i in indices:
             source, a, b, power_w = self.sources[i], start.readings[i], end.readings[i], end.power_w[i]
-            energy, low, high = b.energy_j - a.energy_j, b.low_j - a.low_j, b.high_j - a.high_j
+            energy = b.energy_j - a.energy_j
             measured = source.measured
+            # a measured reading is its own band: one float object for all three
+            low, high = (energy, energy) if measured else (b.low_j - a.low_j, b.high_j - a.high_j)
             method = source.method
             if measured and energy <= 0.0 and duration > 0.0:
                 # A counter that did not move: never report a silent 0 J.

@@ -148,3 +148,22 @@ def test_env_var_sets_the_root(tmp_path, monkeypatch, no_pynvml):
     monkeypatch.setenv("JUPYTER_CARBON_POWERCAP_ROOT", str(tmp_path))
     config = Config.from_env()
     assert any(s.method == "rapl" for s in detect(config).sources)
+
+
+def test_locked_rapl_is_said_once_at_load_with_the_fix(tmp_path, monkeypatch, _shell, capfd, no_pynvml):
+    from jupyter_carbon.carbon_session import reset_session
+
+    FakePowercap(tmp_path, sockets=1)
+    real = rapl._read_int
+    monkeypatch.setattr(rapl, "_read_int", lambda path: (_ for _ in ()).throw(PermissionError(13, "denied")) if path.name == "energy_uj" else real(path))
+    monkeypatch.setenv("JUPYTER_CARBON_POWERCAP_ROOT", str(tmp_path))
+    reset_session()
+    _shell.run_line_magic("load_ext", "jupyter_carbon")
+    try:
+        _shell.run_cell("%%carbon --quiet\nx = 1")
+        out, err = capfd.readouterr()
+        assert "CPU (model, estimated)" in out
+        assert err.count(rapl.RAPL_PERMISSION_FIX) == 1 and err.count("\n") == 1
+    finally:
+        _shell.run_line_magic("unload_ext", "jupyter_carbon")
+        reset_session()
