@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from .config import Config, ConfigError
-from .intensity.value import Intensity
+from .intensity.value import NO_REGION_NOTE, Intensity
 from .ledger import Ledger
 from .record import CellRecord, SessionTotals
 from .sampler import LiveStatus, LiveWindow, Sampler, utc_now
@@ -25,7 +25,6 @@ __all__ = ["CarbonSession", "Measurement", "get_session", "reset_session"]
 _REDETECT = ("scope", "powercap_root", "power")  # scope: the totals' sources change
 #: Settings that change where the carbon intensity comes from.
 _INTENSITY = ("region", "intensity", "live", "zone")
-NO_REGION_NOTE = "no region set: world average used — set one with %carbon config region=FR (or JUPYTER_CARBON_REGION)"
 
 
 class Measurement:
@@ -171,7 +170,8 @@ class CarbonSession:
                 return m.record
             end, timeline, window_flags = self.sampler.close(m.window)
             intensity = self.intensity()
-            notes = (intensity.note,) if intensity.note and intensity.note not in window_flags else ()
+            # the no-region note is shown from the record's intensity source, not stored in every record
+            notes = (intensity.note,) if intensity.note and intensity.note != NO_REGION_NOTE and intensity.note not in window_flags else ()
             m.record = self.ledger.close(
                 m.wid,
                 end,

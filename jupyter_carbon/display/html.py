@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
 from ..units import format_co2e, format_duration, format_energy, format_power
-from .text import component_badge, format_per_item, format_record_line
+from .text import component_badge, format_per_item, format_record_line, record_notes
 
 __all__ = ["FG", "FG2", "BORDER", "BG", "box_style", "badge_html", "status_html", "record_html", "record_line_html", "live_html", "equivalents_html", "totals_html", "img_html", "esc"]
 
@@ -103,7 +103,7 @@ def record_html(record: CellRecord, *, notes: Iterable[str] = ()) -> str:
         f'<div style="color: {FG2}">intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({esc(record.intensity_source)}) · '
         f"PUE {record.pue:g} · scope {esc(record.scope)}</div>"
     )
-    flags = "".join(f'<div class="jc-flag" style="color: {WARN}">note: {esc(flag)}</div>' for flag in record.flags)
+    flags = "".join(f'<div class="jc-flag" style="color: {WARN}">note: {esc(flag)}</div>' for flag in record_notes(record))
     notes_part = "".join(f'<div class="jc-note" style="color: {FG2}">{esc(n)}</div>' for n in notes)
     return head + table + lines + equivalents_html(record.energy_j, record.co2e_g) + totals_html(record.totals) + context + notes_part + flags
 

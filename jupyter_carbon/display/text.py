@@ -15,6 +15,13 @@ from ..units import format_co2e, format_duration, format_energy
 __all__ = ["TextView", "format_record", "format_record_line", "format_component", "format_summary", "component_badge"]
 
 
+def record_notes(record: CellRecord) -> tuple[str, ...]:
+    """The record's flags, plus the no-region note when it was computed at the world average."""
+    from ..intensity.value import NO_REGION_NOTE
+
+    return record.flags + ((NO_REGION_NOTE,) if record.intensity_source == "world average" else ())
+
+
 def component_badge(comp: ComponentEnergy) -> str:
     if comp.measured:
         return f"measured ({'/'.join(comp.methods)})"
@@ -89,7 +96,7 @@ def format_record(record: CellRecord) -> str:
     lines.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
     t = record.totals
     lines.append(f"session: {t.cells} cells · {format_energy(t.energy_j)} · {format_co2e(t.co2e_g)}")
-    lines += [f"note: {flag}" for flag in record.flags]
+    lines += [f"note: {flag}" for flag in record_notes(record)]
     return "\n".join(lines)
 
 

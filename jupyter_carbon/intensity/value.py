@@ -8,7 +8,10 @@ from datetime import datetime, timezone
 from .emissions import check_g_per_kwh
 from .table import WORLD_AVERAGE, Region
 
-__all__ = ["Intensity"]
+__all__ = ["Intensity", "NO_REGION_NOTE"]
+
+#: Shown with every figure computed at the world average (a session-level fact, not stored per record).
+NO_REGION_NOTE = "no region set: world average used — set one with %carbon config region=FR (or JUPYTER_CARBON_REGION)"
 
 
 def _now_utc() -> datetime:
