@@ -38,6 +38,8 @@ def _shell():
 
     shell = InteractiveShell.instance()
     shell.colors = "nocolor"  # plain tracebacks, so tests can read them
+    if hasattr(shell.InteractiveTB, "set_colors"):  # IPython 8 does not follow the trait
+        shell.InteractiveTB.set_colors("NoColor")
     return shell
 
 
