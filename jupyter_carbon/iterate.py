@@ -272,7 +272,7 @@ class TrackedIter:
 
         view = self._view
         if view is not None and not isinstance(view, TextView):
-            view.note(line)  # a widget: sets a trait, cheap
+            view.note(line, key=id(self))  # a widget: sets a trait, cheap; replaces this loop's last line
             return
         if self.measurement is not None and view is None and not self._own:
             return  # a --quiet cell

@@ -28,6 +28,8 @@ CELLS: list[tuple[str, str, list[str]]] = [
     ("code", "%%carbon --label predictions --items 1000 --task text-classification\nweights = rng.normal(size=(1024, 256))\nbatch = rng.normal(size=(1000, 1024))\npredictions = [int(np.argmax(np.tanh(x @ weights))) for x in batch]\nlen(predictions)", []),
     ("markdown", "## A failing cell\nThe measurement is kept and marked `ERROR`.", []),
     ("code", "%%carbon --label \"a failing cell\"\nsum(i * i for i in range(300_000))\nraise ValueError(\"something went wrong in the cell\")", ["raises-exception"]),
+    ("markdown", "## Predict a long loop\n`jupyter_carbon.track_iter` wraps a loop's iterable (like tqdm) and, after the first iterations, predicts the whole loop's energy, CO2e and time left, with a range that narrows as it goes; the prediction and the actual are kept with the record (`record.extra[\"loop\"]`).", []),
+    ("code", "%%carbon --label \"a loop\"\nimport jupyter_carbon\n\nfor step in jupyter_carbon.track_iter(range(30)):\n    time.sleep(0.03)\n    b = a @ a", []),
     ("markdown", "## Every cell: auto mode\n`%carbon on` measures every cell with a compact one-line widget (live for long cells), `%carbon off` stops.", []),
     ("code", "%carbon on", []),
     ("code", "total = 0\nfor i in range(6_000_000):\n    total += i % 7\ntotal", []),

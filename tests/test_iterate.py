@@ -428,7 +428,7 @@ def test_widget_view_gets_notes(machine, session, monkeypatch):
         def __init__(self):
             self.notes = []
 
-        def note(self, text):
+        def note(self, text, key=None):
             self.notes.append(text)
 
     view = View()

@@ -34,10 +34,10 @@ def widget_state(nb) -> dict:
 
 
 def carbon_outputs(nb):
-    """(cell, output) for every display of jupyter_carbon (its widget bundles)."""
+    """(cell, output) for every display of jupyter_carbon (widget bundles, and auto-mode lines)."""
     for cell in nb.cells:
         for out in cell.get("outputs", []):
-            if out.output_type == "display_data" and WIDGET_VIEW in out.data:
+            if out.output_type == "display_data" and (WIDGET_VIEW in out.data or "jupyter-carbon" in out.data.get("text/html", "")):
                 yield cell, out
 
 
@@ -78,12 +78,12 @@ def demo(tmp_path_factory):
 def test_demo_widget_state_holds_the_results(demo):
     state = widget_state(demo)
     outputs = list(carbon_outputs(demo))
-    # 4 %%carbon cells, 3 auto-mode cells (two cells and %carbon off itself), the summary
-    assert len(outputs) == 8
+    # 5 %%carbon cells, 3 auto-mode cells (two cells and %carbon off itself), the summary
+    assert len(outputs) == 9
     full = [o for c, o in outputs if c.source.startswith("%%carbon")]
     compact = [o for c, o in outputs if not c.source.startswith(("%%carbon", "%carbon summary"))]
-    assert len(full) == 4 and len(compact) == 3
-    for out, label in zip(full, ("matrix products", "sleep", "predictions", "a failing cell")):
+    assert len(full) == 5 and len(compact) == 3
+    for out, label in zip(full, ("matrix products", "sleep", "predictions", "a failing cell", "a loop")):
         models = model_tree(state, out.data[WIDGET_VIEW]["model_id"])
         text = texts(models)
         assert label in text and "TOTAL" in text and "Wh" in text and "CO2e" in text
@@ -94,10 +94,12 @@ def test_demo_widget_state_holds_the_results(demo):
     assert "per item" in texts(model_tree(state, full[2].data[WIDGET_VIEW]["model_id"]))
     assert "ERROR" in texts(model_tree(state, full[3].data[WIDGET_VIEW]["model_id"]))
     assert "ERROR" not in texts(model_tree(state, full[0].data[WIDGET_VIEW]["model_id"]))
-    for out in compact:
-        models = model_tree(state, out.data[WIDGET_VIEW]["model_id"])
-        assert "jc-compact" in models[0]["state"]["_dom_classes"]
-        assert "carbon: " in texts(models) and images(models) == []
+    (report,) = [m["state"]["value"] for m in model_tree(state, full[4].data[WIDGET_VIEW]["model_id"]) if "TOTAL" in str(m["state"].get("value", ""))]
+    assert report.count("predicted total:") == 1  # the loop's prediction, refined in place, in the report
+    for out in compact:  # auto-mode lines end as static HTML: no widget model kept per cell
+        assert WIDGET_VIEW not in out.data
+        assert "jc-compact" in out.data["text/html"] and "carbon: " in out.data["text/plain"]
+        assert "data:image/png" not in out.data["text/html"]
 
 
 def test_demo_summary_widget(demo):
@@ -106,13 +108,13 @@ def test_demo_summary_widget(demo):
     (out,) = cell.outputs
     models = model_tree(state, out.data[WIDGET_VIEW]["model_id"])
     text = texts(models)
-    assert "7 cells" in text and "matrix products" in text and "a failing cell" in text
+    assert "8 cells" in text and "matrix products" in text and "a failing cell" in text
     assert "region FR" in text and "PUE 1" in text and "sampling interval 0.5 s" in text
     (dropdown,) = [m for m in models if m["model_name"] == "DropdownModel"]
-    assert len(dropdown["state"]["_options_labels"]) == 7
+    assert len(dropdown["state"]["_options_labels"]) == 8
     assert len(images(models)) == 3  # bar, cumulative, timeline
     assert out.data["text/html"].count("data:image/png;base64,") == 3
-    assert out.data["text/plain"].startswith("jupyter_carbon session: 7 cells")
+    assert out.data["text/plain"].startswith("jupyter_carbon session: 8 cells")
 
 
 def test_demo_static_fallbacks(demo):
@@ -130,9 +132,9 @@ def test_saved_demo_is_current_and_has_outputs():
     nb = nbformat.read(ROOT / "notebooks" / "demo.ipynb", as_version=4)
     assert [c.source for c in nb.cells] == [source for _, source, _ in make_demo.CELLS], "run notebooks/make_demo.py"
     outputs = list(carbon_outputs(nb))
-    assert len(outputs) == 8
+    assert len(outputs) == 9
     assert all("text/html" in o.data and "text/plain" in o.data for _, o in outputs)
-    assert sum("data:image/png;base64," in o.data["text/html"] for _, o in outputs) == 5
+    assert sum("data:image/png;base64," in o.data["text/html"] for _, o in outputs) == 6
     assert len(widget_state(nb)) > 50
 
 

@@ -147,8 +147,11 @@ def test_compact_view_is_one_line_live_only_for_long_cells(session):
     assert "<img" not in outputs[-1].data["text/html"] and short.plot is None
     long, record, outputs = run_cell(session, compact=True, ticks=4, tick_s=0.5)
     assert "carbon: running" in long.live_values[-1]
-    assert "carbon: " in long.result.value and "session" in long.result.value
     assert "jc-compact" in long.box._dom_classes
+    # finished: a static line, and the widgets are closed (no model kept alive per auto-mode cell)
+    assert "jupyter.widget-view" not in str(list(outputs[-1].data)) and "jc-compact" in outputs[-1].data["text/html"]
+    assert outputs[-1].data["text/plain"] == format_record_line(record)
+    assert long.box.comm is None and long.live.comm is None
 
 
 def test_error_status_is_shown(session):

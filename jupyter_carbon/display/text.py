@@ -125,7 +125,7 @@ class TextView:
     def on_live(self, status: LiveStatus) -> None:
         pass  # a terminal cannot redraw above the cell's own output
 
-    def note(self, text: str) -> None:
+    def note(self, text: str, key: Any = None) -> None:
         print(text)
 
     def finish(self, record: CellRecord) -> None:

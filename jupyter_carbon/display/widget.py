@@ -66,7 +66,7 @@ class WidgetView:
         self._lock = threading.Lock()
         self._last_update_s = float("-inf")
         self._done = False
-        self._notes: list[str] = []
+        self._notes: dict[Any, str] = {}  # key → line; a note with the same key replaces the previous one
         self._fallback: TextView | None = None
         try:
             intensity = session.intensity()  # read now: on_live must not touch the session from the thread
@@ -136,15 +136,16 @@ class WidgetView:
             if len(self.errors) < 10:
                 self.errors.append(f"live: {type(exc).__name__}: {exc}")
 
-    def note(self, text: str) -> None:
-        """A line of extra information (e.g. a loop prediction); callable from any thread."""
+    def note(self, text: str, key: Any = None) -> None:
+        """A line of extra information (e.g. a loop prediction); callable from any thread.
+        A later note with the same ``key`` replaces the earlier one (a prediction being refined)."""
         if self._fallback is not None:
-            self._fallback.note(text)
+            self._fallback.note(text, key)
             return
         try:
             with self._lock:
-                self._notes.append(str(text))
-                value = "".join(f'<div class="jc-note" style="color: {H.FG2}">{H.esc(n)}</div>' for n in self._notes)
+                self._notes[text if key is None else key] = str(text)
+                value = "".join(f'<div class="jc-note" style="color: {H.FG2}">{H.esc(n)}</div>' for n in self._notes.values())
                 with _hold(self.notes_widget):
                     self.notes_widget.value = value
                     self.notes_widget.layout.display = ""
@@ -160,13 +161,16 @@ class WidgetView:
             return
         with self._lock:
             self._done = True
-            notes = list(self._notes)
+            notes = list(self._notes.values())
         if self.compact:
+            # An auto-mode line needs nothing live once the cell is over: show it as static HTML and
+            # close the widgets, so that 10,000 measured cells do not keep 10,000 widget models alive.
             inner = H.record_line_html(record)
-            result_html = f'<div class="jc-line-box" style="{H.FONT}; color: {H.FG}">{inner}</div>'
-            static_html = f'<div class="jupyter-carbon" style="{H.FONT}; color: {H.FG}">{inner}</div>'
-            plain = format_record_line(record)
-            png = None
+            static_html = f'<div class="jupyter-carbon jc-compact" style="{H.FONT}; color: {H.FG}">{inner}</div>'
+            self.handle.update({"text/plain": format_record_line(record), "text/html": static_html}, raw=True)
+            for widget in (self.live, self.result, self.notes_widget, self.box):
+                widget.close()
+            return
         else:
             body = H.record_html(record, notes=notes)
             result_html = f'<div style="{H.box_style(record.status)}">{body}</div>'
