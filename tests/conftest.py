@@ -38,7 +38,9 @@ def _shell():
 
     shell = InteractiveShell.instance()
     shell.colors = "nocolor"  # plain tracebacks, so tests can read them
-    if hasattr(shell.InteractiveTB, "set_colors"):  # IPython 8 does not follow the trait
+    import IPython
+
+    if IPython.version_info[0] < 9:  # IPython 8's traceback printer does not follow the trait
         shell.InteractiveTB.set_colors("NoColor")
     return shell
 
