@@ -71,7 +71,88 @@ def bench_load(reps: int) -> dict[str, float]:
 
 # --- 2 and 5. per-cell latency in auto mode, and after 10,000 cells ------------------------------
 
-CELLS = """
+# Every variant runs in the same process, in interleaved batches (A B C … A B C …): this machine's
+# speed drifts by tens of percent over minutes (shared VM), which would otherwise land on whichever
+# variant ran at the wrong time.
+INTERLEAVED = """
+import json, time, io, sys, os, tempfile, statistics
+log_dir = tempfile.mkdtemp()
+os.environ["JUPYTER_CARBON_LOG_DIR"] = log_dir
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+shell.history_manager.enabled = False
+sink = io.StringIO()
+real_stdout, real_stderr = sys.stdout, sys.stderr
+sys.stdout = sys.stderr = sink
+magic = shell.run_line_magic
+tracker = None
+
+def jc(mode):
+    def setup():
+        magic("load_ext", "jupyter_carbon")
+        magic("carbon", "config log_dir=" + ("none" if mode == "nolog" else log_dir))
+        magic("carbon", "on" if mode == "display" else "on --quiet")
+    return setup, lambda: magic("unload_ext", "jupyter_carbon")
+
+def codecarbon():
+    global tracker
+    from codecarbon import OfflineEmissionsTracker
+    if tracker is None:
+        tracker = OfflineEmissionsTracker(country_iso_code="FRA", save_to_file=False, log_level="error")
+        tracker.start()
+    start, stop = (lambda *a: tracker.start_task("cell")), (lambda *a: tracker.stop_task())
+    def setup():
+        shell.events.register("pre_run_cell", start); shell.events.register("post_run_cell", stop)
+    def teardown():
+        shell.events.unregister("pre_run_cell", start); shell.events.unregister("post_run_cell", stop)
+    return setup, teardown
+
+VARIANTS = {{"bare shell": (lambda: None, lambda: None)}}
+if {codecarbon}:  # alone with the bare shell: its scheduler thread would disturb every other variant
+    VARIANTS["codecarbon task API"] = codecarbon()
+else:
+    VARIANTS["jupyter_carbon measure only, log off"] = jc("nolog")
+    VARIANTS["jupyter_carbon measure only (log on)"] = jc("log")
+    VARIANTS["jupyter_carbon + compact display"] = jc("display")
+    if {autotime}:
+        VARIANTS["ipython-autotime"] = (lambda: magic("load_ext", "autotime"), lambda: magic("unload_ext", "autotime"))
+
+def batch(n):
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        shell.run_cell("x = 1", store_history=True)
+        times.append(time.perf_counter() - t0)
+    sink.seek(0); sink.truncate()
+    return statistics.median(times)
+
+results = {{name: [] for name in VARIANTS}}
+names = list(VARIANTS)
+for name in names:  # one warm-up round
+    VARIANTS[name][0](); batch(100); VARIANTS[name][1]()
+for rep in range({reps}):
+    for name in names[rep % len(names):] + names[:rep % len(names)]:  # rotate the order every round
+        setup, teardown = VARIANTS[name]
+        setup()
+        batch(20)
+        results[name].append(batch({cells}))
+        teardown()
+sys.stdout, sys.stderr = real_stdout, real_stderr
+print(json.dumps({{name: statistics.median(v) * 1e6 for name, v in results.items()}}))
+"""
+
+
+def bench_cells(reps: int, cells: int) -> dict[str, float]:
+    """Median µs per trivial cell for each variant; CodeCarbon's is given relative to the bare
+    shell of its own process (+ the main process's bare median, so all rows share one baseline)."""
+    results = run_py(INTERLEAVED.format(reps=reps, cells=cells, autotime=have("autotime"), codecarbon=False))
+    if have("codecarbon"):
+        alone = run_py(INTERLEAVED.format(reps=reps, cells=cells, autotime=False, codecarbon=True))
+        results["codecarbon task API"] = results["bare shell"] + alone["codecarbon task API"] - alone["bare shell"]
+    return results
+
+
+LONG = """
 import json, time, io, sys, os, tempfile, tracemalloc, gc
 os.environ["JUPYTER_CARBON_LOG_DIR"] = tempfile.mkdtemp()
 from IPython.core.interactiveshell import InteractiveShell
@@ -80,11 +161,12 @@ shell.history_manager.enabled = False
 sink = io.StringIO()
 real_stdout = sys.stdout
 sys.stdout = sink
-{setup}
+if {measured}:
+    shell.run_line_magic("load_ext", "jupyter_carbon"); shell.run_line_magic("carbon", "on")
 for _ in range(50):
     shell.run_cell("x = 1", store_history=True)
 gc.collect()
-import psutil, tracemalloc
+import psutil
 rss0 = psutil.Process().memory_info().rss
 if {trace}:  # a separate run: tracing slows every allocation and holds memory of its own
     tracemalloc.start()
@@ -102,41 +184,13 @@ if tracemalloc.is_tracing():
     snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, "*jupyter_carbon*")])
     ours_mb = sum(s.size for s in snap.statistics("filename")) / 2**20
 sys.stdout = real_stdout
-n = len(times)
-print(json.dumps({{"median_us": sorted(times)[n // 2] * 1e6,
-                   "early_us": sorted(times[10:110])[50] * 1e6 if n >= 200 else None,
-                   "late_us": sorted(times[-100:])[50] * 1e6 if n >= 200 else None,
+print(json.dumps({{"early_us": sorted(times[10:110])[50] * 1e6, "late_us": sorted(times[-100:])[50] * 1e6,
                    "rss_mb": (rss1 - rss0) / 2**20, "ours_mb": ours_mb}}))
 """
 
-CELL_SETUPS = {
-    "bare shell": "",
-    "jupyter_carbon measure only, log off": "shell.run_line_magic('load_ext', 'jupyter_carbon'); shell.run_line_magic('carbon', 'on --quiet'); shell.run_line_magic('carbon', 'config log_dir=none')",
-    "jupyter_carbon measure only": "shell.run_line_magic('load_ext', 'jupyter_carbon'); shell.run_line_magic('carbon', 'on --quiet')",
-    "jupyter_carbon + compact display": "shell.run_line_magic('load_ext', 'jupyter_carbon'); shell.run_line_magic('carbon', 'on')",
-    "ipython-autotime": "shell.run_line_magic('load_ext', 'autotime')",
-    "codecarbon task API": (
-        "from codecarbon import OfflineEmissionsTracker\n"
-        "t = OfflineEmissionsTracker(country_iso_code='FRA', save_to_file=False, log_level='error')\n"
-        "t.start()\n"
-        "shell.events.register('pre_run_cell', lambda *a: t.start_task('cell'))\n"
-        "shell.events.register('post_run_cell', lambda *a: t.stop_task())"
-    ),
-}
 
-
-def bench_cells(reps: int, cells: int, only: str | None = None, trace: bool = False) -> dict:
-    results = {}
-    for name, setup in CELL_SETUPS.items():
-        if only is not None and name != only:
-            continue
-        if name == "ipython-autotime" and not have("autotime"):
-            continue
-        if name == "codecarbon task API" and not have("codecarbon"):
-            continue
-        runs = [run_py(CELLS.format(setup=setup, cells=cells, trace=trace)) for _ in range(reps)]
-        results[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0] if runs[0][k] is not None}
-    return results[only] if only else results
+def bench_long(measured: bool, trace: bool = False, cells: int = 10_000) -> dict:
+    return run_py(LONG.format(measured=measured, trace=trace, cells=cells))
 
 
 # --- window start+stop, detect() --------------------------------------------------------------
@@ -258,13 +312,13 @@ def main() -> None:
     load = bench_load(reps)
     window = bench_window(rapl=False)
     window_rapl = bench_window(rapl=True)
-    cells = bench_cells(max(3, reps // 2), 1000)
-    long_bare = bench_cells(1, 10_000, only="bare shell") if not args.quick else None
-    long_run = bench_cells(1, 10_000, only="jupyter_carbon + compact display") if not args.quick else None
-    long_traced = bench_cells(1, 10_000, only="jupyter_carbon + compact display", trace=True) if not args.quick else None
-    sampler = run_py(SAMPLER.format(seconds=10 if not args.quick else 4, idle=3, reps=reps))
+    cells = bench_cells(reps, 300)
+    long_bare = bench_long(False) if not args.quick else None
+    long_run = bench_long(True) if not args.quick else None
+    long_traced = bench_long(True, trace=True) if not args.quick else None
+    sampler = run_py(SAMPLER.format(seconds=20 if not args.quick else 4, idle=3, reps=reps))
 
-    bare = cells["bare shell"]["median_us"]
+    bare = cells["bare shell"]
     rows = [
         ("%load_ext (fresh process, incl. detection)", fmt(load["jupyter_carbon"], " ms"), "≤ 50 ms",
          f"autotime {fmt(load.get('autotime'), ' ms')} · codecarbon init+start {fmt(load.get('codecarbon'), ' ms')}"),
@@ -272,10 +326,10 @@ def main() -> None:
         ("window start+stop, all sources: sampler / full record", f"{fmt(window['sampler_us'], ' µs')} / {fmt(window['session_us'], ' µs')}", "≤ 40 µs", ", ".join(window["sources"])),
         ("  same with RAPL (2 sockets + dram, fake tree)", f"{fmt(window_rapl['sampler_us'], ' µs')} / {fmt(window_rapl['session_us'], ' µs')}", "", ", ".join(window_rapl["sources"])),
     ]
-    for name, r in cells.items():
-        added = r["median_us"] - bare
-        target = {"jupyter_carbon measure only, log off": "≤ 60 µs", "jupyter_carbon measure only": "≤ 60 µs", "jupyter_carbon + compact display": "≤ 150 µs"}.get(name, "")
-        rows.append((f"trivial cell, auto mode: {name}", f"{fmt(r['median_us'], ' µs')} (+{fmt(added, ' µs')})", target, f"1,000 cells, RSS +{fmt(r['rss_mb'], ' MB')}"))
+    for name, median_us in cells.items():
+        added = median_us - bare
+        target = {"jupyter_carbon measure only, log off": "≤ 60 µs", "jupyter_carbon measure only (log on)": "≤ 60 µs", "jupyter_carbon + compact display": "≤ 150 µs"}.get(name, "")
+        rows.append((f"trivial cell, auto mode: {name}", f"{fmt(median_us, ' µs')} (+{fmt(added, ' µs')})", target, f"x = 1, {reps} interleaved batches of 300 cells"))
     if long_run:
         rows.append(("10,000 cells with display: cell ~10 vs ~10,000", f"{fmt(long_run['early_us'], ' µs')} vs {fmt(long_run['late_us'], ' µs')} ({long_run['late_us'] / long_run['early_us']:.2f}×)", "≤ 1.2×",
                      f"bare shell {fmt(long_bare['early_us'], ' µs')} vs {fmt(long_bare['late_us'], ' µs')} ({long_bare['late_us'] / long_bare['early_us']:.2f}×)"))
