@@ -16,7 +16,7 @@ from traitlets import Bool, Dict, Float, Unicode, observe
 from traitlets.config import Configurable
 
 from .config import SETTINGS, ConfigError
-from .parse import CELL_USAGE, SUBCOMMANDS, ParseError, parse_cell_line, parse_line
+from .parse import CELL_USAGE, ParseError, parse_cell_line, parse_line
 
 __all__ = ["Carbon", "CarbonMagics", "HELP"]
 

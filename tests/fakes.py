@@ -138,3 +138,24 @@ def stub_pynvml(gpus: list[dict], clock: Callable[[], float]) -> types.ModuleTyp
 
 def sine_power(base_w: float, amp_w: float, period_s: float) -> Callable[[float], float]:
     return lambda t: base_w + amp_w * math.sin(2 * math.pi * t / period_s)
+
+
+def session_with(sources_fn, clock=None, *, wall_clock=None, **config):
+    """A CarbonSession whose sources are ``sources_fn(now_s)`` (synthetic hardware), no thread."""
+    import time
+
+    from jupyter_carbon.carbon_session import CarbonSession
+    from jupyter_carbon.config import Config
+    from jupyter_carbon.sources.detect import Detection
+
+    options = {"wall_clock": wall_clock} if wall_clock is not None else {}
+    return CarbonSession(Config(**config), clock=clock or time.monotonic, threaded=False,
+                         detect=lambda cfg, now_s: Detection(sources=sources_fn(now_s)), **options)
+
+
+def constant_session(clock=None, *, wall_clock=None, **watts_and_config):
+    """A session with one constant-power source per component given as ``cpu=…, gpu=…, ram=…`` (W)."""
+    from jupyter_carbon.sources.constant import ConstantPowerSource
+
+    watts = {k: watts_and_config.pop(k) for k in ("cpu", "gpu", "ram") if k in watts_and_config}
+    return session_with(lambda t: [ConstantPowerSource(c, w, t) for c, w in watts.items()], clock, wall_clock=wall_clock, **watts_and_config)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from fakes import constant_session
 
 from jupyter_carbon.baseline import measure_baseline
-from jupyter_carbon.config import Config
 from jupyter_carbon.display.text import format_record
-from jupyter_carbon.carbon_session import CarbonSession
-from jupyter_carbon.sources.constant import ConstantPowerSource
-from jupyter_carbon.sources.detect import Detection
 
 
 def make_session(clock, power):
-    sources = lambda cfg, now_s: Detection(sources=[ConstantPowerSource("cpu", power["cpu"], now_s), ConstantPowerSource("ram", power["ram"], now_s)])
-    return CarbonSession(Config(), clock=clock, threaded=False, detect=sources)
+    return constant_session(clock, **power)
 
 
 def test_baseline_measures_idle_power_and_records_show_marginal_energy(clock):

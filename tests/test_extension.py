@@ -108,6 +108,7 @@ def test_items_quiet_and_scope(shell, capsys):
 def test_bad_cell_line_is_a_one_line_usage_error_and_body_does_not_run(shell, capsys, line, message):
     before = len(records(shell))
     result = run(shell, f"%%carbon {line}\nran = True")
+    assert not result.success
     out, err = capsys.readouterr()
     assert "ran" not in shell.user_ns
     assert "UsageError" in out + err and message in out + err

@@ -30,17 +30,13 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
-import sys
 import time
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
+from fakes import constant_session
 
-from jupyter_carbon.config import Config
 from jupyter_carbon.extension import get_extension
-from jupyter_carbon.carbon_session import CarbonSession
-from jupyter_carbon.sources.constant import ConstantPowerSource
-from jupyter_carbon.sources.detect import Detection
 
 CELLS = {
     "value": "6 * 7",
@@ -103,7 +99,7 @@ def test_cell_behaves_exactly_as_without_the_extension(_shell, no_pynvml, name, 
 
 def test_100k_simulated_cells_have_constant_per_cell_work(clock):
     """Work per cell, counted in function calls (deterministic), is the same at cell 100 and 100,000."""
-    session = CarbonSession(Config(), clock=clock, threaded=False, detect=lambda cfg, now_s: Detection(sources=[ConstantPowerSource("cpu", 10.0, now_s)]))
+    session = constant_session(clock, cpu=10.0)
 
     def cells(n):
         for _ in range(n):

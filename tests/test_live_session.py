@@ -8,11 +8,8 @@ import threading
 import time
 
 import pytest
+from fakes import constant_session
 
-from jupyter_carbon.config import Config
-from jupyter_carbon.carbon_session import CarbonSession
-from jupyter_carbon.sources.constant import ConstantPowerSource
-from jupyter_carbon.sources.detect import Detection
 
 
 @pytest.fixture
@@ -42,7 +39,7 @@ def test_live_uk_intensity_never_blocks_and_is_recorded(slow_uk_server, monkeypa
 
     real = providers.UKCarbonIntensityProvider
     monkeypatch.setattr(providers, "UKCarbonIntensityProvider", lambda **kw: real(base_url=slow_uk_server, timeout_s=3.0))
-    session = CarbonSession(Config(region="GB", live="uk"), threaded=False, detect=lambda cfg, now_s: Detection(sources=[ConstantPowerSource("cpu", 10.0, now_s)]))
+    session = constant_session(cpu=10.0, region="GB", live="uk")
     t0 = time.perf_counter()
     m = session.open()
     first = session.stop(m)
@@ -60,7 +57,7 @@ def test_live_uk_intensity_never_blocks_and_is_recorded(slow_uk_server, monkeypa
 
 
 def test_electricitymaps_without_a_zone_says_what_to_set():
-    session = CarbonSession(Config(region="gcp:europe-west1", live="electricitymaps"), threaded=False, detect=lambda cfg, now_s: Detection(sources=[ConstantPowerSource("cpu", 1.0, now_s)]))
+    session = constant_session(cpu=1.0, region="gcp:europe-west1", live="electricitymaps")
     m = session.open()
     record = session.stop(m)
     assert record.intensity_source.startswith("table:gcp:europe-west1")

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from fakes import FakeClock
+from fakes import constant_session, session_with
 
 from jupyter_carbon.config import Config
 from jupyter_carbon.ledger import Ledger
@@ -14,7 +14,6 @@ from jupyter_carbon.sampler import LINGER_TICKS, Sampler, TimelineBuffer
 from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.sources.base import IntegratingSource, Reading
 from jupyter_carbon.sources.constant import ConstantPowerSource
-from jupyter_carbon.sources.detect import Detection
 
 
 class Flaky(IntegratingSource):
@@ -36,12 +35,8 @@ class Flaky(IntegratingSource):
         return super().read(now_s)
 
 
-def session_with(sources_fn, clock, **config):
-    return CarbonSession(Config(**config), clock=clock, threaded=False, detect=lambda cfg, now_s: Detection(sources=sources_fn(now_s)))
-
-
 def test_nested_windows_count_once_in_totals(clock):
-    session = session_with(lambda t: [ConstantPowerSource("cpu", 100.0, t)], clock)
+    session = constant_session(clock, cpu=100.0)
     outer = session.open("outer")
     clock.advance(1)
     inner = session.open("inner")
@@ -57,7 +52,7 @@ def test_nested_windows_count_once_in_totals(clock):
 
 
 def test_overlapping_windows_count_the_union(clock):
-    session = session_with(lambda t: [ConstantPowerSource("cpu", 10.0, t)], clock)
+    session = constant_session(clock, cpu=10.0)
     a = session.open("a")
     clock.advance(1)
     b = session.open("b")
@@ -75,7 +70,7 @@ def test_overlapping_windows_count_the_union(clock):
 
 
 def test_discarded_window_still_counts_in_totals_but_has_no_record(clock):
-    session = session_with(lambda t: [ConstantPowerSource("cpu", 10.0, t)], clock)
+    session = constant_session(clock, cpu=10.0)
     m = session.open()
     clock.advance(2)
     session.discard(m)
@@ -86,8 +81,7 @@ def test_durations_use_the_monotonic_clock_not_wall_time(clock):
     from datetime import datetime, timedelta, timezone
 
     wall = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
-    session = CarbonSession(Config(), clock=clock, wall_clock=lambda: wall[0], threaded=False,
-                            detect=lambda cfg, now_s: Detection(sources=[ConstantPowerSource("cpu", 1.0, now_s)]))
+    session = constant_session(clock, wall_clock=lambda: wall[0], cpu=1.0)
     m = session.open()
     clock.advance(3)
     wall[0] -= timedelta(hours=5)  # the wall clock jumps backwards (NTP, DST, suspend)
@@ -113,7 +107,7 @@ def test_source_error_marks_window_and_keeps_last_good_reading(clock):
 
 
 def test_timeline_is_bounded_for_a_24_hour_window(clock):
-    session = session_with(lambda t: [ConstantPowerSource("cpu", 42.0, t)], clock)
+    session = constant_session(clock, cpu=42.0)
     m = session.open("day")
     for _ in range(24 * 3600):
         clock.advance(1.0)
@@ -136,7 +130,7 @@ def test_timeline_buffer_halving_keeps_averages():
 
 def test_live_listener_gets_energy_and_power(clock):
     seen = []
-    session = session_with(lambda t: [ConstantPowerSource("cpu", 5.0, t)], clock)
+    session = constant_session(clock, cpu=5.0)
     m = session.open(listener=seen.append)
     for _ in range(3):
         clock.advance(0.5)
@@ -150,7 +144,7 @@ def test_failing_listener_is_dropped_and_flagged(clock):
     def boom(status):
         raise RuntimeError("display gone")
 
-    session = session_with(lambda t: [ConstantPowerSource("cpu", 5.0, t)], clock)
+    session = constant_session(clock, cpu=5.0)
     m = session.open(listener=boom)
     clock.advance(1)
     session.sampler.tick()

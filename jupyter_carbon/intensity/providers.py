@@ -27,11 +27,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import replace
 from typing import Callable
 
-from .emissions import check_g_per_kwh
 from .table import WORLD_AVERAGE, Region  # noqa: F401  (re-exported names used by callers)
 from .value import Intensity, _now_utc
 

@@ -13,7 +13,7 @@ and only then reads the process tree.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from .base import Reading
 
