@@ -139,3 +139,26 @@ def test_status_lists_sources(capsys) -> None:
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("jupyter_carbon status") and "sources in use:" in out and "intensity:" in out
+
+
+def test_run_on_the_demo_notebook_end_to_end(tmp_path: Path) -> None:
+    """README's main job: the demo notebook, every cell measured once, all outputs written."""
+    demo = tmp_path / "demo.ipynb"
+    demo.write_bytes((ROOT / "notebooks" / "demo.ipynb").read_bytes())
+    done = _cli("run", str(demo), "-o", str(tmp_path / "out.ipynb"), "--csv", str(tmp_path / "out.csv"), "--html", str(tmp_path / "out.html"))
+    assert done.returncode == 0, done.stderr  # the failing cell is tagged raises-exception
+    assert "Traceback" not in done.stderr
+    code_cells = [c for c in nbformat.read(demo, as_version=4).cells if c.cell_type == "code"]
+    with open(tmp_path / "out.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    # every code cell after %load_ext is measured once (the load cell itself runs before auto mode…
+    # or inside it: either way no cell is counted twice)
+    assert len(code_cells) - 1 <= len(rows) <= len(code_cells)
+    labels = [r["label"] for r in rows]
+    for label in ("matrix products", "sleep", "predictions", "a failing cell", "a loop"):
+        assert labels.count(label) == 1
+    assert [r["status"] for r in rows if r["label"] == "a failing cell"] == ["error"]
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert len(executed.cells) == len(nbformat.read(demo, as_version=4).cells)  # no cell added
+    assert "data:image/png;base64," in (tmp_path / "out.html").read_text(encoding="utf-8")
+    assert "jupyter_carbon session:" in done.stdout
