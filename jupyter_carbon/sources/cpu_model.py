@@ -47,16 +47,9 @@ _LOW = (0.03, 0.15, 0.50, 0.80)
 _HIGH = (0.35, 0.55, 0.95, 1.25)
 
 
-def _interp(u: float, ys: tuple[float, ...]) -> float:
-    u = 0.0 if u != u or u < 0.0 else (1.0 if u > 1.0 else u)  # NaN and out-of-range clamp
-    i = min(bisect_right(_UTIL, u), len(_UTIL) - 1)
-    x0, x1 = _UTIL[i - 1], _UTIL[i]
-    y0, y1 = ys[i - 1], ys[i]
-    return y0 + (y1 - y0) * (u - x0) / (x1 - x0)
-
-
 def _curves(u: float) -> tuple[float, float, float]:
-    """(central, low, high) fractions of TDP at ``u``, with one lookup (the per-read hot path)."""
+    """(central, low, high) fractions of TDP at ``u``, interpolated linearly between the anchor
+    points with one lookup (the per-read hot path); NaN and out-of-range ``u`` are clamped."""
     u = 0.0 if u != u or u < 0.0 else (1.0 if u > 1.0 else u)
     i = min(bisect_right(_UTIL, u), len(_UTIL) - 1)
     x0, x1 = _UTIL[i - 1], _UTIL[i]
@@ -66,12 +59,13 @@ def _curves(u: float) -> tuple[float, float, float]:
 
 def cpu_power_w(utilisation: float, tdp_w: float) -> float:
     """Estimated CPU power in W at machine-wide ``utilisation`` (0..1) for a total ``tdp_w``."""
-    return tdp_w * _interp(utilisation, _CENTRAL)
+    return tdp_w * _curves(utilisation)[0]
 
 
 def cpu_power_band_w(utilisation: float, tdp_w: float) -> tuple[float, float]:
     """(low, high) bounds in W around :func:`cpu_power_w`."""
-    return tdp_w * _interp(utilisation, _LOW), tdp_w * _interp(utilisation, _HIGH)
+    _, low, high = _curves(utilisation)
+    return tdp_w * low, tdp_w * high
 
 
 # --- which CPU is this ------------------------------------------------------------------------
