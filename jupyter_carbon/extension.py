@@ -56,8 +56,15 @@ class CarbonExtension:
         self.session = session
         self.auto = False
         self.auto_quiet = False
-        self.current: tuple[Measurement, Any] | None = None
+        # One entry per cell being run (run_cell nests, e.g. %%capture): its (measurement, view),
+        # or None for a cell that is not measured. pre_run_cell pushes, post_run_cell pops.
+        self._cells: list[tuple[Measurement, Any] | None] = []
         self.reported: set[str] = set()
+
+    @property
+    def current(self) -> tuple[Measurement, Any] | None:
+        """The innermost measured cell being run, as (measurement, view)."""
+        return next((entry for entry in reversed(self._cells) if entry is not None), None)
 
     # --- reporting ----------------------------------------------------------------------------
 
@@ -91,16 +98,14 @@ class CarbonExtension:
         return lines
 
     def pre_run_cell(self, info: Any = None) -> None:
+        self._cells.append(None)  # until a measurement opens: post_run_cell must pop one entry
         try:
             options = _magic_options(getattr(info, "raw_cell", "") or "")
-            if options is None and not self.auto:
-                return
-            if self.current is not None:  # a nested run_cell inside a measured cell
-                if options is None:
-                    return
-            self.open_cell(options)
-            if self.session.config.store_source and self.current is not None:  # opt-in: cells often hold secrets
-                self.current[0].extra["source"] = getattr(info, "raw_cell", "")
+            if options is None and (not self.auto or self.current is not None):
+                return  # not measured, or a plain cell nested in a measured one (counted there)
+            self._cells[-1] = self._open(options)
+            if self.session.config.store_source:  # opt-in: cells often hold secrets
+                self._cells[-1][0].extra["source"] = getattr(info, "raw_cell", "")
         except Exception as exc:
             self.report("starting the measurement", exc)
 
@@ -116,6 +121,10 @@ class CarbonExtension:
         return count - 1 if _COUNTS_BEFORE_HOOK and count > 1 else count
 
     def open_cell(self, options: CellOptions | None) -> None:
+        """Open a measured cell outside the hooks (the cell magic's fallback); close it with post_run_cell."""
+        self._cells.append(self._open(options))
+
+    def _open(self, options: CellOptions | None) -> tuple[Measurement, Any]:
         from .display import make_view
 
         compact = options is None
@@ -127,10 +136,10 @@ class CarbonExtension:
         measurement = self.session.open(options.label if options else None, listener=view.on_live if view else None, **meta)
         if view is not None and hasattr(view, "attach"):
             view.attach(measurement)
-        self.current = (measurement, view)
+        return measurement, view
 
     def post_run_cell(self, result: Any = None) -> None:
-        current, self.current = self.current, None
+        current = self._cells.pop() if self._cells else None  # empty: the %load_ext cell itself
         if current is None:
             return
         measurement, view = current
@@ -202,9 +211,10 @@ def unload(shell: Any) -> None:
     magics["line"].pop("carbon", None)
     magics["cell"].pop("carbon", None)
     shell.magics_manager.registry.pop("CarbonMagics", None)
-    if ext.current is not None:
-        ext.session.discard(ext.current[0])
-        ext.current = None
+    for entry in ext._cells:  # unloaded from inside a cell: those windows end without a record
+        if entry is not None:
+            ext.session.discard(entry[0])
+    ext._cells.clear()
     from .storage.log import detach_log
 
     detach_log(ext.session)

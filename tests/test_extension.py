@@ -166,6 +166,20 @@ def test_nested_magic_inside_capture(shell):
     assert records(shell)[-1].label == "inner"
 
 
+def test_nested_cells_in_auto_mode_close_every_window(shell):
+    """%%capture runs its body with a nested run_cell: the inner %%carbon cell and the outer
+    auto-mode cell each get their record, and no window stays open afterwards."""
+    run(shell, "%carbon on --quiet")
+    run(shell, "%%capture captured\n%%carbon --label inner\nprint('inside')")
+    run(shell, "%%capture captured\nprint('plain inside')")
+    run(shell, "%carbon off")
+    session = get_extension(shell).session
+    assert session.sampler.open_windows == 0 and get_extension(shell).current is None
+    kinds = [(r.kind, r.label) for r in records(shell)]
+    assert ("cell", "inner") in kinds
+    assert sum(kind == "auto" for kind, _ in kinds) == 3  # both %%capture cells and %carbon off
+
+
 def test_programmatic_run_cell_magic_measures_and_returns_value(shell):
     value = shell.run_cell_magic("carbon", "--label direct", "y = 5\ny * 2")
     assert value == 10 and shell.user_ns["y"] == 5
