@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,45 +43,13 @@ def summary_text(records: Sequence[CellRecord]) -> str:
 
 
 def _plots_png(records: Sequence[CellRecord]) -> list[tuple[str, bytes]]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """The report's plots: the same off-screen (Agg) figures as the notebook views, over every record."""
+    from ..display.plots import cells_bar_png, cumulative_png
 
-    names = [r.label or (f"[{r.cell}]" if r.cell is not None else f"#{r.id}") for r in records]
-    x = list(range(len(records)))
-    out = []
-    fig = Figure(figsize=(8, 3.2), dpi=100)
-    ax = fig.add_subplot()
-    bottom = [0.0] * len(records)
-    for component, colour in (("cpu", "#4c72b0"), ("gpu", "#dd8452"), ("ram", "#55a868")):
-        values = [r.components[component].energy_j / 3600 if component in r.components else 0.0 for r in records]
-        if any(values):
-            ax.bar(x, values, bottom=bottom, label=component.upper(), color=colour)
-            bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set_ylabel("energy (Wh)")
-    ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
-    ax.legend(fontsize=8)
-    ax.set_title("Energy per cell")
-    fig.tight_layout()
-    out.append(("Energy per cell, by component", _png(FigureCanvasAgg(fig))))
-    fig = Figure(figsize=(8, 3.0), dpi=100)
-    ax = fig.add_subplot()
-    total, cumulative = 0.0, []
-    for r in records:
-        total += r.co2e_g
-        cumulative.append(total)
-    ax.step(x, cumulative, where="mid", color="#333333")
-    ax.set_ylabel("cumulative CO2e (g)")
-    ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
-    ax.set_title("Cumulative CO2e")
-    fig.tight_layout()
-    out.append(("Cumulative CO2e", _png(FigureCanvasAgg(fig))))
-    return out
-
-
-def _png(canvas: Any) -> bytes:
-    buffer = io.BytesIO()
-    canvas.print_png(buffer)
-    return buffer.getvalue()
+    return [
+        ("CO2e per cell, by component", cells_bar_png(records, last=0, width_in=8.0, height_in=3.2)),
+        ("Cumulative CO2e", cumulative_png(records, width_in=8.0, height_in=3.0)),
+    ]
 
 
 def html_report(records: Sequence[CellRecord], *, title: str = "jupyter_carbon report", failures: Iterable[str] = (), notes: Iterable[str] = ()) -> str:
