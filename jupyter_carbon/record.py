@@ -13,11 +13,7 @@ from typing import Any, Mapping
 from .intensity.emissions import co2e_g
 from .sources.base import COMPONENTS
 
-__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "MEASURED_METHODS"]
-
-#: Methods whose figures come from a hardware counter or sensor.
-MEASURED_METHODS = frozenset({"rapl", "nvml-energy", "nvml-power"})
-
+__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline"]
 
 class FrozenDict(dict):
     """A dict that refuses changes: records are immutable, and one empty instance is shared."""

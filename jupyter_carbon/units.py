@@ -5,9 +5,6 @@ from __future__ import annotations
 __all__ = [
     "J_PER_KWH",
     "J_PER_WH",
-    "j_to_kwh",
-    "kwh_to_j",
-    "j_to_wh",
     "format_energy",
     "format_co2e",
     "format_power",
@@ -17,18 +14,6 @@ __all__ = [
 #: 1 kWh = 1000 W × 3600 s, exactly.
 J_PER_KWH = 3_600_000.0
 J_PER_WH = 3_600.0
-
-
-def j_to_kwh(energy_j: float) -> float:
-    return energy_j / J_PER_KWH
-
-
-def kwh_to_j(energy_kwh: float) -> float:
-    return energy_kwh * J_PER_KWH
-
-
-def j_to_wh(energy_j: float) -> float:
-    return energy_j / J_PER_WH
 
 
 def _scaled(value: float, steps: tuple[tuple[float, str], ...], digits: int = 3) -> str:

@@ -32,10 +32,15 @@ def test_load_prints_one_line_saying_what_is_measured_and_how(capfd, _shell, no_
         assert len(lines) == 1
         assert lines[0].startswith("jupyter_carbon: CPU (") and "estimated" in lines[0]
         assert "gCO2e/kWh (world average — set a region)" in lines[0]
+        ext = get_extension(_shell)
         _shell.run_line_magic("load_ext", "jupyter_carbon")  # loading twice is harmless
-        assert len(get_extension(_shell).shell.events.callbacks["pre_run_cell"]) == sum(
-            1 for cb in _shell.events.callbacks["pre_run_cell"] if getattr(cb, "__self__", None) is get_extension(_shell)
-        )
+        from jupyter_carbon import load_ipython_extension
+
+        load_ipython_extension(_shell)  # even when called directly, past IPython's own guard
+        assert get_extension(_shell) is ext
+        for event in ("pre_run_cell", "post_run_cell"):
+            assert sum(getattr(cb, "__self__", None) is ext for cb in _shell.events.callbacks[event]) == 1
+        assert _shell.input_transformers_cleanup.count(ext.transform) == 1
     finally:
         _shell.run_line_magic("unload_ext", "jupyter_carbon")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,28 +16,19 @@ WORDS = st.sampled_from(
 LINES = st.one_of(st.text(max_size=80), st.lists(WORDS, max_size=8).map(" ".join))
 
 
+@pytest.mark.parametrize("parse, result_type", [(parse_cell_line, CellOptions), (parse_line, LineCommand)])
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
-@given(LINES)
-def test_cell_line_parses_or_raises_parse_error(line):
+@given(line=LINES)
+def test_any_line_parses_or_raises_a_one_line_parse_error(parse, result_type, line):
     try:
-        options = parse_cell_line(line)
+        parsed = parse(line)
     except ParseError as exc:
         assert str(exc) and "\n" not in str(exc)
     else:
-        assert isinstance(options, CellOptions)
-        assert options.items is None or options.items > 0
-        assert options.scope in (None, "machine", "process")
-
-
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
-@given(LINES)
-def test_line_parses_or_raises_parse_error(line):
-    try:
-        command = parse_line(line)
-    except ParseError as exc:
-        assert str(exc) and "\n" not in str(exc)
-    else:
-        assert isinstance(command, LineCommand)
+        assert isinstance(parsed, result_type)
+        if isinstance(parsed, CellOptions):
+            assert parsed.items is None or parsed.items > 0
+            assert parsed.scope in (None, "machine", "process")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

@@ -180,8 +180,6 @@ def format_config(config: Any) -> str:
 
 
 def format_status(session: Any, auto: bool = False) -> str:
-    from ..sources.rapl import RAPL_PERMISSION_FIX  # noqa: F401  (the fix is inside the reason)
-
     cfg = session.config
     lines = ["jupyter_carbon status", "sources in use:"]
     for source in session.detection.sources:
