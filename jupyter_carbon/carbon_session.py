@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from .config import Config, ConfigError
-from .intensity.value import NO_REGION_NOTE, Intensity
+from .intensity.value import Intensity
 from .ledger import Ledger
 from .record import CellRecord, SessionTotals
 from .sampler import LiveStatus, LiveWindow, Sampler, utc_now
@@ -132,7 +132,7 @@ class CarbonSession:
                 self._table_intensity = _table_intensity(cfg)
             except ConfigError as exc:  # a bad JUPYTER_CARBON_REGION: say so once, go on
                 self.problem(f"ignored JUPYTER_CARBON_REGION: {exc}")
-                self._table_intensity = Intensity.world_average(note=NO_REGION_NOTE)
+                self._table_intensity = Intensity.world_average()
         if cfg.live is None:
             return self._table_intensity
         if self._live is None:
@@ -170,8 +170,7 @@ class CarbonSession:
                 return m.record
             end, timeline, window_flags = self.sampler.close(m.window)
             intensity = self.intensity()
-            # the no-region note is shown from the record's intensity source, not stored in every record
-            notes = (intensity.note,) if intensity.note and intensity.note != NO_REGION_NOTE and intensity.note not in window_flags else ()
+            notes = (intensity.note,) if intensity.note and intensity.note not in window_flags else ()
             m.record = self.ledger.close(
                 m.wid,
                 end,
@@ -254,7 +253,7 @@ def _table_intensity(config: Config) -> Intensity:
     from .intensity import UnknownRegionError, lookup_region
 
     if config.region is None:
-        return Intensity.world_average(note=NO_REGION_NOTE)
+        return Intensity.world_average()  # the views add the no-region note (display.text.intensity_notes)
     try:
         return Intensity.from_region(lookup_region(config.region))
     except UnknownRegionError as exc:

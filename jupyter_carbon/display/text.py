@@ -15,11 +15,17 @@ from ..units import format_co2e, format_duration, format_energy
 __all__ = ["TextView", "format_record", "format_record_line", "format_component", "format_summary", "component_badge"]
 
 
-def record_notes(record: CellRecord) -> tuple[str, ...]:
-    """The record's flags, plus the no-region note when it was computed at the world average."""
+def intensity_notes(source: str, note: str | None = None) -> tuple[str, ...]:
+    """Notes about an intensity: its own (e.g. a live provider's fallback), and the no-region note
+    when it is the world average (a session-level fact, so it is not stored in every record)."""
     from ..intensity.value import NO_REGION_NOTE
 
-    return record.flags + ((NO_REGION_NOTE,) if record.intensity_source == "world average" else ())
+    return ((note,) if note else ()) + ((NO_REGION_NOTE,) if source == "world average" else ())
+
+
+def record_notes(record: CellRecord) -> tuple[str, ...]:
+    """The record's flags, plus the no-region note when it was computed at the world average."""
+    return record.flags + intensity_notes(record.intensity_source)
 
 
 def component_badge(comp: ComponentEnergy) -> str:
@@ -192,7 +198,8 @@ def format_status(session: Any, auto: bool = False) -> str:
         for backend, reason in session.detection.skipped.items():
             lines.append(f"  {backend}: {reason}")
     intensity = session.intensity()
-    lines.append(f"intensity: {intensity.g_per_kwh:g} gCO2e/kWh from {intensity.source}" + (f" ({intensity.note})" if intensity.note else ""))
+    notes = intensity_notes(intensity.source, intensity.note)
+    lines.append(f"intensity: {intensity.g_per_kwh:g} gCO2e/kWh from {intensity.source}" + (f" ({'; '.join(notes)})" if notes else ""))
     lines.append(f"PUE {cfg.pue:g} · scope {cfg.scope} · interval {cfg.interval:g} s · every cell: {'on' if auto else 'off'}")
     if session.baseline_w:
         lines.append("idle baseline: " + ", ".join(f"{k} {v:.3g} W" for k, v in session.baseline_w.items()))
