@@ -97,7 +97,7 @@ class TimelineBuffer:
 class LiveWindow:
     """An open window as the sampler sees it (internal; the ledger owns the accounting)."""
 
-    __slots__ = ("start", "indices", "scope", "timeline", "flags", "listener", "_prev_s", "_prev", "power_w")
+    __slots__ = ("start", "indices", "scope", "timeline", "flags", "listener", "_prev_s", "_prev")
 
     def __init__(self, start: Snapshot, indices: tuple[int, ...], scope: str, max_points: int, listener: Callable[[LiveStatus], Any] | None) -> None:
         self.start = start
@@ -108,7 +108,6 @@ class LiveWindow:
         self.listener = listener
         self._prev_s = start.time_s
         self._prev = start.readings
-        self.power_w: dict[str, float] = {}
 
     def flag(self, text: str) -> None:
         if text not in self.flags:
@@ -252,7 +251,7 @@ class Sampler:
                     comp, now, prev = self._components[i], snap.readings[i], window._prev[i]
                     power[comp] = power.get(comp, 0.0) + (now.energy_j - prev.energy_j) / dt
                     energy[comp] = energy.get(comp, 0.0) + now.energy_j - window.start.readings[i].energy_j
-                window._prev_s, window._prev, window.power_w = snap.time_s, snap.readings, power
+                window._prev_s, window._prev = snap.time_s, snap.readings
                 if not isinstance(window.timeline, TimelineBuffer):
                     window.timeline = TimelineBuffer(window.timeline)
                 window.timeline.add(snap.time_s - window.start.time_s, power)

@@ -139,6 +139,16 @@ def test_live_listener_gets_energy_and_power(clock):
     assert seen[-1].energy_j["cpu"] == pytest.approx(7.5) and seen[-1].power_w["cpu"] == pytest.approx(5.0)
 
 
+def test_running_figures_of_an_open_window(clock):
+    session = constant_session(clock, cpu=5.0, ram=1.0)
+    m = session.open()
+    clock.advance(2.0)  # no tick: the figures are read on demand
+    assert m.live == pytest.approx({"cpu": 10.0, "ram": 2.0})
+    time_s, components = session.live(m)
+    assert time_s == clock.now_s and components["cpu"].high_j == pytest.approx(10.0)
+    session.stop(m)
+
+
 def test_failing_listener_is_dropped_and_flagged(clock):
     def boom(status):
         raise RuntimeError("display gone")
