@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
 from ..units import format_co2e, format_duration, format_energy, format_power
-from .text import component_badge, format_per_item, format_record_line, record_notes
+from .text import component_badge, format_per_item, format_record_line, record_name, record_notes
 
 __all__ = ["FG", "FG2", "BORDER", "BG", "box_style", "badge_html", "status_html", "record_html", "record_line_html", "live_html", "equivalents_html", "totals_html", "img_html", "esc"]
 
@@ -47,10 +47,6 @@ def status_html(status: str) -> str:
     if status == "ok":
         return ""
     return f'<span class="jc-status" style="background: {ERROR}; color: white; border-radius: 3px; padding: 0 6px; font-weight: bold">{esc(status.upper())}</span> '
-
-
-def _name(record: CellRecord) -> str:
-    return record.label or (f"cell [{record.cell}]" if record.cell is not None else f"window #{record.id}")
 
 
 def equivalents_html(energy_j: float, co2e_g: float) -> str:
@@ -89,7 +85,7 @@ def _component_rows(record: CellRecord) -> Iterable[str]:
 def record_html(record: CellRecord, *, notes: Iterable[str] = ()) -> str:
     """The full report of a ``%%carbon`` cell (without the plot)."""
     head = (
-        f'<div class="jc-title" style="font-weight: bold">{status_html(record.status)}carbon · {esc(_name(record))}'
+        f'<div class="jc-title" style="font-weight: bold">{status_html(record.status)}carbon · {esc(record_name(record.label, record.cell, record.id))}'
         f'<span style="font-weight: normal; color: {FG2}"> — {esc(format_duration(record.duration_s))}</span></div>'
     )
     table = '<table class="jc-components" style="border-collapse: collapse; margin: 4px 0">' + "".join(_component_rows(record)) + "</table>"

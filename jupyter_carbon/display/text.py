@@ -15,6 +15,15 @@ from ..units import format_co2e, format_duration, format_energy
 __all__ = ["TextView", "format_record", "format_record_line", "format_component", "format_summary", "component_badge"]
 
 
+def record_name(label: str | None, cell: int | None, record_id: int | None = None) -> str:
+    """How a window is called everywhere: its label, else ``cell [n]``, else ``window #id``."""
+    if label:
+        return label
+    if cell is not None:
+        return f"cell [{cell}]"
+    return f"window #{record_id}" if record_id is not None else "window"
+
+
 def intensity_notes(source: str, note: str | None = None) -> tuple[str, ...]:
     """Notes about an intensity: its own (e.g. a live provider's fallback), and the no-region note
     when it is the world average (a session-level fact, so it is not stored in every record)."""
@@ -87,7 +96,7 @@ def format_equivalents(record: CellRecord) -> list[str]:
 
 def format_record(record: CellRecord) -> str:
     """The full report printed under a ``%%carbon`` cell in a terminal."""
-    name = record.label or (f"cell {record.cell}" if record.cell is not None else "window")
+    name = record_name(record.label, record.cell, record.id)
     title = f"carbon{_status(record)}: {name} — {format_duration(record.duration_s)}"
     lines = [title]
     lines += [format_component(c, record) for c in record.components.values()]
@@ -113,7 +122,7 @@ def format_summary(records: Iterable[CellRecord], totals: Any, assumptions: str)
         lines.append(f"{'#':>4}  {'label':<20} {'duration':>10} {'energy':>10} {'CO2e':>16}  {'how':<24} status")
         for r in records[-200:]:
             how = ", ".join(f"{c.component} {'meas.' if c.measured else 'est.'}" for c in r.components.values())
-            name = (r.label or (f"cell {r.cell}" if r.cell is not None else ""))[:20]
+            name = record_name(r.label, r.cell, r.id)[:20]
             lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {format_energy(r.energy_j):>10} {format_co2e(r.co2e_g):>16}  {how:<24} {r.status}")
         if len(records) > 200:
             lines.append(f"… {len(records) - 200} earlier records not shown (see %carbon export)")

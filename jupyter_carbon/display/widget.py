@@ -20,7 +20,7 @@ from ..record import CellRecord
 from ..sampler import LiveStatus
 from . import html as H
 from .plots import png_width_px
-from .text import TextView, format_record, format_record_line
+from .text import TextView, format_record, format_record_line, record_name
 
 __all__ = ["WidgetView", "MIN_UPDATE_S", "COMPACT_LIVE_AFTER_S"]
 
@@ -94,7 +94,7 @@ class WidgetView:
         self.box = w.VBox(children, _dom_classes=("jupyter-carbon", "jc-compact" if self.compact else "jc-full"))
 
     def _name(self) -> str:
-        return self.label or (f"cell [{self.cell}]" if self.cell is not None else "window")
+        return record_name(self.label, self.cell)
 
     def _waiting_html(self) -> str:
         return f'<div class="jc-live-text" style="color: {H.FG2}">carbon · {H.esc(self._name())}: measuring…</div>'
