@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from .record import NO_EXTRA, CellRecord, DeviceEnergy, SessionTotals, Timeline
+from .record import NO_EXTRA, CellRecord, SessionTotals, Timeline, device_info, pack_numbers
 from .units import J_PER_KWH
 from .sampler import Snapshot
 from .sources.base import EnergySource
@@ -21,6 +21,8 @@ __all__ = ["Ledger", "SHORT_WINDOW_FLAG", "SHORT_WINDOW_BAND"]
 SHORT_WINDOW_FLAG = "{device}: shorter than the counter's resolution — estimated from power × time"
 #: Relative band for a short window's power × time estimate.
 SHORT_WINDOW_BAND = (0.5, 1.5)
+#: Window metadata that has a field of its own in the record; anything else goes into ``extra``.
+_RECORD_META = frozenset(("label", "cell", "kind", "scope", "items", "task"))
 
 
 @dataclass
@@ -101,45 +103,44 @@ class Ledger:
         pue: float = 1.0,
         status: str = "ok",
         flags: Sequence[str] = (),
-        timeline: Timeline = Timeline(),
+        timeline: Timeline | None = None,
         baseline_w: Mapping[str, float] | None = None,
         extra: Mapping[str, Any] | None = None,
         cell: int | None = None,
     ) -> CellRecord:
         window = self._open.pop(wid)
-        devices, short_flags = self._devices(window.start, end, window.indices)
+        start = window.start
+        energies, info, short_flags = self._devices(start, end, window.indices)
         self._close_union(end, g_per_kwh, pue)
-        meta = dict(window.meta)
-        opened_cell = meta.pop("cell", None)
-        record = CellRecord(
-            id=wid,
-            label=meta.pop("label", None),
-            cell=cell if cell is not None else opened_cell,
-            kind=meta.pop("kind", "cell"),
-            start_utc=window.start.wall,
-            end_utc=end.wall,
-            start_s=window.start.time_s,
-            end_s=end.time_s,
-            devices=devices,
+        meta = window.meta
+        if cell is None:
+            cell = meta.get("cell")
+        numbers = pack_numbers(wid, cell, start.time_s, end.time_s, start.wall, end.wall, g_per_kwh, pue, self._totals(end, g_per_kwh, pue, 1), energies)
+        rest = {k: v for k, v in meta.items() if k not in _RECORD_META}
+        record = CellRecord.packed(
+            numbers,
+            info,
+            label=meta.get("label"),
+            kind=meta.get("kind", "cell"),
             status=status,
             flags=self._shared(tuple(flags) + short_flags),
-            intensity_g_per_kwh=g_per_kwh,
             intensity_source=intensity_source,
             intensity_utc=intensity_utc,
-            pue=pue,
-            scope=meta.pop("scope", "machine"),
-            totals=self.totals(end, g_per_kwh, pue, extra_cells=1),
-            items=meta.pop("items", None),
-            task=meta.pop("task", None),
+            scope=meta.get("scope", "machine"),
+            items=meta.get("items"),
+            task=meta.get("task"),
             timeline=timeline,
             baseline_w=baseline_w,
-            extra={**meta, **extra} if meta or extra else NO_EXTRA,  # one shared empty mapping
+            extra={**rest, **extra} if extra else rest or NO_EXTRA,  # one shared empty mapping
         )
         self.records.append(record)
         return record
 
     def totals(self, now: Snapshot | None = None, g_per_kwh: float = 0.0, pue: float = 1.0, extra_cells: int = 0) -> SessionTotals:
         """Session totals so far, including the open union segment up to ``now`` when given."""
+        return SessionTotals(*self._totals(now, g_per_kwh, pue, extra_cells))
+
+    def _totals(self, now: Snapshot | None, g_per_kwh: float, pue: float, extra_cells: int) -> tuple[int, float, float, float, float, float]:
         u = self._union
         energy, low, high, co2e, duration = u.energy_j, u.low_j, u.high_j, u.co2e_g, u.duration_s
         if u.start is not None and now is not None:
@@ -147,7 +148,7 @@ class Ledger:
             energy, low, high = energy + e, low + lo, high + hi
             co2e += e * pue * g_per_kwh / J_PER_KWH
             duration += now.time_s - u.start.time_s
-        return SessionTotals(len(self.records) + extra_cells, energy, low, high, co2e, duration)
+        return len(self.records) + extra_cells, energy, low, high, co2e, duration
 
     def reset(self) -> None:
         """Forget closed records and totals (open windows stay open)."""
@@ -170,22 +171,26 @@ class Ledger:
             hi += b.high_j - a.high_j
         return e, lo, hi
 
-    def _devices(self, start: Snapshot, end: Snapshot, indices: tuple[int, ...]) -> tuple[tuple[DeviceEnergy, ...], tuple[str, ...]]:
+    def _devices(self, start: Snapshot, end: Snapshot, indices: tuple[int, ...]) -> tuple[list[float], tuple, tuple[str, ...]]:
+        """(energy_j, low_j, high_j per device, flat; the shared device info; short-window flags)."""
         duration = end.time_s - start.time_s
-        devices, flags = [], []
+        energies: list[float] = []
+        info, flags = [], []
         for i in indices:
-            source, a, b, power_w = self.sources[i], start.readings[i], end.readings[i], end.power_w[i]
+            source, a, b = self.sources[i], start.readings[i], end.readings[i]
             energy = b.energy_j - a.energy_j
             measured = source.measured
-            # a measured reading is its own band: one float object for all three
-            low, high = (energy, energy) if measured else (b.low_j - a.low_j, b.high_j - a.high_j)
             method = source.method
-            if measured and energy <= 0.0 and duration > 0.0:
+            if not measured:
+                energies += (energy, b.low_j - a.low_j, b.high_j - a.high_j)
+            elif energy > 0.0 or duration <= 0.0:
+                energies += (energy, energy, energy)  # a measured reading is its own band
+            else:
                 # A counter that did not move: never report a silent 0 J.
-                energy = (power_w or 0.0) * duration
-                low, high = energy * SHORT_WINDOW_BAND[0], energy * SHORT_WINDOW_BAND[1]
+                energy = (end.power_w[i] or 0.0) * duration
+                energies += (energy, energy * SHORT_WINDOW_BAND[0], energy * SHORT_WINDOW_BAND[1])
                 measured = False
                 method = f"{method} power × time"
                 flags.append(SHORT_WINDOW_FLAG.format(device=source.device))
-            devices.append(DeviceEnergy(source.component, source.device, method, measured, energy, low, high))
-        return tuple(devices), tuple(flags)
+            info.append((source.component, source.device, method, measured))
+        return energies, device_info(tuple(info)), tuple(flags)

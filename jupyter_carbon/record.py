@@ -6,14 +6,16 @@ uncertainty band are derived on demand so a record stays small (10,000 cells fit
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping, Sequence
 
-from .intensity.emissions import co2e_g
 from .sources.base import COMPONENTS
+from .units import J_PER_KWH
 
-__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline"]
+__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "pack_numbers", "device_info"]
+
 
 class FrozenDict(dict):
     """A dict that refuses changes: records are immutable, and one empty instance is shared."""
@@ -77,40 +79,167 @@ class Timeline:
         return len(self.t_s)
 
 
-@dataclass(frozen=True, slots=True)
+#: The numbers of a record, packed in one bytes object: id, cell (``_NO_INT`` for None), start_s,
+#: end_s, start and end (µs since the Unix epoch, UTC), intensity, PUE, then the session totals
+#: (cells, energy_j, low_j, high_j, co2e_g, duration_s); three doubles per device follow.
+_HEAD = struct.Struct("=qqddqqddqddddd")
+_NO_INT = -(2**63)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+
+
+def utc_us(when: datetime) -> int:
+    """``when`` as whole microseconds since the Unix epoch (a naive datetime is taken as UTC)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (when - _EPOCH) // _US
+
+
+def pack_numbers(id: int, cell: int | None, start_s: float, end_s: float, start_utc: datetime, end_utc: datetime, g_per_kwh: float, pue: float, totals: Sequence[float], energies: Sequence[float]) -> bytes:
+    """The numbers of a record as ``CellRecord.packed`` takes them; ``totals`` as the fields of
+    ``SessionTotals``, ``energies`` as (energy_j, low_j, high_j) per device, flat."""
+    head = _HEAD.pack(id, _NO_INT if cell is None else cell, start_s, end_s, utc_us(start_utc), utc_us(end_utc), g_per_kwh, pue, *totals)
+    return head + struct.pack(f"={len(energies)}d", *energies)
+
+
+def _packed(index: int) -> property:
+    def get(self: "CellRecord") -> Any:
+        return _HEAD.unpack_from(self._numbers)[index]
+
+    return property(get)
+
+
+_DEVICE_INFO: dict[tuple, tuple] = {}
+
+
+def device_info(info: tuple[tuple[str, str, str, bool], ...]) -> tuple[tuple[str, str, str, bool], ...]:
+    """One shared tuple per distinct (component, device, method, measured) list: records hold a
+    reference, not a copy (10,000 records of the same sources share one)."""
+    if len(_DEVICE_INFO) > 1024:  # pathological: many distinct device lists
+        _DEVICE_INFO.clear()
+    return _DEVICE_INFO.setdefault(info, info)
+
+
 class CellRecord:
-    id: int
+    """The immutable record of one measured window.
+
+    Compact by design (a session may hold tens of thousands): the numbers live packed in one
+    ``bytes`` object and the per-device strings in a tuple shared by every record of the same
+    sources, about 350 bytes a record. ``devices``, ``totals`` and the datetimes are rebuilt
+    on access. Construct it with the field names below; records compare equal field by field.
+    """
+
+    __slots__ = ("_numbers", "_info", "label", "kind", "status", "flags", "intensity_source", "intensity_utc", "scope", "items", "task", "timeline", "baseline_w", "extra")
+
+    FIELDS = (
+        "id", "label", "cell", "kind", "start_utc", "end_utc", "start_s", "end_s", "devices", "status", "flags",
+        "intensity_g_per_kwh", "intensity_source", "intensity_utc", "pue", "scope", "totals", "items", "task",
+        "timeline", "baseline_w", "extra",
+    )  # fmt: skip
+
     label: str | None
-    cell: int | None
     kind: str  # "cell" (%%carbon), "auto" (%carbon on), "script" (track())
-    start_utc: datetime
-    end_utc: datetime
-    start_s: float  # monotonic clock
-    end_s: float
-    devices: tuple[DeviceEnergy, ...]
     status: str  # "ok", "error", "interrupted"
     flags: tuple[str, ...]
-    intensity_g_per_kwh: float
     intensity_source: str
     intensity_utc: datetime | None
-    pue: float
     scope: str
-    totals: SessionTotals
-    items: int | None = None
-    task: str | None = None
-    timeline: Timeline = Timeline()
-    baseline_w: Mapping[str, float] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    items: int | None
+    task: str | None
+    timeline: Timeline
+    baseline_w: Mapping[str, float] | None
+    extra: Mapping[str, Any]
+
+    def __init__(
+        self,
+        id: int,
+        label: str | None,
+        cell: int | None,
+        kind: str,
+        start_utc: datetime,
+        end_utc: datetime,
+        start_s: float,
+        end_s: float,
+        devices: Sequence[DeviceEnergy],
+        status: str,
+        flags: tuple[str, ...],
+        intensity_g_per_kwh: float,
+        intensity_source: str,
+        intensity_utc: datetime | None,
+        pue: float,
+        scope: str,
+        totals: SessionTotals,
+        items: int | None = None,
+        task: str | None = None,
+        timeline: Timeline | None = None,
+        baseline_w: Mapping[str, float] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        t = totals
+        energies = [x for d in devices for x in (d.energy_j, d.low_j, d.high_j)]
+        numbers = pack_numbers(id, cell, start_s, end_s, start_utc, end_utc, intensity_g_per_kwh, pue, (t.cells, t.energy_j, t.low_j, t.high_j, t.co2e_g, t.duration_s), energies)
+        info = device_info(tuple((d.component, d.device, d.method, d.measured) for d in devices))
+        _fill(self, numbers, info, label, kind, status, tuple(flags), intensity_source, intensity_utc, scope, items, task, timeline, baseline_w, extra)
+
+    @classmethod
+    def packed(cls, numbers: bytes, info: tuple, label: str | None, kind: str, status: str, flags: tuple[str, ...], intensity_source: str, intensity_utc: datetime | None, scope: str, items: int | None = None, task: str | None = None, timeline: Timeline | None = None, baseline_w: Mapping[str, float] | None = None, extra: Mapping[str, Any] | None = None) -> "CellRecord":
+        """The ledger's constructor: ``numbers`` from :func:`pack_numbers`, ``info`` from :func:`device_info`."""
+        record = object.__new__(cls)
+        _fill(record, numbers, info, label, kind, status, flags, intensity_source, intensity_utc, scope, items, task, timeline, baseline_w, extra)
+        return record
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"CellRecord is immutable: cannot set {name!r}")
+
+    __delattr__ = __setattr__  # type: ignore[assignment]
+
+    # --- the packed numbers -------------------------------------------------------------------
+
+    id: int = _packed(0)  # type: ignore[assignment]
+    start_s: float = _packed(2)  # type: ignore[assignment]  # monotonic clock
+    end_s: float = _packed(3)  # type: ignore[assignment]
+    intensity_g_per_kwh: float = _packed(6)  # type: ignore[assignment]
+    pue: float = _packed(7)  # type: ignore[assignment]
+
+    @property
+    def cell(self) -> int | None:
+        cell = _HEAD.unpack_from(self._numbers)[1]
+        return None if cell == _NO_INT else cell
+
+    @property
+    def start_utc(self) -> datetime:
+        return _EPOCH + _US * _HEAD.unpack_from(self._numbers)[4]
+
+    @property
+    def end_utc(self) -> datetime:
+        return _EPOCH + _US * _HEAD.unpack_from(self._numbers)[5]
+
+    @property
+    def totals(self) -> SessionTotals:
+        return SessionTotals(*_HEAD.unpack_from(self._numbers)[8:])
+
+    def _energies(self) -> tuple[float, ...]:
+        """(energy_j, low_j, high_j) of every device, flat."""
+        return struct.unpack_from(f"={3 * len(self._info)}d", self._numbers, _HEAD.size)
+
+    @property
+    def devices(self) -> tuple[DeviceEnergy, ...]:
+        e = self._energies()
+        return tuple(DeviceEnergy(*info, *e[3 * i : 3 * i + 3]) for i, info in enumerate(self._info))
+
+    # --- derived ------------------------------------------------------------------------------
 
     @property
     def duration_s(self) -> float:
-        return self.end_s - self.start_s
+        _, _, start_s, end_s, *_ = _HEAD.unpack_from(self._numbers)
+        return end_s - start_s
 
     @property
     def components(self) -> dict[str, ComponentEnergy]:
         out: dict[str, ComponentEnergy] = {}
+        devices = self.devices
         for name in COMPONENTS:
-            devs = [d for d in self.devices if d.component == name]
+            devs = [d for d in devices if d.component == name]
             if devs:
                 out[name] = ComponentEnergy(
                     name,
@@ -124,18 +253,21 @@ class CellRecord:
 
     @property
     def energy_j(self) -> float:
-        return sum(d.energy_j for d in self.devices)
+        return sum(self._energies()[0::3])
 
     @property
     def energy_band_j(self) -> tuple[float, float]:
-        return sum(d.low_j for d in self.devices), sum(d.high_j for d in self.devices)
+        e = self._energies()
+        return sum(e[1::3]), sum(e[2::3])
 
     @property
     def measured(self) -> bool:
-        return all(d.measured for d in self.devices)
+        return all(info[3] for info in self._info)
 
     def co2e_g_of(self, energy_j: float) -> float:
-        return co2e_g(energy_j, self.intensity_g_per_kwh, self.pue)
+        """Grams CO2e of ``energy_j`` at this record's intensity and PUE (both checked when set)."""
+        g_per_kwh, pue = _HEAD.unpack_from(self._numbers)[6:8]
+        return energy_j / J_PER_KWH * pue * g_per_kwh
 
     @property
     def co2e_g(self) -> float:
@@ -153,7 +285,55 @@ class CellRecord:
             return None
         return max(0.0, self.energy_j - sum(self.baseline_w.values()) * self.duration_s)
 
+    # --- protocol -----------------------------------------------------------------------------
+
+    def fields(self) -> dict[str, Any]:
+        """Every field by name (the constructor's keyword arguments)."""
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def _key(self) -> tuple:
+        return (self._numbers, self._info) + tuple(getattr(self, name) for name in self.__slots__[2:])
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not CellRecord:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self._numbers, self._info, self.label, self.kind, self.status))
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (self.fields(),))
+
+    def __repr__(self) -> str:
+        return f"CellRecord(id={self.id}, label={self.label!r}, cell={self.cell}, kind={self.kind!r}, status={self.status!r}, duration_s={self.duration_s:.6g}, energy_j={self.energy_j:.6g}, co2e_g={self.co2e_g:.6g})"
+
     def to_dict(self) -> dict[str, Any]:
         from .serialize import record_to_dict
 
         return record_to_dict(self)
+
+
+EMPTY_TIMELINE = Timeline()
+_set = object.__setattr__
+
+
+def _fill(record: CellRecord, numbers: bytes, info: tuple, label: Any, kind: str, status: str, flags: tuple, intensity_source: str, intensity_utc: Any, scope: str, items: Any, task: Any, timeline: Any, baseline_w: Any, extra: Any) -> None:
+    _set(record, "_numbers", numbers)
+    _set(record, "_info", info)
+    _set(record, "label", label)
+    _set(record, "kind", kind)
+    _set(record, "status", status)
+    _set(record, "flags", flags)
+    _set(record, "intensity_source", intensity_source)
+    _set(record, "intensity_utc", intensity_utc)
+    _set(record, "scope", scope)
+    _set(record, "items", items)
+    _set(record, "task", task)
+    _set(record, "timeline", EMPTY_TIMELINE if timeline is None else timeline)
+    _set(record, "baseline_w", baseline_w)
+    _set(record, "extra", NO_EXTRA if not extra else extra)
+
+
+def _rebuild(fields: dict[str, Any]) -> CellRecord:
+    return CellRecord(**fields)

@@ -20,14 +20,13 @@ from array import array
 from datetime import datetime, timezone
 from typing import Any, Callable, NamedTuple, Sequence
 
-from .record import Timeline
+from .record import EMPTY_TIMELINE, Timeline
 from .sources.base import COMPONENTS, EnergySource, Reading
 
 __all__ = ["Sampler", "Snapshot", "LiveWindow", "LiveStatus", "TimelineBuffer"]
 
 #: Minimum span over which a source's recent power is re-estimated (for short windows).
 POWER_SPAN_S = 0.5
-EMPTY_TIMELINE = Timeline()
 #: Idle ticks after the last window closes before the thread parks.
 LINGER_TICKS = 2
 

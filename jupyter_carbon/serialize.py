@@ -61,7 +61,7 @@ _TOTALS_FIELDS = dataclasses.fields(SessionTotals)
 
 
 def record_from_dict(data: dict[str, Any]) -> CellRecord:
-    names = {f.name for f in dataclasses.fields(CellRecord)}
+    names = set(CellRecord.FIELDS)
     values = {k: v for k, v in data.items() if k in names}
     for key in ("start_utc", "end_utc", "intensity_utc"):
         if values.get(key) is not None:
