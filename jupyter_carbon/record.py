@@ -102,6 +102,10 @@ def pack_numbers(id: int, cell: int | None, start_s: float, end_s: float, start_
     return head + struct.pack(f"={len(energies)}d", *energies)
 
 
+def from_utc_us(us: int) -> datetime:
+    return _EPOCH + _US * us
+
+
 def _packed(index: int) -> property:
     def get(self: "CellRecord") -> Any:
         return _HEAD.unpack_from(self._numbers)[index]
@@ -208,15 +212,23 @@ class CellRecord:
 
     @property
     def start_utc(self) -> datetime:
-        return _EPOCH + _US * _HEAD.unpack_from(self._numbers)[4]
+        return from_utc_us(_HEAD.unpack_from(self._numbers)[4])
 
     @property
     def end_utc(self) -> datetime:
-        return _EPOCH + _US * _HEAD.unpack_from(self._numbers)[5]
+        return from_utc_us(_HEAD.unpack_from(self._numbers)[5])
 
     @property
     def totals(self) -> SessionTotals:
         return SessionTotals(*_HEAD.unpack_from(self._numbers)[8:])
+
+    def numbers(self) -> tuple[tuple[Any, ...], tuple[float, ...]]:
+        """The packed numbers in one read: (id, cell or None, start_s, end_s, start and end in µs
+        since the epoch, intensity, PUE, the six totals), and (energy_j, low_j, high_j) per device."""
+        head = _HEAD.unpack_from(self._numbers)
+        if head[1] == _NO_INT:
+            head = head[:1] + (None,) + head[2:]
+        return head, self._energies()
 
     def _energies(self) -> tuple[float, ...]:
         """(energy_j, low_j, high_j) of every device, flat."""

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..record import CellRecord
-from ..serialize import record_from_dict, record_to_dict
+from ..serialize import record_from_dict, record_json
 
 __all__ = ["LOG_SCHEMA", "LOG_SUFFIX", "SessionLog", "LogContents", "attach_log", "detach_log", "get_log", "read_log", "log_files"]
 
@@ -97,7 +97,7 @@ class SessionLog:
             if self.failed:
                 return False
             try:
-                line = _dumps({"type": "record", **record_to_dict(record)})
+                line = ('{"type":"record",' + record_json(record)[1:] + "\n").encode("utf-8")
                 fd = self._fd if self._fd is not None else self._open()
                 _write_line(fd, line)
                 if self.fsync_records:
