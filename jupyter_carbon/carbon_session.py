@@ -16,7 +16,7 @@ from .config import Config, ConfigError
 from .intensity.value import Intensity
 from .ledger import Ledger
 from .record import CellRecord, SessionTotals
-from .sampler import LiveStatus, LiveWindow, Sampler, utc_now
+from .sampler import LiveStatus, LiveWindow, Sampler
 from .sources.base import Reading
 
 __all__ = ["CarbonSession", "Measurement", "get_session", "reset_session"]
@@ -58,7 +58,7 @@ class Measurement:
 
 
 class CarbonSession:
-    def __init__(self, config: Config | None = None, *, clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], datetime] = utc_now, threaded: bool = True, detect: Callable[..., Any] | None = None) -> None:
+    def __init__(self, config: Config | None = None, *, clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], datetime] | None = None, threaded: bool = True, detect: Callable[..., Any] | None = None) -> None:
         self.problems: list[str] = []  # one line each, reported once by the front end
         self.config = config or Config.from_env(problems=self.problems)
         self._clock = clock
@@ -160,9 +160,11 @@ class CarbonSession:
         with self._lock:
             if self._pending_redetect and not self.sampler.open_windows:
                 self._redetect()
-            scope = m._meta.pop("scope", None) or self.config.scope
-            m.window = self.sampler.open(listener, scope=scope)
-            m.wid = self.ledger.open(m.window.start, m.window.indices, label=m.label, scope=scope, **m._meta)
+            meta = m._meta
+            scope = meta.get("scope") or self.config.scope
+            meta["scope"], meta["label"] = scope, m.label
+            m.window = window = self.sampler.open(listener, scope=scope)
+            m.wid = self.ledger.open(window.start, window.indices, meta)
 
     def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = (), cell: int | None = None) -> CellRecord:
         with self._lock:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .parse import CellOptions, ParseError, parse_cell_line
 from .carbon_session import CarbonSession, Measurement, get_session
+from .display import make_view
+from .parse import CellOptions, ParseError, parse_cell_line
 
 __all__ = ["load", "unload", "CarbonExtension", "get_extension"]
 
@@ -98,12 +99,13 @@ class CarbonExtension:
         return lines
 
     def pre_run_cell(self, info: Any = None) -> None:
-        self._cells.append(None)  # until a measurement opens: post_run_cell must pop one entry
+        cells = self._cells
+        cells.append(None)  # until a measurement opens: post_run_cell must pop one entry
         try:
             options = _magic_options(getattr(info, "raw_cell", "") or "")
-            if options is None and (not self.auto or self.current is not None):
+            if options is None and (not self.auto or any(cells)):
                 return  # not measured, or a plain cell nested in a measured one (counted there)
-            self._cells[-1] = self._open(options)
+            cells[-1] = self._open(options)
             if self.session.config.store_source:  # opt-in: cells often hold secrets
                 self._cells[-1][0].extra["source"] = getattr(info, "raw_cell", "")
         except Exception as exc:
@@ -125,8 +127,6 @@ class CarbonExtension:
         self._cells.append(self._open(options))
 
     def _open(self, options: CellOptions | None) -> tuple[Measurement, Any]:
-        from .display import make_view
-
         compact = options is None
         quiet = options.quiet if options is not None else self.auto_quiet
         meta = {"kind": "auto" if compact else "cell", "cell": self._cell_number()}

@@ -58,13 +58,14 @@ class Ledger:
         if not self.totals_indices:
             self.totals_indices = tuple(range(len(self.sources)))
 
-    def open(self, start: Snapshot, indices: tuple[int, ...] | None = None, **meta: Any) -> int:
+    def open(self, start: Snapshot, indices: tuple[int, ...] | None = None, meta: dict[str, Any] | None = None) -> int:
         """Open a window at snapshot ``start`` counting the sources at ``indices`` (default: the
-        totals' sources); ``meta`` (label, cell, kind, items, task, scope) goes into the record."""
+        totals' sources); ``meta`` (label, cell, kind, items, task, scope; anything else goes into
+        the record's ``extra``) is kept as given, not copied."""
         wid = next(self._ids)
         if not self._open:
             self._union.start = start
-        self._open[wid] = _Open(start, indices if indices is not None else self.totals_indices, meta)
+        self._open[wid] = _Open(start, indices if indices is not None else self.totals_indices, meta if meta is not None else {})
         return wid
 
     def is_open(self, wid: int) -> bool:
@@ -115,8 +116,8 @@ class Ledger:
         meta = window.meta
         if cell is None:
             cell = meta.get("cell")
-        numbers = pack_numbers(wid, cell, start.time_s, end.time_s, start.wall, end.wall, g_per_kwh, pue, self._totals(end, g_per_kwh, pue, 1), energies)
-        rest = {k: v for k, v in meta.items() if k not in _RECORD_META}
+        numbers = pack_numbers(wid, cell, start.time_s, end.time_s, start.wall_us, end.wall_us, g_per_kwh, pue, self._totals(end, g_per_kwh, pue, 1), energies)
+        rest = None if meta.keys() <= _RECORD_META else {k: v for k, v in meta.items() if k not in _RECORD_META}
         record = CellRecord.packed(
             numbers,
             info,
@@ -131,7 +132,7 @@ class Ledger:
             task=meta.get("task"),
             timeline=timeline,
             baseline_w=baseline_w,
-            extra={**rest, **extra} if extra else rest or NO_EXTRA,  # one shared empty mapping
+            extra={**(rest or {}), **extra} if extra else rest or NO_EXTRA,  # one shared empty mapping
         )
         self.records.append(record)
         return record

@@ -95,10 +95,11 @@ def utc_us(when: datetime) -> int:
     return (when - _EPOCH) // _US
 
 
-def pack_numbers(id: int, cell: int | None, start_s: float, end_s: float, start_utc: datetime, end_utc: datetime, g_per_kwh: float, pue: float, totals: Sequence[float], energies: Sequence[float]) -> bytes:
-    """The numbers of a record as ``CellRecord.packed`` takes them; ``totals`` as the fields of
-    ``SessionTotals``, ``energies`` as (energy_j, low_j, high_j) per device, flat."""
-    head = _HEAD.pack(id, _NO_INT if cell is None else cell, start_s, end_s, utc_us(start_utc), utc_us(end_utc), g_per_kwh, pue, *totals)
+def pack_numbers(id: int, cell: int | None, start_s: float, end_s: float, start_us: int, end_us: int, g_per_kwh: float, pue: float, totals: Sequence[float], energies: Sequence[float]) -> bytes:
+    """The numbers of a record as ``CellRecord.packed`` takes them: times in µs since the epoch
+    (:func:`utc_us`), ``totals`` as the fields of ``SessionTotals``, ``energies`` as (energy_j,
+    low_j, high_j) per device, flat."""
+    head = _HEAD.pack(id, _NO_INT if cell is None else cell, start_s, end_s, start_us, end_us, g_per_kwh, pue, *totals)
     return head + struct.pack(f"={len(energies)}d", *energies)
 
 
@@ -181,7 +182,7 @@ class CellRecord:
     ) -> None:
         t = totals
         energies = [x for d in devices for x in (d.energy_j, d.low_j, d.high_j)]
-        numbers = pack_numbers(id, cell, start_s, end_s, start_utc, end_utc, intensity_g_per_kwh, pue, (t.cells, t.energy_j, t.low_j, t.high_j, t.co2e_g, t.duration_s), energies)
+        numbers = pack_numbers(id, cell, start_s, end_s, utc_us(start_utc), utc_us(end_utc), intensity_g_per_kwh, pue, (t.cells, t.energy_j, t.low_j, t.high_j, t.co2e_g, t.duration_s), energies)
         info = device_info(tuple((d.component, d.device, d.method, d.measured) for d in devices))
         _fill(self, numbers, info, label, kind, status, tuple(flags), intensity_source, intensity_utc, scope, items, task, timeline, baseline_w, extra)
 

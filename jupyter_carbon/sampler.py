@@ -17,10 +17,10 @@ from __future__ import annotations
 import threading
 import time
 from array import array
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, NamedTuple, Sequence
 
-from .record import EMPTY_TIMELINE, Timeline
+from .record import EMPTY_TIMELINE, Timeline, utc_us
 from .sources.base import COMPONENTS, EnergySource, Reading
 
 __all__ = ["Sampler", "Snapshot", "LiveWindow", "LiveStatus", "TimelineBuffer"]
@@ -31,13 +31,14 @@ POWER_SPAN_S = 0.5
 LINGER_TICKS = 2
 
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+def utc_now_us() -> int:
+    """Now, in whole microseconds since the Unix epoch (UTC): the wall time records keep."""
+    return time.time_ns() // 1000
 
 
 class Snapshot(NamedTuple):
     time_s: float  # monotonic
-    wall: datetime  # UTC
+    wall_us: int  # UTC, µs since the Unix epoch
     readings: tuple[Reading, ...]
     power_w: tuple[float | None, ...]  # each source's recent average power
 
@@ -119,7 +120,7 @@ class Sampler:
         sources: Sequence[EnergySource],
         interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], datetime] = utc_now,
+        wall_clock: Callable[[], datetime] | None = None,
         threaded: bool = True,
         max_points: int = 2000,
         totals_scope: str = "machine",
@@ -136,7 +137,8 @@ class Sampler:
         }
         self.interval_s = interval_s
         self.clock = clock
-        self.wall_clock = wall_clock
+        #: µs since the epoch; an injected ``wall_clock`` (tests) returns datetimes
+        self.wall_us: Callable[[], int] = utc_now_us if wall_clock is None else (lambda: utc_us(wall_clock()))
         self.threaded = threaded
         self.max_points = max_points
         self.errors: list[str] = []  # every distinct source error, in order, for reporting once
@@ -154,7 +156,7 @@ class Sampler:
         now = clock()
         self._last = [Reading(0.0, 0.0, 0.0)] * len(self.sources)
         self._ref_s = now
-        self._power_w: list[float | None] = [None] * len(self.sources)
+        self._power_w: tuple[float | None, ...] = (None,) * len(self.sources)
         self.snapshot()  # the first reading of every source
         self._ref = list(self._last)
 
@@ -179,9 +181,9 @@ class Sampler:
                     self._read_failed(source, exc)
             if now - self._ref_s >= POWER_SPAN_S:
                 span = now - self._ref_s
-                self._power_w = [(r.energy_j - p.energy_j) / span for r, p in zip(last, self._ref)]
+                self._power_w = tuple((r.energy_j - p.energy_j) / span for r, p in zip(last, self._ref))
                 self._ref_s, self._ref = now, list(last)
-            return Snapshot(now, self.wall_clock(), tuple(last), tuple(self._power_w))
+            return Snapshot(now, self.wall_us(), tuple(last), self._power_w)
 
     # --- windows ------------------------------------------------------------------------------
 
