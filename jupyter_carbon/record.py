@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 from .sources.base import COMPONENTS
@@ -277,6 +278,12 @@ class CellRecord:
     def measured(self) -> bool:
         return all(info[3] for info in self._info)
 
+    @property
+    def measured_by_component(self) -> tuple[tuple[str, bool], ...]:
+        """((component, every device of it measured), ...) in ``COMPONENTS`` order, without reading
+        any energy (the one-line display needs only this)."""
+        return _measured_by_component(self._info)
+
     def co2e_g_of(self, energy_j: float) -> float:
         """Grams CO2e of ``energy_j`` at this record's intensity and PUE (both checked when set)."""
         g_per_kwh, pue = _HEAD.unpack_from(self._numbers)[6:8]
@@ -346,6 +353,11 @@ def _fill(record: CellRecord, numbers: bytes, info: tuple, label: Any, kind: str
     _set(record, "timeline", EMPTY_TIMELINE if timeline is None else timeline)
     _set(record, "baseline_w", baseline_w)
     _set(record, "extra", NO_EXTRA if not extra else extra)
+
+
+@lru_cache(maxsize=64)
+def _measured_by_component(info: tuple) -> tuple[tuple[str, bool], ...]:
+    return tuple((c, all(i[3] for i in info if i[0] == c)) for c in COMPONENTS if any(i[0] == c for i in info))
 
 
 def _rebuild(fields: dict[str, Any]) -> CellRecord:

@@ -90,43 +90,98 @@ def _float(x: float) -> str:
 
 
 def _value(x: Any) -> str:
-    kind = type(x)
-    if kind is str:
-        return _string(x)
     if x is None:
         return "null"
-    if kind is float:
-        return _float(x)
-    return _encode(x)
+    if type(x) is str:
+        return _TEXT.get(x) or _text(x)
+    return _float(x) if type(x) is float else _encode(x)
+
+
+_TEXT: dict[str, str] = {}  # the few strings every record repeats (kind, status, scope, sources), encoded once
+
+
+def _text(x: str) -> str:
+    encoded = _string(x)
+    if len(_TEXT) < 256:
+        _TEXT[x] = encoded
+    return encoded
+
+
+_last_second: list[Any] = [None, ""]
+
+
+def _iso(us: int) -> str:
+    """``from_utc_us(us).isoformat()``, reusing the formatted date and time of the same second."""
+    second, micro = divmod(us, 1_000_000)
+    if second != _last_second[0]:
+        _last_second[:] = second, from_utc_us(second * 1_000_000).isoformat()[:19]
+    return f"{_last_second[1]}.{micro:06d}+00:00" if micro else f"{_last_second[1]}+00:00"
+
+
+_utc_text: list[Any] = [None, "null"]
+
+
+def _utc(when: Any) -> str:
+    """The intensity's time: one object shared by many records, formatted once."""
+    if when is not _utc_text[0]:
+        _utc_text[:] = when, ("null" if when is None else _string(when.isoformat()))
+    return _utc_text[1]
+
+
+# ``F`` marks a float: ``%r`` when every float is finite (one C-level format call for the line),
+# ``%s`` of ``_float(x)`` otherwise.
+_HEAD = '{"schema":%d,"id":%d,"label":%s,"cell":%s,"kind":%s,"start_utc":"%s","end_utc":"%s","start_s":F,"end_s":F,"devices":['
+_TAIL = (
+    '],"status":%s,"flags":%s,"intensity_g_per_kwh":F,"intensity_source":%s,"intensity_utc":%s,"pue":F,"scope":%s,'
+    '"totals":{"cells":%d,"energy_j":F,"low_j":F,"high_j":F,"co2e_g":F,"duration_s":F},"items":%s,"task":%s,'
+    '"timeline":%s,"baseline_w":%s,"extra":%s,"energy_j":F,"co2e_g":F,"duration_s":F}'
+)
+_templates: dict[tuple, tuple[str, str]] = {}
+
+
+def _template(info: tuple) -> tuple[str, str]:
+    """(all floats finite, any float not) templates for records with these devices."""
+    found = _templates.get(info)
+    if found is None:
+
+        def text(f: str) -> str:
+            devices = ",".join(
+                f'{{"component":{_string(c)},"device":{_string(d)},"method":{_string(m)},"measured":{"true" if measured else "false"},'.replace("%", "%%")
+                + f'"energy_j":{f},"low_j":{f},"high_j":{f}}}'
+                for c, d, m, measured in info
+            )
+            return _HEAD.replace("F", f) + devices + _TAIL.replace("F", f)
+
+        found = text("%r"), text("%s")
+        if len(_templates) < 64:
+            _templates[info] = found
+    return found
 
 
 def record_json(record: CellRecord) -> str:
     """``json.dumps(record_to_dict(record), ensure_ascii=False, separators=(",", ":"))``, faster.
 
-    Field order and every value's text are the same (a test checks it on many records); the
-    parts that can hold anything (timeline, baseline, extra) go through the same encoder.
+    Field order and every value's text are the same (a test checks it on many generated records);
+    the parts that can hold anything (flags, timeline, baseline, extra) go through the same encoder.
     """
-    (rid, cell, start_s, end_s, start_us, end_us, g_per_kwh, pue, *totals), e = record.numbers()
-    devices = ",".join(
-        f'{{"component":{_string(c)},"device":{_string(d)},"method":{_string(m)},"measured":{"true" if ms else "false"},'
-        f'"energy_j":{_float(e[3 * i])},"low_j":{_float(e[3 * i + 1])},"high_j":{_float(e[3 * i + 2])}}}'
-        for i, (c, d, m, ms) in enumerate(record._info)
-    )
-    cells, t_energy, t_low, t_high, t_co2e, t_duration = totals
+    (rid, cell, start_s, end_s, start_us, end_us, g_per_kwh, pue, cells, *totals), energies = record.numbers()
+    energy_j = sum(energies[0::3])
+    floats = (start_s, end_s, *energies, g_per_kwh, pue, *totals, energy_j, record.co2e_g_of(energy_j), end_s - start_s)
+    fast, slow = _template(record._info)
+    check = sum(floats)
+    if check - check != 0.0:  # a NaN or an infinity (or an overflow): the slow, exact way
+        fast, floats = slow, tuple(_float(x) for x in floats)
+    n = len(energies)
     timeline = record.timeline
-    energy_j = sum(e[0::3])
-    utc = record.intensity_utc
-    return (
-        f'{{"schema":{SCHEMA_VERSION},"id":{rid},"label":{_value(record.label)},"cell":{"null" if cell is None else cell},'
-        f'"kind":{_value(record.kind)},"start_utc":"{from_utc_us(start_us).isoformat()}","end_utc":"{from_utc_us(end_us).isoformat()}",'
-        f'"start_s":{_float(start_s)},"end_s":{_float(end_s)},"devices":[{devices}],"status":{_value(record.status)},'
-        f'"flags":{_encode(list(record.flags)) if record.flags else "[]"},"intensity_g_per_kwh":{_float(g_per_kwh)},'
-        f'"intensity_source":{_value(record.intensity_source)},"intensity_utc":{"null" if utc is None else _string(utc.isoformat())},'
-        f'"pue":{_float(pue)},"scope":{_value(record.scope)},"totals":{{"cells":{cells},"energy_j":{_float(t_energy)},'
-        f'"low_j":{_float(t_low)},"high_j":{_float(t_high)},"co2e_g":{_float(t_co2e)},"duration_s":{_float(t_duration)}}},'
-        f'"items":{_value(record.items)},"task":{_value(record.task)},'
-        f'"timeline":{_encode({"t_s": list(timeline.t_s), "power_w": {k: list(v) for k, v in timeline.power_w.items()}}) if timeline.t_s or timeline.power_w else """{"t_s":[],"power_w":{}}"""},'
-        f'"baseline_w":{"null" if record.baseline_w is None else _encode(dict(record.baseline_w))},'
-        f'"extra":{_encode(dict(record.extra)) if record.extra else "{}"},'
-        f'"energy_j":{_float(energy_j)},"co2e_g":{_float(record.co2e_g_of(energy_j))},"duration_s":{_float(end_s - start_s)}}}'
-    )
+    extra = record.extra
+    return fast % (
+        SCHEMA_VERSION, rid, _value(record.label), "null" if cell is None else cell, _value(record.kind), _iso(start_us), _iso(end_us),
+        *floats[: 2 + n],
+        _value(record.status), _encode(list(record.flags)) if record.flags else "[]",
+        floats[2 + n], _value(record.intensity_source), _utc(record.intensity_utc), floats[3 + n], _value(record.scope),
+        cells, *floats[4 + n : 9 + n], _value(record.items), _value(record.task),
+        _encode({"t_s": list(timeline.t_s), "power_w": {k: list(v) for k, v in timeline.power_w.items()}}) if timeline.t_s or timeline.power_w else '{"t_s":[],"power_w":{}}',
+        "null" if record.baseline_w is None else _encode(dict(record.baseline_w)),
+        _encode(dict(extra)) if extra else "{}",
+        *floats[9 + n :],
+    )  # fmt: skip

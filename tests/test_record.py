@@ -86,13 +86,15 @@ json_value = st.recursive(st.none() | st.booleans() | st.integers(-(2**70), 2**7
     items=st.none() | st.integers(0, 2**62), task=st.none() | text, points=st.integers(0, 3),
     baseline=st.none() | st.dictionaries(text, number, max_size=2), extra=st.dictionaries(text, json_value, max_size=3),
     utc=st.none() | st.datetimes(timezones=st.just(timezone.utc)), device=text,
+    start=st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1), timezones=st.just(timezone.utc)), micros=st.integers(0, 10**8),
 )  # fmt: skip
-def test_record_json_is_exactly_what_json_dumps_writes(label, cell, status, flags, source, energies, g_per_kwh, pue, items, task, points, baseline, extra, utc, device):
+def test_record_json_is_exactly_what_json_dumps_writes(label, cell, status, flags, source, energies, g_per_kwh, pue, items, task, points, baseline, extra, utc, device, start, micros):
     fields = make_record(1, points=points).fields()
     devices = (DeviceEnergy("cpu", device, "rapl", True, *energies),) + fields["devices"][1:]
     record = CellRecord(**fields | {
         "label": label, "cell": cell, "status": status, "flags": tuple(flags), "intensity_source": source, "devices": devices,
         "intensity_g_per_kwh": g_per_kwh, "pue": pue, "items": items, "task": task, "baseline_w": baseline, "extra": extra, "intensity_utc": utc,
+        "start_utc": start, "end_utc": start + timedelta(microseconds=micros),
     })  # fmt: skip
     expected = json.dumps(record_to_dict(record), ensure_ascii=False, separators=(",", ":"))
     assert record_json(record) == expected

@@ -6,6 +6,8 @@ estimate shows its uncertainty band.
 
 from __future__ import annotations
 
+import sys
+from functools import lru_cache
 from typing import Any, Iterable
 
 from ..record import CellRecord, ComponentEnergy
@@ -54,13 +56,18 @@ def _status(record: CellRecord) -> str:
 
 def format_record_line(record: CellRecord) -> str:
     """Compact, one line: ``carbon: 1.2 s · 0.31 Wh · 0.15 g CO2e (CPU est., RAM est.)``."""
-    parts = []
-    for comp in record.components.values():
-        parts.append(f"{comp.component.upper()} {'meas.' if comp.measured else 'est.'}")
+    how = _how_short(record.measured_by_component)
+    energy_j = record.energy_j
     return (
-        f"carbon{_status(record)}: {format_duration(record.duration_s)} · {format_energy(record.energy_j)} · "
-        f"{format_co2e(record.co2e_g)} ({', '.join(parts)}) · session {format_co2e(record.totals.co2e_g)}"
+        f"carbon{_status(record)}: {format_duration(record.duration_s)} · {format_energy(energy_j)} · "
+        f"{format_co2e(record.co2e_g_of(energy_j))} ({how}) · session {format_co2e(record.totals.co2e_g)}"
     )
+
+
+@lru_cache(maxsize=64)
+def _how_short(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
+    """``CPU est., RAM est.``"""
+    return ", ".join(f"{component.upper()} {'meas.' if measured else 'est.'}" for component, measured in measured_by_component)
 
 
 def format_per_item(record: CellRecord) -> list[str]:
@@ -144,7 +151,7 @@ class TextView:
         print(text)
 
     def finish(self, record: CellRecord) -> None:
-        print(format_record_line(record) if self.compact else format_record(record))
+        sys.stdout.write((format_record_line(record) if self.compact else format_record(record)) + "\n")  # one write, not print's two
 
 
 _METHOD_WORDS = {
