@@ -57,6 +57,9 @@ class Ledger:
     def __post_init__(self) -> None:
         if not self.totals_indices:
             self.totals_indices = tuple(range(len(self.sources)))
+        #: (component, device, method, measured) of each source, and the record's device info per window indices
+        self._static = [(s.component, s.device, s.method, s.measured) for s in self.sources]
+        self._infos: dict[tuple[int, ...], tuple] = {}
 
     def open(self, start: Snapshot, indices: tuple[int, ...] | None = None, meta: dict[str, Any] | None = None) -> int:
         """Open a window at snapshot ``start`` counting the sources at ``indices`` (default: the
@@ -118,22 +121,12 @@ class Ledger:
             cell = meta.get("cell")
         numbers = pack_numbers(wid, cell, start.time_s, end.time_s, start.wall_us, end.wall_us, g_per_kwh, pue, self._totals(end, g_per_kwh, pue, 1), energies)
         rest = None if meta.keys() <= _RECORD_META else {k: v for k, v in meta.items() if k not in _RECORD_META}
+        flags = tuple(flags) + short_flags if short_flags else tuple(flags)
         record = CellRecord.packed(
-            numbers,
-            info,
-            label=meta.get("label"),
-            kind=meta.get("kind", "cell"),
-            status=status,
-            flags=self._shared(tuple(flags) + short_flags),
-            intensity_source=intensity_source,
-            intensity_utc=intensity_utc,
-            scope=meta.get("scope", "machine"),
-            items=meta.get("items"),
-            task=meta.get("task"),
-            timeline=timeline,
-            baseline_w=baseline_w,
-            extra={**(rest or {}), **extra} if extra else rest or NO_EXTRA,  # one shared empty mapping
-        )
+            numbers, info, meta.get("label"), meta.get("kind", "cell"), status, self._shared(flags) if flags else (),
+            intensity_source, intensity_utc, meta.get("scope", "machine"), meta.get("items"), meta.get("task"), timeline, baseline_w,
+            {**(rest or {}), **extra} if extra else rest or NO_EXTRA,  # one shared empty mapping
+        )  # fmt: skip
         self.records.append(record)
         return record
 
@@ -175,23 +168,22 @@ class Ledger:
     def _devices(self, start: Snapshot, end: Snapshot, indices: tuple[int, ...]) -> tuple[list[float], tuple, tuple[str, ...]]:
         """(energy_j, low_j, high_j per device, flat; the shared device info; short-window flags)."""
         duration = end.time_s - start.time_s
+        before, after, static = start.readings, end.readings, self._static
         energies: list[float] = []
-        info, flags = [], []
+        short: list[int] = []
         for i in indices:
-            source, a, b = self.sources[i], start.readings[i], end.readings[i]
-            energy = b.energy_j - a.energy_j
-            measured = source.measured
-            method = source.method
-            if not measured:
-                energies += (energy, b.low_j - a.low_j, b.high_j - a.high_j)
+            a, b = before[i], after[i]
+            energy = b[0] - a[0]
+            if not static[i][3]:  # estimated: the model's own band
+                energies += (energy, b[1] - a[1], b[2] - a[2])
             elif energy > 0.0 or duration <= 0.0:
                 energies += (energy, energy, energy)  # a measured reading is its own band
-            else:
-                # A counter that did not move: never report a silent 0 J.
+            else:  # a counter that did not move: never report a silent 0 J
                 energy = (end.power_w[i] or 0.0) * duration
                 energies += (energy, energy * SHORT_WINDOW_BAND[0], energy * SHORT_WINDOW_BAND[1])
-                measured = False
-                method = f"{method} power × time"
-                flags.append(SHORT_WINDOW_FLAG.format(device=source.device))
-            info.append((source.component, source.device, method, measured))
-        return energies, device_info(tuple(info)), tuple(flags)
+                short.append(i)
+        if not short:
+            info = self._infos.get(indices) or self._infos.setdefault(indices, device_info(tuple(static[i] for i in indices)))
+            return energies, info, ()
+        info = tuple((c, d, f"{m} power × time", False) if i in short else (c, d, m, ms) for i, (c, d, m, ms) in ((i, static[i]) for i in indices))
+        return energies, device_info(info), tuple(SHORT_WINDOW_FLAG.format(device=static[i][1]) for i in short)

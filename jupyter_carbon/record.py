@@ -100,8 +100,16 @@ def pack_numbers(id: int, cell: int | None, start_s: float, end_s: float, start_
     """The numbers of a record as ``CellRecord.packed`` takes them: times in µs since the epoch
     (:func:`utc_us`), ``totals`` as the fields of ``SessionTotals``, ``energies`` as (energy_j,
     low_j, high_j) per device, flat."""
-    head = _HEAD.pack(id, _NO_INT if cell is None else cell, start_s, end_s, start_us, end_us, g_per_kwh, pue, *totals)
-    return head + struct.pack(f"={len(energies)}d", *energies)
+    layout = _LAYOUTS.get(len(energies)) or _layout(len(energies))
+    return layout.pack(id, _NO_INT if cell is None else cell, start_s, end_s, start_us, end_us, g_per_kwh, pue, *totals, *energies)
+
+
+_LAYOUTS: dict[int, struct.Struct] = {}
+
+
+def _layout(n_energies: int) -> struct.Struct:
+    _LAYOUTS[n_energies] = layout = struct.Struct(_HEAD.format + "d" * n_energies)
+    return layout
 
 
 def from_utc_us(us: int) -> datetime:

@@ -152,7 +152,7 @@ class Sampler:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._idle_ticks = 0
-        self.ticks_idle = 0
+        self._process_on = 0  # open windows that use the process views
         now = clock()
         self._last = [Reading(0.0, 0.0, 0.0)] * len(self.sources)
         self._ref_s = now
@@ -174,7 +174,8 @@ class Sampler:
         with self._lock:
             now = self.clock()
             last = self._last
-            for i, source in enumerate(self.sources):
+            # process views that no window uses hold their reading: only read them while in use
+            for i, source in enumerate(self.sources if self._process_on else self.machine_sources):
                 try:
                     last[i] = source.read(now)
                 except Exception as exc:  # a source must never break the user's cell
@@ -202,6 +203,7 @@ class Sampler:
             if scope == "process" or self.totals_scope == "process":
                 for source in self.process_sources:
                     source.enable()
+                self._process_on += 1
             window = LiveWindow(self.snapshot(), self._scope_indices[scope], scope, self.max_points, listener)
             self._windows.append(window)
             self._idle_ticks = 0
@@ -219,6 +221,7 @@ class Sampler:
                 if self._process_users(window):
                     for source in self.process_sources:
                         source.disable()
+                    self._process_on -= 1
             timeline = window.timeline
             if isinstance(timeline, TimelineBuffer):
                 components = [c for c in COMPONENTS if any(self._components[i] == c for i in window.indices)]
