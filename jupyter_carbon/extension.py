@@ -91,6 +91,8 @@ class CarbonExtension:
         """Comment out a valid ``%%carbon`` line so the body runs as the cell itself (a comment,
         not a blank line, which IPython would strip: tracebacks keep the cell's line numbers)."""
         try:
+            if lines and lines[0].strip() and not lines[0].startswith(_MAGIC_PREFIX):
+                return lines  # most cells: first line is code
             index = next((i for i, line in enumerate(lines) if line.strip()), None)
             if index is not None and lines[index].startswith(_MAGIC_PREFIX) and _magic_options(lines[index]) is not None:
                 return lines[:index] + ["#" + lines[index]] + lines[index + 1 :]
