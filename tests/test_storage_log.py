@@ -80,6 +80,22 @@ def test_torn_last_line_is_skipped_with_a_note(tmp_path: Path) -> None:
     assert len(contents.notes) == 1 and "torn last line" in contents.notes[0]
 
 
+def test_nul_padding_after_the_last_line_is_ignored(tmp_path: Path) -> None:
+    log = SessionLog(tmp_path)
+    for i in (1, 2):
+        assert log.append(make_record(i))
+    log.close()
+    complete = log.path.read_bytes()
+    log.path.write_bytes(complete + b"\0" * 5000)  # a session that did not close: reserved room
+    contents = read_log(log.path)
+    assert [r.id for r in contents.records] == [1, 2] and contents.notes == []
+    line = json.dumps({"type": "record", **make_record(3).to_dict()}).encode()
+    log.path.write_bytes(complete + line[:100] + b"\0" * 5000)  # died while copying line 3
+    contents = read_log(log.path)
+    assert [r.id for r in contents.records] == [1, 2]
+    assert len(contents.notes) == 1 and "torn last line" in contents.notes[0]
+
+
 def test_a_bad_line_in_the_middle_is_skipped_with_its_number(tmp_path: Path) -> None:
     log = SessionLog(tmp_path)
     log.append(make_record(1))

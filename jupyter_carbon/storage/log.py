@@ -261,10 +261,11 @@ def read_log(path: str | os.PathLike) -> LogContents:
     """Header, records and notes of one log file; raises OSError when it cannot be read.
 
     A torn last line (the kernel died while writing, or a full disk) is skipped with a note, as is
-    any other unreadable line.
+    any other unreadable line. The NUL padding that ends the file of a session that did not close
+    (a crash, or a session still running) is ignored.
     """
     path = Path(path)
-    data = path.read_bytes()
+    data = path.read_bytes().rstrip(b"\0")
     out = LogContents(path)
     lines = data.split(b"\n")
     torn_tail = lines[-1] != b""  # a complete file ends with a newline
