@@ -3,6 +3,7 @@ writers, write failures, file modes, privacy, history."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -72,6 +73,7 @@ def test_torn_last_line_is_skipped_with_a_note(tmp_path: Path) -> None:
     log = SessionLog(tmp_path)
     for i in (1, 2):
         assert log.append(make_record(i))
+    log.close()  # cut to its last line: the half line lands right after it
     line = json.dumps({"type": "record", **make_record(3).to_dict()})
     with open(log.path, "ab") as handle:
         handle.write(line[: len(line) // 2].encode())  # the kernel died mid-write
@@ -80,9 +82,26 @@ def test_torn_last_line_is_skipped_with_a_note(tmp_path: Path) -> None:
     assert len(contents.notes) == 1 and "torn last line" in contents.notes[0]
 
 
+def test_nul_padding_after_the_last_line_is_ignored(tmp_path: Path) -> None:
+    log = SessionLog(tmp_path)
+    for i in (1, 2):
+        assert log.append(make_record(i))
+    log.close()
+    complete = log.path.read_bytes()
+    log.path.write_bytes(complete + b"\0" * 5000)  # a session that did not close: reserved room
+    contents = read_log(log.path)
+    assert [r.id for r in contents.records] == [1, 2] and contents.notes == []
+    line = json.dumps({"type": "record", **make_record(3).to_dict()}).encode()
+    log.path.write_bytes(complete + line[:100] + b"\0" * 5000)  # died while copying line 3
+    contents = read_log(log.path)
+    assert [r.id for r in contents.records] == [1, 2]
+    assert len(contents.notes) == 1 and "torn last line" in contents.notes[0]
+
+
 def test_a_bad_line_in_the_middle_is_skipped_with_its_number(tmp_path: Path) -> None:
     log = SessionLog(tmp_path)
     log.append(make_record(1))
+    log.close()  # cut to its last line: an outside write lands right after it
     with open(log.path, "ab") as handle:
         handle.write(b"{not json\n")
     log.append(make_record(2))
@@ -108,6 +127,10 @@ def test_unwritable_folder_warns_once_and_the_session_continues(tmp_path: Path) 
 
 
 def test_a_write_that_fails_midway_stops_the_log_with_one_warning(tmp_path: Path, monkeypatch) -> None:
+    def unsupported(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(os, "posix_fallocate", unsupported)  # the os.write path (no mapping)
     problems: list[str] = []
     log = SessionLog(tmp_path, on_problem=problems.append)
     assert log.append(make_record(1))
@@ -154,6 +177,7 @@ def test_concurrent_writers_never_interleave(tmp_path: Path) -> None:
     for f in files:
         contents = read_log(f)
         assert len(contents.records) == n and contents.notes == []
+        assert b"\0" not in f.read_bytes()  # closed at interpreter exit: no reserved room left
 
 
 def test_history_lists_sessions_with_totals(tmp_path: Path, capsys) -> None:
@@ -238,3 +262,4 @@ def test_kernel_killed_with_sigkill_loses_no_closed_record(tmp_path: Path) -> No
     assert contents.header["pid"] == pid
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
     assert b"sk-SECRET" not in files[0].read_bytes()  # no cell source by default
+    assert files[0].read_bytes().endswith(b"\0")  # written through the mapping, never closed

@@ -13,16 +13,29 @@ File name: ``session-<UTC start YYYYmmddTHHMMSSZ>-<pid>-<6 hex>.jsonl`` in the f
 ``config.log_dir`` (default ``.jupyter_carbon/`` in the working directory). Folder mode 0700,
 file mode 0600.
 
-Crash safety: each line is written by ONE ``os.write`` on an ``O_APPEND`` descriptor as soon as
-the record closes. The data is then in the kernel's page cache, which outlives the process, so a
-kernel killed with SIGKILL loses no closed record; O_APPEND makes every write land whole at the
-end of the file, so two writers never interleave (each session has its own file anyway).
+Crash safety: as soon as a record closes, its line is copied into a shared memory mapping of the
+file (``MAP_SHARED``: the bytes are the kernel's page cache, no system call per record). The page
+cache outlives the process, so a kernel killed with SIGKILL loses no closed record. The file grows
+in chunks (``SessionLog.chunk_bytes``, 256 KiB) whose disk blocks are reserved with
+``posix_fallocate`` before they are mapped, so a full disk or quota is an ``OSError`` at growth
+time, never a SIGBUS while a record is copied. A clean close (``close()``, ``%unload_ext``, a
+change of ``log_dir``, interpreter exit) cuts the file back to its last line; after a crash the
+file ends with NUL padding (up to one chunk) after its last line, which ``read_log`` ignores. Log
+files are never modified by readers: a crashed session's padding stays (a live writer cannot be
+told from a dead one safely, and cutting a file under a live mapping kills its writer with SIGBUS).
+Where mapping is not possible (no ``posix_fallocate``, as on macOS and Windows, or a file system
+that cannot preallocate or map), each line is written instead by ONE ``os.write`` on an
+``O_APPEND`` descriptor, with the same crash safety. A partly copied line (the kernel died in the
+middle of it) is skipped as a torn last line. Each session has its own file, so two writers never
+interleave; a forked child starts its own file and never writes to, cuts or syncs its parent's.
+Cutting a running session's file from outside (``truncate``, ``: > file``) kills that kernel
+with SIGBUS at its next record: leave a live session's file alone (copying or reading it is fine).
 
 fsync policy: the file and its folder are fsynced when the file is created (the file's name
-survives a power cut) and the file again on ``close()``; records are NOT fsynced one by one by
+survives a power cut) and the file again on ``close()``; records are NOT synced one by one by
 default — SIGKILL does not need it, and an fsync per cell would add milliseconds to every cell on
 network home folders (common on JupyterHub). Pass ``fsync_records=True`` to trade that latency
-for power-cut durability of every record.
+for power-cut durability of every record (``msync`` of the record's pages, or ``fsync``).
 
 Any ``OSError`` (read-only or full disk, a path through a regular file …) gives ONE problem line
 and the log stops; the session keeps its records in memory. Changing ``log_dir`` starts a fresh
@@ -31,11 +44,15 @@ file there (and tries again).
 
 from __future__ import annotations
 
+import atexit
+import errno
 import json
+import mmap
 import os
 import socket
 import sys
 import threading
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,7 +66,14 @@ __all__ = ["LOG_SCHEMA", "LOG_SUFFIX", "SessionLog", "LogContents", "attach_log"
 LOG_SCHEMA = 1
 LOG_SUFFIX = ".jsonl"
 _SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey", "auth")
-_FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+_FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)  # the os.write fallback
+_MAP_FLAGS = os.O_RDWR | getattr(os, "O_CLOEXEC", 0)  # a shared writable mapping needs read access
+_PAGE_BYTES = mmap.ALLOCATIONGRANULARITY  # mapping offsets are multiples of this
+# Prefault a new chunk writable so that copying a record takes no page fault (Linux >= 5.14; the
+# constant is missing from Python < 3.13's mmap module).
+_MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23 if sys.platform.startswith("linux") else None)
+# posix_fallocate errors that mean "not supported here" (fall back to os.write), not "no space".
+_UNSUPPORTED = {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS, errno.ENODEV}
 
 
 def _stderr(text: str) -> None:
@@ -67,7 +91,10 @@ class SessionLog:
 
     ``folder`` is a path or a callable returning one (read at each append, so a change of
     ``log_dir`` takes effect); ``on_problem`` receives the one-line warning (default: stderr).
+    ``chunk_bytes`` is how much the file grows at a time (rounded up to whole pages).
     """
+
+    chunk_bytes = 256 * 1024
 
     def __init__(self, folder: str | os.PathLike | Callable[[], Any], *, config: Any = None, on_problem: Callable[[str], Any] | None = None, fsync_records: bool = False, now: Callable[[], datetime] | None = None) -> None:
         self._folder_fn = folder if callable(folder) else (lambda: folder)
@@ -77,6 +104,10 @@ class SessionLog:
         self._now = now or (lambda: datetime.now(timezone.utc))
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._mapped = False  # this file's records go through _map (else os.write)
+        self._map: mmap.mmap | None = None  # the window [_map_start, _map_end) of the file
+        self._map_start = self._map_end = 0
+        self._end = 0  # the file's logical end (a mapped file is longer: reserved room)
         self._pid = os.getpid()
         self._folder_key: str | None = None
         self.path: Path | None = None
@@ -98,10 +129,15 @@ class SessionLog:
                 return False
             try:
                 line = ('{"type":"record",' + record_json(record)[1:] + "\n").encode("utf-8")
-                fd = self._fd if self._fd is not None else self._open()
-                _write_line(fd, line)
-                if self.fsync_records:
-                    os.fsync(fd)
+                if self._fd is None:
+                    self._open()
+                end = self._end + len(line)
+                if self._mapped and (end <= self._map_end or self._map_room(end)):
+                    self._copy(line, end)
+                else:
+                    _write_line(self._fd, line)
+                    if self.fsync_records:
+                        os.fsync(self._fd)
             except OSError as exc:
                 self._fail(exc)
                 return False
@@ -122,25 +158,94 @@ class SessionLog:
         self._folder_key = folder
         self.failed = False
 
+    def _copy(self, line: bytes, end: int) -> None:
+        """One memcpy into the mapping (which has room up to ``end``)."""
+        first = self._end - self._map_start
+        last = end - self._map_start
+        self._map[first:last] = line
+        self._end = end
+        if self.fsync_records:
+            first -= first % _PAGE_BYTES
+            self._map.flush(first, last - first)
+
+    def _map_room(self, end: int) -> bool:
+        """Map a window from the page holding the logical end to at least ``end``, its blocks
+        reserved first; False (after switching this file to os.write) where that is unsupported.
+        Raises OSError for a full disk and the like."""
+        start = self._end - self._end % _PAGE_BYTES
+        length = max(self.chunk_bytes, end - start)
+        length += -length % _PAGE_BYTES
+        self._unmap()
+        try:
+            os.posix_fallocate(self._fd, start, length)
+        except OSError as exc:
+            if exc.errno not in _UNSUPPORTED:
+                raise
+            return self._stop_mapping()
+        try:
+            window = mmap.mmap(self._fd, length, offset=start, access=mmap.ACCESS_WRITE)
+        except (OSError, ValueError):
+            return self._stop_mapping()
+        if _MADV_POPULATE_WRITE is not None and hasattr(window, "madvise"):
+            try:
+                window.madvise(_MADV_POPULATE_WRITE)
+            except OSError as exc:
+                if exc.errno == errno.EFAULT:  # touching these pages would raise SIGBUS
+                    window.close()
+                    return self._stop_mapping()
+                # EINVAL: a kernel older than 5.14; the first record on each page faults it in
+        self._map, self._map_start, self._map_end = window, start, start + length
+        return True
+
+    def _stop_mapping(self) -> bool:
+        """Continue this file with os.write: cut off the reserved room, append from there."""
+        os.ftruncate(self._fd, self._end)
+        os.close(self._fd)
+        self._fd = None  # nothing left to close if the reopen fails
+        self._fd = os.open(self.path, _FLAGS)
+        self._mapped = False
+        return False
+
+    def _unmap(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map, self._map_start, self._map_end = None, 0, 0
+
     def _open(self) -> int:
+        can_map = hasattr(os, "posix_fallocate")
         if self.path is not None:  # re-attached after %unload_ext: keep appending to the same file
-            self._fd = os.open(self.path, _FLAGS)
-            return self._fd
+            if not can_map:
+                self._fd = os.open(self.path, _FLAGS)
+                return self._fd
+            fd = os.open(self.path, _MAP_FLAGS)
+            try:
+                self._end, complete = _data_end(fd)
+                if not complete:  # a torn line (a crash): keep it on a line of its own
+                    os.pwrite(fd, b"\n", self._end)
+                    self._end += 1
+            except OSError:
+                os.close(fd)
+                raise
+            self._fd, self._mapped = fd, True
+            _open_logs.add(self)
+            return fd
         folder = Path(self._folder_key or ".").expanduser().absolute()
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         start = self._now()
         session_id = f"{start.strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}-{os.urandom(3).hex()}"
         path = folder / f"session-{session_id}{LOG_SUFFIX}"
-        fd = os.open(path, _FLAGS | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, (_MAP_FLAGS if can_map else _FLAGS) | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.fchmod(fd, 0o600)  # whatever the umask
-            _write_line(fd, _dumps(self._header(session_id, start)))
+            header = _dumps(self._header(session_id, start))
+            _write_line(fd, header)
             os.fsync(fd)
             _fsync_folder(folder)
         except OSError:
             os.close(fd)
             raise
-        self._fd, self.path = fd, path
+        self._fd, self.path, self._end, self._mapped = fd, path, len(header), can_map
+        _open_logs.add(self)
         return fd
 
     def _header(self, session_id: str, start: datetime) -> dict[str, Any]:
@@ -168,16 +273,23 @@ class SessionLog:
         )
 
     def _close_fd(self) -> None:
+        """Unmap, cut the file to its logical end, fsync, close. A forked child only drops its
+        copies: the file is its parent's."""
+        self._unmap()
         if self._fd is not None:
-            try:
-                os.fsync(self._fd)
-            except OSError:
-                pass
+            if self._pid == os.getpid():
+                try:
+                    if self._mapped:
+                        os.ftruncate(self._fd, self._end)
+                    os.fsync(self._fd)
+                except OSError:
+                    pass
             try:
                 os.close(self._fd)
             except OSError:
                 pass
             self._fd = None
+        self._mapped = False
 
     def close(self) -> None:
         """fsync and close the file; a later ``append`` reopens it. Idempotent."""
@@ -196,6 +308,18 @@ def _write_line(fd: int, line: bytes) -> None:
         raise OSError(28, f"short write ({written} of {len(line)} bytes)")
 
 
+def _data_end(fd: int) -> tuple[int, bool]:
+    """Where a file's data ends (after its last non-NUL byte), and whether it ends a line."""
+    end = os.fstat(fd).st_size
+    while end > 0:
+        start = max(0, end - 65536)
+        block = os.pread(fd, end - start, start).rstrip(b"\0")
+        if block:
+            return start + len(block), block.endswith(b"\n")
+        end = start
+    return 0, True
+
+
 def _fsync_folder(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -212,6 +336,14 @@ def _fsync_folder(folder: Path) -> None:
 # --- attaching to a session ------------------------------------------------------------------------
 
 _logs: dict[int, SessionLog] = {}
+_open_logs: weakref.WeakSet[SessionLog] = weakref.WeakSet()  # closed cleanly at interpreter exit
+
+
+@atexit.register
+def _close_open_logs() -> None:
+    for log in list(_open_logs):
+        if log._pid == os.getpid():  # a forked child exiting leaves its parent's file alone
+            log.close()
 
 
 def attach_log(session: Any, **options: Any) -> SessionLog:
@@ -261,10 +393,11 @@ def read_log(path: str | os.PathLike) -> LogContents:
     """Header, records and notes of one log file; raises OSError when it cannot be read.
 
     A torn last line (the kernel died while writing, or a full disk) is skipped with a note, as is
-    any other unreadable line.
+    any other unreadable line. The NUL padding that ends the file of a session that did not close
+    (a crash, or a session still running) is ignored.
     """
     path = Path(path)
-    data = path.read_bytes()
+    data = path.read_bytes().rstrip(b"\0")
     out = LogContents(path)
     lines = data.split(b"\n")
     torn_tail = lines[-1] != b""  # a complete file ends with a newline
