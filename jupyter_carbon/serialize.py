@@ -128,34 +128,51 @@ def _utc(when: Any) -> str:
     return _utc_text[1]
 
 
-# ``F`` marks a float: ``%r`` when every float is finite (one C-level format call for the line),
-# ``%s`` of ``_float(x)`` otherwise.
-_HEAD = '{"schema":%d,"id":%d,"label":%s,"cell":%s,"kind":%s,"start_utc":"%s","end_utc":"%s","start_s":F,"end_s":F,"devices":['
+# The line's layout. Markers: P a non-numeric field (JSON text), N an integer or an ISO time, F a
+# float. A line is made in two steps: the non-numeric fields go into a per-"shape" template (cached:
+# in auto mode every record has the same label, kind, status, flags, intensity source …), then the
+# numbers go in with one C-level ``%`` call (``%r`` of a float is what json.dumps writes, when finite).
+_HEAD = '{"schema":%d,"id":N,"label":P,"cell":N,"kind":P,"start_utc":"N","end_utc":"N","start_s":F,"end_s":F,"devices":[' % SCHEMA_VERSION
 _TAIL = (
-    '],"status":%s,"flags":%s,"intensity_g_per_kwh":F,"intensity_source":%s,"intensity_utc":%s,"pue":F,"scope":%s,'
-    '"totals":{"cells":%d,"energy_j":F,"low_j":F,"high_j":F,"co2e_g":F,"duration_s":F},"items":%s,"task":%s,'
-    '"timeline":%s,"baseline_w":%s,"extra":%s,"energy_j":F,"co2e_g":F,"duration_s":F}'
+    '],"status":P,"flags":P,"intensity_g_per_kwh":F,"intensity_source":P,"intensity_utc":P,"pue":F,"scope":P,'
+    '"totals":{"cells":N,"energy_j":F,"low_j":F,"high_j":F,"co2e_g":F,"duration_s":F},"items":P,"task":P,'
+    '"timeline":P,"baseline_w":P,"extra":P,"energy_j":F,"co2e_g":F,"duration_s":F}'
 )
-_templates: dict[tuple, tuple[str, str]] = {}
+_EMPTY_TIMELINE = '{"t_s":[],"power_w":{}}'
+_layouts: dict[tuple, tuple[str, str]] = {}
+_shapes: dict[tuple, str] = {}
 
 
-def _template(info: tuple) -> tuple[str, str]:
-    """(all floats finite, any float not) templates for records with these devices."""
-    found = _templates.get(info)
+def _layout(info: tuple) -> tuple[str, str]:
+    """The step-one templates for records with these devices: (all floats finite, some not)."""
+    found = _layouts.get(info)
     if found is None:
-
-        def text(f: str) -> str:
-            devices = ",".join(
-                f'{{"component":{_string(c)},"device":{_string(d)},"method":{_string(m)},"measured":{"true" if measured else "false"},'.replace("%", "%%")
+        out = []
+        for f in ("%%r", "%%s"):
+            devices = ",".join(  # the device names go in after the markers are replaced: they may hold P, N, F or %
+                f'{{"component":{_string(c)},"device":{_string(d)},"method":{_string(m)},"measured":{"true" if measured else "false"},'.replace("%", "%%%%")
                 + f'"energy_j":{f},"low_j":{f},"high_j":{f}}}'
                 for c, d, m, measured in info
             )
-            return _HEAD.replace("F", f) + devices + _TAIL.replace("F", f)
-
-        found = text("%r"), text("%s")
-        if len(_templates) < 64:
-            _templates[info] = found
+            head, tail = (part.replace("P", "%s").replace("N", "%%s").replace("F", f) for part in (_HEAD, _TAIL))
+            out.append(head + devices + tail)
+        found = out[0], out[1]
+        if len(_layouts) < 64:
+            _layouts[info] = found
     return found
+
+
+def _fields(record: CellRecord) -> tuple[str, ...]:
+    """The record's non-numeric fields as JSON text, ``%``-escaped, in layout order."""
+    timeline, extra, baseline = record.timeline, record.extra, record.baseline_w
+    texts = (
+        _value(record.label), _value(record.kind), _value(record.status), _encode(list(record.flags)) if record.flags else "[]",
+        _value(record.intensity_source), _utc(record.intensity_utc), _value(record.scope), _value(record.items), _value(record.task),
+        _encode({"t_s": list(timeline.t_s), "power_w": {k: list(v) for k, v in timeline.power_w.items()}}) if timeline.t_s or timeline.power_w else _EMPTY_TIMELINE,
+        "null" if baseline is None else _encode(dict(baseline)),
+        _encode(dict(extra)) if extra else "{}",
+    )  # fmt: skip
+    return tuple(t.replace("%", "%%") for t in texts)
 
 
 def record_json(record: CellRecord) -> str:
@@ -167,21 +184,21 @@ def record_json(record: CellRecord) -> str:
     (rid, cell, start_s, end_s, start_us, end_us, g_per_kwh, pue, cells, *totals), energies = record.numbers()
     energy_j = sum(energies[0::3])
     floats = (start_s, end_s, *energies, g_per_kwh, pue, *totals, energy_j, record.co2e_g_of(energy_j), end_s - start_s)
-    fast, slow = _template(record._info)
     check = sum(floats)
-    if check - check != 0.0:  # a NaN or an infinity (or an overflow): the slow, exact way
-        fast, floats = slow, tuple(_float(x) for x in floats)
-    n = len(energies)
+    finite = check - check == 0.0  # else a NaN or an infinity (or an overflow): the slow, exact way
+    shape = None
     timeline = record.timeline
-    extra = record.extra
-    return fast % (
-        SCHEMA_VERSION, rid, _value(record.label), "null" if cell is None else cell, _value(record.kind), _iso(start_us), _iso(end_us),
-        *floats[: 2 + n],
-        _value(record.status), _encode(list(record.flags)) if record.flags else "[]",
-        floats[2 + n], _value(record.intensity_source), _utc(record.intensity_utc), floats[3 + n], _value(record.scope),
-        cells, *floats[4 + n : 9 + n], _value(record.items), _value(record.task),
-        _encode({"t_s": list(timeline.t_s), "power_w": {k: list(v) for k, v in timeline.power_w.items()}}) if timeline.t_s or timeline.power_w else '{"t_s":[],"power_w":{}}',
-        "null" if record.baseline_w is None else _encode(dict(record.baseline_w)),
-        _encode(dict(extra)) if extra else "{}",
-        *floats[9 + n :],
-    )  # fmt: skip
+    if finite and record.baseline_w is None and not (record.extra or timeline.t_s or timeline.power_w):  # the usual record: cache its shape
+        key = (record._info, record.label, record.kind, record.status, record.flags, record.intensity_source, record.intensity_utc, record.scope, record.items, record.task)
+        shape = _shapes.get(key)
+        if shape is None:
+            if len(_shapes) > 256:
+                _shapes.clear()
+            shape = _shapes[key] = _layout(record._info)[0] % _fields(record)
+    if shape is None:
+        fast, slow = _layout(record._info)
+        shape = (fast if finite else slow) % _fields(record)
+        if not finite:
+            floats = tuple(_float(x) for x in floats)
+    n = len(energies)
+    return shape % (rid, "null" if cell is None else cell, _iso(start_us), _iso(end_us), *floats[: 4 + n], cells, *floats[4 + n :])
