@@ -15,8 +15,9 @@ Where each case of the suite lives (the rest are below):
 | counters unreadable | test_rapl.py::test_unreadable_counter_falls_back_to_model_with_reason, ::test_permission_error_names_the_fix |
 | NVML failing at init and mid-cell | test_nvml.py::test_init_error_is_a_reason_not_an_exception, ::test_gpu_lost_mid_window_marks_the_window_and_keeps_the_rest |
 | sampler thread dying | test_sampler.py::test_dead_thread_is_detected_restarted_and_flagged |
-| kernel SIGKILL, torn last line | test_storage_log.py |
+| kernel SIGKILL, torn last line | test_storage_log.py, test_storage_mmap.py::test_sigkill_loses_no_record_written_through_the_mapping, ::test_reopen_after_a_torn_line_keeps_the_fragment_on_its_own_line |
 | unwritable log folder, two kernels in one folder | test_storage_log.py |
+| disk full while the log grows, file system without preallocation or mapping | test_storage_mmap.py::test_full_disk_at_growth_gives_one_problem_and_keeps_earlier_records, ::test_unsupported_fallocate_falls_back_to_os_write, ::test_mapping_failures_fall_back_to_os_write |
 | wall-clock jump | test_sampler.py::test_durations_use_the_monotonic_clock_not_wall_time |
 | simulated 24-hour cell | test_sampler.py::test_timeline_is_bounded_for_a_24_hour_window |
 | 100,000 simulated cells | test_100k_simulated_cells_have_constant_per_cell_work (here) |
