@@ -112,6 +112,21 @@ def _layout(n_energies: int) -> struct.Struct:
     return layout
 
 
+def _field(slot: str, index: int) -> property:
+    if slot == "_rest":
+
+        def get(self: "CellRecord") -> Any:
+            rest = self._rest
+            return _NO_REST[index] if rest is None else rest[index]
+
+    else:
+
+        def get(self: "CellRecord") -> Any:
+            return self._common[index]
+
+    return property(get)
+
+
 def from_utc_us(us: int) -> datetime:
     return _EPOCH + _US * us
 
@@ -138,12 +153,15 @@ class CellRecord:
     """The immutable record of one measured window.
 
     Compact by design (a session may hold tens of thousands): the numbers live packed in one
-    ``bytes`` object and the per-device strings in a tuple shared by every record of the same
-    sources, about 350 bytes a record. ``devices``, ``totals`` and the datetimes are rebuilt
+    ``bytes`` object, the strings in a tuple shared by every record with the same ones, and the
+    rarely set fields are absent unless set: about 270 bytes a record. ``devices``, ``totals`` and the datetimes are rebuilt
     on access. Construct it with the field names below; records compare equal field by field.
     """
 
-    __slots__ = ("_numbers", "_info", "label", "kind", "status", "flags", "intensity_source", "intensity_utc", "scope", "items", "task", "timeline", "baseline_w", "extra")
+    # _common: (device info, kind, status, flags, intensity_source, intensity_utc, scope), one tuple
+    # shared by every record with the same values; _rest: (items, task, timeline, baseline_w, extra)
+    # or None when all are unset (most records).
+    __slots__ = ("_numbers", "_common", "label", "_rest")
 
     FIELDS = (
         "id", "label", "cell", "kind", "start_utc", "end_utc", "start_s", "end_s", "devices", "status", "flags",
@@ -152,17 +170,6 @@ class CellRecord:
     )  # fmt: skip
 
     label: str | None
-    kind: str  # "cell" (%%carbon), "auto" (%carbon on), "script" (track())
-    status: str  # "ok", "error", "interrupted"
-    flags: tuple[str, ...]
-    intensity_source: str
-    intensity_utc: datetime | None
-    scope: str
-    items: int | None
-    task: str | None
-    timeline: Timeline
-    baseline_w: Mapping[str, float] | None
-    extra: Mapping[str, Any]
 
     def __init__(
         self,
@@ -206,6 +213,21 @@ class CellRecord:
         raise AttributeError(f"CellRecord is immutable: cannot set {name!r}")
 
     __delattr__ = __setattr__  # type: ignore[assignment]
+
+    # --- the shared and the optional fields -----------------------------------------------------
+
+    _info: tuple = _field("_common", 0)  # type: ignore[assignment]
+    kind: str = _field("_common", 1)  # type: ignore[assignment]  # "cell" (%%carbon), "auto" (%carbon on), "script" (track())
+    status: str = _field("_common", 2)  # type: ignore[assignment]  # "ok", "error", "interrupted"
+    flags: tuple[str, ...] = _field("_common", 3)  # type: ignore[assignment]
+    intensity_source: str = _field("_common", 4)  # type: ignore[assignment]
+    intensity_utc: datetime | None = _field("_common", 5)  # type: ignore[assignment]
+    scope: str = _field("_common", 6)  # type: ignore[assignment]
+    items: int | None = _field("_rest", 0)  # type: ignore[assignment]
+    task: str | None = _field("_rest", 1)  # type: ignore[assignment]
+    timeline: Timeline = _field("_rest", 2)  # type: ignore[assignment]
+    baseline_w: Mapping[str, float] | None = _field("_rest", 3)  # type: ignore[assignment]
+    extra: Mapping[str, Any] = _field("_rest", 4)  # type: ignore[assignment]
 
     # --- the packed numbers -------------------------------------------------------------------
 
@@ -320,7 +342,7 @@ class CellRecord:
         return {name: getattr(self, name) for name in self.FIELDS}
 
     def _key(self) -> tuple:
-        return (self._numbers, self._info) + tuple(getattr(self, name) for name in self.__slots__[2:])
+        return (self._numbers, self._common, self.label, self._rest or _NO_REST)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not CellRecord:
@@ -328,7 +350,7 @@ class CellRecord:
         return self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self._numbers, self._info, self.label, self.kind, self.status))
+        return hash((self._numbers, self._common, self.label))
 
     def __reduce__(self) -> Any:
         return (_rebuild, (self.fields(),))
@@ -343,24 +365,25 @@ class CellRecord:
 
 
 EMPTY_TIMELINE = Timeline()
+_NO_REST = (None, None, EMPTY_TIMELINE, None, NO_EXTRA)
 _set = object.__setattr__
+_COMMON: dict[tuple, tuple] = {}
 
 
 def _fill(record: CellRecord, numbers: bytes, info: tuple, label: Any, kind: str, status: str, flags: tuple, intensity_source: str, intensity_utc: Any, scope: str, items: Any, task: Any, timeline: Any, baseline_w: Any, extra: Any) -> None:
+    common = (info, kind, status, flags, intensity_source, intensity_utc, scope)
+    shared = _COMMON.get(common)
+    if shared is None:
+        if len(_COMMON) > 1024:  # many distinct combinations: stop remembering them
+            _COMMON.clear()
+        shared = _COMMON[common] = common
     _set(record, "_numbers", numbers)
-    _set(record, "_info", info)
+    _set(record, "_common", shared)
     _set(record, "label", label)
-    _set(record, "kind", kind)
-    _set(record, "status", status)
-    _set(record, "flags", flags)
-    _set(record, "intensity_source", intensity_source)
-    _set(record, "intensity_utc", intensity_utc)
-    _set(record, "scope", scope)
-    _set(record, "items", items)
-    _set(record, "task", task)
-    _set(record, "timeline", EMPTY_TIMELINE if timeline is None else timeline)
-    _set(record, "baseline_w", baseline_w)
-    _set(record, "extra", NO_EXTRA if not extra else extra)
+    if items is None and task is None and (timeline is None or not (timeline.t_s or timeline.power_w)) and baseline_w is None and not extra:
+        _set(record, "_rest", None)
+    else:
+        _set(record, "_rest", (items, task, EMPTY_TIMELINE if timeline is None else timeline, baseline_w, NO_EXTRA if not extra else extra))
 
 
 @lru_cache(maxsize=64)

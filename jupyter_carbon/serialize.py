@@ -140,7 +140,7 @@ _TAIL = (
 )
 _EMPTY_TIMELINE = '{"t_s":[],"power_w":{}}'
 _layouts: dict[tuple, tuple[str, str]] = {}
-_shapes: dict[tuple, str] = {}
+_shapes: dict[tuple, tuple[tuple, str]] = {}
 
 
 def _layout(info: tuple) -> tuple[str, str]:
@@ -187,14 +187,15 @@ def record_json(record: CellRecord) -> str:
     check = sum(floats)
     finite = check - check == 0.0  # else a NaN or an infinity (or an overflow): the slow, exact way
     shape = None
-    timeline = record.timeline
-    if finite and record.baseline_w is None and not (record.extra or timeline.t_s or timeline.power_w):  # the usual record: cache its shape
-        key = (record._info, record.label, record.kind, record.status, record.flags, record.intensity_source, record.intensity_utc, record.scope, record.items, record.task)
-        shape = _shapes.get(key)
-        if shape is None:
+    if finite and record._rest is None:  # the usual record: its shape is cached
+        common = record._common  # shared by every record with the same strings (kept alive by the cache entry)
+        key = (id(common), record.label)
+        entry = _shapes.get(key)
+        if entry is None:
             if len(_shapes) > 256:
                 _shapes.clear()
-            shape = _shapes[key] = _layout(record._info)[0] % _fields(record)
+            entry = _shapes[key] = (common, _layout(record._info)[0] % _fields(record))
+        shape = entry[1]
     if shape is None:
         fast, slow = _layout(record._info)
         shape = (fast if finite else slow) % _fields(record)

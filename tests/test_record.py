@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jupyter_carbon.record import CellRecord, DeviceEnergy, SessionTotals
+from jupyter_carbon.record import CellRecord, DeviceEnergy, SessionTotals, Timeline
 from jupyter_carbon.serialize import record_json, record_to_dict
 from storage_helpers import make_record
 
@@ -65,11 +65,13 @@ def test_immutable_equal_hashable_and_picklable():
 
 
 def test_records_of_the_same_sources_share_their_strings_and_stay_small():
-    a = CellRecord(**make_record(1).fields() | {"timeline": None, "extra": None})
-    b = CellRecord(**make_record(5).fields() | {"timeline": None, "extra": None})
-    assert a._info is b._info  # one tuple of device names for every record of these sources
+    same = {"timeline": None, "extra": None, "intensity_utc": None}
+    a = CellRecord(**make_record(1).fields() | same)
+    b = CellRecord(**make_record(5).fields() | same)
+    assert a._common is b._common  # one tuple of device names, kind, status … for every such record
     own = sys.getsizeof(a) + sys.getsizeof(a._numbers)
-    assert own < 400, own  # the dataclass with device and totals objects took ~1 KB
+    assert own < 300, own  # the dataclass with device and totals objects took ~1 KB
+    assert a._rest is None and a.timeline == Timeline() and a.extra == {} and a.items is None
 
 
 # --- the log's JSON text: written by hand for speed, so checked against json.dumps ----------------
