@@ -119,12 +119,12 @@ class Ledger:
         meta = window.meta
         if cell is None:
             cell = meta.get("cell")
-        numbers = pack_numbers(wid, cell, start.time_s, end.time_s, start.wall_us, end.wall_us, g_per_kwh, pue, self._totals(end, g_per_kwh, pue, 1), energies)
+        numbers = pack_numbers(wid, cell, start.time_s, end.time_s, start.wall_us, end.wall_us, self._totals(end, g_per_kwh, pue, 1), energies)
         rest = None if meta.keys() <= _RECORD_META else {k: v for k, v in meta.items() if k not in _RECORD_META}
         flags = tuple(flags) + short_flags if short_flags else tuple(flags)
         record = CellRecord.packed(
             numbers, info, meta.get("label"), meta.get("kind", "cell"), status, self._shared(flags) if flags else (),
-            intensity_source, intensity_utc, meta.get("scope", "machine"), meta.get("items"), meta.get("task"), timeline, baseline_w,
+            g_per_kwh, intensity_source, intensity_utc, pue, meta.get("scope", "machine"), meta.get("items"), meta.get("task"), timeline, baseline_w,
             {**(rest or {}), **extra} if extra else rest or NO_EXTRA,  # one shared empty mapping
         )  # fmt: skip
         self.records.append(record)

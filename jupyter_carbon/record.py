@@ -81,9 +81,10 @@ class Timeline:
 
 
 #: The numbers of a record, packed in one bytes object: id, cell (``_NO_INT`` for None), start_s,
-#: end_s, start and end (µs since the Unix epoch, UTC), intensity, PUE, then the session totals
-#: (cells, energy_j, low_j, high_j, co2e_g, duration_s); three doubles per device follow.
-_HEAD = struct.Struct("=qqddqqddqddddd")
+#: end_s, start and end (µs since the Unix epoch, UTC), then the session totals (cells, energy_j,
+#: low_j, high_j, co2e_g, duration_s); three doubles per device follow. (The intensity and PUE
+#: are shared between records, with the strings.)
+_HEAD = struct.Struct("=qqddqqqddddd")
 _NO_INT = -(2**63)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
@@ -96,12 +97,12 @@ def utc_us(when: datetime) -> int:
     return (when - _EPOCH) // _US
 
 
-def pack_numbers(id: int, cell: int | None, start_s: float, end_s: float, start_us: int, end_us: int, g_per_kwh: float, pue: float, totals: Sequence[float], energies: Sequence[float]) -> bytes:
+def pack_numbers(id: int, cell: int | None, start_s: float, end_s: float, start_us: int, end_us: int, totals: Sequence[float], energies: Sequence[float]) -> bytes:
     """The numbers of a record as ``CellRecord.packed`` takes them: times in µs since the epoch
     (:func:`utc_us`), ``totals`` as the fields of ``SessionTotals``, ``energies`` as (energy_j,
     low_j, high_j) per device, flat."""
     layout = _LAYOUTS.get(len(energies)) or _layout(len(energies))
-    return layout.pack(id, _NO_INT if cell is None else cell, start_s, end_s, start_us, end_us, g_per_kwh, pue, *totals, *energies)
+    return layout.pack(id, _NO_INT if cell is None else cell, start_s, end_s, start_us, end_us, *totals, *energies)
 
 
 _LAYOUTS: dict[int, struct.Struct] = {}
@@ -158,7 +159,8 @@ class CellRecord:
     on access. Construct it with the field names below; records compare equal field by field.
     """
 
-    # _common: (device info, kind, status, flags, intensity_source, intensity_utc, scope), one tuple
+    # _common: (device info, kind, status, flags, intensity_source, intensity_utc, scope, intensity
+    # g/kWh, PUE), one tuple
     # shared by every record with the same values; _rest: (items, task, timeline, baseline_w, extra)
     # or None when all are unset (most records).
     __slots__ = ("_numbers", "_common", "label", "_rest")
@@ -198,15 +200,15 @@ class CellRecord:
     ) -> None:
         t = totals
         energies = [x for d in devices for x in (d.energy_j, d.low_j, d.high_j)]
-        numbers = pack_numbers(id, cell, start_s, end_s, utc_us(start_utc), utc_us(end_utc), intensity_g_per_kwh, pue, (t.cells, t.energy_j, t.low_j, t.high_j, t.co2e_g, t.duration_s), energies)
+        numbers = pack_numbers(id, cell, start_s, end_s, utc_us(start_utc), utc_us(end_utc), (t.cells, t.energy_j, t.low_j, t.high_j, t.co2e_g, t.duration_s), energies)
         info = device_info(tuple((d.component, d.device, d.method, d.measured) for d in devices))
-        _fill(self, numbers, info, label, kind, status, tuple(flags), intensity_source, intensity_utc, scope, items, task, timeline, baseline_w, extra)
+        _fill(self, numbers, info, label, kind, status, tuple(flags), intensity_g_per_kwh, intensity_source, intensity_utc, pue, scope, items, task, timeline, baseline_w, extra)
 
     @classmethod
-    def packed(cls, numbers: bytes, info: tuple, label: str | None, kind: str, status: str, flags: tuple[str, ...], intensity_source: str, intensity_utc: datetime | None, scope: str, items: int | None = None, task: str | None = None, timeline: Timeline | None = None, baseline_w: Mapping[str, float] | None = None, extra: Mapping[str, Any] | None = None) -> "CellRecord":
+    def packed(cls, numbers: bytes, info: tuple, label: str | None, kind: str, status: str, flags: tuple[str, ...], intensity_g_per_kwh: float, intensity_source: str, intensity_utc: datetime | None, pue: float, scope: str, items: int | None = None, task: str | None = None, timeline: Timeline | None = None, baseline_w: Mapping[str, float] | None = None, extra: Mapping[str, Any] | None = None) -> "CellRecord":
         """The ledger's constructor: ``numbers`` from :func:`pack_numbers`, ``info`` from :func:`device_info`."""
         record = object.__new__(cls)
-        _fill(record, numbers, info, label, kind, status, flags, intensity_source, intensity_utc, scope, items, task, timeline, baseline_w, extra)
+        _fill(record, numbers, info, label, kind, status, flags, intensity_g_per_kwh, intensity_source, intensity_utc, pue, scope, items, task, timeline, baseline_w, extra)
         return record
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -234,8 +236,8 @@ class CellRecord:
     id: int = _packed(0)  # type: ignore[assignment]
     start_s: float = _packed(2)  # type: ignore[assignment]  # monotonic clock
     end_s: float = _packed(3)  # type: ignore[assignment]
-    intensity_g_per_kwh: float = _packed(6)  # type: ignore[assignment]
-    pue: float = _packed(7)  # type: ignore[assignment]
+    intensity_g_per_kwh: float = _field("_common", 7)  # type: ignore[assignment]
+    pue: float = _field("_common", 8)  # type: ignore[assignment]
 
     @property
     def cell(self) -> int | None:
@@ -252,15 +254,14 @@ class CellRecord:
 
     @property
     def totals(self) -> SessionTotals:
-        return SessionTotals(*_HEAD.unpack_from(self._numbers)[8:])
+        return SessionTotals(*_HEAD.unpack_from(self._numbers)[6:])
 
     def numbers(self) -> tuple[tuple[Any, ...], tuple[float, ...]]:
         """The packed numbers in one read: (id, cell or None, start_s, end_s, start and end in µs
         since the epoch, intensity, PUE, the six totals), and (energy_j, low_j, high_j) per device."""
-        head = _HEAD.unpack_from(self._numbers)
-        if head[1] == _NO_INT:
-            head = head[:1] + (None,) + head[2:]
-        return head, self._energies()
+        h = _HEAD.unpack_from(self._numbers)
+        common = self._common
+        return (h[0], None if h[1] == _NO_INT else h[1], *h[2:6], common[7], common[8], *h[6:]), self._energies()
 
     def _energies(self) -> tuple[float, ...]:
         """(energy_j, low_j, high_j) of every device, flat."""
@@ -316,7 +317,7 @@ class CellRecord:
 
     def co2e_g_of(self, energy_j: float) -> float:
         """Grams CO2e of ``energy_j`` at this record's intensity and PUE (both checked when set)."""
-        g_per_kwh, pue = _HEAD.unpack_from(self._numbers)[6:8]
+        g_per_kwh, pue = self._common[7:9]
         return energy_j / J_PER_KWH * pue * g_per_kwh
 
     @property
@@ -370,8 +371,8 @@ _set = object.__setattr__
 _COMMON: dict[tuple, tuple] = {}
 
 
-def _fill(record: CellRecord, numbers: bytes, info: tuple, label: Any, kind: str, status: str, flags: tuple, intensity_source: str, intensity_utc: Any, scope: str, items: Any, task: Any, timeline: Any, baseline_w: Any, extra: Any) -> None:
-    common = (info, kind, status, flags, intensity_source, intensity_utc, scope)
+def _fill(record: CellRecord, numbers: bytes, info: tuple, label: Any, kind: str, status: str, flags: tuple, g_per_kwh: float, intensity_source: str, intensity_utc: Any, pue: float, scope: str, items: Any, task: Any, timeline: Any, baseline_w: Any, extra: Any) -> None:
+    common = (info, kind, status, flags, intensity_source, intensity_utc, scope, g_per_kwh, pue)
     shared = _COMMON.get(common)
     if shared is None:
         if len(_COMMON) > 1024:  # many distinct combinations: stop remembering them

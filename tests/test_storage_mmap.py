@@ -8,7 +8,6 @@ import mmap
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
