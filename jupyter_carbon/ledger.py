@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from .record import NO_EXTRA, CellRecord, SessionTotals, Timeline, device_info, pack_numbers
+from .record import NO_EXTRA, CellRecord, SessionTotals, Timeline, pack_numbers
 from .units import J_PER_KWH
 from .sampler import Snapshot
 from .sources.base import EnergySource
@@ -51,8 +51,6 @@ class Ledger:
     _open: dict[int, _Open] = field(default_factory=dict)
     _union: _Union = field(default_factory=_Union)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
-    #: identical flag tuples are shared between records (most records carry the same note or none)
-    _flag_tuples: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.totals_indices:
@@ -121,9 +119,9 @@ class Ledger:
             cell = meta.get("cell")
         numbers = pack_numbers(wid, cell, start.time_s, end.time_s, start.wall_us, end.wall_us, self._totals(end, g_per_kwh, pue, 1), energies)
         rest = None if meta.keys() <= _RECORD_META else {k: v for k, v in meta.items() if k not in _RECORD_META}
-        flags = tuple(flags) + short_flags if short_flags else tuple(flags)
+        flags = tuple(flags) + short_flags
         record = CellRecord.packed(
-            numbers, info, meta.get("label"), meta.get("kind", "cell"), status, self._shared(flags) if flags else (),
+            numbers, info, meta.get("label"), meta.get("kind", "cell"), status, flags,
             g_per_kwh, intensity_source, intensity_utc, pue, meta.get("scope", "machine"), meta.get("items"), meta.get("task"), timeline, baseline_w,
             {**(rest or {}), **extra} if extra else rest or NO_EXTRA,  # one shared empty mapping
         )  # fmt: skip
@@ -150,11 +148,6 @@ class Ledger:
         self._union = _Union(start=self._union.start)
 
     # --- helpers ------------------------------------------------------------------------------
-
-    def _shared(self, flags: tuple[str, ...]) -> tuple[str, ...]:
-        if len(self._flag_tuples) > 256:  # many distinct flags: stop remembering them
-            self._flag_tuples.clear()
-        return self._flag_tuples.setdefault(flags, flags)
 
     def _delta_sum(self, start: Snapshot, end: Snapshot) -> tuple[float, float, float]:
         e = lo = hi = 0.0
@@ -183,7 +176,7 @@ class Ledger:
                 energies += (energy, energy * SHORT_WINDOW_BAND[0], energy * SHORT_WINDOW_BAND[1])
                 short.append(i)
         if not short:
-            info = self._infos.get(indices) or self._infos.setdefault(indices, device_info(tuple(static[i] for i in indices)))
+            info = self._infos.get(indices) or self._infos.setdefault(indices, tuple(static[i] for i in indices))
             return energies, info, ()
         info = tuple((c, d, f"{m} power × time", False) if i in short else (c, d, m, ms) for i, (c, d, m, ms) in ((i, static[i]) for i in indices))
-        return energies, device_info(info), tuple(SHORT_WINDOW_FLAG.format(device=static[i][1]) for i in short)
+        return energies, info, tuple(SHORT_WINDOW_FLAG.format(device=static[i][1]) for i in short)

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 from .sources.base import COMPONENTS
 from .units import J_PER_KWH
 
-__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "pack_numbers", "device_info"]
+__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "pack_numbers"]
 
 
 class FrozenDict(dict):
@@ -139,17 +139,6 @@ def _packed(index: int) -> property:
     return property(get)
 
 
-_DEVICE_INFO: dict[tuple, tuple] = {}
-
-
-def device_info(info: tuple[tuple[str, str, str, bool], ...]) -> tuple[tuple[str, str, str, bool], ...]:
-    """One shared tuple per distinct (component, device, method, measured) list: records hold a
-    reference, not a copy (10,000 records of the same sources share one)."""
-    if len(_DEVICE_INFO) > 1024:  # pathological: many distinct device lists
-        _DEVICE_INFO.clear()
-    return _DEVICE_INFO.setdefault(info, info)
-
-
 class CellRecord:
     """The immutable record of one measured window.
 
@@ -201,12 +190,13 @@ class CellRecord:
         t = totals
         energies = [x for d in devices for x in (d.energy_j, d.low_j, d.high_j)]
         numbers = pack_numbers(id, cell, start_s, end_s, utc_us(start_utc), utc_us(end_utc), (t.cells, t.energy_j, t.low_j, t.high_j, t.co2e_g, t.duration_s), energies)
-        info = device_info(tuple((d.component, d.device, d.method, d.measured) for d in devices))
+        info = tuple((d.component, d.device, d.method, d.measured) for d in devices)
         _fill(self, numbers, info, label, kind, status, tuple(flags), intensity_g_per_kwh, intensity_source, intensity_utc, pue, scope, items, task, timeline, baseline_w, extra)
 
     @classmethod
     def packed(cls, numbers: bytes, info: tuple, label: str | None, kind: str, status: str, flags: tuple[str, ...], intensity_g_per_kwh: float, intensity_source: str, intensity_utc: datetime | None, pue: float, scope: str, items: int | None = None, task: str | None = None, timeline: Timeline | None = None, baseline_w: Mapping[str, float] | None = None, extra: Mapping[str, Any] | None = None) -> "CellRecord":
-        """The ledger's constructor: ``numbers`` from :func:`pack_numbers`, ``info`` from :func:`device_info`."""
+        """The ledger's constructor: ``numbers`` from :func:`pack_numbers`, ``info`` as
+        ((component, device, method, measured), ...) per device."""
         record = object.__new__(cls)
         _fill(record, numbers, info, label, kind, status, flags, intensity_g_per_kwh, intensity_source, intensity_utc, pue, scope, items, task, timeline, baseline_w, extra)
         return record
@@ -372,6 +362,7 @@ _COMMON: dict[tuple, tuple] = {}
 
 
 def _fill(record: CellRecord, numbers: bytes, info: tuple, label: Any, kind: str, status: str, flags: tuple, g_per_kwh: float, intensity_source: str, intensity_utc: Any, pue: float, scope: str, items: Any, task: Any, timeline: Any, baseline_w: Any, extra: Any) -> None:
+    # the one place records share their strings: device names, flags … are interned with the tuple
     common = (info, kind, status, flags, intensity_source, intensity_utc, scope, g_per_kwh, pue)
     shared = _COMMON.get(common)
     if shared is None:
