@@ -97,12 +97,13 @@ class TimelineBuffer:
 class LiveWindow:
     """An open window as the sampler sees it (internal; the ledger owns the accounting)."""
 
-    __slots__ = ("start", "indices", "scope", "timeline", "flags", "listener", "_prev_s", "_prev")
+    __slots__ = ("start", "indices", "scope", "process_views", "timeline", "flags", "listener", "_prev_s", "_prev")
 
-    def __init__(self, start: Snapshot, indices: tuple[int, ...], scope: str, max_points: int, listener: Callable[[LiveStatus], Any] | None) -> None:
+    def __init__(self, start: Snapshot, indices: tuple[int, ...], scope: str, max_points: int, listener: Callable[[LiveStatus], Any] | None, process_views: bool = False) -> None:
         self.start = start
         self.indices = indices  # the sources that count for this window's scope
         self.scope = scope
+        self.process_views = process_views  # it keeps the process-scope views enabled
         self.timeline: TimelineBuffer | int = max_points  # the buffer is made at the first tick
         self.flags: list[str] = []
         self.listener = listener
@@ -191,20 +192,18 @@ class Sampler:
     def indices(self, scope: str) -> tuple[int, ...]:
         return self._scope_indices[scope]
 
-    def _process_users(self, window: LiveWindow | None) -> int:
-        """Process views are needed by process-scope windows, and by every window while the
-        session totals are process-scoped (the union of windows must be covered)."""
-        return int(window is not None and (window.scope == "process" or self.totals_scope == "process"))
-
     def open(self, listener: Callable[[LiveStatus], Any] | None = None, scope: str = "machine") -> LiveWindow:
         with self._lock:
             if scope not in self._scope_indices:
                 raise ValueError(f"scope={scope!r}: choose machine or process")
-            if scope == "process" or self.totals_scope == "process":
+            # process views are needed by process-scope windows, and by every window while the
+            # session totals are process-scoped (the union of windows must be covered)
+            process_views = scope == "process" or self.totals_scope == "process"
+            if process_views:
                 for source in self.process_sources:
                     source.enable()
                 self._process_on += 1
-            window = LiveWindow(self.snapshot(), self._scope_indices[scope], scope, self.max_points, listener)
+            window = LiveWindow(self.snapshot(), self._scope_indices[scope], scope, self.max_points, listener, process_views)
             self._windows.append(window)
             self._idle_ticks = 0
             if not self._active.is_set() or self._thread is None:
@@ -218,7 +217,7 @@ class Sampler:
             self._ensure_thread()
             if window in self._windows:
                 self._windows.remove(window)
-                if self._process_users(window):
+                if window.process_views:
                     for source in self.process_sources:
                         source.disable()
                     self._process_on -= 1
