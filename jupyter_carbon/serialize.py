@@ -107,25 +107,31 @@ def _text(x: str) -> str:
     return encoded
 
 
-_last_second: list[Any] = [None, ""]
+_last_second: tuple[int | None, str] = (None, "")  # replaced whole, so threads never see half of it
 
 
 def _iso(us: int) -> str:
     """``from_utc_us(us).isoformat()``, reusing the formatted date and time of the same second."""
+    global _last_second
     second, micro = divmod(us, 1_000_000)
-    if second != _last_second[0]:
-        _last_second[:] = second, from_utc_us(second * 1_000_000).isoformat()[:19]
-    return f"{_last_second[1]}.{micro:06d}+00:00" if micro else f"{_last_second[1]}+00:00"
+    cached, prefix = _last_second
+    if second != cached:
+        prefix = from_utc_us(second * 1_000_000).isoformat()[:19]
+        _last_second = (second, prefix)
+    return f"{prefix}.{micro:06d}+00:00" if micro else f"{prefix}+00:00"
 
 
-_utc_text: list[Any] = [None, "null"]
+_last_utc: tuple[Any, str] = (None, "null")
 
 
 def _utc(when: Any) -> str:
     """The intensity's time: one object shared by many records, formatted once."""
-    if when is not _utc_text[0]:
-        _utc_text[:] = when, ("null" if when is None else _string(when.isoformat()))
-    return _utc_text[1]
+    global _last_utc
+    cached, text = _last_utc
+    if when is not cached:
+        text = "null" if when is None else _string(when.isoformat())
+        _last_utc = (when, text)
+    return text
 
 
 # The line's layout. Markers: P a non-numeric field (JSON text), N an integer or an ISO time, F a
