@@ -91,9 +91,10 @@ def _power_overrides(value: Any) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Setting:
+    """How to parse and explain one setting (its default is the field's default in ``Config``)."""
+
     name: str
     parse: Callable[[Any], Any]
-    default: Any
     help: str
 
     @property
@@ -104,17 +105,17 @@ class Setting:
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
-        Setting("interval", _number("interval", 0.05, 60), 1.0, "sampling interval in seconds (0.05–60)"),
-        Setting("scope", _choice("scope", ("machine", "process")), "machine", "machine, or process: this kernel and its children"),
-        Setting("region", _optional(_text), None, "electricity region: FR, US-CA, CA-QC, gcp:europe-west1 … (default: world average)"),
-        Setting("intensity", _optional(_number("intensity", 0, 5000)), None, "explicit carbon intensity in gCO2e/kWh (overrides region)"),
-        Setting("pue", _number("pue", 1.0, 5.0), 1.0, "power usage effectiveness of the data centre (1.0–5.0)"),
-        Setting("live", _optional(_choice("live", ("electricitymaps", "uk"))), None, "live intensity provider: electricitymaps (token in ELECTRICITYMAPS_TOKEN) or uk"),
-        Setting("zone", _optional(_text), None, "Electricity Maps zone for live=electricitymaps, e.g. US-CAL-CISO (default: the region's code)"),
-        Setting("powercap_root", _text, "/sys/class/powercap", "folder of the Linux powercap tree (RAPL)"),
-        Setting("power", _power_overrides, {}, "fixed wattage per component instead of measuring, e.g. cpu:15,ram:3"),
-        Setting("log_dir", _optional(_text), ".jupyter_carbon", "folder of the session logs (JSON lines); none: keep records in memory only"),
-        Setting("store_source", _flag("store_source"), False, "also store each cell's source in the log (off: cells often hold secrets)"),
+        Setting("interval", _number("interval", 0.05, 60), "sampling interval in seconds (0.05–60)"),
+        Setting("scope", _choice("scope", ("machine", "process")), "machine, or process: this kernel and its children"),
+        Setting("region", _optional(_text), "electricity region: FR, US-CA, CA-QC, gcp:europe-west1 … (default: world average)"),
+        Setting("intensity", _optional(_number("intensity", 0, 5000)), "explicit carbon intensity in gCO2e/kWh (overrides region)"),
+        Setting("pue", _number("pue", 1.0, 5.0), "power usage effectiveness of the data centre (1.0–5.0)"),
+        Setting("live", _optional(_choice("live", ("electricitymaps", "uk"))), "live intensity provider: electricitymaps (token in ELECTRICITYMAPS_TOKEN) or uk"),
+        Setting("zone", _optional(_text), "Electricity Maps zone for live=electricitymaps, e.g. US-CAL-CISO (default: the region's code)"),
+        Setting("powercap_root", _text, "folder of the Linux powercap tree (RAPL)"),
+        Setting("power", _power_overrides, "fixed wattage per component instead of measuring, e.g. cpu:15,ram:3"),
+        Setting("log_dir", _optional(_text), "folder of the session logs (JSON lines); none: keep records in memory only"),
+        Setting("store_source", _flag("store_source"), "also store each cell's source in the log (off: cells often hold secrets)"),
     )
 }
 

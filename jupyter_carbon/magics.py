@@ -15,7 +15,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Dict, Float, Unicode, observe
 from traitlets.config import Configurable
 
-from .config import SETTINGS, ConfigError
+from .config import SETTINGS, Config, ConfigError
 from .parse import CELL_USAGE, ParseError, parse_cell_line, parse_line
 
 __all__ = ["Carbon", "CarbonMagics", "HELP"]
@@ -40,20 +40,24 @@ Settings (also JUPYTER_CARBON_<NAME> variables and %config Carbon.<name>):
 """ + "\n".join(f"  {name:<14} {s.help}" for name, s in SETTINGS.items())
 
 
+_DEFAULT = Config()
+
+
 class Carbon(Configurable):
     """Settings of jupyter_carbon as traitlets; changes go to the measuring session."""
 
-    interval = Float(1.0, help=SETTINGS["interval"].help).tag(config=True)
-    scope = Unicode("machine", help=SETTINGS["scope"].help).tag(config=True)
+    # defaults from Config; an unset optional is "" (or a negative intensity) here
+    interval = Float(_DEFAULT.interval, help=SETTINGS["interval"].help).tag(config=True)
+    scope = Unicode(_DEFAULT.scope, help=SETTINGS["scope"].help).tag(config=True)
     region = Unicode("", help=SETTINGS["region"].help).tag(config=True)
     intensity = Float(-1.0, help=SETTINGS["intensity"].help + " (negative: unset)").tag(config=True)
-    pue = Float(1.0, help=SETTINGS["pue"].help).tag(config=True)
+    pue = Float(_DEFAULT.pue, help=SETTINGS["pue"].help).tag(config=True)
     live = Unicode("", help=SETTINGS["live"].help).tag(config=True)
     zone = Unicode("", help=SETTINGS["zone"].help).tag(config=True)
-    powercap_root = Unicode("/sys/class/powercap", help=SETTINGS["powercap_root"].help).tag(config=True)
+    powercap_root = Unicode(_DEFAULT.powercap_root, help=SETTINGS["powercap_root"].help).tag(config=True)
     power = Dict(help=SETTINGS["power"].help).tag(config=True)
-    log_dir = Unicode(".jupyter_carbon", help=SETTINGS["log_dir"].help).tag(config=True)
-    store_source = Bool(False, help=SETTINGS["store_source"].help).tag(config=True)
+    log_dir = Unicode(_DEFAULT.log_dir, help=SETTINGS["log_dir"].help).tag(config=True)
+    store_source = Bool(_DEFAULT.store_source, help=SETTINGS["store_source"].help).tag(config=True)
 
     def __init__(self, extension: Any = None, **kwargs: Any) -> None:
         self.extension = None  # config applied by the base class must not reach a session yet
