@@ -136,8 +136,6 @@ class CarbonExtension:
             meta.update(items=options.items, task=options.task, scope=options.scope)
         view = None if quiet else make_view(self.shell, self.session, compact=compact, label=options.label if options else None, **meta)
         measurement = self.session.open(options.label if options else None, listener=view.on_live if view else None, **meta)
-        if view is not None and hasattr(view, "attach"):
-            view.attach(measurement)
         return measurement, view
 
     def post_run_cell(self, result: Any = None) -> None:

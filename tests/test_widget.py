@@ -56,7 +56,6 @@ def run_cell(session, view_clock=None, *, compact=False, ticks=4, tick_s=0.5, st
     with capture_output() as cap:
         view = WidgetView(session, compact=compact, label=label, cell=cell, items=items, clock=view_clock)
         m = session.open(label, listener=view.on_live, kind="cell", cell=cell, items=items)
-        view.attach(m)
         live_values = []
         for _ in range(ticks):
             session.test_clock.t_s += tick_s
@@ -152,6 +151,16 @@ def test_compact_view_is_one_line_live_only_for_long_cells(session):
     assert "jupyter.widget-view" not in str(list(outputs[-1].data)) and "jc-compact" in outputs[-1].data["text/html"]
     assert outputs[-1].data["text/plain"] == format_record_line(record)
     assert long.box.comm is None and long.live.comm is None
+
+
+def test_compact_cells_leave_no_widget_model_behind(session):
+    from ipywidgets.widgets.widget import _instances
+
+    run_cell(session, compact=True, ticks=1)  # anything built once per process (e.g. shared styles)
+    before = len(_instances)
+    for _ in range(20):
+        run_cell(session, compact=True, ticks=4)
+    assert len(_instances) == before  # widgets, their layouts and styles all closed
 
 
 def test_error_status_is_shown(session):
@@ -267,3 +276,23 @@ def test_summary_of_an_empty_session(session):
     assert view.dropdown is None
     assert "no cells measured yet" in cap.outputs[0].data["text/html"]
     assert "0 cells" in cap.outputs[0].data["text/plain"]
+
+
+@pytest.mark.parametrize("what", ["cell", "summary"])
+def test_without_ipywidgets_a_kernel_gets_text(session, monkeypatch, capsys, what):
+    import sys
+
+    import jupyter_carbon.display as display
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import fails, as when ipywidgets is not installed
+    for name in ("jupyter_carbon.display.widget", "jupyter_carbon.display.summary"):
+        monkeypatch.delitem(sys.modules, name)  # imported afresh, without ipywidgets
+    monkeypatch.setattr(display, "in_kernel", lambda shell: True)
+    if what == "cell":
+        view = display.make_view(None, session, compact=True)
+        assert type(view).__name__ == "TextView"
+    else:
+        m = session.open("x")
+        session.stop(m)
+        display.show_summary(None, session)
+        assert "jupyter_carbon session: 1 cells" in capsys.readouterr().out

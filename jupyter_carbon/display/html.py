@@ -104,10 +104,10 @@ def record_html(record: CellRecord, *, notes: Iterable[str] = ()) -> str:
     return head + table + lines + equivalents_html(record.energy_j, record.co2e_g) + totals_html(record.totals) + context + notes_part + flags
 
 
-def record_line_html(record: CellRecord) -> str:
-    """One line (auto mode): the text line, with the status and badges' colours."""
+def record_line_html(record: CellRecord, line: str | None = None) -> str:
+    """One line (auto mode): the text ``line`` (default: ``format_record_line``), with the status and badges' colours."""
     how = " ".join(badge_html(c) for c in record.components.values())
-    return f'<span class="jc-line">{status_html(record.status)}{esc(format_record_line(record))}</span> {how}'
+    return f'<span class="jc-line">{status_html(record.status)}{esc(line or format_record_line(record))}</span> {how}'
 
 
 def live_html(status: LiveStatus, g_per_kwh: float, pue: float, *, compact: bool = False) -> str:

@@ -13,12 +13,15 @@ from typing import Any, Callable, Sequence
 
 from ..record import CellRecord
 from ..units import format_co2e, format_duration, format_energy
+import ipywidgets as w  # here, not in the constructor: a missing ipywidgets makes show_summary fall back to text
+
 from . import html as H
-from .text import format_assumptions, format_summary
+from .plots import cells_bar_png, cumulative_png, png_width_px, timeline_png
+from .text import MAX_ROWS, format_assumptions, format_summary, how_short
+from .widget import widget_bundle
 
 __all__ = ["show_summary_widget", "SummaryView", "summary_html", "assumptions_html", "MAX_ROWS"]
 
-MAX_ROWS = 200
 _BAR_CELLS = 50
 
 
@@ -45,7 +48,7 @@ def _table_html(records: Sequence[CellRecord], earlier: int) -> str:
         cells = [str(r.id), "" if r.cell is None else f"[{r.cell}]", _name(r), format_duration(r.duration_s)]
         cells += [format_energy(comps[c].energy_j) if c in comps else "–" for c in components] + [format_energy(r.energy_j)]
         cells += [format_co2e(r.co2e_g_of(comps[c].energy_j)) if c in comps else "–" for c in components] + [format_co2e(r.co2e_g)]
-        method = ", ".join(f"{c.upper()} {'meas.' if e.measured else 'est.'}" for c, e in comps.items())
+        method = how_short(r.measured_by_component)
         method_tip = ", ".join(f"{c.upper()}: {e.how}" for c, e in comps.items())
         status = H.status_html(r.status) if r.status != "ok" else "ok"
         tds = "".join(f'<td style="{td}">{H.esc(v)}</td>' for v in cells)
@@ -75,21 +78,14 @@ def _head_html(session: Any, totals: Any) -> str:
     return title + band + H.equivalents_html(totals.energy_j, totals.co2e_g)
 
 
-def summary_html(session: Any, pngs: dict[str, bytes] | None = None) -> str:
-    """The whole summary as static HTML; ``pngs`` (bar, cumulative, timeline) are embedded."""
-    records = list(session.records)
-    totals = session.totals()
-    parts = [_head_html(session, totals)]
-    if records:
-        shown = records[-MAX_ROWS:]
-        parts.append(_table_html(shown, len(records) - len(shown)))
-    else:
-        parts.append(f'<div style="color: {H.FG2}">no cells measured yet: use %%carbon on a cell or %carbon on</div>')
+def summary_html(head: str, table: str | None, assumptions: str, pngs: dict[str, bytes] | None = None) -> str:
+    """The whole summary as static HTML from the widget's parts; ``pngs`` (bar, cumulative, timeline) are embedded."""
+    parts = [head, table or f'<div style="color: {H.FG2}">no cells measured yet: use %%carbon on a cell or %carbon on</div>']
     alts = {"bar": f"CO2e per cell (last {_BAR_CELLS}), stacked by component", "cumulative": "cumulative CO2e of the session", "timeline": "power timeline of the last cell"}
     for key, png in (pngs or {}).items():
         if png:
             parts.append(H.img_html(png, alts.get(key, key)))
-    parts.append(assumptions_html(session))
+    parts.append(assumptions)
     return f'<div class="jupyter-carbon jc-summary" style="{H.box_style()}">' + "".join(parts) + "</div>"
 
 
@@ -102,21 +98,18 @@ class SummaryView:
     """The summary widget; ``select(record_id)`` re-renders the timeline (what the dropdown does)."""
 
     def __init__(self, session: Any, *, display: Callable[..., Any] | None = None) -> None:
-        import ipywidgets as w
-
-        from .plots import cells_bar_png, cumulative_png, png_width_px
-
         self.session = session
         self.records = list(session.records)
         self._by_id = {r.id: r for r in self.records[-MAX_ROWS:]}
         totals = session.totals()
         pngs: dict[str, bytes] = {}
-        self.head = w.HTML(_head_html(session, totals))
+        head, table, assumptions = _head_html(session, totals), None, assumptions_html(session)
+        self.head = w.HTML(head)
         children: list[Any] = [self.head]
         self.dropdown = self.timeline = None
         if self.records:
-            earlier = len(self.records) - len(self._by_id)
-            self.table = w.HTML(_table_html(list(self._by_id.values()), earlier))
+            table = _table_html(list(self._by_id.values()), len(self.records) - len(self._by_id))
+            self.table = w.HTML(table)
             pngs["bar"] = cells_bar_png(self.records, last=_BAR_CELLS, width_in=7.0)
             pngs["cumulative"] = cumulative_png(self.records)
             self.bar = w.Image(value=pngs["bar"], format="png", width=str(png_width_px(pngs["bar"])))
@@ -131,14 +124,12 @@ class SummaryView:
             pngs["timeline"] = bytes(self.timeline.value)
             self.dropdown.observe(self._on_select, names="value")
             children += [self.table, w.HBox([self.bar, self.cumulative]), self.dropdown, self.timeline]
-        self.assumptions = w.HTML(assumptions_html(session))
+        self.assumptions = w.HTML(assumptions)
         children.append(self.assumptions)
         self.box = w.VBox(children)
         self.box.add_class("jupyter-carbon")
         self.box.add_class("jc-summary")
-        bundle = dict(self.box._repr_mimebundle_() or {})
-        bundle["text/plain"] = format_summary(self.records, totals, format_assumptions(session))
-        bundle["text/html"] = summary_html(session, pngs)
+        bundle = widget_bundle(self.box, format_summary(self.records, totals, format_assumptions(session)), summary_html(head, table, assumptions, pngs))
         if display is None:
             from IPython.display import display
         display(bundle, raw=True)
@@ -150,8 +141,6 @@ class SummaryView:
             pass
 
     def select(self, record_id: int) -> None:
-        from .plots import png_width_px, timeline_png
-
         record = self._by_id.get(record_id)
         if record is not None and self.timeline is not None:
             png = timeline_png(record)

@@ -12,9 +12,13 @@ from typing import Any, Iterable
 
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
-from ..units import format_co2e, format_duration, format_energy
+from ..units import J_PER_KWH, format_co2e, format_duration, format_energy
 
 __all__ = ["TextView", "format_record", "format_record_line", "format_component", "format_summary", "component_badge"]
+
+
+#: The summaries list at most this many records (the newest); exports have them all.
+MAX_ROWS = 200
 
 
 def record_name(label: str | None, cell: int | None, record_id: int | None = None) -> str:
@@ -56,7 +60,7 @@ def _status(record: CellRecord) -> str:
 
 def format_record_line(record: CellRecord) -> str:
     """Compact, one line: ``carbon: 1.2 s · 0.31 Wh · 0.15 g CO2e (CPU est., RAM est.)``."""
-    how = _how_short(record.measured_by_component)
+    how = how_short(record.measured_by_component)
     energy_j = record.energy_j
     return (
         f"carbon{_status(record)}: {format_duration(record.duration_s)} · {format_energy(energy_j)} · "
@@ -65,7 +69,7 @@ def format_record_line(record: CellRecord) -> str:
 
 
 @lru_cache(maxsize=64)
-def _how_short(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
+def how_short(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
     """``CPU est., RAM est.``"""
     return ", ".join(f"{component.upper()} {'meas.' if measured else 'est.'}" for component, measured in measured_by_component)
 
@@ -79,7 +83,7 @@ def format_per_item(record: CellRecord) -> list[str]:
     try:
         from ..intensity.reference import compare_to_reference
 
-        lines.append(compare_to_reference(per_1000_j / 3.6e6, record.task or "text-classification").sentence)
+        lines.append(compare_to_reference(per_1000_j / J_PER_KWH, record.task or "text-classification").sentence)
     except (ImportError, ValueError, AttributeError):
         pass
     return lines
@@ -127,12 +131,12 @@ def format_summary(records: Iterable[CellRecord], totals: Any, assumptions: str)
     lines = [f"jupyter_carbon session: {totals.cells} cells · {format_duration(totals.duration_s)} measured · {format_energy(totals.energy_j)} · {format_co2e(totals.co2e_g)}"]
     if records:
         lines.append(f"{'#':>4}  {'label':<20} {'duration':>10} {'energy':>10} {'CO2e':>16}  {'how':<24} status")
-        for r in records[-200:]:
-            how = ", ".join(f"{c.component} {'meas.' if c.measured else 'est.'}" for c in r.components.values())
+        for r in records[-MAX_ROWS:]:
+            how = how_short(r.measured_by_component).lower()
             name = record_name(r.label, r.cell, r.id)[:20]
             lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {format_energy(r.energy_j):>10} {format_co2e(r.co2e_g):>16}  {how:<24} {r.status}")
-        if len(records) > 200:
-            lines.append(f"… {len(records) - 200} earlier records not shown (see %carbon export)")
+        if len(records) > MAX_ROWS:
+            lines.append(f"… {len(records) - MAX_ROWS} earlier records not shown (see %carbon export)")
     lines.append(assumptions)
     return "\n".join(lines)
 
@@ -142,7 +146,6 @@ class TextView:
 
     def __init__(self, session: Any, *, compact: bool, **meta: Any) -> None:
         self.compact = compact
-        self.notes: list[str] = []
 
     def on_live(self, status: LiveStatus) -> None:
         pass  # a terminal cannot redraw above the cell's own output

@@ -16,10 +16,12 @@ import threading
 import time
 from typing import Any, Callable
 
+import ipywidgets as w  # here, not in the constructor: a missing ipywidgets makes make_view fall back to text
+
 from ..record import CellRecord
 from ..sampler import LiveStatus
 from . import html as H
-from .plots import png_width_px
+from .plots import LAST_CELLS, cells_bar_png, png_width_px
 from .text import TextView, format_record, format_record_line, record_name
 
 __all__ = ["WidgetView", "MIN_UPDATE_S", "COMPACT_LIVE_AFTER_S"]
@@ -28,6 +30,26 @@ __all__ = ["WidgetView", "MIN_UPDATE_S", "COMPACT_LIVE_AFTER_S"]
 MIN_UPDATE_S = 0.24
 #: The compact (auto mode) line starts showing live figures once a cell has run this long.
 COMPACT_LIVE_AFTER_S = 1.0
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def widget_bundle(widget: Any, plain: str, html: str | None = None) -> dict[str, Any]:
+    """``widget``'s view with static fallbacks: what its ``_repr_mimebundle_`` holds, without the
+    repr of the whole widget tree that it also builds (and that ``plain`` replaces)."""
+    bundle = {WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}, "text/plain": plain}
+    if html is not None:
+        bundle["text/html"] = html
+    return bundle
+
+
+def _close(*widgets: Any) -> None:
+    """Close widgets and the layout and style models each owns (``close()`` leaves those open)."""
+    for widget in widgets:
+        for model in (widget, getattr(widget, "layout", None), getattr(widget, "style", None)):
+            if model is not None:
+                model.close()
 
 
 def _hold(*widgets: Any) -> contextlib.ExitStack:
@@ -47,19 +69,14 @@ class WidgetView:
         *,
         compact: bool,
         label: str | None = None,
-        kind: str = "cell",
         cell: int | None = None,
-        items: int | None = None,
-        task: str | None = None,
-        scope: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         display: Callable[..., Any] | None = None,
+        **_meta: Any,  # the window's other metadata (kind, items, …): the record carries it
     ) -> None:
         self.session = session
         self.compact = compact
-        self.label, self.kind, self.cell, self.items, self.task, self.scope = label, kind, cell, items, task, scope
-        self.measurement: Any = None
-        self.record: CellRecord | None = None
+        self.label, self.cell = label, cell
         self.errors: list[str] = []  # display problems, kept for tests and debugging
         self.live_updates = 0
         self._clock = clock
@@ -80,17 +97,15 @@ class WidgetView:
     # --- construction (main thread) ------------------------------------------------------------
 
     def _build(self) -> None:
-        import ipywidgets as w
-
         # classes given at construction: one comm_open per widget, no extra state messages
         self.live = w.HTML(value="" if self.compact else self._waiting_html(), _dom_classes=("jc-live",))
-        self.result = w.HTML(value="", _dom_classes=("jc-result",))
         self.notes_widget = w.HTML(value="", layout=w.Layout(display="none"), _dom_classes=("jc-notes",))
-        children = [self.live, self.result, self.notes_widget]
-        self.plot = None
+        self.result = self.plot = None  # the full report's parts; a compact line ends as static HTML
+        children = [self.live, self.notes_widget]
         if not self.compact:
+            self.result = w.HTML(value="", _dom_classes=("jc-result",))
             self.plot = w.Image(format="png", layout=w.Layout(display="none"), _dom_classes=("jc-plot",))
-            children.insert(2, self.plot)
+            children = [self.live, self.result, self.plot, self.notes_widget]
         self.box = w.VBox(children, _dom_classes=("jupyter-carbon", "jc-compact" if self.compact else "jc-full"))
 
     def _name(self) -> str:
@@ -99,22 +114,12 @@ class WidgetView:
     def _waiting_html(self) -> str:
         return f'<div class="jc-live-text" style="color: {H.FG2}">carbon · {H.esc(self._name())}: measuring…</div>'
 
-    def _bundle(self, plain: str, html: str | None = None) -> dict[str, Any]:
-        bundle = dict(self.box._repr_mimebundle_() or {})
-        bundle["text/plain"] = plain
-        if html is not None:
-            bundle["text/html"] = html
-        return bundle
-
     def _display(self, display: Callable[..., Any] | None) -> Any:
         if display is None:
             from IPython.display import display
-        return display(self._bundle(f"carbon: measuring {self._name()}…"), raw=True, display_id=True)
+        return display(widget_bundle(self.box, f"carbon: measuring {self._name()}…"), raw=True, display_id=True)
 
     # --- from any thread: traits only ----------------------------------------------------------
-
-    def attach(self, measurement: Any) -> None:
-        self.measurement = measurement
 
     def on_live(self, status: LiveStatus) -> None:
         """Called by the sampler thread at every tick: set the live figures, throttled."""
@@ -155,7 +160,6 @@ class WidgetView:
     # --- the end (main thread) -----------------------------------------------------------------
 
     def finish(self, record: CellRecord) -> None:
-        self.record = record
         if self._fallback is not None:
             self._fallback.finish(record)
             return
@@ -165,36 +169,31 @@ class WidgetView:
         if self.compact:
             # An auto-mode line needs nothing live once the cell is over: show it as static HTML and
             # close the widgets, so that 10,000 measured cells do not keep 10,000 widget models alive.
-            inner = H.record_line_html(record)
-            static_html = f'<div class="jupyter-carbon jc-compact" style="{H.FONT}; color: {H.FG}">{inner}</div>'
-            self.handle.update({"text/plain": format_record_line(record), "text/html": static_html}, raw=True)
-            for widget in (self.live, self.result, self.notes_widget, self.box):
-                widget.close()
+            line = format_record_line(record)
+            static_html = f'<div class="jupyter-carbon jc-compact" style="{H.FONT}; color: {H.FG}">{H.record_line_html(record, line)}</div>'
+            self.handle.update({"text/plain": line, "text/html": static_html}, raw=True)
+            _close(self.live, self.notes_widget, self.box)
             return
-        else:
-            body = H.record_html(record, notes=notes)
-            result_html = f'<div style="{H.box_style(record.status)}">{body}</div>'
-            png = self._plot_png(record)
-            image = H.img_html(png, "CO2e per cell, last 30 cells, this cell outlined") if png else ""
-            static_html = f'<div class="jupyter-carbon" style="{H.box_style(record.status)}">{body}{image}</div>'
-            plain = format_record(record)
-        widgets = [self.live, self.result, self.notes_widget, self.box] + ([self.plot] if self.plot is not None else [])
-        with _hold(*widgets):
+        body = H.record_html(record, notes=notes)
+        result_html = f'<div style="{H.box_style(record.status)}">{body}</div>'
+        png = self._plot_png(record)
+        image = H.img_html(png, f"CO2e per cell, last {LAST_CELLS} cells, this cell outlined") if png else ""
+        static_html = f'<div class="jupyter-carbon" style="{H.box_style(record.status)}">{body}{image}</div>'
+        plain = format_record(record)
+        with _hold(self.live, self.result, self.notes_widget, self.box, self.plot):
             self.live.value = ""
             self.live.layout.display = "none"
             self.notes_widget.layout.display = "none"  # the notes are part of the result now
             self.result.value = result_html
-            if png and self.plot is not None:
+            if png:
                 self.plot.value = png
                 self.plot.width = str(png_width_px(png))
                 self.plot.layout.display = ""
             if record.status != "ok":
                 self.box.add_class(f"jc-{record.status}")
-        self.handle.update(self._bundle(plain, static_html), raw=True)
+        self.handle.update(widget_bundle(self.box, plain, static_html), raw=True)
 
     def _plot_png(self, record: CellRecord) -> bytes | None:
-        from .plots import LAST_CELLS, cells_bar_png
-
         try:
             recent = list(self.session.records[-LAST_CELLS:])  # a slice: constant cost per cell
             if not any(r.id == record.id for r in recent):
