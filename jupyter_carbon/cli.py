@@ -140,7 +140,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from .storage.export import load_records
-    from .storage.log import log_files, read_logs
+    from .storage.log import log_files, merged, read_logs
     from .storage.report import summary_text
 
     source = Path(args.source).expanduser()
@@ -152,9 +152,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         files = log_files(source)
         if not files:
             raise CliError(f"no session logs (session-*.jsonl) in {args.source}: give the folder of config log_dir (default .jupyter_carbon)")
-        for contents in read_logs(files):
-            records += contents.records
-            notes += contents.notes
+        records, notes = merged(read_logs(files))
         print(f"{len(files)} sessions in {source}")
     elif source.suffix.lower() in (".jsonl", ".json"):
         if source.suffix.lower() == ".jsonl":

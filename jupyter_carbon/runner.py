@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .record import CellRecord
+from .storage.log import LogTail, log_files, merged, read_logs
 
 __all__ = ["RunResult", "RunError", "run_notebook", "SETUP_CODE"]
 
@@ -58,13 +59,7 @@ def _environ(**values: str | None) -> Iterator[None]:
 
 
 def _records(folder: Path) -> tuple[list[CellRecord], list[str]]:
-    from .storage.log import log_files, read_logs
-
-    records, notes = [], []
-    for contents in read_logs(log_files(folder)):
-        records += contents.records
-        notes += contents.notes
-    return records, notes
+    return merged(read_logs(log_files(folder)))
 
 
 def _bar(done: int, total: int, width: int = 20) -> str:
@@ -112,26 +107,24 @@ def run_notebook(path: str | os.PathLike, *, region: str | None = None, timeout_
             reply = run_sync(client.kc.execute_interactive)(SETUP_CODE, silent=True, store_history=False, timeout=120, output_hook=hook)
             if reply["content"].get("status") != "ok" or setup_errors:
                 raise RunError(f"the kernel could not load jupyter_carbon ({'; '.join(setup_errors) or reply['content'].get('status')}): install it in the notebook's kernel")
-            seen = 0
+            tail = LogTail(log_dir)
             for done, index in enumerate(code_cells, 1):
                 cell = nb.cells[index]
                 if progress:
                     progress(done - 1, len(code_cells), index, None, None)
-                failed = None
+                failed, fatal = None, False
                 try:
                     client.execute_cell(cell, index)
                 except CellExecutionError as exc:
-                    failed = f"failed: {exc.ename}: {exc.evalue}".splitlines()[0]
+                    failed = f"{exc.ename}: {exc.evalue}".splitlines()[0]
                 except (TimeoutError, DeadKernelError) as exc:  # CellTimeoutError is a TimeoutError
-                    failed = f"failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                    result.stopped_early = done < len(code_cells)
-                records, _ = _records(log_dir)
-                new, seen = records[seen:], len(records)
+                    failed, fatal = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}", True
+                new = tail.new_records()
                 if failed:
-                    result.failures.append(f"cell {index + 1} (execution count {cell.get('execution_count')}): {failed[len('failed: '):]}")
+                    result.failures.append(f"cell {index + 1} (execution count {cell.get('execution_count')}): {failed}")
                 if progress:
-                    progress(done, len(code_cells), index, new[-1] if new else None, failed)
-                if failed and (not allow_errors or result.stopped_early):
+                    progress(done, len(code_cells), index, new[-1] if new else None, failed and f"failed: {failed}")
+                if failed and (fatal or not allow_errors):
                     result.stopped_early = done < len(code_cells)
                     break
     except RunError:

@@ -61,7 +61,7 @@ from typing import Any, Callable, Iterable
 from ..record import CellRecord
 from ..serialize import record_from_dict, record_json
 
-__all__ = ["LOG_SCHEMA", "LOG_SUFFIX", "SessionLog", "LogContents", "attach_log", "detach_log", "get_log", "read_log", "log_files"]
+__all__ = ["LOG_SCHEMA", "LOG_SUFFIX", "SessionLog", "LogContents", "attach_log", "detach_log", "get_log", "read_log", "read_logs", "log_files", "merged", "LogTail"]
 
 LOG_SCHEMA = 1
 LOG_SUFFIX = ".jsonl"
@@ -404,22 +404,69 @@ def read_log(path: str | os.PathLike) -> LogContents:
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
-        last = number == len(lines)
         try:
-            obj = json.loads(raw.decode("utf-8"))
-            if not isinstance(obj, dict):
-                raise ValueError("not an object")
-            kind = obj.get("type")
-            if kind == "session":
-                out.header = obj
-            elif kind == "record":
-                out.records.append(record_from_dict(obj))
+            kind, value = _parse_line(raw)
         except (ValueError, TypeError, KeyError) as exc:
-            if last and torn_tail:
+            if number == len(lines) and torn_tail:
                 out.notes.append(f"{path.name}: skipped a torn last line (the kernel stopped while writing it)")
             else:
                 out.notes.append(f"{path.name}: skipped unreadable line {number} ({type(exc).__name__})")
+            continue
+        if kind == "session":
+            out.header = value
+        elif kind == "record":
+            out.records.append(value)
     return out
+
+
+def _parse_line(raw: bytes) -> tuple[Any, Any]:
+    """(type, the header dict or the CellRecord) of one log line; raises ValueError, TypeError or KeyError."""
+    obj = json.loads(raw.decode("utf-8"))
+    if not isinstance(obj, dict):
+        raise ValueError("not an object")
+    kind = obj.get("type")
+    return kind, (record_from_dict(obj) if kind == "record" else obj)
+
+
+class LogTail:
+    """The records appended to a folder's logs since the previous call: for progress displays,
+    which must not parse the whole log again after every cell. Incomplete and unreadable lines
+    are left to :func:`read_log`."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = folder
+        self._read_to: dict[Path, int] = {}
+
+    def new_records(self) -> list[CellRecord]:
+        out = []
+        for path in log_files(self.folder):
+            start = self._read_to.get(path, 0)
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(start)
+                    data = handle.read().rstrip(b"\0")
+            except OSError:
+                continue
+            end = data.rfind(b"\n") + 1  # complete lines only: the next call reads the rest
+            self._read_to[path] = start + end
+            for raw in data[:end].split(b"\n"):
+                try:
+                    kind, value = _parse_line(raw) if raw.strip() else (None, None)
+                except (ValueError, TypeError, KeyError):
+                    continue
+                if kind == "record":
+                    out.append(value)
+        return out
+
+
+def merged(contents: Iterable[LogContents]) -> tuple[list[CellRecord], list[str]]:
+    """The records and notes of several logs, in order."""
+    records: list[CellRecord] = []
+    notes: list[str] = []
+    for c in contents:
+        records += c.records
+        notes += c.notes
+    return records, notes
 
 
 def log_files(folder: str | os.PathLike) -> list[Path]:
