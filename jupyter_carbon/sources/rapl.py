@@ -14,6 +14,7 @@ discovery then reports the command that grants read access and the CPU model is 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -39,22 +40,33 @@ class RaplSource:
     """One RAPL zone as a cumulative energy source, unwrapping the counter.
 
     The counter wraps at ``max_energy_range_uj`` (about 262 kJ, i.e. every ~20 min at 200 W), so
-    it must be read at least once per wrap period: the sampler reads every ``interval_s`` (≤ 60 s).
+    it must be read at least once per wrap period while a window is open: the sampler reads every
+    ``interval_s`` (≤ 60 s) then. It parks between windows, so a gap longer than a wrap period
+    loses whole wraps between two windows: no window's energy changes (each is the difference of
+    reads within it), only the "recent power" used for very short windows just after such a gap.
+
+    The file is opened once and re-read with ``pread`` at offset 0 (sysfs renders the value
+    again): one system call per read instead of open, read and close.
     """
 
     measured = True
     method = "rapl"
+    _fd = -1  # until opened (a zone refused at detection has none to close)
 
     def __init__(self, zone: Path, component: str, device: str, max_range_uj: int) -> None:
         self.component = component
         self.device = device
         self._path = zone / "energy_uj"
         self._max_range_uj = max_range_uj
-        self._last_uj = _read_int(self._path)
+        self._last_uj = _read_int(self._path)  # unreadable (e.g. root-only): raises here, at detection
+        self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         self._total_uj = 0
 
     def read(self, now_s: float) -> Reading:
-        raw = _read_int(self._path)
+        data = os.pread(self._fd, 32, 0)
+        if not data:  # a zone that went away reads empty or fails (ENODEV)
+            raise OSError(errno.ENODEV, f"{self._path} returned nothing")
+        raw = int(data)
         delta = raw - self._last_uj
         if delta < 0:  # wrapped around
             delta += self._max_range_uj
@@ -64,7 +76,12 @@ class RaplSource:
         return Reading(energy_j, energy_j, energy_j)
 
     def close(self) -> None:
-        pass
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"<RaplSource {self.component} {self.device!r} {self._path}>"
