@@ -1,7 +1,8 @@
 """Carbon intensity of electricity, CO2e maths, equivalences and per-inference references.
 
 Importing this package reads no file, starts no thread and needs no IPython. The live providers
-(urllib, http, ssl: ~30 ms of imports) load on first use of their names.
+(urllib, http, ssl: ~30 ms of imports) and the per-inference references load on first use of
+their names.
 """
 from __future__ import annotations
 
@@ -17,14 +18,6 @@ from .emissions import (
     smartphone_charges,
 )
 from .value import Intensity
-from .reference import (
-    REFERENCE_KWH_PER_1000,
-    Comparison,
-    PerItem,
-    compare_to_reference,
-    per_item,
-    reference_tasks,
-)
 from .table import WORLD_AVERAGE, Region, UnknownRegionError, all_regions, lookup_region
 
 __all__ = [
@@ -57,12 +50,18 @@ __all__ = [
 ]
 
 
-_PROVIDERS = ("ElectricityMapsProvider", "IntensityProvider", "LiveIntensity", "ProviderError", "UKCarbonIntensityProvider")
+# Loaded on first use of one of their names: the live providers (~30 ms of network imports) and
+# the per-inference references (not needed to load the extension or measure a cell).
+_LAZY = {
+    **dict.fromkeys(("ElectricityMapsProvider", "IntensityProvider", "LiveIntensity", "ProviderError", "UKCarbonIntensityProvider"), "providers"),
+    **dict.fromkeys(("REFERENCE_KWH_PER_1000", "Comparison", "PerItem", "compare_to_reference", "per_item", "reference_tasks"), "reference"),
+}
 
 
 def __getattr__(name: str):
-    if name in _PROVIDERS:
-        from . import providers
+    module = _LAZY.get(name)
+    if module is not None:
+        from importlib import import_module
 
-        return getattr(providers, name)
+        return getattr(import_module(f".{module}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
