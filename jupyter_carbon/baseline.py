@@ -18,22 +18,16 @@ def measure_baseline(session: Any, seconds: float = 10.0, *, sleep: Callable[[fl
     The result is stored on the session (``session.baseline_w``) and used by later records.
     """
     sleep = sleep or time.sleep
-    measurement = session.open("idle baseline", kind="baseline")
-    waited = 0.0
-    status = "ok"
-    try:
+    with session.open("idle baseline", kind="baseline") as measurement:  # Ctrl-C: recorded as interrupted, re-raised
+        waited = 0.0
         while waited < seconds:
             chunk = min(step_s, seconds - waited)
             sleep(chunk)
             waited += chunk
             if progress is not None:
                 progress(waited, seconds)
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        record = session.stop(measurement, status=status)
-    if status != "ok" or record.duration_s <= 0:
+    record = measurement.record
+    if record.duration_s <= 0:
         return {}
     baseline = {name: comp.energy_j / record.duration_s for name, comp in record.components.items()}
     session.baseline_w = baseline

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
-from ..units import J_PER_KWH, format_co2e, format_duration, format_energy
+from ..units import format_co2e, format_duration, format_energy
 
 __all__ = ["TextView", "format_record", "format_record_line", "format_component", "format_summary", "component_badge"]
 
@@ -81,9 +81,9 @@ def format_per_item(record: CellRecord) -> list[str]:
     per_1000_j = per_item_j * 1000
     lines = [f"per item: {format_energy(per_item_j)}, {format_co2e(record.co2e_g / record.items)} · per 1,000 items: {format_energy(per_1000_j)}, {format_co2e(record.co2e_g / record.items * 1000)}"]
     try:
-        from ..intensity.reference import compare_to_reference
+        from ..intensity.reference import per_item
 
-        lines.append(compare_to_reference(per_1000_j / J_PER_KWH, record.task or "text-classification").sentence)
+        lines.append(per_item(record.energy_j, record.co2e_g, record.items).compare(record.task or "text-classification").sentence)
     except (ImportError, ValueError, AttributeError):
         pass
     return lines
