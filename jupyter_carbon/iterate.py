@@ -83,7 +83,6 @@ class TrackedIter:
                 total = None
         self.iterable = iterable
         self.predictor = LoopPredictor(total)  # validates total
-        self.total = total
         self.label = label
         self.budget_g = _positive("budget_g", budget_g)
         self.budget_kwh = _positive("budget_kwh", budget_kwh)
@@ -98,7 +97,7 @@ class TrackedIter:
         self.measurement: Any = None
         self.record: Any = None
         self.stopped_at_budget = False
-        self._started = self._ended = self._explicit = self._in_with = False
+        self._started = self._ended = self._in_with = False
         self._gen: Any = None
         self._pending = "left early"
         self._view: Any = None
@@ -108,6 +107,11 @@ class TrackedIter:
         self._last_text_s: float | None = None
         self._next_n = EARLY_SAMPLES[0]
         self._next_t = math.inf
+
+    @property
+    def total(self) -> int | None:
+        """The loop's number of iterations, when known (the predictor's)."""
+        return self.predictor.total
 
     def __len__(self) -> int:
         if self.total is None:
@@ -171,7 +175,6 @@ class TrackedIter:
         """End the loop now (like leaving it with ``break``); idempotent."""
         gen = self._gen() if self._gen is not None else None
         if gen is not None:
-            self._explicit = True
             gen.close()
 
     def __enter__(self) -> "TrackedIter":

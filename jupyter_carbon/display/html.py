@@ -123,6 +123,5 @@ def live_html(status: LiveStatus, g_per_kwh: float, pue: float, *, compact: bool
     return f'<div class="jc-live-text" style="color: {FG2}">running: {esc(figures)}</div>'
 
 
-def img_html(png: bytes, alt: str, *, width_px: int | None = None) -> str:
-    width = f' width="{width_px}"' if width_px else ""
-    return f'<img class="jc-plot" alt="{esc(alt)}"{width} style="max-width: 100%" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}"/>'
+def img_html(png: bytes, alt: str) -> str:
+    return f'<img class="jc-plot" alt="{esc(alt)}" style="max-width: 100%" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}"/>'

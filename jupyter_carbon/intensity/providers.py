@@ -30,8 +30,7 @@ import urllib.request
 from dataclasses import replace
 from typing import Callable
 
-from .table import WORLD_AVERAGE, Region  # noqa: F401  (re-exported names used by callers)
-from .value import Intensity, _now_utc
+from .value import Intensity
 
 __all__ = [
     "ElectricityMapsProvider",
@@ -203,7 +202,7 @@ class ElectricityMapsProvider(IntensityProvider):
             note = f"reading for {data['datetime'][:40]}"
             if data.get("isEstimated") is True:
                 note += " (estimated)"
-        return Intensity(value, f"{self.name}:{zone}", zone, _now_utc(), note)
+        return Intensity(value, f"{self.name}:{zone}", zone, note=note)
 
 
 class UKCarbonIntensityProvider(IntensityProvider):
@@ -237,7 +236,7 @@ class UKCarbonIntensityProvider(IntensityProvider):
                 raise ProviderError(f"{self.name} failed: malformed reply (no intensity)")
             kind = "actual" if intensity.get("actual") is not None else "forecast"
             value = _g_per_kwh(self.name, intensity.get(kind), kind)
-            return Intensity(value, self.name, "GB", _now_utc(), f"{kind} for {_span(entry)}")
+            return Intensity(value, self.name, "GB", note=f"{kind} for {_span(entry)}")
         data = _get_json(self.name, f"{self.base_url}/regional/regionid/{self.region_id}", {}, self.timeout_s)
         region = _first(self.name, data, "region")
         entry = _first(self.name, region, "regional data entry")
@@ -247,7 +246,7 @@ class UKCarbonIntensityProvider(IntensityProvider):
         value = _g_per_kwh(self.name, intensity.get("forecast"), "forecast")
         shortname = region.get("shortname") if isinstance(region.get("shortname"), str) else None
         label = shortname[:60] if shortname else f"region {self.region_id}"
-        return Intensity(value, f"{self.name}:{self.region_id}", label, _now_utc(), f"forecast for {_span(entry)}")
+        return Intensity(value, f"{self.name}:{self.region_id}", label, note=f"forecast for {_span(entry)}")
 
 
 def _span(entry: dict) -> str:

@@ -29,11 +29,11 @@ class Intensity:
     note: str | None = None
 
     @classmethod
-    def from_region(cls, region: Region, note: str | None = None) -> Intensity:
+    def from_region(cls, region: Region) -> Intensity:
         """The table value of ``region`` (see :func:`jupyter_carbon.intensity.lookup_region`)."""
         if region.kind == "world":
-            return cls(region.g_per_kwh, "world average", None, note=note)
-        return cls(region.g_per_kwh, region.label, region.key, note=note)
+            return cls(region.g_per_kwh, "world average", None)
+        return cls(region.g_per_kwh, region.label, region.key)
 
     @classmethod
     def user(cls, g_per_kwh: float, region: str | None = None) -> Intensity:
@@ -41,5 +41,5 @@ class Intensity:
         return cls(check_g_per_kwh(g_per_kwh), "user", region)
 
     @classmethod
-    def world_average(cls, note: str | None = None) -> Intensity:
-        return cls.from_region(WORLD_AVERAGE, note=note)
+    def world_average(cls) -> Intensity:
+        return cls.from_region(WORLD_AVERAGE)

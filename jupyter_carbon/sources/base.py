@@ -8,7 +8,7 @@ Model sources integrate their own power estimate between reads and carry an unce
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol
 
 __all__ = ["COMPONENTS", "Reading", "EnergySource", "IntegratingSource"]
 
@@ -24,7 +24,6 @@ class Reading(NamedTuple):
     high_j: float
 
 
-@runtime_checkable
 class EnergySource(Protocol):
     """What the sampler needs from a source.
 

@@ -38,12 +38,6 @@ class Detection:
                 pass
             self.nvml = None
 
-    def components(self) -> dict[str, list[EnergySource]]:
-        out: dict[str, list[EnergySource]] = {}
-        for source in self.sources:
-            out.setdefault(source.component, []).append(source)
-        return out
-
 
 def detect(config: Any = None, now_s: float | None = None, environ: Any = None) -> Detection:
     """Return the working sources for ``config`` (a :class:`~jupyter_carbon.config.Config`)."""

@@ -21,9 +21,8 @@ __all__ = ["ProcessShare", "ScopedSource"]
 
 
 class ProcessShare:
-    def __init__(self, refresh_s: float = 1.0, process: Any = None) -> None:
+    def __init__(self, refresh_s: float = 1.0) -> None:
         self.refresh_s = refresh_s
-        self._process = process
         self._proc: Any = None
         self._children: list[Any] = []
         self._children_s = float("-inf")
@@ -35,7 +34,7 @@ class ProcessShare:
         import psutil
 
         if self._proc is None:
-            self._proc = self._process or psutil.Process()
+            self._proc = psutil.Process()
         if now_s - self._children_s >= self.refresh_s:
             try:
                 self._children = self._proc.children(recursive=True)

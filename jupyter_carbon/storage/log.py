@@ -147,8 +147,6 @@ class SessionLog:
             self.written += 1
             return True
 
-    __call__ = append  # usable directly as an ``on_record`` callback
-
     def _switch(self, folder: str) -> None:
         self._close_fd()
         if self._pid != os.getpid():  # a forked child: its own file
