@@ -137,3 +137,20 @@ def test_detect_without_hardware_gives_models_and_reasons(tmp_path, no_pynvml):
     assert {s.method for s in found.sources} == {"cpu-model", "ram-model"}
     assert set(found.skipped) >= {"rapl", "nvml"}
     assert all(reason and "\n" not in reason for reason in found.skipped.values())
+
+
+def test_cpu_model_computes_its_power_once_per_counter_tick(clock, monkeypatch):
+    from jupyter_carbon.sources import cpu_model
+
+    calls = []
+    real = cpu_model._curves
+    monkeypatch.setattr(cpu_model, "_curves", lambda u: calls.append(u) or real(u))
+    cpu = {"busy": 0.0, "total": 0.0}
+    source = CpuModelSource(100.0, clock(), cpu_s=lambda: (cpu["busy"], cpu["total"]))
+    for _ in range(5):  # back-to-back reads, no tick: the power of the last tick is reused
+        clock.advance(0.001)
+        source.read(clock())
+    cpu["busy"], cpu["total"] = 1.0, 2.0
+    clock.advance(0.001)
+    source.read(clock())
+    assert calls == [0.0, 0.5]
