@@ -155,7 +155,7 @@ def tdp_for(info: CpuInfo) -> tuple[float, str]:
 # --- the source -------------------------------------------------------------------------------
 
 
-def _psutil_cpu_s() -> tuple[float, float]:
+def psutil_cpu_s() -> tuple[float, float]:
     """(busy, total) CPU seconds summed over all CPUs, from psutil's ``cpu_times`` (non-Linux)."""
     import psutil
 
@@ -213,7 +213,7 @@ def machine_cpu_s() -> Callable[[], tuple[float, float]]:
     try:
         return ProcUptimeCpu()
     except (OSError, ValueError, IndexError):
-        return _psutil_cpu_s
+        return psutil_cpu_s
 
 
 class CpuModelSource(IntegratingSource):

@@ -17,7 +17,7 @@ __all__ = ["RamModelSource", "RAM_W_PER_GB", "RAM_W_PER_GB_BAND", "machine_ram_u
 
 RAM_W_PER_GB = 0.375
 RAM_W_PER_GB_BAND = (0.1875, 0.75)
-_GB = 1024**3
+BYTES_PER_GB = 1024**3
 
 
 def machine_ram_used_gb() -> float:
@@ -33,13 +33,13 @@ def machine_ram_used_gb() -> float:
                 if key in (b"MemTotal", b"MemAvailable"):
                     fields[key] = int(rest.split()[0]) * 1024
                     if len(fields) == 2:
-                        return (fields[b"MemTotal"] - fields[b"MemAvailable"]) / _GB
+                        return (fields[b"MemTotal"] - fields[b"MemAvailable"]) / BYTES_PER_GB
     except (OSError, ValueError, IndexError):
         pass
     import psutil
 
     vm = psutil.virtual_memory()
-    return (vm.total - vm.available) / _GB
+    return (vm.total - vm.available) / BYTES_PER_GB
 
 
 class RamModelSource(IntegratingSource):

@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Reading
+from .cpu_model import psutil_cpu_s
+from .ram_model import BYTES_PER_GB, machine_ram_used_gb
 
 __all__ = ["ProcessShare", "ScopedSource"]
 
@@ -55,10 +57,8 @@ class ProcessShare:
                 rss += proc.memory_info().rss
             except psutil.Error:
                 continue
-        m = psutil.cpu_times()
-        busy_s = m.user + m.system + getattr(m, "nice", 0.0) + getattr(m, "irq", 0.0) + getattr(m, "softirq", 0.0)
-        vm = psutil.virtual_memory()
-        return cpu_s, busy_s, rss, float(vm.total - vm.available)
+        busy_s, _ = psutil_cpu_s()  # the machine's busy CPU seconds, as the CPU model's fallback reads them
+        return cpu_s, busy_s, rss, machine_ram_used_gb() * BYTES_PER_GB
 
     def restart(self) -> None:
         """Forget the previous counters: the next call starts a fresh interval."""
