@@ -17,6 +17,12 @@ from typing import Any, Callable, Mapping
 __all__ = ["Config", "ConfigError", "SETTINGS", "Setting"]
 
 
+#: Where a window's energy is attributed: the whole machine, or this kernel and its children.
+SCOPES = ("machine", "process")
+#: No grid is dirtier than this (coal plants emit ~1,000 gCO2e/kWh): a larger intensity is an error.
+MAX_G_PER_KWH = 5000.0
+
+
 class ConfigError(ValueError):
     """A setting has a bad value; the message says which values are valid."""
 
@@ -73,6 +79,7 @@ def _flag(name: str) -> Callable[[Any], bool]:
 
 def _power_overrides(value: Any) -> dict[str, float]:
     """``cpu=15,gpu=250`` → {'cpu': 15.0, 'gpu': 250.0} (a fixed wattage per component)."""
+    from .sources.base import COMPONENTS
     if isinstance(value, Mapping):
         items = list(value.items())
     else:
@@ -83,7 +90,7 @@ def _power_overrides(value: Any) -> dict[str, float]:
         if len(item) != 2:
             raise ConfigError(f"power={value!r} is not valid; write component:watts pairs, e.g. power=cpu:15,ram:3")
         component, watts = str(item[0]).strip().lower(), item[1]
-        if component not in ("cpu", "gpu", "ram"):
+        if component not in COMPONENTS:
             raise ConfigError(f"power: unknown component {component!r}; choose cpu, gpu or ram")
         result[component] = _number(f"power {component}", 0, 100_000)(watts)
     return result
@@ -106,9 +113,9 @@ SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
         Setting("interval", _number("interval", 0.05, 60), "sampling interval in seconds (0.05–60)"),
-        Setting("scope", _choice("scope", ("machine", "process")), "machine, or process: this kernel and its children"),
+        Setting("scope", _choice("scope", SCOPES), "machine, or process: this kernel and its children"),
         Setting("region", _optional(_text), "electricity region: FR, US-CA, CA-QC, gcp:europe-west1 … (default: world average)"),
-        Setting("intensity", _optional(_number("intensity", 0, 5000)), "explicit carbon intensity in gCO2e/kWh (overrides region)"),
+        Setting("intensity", _optional(_number("intensity", 0, MAX_G_PER_KWH)), "explicit carbon intensity in gCO2e/kWh (overrides region)"),
         Setting("pue", _number("pue", 1.0, 5.0), "power usage effectiveness of the data centre (1.0–5.0)"),
         Setting("live", _optional(_choice("live", ("electricitymaps", "uk"))), "live intensity provider: electricitymaps (token in ELECTRICITYMAPS_TOKEN) or uk"),
         Setting("zone", _optional(_text), "Electricity Maps zone for live=electricitymaps, e.g. US-CAL-CISO (default: the region's code)"),

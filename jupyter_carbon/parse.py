@@ -9,6 +9,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
+from .config import SCOPES
+
 __all__ = ["ParseError", "CellOptions", "LineCommand", "parse_cell_line", "parse_line", "SUBCOMMANDS", "CELL_USAGE"]
 
 CELL_USAGE = "%%carbon [--label TEXT] [--items N] [--task NAME] [--quiet] [--scope machine|process]"
@@ -81,8 +83,8 @@ def parse_cell_line(line: str) -> CellOptions:
         i += 1
     if "items" in values:
         values["items"] = positive_int("--items", str(values["items"]))
-    if "scope" in values and values["scope"] not in ("machine", "process"):
-        raise ParseError(f"--scope {values['scope']!r} is not valid; choose machine or process")
+    if "scope" in values and values["scope"] not in SCOPES:
+        raise ParseError(f"--scope {values['scope']!r} is not valid; choose {' or '.join(SCOPES)}")
     if "task" in values:
         from .intensity.reference import reference_tasks, resolve_task
 

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
+from ..sources.base import COMPONENTS
 from ..units import format_co2e, format_duration, format_energy
 
 __all__ = ["TextView", "format_record", "format_record_line", "format_component", "format_summary", "component_badge"]
@@ -172,7 +173,7 @@ def _sources_phrase(sources: Iterable[Any]) -> str:
     for source in sources:
         groups.setdefault(source.component, []).append(source)
     parts = []
-    for component in ("cpu", "gpu", "ram"):
+    for component in COMPONENTS:
         members = groups.get(component)
         if not members:
             continue

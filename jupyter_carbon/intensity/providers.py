@@ -30,6 +30,7 @@ import urllib.request
 from dataclasses import replace
 from typing import Callable
 
+from ..config import MAX_G_PER_KWH
 from .value import Intensity
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _MAX_REPLY_BYTES = 1 << 20
-_MAX_SANE_G_PER_KWH = 5000.0
 _USER_AGENT = "jupyter_carbon (https://pypi.org/project/jupyter-carbon/)"
 
 
@@ -137,7 +137,7 @@ def _g_per_kwh(name: str, value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ProviderError(f"{name} failed: malformed reply ({what} is {_short(value)}, expected a number)")
     number = float(value)
-    if not math.isfinite(number) or not 0 <= number <= _MAX_SANE_G_PER_KWH:
+    if not math.isfinite(number) or not 0 <= number <= MAX_G_PER_KWH:
         raise ProviderError(f"{name} failed: implausible {what} {_short(value)} gCO2e/kWh")
     return number
 

@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 from ..record import CellRecord
 from ..serialize import SCHEMA_VERSION, record_from_dict, record_to_dict
+from ..sources.base import COMPONENTS
 from ..units import J_PER_KWH
 
 __all__ = ["CODECARBON_COLUMNS", "OUR_COLUMNS", "export_records", "load_records", "record_row", "to_dataframe", "check_output_path"]
@@ -142,8 +143,8 @@ def record_row(record: CellRecord, *, run_id: str = "", host: dict[str, Any] | N
     """One CSV/DataFrame row: CodeCarbon's columns then ours."""
     duration_s = record.duration_s
     comps = record.components
-    energy_kwh = {name: (comps[name].energy_j / J_PER_KWH if name in comps else 0.0) for name in ("cpu", "gpu", "ram")}
-    power_w = {name: (comps[name].energy_j / duration_s if name in comps and duration_s > 0 else 0.0) for name in ("cpu", "gpu", "ram")}
+    energy_kwh = {name: (comps[name].energy_j / J_PER_KWH if name in comps else 0.0) for name in COMPONENTS}
+    power_w = {name: (comps[name].energy_j / duration_s if name in comps and duration_s > 0 else 0.0) for name in COMPONENTS}
     emissions_kg = record.co2e_g / 1000.0
     gpus = [d.device for d in record.devices if d.component == "gpu"]
     cpus = list(dict.fromkeys(d.device for d in record.devices if d.component == "cpu"))
