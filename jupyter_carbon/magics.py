@@ -181,7 +181,7 @@ class CarbonMagics(Magics):
         from .baseline import measure_baseline
         from .units import format_power
 
-        seconds = float(command.args[0]) if command.args else 10.0
+        seconds = command.seconds if command.seconds is not None else 10.0
 
         def progress(done: float, total: float) -> None:
             print(f"\rmeasuring idle power: {done:.0f}/{total:.0f} s — keep the machine idle", end="", flush=True)

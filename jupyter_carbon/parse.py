@@ -36,6 +36,7 @@ class LineCommand:
     name: str
     args: tuple[str, ...] = ()
     settings: dict[str, str] = field(default_factory=dict)
+    seconds: float | None = None  # %carbon baseline SECONDS, checked
 
 
 def _split(line: str, what: str) -> list[str]:
@@ -124,6 +125,7 @@ def parse_line(line: str) -> LineCommand:
                 raise ParseError(f"%carbon baseline {args[0]!r}: expected seconds, e.g. %carbon baseline 10") from None
             if not 1 <= seconds <= 600:
                 raise ParseError(f"%carbon baseline {args[0]!r}: expected 1–600 seconds")
+            return LineCommand(name, tuple(args), seconds=seconds)
     if name == "export" and len(args) != 1:
         raise ParseError("%carbon export takes one path ending in .csv or .json, e.g. %carbon export carbon.csv")
     return LineCommand(name, tuple(args))
