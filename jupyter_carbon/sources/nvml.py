@@ -84,7 +84,8 @@ def visible_indices(env_value: str | None, uuids: list[str]) -> list[int]:
 
 
 def _driver_library_present() -> bool:
-    """Cheap probe (~0.3 ms) before importing pynvml (~40 ms): can the driver library load?"""
+    """Cheap probe before importing pynvml: can the driver library load? (On the 2-core VM of
+    docs/benchmarks.md, no driver: the probe took 0.04–2.7 ms, ``import pynvml`` 8–30 ms.)"""
     import ctypes
     import sys
 
