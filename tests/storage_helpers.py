@@ -45,10 +45,12 @@ def make_record(i: int = 1, *, status: str = "ok", points: int = 3, source: str 
     )
 
 
-def child_env(**overrides: str) -> dict[str, str]:
-    """os.environ with this worktree first on PYTHONPATH (kernels and subprocesses import it)."""
+def child_env(*, tests: bool = False, **overrides: str) -> dict[str, str]:
+    """os.environ with this worktree first on PYTHONPATH (kernels and subprocesses import it),
+    and its tests folder after it when ``tests`` (children that import the test helpers)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    first = [str(ROOT)] + ([str(ROOT / "tests")] if tests else [])
+    env["PYTHONPATH"] = os.pathsep.join(first + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.update(overrides)
     return env
 

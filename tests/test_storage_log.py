@@ -154,8 +154,9 @@ _WRITER = textwrap.dedent(
     log = SessionLog(folder)
     fd = os.open(shared, _FLAGS | os.O_CREAT, 0o600)
     for i in range(1, n + 1):
-        record = make_record(i, points=400)  # ~10 kB per line
-        log.append(record)
+        record = make_record(i, points=400)  # ~5.6 kB per line
+        log.append(record)  # its own file (mapped)
+        # the os.write fallback's guarantee, on one shared file: one O_APPEND write per line
         _write_line(fd, _dumps({"type": "record", "writer": os.getpid(), **record.to_dict()}))
     """
 )
@@ -165,7 +166,7 @@ def test_concurrent_writers_never_interleave(tmp_path: Path) -> None:
     n = 300
     shared = tmp_path / "logs" / "shared.jsonl"
     shared.parent.mkdir()
-    env = child_env(PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'tests'}")
+    env = child_env(tests=True)
     procs = [subprocess.Popen([PYTHON, "-c", _WRITER, str(tmp_path / "logs"), str(shared), str(n)], env=env) for _ in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     lines = shared.read_bytes().split(b"\n")

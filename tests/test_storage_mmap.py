@@ -15,7 +15,7 @@ import pytest
 
 from jupyter_carbon.storage import log as log_module
 from jupyter_carbon.storage.log import SessionLog, read_log
-from storage_helpers import PYTHON, ROOT, child_env, make_record
+from storage_helpers import PYTHON, child_env, make_record
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "posix_fallocate"), reason="the mapped path needs posix_fallocate")
 
@@ -86,7 +86,7 @@ _KILLED = textwrap.dedent(
 
 def test_sigkill_loses_no_record_written_through_the_mapping(tmp_path: Path) -> None:
     n = 40
-    env = child_env(PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'tests'}")
+    env = child_env(tests=True)
     proc = subprocess.Popen([PYTHON, "-c", _KILLED, str(tmp_path), str(n)], env=env, stdout=subprocess.PIPE, text=True)
     try:
         path = Path(proc.stdout.readline().strip())
@@ -185,7 +185,7 @@ _EXITS = textwrap.dedent(
 
 
 def test_interpreter_exit_closes_cleanly_and_a_childs_exit_does_not(tmp_path: Path) -> None:
-    env = child_env(PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'tests'}")
+    env = child_env(tests=True)
     out = subprocess.run([PYTHON, "-c", _EXITS, str(tmp_path)], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     path, size_before_child_exit, size_after_child_exit = out.stdout.split()
