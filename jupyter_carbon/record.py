@@ -56,7 +56,7 @@ class ComponentEnergy:
     @property
     def how(self) -> str:
         """'measured (rapl)' or 'estimated (cpu-model)', for badges and text."""
-        return f"{'measured' if self.measured else 'estimated'} ({', '.join(self.methods)})"
+        return f"{'measured' if self.measured else 'estimated'} ({'/'.join(self.methods)})"
 
 
 @dataclass(frozen=True, slots=True)

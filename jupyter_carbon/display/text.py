@@ -46,7 +46,7 @@ def record_notes(record: CellRecord) -> tuple[str, ...]:
 
 def component_badge(comp: ComponentEnergy) -> str:
     if comp.measured:
-        return f"measured ({'/'.join(comp.methods)})"
+        return comp.how
     band = f" {format_energy(comp.low_j)}–{format_energy(comp.high_j)}" if comp.high_j > comp.low_j else ""
     return f"estimated ({'/'.join(comp.methods)}{band and ','}{band})"
 

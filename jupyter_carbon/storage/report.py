@@ -31,7 +31,7 @@ def assumptions_of(records: Sequence[CellRecord]) -> str:
     methods: dict[str, dict[str, None]] = {}
     for r in records:
         for comp in r.components.values():
-            methods.setdefault(comp.component, {})[f"{'measured' if comp.measured else 'estimated'} ({'/'.join(comp.methods)})"] = None
+            methods.setdefault(comp.component, {})[comp.how] = None
     how = "; ".join(f"{c.upper()} {', '.join(m)}" for c, m in methods.items())
     return f"assumptions: {' / '.join(intensities)} · PUE {', '.join(pues)} · scope {', '.join(scopes)} · {how}"
 
@@ -61,7 +61,7 @@ def html_report(records: Sequence[CellRecord], *, title: str = "jupyter_carbon r
     rows = []
     for r in records:
         low_j, high_j = r.energy_band_j
-        how = ", ".join(f"{c.component.upper()} {'measured' if c.measured else 'estimated'} ({'/'.join(c.methods)})" for c in r.components.values())
+        how = ", ".join(f"{c.component.upper()} {c.how}" for c in r.components.values())
         band = f"{format_energy(low_j)} – {format_energy(high_j)}" if high_j > low_j else ""
         status_class = "" if r.status == "ok" else ' class="bad"'
         rows.append(
