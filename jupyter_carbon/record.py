@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 from .sources.base import COMPONENTS
 from .units import J_PER_KWH
 
-__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "pack_numbers"]
+__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "pack_numbers", "packed_size", "ID_FIELD"]
 
 
 class FrozenDict(dict):
@@ -83,8 +83,10 @@ class Timeline:
 #: The numbers of a record, packed in one bytes object: id, cell (``_NO_INT`` for None), start_s,
 #: end_s, start and end (µs since the Unix epoch, UTC), then the session totals (cells, energy_j,
 #: low_j, high_j, co2e_g, duration_s); three doubles per device follow. (The intensity and PUE
-#: are shared between records, with the strings.)
-_HEAD = struct.Struct("=qqddqqqddddd")
+#: are shared between records, with the strings.) Little-endian on every machine: the session
+#: log stores these bytes as they are.
+_HEAD = struct.Struct("<qqddqqqddddd")
+ID_FIELD = struct.Struct("<q")  # the first number: the record's id
 _NO_INT = -(2**63)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
@@ -106,6 +108,11 @@ def pack_numbers(id: int, cell: int | None, start_s: float, end_s: float, start_
 
 
 _LAYOUTS: dict[int, struct.Struct] = {}
+
+
+def packed_size(n_devices: int) -> int:
+    """The length of the packed numbers of a record with ``n_devices`` devices."""
+    return _HEAD.size + 24 * n_devices
 
 
 def _layout(n_energies: int) -> struct.Struct:
@@ -255,7 +262,7 @@ class CellRecord:
 
     def _energies(self) -> tuple[float, ...]:
         """(energy_j, low_j, high_j) of every device, flat."""
-        return struct.unpack_from(f"={3 * len(self._info)}d", self._numbers, _HEAD.size)
+        return struct.unpack_from(f"<{3 * len(self._info)}d", self._numbers, _HEAD.size)
 
     @property
     def devices(self) -> tuple[DeviceEnergy, ...]:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from jupyter_carbon.record import CellRecord, DeviceEnergy, SessionTotals, Timeline
-from jupyter_carbon.serialize import record_json, record_to_dict
 from storage_helpers import make_record
 
 
@@ -72,37 +68,3 @@ def test_records_of_the_same_sources_share_their_strings_and_stay_small():
     own = sys.getsizeof(a) + sys.getsizeof(a._numbers)
     assert own < 300, own  # the dataclass with device and totals objects took ~1 KB
     assert a._rest is None and a.timeline == Timeline() and a.extra == {} and a.items is None
-
-
-# --- the log's JSON text: written by hand for speed, so checked against json.dumps ----------------
-
-text = st.text(st.characters(codec="utf-8"), max_size=12)  # quotes, backslashes, control characters, non-ASCII
-number = st.floats(allow_nan=True, allow_infinity=True) | st.floats(-1e-300, 1e-300)
-json_value = st.recursive(st.none() | st.booleans() | st.integers(-(2**70), 2**70) | number | text, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3), max_leaves=6)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    label=st.none() | text, cell=st.none() | st.integers(0, 2**62), status=text, flags=st.lists(text, max_size=3),
-    source=text, energies=st.lists(number, min_size=3, max_size=3), g_per_kwh=number, pue=number,
-    items=st.none() | st.integers(0, 2**62), task=st.none() | text, points=st.integers(0, 3),
-    baseline=st.none() | st.dictionaries(text, number, max_size=2), extra=st.dictionaries(text, json_value, max_size=3),
-    utc=st.none() | st.datetimes(timezones=st.just(timezone.utc)), device=text,
-    start=st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1), timezones=st.just(timezone.utc)), micros=st.integers(0, 10**8),
-)  # fmt: skip
-def test_record_json_is_exactly_what_json_dumps_writes(label, cell, status, flags, source, energies, g_per_kwh, pue, items, task, points, baseline, extra, utc, device, start, micros):
-    fields = make_record(1, points=points).fields()
-    devices = (DeviceEnergy("cpu", device, "rapl", True, *energies),) + fields["devices"][1:]
-    record = CellRecord(**fields | {
-        "label": label, "cell": cell, "status": status, "flags": tuple(flags), "intensity_source": source, "devices": devices,
-        "intensity_g_per_kwh": g_per_kwh, "pue": pue, "items": items, "task": task, "baseline_w": baseline, "extra": extra, "intensity_utc": utc,
-        "start_utc": start, "end_utc": start + timedelta(microseconds=micros),
-    })  # fmt: skip
-    expected = json.dumps(record_to_dict(record), ensure_ascii=False, separators=(",", ":"))
-    assert record_json(record) == expected
-
-
-def test_record_json_refuses_what_json_refuses():
-    record = CellRecord(**make_record(1).fields() | {"extra": {"model": object()}})
-    with pytest.raises(TypeError):
-        record_json(record)

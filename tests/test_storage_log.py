@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_carbon.storage.history import format_history, list_sessions, print_history
-from jupyter_carbon.storage.log import SessionLog, attach_log, detach_log, get_log, log_files, read_log
+from jupyter_carbon.storage.log import LOG_SCHEMA, SessionLog, attach_log, detach_log, get_log, log_files, read_log
 from storage_helpers import PYTHON, ROOT, child_env, make_record
 
 
@@ -56,7 +56,7 @@ def test_records_round_trip_through_the_log_with_header_and_modes(tmp_path: Path
     contents = read_log(log.path)
     assert contents.records == records and contents.notes == []
     header = contents.header
-    assert header["type"] == "session" and header["pid"] == os.getpid() and header["log_schema"] == 1
+    assert header["type"] == "session" and header["pid"] == os.getpid() and header["log_schema"] == LOG_SCHEMA == 2
     assert "electricitymaps_token" not in header["config"] and header["config"]["region"] == "FR"
     assert b"sk-never-logged" not in log.path.read_bytes()
     assert log.path.name.startswith("session-") and str(os.getpid()) in log.path.name
@@ -71,12 +71,12 @@ def test_records_round_trip_through_the_log_with_header_and_modes(tmp_path: Path
 
 def test_torn_last_line_is_skipped_with_a_note(tmp_path: Path) -> None:
     log = SessionLog(tmp_path)
-    for i in (1, 2):
+    for i in (1, 2, 3):
         assert log.append(make_record(i))
-    log.close()  # cut to its last line: the half line lands right after it
-    line = json.dumps({"type": "record", **make_record(3).to_dict()})
-    with open(log.path, "ab") as handle:
-        handle.write(line[: len(line) // 2].encode())  # the kernel died mid-write
+    log.close()
+    data = log.path.read_bytes()
+    last = data.rstrip(b"\n").rfind(b"\n") + 1
+    log.path.write_bytes(data[: last + (len(data) - last) // 2])  # the kernel died mid-write
     contents = read_log(log.path)
     assert [r.id for r in contents.records] == [1, 2]
     assert len(contents.notes) == 1 and "torn last line" in contents.notes[0]
@@ -91,7 +91,9 @@ def test_nul_padding_after_the_last_line_is_ignored(tmp_path: Path) -> None:
     log.path.write_bytes(complete + b"\0" * 5000)  # a session that did not close: reserved room
     contents = read_log(log.path)
     assert [r.id for r in contents.records] == [1, 2] and contents.notes == []
-    line = json.dumps({"type": "record", **make_record(3).to_dict()}).encode()
+    log.append(make_record(3))
+    log.close()
+    line = log.path.read_bytes()[len(complete) :]
     log.path.write_bytes(complete + line[:100] + b"\0" * 5000)  # died while copying line 3
     contents = read_log(log.path)
     assert [r.id for r in contents.records] == [1, 2]
@@ -102,12 +104,13 @@ def test_a_bad_line_in_the_middle_is_skipped_with_its_number(tmp_path: Path) -> 
     log = SessionLog(tmp_path)
     log.append(make_record(1))
     log.close()  # cut to its last line: an outside write lands right after it
+    bad = log.path.read_bytes().count(b"\n") + 1  # header, shape, cell: line 4
     with open(log.path, "ab") as handle:
         handle.write(b"{not json\n")
     log.append(make_record(2))
     contents = read_log(log.path)
     assert [r.id for r in contents.records] == [1, 2]
-    assert contents.notes == [f"{log.path.name}: skipped unreadable line 3 (JSONDecodeError)"]
+    assert contents.notes == [f"{log.path.name}: skipped unreadable line {bad} (JSONDecodeError)"] and bad == 4
 
 
 def test_unwritable_folder_warns_once_and_the_session_continues(tmp_path: Path) -> None:

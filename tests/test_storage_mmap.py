@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_carbon.storage import log as log_module
+from jupyter_carbon.storage.compact import Shapes
 from jupyter_carbon.storage.log import SessionLog, read_log
 from storage_helpers import PYTHON, child_env, make_record
 
@@ -123,16 +124,17 @@ def test_reopen_after_a_torn_line_keeps_the_fragment_on_its_own_line(tmp_path: P
     log = small_chunks(tmp_path)
     log.append(make_record(1))
     log.close()
-    line = log_module._dumps({"type": "record", **make_record(2).to_dict()})
-    with open(log.path, "ab") as handle:  # the kernel died in the middle of copying line 2
-        handle.write(line[:300] + b"\0" * 2000)
+    line = Shapes().lines(make_record(2))  # its shape line and its cell line
+    fragment = log.path.read_bytes().count(b"\n") + 1
+    with open(log.path, "ab") as handle:  # the kernel died in the middle of copying them
+        handle.write(line[:60] + b"\0" * 2000)
     torn = read_log(log.path)
     assert [r.id for r in torn.records] == [1] and len(torn.notes) == 1 and "torn last line" in torn.notes[0]
     log.append(make_record(3))
     log.close()
     contents = read_log(log.path)
     assert [r.id for r in contents.records] == [1, 3]
-    assert contents.notes == [f"{log.path.name}: skipped unreadable line 3 (JSONDecodeError)"]
+    assert contents.notes == [f"{log.path.name}: skipped unreadable line {fragment} (JSONDecodeError)"]
 
 
 def test_a_forked_child_writes_its_own_file_and_leaves_the_parents_alone(tmp_path: Path) -> None:

@@ -1,13 +1,15 @@
 """The crash-safe session log: one JSON-lines file per kernel session.
 
-Format (``LOG_SCHEMA`` 1), one JSON object per line, UTF-8:
+Format (``LOG_SCHEMA`` 2), one JSON object per line, UTF-8:
 
-* first line ``{"type": "session", "log_schema": 1, "session_id", "start_utc", "pid",
+* first line ``{"type": "session", "log_schema": 2, "session_id", "start_utc", "pid",
   "hostname", "jupyter_carbon", "python", "config": {...}}`` — the configuration holds no
   secrets (tokens stay in the environment and are never read here);
-* then one ``{"type": "record", ...}`` line per closed record: ``record_to_dict`` (lossless,
-  read back with ``record_from_dict``). A cell's source is in ``extra["source"]`` only when
-  ``store_source`` was on (an explicit opt-in: cells often hold tokens).
+* then per closed record one ``{"type": "cell", ...}`` line, after a ``{"type": "shape", ...}``
+  line the first time its strings, devices, intensity and PUE occur (see ``compact``: the
+  numbers are packed, lossless, for speed). A cell's source is in ``extra["source"]`` only when
+  ``store_source`` was on (an explicit opt-in: cells often hold tokens). Schema 1 logs (one
+  ``{"type": "record", **record_to_dict(record)}`` line per record) are still read.
 
 File name: ``session-<UTC start YYYYmmddTHHMMSSZ>-<pid>-<6 hex>.jsonl`` in the folder of
 ``config.log_dir`` (default ``.jupyter_carbon/`` in the working directory). Folder mode 0700,
@@ -59,11 +61,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..record import CellRecord
-from ..serialize import record_from_dict, record_json
+from ..serialize import record_from_dict
+from .compact import Shapes, read_cell, read_shape
 
 __all__ = ["LOG_SCHEMA", "LOG_SUFFIX", "SessionLog", "LogContents", "attach_log", "detach_log", "get_log", "read_log", "read_logs", "log_files", "merged", "LogTail"]
 
-LOG_SCHEMA = 1
+LOG_SCHEMA = 2
 LOG_SUFFIX = ".jsonl"
 _SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey", "auth")
 _FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)  # the os.write fallback
@@ -111,6 +114,7 @@ class SessionLog:
         self._pid = os.getpid()
         self._folder_key: str | None = None
         self.path: Path | None = None
+        self._shapes = Shapes()  # what this file already says once
         self.failed = False
         self.written = 0
 
@@ -128,9 +132,9 @@ class SessionLog:
             if self.failed:
                 return False
             try:
-                line = ('{"type":"record",' + record_json(record)[1:] + "\n").encode("utf-8")
                 if self._fd is None:
                     self._open()
+                line = self._shapes.lines(record)
                 end = self._end + len(line)
                 if self._mapped and (end <= self._map_end or self._map_room(end)):
                     self._copy(line, end)
@@ -210,6 +214,7 @@ class SessionLog:
             self._map, self._map_start, self._map_end = None, 0, 0
 
     def _open(self) -> int:
+        self._shapes = Shapes()  # a reopened file says its shapes again: cheap, and safe whatever happened to it
         can_map = hasattr(os, "posix_fallocate")
         if self.path is not None:  # re-attached after %unload_ext: keep appending to the same file
             if not can_map:
@@ -399,11 +404,12 @@ def read_log(path: str | os.PathLike) -> LogContents:
     out = LogContents(path)
     lines = data.split(b"\n")
     torn_tail = lines[-1] != b""  # a complete file ends with a newline
+    shapes: dict[int, dict[str, Any]] = {}
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
         try:
-            kind, value = _parse_line(raw)
+            kind, value = _parse_line(raw, shapes)
         except (ValueError, TypeError, KeyError) as exc:
             if number == len(lines) and torn_tail:
                 out.notes.append(f"{path.name}: skipped a torn last line (the kernel stopped while writing it)")
@@ -417,13 +423,21 @@ def read_log(path: str | os.PathLike) -> LogContents:
     return out
 
 
-def _parse_line(raw: bytes) -> tuple[Any, Any]:
-    """(type, the header dict or the CellRecord) of one log line; raises ValueError, TypeError or KeyError."""
+def _parse_line(raw: bytes, shapes: dict[int, dict[str, Any]]) -> tuple[Any, Any]:
+    """("session", the header), ("record", a CellRecord) or (another type, the object) of one log
+    line, given the file's shapes so far (a shape line adds to them); raises ValueError, TypeError
+    or KeyError."""
     obj = json.loads(raw.decode("utf-8"))
     if not isinstance(obj, dict):
         raise ValueError("not an object")
     kind = obj.get("type")
-    return kind, (record_from_dict(obj) if kind == "record" else obj)
+    if kind == "cell":
+        return "record", read_cell(obj, shapes)
+    if kind == "shape":
+        read_shape(obj, shapes)
+    elif kind == "record":  # schema 1
+        return kind, record_from_dict(obj)
+    return kind, obj
 
 
 class LogTail:
@@ -434,6 +448,7 @@ class LogTail:
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = folder
         self._read_to: dict[Path, int] = {}
+        self._shapes: dict[Path, dict[int, dict[str, Any]]] = {}
 
     def new_records(self) -> list[CellRecord]:
         out = []
@@ -447,9 +462,10 @@ class LogTail:
                 continue
             end = data.rfind(b"\n") + 1  # complete lines only: the next call reads the rest
             self._read_to[path] = start + end
+            shapes = self._shapes.setdefault(path, {})
             for raw in data[:end].split(b"\n"):
                 try:
-                    kind, value = _parse_line(raw) if raw.strip() else (None, None)
+                    kind, value = _parse_line(raw, shapes) if raw.strip() else (None, None)
                 except (ValueError, TypeError, KeyError):
                     continue
                 if kind == "record":

@@ -1,0 +1,144 @@
+"""The session log's record lines: a record's numbers packed, what records share said once per file.
+
+In auto mode a session writes one record per cell, and records differ almost only in their
+numbers. Writing each as a whole JSON object meant formatting ~18 shortest-repr floats per cell
+(20–35 µs in a kernel, the larger part of the log's cost); a packed line costs ~2 µs and keeps
+every bit of every number (NaN and infinities included). Two line types, written as JSON:
+
+* ``{"type": "shape", "shape": K, "kind", "status", "flags", "devices": [{"component", "device",
+  "method", "measured"}, ...], "intensity_g_per_kwh", "intensity_source", "intensity_utc", "pue",
+  "scope"}`` — written once per file before the first record with these values;
+* ``{"type": "cell", "id": N, "shape": K, "numbers": BASE64}`` plus, only when set, ``label``,
+  ``items``, ``task``, ``timeline`` ({"t_s": [...], "power_w": {...}}), ``baseline_w``, ``extra``.
+
+``numbers`` is the base64 of the record's packed numbers, little-endian, no padding: int64 id,
+int64 cell (-2**63 for none), float64 start_s and end_s (monotonic clock), int64 start and end
+(µs since the Unix epoch, UTC), int64 totals.cells, float64 totals.energy_j, low_j, high_j,
+co2e_g, duration_s, then float64 energy_j, low_j, high_j for each device of the shape, in order.
+``id`` repeats the first number for people reading the file. Readable exports:
+``jupyter-carbon report LOG --json OUT.json`` or ``--csv``.
+"""
+
+from __future__ import annotations
+
+import json
+from binascii import a2b_base64, b2a_base64
+from datetime import datetime
+from typing import Any
+
+from ..record import ID_FIELD, CellRecord, Timeline, packed_size
+
+__all__ = ["Shapes", "read_shape", "read_cell"]
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class Shapes:
+    """The writer's side, one per log file: which shapes the file already holds."""
+
+    limit = 1024  # shapes remembered (past it they are written again: correct, a little longer)
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[tuple, bytes]] = {}  # id(shared tuple) -> (the tuple, b"K")
+        self._next = 1
+
+    def lines(self, record: CellRecord) -> bytes:
+        """The bytes to append for ``record``: its cell line, after its shape's line when new.
+
+        Raises TypeError or ValueError (before remembering anything) for a value JSON cannot hold.
+        """
+        common = record._common  # one tuple shared by every record with the same strings (see record.py)
+        known = self._known.get(id(common))
+        head = b""
+        if known is None:
+            head = _shape_line(self._next, common)
+            known = (common, b"%d" % self._next)  # holding the tuple keeps its id from being reused
+        numbers = record._numbers
+        line = b'{"type":"cell","id":%d,"shape":%s,"numbers":"%s"' % (ID_FIELD.unpack_from(numbers)[0], known[1], b2a_base64(numbers, newline=False))
+        own = _own_fields(record)
+        line = head + line + (b"}\n" if own is None else b"," + own + b"}\n")
+        if head:
+            if len(self._known) >= self.limit:
+                self._known.clear()
+            self._known[id(common)] = known
+            self._next += 1
+        return line
+
+
+def _shape_line(number: int, common: tuple) -> bytes:
+    info, kind, status, flags, source, utc, scope, g_per_kwh, pue = common
+    shape = {
+        "type": "shape",
+        "shape": number,
+        "kind": kind,
+        "status": status,
+        "flags": list(flags),
+        "devices": [{"component": c, "device": d, "method": m, "measured": measured} for c, d, m, measured in info],
+        "intensity_g_per_kwh": g_per_kwh,
+        "intensity_source": source,
+        "intensity_utc": None if utc is None else utc.isoformat(),
+        "pue": pue,
+        "scope": scope,
+    }
+    return _encode(shape).encode("utf-8") + b"\n"
+
+
+def _own_fields(record: CellRecord) -> bytes | None:
+    """A record's own fields other than numbers (``"label":…,"items":…``), or None when all unset."""
+    rest = record._rest
+    if rest is None:
+        return None if record.label is None else b'"label":' + _encode(record.label).encode("utf-8")
+    items, task, timeline, baseline_w, extra = rest
+    own: dict[str, Any] = {}
+    if record.label is not None:
+        own["label"] = record.label
+    if items is not None:
+        own["items"] = items
+    if task is not None:
+        own["task"] = task
+    if timeline.t_s or timeline.power_w:
+        own["timeline"] = {"t_s": list(timeline.t_s), "power_w": {k: list(v) for k, v in timeline.power_w.items()}}
+    if baseline_w is not None:
+        own["baseline_w"] = dict(baseline_w)
+    if extra:
+        own["extra"] = dict(extra)
+    return _encode(own).encode("utf-8")[1:-1]
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def read_shape(obj: dict[str, Any], shapes: dict[int, dict[str, Any]]) -> None:
+    """Remember a shape line's values (``shapes`` is the reader's table for one file)."""
+    utc = obj["intensity_utc"]
+    shapes[obj["shape"]] = {
+        "info": tuple((d["component"], d["device"], d["method"], d["measured"]) for d in obj["devices"]),
+        "kind": obj["kind"],
+        "status": obj["status"],
+        "flags": tuple(obj["flags"]),
+        "intensity_g_per_kwh": obj["intensity_g_per_kwh"],
+        "intensity_source": obj["intensity_source"],
+        "intensity_utc": None if utc is None else datetime.fromisoformat(utc),
+        "pue": obj["pue"],
+        "scope": obj["scope"],
+    }
+
+
+def read_cell(obj: dict[str, Any], shapes: dict[int, dict[str, Any]]) -> CellRecord:
+    """The record of a cell line; KeyError for a shape not seen before it, ValueError for numbers
+    of the wrong size."""
+    shape = shapes[obj["shape"]]
+    numbers = a2b_base64(obj["numbers"])
+    if len(numbers) != packed_size(len(shape["info"])):
+        raise ValueError(f"{len(numbers)} bytes of numbers for {len(shape['info'])} devices")
+    timeline = obj.get("timeline")
+    return CellRecord.packed(
+        numbers,
+        label=obj.get("label"),
+        items=obj.get("items"),
+        task=obj.get("task"),
+        timeline=None if timeline is None else Timeline(tuple(timeline["t_s"]), {k: tuple(v) for k, v in timeline["power_w"].items()}),
+        baseline_w=obj.get("baseline_w"),
+        extra=obj.get("extra"),
+        **shape,
+    )
