@@ -9,7 +9,7 @@ from typing import Any
 
 from .record import CellRecord, DeviceEnergy, SessionTotals, Timeline
 
-__all__ = ["record_to_dict", "record_from_dict", "SCHEMA_VERSION"]
+__all__ = ["record_to_dict", "record_from_dict", "timeline_to_dict", "timeline_from_dict", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
@@ -23,7 +23,6 @@ def record_to_dict(record: CellRecord) -> dict[str, Any]:
 
     Built field by field (no ``dataclasses.asdict``, which deep-copies).
     """
-    timeline = record.timeline
     return {
         "schema": SCHEMA_VERSION,
         "id": record.id,
@@ -48,7 +47,7 @@ def record_to_dict(record: CellRecord) -> dict[str, Any]:
         "totals": {f.name: getattr(record.totals, f.name) for f in _TOTALS_FIELDS},
         "items": record.items,
         "task": record.task,
-        "timeline": {"t_s": list(timeline.t_s), "power_w": {k: list(v) for k, v in timeline.power_w.items()}},
+        "timeline": timeline_to_dict(record.timeline),
         "baseline_w": dict(record.baseline_w) if record.baseline_w is not None else None,
         "extra": dict(record.extra),
         "energy_j": record.energy_j,
@@ -69,7 +68,14 @@ def record_from_dict(data: dict[str, Any]) -> CellRecord:
     values["devices"] = tuple(DeviceEnergy(**d) for d in values.get("devices", ()))
     values["totals"] = SessionTotals(**values["totals"])
     values["flags"] = tuple(values.get("flags", ()))
-    timeline = values.get("timeline") or {}
-    values["timeline"] = Timeline(tuple(timeline.get("t_s", ())), {k: tuple(v) for k, v in timeline.get("power_w", {}).items()})
+    values["timeline"] = timeline_from_dict(values.get("timeline") or {})
     values["extra"] = values.get("extra") or {}
     return CellRecord(**values)
+
+
+def timeline_to_dict(timeline: Timeline) -> dict[str, Any]:
+    return {"t_s": list(timeline.t_s), "power_w": {k: list(v) for k, v in timeline.power_w.items()}}
+
+
+def timeline_from_dict(data: dict[str, Any]) -> Timeline:
+    return Timeline(tuple(data.get("t_s", ())), {k: tuple(v) for k, v in data.get("power_w", {}).items()})

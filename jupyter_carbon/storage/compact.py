@@ -27,7 +27,8 @@ from binascii import a2b_base64, b2a_base64
 from datetime import datetime
 from typing import Any
 
-from ..record import ID_FIELD, CellRecord, Timeline, packed_size
+from ..record import ID_FIELD, CellRecord, packed_size
+from ..serialize import timeline_from_dict, timeline_to_dict
 
 __all__ = ["Shapes", "read_shape", "read_cell"]
 
@@ -98,7 +99,7 @@ def _own_fields(record: CellRecord) -> bytes | None:
     if task is not None:
         own["task"] = task
     if timeline.t_s or timeline.power_w:
-        own["timeline"] = {"t_s": list(timeline.t_s), "power_w": {k: list(v) for k, v in timeline.power_w.items()}}
+        own["timeline"] = timeline_to_dict(timeline)
     if baseline_w is not None:
         own["baseline_w"] = dict(baseline_w)
     if extra:
@@ -138,7 +139,7 @@ def read_cell(obj: dict[str, Any], shapes: dict[int, dict[str, Any]]) -> CellRec
         label=obj.get("label"),
         items=obj.get("items"),
         task=obj.get("task"),
-        timeline=None if timeline is None else Timeline(tuple(timeline["t_s"]), {k: tuple(v) for k, v in timeline["power_w"].items()}),
+        timeline=None if timeline is None else timeline_from_dict(timeline),
         baseline_w=obj.get("baseline_w"),
         extra=obj.get("extra"),
         **shape,
