@@ -28,6 +28,7 @@ from importlib import resources
 from typing import Callable
 
 from .base import IntegratingSource
+from .pread import PreadFile
 
 __all__ = [
     "cpu_power_w",
@@ -185,7 +186,7 @@ class ProcUptimeCpu:
     REUSE_S = 0.01
 
     def __init__(self, path: str = "/proc/uptime") -> None:
-        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._file = PreadFile(path)
         self._cpus = os.sysconf("SC_NPROCESSORS_ONLN")
         self._read_s = float("-inf")
         self()  # fail now, not on the first window, if the format is unexpected
@@ -194,18 +195,13 @@ class ProcUptimeCpu:
         now = time.monotonic()
         if now - self._read_s < self.REUSE_S:  # back-to-back cells: one cell's end is the next one's start
             return self._value
-        uptime, idle = os.pread(self._fd, 64, 0).split()[:2]
+        uptime, idle = self._file.read(64).split()[:2]
         total = float(uptime) * self._cpus
         self._read_s, self._value = now, (total - float(idle), total)
         return self._value
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def __del__(self) -> None:
-        self.close()
+        self._file.close()
 
 
 def machine_cpu_s() -> Callable[[], tuple[float, float]]:

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 from .base import Reading
+from .pread import PreadFile
 
 __all__ = ["RaplSource", "discover_rapl", "RAPL_PERMISSION_FIX", "RaplUnavailable"]
 
@@ -45,13 +46,11 @@ class RaplSource:
     loses whole wraps between two windows: no window's energy changes (each is the difference of
     reads within it), only the "recent power" used for very short windows just after such a gap.
 
-    The file is opened once and re-read with ``pread`` at offset 0 (sysfs renders the value
-    again): one system call per read instead of open, read and close.
+    The file is kept open and re-read with one ``pread`` (:class:`PreadFile`).
     """
 
     measured = True
     method = "rapl"
-    _fd = -1  # until opened (a zone refused at detection has none to close)
 
     def __init__(self, zone: Path, component: str, device: str, max_range_uj: int) -> None:
         self.component = component
@@ -59,11 +58,11 @@ class RaplSource:
         self._path = zone / "energy_uj"
         self._max_range_uj = max_range_uj
         self._last_uj = _read_int(self._path)  # unreadable (e.g. root-only): raises here, at detection
-        self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._file = PreadFile(self._path)
         self._total_uj = 0
 
     def read(self, now_s: float) -> Reading:
-        data = os.pread(self._fd, 32, 0)
+        data = self._file.read(32)
         if not data:  # a zone that went away reads empty or fails (ENODEV)
             raise OSError(errno.ENODEV, f"{self._path} returned nothing")
         raw = int(data)
@@ -76,12 +75,7 @@ class RaplSource:
         return Reading(energy_j, energy_j, energy_j)
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def __del__(self) -> None:
-        self.close()
+        self._file.close()
 
     def __repr__(self) -> str:
         return f"<RaplSource {self.component} {self.device!r} {self._path}>"
