@@ -53,7 +53,7 @@ class Shapes:
         known = self._known.get(id(common))
         head = b""
         if known is None:
-            head = _shape_line(self._next, common)
+            head = _shape_line(self._next, record)
             known = (common, b"%d" % self._next)  # holding the tuple keeps its id from being reused
         numbers = record._numbers
         line = b'{"type":"cell","id":%d,"shape":%s,"numbers":"%s"' % (ID_FIELD.unpack_from(numbers)[0], known[1], b2a_base64(numbers, newline=False))
@@ -67,44 +67,39 @@ class Shapes:
         return line
 
 
-def _shape_line(number: int, common: tuple) -> bytes:
-    info, kind, status, flags, source, utc, scope, g_per_kwh, pue = common
+def _shape_line(number: int, record: CellRecord) -> bytes:
+    utc = record.intensity_utc
     shape = {
         "type": "shape",
         "shape": number,
-        "kind": kind,
-        "status": status,
-        "flags": list(flags),
-        "devices": [{"component": c, "device": d, "method": m, "measured": measured} for c, d, m, measured in info],
-        "intensity_g_per_kwh": g_per_kwh,
-        "intensity_source": source,
+        "kind": record.kind,
+        "status": record.status,
+        "flags": list(record.flags),
+        "devices": [{"component": c, "device": d, "method": m, "measured": measured} for c, d, m, measured in record._info],
+        "intensity_g_per_kwh": record.intensity_g_per_kwh,
+        "intensity_source": record.intensity_source,
         "intensity_utc": None if utc is None else utc.isoformat(),
-        "pue": pue,
-        "scope": scope,
+        "pue": record.pue,
+        "scope": record.scope,
     }
     return _encode(shape).encode("utf-8") + b"\n"
 
 
 def _own_fields(record: CellRecord) -> bytes | None:
     """A record's own fields other than numbers (``"label":…,"items":…``), or None when all unset."""
-    rest = record._rest
-    if rest is None:
-        return None if record.label is None else b'"label":' + _encode(record.label).encode("utf-8")
-    items, task, timeline, baseline_w, extra = rest
-    own: dict[str, Any] = {}
-    if record.label is not None:
-        own["label"] = record.label
-    if items is not None:
-        own["items"] = items
-    if task is not None:
-        own["task"] = task
-    if timeline.t_s or timeline.power_w:
-        own["timeline"] = timeline_to_dict(timeline)
-    if baseline_w is not None:
-        own["baseline_w"] = dict(baseline_w)
-    if extra:
-        own["extra"] = dict(extra)
-    return _encode(own).encode("utf-8")[1:-1]
+    if record.label is None and record._rest is None:
+        return None  # most records (auto mode): nothing of their own
+    timeline, baseline_w = record.timeline, record.baseline_w
+    own = {
+        "label": record.label,
+        "items": record.items,
+        "task": record.task,
+        "timeline": timeline_to_dict(timeline) if timeline.t_s or timeline.power_w else None,
+        "baseline_w": None if baseline_w is None else dict(baseline_w),
+        "extra": dict(record.extra) or None,
+    }
+    own = {k: v for k, v in own.items() if v is not None}
+    return _encode(own).encode("utf-8")[1:-1] if own else None
 
 
 # --- reading ----------------------------------------------------------------------------------------
