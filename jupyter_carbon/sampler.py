@@ -125,17 +125,23 @@ class Sampler:
         threaded: bool = True,
         max_points: int = 2000,
         totals_scope: str = "machine",
+        scoped: Sequence[EnergySource] = (),
     ) -> None:
         from .sources.scope import process_views
 
         self.machine_sources = list(sources)
         self.process_sources = process_views(self.machine_sources, interval_s)
-        self.sources = self.machine_sources + self.process_sources
+        #: sources of other scopes (the container's), read at every snapshot like the machine's
+        self.scoped_sources = list(scoped)
+        self.sources = self.machine_sources + self.scoped_sources + self.process_sources
         self.totals_scope = totals_scope
         self._scope_indices = {
             "machine": tuple(range(len(self.machine_sources))),
             "process": tuple(i for i, s in enumerate(self.sources) if getattr(s, "scope", "machine") == "process" or s.component == "gpu"),
         }
+        if self.scoped_sources:
+            self._scope_indices["container"] = tuple(i for i, s in enumerate(self.sources) if getattr(s, "scope", "machine") == "container" or s.component == "gpu")
+        self._always = len(self.machine_sources) + len(self.scoped_sources)  # sources read at every snapshot
         self.interval_s = interval_s
         self.clock = clock
         #: µs since the epoch; an injected ``wall_clock`` (tests) returns datetimes
@@ -176,7 +182,7 @@ class Sampler:
             now = self.clock()
             last = self._last
             # process views that no window uses hold their reading: only read them while in use
-            for i, source in enumerate(self.sources if self._process_on else self.machine_sources):
+            for i, source in enumerate(self.sources if self._process_on else self.sources[: self._always]):
                 try:
                     last[i] = source.read(now)
                 except Exception as exc:  # a source must never break the user's cell
@@ -195,7 +201,7 @@ class Sampler:
     def open(self, listener: Callable[[LiveStatus], Any] | None = None, scope: str = "machine") -> LiveWindow:
         with self._lock:
             if scope not in self._scope_indices:
-                raise ValueError(f"scope={scope!r}: choose machine or process")
+                raise ValueError(f"scope={scope!r}: choose one of {', '.join(self._scope_indices)}")
             # process views are needed by process-scope windows, and by every window while the
             # session totals are process-scoped (the union of windows must be covered)
             process_views = scope == "process" or self.totals_scope == "process"

@@ -24,9 +24,19 @@ class Detection:
     #: facts worth showing (e.g. where the CPU's TDP came from)
     notes: list[str] = field(default_factory=list)
     nvml: Any = None
+    #: the kernel's cgroup (:class:`.cgroup.Cgroup`), its container-scope sources, the cloud (DMI)
+    cgroup: Any = None
+    scoped: list[EnergySource] = field(default_factory=list)
+    cloud: Any = None
+
+    def resolve(self, requested: str | None) -> tuple[str, str]:
+        """(scope used, why) for a requested scope (``auto``/None picks container in a limiting cgroup)."""
+        from .scope import resolve_scope
+
+        return resolve_scope(requested, self.cgroup, bool(self.scoped))
 
     def close(self) -> None:
-        for source in self.sources:
+        for source in [*self.sources, *self.scoped]:
             try:
                 source.close()
             except Exception:
@@ -62,11 +72,14 @@ def detect(config: Any = None, now_s: float | None = None, environ: Any = None) 
 
     have = {s.component for s in found.sources}
     if "cpu" not in have:
-        _add_cpu_model(found, now_s)
+        _add_cpu_model(found, now_s, getattr(config, "dmi_root", "/sys/class/dmi/id"))
     if "ram" not in have:
         from .ram_model import RamModelSource
 
         found.sources.append(RamModelSource(now_s, refresh_s=config.interval))
+    from .scope import probe_container
+
+    probe_container(found, config, now_s)
     return found
 
 
@@ -104,13 +117,19 @@ def _try_nvml(found: Detection, environ: Any, now_s: float) -> None:
     found.nvml = nvml
 
 
-def _add_cpu_model(found: Detection, now_s: float) -> None:
+def _add_cpu_model(found: Detection, now_s: float, dmi_root: str) -> None:
+    from .cloud import detect_cloud
     from .cpu_model import CpuModelSource, read_cpu_info, tdp_for
 
     try:
         info = read_cpu_info()
-        tdp_w, note = tdp_for(info)
-        found.sources.append(CpuModelSource(tdp_w, now_s, device=info.model_name))
+        found.cloud = cloud = detect_cloud(dmi_root)
+        if cloud is not None:  # the provider's per-vCPU watts, not the host's TDP
+            tdp_w, note, curve = cloud.max_w_per_vcpu * info.threads, cloud.note(info.threads), cloud.curve
+            found.sources.append(CpuModelSource(tdp_w, now_s, device=f"{info.model_name} ({cloud.name} vCPUs)", curve=curve))
+        else:
+            tdp_w, note = tdp_for(info)
+            found.sources.append(CpuModelSource(tdp_w, now_s, device=info.model_name))
         found.notes.append(f"CPU model: {note}")
     except Exception as exc:
         found.skipped["cpu-model"] = f"CPU model unavailable: {exc}"
