@@ -8,6 +8,15 @@ Layout (``root`` defaults to ``/sys/class/powercap``)::
     intel-rapl:0:0/name = core         (subset of the package: skipped, it would double count)
     intel-rapl:1/name = psys           (whole platform, overlaps package: skipped)
 
+Counters that lie: a counter that goes backwards far from its range was reset (firmware, a
+driver reload, a VM migration), not wrapped, and a forward jump larger than any package could
+draw in the time since the previous read (``MAX_ZONE_POWER_W``) is a glitch. Either raises
+:class:`RaplCounterError` after rebasing on the new value: the sampler keeps the last good
+reading and flags the open windows, so the interval is left out rather than charged a whole
+counter range (262 kJ = 72.8 Wh).
+
+A file that is not a regular file (a FIFO) is refused at once instead of blocking.
+
 Since CVE-2020-8694 (Platypus) ``energy_uj`` is readable by root only on most distributions;
 discovery then reports the command that grants read access and the CPU model is used instead.
 """
@@ -20,9 +29,15 @@ import re
 from pathlib import Path
 
 from .base import Reading
-from .pread import PreadFile
+from .pread import PreadFile, read_small
 
-__all__ = ["RaplSource", "discover_rapl", "RAPL_PERMISSION_FIX", "RaplUnavailable"]
+__all__ = ["RaplSource", "discover_rapl", "RAPL_PERMISSION_FIX", "RaplUnavailable", "RaplCounterError", "MAX_ZONE_POWER_W"]
+
+#: No CPU package or DRAM zone draws this much (the largest server parts stay under 500 W):
+#: energy faster than this between two reads is a counter glitch.
+MAX_ZONE_POWER_W = 1000.0
+#: Added to the time between reads when bounding a delta (counter update granularity, clock jitter).
+_SLACK_S = 0.05
 
 RAPL_PERMISSION_FIX = "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj /sys/class/powercap/intel-rapl:*:*/energy_uj"
 _ZONE = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
@@ -32,9 +47,12 @@ class RaplUnavailable(Exception):
     """Why RAPL cannot be used, in one line that says what to do."""
 
 
+class RaplCounterError(ValueError):
+    """A counter value that cannot be energy (a reset or a jump); the interval is not counted."""
+
+
 def _read_int(path: Path) -> int:
-    with open(path, "rb", buffering=0) as f:
-        return int(f.read(32))
+    return int(read_small(path, 32))
 
 
 class RaplSource:
@@ -60,16 +78,30 @@ class RaplSource:
         self._last_uj = _read_int(self._path)  # unreadable (e.g. root-only): raises here, at detection
         self._file = PreadFile(self._path)
         self._total_uj = 0
+        self._last_s: float | None = None  # time of the previous read (the first has none)
 
     def read(self, now_s: float) -> Reading:
         data = self._file.read(32)
         if not data:  # a zone that went away reads empty or fails (ENODEV)
             raise OSError(errno.ENODEV, f"{self._path} returned nothing")
         raw = int(data)
-        delta = raw - self._last_uj
-        if delta < 0:  # wrapped around
-            delta += self._max_range_uj
-        self._last_uj = raw
+        last, last_s = self._last_uj, self._last_s
+        delta = raw - last
+        # the most this zone can plausibly have counted since the previous read
+        limit_uj = self._max_range_uj / 2 if last_s is None else MAX_ZONE_POWER_W * (now_s - last_s + _SLACK_S) * 1e6
+        self._last_uj, self._last_s = raw, now_s
+        if delta < 0:
+            delta += self._max_range_uj  # a wrap lands just past zero after reading near the range
+            if delta > limit_uj:
+                raise RaplCounterError(
+                    f"counter went back from {last} to {raw} µJ, far from its range {self._max_range_uj}: "
+                    "a reset, not a wrap; this interval is not counted"
+                )
+        elif delta > limit_uj:
+            raise RaplCounterError(
+                f"counter jumped by {delta / 1e6:.4g} J in {now_s - last_s:.3g} s, more than {MAX_ZONE_POWER_W:g} W: "
+                "a glitch; this interval is not counted"
+            )
         self._total_uj += delta
         energy_j = self._total_uj / 1e6
         return Reading(energy_j, energy_j, energy_j)
@@ -111,7 +143,7 @@ def discover_rapl(root: str | os.PathLike[str]) -> list[RaplSource]:
             continue
         zone = root / entry
         try:
-            name = (zone / "name").read_text().strip()
+            name = read_small(zone / "name", 64).decode("ascii", "replace").strip()
             source = _zone_source(zone, name, int(match.group(1)))
         except PermissionError:
             raise RaplUnavailable(f"RAPL counters are readable by root only (CVE-2020-8694); to measure the CPU run: {RAPL_PERMISSION_FIX}") from None
