@@ -254,12 +254,13 @@ class CpuModelSource(IntegratingSource):
         self.curve = curve
         self.device = device
         self._cpu_s = cpu_s or machine_cpu_s()
-        self._busy_s, self._total_s = self._cpu_s()
+        self._takes_time = getattr(self._cpu_s, "takes_time", False)  # a cgroup's: total from the read's time
+        self._busy_s, self._total_s = self._cpu_s(now_s) if self._takes_time else self._cpu_s()
         self.utilisation = 0.0
         self._band_w: tuple[float, float, float] | None = None
 
     def _power_band_w(self, now_s: float) -> tuple[float, float, float]:
-        busy_s, total_s = self._cpu_s()
+        busy_s, total_s = self._cpu_s(now_s) if self._takes_time else self._cpu_s()
         d_total = total_s - self._total_s
         if d_total > 0:
             self.utilisation = min(1.0, max(0.0, (busy_s - self._busy_s) / d_total))

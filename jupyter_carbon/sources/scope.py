@@ -153,14 +153,19 @@ def process_views(sources: list[Any], refresh_s: float) -> list[ScopedSource]:
 
 
 class CgroupCpu:
-    """(busy, total) CPU seconds of a cgroup sized ``cpus``: its CPU time, and ``cpus`` × wall time."""
+    """(busy, total) CPU seconds of a cgroup sized ``cpus``: its CPU time, and ``cpus`` × wall time.
 
-    def __init__(self, cgroup: Any, cpus: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.cgroup, self.cpus, self.clock = cgroup, cpus, clock
-        self()  # fail at detection, not at the first window
+    ``takes_time``: the model passes the time of its read, so the wall time is the sampler's clock.
+    """
 
-    def __call__(self) -> tuple[float, float]:
-        return self.cgroup.cpu_usage_s(), self.cpus * self.clock()
+    takes_time = True
+
+    def __init__(self, cgroup: Any, cpus: float, now_s: float | None = None) -> None:
+        self.cgroup, self.cpus = cgroup, cpus
+        self(now_s)  # fail at detection, not at the first window
+
+    def __call__(self, now_s: float | None = None) -> tuple[float, float]:
+        return self.cgroup.cpu_usage_s(), self.cpus * (time.monotonic() if now_s is None else now_s)
 
 
 class ContainerShare:
@@ -213,7 +218,7 @@ def container_sources(sources: list[Any], cgroup: Any, now_s: float, refresh_s: 
             continue
         if isinstance(source, CpuModelSource):
             tdp_w = source.tdp_w * cpus / cgroup.host_cpus
-            scoped: Any = CpuModelSource(tdp_w, now_s, device=f"{cpus:g} of {cgroup.host_cpus} CPUs", cpu_s=CgroupCpu(cgroup, cpus), curve=source.curve)
+            scoped: Any = CpuModelSource(tdp_w, now_s, device=f"{cpus:g} of {cgroup.host_cpus} CPUs", cpu_s=CgroupCpu(cgroup, cpus, now_s), curve=source.curve)
             notes.append(f"container CPU model sized to {cpus:g} of the host's {cgroup.host_cpus} CPUs ({tdp_w:.3g} W at the model's full scale)")
         elif isinstance(source, RamModelSource) and cgroup.memory_dir is not None:
             cgroup.memory_used_bytes()  # fail now if unreadable
