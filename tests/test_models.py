@@ -159,3 +159,19 @@ def test_cpu_model_computes_its_power_once_per_counter_tick(clock, monkeypatch):
     clock.advance(0.001)
     source.read(clock())
     assert calls == [0.0, 0.5]
+
+
+def test_cpu_model_on_measured_rapl_load_profiles():
+    """The line beats CodeCarbon's TDP × load and the old Teads curve on real RAPL data; its band covers ≥ 80 %."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "cpu_model_validation.py"
+    spec = importlib.util.spec_from_file_location("cpu_model_validation", path)
+    validation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(validation)
+    points = validation.load_points()
+    assert len({p[0] for p in points}) == 4 and len(points) == 86
+    f = validation.figures(points)
+    assert f["line"]["error"] <= f["codecarbon"]["error"] < f["teads"]["error"]
+    assert f["line"]["coverage"] >= 0.80 > f["teads"]["coverage"]
