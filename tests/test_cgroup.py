@@ -249,7 +249,25 @@ def test_no_limit_keeps_machine_scope_and_says_why(tmp_path, clock, no_pynvml):
 
         assert "scope machine (auto: no CPU or memory limit" in format_load_line(session)
         assert "scope machine (auto: no CPU or memory limit" in format_status(session)
-        m = session.open("c", scope="container")  # asked for: the cgroup is there, unlimited: host-sized
+        m = session.open("c", scope="container")  # asked for per cell: nothing to attribute, so the machine, saying why
+        clock.advance(1.0)
+        record = session.stop(m)
+        assert record.scope == "machine" and "container scope asked for" in record.extra["scope_reason"]
+        assert session.detection.scoped == []  # no container sources read at every window
+    finally:
+        session.shutdown()
+
+
+@needs_linux_cgroup_line
+def test_container_setting_charges_an_unlimited_cgroup(tmp_path, clock, no_pynvml):
+    root = tmp_path / "cg"
+    write(root / "cgroup.controllers", "cpu memory")
+    write(root / "cpu.max", "max 100000")
+    write(root / "cpu.stat", "usage_usec 0")
+    session = CarbonSession(Config(scope="container", cgroup_root=str(root), powercap_root=str(tmp_path / "none")), clock=clock, threaded=False)
+    try:
+        assert session.scope == "container" and session.scope_reason.startswith("set by the user")
+        m = session.open("c")
         clock.advance(1.0)
         assert session.stop(m).scope == "container"
     finally:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["Cgroup", "find_cgroup", "CgroupUnavailable", "slurm_cpus", "parse_cpu_list"]
+__all__ = ["Cgroup", "find_cgroup", "CgroupUnavailable", "slurm_cpus", "parse_cpu_list", "parse_cpu_usage_s"]
 
 #: v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX rounded to pages).
 _V1_UNLIMITED = 2**60
@@ -60,6 +60,16 @@ def parse_cpu_list(text: str) -> int:
         low, _, high = part.partition("-")
         count += int(high) - int(low) + 1 if high else 1
     return count
+
+
+def parse_cpu_usage_s(data: bytes, version: int) -> float:
+    """CPU seconds from ``cpu.stat`` (v2, ``usage_usec`` line) or ``cpuacct.usage`` (v1, ns)."""
+    if version == 1:
+        return int(data) / 1e9
+    for line in data.splitlines():
+        if line.startswith(b"usage_usec "):
+            return int(line[11:]) / 1e6
+    raise ValueError("cpu.stat has no usage_usec line")
 
 
 def slurm_cpus(environ: Mapping[str, str]) -> int | None:
@@ -124,13 +134,7 @@ class Cgroup:
         text = _read(self.cpu_usage_file)
         if text is None:
             raise OSError(f"cannot read {self.cpu_usage_file}")
-        if self.version == 2:
-            for line in text.splitlines():
-                key, _, value = line.partition(" ")
-                if key == "usage_usec":
-                    return int(value) / 1e6
-            raise ValueError(f"{self.cpu_usage_file} has no usage_usec line")
-        return int(text) / 1e9
+        return parse_cpu_usage_s(text.encode(), self.version)
 
     def memory_used_bytes(self) -> int:
         """Working set of the cgroup: memory in use minus inactive page cache."""
@@ -253,9 +257,11 @@ def find_cgroup(root: str | os.PathLike[str] = "/sys/fs/cgroup", proc_cgroup: st
         version = 1
         path = v1_paths.get("cpuacct") or v1_paths.get("cpu") or v1_paths.get("memory") or next(iter(v1_paths.values()))
         cpu_usage_file = memory_dir = None
-        for controller in ("cpu", "cpuacct", "cpuset", "memory"):
-            mount = _v1_mount(root, controller)
-            if mount is None or controller not in v1_paths:
+        mounts = {c: _v1_mount(root, c) for c in ("cpu", "cpuacct", "cpuset", "memory") if c in v1_paths}
+        if not any(mounts.values()):
+            raise CgroupUnavailable(f"no cgroup controller of this process mounted under {root}")
+        for controller, mount in mounts.items():
+            if mount is None:
                 continue
             directory = _cgroup_dir(mount, v1_paths[controller])
             chain = _ancestors(directory, mount)

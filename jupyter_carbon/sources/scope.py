@@ -162,10 +162,34 @@ class CgroupCpu:
 
     def __init__(self, cgroup: Any, cpus: float, now_s: float | None = None) -> None:
         self.cgroup, self.cpus = cgroup, cpus
+        self.usage_s = CgroupUsage(cgroup)
         self(now_s)  # fail at detection, not at the first window
 
     def __call__(self, now_s: float | None = None) -> tuple[float, float]:
-        return self.cgroup.cpu_usage_s(), self.cpus * (time.monotonic() if now_s is None else now_s)
+        return self.usage_s(), self.cpus * (time.monotonic() if now_s is None else now_s)
+
+    def close(self) -> None:
+        self.usage_s.close()
+
+
+class CgroupUsage:
+    """The cgroup's CPU seconds, its counter file kept open and re-read with ``pread`` (window path)."""
+
+    def __init__(self, cgroup: Any) -> None:
+        from .pread import PreadFile
+
+        if cgroup.cpu_usage_file is None:
+            cgroup.cpu_usage_s()  # raises, saying why
+        self.version = cgroup.version
+        self._file = PreadFile(cgroup.cpu_usage_file)
+
+    def __call__(self) -> float:
+        from .cgroup import parse_cpu_usage_s
+
+        return parse_cpu_usage_s(self._file.read(1024), self.version)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class ContainerShare:
@@ -174,6 +198,7 @@ class ContainerShare:
     def __init__(self, cgroup: Any, idle_share: float = TDP_CURVE.idle_share, host_cpu_s: Callable[[], tuple[float, float]] | None = None, ram_used_gb: Callable[[], float] = machine_ram_used_gb) -> None:
         self.cgroup = cgroup
         self.idle_share = idle_share
+        self._usage_s = CgroupUsage(cgroup)
         self._host_cpu_s = host_cpu_s or machine_cpu_s()
         self._ram_used_gb = ram_used_gb
         self._cache_s: float | None = None
@@ -187,7 +212,7 @@ class ContainerShare:
         if now_s == self._cache_s:
             return self._cache
         cg = self.cgroup
-        counters = (now_s, cg.cpu_usage_s(), self._host_cpu_s()[0])
+        counters = (now_s, self._usage_s(), self._host_cpu_s()[0])
         cpu_share = self._cache[0]
         if self._last is not None:
             dt, d_cg, d_busy = (c - l for c, l in zip(counters, self._last))
@@ -244,17 +269,18 @@ def probe_container(found: Any, config: Any, now_s: float) -> None:
     root = getattr(config, "cgroup_root", "/sys/fs/cgroup")
     try:
         cgroup = find_cgroup(root)
+        found.cgroup = cgroup
+        if not cgroup.limited and getattr(config, "scope", "auto") != "container":
+            return  # nothing to attribute: no container sources to read at every window
         scoped, notes = container_sources(found.sources, cgroup, now_s, refresh_s=getattr(config, "interval", 1.0))
     except CgroupUnavailable as exc:
-        found.skipped["cgroup"] = str(exc)
+        found.cgroup, found.skipped["cgroup"] = None, str(exc)
         return
     except Exception as exc:  # unreadable counters: no container scope, say why
-        found.skipped["cgroup"] = f"cgroup counters under {root} unreadable ({type(exc).__name__}: {exc})"
+        found.cgroup, found.skipped["cgroup"] = None, f"cgroup counters under {root} unreadable ({type(exc).__name__}: {exc})"
         return
-    found.cgroup = cgroup
     found.scoped = scoped
-    if cgroup.limited:
-        found.notes.extend(notes)
+    found.notes.extend(notes)
 
 
 def resolve_scope(requested: str | None, cgroup: Any, has_container: bool) -> tuple[str, str]:
@@ -268,5 +294,7 @@ def resolve_scope(requested: str | None, cgroup: Any, has_container: bool) -> tu
     if requested == "container":
         if has_container:
             return "container", f"set by the user ({cgroup.describe()})"
+        if cgroup is not None and not cgroup.limited:
+            return "machine", f"container scope asked for, but {cgroup.describe()}: the whole machine (set scope=container to charge the cgroup)"
         return "machine", "container scope asked for, but no readable cgroup counters: whole machine"
     return requested, "set by the user"
