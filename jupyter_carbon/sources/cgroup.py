@@ -118,12 +118,15 @@ class Cgroup:
         known = [c for c in (self.quota_cpus, self.cpuset_cpus, self.slurm_cpus) if c]
         return min([*known, float(self.host_cpus)])
 
+    @property
+    def where(self) -> str:
+        """``cgroup v2 /kubepods/pod1/c1`` (``SLURM job 42, cgroup v1 …`` in a job)."""
+        where = f"cgroup v{self.version} {self.path}"
+        return f"SLURM job {self.slurm_job}, {where}" if self.slurm_job else where
+
     def describe(self) -> str:
         """``cgroup v2 /kubepods/pod1/c1: CPU quota 2, memory limit 4 GiB``"""
-        where = f"cgroup v{self.version} {self.path}"
-        if self.slurm_job:
-            where = f"SLURM job {self.slurm_job}, {where}"
-        return f"{where}: {', '.join(self.limits)}" if self.limits else f"{where}: no CPU or memory limit"
+        return f"{self.where}: {', '.join(self.limits) if self.limits else 'no CPU or memory limit'}"
 
     # --- counters ----------------------------------------------------------------------------
 

@@ -290,7 +290,7 @@ def resolve_scope(requested: str | None, cgroup: Any, has_container: bool) -> tu
             return "container", f"auto: the kernel runs in a limiting cgroup ({cgroup.describe()})"
         if cgroup is None:
             return "machine", "auto: no cgroup found"
-        return "machine", f"auto: no CPU or memory limit on {cgroup.describe().split(':')[0]}"
+        return "machine", f"auto: no CPU or memory limit on {cgroup.where}"
     if requested == "container":
         if has_container:
             return "container", f"set by the user ({cgroup.describe()})"
