@@ -19,10 +19,12 @@ ROOT = Path("/sys/fs/cgroup")
 
 
 class RealCgroup:
-    """A cgroup limited to ``cpus`` CPUs, created under every hierarchy that needs it."""
+    """A cgroup limited to ``cpus`` CPUs (and ``memory_bytes`` where the memory controller is
+    there), created under every hierarchy that needs it."""
 
-    def __init__(self, name: str, cpus: float) -> None:
+    def __init__(self, name: str, cpus: float, memory_bytes: int) -> None:
         self.dirs: list[Path] = []
+        self.memory_limited = False
         period = 100_000
         try:
             if (ROOT / "cgroup.controllers").is_file():  # v2
@@ -30,6 +32,9 @@ class RealCgroup:
                     pytest.skip("cgroup v2 without the cpu controller delegated at the root")
                 self._make(ROOT / name)
                 (ROOT / name / "cpu.max").write_text(f"{int(cpus * period)} {period}")
+                if (ROOT / name / "memory.max").is_file():
+                    (ROOT / name / "memory.max").write_text(str(memory_bytes))
+                    self.memory_limited = True
             else:  # v1: cpu and cpuacct, co-mounted or apart
                 mounts = {os.path.realpath(ROOT / c) for c in ("cpu", "cpuacct") if (ROOT / c).is_dir()}
                 if not (ROOT / "cpu").is_dir() or not (ROOT / "cpuacct").is_dir():
@@ -39,6 +44,10 @@ class RealCgroup:
                 cpu_dir = Path(os.path.realpath(ROOT / "cpu")) / name
                 (cpu_dir / "cpu.cfs_period_us").write_text(str(period))
                 (cpu_dir / "cpu.cfs_quota_us").write_text(str(int(cpus * period)))
+                if (ROOT / "memory" / "memory.limit_in_bytes").is_file():
+                    self._make(ROOT / "memory" / name)
+                    (ROOT / "memory" / name / "memory.limit_in_bytes").write_text(str(memory_bytes))
+                    self.memory_limited = True
         except PermissionError as exc:
             self.remove()
             pytest.skip(f"cannot create cgroups here (not root?): {exc}")
@@ -75,11 +84,15 @@ def _value(kc, expression: str) -> str:
     return data["data"]["text/plain"].strip("'\"")
 
 
-def _cell(kc, code: str) -> float:
-    """Run a measured cell; its CPU energy in J."""
+def _cell(kc, code: str, component: str = "cpu") -> float:
+    """Run a measured cell; its energy for ``component`` in J."""
     reply = kc.execute_interactive(code, timeout=120)
     assert reply["content"]["status"] == "ok", reply["content"]
-    return float(_value(kc, "repr(jupyter_carbon.session().records[-1].components['cpu'].energy_j)"))
+    return _energy(kc, component)
+
+
+def _energy(kc, component: str) -> float:
+    return float(_value(kc, f"repr(jupyter_carbon.session().records[-1].components[{component!r}].energy_j)"))
 
 
 SLEEP = "%%carbon --quiet\nimport time\ntime.sleep(3)"
@@ -92,7 +105,7 @@ def test_sleeping_cell_in_a_limited_cgroup_ignores_the_neighbour(tmp_path):
     jupyter_client = pytest.importorskip("jupyter_client")
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs 2 CPUs: a 1-CPU quota on a 1-CPU host is no limit")
-    cgroup = RealCgroup(f"jupyter_carbon_test_{os.getpid()}", cpus=1.0)
+    cgroup = RealCgroup(f"jupyter_carbon_test_{os.getpid()}", cpus=1.0, memory_bytes=2 * 1024**3)
     env = dict(os.environ, JUPYTER_CARBON_LOG_DIR=str(tmp_path))
     km = jupyter_client.KernelManager(kernel_name="python3")
     created = list(cgroup.dirs)
@@ -109,8 +122,14 @@ def test_sleeping_cell_in_a_limited_cgroup_ignores_the_neighbour(tmp_path):
         assert "CPU quota 1" in _value(kc, "jupyter_carbon.session().scope_reason")
 
         alone = _cell(kc, SLEEP)
-        assert "CPU quota 1" in _value(kc, "jupyter_carbon.session().records[-1].extra['scope_reason']")
+        ram = _energy(kc, "ram")
+        reason = _value(kc, "jupyter_carbon.session().records[-1].extra['scope_reason']")
+        assert "CPU quota 1" in reason
         machine_alone = _cell(kc, SLEEP_MACHINE)
+        machine_ram = _energy(kc, "ram")
+        if cgroup.memory_limited:
+            assert "memory limit 2 GiB" in reason
+            assert 0 < ram < machine_ram  # the kernel's working set, not the host's memory in use
         neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # outside the cgroup
         time.sleep(1.0)
         with_neighbour = _cell(kc, SLEEP)
@@ -122,6 +141,7 @@ def test_sleeping_cell_in_a_limited_cgroup_ignores_the_neighbour(tmp_path):
         print(f"\nsleeping cell CPU energy, container scope: alone {alone:.3f} J, neighbour burning {with_neighbour:.3f} J")
         print(f"sleeping cell CPU energy, machine scope:   alone {machine_alone:.3f} J, neighbour burning {machine_with_neighbour:.3f} J")
         print(f"busy cell CPU energy, container scope: {busy:.3f} J")
+        print(f"sleeping cell RAM energy: container scope {ram:.3f} J, machine scope {machine_ram:.3f} J ({reason})")
         assert alone > 0
         assert with_neighbour == pytest.approx(alone, rel=0.15)  # the neighbour's work is not charged
         assert busy > 4 * max(alone, with_neighbour)  # the cgroup's own work is
