@@ -368,3 +368,22 @@ def test_cloud_vm_uses_provider_watts_and_pue(tmp_path, clock, no_pynvml):
         assert session.config.pue == 1.0
     finally:
         session.shutdown()
+
+
+def test_fifo_in_a_cgroup_tree_does_not_hang(tmp_path):
+    import os
+    import threading
+
+    root = tmp_path / "cg"
+    kubernetes_v2(root)
+    stat = root / "kubepods.slice" / "kubepods-pod1.slice" / "cri-containerd-abc.scope" / "cpu.stat"
+    stat.unlink()
+    os.mkfifo(stat)
+    out = {}
+    path = proc(tmp_path, "0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-abc.scope")
+    thread = threading.Thread(target=lambda: out.setdefault("cg", find_cgroup(root, path, environ={}, host_cpus=64, host_memory_bytes=256 * GiB)), daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "the cgroup reader hung on a FIFO"
+    with pytest.raises((OSError, CgroupUnavailable)):  # no counter to read: the container scope says so
+        out["cg"].cpu_usage_s()

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from .pread import read_small
+
 __all__ = ["Cgroup", "find_cgroup", "CgroupUnavailable", "slurm_cpus", "parse_cpu_list", "parse_cpu_usage_s"]
 
 #: v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX rounded to pages).
@@ -43,9 +45,9 @@ class CgroupUnavailable(Exception):
 
 
 def _read(path: Path) -> str | None:
+    """A small file's text, or None; a FIFO or device in its place is refused, never waited on."""
     try:
-        with open(path, encoding="ascii", errors="replace") as f:
-            return f.read(4096).strip()
+        return read_small(path, 8192).decode("ascii", "replace").strip()
     except (OSError, ValueError):
         return None
 
