@@ -387,3 +387,29 @@ def test_fifo_in_a_cgroup_tree_does_not_hang(tmp_path):
     assert not thread.is_alive(), "the cgroup reader hung on a FIFO"
     with pytest.raises((OSError, CgroupUnavailable)):  # no counter to read: the container scope says so
         out["cg"].cpu_usage_s()
+
+
+@needs_linux_cgroup_line
+def test_load_line_status_and_records_in_a_real_shell(tmp_path, monkeypatch, _shell, capfd, no_pynvml):
+    """%load_ext in a fake 1-CPU cgroup: the load line, %carbon status and the record say container, and why."""
+    from jupyter_carbon.carbon_session import get_session, reset_session
+
+    FakeCgroup(tmp_path / "cg", cpus=1.0)
+    monkeypatch.setenv("JUPYTER_CARBON_CGROUP_ROOT", str(tmp_path / "cg"))
+    monkeypatch.setenv("JUPYTER_CARBON_POWERCAP_ROOT", str(tmp_path / "none"))
+    reset_session()
+    _shell.run_line_magic("load_ext", "jupyter_carbon")
+    try:
+        out, _ = capfd.readouterr()
+        assert "scope container (auto: the kernel runs in a limiting cgroup (cgroup v2 " in out and "CPU quota 1" in out
+        _shell.run_cell("%carbon status")
+        out, _ = capfd.readouterr()
+        assert "(estimated, container scope)" in out and "scope container (auto:" in out
+        _shell.run_cell("%%carbon --quiet\nx = 1")
+        _shell.run_cell("%%carbon --quiet --scope machine\nx = 2")
+        first, second = get_session().records[-2:]
+        assert first.scope == "container" and "CPU quota 1" in first.extra["scope_reason"]
+        assert second.scope == "machine" and second.extra["scope_reason"] == "set by the user"
+    finally:
+        _shell.run_line_magic("unload_ext", "jupyter_carbon")
+        reset_session()

@@ -1,7 +1,9 @@
 """Probe every backend once; never raise.
 
 Order per component: a user-set wattage wins, then hardware counters (RAPL for CPU and DRAM,
-NVML for GPUs), then the models (CPU model, RAM model). Every backend not used gets a reason.
+NVML for GPUs), then the models (CPU model, RAM model; on AWS/GCP/Azure VMs the CPU model uses the
+provider's per-vCPU watts). Then the kernel's cgroup is probed for the container scope. Every
+backend not used gets a reason.
 """
 
 from __future__ import annotations
