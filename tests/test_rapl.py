@@ -243,3 +243,18 @@ def test_fifo_in_the_powercap_tree_does_not_hang(tmp_path, which, no_pynvml):
     found = result["found"]
     assert "not a regular file" in found.skipped["rapl"]
     assert {s.method for s in found.sources} == {"cpu-model", "ram-model"}
+
+
+def test_fifo_counter_does_not_hang_the_status_command(tmp_path):
+    """``jupyter-carbon status`` (a fresh process, as a user runs it) with a FIFO where a counter should be."""
+    import os
+    import subprocess
+
+    from storage_helpers import PYTHON, child_env
+
+    FakePowercap(tmp_path, sockets=1, dram=False)
+    os.unlink(tmp_path / "intel-rapl:0" / "energy_uj")
+    os.mkfifo(tmp_path / "intel-rapl:0" / "energy_uj")
+    env = child_env(JUPYTER_CARBON_POWERCAP_ROOT=str(tmp_path))
+    done = subprocess.run([PYTHON, "-m", "jupyter_carbon", "status"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and "not a regular file" in done.stdout

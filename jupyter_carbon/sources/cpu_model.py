@@ -5,16 +5,14 @@ Shape: CPU package power is a straight line in machine-wide utilisation ``u`` (0
     power_w = tdp_w × (idle + (full − idle) × u)
 
 with ``idle = 0.05`` and ``full = 0.75`` of TDP for the central estimate, and a band from
-``(0.00, 0.40)`` (low) to ``(0.35, 1.10)`` (high). These numbers come from measured RAPL package
-power at 0–100 % load on four real CPUs (AMD EPYC 8024P, Threadripper 1950X, Xeon E3-1240 v2,
-2 × Xeon E5-2620 v3; CodeCarbon's published load profiles): full load drew 52–95 % of TDP, not
-the 102 % of the Teads/SPECpower curve used before. On that data the line's energy-weighted error
-is 0.31 against 0.34 for CodeCarbon's ``TDP × load`` and 0.48 for the Teads curve, and the band
-covers 87 % of the measured points; docs/cpu-model-validation.md has the data, method and figures
-(``python docs/cpu_model_validation.py`` recomputes them).
+``(0.00, 0.40)`` (low) to ``(0.35, 1.10)`` (high), fitted to measured RAPL package power at
+0–100 % load on four real CPUs: full load drew about half to nine tenths of TDP, not the 102 % of
+the Teads/SPECpower curve used before. docs/cpu-model-validation.md has the data, the method and
+the accuracy against that curve and CodeCarbon's ``TDP × load`` (``tools/cpu_model_validation.py``).
 
-A straight line also makes attribution exact: a cgroup limited to ``n`` of the host's ``N`` CPUs
-is a machine of ``n`` CPUs on the same line, whatever its neighbours do.
+A straight line also keeps the container scope consistent: splitting a host's power on this line
+by CPU count (idle part) and CPU time (the rest) gives a cgroup of ``n`` CPUs exactly the power of
+an ``n``-CPU machine on the same line, whatever its neighbours do (see :mod:`.scope`).
 
 TDP comes from the CPU model name (CodeCarbon's ``cpu_power.csv``, ~4,900 models) times the number
 of sockets. On a recognised cloud VM (AWS, GCP, Azure, from DMI) the line is that provider's
