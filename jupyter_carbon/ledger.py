@@ -57,6 +57,8 @@ class Ledger:
             self.totals_indices = tuple(range(len(self.sources)))
         #: (component, device, method, measured) of each source, and the record's device info per window indices
         self._static = [(s.component, s.device, s.method, s.measured) for s in self.sources]
+        #: the smallest window each source's counter resolves (0: any window with a step)
+        self._resolution_s = [getattr(s, "resolution_s", 0.0) for s in self.sources]
         self._infos: dict[tuple[int, ...], tuple] = {}
 
     def open(self, start: Snapshot, indices: tuple[int, ...] | None = None, meta: dict[str, Any] | None = None) -> int:
@@ -161,7 +163,7 @@ class Ledger:
     def _devices(self, start: Snapshot, end: Snapshot, indices: tuple[int, ...]) -> tuple[list[float], tuple, tuple[str, ...]]:
         """(energy_j, low_j, high_j per device, flat; the shared device info; short-window flags)."""
         duration = end.time_s - start.time_s
-        before, after, static = start.readings, end.readings, self._static
+        before, after, static, resolution_s = start.readings, end.readings, self._static, self._resolution_s
         energies: list[float] = []
         short: list[int] = []
         for i in indices:
@@ -169,10 +171,11 @@ class Ledger:
             energy = b[0] - a[0]
             if not static[i][3]:  # estimated: the model's own band
                 energies += (energy, b[1] - a[1], b[2] - a[2])
-            elif energy > 0.0 or duration <= 0.0:
+            elif duration <= 0.0 or (energy > 0.0 and duration >= resolution_s[i]):
                 energies += (energy, energy, energy)  # a measured reading is its own band
-            else:  # a counter that did not move: never report a silent 0 J
-                energy = (end.power_w[i] or 0.0) * duration
+            else:  # a counter that did not move, or a window shorter than it resolves: never a silent 0 J
+                power_w = end.power_w[i]
+                energy = power_w * duration if power_w is not None else max(energy, 0.0)
                 energies += (energy, energy * SHORT_WINDOW_BAND[0], energy * SHORT_WINDOW_BAND[1])
                 short.append(i)
         if not short:
