@@ -53,6 +53,9 @@ MAX_POWER_W = 3000.0
 #: is a ~1 s average.
 RESOLUTION_S = {"amd-energy": 0.1, "amd-power": 1.0}
 _UNSUPPORTED = 0xFFFFFFFF  # what unsupported struct members hold
+#: How the start-up check waits and reads time (module attributes, so that tests on a fake clock can set them).
+_sleep: Callable[[float], None] = time.sleep
+_clock: Callable[[], float] = time.monotonic
 
 
 class AmdUnavailable(Exception):
@@ -228,8 +231,8 @@ def discover_amd(environ: Any, now_s: float, *, check_s: float = CHECK_S, sleep:
 
     Raises ``AmdUnavailable`` when none can be measured.
     """
-    sleep = sleep or time.sleep
-    clock = clock or time.monotonic
+    sleep = sleep or _sleep
+    clock = clock or _clock
     if not _driver_present():
         raise AmdUnavailable("no AMD GPU driver (/dev/kfd not found)")
     smi = _import_amdsmi()

@@ -110,7 +110,7 @@ def discover_intel_gpu(root: str | os.PathLike[str], now_s: float) -> tuple[list
         if driver not in DRIVERS:
             continue
         pci = os.path.basename(os.path.realpath(hwmon / "device")) if (hwmon / "device").exists() else entry
-        device = f"{driver}{len(sources)} Intel GPU {pci}"
+        device = f"gpu{len(sources)} Intel {driver} {pci}"
         if pci == _INTEGRATED_PCI:
             skipped[f"{driver} {pci}"] = "integrated GPU: its energy is part of the CPU package (RAPL)"
             continue
