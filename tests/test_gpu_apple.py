@@ -69,7 +69,7 @@ def test_parts_not_reported_are_modelled(soc, clock, tmp_path):
     assert methods == {"cpu": "apple-energy-model", "gpu": "apple-energy-model", "ram": "ram-model"}
 
 
-def test_cpu_field_of_releases_before_0_2(soc, clock):
+def test_cpu_field_of_early_releases(soc, clock):
     soc({"cpu_total_mj": lambda t: 7.0}, legacy=True)
     sources = discover_apple(clock.now_s)
     clock.advance(2.0)

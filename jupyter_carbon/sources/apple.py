@@ -3,7 +3,7 @@
 The library reads the SoC's "Energy Model" channels of IOReport, the ones ``powermetrics`` shows,
 without root. ``AppleEnergyMonitor().get_cumulative_energy()`` returns an ``AppleEnergyMetrics``
 whose fields are **mJ** since an arbitrary origin, ``None`` where the chip does not report them:
-``cpu_total_mj`` (``cpu_mj`` in releases before 0.2), ``gpu_mj``, ``gpu_sram_mj``, ``ane_mj``,
+``cpu_total_mj`` (``cpu_mj`` in early releases), ``gpu_mj``, ``gpu_sram_mj``, ``ane_mj``,
 ``dram_mj``. These are Apple's own *model-based* counters (activity × per-unit energy, computed by
 the SoC), not a power meter: each source's method says so ("apple-energy-model").
 
@@ -44,7 +44,7 @@ class AppleUnavailable(Exception):
 def _field_mj(metrics: Any, name: str) -> float | None:
     value = getattr(metrics, name, None)
     if value is None and name == "cpu_total_mj":
-        value = getattr(metrics, "cpu_mj", None)  # zeus-apple-silicon < 0.2
+        value = getattr(metrics, "cpu_mj", None)  # early zeus-apple-silicon releases
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)

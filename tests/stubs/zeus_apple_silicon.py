@@ -5,7 +5,7 @@ integer **mJ** since an arbitrary origin, or None where the chip lacks the chann
 ``cpu_total_mj``, ``efficiency_cores_mj``/``performance_cores_mj`` (lists), ``dram_mj``, ``gpu_mj``,
 ``gpu_sram_mj``, ``ane_mj``. ``configure(power_w, clock)`` sets each field's true power (W, a
 callable of time, or None for "not reported"); ``legacy=True`` names the CPU field ``cpu_mj`` as
-releases before 0.2 did; ``init_error`` makes the constructor raise RuntimeError as the real one
+early releases did; ``init_error`` makes the constructor raise RuntimeError as the real one
 does when IOReport is unavailable.
 """
 
