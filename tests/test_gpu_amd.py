@@ -94,6 +94,13 @@ def test_power_in_the_wrong_unit_is_refused_not_used(amd_gpus, clock, scale, uni
     assert "above the plausible" in found.skipped["amdsmi"], unit
 
 
+def test_power_cap_in_watts_is_not_taken_for_microwatts(amd_gpus, clock):
+    # amdsmi documents the cap in µW; a binding that returns W (560) must not make 400 W implausible
+    amd_gpus([{"power_w": lambda t: 400.0, "cap_uw": 560}])
+    found = detect(Config(), environ={})
+    assert [s.method for s in gpu_sources(found)] == ["amd-energy"]
+
+
 def test_wrong_power_unit_leaves_a_good_counter_in_use(amd_gpus, clock):
     amd_gpus([{"power_w": lambda t: 250.0, "power_scale": 1e3}])
     found = detect(Config(), environ={})

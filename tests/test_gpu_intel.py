@@ -86,6 +86,9 @@ def test_reset_and_jump(hwmon, clock, no_pynvml):
     record = session.stop(m)
     assert source.glitches == 1
     assert record.components["gpu"].energy_j == pytest.approx(30.0 + 10.0 + 10.0)  # the jump replaced by the last power (10 W) × 1 s
+    from jupyter_carbon.display.text import format_status
+
+    assert "problem: gpu0 Intel xe 0000:03:00.0: 1 implausible counter step(s) dropped" in format_status(session)
 
 
 def test_unreadable_counter_says_how_to_fix(hwmon, clock, monkeypatch):

@@ -245,6 +245,9 @@ def format_status(session: Any, auto: bool = False) -> str:
         lines.append("idle baseline: " + ", ".join(f"{k} {v:.3g} W" for k, v in session.baseline_w.items()))
     for error in session.sampler.errors:
         lines.append(f"problem: {error}")
+    for source in session.detection.sources:
+        if getattr(source, "glitches", 0):
+            lines.append(f"problem: {source.device}: {source.glitches} implausible counter step(s) dropped, replaced by the last power × time")
     return "\n".join(lines)
 
 

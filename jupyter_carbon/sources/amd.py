@@ -218,8 +218,10 @@ def _name(smi: Any, handle: Any) -> str:
 
 def _cap_w(smi: Any, handle: Any) -> float | None:
     info = _call(getattr(smi, "amdsmi_get_power_cap_info", lambda h: None), handle) or {}
-    cap_uw = _number(info.get("power_cap")) or _number(info.get("max_power_cap"))
-    return cap_uw / 1e6 if cap_uw else None
+    cap = _number(info.get("power_cap")) or _number(info.get("max_power_cap"))
+    if not cap:
+        return None
+    return cap if cap < 10_000 else cap / 1e6  # documented as µW; a value under 10 kW can only be W
 
 
 def _agree(counter_w: float, power_w: float) -> bool:
