@@ -116,6 +116,8 @@ def discover_apple(now_s: float, components: set[str] | frozenset[str] = frozens
     """One source per SoC part that reports energy, among ``components``; raises ``AppleUnavailable``."""
     if not _is_apple_silicon():
         raise AppleUnavailable("not an Apple Silicon Mac")
+    if not components:
+        raise AppleUnavailable("CPU, GPU and RAM are already measured or set by the user")
     try:
         import zeus_apple_silicon
     except ImportError:
