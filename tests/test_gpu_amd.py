@@ -132,6 +132,16 @@ def test_mi250_card_is_counted_once(amd_gpus, clock):
     assert record.components["gpu"].energy_j == pytest.approx(card_w * (t1 - t0), rel=1e-3)
 
 
+def test_mi250_labels(amd_gpus, clock):
+    die = {"name": "AMD Instinct MI250X", "power_w": lambda t: 200.0, "cap_uw": 560_000_000}
+    amd_gpus([die, {**die, "secondary_die": True}])
+    found = detect(Config(), environ={"HIP_VISIBLE_DEVICES": "0"})  # the partner hidden: still the whole card
+    assert [s.device for s in gpu_sources(found)] == ["gpu0 AMD Instinct MI250X (both dies)"]
+    amd_gpus([die, die])  # a driver that reports each die's own power: summed, no "both dies"
+    found = detect(Config(), environ={})
+    assert [s.device for s in gpu_sources(found)] == ["gpu0 AMD Instinct MI250X", "gpu1 AMD Instinct MI250X"]
+
+
 def test_visibility_follows_rocr_then_hip():
     uuids = [f"{i:08x}-aaaa" for i in range(4)]
     assert amd_visible_indices({}, uuids) == [0, 1, 2, 3]

@@ -20,8 +20,10 @@ some boards (ROCm/amdsmi#38); CodeCarbon's first AMD release printed "Total GPU 
 Dual-die parts (MI250/MI250X): each card shows as two GPUs (GCDs), but only one of them reports
 power and energy, for the **whole card**; the other reads 0 W and a still counter. So the energy
 is counted once: the reporting die's source is named "(both dies)", the silent die is listed as
-skipped with the reason. Were a future driver to report each die's own power, both dies would
-pass the check and be summed, which is then also correct.
+skipped with the reason (make both visible to count a card whose work runs on the silent die). Were
+a driver to report each die's own power, both dies would pass the check and be summed, which is then
+also correct, and named without "(both dies)". Dies are told apart by what they report, not by
+index parity, so nothing here assumes which die of a pair is the reporting one.
 
 Visibility follows the ROCm runtime: ``ROCR_VISIBLE_DEVICES`` (indices or UUIDs) filters first,
 then ``HIP_VISIBLE_DEVICES`` (or, when unset, ``CUDA_VISIBLE_DEVICES``) indexes into what is left.
@@ -313,9 +315,12 @@ def _checked_sources(smi, handles, visible, now_s, check_s, sleep, clock) -> tup
         elif devices[i] not in skipped and devices[i] + " energy counter" not in skipped:
             skipped[devices[i]] = "no energy counter or power sensor readable through amdsmi"
 
+    # the reporting die speaks for its card when a partner die is silent or hidden (an odd count)
+    mi250 = [i for i in visible if "MI250" in devices[i]]
+    whole_card = len([i for i in mi250 if i in chosen]) < len(mi250) or len(mi250) % 2 == 1
     library = _Library(smi, len(chosen))
     sources = []
     for i, method in chosen.items():
-        device = devices[i] + (" (both dies)" if "MI250" in devices[i] else "")  # the reporting die speaks for the card
+        device = devices[i] + (" (both dies)" if whole_card and i in mi250 else "")
         sources.append(AmdSource(library, handles[i], device, method, now_s, ceilings[i]))
     return sources, skipped
