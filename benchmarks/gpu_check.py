@@ -262,8 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE.parent))
     from jupyter_carbon.sources.nvml import RESOLUTION_S
 
-    nvml = load_nvml(args.dry_run)
-    nvml.nvmlInit()
+    try:
+        nvml = load_nvml(args.dry_run)
+        nvml.nvmlInit()
+    except Exception as exc:  # ImportError, NVMLError_LibraryNotFound, driver mismatch
+        print(f"gpu_check: no NVIDIA GPU reachable ({type(exc).__name__}: {exc}); on a machine without one, run with --dry-run", file=sys.stderr)
+        return 2
     try:
         handle = nvml.nvmlDeviceGetHandleByIndex(args.gpu)
         energy = lambda: nvml.nvmlDeviceGetTotalEnergyConsumption(handle)  # noqa: E731

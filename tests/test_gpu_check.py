@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,3 +34,14 @@ def test_dry_run_measures_the_stub_refresh_period_and_agreement(tmp_path):
     cells = figures["cell_overhead"]
     assert cells["bare_us"] > 0 and cells["measured_us"] > 0
     assert any(s.startswith("gpu gpu0 Stub GPU") and "nvml-energy" in s for s in cells["sources"])
+
+
+def test_without_a_gpu_it_says_so_in_one_line(tmp_path):
+    pytest.importorskip("pynvml")
+    from jupyter_carbon.sources.nvml import _driver_library_present
+
+    if _driver_library_present():
+        pytest.skip("this machine has an NVIDIA driver")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "no NVIDIA GPU reachable" in proc.stderr and "--dry-run" in proc.stderr
