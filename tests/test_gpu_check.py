@@ -37,11 +37,13 @@ def test_dry_run_measures_the_stub_refresh_period_and_agreement(tmp_path):
 
 
 def test_without_a_gpu_it_says_so_in_one_line(tmp_path):
-    pytest.importorskip("pynvml")
-    from jupyter_carbon.sources.nvml import _driver_library_present
+    import ctypes
 
-    if _driver_library_present():
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")
         pytest.skip("this machine has an NVIDIA driver")
+    except OSError:
+        pass
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "no NVIDIA GPU reachable" in proc.stderr and "--dry-run" in proc.stderr
