@@ -20,7 +20,8 @@ from array import array
 from datetime import datetime
 from typing import Any, Callable, NamedTuple, Sequence
 
-from .record import EMPTY_TIMELINE, Timeline, utc_us
+from .record import EMPTY_TIMELINE, Timeline
+from .units import utc_us
 from .sources.base import COMPONENTS, EnergySource, Reading
 
 __all__ = ["Sampler", "Snapshot", "LiveWindow", "LiveStatus", "TimelineBuffer"]

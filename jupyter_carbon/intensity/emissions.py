@@ -24,7 +24,7 @@ __all__ = [
     "smartphone_charges",
 ]
 
-from ..units import J_PER_KWH  # noqa: E402  (one definition of the constant)
+from ..units import J_PER_KWH, co2e_g_from_j  # noqa: E402  (one definition of each)
 KM_PER_MILE = 1.609344
 
 SMARTPHONE_CHARGE_KWH = 0.022
@@ -69,7 +69,7 @@ def kwh_from_j(energy_j: float) -> float:
 
 def co2e_g(energy_j: float, g_per_kwh: float, pue: float = 1.0) -> float:
     """Grams CO2e for ``energy_j`` joules at ``g_per_kwh``, scaled by the data-centre PUE."""
-    return kwh_from_j(energy_j) * check_pue(pue) * check_g_per_kwh(g_per_kwh)
+    return co2e_g_from_j(_finite_at_least(energy_j, "energy_j", "pass the measured energy in joules"), check_g_per_kwh(g_per_kwh), check_pue(pue))
 
 
 def smartphone_charges(energy_j: float) -> float:
