@@ -20,7 +20,7 @@ from .units import co2e_g_from_j
 
 __all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "RECORD_SCHEMA", "RecordError"]
 
-#: Version of the dict form (``to_dict``). 1: the first landing's; 3: adds ``scope_reason``
+#: Version of the dict form (``to_dict``). 1: the first landing's; 3: adds ``scope_reason``, ``region``
 #: (schema-1 dicts still read; 2 was the packed log line of 0.1.0, read by ``storage.legacy``).
 RECORD_SCHEMA = 3
 
@@ -181,6 +181,7 @@ class CellRecord:
     baseline_w: Mapping[str, float] | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     scope_reason: str | None = None
+    region: str | None = None  # the electricity region of the intensity (e.g. "FR", "gcp:europe-west1")
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -286,6 +287,7 @@ class CellRecord:
             "intensity_g_per_kwh": self.intensity_g_per_kwh,
             "intensity_source": self.intensity_source,
             "intensity_utc": None if self.intensity_utc is None else self.intensity_utc.isoformat(),
+            "region": self.region,
             "pue": self.pue,
             "scope": self.scope,
             "scope_reason": self.scope_reason,
@@ -344,10 +346,20 @@ class CellRecord:
             baseline_w=baseline,
             extra=_mapping(d.get("extra") or {}, "extra"),
             scope_reason=_opt(d, "scope_reason", str),
+            region=_opt(d, "region", str) if schema == RECORD_SCHEMA else _old_region(d),
         )
 
 
 # --- checking the dict form -------------------------------------------------------------------------
+
+
+def _old_region(d: Mapping[str, Any]) -> str | None:
+    """The region of a record written before records had the field: older versions named it
+    only in the intensity's source (``"table:FR (OWID/Ember 2023)"``)."""
+    source = d.get("intensity_source")
+    if isinstance(source, str) and source.startswith("table:"):
+        return source[len("table:"):].split(" ", 1)[0] or None
+    return None
 
 
 def _plain(value: Any) -> Any:

@@ -135,6 +135,7 @@ def test_old_logs_of_both_earlier_schemas_are_read() -> None:
         for record, want in zip(contents.records, expected):
             assert record.energy_j == want["energy_j"] and record.co2e_g == pytest.approx(want["co2e_g"], rel=1e-15)
             assert record.start_utc.isoformat() == want["start_utc"] and record.label == want["label"]
+            assert record.region == "FR"  # older versions named the region only in the intensity's source
             assert [d.to_dict() for d in record.devices] == want["devices"] and record.timeline.to_dict() == want["timeline"]
 
 

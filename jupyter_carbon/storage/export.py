@@ -13,7 +13,6 @@ import csv
 import json
 import os
 import platform
-import re
 import tempfile
 import uuid
 from datetime import datetime, timezone
@@ -110,20 +109,16 @@ def _host() -> dict[str, Any]:
     }
 
 
-_TABLE_KEY = re.compile(r"^table:(\S+)")
-
-
 def _location(record: CellRecord) -> dict[str, Any]:
     """CodeCarbon's location columns from the intensity's region, when it came from our table."""
     out = dict.fromkeys(("country_name", "country_iso_code", "region", "cloud_provider", "cloud_region"), "")
     out["on_cloud"] = "N"
-    match = _TABLE_KEY.match(record.intensity_source or "")
-    if not match:
+    if record.region is None:
         return out
     try:
         from ..intensity import lookup_region
 
-        region = lookup_region(match.group(1))
+        region = lookup_region(record.region)
     except Exception:  # an old log naming a region the table no longer has
         return out
     if region.kind == "cloud":
