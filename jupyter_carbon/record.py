@@ -10,7 +10,7 @@ mappings (``extra``, ``baseline_w``, the timeline's power) are read-only views o
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -102,7 +102,7 @@ class SessionTotals:
     duration_s: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {"cells": self.cells, "energy_j": self.energy_j, "low_j": self.low_j, "high_j": self.high_j, "co2e_g": self.co2e_g, "duration_s": self.duration_s}
 
     @classmethod
     def from_dict(cls, data: Any) -> "SessionTotals":
@@ -296,7 +296,7 @@ class CellRecord:
             "task": self.task,
             "timeline": self.timeline.to_dict() if self.timeline.t_s else None,
             "baseline_w": None if self.baseline_w is None else dict(self.baseline_w),
-            "extra": _plain(self.extra),
+            "extra": _plain(self.extra) if self.extra else {},
         }
 
     @classmethod
