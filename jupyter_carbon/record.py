@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from .sources.base import COMPONENTS
+from .intensity.emissions import check_pue
 from .units import co2e_g_from_j
 
 __all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "RECORD_SCHEMA", "RecordError"]
@@ -316,9 +317,10 @@ class CellRecord:
         baseline = d.get("baseline_w")
         if baseline is not None:
             baseline = {str(k): _number(_mapping(baseline, "baseline_w"), k) for k in _mapping(baseline, "baseline_w")}
-        pue = _number(d, "pue")
-        if pue < 1.0:
-            raise RecordError(f"pue: expected a number >= 1, got {pue!r}")
+        try:
+            pue = check_pue(d.get("pue"))
+        except ValueError as exc:
+            raise RecordError(f"pue: {exc}") from None
         start_s, end_s = _number(d, "start_s"), _number(d, "end_s")
         if end_s < start_s:
             raise RecordError("end_s: before start_s")
