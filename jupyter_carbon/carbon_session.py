@@ -179,6 +179,7 @@ class CarbonSession:
                 g_per_kwh=intensity.g_per_kwh,
                 intensity_source=intensity.source,
                 intensity_utc=intensity.obtained_utc,
+                region=intensity.region,
                 pue=self.config.pue,
                 status=status,
                 flags=window_flags + tuple(flags) + notes,
