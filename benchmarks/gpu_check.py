@@ -31,8 +31,9 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -106,7 +107,7 @@ class Load:
         except ImportError:
             pass
 
-    def __enter__(self) -> "Load":
+    def __enter__(self) -> Load:
         if self._step is not None:
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()

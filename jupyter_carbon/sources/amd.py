@@ -38,7 +38,8 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .base import Reading
 from .counter import CounterTotal
@@ -285,7 +286,8 @@ def _checked_sources(smi, handles, visible, now_s, check_s, sleep, clock) -> tup
     ceilings: dict[int, float] = {}
     for i in visible:
         (e0, p0), (e1, p1) = first[i], second[i]
-        ceiling_w = min(MAX_POWER_W, 1.5 * caps[i] + 50) if caps[i] else MAX_POWER_W
+        cap_w = caps[i]
+        ceiling_w = min(MAX_POWER_W, 1.5 * cap_w + 50) if cap_w else MAX_POWER_W
         ceilings[i] = ceiling_w
         power_w = (p0 + p1) / 2 if p0 is not None and p1 is not None else None
         if power_w is not None and power_w > ceiling_w:

@@ -20,7 +20,8 @@ where unsupported; ``amdsmi_get_power_cap_info`` → µW.
 from __future__ import annotations
 
 import enum
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 AMDSMI_STATUS_NOT_SUPPORTED = 2
 AMDSMI_STATUS_INIT_ERROR = 18

@@ -11,7 +11,7 @@ does when IOReport is unavailable.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 FIELDS = ("cpu_total_mj", "dram_mj", "gpu_mj", "gpu_sram_mj", "ane_mj")
 
