@@ -121,6 +121,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("live", _optional(_choice("live", ("electricitymaps", "uk"))), "live intensity provider: electricitymaps (token in ELECTRICITYMAPS_TOKEN) or uk"),
         Setting("zone", _optional(_text), "Electricity Maps zone for live=electricitymaps, e.g. US-CAL-CISO (default: the region's code)"),
         Setting("powercap_root", _text, "folder of the Linux powercap tree (RAPL)"),
+        Setting("hwmon_root", _text, "folder of the Linux hwmon tree (Intel GPUs: i915, xe)"),
         Setting("power", _power_overrides, "fixed wattage per component instead of measuring, e.g. cpu:15,ram:3"),
         Setting("log_dir", _optional(_text), "folder of the session logs (JSON lines); none: keep records in memory only"),
         Setting("store_source", _flag("store_source"), "also store each cell's source in the log (off: cells often hold secrets)"),
@@ -138,6 +139,7 @@ class Config:
     live: str | None = None
     zone: str | None = None
     powercap_root: str = "/sys/class/powercap"
+    hwmon_root: str = "/sys/class/hwmon"
     power: dict = field(default_factory=dict)
     log_dir: str | None = ".jupyter_carbon"
     store_source: bool = False

@@ -184,10 +184,11 @@ class Ledger:
             method, measured = source.method, source.measured
             if not measured:  # estimated: the model's own band
                 low, high = b.low_j - a.low_j, b.high_j - a.high_j
-            elif energy > 0.0 or duration <= 0.0:
+            elif duration <= 0.0 or (energy > 0.0 and duration >= getattr(source, "resolution_s", 0.0)):
                 low = high = energy  # a measured reading is its own band
-            else:  # a counter that did not move: never report a silent 0 J
-                energy = (end.power_w[i] or 0.0) * duration
+            else:  # a counter that did not move, or a window shorter than it resolves: never a silent 0 J
+                power_w = end.power_w[i]
+                energy = power_w * duration if power_w is not None else max(energy, 0.0)
                 low, high = energy * SHORT_WINDOW_BAND[0], energy * SHORT_WINDOW_BAND[1]
                 method, measured = f"{method} power × time", False
                 short.append(SHORT_WINDOW_FLAG.format(device=source.device))
