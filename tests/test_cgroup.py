@@ -218,7 +218,7 @@ def test_auto_scope_is_container_sized_to_the_quota(tmp_path, clock, no_pynvml):
         m = session.open("sleep")
         clock.advance(10.0)
         sleeping = session.stop(m)
-        assert sleeping.scope == "container" and sleeping.extra["scope_reason"] == session.scope_reason
+        assert sleeping.scope == "container" and sleeping.scope_reason == session.scope_reason
         assert sleeping.components["cpu"].energy_j == pytest.approx(per_cpu_w * 0.5 * TDP_CURVE.idle * 10.0, rel=1e-6)
         assert sleeping.components["ram"].energy_j == pytest.approx(0.375 * 1.0 * 10.0, rel=1e-6)  # 1 GiB in the cgroup
         # a busy cell: the cgroup uses its whole quota
@@ -231,7 +231,7 @@ def test_auto_scope_is_container_sized_to_the_quota(tmp_path, clock, no_pynvml):
         m = session.open("machine", scope="machine")
         clock.advance(1.0)
         machine = session.stop(m)
-        assert machine.scope == "machine" and machine.extra["scope_reason"] == "set by the user"
+        assert machine.scope == "machine" and machine.scope_reason == "set by the user"
     finally:
         session.shutdown()
 
@@ -252,7 +252,7 @@ def test_no_limit_keeps_machine_scope_and_says_why(tmp_path, clock, no_pynvml):
         m = session.open("c", scope="container")  # asked for per cell: nothing to attribute, so the machine, saying why
         clock.advance(1.0)
         record = session.stop(m)
-        assert record.scope == "machine" and "container scope asked for" in record.extra["scope_reason"]
+        assert record.scope == "machine" and "container scope asked for" in record.scope_reason
         assert session.detection.scoped == []  # no container sources read at every window
     finally:
         session.shutdown()
@@ -408,8 +408,8 @@ def test_load_line_status_and_records_in_a_real_shell(tmp_path, monkeypatch, _sh
         _shell.run_cell("%%carbon --quiet\nx = 1")
         _shell.run_cell("%%carbon --quiet --scope machine\nx = 2")
         first, second = get_session().records[-2:]
-        assert first.scope == "container" and "CPU quota 1" in first.extra["scope_reason"]
-        assert second.scope == "machine" and second.extra["scope_reason"] == "set by the user"
+        assert first.scope == "container" and "CPU quota 1" in first.scope_reason
+        assert second.scope == "machine" and second.scope_reason == "set by the user"
     finally:
         _shell.run_line_magic("unload_ext", "jupyter_carbon")
         reset_session()

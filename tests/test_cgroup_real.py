@@ -123,7 +123,7 @@ def test_sleeping_cell_in_a_limited_cgroup_ignores_the_neighbour(tmp_path):
 
         alone = _cell(kc, SLEEP)
         ram = _energy(kc, "ram")
-        reason = _value(kc, "jupyter_carbon.session().records[-1].extra['scope_reason']")
+        reason = _value(kc, "jupyter_carbon.session().records[-1].scope_reason")
         assert "CPU quota 1" in reason
         machine_alone = _cell(kc, SLEEP_MACHINE)
         machine_ram = _energy(kc, "ram")
