@@ -161,6 +161,8 @@ class Sampler:
         self._stopped = False
         self._idle_ticks = 0
         self._process_on = 0  # open windows that use the process views
+        #: counter sources that drop implausible steps (``glitches``), with the count last seen
+        self._glitchy = [[s, 0] for s in self.machine_sources if hasattr(s, "glitches")]
         now = clock()
         self._last = [Reading(0.0, 0.0, 0.0)] * len(self.sources)
         self._ref_s = now
@@ -188,11 +190,20 @@ class Sampler:
                     last[i] = source.read(now)
                 except Exception as exc:  # a source must never break the user's cell
                     self._read_failed(source, exc)
+            for seen in self._glitchy:
+                if seen[0].glitches != seen[1]:
+                    seen[1] = seen[0].glitches
+                    self._glitch(seen[0])
             if now - self._ref_s >= POWER_SPAN_S:
                 span = now - self._ref_s
                 self._power_w = tuple((r.energy_j - p.energy_j) / span for r, p in zip(last, self._ref))
                 self._ref_s, self._ref = now, list(last)
             return Snapshot(now, self.wall_us(), tuple(last), self._power_w)
+
+    def _glitch(self, source: EnergySource) -> None:
+        """Flag every open window: a counter step was dropped (a reset or a jump) and estimated."""
+        for window in self._windows:
+            window.flag(f"{source.device} ({source.method}): an implausible counter step (a reset or a jump) was dropped, replaced by the last power × time")
 
     # --- windows ------------------------------------------------------------------------------
 

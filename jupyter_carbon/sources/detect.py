@@ -66,7 +66,7 @@ def detect(config: Any = None, now_s: float | None = None, environ: Any = None) 
 
         found.sources.append(ConstantPowerSource(component, power_w, now_s))
 
-    _try_rapl(found, config, overrides)
+    _try_rapl(found, config, overrides, now_s)
     if "gpu" in overrides:
         found.skipped["nvml"] = "GPU power set by the user (power=gpu:…)"
     else:
@@ -88,14 +88,14 @@ def detect(config: Any = None, now_s: float | None = None, environ: Any = None) 
     return found
 
 
-def _try_rapl(found: Detection, config: Any, overrides: dict) -> None:
+def _try_rapl(found: Detection, config: Any, overrides: dict, now_s: float) -> None:
     from .rapl import RaplUnavailable, discover_rapl
 
     if "cpu" in overrides and "ram" in overrides:
         found.skipped["rapl"] = "CPU and RAM power set by the user"
         return
     try:
-        sources = discover_rapl(config.powercap_root)
+        sources = discover_rapl(config.powercap_root, now_s)
     except RaplUnavailable as exc:
         found.skipped["rapl"] = str(exc)
         return

@@ -8,12 +8,12 @@ Layout (``root`` defaults to ``/sys/class/powercap``)::
     intel-rapl:0:0/name = core         (subset of the package: skipped, it would double count)
     intel-rapl:1/name = psys           (whole platform, overlaps package: skipped)
 
-Counters that lie: a counter that goes backwards far from its range was reset (firmware, a
-driver reload, a VM migration), not wrapped, and a forward jump larger than any package could
-draw in the time since the previous read (``MAX_ZONE_POWER_W``) is a glitch. Either raises
-:class:`RaplCounterError` after rebasing on the new value: the sampler keeps the last good
-reading and flags the open windows, so the interval is left out rather than charged a whole
-counter range (262 kJ = 72.8 Wh).
+Counters that lie (:class:`~.counter.CounterTotal`): a counter that goes backwards is a wrap
+only if the wrapped step is plausible; far from its range it was reset (firmware, a driver
+reload, a VM migration), and a forward jump larger than any package could draw in the time since
+the previous read (``MAX_ZONE_POWER_W``) is a glitch. Such a step is dropped and replaced by the
+last power × time, counted in ``glitches`` (``%carbon status``), and the sampler flags the open
+windows; before, a reset was charged a whole counter range (262 kJ = 72.8 Wh).
 
 A file that is not a regular file (a FIFO) is refused at once instead of blocking.
 
@@ -26,18 +26,18 @@ from __future__ import annotations
 import errno
 import os
 import re
+import time
 from pathlib import Path
 
 from .base import Reading
+from .counter import CounterTotal
 from .pread import PreadFile, read_small
 
-__all__ = ["RaplSource", "discover_rapl", "RAPL_PERMISSION_FIX", "RaplUnavailable", "RaplCounterError", "MAX_ZONE_POWER_W"]
+__all__ = ["RaplSource", "discover_rapl", "RAPL_PERMISSION_FIX", "RaplUnavailable", "MAX_ZONE_POWER_W"]
 
 #: No CPU package or DRAM zone draws this much (the largest server parts stay under 500 W):
 #: energy faster than this between two reads is a counter glitch.
 MAX_ZONE_POWER_W = 1000.0
-#: Added to the time between reads when bounding a delta (counter update granularity, clock jitter).
-_SLACK_S = 0.05
 
 RAPL_PERMISSION_FIX = "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj /sys/class/powercap/intel-rapl:*:*/energy_uj"
 _ZONE = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
@@ -45,10 +45,6 @@ _ZONE = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
 
 class RaplUnavailable(Exception):
     """Why RAPL cannot be used, in one line that says what to do."""
-
-
-class RaplCounterError(ValueError):
-    """A counter value that cannot be energy (a reset or a jump); the interval is not counted."""
 
 
 def _read_int(path: Path) -> int:
@@ -70,40 +66,24 @@ class RaplSource:
     measured = True
     method = "rapl"
 
-    def __init__(self, zone: Path, component: str, device: str, max_range_uj: int) -> None:
+    def __init__(self, zone: Path, component: str, device: str, max_range_uj: int, now_s: float) -> None:
         self.component = component
         self.device = device
         self._path = zone / "energy_uj"
-        self._max_range_uj = max_range_uj
-        self._last_uj = _read_int(self._path)  # unreadable (e.g. root-only): raises here, at detection
+        first_uj = _read_int(self._path)  # unreadable (e.g. root-only): raises here, at detection
         self._file = PreadFile(self._path)
-        self._total_uj = 0
-        self._last_s: float | None = None  # time of the previous read (the first has none)
+        self._counter = CounterTotal(first_uj, now_s, max_power_w=MAX_ZONE_POWER_W, wrap_uj=max_range_uj)
+
+    @property
+    def glitches(self) -> int:
+        """Counter steps dropped as implausible (resets far from the range, jumps beyond ``MAX_ZONE_POWER_W``)."""
+        return self._counter.glitches
 
     def read(self, now_s: float) -> Reading:
         data = self._file.read(32)
         if not data:  # a zone that went away reads empty or fails (ENODEV)
             raise OSError(errno.ENODEV, f"{self._path} returned nothing")
-        raw = int(data)
-        last, last_s = self._last_uj, self._last_s
-        delta = raw - last
-        # the most this zone can plausibly have counted since the previous read
-        limit_uj = self._max_range_uj / 2 if last_s is None else MAX_ZONE_POWER_W * (now_s - last_s + _SLACK_S) * 1e6
-        self._last_uj, self._last_s = raw, now_s
-        if delta < 0:
-            delta += self._max_range_uj  # a wrap lands just past zero after reading near the range
-            if delta > limit_uj:
-                raise RaplCounterError(
-                    f"counter went back from {last} to {raw} µJ, far from its range {self._max_range_uj}: "
-                    "a reset, not a wrap; this interval is not counted"
-                )
-        elif delta > limit_uj:
-            raise RaplCounterError(
-                f"counter jumped by {delta / 1e6:.4g} J in {now_s - last_s:.3g} s, more than {MAX_ZONE_POWER_W:g} W: "
-                "a glitch; this interval is not counted"
-            )
-        self._total_uj += delta
-        energy_j = self._total_uj / 1e6
+        energy_j = self._counter.step(int(data), now_s) / 1e6
         return Reading(energy_j, energy_j, energy_j)
 
     def close(self) -> None:
@@ -113,7 +93,7 @@ class RaplSource:
         return f"<RaplSource {self.component} {self.device!r} {self._path}>"
 
 
-def _zone_source(zone: Path, name: str, socket: int) -> RaplSource | None:
+def _zone_source(zone: Path, name: str, socket: int, now_s: float) -> RaplSource | None:
     if name.startswith("package"):
         component, device = "cpu", f"package-{socket}"
     elif name == "dram":
@@ -124,12 +104,16 @@ def _zone_source(zone: Path, name: str, socket: int) -> RaplSource | None:
         max_range_uj = _read_int(zone / "max_energy_range_uj")
     except (OSError, ValueError):
         max_range_uj = 2**32  # the smallest width seen on real hardware; only matters on a wrap
-    return RaplSource(zone, component, device, max_range_uj)
+    return RaplSource(zone, component, device, max_range_uj, now_s)
 
 
-def discover_rapl(root: str | os.PathLike[str]) -> list[RaplSource]:
-    """Return one source per package and dram zone under ``root``, or raise ``RaplUnavailable``."""
+def discover_rapl(root: str | os.PathLike[str], now_s: float | None = None) -> list[RaplSource]:
+    """Return one source per package and dram zone under ``root``, or raise ``RaplUnavailable``.
+
+    ``now_s``: the monotonic time of this first reading (the sampler's clock).
+    """
     root = Path(root)
+    now_s = time.monotonic() if now_s is None else now_s
     try:
         entries = sorted(os.listdir(root))
     except FileNotFoundError:
@@ -144,7 +128,7 @@ def discover_rapl(root: str | os.PathLike[str]) -> list[RaplSource]:
         zone = root / entry
         try:
             name = read_small(zone / "name", 64).decode("ascii", "replace").strip()
-            source = _zone_source(zone, name, int(match.group(1)))
+            source = _zone_source(zone, name, int(match.group(1)), now_s)
         except PermissionError:
             raise RaplUnavailable(f"RAPL counters are readable by root only (CVE-2020-8694); to measure the CPU run: {RAPL_PERMISSION_FIX}") from None
         except (OSError, ValueError) as exc:
