@@ -134,7 +134,7 @@ class Sampler:
         self.process_sources = process_views(self.machine_sources, interval_s)
         #: sources of other scopes (the container's), read at every snapshot like the machine's
         self.scoped_sources = list(scoped)
-        self.sources = self.machine_sources + self.scoped_sources + self.process_sources
+        self.sources: list[Any] = [*self.machine_sources, *self.scoped_sources, *self.process_sources]
         self.totals_scope = totals_scope
         self._scope_indices = {
             "machine": tuple(range(len(self.machine_sources))),
@@ -162,7 +162,7 @@ class Sampler:
         self._idle_ticks = 0
         self._process_on = 0  # open windows that use the process views
         #: counter sources that drop implausible steps (``glitches``), with the count last seen
-        self._glitchy = [[s, 0] for s in self.machine_sources if hasattr(s, "glitches")]
+        self._glitchy: list[list[Any]] = [[s, 0] for s in self.machine_sources if hasattr(s, "glitches")]
         now = clock()
         self._last = [Reading(0.0, 0.0, 0.0)] * len(self.sources)
         self._ref_s = now

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import csv
 from bisect import bisect_right
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from jupyter_carbon.sources.cpu_model import TDP_CURVE, lookup_tdp_w
 

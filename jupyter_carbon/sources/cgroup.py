@@ -28,9 +28,9 @@ minus inactive page cache, as ``kubectl top`` and ``docker stats`` count it.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from .pread import read_small
 
@@ -256,8 +256,8 @@ def find_cgroup(root: str | os.PathLike[str] = "/sys/fs/cgroup", proc_cgroup: st
         for d in chain:
             quotas.append(_quota_v2(d))
             memory_limits.append(_bytes_limit(_read(d / "memory.max")))
-        cpuset = _read(directory / "cpuset.cpus.effective")
-        cpusets.append(parse_cpu_list(cpuset) if cpuset else None)
+        cpuset_text = _read(directory / "cpuset.cpus.effective")
+        cpusets.append(parse_cpu_list(cpuset_text) if cpuset_text else None)
     elif v1_paths:
         version = 1
         path = v1_paths.get("cpuacct") or v1_paths.get("cpu") or v1_paths.get("memory") or next(iter(v1_paths.values()))
@@ -283,7 +283,9 @@ def find_cgroup(root: str | os.PathLike[str] = "/sys/fs/cgroup", proc_cgroup: st
     else:
         raise CgroupUnavailable(f"no cgroup of this process found under {root}")
 
-    quota, cpuset, memory_limit = _tightest(quotas), _tightest(cpusets), _tightest(memory_limits)
+    quota, tightest_cpuset, tightest_memory = _tightest(quotas), _tightest(cpusets), _tightest(memory_limits)
+    cpuset = None if tightest_cpuset is None else int(tightest_cpuset)
+    memory_limit = None if tightest_memory is None else int(tightest_memory)
     if cpuset is not None and cpuset >= host_cpus:
         cpuset = None  # every CPU: no restriction
     if memory_limit is not None and host_memory_bytes and memory_limit >= host_memory_bytes:

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Callable
 
 from .base import IntegratingSource
 from .pread import PreadFile
@@ -211,6 +211,7 @@ class ProcUptimeCpu:
         self._file = PreadFile(path)
         self._cpus = os.sysconf("SC_NPROCESSORS_ONLN")
         self._read_s = float("-inf")
+        self._value: tuple[float, float] = (0.0, 0.0)
         self()  # fail now, not on the first window, if the format is unexpected
 
     def __call__(self) -> tuple[float, float]:
@@ -246,19 +247,22 @@ class CpuModelSource(IntegratingSource):
     method = "cpu-model"
     measured = False
 
-    def __init__(self, tdp_w: float, now_s: float, device: str = "cpu", cpu_s: Callable[[], tuple[float, float]] | None = None, curve: CpuCurve = TDP_CURVE) -> None:
+    def __init__(self, tdp_w: float, now_s: float, device: str = "cpu", cpu_s: Callable[..., tuple[float, float]] | None = None, curve: CpuCurve = TDP_CURVE) -> None:
         super().__init__(now_s)
         self.tdp_w = tdp_w
         self.curve = curve
         self.device = device
-        self._cpu_s = cpu_s or machine_cpu_s()
+        self._cpu_s: Callable[..., tuple[float, float]] = cpu_s or machine_cpu_s()
         self._takes_time = getattr(self._cpu_s, "takes_time", False)  # a cgroup's: total from the read's time
-        self._busy_s, self._total_s = self._cpu_s(now_s) if self._takes_time else self._cpu_s()
+        self._busy_s, self._total_s = self._read_cpu_s(now_s)
         self.utilisation = 0.0
         self._band_w: tuple[float, float, float] | None = None
 
+    def _read_cpu_s(self, now_s: float) -> tuple[float, float]:
+        return self._cpu_s(now_s) if self._takes_time else self._cpu_s()
+
     def _power_band_w(self, now_s: float) -> tuple[float, float, float]:
-        busy_s, total_s = self._cpu_s(now_s) if self._takes_time else self._cpu_s()
+        busy_s, total_s = self._read_cpu_s(now_s)
         d_total = total_s - self._total_s
         if d_total > 0:
             self.utilisation = min(1.0, max(0.0, (busy_s - self._busy_s) / d_total))

@@ -33,7 +33,8 @@ of its own size: ``n`` CPUs (its quota, cpuset or SLURM allocation) and its work
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .base import Reading
 from .cpu_model import TDP_CURVE, CpuModelSource, machine_cpu_s, psutil_cpu_s
@@ -132,7 +133,7 @@ class ScopedSource:
         reading = self.inner.read(now_s)
         share = self._share.shares(now_s)[self._index]
         if self._last is not None:
-            self._total = Reading(*(t + (r - l) * share for t, r, l in zip(self._total, reading, self._last)))
+            self._total = Reading(*(total + (now - then) * share for total, now, then in zip(self._total, reading, self._last)))
         self._last = reading
         return self._total
 
@@ -215,7 +216,7 @@ class ContainerShare:
         counters = (now_s, self._usage_s(), self._host_cpu_s()[0])
         cpu_share = self._cache[0]
         if self._last is not None:
-            dt, d_cg, d_busy = (c - l for c, l in zip(counters, self._last))
+            dt, d_cg, d_busy = (now - then for now, then in zip(counters, self._last))
             i = self.idle_share
             whole = i * cg.host_cpus * dt + (1 - i) * d_busy
             if whole > 0:
