@@ -22,7 +22,7 @@ from .sources.base import Reading
 __all__ = ["CarbonSession", "Measurement", "get_session", "reset_session"]
 
 #: Settings whose change means probing the hardware again.
-_REDETECT = ("scope", "powercap_root", "hwmon_root", "power")  # scope: the totals' sources change
+_REDETECT = ("scope", "powercap_root", "hwmon_root", "power", "cgroup_root", "dmi_root")  # scope: the totals' sources change
 #: Settings that change where the carbon intensity comes from.
 _INTENSITY = ("region", "intensity", "live", "zone")
 
@@ -69,6 +69,7 @@ class CarbonSession:
         self.baseline_w: dict[str, float] | None = None
         self._lock = threading.RLock()
         self._pending_redetect = False
+        self._cloud_pue_done = False
         self._table_intensity: Intensity | None = None
         self._live: Any = None
         self.records: list[CellRecord] = []
@@ -82,8 +83,14 @@ class CarbonSession:
 
         detect_fn = self._detect_fn or detect
         self.detection = detect_fn(self.config, now_s=self._clock())
-        scope = self.config.scope
-        self.sampler = Sampler(self.detection.sources, self.config.interval, clock=self._clock, wall_clock=self._wall_clock, threaded=self._threaded, totals_scope=scope)
+        #: the scope in force for the totals and for cells that ask for none, and why
+        scope, reason = self.detection.resolve(self.config.scope)
+        self.scope, self.scope_reason = scope, reason
+        cloud = getattr(self.detection, "cloud", None)
+        if cloud is not None and not self._cloud_pue_done and self.config.pue == Config.pue:
+            self.config = self.config.updated(pue=cloud.pue)  # the provider's PUE, unless the user set one
+            self._cloud_pue_done = True
+        self.sampler = Sampler(self.detection.sources, self.config.interval, clock=self._clock, wall_clock=self._wall_clock, threaded=self._threaded, totals_scope=scope, scoped=getattr(self.detection, "scoped", ()))
         self.ledger = Ledger(self.sampler.sources, self.sampler.indices(scope), records=self.records)
         rapl = self.detection.skipped.get("rapl", "")
         if "CVE-2020-8694" in rapl:  # RAPL is there but locked: say once how to unlock it
@@ -161,8 +168,9 @@ class CarbonSession:
             if self._pending_redetect and not self.sampler.open_windows:
                 self._redetect()
             meta = m._meta
-            scope = meta.get("scope") or self.config.scope
-            meta["scope"], meta["label"] = scope, m.label
+            requested = meta.get("scope")
+            scope, reason = self.detection.resolve(requested) if requested else (self.scope, self.scope_reason)
+            meta["scope"], meta["scope_reason"], meta["label"] = scope, reason, m.label
             m.window = window = self.sampler.open(listener, scope=scope)
             m.wid = self.ledger.open(window.start, window.indices, meta)
 

@@ -64,7 +64,7 @@ def assumptions_html(session: Any) -> str:
     return (
         f'<div class="jc-assumptions" style="color: {H.FG2}">assumptions: region {H.esc(region)} · '
         f"intensity {intensity.g_per_kwh:g} gCO2e/kWh (source: {H.esc(intensity.source)}) · PUE {cfg.pue:g} · "
-        f"scope {H.esc(cfg.scope)} · sampling interval {cfg.interval:g} s</div>"
+        f"scope {H.esc(getattr(session, 'scope', cfg.scope))} · sampling interval {cfg.interval:g} s</div>"
     )
 
 

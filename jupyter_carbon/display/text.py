@@ -214,9 +214,16 @@ def _intensity_phrase(session: Any) -> str:
     return f"{intensity.g_per_kwh:g} gCO2e/kWh ({where})"
 
 
+def _scope_phrase(session: Any) -> str:
+    """``scope container (auto: the kernel runs in a limiting cgroup (…))``"""
+    scope = getattr(session, "scope", session.config.scope)
+    reason = getattr(session, "scope_reason", "")
+    return f"scope {scope} ({reason})" if reason else f"scope {scope}"
+
+
 def format_load_line(session: Any) -> str:
-    """``jupyter_carbon: CPU (model, estimated), RAM (model, estimated) · 475 gCO2e/kWh (world average — set a region)``"""
-    return f"jupyter_carbon: {_sources_phrase(session.detection.sources)} · {_intensity_phrase(session)}"
+    """``jupyter_carbon: CPU (model, estimated), RAM (model, estimated) · 475 gCO2e/kWh (world average — set a region) · scope machine (auto: …)``"""
+    return f"jupyter_carbon: {_sources_phrase(session.detection.sources)} · {_intensity_phrase(session)} · {_scope_phrase(session)}"
 
 
 def format_config(config: Any) -> str:
@@ -231,6 +238,10 @@ def format_status(session: Any, auto: bool = False) -> str:
     for source in session.detection.sources:
         how = _METHOD_WORDS.get(source.method) or ("measured" if source.measured else "estimated")
         lines.append(f"  {source.component.upper():<4} {source.device} — {source.method} ({how})")
+    for source in getattr(session.detection, "scoped", ()):
+        if source.scope == getattr(session, "scope", None):
+            how = "measured" if source.measured else "estimated"
+            lines.append(f"  {source.component.upper():<4} {source.device} — {source.method} ({how}, {source.scope} scope)")
     for note in session.detection.notes:
         lines.append(f"  note: {note}")
     if session.detection.skipped:
@@ -240,7 +251,7 @@ def format_status(session: Any, auto: bool = False) -> str:
     intensity = session.intensity()
     notes = intensity_notes(intensity.source, intensity.note)
     lines.append(f"intensity: {intensity.g_per_kwh:g} gCO2e/kWh from {intensity.source}" + (f" ({'; '.join(notes)})" if notes else ""))
-    lines.append(f"PUE {cfg.pue:g} · scope {cfg.scope} · interval {cfg.interval:g} s · every cell: {'on' if auto else 'off'}")
+    lines.append(f"PUE {cfg.pue:g} · {_scope_phrase(session)} · interval {cfg.interval:g} s · every cell: {'on' if auto else 'off'}")
     if session.baseline_w:
         lines.append("idle baseline: " + ", ".join(f"{k} {v:.3g} W" for k, v in session.baseline_w.items()))
     for error in session.sampler.errors:
@@ -254,4 +265,4 @@ def format_status(session: Any, auto: bool = False) -> str:
 def format_assumptions(session: Any) -> str:
     cfg = session.config
     intensity = session.intensity()
-    return f"assumptions: {intensity.g_per_kwh:g} gCO2e/kWh ({intensity.source}) · PUE {cfg.pue:g} · scope {cfg.scope} · interval {cfg.interval:g} s"
+    return f"assumptions: {intensity.g_per_kwh:g} gCO2e/kWh ({intensity.source}) · PUE {cfg.pue:g} · scope {getattr(session, 'scope', cfg.scope)} · interval {cfg.interval:g} s"
