@@ -48,7 +48,7 @@ def _good(reports: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {a: r for a, r in reports.items() if isinstance(r, Mapping) and not r.get("missing") and "host" in r}
 
 
-def attribute(begin: Mapping[str, Any], end: Mapping[str, Any], span_id: str, *, late: bool = False) -> tuple[HostPart, ...]:
+def attribute(begin: Mapping[str, Any], end: Mapping[str, Any], window_id: str, *, late: bool = False) -> tuple[HostPart, ...]:
     """Per host, the window's share of the host's energy. ``begin``/``end``: worker address → report."""
     begin, end = _good(begin), _good(end)
     hosts: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
@@ -59,7 +59,7 @@ def attribute(begin: Mapping[str, Any], end: Mapping[str, Any], span_id: str, *,
     parts = []
     for host in sorted(hosts):
         b_addrs, e_addrs = hosts[host]
-        parts.append(_host_part(host, {a: begin[a] for a in b_addrs}, {a: end[a] for a in e_addrs}, span_id, late))
+        parts.append(_host_part(host, {a: begin[a] for a in b_addrs}, {a: end[a] for a in e_addrs}, window_id, late))
     return tuple(parts)
 
 
@@ -67,7 +67,7 @@ def _meter(reports: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None
     return next((r["meter"] for r in reports.values() if r.get("meter")), None)
 
 
-def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[str, Mapping[str, Any]], span_id: str, late: bool) -> HostPart:
+def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[str, Mapping[str, Any]], window_id: str, late: bool) -> HostPart:
     flags: list[str] = []
     # time: any worker present at both ends (one host: one monotonic clock)
     both = [a for a in end if a in begin]
@@ -101,7 +101,7 @@ def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[s
     task_s = busy_s = 0.0
     for address, report in end.items():
         before = begin.get(address)
-        task_s += report["span_s"].get(span_id, 0.0) - (before["span_s"].get(span_id, 0.0) if before else 0.0)
+        task_s += report["window_s"].get(window_id, 0.0) - (before["window_s"].get(window_id, 0.0) if before else 0.0)
         busy_s += report["busy_s"] - (before["busy_s"] if before else 0.0)
     died = sorted(a for a in begin if a not in end)
     for address in died:

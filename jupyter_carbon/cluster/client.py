@@ -1,8 +1,10 @@
 """The client side: install the worker plugin, measure each window on the cluster, settle late work.
 
 Per window two rounds of ``Client.run`` (one message to every worker through the scheduler): at
-the open and at the close. The window's tasks are tagged with a ``distributed.span`` entered when
-the window opens, so two notebooks on one cluster never share a span. Futures the window created
+the open and at the close. The window's tasks carry its id in a task annotation
+(``dask.annotate(jupyter_carbon=ids)``, entered when the window opens), so two notebooks on one
+cluster never share an id. Like every dask annotation it lives in a context variable: tasks
+submitted from other threads during the window are not the window's. Futures the window created
 that are still pending at its close are followed by one background thread (it reads the
 client's own future states, no message to the cluster while it waits); once they are all done,
 one more round measures what ran after the close, and that part is handed to ``on_late`` as a
@@ -21,16 +23,14 @@ from .part import ClusterPart
 
 __all__ = ["ClusterMeter", "ClusterWindow", "LateWork"]
 
-#: The tag of the spans jupyter_carbon opens (visible in the Dask dashboard).
-SPAN_TAG = "jupyter_carbon"
 
 
 @dataclass
 class ClusterWindow:
     """A window open on the cluster."""
 
-    span_id: str
-    span_cm: Any
+    window_id: str
+    annotation_cm: Any
     begin: dict[str, Any]
     keys_before: frozenset
     context: Any = None  # what the caller wants back with a late part (e.g. the measurement)
@@ -83,7 +83,7 @@ class ClusterMeter:
                 if isinstance(response, dict) and response.get("status") == "error":
                     self.problems.append(f"worker {address}: the jupyter_carbon plugin failed to start: {response.get('exception_text') or response}")
         except Exception as exc:
-            self.problems.append(f"could not install the jupyter_carbon plugin on the workers ({type(exc).__name__}: {exc}); install jupyter_carbon on every worker: pip install 'jupyter-carbon[dask]'")
+            self.problems.append(f"the jupyter_carbon plugin failed on some workers ({type(exc).__name__}: {exc}); install jupyter_carbon on every worker: pip install 'jupyter-carbon[dask]'")
         self.installed = True
         self.query([])  # see which workers answer
 
@@ -125,26 +125,30 @@ class ClusterMeter:
         return {}
 
     def begin(self, context: Any = None) -> ClusterWindow:
-        import distributed
+        import dask
 
-        cm = distributed.span(SPAN_TAG)
-        span_id = cm.__enter__()
+        from .worker import ANNOTATION
+
+        window_id = uuid.uuid4().hex
+        outer = tuple(dask.get_annotations().get(ANNOTATION) or ())
+        cm = dask.annotate(**{ANNOTATION: outer + (window_id,)})
+        cm.__enter__()
         try:
             keys = frozenset(self._keys())
-            begin = self.query([span_id], opened=[span_id])
+            begin = self.query([window_id], opened=[window_id])
         except BaseException:
             _exit(cm)
             raise
-        return ClusterWindow(span_id, cm, begin, keys, context)
+        return ClusterWindow(window_id, cm, begin, keys, context)
 
     def end(self, window: ClusterWindow) -> tuple[ClusterPart, tuple[str, ...]]:
         """The window's part and the record flags; pending futures are followed up."""
-        flags = list(_exit(window.span_cm))
+        flags = list(_exit(window.annotation_cm))
         futures = self._keys()
         pending = tuple(k for k, state in futures.items() if k not in window.keys_before and getattr(state, "status", "") == "pending")
-        late_token = window.span_id + "-late"
-        reports = self.query([window.span_id], opened=[late_token] if pending else [], closed=[window.span_id])
-        hosts = attribute(window.begin, reports, window.span_id)
+        late_token = window.window_id + "-late"
+        reports = self.query([window.window_id], opened=[late_token] if pending else [], closed=[window.window_id])
+        hosts = attribute(window.begin, reports, window.window_id)
         flags += [f"cluster: {line}" for line in self.missing]
         flags += [f"cluster: {flag}" for host in hosts for flag in host.flags]
         if pending:
@@ -186,11 +190,11 @@ class ClusterMeter:
             if late not in self.late:
                 return
             self.late.remove(late)
-        span_id = late.window.span_id
+        window_id = late.window.window_id
         flags = [flag] if flag else []
         try:
-            reports = self.query([span_id], closed=[late.token])
-            hosts = attribute(late.begin, reports, span_id, late=True)
+            reports = self.query([window_id], closed=[late.token])
+            hosts = attribute(late.begin, reports, window_id, late=True)
             flags += [f"cluster: {line}" for line in self.missing]
             flags += [f"cluster: {f}" for host in hosts for f in host.flags]
         except Exception as exc:
@@ -209,4 +213,4 @@ def _exit(cm: Any) -> tuple[str, ...]:
         cm.__exit__(None, None, None)
         return ()
     except Exception as exc:  # e.g. closed in another context than it was opened in
-        return (f"cluster: could not close the cell's span ({type(exc).__name__}: {exc})",)
+        return (f"cluster: could not close the cell's task annotation ({type(exc).__name__}: {exc})",)

@@ -1,9 +1,15 @@
-"""The worker plugin: counts each span's task thread-seconds locally and answers one query per window.
+"""The worker plugin: counts each window's task thread-seconds locally and answers one query per window.
 
 Registered by the client (``Client.register_plugin``) and so installed on every worker, also on
 workers that join or restart later. It sends nothing on its own: no message per task. Task
 transitions (on the worker's event loop) start and stop a per-task clock; thread-seconds add up
-per tuple of span ids (``distributed.span`` nests, so a task belongs to each of its spans). The
+per tuple of window ids: the client annotates each window's tasks (``dask.annotate``) with the
+ids of the windows open when they were submitted (windows nest, so a task counts in each).
+
+Why an annotation of our own and not ``distributed.span``: the scheduler files spans per
+TaskGroup (the key's prefix, e.g. every ``client.submit(f)`` is in group ``f``), so while an
+earlier cell's futures of ``f`` are alive, a new cell's tasks of ``f`` join the earlier span, and
+two notebooks submitting the same function share one. The
 client calls :func:`query` once per worker at a window's open and close (``Client.run``).
 """
 
@@ -19,24 +25,26 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from .host import HostMeter, host_identity
 
-__all__ = ["CarbonWorkerPlugin", "PLUGIN_NAME", "detach", "query"]
+__all__ = ["ANNOTATION", "CarbonWorkerPlugin", "PLUGIN_NAME", "detach", "query"]
 
 PLUGIN_NAME = "jupyter_carbon"
+#: A client that has not queried for this long no longer keeps the plugin installed (s).
+USER_EXPIRY_S = 3600.0
 #: Worker task states in which a task occupies (or still runs in) a thread.
 _RUNNING = frozenset(("executing", "long-running", "cancelled", "resumed"))
 
 
-def _span_ids(ts: Any) -> tuple[str, ...]:
+#: The task annotation that carries the ids of the windows a task was submitted in (outermost first).
+ANNOTATION = "jupyter_carbon"
+
+
+def _window_ids(ts: Any) -> tuple[str, ...]:
     annotations = getattr(ts, "annotations", None) or {}
-    span = annotations.get("span") or {}
-    ids = tuple(span.get("ids") or ())
-    if not ids and getattr(ts, "span_id", None):
-        ids = (ts.span_id,)
-    return ids
+    return tuple(annotations.get(ANNOTATION) or ())
 
 
 class CarbonWorkerPlugin(WorkerPlugin):
-    """Per-span task thread-seconds on one worker, and the host's meter (if this worker leads)."""
+    """Per-window task thread-seconds on one worker, and the host's meter (if this worker leads)."""
 
     name = PLUGIN_NAME
     #: one plugin per worker, shared by every client (notebook) that registers it: a second
@@ -52,7 +60,9 @@ class CarbonWorkerPlugin(WorkerPlugin):
         self._done_s: defaultdict[tuple[str, ...], float] = defaultdict(float)
         self._busy_s = 0.0
         self._tasks = 0
-        self._users: set[str] = set()  # the clients that use the plugin (removed when the last leaves)
+        #: the clients using the plugin, with when each last asked (the plugin is removed when the
+        #: last one leaves; a client silent for USER_EXPIRY_S, e.g. a dead kernel, no longer counts)
+        self._users: dict[str, float] = {}
 
     # pickled without its state: only the class travels to the workers
     def __getstate__(self) -> dict[str, Any]:
@@ -79,7 +89,7 @@ class CarbonWorkerPlugin(WorkerPlugin):
         with self._lock:
             if now:
                 ts = self.worker.state.tasks.get(key) if self.worker is not None else None
-                self._running[key] = (_span_ids(ts), t)
+                self._running[key] = (_window_ids(ts), t)
             else:
                 entry = self._running.pop(key, None)
                 if entry is not None:
@@ -89,9 +99,9 @@ class CarbonWorkerPlugin(WorkerPlugin):
                     self._tasks += 1
 
     def report(self, ids: Iterable[str], opened: Iterable[str] = (), closed: Iterable[str] = (), user: str = "") -> dict[str, Any]:
-        """Cumulative thread-seconds (all tasks, and per span id in ``ids``) and the host's meter."""
+        """Cumulative thread-seconds (all tasks, and per window id in ``ids``) and the host's meter."""
         if user:
-            self._users.add(user)
+            self._users[user] = time.monotonic()
         meter = self.meter
         if meter is not None:
             meter.try_lead()  # take over when the host's meter died
@@ -103,17 +113,17 @@ class CarbonWorkerPlugin(WorkerPlugin):
         t = time.monotonic()
         with self._lock:
             busy = self._busy_s
-            span_s = dict.fromkeys(ids, 0.0)
+            window_s = dict.fromkeys(ids, 0.0)
             running = dict.fromkeys(ids, 0)
             for key_ids, seconds in self._done_s.items():
                 for i in ids:
                     if i in key_ids:
-                        span_s[i] += seconds
+                        window_s[i] += seconds
             for key_ids, started in self._running.values():
                 busy += t - started
                 for i in ids:
                     if i in key_ids:
-                        span_s[i] += t - started
+                        window_s[i] += t - started
                         running[i] += 1
             tasks = self._tasks
         worker = self.worker
@@ -126,7 +136,7 @@ class CarbonWorkerPlugin(WorkerPlugin):
             "t_s": t,
             "busy_s": busy,
             "tasks": tasks,
-            "span_s": span_s,
+            "window_s": window_s,
             "running": running,
             "meter": meter.reading() if meter is not None else None,
         }
@@ -145,5 +155,6 @@ def detach(user: str, dask_worker: Any = None) -> int:
     plugin = (getattr(dask_worker, "plugins", None) or {}).get(PLUGIN_NAME)
     if plugin is None:
         return 0
-    plugin._users.discard(user)
-    return len(plugin._users)
+    plugin._users.pop(user, None)
+    now = time.monotonic()
+    return sum(1 for seen in plugin._users.values() if now - seen < USER_EXPIRY_S)

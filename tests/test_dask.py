@@ -1,0 +1,336 @@
+"""Dask clusters: a cell's tasks on real worker processes are measured and charged to the cell.
+
+Real clusters only: a ``LocalCluster`` with worker processes (two workers on one host), and a
+scheduler plus workers started as separate ``dask scheduler`` / ``dask worker`` processes that are
+not children of this process (each worker poses as its own host through JUPYTER_CARBON_HOST).
+Clusters are shared per module: the machine has 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from jupyter_carbon.carbon_session import CarbonSession, get_session  # noqa: E402
+from jupyter_carbon.cluster import ClusterPart, HostPart  # noqa: E402
+from jupyter_carbon.cluster.attribute import attribute  # noqa: E402
+from jupyter_carbon.cluster.client import ClusterMeter  # noqa: E402
+from jupyter_carbon.cluster.observer import LATE_KIND, attach_cluster  # noqa: E402
+
+
+#: Defined in the shell, as a notebook would: pickled by value, so workers need not import this file.
+BURN = """
+def burn(seconds):
+    import time
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:  # busy: one worker thread for `seconds` of wall time
+        pass
+    return seconds
+"""
+_ns: dict = {"__name__": "__main__"}
+exec(BURN, _ns)
+burn = _ns["burn"]
+
+
+def wait_for(predicate, timeout_s: float = 15.0, what: str = "condition"):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def parts_of(records):
+    return [ClusterPart.of(r) for r in records]
+
+
+# --- a LocalCluster: two worker processes on one host ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    os.environ["JUPYTER_CARBON_LOCK_DIR"] = str(tmp_path_factory.mktemp("locks"))  # inherited by the workers
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+    os.environ.pop("JUPYTER_CARBON_LOCK_DIR", None)
+
+
+@pytest.fixture
+def dask_shell(shell, local):
+    shell.user_ns.update(client=local)
+    shell.run_cell(BURN)
+    yield shell
+    shell.user_ns.pop("client", None)
+
+
+def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
+    dask_shell.run_cell("%%carbon\nfutures = client.map(burn, [0.6, 0.6], pure=False)\nresult = client.gather(futures)")
+    record = get_session().records[-1]
+    part = ClusterPart.of(record)
+    assert part is not None and len(part.hosts) == 1
+    host = part.hosts[0]
+    assert host.workers == 2
+    assert 1.0 < host.task_s < 1.8  # two tasks of 0.6 s, each on its own thread
+    assert host.energy_j > 0 and host.host_j > 0
+    assert host.energy_j + host.idle_j + host.others_j == pytest.approx(host.host_j)
+    assert not host.measured and "cpu-model" in host.methods  # no RAPL here: the same model as locally
+    # one meter per host: the two workers share it, so the host is counted once. The workers'
+    # meter and the kernel's own session model the same machine over the same window.
+    meter = next(iter(get_session().observers[0].meters.values()))
+    assert sum(1 for r in meter.last_reports.values() if r.get("meter")) == 1
+    assert 0.5 < host.host_j / record.energy_j < 2.0
+    # the report shows it
+    text = "\n".join(__import__("jupyter_carbon.display.text", fromlist=["x"]).cluster_lines(record))
+    assert "cluster (Dask)" in text and "estimated (cpu-model" in text
+
+
+def test_two_clients_on_one_cluster_are_charged_their_own_tasks(local):
+    import threading
+
+    other = distributed.Client(local.scheduler.address, set_as_default=False)
+    parts = {}
+
+    def notebook(name, client, seconds):  # a thread has its own context: its own span, like a kernel
+        meter = ClusterMeter(client)
+        meter.install()
+        window = meter.begin()
+        client.submit(burn, seconds, pure=False).result()
+        parts[name] = meter.end(window)[0]
+        meter.uninstall()
+
+    try:
+        threads = [threading.Thread(target=notebook, args=("a", local, 1.0)), threading.Thread(target=notebook, args=("b", other, 0.4))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        other.close()
+    (host_a,), (host_b,) = parts["a"].hosts, parts["b"].hosts
+    assert host_a.task_s == pytest.approx(1.0, abs=0.3)
+    assert host_b.task_s == pytest.approx(0.4, abs=0.2)
+    # while both ran, each saw the other's task as others', never charged to itself
+    assert host_b.others_j > 0
+    assert host_a.energy_j + host_a.others_j + host_a.idle_j == pytest.approx(host_a.host_j)
+
+
+def test_work_finishing_after_the_cell_is_charged_to_it_later(dask_shell, local):
+    dask_shell.run_cell("%%carbon\nlate = client.submit(burn, 1.2, pure=False)")
+    session = get_session()
+    record = session.records[-1]
+    part = ClusterPart.of(record)
+    assert part.pending_tasks == 1
+    assert any("completed later" in flag for flag in record.flags)
+    late = wait_for(lambda: next((r for r in session.records if r.kind == LATE_KIND), None), what="the late record")
+    late_part = ClusterPart.of(late)
+    assert late_part.late_for == record.id and late_part.hosts[0].late
+    # never lost, never counted twice: the cell's and the later part's task time add up to the task
+    total_s = sum(h.task_s for h in part.hosts) + sum(h.task_s for h in late_part.hosts)
+    assert total_s == pytest.approx(1.2, abs=0.3)
+    assert late_part.energy_j > 0
+    # the log has both parts
+    log = Path(os.environ["JUPYTER_CARBON_LOG_DIR"])
+    text = "".join(p.read_text() for p in log.glob("*.jsonl"))
+    assert '"late_for"' in text and '"cluster"' in text
+
+
+def test_status_lists_hosts_and_sources(dask_shell, local, capsys):
+    dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    capsys.readouterr()
+    dask_shell.run_line_magic("carbon", "status")
+    out = capsys.readouterr().out
+    assert f"scheduler {local.scheduler.address}" in out
+    assert "2 worker(s)" in out and "cpu-model (estimated)" in out
+
+
+def test_dask_off_and_unload_remove_the_plugin(dask_shell, local):
+    dask_shell.run_line_magic("carbon", "config dask=off")
+    dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    assert ClusterPart.of(get_session().records[-1]) is None
+    dask_shell.run_line_magic("carbon", "config dask=auto")
+    dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    assert ClusterPart.of(get_session().records[-1]) is not None
+
+    def has_plugin(dask_worker):
+        return "jupyter_carbon" in dask_worker.plugins
+
+    assert all(local.run(has_plugin).values())
+    dask_shell.run_line_magic("unload_ext", "jupyter_carbon")
+    assert not any(local.run(has_plugin).values())
+    dask_shell.run_line_magic("load_ext", "jupyter_carbon")  # the fixture unloads it
+
+
+# --- separate dask scheduler / dask worker processes, each worker its own host -------------------
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
+    """Start ``args`` detached (re-parented to init, not a child of this process); its pid."""
+    command = shlex.join(args) + f" > {shlex.quote(str(log))} 2>&1 & echo $!"
+    out = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, check=True, start_new_session=True)
+    return int(out.stdout.strip())
+
+
+def _worker_args(scheduler_file: Path, name: str) -> list[str]:
+    return [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", name]
+
+
+@pytest.fixture(scope="module")
+def apart(tmp_path_factory):
+    """Scheduler and three workers as separate processes: host-a, host-b, and host-c (killed by a test)."""
+    tmp = tmp_path_factory.mktemp("apart")
+    scheduler_file = tmp / "scheduler.json"
+    env = {**os.environ, "JUPYTER_CARBON_LOCK_DIR": str(tmp)}
+    pids = [_spawn([sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file", str(scheduler_file), "--port", "0", "--no-dashboard"], env, tmp / "scheduler.log")]
+    client = None
+    try:
+        wait_for(scheduler_file.exists, what="the scheduler")
+        for host in ("host-a", "host-b", "host-c"):
+            pids.append(_spawn(_worker_args(scheduler_file, host), {**env, "JUPYTER_CARBON_HOST": host}, tmp / f"{host}.log"))
+        # a worker that cannot import jupyter_carbon (as on a cluster where it was not installed)
+        lacking = [sys.executable, "-c", "import sys; sys.modules['jupyter_carbon'] = None; sys.argv[0] = 'dask-worker'; from distributed.cli.dask_worker import main; main()", *_worker_args(scheduler_file, "bare")[3:]]
+        pids.append(_spawn(lacking, {**env, "JUPYTER_CARBON_HOST": "host-bare"}, tmp / "bare.log"))
+        client = distributed.Client(scheduler_file=str(scheduler_file), set_as_default=False)
+        client.wait_for_workers(4, timeout=60)
+        workers = {info["name"]: address for address, info in client.scheduler_info()["workers"].items()}
+        yield client, workers, pids
+    finally:
+        if client is not None:
+            client.close()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture
+def apart_shell(shell, apart):
+    client, workers, pids = apart
+    with client.as_current():  # the kernel's default client while the test runs
+        shell.user_ns.update(client=client, workers=workers)
+        shell.run_cell(BURN)
+        yield shell
+    shell.user_ns.pop("client", None)
+
+
+def test_workers_started_apart_are_charged_per_host(apart_shell, apart):
+    import psutil
+
+    client, workers, pids = apart
+    children = {p.pid for p in psutil.Process().children(recursive=True)}
+    assert not children & set(pids[1:])  # the workers are not the kernel's children
+    cell = "%%carbon --scope process\nfs = [client.submit(burn, 0.8, workers=[workers[h]], pure=False) for h in ('host-a', 'host-b')]\nclient.gather(fs)"
+    apart_shell.run_cell(cell)
+    record = get_session().records[-1]
+    part = ClusterPart.of(record)
+    hosts = {h.host: h for h in part.hosts}
+    assert {"host-a", "host-b"} <= set(hosts)
+    for name in ("host-a", "host-b"):
+        assert hosts[name].task_s == pytest.approx(0.8, abs=0.3)
+        assert hosts[name].energy_j > 0
+    # process scope sees only the kernel; the cluster part carries the work
+    assert part.energy_j > record.energy_j
+    # the worker without jupyter_carbon is named, with the install hint
+    assert any("bare" in flag or "jupyter-carbon[dask]" in flag for flag in record.flags)
+
+
+def test_status_says_which_workers_lack_jupyter_carbon(apart_shell, capsys):
+    apart_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    capsys.readouterr()
+    apart_shell.run_line_magic("carbon", "status")
+    out = capsys.readouterr().out
+    assert "host host-a: 1 worker(s)" in out and "host host-b: 1 worker(s)" in out
+    assert "not measured:" in out and "pip install 'jupyter-carbon[dask]'" in out
+
+
+def test_a_worker_killed_mid_cell_is_flagged_and_the_rest_kept(apart_shell, apart):
+    client, workers, pids = apart
+    victim = pids[3]  # host-c
+    apart_shell.user_ns["victim"] = victim
+    cell = (
+        "%%carbon\nimport os, signal, time\n"
+        "doomed = client.submit(burn, 5, workers=[workers['host-c']], allow_other_workers=False, pure=False)\n"
+        "kept = client.submit(burn, 0.8, workers=[workers['host-a']], pure=False)\n"
+        "time.sleep(0.3); os.kill(victim, signal.SIGKILL)\n"
+        "kept.result(); client.cancel(doomed)"
+    )
+    apart_shell.run_cell(cell)
+    record = get_session().records[-1]
+    part = ClusterPart.of(record)
+    hosts = {h.host: h for h in part.hosts}
+    assert any("host-c" in flag and "died" in flag for flag in record.flags)
+    assert hosts["host-a"].task_s == pytest.approx(0.8, abs=0.3) and hosts["host-a"].energy_j > 0
+
+
+# --- pure parts ----------------------------------------------------------------------------------
+
+
+def _report(address, host, *, busy_s, window_s, meter_id="m1", energy_j=0.0, t_s=0.0, nthreads=1):
+    meter = {"id": meter_id, "t_s": t_s, "sources": [["cpu", "cpu0", "rapl", True]], "readings": [[energy_j, energy_j, energy_j]]} if meter_id else None
+    return {"worker": address, "host": host, "nthreads": nthreads, "cpu_count": 8, "t_s": t_s, "busy_s": busy_s, "window_s": {"s": window_s}, "running": {"s": 0}, "meter": meter}
+
+
+def test_attribution_splits_host_energy_without_loss_and_flags_a_dead_worker():
+    begin = {"w1": _report("w1", "h", busy_s=0, window_s=0, energy_j=100, t_s=10), "w2": _report("w2", "h", busy_s=0, window_s=0, meter_id=None, t_s=10)}
+    end = {"w1": _report("w1", "h", busy_s=3, window_s=2, energy_j=140, t_s=12)}
+    (host,) = attribute(begin, end, "s")
+    assert host.host_j == pytest.approx(40)
+    assert host.energy_j + host.others_j + host.idle_j == pytest.approx(host.host_j)
+    # capacity: 1 surviving thread × 2 s is less than the 3 busy thread-s, so the busy time counts
+    assert host.energy_j == pytest.approx(40 * 2 / 3)
+    assert host.idle_j == pytest.approx(0)
+    assert host.measured and host.methods == ("rapl",)
+    assert any("w2 died mid-window" in f for f in host.flags)
+
+
+def test_parts_round_trip_through_json():
+    part = ClusterPart(hosts=(HostPart("h", 1.5, 1.0, 2.0, False, ("cpu-model",), host_j=3.0, idle_j=1.0, others_j=0.5, task_s=2.0, busy_share=0.6, workers=2, late=True, flags=("x",)),), pending_tasks=2, late_for=7, flags=("y",), scheduler="tcp://s")
+    assert ClusterPart.from_dict(json.loads(json.dumps(part.to_dict()))) == part
+
+
+def test_without_a_client_nothing_of_distributed_is_imported():
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "shell.run_line_magic('load_ext', 'jupyter_carbon')\n"
+        "shell.run_cell('%%carbon --quiet\\nx = 1')\n"
+        "shell.run_line_magic('carbon', 'status')\n"
+        "print('distributed' in sys.modules, 'dask' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "JUPYTER_CARBON_LOG_DIR": "none"}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False False"
+    assert "cluster (Dask): none in use" in out.stdout
+
+
+def test_session_observer_failure_never_reaches_the_cell():
+    session = CarbonSession(threaded=False)
+
+    class Broken:
+        def window_started(self, m):
+            raise RuntimeError("boom")
+
+        def window_stopping(self, m):
+            raise RuntimeError("bang")
+
+    session.observers.append(Broken())
+    with session.open("x") as m:
+        pass
+    assert any("bang" in f for f in m.record.flags)
+    assert any("boom" in p for p in session.problems)
