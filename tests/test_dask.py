@@ -56,6 +56,16 @@ def parts_of(records):
     return [ClusterPart.of(r) for r in records]
 
 
+def test_dask_on_without_a_client_says_what_to_do():
+    session = CarbonSession(threaded=False)
+    attach_cluster(session)
+    session.configure(dask="on")
+    with session.open("x") as m:
+        pass
+    assert ClusterPart.of(m.record) is None
+    assert any("dask=on but this kernel has no distributed.Client" in p for p in session.problems)
+
+
 # --- a LocalCluster: two worker processes on one host ------------------------------------------
 
 
@@ -95,8 +105,12 @@ def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
     assert sum(1 for r in meter.last_reports.values() if r.get("meter")) == 1
     assert 0.5 < host.host_j / record.energy_j < 2.0
     # the report shows it
-    text = "\n".join(__import__("jupyter_carbon.display.text", fromlist=["x"]).cluster_lines(record))
-    assert "cluster (Dask)" in text and "estimated (cpu-model" in text
+    from jupyter_carbon.display.html import record_html
+    from jupyter_carbon.display.text import format_record, format_record_line
+
+    assert "cluster (Dask)" in format_record(record) and "estimated (cpu-model" in format_record(record)
+    assert "cluster (Dask)" in record_html(record)  # the widget's report
+    assert " · cluster " in format_record_line(record)  # the one-line report of auto mode
 
 
 def test_two_clients_on_one_cluster_are_charged_their_own_tasks(local):
@@ -334,3 +348,33 @@ def test_session_observer_failure_never_reaches_the_cell():
         pass
     assert any("bang" in f for f in m.record.flags)
     assert any("boom" in p for p in session.problems)
+
+
+# --- a real kernel (ipykernel through nbclient): the annotation follows the cell, not beyond ------
+
+
+def test_in_a_real_kernel_the_cell_is_charged_and_nothing_leaks(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = [
+        "%load_ext jupyter_carbon",
+        "from distributed import Client, LocalCluster\n"
+        "cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)\n"
+        "client = Client(cluster)\n" + BURN,
+        "%%carbon\nclient.gather(client.map(burn, [0.4, 0.4], pure=False))",
+        "import dask, json\nfrom jupyter_carbon.carbon_session import get_session\n"
+        "print(json.dumps({'part': get_session().records[-1].extra.get('cluster'), 'annotations': dask.get_annotations()}))",
+        "%unload_ext jupyter_carbon",
+        "print(json.dumps(list(client.run(lambda dask_worker: 'jupyter_carbon' in dask_worker.plugins).values())))\nclient.close(); cluster.close()",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = json.loads(next(o["text"] for o in nb.cells[3].outputs if o.get("name") == "stdout"))
+    part = ClusterPart.from_dict(out["part"])
+    assert part.hosts and sum(h.task_s for h in part.hosts) == pytest.approx(0.8, abs=0.3)
+    assert out["annotations"] == {}  # the window's task annotation ended with the cell
+    text = "".join(o.get("text", "") for o in nb.cells[2].outputs) + json.dumps([o.get("data", {}) for o in nb.cells[2].outputs])
+    assert "cluster (Dask)" in text
+    plugins = json.loads(next(o["text"] for o in nb.cells[5].outputs if o.get("name") == "stdout"))
+    assert plugins == [False]  # removed on %unload_ext
