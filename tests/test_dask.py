@@ -172,6 +172,24 @@ def test_status_lists_hosts_and_sources(dask_shell, local, capsys):
     assert "2 worker(s)" in out and "cpu-model (estimated)" in out
 
 
+def test_the_metering_worker_killed_mid_cell_hands_over_and_is_flagged(dask_shell, local):
+    dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    meter = next(iter(get_session().observers[0].meters.values()))
+    metering = next(r for r in meter.last_reports.values() if r.get("meter"))
+    dask_shell.user_ns["victim"] = metering["pid"]
+    dask_shell.run_cell(
+        "%%carbon\nimport os, signal, time\n"
+        "client.gather(client.map(burn, [0.4, 0.4], pure=False))\n"
+        "os.kill(victim, signal.SIGKILL); time.sleep(0.5)"
+    )
+    record = get_session().records[-1]
+    (host,) = ClusterPart.of(record).hosts
+    assert any(metering["worker"] in f and "died mid-window" in f for f in host.flags)
+    assert any("meter started mid-window" in f for f in host.flags)
+    assert host.host_j > 0  # the other worker took over the host's meter: the host is still measured
+    local.wait_for_workers(2, timeout=60)  # the nanny restarts the worker for the next tests
+
+
 def test_dask_off_and_unload_remove_the_plugin(dask_shell, local):
     dask_shell.run_line_magic("carbon", "config dask=off")
     dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
