@@ -27,7 +27,6 @@ from jupyter_carbon.cluster.attribute import attribute  # noqa: E402
 from jupyter_carbon.cluster.client import ClusterMeter  # noqa: E402
 from jupyter_carbon.cluster.observer import LATE_KIND, attach_cluster  # noqa: E402
 
-
 #: Defined in the shell, as a notebook would: pickled by value, so workers need not import this file.
 BURN = """
 def burn(seconds):
@@ -396,3 +395,21 @@ def test_in_a_real_kernel_the_cell_is_charged_and_nothing_leaks(tmp_path):
     assert "cluster (Dask)" in text
     plugins = json.loads(next(o["text"] for o in nb.cells[5].outputs if o.get("name") == "stdout"))
     assert plugins == [False]  # removed on %unload_ext
+
+
+def test_one_meter_per_host_identity_and_a_takeover(tmp_path):
+    from jupyter_carbon.cluster.host import HostMeter, host_identity
+
+    env = {"JUPYTER_CARBON_LOCK_DIR": str(tmp_path), "JUPYTER_CARBON_POWER": "cpu:10,ram:2"}
+    first, second, elsewhere = HostMeter("node-1", env), HostMeter("node-1", env), HostMeter("node-2", env)
+    try:
+        assert first.try_lead() and not second.try_lead()  # same host: one meter
+        assert elsewhere.try_lead()  # another identity: its own meter
+        assert second.reading() is None and first.reading()["sources"][0][2] == "constant"
+        first_id = first.id
+        first.shutdown()  # its worker died: the lock is free
+        assert second.try_lead() and second.reading()["id"] not in (first_id, None)
+    finally:
+        for meter in (first, second, elsewhere):
+            meter.shutdown()
+    assert host_identity({"JUPYTER_CARBON_HOST": " gpu-node-7 "}) == "gpu-node-7"

@@ -19,7 +19,8 @@ meter's readings only, and flagged.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .part import HostPart
 
@@ -44,7 +45,7 @@ def _items(reports: Any) -> list[tuple[str, Any]]:
     return [(getattr(r, "get", lambda k, d=None: d)("worker", "?"), r) for r in reports]
 
 
-def _good(reports: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def _good(reports: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {a: r for a, r in reports.items() if isinstance(r, Mapping) and not r.get("missing") and "host" in r}
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .attribute import attribute, missing_workers
 from .part import ClusterPart
@@ -75,7 +76,7 @@ class ClusterMeter:
 
     def install(self) -> None:
         """Register the worker plugin (once per cluster: it is shared by every client)."""
-        from .worker import CarbonWorkerPlugin, PLUGIN_NAME
+        from .worker import PLUGIN_NAME, CarbonWorkerPlugin
 
         try:
             responses = self.client.register_plugin(CarbonWorkerPlugin(), name=PLUGIN_NAME)
@@ -107,7 +108,7 @@ class ClusterMeter:
 
     # --- windows --------------------------------------------------------------------------------
 
-    def query(self, ids: list[str], opened: list[str] = (), closed: list[str] = ()) -> dict[str, Any]:
+    def query(self, ids: list[str], opened: Sequence[str] = (), closed: Sequence[str] = ()) -> dict[str, Any]:
         """One round: each worker's report (or the exception it raised)."""
         from .worker import query
 

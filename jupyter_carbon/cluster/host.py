@@ -30,7 +30,8 @@ import tempfile
 import threading
 import time
 import uuid
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = ["HOST_ENV", "LOCK_DIR_ENV", "HostMeter", "host_identity"]
 
@@ -63,6 +64,7 @@ class HostMeter:
         self.sampler: Any = None
         self.detection: Any = None
         self.problems: list[str] = []
+        self.scope = "machine"
         self._fd: int | None = None
         self._windows: dict[str, tuple[Any, float]] = {}  # client token -> (sampler window, opened at)
         self._lock = threading.Lock()
@@ -98,8 +100,11 @@ class HostMeter:
         from ..sources import detect
 
         config = Config.from_env(self._environ, problems=self.problems)
+        # the meter stands for every worker on the host: never one process's share ("process"
+        # scope); any other scope (e.g. a container's) is honoured
+        self.scope = "machine" if config.scope == "process" else config.scope
         self.detection = detect(config, now_s=self._clock(), environ=self._environ)
-        self.sampler = Sampler(self.detection.sources, config.interval, clock=self._clock, threaded=True)
+        self.sampler = Sampler(self.detection.sources, config.interval, clock=self._clock, threaded=True, totals_scope=self.scope)
         self.id = uuid.uuid4().hex
 
     def open(self, token: str) -> None:
@@ -113,7 +118,7 @@ class HostMeter:
                     self.sampler.close(window)
                     del self._windows[old]
             if token not in self._windows:
-                self._windows[token] = (self.sampler.open(), now)
+                self._windows[token] = (self.sampler.open(scope=self.scope), now)
 
     def close(self, token: str) -> None:
         if self.sampler is None:
@@ -128,12 +133,14 @@ class HostMeter:
         if self.sampler is None:
             return None
         snap = self.sampler.snapshot()
-        sources = self.sampler.machine_sources
+        indices = self.sampler.indices(self.scope)
+        sources = [self.sampler.sources[i] for i in indices]
         return {
             "id": self.id,
             "t_s": snap.time_s,
+            "scope": self.scope,
             "sources": [[s.component, s.device, s.method, bool(s.measured)] for s in sources],
-            "readings": [list(snap.readings[i]) for i in range(len(sources))],
+            "readings": [list(snap.readings[i]) for i in indices],
             "errors": list(self.sampler.errors) + list(self.problems),
             "skipped": dict(self.detection.skipped) if self.detection is not None else {},
         }

@@ -11,8 +11,9 @@ never charged to a cell). ``energy_j + others_j + idle_j == host_j``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 __all__ = ["HostPart", "ClusterPart", "KEY"]
 
@@ -45,7 +46,7 @@ class HostPart:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "HostPart":
+    def from_dict(cls, data: Mapping[str, Any]) -> HostPart:
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         values["methods"] = tuple(values.get("methods", ()))
@@ -101,7 +102,7 @@ class ClusterPart:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ClusterPart":
+    def from_dict(cls, data: Mapping[str, Any]) -> ClusterPart:
         return cls(
             hosts=tuple(HostPart.from_dict(h) for h in data.get("hosts", ())),
             pending_tasks=int(data.get("pending_tasks", 0)),
@@ -111,7 +112,7 @@ class ClusterPart:
         )
 
     @classmethod
-    def of(cls, record: Any) -> "ClusterPart | None":
+    def of(cls, record: Any) -> ClusterPart | None:
         """The cluster part of a record, or None."""
         data = (getattr(record, "extra", None) or {}).get(KEY)
         return cls.from_dict(data) if data else None

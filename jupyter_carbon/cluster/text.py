@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..units import format_energy
 from .part import ClusterPart
@@ -66,7 +67,7 @@ def status_lines(observer: Any) -> list[str]:
             lines.append(f"  could not reach the workers: {type(exc).__name__}: {exc}")
             continue
         hosts: dict[str, list] = {}
-        for address, report in reports.items():
+        for report in reports.values():
             if isinstance(report, dict) and "host" in report and not report.get("missing"):
                 hosts.setdefault(report["host"], []).append(report)
         for host in sorted(hosts):

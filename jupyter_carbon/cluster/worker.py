@@ -19,7 +19,8 @@ import os
 import threading
 import time
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
@@ -69,7 +70,7 @@ class CarbonWorkerPlugin(WorkerPlugin):
         return {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()
+        CarbonWorkerPlugin.__init__(self)
 
     def setup(self, worker: Any) -> None:
         self.worker = worker
@@ -142,7 +143,7 @@ class CarbonWorkerPlugin(WorkerPlugin):
         }
 
 
-def query(ids: list[str], opened: list[str] = (), closed: list[str] = (), user: str = "", dask_worker: Any = None) -> dict[str, Any]:
+def query(ids: list[str], opened: Sequence[str] = (), closed: Sequence[str] = (), user: str = "", dask_worker: Any = None) -> dict[str, Any]:
     """Run on each worker by ``Client.run``: the plugin's report, or a line saying it is missing."""
     plugin = (getattr(dask_worker, "plugins", None) or {}).get(PLUGIN_NAME)
     if plugin is None:
