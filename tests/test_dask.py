@@ -112,6 +112,19 @@ def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
     assert " · cluster " in format_record_line(record)  # the one-line report of auto mode
 
 
+def test_a_collection_built_before_the_cell_and_persisted_in_it(dask_shell, local):
+    dask_shell.run_cell("import dask.array as da\nx = da.random.random((1200, 1200), chunks=(400, 400))")
+    dask_shell.run_cell("%%carbon --quiet\ntotal = (x @ x.T).sum().compute()")  # graph from an earlier cell
+    computed = ClusterPart.of(get_session().records[-1])
+    assert computed.pending_tasks == 0 and sum(h.task_s for h in computed.hosts) > 0
+    dask_shell.run_cell("%%carbon --quiet\ny = (x @ x.T).persist()")  # returns at once: all of it completes later
+    session = get_session()
+    persisted = session.records[-1]
+    assert ClusterPart.of(persisted).pending_tasks > 0
+    late = wait_for(lambda: next((r for r in session.records if r.kind == LATE_KIND), None), what="the late record")
+    assert ClusterPart.of(late).late_for == persisted.id and ClusterPart.of(late).energy_j > 0
+
+
 def test_two_clients_on_one_cluster_are_charged_their_own_tasks(local):
     import threading
 
@@ -156,10 +169,15 @@ def test_work_finishing_after_the_cell_is_charged_to_it_later(dask_shell, local)
     total_s = sum(h.task_s for h in part.hosts) + sum(h.task_s for h in late_part.hosts)
     assert total_s == pytest.approx(1.2, abs=0.3)
     assert late_part.energy_j > 0
-    # the log has both parts
+    # the log and the JSON export have both parts
     log = Path(os.environ["JUPYTER_CARBON_LOG_DIR"])
     text = "".join(p.read_text() for p in log.glob("*.jsonl"))
     assert '"late_for"' in text and '"cluster"' in text
+    from jupyter_carbon.storage.export import export_records, load_records
+
+    path = export_records(session.records, log.parent / "cluster-export.json")
+    loaded = {r.id: ClusterPart.of(r) for r in load_records(path)}
+    assert loaded[record.id] == part and loaded[late.id] == late_part
 
 
 def test_status_lists_hosts_and_sources(dask_shell, local, capsys):
@@ -289,7 +307,7 @@ def test_status_says_which_workers_lack_jupyter_carbon(apart_shell, capsys):
     assert "not measured:" in out and "pip install 'jupyter-carbon[dask]'" in out
 
 
-def test_a_worker_killed_mid_cell_is_flagged_and_the_rest_kept(apart_shell, apart):
+def test_a_worker_killed_mid_cell_is_flagged_and_the_rest_kept(apart_shell, apart, capsys):
     client, workers, pids = apart
     victim = pids[3]  # host-c
     apart_shell.user_ns["victim"] = victim
@@ -306,6 +324,8 @@ def test_a_worker_killed_mid_cell_is_flagged_and_the_rest_kept(apart_shell, apar
     hosts = {h.host: h for h in part.hosts}
     assert any("host-c" in flag and "died" in flag for flag in record.flags)
     assert hosts["host-a"].task_s == pytest.approx(0.8, abs=0.3) and hosts["host-a"].energy_j > 0
+    apart_shell.run_line_magic("carbon", "status")
+    assert "recent: host-c: worker" in capsys.readouterr().out
 
 
 # --- pure parts ----------------------------------------------------------------------------------

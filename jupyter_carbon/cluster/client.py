@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,8 @@ class ClusterMeter:
         self.missing: list[str] = []  # workers without jupyter_carbon or the plugin, at the last query
         self.last_reports: dict[str, Any] = {}
         self.late: list[LateWork] = []
+        #: the latest flags about dead workers and moved meters, for ``%carbon status``
+        self.incidents: deque[str] = deque(maxlen=5)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -152,6 +155,7 @@ class ClusterMeter:
         hosts = attribute(window.begin, reports, window.window_id)
         flags += [f"cluster: {line}" for line in self.missing]
         flags += [f"cluster: {flag}" for host in hosts for flag in host.flags]
+        self.incidents.extend(flag for host in hosts for flag in host.flags if "died" in flag or "meter started" in flag)
         if pending:
             flags.append(f"cluster: {len(pending)} task(s) still pending when the cell ended; their energy is charged to this cell when they complete (completed later)")
             with self._lock:

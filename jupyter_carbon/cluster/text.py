@@ -85,6 +85,8 @@ def status_lines(observer: Any) -> list[str]:
             lines.append(f"  not measured: {line}")
         for problem in meter.problems:
             lines.append(f"  problem: {problem}")
+        for incident in meter.incidents:
+            lines.append(f"  recent: {incident}")
         if meter.late:
             lines.append(f"  {len(meter.late)} cell(s) with work still running (charged when it completes)")
     return lines
