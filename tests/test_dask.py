@@ -116,11 +116,11 @@ def test_a_collection_built_before_the_cell_and_persisted_in_it(dask_shell, loca
     dask_shell.run_cell("import dask.array as da\nx = da.random.random((1200, 1200), chunks=(400, 400))")
     dask_shell.run_cell("%%carbon --quiet\ntotal = (x @ x.T).sum().compute()")  # graph from an earlier cell
     computed = ClusterPart.of(get_session().records[-1])
-    assert computed.pending_tasks == 0 and sum(h.task_s for h in computed.hosts) > 0
+    assert computed.pending_futures == 0 and sum(h.task_s for h in computed.hosts) > 0
     dask_shell.run_cell("%%carbon --quiet\ny = (x @ x.T).persist()")  # returns at once: all of it completes later
     session = get_session()
     persisted = session.records[-1]
-    assert ClusterPart.of(persisted).pending_tasks > 0
+    assert ClusterPart.of(persisted).pending_futures > 0
     late = wait_for(lambda: next((r for r in session.records if r.kind == LATE_KIND), None), what="the late record")
     assert ClusterPart.of(late).late_for == persisted.id and ClusterPart.of(late).energy_j > 0
 
@@ -160,7 +160,7 @@ def test_work_finishing_after_the_cell_is_charged_to_it_later(dask_shell, local)
     session = get_session()
     record = session.records[-1]
     part = ClusterPart.of(record)
-    assert part.pending_tasks == 1
+    assert part.pending_futures == 1
     assert any("completed later" in flag for flag in record.flags)
     late = wait_for(lambda: next((r for r in session.records if r.kind == LATE_KIND), None), what="the late record")
     late_part = ClusterPart.of(late)
@@ -350,7 +350,7 @@ def test_attribution_splits_host_energy_without_loss_and_flags_a_dead_worker():
 
 
 def test_parts_round_trip_through_json():
-    part = ClusterPart(hosts=(HostPart("h", 1.5, 1.0, 2.0, False, ("cpu-model",), host_j=3.0, idle_j=1.0, others_j=0.5, task_s=2.0, busy_share=0.6, workers=2, late=True, flags=("x",)),), pending_tasks=2, late_for=7, flags=("y",), scheduler="tcp://s")
+    part = ClusterPart(hosts=(HostPart("h", 1.5, 1.0, 2.0, False, ("cpu-model",), host_j=3.0, idle_j=1.0, others_j=0.5, task_s=2.0, busy_share=0.6, workers=2, late=True, flags=("x",)),), pending_futures=2, late_for=7, flags=("y",), scheduler="tcp://s")
     assert ClusterPart.from_dict(json.loads(json.dumps(part.to_dict()))) == part
 
 

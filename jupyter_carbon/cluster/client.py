@@ -157,11 +157,11 @@ class ClusterMeter:
         flags += [f"cluster: {flag}" for host in hosts for flag in host.flags]
         self.incidents.extend(flag for host in hosts for flag in host.flags if "died" in flag or "meter started" in flag)
         if pending:
-            flags.append(f"cluster: {len(pending)} task(s) still pending when the cell ended; their energy is charged to this cell when they complete (completed later)")
+            flags.append(f"cluster: {len(pending)} future(s) still pending when the cell ended; their tasks' energy is charged to this cell when they complete (completed later)")
             with self._lock:
                 self.late.append(LateWork(window, pending, reports, late_token))
             self._ensure_thread()
-        part = ClusterPart(hosts=hosts, pending_tasks=len(pending), flags=tuple(flags), scheduler=self.scheduler)
+        part = ClusterPart(hosts=hosts, pending_futures=len(pending), flags=tuple(flags), scheduler=self.scheduler)
         return part, tuple(flags)
 
     # --- late work ------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ class ClusterMeter:
                 work = list(self.late)
             if not work:
                 return
-            futures = self._keys()
+            futures = self.client.futures  # only looked up, key by key: no copy of every future
             for late in work:
                 if all(getattr(futures.get(k), "status", "finished") != "pending" for k in late.keys):
                     self._settle(late)

@@ -64,7 +64,7 @@ class ClusterPart:
 
     hosts: tuple[HostPart, ...] = ()
     #: the cell's futures not finished when it closed: charged later, to this record's cell
-    pending_tasks: int = 0
+    pending_futures: int = 0
     #: the record this part completes (a "completed later" part), else None
     late_for: int | None = None
     flags: tuple[str, ...] = ()
@@ -95,7 +95,7 @@ class ClusterPart:
             "hosts": [h.to_dict() for h in self.hosts],
             "energy_j": self.energy_j,
             "idle_j": self.idle_j,
-            "pending_tasks": self.pending_tasks,
+            "pending_futures": self.pending_futures,
             "late_for": self.late_for,
             "flags": list(self.flags),
             "scheduler": self.scheduler,
@@ -105,7 +105,7 @@ class ClusterPart:
     def from_dict(cls, data: Mapping[str, Any]) -> ClusterPart:
         return cls(
             hosts=tuple(HostPart.from_dict(h) for h in data.get("hosts", ())),
-            pending_tasks=int(data.get("pending_tasks", 0)),
+            pending_futures=int(data.get("pending_futures", 0)),
             late_for=data.get("late_for"),
             flags=tuple(data.get("flags", ())),
             scheduler=str(data.get("scheduler", "")),

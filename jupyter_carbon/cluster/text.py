@@ -27,8 +27,8 @@ def record_lines(record: Any) -> list[str]:
             f"host busy {host.busy_share:.0%} · idle {format_energy(host.idle_j)}, other clients {format_energy(host.others_j)}"
             + (" · completed later" if host.late else "")
         )
-    if part.pending_tasks:
-        lines.append(f"  {part.pending_tasks} task(s) still running: charged to this cell when they complete (completed later)")
+    if part.pending_futures:
+        lines.append(f"  {part.pending_futures} future(s) still running: their tasks are charged to this cell when they complete (completed later)")
     return lines
 
 
@@ -37,7 +37,7 @@ def short_phrase(record: Any) -> str:
     part = ClusterPart.of(record)
     if part is None:
         return ""
-    pending = f" (+{part.pending_tasks} task(s) completing later)" if part.pending_tasks else ""
+    pending = f" (+{part.pending_futures} future(s) completing later)" if part.pending_futures else ""
     return f" · cluster {format_energy(part.energy_j)}{pending}"
 
 
