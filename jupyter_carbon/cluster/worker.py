@@ -1,7 +1,8 @@
 """The worker plugin: counts each window's task thread-seconds locally and answers one query per window.
 
 Registered by the client (``Client.register_plugin``) and so installed on every worker, also on
-workers that join or restart later. It sends nothing on its own: no message per task. Task
+workers that join or restart later. It sends nothing on its own: no message per task; the client
+calls :func:`query` once per worker at a window's open and close (``Client.run``). Task
 transitions (on the worker's event loop) start and stop a per-task clock; thread-seconds add up
 per tuple of window ids: the client annotates each window's tasks (``dask.annotate``) with the
 ids of the windows open when they were submitted (windows nest, so a task counts in each).
@@ -9,8 +10,7 @@ ids of the windows open when they were submitted (windows nest, so a task counts
 Why an annotation of our own and not ``distributed.span``: the scheduler files spans per
 TaskGroup (the key's prefix, e.g. every ``client.submit(f)`` is in group ``f``), so while an
 earlier cell's futures of ``f`` are alive, a new cell's tasks of ``f`` join the earlier span, and
-two notebooks submitting the same function share one. The
-client calls :func:`query` once per worker at a window's open and close (``Client.run``).
+two notebooks submitting the same function share one.
 """
 
 from __future__ import annotations
