@@ -235,7 +235,7 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
 
 
 def _worker_args(scheduler_file: Path, name: str) -> list[str]:
-    return [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", name]
+    return [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--no-nanny", "--no-dashboard", "--death-timeout", "30", "--name", name]
 
 
 @pytest.fixture(scope="module")
@@ -260,11 +260,28 @@ def apart(tmp_path_factory):
     finally:
         if client is not None:
             client.close()
+        _stop(pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _stop(pids: list[int]) -> None:
+    """SIGTERM, then SIGKILL what is still there after 10 s (a worker may hang closing)."""
+    for pid in pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+    try:
+        wait_for(lambda: not any(_alive(p) for p in pids), timeout_s=10, what="the cluster processes to exit")
+    except AssertionError:
         for pid in pids:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
