@@ -66,6 +66,10 @@ class CarbonSession:
         self._threaded = threaded
         self._detect_fn = detect
         self.on_record: list[Callable[[CellRecord], Any]] = []
+        #: add-ons that take part in every window (e.g. a Dask cluster): ``window_started(m)``
+        #: after it opens, ``window_stopping(m)`` before its record is made (may fill ``m.extra``
+        #: and return flags for the record). A failing observer never reaches user code.
+        self.observers: list[Any] = []
         self.baseline_w: dict[str, float] | None = None
         self._lock = threading.RLock()
         self._pending_redetect = False
@@ -173,8 +177,12 @@ class CarbonSession:
             meta["scope"], meta["scope_reason"], meta["label"] = scope, reason, m.label
             m.window = window = self.sampler.open(listener, scope=scope)
             m.wid = self.ledger.open(window.start, window.indices, meta)
+        if self.observers:
+            self._observe("window_started", m)
 
     def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = (), cell: int | None = None) -> CellRecord:
+        if self.observers and m.record is None:
+            flags = tuple(flags) + self._observe("window_stopping", m)
         with self._lock:
             if m.record is not None:
                 return m.record
@@ -203,8 +211,22 @@ class CarbonSession:
                 self.problem(f"could not hand the record on ({getattr(callback, '__qualname__', callback)}): {exc}")
         return m.record
 
+    def _observe(self, name: str, m: Measurement) -> tuple[str, ...]:
+        """Call ``name`` on every observer; their flags, and a flag for each that failed."""
+        flags: tuple[str, ...] = ()
+        for observer in list(self.observers):
+            try:
+                flags += tuple(getattr(observer, name)(m) or ())
+            except Exception as exc:
+                text = f"{type(observer).__name__}.{name} failed: {type(exc).__name__}: {exc}"
+                self.problem(text)
+                flags += (text,)
+        return flags
+
     def discard(self, m: Measurement) -> None:
         """Close ``m`` without a record (another window covers the same cell)."""
+        if self.observers and m.record is None:
+            self._observe("window_stopping", m)
         with self._lock:
             if m.record is None and m.wid is not None and self.ledger.is_open(m.wid):
                 end, _, _ = self.sampler.close(m.window)

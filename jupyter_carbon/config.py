@@ -128,6 +128,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("power", _power_overrides, "fixed wattage per component instead of measuring, e.g. cpu:15,ram:3"),
         Setting("log_dir", _optional(_text), "folder of the session logs (JSON lines); none: keep records in memory only"),
         Setting("store_source", _flag("store_source"), "also store each cell's source in the log (off: cells often hold secrets)"),
+        Setting("dask", _choice("dask", ("auto", "on", "off")), "measure the Dask cluster of this kernel's distributed.Client: auto (when there is one), on, off"),
     )
 }
 
@@ -148,6 +149,7 @@ class Config:
     power: dict = field(default_factory=dict)
     log_dir: str | None = ".jupyter_carbon"
     store_source: bool = False
+    dask: str = "auto"
 
     def updated(self, **values: Any) -> "Config":
         """A copy with ``values`` parsed and validated; raises ConfigError naming a bad key or value."""

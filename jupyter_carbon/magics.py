@@ -61,6 +61,7 @@ class Carbon(Configurable):
     power = Dict(help=SETTINGS["power"].help).tag(config=True)
     log_dir = Unicode(_DEFAULT.log_dir, help=SETTINGS["log_dir"].help).tag(config=True)
     store_source = Bool(_DEFAULT.store_source, help=SETTINGS["store_source"].help).tag(config=True)
+    dask = Unicode(_DEFAULT.dask, help=SETTINGS["dask"].help).tag(config=True)
 
     def __init__(self, extension: Any = None, **kwargs: Any) -> None:
         self.extension = None  # config applied by the base class must not reach a session yet

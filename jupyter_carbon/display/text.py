@@ -65,8 +65,35 @@ def format_record_line(record: CellRecord) -> str:
     energy_j = record.energy_j
     return (
         f"carbon{_status(record)}: {format_duration(record.duration_s)} · {format_energy(energy_j)} · "
-        f"{format_co2e(record.co2e_g_of(energy_j))} ({how}) · session {format_co2e(record.totals.co2e_g)}"
+        f"{format_co2e(record.co2e_g_of(energy_j))} ({how}){_cluster_phrase(record)} · session {format_co2e(record.totals.co2e_g)}"
     )
+
+
+def _cluster_phrase(record: CellRecord) -> str:
+    if not record.extra or "cluster" not in record.extra:
+        return ""
+    from ..cluster.text import short_phrase
+
+    return short_phrase(record)
+
+
+def cluster_session_line(records: Iterable[CellRecord]) -> str | None:
+    """The Dask cluster energy charged over ``records``, or None when none has a cluster part."""
+    records = [r for r in records if r.extra and "cluster" in r.extra]
+    if not records:
+        return None
+    from ..cluster.text import session_line
+
+    return session_line(records)
+
+
+def cluster_lines(record: CellRecord) -> list[str]:
+    """The record's cluster part (Dask), one line per host; [] without one."""
+    if not record.extra or "cluster" not in record.extra:
+        return []
+    from ..cluster.text import record_lines
+
+    return record_lines(record)
 
 
 @lru_cache(maxsize=64)
@@ -119,6 +146,7 @@ def format_record(record: CellRecord) -> str:
     if marginal is not None:
         lines.append(f"above idle baseline (marginal): {format_energy(marginal)}, {format_co2e(record.co2e_g_of(marginal))}")
     lines += format_per_item(record)
+    lines += cluster_lines(record)
     lines += format_equivalents(record)
     lines.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
     t = record.totals
@@ -138,6 +166,9 @@ def format_summary(records: Iterable[CellRecord], totals: Any, assumptions: str)
             lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {format_energy(r.energy_j):>10} {format_co2e(r.co2e_g):>16}  {how:<24} {r.status}")
         if len(records) > MAX_ROWS:
             lines.append(f"… {len(records) - MAX_ROWS} earlier records not shown (see %carbon export)")
+    cluster = cluster_session_line(records)
+    if cluster:
+        lines.append(cluster)
     lines.append(assumptions)
     return "\n".join(lines)
 
@@ -259,6 +290,8 @@ def format_status(session: Any, auto: bool = False) -> str:
     for source in session.detection.sources:
         if getattr(source, "glitches", 0):
             lines.append(f"problem: {source.device}: {source.glitches} implausible counter step(s) dropped, replaced by the last power × time")
+    for observer in getattr(session, "observers", ()):
+        lines += observer.status_lines() if hasattr(observer, "status_lines") else []
     return "\n".join(lines)
 
 
