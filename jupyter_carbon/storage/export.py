@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 from ..record import RECORD_SCHEMA, CellRecord
 from ..sources.base import COMPONENTS
+from ..textsafe import csv_cell
 from ..units import J_PER_KWH
 
 __all__ = ["CODECARBON_COLUMNS", "OUR_COLUMNS", "export_records", "load_records", "record_row", "to_dataframe", "check_output_path"]
@@ -201,12 +202,14 @@ def record_row(record: CellRecord, *, run_id: str = "", host: dict[str, Any] | N
 
 
 def export_records(records: Iterable[CellRecord], path: str | os.PathLike, *, run_id: str | None = None) -> Path:
-    """Write ``records`` to ``path`` (.csv or .json) and return the path written.
+    """Write ``records`` to ``path`` (.csv or .json) and return the path written. ``records`` is
+    read once, as it goes (a generator of 100,000 logged records is never held whole).
 
-    Raises ValueError with a one-line message for an unknown extension or an unusable path.
+    CSV text cells that a spreadsheet would run as a formula get a leading apostrophe
+    (``textsafe.csv_cell``). Raises ValueError with a one-line message for an unknown extension
+    or an unusable path.
     """
     target = check_output_path(path)
-    records = list(records)
     if target.suffix.lower() == ".csv":
         run = run_id or str(uuid.uuid4())
         host = _host()
@@ -215,19 +218,16 @@ def export_records(records: Iterable[CellRecord], path: str | os.PathLike, *, ru
             writer = csv.DictWriter(handle, fieldnames=CODECARBON_COLUMNS + OUR_COLUMNS)
             writer.writeheader()
             for record in records:
-                writer.writerow(record_row(record, run_id=run, host=host))
+                writer.writerow({name: csv_cell(value) for name, value in record_row(record, run_id=run, host=host).items()})
 
     else:
-        document = {
-            "format": "jupyter_carbon",
-            "schema": RECORD_SCHEMA,
-            "exported_utc": datetime.now(timezone.utc).isoformat(),
-            "records": [r.to_dict() for r in records],
-        }
+        head = {"format": "jupyter_carbon", "schema": RECORD_SCHEMA, "exported_utc": datetime.now(timezone.utc).isoformat()}
 
         def write(handle: Any) -> None:
-            json.dump(document, handle, ensure_ascii=False, indent=1)
-            handle.write("\n")
+            handle.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "records": [')
+            for i, record in enumerate(records):
+                handle.write(("\n " if i == 0 else ",\n ") + json.dumps(record.to_dict(), ensure_ascii=False))
+            handle.write("\n]}\n")
 
     return _write_atomic(target, write)
 
