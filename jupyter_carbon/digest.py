@@ -32,11 +32,11 @@ class _Distinct:
     __slots__ = ("values", "limit", "more")
 
     def __init__(self, limit: int = MAX_DISTINCT) -> None:
-        self.values: dict[str, None] = {}
+        self.values: dict[Any, None] = {}
         self.limit = limit
-        self.more: set[str] | int = set()
+        self.more: set[Any] | int = set()
 
-    def add(self, value: str) -> None:
+    def add(self, value: Any) -> None:
         if value in self.values:
             return
         if len(self.values) < self.limit:
@@ -65,7 +65,7 @@ class Digest:
         self.intensities = _Distinct()
         self.pues = _Distinct()
         self.scopes = _Distinct()
-        self.methods: dict[str, _Distinct] = {}
+        self.methods = _Distinct()  # each record's (component, method, measured) per device
         self._totals: RecordTotals | None = None
         self._fractions: list[float] | None = None
         for record in records:
@@ -82,18 +82,16 @@ class Digest:
             self.failed.append(record)
         span = span_of(record)
         self.spans.append(span)
-        components = record.components
-        shown = 0.0
-        for name in COMPONENTS:
-            value = record.co2e_g_of(components[name].energy_j) if name in components else 0.0
-            self.co2e_g[name].append(value)
-            shown += value
-        self.co2e_g["other"].append(span.co2e_g - shown)
-        self.intensities.add(f"{record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source})")
-        self.pues.add(f"{record.pue:g}")
+        by_component = dict.fromkeys(PLOT_COMPONENTS, 0.0)
+        for d in record.devices:
+            by_component[d.component if d.component in by_component else "other"] += d.energy_j
+        co2e_of = record.co2e_g_of
+        for name, energy_j in by_component.items():
+            self.co2e_g[name].append(co2e_of(energy_j) if energy_j else 0.0)
+        self.intensities.add((record.intensity_g_per_kwh, record.intensity_source))
+        self.pues.add(record.pue)
         self.scopes.add(record.scope)
-        for comp in components.values():
-            self.methods.setdefault(comp.component, _Distinct()).add(comp.how)
+        self.methods.add(tuple((d.component, d.method, d.measured) for d in record.devices))
 
     def extend(self, records: Iterable[Any]) -> "Digest":
         for record in records:

@@ -65,8 +65,11 @@ class RecordTotals:
 
 
 def span_of(record: Any) -> Span:
-    low_j, high_j = record.energy_band_j
-    energy_j = record.energy_j
+    energy_j = low_j = high_j = 0.0
+    for d in record.devices:  # one pass (a report may read 100,000 records)
+        energy_j += d.energy_j
+        low_j += d.low_j
+        high_j += d.high_j
     co2e_of = record.co2e_g_of
     return Span(record.start_utc.timestamp(), record.end_utc.timestamp(), record.duration_s, energy_j, low_j, high_j, co2e_of(energy_j), co2e_of(low_j), co2e_of(high_j))
 

@@ -115,3 +115,29 @@ def test_baseline_in_auto_mode_is_nested_in_its_cell(log_dir, shell, capsys) -> 
     assert main(["report", str(log_dir)]) == 0
     out = capsys.readouterr().out
     assert f"jupyter_carbon session: {t.cells} cell" in out and "inside others, counted once" in out
+
+
+def test_run_counts_a_track_block_inside_a_cell_once(tmp_path) -> None:
+    import subprocess
+
+    import nbformat
+
+    from storage_helpers import PYTHON, child_env
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("import time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.3)\ntime.sleep(0.1)"),
+        nbformat.v4.new_code_cell("time.sleep(0.05)"),
+    ]
+    nbformat.write(nb, tmp_path / "nested.ipynb")
+    done = subprocess.run([PYTHON, "-m", "jupyter_carbon", "run", str(tmp_path / "nested.ipynb"), "--json", str(tmp_path / "r.json")], capture_output=True, text=True, env=child_env(), timeout=180)
+    assert done.returncode == 0, done.stderr
+    from jupyter_carbon.storage.export import load_records
+
+    records = load_records(tmp_path / "r.json")
+    assert sorted(r.label or r.kind for r in records) == ["auto", "auto", "inner"]
+    t = totals_of(records)
+    assert (t.cells, t.nested) == (2, 1)
+    assert t.duration_s == pytest.approx(sum(r.duration_s for r in records if r.label != "inner"))
+    assert "jupyter_carbon session: 2 cells" in done.stdout and "1 window inside others, counted once" in done.stdout

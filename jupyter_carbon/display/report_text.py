@@ -50,17 +50,33 @@ def totals_line(digest: Digest) -> str:
     return line
 
 
-def _distinct(values: Any) -> str:
-    text = ", ".join(visible(v, 80) for v in values.values)
+def _distinct(values: Any, show: Callable[[Any], str] = str) -> str:
+    text = ", ".join(visible(show(v), 80) for v in values.values)
     return text + (f" (+{values.extra:,} more)" if values.extra else "")
+
+
+def _methods(digest: Digest) -> str:
+    """``CPU measured (rapl); RAM estimated (ram-model)``: each component's methods, as in ``ComponentEnergy.how``."""
+    per_component: dict[str, dict[str, None]] = {}
+    for devices in digest.methods.values:
+        grouped: dict[str, list[tuple[str, bool]]] = {}
+        for component, method, measured in devices:
+            grouped.setdefault(component, []).append((method, measured))
+        for component, pairs in grouped.items():
+            methods = "/".join(dict.fromkeys(m for m, _ in pairs))
+            how = f"{'measured' if all(ok for _, ok in pairs) else 'estimated'} ({methods})"
+            per_component.setdefault(component, {})[how] = None
+    more = f" (+{digest.methods.extra:,} more combinations)" if digest.methods.extra else ""
+    return "; ".join(f"{visible(c.upper(), 20)} {visible(', '.join(hows), 200)}" for c, hows in per_component.items()) + more
 
 
 def assumptions_line(digest: Digest) -> str:
     """The assumptions behind the records: intensities, PUE, scope, how each component was obtained."""
     if not digest.count:
         return "assumptions: none (no records)"
-    how = "; ".join(f"{visible(c.upper(), 20)} {_distinct(m)}" for c, m in digest.methods.items())
-    return f"assumptions: {_distinct(digest.intensities)} · PUE {_distinct(digest.pues)} · scope {_distinct(digest.scopes)}" + (f" · {how}" if how else "")
+    intensities = _distinct(digest.intensities, lambda v: f"{v[0]:g} gCO2e/kWh ({v[1]})")
+    how = _methods(digest)
+    return f"assumptions: {intensities} · PUE {_distinct(digest.pues, lambda v: f'{v:g}')} · scope {_distinct(digest.scopes)}" + (f" · {how}" if how else "")
 
 
 def _name(record: Any) -> str:

@@ -17,6 +17,7 @@ import re
 import tempfile
 import uuid
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -116,9 +117,14 @@ _TABLE_KEY = re.compile(r"^table:(\S+)")
 
 def _location(record: CellRecord) -> dict[str, Any]:
     """CodeCarbon's location columns from the intensity's region, when it came from our table."""
+    return dict(_location_of(record.intensity_source or ""))
+
+
+@lru_cache(maxsize=256)  # one lookup per region, not per record (exports of 100,000 records)
+def _location_of(intensity_source: str) -> dict[str, Any]:
     out = dict.fromkeys(("country_name", "country_iso_code", "region", "cloud_provider", "cloud_region"), "")
     out["on_cloud"] = "N"
-    match = _TABLE_KEY.match(record.intensity_source or "")
+    match = _TABLE_KEY.match(intensity_source)
     if not match:
         return out
     try:
