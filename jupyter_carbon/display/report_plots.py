@@ -71,7 +71,7 @@ def bars_png(per_component: dict[str, Sequence[float]], ok: Sequence[int], *, wi
         ax.bar(xs, heights, bottom=bottoms, color=_COLORS.get(name, _TEXT), width=0.75 if size == 1 else 1.0)
         bottoms = [b + h for b, h in zip(bottoms, heights)]
     for x, bad, top in zip(xs, flagged, bottoms):
-        if bad and n <= MAX_BARS:
+        if bad:
             ax.annotate("!", (x, top), ha="center", va="bottom", color="#e0483e", fontsize=8, fontweight="bold")
     _check(bottoms)
     top = max(bottoms, default=0.0)
