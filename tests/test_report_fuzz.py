@@ -182,3 +182,19 @@ def test_extreme_but_valid_figures_are_reported_not_crashed(tmp_path, capsys):
         code, out, err = _report(tmp_path / "logs", fmt, capsys)
         assert code == 0 and "Traceback" not in out + err and "overflow" in out, (fmt, err)
     assert "plots not drawn" in (tmp_path / "out.html").read_text(encoding="utf-8")
+
+
+def test_carbon_history_in_a_real_shell_reports_the_rest_with_one_note(tmp_path, monkeypatch, capsys, request):
+    folder = tmp_path / "logs"
+    monkeypatch.setenv("JUPYTER_CARBON_LOG_DIR", str(folder))
+    shell = request.getfixturevalue("shell")  # loaded after the log folder is set
+    good = [json.dumps({"type": "record", **make_record(i).to_dict()}).encode() for i in (1, 2)]
+    bad = [b'{"type": "record", "label": 42}', b"\xff\xfe garbage", json.dumps({"type": "record", **{**make_record(3).to_dict(), "pue": "1.2"}}).encode()]
+    _write_log(folder, [good[0], *bad * 1000, good[1]])
+    capsys.readouterr()
+    result = shell.run_cell("%carbon history")
+    out = capsys.readouterr().out
+    assert result.success and "Traceback" not in out
+    assert "1 sessions" in out and out.count("note:") == 1 and "skipped 3000 unreadable line(s)" in out
+    session_line = next(line for line in out.splitlines() if line.startswith("2024-05-01"))
+    assert session_line.split()[2] == "2"  # start date, time, then the cells: the two good records
