@@ -88,7 +88,7 @@ def _name(record: Any) -> str:
 def _how(record: Any) -> str:
     from .text import how_short
 
-    return visible(how_short(record.measured_by_component).lower(), 24)
+    return visible(how_short(record.measured_by_component).lower(), 60)
 
 
 def summary_text(source: Digest | Iterable[Any], *, rows: int = MAX_TEXT_ROWS) -> str:
