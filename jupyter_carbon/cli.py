@@ -183,7 +183,7 @@ def _log_records(files: Sequence[Path], notes: list[str]) -> Iterator[Any]:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .digest import Digest
     from .display.report_text import summary_text
-    from .storage.export import load_records
+    from .storage.export import read_export
     from .storage.reader import log_files
 
     source = Path(args.source).expanduser()
@@ -201,7 +201,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         records = _log_records([source], notes)
     elif source.suffix.lower() == ".json":
         try:
-            records = load_records(source)
+            records, notes = read_export(source)
         except ValueError as exc:
             raise CliError(str(exc)) from None
     else:

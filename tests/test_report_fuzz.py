@@ -198,3 +198,17 @@ def test_carbon_history_in_a_real_shell_reports_the_rest_with_one_note(tmp_path,
     assert "1 sessions" in out and out.count("note:") == 1 and "skipped 3000 unreadable line(s)" in out
     session_line = next(line for line in out.splitlines() if line.startswith("2024-05-01"))
     assert session_line.split()[2] == "2"  # start date, time, then the cells: the two good records
+
+
+@pytest.mark.parametrize("what", list(BAD))
+def test_a_json_export_with_one_malformed_record_reports_the_rest(what, tmp_path, capsys):
+    path, value = BAD[what]
+    docs = [make_record(i).to_dict() for i in (1, 2, 5, 4)]
+    _set(docs[2], path if isinstance(path, tuple) else (path,), value)
+    text = json.dumps({"format": "jupyter_carbon", "schema": 3, "records": docs}).replace("Infinity", "1e309")
+    (tmp_path / "x.json").write_text(text)
+    assert main(["report", str(tmp_path / "x.json"), "--html", str(tmp_path / "x.html")]) == 0
+    captured = capsys.readouterr()
+    assert "jupyter_carbon session: 3 cells" in captured.out
+    (note,) = [line for line in captured.err.splitlines() if "note:" in line]
+    assert "x.json: skipped 1 unreadable record(s)" in note

@@ -16,17 +16,18 @@ import platform
 import re
 import tempfile
 import uuid
+from collections import Counter
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..record import RECORD_SCHEMA, CellRecord
+from ..record import RECORD_SCHEMA, CellRecord, RecordError
 from ..sources.base import COMPONENTS
 from ..textsafe import csv_cell
 from ..units import J_PER_KWH
 
-__all__ = ["CODECARBON_COLUMNS", "OUR_COLUMNS", "export_records", "load_records", "record_row", "to_dataframe", "check_output_path"]
+__all__ = ["CODECARBON_COLUMNS", "OUR_COLUMNS", "export_records", "load_records", "read_export", "record_row", "to_dataframe", "check_output_path"]
 
 #: CodeCarbon's emissions.csv, in order: the ``EmissionsData`` dataclass of CodeCarbon 2.5–2.8
 #: (codecarbon/output_methods/emissions_data.py); units from https://mlco2.github.io/codecarbon/output.html
@@ -248,18 +249,43 @@ def load_records(path: str | os.PathLike) -> list[CellRecord]:
             return read_log(source).records
         except OSError as exc:
             raise ValueError(f"cannot read {source} ({exc.strerror or exc}): check the path") from None
-    try:
-        document = json.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"cannot read {source} ({exc.strerror or exc}): check the path") from None
-    except ValueError:
-        raise ValueError(f"{source} is not JSON: give a file written by %carbon export PATH.json") from None
-    if not isinstance(document, dict) or document.get("format") != "jupyter_carbon":
-        raise ValueError(f"{source} is not a jupyter_carbon export: give a file written by %carbon export PATH.json")
+    document = _export_document(source)
     try:
         return [CellRecord.from_dict(r) for r in document.get("records", [])]
     except (TypeError, KeyError, ValueError) as exc:
         raise ValueError(f"{source}: a record is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def _export_document(source: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read {source} ({exc.strerror or exc}): check the path") from None
+    except (ValueError, RecursionError):
+        raise ValueError(f"{source} is not JSON: give a file written by %carbon export PATH.json") from None
+    if not isinstance(document, dict) or document.get("format") != "jupyter_carbon":
+        raise ValueError(f"{source} is not a jupyter_carbon export: give a file written by %carbon export PATH.json")
+    if not isinstance(document.get("records", []), list):
+        raise ValueError(f"{source}: its records are not a list: give a file written by %carbon export PATH.json")
+    return document
+
+
+def read_export(path: str | os.PathLike) -> tuple[list[CellRecord], list[str]]:
+    """The records of a JSON export that can be read, and at most one note saying how many were
+    skipped and why (as the log readers do); ValueError when the file itself is unusable."""
+    source = Path(path).expanduser()
+    records: list[CellRecord] = []
+    skipped: Counter[str] = Counter()
+    for item in _export_document(source).get("records", []):
+        try:
+            records.append(CellRecord.from_dict(item))
+        except (TypeError, KeyError, ValueError, OverflowError, RecursionError) as exc:
+            skipped[f"bad {str(exc).split(':', 1)[0]}" if isinstance(exc, RecordError) else type(exc).__name__] += 1
+    notes = []
+    if skipped:
+        why = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common(5))
+        notes.append(f"{source.name}: skipped {sum(skipped.values())} unreadable record(s) ({why})")
+    return records, notes
 
 
 def to_dataframe(records: Iterable[CellRecord]) -> Any:
