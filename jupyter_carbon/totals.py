@@ -18,6 +18,9 @@ the monotonic ``start_s``/``end_s`` of two processes need not be), with one rule
 * ``cells`` counts the windows that added time (those not inside another), ``windows`` every
   record. The kernel's own ``totals.cells`` counts every window, nested ones included.
 
+The rule reads only each record's own interval and figures, never its ``totals`` (the kernel's
+running union at that moment): those are exact for a whole session, but a reader may hold part of
+one (lines skipped as unreadable, an export after ``%carbon reset``, several sessions at once).
 Records of one machine are meant: windows of two machines that overlap in time would be counted
 once (total them separately). Pure: no I/O.
 """
