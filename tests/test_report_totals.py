@@ -141,3 +141,36 @@ def test_run_counts_a_track_block_inside_a_cell_once(tmp_path) -> None:
     assert (t.cells, t.nested) == (2, 1)
     assert t.duration_s == pytest.approx(sum(r.duration_s for r in records if r.label != "inner"))
     assert "jupyter_carbon session: 2 cells" in done.stdout and "1 window inside others, counted once" in done.stdout
+
+
+def test_a_forked_workers_window_counts_once_across_sessions(log_dir, shell, capsys) -> None:
+    code = (
+        "%%carbon --label parent\n"
+        "import os, time, jupyter_carbon\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    try:\n"
+        "        with jupyter_carbon.track('worker'):\n"
+        "            time.sleep(0.3)\n"
+        "    finally:\n"
+        "        os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "time.sleep(0.1)\n"
+    )
+    assert shell.run_cell(code).success
+    capsys.readouterr()
+    files = log_files(log_dir)
+    assert len(files) == 2  # the worker wrote its own log
+    records = _records(log_dir)
+    assert sorted(r.label for r in records) == ["parent", "worker"]
+    parent = next(r for r in records if r.label == "parent")
+    summaries = list_sessions(log_dir)
+    assert sum(s.totals.cells for s in summaries) == 2  # each session alone: one window each
+    both = overall_totals(summaries)
+    assert (both.cells, both.nested) == (1, 1)
+    assert both.energy_j == pytest.approx(parent.energy_j) and both.duration_s == pytest.approx(parent.duration_s)
+    assert main(["report", str(log_dir)]) == 0
+    assert "jupyter_carbon session: 1 cell ·" in capsys.readouterr().out
+    history = format_history(summaries, folder=log_dir)
+    all_line = next(line for line in history.splitlines() if line.startswith("all"))
+    assert all_line.split()[1] == "1"
