@@ -14,7 +14,8 @@ the monotonic ``start_s``/``end_s`` of two processes need not be), with one rule
 * **disjoint** windows add in full (exact);
 * a **partial overlap** (two concurrent subshell cells) adds the part after the covered end, pro
   rata: it assumes the later window's power was even over its length (an estimate; the kernel's
-  own ``totals``, in each record, is exact for a whole session);
+  own ``totals``, in each record, is exact for a whole session), and its time is measured on the
+  wall clock, which the sampler reads just after the counters (a few ms off on a busy machine);
 * ``cells`` counts the windows that added time (those not inside another), ``windows`` every
   record. The kernel's own ``totals.cells`` counts every window, nested ones included.
 

@@ -174,3 +174,32 @@ def test_a_forked_workers_window_counts_once_across_sessions(log_dir, shell, cap
     history = format_history(summaries, folder=log_dir)
     all_line = next(line for line in history.splitlines() if line.startswith("all"))
     assert all_line.split()[1] == "1"
+
+
+def test_partly_overlapping_windows_from_two_threads(log_dir, shell, capsys) -> None:
+    """As concurrent subshell cells would: the union's time is exact, its energy between the
+    larger window's and the naive sum."""
+    code = (
+        "import threading, time, jupyter_carbon\n"
+        "def work(label, delay, length):\n"
+        "    time.sleep(delay)\n"
+        "    with jupyter_carbon.track(label):\n"
+        "        end = time.perf_counter() + length\n"
+        "        while time.perf_counter() < end:\n"
+        "            pass\n"
+        "threads = [threading.Thread(target=work, args=('a', 0.0, 0.4)), threading.Thread(target=work, args=('b', 0.2, 0.4))]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+    )
+    assert shell.run_cell(code).success
+    import jupyter_carbon
+
+    kernel = jupyter_carbon.session().totals()
+    capsys.readouterr()
+    records = _records(log_dir)
+    a, b = sorted(records, key=lambda r: r.start_utc)
+    assert a.start_utc < b.start_utc < a.end_utc < b.end_utc  # a partial overlap
+    t = totals_of(records)
+    assert (t.cells, t.nested) == (2, 0)
+    assert t.duration_s == pytest.approx(kernel.duration_s, abs=0.02)  # wall vs monotonic readings: ms apart
+    assert t.duration_s < a.duration_s + b.duration_s - 0.1
+    assert max(a.energy_j, b.energy_j) <= t.energy_j < a.energy_j + b.energy_j
