@@ -203,3 +203,16 @@ def test_partly_overlapping_windows_from_two_threads(log_dir, shell, capsys) -> 
     assert t.duration_s == pytest.approx(kernel.duration_s, abs=0.02)  # wall vs monotonic readings: ms apart
     assert t.duration_s < a.duration_s + b.duration_s - 0.1
     assert max(a.energy_j, b.energy_j) <= t.energy_j < a.energy_j + b.energy_j
+
+
+def test_the_kernels_cumulative_plot_counts_a_nested_window_once(log_dir, shell, capsys) -> None:
+    from jupyter_carbon.display.plots import cumulative_co2e_g
+
+    shell.run_cell("%%carbon --label outer\nimport time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.2)")
+    capsys.readouterr()
+    import jupyter_carbon
+
+    records = jupyter_carbon.session().records
+    assert [r.label for r in records] == ["inner", "outer"]
+    curve = cumulative_co2e_g(records)
+    assert curve[-1] == pytest.approx(records[-1].totals.co2e_g) and curve[-1] < sum(r.co2e_g for r in records)
