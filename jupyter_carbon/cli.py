@@ -207,7 +207,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     else:
         raise CliError(f"{args.source} is not a session log: give a .jsonl log, a folder of them or a .json export")
     digest = Digest()
-    _exports((digest.add(r) or r for r in records), csv=csv, json=json)
+    _exports(digest.passing(records), csv=csv, json=json)  # one pass: exports and digest together
     for note in notes:
         _say(f"note: {note}")
     print(summary_text(digest))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from .sources.base import COMPONENTS
 from .totals import RecordTotals, Span, counted_fractions, span_of, totals_of_spans
@@ -92,6 +92,13 @@ class Digest:
         self.pues.add(record.pue)
         self.scopes.add(record.scope)
         self.methods.add(tuple((d.component, d.method, d.measured) for d in record.devices))
+
+    def passing(self, records: Iterable[Any]) -> Iterator[Any]:
+        """``records`` again, each added to the digest as it goes by (to write an export and
+        digest the same stream in one pass)."""
+        for record in records:
+            self.add(record)
+            yield record
 
     def extend(self, records: Iterable[Any]) -> "Digest":
         for record in records:
