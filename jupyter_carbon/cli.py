@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
+
+from .textsafe import visible
 
 __all__ = ["main", "CliError"]
 
@@ -55,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _say(text: str) -> None:
-    print(f"jupyter-carbon: {text}", file=sys.stderr)
+    print(f"jupyter-carbon: {visible(text)}", file=sys.stderr)
 
 
 def _output(path: str | None, suffixes: tuple[str, ...]) -> Path | None:
@@ -95,17 +97,39 @@ def _read_notebook_path(text: str) -> Path:
     return path
 
 
-def _exports(records: Sequence[Any], *, csv: Path | None = None, json: Path | None = None, html: Path | None = None, **html_options: Any) -> None:
+def _exports(records: Iterable[Any], *, csv: Path | None = None, json: Path | None = None) -> int:
+    """Write the CSV and JSON exports asked for; returns how many records went through ``records``
+    (read once, as it goes)."""
     from .storage.export import export_records
-    from .storage.report import write_html
 
-    for path in (csv, json):
-        if path is not None:
-            export_records(records, path)
-            _say(f"wrote {len(records)} records to {path}")
-    if html is not None:
-        write_html(records, html, **html_options)
-        _say(f"wrote the HTML report to {html}")
+    paths = [p for p in (csv, json) if p is not None]
+    if not paths:
+        return sum(1 for _ in records)
+    counted = 0
+
+    def counting(source: Iterable[Any]) -> Iterator[Any]:
+        nonlocal counted
+        for record in source:
+            counted += 1
+            yield record
+
+    if len(paths) == 1:
+        export_records(counting(records), paths[0])
+    else:  # both: the second reads what the first kept
+        kept = list(counting(records))
+        for path in paths:
+            export_records(kept, path)
+    for path in paths:
+        _say(f"wrote {counted} records to {path}")
+    return counted
+
+
+def _html(digest: Any, path: Path | None, **options: Any) -> None:
+    if path is not None:
+        from .display.report_html import write_html
+
+        write_html(digest, path, **options)
+        _say(f"wrote the HTML report to {path}")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -117,8 +141,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     csv, json, html = _output(args.csv, (".csv",)), _output(args.json, (".json",)), _output(args.html, (".html", ".htm"))
     import nbformat
 
+    from .digest import Digest
+    from .display.report_text import summary_text
     from .runner import RunError, run_notebook
-    from .storage.report import summary_text
 
     try:
         result = run_notebook(notebook, region=args.region, timeout_s=args.timeout, allow_errors=args.allow_errors)
@@ -129,46 +154,64 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _say(f"wrote the executed notebook to {out}")
     for note in result.notes:
         _say(f"note: {note}")
-    print(summary_text(result.records))
+    digest = Digest(result.records)
+    print(summary_text(digest))
     for failure in result.failures:
-        print(f"FAILED {failure}")
+        print(f"FAILED {visible(failure)}")
     if result.stopped_early:
         print("stopped at the first failing cell (use --allow-errors to run the rest)")
-    _exports(result.records, csv=csv, json=json, html=html, title=f"jupyter_carbon: {notebook.name}", failures=result.failures, notes=result.notes)
+    _exports(result.records, csv=csv, json=json)
+    _html(digest, html, title=f"jupyter_carbon: {notebook.name}", failures=result.failures, notes=result.notes)
     return EXIT_CELL_FAILED if result.failures and not args.allow_errors else 0
 
 
+def _log_records(files: Sequence[Path], notes: list[str]) -> Iterator[Any]:
+    """The records of ``files``, read as they go; each file's notes are added to ``notes`` once
+    it has been read (one line per file however many lines it skipped)."""
+    from .storage.reader import stream_log
+
+    for path in files:
+        try:
+            contents, records = stream_log(path)
+        except OSError as exc:
+            notes.append(f"{path.name}: not readable ({exc.strerror or exc})")
+            continue
+        yield from records
+        notes.extend(contents.notes)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .storage.export import load_records
-    from .storage.reader import log_files, merged, read_logs
-    from .storage.report import summary_text
+    from .digest import Digest
+    from .display.report_text import summary_text
+    from .storage.export import read_export
+    from .storage.reader import log_files
 
     source = Path(args.source).expanduser()
     if not source.exists():
         raise CliError(f"{args.source} not found: give a session log, a folder of logs (e.g. .jupyter_carbon) or a .json export")
     csv, json, html = _output(args.csv, (".csv",)), _output(args.json, (".json",)), _output(args.html, (".html", ".htm"))
-    records, notes = [], []
+    notes: list[str] = []
     if source.is_dir():
         files = log_files(source)
         if not files:
             raise CliError(f"no session logs (session-*.jsonl) in {args.source}: give the folder of config log_dir (default .jupyter_carbon)")
-        records, notes = merged(read_logs(files))
-        print(f"{len(files)} sessions in {source}")
-    elif source.suffix.lower() in (".jsonl", ".json"):
-        if source.suffix.lower() == ".jsonl":
-            contents = read_logs([source])[0]
-            records, notes = contents.records, contents.notes
-        else:
-            try:
-                records = load_records(source)
-            except ValueError as exc:
-                raise CliError(str(exc)) from None
+        records: Iterable[Any] = _log_records(files, notes)
+        print(f"{len(files)} sessions in {visible(source)}")
+    elif source.suffix.lower() == ".jsonl":
+        records = _log_records([source], notes)
+    elif source.suffix.lower() == ".json":
+        try:
+            records, notes = read_export(source)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
     else:
         raise CliError(f"{args.source} is not a session log: give a .jsonl log, a folder of them or a .json export")
+    digest = Digest()
+    _exports(digest.passing(records), csv=csv, json=json)  # one pass: exports and digest together
     for note in notes:
         _say(f"note: {note}")
-    print(summary_text(records))
-    _exports(records, csv=csv, json=json, html=html, title=f"jupyter_carbon: {source.name}", notes=notes)
+    print(summary_text(digest))
+    _html(digest, html, title=f"jupyter_carbon: {source.name}", notes=notes)
     return 0
 
 

@@ -195,7 +195,7 @@ class CarbonMagics(Magics):
         print(f"\rjupyter_carbon: idle baseline {parts} (total {format_power(sum(baseline.values()))}); records now also show energy above it (marginal)")
 
     def _cmd_history(self, command: Any) -> None:
-        from .storage.history import print_history
+        from .display.history_text import print_history
 
         print_history(self.session)
 

@@ -74,7 +74,9 @@ def stderr_progress(done: int, total: int, cell_index: int, record: CellRecord |
     if record is None and failed is None and done < total:
         print(f"\r[{_bar(done, total)}] {done}/{total} running cell {cell_index + 1}…", end="", file=sys.stderr, flush=True)
         return
-    what = failed or (format_record_line(record) if record is not None else "not measured")
+    from .textsafe import visible
+
+    what = visible(failed) if failed else (format_record_line(record) if record is not None else "not measured")
     print(f"\r[{_bar(done, total)}] {done}/{total} cell {cell_index + 1}: {what}", file=sys.stderr, flush=True)
 
 

@@ -129,10 +129,10 @@ def test_report_summarises_logs_and_exports(tmp_path: Path, capsys) -> None:
     assert "torn last line" in captured.err
     assert len(list(csv.DictReader(open(tmp_path / "all.csv", newline="")))) == 3
     assert main(["report", str(log.path), "--html", str(tmp_path / "one.html")]) == 0
-    assert "1 cells" in capsys.readouterr().out and (tmp_path / "one.html").stat().st_size > 1000
+    assert "1 cell ·" in capsys.readouterr().out and (tmp_path / "one.html").stat().st_size > 1000
     export_records([make_record(7)], tmp_path / "x.json")
     assert main(["report", str(tmp_path / "x.json")]) == 0
-    assert "1 cells" in capsys.readouterr().out
+    assert "1 cell ·" in capsys.readouterr().out
 
 
 def test_status_lists_sources(capsys) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from ..record import CellRecord
 
-__all__ = ["LAST_CELLS", "COMPONENT_COLORS", "png_width_px", "cells_bar_png", "cumulative_png", "timeline_png", "record_co2e_g_by_component"]
+__all__ = ["LAST_CELLS", "COMPONENT_COLORS", "png_width_px", "cells_bar_png", "cumulative_png", "cumulative_co2e_g", "timeline_png", "record_co2e_g_by_component"]
 
 #: How many recent cells the per-cell bar plot shows.
 LAST_CELLS = 30
@@ -124,13 +124,24 @@ def _tick(record: CellRecord) -> str:
     return f"#{record.id}"
 
 
+def cumulative_co2e_g(records: Sequence[CellRecord]) -> list[float]:
+    """The running CO2e after each record, overlapping windows counted once (a window nested in
+    another adds nothing; see ``jupyter_carbon.totals``), so the curve ends at the session's total."""
+    from ..totals import counted_fractions, span_of
+
+    running, out = 0.0, []
+    for record, fraction in zip(records, counted_fractions([span_of(r) for r in records])):
+        running += record.co2e_g * fraction
+        out.append(running)
+    return out
+
+
 def cumulative_png(records: Sequence[CellRecord], *, width_in: float = 4.0, height_in: float = 2.2, max_points: int = 2000) -> bytes:
-    """The session's cumulative emissions, one step per record (downsampled past ``max_points``)."""
+    """The session's cumulative emissions, one step per record (downsampled past ``max_points``),
+    overlapping windows counted once."""
     fig, ax = _new_figure(width_in, height_in)
-    running, cumulative = 0.0, []
-    for record in records:
-        running += record.co2e_g
-        cumulative.append(running)
+    cumulative = cumulative_co2e_g(records)
+    running = cumulative[-1] if cumulative else 0.0
     stride = max(1, len(cumulative) // max_points)
     xs = [0] + list(range(1, len(cumulative) + 1))[::stride]
     factor, unit = _co2e_scale(running)

@@ -15,15 +15,18 @@ import os
 import platform
 import tempfile
 import uuid
+from collections import Counter
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..record import RECORD_SCHEMA, CellRecord
+from ..record import RECORD_SCHEMA, CellRecord, RecordError
 from ..sources.base import COMPONENTS
+from ..textsafe import csv_cell
 from ..units import J_PER_KWH
 
-__all__ = ["CODECARBON_COLUMNS", "OUR_COLUMNS", "export_records", "load_records", "record_row", "to_dataframe", "check_output_path"]
+__all__ = ["CODECARBON_COLUMNS", "OUR_COLUMNS", "export_records", "load_records", "read_export", "record_row", "to_dataframe", "check_output_path"]
 
 #: CodeCarbon's emissions.csv, in order: the ``EmissionsData`` dataclass of CodeCarbon 2.5–2.8
 #: (codecarbon/output_methods/emissions_data.py); units from https://mlco2.github.io/codecarbon/output.html
@@ -111,14 +114,19 @@ def _host() -> dict[str, Any]:
 
 def _location(record: CellRecord) -> dict[str, Any]:
     """CodeCarbon's location columns from the intensity's region, when it came from our table."""
+    return dict(_location_of(record.region))
+
+
+@lru_cache(maxsize=256)  # one lookup per region, not per record (exports of 100,000 records)
+def _location_of(region_key: str | None) -> dict[str, Any]:
     out = dict.fromkeys(("country_name", "country_iso_code", "region", "cloud_provider", "cloud_region"), "")
     out["on_cloud"] = "N"
-    if record.region is None:
+    if region_key is None:
         return out
     try:
         from ..intensity import lookup_region
 
-        region = lookup_region(record.region)
+        region = lookup_region(region_key)
     except Exception:  # an old log naming a region the table no longer has
         return out
     if region.kind == "cloud":
@@ -196,12 +204,14 @@ def record_row(record: CellRecord, *, run_id: str = "", host: dict[str, Any] | N
 
 
 def export_records(records: Iterable[CellRecord], path: str | os.PathLike, *, run_id: str | None = None) -> Path:
-    """Write ``records`` to ``path`` (.csv or .json) and return the path written.
+    """Write ``records`` to ``path`` (.csv or .json) and return the path written. ``records`` is
+    read once, as it goes (a generator of 100,000 logged records is never held whole).
 
-    Raises ValueError with a one-line message for an unknown extension or an unusable path.
+    CSV text cells that a spreadsheet would run as a formula get a leading apostrophe
+    (``textsafe.csv_cell``). Raises ValueError with a one-line message for an unknown extension
+    or an unusable path.
     """
     target = check_output_path(path)
-    records = list(records)
     if target.suffix.lower() == ".csv":
         run = run_id or str(uuid.uuid4())
         host = _host()
@@ -210,19 +220,16 @@ def export_records(records: Iterable[CellRecord], path: str | os.PathLike, *, ru
             writer = csv.DictWriter(handle, fieldnames=CODECARBON_COLUMNS + OUR_COLUMNS)
             writer.writeheader()
             for record in records:
-                writer.writerow(record_row(record, run_id=run, host=host))
+                writer.writerow({name: csv_cell(value) for name, value in record_row(record, run_id=run, host=host).items()})
 
     else:
-        document = {
-            "format": "jupyter_carbon",
-            "schema": RECORD_SCHEMA,
-            "exported_utc": datetime.now(timezone.utc).isoformat(),
-            "records": [r.to_dict() for r in records],
-        }
+        head = {"format": "jupyter_carbon", "schema": RECORD_SCHEMA, "exported_utc": datetime.now(timezone.utc).isoformat()}
 
         def write(handle: Any) -> None:
-            json.dump(document, handle, ensure_ascii=False, indent=1)
-            handle.write("\n")
+            handle.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "records": [')
+            for i, record in enumerate(records):
+                handle.write(("\n " if i == 0 else ",\n ") + json.dumps(record.to_dict(), ensure_ascii=False))
+            handle.write("\n]}\n")
 
     return _write_atomic(target, write)
 
@@ -237,18 +244,43 @@ def load_records(path: str | os.PathLike) -> list[CellRecord]:
             return read_log(source).records
         except OSError as exc:
             raise ValueError(f"cannot read {source} ({exc.strerror or exc}): check the path") from None
-    try:
-        document = json.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"cannot read {source} ({exc.strerror or exc}): check the path") from None
-    except ValueError:
-        raise ValueError(f"{source} is not JSON: give a file written by %carbon export PATH.json") from None
-    if not isinstance(document, dict) or document.get("format") != "jupyter_carbon":
-        raise ValueError(f"{source} is not a jupyter_carbon export: give a file written by %carbon export PATH.json")
+    document = _export_document(source)
     try:
         return [CellRecord.from_dict(r) for r in document.get("records", [])]
     except (TypeError, KeyError, ValueError) as exc:
         raise ValueError(f"{source}: a record is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def _export_document(source: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read {source} ({exc.strerror or exc}): check the path") from None
+    except (ValueError, RecursionError):
+        raise ValueError(f"{source} is not JSON: give a file written by %carbon export PATH.json") from None
+    if not isinstance(document, dict) or document.get("format") != "jupyter_carbon":
+        raise ValueError(f"{source} is not a jupyter_carbon export: give a file written by %carbon export PATH.json")
+    if not isinstance(document.get("records", []), list):
+        raise ValueError(f"{source}: its records are not a list: give a file written by %carbon export PATH.json")
+    return document
+
+
+def read_export(path: str | os.PathLike) -> tuple[list[CellRecord], list[str]]:
+    """The records of a JSON export that can be read, and at most one note saying how many were
+    skipped and why (as the log readers do); ValueError when the file itself is unusable."""
+    source = Path(path).expanduser()
+    records: list[CellRecord] = []
+    skipped: Counter[str] = Counter()
+    for item in _export_document(source).get("records", []):
+        try:
+            records.append(CellRecord.from_dict(item))
+        except (TypeError, KeyError, ValueError, OverflowError, RecursionError) as exc:
+            skipped[f"bad {str(exc).split(':', 1)[0]}" if isinstance(exc, RecordError) else type(exc).__name__] += 1
+    notes = []
+    if skipped:
+        why = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common(5))
+        notes.append(f"{source.name}: skipped {sum(skipped.values())} unreadable record(s) ({why})")
+    return records, notes
 
 
 def to_dataframe(records: Iterable[CellRecord]) -> Any:

@@ -20,7 +20,7 @@ from ..record import CellRecord, RecordError
 from . import legacy
 from .log import LOG_SCHEMA, LOG_SUFFIX
 
-__all__ = ["LogContents", "read_log", "read_logs", "log_files", "merged", "LogTail", "parse_line"]
+__all__ = ["LogContents", "read_log", "stream_log", "read_logs", "log_files", "merged", "LogTail", "parse_line"]
 
 #: A log file larger than this is read up to it (a note says so): reports stay bounded.
 MAX_LOG_BYTES = 512 * 1024 * 1024
@@ -97,37 +97,50 @@ def _lines(path: Path) -> tuple[Iterator[bytes], list[str]]:
     return gen(), notes
 
 
-def read_log(path: str | os.PathLike) -> LogContents:
-    """Header, records and notes of one log file; raises OSError when it cannot be read at all."""
+def stream_log(path: str | os.PathLike) -> tuple[LogContents, Iterator[CellRecord]]:
+    """The log's contents (records left empty) and an iterator over its records, for readers
+    that must not hold every record (reports of 100,000 records). The header is set when its
+    line is read, the notes are complete once the iterator is exhausted. Raises OSError when
+    the file cannot be opened."""
     path = Path(path)
     out = LogContents(path)
     lines, out.notes = _lines(path)
-    shapes: dict[Any, dict[str, Any]] = {}
-    skipped: Counter[str] = Counter()
-    last_torn = False
-    for raw in lines:
-        last_torn = not raw.endswith(b"\n")
-        raw = raw.strip(b"\0 \t\r\n")
-        if not raw:
-            continue
-        try:
-            kind, value = parse_line(raw, shapes)
-        except _BAD_LINE as exc:
-            skipped["torn" if last_torn else _reason(exc)] += 1
-            continue
-        if kind == "session":
-            out.header = value
-        elif kind == "record":
-            out.records.append(value)
-    schema = out.header.get("log_schema")
-    if type(schema) is int and schema > LOG_SCHEMA:
-        out.notes.append(f"{path.name}: written by a newer jupyter_carbon (log schema {schema}; this one reads up to {LOG_SCHEMA}): upgrade with pip install -U jupyter-carbon")
-    torn = skipped.pop("torn", 0)
-    if torn:
-        out.notes.append(f"{path.name}: skipped a torn last line (the kernel stopped while writing it)")
-    if skipped:
-        why = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common(5))
-        out.notes.append(f"{path.name}: skipped {sum(skipped.values())} unreadable line(s) ({why})")
+
+    def records() -> Iterator[CellRecord]:
+        shapes: dict[Any, dict[str, Any]] = {}
+        skipped: Counter[str] = Counter()
+        last_torn = False
+        for raw in lines:
+            last_torn = not raw.endswith(b"\n")
+            raw = raw.strip(b"\0 \t\r\n")
+            if not raw:
+                continue
+            try:
+                kind, value = parse_line(raw, shapes)
+            except _BAD_LINE as exc:
+                skipped["torn" if last_torn else _reason(exc)] += 1
+                continue
+            if kind == "session":
+                out.header = value
+            elif kind == "record":
+                yield value
+        schema = out.header.get("log_schema")
+        if type(schema) is int and schema > LOG_SCHEMA:
+            out.notes.append(f"{path.name}: written by a newer jupyter_carbon (log schema {schema}; this one reads up to {LOG_SCHEMA}): upgrade with pip install -U jupyter-carbon")
+        torn = skipped.pop("torn", 0)
+        if torn:
+            out.notes.append(f"{path.name}: skipped a torn last line (the kernel stopped while writing it)")
+        if skipped:
+            why = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common(5))
+            out.notes.append(f"{path.name}: skipped {sum(skipped.values())} unreadable line(s) ({why})")
+
+    return out, records()
+
+
+def read_log(path: str | os.PathLike) -> LogContents:
+    """Header, records and notes of one log file; raises OSError when it cannot be read at all."""
+    out, records = stream_log(path)
+    out.records = list(records)
     return out
 
 

@@ -1,0 +1,51 @@
+"""The HTML and text reports stay bounded: bars binned past a few hundred records, tables capped,
+both said on the page. (Time and memory figures: benchmarks/report_scale.py.)"""
+
+from __future__ import annotations
+
+import re
+
+from jupyter_carbon.digest import Digest
+from jupyter_carbon.display.report_html import MAX_HTML_ROWS, html_report
+from jupyter_carbon.display.report_plots import MAX_BARS, MAX_BINS, bars_title
+from jupyter_carbon.display.report_text import MAX_TEXT_ROWS, summary_text
+from storage_helpers import make_record
+
+
+def _digest(n: int) -> Digest:
+    digest = Digest()
+    for i in range(1, n + 1):
+        digest.add(make_record(i, points=0, status="error" if i % 250 == 0 else "ok"))
+    return digest
+
+
+def test_many_records_are_binned_and_the_table_capped() -> None:
+    n = 2_345
+    digest = _digest(n)
+    assert len(digest.rows) == MAX_HTML_ROWS and digest.count == n and digest.errors == n // 250
+    page = html_report(digest)
+    assert page.count("<tr><td>") == MAX_HTML_ROWS
+    assert f"Cells: the newest {MAX_HTML_ROWS} of 2,345 records" in page
+    size = -(-n // MAX_BINS)
+    caption = f"CO2e per bin of {size} consecutive records ({-(-n // size)} bins for 2,345 records), by component"
+    assert bars_title(n) == caption and f"<figcaption>{caption}</figcaption>" in page
+    assert page.count("data:image/png;base64,") == 2
+    assert "Failed cells" in page and page.count("<li>") == n // 250
+    text = summary_text(digest)
+    rows = [line for line in text.splitlines() if re.match(r"\s+\d+\s", line)]
+    assert len(rows) == MAX_TEXT_ROWS and f"the newest {MAX_TEXT_ROWS} of 2,345 records are shown" in text
+
+
+def test_few_records_get_one_bar_each_and_every_row() -> None:
+    digest = _digest(12)
+    page = html_report(digest)
+    assert page.count("<tr><td>") == 12 and "Cells: 12 records" in page
+    assert "<figcaption>CO2e per window, by component</figcaption>" in page
+    assert bars_title(MAX_BARS) == "CO2e per window, by component" and "bin" in bars_title(MAX_BARS + 1)
+    assert "not shown" not in summary_text(digest) and "newest" not in summary_text(digest)
+
+
+def test_the_cumulative_curve_ends_at_the_reported_total() -> None:
+    digest = _digest(400)
+    counted = digest.counted_co2e_g()
+    assert abs(sum(map(sum, counted.values())) - digest.totals.co2e_g) <= 1e-9 * digest.totals.co2e_g

@@ -1,0 +1,218 @@
+"""Totals over records read back (jupyter_carbon.totals): overlapping windows counted once, by the
+report (text, HTML), the history and the CLI, with windows made by a real InteractiveShell."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from jupyter_carbon.cli import main
+from jupyter_carbon.digest import Digest
+from jupyter_carbon.display.history_text import format_history
+from jupyter_carbon.display.report_html import html_report
+from jupyter_carbon.display.report_text import summary_text
+from jupyter_carbon.storage.history import list_sessions, overall_totals
+from jupyter_carbon.storage.reader import log_files, merged, read_logs
+from jupyter_carbon.totals import Span, counted_fractions, totals_of, totals_of_spans
+
+
+def span(start: float, end: float, energy_j: float = 10.0) -> Span:
+    return Span(start, end, end - start, energy_j, energy_j * 0.5, energy_j * 2, energy_j / 100, energy_j / 200, energy_j / 50)
+
+
+# --- the rule ---------------------------------------------------------------------------------------
+
+
+def test_nested_windows_add_nothing_and_disjoint_ones_add_in_full() -> None:
+    spans = [span(0, 10, 100.0), span(2, 3, 7.0), span(20, 21, 5.0), span(4, 9, 50.0)]
+    assert counted_fractions(spans) == [1.0, 0.0, 1.0, 0.0]
+    t = totals_of_spans(spans)
+    assert (t.cells, t.windows, t.nested) == (2, 4, 2)
+    assert t.energy_j == pytest.approx(105.0) and t.duration_s == pytest.approx(11.0)
+    assert (t.low_j, t.high_j) == pytest.approx((52.5, 210.0))
+    assert (t.co2e_g, t.co2e_low_g, t.co2e_high_g) == pytest.approx((1.05, 0.525, 2.1))
+
+
+def test_a_partial_overlap_adds_its_uncovered_part_pro_rata() -> None:
+    spans = [span(1, 5, 40.0), span(0, 2, 20.0)]  # given out of order: sorted by start
+    assert counted_fractions(spans) == pytest.approx([0.75, 1.0])
+    t = totals_of_spans(spans)
+    assert t.energy_j == pytest.approx(20.0 + 30.0) and t.duration_s == pytest.approx(5.0) and t.cells == 2
+
+
+def test_ties_count_the_longer_window_and_instants_count_outside_windows_only() -> None:
+    assert counted_fractions([span(0, 1), span(0, 3)]) == [0.0, 1.0]
+    assert counted_fractions([span(0, 3), span(1, 1), span(3, 3), span(5, 5)]) == [1.0, 0.0, 1.0, 1.0]
+    assert counted_fractions([span(2, 1)]) == [1.0]  # a wall clock stepped back: an instant
+    assert totals_of([]).cells == 0 and totals_of([]).energy_j == 0.0
+
+
+# --- real windows from a real shell ----------------------------------------------------------------
+
+
+@pytest.fixture
+def log_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "logs"
+    monkeypatch.setenv("JUPYTER_CARBON_LOG_DIR", str(folder))
+    return folder
+
+
+def _records(folder: Path):
+    records, notes = merged(read_logs(log_files(folder)))
+    assert notes == []
+    return records
+
+
+def test_track_inside_a_carbon_cell_counts_once_everywhere(log_dir, shell, tmp_path, capsys) -> None:
+    shell.run_cell("%%carbon --label outer\nimport time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.3)\ntime.sleep(0.1)")
+    shell.run_cell("%%carbon --label after\nimport time\ntime.sleep(0.05)")
+    capsys.readouterr()
+    import jupyter_carbon
+
+    session = jupyter_carbon.session()
+    records = _records(log_dir)
+    assert [r.label for r in records] == ["inner", "outer", "after"]
+    inner, outer, after = records
+    assert outer.start_utc <= inner.start_utc and inner.end_utc <= outer.end_utc  # really nested
+    t = totals_of(records)
+    assert (t.cells, t.windows) == (2, 3)
+    assert t.duration_s == pytest.approx(outer.duration_s + after.duration_s)
+    assert t.energy_j == pytest.approx(outer.energy_j + after.energy_j)
+    assert t.energy_j < sum(r.energy_j for r in records)  # the naive sum counts the inner block twice
+    # the kernel's own union totals (written in the last record) agree: nested windows are exact
+    assert t.energy_j == pytest.approx(after.totals.energy_j, rel=1e-9)
+    assert t.duration_s == pytest.approx(session.totals().duration_s, rel=1e-6)
+
+    text = summary_text(records)
+    assert "2 cells" in text and "1 window inside others, counted once" in text
+    assert "2 cells" in html_report(records)
+    assert main(["report", str(log_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "jupyter_carbon session: 2 cells" in out
+    summaries = list_sessions(log_dir)
+    assert [s.totals.cells for s in summaries] == [2] and overall_totals(summaries).energy_j == pytest.approx(t.energy_j)
+    history = format_history(summaries, folder=log_dir)
+    first = next(line for line in history.splitlines() if re.match(r"\d{4}-", line))
+    assert re.split(r"\s{2,}", first.strip())[1] == "2"
+
+
+def test_baseline_in_auto_mode_is_nested_in_its_cell(log_dir, shell, capsys) -> None:
+    shell.run_cell("%carbon on")
+    shell.run_cell("%carbon baseline 1")
+    shell.run_cell("%carbon off")
+    capsys.readouterr()
+    records = _records(log_dir)
+    kinds = [r.kind for r in records]
+    assert "baseline" in kinds and "auto" in kinds
+    baseline = next(r for r in records if r.kind == "baseline")
+    cell = next(r for r in records if r.kind == "auto" and r.start_utc <= baseline.start_utc and baseline.end_utc <= r.end_utc)
+    t = Digest(records).totals
+    assert t.nested >= 1 and t.duration_s < sum(r.duration_s for r in records)
+    assert t.duration_s == pytest.approx(sum(r.duration_s for r in records) - baseline.duration_s)
+    assert cell.duration_s >= baseline.duration_s >= 1.0
+    assert main(["report", str(log_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"jupyter_carbon session: {t.cells} cell" in out and "inside others, counted once" in out
+
+
+def test_run_counts_a_track_block_inside_a_cell_once(tmp_path) -> None:
+    import subprocess
+
+    import nbformat
+
+    from storage_helpers import PYTHON, child_env
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("import time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.3)\ntime.sleep(0.1)"),
+        nbformat.v4.new_code_cell("time.sleep(0.05)"),
+    ]
+    nbformat.write(nb, tmp_path / "nested.ipynb")
+    done = subprocess.run([PYTHON, "-m", "jupyter_carbon", "run", str(tmp_path / "nested.ipynb"), "--json", str(tmp_path / "r.json")], capture_output=True, text=True, env=child_env(), timeout=180)
+    assert done.returncode == 0, done.stderr
+    from jupyter_carbon.storage.export import load_records
+
+    records = load_records(tmp_path / "r.json")
+    assert sorted(r.label or r.kind for r in records) == ["auto", "auto", "inner"]
+    t = totals_of(records)
+    assert (t.cells, t.nested) == (2, 1)
+    assert t.duration_s == pytest.approx(sum(r.duration_s for r in records if r.label != "inner"))
+    assert "jupyter_carbon session: 2 cells" in done.stdout and "1 window inside others, counted once" in done.stdout
+
+
+def test_a_forked_workers_window_counts_once_across_sessions(log_dir, shell, capsys) -> None:
+    code = (
+        "%%carbon --label parent\n"
+        "import os, time, jupyter_carbon\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    try:\n"
+        "        with jupyter_carbon.track('worker'):\n"
+        "            time.sleep(0.3)\n"
+        "    finally:\n"
+        "        os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "time.sleep(0.1)\n"
+    )
+    assert shell.run_cell(code).success
+    capsys.readouterr()
+    files = log_files(log_dir)
+    assert len(files) == 2  # the worker wrote its own log
+    records = _records(log_dir)
+    assert sorted(r.label for r in records) == ["parent", "worker"]
+    parent = next(r for r in records if r.label == "parent")
+    summaries = list_sessions(log_dir)
+    assert sum(s.totals.cells for s in summaries) == 2  # each session alone: one window each
+    both = overall_totals(summaries)
+    assert (both.cells, both.nested) == (1, 1)
+    assert both.energy_j == pytest.approx(parent.energy_j) and both.duration_s == pytest.approx(parent.duration_s)
+    assert main(["report", str(log_dir)]) == 0
+    assert "jupyter_carbon session: 1 cell ·" in capsys.readouterr().out
+    history = format_history(summaries, folder=log_dir)
+    all_line = next(line for line in history.splitlines() if line.startswith("all"))
+    assert all_line.split()[1] == "1"
+
+
+def test_partly_overlapping_windows_from_two_threads(log_dir, shell, capsys) -> None:
+    """As concurrent subshell cells would: the union's time is exact, its energy between the
+    larger window's and the naive sum."""
+    code = (
+        "import threading, time, jupyter_carbon\n"
+        "def work(label, delay, length):\n"
+        "    time.sleep(delay)\n"
+        "    with jupyter_carbon.track(label):\n"
+        "        end = time.perf_counter() + length\n"
+        "        while time.perf_counter() < end:\n"
+        "            pass\n"
+        "threads = [threading.Thread(target=work, args=('a', 0.0, 0.4)), threading.Thread(target=work, args=('b', 0.2, 0.4))]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+    )
+    assert shell.run_cell(code).success
+    import jupyter_carbon
+
+    kernel = jupyter_carbon.session().totals()
+    capsys.readouterr()
+    records = _records(log_dir)
+    a, b = sorted(records, key=lambda r: r.start_utc)
+    assert a.start_utc < b.start_utc < a.end_utc < b.end_utc  # a partial overlap
+    t = totals_of(records)
+    assert (t.cells, t.nested) == (2, 0)
+    assert t.duration_s == pytest.approx(kernel.duration_s, abs=0.02)  # wall vs monotonic readings: ms apart
+    assert t.duration_s < a.duration_s + b.duration_s - 0.1
+    assert max(a.energy_j, b.energy_j) <= t.energy_j < a.energy_j + b.energy_j
+
+
+def test_the_kernels_cumulative_plot_counts_a_nested_window_once(log_dir, shell, capsys) -> None:
+    from jupyter_carbon.display.plots import cumulative_co2e_g
+
+    shell.run_cell("%%carbon --label outer\nimport time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.2)")
+    capsys.readouterr()
+    import jupyter_carbon
+
+    records = jupyter_carbon.session().records
+    assert [r.label for r in records] == ["inner", "outer"]
+    curve = cumulative_co2e_g(records)
+    assert curve[-1] == pytest.approx(records[-1].totals.co2e_g) and curve[-1] < sum(r.co2e_g for r in records)
