@@ -175,13 +175,14 @@ def test_extreme_but_valid_figures_are_reported_not_crashed(tmp_path, capsys):
     for i, (energy, start_s, end_s) in enumerate([(1e308, 0.0, 1.0), (1e308, -1e308, 1e308), (5e-324, 1.0, 1.0)], 1):
         doc = make_record(i).to_dict()
         doc["devices"][0]["energy_j"] = doc["devices"][0]["high_j"] = energy
-        doc.update(start_s=start_s, end_s=end_s, intensity_g_per_kwh=1e308, pue=1e308)
+        doc.update(start_s=start_s, end_s=end_s, intensity_g_per_kwh=5000.0, pue=5.0)  # the largest valid
         docs.append(json.dumps({"type": "record", **doc}).encode())
     _write_log(tmp_path / "logs", docs)
     for fmt in FORMATS:
         code, out, err = _report(tmp_path / "logs", fmt, capsys)
         assert code == 0 and "Traceback" not in out + err and "overflow" in out, (fmt, err)
-    assert "plots not drawn" in (tmp_path / "out.html").read_text(encoding="utf-8")
+    page = (tmp_path / "out.html").read_text(encoding="utf-8")
+    assert page.rstrip().endswith("</html>") and ("plots not drawn" in page or "data:image/png;base64," in page)
 
 
 def test_carbon_history_in_a_real_shell_reports_the_rest_with_one_note(tmp_path, monkeypatch, capsys, request):
