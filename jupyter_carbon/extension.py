@@ -1,17 +1,31 @@
 """The IPython extension: load/unload, the run-cell hooks and the ``%%carbon`` cell transform.
 
-How a ``%%carbon`` cell runs: a cleanup input transformer comments out the magic line (keeping
-line numbers), so the body runs as an ordinary cell — its last expression becomes ``Out[n]``/``_``,
-top-level ``await`` works and tracebacks hold only user frames. The ``pre_run_cell`` hook sees
-the raw cell, parses the options and opens the window; ``post_run_cell`` closes it with the
-cell's status. An invalid magic line is left untouched, so the real cell magic raises the
-``UsageError`` and the body does not run. Every hook catches its own errors: a failure of the
-extension is reported once and never changes the user's cell.
+How a ``%%carbon`` cell runs: when IPython is about to run the cell with its ``pre_run_cell`` /
+``post_run_cell`` hooks, a cleanup input transformer comments out the magic line (keeping line
+numbers), so the body runs as an ordinary cell — its last expression becomes ``Out[n]``/``_``,
+top-level ``await`` works and tracebacks hold only user frames; the hooks measure it. (A
+``%%carbon`` line followed by another cell magic is removed instead, so that magic runs the body
+as it would alone.) Where no hook will fire — a ``silent`` cell such as a ``.ipy`` file run with
+``%run``, the body of ``%%time`` or ``%%timeit``, a direct ``transform_cell`` call — the line is
+left as it is, so IPython runs the ``%%carbon`` cell magic, which measures the body itself.
+An invalid magic line is never touched, so the real cell magic raises the ``UsageError``.
+
+Which cell is which: ``pre_run_cell`` opens the window and pushes it on the session's stack of
+current windows for this thread (kernel subshells run cells in their own threads); the cell ends
+when IPython stores its result (``last_execution_result``, which IPython sets even when
+``run_cell_async`` is called without ``post_run_cell``), matched by identity with the
+``ExecutionInfo`` given to ``pre_run_cell``; ``post_run_cell`` shows the report. Unmatched events
+(an empty nested ``run_cell('')`` sends ``post_run_cell`` alone) are ignored, and a cell whose end
+IPython never reported is closed, flagged cut short, as soon as it is seen to be over.
+
+Every hook catches its own errors: a failure of the extension is reported once and never changes
+the user's cell.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any
 
 from .carbon_session import CarbonSession, Measurement, get_session
@@ -51,21 +65,88 @@ def _magic_options(raw_cell: str) -> CellOptions | None:
         return None
 
 
+def _hooks_will_run() -> bool:
+    """Whether the cell being transformed now will run with ``pre_run_cell``/``post_run_cell``.
+
+    True when ``InteractiveShell.transform_cell`` was called by a cell runner about to run the
+    cell not silently: IPython's ``run_cell`` (and ``run_cell_async``) and ipykernel's
+    ``do_execute`` all have a ``silent`` argument. Any other caller (``%%time``, ``%%timeit``,
+    user code) runs no hooks. Read only for ``%%carbon`` cells.
+    """
+    frame = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "transform_cell":  # TransformerManager's, then the shell's
+            caller = frame.f_back
+            if caller is not None and caller.f_code.co_name != "transform_cell":
+                names = caller.f_locals
+                return "silent" in names and not names["silent"]
+        frame = frame.f_back
+    return False
+
+
+def _runner_frame() -> Any:
+    """The frame of IPython's ``run_cell_async`` that fired ``pre_run_cell`` (None if not found):
+    while the cell runs it is on the thread's call stack, afterwards it is not."""
+    frame = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            return None
+        if frame.f_code.co_name == "run_cell_async":
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def _frames_on_stack() -> set[int]:
+    frames = set()
+    frame = sys._getframe(1)
+    while frame is not None:
+        frames.add(id(frame))
+        frame = frame.f_back
+    return frames
+
+
+def _status(result: Any) -> str:
+    error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+    return "ok" if error is None else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
+
+
+class _Cell:
+    """The IPython cell a window measures (the window's ``owner``): matched by its ExecutionInfo."""
+
+    __slots__ = ("info", "runner", "carbon", "record")
+
+    def __init__(self, info: Any, runner: Any, carbon: bool) -> None:
+        self.info = info
+        self.runner = runner  # the run_cell_async frame running it, or None
+        self.carbon = carbon  # a %%carbon cell: the cell magic, if IPython calls it, is this window
+        self.record: Any = None
+
+
 class CarbonExtension:
     def __init__(self, shell: Any, session: CarbonSession) -> None:
         self.shell = shell
         self.session = session
         self.auto = False
         self.auto_quiet = False
-        # One entry per cell being run (run_cell nests, e.g. %%capture): its (measurement, view),
-        # or None for a cell that is not measured. pre_run_cell pushes, post_run_cell pops.
-        self._cells: list[tuple[Measurement, Any] | None] = []
+        # Cells of this thread that ended but whose post_run_cell has not come yet (their report).
+        self._local = threading.local()
         self.reported: set[str] = set()
 
     @property
     def current(self) -> tuple[Measurement, Any] | None:
-        """The innermost measured cell being run, as (measurement, view)."""
-        return next((entry for entry in reversed(self._cells) if entry is not None), None)
+        """The innermost window open in this thread, as (measurement, view)."""
+        m = self.session.current()
+        return (m, m.view) if m is not None else None
+
+    def _ended(self) -> list[Measurement]:
+        try:
+            return self._local.ended
+        except AttributeError:
+            ended = self._local.ended = []
+            return ended
 
     # --- reporting ----------------------------------------------------------------------------
 
@@ -89,27 +170,36 @@ class CarbonExtension:
 
     def transform(self, lines: list[str]) -> list[str]:
         """Comment out a valid ``%%carbon`` line so the body runs as the cell itself (a comment,
-        not a blank line, which IPython would strip: tracebacks keep the cell's line numbers)."""
+        not a blank line, which IPython would strip: tracebacks keep the cell's line numbers);
+        remove it when another cell magic follows. Only for a cell the hooks will measure."""
         try:
             if lines and lines[0].strip() and not lines[0].startswith(_MAGIC_PREFIX):
                 return lines  # most cells: first line is code
             index = next((i for i, line in enumerate(lines) if line.strip()), None)
-            if index is not None and lines[index].startswith(_MAGIC_PREFIX) and _magic_options(lines[index]) is not None:
+            if index is not None and lines[index].startswith(_MAGIC_PREFIX) and _magic_options(lines[index]) is not None and _hooks_will_run():
+                following = next((line for line in lines[index + 1 :] if line.strip()), "")
+                if following.startswith("%%"):
+                    return lines[:index] + lines[index + 1 :]  # %%carbon then %%capture, %%timeit, ...
                 return lines[:index] + ["#" + lines[index]] + lines[index + 1 :]
         except Exception as exc:
             self.report("reading the %%carbon line", exc)
         return lines
 
     def pre_run_cell(self, info: Any = None) -> None:
-        cells = self._cells
-        cells.append(None)  # until a measurement opens: post_run_cell must pop one entry
         try:
+            session = self.session
+            stack = session.stack()
+            if stack:
+                self._close_stale(stack)
+            ended = getattr(self._local, "ended", None)
+            if ended:  # post_run_cell never came for them (run_cell_async called directly):
+                ended.clear()  # the records are kept; their reports would land in this cell
             options = _magic_options(getattr(info, "raw_cell", "") or "")
-            if options is None and (not self.auto or any(cells)):
+            if options is None and (not self.auto or stack):
                 return  # not measured, or a plain cell nested in a measured one (counted there)
-            cells[-1] = self._open(options)
-            if self.session.config.store_source:  # opt-in: cells often hold secrets
-                self._cells[-1][0].extra["source"] = getattr(info, "raw_cell", "")
+            measurement = self._open(options, _Cell(info, _runner_frame(), options is not None))
+            if session.config.store_source:  # opt-in: cells often hold secrets
+                measurement.extra["source"] = getattr(info, "raw_cell", "")
         except Exception as exc:
             self.report("starting the measurement", exc)
 
@@ -117,43 +207,134 @@ class CarbonExtension:
         """This cell's number as shown in ``In[n]``, for the live view.
 
         IPython 9 counts the cell before ``pre_run_cell``, IPython 8 after the cell; the record
-        takes the authoritative number from the result in ``post_run_cell``.
+        takes the authoritative number from the result when the cell ends.
         """
         count = getattr(self.shell, "execution_count", None)
         if count is None:
             return None
         return count - 1 if _COUNTS_BEFORE_HOOK and count > 1 else count
 
-    def open_cell(self, options: CellOptions | None) -> None:
-        """Open a measured cell outside the hooks (the cell magic's fallback); close it with post_run_cell."""
-        self._cells.append(self._open(options))
-
-    def _open(self, options: CellOptions | None) -> tuple[Measurement, Any]:
+    def _open(self, options: CellOptions | None, owner: Any = None) -> Measurement:
         compact = options is None
         quiet = options.quiet if options is not None else self.auto_quiet
         meta = {"kind": "auto" if compact else "cell", "cell": self._cell_number()}
         if options is not None:
             meta.update(items=options.items, task=options.task, scope=options.scope)
         view = None if quiet else make_view(self.shell, self.session, compact=compact, label=options.label if options else None, **meta)
-        measurement = self.session.open(options.label if options else None, listener=view.on_live if view else None, **meta)
-        return measurement, view
+        measurement = self.session.open(options.label if options else None, listener=view.on_live if view else None, owner=owner, **meta)
+        measurement.view = view
+        return measurement
+
+    def cell_done(self, change: Any) -> None:
+        """``last_execution_result`` changed: IPython has finished running a cell (any thread's)."""
+        try:
+            stack = getattr(self.session._local, "stack", None)
+            result = change["new"] if stack else None
+            if result is None:
+                return
+            info = result.info
+            for measurement in reversed(stack):
+                cell = measurement.owner
+                if type(cell) is _Cell and cell.info is info:
+                    break
+            else:
+                return  # not a cell measured by the hooks (silent, nested plain, empty)
+            self._close_inside(stack, measurement)
+            cell.record = self.session.stop(measurement, status=_status(result), cell=getattr(result, "execution_count", None))
+            self._ended().append(measurement)
+        except Exception as exc:
+            self.report("closing the measurement", exc)
 
     def post_run_cell(self, result: Any = None) -> None:
-        current = self._cells.pop() if self._cells else None  # empty: the %load_ext cell itself
-        if current is None:
-            return
-        measurement, view = current
         try:
-            error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+            info = getattr(result, "info", None)
+            measurement = None
+            ended = getattr(self._local, "ended", None)
+            if ended:
+                measurement = next((m for m in ended if m.owner.info is info), None)
+                if measurement is not None:
+                    ended.remove(measurement)
+            if measurement is None:
+                stack = getattr(self.session._local, "stack", None)
+                if not stack:
+                    return  # an empty cell (no pre_run_cell), or one not measured
+                measurement = self._close_stale(stack, result)
+                if measurement is None:
+                    return
+        except Exception as exc:
+            self.report("closing the measurement", exc)
+            return
+        self._show(measurement)
+
+    def _show(self, measurement: Measurement) -> None:
+        try:
+            if measurement.view is not None and measurement.owner.record is not None:
+                measurement.view.finish(measurement.owner.record)
+            self.flush_problems()
+        except Exception as exc:
+            self.report("displaying the result", exc)
+
+    def _close_inside(self, stack: list[Measurement], outer: Measurement) -> None:
+        """Windows still open above ``outer``, which is ending: cells whose end IPython never
+        reported, ``track()`` blocks left open; they end with it, flagged cut short."""
+        while stack and stack[-1] is not outer:
+            self.session.cut_short(stack[-1], "still open when the cell around it ended")
+
+    def _close_stale(self, stack: list[Measurement], result: Any = None) -> Measurement | None:
+        """Close the cells of this thread that are over although IPython did not say so (their
+        ``run_cell_async`` is no longer running: it raised, or ran without ``post_run_cell``).
+
+        ``result``: an unmatched ``post_run_cell``'s; IPython gives a new info to a cell whose
+        ``run_cell_async`` raised, so the stale cell with the same source takes its status and is
+        returned (to be reported); the others end flagged cut short.
+        """
+        live = None
+        matched = None
+        for measurement in reversed(stack):
+            cell = measurement.owner
+            if type(cell) is not _Cell or cell.runner is None:
+                continue
+            if live is None:
+                live = _frames_on_stack()
+            if id(cell.runner) in live:
+                break  # this cell is still running, and so are those it runs in
+            self._close_inside(stack, measurement)
+            if matched is None and result is not None and getattr(result.info, "raw_cell", None) == cell.info.raw_cell:
+                cell.record = self.session.stop(measurement, status=_status(result), cell=getattr(result, "execution_count", None))
+                matched = measurement
+            else:
+                cell.record = self.session.cut_short(measurement, "IPython did not report the end of this cell; it ended when this was noticed")
+        return matched
+
+    # --- the cell magic's own path ------------------------------------------------------------------
+
+    def open_magic(self, options: CellOptions) -> Measurement | None:
+        """The ``%%carbon`` cell magic is running its body: a window for it, or None when the hooks
+        already measure this very cell (they opened it for its ``%%carbon`` line)."""
+        try:
+            current = self.session.current()
+            cell = current.owner if current is not None else None
+            if type(cell) is _Cell and cell.carbon:
+                cell.carbon = False  # claimed: a %%carbon inside the body gets its own window
+                return None
+            return self._open(options)
+        except Exception as exc:
+            self.report("starting the measurement", exc)
+            return None
+
+    def close_magic(self, measurement: Measurement, error: BaseException | None) -> None:
+        try:
+            stack = measurement._stack
+            if stack is not None:
+                self._close_inside(stack, measurement)
             status = "ok" if error is None else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
-            cell = getattr(result, "execution_count", None)
-            record = self.session.stop(measurement, status=status, cell=cell)
+            record = self.session.stop(measurement, status=status)
         except Exception as exc:
             self.report("closing the measurement", exc)
             return
         try:
-            if view is not None:
-                view.finish(record)
+            if measurement.view is not None and record is not None:
+                measurement.view.finish(record)
             self.flush_problems()
         except Exception as exc:
             self.report("displaying the result", exc)
@@ -181,6 +362,7 @@ def load(shell: Any) -> CarbonExtension:
     shell.register_magics(ext.magics)
     shell.events.register("pre_run_cell", ext.pre_run_cell)
     shell.events.register("post_run_cell", ext.post_run_cell)
+    shell.observe(ext.cell_done, names="last_execution_result")
     shell.input_transformers_cleanup.insert(0, ext.transform)
     from .storage.log import attach_log
 
@@ -201,6 +383,10 @@ def unload(shell: Any) -> None:
             shell.events.unregister(name, callback)
         except ValueError:
             pass
+    try:
+        shell.unobserve(ext.cell_done, names="last_execution_result")
+    except ValueError:
+        pass
     if ext.transform in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(ext.transform)
     for configurable in (ext.configurable, ext.magics):
@@ -211,11 +397,9 @@ def unload(shell: Any) -> None:
     magics["line"].pop("carbon", None)
     magics["cell"].pop("carbon", None)
     shell.magics_manager.registry.pop("CarbonMagics", None)
-    for entry in ext._cells:  # unloaded from inside a cell: those windows end without a record
-        if entry is not None:
-            ext.session.discard(entry[0])
-    ext._cells.clear()
+    # Windows open now (unloaded from inside a cell, or a track() block in any thread) end in
+    # shutdown with a record flagged cut short, logged before the log is detached.
+    ext.session.shutdown()  # threads stopped, NVML shut down; the records stay for a reload
     from .storage.log import detach_log
 
     detach_log(ext.session)
-    ext.session.shutdown()  # threads stopped, NVML shut down; the records stay for a reload
