@@ -28,7 +28,7 @@ import sys
 import threading
 from typing import Any
 
-from .carbon_session import CarbonSession, Measurement, get_session
+from .carbon_session import CUT_SHORT, CarbonSession, Measurement, get_session
 from .display import make_view
 from .parse import CellOptions, ParseError, parse_cell_line
 
@@ -99,6 +99,16 @@ def _runner_frame() -> Any:
     return None
 
 
+def _inside(code: Any) -> bool:
+    """Whether a frame running ``code`` is on this thread's call stack."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _frames_on_stack() -> set[int]:
     frames = set()
     frame = sys._getframe(1)
@@ -116,12 +126,13 @@ def _status(result: Any) -> str:
 class _Cell:
     """The IPython cell a window measures (the window's ``owner``): matched by its ExecutionInfo."""
 
-    __slots__ = ("info", "runner", "carbon", "record")
+    __slots__ = ("info", "runner", "carbon", "result", "record")
 
     def __init__(self, info: Any, runner: Any, carbon: bool) -> None:
         self.info = info
         self.runner = runner  # the run_cell_async frame running it, or None
         self.carbon = carbon  # a %%carbon cell: the cell magic, if IPython calls it, is this window
+        self.result: Any = None  # IPython's result, once the cell has ended
         self.record: Any = None
 
 
@@ -134,6 +145,9 @@ class CarbonExtension:
         # Cells of this thread that ended but whose post_run_cell has not come yet (their report).
         self._local = threading.local()
         self.reported: set[str] = set()
+        from IPython.core.interactiveshell import InteractiveShell
+
+        self._run_cell_code = InteractiveShell.run_cell.__code__  # the runner that sends post_run_cell
 
     @property
     def current(self) -> tuple[Measurement, Any] | None:
@@ -226,7 +240,13 @@ class CarbonExtension:
         return measurement
 
     def cell_done(self, change: Any) -> None:
-        """``last_execution_result`` changed: IPython has finished running a cell (any thread's)."""
+        """``last_execution_result`` changed: IPython has finished running a cell (any thread's).
+
+        Inside ``InteractiveShell.run_cell`` the window stays open until ``post_run_cell``, so it
+        takes in the ``post_execute`` work the cell caused (e.g. rendering inline figures);
+        elsewhere (ipykernel's top-level ``await`` cells, a direct ``run_cell_async`` call, which
+        may never send ``post_run_cell``) it closes now and the report waits for ``post_run_cell``.
+        """
         try:
             stack = getattr(self.session._local, "stack", None)
             result = change["new"] if stack else None
@@ -239,9 +259,10 @@ class CarbonExtension:
                     break
             else:
                 return  # not a cell measured by the hooks (silent, nested plain, empty)
-            self._close_inside(stack, measurement)
-            cell.record = self.session.stop(measurement, status=_status(result), cell=getattr(result, "execution_count", None))
-            self._ended().append(measurement)
+            cell.result = result
+            if not _inside(self._run_cell_code):
+                self._close(stack, measurement, result)
+                self._ended().append(measurement)
         except Exception as exc:
             self.report("closing the measurement", exc)
 
@@ -254,17 +275,23 @@ class CarbonExtension:
                 measurement = next((m for m in ended if m.owner.info is info), None)
                 if measurement is not None:
                     ended.remove(measurement)
+            stack = getattr(self.session._local, "stack", None)
+            if measurement is None and stack:
+                measurement = next((m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None)
+                if measurement is not None:
+                    self._close(stack, measurement, result)
+                else:
+                    measurement = self._close_stale(stack, result)
             if measurement is None:
-                stack = getattr(self.session._local, "stack", None)
-                if not stack:
-                    return  # an empty cell (no pre_run_cell), or one not measured
-                measurement = self._close_stale(stack, result)
-                if measurement is None:
-                    return
+                return  # an empty cell (no pre_run_cell), or one not measured
         except Exception as exc:
             self.report("closing the measurement", exc)
             return
         self._show(measurement)
+
+    def _close(self, stack: list[Measurement], measurement: Measurement, result: Any) -> None:
+        self._close_inside(stack, measurement)
+        measurement.owner.record = self.session.stop(measurement, status=_status(result), cell=getattr(result, "execution_count", None))
 
     def _show(self, measurement: Measurement) -> None:
         try:
@@ -290,20 +317,21 @@ class CarbonExtension:
         """
         live = None
         matched = None
-        for measurement in reversed(stack):
+        for measurement in reversed(stack[:]):
             cell = measurement.owner
-            if type(cell) is not _Cell or cell.runner is None:
+            if type(cell) is not _Cell or cell.runner is None or measurement._stack is None:
                 continue
             if live is None:
                 live = _frames_on_stack()
             if id(cell.runner) in live:
                 break  # this cell is still running, and so are those it runs in
-            self._close_inside(stack, measurement)
-            if matched is None and result is not None and getattr(result.info, "raw_cell", None) == cell.info.raw_cell:
-                cell.record = self.session.stop(measurement, status=_status(result), cell=getattr(result, "execution_count", None))
+            if cell.result is None and matched is None and result is not None and getattr(result.info, "raw_cell", None) == cell.info.raw_cell:
+                self._close(stack, measurement, result)
                 matched = measurement
             else:
-                cell.record = self.session.cut_short(measurement, "IPython did not report the end of this cell; it ended when this was noticed")
+                self._close_inside(stack, measurement)
+                why = "IPython did not report the end of this cell" if cell.result is None else "IPython sent no post_run_cell for this cell"
+                cell.record = self.session.stop(measurement, status=_status(cell.result), cell=getattr(cell.result, "execution_count", None), flags=(f"{CUT_SHORT}: {why}; it ended when this was noticed",))
         return matched
 
     # --- the cell magic's own path ------------------------------------------------------------------

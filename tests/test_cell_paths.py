@@ -85,6 +85,23 @@ def test_a_cell_whose_run_cell_async_raises_is_closed_with_its_status(shell, mon
     run(shell, "%carbon off")
 
 
+def test_post_execute_work_of_a_cell_is_part_of_its_window(shell):
+    """What IPython runs after the code and before post_run_cell (inline figures are rendered in
+    post_execute) belongs to the cell; a cell run directly ends with its code."""
+    import time
+
+    def render_figures():
+        time.sleep(0.3)
+
+    shell.events.register("post_execute", render_figures)
+    try:
+        run(shell, "%%carbon --quiet --label plotted\nx = 1")
+    finally:
+        shell.events.unregister("post_execute", render_figures)
+    [record] = records(shell)
+    assert record.label == "plotted" and record.duration_s >= 0.3
+
+
 # --- 2. post_run_cell without pre_run_cell ------------------------------------------------------------
 
 
