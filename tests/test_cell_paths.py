@@ -170,8 +170,7 @@ def test_time_then_carbon_runs_the_body_and_measures_it_once(shell, capsys):
 
 
 def test_time_then_carbon_error_is_recorded(shell):
-    result = run(shell, "%%time\n%%carbon --label bad --quiet\n1 / 0")
-    assert isinstance(result.error_in_exec, ZeroDivisionError)
+    run(shell, "%%time\n%%carbon --label bad --quiet\n1 / 0")  # IPython 8's %%time shows the error, 9's raises it
     assert [(r.label, r.status) for r in records(shell)] == [("bad", "error")]
 
 
