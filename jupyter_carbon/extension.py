@@ -11,12 +11,14 @@ left as it is, so IPython runs the ``%%carbon`` cell magic, which measures the b
 An invalid magic line is never touched, so the real cell magic raises the ``UsageError``.
 
 Which cell is which: ``pre_run_cell`` opens the window and pushes it on the session's stack of
-current windows for this thread (kernel subshells run cells in their own threads); the cell ends
-when IPython stores its result (``last_execution_result``, which IPython sets even when
-``run_cell_async`` is called without ``post_run_cell``), matched by identity with the
-``ExecutionInfo`` given to ``pre_run_cell``; ``post_run_cell`` shows the report. Unmatched events
-(an empty nested ``run_cell('')`` sends ``post_run_cell`` alone) are ignored, and a cell whose end
-IPython never reported is closed, flagged cut short, as soon as it is seen to be over.
+current windows for this thread (kernel subshells run cells in their own threads). The window
+closes at the ``post_run_cell`` whose result carries the same ``ExecutionInfo`` object (matched by
+identity), so the ``post_execute`` work the cell caused (inline figures) is part of it. Where
+IPython may send no ``post_run_cell`` (``run_cell_async`` called directly, ipykernel's top-level
+``await`` cells) it closes when IPython stores the cell's result (``last_execution_result``).
+Unmatched events (an empty nested ``run_cell('')`` sends ``post_run_cell`` alone) are ignored, and
+a cell whose ``run_cell_async`` is over without either (it raised) is closed as soon as that is
+seen, flagged cut short unless ``post_run_cell`` brings its status.
 
 Every hook catches its own errors: a failure of the extension is reported once and never changes
 the user's cell.
