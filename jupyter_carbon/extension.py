@@ -88,27 +88,20 @@ def _hooks_will_run() -> bool:
     return False
 
 
-def _runner_frame() -> Any:
-    """The frame of IPython's ``run_cell_async`` that fired ``pre_run_cell`` (None if not found):
-    while the cell runs it is on the thread's call stack, afterwards it is not."""
-    frame = sys._getframe(2)
+def _runner() -> tuple[Any, bool]:
+    """The frame of IPython's ``run_cell_async`` that fired ``pre_run_cell`` (None if not found),
+    and whether ``InteractiveShell.run_cell`` drives it (its ``_pseudo_sync_runner``: then
+    ``post_run_cell`` follows). While the cell runs that frame is on the thread's call stack,
+    afterwards it is not."""
+    frame = sys._getframe(3)  # above _runner, pre_run_cell and EventManager.trigger
     for _ in range(4):
         if frame is None:
-            return None
+            return None, False
         if frame.f_code.co_name == "run_cell_async":
-            return frame
+            caller = frame.f_back
+            return frame, caller is not None and caller.f_code.co_name == "_pseudo_sync_runner"
         frame = frame.f_back
-    return None
-
-
-def _inside(code: Any) -> bool:
-    """Whether a frame running ``code`` is on this thread's call stack."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        if frame.f_code is code:
-            return True
-        frame = frame.f_back
-    return False
+    return None, False
 
 
 def _frames_on_stack() -> set[int]:
@@ -128,11 +121,12 @@ def _status(result: Any) -> str:
 class _Cell:
     """The IPython cell a window measures (the window's ``owner``): matched by its ExecutionInfo."""
 
-    __slots__ = ("info", "runner", "carbon", "result", "record")
+    __slots__ = ("info", "runner", "posted", "carbon", "result", "record")
 
-    def __init__(self, info: Any, runner: Any, carbon: bool) -> None:
+    def __init__(self, info: Any, runner: tuple[Any, bool], carbon: bool) -> None:
         self.info = info
-        self.runner = runner  # the run_cell_async frame running it, or None
+        # the run_cell_async frame running it (or None), and whether post_run_cell will follow
+        self.runner, self.posted = runner
         self.carbon = carbon  # a %%carbon cell: the cell magic, if IPython calls it, is this window
         self.result: Any = None  # IPython's result, once the cell has ended
         self.record: Any = None
@@ -147,9 +141,6 @@ class CarbonExtension:
         # Cells of this thread that ended but whose post_run_cell has not come yet (their report).
         self._local = threading.local()
         self.reported: set[str] = set()
-        from IPython.core.interactiveshell import InteractiveShell
-
-        self._run_cell_code = InteractiveShell.run_cell.__code__  # the runner that sends post_run_cell
 
     @property
     def current(self) -> tuple[Measurement, Any] | None:
@@ -207,13 +198,13 @@ class CarbonExtension:
             stack = session.stack()
             if stack:
                 self._close_stale(stack)
-            ended = getattr(self._local, "ended", None)
+            ended = self._ended()
             if ended:  # post_run_cell never came for them (run_cell_async called directly):
                 ended.clear()  # the records are kept; their reports would land in this cell
             options = _magic_options(getattr(info, "raw_cell", "") or "")
             if options is None and (not self.auto or stack):
                 return  # not measured, or a plain cell nested in a measured one (counted there)
-            measurement = self._open(options, _Cell(info, _runner_frame(), options is not None))
+            measurement = self._open(options, _Cell(info, _runner(), options is not None))
             if session.config.store_source:  # opt-in: cells often hold secrets
                 measurement.extra["source"] = getattr(info, "raw_cell", "")
         except Exception as exc:
@@ -244,25 +235,26 @@ class CarbonExtension:
     def cell_done(self, change: Any) -> None:
         """``last_execution_result`` changed: IPython has finished running a cell (any thread's).
 
-        Inside ``InteractiveShell.run_cell`` the window stays open until ``post_run_cell``, so it
+        Run by ``InteractiveShell.run_cell`` the window stays open until ``post_run_cell``, so it
         takes in the ``post_execute`` work the cell caused (e.g. rendering inline figures);
         elsewhere (ipykernel's top-level ``await`` cells, a direct ``run_cell_async`` call, which
         may never send ``post_run_cell``) it closes now and the report waits for ``post_run_cell``.
         """
         try:
             stack = getattr(self.session._local, "stack", None)
-            result = change["new"] if stack else None
-            if result is None:
+            if not stack:
                 return
-            info = result.info
-            for measurement in reversed(stack):
+            result = change["new"]
+            info = getattr(result, "info", None)
+            measurement = stack[-1]
+            cell = measurement.owner
+            if type(cell) is not _Cell or cell.info is not info:
+                measurement = next((m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None)
+                if measurement is None or info is None:
+                    return  # not a cell measured by the hooks (silent, nested plain, empty)
                 cell = measurement.owner
-                if type(cell) is _Cell and cell.info is info:
-                    break
-            else:
-                return  # not a cell measured by the hooks (silent, nested plain, empty)
             cell.result = result
-            if not _inside(self._run_cell_code):
+            if not cell.posted:
                 self._close(stack, measurement, result)
                 self._ended().append(measurement)
         except Exception as exc:
@@ -272,14 +264,16 @@ class CarbonExtension:
         try:
             info = getattr(result, "info", None)
             measurement = None
-            ended = getattr(self._local, "ended", None)
+            ended = self._ended()
             if ended:
                 measurement = next((m for m in ended if m.owner.info is info), None)
                 if measurement is not None:
                     ended.remove(measurement)
             stack = getattr(self.session._local, "stack", None)
             if measurement is None and stack:
-                measurement = next((m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None)
+                measurement = stack[-1]
+                if type(measurement.owner) is not _Cell or measurement.owner.info is not info:
+                    measurement = next((m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None)
                 if measurement is not None:
                     self._close(stack, measurement, result)
                 else:
