@@ -120,3 +120,13 @@ def test_concurrent_plain_cells_in_auto_mode_each_get_their_own_record(kernel):
         assert 0.3 <= got[0][3] < 1.0 and got[1][3] >= 1.5
     finally:
         kc.execute_interactive("%carbon off", timeout=30)
+
+
+def test_top_level_await_carbon_cell_in_the_kernel(kernel):
+    """ipykernel runs such a cell as an asyncio task and sends post_run_cell itself."""
+    kc, _ = kernel
+    before = record_count(kc)
+    reply = kc.execute_interactive("%%carbon --label awaited --quiet\nimport asyncio\nawait asyncio.sleep(0.3)\n'done'", timeout=60)
+    assert reply["content"]["status"] == "ok"
+    [(label, kind, status, duration_s)] = records_since(kc, before)
+    assert (label, kind, status) == ("awaited", "cell", "ok") and duration_s >= 0.3
