@@ -127,7 +127,7 @@ class _Cell:
         self.info = info
         # the run_cell_async frame running it (or None), and whether post_run_cell will follow
         self.runner, self.posted = runner
-        self.carbon = carbon  # a %%carbon cell: the cell magic, if IPython calls it, is this window
+        self.carbon = carbon  # a %%carbon cell IPython will run through the magic: this window is its
         self.result: Any = None  # IPython's result, once the cell has ended
         self.record: Any = None
 
@@ -184,6 +184,7 @@ class CarbonExtension:
                 return lines  # most cells: first line is code
             index = next((i for i, line in enumerate(lines) if line.strip()), None)
             if index is not None and lines[index].startswith(_MAGIC_PREFIX) and _magic_options(lines[index]) is not None and _hooks_will_run():
+                self._local.stripped = "".join(lines)  # its magic will not run: the hooks measure it
                 following = next((line for line in lines[index + 1 :] if line.strip()), "")
                 if following.startswith("%%"):
                     return lines[:index] + lines[index + 1 :]  # %%carbon then %%capture, %%timeit, ...
@@ -204,11 +205,18 @@ class CarbonExtension:
             options = _magic_options(getattr(info, "raw_cell", "") or "")
             if options is None and (not self.auto or stack):
                 return  # not measured, or a plain cell nested in a measured one (counted there)
-            measurement = self._open(options, _Cell(info, _runner(), options is not None))
+            carbon = options is not None and not self._stripped(info.raw_cell)
+            measurement = self._open(options, _Cell(info, _runner(), carbon))
             if session.config.store_source:  # opt-in: cells often hold secrets
                 measurement.extra["source"] = getattr(info, "raw_cell", "")
         except Exception as exc:
             self.report("starting the measurement", exc)
+
+    def _stripped(self, raw_cell: str) -> bool:
+        """Whether the transform took the ``%%carbon`` line out of this cell (else IPython will
+        call the cell magic, which then runs inside this cell's window: see ``open_magic``)."""
+        stripped, self._local.stripped = getattr(self._local, "stripped", None), None
+        return stripped is not None and stripped == (raw_cell if raw_cell.endswith("\n") else raw_cell + "\n")
 
     def _cell_number(self) -> int | None:
         """This cell's number as shown in ``In[n]``, for the live view.

@@ -198,6 +198,12 @@ def test_silent_cell_runs_the_magic_and_is_measured_once(shell):
     assert [r.label for r in records(shell)] == ["quiet-run"]
 
 
+def test_carbon_magic_called_inside_a_carbon_cell_gets_its_own_record(shell):
+    result = run(shell, "%%carbon --label outer --quiet\nget_ipython().run_cell_magic('carbon', '--label inner --quiet', 'x = 2')\ny = 3")
+    assert result.success and shell.user_ns["x"] == 2 and shell.user_ns["y"] == 3
+    assert sorted(r.label for r in records(shell)) == ["inner", "outer"]
+
+
 def test_transform_cell_called_directly_gives_what_ipython_gives(shell):
     assert shell.transform_cell("%%carbon --label x\ny = 1\n").startswith("get_ipython().run_cell_magic('carbon'")
 
