@@ -7,7 +7,9 @@ top-level ``await`` works and tracebacks hold only user frames; the hooks measur
 ``%%carbon`` line followed by another cell magic is removed instead, so that magic runs the body
 as it would alone.) Where no hook will fire — a ``silent`` cell such as a ``.ipy`` file run with
 ``%run``, the body of ``%%time`` or ``%%timeit``, a direct ``transform_cell`` call — the line is
-left as it is, so IPython runs the ``%%carbon`` cell magic, which measures the body itself.
+left as it is, so IPython runs the ``%%carbon`` cell magic, which measures the body itself, unless
+the hooks already measure that cell: ``%%carbon`` under another cell magic (``%%time`` then
+``%%carbon``) is measured once, as the whole cell, however often that magic runs its body.
 An invalid magic line is never touched, so the real cell magic raises the ``UsageError``.
 
 Which cell is which: ``pre_run_cell`` opens the window and pushes it on the session's stack of
@@ -67,6 +69,22 @@ def _magic_options(raw_cell: str) -> CellOptions | None:
         return None
 
 
+def _stacked_options(raw_cell: str) -> tuple[CellOptions, str] | None:
+    """For a valid ``%%carbon`` line under other cell magics (``%%time`` then ``%%carbon``): its
+    options and the cell from that line on; else None."""
+    lines = raw_cell.lstrip("\n").split("\n")
+    for index in range(1, len(lines)):
+        line = lines[index]
+        if not line.strip():
+            continue
+        if not line.startswith("%%"):
+            return None
+        if line.startswith(_MAGIC_PREFIX):
+            options = _magic_options(line)
+            return (options, "\n".join(lines[index:]).strip("\n")) if options is not None else None
+    return None
+
+
 def _hooks_will_run() -> bool:
     """Whether the cell being transformed now will run with ``pre_run_cell``/``post_run_cell``.
 
@@ -114,21 +132,29 @@ def _frames_on_stack() -> set[int]:
 
 
 def _status(result: Any) -> str:
-    error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+    return _status_of(getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None))
+
+
+def _status_of(error: BaseException | None) -> str:
     return "ok" if error is None else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
 
 
 class _Cell:
     """The IPython cell a window measures (the window's ``owner``): matched by its ExecutionInfo."""
 
-    __slots__ = ("info", "runner", "posted", "carbon", "result", "record")
+    __slots__ = ("info", "runner", "posted", "claims", "stacked", "result", "error", "record")
 
-    def __init__(self, info: Any, runner: tuple[Any, bool], carbon: bool) -> None:
+    def __init__(self, info: Any, runner: tuple[Any, bool], claims: str | None = None, stacked: str | None = None) -> None:
         self.info = info
         # the run_cell_async frame running it (or None), and whether post_run_cell will follow
         self.runner, self.posted = runner
-        self.carbon = carbon  # a %%carbon cell IPython will run through the magic: this window is its
+        # the %%carbon cell magic runs of this cell that are this window: "once" (a %%carbon cell
+        # whose line the transform left in), "all" (%%carbon under another cell magic, which may
+        # run it many times: %%timeit), or None
+        self.claims = claims
+        self.stacked = stacked  # that stacked %%carbon cell's text, should %%capture run it as a cell
         self.result: Any = None  # IPython's result, once the cell has ended
+        self.error: BaseException | None = None  # raised by a claimed magic run (%%time may swallow it)
         self.record: Any = None
 
 
@@ -202,15 +228,29 @@ class CarbonExtension:
             ended = self._ended()
             if ended:  # post_run_cell never came for them (run_cell_async called directly):
                 ended.clear()  # the records are kept; their reports would land in this cell
-            options = _magic_options(getattr(info, "raw_cell", "") or "")
+            raw = getattr(info, "raw_cell", "") or ""
+            options = _magic_options(raw)
+            claims = stacked = None
+            if options is not None:
+                if stack and self._runs_stacked(stack, raw):
+                    return  # %%capture running the %%carbon cell under it: measured as that cell
+                claims = None if self._stripped(raw) else "once"
+            elif raw.lstrip("\n").startswith("%%"):
+                found = _stacked_options(raw)
+                if found is not None:
+                    (options, stacked), claims = found, "all"
             if options is None and (not self.auto or stack):
                 return  # not measured, or a plain cell nested in a measured one (counted there)
-            carbon = options is not None and not self._stripped(info.raw_cell)
-            measurement = self._open(options, _Cell(info, _runner(), carbon))
+            measurement = self._open(options, _Cell(info, _runner(), claims, stacked))
             if session.config.store_source:  # opt-in: cells often hold secrets
                 measurement.extra["source"] = getattr(info, "raw_cell", "")
         except Exception as exc:
             self.report("starting the measurement", exc)
+
+    @staticmethod
+    def _runs_stacked(stack: list[Measurement], raw_cell: str) -> bool:
+        cell = stack[-1].owner
+        return type(cell) is _Cell and cell.stacked is not None and cell.stacked == raw_cell.strip("\n")
 
     def _stripped(self, raw_cell: str) -> bool:
         """Whether the transform took the ``%%carbon`` line out of this cell (else IPython will
@@ -295,7 +335,11 @@ class CarbonExtension:
 
     def _close(self, stack: list[Measurement], measurement: Measurement, result: Any) -> None:
         self._close_inside(stack, measurement)
-        measurement.owner.record = self.session.stop(measurement, status=_status(result), cell=getattr(result, "execution_count", None))
+        cell = measurement.owner
+        status = _status(result)
+        if status == "ok" and cell.error is not None:
+            status = _status_of(cell.error)
+        cell.record = self.session.stop(measurement, status=status, cell=getattr(result, "execution_count", None))
 
     def _show(self, measurement: Measurement) -> None:
         try:
@@ -346,21 +390,28 @@ class CarbonExtension:
         try:
             current = self.session.current()
             cell = current.owner if current is not None else None
-            if type(cell) is _Cell and cell.carbon:
-                cell.carbon = False  # claimed: a %%carbon inside the body gets its own window
+            if type(cell) is _Cell and cell.claims is not None:
+                if cell.claims == "once":
+                    cell.claims = None  # a %%carbon called inside the body gets its own window
                 return None
             return self._open(options)
         except Exception as exc:
             self.report("starting the measurement", exc)
             return None
 
-    def close_magic(self, measurement: Measurement, error: BaseException | None) -> None:
+    def close_magic(self, measurement: Measurement | None, error: BaseException | None) -> None:
+        """The cell magic's body ended (``error``: what it raised); ``measurement``: what
+        ``open_magic`` returned."""
+        if measurement is None:  # this cell's window: keep the error for its status
+            current = self.session.current() if error is not None else None
+            if current is not None and type(current.owner) is _Cell and current.owner.error is None:
+                current.owner.error = error
+            return
         try:
             stack = measurement._stack
             if stack is not None:
                 self._close_inside(stack, measurement)
-            status = "ok" if error is None else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
-            record = self.session.stop(measurement, status=status)
+            record = self.session.stop(measurement, status=_status_of(error))
         except Exception as exc:
             self.report("closing the measurement", exc)
             return

@@ -133,8 +133,7 @@ class CarbonMagics(Magics):
             error = exc
             raise
         finally:
-            if measurement is not None:
-                ext.close_magic(measurement, error)
+            ext.close_magic(measurement, error)
 
     @line_magic("carbon")
     def carbon_line(self, line: str) -> Any:

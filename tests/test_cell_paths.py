@@ -174,10 +174,25 @@ def test_time_then_carbon_error_is_recorded(shell):
     assert [(r.label, r.status) for r in records(shell)] == [("bad", "error")]
 
 
-def test_timeit_then_carbon_measures_all_runs_once_each(shell):
-    result = run(shell, "%%timeit -n 1 -r 3\n%%carbon --quiet --label each\nsum(range(10))")
-    assert result.success
-    assert [r.label for r in records(shell)] == ["each"] * 3  # the magic runs once per timing run
+def test_timeit_then_carbon_is_measured_once_as_the_whole_cell(shell, capsys):
+    result = run(shell, "%%timeit -n 5 -r 3\n%%carbon --quiet --label all\nsum(range(10))")
+    assert result.success and "loops each" in capsys.readouterr().out
+    assert [(r.label, r.kind) for r in records(shell)] == [("all", "cell")]
+
+
+def test_capture_then_carbon_is_measured_once(shell):
+    run(shell, "%carbon on --quiet")
+    result = run(shell, "%%capture captured\n\n%%carbon --label under --quiet\nprint('inside')")
+    run(shell, "%carbon off")
+    assert result.success and shell.user_ns["captured"].stdout == "inside\n"
+    assert [(r.label, r.kind) for r in records(shell)] == [("under", "cell"), (None, "auto")]  # the cell, %carbon off
+
+
+def test_time_then_carbon_in_auto_mode_is_measured_once(shell):
+    run(shell, "%carbon on --quiet")
+    run(shell, "%%time\n%%carbon --label timed --quiet\nx = 1")
+    run(shell, "%carbon off")
+    assert [r.label for r in records(shell)] == ["timed", None]  # the cell, %carbon off
 
 
 # --- 5. %%carbon in a .ipy file run with %run (silent: no hooks) ---------------------------------------
