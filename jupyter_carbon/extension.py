@@ -232,9 +232,9 @@ class CarbonExtension:
             options = _magic_options(raw)
             claims = stacked = None
             if options is not None:
+                claims = None if self._stripped(raw) else "once"
                 if stack and self._runs_stacked(stack, raw):
                     return  # %%capture running the %%carbon cell under it: measured as that cell
-                claims = None if self._stripped(raw) else "once"
             elif raw.lstrip("\n").startswith("%%"):
                 found = _stacked_options(raw)
                 if found is not None:
