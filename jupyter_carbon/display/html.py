@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
 from ..units import format_co2e, format_duration, format_energy, format_power
-from .text import component_badge, format_per_item, format_record_line, record_name, record_notes
+from .text import cluster_lines, component_badge, format_per_item, format_record_line, record_name, record_notes
 
 __all__ = ["FG", "FG2", "BORDER", "BG", "box_style", "badge_html", "status_html", "record_html", "record_line_html", "live_html", "equivalents_html", "totals_html", "img_html", "esc"]
 
@@ -94,6 +94,7 @@ def record_html(record: CellRecord, *, notes: Iterable[str] = ()) -> str:
     if marginal is not None:
         extra.append(f"above idle baseline (marginal): {format_energy(marginal)}, {format_co2e(record.co2e_g_of(marginal))}")
     extra += format_per_item(record)
+    extra += cluster_lines(record)
     lines = "".join(f'<div class="jc-per-item">{esc(line)}</div>' for line in extra)
     context = (
         f'<div style="color: {FG2}">intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({esc(record.intensity_source)}) · '

@@ -65,8 +65,35 @@ def format_record_line(record: CellRecord) -> str:
     energy_j = record.energy_j
     return (
         f"carbon{_status(record)}: {format_duration(record.duration_s)} · {format_energy(energy_j)} · "
-        f"{format_co2e(record.co2e_g_of(energy_j))} ({how}) · session {format_co2e(record.totals.co2e_g)}"
+        f"{format_co2e(record.co2e_g_of(energy_j))} ({how}){_cluster_phrase(record)} · session {format_co2e(record.totals.co2e_g)}"
     )
+
+
+def _cluster_phrase(record: CellRecord) -> str:
+    if not record.extra or "cluster" not in record.extra:
+        return ""
+    from ..cluster.text import short_phrase
+
+    return short_phrase(record)
+
+
+def cluster_session_line(records: Iterable[CellRecord]) -> str | None:
+    """The Dask cluster energy charged over ``records``, or None when none has a cluster part."""
+    records = [r for r in records if r.extra and "cluster" in r.extra]
+    if not records:
+        return None
+    from ..cluster.text import session_line
+
+    return session_line(records)
+
+
+def cluster_lines(record: CellRecord) -> list[str]:
+    """The record's cluster part (Dask), one line per host; [] without one."""
+    if not record.extra or "cluster" not in record.extra:
+        return []
+    from ..cluster.text import record_lines
+
+    return record_lines(record)
 
 
 @lru_cache(maxsize=64)
@@ -119,6 +146,7 @@ def format_record(record: CellRecord) -> str:
     if marginal is not None:
         lines.append(f"above idle baseline (marginal): {format_energy(marginal)}, {format_co2e(record.co2e_g_of(marginal))}")
     lines += format_per_item(record)
+    lines += cluster_lines(record)
     lines += format_equivalents(record)
     lines.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
     t = record.totals
@@ -138,6 +166,9 @@ def format_summary(records: Iterable[CellRecord], totals: Any, assumptions: str)
             lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {format_energy(r.energy_j):>10} {format_co2e(r.co2e_g):>16}  {how:<24} {r.status}")
         if len(records) > MAX_ROWS:
             lines.append(f"… {len(records) - MAX_ROWS} earlier records not shown (see %carbon export)")
+    cluster = cluster_session_line(records)
+    if cluster:
+        lines.append(cluster)
     lines.append(assumptions)
     return "\n".join(lines)
 
@@ -162,6 +193,10 @@ _METHOD_WORDS = {
     "rapl": "RAPL, measured",
     "nvml-energy": "NVML energy counter, measured",
     "nvml-power": "NVML power samples, measured",
+    "amd-energy": "amdsmi energy counter, measured",
+    "amd-power": "amdsmi power samples, measured",
+    "intel-hwmon": "hwmon energy counter, measured",
+    "apple-energy-model": "Apple SoC energy-model counter, measured",
     "cpu-model": "model, estimated",
     "ram-model": "model, estimated",
     "constant": "user-set power, estimated",
@@ -177,13 +212,29 @@ def _sources_phrase(sources: Iterable[Any]) -> str:
         members = groups.get(component)
         if not members:
             continue
-        methods = ", ".join(dict.fromkeys(_METHOD_WORDS.get(s.method, s.method) for s in members))
-        name = component.upper()
         if component == "gpu":
-            indices = [s.device.split()[0][3:] for s in members]
-            name += " " + (indices[0] if len(indices) == 1 else f"{indices[0]}-{indices[-1]}")
-        parts.append(f"{name} ({methods})")
+            parts += _gpu_phrases(members)
+            continue
+        methods = ", ".join(dict.fromkeys(_METHOD_WORDS.get(s.method, s.method) for s in members))
+        parts.append(f"{component.upper()} ({methods})")
     return ", ".join(parts)
+
+
+def _gpu_phrases(members: list[Any]) -> list[str]:
+    """``GPU 0-3 NVIDIA A100 (NVML energy counter, measured)``: one phrase per model and method."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for source in members:
+        first, _, model = source.device.partition(" ")
+        if first.startswith("gpu") and first[3:].isdigit():
+            groups.setdefault((model, source.method), []).append(first[3:])
+        else:  # a named part, e.g. "Apple SoC GPU"
+            groups.setdefault((source.device, source.method), [])
+    phrases = []
+    for (model, method), ids in groups.items():
+        span = "" if not ids else ids[0] if len(ids) == 1 else f"{ids[0]}-{ids[-1]}" if [int(i) for i in ids] == list(range(int(ids[0]), int(ids[0]) + len(ids))) else ",".join(ids)
+        name = f"GPU {span} {model}" if ids else model
+        phrases.append(f"{name} ({_METHOD_WORDS.get(method, method)})")
+    return phrases
 
 
 def _intensity_phrase(session: Any) -> str:
@@ -194,9 +245,16 @@ def _intensity_phrase(session: Any) -> str:
     return f"{intensity.g_per_kwh:g} gCO2e/kWh ({where})"
 
 
+def _scope_phrase(session: Any) -> str:
+    """``scope container (auto: the kernel runs in a limiting cgroup (…))``"""
+    scope = getattr(session, "scope", session.config.scope)
+    reason = getattr(session, "scope_reason", "")
+    return f"scope {scope} ({reason})" if reason else f"scope {scope}"
+
+
 def format_load_line(session: Any) -> str:
-    """``jupyter_carbon: CPU (model, estimated), RAM (model, estimated) · 475 gCO2e/kWh (world average — set a region)``"""
-    return f"jupyter_carbon: {_sources_phrase(session.detection.sources)} · {_intensity_phrase(session)}"
+    """``jupyter_carbon: CPU (model, estimated), RAM (model, estimated) · 475 gCO2e/kWh (world average — set a region) · scope machine (auto: …)``"""
+    return f"jupyter_carbon: {_sources_phrase(session.detection.sources)} · {_intensity_phrase(session)} · {_scope_phrase(session)}"
 
 
 def format_config(config: Any) -> str:
@@ -209,8 +267,12 @@ def format_status(session: Any, auto: bool = False) -> str:
     cfg = session.config
     lines = ["jupyter_carbon status", "sources in use:"]
     for source in session.detection.sources:
-        how = "measured" if source.measured else "estimated"
+        how = _METHOD_WORDS.get(source.method) or ("measured" if source.measured else "estimated")
         lines.append(f"  {source.component.upper():<4} {source.device} — {source.method} ({how})")
+    for source in getattr(session.detection, "scoped", ()):
+        if source.scope == getattr(session, "scope", None):
+            how = "measured" if source.measured else "estimated"
+            lines.append(f"  {source.component.upper():<4} {source.device} — {source.method} ({how}, {source.scope} scope)")
     for note in session.detection.notes:
         lines.append(f"  note: {note}")
     if session.detection.skipped:
@@ -220,15 +282,20 @@ def format_status(session: Any, auto: bool = False) -> str:
     intensity = session.intensity()
     notes = intensity_notes(intensity.source, intensity.note)
     lines.append(f"intensity: {intensity.g_per_kwh:g} gCO2e/kWh from {intensity.source}" + (f" ({'; '.join(notes)})" if notes else ""))
-    lines.append(f"PUE {cfg.pue:g} · scope {cfg.scope} · interval {cfg.interval:g} s · every cell: {'on' if auto else 'off'}")
+    lines.append(f"PUE {cfg.pue:g} · {_scope_phrase(session)} · interval {cfg.interval:g} s · every cell: {'on' if auto else 'off'}")
     if session.baseline_w:
         lines.append("idle baseline: " + ", ".join(f"{k} {v:.3g} W" for k, v in session.baseline_w.items()))
     for error in session.sampler.errors:
         lines.append(f"problem: {error}")
+    for source in session.detection.sources:
+        if getattr(source, "glitches", 0):
+            lines.append(f"problem: {source.device}: {source.glitches} implausible counter step(s) dropped, replaced by the last power × time")
+    for observer in getattr(session, "observers", ()):
+        lines += observer.status_lines() if hasattr(observer, "status_lines") else []
     return "\n".join(lines)
 
 
 def format_assumptions(session: Any) -> str:
     cfg = session.config
     intensity = session.intensity()
-    return f"assumptions: {intensity.g_per_kwh:g} gCO2e/kWh ({intensity.source}) · PUE {cfg.pue:g} · scope {cfg.scope} · interval {cfg.interval:g} s"
+    return f"assumptions: {intensity.g_per_kwh:g} gCO2e/kWh ({intensity.source}) · PUE {cfg.pue:g} · scope {getattr(session, 'scope', cfg.scope)} · interval {cfg.interval:g} s"
