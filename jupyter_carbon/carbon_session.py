@@ -27,10 +27,15 @@ _REDETECT = ("scope", "powercap_root", "hwmon_root", "power", "cgroup_root", "dm
 _INTENSITY = ("region", "intensity", "live", "zone")
 
 
+#: The flag of a window that ended before its cell or block did (the session shut down, or
+#: IPython never reported the cell's end); the text after the colon says why.
+CUT_SHORT = "cut short"
+
+
 class Measurement:
     """An open (then closed) window; a context manager for scripts: ``with track("x") as m: ...``."""
 
-    __slots__ = ("session", "wid", "window", "record", "label", "extra", "_meta")
+    __slots__ = ("session", "wid", "window", "record", "label", "extra", "view", "owner", "_meta", "_stack")
 
     def __init__(self, session: "CarbonSession", label: str | None = None, **meta: Any) -> None:
         self.session = session
@@ -41,6 +46,11 @@ class Measurement:
         self.record: CellRecord | None = None
         #: goes into ``record.extra`` at close (e.g. a loop prediction from ``track_iter``)
         self.extra: dict[str, Any] = {}
+        #: the live view showing this window (a cell's widget or text view), or None
+        self.view: Any = None
+        #: what opened the window, for its opener to recognise it (the extension: the IPython cell)
+        self.owner: Any = None
+        self._stack: list[Measurement] | None = None  # the thread's stack of current windows it is on
 
     @property
     def live(self) -> dict[str, float]:
@@ -54,7 +64,10 @@ class Measurement:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         status = "ok" if exc_type is None else ("interrupted" if issubclass(exc_type, KeyboardInterrupt) else "error")
-        self.session.stop(self, status=status)
+        try:
+            self.session.stop(self, status=status)
+        except Exception as exc:  # never an exception of ours out of the user's ``with``
+            self.session.problem(f"could not close the measurement {self.label or ''} ({type(exc).__name__}: {exc})")
 
 
 class CarbonSession:
@@ -78,6 +91,10 @@ class CarbonSession:
         self._live: Any = None
         self.records: list[CellRecord] = []
         self.closed = False
+        # The windows open now, by id, and each thread's stack of current ones (cells, track()
+        # blocks; innermost last): what track_iter attaches to and what a nested cell is part of.
+        self._open: dict[int, Measurement] = {}
+        self._local = threading.local()
         self._setup()
 
     # --- sources -----------------------------------------------------------------------------
@@ -162,12 +179,27 @@ class CarbonSession:
 
     # --- windows -----------------------------------------------------------------------------
 
-    def open(self, label: str | None = None, *, listener: Callable[[LiveStatus], Any] | None = None, **meta: Any) -> Measurement:
+    def stack(self) -> list[Measurement]:
+        """This thread's current windows, innermost last (each thread, e.g. each kernel subshell, has its own)."""
+        try:
+            return self._local.stack
+        except AttributeError:
+            stack = self._local.stack = []
+            return stack
+
+    def current(self) -> Measurement | None:
+        """The innermost window open in this thread: a measured cell or a ``track()`` block; None if none."""
+        stack = getattr(self._local, "stack", None)
+        return stack[-1] if stack else None
+
+    def open(self, label: str | None = None, *, listener: Callable[[LiveStatus], Any] | None = None, current: bool = True, owner: Any = None, **meta: Any) -> Measurement:
+        """Open a window; ``current``: it becomes this thread's current one until it stops."""
         measurement = Measurement(self, label, **meta)
-        self.start(measurement, listener=listener)
+        measurement.owner = owner
+        self.start(measurement, listener=listener, current=current)
         return measurement
 
-    def start(self, m: Measurement, listener: Callable[[LiveStatus], Any] | None = None) -> None:
+    def start(self, m: Measurement, listener: Callable[[LiveStatus], Any] | None = None, *, current: bool = True) -> None:
         with self._lock:
             if self._pending_redetect and not self.sampler.open_windows:
                 self._redetect()
@@ -177,14 +209,27 @@ class CarbonSession:
             meta["scope"], meta["scope_reason"], meta["label"] = scope, reason, m.label
             m.window = window = self.sampler.open(listener, scope=scope)
             m.wid = self.ledger.open(window.start, window.indices, meta)
+            self._open[m.wid] = m
+        if current:
+            m._stack = stack = self.stack()
+            stack.append(m)
         if self.observers:
             self._observe("window_started", m)
 
-    def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = (), cell: int | None = None) -> CellRecord:
-        if self.observers and m.record is None:
+    def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = (), cell: int | None = None) -> CellRecord | None:
+        """Close ``m`` and return its record; the record it has when already closed (None when it
+        was discarded)."""
+        if self.observers and m.record is None and m.wid in self._open:
             flags = tuple(flags) + self._observe("window_stopping", m)
         with self._lock:
-            if m.record is not None:
+            stack = m._stack
+            if stack is not None:
+                m._stack = None
+                try:
+                    stack.remove(m)  # the top but for windows left open inside it
+                except ValueError:
+                    pass
+            if m.record is not None or self._open.pop(m.wid, None) is None:
                 return m.record
             end, timeline, window_flags = self.sampler.close(m.window)
             intensity = self.intensity()
@@ -225,10 +270,14 @@ class CarbonSession:
 
     def discard(self, m: Measurement) -> None:
         """Close ``m`` without a record (another window covers the same cell)."""
-        if self.observers and m.record is None:
+        if self.observers and m.record is None and m.wid in self._open:
             self._observe("window_stopping", m)
         with self._lock:
-            if m.record is None and m.wid is not None and self.ledger.is_open(m.wid):
+            if m._stack is not None:
+                if m in m._stack:
+                    m._stack.remove(m)
+                m._stack = None
+            if m.record is None and m.wid is not None and self._open.pop(m.wid, None) is not None and self.ledger.is_open(m.wid):
                 end, _, _ = self.sampler.close(m.window)
                 intensity = self.intensity()
                 self.ledger.discard(m.wid, end, intensity.g_per_kwh, self.config.pue)
@@ -268,8 +317,22 @@ class CarbonSession:
             self.ledger.reset()
             self.records = self.ledger.records
 
+    def cut_short(self, m: Measurement, why: str, status: str = "ok") -> CellRecord | None:
+        """End ``m`` now, before its cell or block does, with a record flagged ``cut short: why``."""
+        return self.stop(m, status=status, flags=(f"{CUT_SHORT}: {why}",))
+
     def shutdown(self) -> None:
-        """Stop the thread and release the devices; idempotent. ``reopen()`` undoes it."""
+        """Stop the thread and release the devices; idempotent. ``reopen()`` undoes it.
+
+        Windows still open (a ``track()`` block or a cell running now, in any thread) end here
+        with a record flagged cut short; their ``with`` block or cell goes on unaffected.
+        """
+        with self._lock:
+            for m in list(self._open.values()):
+                try:
+                    self.cut_short(m, "the session shut down (%unload_ext or a reset) while it ran")
+                except Exception as exc:
+                    self.problem(f"could not close an open measurement at shutdown ({type(exc).__name__}: {exc})")
         if self.sampler.open_windows:
             intensity = self.intensity()
             end = self.sampler.snapshot()

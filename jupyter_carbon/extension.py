@@ -1,20 +1,38 @@
 """The IPython extension: load/unload, the run-cell hooks and the ``%%carbon`` cell transform.
 
-How a ``%%carbon`` cell runs: a cleanup input transformer comments out the magic line (keeping
-line numbers), so the body runs as an ordinary cell — its last expression becomes ``Out[n]``/``_``,
-top-level ``await`` works and tracebacks hold only user frames. The ``pre_run_cell`` hook sees
-the raw cell, parses the options and opens the window; ``post_run_cell`` closes it with the
-cell's status. An invalid magic line is left untouched, so the real cell magic raises the
-``UsageError`` and the body does not run. Every hook catches its own errors: a failure of the
-extension is reported once and never changes the user's cell.
+How a ``%%carbon`` cell runs: when IPython is about to run the cell with its ``pre_run_cell`` /
+``post_run_cell`` hooks, a cleanup input transformer comments out the magic line (keeping line
+numbers), so the body runs as an ordinary cell — its last expression becomes ``Out[n]``/``_``,
+top-level ``await`` works and tracebacks hold only user frames; the hooks measure it. (A
+``%%carbon`` line followed by another cell magic is removed instead, so that magic runs the body
+as it would alone.) Where no hook will fire — a ``silent`` cell such as a ``.ipy`` file run with
+``%run``, the body of ``%%time`` or ``%%timeit``, a direct ``transform_cell`` call — the line is
+left as it is, so IPython runs the ``%%carbon`` cell magic, which measures the body itself, unless
+the hooks already measure that cell: ``%%carbon`` under another cell magic (``%%time`` then
+``%%carbon``) is measured once, as the whole cell, however often that magic runs its body.
+An invalid magic line is never touched, so the real cell magic raises the ``UsageError``.
+
+Which cell is which: ``pre_run_cell`` opens the window and pushes it on the session's stack of
+current windows for this thread (kernel subshells run cells in their own threads). The window
+closes at the ``post_run_cell`` whose result carries the same ``ExecutionInfo`` object (matched by
+identity), so the ``post_execute`` work the cell caused (inline figures) is part of it. Where
+IPython may send no ``post_run_cell`` (``run_cell_async`` called directly, ipykernel's top-level
+``await`` cells) it closes when IPython stores the cell's result (``last_execution_result``).
+Unmatched events (an empty nested ``run_cell('')`` sends ``post_run_cell`` alone) are ignored, and
+a cell whose ``run_cell_async`` is over without either (it raised) is closed as soon as that is
+seen, flagged cut short unless ``post_run_cell`` brings its status.
+
+Every hook catches its own errors: a failure of the extension is reported once and never changes
+the user's cell.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any
 
-from .carbon_session import CarbonSession, Measurement, get_session
+from .carbon_session import CUT_SHORT, CarbonSession, Measurement, get_session
 from .display import make_view
 from .parse import CellOptions, ParseError, parse_cell_line
 
@@ -51,21 +69,117 @@ def _magic_options(raw_cell: str) -> CellOptions | None:
         return None
 
 
+def _stacked_options(raw_cell: str) -> tuple[CellOptions, str] | None:
+    """For a valid ``%%carbon`` line under other cell magics (``%%time`` then ``%%carbon``): its
+    options and the cell from that line on; else None."""
+    lines = raw_cell.lstrip("\n").split("\n")
+    for index in range(1, len(lines)):
+        line = lines[index]
+        if not line.strip():
+            continue
+        if not line.startswith("%%"):
+            return None
+        if line.startswith(_MAGIC_PREFIX):
+            options = _magic_options(line)
+            return (options, "\n".join(lines[index:]).strip("\n")) if options is not None else None
+    return None
+
+
+def _hooks_will_run() -> bool:
+    """Whether the cell being transformed now will run with ``pre_run_cell``/``post_run_cell``.
+
+    True when ``InteractiveShell.transform_cell`` was called by a cell runner about to run the
+    cell not silently: IPython's ``run_cell`` (and ``run_cell_async``) and ipykernel's
+    ``do_execute`` all have a ``silent`` argument. Any other caller (``%%time``, ``%%timeit``,
+    user code) runs no hooks. Read only for ``%%carbon`` cells.
+    """
+    frame = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "transform_cell":  # TransformerManager's, then the shell's
+            caller = frame.f_back
+            if caller is not None and caller.f_code.co_name != "transform_cell":
+                names = caller.f_locals
+                return "silent" in names and not names["silent"]
+        frame = frame.f_back
+    return False
+
+
+def _runner() -> tuple[Any, bool]:
+    """The frame of IPython's ``run_cell_async`` that fired ``pre_run_cell`` (None if not found),
+    and whether ``InteractiveShell.run_cell`` drives it (its ``_pseudo_sync_runner``: then
+    ``post_run_cell`` follows). While the cell runs that frame is on the thread's call stack,
+    afterwards it is not."""
+    frame = sys._getframe(3)  # above _runner, pre_run_cell and EventManager.trigger
+    for _ in range(4):
+        if frame is None:
+            return None, False
+        if frame.f_code.co_name == "run_cell_async":
+            caller = frame.f_back
+            return frame, caller is not None and caller.f_code.co_name == "_pseudo_sync_runner"
+        frame = frame.f_back
+    return None, False
+
+
+def _frames_on_stack() -> set[int]:
+    frames = set()
+    frame = sys._getframe(1)
+    while frame is not None:
+        frames.add(id(frame))
+        frame = frame.f_back
+    return frames
+
+
+def _status(result: Any) -> str:
+    return _status_of(getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None))
+
+
+def _status_of(error: BaseException | None) -> str:
+    return "ok" if error is None else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
+
+
+class _Cell:
+    """The IPython cell a window measures (the window's ``owner``): matched by its ExecutionInfo."""
+
+    __slots__ = ("info", "runner", "posted", "claims", "stacked", "result", "error", "record")
+
+    def __init__(self, info: Any, runner: tuple[Any, bool], claims: str | None = None, stacked: str | None = None) -> None:
+        self.info = info
+        # the run_cell_async frame running it (or None), and whether post_run_cell will follow
+        self.runner, self.posted = runner
+        # the %%carbon cell magic runs of this cell that are this window: "once" (a %%carbon cell
+        # whose line the transform left in), "all" (%%carbon under another cell magic, which may
+        # run it many times: %%timeit), or None
+        self.claims = claims
+        self.stacked = stacked  # that stacked %%carbon cell's text, should %%capture run it as a cell
+        self.result: Any = None  # IPython's result, once the cell has ended
+        self.error: BaseException | None = None  # raised by a claimed magic run (%%time may swallow it)
+        self.record: Any = None
+
+
 class CarbonExtension:
     def __init__(self, shell: Any, session: CarbonSession) -> None:
         self.shell = shell
         self.session = session
         self.auto = False
         self.auto_quiet = False
-        # One entry per cell being run (run_cell nests, e.g. %%capture): its (measurement, view),
-        # or None for a cell that is not measured. pre_run_cell pushes, post_run_cell pops.
-        self._cells: list[tuple[Measurement, Any] | None] = []
+        # Cells of this thread that ended but whose post_run_cell has not come yet (their report).
+        self._local = threading.local()
         self.reported: set[str] = set()
 
     @property
     def current(self) -> tuple[Measurement, Any] | None:
-        """The innermost measured cell being run, as (measurement, view)."""
-        return next((entry for entry in reversed(self._cells) if entry is not None), None)
+        """The innermost window open in this thread, as (measurement, view)."""
+        m = self.session.current()
+        return (m, m.view) if m is not None else None
+
+    def _ended(self) -> list[Measurement]:
+        try:
+            return self._local.ended
+        except AttributeError:
+            ended = self._local.ended = []
+            return ended
 
     # --- reporting ----------------------------------------------------------------------------
 
@@ -89,71 +203,221 @@ class CarbonExtension:
 
     def transform(self, lines: list[str]) -> list[str]:
         """Comment out a valid ``%%carbon`` line so the body runs as the cell itself (a comment,
-        not a blank line, which IPython would strip: tracebacks keep the cell's line numbers)."""
+        not a blank line, which IPython would strip: tracebacks keep the cell's line numbers);
+        remove it when another cell magic follows. Only for a cell the hooks will measure."""
         try:
             if lines and lines[0].strip() and not lines[0].startswith(_MAGIC_PREFIX):
                 return lines  # most cells: first line is code
             index = next((i for i, line in enumerate(lines) if line.strip()), None)
-            if index is not None and lines[index].startswith(_MAGIC_PREFIX) and _magic_options(lines[index]) is not None:
+            if index is not None and lines[index].startswith(_MAGIC_PREFIX) and _magic_options(lines[index]) is not None and _hooks_will_run():
+                self._local.stripped = "".join(lines)  # its magic will not run: the hooks measure it
+                following = next((line for line in lines[index + 1 :] if line.strip()), "")
+                if following.startswith("%%"):
+                    return lines[:index] + lines[index + 1 :]  # %%carbon then %%capture, %%timeit, ...
                 return lines[:index] + ["#" + lines[index]] + lines[index + 1 :]
         except Exception as exc:
             self.report("reading the %%carbon line", exc)
         return lines
 
     def pre_run_cell(self, info: Any = None) -> None:
-        cells = self._cells
-        cells.append(None)  # until a measurement opens: post_run_cell must pop one entry
         try:
-            options = _magic_options(getattr(info, "raw_cell", "") or "")
-            if options is None and (not self.auto or any(cells)):
+            session = self.session
+            stack = session.stack()
+            if stack:
+                self._close_stale(stack)
+            ended = self._ended()
+            if ended:  # post_run_cell never came for them (run_cell_async called directly):
+                ended.clear()  # the records are kept; their reports would land in this cell
+            raw = getattr(info, "raw_cell", "") or ""
+            options = _magic_options(raw)
+            claims = stacked = None
+            if options is not None:
+                claims = None if self._stripped(raw) else "once"
+                if stack and self._runs_stacked(stack, raw):
+                    return  # %%capture running the %%carbon cell under it: measured as that cell
+            elif raw.lstrip("\n").startswith("%%"):
+                found = _stacked_options(raw)
+                if found is not None:
+                    (options, stacked), claims = found, "all"
+            if options is None and (not self.auto or stack):
                 return  # not measured, or a plain cell nested in a measured one (counted there)
-            cells[-1] = self._open(options)
-            if self.session.config.store_source:  # opt-in: cells often hold secrets
-                self._cells[-1][0].extra["source"] = getattr(info, "raw_cell", "")
+            measurement = self._open(options, _Cell(info, _runner(), claims, stacked))
+            if session.config.store_source:  # opt-in: cells often hold secrets
+                measurement.extra["source"] = getattr(info, "raw_cell", "")
         except Exception as exc:
             self.report("starting the measurement", exc)
+
+    @staticmethod
+    def _runs_stacked(stack: list[Measurement], raw_cell: str) -> bool:
+        cell = stack[-1].owner
+        return type(cell) is _Cell and cell.stacked is not None and cell.stacked == raw_cell.strip("\n")
+
+    def _stripped(self, raw_cell: str) -> bool:
+        """Whether the transform took the ``%%carbon`` line out of this cell (else IPython will
+        call the cell magic, which then runs inside this cell's window: see ``open_magic``)."""
+        stripped, self._local.stripped = getattr(self._local, "stripped", None), None
+        return stripped is not None and stripped == (raw_cell if raw_cell.endswith("\n") else raw_cell + "\n")
 
     def _cell_number(self) -> int | None:
         """This cell's number as shown in ``In[n]``, for the live view.
 
         IPython 9 counts the cell before ``pre_run_cell``, IPython 8 after the cell; the record
-        takes the authoritative number from the result in ``post_run_cell``.
+        takes the authoritative number from the result when the cell ends.
         """
         count = getattr(self.shell, "execution_count", None)
         if count is None:
             return None
         return count - 1 if _COUNTS_BEFORE_HOOK and count > 1 else count
 
-    def open_cell(self, options: CellOptions | None) -> None:
-        """Open a measured cell outside the hooks (the cell magic's fallback); close it with post_run_cell."""
-        self._cells.append(self._open(options))
-
-    def _open(self, options: CellOptions | None) -> tuple[Measurement, Any]:
+    def _open(self, options: CellOptions | None, owner: Any = None) -> Measurement:
         compact = options is None
         quiet = options.quiet if options is not None else self.auto_quiet
         meta = {"kind": "auto" if compact else "cell", "cell": self._cell_number()}
         if options is not None:
             meta.update(items=options.items, task=options.task, scope=options.scope)
         view = None if quiet else make_view(self.shell, self.session, compact=compact, label=options.label if options else None, **meta)
-        measurement = self.session.open(options.label if options else None, listener=view.on_live if view else None, **meta)
-        return measurement, view
+        measurement = self.session.open(options.label if options else None, listener=view.on_live if view else None, owner=owner, **meta)
+        measurement.view = view
+        return measurement
+
+    def cell_done(self, change: Any) -> None:
+        """``last_execution_result`` changed: IPython has finished running a cell (any thread's).
+
+        Run by ``InteractiveShell.run_cell`` the window stays open until ``post_run_cell``, so it
+        takes in the ``post_execute`` work the cell caused (e.g. rendering inline figures);
+        elsewhere (ipykernel's top-level ``await`` cells, a direct ``run_cell_async`` call, which
+        may never send ``post_run_cell``) it closes now and the report waits for ``post_run_cell``.
+        """
+        try:
+            stack = getattr(self.session._local, "stack", None)
+            if not stack:
+                return
+            result = change["new"]
+            info = getattr(result, "info", None)
+            measurement = stack[-1]
+            cell = measurement.owner
+            if type(cell) is not _Cell or cell.info is not info:
+                measurement = next((m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None)
+                if measurement is None or info is None:
+                    return  # not a cell measured by the hooks (silent, nested plain, empty)
+                cell = measurement.owner
+            cell.result = result
+            if not cell.posted:
+                self._close(stack, measurement, result)
+                self._ended().append(measurement)
+        except Exception as exc:
+            self.report("closing the measurement", exc)
 
     def post_run_cell(self, result: Any = None) -> None:
-        current = self._cells.pop() if self._cells else None  # empty: the %load_ext cell itself
-        if current is None:
-            return
-        measurement, view = current
         try:
-            error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
-            status = "ok" if error is None else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
-            cell = getattr(result, "execution_count", None)
-            record = self.session.stop(measurement, status=status, cell=cell)
+            info = getattr(result, "info", None)
+            measurement = None
+            ended = self._ended()
+            if ended:
+                measurement = next((m for m in ended if m.owner.info is info), None)
+                if measurement is not None:
+                    ended.remove(measurement)
+            stack = getattr(self.session._local, "stack", None)
+            if measurement is None and stack:
+                measurement = stack[-1]
+                if type(measurement.owner) is not _Cell or measurement.owner.info is not info:
+                    measurement = next((m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None)
+                if measurement is not None:
+                    self._close(stack, measurement, result)
+                else:
+                    measurement = self._close_stale(stack, result)
+            if measurement is None:
+                return  # an empty cell (no pre_run_cell), or one not measured
+        except Exception as exc:
+            self.report("closing the measurement", exc)
+            return
+        self._show(measurement)
+
+    def _close(self, stack: list[Measurement], measurement: Measurement, result: Any) -> None:
+        self._close_inside(stack, measurement)
+        cell = measurement.owner
+        status = _status(result)
+        if status == "ok" and cell.error is not None:
+            status = _status_of(cell.error)
+        cell.record = self.session.stop(measurement, status=status, cell=getattr(result, "execution_count", None))
+
+    def _show(self, measurement: Measurement) -> None:
+        try:
+            if measurement.view is not None and measurement.owner.record is not None:
+                measurement.view.finish(measurement.owner.record)
+            self.flush_problems()
+        except Exception as exc:
+            self.report("displaying the result", exc)
+
+    def _close_inside(self, stack: list[Measurement], outer: Measurement) -> None:
+        """Windows still open above ``outer``, which is ending: cells whose end IPython never
+        reported, ``track()`` blocks left open; they end with it, flagged cut short."""
+        while stack and stack[-1] is not outer:
+            self.session.cut_short(stack[-1], "still open when the cell around it ended")
+
+    def _close_stale(self, stack: list[Measurement], result: Any = None) -> Measurement | None:
+        """Close the cells of this thread that are over although IPython did not say so (their
+        ``run_cell_async`` is no longer running: it raised, or ran without ``post_run_cell``).
+
+        ``result``: an unmatched ``post_run_cell``'s; IPython gives a new info to a cell whose
+        ``run_cell_async`` raised, so the stale cell with the same source takes its status and is
+        returned (to be reported); the others end flagged cut short.
+        """
+        live = None
+        matched = None
+        for measurement in reversed(stack[:]):
+            cell = measurement.owner
+            if type(cell) is not _Cell or cell.runner is None or measurement._stack is None:
+                continue
+            if live is None:
+                live = _frames_on_stack()
+            if id(cell.runner) in live:
+                break  # this cell is still running, and so are those it runs in
+            if cell.result is None and matched is None and result is not None and getattr(result.info, "raw_cell", None) == cell.info.raw_cell:
+                self._close(stack, measurement, result)
+                matched = measurement
+            else:
+                self._close_inside(stack, measurement)
+                why = "IPython did not report the end of this cell" if cell.result is None else "IPython sent no post_run_cell for this cell"
+                cell.record = self.session.stop(measurement, status=_status(cell.result), cell=getattr(cell.result, "execution_count", None), flags=(f"{CUT_SHORT}: {why}; it ended when this was noticed",))
+        return matched
+
+    # --- the cell magic's own path ------------------------------------------------------------------
+
+    def open_magic(self, options: CellOptions) -> Measurement | None:
+        """The ``%%carbon`` cell magic is running its body: a window for it, or None when the hooks
+        already measure this very cell (they opened it for its ``%%carbon`` line)."""
+        try:
+            current = self.session.current()
+            cell = current.owner if current is not None else None
+            if type(cell) is _Cell and cell.claims is not None:
+                if cell.claims == "once":
+                    cell.claims = None  # a %%carbon called inside the body gets its own window
+                return None
+            return self._open(options)
+        except Exception as exc:
+            self.report("starting the measurement", exc)
+            return None
+
+    def close_magic(self, measurement: Measurement | None, error: BaseException | None) -> None:
+        """The cell magic's body ended (``error``: what it raised); ``measurement``: what
+        ``open_magic`` returned."""
+        if measurement is None:  # this cell's window: keep the error for its status
+            current = self.session.current() if error is not None else None
+            if current is not None and type(current.owner) is _Cell and current.owner.error is None:
+                current.owner.error = error
+            return
+        try:
+            stack = measurement._stack
+            if stack is not None:
+                self._close_inside(stack, measurement)
+            record = self.session.stop(measurement, status=_status_of(error))
         except Exception as exc:
             self.report("closing the measurement", exc)
             return
         try:
-            if view is not None:
-                view.finish(record)
+            if measurement.view is not None and record is not None:
+                measurement.view.finish(record)
             self.flush_problems()
         except Exception as exc:
             self.report("displaying the result", exc)
@@ -181,6 +445,7 @@ def load(shell: Any) -> CarbonExtension:
     shell.register_magics(ext.magics)
     shell.events.register("pre_run_cell", ext.pre_run_cell)
     shell.events.register("post_run_cell", ext.post_run_cell)
+    shell.observe(ext.cell_done, names="last_execution_result")
     shell.input_transformers_cleanup.insert(0, ext.transform)
     from .storage.log import attach_log
 
@@ -204,6 +469,10 @@ def unload(shell: Any) -> None:
             shell.events.unregister(name, callback)
         except ValueError:
             pass
+    try:
+        shell.unobserve(ext.cell_done, names="last_execution_result")
+    except ValueError:
+        pass
     if ext.transform in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(ext.transform)
     for configurable in (ext.configurable, ext.magics):
@@ -214,14 +483,12 @@ def unload(shell: Any) -> None:
     magics["line"].pop("carbon", None)
     magics["cell"].pop("carbon", None)
     shell.magics_manager.registry.pop("CarbonMagics", None)
-    for entry in ext._cells:  # unloaded from inside a cell: those windows end without a record
-        if entry is not None:
-            ext.session.discard(entry[0])
-    ext._cells.clear()
+    # Windows open now (unloaded from inside a cell, or a track() block in any thread) end in
+    # shutdown with a record flagged cut short, logged before the log is detached.
+    ext.session.shutdown()  # threads stopped, NVML shut down; the records stay for a reload
     from .storage.log import detach_log
 
     detach_log(ext.session)
     from .cluster.observer import detach_cluster
 
     detach_cluster(ext.session)  # the workers' plugin is removed when the last client leaves
-    ext.session.shutdown()  # threads stopped, NVML shut down; the records stay for a reload

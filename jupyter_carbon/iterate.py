@@ -5,9 +5,9 @@
     for batch in jupyter_carbon.track_iter(loader, label="train", budget_g=50):
         step(batch)
 
-Inside a measured cell (``%%carbon`` or ``%carbon on``) the loop attaches to the cell's window and
-its prediction goes into the cell's record (``extra["loop"]``); elsewhere it opens its own window
-(``kind="loop"``), closed when the loop ends. Energy is read at most every ``every_s`` (default:
+Inside a measured cell (``%%carbon`` or ``%carbon on``) or a ``with track(...)`` block of the same
+thread, the loop attaches to that window and its prediction goes into its record
+(``extra["loop"]``); elsewhere it opens its own window (``kind="loop"``), closed when the loop ends. Energy is read at most every ``every_s`` (default:
 the session's interval), plus after iterations 1, 2, 4 and 8 so a first estimate comes early —
 never every iteration: the per-iteration cost is a counter and a clock read.
 
@@ -195,13 +195,12 @@ class TrackedIter:
     def _begin(self) -> None:
         from .carbon_session import get_session
 
-        attached = _current_cell() if self.session is None else None
-        if attached is not None:
-            self.measurement, self._view = attached
-            self.session = self.measurement.session
+        self.session = self.session or get_session()
+        current = self.session.current()  # this thread's measured cell or track() block
+        if current is not None:
+            self.measurement, self._view = current, current.view
         else:
-            self.session = self.session or get_session()
-            self.measurement = self.session.open(self.label, kind="loop")
+            self.measurement = self.session.open(self.label, kind="loop", current=False)
             self._own = True
         session = self.session
         self._clock = session.sampler.clock
@@ -326,18 +325,6 @@ class TrackedIter:
             _report(f"jupyter_carbon: {self.label or 'loop'} stopped at its budget after {self.n}" + (f" of {self.total}" if self.total is not None else "") + f" iterations ({format_energy(actual_j)})")
         elif self._last_text_s is not None:
             _report(f"{self.label or 'loop'}: {self.n} iterations, {format_energy(actual_j)}" + (f" (predicted {format_energy(rec.predicted_energy_j)} at {rec.fraction:.0%})" if rec else ""))
-
-
-def _current_cell() -> tuple[Any, Any] | None:
-    """``(measurement, view)`` of the cell being measured in this IPython, or None."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    if shell is None:
-        return None
-    from .extension import get_extension
-
-    ext = get_extension(shell)
-    return ext.current if ext is not None else None
 
 
 def _report(line: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from traitlets import Bool, Dict, Float, Unicode, observe
+from traitlets import Bool, Dict, Float, Undefined, Unicode, observe
 from traitlets.config import Configurable
 
 from .config import SETTINGS, Config, ConfigError
@@ -87,13 +87,23 @@ class Carbon(Configurable):
     def _changed(self, change: Any) -> None:
         if self.extension is None:
             return
+        name = change["name"]
         try:
-            self.extension.session.configure(**{change["name"]: self._value(change["name"], change["new"])})
+            self.extension.session.configure(**{name: self._value(name, change["new"])})
         except ConfigError as exc:
-            extension, self.extension = self.extension, None  # put the old value back, silently
-            setattr(self, change["name"], change["old"])
-            self.extension = extension
+            self._put_back(name, change["old"])
             raise UsageError(str(exc)) from None
+
+    def _put_back(self, name: str, old: Any) -> None:
+        """Undo a rejected value without telling the session, and stay connected to it whatever
+        happens (a first change's old value is traitlets' Undefined: the default then)."""
+        extension, self.extension = self.extension, None
+        try:
+            self.set_trait(name, self.traits()[name].default() if old is Undefined else old)
+        except Exception:
+            pass
+        finally:
+            self.extension = extension
 
 
 @magics_class
@@ -116,12 +126,10 @@ class CarbonMagics(Magics):
         if options.help:
             print(HELP)
             return None
-        # Reached only when the cell transform did not run (e.g. a programmatic
-        # run_cell_magic call): run the body here, measured unless the hooks already are.
+        # Reached when no run-cell hook measures the cell (a silent cell such as a .ipy file run
+        # with %run, the body of %%time or %%timeit, a run_cell_magic call): measure the body here.
         ext = self.extension
-        opened = ext.current is None
-        if opened:
-            ext.open_cell(options)
+        measurement = ext.open_magic(options)
         error: BaseException | None = None
         try:
             return _run_body(self.shell, cell)
@@ -129,8 +137,7 @@ class CarbonMagics(Magics):
             error = exc
             raise
         finally:
-            if opened:
-                ext.post_run_cell(_Result(error))
+            ext.close_magic(measurement, error)
 
     @line_magic("carbon")
     def carbon_line(self, line: str) -> Any:
@@ -204,14 +211,6 @@ class CarbonMagics(Magics):
 
         path = export_records(self.session.records, command.args[0])
         print(f"jupyter_carbon: wrote {len(self.session.records)} records to {path}")
-
-
-class _Result:
-    """The part of IPython's ExecutionResult the hooks read."""
-
-    def __init__(self, error: BaseException | None) -> None:
-        self.error_in_exec = error
-        self.error_before_exec = None
 
 
 def _run_body(shell: Any, cell: str) -> Any:

@@ -421,9 +421,7 @@ def test_unmeasured_cell_opens_its_own_loop_window(shell):
     assert [r.kind for r in session.records] == ["loop"] and session.records[0].energy_j == pytest.approx(50.0)
 
 
-def test_widget_view_gets_notes(machine, session, monkeypatch):
-    import jupyter_carbon.iterate as iterate
-
+def test_widget_view_gets_notes(machine, session):
     class View:
         def __init__(self):
             self.notes = []
@@ -432,9 +430,9 @@ def test_widget_view_gets_notes(machine, session, monkeypatch):
             self.notes.append(text)
 
     view = View()
-    m = session.open("cell", kind="cell")
-    monkeypatch.setattr(iterate, "_current_cell", lambda: (m, view))
-    for _ in track_iter(range(40)):
+    m = session.open("cell", kind="cell")  # the window of a measured cell, with its view
+    m.view = view
+    for _ in track_iter(range(40), session=session):
         machine.work(1.0, 10.0)
     record = session.stop(m)
     assert view.notes and all(n.startswith("predicted total: ") for n in view.notes)
