@@ -51,6 +51,12 @@ def _magic_options(raw_cell: str) -> CellOptions | None:
         return None
 
 
+def _is_carbon_command(raw_cell: str) -> bool:
+    """A cell that is only a ``%carbon …`` line (summary, status, config…): auto mode does not measure it."""
+    text = raw_cell.strip()
+    return text.startswith("%carbon") and not text.startswith("%%") and "\n" not in text
+
+
 class CarbonExtension:
     def __init__(self, shell: Any, session: CarbonSession) -> None:
         self.shell = shell
@@ -105,8 +111,8 @@ class CarbonExtension:
         cells.append(None)  # until a measurement opens: post_run_cell must pop one entry
         try:
             options = _magic_options(getattr(info, "raw_cell", "") or "")
-            if options is None and (not self.auto or any(cells)):
-                return  # not measured, or a plain cell nested in a measured one (counted there)
+            if options is None and (not self.auto or any(cells) or _is_carbon_command(getattr(info, "raw_cell", "") or "")):
+                return  # not measured, a plain cell nested in a measured one (counted there), or %carbon summary/status/…
             cells[-1] = self._open(options)
             if self.session.config.store_source:  # opt-in: cells often hold secrets
                 self._cells[-1][0].extra["source"] = getattr(info, "raw_cell", "")
