@@ -151,7 +151,7 @@ def test_compact_view_is_one_line_live_only_for_long_cells(session):
     assert "carbon: running" in long.live_values[-1]
     assert [o.update for o in outputs] == [False, True, True, True]  # live at 1, 1.5 and 2 s, then the line in its place
     assert outputs[-1].data["text/plain"] == format_record_line(record)
-    assert format_record_line(record).endswith("(3 cells)") and "estimated" in format_record_line(record)
+    assert format_record_line(record).endswith("(2 cells)") and "estimated" in format_record_line(record)
 
 
 def test_notes_appear_in_the_report(session):
