@@ -17,7 +17,7 @@ from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
 from ..units import format_co2e, format_duration, format_energy, format_power
 from .plots import COMPONENT_COLORS  # one palette for the HTML bars and the plots (matplotlib is imported lazily there)
-from .text import component_badge, format_per_item, format_record_line, how_word, plural, record_name, record_notes, session_phrase
+from .text import format_per_item, format_record_line, how_word, plural, record_name, record_notes, session_phrase
 
 __all__ = [
     "FG", "FG2", "BORDER", "BG", "FONT", "box_style", "status_html", "record_html", "record_line_html", "live_html",
@@ -96,7 +96,7 @@ def _components_table(record: CellRecord) -> str:
             f'<td style="{td}"><span style="color: {color}">■</span> {esc(comp.component.upper())}</td>'
             f'<td style="{td}; text-align: right">{esc(format_energy(comp.energy_j))}</td>'
             f'<td style="{td}; text-align: right">{esc(format_co2e(record.co2e_g_of(comp.energy_j)))}</td>'
-            f'<td style="{td}; color: {FG2}">{esc(component_badge(comp))}</td></tr>'
+            f'<td style="{td}; color: {FG2}">{esc(comp.how)}</td></tr>'
         )
     return '<table class="jc-components" style="border-collapse: collapse; margin: 2px 0; font-size: 0.95em">' + "".join(rows) + "</table>"
 
@@ -143,6 +143,7 @@ def _details_html(record: CellRecord, notes: Iterable[str]) -> str:
         items.append(f"CO2e range of the estimates: {format_co2e(low)} – {format_co2e(high)}")
     items.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
     items += [f"comparison: {c.source}" for c in comparisons(record.energy_j, record.co2e_g)]
+    items += [f"note: {note}" for note in record_notes(record)[len(record.flags):]]  # session-level (no region set)
     items += list(notes)
     lis = "".join(f"<li>{esc(item)}</li>" for item in items)
     return f'<details class="jc-details" style="color: {FG2}"><summary style="cursor: pointer">how this was measured</summary><ul style="margin: 2px 0; padding-left: 18px">{lis}</ul></details>'
@@ -163,7 +164,7 @@ def record_html(record: CellRecord, *, notes: Iterable[str] = (), recent: Sequen
         extra.append(f"above idle baseline (marginal): {format_energy(marginal)}, {format_co2e(record.co2e_g_of(marginal))}")
     extra += format_per_item(record)
     lines = "".join(f'<div class="jc-per-item">{esc(line)}</div>' for line in extra)
-    flags = "".join(f'<div class="jc-flag" style="color: {WARN}">note: {esc(flag)}</div>' for flag in record_notes(record))
+    flags = "".join(f'<div class="jc-flag" style="color: {WARN}">note: {esc(flag)}</div>' for flag in record.flags)
     notes_part = "".join(f'<div class="jc-note" style="color: {FG2}">{esc(n)}</div>' for n in notes)
     return (
         head + _components_table(record) + lines + notes_part + flags + equivalents_html(energy_j, record.co2e_g)
