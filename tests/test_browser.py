@@ -218,7 +218,7 @@ def test_views_in_jupyterlab_light_and_dark(lab, page):
     errors = page.locator(".jc-report.jc-error").first.inner_text()
     assert "ERROR" in errors and "failing" in errors
     summary = page.locator(".jc-summary").first
-    assert "6 cells" in summary.inner_text()  # the live cell and the five auto cells; not %carbon lines
+    assert "7 cells" in summary.inner_text()  # the live cell, five auto cells, the failing cell; not %carbon lines
     for img in summary.locator("img").all():
         assert img.evaluate("img => img.naturalWidth >= 2 * img.getBoundingClientRect().width - 2"), "plots are drawn at 2x"
     assert page.locator(".jupyter-carbon").count() == 8  # report, five lines, summary, error: nothing else

@@ -33,7 +33,7 @@ def _table_html(records: Sequence[CellRecord], earlier: int) -> str:
     for r, energy, co2e in zip(records, energies, co2es):
         tip = "\n".join(H.component_tip(c) for c in r.components.values())
         cells = [str(r.id), "" if r.cell is None else f"[{r.cell}]", r.label or "", format_duration(r.duration_s), energy, co2e]
-        tds = "".join(f'<td style="{td}">{H.esc(v)}</td>' for v in cells)
+        tds = "".join(f'<td style="{td}{"; text-align: left" if i == 2 else ""}">{H.esc(v)}</td>' for i, v in enumerate(cells))
         status = H.status_html(r.status) if r.status != "ok" else "ok"
         rows.append(
             f'<tr class="jc-row jc-row-{H.esc(r.status)}" title="{H.esc(tip)}">{tds}'
