@@ -85,7 +85,8 @@ def test_demo_static_fallbacks(demo):
         if cell.source.startswith("%%carbon"):
             assert "TOTAL" in out.data["text/plain"] and "jc-components" in html
     error_cell = [c for c in demo.cells if "raises-exception" in c.metadata.get("tags", [])][0]
-    assert [o.output_type for o in error_cell.outputs][-1] == "error"
+    # the traceback, then the report (written when the cell has ended: the last output)
+    assert [o.output_type for o in error_cell.outputs][-2:] == ["error", "display_data"]
 
 
 def test_saved_demo_is_current_and_has_outputs():
