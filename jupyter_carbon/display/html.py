@@ -24,15 +24,17 @@ __all__ = [
     "equivalents_html", "totals_html", "bars_html", "img_html", "esc", "COMPONENT_COLORS",
 ]  # fmt: skip
 
-FG = "var(--jp-ui-font-color1, #1a1a1a)"
-FG2 = "var(--jp-ui-font-color2, #616161)"
-BORDER = "var(--jp-border-color2, #d0d0d0)"
+# JupyterLab's theme variables; elsewhere VS Code's, else the surrounding text colour (a fixed
+# dark grey would vanish on a dark VS Code theme)
+FG = "var(--jp-ui-font-color1, var(--vscode-editor-foreground, inherit))"
+FG2 = "var(--jp-ui-font-color2, var(--vscode-descriptionForeground, inherit))"
+BORDER = "var(--jp-border-color2, rgba(128, 128, 128, 0.4))"
 BG = "var(--jp-layout-color1, transparent)"
 OK = "var(--jp-success-color1, #2e7d32)"
 WARN = "var(--jp-warn-color1, #b26a00)"
 ERROR = "var(--jp-error-color1, #c62828)"
 ACCENT = "var(--jp-brand-color1, #1976d2)"
-FONT = "font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: var(--jp-ui-font-size1, 13px)"
+FONT = "font-family: var(--jp-ui-font-family, var(--vscode-font-family, system-ui, sans-serif)); font-size: var(--jp-ui-font-size1, 13px)"
 _OTHER_COLOR = "#808080"
 
 
