@@ -87,6 +87,12 @@ def how_word(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
     return ", ".join(f"{component.upper()} {'measured' if measured else 'estimated'}" for component, measured in measured_by_component)
 
 
+def _how_cell(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
+    """``estimated``/``measured``, or ``CPU meas., RAM est.`` when they differ (a table cell)."""
+    word = how_word(measured_by_component)
+    return word if word in ("estimated", "measured") else how_short(measured_by_component)
+
+
 @lru_cache(maxsize=64)
 def how_short(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
     """``CPU est., RAM est.``"""
@@ -172,10 +178,10 @@ def format_summary(records: Iterable[CellRecord], totals: Any, assumptions: str)
         energy_unit, energies = column([r.energy_j for r in shown], "energy")
         co2e_unit, co2es = column([r.co2e_g for r in shown], "co2e")
         heads = (f"energy {energy_unit}", f"CO2e {co2e_unit}")
-        lines.append(f"{'#':>4}  {'label':<20} {'duration':>10} {heads[0]:>11} {heads[1]:>11}  {'how':<10} status")
+        lines.append(f"{'#':>4}  {'label':<20} {'duration':>10} {heads[0]:>11} {heads[1]:>11}  {'how':<18} status")
         for r, energy, co2e in zip(shown, energies, co2es):
             name = record_name(r.label, r.cell, r.id)[:20]
-            lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {energy:>11} {co2e:>11}  {how_word(r.measured_by_component)[:10]:<10} {r.status}")
+            lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {energy:>11} {co2e:>11}  {_how_cell(r.measured_by_component):<18} {r.status}")
         if len(records) > MAX_ROWS:
             lines.append(f"… {len(records) - MAX_ROWS} earlier records not shown (see %carbon export)")
     lines.append(assumptions)
