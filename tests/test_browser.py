@@ -163,6 +163,9 @@ def check_layout(page, theme: str) -> None:
     assert page.evaluate(CUT_OFF) == [], theme
     compact = page.locator(".jupyter-carbon.jc-compact")
     assert compact.count() == 5, carbon_texts(page)
+    # each line is its cell's last output, under the cell's own output (not between code and output)
+    order = compact.evaluate_all("els => els.map(e => { const c = e.closest('.jp-OutputArea-child'); return Array.from(c.parentElement.querySelectorAll(':scope > .jp-OutputArea-child')).map(x => x === c ? 'CARBON' : x.innerText.slice(0, 30)); })")
+    assert all(siblings[-1] == "CARBON" for siblings in order), order
     for i in range(compact.count()):
         box = compact.nth(i).bounding_box()
         line = compact.nth(i).evaluate("e => parseFloat(getComputedStyle(e).lineHeight)")
