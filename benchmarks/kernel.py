@@ -182,7 +182,7 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
         target = {"default": "≤ 1.0 ms"}.get(variant, "")
         extra = result["extra_messages"].get(variant) or {}
         note = f"round trip {result['median_ms'][variant]:.2f} ms vs {result['median_ms']['off']:.2f} ms off; extra iopub messages {sum(extra.values())} {dict(extra) or ''}"
-        out.append((f"real kernel, trivial cell: {NAMES[variant]}", f"+{added:.2f} ms", target, note))
+        out.append((f"real kernel, trivial cell: {NAMES[variant]}", f"{added:+.2f} ms", target, note))
     carbon = result["carbon_cell_messages"]
     out.append(("real kernel, trivial %%carbon cell round trip", f"{result['carbon_cell_ms']:.1f} ms", "≤ 60 ms", f"extra iopub messages {sum(carbon.values())} {carbon}"))
     for key, name in (("carbon_2_5_s_cell_messages", "%%carbon"), ("auto_2_5_s_cell_messages", "auto mode")):

@@ -264,7 +264,8 @@ def test_summary_is_one_static_output_with_plots_and_one_unit_per_column(session
     assert set(out.data) == {"text/plain", "text/html"}
     assert out.data["text/plain"].startswith(format_summary(session.records, session.totals(), "")[:40])
     html = out.data["text/html"]
-    assert html.count("data:image/png;base64,") == 2  # cumulative, power timeline
+    assert html.count("data:image/png;base64,") == 3  # cumulative, power timeline, the next cell's in a <details>
+    assert "power of the next 1 cell by energy" in html
     for text in ("3 cells", "step 0", "step 2", "ERROR", "energy (mWh)", "CO2e (mg)", "PUE 1", "sampling interval 1 s", "world average", "jc-bar"):
         assert text in html, text
     assert "µWh" not in html.split("jc-table")[1].split("</table>")[0]  # one unit in each column

@@ -3,8 +3,8 @@
 One static output (``text/plain`` and ``text/html``, plots embedded as PNG drawn at 2×), so a
 saved or exported notebook shows it whatever widget state was saved: totals, a comparison, the
 per-cell bars, a table whose columns each use one unit, the cumulative emissions and the power
-timeline of the cell that used the most energy (among those long enough to have power samples),
-then the assumptions. It never gets wider than the notebook: the table scrolls inside its box.
+timeline of the cell that used the most energy (among those long enough to have power samples;
+the next three in a ``<details>``), then the assumptions. It never gets wider than the notebook: the table scrolls inside its box.
 The summary is shown on request, so it may read every record; the table is capped at the last
 ``MAX_ROWS`` records.
 """
@@ -18,7 +18,7 @@ from ..units import format_co2e, format_duration, format_energy
 from . import html as H
 from .text import MAX_ROWS, column, format_assumptions, format_summary, how_word, plural
 
-__all__ = ["show_summary_html", "summary_bundle", "summary_html", "assumptions_html", "timeline_record", "MAX_ROWS"]
+__all__ = ["show_summary_html", "summary_bundle", "summary_html", "assumptions_html", "timeline_record", "timeline_records", "MAX_ROWS"]
 
 _BAR_CELLS = 50
 
@@ -67,24 +67,40 @@ def _head_html(totals: Any) -> str:
     return title + band + H.equivalents_html(totals.energy_j, totals.co2e_g)
 
 
-def timeline_record(records: Sequence[CellRecord]) -> CellRecord | None:
-    """The record whose power timeline is worth a plot: the most energy among those with ≥ 2 samples."""
+def timeline_records(records: Sequence[CellRecord], n: int = 4) -> list[CellRecord]:
+    """The records whose power timelines are worth a plot: the most energy first, among those with ≥ 2 samples."""
     sampled = [r for r in records if r.timeline is not None and len(r.timeline) >= 2]
-    return max(sampled, key=lambda r: r.energy_j) if sampled else None
+    return sorted(sampled, key=lambda r: r.energy_j, reverse=True)[:n]
+
+
+def timeline_record(records: Sequence[CellRecord]) -> CellRecord | None:
+    """The record whose power timeline the summary shows: the one that used the most energy."""
+    chosen = timeline_records(records, 1)
+    return chosen[0] if chosen else None
+
+
+def _cell_name(record: CellRecord) -> str:
+    return (f"[{record.cell}]" if record.cell is not None else f"#{record.id}") + (f" {record.label}" if record.label else "")
 
 
 def _plots_html(records: Sequence[CellRecord]) -> str:
     from .plots import cumulative_png, timeline_png
 
     figures = [H.img_html(cumulative_png(records, width_in=4.5, scale=2), "cumulative CO2e of the session")]
-    chosen = timeline_record(records)
-    caption = ""
+    chosen, *others = timeline_records(records) or [None]
+    caption = more = ""
     if chosen is not None:
-        name = f"[{chosen.cell}]" if chosen.cell is not None else f"#{chosen.id}"
-        figures.append(H.img_html(timeline_png(chosen, width_in=4.5, scale=2), f"power of cell {name}"))
-        caption = f'<div style="color: {H.FG2}; font-size: 0.9em">left: cumulative CO2e · right: power of {H.esc(name)} {H.esc(chosen.label or "")}, the cell that used the most energy</div>'
+        figures.append(H.img_html(timeline_png(chosen, width_in=4.5, scale=2), f"power of cell {_cell_name(chosen)}"))
+        caption = f'<div style="color: {H.FG2}; font-size: 0.9em">left: cumulative CO2e · right: power of {H.esc(_cell_name(chosen))}, the cell that used the most energy</div>'
+    if others:  # the next ones, one click away
+        images = "".join(
+            f'<div style="color: {H.FG2}">{H.esc(_cell_name(r))} — {H.esc(format_duration(r.duration_s))}, {H.esc(format_energy(r.energy_j))}</div>'
+            + H.img_html(timeline_png(r, width_in=4.5, scale=2), f"power of cell {_cell_name(r)}")
+            for r in others
+        )
+        more = f'<details class="jc-more-timelines"><summary style="cursor: pointer; color: {H.FG2}">power of the next {plural(len(others), "cell")} by energy</summary>{images}</details>'
     boxes = "".join(f'<div style="flex: 0 1 auto; min-width: 0">{f}</div>' for f in figures)
-    return f'<div class="jc-plots" style="display: flex; flex-wrap: wrap; gap: 8px; max-width: 100%">{boxes}</div>{caption}'
+    return f'<div class="jc-plots" style="display: flex; flex-wrap: wrap; gap: 8px; max-width: 100%">{boxes}</div>{caption}{more}'
 
 
 def summary_html(session: Any) -> str:
