@@ -22,7 +22,7 @@ from .sources.base import Reading
 __all__ = ["CarbonSession", "Measurement", "get_session", "reset_session"]
 
 #: Settings whose change means probing the hardware again.
-_REDETECT = ("scope", "powercap_root", "power")  # scope: the totals' sources change
+_REDETECT = ("scope", "powercap_root", "hwmon_root", "power")  # scope: the totals' sources change
 #: Settings that change where the carbon intensity comes from.
 _INTENSITY = ("region", "intensity", "live", "zone")
 
@@ -179,6 +179,7 @@ class CarbonSession:
                 g_per_kwh=intensity.g_per_kwh,
                 intensity_source=intensity.source,
                 intensity_utc=intensity.obtained_utc,
+                region=intensity.region,
                 pue=self.config.pue,
                 status=status,
                 flags=window_flags + tuple(flags) + notes,

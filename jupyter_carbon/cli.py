@@ -140,7 +140,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from .storage.export import load_records
-    from .storage.log import log_files, merged, read_logs
+    from .storage.reader import log_files, merged, read_logs
     from .storage.report import summary_text
 
     source = Path(args.source).expanduser()

@@ -9,18 +9,18 @@ valid choices.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
+
+from .intensity.emissions import MAX_G_PER_KWH, MAX_PUE
+from .units import finite_number
 
 __all__ = ["Config", "ConfigError", "SETTINGS", "Setting"]
 
 
 #: Where a window's energy is attributed: the whole machine, or this kernel and its children.
 SCOPES = ("machine", "process")
-#: No grid is dirtier than this (coal plants emit ~1,000 gCO2e/kWh): a larger intensity is an error.
-MAX_G_PER_KWH = 5000.0
 
 
 class ConfigError(ValueError):
@@ -30,12 +30,13 @@ class ConfigError(ValueError):
 def _number(name: str, low: float, high: float) -> Callable[[Any], float]:
     def parse(value: Any) -> float:
         try:
-            number = float(value)
+            number = float(value)  # settings arrive as text too
         except (TypeError, ValueError):
-            raise ConfigError(f"{name}={value!r} is not a number; expected {low:g}–{high:g}") from None
-        if not math.isfinite(number) or not low <= number <= high:
-            raise ConfigError(f"{name}={value!r} is out of range; expected {low:g}–{high:g}")
-        return number
+            number = value
+        try:
+            return finite_number(number, name, low, high)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     return parse
 
@@ -116,10 +117,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("scope", _choice("scope", SCOPES), "machine, or process: this kernel and its children"),
         Setting("region", _optional(_text), "electricity region: FR, US-CA, CA-QC, gcp:europe-west1 … (default: world average)"),
         Setting("intensity", _optional(_number("intensity", 0, MAX_G_PER_KWH)), "explicit carbon intensity in gCO2e/kWh (overrides region)"),
-        Setting("pue", _number("pue", 1.0, 5.0), "power usage effectiveness of the data centre (1.0–5.0)"),
+        Setting("pue", _number("pue", 1.0, MAX_PUE), f"power usage effectiveness of the data centre (1.0–{MAX_PUE:g})"),
         Setting("live", _optional(_choice("live", ("electricitymaps", "uk"))), "live intensity provider: electricitymaps (token in ELECTRICITYMAPS_TOKEN) or uk"),
         Setting("zone", _optional(_text), "Electricity Maps zone for live=electricitymaps, e.g. US-CAL-CISO (default: the region's code)"),
         Setting("powercap_root", _text, "folder of the Linux powercap tree (RAPL)"),
+        Setting("hwmon_root", _text, "folder of the Linux hwmon tree (Intel GPUs: i915, xe)"),
         Setting("power", _power_overrides, "fixed wattage per component instead of measuring, e.g. cpu:15,ram:3"),
         Setting("log_dir", _optional(_text), "folder of the session logs (JSON lines); none: keep records in memory only"),
         Setting("store_source", _flag("store_source"), "also store each cell's source in the log (off: cells often hold secrets)"),
@@ -137,6 +139,7 @@ class Config:
     live: str | None = None
     zone: str | None = None
     powercap_root: str = "/sys/class/powercap"
+    hwmon_root: str = "/sys/class/hwmon"
     power: dict = field(default_factory=dict)
     log_dir: str | None = ".jupyter_carbon"
     store_source: bool = False

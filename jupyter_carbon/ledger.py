@@ -11,8 +11,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from .record import NO_EXTRA, CellRecord, SessionTotals, Timeline, pack_numbers
-from .units import J_PER_KWH
+from .record import CellRecord, DeviceEnergy, SessionTotals, Timeline
+from .units import co2e_g_from_j, from_utc_us
 from .sampler import Snapshot
 from .sources.base import EnergySource
 
@@ -22,7 +22,7 @@ SHORT_WINDOW_FLAG = "{device}: shorter than the counter's resolution — estimat
 #: Relative band for a short window's power × time estimate.
 SHORT_WINDOW_BAND = (0.5, 1.5)
 #: Window metadata that has a field of its own in the record; anything else goes into ``extra``.
-_RECORD_META = frozenset(("label", "cell", "kind", "scope", "items", "task"))
+_RECORD_META = frozenset(("label", "cell", "kind", "scope", "items", "task", "scope_reason"))
 
 
 @dataclass
@@ -55,9 +55,6 @@ class Ledger:
     def __post_init__(self) -> None:
         if not self.totals_indices:
             self.totals_indices = tuple(range(len(self.sources)))
-        #: (component, device, method, measured) of each source, and the record's device info per window indices
-        self._static = [(s.component, s.device, s.method, s.measured) for s in self.sources]
-        self._infos: dict[tuple[int, ...], tuple] = {}
 
     def open(self, start: Snapshot, indices: tuple[int, ...] | None = None, meta: dict[str, Any] | None = None) -> int:
         """Open a window at snapshot ``start`` counting the sources at ``indices`` (default: the
@@ -80,7 +77,7 @@ class Ledger:
         u.energy_j += energy
         u.low_j += low
         u.high_j += high
-        u.co2e_g += energy * pue * g_per_kwh / J_PER_KWH  # inputs validated when configured
+        u.co2e_g += co2e_g_from_j(energy, g_per_kwh, pue)
         u.duration_s += end.time_s - u.start.time_s
         u.start = None
 
@@ -102,6 +99,7 @@ class Ledger:
         g_per_kwh: float,
         intensity_source: str,
         intensity_utc: Any = None,
+        region: str | None = None,
         pue: float = 1.0,
         status: str = "ok",
         flags: Sequence[str] = (),
@@ -112,35 +110,51 @@ class Ledger:
     ) -> CellRecord:
         window = self._open.pop(wid)
         start = window.start
-        energies, info, short_flags = self._devices(start, end, window.indices)
+        devices, short_flags = self._devices(start, end, window.indices)
         self._close_union(end, g_per_kwh, pue)
         meta = window.meta
-        if cell is None:
-            cell = meta.get("cell")
-        numbers = pack_numbers(wid, cell, start.time_s, end.time_s, start.wall_us, end.wall_us, self._totals(end, g_per_kwh, pue, 1), energies)
-        rest = None if meta.keys() <= _RECORD_META else {k: v for k, v in meta.items() if k not in _RECORD_META}
-        flags = tuple(flags) + short_flags
-        record = CellRecord.packed(
-            numbers, info, meta.get("label"), meta.get("kind", "cell"), status, flags,
-            g_per_kwh, intensity_source, intensity_utc, pue, meta.get("scope", "machine"), meta.get("items"), meta.get("task"), timeline, baseline_w,
-            {**(rest or {}), **extra} if extra else rest or NO_EXTRA,  # one shared empty mapping
-        )  # fmt: skip
+        own_extra = {k: v for k, v in meta.items() if k not in _RECORD_META}
+        if extra:
+            own_extra.update(extra)
+        record = CellRecord(
+            id=wid,
+            label=meta.get("label"),
+            cell=meta.get("cell") if cell is None else cell,
+            kind=meta.get("kind", "cell"),
+            start_utc=from_utc_us(start.wall_us),
+            end_utc=from_utc_us(end.wall_us),
+            start_s=start.time_s,
+            end_s=end.time_s,
+            devices=devices,
+            status=status,
+            flags=(*flags, *short_flags),
+            intensity_g_per_kwh=g_per_kwh,
+            intensity_source=intensity_source,
+            intensity_utc=intensity_utc,
+            region=region,
+            pue=pue,
+            scope=meta.get("scope", "machine"),
+            scope_reason=meta.get("scope_reason"),
+            totals=self.totals(end, g_per_kwh, pue, 1),
+            items=meta.get("items"),
+            task=meta.get("task"),
+            timeline=timeline,
+            baseline_w=baseline_w,
+            extra=own_extra,
+        )
         self.records.append(record)
         return record
 
     def totals(self, now: Snapshot | None = None, g_per_kwh: float = 0.0, pue: float = 1.0, extra_cells: int = 0) -> SessionTotals:
         """Session totals so far, including the open union segment up to ``now`` when given."""
-        return SessionTotals(*self._totals(now, g_per_kwh, pue, extra_cells))
-
-    def _totals(self, now: Snapshot | None, g_per_kwh: float, pue: float, extra_cells: int) -> tuple[int, float, float, float, float, float]:
         u = self._union
         energy, low, high, co2e, duration = u.energy_j, u.low_j, u.high_j, u.co2e_g, u.duration_s
         if u.start is not None and now is not None:
             e, lo, hi = self._delta_sum(u.start, now)
             energy, low, high = energy + e, low + lo, high + hi
-            co2e += e * pue * g_per_kwh / J_PER_KWH
+            co2e += co2e_g_from_j(e, g_per_kwh, pue)
             duration += now.time_s - u.start.time_s
-        return len(self.records) + extra_cells, energy, low, high, co2e, duration
+        return SessionTotals(len(self.records) + extra_cells, energy, low, high, co2e, duration)
 
     def reset(self) -> None:
         """Forget closed records and totals (open windows stay open)."""
@@ -158,25 +172,25 @@ class Ledger:
             hi += b.high_j - a.high_j
         return e, lo, hi
 
-    def _devices(self, start: Snapshot, end: Snapshot, indices: tuple[int, ...]) -> tuple[list[float], tuple, tuple[str, ...]]:
-        """(energy_j, low_j, high_j per device, flat; the shared device info; short-window flags)."""
+    def _devices(self, start: Snapshot, end: Snapshot, indices: tuple[int, ...]) -> tuple[list[DeviceEnergy], tuple[str, ...]]:
+        """Each device's energy over the window, and the short-window flags."""
         duration = end.time_s - start.time_s
-        before, after, static = start.readings, end.readings, self._static
-        energies: list[float] = []
-        short: list[int] = []
+        devices: list[DeviceEnergy] = []
+        short: list[str] = []
         for i in indices:
-            a, b = before[i], after[i]
-            energy = b[0] - a[0]
-            if not static[i][3]:  # estimated: the model's own band
-                energies += (energy, b[1] - a[1], b[2] - a[2])
-            elif energy > 0.0 or duration <= 0.0:
-                energies += (energy, energy, energy)  # a measured reading is its own band
-            else:  # a counter that did not move: never report a silent 0 J
-                energy = (end.power_w[i] or 0.0) * duration
-                energies += (energy, energy * SHORT_WINDOW_BAND[0], energy * SHORT_WINDOW_BAND[1])
-                short.append(i)
-        if not short:
-            info = self._infos.get(indices) or self._infos.setdefault(indices, tuple(static[i] for i in indices))
-            return energies, info, ()
-        info = tuple((c, d, f"{m} power × time", False) if i in short else (c, d, m, ms) for i, (c, d, m, ms) in ((i, static[i]) for i in indices))
-        return energies, info, tuple(SHORT_WINDOW_FLAG.format(device=static[i][1]) for i in short)
+            source = self.sources[i]
+            a, b = start.readings[i], end.readings[i]
+            energy = b.energy_j - a.energy_j
+            method, measured = source.method, source.measured
+            if not measured:  # estimated: the model's own band
+                low, high = b.low_j - a.low_j, b.high_j - a.high_j
+            elif duration <= 0.0 or (energy > 0.0 and duration >= getattr(source, "resolution_s", 0.0)):
+                low = high = energy  # a measured reading is its own band
+            else:  # a counter that did not move, or a window shorter than it resolves: never a silent 0 J
+                power_w = end.power_w[i]
+                energy = power_w * duration if power_w is not None else max(energy, 0.0)
+                low, high = energy * SHORT_WINDOW_BAND[0], energy * SHORT_WINDOW_BAND[1]
+                method, measured = f"{method} power × time", False
+                short.append(SHORT_WINDOW_FLAG.format(device=source.device))
+            devices.append(DeviceEnergy(source.component, source.device, method, measured, energy, low, high))
+        return devices, tuple(short)

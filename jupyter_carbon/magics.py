@@ -55,6 +55,7 @@ class Carbon(Configurable):
     live = Unicode("", help=SETTINGS["live"].help).tag(config=True)
     zone = Unicode("", help=SETTINGS["zone"].help).tag(config=True)
     powercap_root = Unicode(_DEFAULT.powercap_root, help=SETTINGS["powercap_root"].help).tag(config=True)
+    hwmon_root = Unicode(_DEFAULT.hwmon_root, help=SETTINGS["hwmon_root"].help).tag(config=True)
     power = Dict(help=SETTINGS["power"].help).tag(config=True)
     log_dir = Unicode(_DEFAULT.log_dir, help=SETTINGS["log_dir"].help).tag(config=True)
     store_source = Bool(_DEFAULT.store_source, help=SETTINGS["store_source"].help).tag(config=True)

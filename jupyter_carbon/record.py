@@ -1,51 +1,83 @@
 """The immutable record of one measured window (a notebook cell, a ``track()`` block).
 
-Energy is stored per device with its method; per-component and total figures, CO2e and the
-uncertainty band are derived on demand so a record stays small (10,000 cells fit in a few MB).
+A record is a frozen, slotted dataclass: energy is stored per device with its method; the
+per-component and total figures, CO2e and the uncertainty band are derived on demand. Its
+mappings (``extra``, ``baseline_w``, the timeline's power) are read-only views of private copies.
+``to_dict`` gives the plain JSON-able form written to the session log and the JSON export, and
+``from_dict`` reads it back, checking every value (logs may be damaged or hand-edited).
 """
 
 from __future__ import annotations
 
-import struct
+import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from .sources.base import COMPONENTS
-from .units import J_PER_KWH
+from .intensity.emissions import check_pue
+from .units import co2e_g_from_j
 
-__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "pack_numbers", "packed_size", "ID_FIELD"]
+__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "RECORD_SCHEMA", "RecordError"]
 
+#: Version of the dict form (``to_dict``). 1: the first landing's; 3: adds ``scope_reason``, ``region``
+#: (schema-1 dicts still read; 2 was the packed log line of 0.1.0, read by ``storage.legacy``).
+RECORD_SCHEMA = 3
 
-class FrozenDict(dict):
-    """A dict that refuses changes: records are immutable, and one empty instance is shared."""
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError("a record's mappings are read-only")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
-
-    def __reduce__(self) -> Any:
-        return (FrozenDict, (dict(self),))
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-NO_EXTRA = FrozenDict()
+class RecordError(ValueError):
+    """A dict that is not a valid record (``CellRecord.from_dict``); the message names the field."""
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A read-only copy (the caller's dict can change later without changing the record)."""
+    if not mapping:
+        return _EMPTY
+    return MappingProxyType(dict(mapping))
+
+
+def _clean_text(text: str | None) -> str | None:
+    """``text`` that can be encoded as UTF-8 (lone surrogates from undecodable bytes become U+FFFD)."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceEnergy:
-    component: str
-    device: str
-    method: str
-    measured: bool
+    """Energy of one device over a window. Units: J. ``low_j``/``high_j``: the uncertainty band."""
+
+    component: str  # "cpu", "gpu", "ram"
+    device: str  # e.g. "package-0", "gpu0 NVIDIA A100"
+    method: str  # e.g. "rapl", "nvml-energy", "cpu-model"
+    measured: bool  # a hardware counter or sensor (True) or a model (False)
     energy_j: float
     low_j: float
     high_j: float
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"component": self.component, "device": self.device, "method": self.method, "measured": self.measured, "energy_j": self.energy_j, "low_j": self.low_j, "high_j": self.high_j}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "DeviceEnergy":
+        d = _mapping(data, "devices[]")
+        return cls(
+            _str(d, "component"), _str(d, "device"), _str(d, "method"), _bool(d, "measured"),
+            _number(d, "energy_j"), _number(d, "low_j"), _number(d, "high_j"),
+        )  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class ComponentEnergy:
+    """The devices of one component summed (derived from a record's devices)."""
+
     component: str
     energy_j: float
     low_j: float
@@ -61,6 +93,8 @@ class ComponentEnergy:
 
 @dataclass(frozen=True, slots=True)
 class SessionTotals:
+    """The session so far when a record closed: overlapping windows counted once."""
+
     cells: int
     energy_j: float
     low_j: float
@@ -68,220 +102,110 @@ class SessionTotals:
     co2e_g: float
     duration_s: float
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"cells": self.cells, "energy_j": self.energy_j, "low_j": self.low_j, "high_j": self.high_j, "co2e_g": self.co2e_g, "duration_s": self.duration_s}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "SessionTotals":
+        d = _mapping(data, "totals")
+        return cls(_int(d, "cells"), *(_number(d, name) for name in ("energy_j", "low_j", "high_j", "co2e_g", "duration_s")))
+
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
     """Power over a window, downsampled to a bounded number of points. Units: s and W."""
 
     t_s: tuple[float, ...] = ()
-    power_w: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    power_w: Mapping[str, tuple[float, ...]] = field(default_factory=lambda: _EMPTY)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "t_s", tuple(self.t_s))
+        object.__setattr__(self, "power_w", _frozen({k: tuple(v) for k, v in self.power_w.items()}))
 
     def __len__(self) -> int:
         return len(self.t_s)
 
+    def __hash__(self) -> int:
+        return hash(self.t_s)
 
-#: The numbers of a record, packed in one bytes object: id, cell (``_NO_INT`` for None), start_s,
-#: end_s, start and end (µs since the Unix epoch, UTC), then the session totals (cells, energy_j,
-#: low_j, high_j, co2e_g, duration_s); three doubles per device follow. (The intensity and PUE
-#: are shared between records, with the strings.) Little-endian on every machine: the session
-#: log stores these bytes as they are.
-_HEAD = struct.Struct("<qqddqqqddddd")
-ID_FIELD = struct.Struct("<q")  # the first number: the record's id
-_NO_INT = -(2**63)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_US = timedelta(microseconds=1)
+    def to_dict(self) -> dict[str, Any]:
+        return {"t_s": list(self.t_s), "power_w": {k: list(v) for k, v in self.power_w.items()}}
 
-
-def utc_us(when: datetime) -> int:
-    """``when`` as whole microseconds since the Unix epoch (a naive datetime is taken as UTC)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return (when - _EPOCH) // _US
-
-
-def pack_numbers(id: int, cell: int | None, start_s: float, end_s: float, start_us: int, end_us: int, totals: Sequence[float], energies: Sequence[float]) -> bytes:
-    """The numbers of a record as ``CellRecord.packed`` takes them: times in µs since the epoch
-    (:func:`utc_us`), ``totals`` as the fields of ``SessionTotals``, ``energies`` as (energy_j,
-    low_j, high_j) per device, flat."""
-    layout = _LAYOUTS.get(len(energies)) or _layout(len(energies))
-    return layout.pack(id, _NO_INT if cell is None else cell, start_s, end_s, start_us, end_us, *totals, *energies)
+    @classmethod
+    def from_dict(cls, data: Any) -> "Timeline":
+        if data is None:
+            return EMPTY_TIMELINE
+        d = _mapping(data, "timeline")
+        t_s = _numbers(d.get("t_s", []), "timeline.t_s")
+        power = _mapping(d.get("power_w", {}), "timeline.power_w")
+        series = {str(k): _numbers(v, f"timeline.power_w.{k}") for k, v in power.items()}
+        if any(len(v) != len(t_s) for v in series.values()):
+            raise RecordError("timeline: every power series must have one value per time point")
+        return cls(t_s, series)
 
 
-_LAYOUTS: dict[int, struct.Struct] = {}
+EMPTY_TIMELINE = Timeline()
 
 
-def packed_size(n_devices: int) -> int:
-    """The length of the packed numbers of a record with ``n_devices`` devices."""
-    return _HEAD.size + 24 * n_devices
-
-
-def _layout(n_energies: int) -> struct.Struct:
-    _LAYOUTS[n_energies] = layout = struct.Struct(_HEAD.format + "d" * n_energies)
-    return layout
-
-
-def _field(slot: str, index: int) -> property:
-    if slot == "_rest":
-
-        def get(self: "CellRecord") -> Any:
-            rest = self._rest
-            return _NO_REST[index] if rest is None else rest[index]
-
-    else:
-
-        def get(self: "CellRecord") -> Any:
-            return self._common[index]
-
-    return property(get)
-
-
-def from_utc_us(us: int) -> datetime:
-    return _EPOCH + _US * us
-
-
-def _packed(index: int) -> property:
-    def get(self: "CellRecord") -> Any:
-        return _HEAD.unpack_from(self._numbers)[index]
-
-    return property(get)
-
-
+@dataclass(frozen=True, slots=True)
 class CellRecord:
     """The immutable record of one measured window.
 
-    Compact by design (a session may hold tens of thousands): the numbers live packed in one
-    ``bytes`` object, the strings in a tuple shared by every record with the same ones, and the
-    rarely set fields are absent unless set: about 270 bytes a record. ``devices``, ``totals`` and the datetimes are rebuilt
-    on access. Construct it with the field names below; records compare equal field by field.
+    Times: ``start_utc``/``end_utc`` (wall clock, UTC) and ``start_s``/``end_s`` (the monotonic
+    clock, for durations). ``kind``: "cell" (``%%carbon``), "auto" (``%carbon on``), "script"
+    (``track()``). ``status``: "ok", "error", "interrupted". ``scope``: what the figures cover
+    ("machine", "process", "container"), ``scope_reason`` why that scope. ``totals``: the
+    session at the moment the record closed. ``extra`` holds what add-ons attach (a loop
+    prediction, the cell's source when ``store_source`` is on, a cluster's share).
     """
 
-    # _common: (device info, kind, status, flags, intensity_source, intensity_utc, scope, intensity
-    # g/kWh, PUE), one tuple
-    # shared by every record with the same values; _rest: (items, task, timeline, baseline_w, extra)
-    # or None when all are unset (most records).
-    __slots__ = ("_numbers", "_common", "label", "_rest")
-
-    FIELDS = (
-        "id", "label", "cell", "kind", "start_utc", "end_utc", "start_s", "end_s", "devices", "status", "flags",
-        "intensity_g_per_kwh", "intensity_source", "intensity_utc", "pue", "scope", "totals", "items", "task",
-        "timeline", "baseline_w", "extra",
-    )  # fmt: skip
-
+    id: int
     label: str | None
+    cell: int | None
+    kind: str
+    start_utc: datetime
+    end_utc: datetime
+    start_s: float
+    end_s: float
+    devices: tuple[DeviceEnergy, ...]
+    status: str
+    flags: tuple[str, ...]
+    intensity_g_per_kwh: float
+    intensity_source: str
+    intensity_utc: datetime | None
+    pue: float
+    scope: str
+    totals: SessionTotals
+    items: int | None = None
+    task: str | None = None
+    timeline: Timeline = EMPTY_TIMELINE
+    baseline_w: Mapping[str, float] | None = None
+    extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    scope_reason: str | None = None
+    region: str | None = None  # the electricity region of the intensity (e.g. "FR", "gcp:europe-west1")
 
-    def __init__(
-        self,
-        id: int,
-        label: str | None,
-        cell: int | None,
-        kind: str,
-        start_utc: datetime,
-        end_utc: datetime,
-        start_s: float,
-        end_s: float,
-        devices: Sequence[DeviceEnergy],
-        status: str,
-        flags: tuple[str, ...],
-        intensity_g_per_kwh: float,
-        intensity_source: str,
-        intensity_utc: datetime | None,
-        pue: float,
-        scope: str,
-        totals: SessionTotals,
-        items: int | None = None,
-        task: str | None = None,
-        timeline: Timeline | None = None,
-        baseline_w: Mapping[str, float] | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        t = totals
-        energies = [x for d in devices for x in (d.energy_j, d.low_j, d.high_j)]
-        numbers = pack_numbers(id, cell, start_s, end_s, utc_us(start_utc), utc_us(end_utc), (t.cells, t.energy_j, t.low_j, t.high_j, t.co2e_g, t.duration_s), energies)
-        info = tuple((d.component, d.device, d.method, d.measured) for d in devices)
-        _fill(self, numbers, info, label, kind, status, tuple(flags), intensity_g_per_kwh, intensity_source, intensity_utc, pue, scope, items, task, timeline, baseline_w, extra)
-
-    @classmethod
-    def packed(cls, numbers: bytes, info: tuple, label: str | None, kind: str, status: str, flags: tuple[str, ...], intensity_g_per_kwh: float, intensity_source: str, intensity_utc: datetime | None, pue: float, scope: str, items: int | None = None, task: str | None = None, timeline: Timeline | None = None, baseline_w: Mapping[str, float] | None = None, extra: Mapping[str, Any] | None = None) -> "CellRecord":
-        """The ledger's constructor: ``numbers`` from :func:`pack_numbers`, ``info`` as
-        ((component, device, method, measured), ...) per device."""
-        record = object.__new__(cls)
-        _fill(record, numbers, info, label, kind, status, flags, intensity_g_per_kwh, intensity_source, intensity_utc, pue, scope, items, task, timeline, baseline_w, extra)
-        return record
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"CellRecord is immutable: cannot set {name!r}")
-
-    __delattr__ = __setattr__  # type: ignore[assignment]
-
-    # --- the shared and the optional fields -----------------------------------------------------
-
-    _info: tuple = _field("_common", 0)  # type: ignore[assignment]
-    kind: str = _field("_common", 1)  # type: ignore[assignment]  # "cell" (%%carbon), "auto" (%carbon on), "script" (track())
-    status: str = _field("_common", 2)  # type: ignore[assignment]  # "ok", "error", "interrupted"
-    flags: tuple[str, ...] = _field("_common", 3)  # type: ignore[assignment]
-    intensity_source: str = _field("_common", 4)  # type: ignore[assignment]
-    intensity_utc: datetime | None = _field("_common", 5)  # type: ignore[assignment]
-    scope: str = _field("_common", 6)  # type: ignore[assignment]
-    items: int | None = _field("_rest", 0)  # type: ignore[assignment]
-    task: str | None = _field("_rest", 1)  # type: ignore[assignment]
-    timeline: Timeline = _field("_rest", 2)  # type: ignore[assignment]
-    baseline_w: Mapping[str, float] | None = _field("_rest", 3)  # type: ignore[assignment]
-    extra: Mapping[str, Any] = _field("_rest", 4)  # type: ignore[assignment]
-
-    # --- the packed numbers -------------------------------------------------------------------
-
-    id: int = _packed(0)  # type: ignore[assignment]
-    start_s: float = _packed(2)  # type: ignore[assignment]  # monotonic clock
-    end_s: float = _packed(3)  # type: ignore[assignment]
-    intensity_g_per_kwh: float = _field("_common", 7)  # type: ignore[assignment]
-    pue: float = _field("_common", 8)  # type: ignore[assignment]
-
-    @property
-    def cell(self) -> int | None:
-        cell = _HEAD.unpack_from(self._numbers)[1]
-        return None if cell == _NO_INT else cell
-
-    @property
-    def start_utc(self) -> datetime:
-        return from_utc_us(_HEAD.unpack_from(self._numbers)[4])
-
-    @property
-    def end_utc(self) -> datetime:
-        return from_utc_us(_HEAD.unpack_from(self._numbers)[5])
-
-    @property
-    def totals(self) -> SessionTotals:
-        return SessionTotals(*_HEAD.unpack_from(self._numbers)[6:])
-
-    def numbers(self) -> tuple[tuple[Any, ...], tuple[float, ...]]:
-        """The packed numbers in one read: (id, cell or None, start_s, end_s, start and end in µs
-        since the epoch, intensity, PUE, the six totals), and (energy_j, low_j, high_j) per device."""
-        h = _HEAD.unpack_from(self._numbers)
-        common = self._common
-        return (h[0], None if h[1] == _NO_INT else h[1], *h[2:6], common[7], common[8], *h[6:]), self._energies()
-
-    def _energies(self) -> tuple[float, ...]:
-        """(energy_j, low_j, high_j) of every device, flat."""
-        return struct.unpack_from(f"<{3 * len(self._info)}d", self._numbers, _HEAD.size)
-
-    @property
-    def devices(self) -> tuple[DeviceEnergy, ...]:
-        e = self._energies()
-        return tuple(DeviceEnergy(*info, *e[3 * i : 3 * i + 3]) for i, info in enumerate(self._info))
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "label", _clean_text(self.label))
+        set_(self, "devices", tuple(self.devices))
+        set_(self, "flags", tuple(self.flags))
+        if self.timeline is None or not self.timeline.t_s:
+            set_(self, "timeline", EMPTY_TIMELINE)
+        if self.baseline_w is not None:
+            set_(self, "baseline_w", _frozen(self.baseline_w))
+        set_(self, "extra", _frozen(self.extra))
 
     # --- derived ------------------------------------------------------------------------------
 
     @property
     def duration_s(self) -> float:
-        _, _, start_s, end_s, *_ = _HEAD.unpack_from(self._numbers)
-        return end_s - start_s
+        return self.end_s - self.start_s
 
     @property
     def components(self) -> dict[str, ComponentEnergy]:
         out: dict[str, ComponentEnergy] = {}
-        devices = self.devices
         for name in COMPONENTS:
-            devs = [d for d in devices if d.component == name]
+            devs = [d for d in self.devices if d.component == name]
             if devs:
                 out[name] = ComponentEnergy(
                     name,
@@ -295,27 +219,25 @@ class CellRecord:
 
     @property
     def energy_j(self) -> float:
-        return sum(self._energies()[0::3])
+        return sum(d.energy_j for d in self.devices)
 
     @property
     def energy_band_j(self) -> tuple[float, float]:
-        e = self._energies()
-        return sum(e[1::3]), sum(e[2::3])
+        return sum(d.low_j for d in self.devices), sum(d.high_j for d in self.devices)
 
     @property
     def measured(self) -> bool:
-        return all(info[3] for info in self._info)
+        return all(d.measured for d in self.devices)
 
     @property
     def measured_by_component(self) -> tuple[tuple[str, bool], ...]:
-        """((component, every device of it measured), ...) in ``COMPONENTS`` order, without reading
-        any energy (the one-line display needs only this)."""
-        return _measured_by_component(self._info)
+        """((component, every device of it measured), ...) in ``COMPONENTS`` order."""
+        present = {d.component for d in self.devices}
+        return tuple((c, all(d.measured for d in self.devices if d.component == c)) for c in COMPONENTS if c in present)
 
     def co2e_g_of(self, energy_j: float) -> float:
-        """Grams CO2e of ``energy_j`` at this record's intensity and PUE (both checked when set)."""
-        g_per_kwh, pue = self._common[7:9]
-        return energy_j / J_PER_KWH * pue * g_per_kwh
+        """Grams CO2e of ``energy_j`` at this record's intensity and PUE."""
+        return co2e_g_from_j(energy_j, self.intensity_g_per_kwh, self.pue)
 
     @property
     def co2e_g(self) -> float:
@@ -335,60 +257,180 @@ class CellRecord:
 
     # --- protocol -----------------------------------------------------------------------------
 
-    def fields(self) -> dict[str, Any]:
-        """Every field by name (the constructor's keyword arguments)."""
-        return {name: getattr(self, name) for name in self.FIELDS}
-
-    def _key(self) -> tuple:
-        return (self._numbers, self._common, self.label, self._rest or _NO_REST)
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not CellRecord:
-            return NotImplemented
-        return self._key() == other._key()
-
     def __hash__(self) -> int:
-        return hash((self._numbers, self._common, self.label))
+        return hash((self.id, self.start_s, self.end_s, self.label, self.status))
 
-    def __reduce__(self) -> Any:
-        return (_rebuild, (self.fields(),))
+    def __reduce__(self) -> Any:  # read-only mapping views do not pickle: go through the dict form
+        return (CellRecord.from_dict, (self.to_dict(),))
 
     def __repr__(self) -> str:
         return f"CellRecord(id={self.id}, label={self.label!r}, cell={self.cell}, kind={self.kind!r}, status={self.status!r}, duration_s={self.duration_s:.6g}, energy_j={self.energy_j:.6g}, co2e_g={self.co2e_g:.6g})"
 
     def to_dict(self) -> dict[str, Any]:
-        from .serialize import record_to_dict
+        """Plain JSON-able dict: every field under its own name, then the derived ``energy_j``,
+        ``co2e_g`` and ``duration_s`` for readers that do not rebuild the record (``jq``)."""
+        return {
+            "schema": RECORD_SCHEMA,
+            "id": self.id,
+            "label": self.label,
+            "cell": self.cell,
+            "kind": self.kind,
+            "status": self.status,
+            "start_utc": self.start_utc.isoformat(),
+            "end_utc": self.end_utc.isoformat(),
+            "duration_s": self.duration_s,
+            "energy_j": self.energy_j,
+            "co2e_g": self.co2e_g,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "devices": [d.to_dict() for d in self.devices],
+            "flags": list(self.flags),
+            "intensity_g_per_kwh": self.intensity_g_per_kwh,
+            "intensity_source": self.intensity_source,
+            "intensity_utc": None if self.intensity_utc is None else self.intensity_utc.isoformat(),
+            "region": self.region,
+            "pue": self.pue,
+            "scope": self.scope,
+            "scope_reason": self.scope_reason,
+            "totals": self.totals.to_dict(),
+            "items": self.items,
+            "task": self.task,
+            "timeline": self.timeline.to_dict() if self.timeline.t_s else None,
+            "baseline_w": None if self.baseline_w is None else dict(self.baseline_w),
+            "extra": _plain(self.extra) if self.extra else {},
+        }
 
-        return record_to_dict(self)
+    @classmethod
+    def from_dict(cls, data: Any) -> "CellRecord":
+        """The record of ``to_dict``'s form (schema 1 or 3); raises :class:`RecordError` naming the
+        first field that is missing or not of its type (a number must be finite; PUE >= 1)."""
+        d = _mapping(data, "record")
+        schema = d.get("schema", 1)
+        if type(schema) is int and schema > RECORD_SCHEMA:
+            raise RecordError(f"record schema {schema} is newer than this jupyter_carbon reads ({RECORD_SCHEMA}): upgrade jupyter-carbon")
+        devices = d.get("devices", [])
+        if not isinstance(devices, list):
+            raise RecordError("devices: expected a list")
+        flags = d.get("flags", [])
+        if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+            raise RecordError("flags: expected a list of strings")
+        baseline = d.get("baseline_w")
+        if baseline is not None:
+            baseline = {str(k): _number(_mapping(baseline, "baseline_w"), k) for k in _mapping(baseline, "baseline_w")}
+        try:
+            pue = check_pue(d.get("pue"))
+        except ValueError as exc:
+            raise RecordError(f"pue: {exc}") from None
+        start_s, end_s = _number(d, "start_s"), _number(d, "end_s")
+        if end_s < start_s:
+            raise RecordError("end_s: before start_s")
+        return cls(
+            id=_int(d, "id"),
+            label=_opt(d, "label", str),
+            cell=_opt(d, "cell", int),
+            kind=_str(d, "kind"),
+            start_utc=_time(d, "start_utc"),
+            end_utc=_time(d, "end_utc"),
+            start_s=start_s,
+            end_s=end_s,
+            devices=tuple(DeviceEnergy.from_dict(x) for x in devices),
+            status=_str(d, "status"),
+            flags=tuple(flags),
+            intensity_g_per_kwh=_number(d, "intensity_g_per_kwh"),
+            intensity_source=_str(d, "intensity_source"),
+            intensity_utc=None if d.get("intensity_utc") is None else _time(d, "intensity_utc"),
+            pue=pue,
+            scope=_str(d, "scope"),
+            totals=SessionTotals.from_dict(d.get("totals")),
+            items=_opt(d, "items", int),
+            task=_opt(d, "task", str),
+            timeline=Timeline.from_dict(d.get("timeline")),
+            baseline_w=baseline,
+            extra=_mapping(d.get("extra") or {}, "extra"),
+            scope_reason=_opt(d, "scope_reason", str),
+            region=_opt(d, "region", str) if schema == RECORD_SCHEMA else _old_region(d),
+        )
 
 
-EMPTY_TIMELINE = Timeline()
-_NO_REST = (None, None, EMPTY_TIMELINE, None, NO_EXTRA)
-_set = object.__setattr__
-_COMMON: dict[tuple, tuple] = {}
+# --- checking the dict form -------------------------------------------------------------------------
 
 
-def _fill(record: CellRecord, numbers: bytes, info: tuple, label: Any, kind: str, status: str, flags: tuple, g_per_kwh: float, intensity_source: str, intensity_utc: Any, pue: float, scope: str, items: Any, task: Any, timeline: Any, baseline_w: Any, extra: Any) -> None:
-    # the one place records share their strings: device names, flags … are interned with the tuple
-    common = (info, kind, status, flags, intensity_source, intensity_utc, scope, g_per_kwh, pue)
-    shared = _COMMON.get(common)
-    if shared is None:
-        if len(_COMMON) > 1024:  # many distinct combinations: stop remembering them
-            _COMMON.clear()
-        shared = _COMMON[common] = common
-    _set(record, "_numbers", numbers)
-    _set(record, "_common", shared)
-    _set(record, "label", label)
-    if items is None and task is None and (timeline is None or not (timeline.t_s or timeline.power_w)) and baseline_w is None and not extra:
-        _set(record, "_rest", None)
-    else:
-        _set(record, "_rest", (items, task, EMPTY_TIMELINE if timeline is None else timeline, baseline_w, NO_EXTRA if not extra else extra))
+def _old_region(d: Mapping[str, Any]) -> str | None:
+    """The region of a record written before records had the field: older versions named it
+    only in the intensity's source (``"table:FR (OWID/Ember 2023)"``)."""
+    source = d.get("intensity_source")
+    if isinstance(source, str) and source.startswith("table:"):
+        return source[len("table:"):].split(" ", 1)[0] or None
+    return None
 
 
-@lru_cache(maxsize=64)
-def _measured_by_component(info: tuple) -> tuple[tuple[str, bool], ...]:
-    return tuple((c, all(i[3] for i in info if i[0] == c)) for c in COMPONENTS if any(i[0] == c for i in info))
+def _plain(value: Any) -> Any:
+    """``value`` with read-only mappings turned back into dicts (for JSON)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
-def _rebuild(fields: dict[str, Any]) -> CellRecord:
-    return CellRecord(**fields)
+def _mapping(value: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RecordError(f"{name}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _str(d: Mapping[str, Any], key: str) -> str:
+    value = d.get(key)
+    if not isinstance(value, str):
+        raise RecordError(f"{key}: expected text, got {type(value).__name__}")
+    return value
+
+
+def _bool(d: Mapping[str, Any], key: str) -> bool:
+    value = d.get(key)
+    if not isinstance(value, bool):
+        raise RecordError(f"{key}: expected true or false, got {type(value).__name__}")
+    return value
+
+
+def _int(d: Mapping[str, Any], key: str) -> int:
+    value = d.get(key)
+    if type(value) is not int:
+        raise RecordError(f"{key}: expected a whole number, got {type(value).__name__}")
+    return value
+
+
+def _opt(d: Mapping[str, Any], key: str, kind: type) -> Any:
+    value = d.get(key)
+    if value is None:
+        return None
+    if type(value) is not kind:
+        raise RecordError(f"{key}: expected {kind.__name__} or null, got {type(value).__name__}")
+    return value
+
+
+def _finite(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RecordError(f"{name}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _number(d: Mapping[str, Any], key: str) -> float:
+    return _finite(d.get(key), key)
+
+
+def _numbers(values: Any, name: str) -> tuple[float, ...]:
+    if not isinstance(values, list):
+        raise RecordError(f"{name}: expected a list of numbers")
+    return tuple(_finite(v, name) for v in values)
+
+
+def _time(d: Mapping[str, Any], key: str) -> datetime:
+    value = d.get(key)
+    if not isinstance(value, str):
+        raise RecordError(f"{key}: expected an ISO 8601 time, got {type(value).__name__}")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(f"{key}: not an ISO 8601 time: {value[:40]!r}") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)

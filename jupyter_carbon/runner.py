@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .record import CellRecord
-from .storage.log import LogTail, log_files, merged, read_logs
+from .storage.reader import LogTail, log_files, merged, read_logs
 
 __all__ = ["RunResult", "RunError", "run_notebook", "SETUP_CODE"]
 

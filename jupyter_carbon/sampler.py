@@ -5,8 +5,8 @@
   build the power timeline shown in plots.
 * While no window is open the thread is parked on an Event with no timeout: zero wake-ups. After
   the last window closes it lingers for ``LINGER_TICKS`` intervals before parking, so that cells
-  run back to back (auto mode) do not each pay a thread wake-up: on a 2-core VM the GIL hand-off
-  after waking a thread costs 100–300 µs, more than everything else a measured cell costs.
+  run back to back (auto mode) do not each pay a thread wake-up and its GIL hand-off (which
+  costs more than everything else a measured cell does; docs/benchmarks.md has the figures).
 * A source that raises is caught here: the reading holds at its last good value and every open
   window gets a flag naming the source and the error. User code never sees it.
 * The clocks are injectable, and ``threaded=False`` lets tests drive ``tick()`` by hand.
@@ -20,7 +20,8 @@ from array import array
 from datetime import datetime
 from typing import Any, Callable, NamedTuple, Sequence
 
-from .record import EMPTY_TIMELINE, Timeline, utc_us
+from .record import EMPTY_TIMELINE, Timeline
+from .units import utc_us
 from .sources.base import COMPONENTS, EnergySource, Reading
 
 __all__ = ["Sampler", "Snapshot", "LiveWindow", "LiveStatus", "TimelineBuffer"]

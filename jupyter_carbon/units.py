@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta, timezone
+
 __all__ = [
     "J_PER_KWH",
     "J_PER_WH",
+    "co2e_g_from_j",
+    "finite_number",
+    "utc_us",
+    "from_utc_us",
     "format_energy",
     "format_co2e",
     "format_power",
@@ -14,6 +21,42 @@ __all__ = [
 #: 1 kWh = 1000 W × 3600 s, exactly.
 J_PER_KWH = 3_600_000.0
 J_PER_WH = 3_600.0
+
+
+def co2e_g_from_j(energy_j: float, g_per_kwh: float, pue: float = 1.0) -> float:
+    """The one CO2e formula: grams = kWh × PUE × gCO2e/kWh (its inputs are checked where they are
+    set: ``intensity.emissions.co2e_g`` checks them for callers that take them from users)."""
+    return energy_j / J_PER_KWH * pue * g_per_kwh
+
+
+def finite_number(value: object, name: str, low: float = -math.inf, high: float = math.inf, hint: str = "") -> float:
+    """``value`` as a float, or ValueError naming ``name`` unless it is a finite number in
+    [``low``, ``high``] (``True``/``False`` and numeric text such as ``"1.2"`` are not numbers
+    here: settings parse their text before calling this). The one check of every such value."""
+    expected = f"expected a finite number from {low:g} to {high:g}" if math.isfinite(high) else f"expected a finite number >= {low:g}"
+    tail = f"; {hint}" if hint else ""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name}={value!r} is not a number; {expected}{tail}")
+    number = float(value)
+    if not math.isfinite(number) or not low <= number <= high:
+        raise ValueError(f"{name}={value!r} is out of range; {expected}{tail}")
+    return number
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+
+
+def utc_us(when: datetime) -> int:
+    """``when`` as whole microseconds since the Unix epoch (a naive datetime is taken as UTC)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (when - _EPOCH) // _US
+
+
+def from_utc_us(us: int) -> datetime:
+    """The UTC datetime of ``us`` microseconds since the Unix epoch."""
+    return _EPOCH + _US * us
 
 
 def _scaled(value: float, steps: tuple[tuple[float, str], ...], digits: int = 3) -> str:

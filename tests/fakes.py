@@ -84,11 +84,12 @@ class NVMLError_GpuIsLost(NVMLError):
 def stub_pynvml(gpus: list[dict], clock: Callable[[], float]) -> types.ModuleType:
     """A stand-in ``pynvml`` module. Each GPU dict: name, uuid, power_w (callable of time),
     counter (bool: total-energy counter supported), fail_at (time from which reads raise GpuIsLost),
-    init_error (NVMLError raised by nvmlInit)."""
+    init_error (NVMLError raised by nvmlInit), update_s (the driver refreshes the energy counter only
+    this often, as many GPUs do every ~100 ms; 0: always current)."""
     mod = types.ModuleType("pynvml")
     mod.NVMLError = NVMLError
     mod.NVMLError_GpuIsLost = NVMLError_GpuIsLost
-    state = {"energy_mj": [0.0] * len(gpus), "t": [clock()] * len(gpus), "init": 0, "shutdown": 0}
+    state = {"energy_mj": [0.0] * len(gpus), "t": [clock()] * len(gpus), "init": 0, "shutdown": 0, "t0": clock()}
 
     def _advance(i: int) -> None:
         # exact integral of the power trace since the last query (midpoint rule on fine steps)
@@ -118,6 +119,13 @@ def stub_pynvml(gpus: list[dict], clock: Callable[[], float]) -> types.ModuleTyp
         if not gpus[i].get("counter", True):
             raise NVMLError("Not Supported")
         _advance(i)
+        update_s = gpus[i].get("update_s", 0.0)
+        if update_s:  # the value of the last refresh: a multiple of update_s since the stub began
+            shown = state.setdefault("shown", {})
+            period = int((clock() - state["t0"]) / update_s)
+            if shown.get(i, (None,))[0] != period:
+                shown[i] = (period, int(state["energy_mj"][i]))
+            return shown[i][1]
         return int(state["energy_mj"][i])
 
     def nvmlDeviceGetPowerUsage(i: int) -> int:

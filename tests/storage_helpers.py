@@ -12,7 +12,7 @@ from jupyter_carbon.record import CellRecord, DeviceEnergy, SessionTotals, Timel
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_record(i: int = 1, *, status: str = "ok", points: int = 3, source: str = "table:FR (OWID/Ember 2023)", **extra: object) -> CellRecord:
+def make_record(i: int = 1, *, status: str = "ok", points: int = 3, source: str = "table:FR (OWID/Ember 2023)", region: str | None = "FR", **extra: object) -> CellRecord:
     start = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc) + timedelta(seconds=10 * i)
     devices = (
         DeviceEnergy("cpu", "package-0", "rapl", True, 36.0 * i, 36.0 * i, 36.0 * i),
@@ -42,6 +42,7 @@ def make_record(i: int = 1, *, status: str = "ok", points: int = 3, source: str 
         timeline=Timeline(tuple(float(t) for t in range(points)), {"cpu": tuple(10.0 + t for t in range(points))}),
         baseline_w={"cpu": 4.0} if i == 2 else None,
         extra=dict(extra),
+        region=region,
     )
 
 

@@ -1,14 +1,18 @@
-"""The compact CellRecord: every field comes back exactly as given, it is immutable, and small."""
+"""CellRecord: a frozen dataclass whose dict form (the log's and the export's) comes back exactly."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import pickle
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from jupyter_carbon.record import CellRecord, DeviceEnergy, SessionTotals, Timeline
+from jupyter_carbon.record import CellRecord, DeviceEnergy, RecordError, SessionTotals, Timeline
 from storage_helpers import make_record
 
 
@@ -17,7 +21,6 @@ def test_every_field_comes_back_exactly():
     start = datetime(2024, 5, 1, 12, 0, 20, tzinfo=timezone.utc)
     assert record.id == 2 and record.cell == 2 and record.kind == "auto"
     assert record.start_utc == start and record.end_utc == start + timedelta(seconds=2)
-    assert record.start_utc.tzinfo is not None
     assert (record.start_s, record.end_s, record.duration_s) == (102.0, 104.0, 2.0)
     assert record.devices == (
         DeviceEnergy("cpu", "package-0", "rapl", True, 72.0, 72.0, 72.0),
@@ -30,41 +33,121 @@ def test_every_field_comes_back_exactly():
     assert record.energy_band_j == (72.0 + 700.0 + 1.8, 72.0 + 740.0 + 7.2)
     assert record.co2e_g == pytest.approx((72.0 + 720.0 + 3.6) / 3.6e6 * 1.2 * 56.0, rel=1e-15)
     assert not record.measured
-    assert record.fields()["devices"] == record.devices
-
-
-@pytest.mark.parametrize("when", [
-    datetime(2024, 5, 1, 12, 0, 0, 123457, tzinfo=timezone.utc),
-    datetime(2039, 1, 1, 0, 0, 0, 999999, tzinfo=timezone.utc),  # past 2^31 s: a float timestamp would round
-    datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=timezone.utc),
-    datetime(2026, 3, 1, 9, 30, 0, 7, tzinfo=timezone(timedelta(hours=-5))),
-])
-def test_times_are_exact_to_the_microsecond(when):
-    fields = make_record(1).fields() | {"start_utc": when, "end_utc": when + timedelta(microseconds=1), "cell": None}
-    record = CellRecord(**fields)
-    assert record.start_utc == when and record.end_utc - record.start_utc == timedelta(microseconds=1)
-    assert record.cell is None
+    assert record.measured_by_component == (("cpu", True), ("gpu", True), ("ram", False))
 
 
 def test_immutable_equal_hashable_and_picklable():
     record = make_record(3)
-    with pytest.raises(AttributeError, match="immutable"):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         record.label = "x"
-    with pytest.raises(AttributeError):
+    with pytest.raises((AttributeError, TypeError)):  # TypeError: CPython < 3.12's frozen+slots quirk
         record.energy_j = 1.0
-    again = CellRecord(**record.fields())
+    again = dataclasses.replace(record)
     assert again == record and hash(again) == hash(record)
-    assert CellRecord(**(record.fields() | {"status": "error"})) != record
-    assert CellRecord(**(record.fields() | {"end_s": record.end_s + 1e-9})) != record
+    assert dataclasses.replace(record, status="error") != record
+    assert dataclasses.replace(record, end_s=record.end_s + 1e-9) != record
     assert pickle.loads(pickle.dumps(record)) == record
     assert "CellRecord(id=3" in repr(record)
 
 
-def test_records_of_the_same_sources_share_their_strings_and_stay_small():
-    same = {"timeline": None, "extra": None, "intensity_utc": None}
-    a = CellRecord(**make_record(1).fields() | same)
-    b = CellRecord(**make_record(5).fields() | same)
-    assert a._common is b._common  # one tuple of device names, kind, status … for every such record
-    own = sys.getsizeof(a) + sys.getsizeof(a._numbers)
-    assert own < 300, own  # the dataclass with device and totals objects took ~1 KB
-    assert a._rest is None and a.timeline == Timeline() and a.extra == {} and a.items is None
+def test_mappings_are_read_only_copies_and_the_empty_one_is_not_shared_state():
+    given_extra = {"loop": {"items": 3}}
+    record = make_record(1, **given_extra)
+    given_extra["x"] = 1  # the caller's dict changing later does not change the record
+    assert "x" not in record.extra
+    with pytest.raises(TypeError):
+        record.extra["x"] = 1
+    with pytest.raises(TypeError):
+        record.timeline.power_w["gpu"] = (1.0,)
+    plain = make_record(4)
+    extra = plain.extra
+    with pytest.raises(TypeError):
+        extra |= {"a": 1}  # the shared empty mapping cannot be changed in place
+    assert dict(plain.extra) == {} and dict(make_record(5).extra) == {}
+    assert hash(record) == hash(dataclasses.replace(record))
+
+
+def test_to_dict_is_plain_json_with_the_figures_under_their_names():
+    record = make_record(2, loop={"predicted_j": 5.0})
+    data = json.loads(json.dumps(record.to_dict()))
+    assert data["energy_j"] == record.energy_j and data["co2e_g"] == record.co2e_g and data["duration_s"] == 2.0
+    assert data["devices"][0] == {"component": "cpu", "device": "package-0", "method": "rapl", "measured": True, "energy_j": 72.0, "low_j": 72.0, "high_j": 72.0}
+    assert data["extra"] == {"loop": {"predicted_j": 5.0}} and data["baseline_w"] == {"cpu": 4.0}
+    assert CellRecord.from_dict(data) == record
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2024, 5, 1, 12, 0, 0, 123457, tzinfo=timezone.utc),
+    datetime(2039, 1, 1, 0, 0, 0, 999999, tzinfo=timezone.utc),
+    datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=timezone.utc),
+    datetime(2026, 3, 1, 9, 30, 0, 7, tzinfo=timezone(timedelta(hours=-5))),
+])
+def test_times_are_exact_to_the_microsecond(when):
+    record = dataclasses.replace(make_record(1), start_utc=when, end_utc=when + timedelta(microseconds=1), cell=None)
+    again = CellRecord.from_dict(json.loads(json.dumps(record.to_dict())))
+    assert again.start_utc == when and again.end_utc - again.start_utc == timedelta(microseconds=1)
+    assert again == record
+
+
+def test_a_label_that_is_not_valid_utf8_is_made_encodable():
+    record = dataclasses.replace(make_record(1), label="caf\udce9 \udcff")  # bytes decoded with surrogateescape
+    record.label.encode("utf-8")
+    assert record.label.startswith("caf") and "\ufffd" in record.label
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"devices": {"a": 1}}, "devices"),
+    ({"label": 5}, "label"),
+    ({"pue": "1.2"}, "pue"),
+    ({"pue": 0.5}, "pue"),
+    ({"start_utc": "10000-01-01T00:00:00"}, "start_utc"),
+    ({"timeline": [1, 2]}, "timeline"),
+    ({"end_s": float("inf")}, "end_s"),
+    ({"intensity_g_per_kwh": float("nan")}, "intensity_g_per_kwh"),
+    ({"cell": 1.5}, "cell"),
+    ({"flags": "x"}, "flags"),
+    ({"totals": None}, "totals"),
+])
+def test_from_dict_names_the_bad_field(change, field):
+    data = make_record(2).to_dict() | change
+    with pytest.raises(RecordError, match=field):
+        CellRecord.from_dict(data)
+
+
+def test_a_record_from_a_newer_schema_says_so():
+    with pytest.raises(RecordError, match="newer"):
+        CellRecord.from_dict(make_record(1).to_dict() | {"schema": 99})
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    label=st.none() | st.text(max_size=20),
+    energies=st.lists(st.tuples(finite, finite, finite), min_size=0, max_size=4),
+    g_per_kwh=st.floats(0, 2000),
+    pue=st.floats(1, 5),
+    points=st.integers(0, 5),
+    extra=st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3),
+    start=st.floats(0, 1e9),
+    micros=st.integers(0, 10**15),
+)
+def test_any_record_comes_back_exactly(label, energies, g_per_kwh, pue, points, extra, start, micros):
+    when = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
+    record = dataclasses.replace(
+        make_record(1, points=points),
+        label=label,
+        devices=tuple(DeviceEnergy("cpu", f"package-{i}", "rapl", True, *e) for i, e in enumerate(energies)),
+        intensity_g_per_kwh=g_per_kwh,
+        pue=pue,
+        extra=extra,
+        start_s=start,
+        end_s=start + 1.0,
+        start_utc=when,
+        end_utc=when,
+    )
+    text = json.dumps(record.to_dict())
+    again = CellRecord.from_dict(json.loads(text))
+    assert again == record or any(math.isnan(x) for x in (again.energy_j, again.co2e_g))
+    assert json.dumps(again.to_dict()) == text

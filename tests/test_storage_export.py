@@ -64,13 +64,13 @@ def test_csv_has_codecarbon_columns_first_then_ours_one_row_per_record(tmp_path:
 
 
 def test_cloud_region_fills_codecarbon_cloud_columns(tmp_path: Path) -> None:
-    path = export_records([make_record(1, source="table:gcp:europe-west1 (Google Cloud)")], tmp_path / "c.csv")
+    path = export_records([make_record(1, source="table:gcp:europe-west1 (Google Cloud)", region="gcp:europe-west1")], tmp_path / "c.csv")
     row = next(csv.DictReader(open(path, newline="", encoding="utf-8")))
     assert (row["cloud_provider"], row["cloud_region"], row["on_cloud"]) == ("gcp", "europe-west1", "Y")
 
 
 def test_json_round_trip_is_exact(tmp_path: Path) -> None:
-    records = RECORDS + [make_record(9, source="user", note="ünïcode ✓")]
+    records = RECORDS + [make_record(9, source="user", region=None, note="ünïcode ✓")]
     path = export_records(records, tmp_path / "out.json")
     assert load_records(path) == records
     document = json.loads(path.read_text(encoding="utf-8"))

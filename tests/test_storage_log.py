@@ -1,11 +1,12 @@
-"""The session log: crash safety (a real kernel killed with SIGKILL), torn lines, concurrent
-writers, write failures, file modes, privacy, history."""
+"""The session log: plain JSON lines, crash safety (a real kernel killed with SIGKILL), torn and
+hostile lines, concurrent writers, full and read-only disks, unsafe folders, file modes, privacy."""
 
 from __future__ import annotations
 
 import errno
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from jupyter_carbon.storage.history import format_history, list_sessions, print_history
-from jupyter_carbon.storage.log import LOG_SCHEMA, SessionLog, attach_log, detach_log, get_log, log_files, read_log
+from jupyter_carbon.storage.log import LOG_SCHEMA, SessionLog, attach_log, detach_log, get_log
+from jupyter_carbon.storage.reader import log_files, read_log, read_logs
 from storage_helpers import PYTHON, ROOT, child_env, make_record
 
 
@@ -45,72 +47,96 @@ class FakeSession:
 
 
 def test_records_round_trip_through_the_log_with_header_and_modes(tmp_path: Path) -> None:
-    session = FakeSession(tmp_path / "logs")
+    session = FakeSession(tmp_path / "a" / "b" / "logs")
     log = attach_log(session)
     records = [make_record(i) for i in range(1, 5)]
     for r in records:
         session.close(r)
-    assert log.path is not None and log.path.parent == tmp_path / "logs"
+    assert log.path is not None and log.path.parent == tmp_path / "a" / "b" / "logs"
     assert stat.S_IMODE(log.path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(log.path.parent.stat().st_mode) == 0o700
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", log.path.parent):  # every level we created
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     contents = read_log(log.path)
     assert contents.records == records and contents.notes == []
     header = contents.header
-    assert header["type"] == "session" and header["pid"] == os.getpid() and header["log_schema"] == LOG_SCHEMA == 2
+    assert header["type"] == "session" and header["pid"] == os.getpid() and header["log_schema"] == LOG_SCHEMA == 3
     assert "electricitymaps_token" not in header["config"] and header["config"]["region"] == "FR"
-    assert b"sk-never-logged" not in log.path.read_bytes()
-    assert log.path.name.startswith("session-") and str(os.getpid()) in log.path.name
-    # detach closes; re-attaching appends to the same file
-    detach_log(session)
-    assert session.on_record == []
-    attach_log(session)
-    session.close(make_record(5))
-    assert get_log(session) is log and len(read_log(log.path).records) == 5
     assert session.problems == []
+    detach_log(session)
+    assert get_log(session) is log and log.append not in session.on_record
+
+
+def test_every_line_is_plain_json_with_the_figures_under_their_names(tmp_path: Path) -> None:
+    log = SessionLog(tmp_path)
+    records = [make_record(i) for i in range(1, 4)]
+    for r in records:
+        assert log.append(r)
+    lines = [json.loads(line) for line in log.path.read_text(encoding="utf-8").splitlines()]
+    assert [line["type"] for line in lines] == ["session", "record", "record", "record"]
+    for line, record in zip(lines[1:], records):
+        assert line["id"] == record.id and line["energy_j"] == record.energy_j and line["co2e_g"] == record.co2e_g
+        assert line["duration_s"] == record.duration_s and line["devices"][0]["energy_j"] == record.devices[0].energy_j
+        assert line["status"] == record.status and line["start_utc"] == record.start_utc.isoformat()
+
+
+def test_a_record_json_cannot_hold_is_refused_and_the_next_one_is_whole(tmp_path: Path) -> None:
+    problems: list[str] = []
+    log = SessionLog(tmp_path, on_problem=problems.append)
+    assert not log.append(make_record(1, thing=object()))
+    assert log.append(make_record(2))
+    assert [r.id for r in read_log(log.path).records] == [2]
+    assert len(problems) == 1 and "could not log record 1" in problems[0]
 
 
 def test_torn_last_line_is_skipped_with_a_note(tmp_path: Path) -> None:
     log = SessionLog(tmp_path)
-    for i in (1, 2, 3):
-        assert log.append(make_record(i))
+    log.append(make_record(1))
     log.close()
-    data = log.path.read_bytes()
-    last = data.rstrip(b"\n").rfind(b"\n") + 1
-    log.path.write_bytes(data[: last + (len(data) - last) // 2])  # the kernel died mid-write
+    with open(log.path, "ab") as handle:
+        handle.write(b'{"type":"record","id":2,"lab')  # the kernel died mid-write
     contents = read_log(log.path)
-    assert [r.id for r in contents.records] == [1, 2]
+    assert [r.id for r in contents.records] == [1]
     assert len(contents.notes) == 1 and "torn last line" in contents.notes[0]
 
 
-def test_nul_padding_after_the_last_line_is_ignored(tmp_path: Path) -> None:
-    log = SessionLog(tmp_path)
-    for i in (1, 2):
-        assert log.append(make_record(i))
-    log.close()
-    complete = log.path.read_bytes()
-    log.path.write_bytes(complete + b"\0" * 5000)  # a session that did not close: reserved room
-    contents = read_log(log.path)
-    assert [r.id for r in contents.records] == [1, 2] and contents.notes == []
-    log.append(make_record(3))
-    log.close()
-    line = log.path.read_bytes()[len(complete) :]
-    log.path.write_bytes(complete + line[:100] + b"\0" * 5000)  # died while copying line 3
-    contents = read_log(log.path)
-    assert [r.id for r in contents.records] == [1, 2]
-    assert len(contents.notes) == 1 and "torn last line" in contents.notes[0]
-
-
-def test_a_bad_line_in_the_middle_is_skipped_with_its_number(tmp_path: Path) -> None:
+def test_bad_lines_in_the_middle_are_skipped_and_summed_up_in_one_note(tmp_path: Path) -> None:
     log = SessionLog(tmp_path)
     log.append(make_record(1))
-    log.close()  # cut to its last line: an outside write lands right after it
-    bad = log.path.read_bytes().count(b"\n") + 1  # header, shape, cell: line 4
+    good = make_record(2).to_dict()
     with open(log.path, "ab") as handle:
-        handle.write(b"{not json\n")
-    log.append(make_record(2))
+        for _ in range(1000):
+            handle.write(b"{not json\n")
+        handle.write(json.dumps({"type": "record", **good, "pue": "1.2"}).encode() + b"\n")
+        handle.write(b"[1, 2]\n\xff\xfe\n")
+    log.append(make_record(3))
     contents = read_log(log.path)
-    assert [r.id for r in contents.records] == [1, 2]
-    assert contents.notes == [f"{log.path.name}: skipped unreadable line {bad} (JSONDecodeError)"] and bad == 4
+    assert [r.id for r in contents.records] == [1, 3]
+    assert contents.notes == [f"{log.path.name}: skipped 1003 unreadable line(s) (1002 not JSON, 1 bad pue)"] or (
+        len(contents.notes) == 1 and "skipped 1003 unreadable line(s)" in contents.notes[0]
+    ), contents.notes
+
+
+def test_a_log_from_a_newer_version_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "session-20990101T000000Z-1-abcdef.jsonl"
+    future = make_record(1).to_dict() | {"schema": 9}
+    path.write_text(json.dumps({"type": "session", "log_schema": 9}) + "\n" + json.dumps({"type": "record", **future}) + "\n")
+    contents = read_log(path)
+    assert contents.records == []
+    assert any("newer jupyter_carbon" in note and "upgrade" in note for note in contents.notes), contents.notes
+
+
+def test_old_logs_of_both_earlier_schemas_are_read() -> None:
+    data = Path(__file__).parent / "data"
+    expected = json.loads((data / "log-schema2.expected.json").read_text())
+    for name in ("log-schema1.jsonl", "log-schema2.jsonl"):
+        contents = read_log(data / name)
+        assert contents.notes == [], (name, contents.notes)
+        assert [r.id for r in contents.records] == [1, 2, 3]
+        for record, want in zip(contents.records, expected):
+            assert record.energy_j == want["energy_j"] and record.co2e_g == pytest.approx(want["co2e_g"], rel=1e-15)
+            assert record.start_utc.isoformat() == want["start_utc"] and record.label == want["label"]
+            assert record.region == "FR"  # older versions named the region only in the intensity's source
+            assert [d.to_dict() for d in record.devices] == want["devices"] and record.timeline.to_dict() == want["timeline"]
 
 
 def test_unwritable_folder_warns_once_and_the_session_continues(tmp_path: Path) -> None:
@@ -120,47 +146,145 @@ def test_unwritable_folder_warns_once_and_the_session_continues(tmp_path: Path) 
     log = attach_log(session)
     for i in range(1, 4):
         session.close(make_record(i))
-    assert log.failed and log.written == 0
+    assert log.failed and log.written == 0 and log.pending == 3
     assert len(session.problems) == 1
     assert "cannot write the session log" in session.problems[0] and "log_dir=PATH" in session.problems[0]
-    # a new log_dir is tried again
+    # a new log_dir is tried at once, and what waited is written there first
     session.config.log_dir = str(tmp_path / "ok")
     session.close(make_record(4))
-    assert not log.failed and [r.id for r in read_log(log.path).records] == [4]
+    assert not log.failed and [r.id for r in read_log(log.path).records] == [1, 2, 3, 4]
 
 
-def test_a_write_that_fails_midway_stops_the_log_with_one_warning(tmp_path: Path, monkeypatch) -> None:
-    def unsupported(fd: int, offset: int, length: int) -> None:
-        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
-
-    monkeypatch.setattr(os, "posix_fallocate", unsupported)  # the os.write path (no mapping)
+@pytest.mark.parametrize("kind", ["symlink", "world-writable", "someone-else"])
+def test_an_unsafe_folder_is_refused_with_one_line_and_records_stay_in_memory(tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    folder = tmp_path / ".jupyter_carbon"
+    if kind == "symlink":
+        folder.symlink_to(target)
+    else:
+        folder.mkdir(mode=0o700)
+        if kind == "world-writable":
+            folder.chmod(0o777)
+        elif os.getuid() == 0:
+            os.chown(folder, 65534, 65534)
+        else:
+            pytest.skip("changing a folder's owner needs root")
     problems: list[str] = []
-    log = SessionLog(tmp_path, on_problem=problems.append)
-    assert log.append(make_record(1))
-    calls = []
+    log = SessionLog(folder, on_problem=problems.append)
+    assert not log.append(make_record(1)) and not log.append(make_record(2))
+    assert len(problems) == 1 and "not writing the session log" in problems[0] and str(folder) in problems[0]
+    assert "log_dir=PATH" in problems[0] and "%carbon export" in problems[0]
+    assert list(target.iterdir()) == [] and log.pending == 2
 
-    def full_disk(fd: int, data: bytes) -> int:
-        calls.append(data)
-        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "write", full_disk)
-    assert not log.append(make_record(2)) and not log.append(make_record(3))
-    assert len(calls) == 1 and len(problems) == 1 and "No space left on device" in problems[0]
+def test_a_log_file_swapped_for_a_symlink_is_never_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    log = SessionLog(tmp_path / "logs")
+    log.append(make_record(1))
+    log.close()  # %unload_ext
+    first = log.path
+    first.unlink()
+    first.symlink_to(victim)  # someone swaps the file for a link to a file the user can write
+    log.append(make_record(2))  # %load_ext again: the log is reopened
+    assert victim.read_text() == "precious\n"
+    assert log.path != first and [r.id for r in read_log(log.path).records] == [2]
+
+
+def test_a_deleted_log_folder_is_recreated_with_the_whole_session_and_said_once(tmp_path: Path) -> None:
+    session = FakeSession(tmp_path / "logs")
+    session.records = []
+    log = attach_log(session)
+    for i in (1, 2):
+        session.records.append(make_record(i))
+        session.close(session.records[-1])
+    shutil.rmtree(tmp_path / "logs")  # git clean -fdx while the kernel runs
+    for i in (3, 4):
+        session.records.append(make_record(i))
+        session.close(session.records[-1])
+    assert [r.id for r in read_log(log.path).records] == [1, 2, 3, 4]
+    assert len(session.problems) == 1 and "was deleted" in session.problems[0]
+
+
+def test_a_log_truncated_from_outside_keeps_taking_records(tmp_path: Path) -> None:
+    log = SessionLog(tmp_path)
+    log.append(make_record(1))
+    with open(log.path, "r+b") as handle:  # logrotate's copytruncate, or ': > file'
+        handle.truncate(0)
+    assert log.append(make_record(2)) and log.append(make_record(3))
+    assert [r.id for r in read_log(log.path).records] == [2, 3]
+
+
+def _mount_tmpfs(path: Path, size: str) -> None:
+    path.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)], capture_output=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
+
+
+def test_a_full_disk_keeps_records_waiting_and_writes_them_when_there_is_room(tmp_path: Path) -> None:
+    disk = tmp_path / "small"
+    _mount_tmpfs(disk, "64k")
+    try:
+        problems: list[str] = []
+        log = SessionLog(disk / "logs", on_problem=problems.append)
+        log.retry_s = 0.0
+        assert log.append(make_record(1))
+        filler = disk / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 512):
+                pass
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+        for i in range(2, 6):
+            assert not log.append(make_record(i, points=400))  # ~10 kB: new pages, none free
+        assert log.pending == 4 and len(problems) == 1 and "wait in memory" in problems[0]
+        filler.unlink()
+        assert log.append(make_record(6))
+        assert [r.id for r in read_log(log.path).records] == [1, 2, 3, 4, 5, 6] and log.pending == 0
+        assert "written again" in problems[-1] and len(problems) == 2
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_read_only_filesystem_warns_once(tmp_path: Path) -> None:
+    disk = tmp_path / "ro"
+    _mount_tmpfs(disk, "1m")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        problems: list[str] = []
+        log = SessionLog(disk / "logs", on_problem=problems.append)
+        assert not log.append(make_record(1)) and not log.append(make_record(2))
+        assert len(problems) == 1 and "Read-only file system" in problems[0]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_fifo_among_the_logs_does_not_block_readers(tmp_path: Path) -> None:
+    log = SessionLog(tmp_path)
+    log.append(make_record(1))
+    os.mkfifo(tmp_path / "session-20000101T000000Z-1-000000.jsonl")
+    contents = read_logs(log_files(tmp_path) + [tmp_path / "session-20000101T000000Z-1-000000.jsonl"])
+    assert sum(len(c.records) for c in contents) == 1
+    assert any("not a regular file" in note for c in contents for note in c.notes)
 
 
 _WRITER = textwrap.dedent(
     """
     import os, sys
-    from jupyter_carbon.storage.log import SessionLog, _FLAGS, _dumps, _write_line
+    from jupyter_carbon.storage.log import SessionLog, record_line, _write_line, _APPEND
     from storage_helpers import make_record
     folder, shared, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     log = SessionLog(folder)
-    fd = os.open(shared, _FLAGS | os.O_CREAT, 0o600)
+    fd = os.open(shared, _APPEND | os.O_CREAT, 0o600)
     for i in range(1, n + 1):
-        record = make_record(i, points=400)  # ~5.6 kB per line
-        log.append(record)  # its own file (mapped)
-        # the os.write fallback's guarantee, on one shared file: one O_APPEND write per line
-        _write_line(fd, _dumps({"type": "record", "writer": os.getpid(), **record.to_dict()}))
+        record = make_record(i, points=400, writer=os.getpid())  # ~10 kB per line
+        log.append(record)  # its own file
+        _write_line(fd, record_line(record))  # the same write, on one file shared by both
     """
 )
 
@@ -168,20 +292,36 @@ _WRITER = textwrap.dedent(
 def test_concurrent_writers_never_interleave(tmp_path: Path) -> None:
     n = 300
     shared = tmp_path / "logs" / "shared.jsonl"
-    shared.parent.mkdir()
+    shared.parent.mkdir(mode=0o700)
     env = child_env(tests=True)
     procs = [subprocess.Popen([PYTHON, "-c", _WRITER, str(tmp_path / "logs"), str(shared), str(n)], env=env) for _ in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     lines = shared.read_bytes().split(b"\n")
     assert lines[-1] == b"" and len(lines) == 2 * n + 1
-    writers = [json.loads(line)["writer"] for line in lines[:-1]]  # every line parses
+    writers = [json.loads(line)["extra"]["writer"] for line in lines[:-1]]  # every line parses
     assert sorted(set(writers)) == sorted(p.pid for p in procs)
     files = log_files(tmp_path / "logs")
     assert len(files) == 2  # one file per session, side by side in one folder
     for f in files:
         contents = read_log(f)
         assert len(contents.records) == n and contents.notes == []
-        assert b"\0" not in f.read_bytes()  # closed at interpreter exit: no reserved room left
+
+
+def test_a_forked_child_writes_its_own_file_and_leaves_the_parents_alone(tmp_path: Path) -> None:
+    log = SessionLog(tmp_path)
+    log.append(make_record(1))
+    parent_file = log.path
+    pid = os.fork()
+    if pid == 0:  # the child: a record of its own, then exit without cleanup
+        try:
+            log.append(make_record(2))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    log.append(make_record(3))
+    assert [r.id for r in read_log(parent_file).records] == [1, 3]
+    others = [p for p in log_files(tmp_path) if p != parent_file]
+    assert len(others) == 1 and [r.id for r in read_log(others[0]).records] == [2]
 
 
 def test_history_lists_sessions_with_totals(tmp_path: Path, capsys) -> None:
@@ -267,4 +407,4 @@ def test_kernel_killed_with_sigkill_loses_no_closed_record(tmp_path: Path) -> No
     assert contents.header["pid"] == pid
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
     assert b"sk-SECRET" not in files[0].read_bytes()  # no cell source by default
-    assert files[0].read_bytes().endswith(b"\0")  # written through the mapping, never closed
+    assert files[0].read_bytes().endswith(b"\n")  # every closed record's line whole, never closed

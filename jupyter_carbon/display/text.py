@@ -208,6 +208,10 @@ _METHOD_WORDS = {
     "rapl": "RAPL, measured",
     "nvml-energy": "NVML energy counter, measured",
     "nvml-power": "NVML power samples, measured",
+    "amd-energy": "amdsmi energy counter, measured",
+    "amd-power": "amdsmi power samples, measured",
+    "intel-hwmon": "hwmon energy counter, measured",
+    "apple-energy-model": "Apple SoC energy-model counter, measured",
     "cpu-model": "model, estimated",
     "ram-model": "model, estimated",
     "constant": "user-set power, estimated",
@@ -223,13 +227,29 @@ def _sources_phrase(sources: Iterable[Any]) -> str:
         members = groups.get(component)
         if not members:
             continue
-        methods = ", ".join(dict.fromkeys(_METHOD_WORDS.get(s.method, s.method) for s in members))
-        name = component.upper()
         if component == "gpu":
-            indices = [s.device.split()[0][3:] for s in members]
-            name += " " + (indices[0] if len(indices) == 1 else f"{indices[0]}-{indices[-1]}")
-        parts.append(f"{name} ({methods})")
+            parts += _gpu_phrases(members)
+            continue
+        methods = ", ".join(dict.fromkeys(_METHOD_WORDS.get(s.method, s.method) for s in members))
+        parts.append(f"{component.upper()} ({methods})")
     return ", ".join(parts)
+
+
+def _gpu_phrases(members: list[Any]) -> list[str]:
+    """``GPU 0-3 NVIDIA A100 (NVML energy counter, measured)``: one phrase per model and method."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for source in members:
+        first, _, model = source.device.partition(" ")
+        if first.startswith("gpu") and first[3:].isdigit():
+            groups.setdefault((model, source.method), []).append(first[3:])
+        else:  # a named part, e.g. "Apple SoC GPU"
+            groups.setdefault((source.device, source.method), [])
+    phrases = []
+    for (model, method), ids in groups.items():
+        span = "" if not ids else ids[0] if len(ids) == 1 else f"{ids[0]}-{ids[-1]}" if [int(i) for i in ids] == list(range(int(ids[0]), int(ids[0]) + len(ids))) else ",".join(ids)
+        name = f"GPU {span} {model}" if ids else model
+        phrases.append(f"{name} ({_METHOD_WORDS.get(method, method)})")
+    return phrases
 
 
 def _intensity_phrase(session: Any) -> str:
@@ -274,7 +294,7 @@ def format_status(session: Any, auto: bool = False) -> str:
     cfg = session.config
     lines = ["jupyter_carbon status", "sources in use:"]
     for source in session.detection.sources:
-        how = "measured" if source.measured else "estimated"
+        how = _METHOD_WORDS.get(source.method) or ("measured" if source.measured else "estimated")
         lines.append(f"  {source.component.upper():<4} {source.device} — {source.method} ({how})")
     for note in session.detection.notes:
         lines.append(f"  note: {note}")
@@ -290,6 +310,9 @@ def format_status(session: Any, auto: bool = False) -> str:
         lines.append("idle baseline: " + ", ".join(f"{k} {v:.3g} W" for k, v in session.baseline_w.items()))
     for error in session.sampler.errors:
         lines.append(f"problem: {error}")
+    for source in session.detection.sources:
+        if getattr(source, "glitches", 0):
+            lines.append(f"problem: {source.device}: {source.glitches} implausible counter step(s) dropped, replaced by the last power × time")
     return "\n".join(lines)
 
 

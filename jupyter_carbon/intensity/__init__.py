@@ -1,8 +1,8 @@
 """Carbon intensity of electricity, CO2e maths, equivalences and per-inference references.
 
 Importing this package reads no file, starts no thread and needs no IPython. The live providers
-(urllib, http, ssl: ~30 ms of imports) and the per-inference references load on first use of
-their names.
+(which import urllib, http and ssl) and the per-inference references load on first use of their
+names, so ``%load_ext`` does not pay for them.
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 
-# Loaded on first use of one of their names: the live providers (~30 ms of network imports) and
+# Loaded on first use of one of their names: the live providers (network imports) and
 # the per-inference references (not needed to load the extension or measure a cell).
 _LAZY = {
     **dict.fromkeys(("ElectricityMapsProvider", "IntensityProvider", "LiveIntensity", "ProviderError", "UKCarbonIntensityProvider"), "providers"),

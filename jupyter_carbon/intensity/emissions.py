@@ -1,7 +1,6 @@
 """Pure CO2e arithmetic and everyday equivalences (no I/O, no state)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -12,6 +11,8 @@ __all__ = [
     "Equivalent",
     "J_PER_KWH",
     "KM_PER_MILE",
+    "MAX_G_PER_KWH",
+    "MAX_PUE",
     "SMARTPHONE_CHARGE_KWH",
     "SMARTPHONE_SOURCE",
     "car_distance",
@@ -24,7 +25,7 @@ __all__ = [
     "smartphone_charges",
 ]
 
-from ..units import J_PER_KWH  # noqa: E402  (one definition of the constant)
+from ..units import J_PER_KWH, co2e_g_from_j, finite_number  # noqa: E402  (one definition of each)
 KM_PER_MILE = 1.609344
 
 SMARTPHONE_CHARGE_KWH = 0.022
@@ -40,36 +41,30 @@ CAR_SOURCE = (
 )
 
 
-def _finite_at_least(value: float, what: str, hint: str, minimum: float = 0.0) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{what} must be a number >= {minimum:g}, got {value!r}; {hint}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number >= {minimum:g}, got {value!r}; {hint}") from None
-    if not math.isfinite(number) or number < minimum:
-        raise ValueError(f"{what} must be finite and >= {minimum:g}, got {value!r}; {hint}")
-    return number
+#: No data centre is worse than this (the industry average is ~1.5).
+MAX_PUE = 5.0
+#: No grid is dirtier than this (coal plants emit ~1,000 gCO2e/kWh): a larger intensity is an error.
+MAX_G_PER_KWH = 5000.0
 
 
 def check_pue(pue: float) -> float:
-    """Return ``pue`` as a float, or raise ValueError unless it is finite and >= 1.0."""
-    return _finite_at_least(pue, "pue", "PUE is facility energy / IT energy: use 1.0 for none, ~1.1-1.6 for a data centre", 1.0)
+    """Return ``pue`` as a float, or raise ValueError unless it is finite and in 1.0–5.0."""
+    return finite_number(pue, "pue", 1.0, MAX_PUE, "PUE is facility energy / IT energy: use 1.0 for none, ~1.1-1.6 for a data centre")
 
 
 def check_g_per_kwh(g_per_kwh: float) -> float:
-    """Return the intensity as a float, or raise ValueError unless it is finite and >= 0."""
-    return _finite_at_least(g_per_kwh, "carbon intensity (gCO2e/kWh)", "e.g. intensity=56 for France")
+    """Return the intensity as a float, or raise ValueError unless it is finite and in 0–5000."""
+    return finite_number(g_per_kwh, "carbon intensity (gCO2e/kWh)", 0.0, MAX_G_PER_KWH, "e.g. intensity=56 for France")
 
 
 def kwh_from_j(energy_j: float) -> float:
     """Joules to kilowatt-hours."""
-    return _finite_at_least(energy_j, "energy_j", "pass the measured energy in joules") / J_PER_KWH
+    return finite_number(energy_j, "energy_j", 0.0, hint="pass the measured energy in joules") / J_PER_KWH
 
 
 def co2e_g(energy_j: float, g_per_kwh: float, pue: float = 1.0) -> float:
     """Grams CO2e for ``energy_j`` joules at ``g_per_kwh``, scaled by the data-centre PUE."""
-    return kwh_from_j(energy_j) * check_pue(pue) * check_g_per_kwh(g_per_kwh)
+    return co2e_g_from_j(finite_number(energy_j, "energy_j", 0.0, hint="pass the measured energy in joules"), check_g_per_kwh(g_per_kwh), check_pue(pue))
 
 
 def smartphone_charges(energy_j: float) -> float:
@@ -84,7 +79,7 @@ class CarDistance(NamedTuple):
 
 def car_distance(co2e_g: float) -> CarDistance:
     """Distance an average US passenger car drives while emitting ``co2e_g`` grams."""
-    grams = _finite_at_least(co2e_g, "co2e_g", "pass grams of CO2e")
+    grams = finite_number(co2e_g, "co2e_g", 0.0, hint="pass grams of CO2e")
     miles = grams / CAR_G_CO2_PER_MILE
     return CarDistance(km=miles * KM_PER_MILE, miles=miles)
 

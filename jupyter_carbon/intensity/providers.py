@@ -30,7 +30,7 @@ import urllib.request
 from dataclasses import replace
 from typing import Callable
 
-from ..config import MAX_G_PER_KWH
+from .emissions import MAX_G_PER_KWH
 from .value import Intensity
 
 __all__ = [

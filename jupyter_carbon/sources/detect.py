@@ -1,7 +1,7 @@
 """Probe every backend once; never raise.
 
-Order per component: a user-set wattage wins, then hardware counters (RAPL for CPU and DRAM,
-NVML for GPUs), then the models (CPU model, RAM model). Every backend not used gets a reason.
+Order per component: a user-set wattage wins, then hardware counters (RAPL for CPU and DRAM;
+NVML, amdsmi and Intel's hwmon for GPUs; Apple Silicon's SoC counters), then the models (CPU model, RAM model). Every backend not used gets a reason.
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ def detect(config: Any = None, now_s: float | None = None, environ: Any = None) 
         found.skipped["nvml"] = "GPU power set by the user (power=gpu:…)"
     else:
         _try_nvml(found, environ, now_s)
+        _try_gpu_backend(found, "amdsmi", lambda: _amd(environ, now_s))
+        _try_gpu_backend(found, "intel-gpu", lambda: _intel_gpu(config, now_s))
+    _try_gpu_backend(found, "apple", lambda: _apple(found, overrides, now_s))
 
     have = {s.component for s in found.sources}
     if "cpu" not in have:
@@ -102,6 +105,36 @@ def _try_nvml(found: Detection, environ: Any, now_s: float) -> None:
         return
     found.sources.extend(sources)
     found.nvml = nvml
+
+
+def _try_gpu_backend(found: Detection, name: str, discover: Any) -> None:
+    """Run one backend's factory: ``discover()`` returns (sources, {device: why not measured})."""
+    try:
+        sources, skipped = discover()
+    except Exception as exc:  # each backend's *Unavailable carries the reason; anything else too
+        found.skipped[name] = str(exc) or type(exc).__name__
+        return
+    found.sources.extend(sources)
+    found.skipped.update((f"{name} {device}", why) for device, why in skipped.items())
+
+
+def _amd(environ: Any, now_s: float) -> tuple[list, dict]:
+    from .amd import discover_amd
+
+    return discover_amd(environ, now_s)
+
+
+def _intel_gpu(config: Any, now_s: float) -> tuple[list, dict]:
+    from .intel_gpu import discover_intel_gpu
+
+    return discover_intel_gpu(getattr(config, "hwmon_root", "/sys/class/hwmon"), now_s)
+
+
+def _apple(found: Detection, overrides: dict, now_s: float) -> tuple[list, dict]:
+    from .apple import discover_apple
+
+    have = {s.component for s in found.sources}  # RAPL or a user-set wattage wins
+    return discover_apple(now_s, {"cpu", "gpu", "ram"} - have - set(overrides)), {}
 
 
 def _add_cpu_model(found: Detection, now_s: float) -> None:

@@ -5,6 +5,12 @@ the driver loaded): a window is end minus start, whatever the sampling interval.
 report power (``nvmlDeviceGetPowerUsage``, mW); the sampler then integrates the samples it takes
 at every tick and at window start and stop with the trapezoid rule.
 
+Short windows: the energy counter is refreshed only every ~100 ms on many GPUs (Volta to Hopper),
+and the power reading is a 1 s average on recent ones (Ampere and newer). Each source states the
+smallest window it resolves (``resolution_s``); the ledger treats a shorter window as estimated
+(recent power × time, flagged), never as a measured 0 J. ``benchmarks/gpu_check.py`` measures the
+real refresh period of a given GPU.
+
 Only GPUs visible to this process count: ``CUDA_VISIBLE_DEVICES`` (indices or ``GPU-`` UUID
 prefixes, truncated at the first invalid entry as CUDA does) selects them.
 """
@@ -15,7 +21,10 @@ from typing import Any
 
 from .base import Reading
 
-__all__ = ["NvmlSource", "discover_nvml", "NvmlUnavailable", "visible_indices"]
+__all__ = ["NvmlSource", "discover_nvml", "NvmlUnavailable", "visible_indices", "RESOLUTION_S"]
+
+#: Smallest window each method resolves: the counter's refresh period, the power reading's averaging window.
+RESOLUTION_S = {"nvml-energy": 0.1, "nvml-power": 1.0}
 
 
 class NvmlUnavailable(Exception):
@@ -43,6 +52,7 @@ class NvmlSource:
             self._last_s = now_s
             self._last_w = nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0
             self._energy_j = 0.0
+        self.resolution_s = RESOLUTION_S[self.method]
 
     def read(self, now_s: float) -> Reading:
         if self._start_mj is not None:

@@ -7,7 +7,8 @@ session); ``export_records`` writes CodeCarbon-compatible CSV or full-fidelity J
 
 from __future__ import annotations
 
-from .log import LogContents, SessionLog, attach_log, detach_log, get_log, read_log
+from .log import SessionLog, attach_log, detach_log, get_log
+from .reader import LogContents, read_log
 
 _EXPORT = ("CODECARBON_COLUMNS", "OUR_COLUMNS", "export_records", "load_records", "to_dataframe")
 

@@ -3,7 +3,7 @@
 CSV: the columns of CodeCarbon's ``emissions.csv`` first, in CodeCarbon's order and units
 (emissions in kg, emissions_rate in kg/s, powers in W, energies in kWh, ram_total_size in GB),
 so CodeCarbon's carbonboard and existing scripts read it; one row per record; then our own
-columns. JSON: ``{"format": "jupyter_carbon", "schema": 1, "records": [record_to_dict …]}``,
+columns. JSON: ``{"format": "jupyter_carbon", "schema": 3, "records": [record.to_dict() …]}``,
 read back exactly by :func:`load_records` (which also reads session logs, ``.jsonl``).
 """
 
@@ -13,15 +13,13 @@ import csv
 import json
 import os
 import platform
-import re
 import tempfile
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..record import CellRecord
-from ..serialize import SCHEMA_VERSION, record_from_dict, record_to_dict
+from ..record import RECORD_SCHEMA, CellRecord
 from ..sources.base import COMPONENTS
 from ..units import J_PER_KWH
 
@@ -111,20 +109,16 @@ def _host() -> dict[str, Any]:
     }
 
 
-_TABLE_KEY = re.compile(r"^table:(\S+)")
-
-
 def _location(record: CellRecord) -> dict[str, Any]:
     """CodeCarbon's location columns from the intensity's region, when it came from our table."""
     out = dict.fromkeys(("country_name", "country_iso_code", "region", "cloud_provider", "cloud_region"), "")
     out["on_cloud"] = "N"
-    match = _TABLE_KEY.match(record.intensity_source or "")
-    if not match:
+    if record.region is None:
         return out
     try:
         from ..intensity import lookup_region
 
-        region = lookup_region(match.group(1))
+        region = lookup_region(record.region)
     except Exception:  # an old log naming a region the table no longer has
         return out
     if region.kind == "cloud":
@@ -221,9 +215,9 @@ def export_records(records: Iterable[CellRecord], path: str | os.PathLike, *, ru
     else:
         document = {
             "format": "jupyter_carbon",
-            "schema": SCHEMA_VERSION,
+            "schema": RECORD_SCHEMA,
             "exported_utc": datetime.now(timezone.utc).isoformat(),
-            "records": [record_to_dict(r) for r in records],
+            "records": [r.to_dict() for r in records],
         }
 
         def write(handle: Any) -> None:
@@ -237,7 +231,7 @@ def load_records(path: str | os.PathLike) -> list[CellRecord]:
     """Records of a JSON export or of a session log (``.jsonl``); ValueError when unreadable."""
     source = Path(path).expanduser()
     if source.suffix.lower() == ".jsonl":
-        from .log import read_log
+        from .reader import read_log
 
         try:
             return read_log(source).records
@@ -252,7 +246,7 @@ def load_records(path: str | os.PathLike) -> list[CellRecord]:
     if not isinstance(document, dict) or document.get("format") != "jupyter_carbon":
         raise ValueError(f"{source} is not a jupyter_carbon export: give a file written by %carbon export PATH.json")
     try:
-        return [record_from_dict(r) for r in document.get("records", [])]
+        return [CellRecord.from_dict(r) for r in document.get("records", [])]
     except (TypeError, KeyError, ValueError) as exc:
         raise ValueError(f"{source}: a record is malformed ({type(exc).__name__}: {exc})") from None
 

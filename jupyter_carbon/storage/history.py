@@ -10,7 +10,8 @@ from typing import Any, Iterable
 
 from ..record import CellRecord, SessionTotals
 from ..units import format_co2e, format_duration, format_energy
-from .log import LogContents, get_log, log_files, read_logs
+from .log import get_log
+from .reader import LogContents, log_files, read_logs
 
 __all__ = ["SessionSummary", "summarize", "list_sessions", "format_history", "print_history", "totals_of"]
 

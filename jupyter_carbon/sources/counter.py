@@ -1,0 +1,47 @@
+"""Turn a raw hardware energy counter into a total that only ever goes up by plausible steps.
+
+Vendor counters misbehave in three ways this guards against:
+
+- **wrap**: a fixed-width register rolls over (``wrap_uj`` given): the step is ``raw + wrap - last``;
+- **reset** (the driver reloaded, the device was reset): the counter goes backwards with no known
+  width; the energy since the reset is the new raw value, as the counter restarted from 0;
+- **jump**: a step that implies more power than the device can draw (``max_power_w``), e.g. a
+  firmware glitch or a unit mix-up. The step is dropped and replaced by the last plausible
+  power × time, and counted in ``glitches`` so that the source can say so.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CounterTotal"]
+
+
+class CounterTotal:
+    """Cumulative µJ since the first reading, from successive raw readings (µJ)."""
+
+    __slots__ = ("wrap_uj", "max_power_w", "total_uj", "glitches", "_last_uj", "_last_s", "_power_w")
+
+    def __init__(self, raw_uj: float, now_s: float, *, max_power_w: float, wrap_uj: float | None = None) -> None:
+        self.wrap_uj = wrap_uj
+        self.max_power_w = max_power_w
+        self.total_uj = 0.0
+        self.glitches = 0
+        self._last_uj = raw_uj
+        self._last_s = now_s
+        self._power_w = 0.0
+
+    def step(self, raw_uj: float, now_s: float) -> float:
+        """Account one new raw reading; return the total in µJ."""
+        delta_uj = raw_uj - self._last_uj
+        if delta_uj < 0:
+            delta_uj = raw_uj + self.wrap_uj - self._last_uj if self.wrap_uj else raw_uj
+        dt_s = now_s - self._last_s
+        # a counter may tick between two reads taken at the same clock time: allow 1 ms of slack
+        if delta_uj > self.max_power_w * max(dt_s, 1e-3) * 1e6:
+            self.glitches += 1
+            delta_uj = self._power_w * max(dt_s, 0.0) * 1e6
+        elif dt_s > 0:
+            self._power_w = delta_uj / dt_s / 1e6
+        self.total_uj += delta_uj
+        self._last_uj = raw_uj
+        self._last_s = now_s
+        return self.total_uj

@@ -1,0 +1,197 @@
+"""Reading session logs: every log schema (1: whole records, 2: packed lines, 3: plain records).
+
+Readers never modify a log and never stop at a bad line: what cannot be read is skipped and
+counted, and each file gets ONE note saying how many lines were skipped and why (a damaged or
+hostile 10 MB log gives one line, not millions). A log written by a newer jupyter_carbon says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from ..record import CellRecord, RecordError
+from . import legacy
+from .log import LOG_SCHEMA, LOG_SUFFIX
+
+__all__ = ["LogContents", "read_log", "read_logs", "log_files", "merged", "LogTail", "parse_line"]
+
+#: A log file larger than this is read up to it (a note says so): reports stay bounded.
+MAX_LOG_BYTES = 512 * 1024 * 1024
+_BAD_LINE = (ValueError, TypeError, KeyError, OverflowError, RecursionError, UnicodeDecodeError)
+
+
+@dataclass
+class LogContents:
+    path: Path
+    header: dict[str, Any] = field(default_factory=dict)
+    records: list[CellRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def start_utc(self) -> datetime | None:
+        text = self.header.get("start_utc")
+        if isinstance(text, str):
+            try:
+                return datetime.fromisoformat(text)
+            except ValueError:
+                pass
+        return self.records[0].start_utc if self.records else None
+
+
+def parse_line(raw: bytes, shapes: dict[Any, dict[str, Any]]) -> tuple[Any, Any]:
+    """("session", the header), ("record", a CellRecord) or (another type, the object) of one log
+    line; ``shapes`` is the file's table of schema-2 shape lines (a shape line adds to it).
+    Raises one of ValueError (RecordError), TypeError, KeyError, OverflowError on a bad line."""
+    obj = json.loads(raw.decode("utf-8"))
+    if not isinstance(obj, dict):
+        raise RecordError("not a JSON object")
+    kind = obj.get("type")
+    if kind == "record":  # schemas 1 and 3
+        return kind, CellRecord.from_dict(obj)
+    if kind == "cell":  # schema 2
+        return "record", CellRecord.from_dict(legacy.cell_to_dict(obj, shapes))
+    if kind == "shape":
+        legacy.read_shape(obj, shapes)
+    return kind, obj
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecordError):
+        text = str(exc)
+        return "from a newer jupyter_carbon" if "newer" in text else f"bad {text.split(':', 1)[0]}"
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+        return "not JSON"
+    if isinstance(exc, KeyError):
+        return "refers to a line that is missing"
+    return type(exc).__name__
+
+
+def _lines(path: Path) -> tuple[Iterator[bytes], list[str]]:
+    """The file's lines (without the NUL padding of logs written by 0.1.0's mapping), read in
+    blocks; refuses what is not a regular file (a FIFO would block a reader forever)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise OSError(f"{path.name} is not a regular file")
+    notes = []
+    if info.st_size > MAX_LOG_BYTES:
+        notes.append(f"{path.name}: only its first {MAX_LOG_BYTES // 2**20} MiB were read ({info.st_size // 2**20} MiB)")
+
+    def gen() -> Iterator[bytes]:
+        with os.fdopen(fd, "rb") as handle:
+            read = 0
+            for line in handle:
+                read += len(line)
+                if read > MAX_LOG_BYTES:
+                    return
+                yield line
+
+    return gen(), notes
+
+
+def read_log(path: str | os.PathLike) -> LogContents:
+    """Header, records and notes of one log file; raises OSError when it cannot be read at all."""
+    path = Path(path)
+    out = LogContents(path)
+    lines, out.notes = _lines(path)
+    shapes: dict[Any, dict[str, Any]] = {}
+    skipped: Counter[str] = Counter()
+    last_torn = False
+    for raw in lines:
+        last_torn = not raw.endswith(b"\n")
+        raw = raw.strip(b"\0 \t\r\n")
+        if not raw:
+            continue
+        try:
+            kind, value = parse_line(raw, shapes)
+        except _BAD_LINE as exc:
+            skipped["torn" if last_torn else _reason(exc)] += 1
+            continue
+        if kind == "session":
+            out.header = value
+        elif kind == "record":
+            out.records.append(value)
+    schema = out.header.get("log_schema")
+    if type(schema) is int and schema > LOG_SCHEMA:
+        out.notes.append(f"{path.name}: written by a newer jupyter_carbon (log schema {schema}; this one reads up to {LOG_SCHEMA}): upgrade with pip install -U jupyter-carbon")
+    torn = skipped.pop("torn", 0)
+    if torn:
+        out.notes.append(f"{path.name}: skipped a torn last line (the kernel stopped while writing it)")
+    if skipped:
+        why = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common(5))
+        out.notes.append(f"{path.name}: skipped {sum(skipped.values())} unreadable line(s) ({why})")
+    return out
+
+
+class LogTail:
+    """The records appended to a folder's logs since the previous call: for progress displays,
+    which must not parse the whole log again after every cell. Incomplete and unreadable lines
+    are left to :func:`read_log`."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = folder
+        self._read_to: dict[Path, int] = {}
+        self._shapes: dict[Path, dict[Any, dict[str, Any]]] = {}
+
+    def new_records(self) -> list[CellRecord]:
+        out = []
+        for path in log_files(self.folder):
+            start = self._read_to.get(path, 0)
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(start)
+                    data = handle.read()
+            except OSError:
+                continue
+            end = data.rfind(b"\n") + 1  # complete lines only: the next call reads the rest
+            self._read_to[path] = start + end
+            shapes = self._shapes.setdefault(path, {})
+            for raw in data[:end].split(b"\n"):
+                raw = raw.strip(b"\0 \t\r")
+                if not raw:
+                    continue
+                try:
+                    kind, value = parse_line(raw, shapes)
+                except _BAD_LINE:
+                    continue
+                if kind == "record":
+                    out.append(value)
+        return out
+
+
+def merged(contents: Iterable[LogContents]) -> tuple[list[CellRecord], list[str]]:
+    """The records and notes of several logs, in order."""
+    records: list[CellRecord] = []
+    notes: list[str] = []
+    for c in contents:
+        records += c.records
+        notes += c.notes
+    return records, notes
+
+
+def log_files(folder: str | os.PathLike) -> list[Path]:
+    """The session logs in ``folder``, oldest first (names start with the UTC start time)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.startswith("session-") and p.suffix == LOG_SUFFIX and p.is_file())
+
+
+def read_logs(paths: Iterable[str | os.PathLike]) -> list[LogContents]:
+    """Every readable log of ``paths``; an unreadable file becomes a note on an empty entry."""
+    out = []
+    for p in paths:
+        try:
+            out.append(read_log(p))
+        except OSError as exc:
+            out.append(LogContents(Path(p), notes=[f"{Path(p).name}: not readable ({exc.strerror or exc})"]))
+    return out
+

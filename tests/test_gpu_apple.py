@@ -1,0 +1,99 @@
+"""Apple Silicon through a stub ``zeus_apple_silicon`` (fields in mJ, None where not reported)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from fakes import sine_power
+from stubs import zeus_apple_silicon as stub
+
+from jupyter_carbon.carbon_session import CarbonSession
+from jupyter_carbon.config import Config
+from jupyter_carbon.sources.apple import discover_apple
+from jupyter_carbon.sources.detect import detect
+
+
+@pytest.fixture
+def soc(monkeypatch, clock, no_pynvml, tmp_path):
+    def install(power, **kwargs):
+        stub.configure(power, clock, **kwargs)
+        monkeypatch.setitem(sys.modules, "zeus_apple_silicon", stub)
+        return stub
+
+    return install
+
+
+def config(tmp_path, **kw):
+    return Config(powercap_root=str(tmp_path / "no-rapl"), hwmon_root=str(tmp_path / "no-hwmon"), **kw)
+
+
+def run_window(session, clock, seconds, tick_s):
+    m = session.open("soc")
+    t0 = clock.now_s
+    for _ in range(round(seconds / tick_s)):
+        clock.advance(tick_s)
+        session.sampler.tick()
+    return session.stop(m), t0, clock.now_s
+
+
+def exact_j(power, t0, t1, steps=20_000):
+    h = (t1 - t0) / steps
+    return sum(power(t0 + (k + 0.5) * h) for k in range(steps)) * h
+
+
+def test_cpu_gpu_ane_dram_in_millijoules(soc, clock, tmp_path):
+    cpu, gpu, sram, ane, dram = sine_power(8, 3, 5.0), sine_power(12, 4, 3.0), (lambda t: 0.5), (lambda t: 2.0), (lambda t: 1.5)
+    soc({"cpu_total_mj": cpu, "gpu_mj": gpu, "gpu_sram_mj": sram, "ane_mj": ane, "dram_mj": dram})
+    session = CarbonSession(config(tmp_path), clock=clock, threaded=False)
+    kinds = {(s.component, s.device, s.method, s.measured) for s in session.detection.sources}
+    assert kinds == {
+        ("cpu", "Apple SoC CPU", "apple-energy-model", True),
+        ("gpu", "Apple SoC GPU", "apple-energy-model", True),
+        ("gpu", "Apple SoC ANE (Neural Engine)", "apple-energy-model", True),
+        ("ram", "Apple SoC DRAM", "apple-energy-model", True),
+    }  # no CPU or RAM model: the SoC's counters replace them
+    record, t0, t1 = run_window(session, clock, 20, 1.0)
+    c = record.components
+    # integer mJ from the library: at most 1 mJ of rounding per read and field
+    assert c["cpu"].energy_j == pytest.approx(exact_j(cpu, t0, t1), abs=0.01)
+    assert c["gpu"].energy_j == pytest.approx(exact_j(gpu, t0, t1) + 0.5 * 20 + 2.0 * 20, abs=0.03)  # GPU + its SRAM + ANE
+    assert c["ram"].energy_j == pytest.approx(1.5 * 20, abs=0.01)
+    assert stub.state["samples"] <= 1 + 2 + 20 + 2  # one sample per read time, shared by the four sources
+
+
+def test_parts_not_reported_are_modelled(soc, clock, tmp_path):
+    soc({"cpu_total_mj": lambda t: 5.0, "gpu_mj": lambda t: 3.0})  # no DRAM, no ANE channel
+    found = detect(config(tmp_path), environ={})
+    methods = {s.component: s.method for s in found.sources}
+    assert methods == {"cpu": "apple-energy-model", "gpu": "apple-energy-model", "ram": "ram-model"}
+
+
+def test_cpu_field_of_early_releases(soc, clock):
+    soc({"cpu_total_mj": lambda t: 7.0}, legacy=True)
+    sources = discover_apple(clock.now_s)
+    clock.advance(2.0)
+    assert sources[0].read(clock.now_s).energy_j == pytest.approx(14.0, abs=0.002)
+
+
+def test_user_set_power_wins(soc, clock, tmp_path):
+    soc({"cpu_total_mj": lambda t: 5.0, "gpu_mj": lambda t: 3.0, "dram_mj": lambda t: 1.0})
+    found = detect(config(tmp_path, power={"gpu": 20.0}), environ={})
+    assert {(s.component, s.method) for s in found.sources} == {("gpu", "constant"), ("cpu", "apple-energy-model"), ("ram", "apple-energy-model")}
+
+
+def test_monitor_failure_and_missing_library_are_reasons(soc, clock, tmp_path, monkeypatch):
+    soc({"cpu_total_mj": lambda t: 5.0}, init_error="IOReport subscription failed")
+    found = detect(config(tmp_path), environ={})
+    assert "IOReport subscription failed" in found.skipped["apple"]
+    monkeypatch.setitem(sys.modules, "zeus_apple_silicon", None)
+    found = detect(config(tmp_path), environ={})
+    assert "pip install 'jupyter-carbon[apple]'" in found.skipped["apple"]
+
+
+def test_linux_without_the_library_skips_quietly(tmp_path, no_pynvml, monkeypatch):
+    monkeypatch.delitem(sys.modules, "zeus_apple_silicon", raising=False)
+    if sys.platform == "darwin":
+        pytest.skip("a Mac")
+    found = detect(config(tmp_path), environ={})
+    assert found.skipped["apple"] == "not an Apple Silicon Mac"
