@@ -15,6 +15,7 @@ pytest.importorskip("matplotlib")
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from IPython.utils.capture import capture_output  # noqa: E402
 
+from jupyter_carbon.carbon_session import CarbonSession  # noqa: E402
 from jupyter_carbon.config import Config  # noqa: E402
 from jupyter_carbon.display.cell import MIN_UPDATE_S, NotebookView  # noqa: E402
 from jupyter_carbon.display.html import bars_html  # noqa: E402
@@ -22,7 +23,6 @@ from jupyter_carbon.display.plots import LAST_CELLS, cells_bar_png, cumulative_p
 from jupyter_carbon.display.summary import show_summary_html, timeline_record  # noqa: E402
 from jupyter_carbon.display.text import column, format_record, format_record_line, format_summary  # noqa: E402
 from jupyter_carbon.sampler import LiveStatus  # noqa: E402
-from jupyter_carbon.carbon_session import CarbonSession  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -25,7 +25,8 @@ import itertools
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..record import CellRecord
 from ..sampler import LiveStatus

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import base64
 import html
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus

@@ -14,7 +14,8 @@ take only the last ``LAST_CELLS`` records, so their cost does not grow with the 
 from __future__ import annotations
 
 import io
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..record import CellRecord
 

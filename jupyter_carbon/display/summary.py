@@ -11,7 +11,8 @@ The summary is shown on request, so it may read every record; the table is cappe
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..record import CellRecord
 from ..units import format_co2e, format_duration, format_energy
@@ -87,7 +88,8 @@ def _plots_html(records: Sequence[CellRecord]) -> str:
     from .plots import cumulative_png, timeline_png
 
     figures = [H.img_html(cumulative_png(records, width_in=4.5, scale=2), "cumulative CO2e of the session")]
-    chosen, *others = timeline_records(records) or [None]
+    timelines = timeline_records(records)
+    chosen, others = (timelines[0], timelines[1:]) if timelines else (None, [])
     caption = more = ""
     if chosen is not None:
         figures.append(H.img_html(timeline_png(chosen, width_in=4.5, scale=2), f"power of cell {_cell_name(chosen)}"))
@@ -129,5 +131,7 @@ def summary_bundle(session: Any) -> dict[str, str]:
 def show_summary_html(session: Any, *, display: Callable[..., Any] | None = None) -> None:
     """Display the session summary under the current cell (one output)."""
     if display is None:
-        from IPython.display import display
+        from IPython.display import display as ipython_display
+
+        display = ipython_display
     display(summary_bundle(session), raw=True)

@@ -7,8 +7,9 @@ estimate shows its uncertainty band.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
