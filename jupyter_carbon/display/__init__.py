@@ -26,12 +26,12 @@ class CellView(Protocol):
 
 
 def in_kernel(shell: Any) -> bool:
-    """True inside a Jupyter kernel (ipykernel), where rich outputs and widgets render."""
+    """True inside a Jupyter kernel (ipykernel), where rich outputs render."""
     return "ipykernel" in sys.modules and getattr(shell, "kernel", None) is not None
 
 
 def make_view(shell: Any, session: Any, *, compact: bool, **meta: Any) -> CellView:
-    """The best view for ``shell``; a widget view when possible, else text."""
+    """The best view for ``shell``: the notebook view in a kernel, else text."""
     if in_kernel(shell):
         from .cell import NotebookView
 
