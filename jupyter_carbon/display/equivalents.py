@@ -2,8 +2,9 @@
 
 A notebook cell usually uses micro- to milliwatt-hours: "0.000764 smartphone charges" says
 nothing. For each figure (energy, CO2e) this picks, from a short ladder of references, the one
-whose number is easy to picture (a few seconds of an LED bulb, a share of a phone charge, metres
-driven by a car), and returns nothing when even the smallest reference would need a tiny number.
+whose number is easy to picture (seconds of an LED bulb, a share of a phone charge, days of a
+home's electricity; metres or kilometres driven by a car), and returns nothing when even the
+smallest reference would need a tiny number.
 Each comparison carries its source for a tooltip.
 """
 
@@ -18,6 +19,9 @@ __all__ = ["Comparison", "compare_energy", "compare_co2e", "comparisons", "LED_W
 #: A common LED bulb (the usual replacement for a 60 W incandescent bulb draws 8–10 W).
 LED_W = 10.0
 LED_SOURCE = "a 10 W LED bulb (the usual replacement for a 60 W incandescent bulb); time = energy ÷ 10 W"
+#: Average electricity of a US home: 10,791 kWh in 2022 (US EIA), ~29.6 kWh a day.
+HOME_KWH_PER_DAY = 10_791 / 365
+HOME_SOURCE = "10,791 kWh a year (2022) for an average US residential customer: US EIA, 'How much electricity does an American home use?', https://www.eia.gov/tools/faqs/faq.php?id=97"
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,15 @@ def _share(value: float) -> str:
 
 
 def compare_energy(energy_j: float) -> Comparison | None:
-    """A phone charge (its share, or how many) from 10% of one up; else an LED bulb's time from 1 s; else None."""
+    """Days of a home's electricity from half a day up; a phone charge (its share, or how many) from
+    10% of one; an LED bulb's time from 1 s; else None."""
     from ..intensity.emissions import SMARTPHONE_CHARGE_KWH, SMARTPHONE_SOURCE
 
     if not energy_j == energy_j or energy_j <= 0:  # NaN or nothing
         return None
+    home_days = energy_j / J_PER_KWH / HOME_KWH_PER_DAY
+    if home_days >= 0.5:
+        return Comparison(f"{home_days:,.1f} days of an average US home's electricity" if home_days < 100 else f"{home_days:,.0f} days of an average US home's electricity", HOME_SOURCE)
     charges = energy_j / J_PER_KWH / SMARTPHONE_CHARGE_KWH
     if charges >= 1:
         return Comparison(f"{charges:,.0f} smartphone charges" if charges >= 10 else f"{charges:.1f} smartphone charges", SMARTPHONE_SOURCE)
