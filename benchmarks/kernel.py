@@ -10,7 +10,9 @@ drives one ipykernel with jupyter_client, the way a frontend does:
   text/plain + text/html bundle per cell (the floor for any per-cell output), ipython-autotime and CodeCarbon's task API in run-cell hooks (the last
   two when installed). The round trip is from ``execute_request`` sent to ``status: idle`` read
   on iopub. "Added" is, per round, the median of the variant's block minus the median of the
-  block with the extension off, then the median of that over the rounds.
+  block with the extension off, then the median of that over the rounds. Also the kernel
+  process's CPU time per cell (all its threads, from /proc via psutil), which another process's
+  load disturbs less than wall-clock round trips.
 * a trivial ``%%carbon`` cell's round trip, and the iopub messages of each kind of cell.
 
     python benchmarks/kernel.py [--quick]
@@ -74,6 +76,28 @@ class Kernel:
         env = {**os.environ, "JUPYTER_CARBON_LOG_DIR": tempfile.mkdtemp(prefix="jc-bench-")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.km, self.kc = start_new_kernel(kernel_name="python3", env=env)
+        self.pid = 0
+        self.pid = int(self._output("import os; print(os.getpid())"))
+
+    def _output(self, code: str) -> str:
+        msg_id = self.kc.execute(code)
+        text = ""
+        while True:
+            msg = self.kc.get_iopub_msg(timeout=60)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                text += msg["content"]["text"]
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                self.kc.get_shell_msg(timeout=60)
+                return text
+
+    def cpu_s(self) -> float:
+        """CPU seconds the kernel process has used (all its threads: the shell, the IOPub thread, the sampler)."""
+        import psutil
+
+        times = psutil.Process(self.pid).cpu_times()
+        return times.user + times.system
 
     def run(self, code: str, timeout: float = 60) -> tuple[float, Counter]:
         """Round trip (s) of one cell, and the iopub messages it caused by type."""
@@ -116,6 +140,7 @@ def bench(rounds: int, cells: int, carbon_cells: int) -> dict:
             kernel.run(CODECARBON_INIT)
         times: dict[str, list[float]] = {v: [] for v in variants}
         added: dict[str, list[float]] = {v: [] for v in variants}
+        cpu_ms: dict[str, list[float]] = {v: [] for v in variants}  # kernel CPU per cell, per block
         messages: dict[str, Counter] = {}
         for round_ in range(rounds + 1):  # round 0 warms up
             order = variants[round_ % len(variants):] + variants[: round_ % len(variants)]
@@ -123,6 +148,7 @@ def bench(rounds: int, cells: int, carbon_cells: int) -> dict:
             for variant in order:
                 kernel.run(SETUP[variant])
                 block_times = []
+                cpu0 = kernel.cpu_s()
                 for i in range(cells):
                     elapsed, kinds = kernel.run("x = 1")
                     block_times.append(elapsed)
@@ -131,6 +157,7 @@ def bench(rounds: int, cells: int, carbon_cells: int) -> dict:
                 block[variant] = statistics.median(block_times)
                 if round_:
                     times[variant] += block_times
+                    cpu_ms[variant].append((kernel.cpu_s() - cpu0) / cells * 1e3)
                 if TEARDOWN[variant]:
                     kernel.run(TEARDOWN[variant])
             if round_:
@@ -155,6 +182,7 @@ def bench(rounds: int, cells: int, carbon_cells: int) -> dict:
         "cells": cells,
         "median_ms": {v: statistics.median(t) * 1e3 for v, t in times.items()},
         "added_ms": {v: statistics.median(a) * 1e3 for v, a in added.items()},
+        "kernel_cpu_ms": {v: statistics.median(c) for v, c in cpu_ms.items()},
         "extra_messages": {v: extra_messages(k) for v, k in messages.items()},
         "carbon_cell_ms": statistics.median(carbon_times) * 1e3,
         "carbon_cell_messages": extra_messages(carbon_kinds),
@@ -181,7 +209,11 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
             continue
         target = {"default": "≤ 1.0 ms"}.get(variant, "")
         extra = result["extra_messages"].get(variant) or {}
-        note = f"round trip {result['median_ms'][variant]:.2f} ms vs {result['median_ms']['off']:.2f} ms off; extra iopub messages {sum(extra.values())} {dict(extra) or ''}"
+        cpu = result["kernel_cpu_ms"]
+        note = (
+            f"round trip {result['median_ms'][variant]:.2f} ms vs {result['median_ms']['off']:.2f} ms off; kernel CPU per cell {cpu[variant]:.2f} ms vs {cpu['off']:.2f} ms off; "
+            f"extra iopub messages {sum(extra.values())} {dict(extra) or ''}"
+        )
         out.append((f"real kernel, trivial cell: {NAMES[variant]}", f"{added:+.2f} ms", target, note))
     carbon = result["carbon_cell_messages"]
     out.append(("real kernel, trivial %%carbon cell round trip", f"{result['carbon_cell_ms']:.1f} ms", "≤ 60 ms", f"extra iopub messages {sum(carbon.values())} {carbon}"))
