@@ -22,7 +22,7 @@ from .sources.base import Reading
 __all__ = ["CarbonSession", "Measurement", "get_session", "reset_session"]
 
 #: Settings whose change means probing the hardware again.
-_REDETECT = ("scope", "powercap_root", "hwmon_root", "power")  # scope: the totals' sources change
+_REDETECT = ("scope", "powercap_root", "hwmon_root", "power", "cgroup_root", "dmi_root")  # scope: the totals' sources change
 #: Settings that change where the carbon intensity comes from.
 _INTENSITY = ("region", "intensity", "live", "zone")
 
@@ -66,9 +66,14 @@ class CarbonSession:
         self._threaded = threaded
         self._detect_fn = detect
         self.on_record: list[Callable[[CellRecord], Any]] = []
+        #: add-ons that take part in every window (e.g. a Dask cluster): ``window_started(m)``
+        #: after it opens, ``window_stopping(m)`` before its record is made (may fill ``m.extra``
+        #: and return flags for the record). A failing observer never reaches user code.
+        self.observers: list[Any] = []
         self.baseline_w: dict[str, float] | None = None
         self._lock = threading.RLock()
         self._pending_redetect = False
+        self._cloud_pue_done = False
         self._table_intensity: Intensity | None = None
         self._live: Any = None
         self.records: list[CellRecord] = []
@@ -82,8 +87,14 @@ class CarbonSession:
 
         detect_fn = self._detect_fn or detect
         self.detection = detect_fn(self.config, now_s=self._clock())
-        scope = self.config.scope
-        self.sampler = Sampler(self.detection.sources, self.config.interval, clock=self._clock, wall_clock=self._wall_clock, threaded=self._threaded, totals_scope=scope)
+        #: the scope in force for the totals and for cells that ask for none, and why
+        scope, reason = self.detection.resolve(self.config.scope)
+        self.scope, self.scope_reason = scope, reason
+        cloud = getattr(self.detection, "cloud", None)
+        if cloud is not None and not self._cloud_pue_done and self.config.pue == Config.pue:
+            self.config = self.config.updated(pue=cloud.pue)  # the provider's PUE, unless the user set one
+            self._cloud_pue_done = True
+        self.sampler = Sampler(self.detection.sources, self.config.interval, clock=self._clock, wall_clock=self._wall_clock, threaded=self._threaded, totals_scope=scope, scoped=getattr(self.detection, "scoped", ()))
         self.ledger = Ledger(self.sampler.sources, self.sampler.indices(scope), records=self.records)
         rapl = self.detection.skipped.get("rapl", "")
         if "CVE-2020-8694" in rapl:  # RAPL is there but locked: say once how to unlock it
@@ -161,12 +172,17 @@ class CarbonSession:
             if self._pending_redetect and not self.sampler.open_windows:
                 self._redetect()
             meta = m._meta
-            scope = meta.get("scope") or self.config.scope
-            meta["scope"], meta["label"] = scope, m.label
+            requested = meta.get("scope")
+            scope, reason = self.detection.resolve(requested) if requested else (self.scope, self.scope_reason)
+            meta["scope"], meta["scope_reason"], meta["label"] = scope, reason, m.label
             m.window = window = self.sampler.open(listener, scope=scope)
             m.wid = self.ledger.open(window.start, window.indices, meta)
+        if self.observers:
+            self._observe("window_started", m)
 
     def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = (), cell: int | None = None) -> CellRecord:
+        if self.observers and m.record is None:
+            flags = tuple(flags) + self._observe("window_stopping", m)
         with self._lock:
             if m.record is not None:
                 return m.record
@@ -195,8 +211,22 @@ class CarbonSession:
                 self.problem(f"could not hand the record on ({getattr(callback, '__qualname__', callback)}): {exc}")
         return m.record
 
+    def _observe(self, name: str, m: Measurement) -> tuple[str, ...]:
+        """Call ``name`` on every observer; their flags, and a flag for each that failed."""
+        flags: tuple[str, ...] = ()
+        for observer in list(self.observers):
+            try:
+                flags += tuple(getattr(observer, name)(m) or ())
+            except Exception as exc:
+                text = f"{type(observer).__name__}.{name} failed: {type(exc).__name__}: {exc}"
+                self.problem(text)
+                flags += (text,)
+        return flags
+
     def discard(self, m: Measurement) -> None:
         """Close ``m`` without a record (another window covers the same cell)."""
+        if self.observers and m.record is None:
+            self._observe("window_stopping", m)
         with self._lock:
             if m.record is None and m.wid is not None and self.ledger.is_open(m.wid):
                 end, _, _ = self.sampler.close(m.window)

@@ -19,8 +19,9 @@ from .units import finite_number
 __all__ = ["Config", "ConfigError", "SETTINGS", "Setting"]
 
 
-#: Where a window's energy is attributed: the whole machine, or this kernel and its children.
-SCOPES = ("machine", "process")
+#: Where a window's energy is attributed: auto (container in a limiting cgroup, else machine), the
+#: whole machine, this kernel and its children, or the kernel's cgroup (container, pod, SLURM job).
+SCOPES = ("auto", "machine", "process", "container")
 
 
 class ConfigError(ValueError):
@@ -114,17 +115,20 @@ SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
         Setting("interval", _number("interval", 0.05, 60), "sampling interval in seconds (0.05–60)"),
-        Setting("scope", _choice("scope", SCOPES), "machine, or process: this kernel and its children"),
+        Setting("scope", _choice("scope", SCOPES), "auto (container inside a CPU- or memory-limited cgroup, else machine), machine, process (this kernel and its children) or container (the kernel's cgroup)"),
         Setting("region", _optional(_text), "electricity region: FR, US-CA, CA-QC, gcp:europe-west1 … (default: world average)"),
         Setting("intensity", _optional(_number("intensity", 0, MAX_G_PER_KWH)), "explicit carbon intensity in gCO2e/kWh (overrides region)"),
         Setting("pue", _number("pue", 1.0, MAX_PUE), f"power usage effectiveness of the data centre (1.0–{MAX_PUE:g})"),
         Setting("live", _optional(_choice("live", ("electricitymaps", "uk"))), "live intensity provider: electricitymaps (token in ELECTRICITYMAPS_TOKEN) or uk"),
         Setting("zone", _optional(_text), "Electricity Maps zone for live=electricitymaps, e.g. US-CAL-CISO (default: the region's code)"),
         Setting("powercap_root", _text, "folder of the Linux powercap tree (RAPL)"),
+        Setting("cgroup_root", _text, "folder where the Linux cgroup hierarchies are mounted (container scope)"),
+        Setting("dmi_root", _text, "folder of the DMI files that name a cloud provider (AWS, GCP, Azure)"),
         Setting("hwmon_root", _text, "folder of the Linux hwmon tree (Intel GPUs: i915, xe)"),
         Setting("power", _power_overrides, "fixed wattage per component instead of measuring, e.g. cpu:15,ram:3"),
         Setting("log_dir", _optional(_text), "folder of the session logs (JSON lines); none: keep records in memory only"),
         Setting("store_source", _flag("store_source"), "also store each cell's source in the log (off: cells often hold secrets)"),
+        Setting("dask", _choice("dask", ("auto", "on", "off")), "measure the Dask cluster of this kernel's distributed.Client: auto (when there is one), on, off"),
     )
 }
 
@@ -132,17 +136,20 @@ SETTINGS: dict[str, Setting] = {
 @dataclass(frozen=True)
 class Config:
     interval: float = 1.0
-    scope: str = "machine"
+    scope: str = "auto"
     region: str | None = None
     intensity: float | None = None
     pue: float = 1.0
     live: str | None = None
     zone: str | None = None
     powercap_root: str = "/sys/class/powercap"
+    cgroup_root: str = "/sys/fs/cgroup"
+    dmi_root: str = "/sys/class/dmi/id"
     hwmon_root: str = "/sys/class/hwmon"
     power: dict = field(default_factory=dict)
     log_dir: str | None = ".jupyter_carbon"
     store_source: bool = False
+    dask: str = "auto"
 
     def updated(self, **values: Any) -> "Config":
         """A copy with ``values`` parsed and validated; raises ConfigError naming a bad key or value."""

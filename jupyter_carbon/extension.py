@@ -191,6 +191,9 @@ def load(shell: Any) -> CarbonExtension:
     from .storage.log import attach_log
 
     attach_log(session)
+    from .cluster.observer import attach_cluster
+
+    attach_cluster(session)  # imports nothing of distributed until the kernel has a Client
     from .display.text import format_load_line
 
     print(format_load_line(session))
@@ -224,4 +227,7 @@ def unload(shell: Any) -> None:
     from .storage.log import detach_log
 
     detach_log(ext.session)
+    from .cluster.observer import detach_cluster
+
+    detach_cluster(ext.session)  # the workers' plugin is removed when the last client leaves
     ext.session.shutdown()  # threads stopped, NVML shut down; the records stay for a reload

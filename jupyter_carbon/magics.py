@@ -55,10 +55,13 @@ class Carbon(Configurable):
     live = Unicode("", help=SETTINGS["live"].help).tag(config=True)
     zone = Unicode("", help=SETTINGS["zone"].help).tag(config=True)
     powercap_root = Unicode(_DEFAULT.powercap_root, help=SETTINGS["powercap_root"].help).tag(config=True)
+    cgroup_root = Unicode(_DEFAULT.cgroup_root, help=SETTINGS["cgroup_root"].help).tag(config=True)
+    dmi_root = Unicode(_DEFAULT.dmi_root, help=SETTINGS["dmi_root"].help).tag(config=True)
     hwmon_root = Unicode(_DEFAULT.hwmon_root, help=SETTINGS["hwmon_root"].help).tag(config=True)
     power = Dict(help=SETTINGS["power"].help).tag(config=True)
     log_dir = Unicode(_DEFAULT.log_dir, help=SETTINGS["log_dir"].help).tag(config=True)
     store_source = Bool(_DEFAULT.store_source, help=SETTINGS["store_source"].help).tag(config=True)
+    dask = Unicode(_DEFAULT.dask, help=SETTINGS["dask"].help).tag(config=True)
 
     def __init__(self, extension: Any = None, **kwargs: Any) -> None:
         self.extension = None  # config applied by the base class must not reach a session yet

@@ -13,7 +13,7 @@ from .config import SCOPES
 
 __all__ = ["ParseError", "CellOptions", "LineCommand", "parse_cell_line", "parse_line", "SUBCOMMANDS", "CELL_USAGE"]
 
-CELL_USAGE = "%%carbon [--label TEXT] [--items N] [--task NAME] [--quiet] [--scope machine|process]"
+CELL_USAGE = "%%carbon [--label TEXT] [--items N] [--task NAME] [--quiet] [--scope auto|machine|process|container]"
 SUBCOMMANDS = ("on", "off", "status", "summary", "reset", "help", "config", "baseline", "history", "export")
 
 
@@ -85,7 +85,7 @@ def parse_cell_line(line: str) -> CellOptions:
     if "items" in values:
         values["items"] = positive_int("--items", str(values["items"]))
     if "scope" in values and values["scope"] not in SCOPES:
-        raise ParseError(f"--scope {values['scope']!r} is not valid; choose {' or '.join(SCOPES)}")
+        raise ParseError(f"--scope {values['scope']!r} is not valid; choose one of: {', '.join(SCOPES)}")
     if "task" in values:
         from .intensity.reference import reference_tasks, resolve_task
 

@@ -126,17 +126,23 @@ class Sampler:
         threaded: bool = True,
         max_points: int = 2000,
         totals_scope: str = "machine",
+        scoped: Sequence[EnergySource] = (),
     ) -> None:
         from .sources.scope import process_views
 
         self.machine_sources = list(sources)
         self.process_sources = process_views(self.machine_sources, interval_s)
-        self.sources = self.machine_sources + self.process_sources
+        #: sources of other scopes (the container's), read at every snapshot like the machine's
+        self.scoped_sources = list(scoped)
+        self.sources: list[Any] = [*self.machine_sources, *self.scoped_sources, *self.process_sources]
         self.totals_scope = totals_scope
         self._scope_indices = {
             "machine": tuple(range(len(self.machine_sources))),
             "process": tuple(i for i, s in enumerate(self.sources) if getattr(s, "scope", "machine") == "process" or s.component == "gpu"),
         }
+        if self.scoped_sources:
+            self._scope_indices["container"] = tuple(i for i, s in enumerate(self.sources) if getattr(s, "scope", "machine") == "container" or s.component == "gpu")
+        self._always = len(self.machine_sources) + len(self.scoped_sources)  # sources read at every snapshot
         self.interval_s = interval_s
         self.clock = clock
         #: µs since the epoch; an injected ``wall_clock`` (tests) returns datetimes
@@ -155,6 +161,8 @@ class Sampler:
         self._stopped = False
         self._idle_ticks = 0
         self._process_on = 0  # open windows that use the process views
+        #: counter sources that drop implausible steps (``glitches``), with the count last seen
+        self._glitchy: list[list[Any]] = [[s, 0] for s in self.machine_sources if hasattr(s, "glitches")]
         now = clock()
         self._last = [Reading(0.0, 0.0, 0.0)] * len(self.sources)
         self._ref_s = now
@@ -177,16 +185,25 @@ class Sampler:
             now = self.clock()
             last = self._last
             # process views that no window uses hold their reading: only read them while in use
-            for i, source in enumerate(self.sources if self._process_on else self.machine_sources):
+            for i, source in enumerate(self.sources if self._process_on else self.sources[: self._always]):
                 try:
                     last[i] = source.read(now)
                 except Exception as exc:  # a source must never break the user's cell
                     self._read_failed(source, exc)
+            for seen in self._glitchy:
+                if seen[0].glitches != seen[1]:
+                    seen[1] = seen[0].glitches
+                    self._glitch(seen[0])
             if now - self._ref_s >= POWER_SPAN_S:
                 span = now - self._ref_s
                 self._power_w = tuple((r.energy_j - p.energy_j) / span for r, p in zip(last, self._ref))
                 self._ref_s, self._ref = now, list(last)
             return Snapshot(now, self.wall_us(), tuple(last), self._power_w)
+
+    def _glitch(self, source: EnergySource) -> None:
+        """Flag every open window: a counter step was dropped (a reset or a jump) and estimated."""
+        for window in self._windows:
+            window.flag(f"{source.device} ({source.method}): an implausible counter step (a reset or a jump) was dropped, replaced by the last power × time")
 
     # --- windows ------------------------------------------------------------------------------
 
@@ -196,7 +213,7 @@ class Sampler:
     def open(self, listener: Callable[[LiveStatus], Any] | None = None, scope: str = "machine") -> LiveWindow:
         with self._lock:
             if scope not in self._scope_indices:
-                raise ValueError(f"scope={scope!r}: choose machine or process")
+                raise ValueError(f"scope={scope!r}: choose one of {', '.join(self._scope_indices)}")
             # process views are needed by process-scope windows, and by every window while the
             # session totals are process-scoped (the union of windows must be covered)
             process_views = scope == "process" or self.totals_scope == "process"

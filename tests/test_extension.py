@@ -104,7 +104,7 @@ def test_items_quiet_and_scope(shell, capsys):
         ("--items", "--items needs a value"),
         ("--items ten", "--items 'ten' is not a whole number"),
         ("--items 0", "must be positive"),
-        ("--scope galaxy", "choose machine or process"),
+        ("--scope galaxy", "choose one of: auto, machine, process, container"),
         ("--task knitting", "choose one of: text-classification"),
         ("--label 'unclosed", "cannot parse %%carbon line"),
         ("stray", "unknown %%carbon option 'stray'"),
@@ -127,7 +127,7 @@ def test_bad_cell_line_is_a_one_line_usage_error_and_body_does_not_run(shell, ca
         ("bogus", "unknown %carbon subcommand 'bogus'; choose one of: on, off"),
         ("config interval=fast", "interval='fast' is not a number"),
         ("config interval=100", "out of range"),
-        ("config scope=galaxy", "choose one of: machine, process"),
+        ("config scope=galaxy", "choose one of: auto, machine, process, container"),
         ("config colour=red", "unknown setting 'colour'"),
         ("config region=Frnce", "closest: FR"),
         ("config nothing", "expects key=value pairs"),
@@ -222,8 +222,8 @@ def test_config_line_traitlets_and_env(shell, capsys, caplog):
         run(shell, "%config Carbon.scope = 'galaxy'")
         out, err = capsys.readouterr()
         shown = out + err + caplog.text  # IPython's %config reports errors through logging
-        assert "choose one of: machine, process" in shown and "Traceback" not in shown
-        assert session.config.scope == "machine" and get_extension(shell).configurable.scope == "machine"
+        assert "choose one of: auto, machine, process, container" in shown and "Traceback" not in shown
+        assert session.config.scope == "auto" and get_extension(shell).configurable.scope == "auto"
     finally:
         shell.config.pop("Carbon", None)
 

@@ -28,7 +28,7 @@ def test_any_line_parses_or_raises_a_one_line_parse_error(parse, result_type, li
         assert isinstance(parsed, result_type)
         if isinstance(parsed, CellOptions):
             assert parsed.items is None or parsed.items > 0
-            assert parsed.scope in (None, "machine", "process")
+            assert parsed.scope in (None, "auto", "machine", "process", "container")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

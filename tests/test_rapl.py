@@ -167,3 +167,98 @@ def test_locked_rapl_is_said_once_at_load_with_the_fix(tmp_path, monkeypatch, _s
     finally:
         _shell.run_line_magic("unload_ext", "jupyter_carbon")
         reset_session()
+
+
+# --- counters that lie -------------------------------------------------------------------------
+
+
+def _set_counter(cap: FakePowercap, key: str, value_uj: int) -> None:
+    cap.counter_uj[key] = float(value_uj)
+    (cap.zones[key] / "energy_uj").write_text(f"{value_uj}\n")
+
+
+def test_counter_reset_far_from_its_range_is_not_a_wrap(tmp_path, clock, no_pynvml):
+    """A 2 ms cell whose counter resets from 100 J to 40 mJ: before, it was charged a whole range (262 kJ)."""
+    cap = FakePowercap(tmp_path, sockets=1, dram=False, start_uj=100_000_000)
+    session = CarbonSession(Config(powercap_root=str(tmp_path), intensity=475), clock=clock, threaded=False)
+    m = session.open("reset")
+    clock.advance(0.002)
+    _set_counter(cap, "package-0", 40_000)
+    record = session.stop(m)
+    cpu = record.components["cpu"]
+    assert cpu.energy_j < 1.0 and record.co2e_g < 1e-3  # not 262 kJ, 72.8 Wh
+    assert any("package-0 (rapl): an implausible counter step (a reset or a jump) was dropped" in f for f in record.flags)
+    from jupyter_carbon.display.text import format_status
+
+    assert "package-0: 1 implausible counter step(s) dropped" in format_status(session)
+    # the counter goes on from its new value: the next cell is measured again
+    m = session.open("after")
+    cap.advance(1.0, {"package-0": 30.0})
+    clock.advance(1.0)
+    after = session.stop(m)
+    assert after.components["cpu"].energy_j == pytest.approx(30.0, rel=1e-6) and not any("implausible" in f for f in after.flags)
+
+
+def test_wrap_near_the_range_is_still_unwrapped(tmp_path, clock, no_pynvml):
+    max_range_uj = 262_143_328_850
+    cap = FakePowercap(tmp_path, sockets=1, dram=False, start_uj=max_range_uj - 1_000_000)  # 1 J before the wrap
+    session = CarbonSession(Config(powercap_root=str(tmp_path)), clock=clock, threaded=False)
+    m = session.open()
+    cap.advance(0.5, {"package-0": 40.0})  # 20 J: wraps to 19 J
+    clock.advance(0.5)
+    record = session.stop(m)
+    assert cap.counter_uj["package-0"] < 20_000_000  # it did wrap
+    assert record.components["cpu"].energy_j == pytest.approx(20.0, rel=1e-6)
+    assert not any("rapl" in f for f in record.flags)
+
+
+def test_implausible_jump_is_flagged_and_not_used(tmp_path, clock, no_pynvml):
+    cap = FakePowercap(tmp_path, sockets=1, dram=False)
+    session = CarbonSession(Config(powercap_root=str(tmp_path)), clock=clock, threaded=False)
+    m = session.open("jump")
+    cap.advance(1.0, {"package-0": 25.0})
+    clock.advance(1.0)
+    session.sampler.tick()
+    _set_counter(cap, "package-0", int(cap.counter_uj["package-0"] + 50_000 * 1e6))  # +50 kJ in 1 s: 50 kW
+    clock.advance(1.0)
+    session.sampler.tick()
+    cap.advance(1.0, {"package-0": 25.0})
+    clock.advance(1.0)
+    record = session.stop(m)
+    # the jump is dropped: the two good seconds, and the glitched one at the last power (25 W)
+    assert record.components["cpu"].energy_j == pytest.approx(75.0, rel=1e-6)
+    assert any("implausible counter step (a reset or a jump) was dropped, replaced by the last power" in f for f in record.flags)
+
+
+@pytest.mark.parametrize("which", ["energy_uj", "name"])
+def test_fifo_in_the_powercap_tree_does_not_hang(tmp_path, which, no_pynvml):
+    import os
+    import threading
+
+    FakePowercap(tmp_path, sockets=1, dram=False)
+    path = tmp_path / "intel-rapl:0" / which
+    path.unlink()
+    os.mkfifo(path)  # nobody writes to it: a blocking open would never return
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("found", detect(Config(powercap_root=str(tmp_path)))), daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "detection hung on a FIFO"
+    found = result["found"]
+    assert "not a regular file" in found.skipped["rapl"]
+    assert {s.method for s in found.sources} == {"cpu-model", "ram-model"}
+
+
+def test_fifo_counter_does_not_hang_the_status_command(tmp_path):
+    """``jupyter-carbon status`` (a fresh process, as a user runs it) with a FIFO where a counter should be."""
+    import os
+    import subprocess
+
+    from storage_helpers import PYTHON, child_env
+
+    FakePowercap(tmp_path, sockets=1, dram=False)
+    os.unlink(tmp_path / "intel-rapl:0" / "energy_uj")
+    os.mkfifo(tmp_path / "intel-rapl:0" / "energy_uj")
+    env = child_env(JUPYTER_CARBON_POWERCAP_ROOT=str(tmp_path))
+    done = subprocess.run([PYTHON, "-m", "jupyter_carbon", "status"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and "not a regular file" in done.stdout

@@ -17,8 +17,12 @@ from typing import Any
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
 from ..units import format_co2e, format_duration, format_energy, format_power
+<<<<<<< HEAD
 from .plots import COMPONENT_COLORS  # one palette for the HTML bars and the plots (matplotlib is imported lazily there)
 from .text import format_per_item, format_record_line, how_word, plural, record_name, record_notes, session_phrase
+=======
+from .text import cluster_lines, component_badge, format_per_item, format_record_line, record_name, record_notes
+>>>>>>> main
 
 __all__ = [
     "FG", "FG2", "BORDER", "BG", "FONT", "box_style", "status_html", "record_html", "record_line_html", "live_html",
@@ -166,6 +170,7 @@ def record_html(record: CellRecord, *, notes: Iterable[str] = (), recent: Sequen
     if marginal is not None:
         extra.append(f"above idle baseline (marginal): {format_energy(marginal)}, {format_co2e(record.co2e_g_of(marginal))}")
     extra += format_per_item(record)
+    extra += cluster_lines(record)
     lines = "".join(f'<div class="jc-per-item">{esc(line)}</div>' for line in extra)
     flags = "".join(f'<div class="jc-flag" style="color: {WARN}">note: {esc(flag)}</div>' for flag in record.flags)
     notes_part = "".join(f'<div class="jc-note" style="color: {FG2}">{esc(n)}</div>' for n in notes)

@@ -54,7 +54,7 @@ def assumptions_html(session: Any) -> str:
     return (
         f'<div class="jc-assumptions" style="color: {H.FG2}">assumptions: region {H.esc(region)} · '
         f"intensity {intensity.g_per_kwh:g} gCO2e/kWh (source: {H.esc(intensity.source)}) · PUE {cfg.pue:g} · "
-        f"scope {H.esc(cfg.scope)} · sampling interval {cfg.interval:g} s</div>"
+        f"scope {H.esc(getattr(session, 'scope', cfg.scope))} · sampling interval {cfg.interval:g} s</div>"
     )
 
 
@@ -65,7 +65,11 @@ def _head_html(totals: Any) -> str:
     )
     low, high = totals.low_j, totals.high_j
     band = f'<div style="color: {H.FG2}">energy range of the estimates: {H.esc(format_energy(low))} – {H.esc(format_energy(high))}</div>' if high > low else ""
-    return title + band + H.equivalents_html(totals.energy_j, totals.co2e_g)
+    from .text import cluster_session_line
+
+    cluster = cluster_session_line(session.records)
+    cluster_html = f'<div class="jc-cluster">{H.esc(cluster)}</div>' if cluster else ""
+    return title + band + cluster_html + H.equivalents_html(totals.energy_j, totals.co2e_g)
 
 
 def timeline_records(records: Sequence[CellRecord], n: int = 4) -> list[CellRecord]:

@@ -75,8 +75,39 @@ def format_record_line(record: CellRecord) -> str:
     energy_j = record.energy_j
     return (
         f"carbon{_status(record)}: {format_duration(record.duration_s)} · {format_energy(energy_j)} · "
+<<<<<<< HEAD
         f"{format_co2e(record.co2e_g_of(energy_j))} ({how_word(record.measured_by_component)}) · {session_phrase(record.totals)}"
+=======
+        f"{format_co2e(record.co2e_g_of(energy_j))} ({how}){_cluster_phrase(record)} · session {format_co2e(record.totals.co2e_g)}"
+>>>>>>> main
     )
+
+
+def _cluster_phrase(record: CellRecord) -> str:
+    if not record.extra or "cluster" not in record.extra:
+        return ""
+    from ..cluster.text import short_phrase
+
+    return short_phrase(record)
+
+
+def cluster_session_line(records: Iterable[CellRecord]) -> str | None:
+    """The Dask cluster energy charged over ``records``, or None when none has a cluster part."""
+    records = [r for r in records if r.extra and "cluster" in r.extra]
+    if not records:
+        return None
+    from ..cluster.text import session_line
+
+    return session_line(records)
+
+
+def cluster_lines(record: CellRecord) -> list[str]:
+    """The record's cluster part (Dask), one line per host; [] without one."""
+    if not record.extra or "cluster" not in record.extra:
+        return []
+    from ..cluster.text import record_lines
+
+    return record_lines(record)
 
 
 @lru_cache(maxsize=64)
@@ -164,6 +195,7 @@ def format_record(record: CellRecord) -> str:
     if marginal is not None:
         lines.append(f"above idle baseline (marginal): {format_energy(marginal)}, {format_co2e(record.co2e_g_of(marginal))}")
     lines += format_per_item(record)
+    lines += cluster_lines(record)
     lines += format_equivalents(record)
     lines.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
     lines.append(session_phrase(record.totals))
@@ -185,6 +217,9 @@ def format_summary(records: Iterable[CellRecord], totals: Any, assumptions: str)
             lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {energy:>11} {co2e:>11}  {_how_cell(r.measured_by_component):<18} {r.status}")
         if len(records) > MAX_ROWS:
             lines.append(f"… {len(records) - MAX_ROWS} earlier records not shown (see %carbon export)")
+    cluster = cluster_session_line(records)
+    if cluster:
+        lines.append(cluster)
     lines.append(assumptions)
     return "\n".join(lines)
 
@@ -261,9 +296,16 @@ def _intensity_phrase(session: Any) -> str:
     return f"{intensity.g_per_kwh:g} gCO2e/kWh ({where})"
 
 
+def _scope_phrase(session: Any) -> str:
+    """``scope container (auto: the kernel runs in a limiting cgroup (…))``"""
+    scope = getattr(session, "scope", session.config.scope)
+    reason = getattr(session, "scope_reason", "")
+    return f"scope {scope} ({reason})" if reason else f"scope {scope}"
+
+
 def format_load_line(session: Any) -> str:
-    """``jupyter_carbon: CPU (model, estimated), RAM (model, estimated) · 475 gCO2e/kWh (world average — set a region)``"""
-    return f"jupyter_carbon: {_sources_phrase(session.detection.sources)} · {_intensity_phrase(session)}"
+    """``jupyter_carbon: CPU (model, estimated), RAM (model, estimated) · 475 gCO2e/kWh (world average — set a region) · scope machine (auto: …)``"""
+    return f"jupyter_carbon: {_sources_phrase(session.detection.sources)} · {_intensity_phrase(session)} · {_scope_phrase(session)}"
 
 
 def format_config(config: Any) -> str:
@@ -297,6 +339,10 @@ def format_status(session: Any, auto: bool = False) -> str:
     for source in session.detection.sources:
         how = _METHOD_WORDS.get(source.method) or ("measured" if source.measured else "estimated")
         lines.append(f"  {source.component.upper():<4} {source.device} — {source.method} ({how})")
+    for source in getattr(session.detection, "scoped", ()):
+        if source.scope == getattr(session, "scope", None):
+            how = "measured" if source.measured else "estimated"
+            lines.append(f"  {source.component.upper():<4} {source.device} — {source.method} ({how}, {source.scope} scope)")
     for note in session.detection.notes:
         lines.append(f"  note: {note}")
     if session.detection.skipped:
@@ -306,7 +352,7 @@ def format_status(session: Any, auto: bool = False) -> str:
     intensity = session.intensity()
     notes = intensity_notes(intensity.source, intensity.note)
     lines.append(f"intensity: {intensity.g_per_kwh:g} gCO2e/kWh from {intensity.source}" + (f" ({'; '.join(notes)})" if notes else ""))
-    lines.append(f"PUE {cfg.pue:g} · scope {cfg.scope} · interval {cfg.interval:g} s · every cell: {'on' if auto else 'off'}")
+    lines.append(f"PUE {cfg.pue:g} · {_scope_phrase(session)} · interval {cfg.interval:g} s · every cell: {'on' if auto else 'off'}")
     if session.baseline_w:
         lines.append("idle baseline: " + ", ".join(f"{k} {v:.3g} W" for k, v in session.baseline_w.items()))
     for error in session.sampler.errors:
@@ -314,10 +360,12 @@ def format_status(session: Any, auto: bool = False) -> str:
     for source in session.detection.sources:
         if getattr(source, "glitches", 0):
             lines.append(f"problem: {source.device}: {source.glitches} implausible counter step(s) dropped, replaced by the last power × time")
+    for observer in getattr(session, "observers", ()):
+        lines += observer.status_lines() if hasattr(observer, "status_lines") else []
     return "\n".join(lines)
 
 
 def format_assumptions(session: Any) -> str:
     cfg = session.config
     intensity = session.intensity()
-    return f"assumptions: {intensity.g_per_kwh:g} gCO2e/kWh ({intensity.source}) · PUE {cfg.pue:g} · scope {cfg.scope} · interval {cfg.interval:g} s"
+    return f"assumptions: {intensity.g_per_kwh:g} gCO2e/kWh ({intensity.source}) · PUE {cfg.pue:g} · scope {getattr(session, 'scope', cfg.scope)} · interval {cfg.interval:g} s"

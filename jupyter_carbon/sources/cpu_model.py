@@ -1,31 +1,36 @@
 """CPU power model for machines without a readable energy counter.
 
-Shape: CPU power as a fraction of TDP against machine-wide utilisation, interpolated linearly
-between the points published by Teads Engineering (B. Davy, "Building an AWS EC2 Carbon Emissions
-Dataset", 2021), derived from SPECpower_ssj2008 results and used by Cloud Carbon Footprint:
-12 % of TDP idle, 32 % at 10 % load, 75 % at 50 %, 102 % at 100 %. The curve is concave: cores
-leave deep idle states at low load, then frequency and voltage rise more slowly.
+Shape: CPU package power is a straight line in machine-wide utilisation ``u`` (0..1)::
 
-The uncertainty band is the envelope we expect real packages to fall in: desktop parts with deep
-package C-states idle near 3 % of TDP and often stay under TDP at full load (low curve), servers
-with large uncore/IO dies idle near 35 % and turbo (PL2) lifts full load to ~125 % (high curve).
+    power_w = tdp_w × (idle + (full − idle) × u)
+
+with ``idle = 0.05`` and ``full = 0.75`` of TDP for the central estimate, and a band from
+``(0.00, 0.40)`` (low) to ``(0.35, 1.10)`` (high), fitted to measured RAPL package power at
+0–100 % load on four real CPUs: full load drew about half to nine tenths of TDP, not the 102 % of
+the Teads/SPECpower curve used before. docs/cpu-model-validation.md has the data, the method and
+the accuracy against that curve and CodeCarbon's ``TDP × load`` (``tools/cpu_model_validation.py``).
+
+A straight line also keeps the container scope consistent: splitting a host's power on this line
+by CPU count (idle part) and CPU time (the rest) gives a cgroup of ``n`` CPUs exactly the power of
+an ``n``-CPU machine on the same line, whatever its neighbours do (see :mod:`.scope`).
 
 TDP comes from the CPU model name (CodeCarbon's ``cpu_power.csv``, ~4,900 models) times the number
-of sockets. An unknown CPU, or a virtual machine (where the host's TDP cannot be attributed to the
-guest's vCPUs), uses ``DEFAULT_TDP_PER_THREAD_W`` per logical CPU: 3.5 W, the maximum per vCPU of
-the Cloud Carbon Footprint coefficients (AWS fleet average from SPECpower).
+of sockets. On a recognised cloud VM (AWS, GCP, Azure, from DMI) the line is that provider's
+per-vCPU minimum and maximum watts from Cloud Carbon Footprint (see :mod:`.cloud`). An unknown
+CPU, or another virtual machine (where the host's TDP cannot be attributed to the guest's vCPUs),
+uses ``DEFAULT_TDP_PER_THREAD_W`` per logical CPU: 3.5 W, the AWS average maximum per vCPU of the
+Cloud Carbon Footprint coefficients.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import time
 import re
-from bisect import bisect_right
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Callable
 
 from .base import IntegratingSource
 from .pread import PreadFile
@@ -33,6 +38,8 @@ from .pread import PreadFile
 __all__ = [
     "cpu_power_w",
     "cpu_power_band_w",
+    "CpuCurve",
+    "TDP_CURVE",
     "CpuModelSource",
     "CpuInfo",
     "read_cpu_info",
@@ -42,30 +49,45 @@ __all__ = [
 
 DEFAULT_TDP_PER_THREAD_W = 3.5
 
-_UTIL = (0.0, 0.10, 0.50, 1.00)
-_CENTRAL = (0.12, 0.32, 0.75, 1.02)
-_LOW = (0.03, 0.15, 0.50, 0.80)
-_HIGH = (0.35, 0.55, 0.95, 1.25)
+
+@dataclass(frozen=True)
+class CpuCurve:
+    """Power as a fraction of ``tdp_w``: a line from ``idle`` (u = 0) to ``full`` (u = 1), with a band."""
+
+    idle: float
+    full: float
+    low_idle: float
+    low_full: float
+    high_idle: float
+    high_full: float
+
+    def fractions(self, u: float) -> tuple[float, float, float]:
+        """(central, low, high) fractions of TDP at utilisation ``u``; NaN and out-of-range ``u`` are clamped."""
+        u = 0.0 if u != u or u < 0.0 else (1.0 if u > 1.0 else u)
+        return (
+            self.idle + (self.full - self.idle) * u,
+            self.low_idle + (self.low_full - self.low_idle) * u,
+            self.high_idle + (self.high_full - self.high_idle) * u,
+        )
+
+    @property
+    def idle_share(self) -> float:
+        """Idle power as a share of full-load power: the part of a host's power split by CPU count."""
+        return self.idle / self.full if self.full > 0 else 0.0
 
 
-def _curves(u: float) -> tuple[float, float, float]:
-    """(central, low, high) fractions of TDP at ``u``, interpolated linearly between the anchor
-    points with one lookup (the per-read hot path); NaN and out-of-range ``u`` are clamped."""
-    u = 0.0 if u != u or u < 0.0 else (1.0 if u > 1.0 else u)
-    i = min(bisect_right(_UTIL, u), len(_UTIL) - 1)
-    x0, x1 = _UTIL[i - 1], _UTIL[i]
-    t = (u - x0) / (x1 - x0)
-    return tuple(ys[i - 1] + (ys[i] - ys[i - 1]) * t for ys in (_CENTRAL, _LOW, _HIGH))  # type: ignore[return-value]
+#: The TDP-based line fitted to measured RAPL load profiles (docs/cpu-model-validation.md).
+TDP_CURVE = CpuCurve(idle=0.05, full=0.75, low_idle=0.0, low_full=0.40, high_idle=0.35, high_full=1.10)
 
 
-def cpu_power_w(utilisation: float, tdp_w: float) -> float:
+def cpu_power_w(utilisation: float, tdp_w: float, curve: CpuCurve = TDP_CURVE) -> float:
     """Estimated CPU power in W at machine-wide ``utilisation`` (0..1) for a total ``tdp_w``."""
-    return tdp_w * _curves(utilisation)[0]
+    return tdp_w * curve.fractions(utilisation)[0]
 
 
-def cpu_power_band_w(utilisation: float, tdp_w: float) -> tuple[float, float]:
+def cpu_power_band_w(utilisation: float, tdp_w: float, curve: CpuCurve = TDP_CURVE) -> tuple[float, float]:
     """(low, high) bounds in W around :func:`cpu_power_w`."""
-    _, low, high = _curves(utilisation)
+    _, low, high = curve.fractions(utilisation)
     return tdp_w * low, tdp_w * high
 
 
@@ -189,6 +211,7 @@ class ProcUptimeCpu:
         self._file = PreadFile(path)
         self._cpus = os.sysconf("SC_NPROCESSORS_ONLN")
         self._read_s = float("-inf")
+        self._value: tuple[float, float] = (0.0, 0.0)
         self()  # fail now, not on the first window, if the format is unexpected
 
     def __call__(self) -> tuple[float, float]:
@@ -213,7 +236,8 @@ def machine_cpu_s() -> Callable[[], tuple[float, float]]:
 
 
 class CpuModelSource(IntegratingSource):
-    """Integrates :func:`cpu_power_w` over utilisation measured from ``cpu_times`` deltas.
+    """Integrates :func:`cpu_power_w` over utilisation measured from (busy, total) CPU-second deltas
+    (the machine's by default; a cgroup's for the container scope).
 
     ``cpu_times`` ticks every 10 ms per CPU: over a shorter interval no tick may land, and the
     previous utilisation is reused instead of reading a meaningless 0 % (or 100 %).
@@ -223,24 +247,29 @@ class CpuModelSource(IntegratingSource):
     method = "cpu-model"
     measured = False
 
-    def __init__(self, tdp_w: float, now_s: float, device: str = "cpu", cpu_s: Callable[[], tuple[float, float]] | None = None) -> None:
+    def __init__(self, tdp_w: float, now_s: float, device: str = "cpu", cpu_s: Callable[..., tuple[float, float]] | None = None, curve: CpuCurve = TDP_CURVE) -> None:
         super().__init__(now_s)
         self.tdp_w = tdp_w
+        self.curve = curve
         self.device = device
-        self._cpu_s = cpu_s or machine_cpu_s()
-        self._busy_s, self._total_s = self._cpu_s()
+        self._cpu_s: Callable[..., tuple[float, float]] = cpu_s or machine_cpu_s()
+        self._takes_time = getattr(self._cpu_s, "takes_time", False)  # a cgroup's: total from the read's time
+        self._busy_s, self._total_s = self._read_cpu_s(now_s)
         self.utilisation = 0.0
         self._band_w: tuple[float, float, float] | None = None
 
+    def _read_cpu_s(self, now_s: float) -> tuple[float, float]:
+        return self._cpu_s(now_s) if self._takes_time else self._cpu_s()
+
     def _power_band_w(self, now_s: float) -> tuple[float, float, float]:
-        busy_s, total_s = self._cpu_s()
+        busy_s, total_s = self._read_cpu_s(now_s)
         d_total = total_s - self._total_s
         if d_total > 0:
             self.utilisation = min(1.0, max(0.0, (busy_s - self._busy_s) / d_total))
             self._busy_s, self._total_s = busy_s, total_s
         elif self._band_w is not None:  # no tick since the last read: the same power (most reads)
             return self._band_w
-        central, low, high = _curves(self.utilisation)
+        central, low, high = self.curve.fractions(self.utilisation)
         tdp_w = self.tdp_w
         self._band_w = central * tdp_w, low * tdp_w, high * tdp_w
         return self._band_w

@@ -1,7 +1,9 @@
 """Probe every backend once; never raise.
 
 Order per component: a user-set wattage wins, then hardware counters (RAPL for CPU and DRAM;
-NVML, amdsmi and Intel's hwmon for GPUs; Apple Silicon's SoC counters), then the models (CPU model, RAM model). Every backend not used gets a reason.
+NVML, amdsmi and Intel's hwmon for GPUs; Apple Silicon's SoC counters), then the models (CPU model,
+RAM model; on AWS/GCP/Azure VMs the CPU model uses the provider's per-vCPU watts). Then the
+kernel's cgroup is probed for the container scope. Every backend not used gets a reason.
 """
 
 from __future__ import annotations
@@ -24,9 +26,19 @@ class Detection:
     #: facts worth showing (e.g. where the CPU's TDP came from)
     notes: list[str] = field(default_factory=list)
     nvml: Any = None
+    #: the kernel's cgroup (:class:`.cgroup.Cgroup`), its container-scope sources, the cloud (DMI)
+    cgroup: Any = None
+    scoped: list[EnergySource] = field(default_factory=list)
+    cloud: Any = None
+
+    def resolve(self, requested: str | None) -> tuple[str, str]:
+        """(scope used, why) for a requested scope (``auto``/None picks container in a limiting cgroup)."""
+        from .scope import resolve_scope
+
+        return resolve_scope(requested, self.cgroup, bool(self.scoped))
 
     def close(self) -> None:
-        for source in self.sources:
+        for source in [*self.sources, *self.scoped]:
             try:
                 source.close()
             except Exception:
@@ -54,7 +66,7 @@ def detect(config: Any = None, now_s: float | None = None, environ: Any = None) 
 
         found.sources.append(ConstantPowerSource(component, power_w, now_s))
 
-    _try_rapl(found, config, overrides)
+    _try_rapl(found, config, overrides, now_s)
     if "gpu" in overrides:
         found.skipped["nvml"] = "GPU power set by the user (power=gpu:…)"
     else:
@@ -65,22 +77,25 @@ def detect(config: Any = None, now_s: float | None = None, environ: Any = None) 
 
     have = {s.component for s in found.sources}
     if "cpu" not in have:
-        _add_cpu_model(found, now_s)
+        _add_cpu_model(found, now_s, getattr(config, "dmi_root", "/sys/class/dmi/id"))
     if "ram" not in have:
         from .ram_model import RamModelSource
 
         found.sources.append(RamModelSource(now_s, refresh_s=config.interval))
+    from .scope import probe_container
+
+    probe_container(found, config, now_s)
     return found
 
 
-def _try_rapl(found: Detection, config: Any, overrides: dict) -> None:
+def _try_rapl(found: Detection, config: Any, overrides: dict, now_s: float) -> None:
     from .rapl import RaplUnavailable, discover_rapl
 
     if "cpu" in overrides and "ram" in overrides:
         found.skipped["rapl"] = "CPU and RAM power set by the user"
         return
     try:
-        sources = discover_rapl(config.powercap_root)
+        sources = discover_rapl(config.powercap_root, now_s)
     except RaplUnavailable as exc:
         found.skipped["rapl"] = str(exc)
         return
@@ -137,13 +152,19 @@ def _apple(found: Detection, overrides: dict, now_s: float) -> tuple[list, dict]
     return discover_apple(now_s, {"cpu", "gpu", "ram"} - have - set(overrides)), {}
 
 
-def _add_cpu_model(found: Detection, now_s: float) -> None:
+def _add_cpu_model(found: Detection, now_s: float, dmi_root: str) -> None:
+    from .cloud import detect_cloud
     from .cpu_model import CpuModelSource, read_cpu_info, tdp_for
 
     try:
         info = read_cpu_info()
-        tdp_w, note = tdp_for(info)
-        found.sources.append(CpuModelSource(tdp_w, now_s, device=info.model_name))
+        found.cloud = cloud = detect_cloud(dmi_root)
+        if cloud is not None:  # the provider's per-vCPU watts, not the host's TDP
+            tdp_w, note, curve = cloud.max_w_per_vcpu * info.threads, cloud.note(info.threads), cloud.curve
+            found.sources.append(CpuModelSource(tdp_w, now_s, device=f"{info.model_name} ({cloud.name} vCPUs)", curve=curve))
+        else:
+            tdp_w, note = tdp_for(info)
+            found.sources.append(CpuModelSource(tdp_w, now_s, device=info.model_name))
         found.notes.append(f"CPU model: {note}")
     except Exception as exc:
         found.skipped["cpu-model"] = f"CPU model unavailable: {exc}"

@@ -8,6 +8,15 @@ Layout (``root`` defaults to ``/sys/class/powercap``)::
     intel-rapl:0:0/name = core         (subset of the package: skipped, it would double count)
     intel-rapl:1/name = psys           (whole platform, overlaps package: skipped)
 
+Counters that lie (:class:`~.counter.CounterTotal`): a counter that goes backwards is a wrap
+only if the wrapped step is plausible; far from its range it was reset (firmware, a driver
+reload, a VM migration), and a forward jump larger than any package could draw in the time since
+the previous read (``MAX_ZONE_POWER_W``) is a glitch. Such a step is dropped and replaced by the
+last power × time, counted in ``glitches`` (``%carbon status``), and the sampler flags the open
+windows; before, a reset was charged a whole counter range (262 kJ = 72.8 Wh).
+
+A file that is not a regular file (a FIFO) is refused at once instead of blocking.
+
 Since CVE-2020-8694 (Platypus) ``energy_uj`` is readable by root only on most distributions;
 discovery then reports the command that grants read access and the CPU model is used instead.
 """
@@ -17,12 +26,18 @@ from __future__ import annotations
 import errno
 import os
 import re
+import time
 from pathlib import Path
 
 from .base import Reading
-from .pread import PreadFile
+from .counter import CounterTotal
+from .pread import PreadFile, read_small
 
-__all__ = ["RaplSource", "discover_rapl", "RAPL_PERMISSION_FIX", "RaplUnavailable"]
+__all__ = ["RaplSource", "discover_rapl", "RAPL_PERMISSION_FIX", "RaplUnavailable", "MAX_ZONE_POWER_W"]
+
+#: No CPU package or DRAM zone draws this much (the largest server parts stay under 500 W):
+#: energy faster than this between two reads is a counter glitch.
+MAX_ZONE_POWER_W = 1000.0
 
 RAPL_PERMISSION_FIX = "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj /sys/class/powercap/intel-rapl:*:*/energy_uj"
 _ZONE = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
@@ -33,8 +48,7 @@ class RaplUnavailable(Exception):
 
 
 def _read_int(path: Path) -> int:
-    with open(path, "rb", buffering=0) as f:
-        return int(f.read(32))
+    return int(read_small(path, 32))
 
 
 class RaplSource:
@@ -52,26 +66,24 @@ class RaplSource:
     measured = True
     method = "rapl"
 
-    def __init__(self, zone: Path, component: str, device: str, max_range_uj: int) -> None:
+    def __init__(self, zone: Path, component: str, device: str, max_range_uj: int, now_s: float) -> None:
         self.component = component
         self.device = device
         self._path = zone / "energy_uj"
-        self._max_range_uj = max_range_uj
-        self._last_uj = _read_int(self._path)  # unreadable (e.g. root-only): raises here, at detection
+        first_uj = _read_int(self._path)  # unreadable (e.g. root-only): raises here, at detection
         self._file = PreadFile(self._path)
-        self._total_uj = 0
+        self._counter = CounterTotal(first_uj, now_s, max_power_w=MAX_ZONE_POWER_W, wrap_uj=max_range_uj)
+
+    @property
+    def glitches(self) -> int:
+        """Counter steps dropped as implausible (resets far from the range, jumps beyond ``MAX_ZONE_POWER_W``)."""
+        return self._counter.glitches
 
     def read(self, now_s: float) -> Reading:
         data = self._file.read(32)
         if not data:  # a zone that went away reads empty or fails (ENODEV)
             raise OSError(errno.ENODEV, f"{self._path} returned nothing")
-        raw = int(data)
-        delta = raw - self._last_uj
-        if delta < 0:  # wrapped around
-            delta += self._max_range_uj
-        self._last_uj = raw
-        self._total_uj += delta
-        energy_j = self._total_uj / 1e6
+        energy_j = self._counter.step(int(data), now_s) / 1e6
         return Reading(energy_j, energy_j, energy_j)
 
     def close(self) -> None:
@@ -81,7 +93,7 @@ class RaplSource:
         return f"<RaplSource {self.component} {self.device!r} {self._path}>"
 
 
-def _zone_source(zone: Path, name: str, socket: int) -> RaplSource | None:
+def _zone_source(zone: Path, name: str, socket: int, now_s: float) -> RaplSource | None:
     if name.startswith("package"):
         component, device = "cpu", f"package-{socket}"
     elif name == "dram":
@@ -92,12 +104,16 @@ def _zone_source(zone: Path, name: str, socket: int) -> RaplSource | None:
         max_range_uj = _read_int(zone / "max_energy_range_uj")
     except (OSError, ValueError):
         max_range_uj = 2**32  # the smallest width seen on real hardware; only matters on a wrap
-    return RaplSource(zone, component, device, max_range_uj)
+    return RaplSource(zone, component, device, max_range_uj, now_s)
 
 
-def discover_rapl(root: str | os.PathLike[str]) -> list[RaplSource]:
-    """Return one source per package and dram zone under ``root``, or raise ``RaplUnavailable``."""
+def discover_rapl(root: str | os.PathLike[str], now_s: float | None = None) -> list[RaplSource]:
+    """Return one source per package and dram zone under ``root``, or raise ``RaplUnavailable``.
+
+    ``now_s``: the monotonic time of this first reading (the sampler's clock).
+    """
     root = Path(root)
+    now_s = time.monotonic() if now_s is None else now_s
     try:
         entries = sorted(os.listdir(root))
     except FileNotFoundError:
@@ -111,8 +127,8 @@ def discover_rapl(root: str | os.PathLike[str]) -> list[RaplSource]:
             continue
         zone = root / entry
         try:
-            name = (zone / "name").read_text().strip()
-            source = _zone_source(zone, name, int(match.group(1)))
+            name = read_small(zone / "name", 64).decode("ascii", "replace").strip()
+            source = _zone_source(zone, name, int(match.group(1)), now_s)
         except PermissionError:
             raise RaplUnavailable(f"RAPL counters are readable by root only (CVE-2020-8694); to measure the CPU run: {RAPL_PERMISSION_FIX}") from None
         except (OSError, ValueError) as exc:

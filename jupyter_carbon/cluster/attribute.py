@@ -1,0 +1,132 @@
+"""Attribution: a window's share of each host's energy, from two rounds of worker reports. Pure.
+
+Rule, per host, between the reports at a window's open and close:
+
+* ``host_j``: the host meter's energy delta (all sources of the host, as a local session reads
+  them), over ``duration_s``.
+* thread capacity = min(threads of the host's workers, the host's CPUs) × duration_s (never less
+  than the busy thread-seconds: over-subscribed workers).
+* the window is charged ``host_j × its tasks' thread-seconds / capacity``; all tasks' share
+  minus the window's is ``others_j`` (other clients, other cells); the unused capacity is
+  ``idle_j``. The three add up to ``host_j``: nothing counted twice, nothing dropped.
+
+A worker present at open and gone at close died mid-window: its tasks' time since the open is
+missing and the host is flagged; the other workers and hosts are kept. A host whose meter changed
+between the reports (its metering worker died and another took over) is charged from the new
+meter's readings only, and flagged.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .part import HostPart
+
+__all__ = ["attribute", "missing_workers"]
+
+
+def missing_workers(reports: Iterable[Any]) -> list[str]:
+    """Lines for the workers whose answer was an error or that lack the plugin."""
+    lines = []
+    for address, report in _items(reports):
+        if isinstance(report, BaseException):
+            hint = " — install it there: pip install 'jupyter-carbon[dask]'" if isinstance(report, ImportError) or "jupyter_carbon" in str(report) else ""
+            lines.append(f"worker {address}: {type(report).__name__}: {report}{hint}")
+        elif isinstance(report, Mapping) and report.get("missing"):
+            lines.append(f"worker {address}: {report['missing']}")
+    return lines
+
+
+def _items(reports: Any) -> list[tuple[str, Any]]:
+    if isinstance(reports, Mapping):
+        return list(reports.items())
+    return [(getattr(r, "get", lambda k, d=None: d)("worker", "?"), r) for r in reports]
+
+
+def _good(reports: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {a: r for a, r in reports.items() if isinstance(r, Mapping) and not r.get("missing") and "host" in r}
+
+
+def attribute(begin: Mapping[str, Any], end: Mapping[str, Any], window_id: str, *, late: bool = False) -> tuple[HostPart, ...]:
+    """Per host, the window's share of the host's energy. ``begin``/``end``: worker address → report."""
+    begin, end = _good(begin), _good(end)
+    hosts: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for a, r in begin.items():
+        hosts[r["host"]][0].append(a)
+    for a, r in end.items():
+        hosts[r["host"]][1].append(a)
+    parts = []
+    for host in sorted(hosts):
+        b_addrs, e_addrs = hosts[host]
+        parts.append(_host_part(host, {a: begin[a] for a in b_addrs}, {a: end[a] for a in e_addrs}, window_id, late))
+    return tuple(parts)
+
+
+def _meter(reports: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    return next((r["meter"] for r in reports.values() if r.get("meter")), None)
+
+
+def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[str, Mapping[str, Any]], window_id: str, late: bool) -> HostPart:
+    flags: list[str] = []
+    # time: any worker present at both ends (one host: one monotonic clock)
+    both = [a for a in end if a in begin]
+    if both:
+        duration_s = max(end[a]["t_s"] - begin[a]["t_s"] for a in both)
+    else:
+        duration_s = 0.0
+    # energy
+    mb, me = _meter(begin), _meter(end)
+    energy = low = high = 0.0
+    methods: list[str] = []
+    measured = False
+    if me is not None:
+        methods = sorted({s[2] for s in me["sources"]})
+        measured = bool(me["sources"]) and all(s[3] for s in me["sources"])
+        now = me["readings"]
+        then = mb["readings"] if mb is not None and mb["id"] == me["id"] else [[0.0, 0.0, 0.0]] * len(now)
+        for r_now, r_then in zip(now, then):
+            energy += r_now[0] - r_then[0]
+            low += r_now[1] - r_then[1]
+            high += r_now[2] - r_then[2]
+        if mb is None or mb["id"] != me["id"]:
+            flags.append(f"{host}: its meter started mid-window (a worker died or joined); energy before that is missing")
+        if mb is not None and mb["id"] == me["id"]:
+            duration_s = max(duration_s, me["t_s"] - mb["t_s"])
+        for error in me.get("errors", ()):
+            flags.append(f"{host}: {error}")
+    else:
+        flags.append(f"{host}: no worker could read the host's energy; its energy is missing")
+    # thread-seconds
+    task_s = busy_s = 0.0
+    for address, report in end.items():
+        before = begin.get(address)
+        task_s += report["window_s"].get(window_id, 0.0) - (before["window_s"].get(window_id, 0.0) if before else 0.0)
+        busy_s += report["busy_s"] - (before["busy_s"] if before else 0.0)
+    died = sorted(a for a in begin if a not in end)
+    for address in died:
+        flags.append(f"{host}: worker {address} died mid-window; its tasks since the window opened are missing, the rest is kept")
+    workers = end or begin
+    threads = sum(int(r.get("nthreads", 1)) for r in workers.values())
+    cpus = max(int(r.get("cpu_count", threads)) for r in workers.values()) if workers else threads
+    capacity_s = max(min(threads, cpus) * duration_s, busy_s, 1e-9)
+    task_s, busy_s = max(0.0, task_s), max(0.0, busy_s)
+    share = min(1.0, task_s / capacity_s)
+    busy_share = min(1.0, busy_s / capacity_s)
+    return HostPart(
+        host=host,
+        energy_j=energy * share,
+        low_j=low * share,
+        high_j=high * share,
+        measured=measured,
+        methods=tuple(methods),
+        host_j=energy,
+        idle_j=energy * (1.0 - busy_share),
+        others_j=energy * max(0.0, busy_share - share),
+        task_s=task_s,
+        busy_share=busy_share,
+        workers=len(workers),
+        late=late,
+        flags=tuple(flags),
+    )

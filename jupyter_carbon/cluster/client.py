@@ -1,0 +1,221 @@
+"""The client side: install the worker plugin, measure each window on the cluster, settle late work.
+
+Per window two rounds of ``Client.run`` (one message to every worker through the scheduler): at
+the open and at the close. The window's tasks carry its id in a task annotation
+(``dask.annotate(jupyter_carbon=ids)``, entered when the window opens), so two notebooks on one
+cluster never share an id. Like every dask annotation it lives in a context variable: tasks
+submitted from other threads during the window are not the window's. Futures the window created
+that are still pending at its close are followed by one background thread (it reads the
+client's own future states, no message to the cluster while it waits); once they are all done,
+one more round measures what ran after the close, and that part is handed to ``on_late`` as a
+"completed later" part of the same window.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .attribute import attribute, missing_workers
+from .part import ClusterPart
+
+__all__ = ["ClusterMeter", "ClusterWindow", "LateWork"]
+
+
+
+@dataclass
+class ClusterWindow:
+    """A window open on the cluster."""
+
+    window_id: str
+    annotation_cm: Any
+    begin: dict[str, Any]
+    keys_before: frozenset
+    context: Any = None  # what the caller wants back with a late part (e.g. the measurement)
+
+
+@dataclass
+class LateWork:
+    """A closed window whose futures were still pending."""
+
+    window: ClusterWindow
+    keys: tuple
+    begin: dict[str, Any]  # the reports at the window's close
+    token: str
+    flags: list[str] = field(default_factory=list)
+
+
+class ClusterMeter:
+    """Measures windows on the cluster of one ``distributed.Client``."""
+
+    def __init__(self, client: Any, *, on_late: Callable[[LateWork, ClusterPart], Any] | None = None, poll_s: float = 0.25) -> None:
+        self.client = client
+        self.on_late = on_late
+        self.poll_s = poll_s
+        self.user = uuid.uuid4().hex  # this meter, as the workers' plugin knows it
+        self.problems: list[str] = []  # one line each (install failures)
+        self.missing: list[str] = []  # workers without jupyter_carbon or the plugin, at the last query
+        self.last_reports: dict[str, Any] = {}
+        self.late: list[LateWork] = []
+        #: the latest flags about dead workers and moved meters, for ``%carbon status``
+        self.incidents: deque[str] = deque(maxlen=5)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.installed = False
+
+    @property
+    def scheduler(self) -> str:
+        try:
+            return str(self.client.scheduler.address)
+        except Exception:
+            return ""
+
+    # --- plugin ---------------------------------------------------------------------------------
+
+    def install(self) -> None:
+        """Register the worker plugin (once per cluster: it is shared by every client)."""
+        from .worker import PLUGIN_NAME, CarbonWorkerPlugin
+
+        try:
+            responses = self.client.register_plugin(CarbonWorkerPlugin(), name=PLUGIN_NAME)
+            for address, response in (responses or {}).items():
+                if isinstance(response, dict) and response.get("status") == "error":
+                    self.problems.append(f"worker {address}: the jupyter_carbon plugin failed to start: {response.get('exception_text') or response}")
+        except Exception as exc:
+            self.problems.append(f"the jupyter_carbon plugin failed on some workers ({type(exc).__name__}: {exc}); install jupyter_carbon on every worker: pip install 'jupyter-carbon[dask]'")
+        self.installed = True
+        self.query([])  # see which workers answer
+
+    def uninstall(self) -> None:
+        """Settle pending work, leave the plugin to other clients, remove it when the last leaves."""
+        from .worker import PLUGIN_NAME, detach
+
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5.0)
+        for late in list(self.late):
+            self._settle(late, flag="not finished when jupyter_carbon was unloaded: energy up to the unload is charged, the rest is not measured")
+        try:
+            remaining = self.client.run(detach, self.user, on_error="return")
+            if not any(isinstance(n, int) and n > 0 for n in remaining.values()):
+                self.client.unregister_worker_plugin(PLUGIN_NAME)
+        except Exception:
+            pass  # the cluster may already be gone
+        self.installed = False
+
+    # --- windows --------------------------------------------------------------------------------
+
+    def query(self, ids: list[str], opened: Sequence[str] = (), closed: Sequence[str] = ()) -> dict[str, Any]:
+        """One round: each worker's report (or the exception it raised)."""
+        from .worker import query
+
+        reports = self.client.run(query, list(ids), list(opened), list(closed), self.user, on_error="return")
+        self.last_reports = reports
+        self.missing = missing_workers(reports)
+        return reports
+
+    def _keys(self) -> dict:
+        for _ in range(5):  # the client's loop thread may change the dict while we copy it
+            try:
+                return dict(self.client.futures)
+            except RuntimeError:
+                continue
+        return {}
+
+    def begin(self, context: Any = None) -> ClusterWindow:
+        import dask
+
+        from .worker import ANNOTATION
+
+        window_id = uuid.uuid4().hex
+        outer = tuple(dask.get_annotations().get(ANNOTATION) or ())
+        cm = dask.annotate(**{ANNOTATION: outer + (window_id,)})
+        cm.__enter__()
+        try:
+            keys = frozenset(self._keys())
+            begin = self.query([window_id], opened=[window_id])
+        except BaseException:
+            _exit(cm)
+            raise
+        return ClusterWindow(window_id, cm, begin, keys, context)
+
+    def end(self, window: ClusterWindow) -> tuple[ClusterPart, tuple[str, ...]]:
+        """The window's part and the record flags; pending futures are followed up."""
+        flags = list(_exit(window.annotation_cm))
+        futures = self._keys()
+        pending = tuple(k for k, state in futures.items() if k not in window.keys_before and getattr(state, "status", "") == "pending")
+        late_token = window.window_id + "-late"
+        reports = self.query([window.window_id], opened=[late_token] if pending else [], closed=[window.window_id])
+        hosts = attribute(window.begin, reports, window.window_id)
+        flags += [f"cluster: {line}" for line in self.missing]
+        flags += [f"cluster: {flag}" for host in hosts for flag in host.flags]
+        self.incidents.extend(flag for host in hosts for flag in host.flags if "died" in flag or "meter started" in flag)
+        if pending:
+            flags.append(f"cluster: {len(pending)} future(s) still pending when the cell ended; their tasks' energy is charged to this cell when they complete (completed later)")
+            with self._lock:
+                self.late.append(LateWork(window, pending, reports, late_token))
+            self._ensure_thread()
+        part = ClusterPart(hosts=hosts, pending_futures=len(pending), flags=tuple(flags), scheduler=self.scheduler)
+        return part, tuple(flags)
+
+    # --- late work ------------------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._follow, name="jupyter_carbon-cluster-late", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            with self._lock:
+                work = list(self.late)
+            if not work:
+                return
+            futures = self.client.futures  # only looked up, key by key: no copy of every future
+            for late in work:
+                if all(getattr(futures.get(k), "status", "finished") != "pending" for k in late.keys):
+                    self._settle(late)
+
+    def settle_all(self, flag: str | None = None) -> None:
+        """Settle every pending window now (used by tests and at unload)."""
+        for late in list(self.late):
+            self._settle(late, flag=flag)
+
+    def _settle(self, late: LateWork, flag: str | None = None) -> None:
+        with self._lock:
+            if late not in self.late:
+                return
+            self.late.remove(late)
+        window_id = late.window.window_id
+        flags = [flag] if flag else []
+        try:
+            reports = self.query([window_id], closed=[late.token])
+            hosts = attribute(late.begin, reports, window_id, late=True)
+            flags += [f"cluster: {line}" for line in self.missing]
+            flags += [f"cluster: {f}" for host in hosts for f in host.flags]
+        except Exception as exc:
+            hosts = ()
+            flags.append(f"cluster: could not measure the work completed later ({type(exc).__name__}: {exc})")
+        part = ClusterPart(hosts=hosts, flags=tuple(flags), scheduler=self.scheduler)
+        if self.on_late is not None:
+            try:
+                self.on_late(late, part)
+            except Exception as exc:
+                self.problems.append(f"could not record the work completed later: {type(exc).__name__}: {exc}")
+
+
+def _exit(cm: Any) -> tuple[str, ...]:
+    try:
+        cm.__exit__(None, None, None)
+        return ()
+    except Exception as exc:  # e.g. closed in another context than it was opened in
+        return (f"cluster: could not close the cell's task annotation ({type(exc).__name__}: {exc})",)

@@ -1,0 +1,166 @@
+"""One energy meter per host of a Dask cluster, shared by all the workers on that host.
+
+Several workers on one machine must not each count the machine's energy. Every worker opens
+the host's lock file (``<lock dir>/jupyter_carbon-<host>.lock``) and tries ``flock``: the one
+that holds it samples the host with the same sources as a local session (RAPL, NVML, models),
+the others only report their tasks. When that worker dies the kernel releases its lock and the
+next query makes another worker on the host the meter (a new meter ``id``: the client sees the
+change and flags it).
+
+Settings (environment variables of the worker processes):
+
+``JUPYTER_CARBON_HOST``
+    The host identity (default: the machine's host name). Workers with the same identity share
+    one meter; giving workers on one machine different identities makes them pose as separate
+    hosts (used by the tests).
+``JUPYTER_CARBON_LOCK_DIR``
+    Folder of the lock files (default: the system's temporary folder). It must be local to the
+    host: a shared network folder would make one meter for several hosts.
+
+The local settings (``JUPYTER_CARBON_POWER``, ``JUPYTER_CARBON_POWERCAP_ROOT``, ``..._INTERVAL``)
+apply on the workers too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["HOST_ENV", "LOCK_DIR_ENV", "HostMeter", "host_identity"]
+
+HOST_ENV = "JUPYTER_CARBON_HOST"
+LOCK_DIR_ENV = "JUPYTER_CARBON_LOCK_DIR"
+#: A meter window whose client never came back is closed after this long (s).
+WINDOW_EXPIRY_S = 24 * 3600.0
+
+
+def host_identity(environ: Mapping[str, str] | None = None) -> str:
+    environ = os.environ if environ is None else environ
+    return (environ.get(HOST_ENV) or "").strip() or socket.gethostname()
+
+
+def _lock_path(host: str, environ: Mapping[str, str]) -> str:
+    folder = environ.get(LOCK_DIR_ENV) or tempfile.gettempdir()
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", host)
+    return os.path.join(folder, f"jupyter_carbon-{safe}.lock")
+
+
+class HostMeter:
+    """The host's meter if this process holds the host's lock, else a bystander that retries."""
+
+    def __init__(self, host: str, environ: Mapping[str, str] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.host = host
+        self._environ = os.environ if environ is None else environ
+        self._clock = clock
+        self.lock_path = _lock_path(host, self._environ)
+        self.id: str | None = None  # set while leading
+        self.sampler: Any = None
+        self.detection: Any = None
+        self.problems: list[str] = []
+        self.scope = "machine"
+        self._fd: int | None = None
+        self._windows: dict[str, tuple[Any, float]] = {}  # client token -> (sampler window, opened at)
+        self._lock = threading.Lock()
+
+    @property
+    def leading(self) -> bool:
+        return self.sampler is not None
+
+    def try_lead(self) -> bool:
+        """Take the host's lock if it is free and start sampling; True while this process leads."""
+        if self.sampler is not None:
+            return True
+        import fcntl
+
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        try:
+            self._start()
+        except Exception as exc:  # never break the worker: report, release the lock
+            self.problems.append(f"could not start the meter: {type(exc).__name__}: {exc}")
+            self._release()
+            return False
+        return True
+
+    def _start(self) -> None:
+        from ..config import Config
+        from ..sampler import Sampler
+        from ..sources import detect
+
+        config = Config.from_env(self._environ, problems=self.problems)
+        # the meter stands for every worker on the host: never one process's share ("process"
+        # scope); any other scope (e.g. a container's) is honoured
+        self.scope = "machine" if config.scope == "process" else config.scope
+        self.detection = detect(config, now_s=self._clock(), environ=self._environ)
+        self.sampler = Sampler(self.detection.sources, config.interval, clock=self._clock, threaded=True, totals_scope=self.scope)
+        self.id = uuid.uuid4().hex
+
+    def open(self, token: str) -> None:
+        """Keep sampling (ticking) while the client's window ``token`` is open."""
+        if self.sampler is None:
+            return
+        with self._lock:
+            now = self._clock()
+            for old, (window, opened) in list(self._windows.items()):
+                if now - opened > WINDOW_EXPIRY_S:
+                    self.sampler.close(window)
+                    del self._windows[old]
+            if token not in self._windows:
+                self._windows[token] = (self.sampler.open(scope=self.scope), now)
+
+    def close(self, token: str) -> None:
+        if self.sampler is None:
+            return
+        with self._lock:
+            entry = self._windows.pop(token, None)
+            if entry is not None:
+                self.sampler.close(entry[0])
+
+    def reading(self) -> dict[str, Any] | None:
+        """The host's cumulative energy per source (plain data), or None when not leading."""
+        if self.sampler is None:
+            return None
+        snap = self.sampler.snapshot()
+        indices = self.sampler.indices(self.scope)
+        sources = [self.sampler.sources[i] for i in indices]
+        return {
+            "id": self.id,
+            "t_s": snap.time_s,
+            "scope": self.scope,
+            "sources": [[s.component, s.device, s.method, bool(s.measured)] for s in sources],
+            "readings": [list(snap.readings[i]) for i in indices],
+            "errors": list(self.sampler.errors) + list(self.problems),
+            "skipped": dict(self.detection.skipped) if self.detection is not None else {},
+        }
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._windows.clear()
+        if self.sampler is not None:
+            try:
+                self.sampler.stop()
+                self.detection.close()
+            except Exception:
+                pass
+            self.sampler = self.detection = self.id = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)  # closing the descriptor releases the flock
+            except OSError:
+                pass
+            self._fd = None

@@ -1,0 +1,118 @@
+"""The cluster part of a record: what a window was charged on each host of a Dask cluster.
+
+Plain frozen dataclasses with ``to_dict``/``from_dict`` (JSON-able), so the part travels in
+``record.extra["cluster"]`` and through the log and exports unchanged. Units are in the names.
+
+Per host, the window's host energy ``host_j`` is split by task thread-seconds (see
+:mod:`jupyter_carbon.cluster.attribute`): ``energy_j`` is this window's share (charged),
+``others_j`` the share of other clients' tasks, ``idle_j`` the unused threads' share (shown,
+never charged to a cell). ``energy_j + others_j + idle_j == host_j``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+__all__ = ["HostPart", "ClusterPart", "KEY"]
+
+#: The key in ``record.extra`` (until records get a field of their own).
+KEY = "cluster"
+
+
+@dataclass(frozen=True)
+class HostPart:
+    """One host's part of one window. Units: J, s."""
+
+    host: str
+    energy_j: float  # charged to the window: its tasks' share of the host's energy
+    low_j: float
+    high_j: float
+    measured: bool  # every source of the host is a hardware counter or sensor
+    methods: tuple[str, ...]  # e.g. ("rapl",) or ("cpu-model", "ram-model")
+    host_j: float = 0.0  # the host's whole energy over the interval
+    idle_j: float = 0.0  # energy of the host's unused threads (not charged)
+    others_j: float = 0.0  # energy of other clients' tasks on the host (not charged)
+    task_s: float = 0.0  # thread-seconds of the window's own tasks on the host
+    busy_share: float = 0.0  # all tasks' thread-seconds / the host's thread capacity, 0..1
+    workers: int = 0
+    late: bool = False  # work that completed after the window closed
+    flags: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["methods"], out["flags"] = list(self.methods), list(self.flags)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HostPart:
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["methods"] = tuple(values.get("methods", ()))
+        values["flags"] = tuple(values.get("flags", ()))
+        return cls(**values)
+
+    @property
+    def how(self) -> str:
+        return f"{'measured' if self.measured else 'estimated'} ({'/'.join(self.methods) or 'no source'})"
+
+
+@dataclass(frozen=True)
+class ClusterPart:
+    """All hosts' parts of one window, and what is still outstanding."""
+
+    hosts: tuple[HostPart, ...] = ()
+    #: the cell's futures not finished when it closed: charged later, to this record's cell
+    pending_futures: int = 0
+    #: the record this part completes (a "completed later" part), else None
+    late_for: int | None = None
+    flags: tuple[str, ...] = ()
+    scheduler: str = ""
+
+    @property
+    def energy_j(self) -> float:
+        return sum(h.energy_j for h in self.hosts)
+
+    @property
+    def low_j(self) -> float:
+        return sum(h.low_j for h in self.hosts)
+
+    @property
+    def high_j(self) -> float:
+        return sum(h.high_j for h in self.hosts)
+
+    @property
+    def idle_j(self) -> float:
+        return sum(h.idle_j for h in self.hosts)
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.hosts) and all(h.measured for h in self.hosts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hosts": [h.to_dict() for h in self.hosts],
+            "energy_j": self.energy_j,
+            "idle_j": self.idle_j,
+            "pending_futures": self.pending_futures,
+            "late_for": self.late_for,
+            "flags": list(self.flags),
+            "scheduler": self.scheduler,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClusterPart:
+        return cls(
+            hosts=tuple(HostPart.from_dict(h) for h in data.get("hosts", ())),
+            pending_futures=int(data.get("pending_futures", 0)),
+            late_for=data.get("late_for"),
+            flags=tuple(data.get("flags", ())),
+            scheduler=str(data.get("scheduler", "")),
+        )
+
+    @classmethod
+    def of(cls, record: Any) -> ClusterPart | None:
+        """The cluster part of a record, or None."""
+        data = (getattr(record, "extra", None) or {}).get(KEY)
+        return cls.from_dict(data) if data else None

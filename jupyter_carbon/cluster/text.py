@@ -1,0 +1,92 @@
+"""Lines about the cluster part, for the cell report, the summary and ``%carbon status``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..units import format_energy
+from .part import ClusterPart
+
+__all__ = ["record_lines", "short_phrase", "status_lines", "session_line"]
+
+
+def record_lines(record: Any) -> list[str]:
+    """One line for the cluster and one per host; [] for a record without a cluster part."""
+    part = ClusterPart.of(record)
+    if part is None:
+        return []
+    head = "cluster (Dask)"
+    if part.late_for is not None:
+        head += f": work of record {part.late_for} completed later"
+    lines = [f"{head}: {format_energy(part.energy_j)} charged · idle {format_energy(part.idle_j)} not charged · {len(part.hosts)} host(s)"]
+    for host in part.hosts:
+        band = f" {format_energy(host.low_j)}–{format_energy(host.high_j)}" if host.high_j > host.low_j else ""
+        lines.append(
+            f"  {host.host}: {format_energy(host.energy_j)}{band} {host.how} · {host.task_s:.3g} task-s, "
+            f"host busy {host.busy_share:.0%} · idle {format_energy(host.idle_j)}, other clients {format_energy(host.others_j)}"
+            + (" · completed later" if host.late else "")
+        )
+    if part.pending_futures:
+        lines.append(f"  {part.pending_futures} future(s) still running: their tasks are charged to this cell when they complete (completed later)")
+    return lines
+
+
+def short_phrase(record: Any) -> str:
+    """`` · cluster 12.3 J`` for the one-line report, or ''."""
+    part = ClusterPart.of(record)
+    if part is None:
+        return ""
+    pending = f" (+{part.pending_futures} future(s) completing later)" if part.pending_futures else ""
+    return f" · cluster {format_energy(part.energy_j)}{pending}"
+
+
+def session_line(records: Iterable[Any]) -> str | None:
+    """The cluster energy charged over ``records`` (cells and their work completed later), or None."""
+    parts = [p for p in (ClusterPart.of(r) for r in records) if p is not None]
+    if not parts:
+        return None
+    energy = sum(p.energy_j for p in parts)
+    idle = sum(p.idle_j for p in parts)
+    how = "measured" if all(p.measured for p in parts) else "estimated"
+    return f"cluster (Dask): {format_energy(energy)} charged ({how}) over {len(parts)} record(s) · idle {format_energy(idle)} not charged"
+
+
+def status_lines(observer: Any) -> list[str]:
+    """Hosts and their sources; workers without jupyter_carbon; dead workers."""
+    mode = getattr(observer.session.config, "dask", "auto")
+    meters = list(observer.meters.values())
+    if not meters:
+        return [f"cluster (Dask): none in use (dask={mode}; a distributed.Client in this kernel is measured automatically)"]
+    lines = []
+    for meter in meters:
+        lines.append(f"cluster (Dask): scheduler {meter.scheduler or '?'} (dask={mode})")
+        try:
+            reports = meter.query([])
+        except Exception as exc:
+            lines.append(f"  could not reach the workers: {type(exc).__name__}: {exc}")
+            continue
+        hosts: dict[str, list] = {}
+        for report in reports.values():
+            if isinstance(report, dict) and "host" in report and not report.get("missing"):
+                hosts.setdefault(report["host"], []).append(report)
+        for host in sorted(hosts):
+            workers = hosts[host]
+            meter_report = next((w["meter"] for w in workers if w.get("meter")), None)
+            lines.append(f"  host {host}: {len(workers)} worker(s), {sum(int(w.get('nthreads', 1)) for w in workers)} thread(s)")
+            if meter_report is None:
+                lines.append("    no meter: the host's energy is not measured")
+                continue
+            for component, device, method, measured in meter_report["sources"]:
+                lines.append(f"    {component.upper():<4} {device} — {method} ({'measured' if measured else 'estimated'})")
+            for error in meter_report.get("errors", ()):
+                lines.append(f"    problem: {error}")
+        for line in meter.missing:
+            lines.append(f"  not measured: {line}")
+        for problem in meter.problems:
+            lines.append(f"  problem: {problem}")
+        for incident in meter.incidents:
+            lines.append(f"  recent: {incident}")
+        if meter.late:
+            lines.append(f"  {len(meter.late)} cell(s) with work still running (charged when it completes)")
+    return lines

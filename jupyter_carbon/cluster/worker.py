@@ -1,0 +1,161 @@
+"""The worker plugin: counts each window's task thread-seconds locally and answers one query per window.
+
+Registered by the client (``Client.register_plugin``) and so installed on every worker, also on
+workers that join or restart later. It sends nothing on its own: no message per task; the client
+calls :func:`query` once per worker at a window's open and close (``Client.run``). Task
+transitions (on the worker's event loop) start and stop a per-task clock; thread-seconds add up
+per tuple of window ids: the client annotates each window's tasks (``dask.annotate``) with the
+ids of the windows open when they were submitted (windows nest, so a task counts in each).
+
+Why an annotation of our own and not ``distributed.span``: the scheduler files spans per
+TaskGroup (the key's prefix, e.g. every ``client.submit(f)`` is in group ``f``), so while an
+earlier cell's futures of ``f`` are alive, a new cell's tasks of ``f`` join the earlier span, and
+two notebooks submitting the same function share one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from .host import HostMeter, host_identity
+
+__all__ = ["ANNOTATION", "CarbonWorkerPlugin", "PLUGIN_NAME", "detach", "query"]
+
+PLUGIN_NAME = "jupyter_carbon"
+#: A client that has not queried for this long no longer keeps the plugin installed (s).
+USER_EXPIRY_S = 3600.0
+#: Worker task states in which a task occupies (or still runs in) a thread.
+_RUNNING = frozenset(("executing", "long-running", "cancelled", "resumed"))
+
+
+#: The task annotation that carries the ids of the windows a task was submitted in (outermost first).
+ANNOTATION = "jupyter_carbon"
+
+
+def _window_ids(ts: Any) -> tuple[str, ...]:
+    annotations = getattr(ts, "annotations", None) or {}
+    return tuple(annotations.get(ANNOTATION) or ())
+
+
+class CarbonWorkerPlugin(WorkerPlugin):
+    """Per-window task thread-seconds on one worker, and the host's meter (if this worker leads)."""
+
+    name = PLUGIN_NAME
+    #: one plugin per worker, shared by every client (notebook) that registers it: a second
+    #: registration must not reset the counters the first client relies on
+    idempotent = True
+
+    def __init__(self) -> None:
+        self.worker: Any = None
+        self.host = ""
+        self.meter: HostMeter | None = None
+        self._lock = threading.Lock()
+        self._running: dict[Any, tuple[tuple[str, ...], float]] = {}
+        self._done_s: defaultdict[tuple[str, ...], float] = defaultdict(float)
+        self._busy_s = 0.0
+        self._tasks = 0
+        #: the clients using the plugin, with when each last asked (the plugin is removed when the
+        #: last one leaves; a client silent for USER_EXPIRY_S, e.g. a dead kernel, no longer counts)
+        self._users: dict[str, float] = {}
+
+    # pickled without its state: only the class travels to the workers
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        CarbonWorkerPlugin.__init__(self)
+
+    def setup(self, worker: Any) -> None:
+        self.worker = worker
+        self.host = host_identity()
+        self.meter = HostMeter(self.host)
+        self.meter.try_lead()
+
+    def teardown(self, worker: Any) -> None:
+        if self.meter is not None:
+            self.meter.shutdown()
+
+    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+        was, now = start in _RUNNING, finish in _RUNNING
+        if was == now:
+            return
+        t = time.monotonic()
+        with self._lock:
+            if now:
+                ts = self.worker.state.tasks.get(key) if self.worker is not None else None
+                self._running[key] = (_window_ids(ts), t)
+            else:
+                entry = self._running.pop(key, None)
+                if entry is not None:
+                    elapsed = t - entry[1]
+                    self._done_s[entry[0]] += elapsed
+                    self._busy_s += elapsed
+                    self._tasks += 1
+
+    def report(self, ids: Iterable[str], opened: Iterable[str] = (), closed: Iterable[str] = (), user: str = "") -> dict[str, Any]:
+        """Cumulative thread-seconds (all tasks, and per window id in ``ids``) and the host's meter."""
+        if user:
+            self._users[user] = time.monotonic()
+        meter = self.meter
+        if meter is not None:
+            meter.try_lead()  # take over when the host's meter died
+            for token in closed:
+                meter.close(token)
+            for token in opened:
+                meter.open(token)
+        ids = list(ids)
+        t = time.monotonic()
+        with self._lock:
+            busy = self._busy_s
+            window_s = dict.fromkeys(ids, 0.0)
+            running = dict.fromkeys(ids, 0)
+            for key_ids, seconds in self._done_s.items():
+                for i in ids:
+                    if i in key_ids:
+                        window_s[i] += seconds
+            for key_ids, started in self._running.values():
+                busy += t - started
+                for i in ids:
+                    if i in key_ids:
+                        window_s[i] += t - started
+                        running[i] += 1
+            tasks = self._tasks
+        worker = self.worker
+        return {
+            "worker": getattr(worker, "address", ""),
+            "host": self.host,
+            "pid": os.getpid(),
+            "nthreads": getattr(getattr(worker, "state", None), "nthreads", 1) or 1,
+            "cpu_count": os.cpu_count() or 1,
+            "t_s": t,
+            "busy_s": busy,
+            "tasks": tasks,
+            "window_s": window_s,
+            "running": running,
+            "meter": meter.reading() if meter is not None else None,
+        }
+
+
+def query(ids: list[str], opened: Sequence[str] = (), closed: Sequence[str] = (), user: str = "", dask_worker: Any = None) -> dict[str, Any]:
+    """Run on each worker by ``Client.run``: the plugin's report, or a line saying it is missing."""
+    plugin = (getattr(dask_worker, "plugins", None) or {}).get(PLUGIN_NAME)
+    if plugin is None:
+        return {"worker": getattr(dask_worker, "address", ""), "host": host_identity(), "missing": "the jupyter_carbon plugin is not installed on this worker"}
+    return plugin.report(ids, opened, closed, user)
+
+
+def detach(user: str, dask_worker: Any = None) -> int:
+    """Run on each worker by ``Client.run`` when a client leaves: how many clients still use the plugin."""
+    plugin = (getattr(dask_worker, "plugins", None) or {}).get(PLUGIN_NAME)
+    if plugin is None:
+        return 0
+    plugin._users.pop(user, None)
+    now = time.monotonic()
+    return sum(1 for seen in plugin._users.values() if now - seen < USER_EXPIRY_S)

@@ -1,0 +1,452 @@
+"""Dask clusters: a cell's tasks on real worker processes are measured and charged to the cell.
+
+Real clusters only: a ``LocalCluster`` with worker processes (two workers on one host), and a
+scheduler plus workers started as separate ``dask scheduler`` / ``dask worker`` processes that are
+not children of this process (each worker poses as its own host through JUPYTER_CARBON_HOST).
+Clusters are shared per module: the machine has 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from jupyter_carbon.carbon_session import CarbonSession, get_session  # noqa: E402
+from jupyter_carbon.cluster import ClusterPart, HostPart  # noqa: E402
+from jupyter_carbon.cluster.attribute import attribute  # noqa: E402
+from jupyter_carbon.cluster.client import ClusterMeter  # noqa: E402
+from jupyter_carbon.cluster.observer import LATE_KIND, attach_cluster  # noqa: E402
+
+#: Defined in the shell, as a notebook would: pickled by value, so workers need not import this file.
+BURN = """
+def burn(seconds):
+    import time
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:  # busy: one worker thread for `seconds` of wall time
+        pass
+    return seconds
+"""
+_ns: dict = {"__name__": "__main__"}
+exec(BURN, _ns)
+burn = _ns["burn"]
+
+
+def wait_for(predicate, timeout_s: float = 15.0, what: str = "condition"):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def parts_of(records):
+    return [ClusterPart.of(r) for r in records]
+
+
+def test_dask_on_without_a_client_says_what_to_do():
+    session = CarbonSession(threaded=False)
+    attach_cluster(session)
+    session.configure(dask="on")
+    with session.open("x") as m:
+        pass
+    assert ClusterPart.of(m.record) is None
+    assert any("dask=on but this kernel has no distributed.Client" in p for p in session.problems)
+
+
+# --- a LocalCluster: two worker processes on one host ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    os.environ["JUPYTER_CARBON_LOCK_DIR"] = str(tmp_path_factory.mktemp("locks"))  # inherited by the workers
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+    os.environ.pop("JUPYTER_CARBON_LOCK_DIR", None)
+
+
+@pytest.fixture
+def dask_shell(shell, local):
+    shell.user_ns.update(client=local)
+    shell.run_cell(BURN)
+    yield shell
+    shell.user_ns.pop("client", None)
+
+
+def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
+    dask_shell.run_cell("%%carbon\nfutures = client.map(burn, [0.6, 0.6], pure=False)\nresult = client.gather(futures)")
+    record = get_session().records[-1]
+    part = ClusterPart.of(record)
+    assert part is not None and len(part.hosts) == 1
+    host = part.hosts[0]
+    assert host.workers == 2
+    assert 1.0 < host.task_s < 1.8  # two tasks of 0.6 s, each on its own thread
+    assert host.energy_j > 0 and host.host_j > 0
+    assert host.energy_j + host.idle_j + host.others_j == pytest.approx(host.host_j)
+    assert not host.measured and "cpu-model" in host.methods  # no RAPL here: the same model as locally
+    # one meter per host: the two workers share it, so the host is counted once. The workers'
+    # meter and the kernel's own session model the same machine over the same window.
+    meter = next(iter(get_session().observers[0].meters.values()))
+    assert sum(1 for r in meter.last_reports.values() if r.get("meter")) == 1
+    assert 0.5 < host.host_j / record.energy_j < 2.0
+    # the report shows it
+    from jupyter_carbon.display.html import record_html
+    from jupyter_carbon.display.text import format_record, format_record_line
+
+    assert "cluster (Dask)" in format_record(record) and "estimated (cpu-model" in format_record(record)
+    assert "cluster (Dask)" in record_html(record)  # the widget's report
+    assert " · cluster " in format_record_line(record)  # the one-line report of auto mode
+
+
+def test_a_collection_built_before_the_cell_and_persisted_in_it(dask_shell, local):
+    dask_shell.run_cell("import dask.array as da\nx = da.random.random((1200, 1200), chunks=(400, 400))")
+    dask_shell.run_cell("%%carbon --quiet\ntotal = (x @ x.T).sum().compute()")  # graph from an earlier cell
+    computed = ClusterPart.of(get_session().records[-1])
+    assert computed.pending_futures == 0 and sum(h.task_s for h in computed.hosts) > 0
+    dask_shell.run_cell("%%carbon --quiet\ny = (x @ x.T).persist()")  # returns at once: all of it completes later
+    session = get_session()
+    persisted = session.records[-1]
+    assert ClusterPart.of(persisted).pending_futures > 0
+    late = wait_for(lambda: next((r for r in session.records if r.kind == LATE_KIND), None), what="the late record")
+    assert ClusterPart.of(late).late_for == persisted.id and ClusterPart.of(late).energy_j > 0
+
+
+def test_two_clients_on_one_cluster_are_charged_their_own_tasks(local):
+    import threading
+
+    other = distributed.Client(local.scheduler.address, set_as_default=False)
+    parts = {}
+
+    def notebook(name, client, seconds):  # a thread has its own context: its own span, like a kernel
+        meter = ClusterMeter(client)
+        meter.install()
+        window = meter.begin()
+        client.submit(burn, seconds, pure=False).result()
+        parts[name] = meter.end(window)[0]
+        meter.uninstall()
+
+    try:
+        threads = [threading.Thread(target=notebook, args=("a", local, 1.0)), threading.Thread(target=notebook, args=("b", other, 0.4))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        other.close()
+    (host_a,), (host_b,) = parts["a"].hosts, parts["b"].hosts
+    assert host_a.task_s == pytest.approx(1.0, abs=0.3)
+    assert host_b.task_s == pytest.approx(0.4, abs=0.2)
+    # while both ran, each saw the other's task as others', never charged to itself
+    assert host_b.others_j > 0
+    assert host_a.energy_j + host_a.others_j + host_a.idle_j == pytest.approx(host_a.host_j)
+
+
+def test_work_finishing_after_the_cell_is_charged_to_it_later(dask_shell, local):
+    dask_shell.run_cell("%%carbon\nlate = client.submit(burn, 1.2, pure=False)")
+    session = get_session()
+    record = session.records[-1]
+    part = ClusterPart.of(record)
+    assert part.pending_futures == 1
+    assert any("completed later" in flag for flag in record.flags)
+    late = wait_for(lambda: next((r for r in session.records if r.kind == LATE_KIND), None), what="the late record")
+    late_part = ClusterPart.of(late)
+    assert late_part.late_for == record.id and late_part.hosts[0].late
+    # never lost, never counted twice: the cell's and the later part's task time add up to the task
+    total_s = sum(h.task_s for h in part.hosts) + sum(h.task_s for h in late_part.hosts)
+    assert total_s == pytest.approx(1.2, abs=0.3)
+    assert late_part.energy_j > 0
+    # the log and the JSON export have both parts
+    log = Path(os.environ["JUPYTER_CARBON_LOG_DIR"])
+    text = "".join(p.read_text() for p in log.glob("*.jsonl"))
+    assert '"late_for"' in text and '"cluster"' in text
+    from jupyter_carbon.storage.export import export_records, load_records
+
+    path = export_records(session.records, log.parent / "cluster-export.json")
+    loaded = {r.id: ClusterPart.of(r) for r in load_records(path)}
+    assert loaded[record.id] == part and loaded[late.id] == late_part
+
+
+def test_status_lists_hosts_and_sources(dask_shell, local, capsys):
+    dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    capsys.readouterr()
+    dask_shell.run_line_magic("carbon", "status")
+    out = capsys.readouterr().out
+    assert f"scheduler {local.scheduler.address}" in out
+    assert "2 worker(s)" in out and "cpu-model (estimated)" in out
+
+
+def test_the_metering_worker_killed_mid_cell_hands_over_and_is_flagged(dask_shell, local):
+    dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    meter = next(iter(get_session().observers[0].meters.values()))
+    metering = next(r for r in meter.last_reports.values() if r.get("meter"))
+    dask_shell.user_ns["victim"] = metering["pid"]
+    dask_shell.run_cell(
+        "%%carbon\nimport os, signal, time\n"
+        "client.gather(client.map(burn, [0.4, 0.4], pure=False))\n"
+        "os.kill(victim, signal.SIGKILL); time.sleep(0.5)"
+    )
+    record = get_session().records[-1]
+    (host,) = ClusterPart.of(record).hosts
+    assert any(metering["worker"] in f and "died mid-window" in f for f in host.flags)
+    assert any("meter started mid-window" in f for f in host.flags)
+    assert host.host_j > 0  # the other worker took over the host's meter: the host is still measured
+    local.wait_for_workers(2, timeout=60)  # the nanny restarts the worker for the next tests
+
+
+def test_dask_off_and_unload_remove_the_plugin(dask_shell, local):
+    dask_shell.run_line_magic("carbon", "config dask=off")
+    dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    assert ClusterPart.of(get_session().records[-1]) is None
+    dask_shell.run_line_magic("carbon", "config dask=auto")
+    dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    assert ClusterPart.of(get_session().records[-1]) is not None
+
+    def has_plugin(dask_worker):
+        return "jupyter_carbon" in dask_worker.plugins
+
+    assert all(local.run(has_plugin).values())
+    dask_shell.run_line_magic("unload_ext", "jupyter_carbon")
+    assert not any(local.run(has_plugin).values())
+    dask_shell.run_line_magic("load_ext", "jupyter_carbon")  # the fixture unloads it
+
+
+# --- separate dask scheduler / dask worker processes, each worker its own host -------------------
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
+    """Start ``args`` detached (re-parented to init, not a child of this process); its pid."""
+    command = shlex.join(args) + f" > {shlex.quote(str(log))} 2>&1 & echo $!"
+    out = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, check=True, start_new_session=True)
+    return int(out.stdout.strip())
+
+
+def _worker_args(scheduler_file: Path, name: str) -> list[str]:
+    return [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--no-nanny", "--no-dashboard", "--death-timeout", "30", "--name", name]
+
+
+@pytest.fixture(scope="module")
+def apart(tmp_path_factory):
+    """Scheduler and three workers as separate processes: host-a, host-b, and host-c (killed by a test)."""
+    tmp = tmp_path_factory.mktemp("apart")
+    scheduler_file = tmp / "scheduler.json"
+    env = {**os.environ, "JUPYTER_CARBON_LOCK_DIR": str(tmp)}
+    pids = [_spawn([sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file", str(scheduler_file), "--port", "0", "--no-dashboard"], env, tmp / "scheduler.log")]
+    client = None
+    try:
+        wait_for(scheduler_file.exists, what="the scheduler")
+        for host in ("host-a", "host-b", "host-c"):
+            pids.append(_spawn(_worker_args(scheduler_file, host), {**env, "JUPYTER_CARBON_HOST": host}, tmp / f"{host}.log"))
+        # a worker that cannot import jupyter_carbon (as on a cluster where it was not installed)
+        lacking = [sys.executable, "-c", "import sys; sys.modules['jupyter_carbon'] = None; sys.argv[0] = 'dask-worker'; from distributed.cli.dask_worker import main; main()", *_worker_args(scheduler_file, "bare")[3:]]
+        pids.append(_spawn(lacking, {**env, "JUPYTER_CARBON_HOST": "host-bare"}, tmp / "bare.log"))
+        client = distributed.Client(scheduler_file=str(scheduler_file), set_as_default=False)
+        client.wait_for_workers(4, timeout=60)
+        workers = {info["name"]: address for address, info in client.scheduler_info()["workers"].items()}
+        yield client, workers, pids
+    finally:
+        if client is not None:
+            client.close()
+        _stop(pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _stop(pids: list[int]) -> None:
+    """SIGTERM, then SIGKILL what is still there after 10 s (a worker may hang closing)."""
+    for pid in pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+    try:
+        wait_for(lambda: not any(_alive(p) for p in pids), timeout_s=10, what="the cluster processes to exit")
+    except AssertionError:
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def apart_shell(shell, apart):
+    client, workers, pids = apart
+    with client.as_current():  # the kernel's default client while the test runs
+        shell.user_ns.update(client=client, workers=workers)
+        shell.run_cell(BURN)
+        yield shell
+    shell.user_ns.pop("client", None)
+
+
+def test_workers_started_apart_are_charged_per_host(apart_shell, apart):
+    import psutil
+
+    client, workers, pids = apart
+    children = {p.pid for p in psutil.Process().children(recursive=True)}
+    assert not children & set(pids[1:])  # the workers are not the kernel's children
+    cell = "%%carbon --scope process\nfs = [client.submit(burn, 0.8, workers=[workers[h]], pure=False) for h in ('host-a', 'host-b')]\nclient.gather(fs)"
+    apart_shell.run_cell(cell)
+    record = get_session().records[-1]
+    part = ClusterPart.of(record)
+    hosts = {h.host: h for h in part.hosts}
+    assert {"host-a", "host-b"} <= set(hosts)
+    for name in ("host-a", "host-b"):
+        assert hosts[name].task_s == pytest.approx(0.8, abs=0.3)
+        assert hosts[name].energy_j > 0
+    # process scope sees only the kernel; the cluster part carries the work
+    assert part.energy_j > record.energy_j
+    # the worker without jupyter_carbon is named, with the install hint
+    assert any("bare" in flag or "jupyter-carbon[dask]" in flag for flag in record.flags)
+
+
+def test_status_says_which_workers_lack_jupyter_carbon(apart_shell, capsys):
+    apart_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    capsys.readouterr()
+    apart_shell.run_line_magic("carbon", "status")
+    out = capsys.readouterr().out
+    assert "host host-a: 1 worker(s)" in out and "host host-b: 1 worker(s)" in out
+    assert "not measured:" in out and "pip install 'jupyter-carbon[dask]'" in out
+
+
+def test_a_worker_killed_mid_cell_is_flagged_and_the_rest_kept(apart_shell, apart, capsys):
+    client, workers, pids = apart
+    victim = pids[3]  # host-c
+    apart_shell.user_ns["victim"] = victim
+    cell = (
+        "%%carbon\nimport os, signal, time\n"
+        "doomed = client.submit(burn, 5, workers=[workers['host-c']], allow_other_workers=False, pure=False)\n"
+        "kept = client.submit(burn, 0.8, workers=[workers['host-a']], pure=False)\n"
+        "time.sleep(0.3); os.kill(victim, signal.SIGKILL)\n"
+        "kept.result(); client.cancel(doomed)"
+    )
+    apart_shell.run_cell(cell)
+    record = get_session().records[-1]
+    part = ClusterPart.of(record)
+    hosts = {h.host: h for h in part.hosts}
+    assert any("host-c" in flag and "died" in flag for flag in record.flags)
+    assert hosts["host-a"].task_s == pytest.approx(0.8, abs=0.3) and hosts["host-a"].energy_j > 0
+    apart_shell.run_line_magic("carbon", "status")
+    assert "recent: host-c: worker" in capsys.readouterr().out
+
+
+# --- pure parts ----------------------------------------------------------------------------------
+
+
+def _report(address, host, *, busy_s, window_s, meter_id="m1", energy_j=0.0, t_s=0.0, nthreads=1):
+    meter = {"id": meter_id, "t_s": t_s, "sources": [["cpu", "cpu0", "rapl", True]], "readings": [[energy_j, energy_j, energy_j]]} if meter_id else None
+    return {"worker": address, "host": host, "nthreads": nthreads, "cpu_count": 8, "t_s": t_s, "busy_s": busy_s, "window_s": {"s": window_s}, "running": {"s": 0}, "meter": meter}
+
+
+def test_attribution_splits_host_energy_without_loss_and_flags_a_dead_worker():
+    begin = {"w1": _report("w1", "h", busy_s=0, window_s=0, energy_j=100, t_s=10), "w2": _report("w2", "h", busy_s=0, window_s=0, meter_id=None, t_s=10)}
+    end = {"w1": _report("w1", "h", busy_s=3, window_s=2, energy_j=140, t_s=12)}
+    (host,) = attribute(begin, end, "s")
+    assert host.host_j == pytest.approx(40)
+    assert host.energy_j + host.others_j + host.idle_j == pytest.approx(host.host_j)
+    # capacity: 1 surviving thread × 2 s is less than the 3 busy thread-s, so the busy time counts
+    assert host.energy_j == pytest.approx(40 * 2 / 3)
+    assert host.idle_j == pytest.approx(0)
+    assert host.measured and host.methods == ("rapl",)
+    assert any("w2 died mid-window" in f for f in host.flags)
+
+
+def test_parts_round_trip_through_json():
+    part = ClusterPart(hosts=(HostPart("h", 1.5, 1.0, 2.0, False, ("cpu-model",), host_j=3.0, idle_j=1.0, others_j=0.5, task_s=2.0, busy_share=0.6, workers=2, late=True, flags=("x",)),), pending_futures=2, late_for=7, flags=("y",), scheduler="tcp://s")
+    assert ClusterPart.from_dict(json.loads(json.dumps(part.to_dict()))) == part
+
+
+def test_without_a_client_nothing_of_distributed_is_imported():
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "shell.run_line_magic('load_ext', 'jupyter_carbon')\n"
+        "shell.run_cell('%%carbon --quiet\\nx = 1')\n"
+        "shell.run_line_magic('carbon', 'status')\n"
+        "print('distributed' in sys.modules, 'dask' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "JUPYTER_CARBON_LOG_DIR": "none"}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False False"
+    assert "cluster (Dask): none in use" in out.stdout
+
+
+def test_session_observer_failure_never_reaches_the_cell():
+    session = CarbonSession(threaded=False)
+
+    class Broken:
+        def window_started(self, m):
+            raise RuntimeError("boom")
+
+        def window_stopping(self, m):
+            raise RuntimeError("bang")
+
+    session.observers.append(Broken())
+    with session.open("x") as m:
+        pass
+    assert any("bang" in f for f in m.record.flags)
+    assert any("boom" in p for p in session.problems)
+
+
+# --- a real kernel (ipykernel through nbclient): the annotation follows the cell, not beyond ------
+
+
+def test_in_a_real_kernel_the_cell_is_charged_and_nothing_leaks(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = [
+        "%load_ext jupyter_carbon",
+        "from distributed import Client, LocalCluster\n"
+        "cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)\n"
+        "client = Client(cluster)\n" + BURN,
+        "%%carbon\nclient.gather(client.map(burn, [0.4, 0.4], pure=False))",
+        "import dask, json\nfrom jupyter_carbon.carbon_session import get_session\n"
+        "print(json.dumps({'part': get_session().records[-1].extra.get('cluster'), 'annotations': dask.get_annotations()}))",
+        "%unload_ext jupyter_carbon",
+        "print(json.dumps(list(client.run(lambda dask_worker: 'jupyter_carbon' in dask_worker.plugins).values())))\nclient.close(); cluster.close()",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = json.loads(next(o["text"] for o in nb.cells[3].outputs if o.get("name") == "stdout"))
+    part = ClusterPart.from_dict(out["part"])
+    assert part.hosts and sum(h.task_s for h in part.hosts) == pytest.approx(0.8, abs=0.3)
+    assert out["annotations"] == {}  # the window's task annotation ended with the cell
+    text = "".join(o.get("text", "") for o in nb.cells[2].outputs) + json.dumps([o.get("data", {}) for o in nb.cells[2].outputs])
+    assert "cluster (Dask)" in text
+    plugins = json.loads(next(o["text"] for o in nb.cells[5].outputs if o.get("name") == "stdout"))
+    assert plugins == [False]  # removed on %unload_ext
+
+
+def test_one_meter_per_host_identity_and_a_takeover(tmp_path):
+    from jupyter_carbon.cluster.host import HostMeter, host_identity
+
+    env = {"JUPYTER_CARBON_LOCK_DIR": str(tmp_path), "JUPYTER_CARBON_POWER": "cpu:10,ram:2"}
+    first, second, elsewhere = HostMeter("node-1", env), HostMeter("node-1", env), HostMeter("node-2", env)
+    try:
+        assert first.try_lead() and not second.try_lead()  # same host: one meter
+        assert elsewhere.try_lead()  # another identity: its own meter
+        assert second.reading() is None and first.reading()["sources"][0][2] == "constant"
+        first_id = first.id
+        first.shutdown()  # its worker died: the lock is free
+        assert second.try_lead() and second.reading()["id"] not in (first_id, None)
+    finally:
+        for meter in (first, second, elsewhere):
+            meter.shutdown()
+    assert host_identity({"JUPYTER_CARBON_HOST": " gpu-node-7 "}) == "gpu-node-7"
