@@ -17,12 +17,8 @@ from typing import Any
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
 from ..units import format_co2e, format_duration, format_energy, format_power
-<<<<<<< HEAD
 from .plots import COMPONENT_COLORS  # one palette for the HTML bars and the plots (matplotlib is imported lazily there)
-from .text import format_per_item, format_record_line, how_word, plural, record_name, record_notes, session_phrase
-=======
-from .text import cluster_lines, component_badge, format_per_item, format_record_line, record_name, record_notes
->>>>>>> main
+from .text import cluster_lines, format_per_item, format_record_line, how_word, plural, record_name, record_notes, session_phrase
 
 __all__ = [
     "FG", "FG2", "BORDER", "BG", "FONT", "box_style", "status_html", "record_html", "record_line_html", "live_html",

@@ -58,7 +58,7 @@ def assumptions_html(session: Any) -> str:
     )
 
 
-def _head_html(totals: Any) -> str:
+def _head_html(session: Any, totals: Any) -> str:
     title = (
         f'<div class="jc-title"><b>jupyter_carbon session</b> · <span class="jc-totals">{plural(totals.cells, "cell")} · '
         f"{H.esc(format_duration(totals.duration_s))} measured · <b>{H.esc(format_energy(totals.energy_j))}</b> · <b>{H.esc(format_co2e(totals.co2e_g))}</b></span></div>"
@@ -113,7 +113,7 @@ def summary_html(session: Any) -> str:
     """The whole summary as one static HTML fragment."""
     records = list(session.records)
     totals = session.totals()
-    parts = [_head_html(totals)]
+    parts = [_head_html(session, totals)]
     if records:
         shown = records[-MAX_ROWS:]
         parts.append(H.bars_html(records[-_BAR_CELLS:]))

@@ -75,11 +75,7 @@ def format_record_line(record: CellRecord) -> str:
     energy_j = record.energy_j
     return (
         f"carbon{_status(record)}: {format_duration(record.duration_s)} · {format_energy(energy_j)} · "
-<<<<<<< HEAD
-        f"{format_co2e(record.co2e_g_of(energy_j))} ({how_word(record.measured_by_component)}) · {session_phrase(record.totals)}"
-=======
-        f"{format_co2e(record.co2e_g_of(energy_j))} ({how}){_cluster_phrase(record)} · session {format_co2e(record.totals.co2e_g)}"
->>>>>>> main
+        f"{format_co2e(record.co2e_g_of(energy_j))} ({how_word(record.measured_by_component)}){_cluster_phrase(record)} · {session_phrase(record.totals)}"
     )
 
 
