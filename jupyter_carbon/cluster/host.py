@@ -100,11 +100,12 @@ class HostMeter:
         from ..sources import detect
 
         config = Config.from_env(self._environ, problems=self.problems)
-        # the meter stands for every worker on the host: never one process's share ("process"
-        # scope); any other scope (e.g. a container's) is honoured
-        self.scope = "machine" if config.scope == "process" else config.scope
         self.detection = detect(config, now_s=self._clock(), environ=self._environ)
-        self.sampler = Sampler(self.detection.sources, config.interval, clock=self._clock, threaded=True, totals_scope=self.scope)
+        # the meter stands for every worker on the host: never one process's share ("process"
+        # scope); "auto" resolves as locally (a worker in a limiting cgroup: its container)
+        scope, _ = self.detection.resolve("machine" if config.scope == "process" else config.scope)
+        self.scope = scope
+        self.sampler = Sampler(self.detection.sources, config.interval, clock=self._clock, threaded=True, totals_scope=scope, scoped=getattr(self.detection, "scoped", ()))
         self.id = uuid.uuid4().hex
 
     def open(self, token: str) -> None:
