@@ -2,12 +2,15 @@
 
     python benchmarks/bench.py            # full run (~3 min on 2 cores)
     python benchmarks/bench.py --quick    # fewer repetitions
+    python benchmarks/bench.py --kernel-only   # only the real-kernel rows (benchmarks/kernel.py)
 
 Alternatives are measured when they are installed in the running environment (never as project
 dependencies): ipython-autotime and CodeCarbon's OfflineEmissionsTracker task API.
 ``benchmarks/run.sh`` builds such an environment (``.venv-bench``) and runs this script.
 Every figure is a median over repetitions; ratios compare medians. Each scenario runs in a fresh
-process so that hooks and threads of one do not leak into another.
+process so that hooks and threads of one do not leak into another. The real-kernel rows
+(round trips and iopub messages over ZMQ, what a person waits for in Jupyter) come from
+``benchmarks/kernel.py``.
 """
 
 from __future__ import annotations
@@ -304,9 +307,18 @@ def fmt(value: float | None, unit: str = "", digits: int = 3) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--kernel-only", action="store_true", help="only the real-kernel figures (benchmarks/kernel.py)")
     args = parser.parse_args()
     reps = 3 if args.quick else 7
     print(f"python {sys.version.split()[0]} · {os.cpu_count()} CPUs · reps {reps}", flush=True)
+
+    sys.path.insert(0, str(HERE))
+    import kernel as real_kernel  # benchmarks/kernel.py: one ipykernel driven over ZMQ
+
+    in_kernel = real_kernel.bench(rounds=8 if args.quick else 30, cells=20, carbon_cells=30 if args.quick else 100)
+    if args.kernel_only:
+        print_table(real_kernel.rows(in_kernel))
+        return
 
     accuracy = run_py(ACCURACY)
     load = bench_load(reps)
@@ -344,6 +356,11 @@ def main() -> None:
         ("pure-Python loop, measurement on vs off", f"{(sampler['loop_ratio'] - 1) * 100:+.2f} %", "≤ 1 %", f"{fmt(sampler['loop_off_s'], ' s')} per loop, median of paired ratios"),
         ("accuracy, synthetic powercap traces with wraparound", fmt(accuracy["max_error_pct"], " %", 2) + " max error", "≤ 0.1 %", f"3 traces × 60 s, 2 sockets + dram, ~{accuracy['wraps']} wraps"),
     ]
+    rows += real_kernel.rows(in_kernel)
+    print_table(rows)
+
+
+def print_table(rows: list[tuple[str, str, str, str]]) -> None:
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("metric", "jupyter_carbon (median)", "target", "notes / alternatives")
     width = [max(w, len(h)) for w, h in zip(width, header)]

@@ -31,7 +31,7 @@ def track(label: str | None = None, *, items: int | None = None, task: str | Non
 
 
 def summary() -> None:
-    """Show the session summary (a widget in Jupyter, text elsewhere); same as ``%carbon summary``."""
+    """Show the session summary (HTML with plots in Jupyter, text elsewhere); same as ``%carbon summary``."""
     from .display import show_summary
 
     try:

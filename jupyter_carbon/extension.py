@@ -158,6 +158,12 @@ class _Cell:
         self.record: Any = None
 
 
+def _is_carbon_command(raw_cell: str) -> bool:
+    """A cell that is only a ``%carbon …`` line (summary, status, config…): auto mode does not measure it."""
+    text = raw_cell.strip()
+    return text.startswith("%carbon") and not text.startswith("%%") and "\n" not in text
+
+
 class CarbonExtension:
     def __init__(self, shell: Any, session: CarbonSession) -> None:
         self.shell = shell
@@ -239,8 +245,8 @@ class CarbonExtension:
                 found = _stacked_options(raw)
                 if found is not None:
                     (options, stacked), claims = found, "all"
-            if options is None and (not self.auto or stack):
-                return  # not measured, or a plain cell nested in a measured one (counted there)
+            if options is None and (not self.auto or stack or _is_carbon_command(raw)):
+                return  # not measured, a plain cell nested in a measured one (counted there), or %carbon summary/status/…
             measurement = self._open(options, _Cell(info, _runner(), claims, stacked))
             if session.config.store_source:  # opt-in: cells often hold secrets
                 measurement.extra["source"] = getattr(info, "raw_cell", "")

@@ -11,7 +11,8 @@ thread, the loop attaches to that window and its prediction goes into its record
 the session's interval), plus after iterations 1, 2, 4 and 8 so a first estimate comes early —
 never every iteration: the per-iteration cost is a counter and a clock read.
 
-Output: in a cell with a widget the estimate is the widget's note line; elsewhere a line of text on
+Output: in a notebook cell the estimate is a note of the cell's view (with its running figures, then in
+its report); elsewhere a line of text on
 **stderr** (like tqdm), at most every ``TEXT_EVERY_S``, through ``tqdm.write`` while tqdm bars are
 open. Over budget: a :class:`CarbonBudgetWarning` (a ``UserWarning``: visible by default,
 filterable, turned into an error by ``-W error``), once per loop.
@@ -39,7 +40,7 @@ __all__ = ["track_iter", "TrackedIter", "CarbonBudgetWarning"]
 
 #: Energy is also read after these iterations, whatever ``every_s``, for an early estimate.
 EARLY_SAMPLES = (1, 2, 4, 8)
-#: Text lines (terminal, scripts) at most this often; widget notes follow every reading.
+#: Text lines (terminal, scripts) at most this often; notebook notes follow every reading.
 TEXT_EVERY_S = 30.0
 #: The prediction recorded with the window is the first one made at this fraction of the loop.
 RECORD_AT_FRACTION = 0.1
@@ -274,7 +275,7 @@ class TrackedIter:
 
         view = self._view
         if view is not None and not isinstance(view, TextView):
-            view.note(line, key=id(self))  # a widget: sets a trait, cheap; replaces this loop's last line
+            view.note(line, key=id(self))  # the notebook view stores it (cheap); replaces this loop's last line
             return
         if self.measurement is not None and view is None and not self._own:
             return  # a --quiet cell

@@ -182,11 +182,14 @@ class CarbonMagics(Magics):
         print(HELP)
 
     def _cmd_config(self, command: Any) -> None:
-        if command.settings:
-            self.session.configure(**command.settings)
-        from .display.text import format_config
+        from .display.text import format_config, format_config_changes
 
-        print(format_config(self.session.config))
+        if not command.settings:
+            print(format_config(self.session.config))
+            return
+        before = self.session.config
+        self.session.configure(**command.settings)
+        print(format_config_changes(before, self.session, command.settings))
 
     def _cmd_baseline(self, command: Any) -> None:
         from .baseline import measure_baseline

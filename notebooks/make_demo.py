@@ -1,4 +1,4 @@
-"""Build and execute ``notebooks/demo.ipynb`` (saved with outputs and widget state).
+"""Build and execute ``notebooks/demo.ipynb`` (saved with its outputs: static HTML and text, no widgets).
 
     PYTHONPATH=. python notebooks/make_demo.py [OUTPUT.ipynb]
 
@@ -20,7 +20,7 @@ CELLS: list[tuple[str, str, list[str]]] = [
     ("markdown", "# jupyter_carbon: a tour\n\nWhat a notebook cell costs in energy and CO2e, shown under the cell while it runs, and the whole session at a glance. "
      "Figures from RAPL/NVML counters are *measured*; without them a CPU/RAM power model gives an *estimate* with an uncertainty band — every figure says which.", []),
     ("code", "%load_ext jupyter_carbon\n%carbon config region=FR interval=0.5", []),
-    ("markdown", "## One measured cell\n`%%carbon` measures the cell it heads. While it runs the widget shows the elapsed time, power per component and the energy and CO2e so far; when it ends, the report, equivalents and a per-cell emissions plot (this cell outlined).", []),
+    ("markdown", "## One measured cell\n`%%carbon` measures the cell it heads. Once it has run a moment, a line shows the elapsed time, power per component and the energy and CO2e so far; when it ends, the report takes its place: energy and CO2e per component, a comparison you can picture when there is one, the recent cells as small bars (this one outlined), and how it was measured one click away.", []),
     ("code", "%%carbon --label \"matrix products\"\nimport numpy as np\n\nrng = np.random.default_rng(0)\na = rng.random((600, 600))\nfor _ in range(12):\n    a = a @ a\n    a /= np.abs(a).max()\nfloat(a.sum())", []),
     ("markdown", "## Waiting costs energy too\nAn idle cell still draws the machine's idle power.", []),
     ("code", "%%carbon --label sleep\nimport time\n\ntime.sleep(1.0)", []),
@@ -30,7 +30,7 @@ CELLS: list[tuple[str, str, list[str]]] = [
     ("code", "%%carbon --label \"a failing cell\"\nsum(i * i for i in range(300_000))\nraise ValueError(\"something went wrong in the cell\")", ["raises-exception"]),
     ("markdown", "## Predict a long loop\n`jupyter_carbon.track_iter` wraps a loop's iterable (like tqdm) and, after the first iterations, predicts the whole loop's energy, CO2e and time left, with a range that narrows as it goes; the prediction and the actual are kept with the record (`record.extra[\"loop\"]`).", []),
     ("code", "%%carbon --label \"a loop\"\nimport jupyter_carbon\n\nfor step in jupyter_carbon.track_iter(range(30)):\n    time.sleep(0.03)\n    b = a @ a", []),
-    ("markdown", "## Every cell: auto mode\n`%carbon on` measures every cell with a compact one-line widget (live for long cells), `%carbon off` stops.", []),
+    ("markdown", "## Every cell: auto mode\n`%carbon on` measures every cell and adds one quiet line under it (running figures only for cells that take over a second; hover for the detail), `%carbon off` stops. Cells that are only a `%carbon` command are not measured.", []),
     ("code", "%carbon on", []),
     ("code", "total = 0\nfor i in range(6_000_000):\n    total += i % 7\ntotal", []),
     ("code", "squares = np.square(rng.random(2_000_000)).sum()\nsquares", []),

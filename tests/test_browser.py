@@ -1,8 +1,11 @@
 """A real browser: JupyterLab on 127.0.0.1, Debian's chromium driven by Playwright for Python.
 
-Runs a ``%%carbon`` cell of ~3 s and checks that the live figures change while it runs and that
-the final widget shows energy, CO2e and the plot. Screenshots go to ``test-output/``. Without
-``/usr/bin/chromium`` the test is skipped, except under CI, where it must run.
+At 1280×800 with the file browser open, in the light and the dark theme: a ``%%carbon`` cell of
+~3 s whose running figures must grow while it runs, ``%carbon on`` with five cells, ``%carbon
+summary`` and a failing ``%%carbon`` cell. It checks that nothing of jupyter_carbon's outputs is
+wider than the cell's output area, that the auto-mode report is one line high, and saves
+screenshots in ``test-artifacts/``. Without ``/usr/bin/chromium`` the test is skipped, except
+under CI, where it must run.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import pytest
 from storage_helpers import ROOT, child_env
 
 CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = ROOT / "test-output"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 if not CHROMIUM.exists() and not os.environ.get("CI"):
@@ -29,19 +31,23 @@ if not CHROMIUM.exists() and not os.environ.get("CI"):
 if not os.environ.get("CI"):
     pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is not installed")
 
-CELLS = [
-    "%load_ext jupyter_carbon\n%carbon config interval=0.25",
-    (
-        "%%carbon --label browser\n"
-        "import time\n"
-        "for i in range(20):  # ~3 s: short sleeps and busy work\n"
-        "    time.sleep(0.1)\n"
-        "    t0 = time.perf_counter()\n"
-        "    while time.perf_counter() - t0 < 0.05:\n"
-        "        pass\n"
-        "'done'"
-    ),
-]
+LIVE = (
+    "%%carbon --label browser\n"
+    "import time\n"
+    "for i in range(20):  # ~3 s: short sleeps and busy work\n"
+    "    time.sleep(0.1)\n"
+    "    t0 = time.perf_counter()\n"
+    "    while time.perf_counter() - t0 < 0.05:\n"
+    "        pass\n"
+    "'done'"
+)
+FIVE = ["a = 1", "b = sum(range(10**5))\nb", "print('hello from a measured cell')", "import time\ntime.sleep(1.5)  # long enough for the live line", "c = [i * i for i in range(10**4)]"]
+CELLS = (
+    ["%load_ext jupyter_carbon\n%carbon config interval=0.25", LIVE, "%carbon on"] + FIVE
+    + ["%carbon off", "%carbon summary", "%%carbon --label failing\nraise ValueError('a failing cell')"]
+)
+SUMMARY_INDEX = CELLS.index("%carbon summary")
+ARTIFACTS = ROOT / "test-artifacts"
 
 
 def _free_port() -> int:
@@ -67,6 +73,12 @@ def lab(tmp_path_factory):
     env = child_env()
     for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTERLAB_SETTINGS_DIR", "settings"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("JUPYTER_RUNTIME_DIR", "runtime")):
         env[name] = str(base / sub)
+    # every cell in the DOM (JupyterLab 4 otherwise renders only the cells in view), no news toast
+    settings = base / "settings"
+    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False", "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
@@ -105,7 +117,7 @@ def page(lab, tmp_path_factory):
 
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, viewport={"width": 1200, "height": 900}
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 800}
         )
         try:
             yield context.new_page()
@@ -113,56 +125,113 @@ def page(lab, tmp_path_factory):
             context.close()
 
 
-def widget_texts(page) -> str:
+def carbon_texts(page) -> str:
     return page.evaluate("() => Array.from(document.querySelectorAll('.jupyter-carbon')).map(e => e.className + ': ' + e.innerText).join(' | ')")
 
 
-def test_live_figures_then_final_widget_in_jupyterlab(lab, page):
+#: Every element of every jupyter_carbon output whose right edge passes its output area's (a
+#: scrolling box may hold wider content: only the box itself must fit).
+CUT_OFF = """() => {
+  const bad = [];
+  for (const root of document.querySelectorAll('.jupyter-carbon')) {
+    const area = root.closest('.jp-OutputArea-output') || root.closest('.jp-OutputArea');
+    if (!area) continue;
+    const limit = area.getBoundingClientRect().right + 1;
+    for (const el of [root, ...root.querySelectorAll('*')]) {
+      if (el.closest('.jc-table-box') && !el.classList.contains('jc-table-box')) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.right > limit) bad.push(`${el.tagName}.${el.className} right ${Math.round(r.right)} > ${Math.round(limit)}`);
+    }
+  }
+  return bad;
+}"""
+
+
+def shoot(page, name: str, locator=None) -> None:
+    if locator is not None:
+        locator.scroll_into_view_if_needed()
+        time.sleep(0.2)
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+def run_cell_at(page, index: int) -> None:
+    page.evaluate(f"() => {{ const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = {index}; window.jupyterapp.commands.execute('notebook:run-cell'); }}")
+
+
+def check_layout(page, theme: str) -> None:
+    """Nothing cut off, the compact lines one line high, and screenshots of each kind of output."""
+    assert page.evaluate(CUT_OFF) == [], theme
+    compact = page.locator(".jupyter-carbon.jc-compact")
+    assert compact.count() == 5, carbon_texts(page)
+    # each line is its cell's last output, under the cell's own output (not between code and output)
+    order = compact.evaluate_all("els => els.map(e => { const c = e.closest('.jp-OutputArea-child'); return Array.from(c.parentElement.querySelectorAll(':scope > .jp-OutputArea-child')).map(x => x === c ? 'CARBON' : x.innerText.slice(0, 30)); })")
+    assert all(siblings[-1] == "CARBON" for siblings in order), order
+    for i in range(compact.count()):
+        box = compact.nth(i).bounding_box()
+        line = compact.nth(i).evaluate("e => parseFloat(getComputedStyle(e).lineHeight)")
+        assert box["height"] <= line * 1.5, (theme, box, line, compact.nth(i).inner_text())
+    shoot(page, f"browser-report-{theme}.png", page.locator(".jc-report").first)
+    shoot(page, f"browser-auto-{theme}.png", compact.nth(2))
+    shoot(page, f"browser-summary-{theme}.png", page.locator(".jc-summary").first)
+    shoot(page, f"browser-error-{theme}.png", page.locator(".jc-report.jc-error").first)
+
+
+def test_views_in_jupyterlab_light_and_dark(lab, page):
     url, token, _ = lab
-    OUTPUT.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(exist_ok=True)
     page.set_default_timeout(60_000)
     page.goto(f"{url}/lab/tree/carbon.ipynb?token={token}")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && window.jupyterapp.shell.currentWidget.sessionContext && window.jupyterapp.shell.currentWidget.sessionContext.session && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel")
     page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'")
+    page.evaluate("() => { if (window.jupyterapp.shell.leftCollapsed) window.jupyterapp.shell.activateById('filebrowser'); }")
+    page.wait_for_function("() => !window.jupyterapp.shell.leftCollapsed")
     # not awaited: the command's promise resolves only once every cell has run
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
-    live = page.locator(".jupyter-carbon .jc-live")
+    live = page.locator(".jupyter-carbon.jc-live")
     live.first.wait_for(state="attached", timeout=60_000)
     seen: list[str] = []
-    live_shot = False
-    result = page.locator(".jupyter-carbon .jc-result")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if "TOTAL" in (result.first.inner_text() if result.count() else ""):
-            break
         text = live.first.inner_text() if live.count() else ""
-        if "running" in text and (not seen or seen[-1] != text):
+        if "running browser" in text and (not seen or seen[-1] != text):
             seen.append(text)
-            if len(seen) == 3 and not live_shot:
-                page.screenshot(path=str(OUTPUT / "browser-live.png"))
-                live_shot = True
+            if len(seen) == 3:
+                shoot(page, "browser-live-light.png")
+        if page.locator(".jc-report").count():
+            break
         time.sleep(0.05)
     if len(seen) < 3:
-        page.screenshot(path=str(OUTPUT / "browser-failed.png"))
-    assert len(seen) >= 3, f"live figures changed fewer than twice: {seen}; widgets now: {widget_texts(page)}"
+        page.screenshot(path=str(ARTIFACTS / "browser-failed.png"))
+    assert len(seen) >= 3, f"live figures changed fewer than twice: {seen}; outputs now: {carbon_texts(page)}"
     assert all("CO2e so far" in t and "Wh" in t and " W" in t for t in seen), seen
+    elapsed = [float(t.split("browser: ")[1].split(" ")[0]) * (1e-3 if " ms elapsed" in t else 1) for t in seen]
+    assert elapsed == sorted(elapsed) and elapsed[-1] > elapsed[0], seen  # the numbers grow
 
-    widget = page.locator(".jupyter-carbon").first
-    widget.locator(".jc-result").get_by_text("TOTAL").wait_for(timeout=15_000)
-    final = widget.inner_text()
-    assert "Wh" in final and "CO2e" in final and "browser" in final, final
-    assert "running" not in final
-    image = widget.locator("img")
-    image.first.wait_for(state="visible")
-    assert image.first.evaluate("img => img.naturalWidth") > 100
-    widget.scroll_into_view_if_needed()
-    try:  # JupyterLab's "official Jupyter news?" toast covers part of the screenshots
-        page.locator(".jp-toast-button", has_text="No").first.click(timeout=2_000)
-    except Exception:
-        pass
-    page.screenshot(path=str(OUTPUT / "browser-final-light.png"))
+    # the failing cell ends the run; then the summary (run-all stops at the error, so it is rerun)
+    page.locator(".jc-report.jc-error").first.wait_for(timeout=60_000)
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'")
+    run_cell_at(page, SUMMARY_INDEX)
+    page.locator(".jc-summary img").nth(1).wait_for(state="visible", timeout=60_000)
+
+    report = page.locator(".jc-report").first
+    final = report.inner_text()
+    assert "browser" in final and "Wh" in final and "CO2e" in final and "running" not in final, final
+    assert page.locator(".jc-report .jc-bar").count() >= 1
+    errors = page.locator(".jc-report.jc-error").first.inner_text()
+    assert "ERROR" in errors and "failing" in errors
+    summary = page.locator(".jc-summary").first
+    assert "7 cells" in summary.inner_text()  # the live cell, five auto cells, the failing cell; not %carbon lines
+    for img in summary.locator("img").all():
+        assert img.evaluate("img => img.naturalWidth >= 2 * img.getBoundingClientRect().width - 2"), "plots are drawn at 2x"
+    assert page.locator(".jupyter-carbon").count() == 8  # report, five lines, summary, error: nothing else
+
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
+    check_layout(page, "light")
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
     time.sleep(0.5)
-    page.screenshot(path=str(OUTPUT / "browser-final-dark.png"))
+    check_layout(page, "dark")
+    colour = page.locator(".jc-report").first.evaluate("e => getComputedStyle(e).color")
+    assert colour != "rgb(26, 26, 26)", "the report follows the theme's font colour"

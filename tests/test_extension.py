@@ -146,12 +146,13 @@ def test_auto_mode_measures_every_cell_with_a_compact_line(shell, capsys):
     run(shell, "%carbon on")
     run(shell, "a = 1")
     run(shell, "b = 2")
+    run(shell, "%carbon status")
     run(shell, "%carbon off")
     run(shell, "c = 3")
     out = capsys.readouterr().out
     kinds = [r.kind for r in records(shell)]
-    assert kinds == ["auto", "auto", "auto"]  # a=1, b=2 and the %carbon off cell; not c=3
-    assert sum(line.startswith("carbon: ") for line in out.splitlines()) == 3
+    assert kinds == ["auto", "auto"]  # a=1, b=2; not the %carbon status/off cells, not c=3
+    assert sum(line.startswith("carbon: ") for line in out.splitlines()) == 2
 
 
 def test_carbon_cell_in_auto_mode_is_counted_once(shell):
@@ -182,7 +183,7 @@ def test_nested_cells_in_auto_mode_close_every_window(shell):
     assert session.sampler.open_windows == 0 and get_extension(shell).current is None
     kinds = [(r.kind, r.label) for r in records(shell)]
     assert kinds.count(("cell", "inner")) == 1
-    assert sum(kind == "auto" for kind, _ in kinds) == 2  # the plain %%capture cell and %carbon off
+    assert sum(kind == "auto" for kind, _ in kinds) == 1  # the plain %%capture cell (a %carbon line cell is not measured)
 
 
 def test_programmatic_run_cell_magic_measures_and_returns_value(shell):
@@ -199,7 +200,7 @@ def test_status_summary_reset_help(shell, capsys):
     assert "sources in use:" in out and "rapl:" in out and "nvml:" in out and "PUE 1" in out
     run(shell, "%carbon summary")
     out = capsys.readouterr().out
-    assert "jupyter_carbon session: 1 cells" in out and "one" in out
+    assert "jupyter_carbon session: 1 cell ·" in out and "one" in out
     run(shell, "%carbon help")
     assert "%carbon on [--quiet] | off" in capsys.readouterr().out
     run(shell, "%carbon reset")

@@ -62,7 +62,7 @@ def outcome(shell, cell):
     shell.exit_now = False  # exit() asks the shell to stop; we keep using it
     text = out.getvalue()
     # the extension's own report lines are the only difference allowed
-    user_lines = [line for line in text.splitlines() if not line.startswith(("carbon", " CPU", " RAM", "TOTAL", "per item", "equivalent to", "intensity", "session:", "note:"))]
+    user_lines = [line for line in text.splitlines() if not line.startswith(("carbon", " CPU", " RAM", "TOTAL", "per item", "≈ ", "intensity", "session ", "note:"))]
     return {
         "result": repr(result.result),
         "error": type(result.error_in_exec or result.error_before_exec).__name__,

@@ -1,10 +1,9 @@
-"""Notebooks executed by nbclient in a real ipykernel: widget state and static fallbacks."""
+"""Notebooks executed by nbclient in a real ipykernel: what the saved outputs hold."""
 
 from __future__ import annotations
 
 import base64
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ pytest.importorskip("ipykernel")
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -29,44 +27,12 @@ def _make_demo():
 make_demo = _make_demo()
 
 
-def widget_state(nb) -> dict:
-    return nb.metadata["widgets"][WIDGET_STATE]["state"]
-
-
 def carbon_outputs(nb):
-    """(cell, output) for every display of jupyter_carbon (widget bundles, and auto-mode lines)."""
+    """(cell, output) for every display of jupyter_carbon (reports, auto-mode lines, the summary)."""
     for cell in nb.cells:
         for out in cell.get("outputs", []):
-            if out.output_type == "display_data" and (WIDGET_VIEW in out.data or "jupyter-carbon" in out.data.get("text/html", "")):
+            if out.output_type == "display_data" and "jupyter-carbon" in out.data.get("text/html", ""):
                 yield cell, out
-
-
-def model_tree(state: dict, model_id: str) -> list[dict]:
-    """A model and every model under it (children, via 'IPY_MODEL_' references)."""
-    seen, todo, out = set(), [model_id], []
-    while todo:
-        mid = todo.pop()
-        if mid in seen or mid not in state:
-            continue
-        seen.add(mid)
-        out.append(state[mid])
-        refs = json.dumps(state[mid]["state"])
-        todo += [part.split('"')[0] for part in refs.split("IPY_MODEL_")[1:]]
-    return out
-
-
-def texts(models: list[dict]) -> str:
-    return "\n".join(str(m["state"].get("value", "")) for m in models if m["model_name"] == "HTMLModel")
-
-
-def images(models: list[dict]) -> list[bytes]:
-    out = []
-    for m in models:
-        if m["model_name"] == "ImageModel":
-            for buffer in m.get("buffers", []):
-                if buffer["path"] == ["value"]:
-                    out.append(base64.b64decode(buffer["data"]))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -75,46 +41,41 @@ def demo(tmp_path_factory):
     return make_demo.execute(make_demo.build(), cwd=cwd)
 
 
-def test_demo_widget_state_holds_the_results(demo):
-    state = widget_state(demo)
+def test_demo_outputs_are_static_and_complete(demo):
     outputs = list(carbon_outputs(demo))
-    # 5 %%carbon cells, 3 auto-mode cells (two cells and %carbon off itself), the summary
-    assert len(outputs) == 9
+    assert not any(WIDGET_VIEW in out.data for c in demo.cells for out in c.get("outputs", []) if "data" in out)
+    # 5 %%carbon cells, 2 auto-mode cells (not the %carbon off line), the summary
+    assert len(outputs) == 8
+    for _, out in outputs:
+        assert set(out.data) == {"text/plain", "text/html"}
     full = [o for c, o in outputs if c.source.startswith("%%carbon")]
     compact = [o for c, o in outputs if not c.source.startswith(("%%carbon", "%carbon summary"))]
-    assert len(full) == 5 and len(compact) == 3
+    assert len(full) == 5 and len(compact) == 2
     for out, label in zip(full, ("matrix products", "sleep", "predictions", "a failing cell", "a loop")):
-        models = model_tree(state, out.data[WIDGET_VIEW]["model_id"])
-        text = texts(models)
-        assert label in text and "TOTAL" in text and "Wh" in text and "CO2e" in text
-        assert "estimated (cpu-model" in text or "measured (rapl" in text
-        assert "session so far" in text
-        (png,) = images(models)
-        assert png.startswith(PNG_MAGIC)
-    assert "per item" in texts(model_tree(state, full[2].data[WIDGET_VIEW]["model_id"]))
-    assert "ERROR" in texts(model_tree(state, full[3].data[WIDGET_VIEW]["model_id"]))
-    assert "ERROR" not in texts(model_tree(state, full[0].data[WIDGET_VIEW]["model_id"]))
-    (report,) = [m["state"]["value"] for m in model_tree(state, full[4].data[WIDGET_VIEW]["model_id"]) if "TOTAL" in str(m["state"].get("value", ""))]
-    assert report.count("predicted total:") == 1  # the loop's prediction, refined in place, in the report
-    for out in compact:  # auto-mode lines end as static HTML: no widget model kept per cell
-        assert WIDGET_VIEW not in out.data
-        assert "jc-compact" in out.data["text/html"] and "carbon: " in out.data["text/plain"]
-        assert "data:image/png" not in out.data["text/html"]
+        html = out.data["text/html"]
+        assert label in html and "Wh" in html and "CO2e" in html and "jc-bar" in html and "how this was measured" in html
+        assert "estimated (cpu-model" in html or "measured (rapl" in html
+        assert "TOTAL" in out.data["text/plain"] and "session " in out.data["text/plain"]
+        assert "<img" not in html  # no matplotlib per cell
+    assert "per item" in full[2].data["text/html"]
+    assert "ERROR" in full[3].data["text/html"] and "ERROR" not in full[0].data["text/html"]
+    assert full[4].data["text/html"].count("predicted total:") == 1  # the loop's prediction, refined in place, in the report
+    for out in compact:
+        assert "jc-compact" in out.data["text/html"] and out.data["text/plain"].startswith("carbon: ")
+        assert "\n" not in out.data["text/plain"] and "<img" not in out.data["text/html"]
 
 
-def test_demo_summary_widget(demo):
-    state = widget_state(demo)
+def test_demo_summary(demo):
     (cell,) = [c for c in demo.cells if c.source == "%carbon summary"]
     (out,) = cell.outputs
-    models = model_tree(state, out.data[WIDGET_VIEW]["model_id"])
-    text = texts(models)
-    assert "8 cells" in text and "matrix products" in text and "a failing cell" in text
-    assert "region FR" in text and "PUE 1" in text and "sampling interval 0.5 s" in text
-    (dropdown,) = [m for m in models if m["model_name"] == "DropdownModel"]
-    assert len(dropdown["state"]["_options_labels"]) == 8
-    assert len(images(models)) == 3  # bar, cumulative, timeline
-    assert out.data["text/html"].count("data:image/png;base64,") == 3
-    assert out.data["text/plain"].startswith("jupyter_carbon session: 8 cells")
+    html = out.data["text/html"]
+    assert "7 cells" in html and "matrix products" in html and "a failing cell" in html
+    assert "region FR" in html and "PUE 1" in html and "sampling interval 0.5 s" in html
+    # cumulative, power timeline of the biggest cell, then up to 3 more in a <details>
+    assert 2 <= html.count("data:image/png;base64,") <= 5
+    png = base64.b64decode(html.split("data:image/png;base64,")[1].split('"')[0])
+    assert png.startswith(PNG_MAGIC)
+    assert out.data["text/plain"].startswith("jupyter_carbon session: 7 cells")
 
 
 def test_demo_static_fallbacks(demo):
@@ -123,19 +84,19 @@ def test_demo_static_fallbacks(demo):
         html = out.data["text/html"]
         assert "jupyter-carbon" in html and "CO2e" in html
         if cell.source.startswith("%%carbon"):
-            assert "data:image/png;base64," in html and "TOTAL" in html
+            assert "TOTAL" in out.data["text/plain"] and "jc-components" in html
     error_cell = [c for c in demo.cells if "raises-exception" in c.metadata.get("tags", [])][0]
-    assert [o.output_type for o in error_cell.outputs][-1] == "error"
+    # the traceback, then the report (written when the cell has ended: the last output)
+    assert [o.output_type for o in error_cell.outputs][-2:] == ["error", "display_data"]
 
 
 def test_saved_demo_is_current_and_has_outputs():
     nb = nbformat.read(ROOT / "notebooks" / "demo.ipynb", as_version=4)
     assert [c.source for c in nb.cells] == [source for _, source, _ in make_demo.CELLS], "run notebooks/make_demo.py"
     outputs = list(carbon_outputs(nb))
-    assert len(outputs) == 9
-    assert all("text/html" in o.data and "text/plain" in o.data for _, o in outputs)
-    assert sum("data:image/png;base64," in o.data["text/html"] for _, o in outputs) == 6
-    assert len(widget_state(nb)) > 50
+    assert len(outputs) == 8
+    assert all(set(o.data) == {"text/html", "text/plain"} for _, o in outputs)
+    assert sum("data:image/png;base64," in o.data["text/html"] for _, o in outputs) == 1  # the summary
 
 
 CHECKS = [
@@ -159,5 +120,5 @@ def test_measured_cells_leave_matplotlib_alone(tmp_path):
     nb.cells = [nbformat.v4.new_code_cell(source) for source in CHECKS]
     make_demo.execute(nb, cwd=tmp_path, timeout_s=60)  # a failed assert raises CellExecutionError
     kinds = [[sorted(o.get("data", {})) for o in c.outputs if o.output_type == "display_data"] for c in nb.cells]
-    assert kinds[1] == kinds[4] == [["application/vnd.jupyter.widget-view+json", "text/html", "text/plain"]]
+    assert kinds[1] == kinds[4] == [["text/html", "text/plain"]]
     assert kinds[5] == kinds[1]  # the summary

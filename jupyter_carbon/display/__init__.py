@@ -1,9 +1,9 @@
-"""Front ends for records: text (terminal, ``text/plain``) and widgets (Jupyter).
+"""Front ends for records: text (terminal, ``text/plain``) and notebook outputs (Jupyter).
 
 A *view* follows one measured window: ``on_live`` is called from the sampler thread with running
-figures (it must only set state, never call ``display``), ``finish`` from the main thread with the
-closed record. ``make_view`` picks the widget view inside a Jupyter kernel with ipywidgets, the
-text view elsewhere.
+figures, ``finish`` from the main thread with the closed record. ``make_view`` picks the notebook
+view (:mod:`.cell`: one ``text/plain`` + ``text/html`` output, live only for long cells) inside a
+Jupyter kernel, the text view elsewhere.
 """
 
 from __future__ import annotations
@@ -26,33 +26,30 @@ class CellView(Protocol):
 
 
 def in_kernel(shell: Any) -> bool:
-    """True inside a Jupyter kernel (ipykernel), where rich outputs and widgets render."""
+    """True inside a Jupyter kernel (ipykernel), where rich outputs render."""
     return "ipykernel" in sys.modules and getattr(shell, "kernel", None) is not None
 
 
 def make_view(shell: Any, session: Any, *, compact: bool, **meta: Any) -> CellView:
-    """The best view for ``shell``; a widget view when possible, else text."""
+    """The best view for ``shell``: the notebook view in a kernel, else text."""
     if in_kernel(shell):
-        try:
-            from .widget import WidgetView
-        except ImportError:  # ipywidgets/matplotlib missing or broken: text still works
-            pass
-        else:
-            return WidgetView(session, compact=compact, **meta)
+        from .cell import NotebookView
+
+        return NotebookView(session, compact=compact, **meta)
     from .text import TextView
 
     return TextView(session, compact=compact, **meta)
 
 
 def show_summary(shell: Any, session: Any) -> None:
-    """Show the session summary: the widget in a kernel, text elsewhere."""
+    """Show the session summary: HTML with plots in a kernel, text elsewhere."""
     if in_kernel(shell):
         try:
-            from .summary import show_summary_widget
-        except ImportError:
+            from .summary import show_summary_html
+        except ImportError:  # matplotlib missing: the text summary still works
             pass
         else:
-            show_summary_widget(session)
+            show_summary_html(session)
             return
     from .text import format_assumptions, format_summary
 

@@ -1,31 +1,42 @@
-"""HTML fragments for records, shared by the widgets and their static ``text/html`` fallbacks.
+"""HTML fragments for records: the one-line auto-mode report, the full ``%%carbon`` report, the
+live figures and a small per-cell bar chart drawn with plain ``<div>``s (no matplotlib per cell).
 
 Styles are inline (a saved notebook keeps them; no stylesheet to inject) and use JupyterLab's CSS
-variables with fallbacks, so the same markup reads in the light and dark themes, in nbviewer and
-in nbconvert's HTML. No ipywidgets or matplotlib here.
+variables with fallbacks, so the same markup follows the light and dark themes, and reads in
+nbviewer and nbconvert's HTML. The detail (methods, uncertainty bands, sources) sits in tooltips
+and a ``<details>`` element: the default view stays short. No ipywidgets or matplotlib here.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-from typing import Any, Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
 from ..units import format_co2e, format_duration, format_energy, format_power
-from .text import cluster_lines, component_badge, format_per_item, format_record_line, record_name, record_notes
+from .plots import COMPONENT_COLORS  # one palette for the HTML bars and the plots (matplotlib is imported lazily there)
+from .text import cluster_lines, format_per_item, format_record_line, how_word, plural, record_name, record_notes, session_phrase
 
-__all__ = ["FG", "FG2", "BORDER", "BG", "box_style", "badge_html", "status_html", "record_html", "record_line_html", "live_html", "equivalents_html", "totals_html", "img_html", "esc"]
+__all__ = [
+    "FG", "FG2", "BORDER", "BG", "FONT", "box_style", "status_html", "record_html", "record_line_html", "live_html",
+    "equivalents_html", "totals_html", "bars_html", "img_html", "esc", "COMPONENT_COLORS",
+]  # fmt: skip
 
-FG = "var(--jp-ui-font-color1, #1a1a1a)"
-FG2 = "var(--jp-ui-font-color2, #616161)"
-BORDER = "var(--jp-border-color2, #d0d0d0)"
+# JupyterLab's theme variables; elsewhere VS Code's, else the surrounding text colour (a fixed
+# dark grey would vanish on a dark VS Code theme)
+FG = "var(--jp-ui-font-color1, var(--vscode-editor-foreground, inherit))"
+FG2 = "var(--jp-ui-font-color2, var(--vscode-descriptionForeground, inherit))"
+BORDER = "var(--jp-border-color2, rgba(128, 128, 128, 0.4))"
 BG = "var(--jp-layout-color1, transparent)"
 OK = "var(--jp-success-color1, #2e7d32)"
 WARN = "var(--jp-warn-color1, #b26a00)"
 ERROR = "var(--jp-error-color1, #c62828)"
-FONT = "font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: var(--jp-ui-font-size1, 13px)"
+ACCENT = "var(--jp-brand-color1, #1976d2)"
+FONT = "font-family: var(--jp-ui-font-family, var(--vscode-font-family, system-ui, sans-serif)); font-size: var(--jp-ui-font-size1, 13px)"
+_OTHER_COLOR = "#808080"
 
 
 def esc(text: Any) -> str:
@@ -33,62 +44,123 @@ def esc(text: Any) -> str:
 
 
 def box_style(status: str = "ok") -> str:
-    edge = ERROR if status != "ok" else BORDER
-    return f"{FONT}; color: {FG}; background: {BG}; border: 1px solid {edge}; border-left: 4px solid {edge if status != 'ok' else OK}; border-radius: 4px; padding: 6px 10px; margin: 2px 0; line-height: 1.5"
-
-
-def badge_html(comp: ComponentEnergy) -> str:
-    color = OK if comp.measured else WARN
-    tip = "read from a hardware energy counter/sensor" if comp.measured else "estimated from a power model; the band is the model's uncertainty"
-    return f'<span class="jc-badge" title="{esc(tip)}" style="border: 1px solid {color}; color: {color}; border-radius: 8px; padding: 0 6px; font-size: 0.9em; white-space: nowrap">{esc(component_badge(comp))}</span>'
+    edge = ERROR if status != "ok" else OK
+    return (
+        f"{FONT}; color: {FG}; background: {BG}; border-left: 3px solid {edge}; padding: 4px 10px; margin: 2px 0; "
+        "line-height: 1.5; max-width: 100%; box-sizing: border-box; overflow-x: auto"
+    )
 
 
 def status_html(status: str) -> str:
     if status == "ok":
         return ""
-    return f'<span class="jc-status" style="background: {ERROR}; color: white; border-radius: 3px; padding: 0 6px; font-weight: bold">{esc(status.upper())}</span> '
+    return f'<span class="jc-status" style="background: {ERROR}; color: white; border-radius: 3px; padding: 0 5px; font-weight: bold">{esc(status.upper())}</span> '
+
+
+def component_tip(comp: ComponentEnergy) -> str:
+    """``CPU: estimated (cpu-model), range 80 µWh–120 µWh``."""
+    band = f", range {format_energy(comp.low_j)}–{format_energy(comp.high_j)}" if comp.high_j > comp.low_j else ""
+    return f"{comp.component.upper()} {format_energy(comp.energy_j)}: {comp.how}{band}"
+
+
+def record_tip(record: CellRecord) -> str:
+    """Everything behind a one-line report, for its tooltip: components, band, intensity, notes."""
+    lines = [component_tip(c) for c in record.components.values()]
+    low, high = record.co2e_band_g
+    if high > low:
+        lines.append(f"CO2e range {format_co2e(low)} – {format_co2e(high)}")
+    lines.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
+    lines += [f"note: {flag}" for flag in record_notes(record)]
+    return "\n".join(lines)
 
 
 def equivalents_html(energy_j: float, co2e_g: float) -> str:
-    """Smartphone charges and car distance, each with its source as a tooltip."""
-    from ..intensity.emissions import equivalents_by_label
+    """``≈ a 10 W LED bulb lit for 7 s · a car driving 3 m``, each with its source as a tooltip; '' when nothing is picturable."""
+    from .equivalents import comparisons
 
-    parts = []
-    for label, items in equivalents_by_label(energy_j, co2e_g).items():
-        values = " / ".join(f"{e.value:.3g} {'' if e.unit in label else e.unit}".strip() for e in items)
-        parts.append(f'<span class="jc-equivalent" title="{esc(items[0].source)}" style="border-bottom: 1px dotted {FG2}; cursor: help">{esc(label)}: {esc(values)}</span>')
+    found = comparisons(energy_j, co2e_g)
+    if not found:
+        return ""
+    parts = [f'<span class="jc-equivalent" title="{esc(c.source)}" style="border-bottom: 1px dotted {FG2}; cursor: help">{esc(c.text)}</span>' for c in found]
     return f'<div class="jc-equivalents" style="color: {FG2}">≈ ' + " · ".join(parts) + "</div>"
 
 
 def totals_html(totals: Any) -> str:
-    return f'<div class="jc-session" style="color: {FG2}">session so far: {totals.cells} cells measured · {esc(format_energy(totals.energy_j))} · {esc(format_co2e(totals.co2e_g))}</div>'
+    return f'<div class="jc-session" style="color: {FG2}">{esc(session_phrase(totals))} · {esc(format_energy(totals.energy_j))}</div>'
 
 
-def _component_rows(record: CellRecord) -> Iterable[str]:
-    cell = f"padding: 1px 10px 1px 0; border-bottom: 1px solid {BORDER}"
+def _components_table(record: CellRecord) -> str:
+    td = "padding: 0 12px 0 0; white-space: nowrap"
+    rows = []
     for comp in record.components.values():
-        yield (
-            f'<tr class="jc-component" data-component="{esc(comp.component)}"><td style="{cell}; font-weight: bold">{esc(comp.component.upper())}</td>'
-            f'<td style="{cell}; text-align: right">{esc(format_energy(comp.energy_j))}</td>'
-            f'<td style="{cell}; text-align: right">{esc(format_co2e(record.co2e_g_of(comp.energy_j)))}</td>'
-            f'<td style="{cell}">{badge_html(comp)}</td></tr>'
+        color = COMPONENT_COLORS.get(comp.component, _OTHER_COLOR)
+        rows.append(
+            f'<tr class="jc-component" data-component="{esc(comp.component)}" title="{esc(component_tip(comp))}">'
+            f'<td style="{td}"><span style="color: {color}">■</span> {esc(comp.component.upper())}</td>'
+            f'<td style="{td}; text-align: right">{esc(format_energy(comp.energy_j))}</td>'
+            f'<td style="{td}; text-align: right">{esc(format_co2e(record.co2e_g_of(comp.energy_j)))}</td>'
+            f'<td style="{td}; color: {FG2}">{esc(comp.how)}</td></tr>'
         )
+    return '<table class="jc-components" style="border-collapse: collapse; margin: 2px 0; font-size: 0.95em">' + "".join(rows) + "</table>"
+
+
+def bars_html(records: Sequence[CellRecord], highlight_id: int | None = None, *, height_px: int = 40) -> str:
+    """CO2e per record as a row of small stacked bars (``<div>``s, so crisp at any zoom and themed);
+    a record too small to see gets a 2 px stub, each bar says its figures in a tooltip."""
+    if not records:
+        return ""
+    top = max((r.co2e_g for r in records), default=0.0) or 1.0
+    bars = []
+    for r in records:
+        total = r.co2e_g
+        bar_px = max(2.0, height_px * total / top) if total > 0 else 1.0
+        segments = []
+        for name, comp in reversed(list(r.components.items())):
+            share = comp.energy_j / r.energy_j if r.energy_j > 0 else 0.0
+            if share > 0:
+                segments.append(f'<div style="height: {share * 100:.1f}%; background: {COMPONENT_COLORS.get(name, _OTHER_COLOR)}"></div>')
+        outline = f"outline: 2px solid {ACCENT}; outline-offset: 1px;" if r.id == highlight_id else ""
+        cap = f"border-top: 2px solid {ERROR};" if r.status != "ok" else ""
+        tip = f"{record_name(r.label, r.cell, r.id)} · {format_duration(r.duration_s)} · {format_energy(r.energy_j)} · {format_co2e(total)}" + ("" if r.status == "ok" else f" · {r.status}")
+        bars.append(
+            f'<div class="jc-bar" title="{esc(tip)}" style="flex: 0 1 12px; min-width: 3px; height: {bar_px:.1f}px; display: flex; flex-direction: column; {outline}{cap}">'
+            + "".join(segments)
+            + "</div>"
+        )
+    caption = f"CO2e per cell, last {plural(len(records), 'cell')} (tallest {format_co2e(top)})" + ("; this cell outlined" if highlight_id is not None else "")
+    legend = " ".join(f'<span style="color: {color}">■</span> {name.upper()}' for name, color in COMPONENT_COLORS.items() if any(name in r.components for r in records))
+    return (
+        f'<div class="jc-bars" style="margin: 6px 0 2px 0">'
+        f'<div style="display: flex; align-items: flex-end; gap: 2px; height: {height_px + 3}px; max-width: {len(records) * 16}px; border-bottom: 1px solid {BORDER}">{"".join(bars)}</div>'
+        f'<div style="color: {FG2}; font-size: 0.9em">{esc(caption)} · {legend}</div></div>'
+    )
+
+
+def _details_html(record: CellRecord, notes: Iterable[str]) -> str:
+    """The 'how was this measured' part, folded: methods and bands, intensity, sources."""
+    from .equivalents import comparisons
+
+    items = [component_tip(c) for c in record.components.values()]
     low, high = record.co2e_band_g
-    band = f'<span style="color: {FG2}; font-weight: normal"> ({esc(format_co2e(low))} – {esc(format_co2e(high))})</span>' if high > low else ""
-    yield (
-        f'<tr class="jc-total" style="font-weight: bold"><td style="padding: 1px 10px 1px 0">TOTAL</td>'
-        f'<td class="jc-energy" style="padding: 1px 10px 1px 0; text-align: right">{esc(format_energy(record.energy_j))}</td>'
-        f'<td class="jc-co2e" style="padding: 1px 10px 1px 0; text-align: right">{esc(format_co2e(record.co2e_g))}</td><td>{band}</td></tr>'
-    )
+    if high > low:
+        items.append(f"CO2e range of the estimates: {format_co2e(low)} – {format_co2e(high)}")
+    items.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
+    items += [f"comparison: {c.source}" for c in comparisons(record.energy_j, record.co2e_g)]
+    items += [f"note: {note}" for note in record_notes(record)[len(record.flags):]]  # session-level (no region set)
+    items += list(notes)
+    lis = "".join(f"<li>{esc(item)}</li>" for item in items)
+    return f'<details class="jc-details" style="color: {FG2}"><summary style="cursor: pointer">how this was measured</summary><ul style="margin: 2px 0; padding-left: 18px">{lis}</ul></details>'
 
 
-def record_html(record: CellRecord, *, notes: Iterable[str] = ()) -> str:
-    """The full report of a ``%%carbon`` cell (without the plot)."""
+def record_html(record: CellRecord, *, notes: Iterable[str] = (), recent: Sequence[CellRecord] = ()) -> str:
+    """The full report of a ``%%carbon`` cell; ``recent`` records (this one among them) give the bar chart."""
+    energy_j = record.energy_j
     head = (
-        f'<div class="jc-title" style="font-weight: bold">{status_html(record.status)}carbon · {esc(record_name(record.label, record.cell, record.id))}'
-        f'<span style="font-weight: normal; color: {FG2}"> — {esc(format_duration(record.duration_s))}</span></div>'
+        f'<div class="jc-title">{status_html(record.status)}<b>carbon · {esc(record_name(record.label, record.cell, record.id))}</b>'
+        f'<span style="color: {FG2}"> — {esc(format_duration(record.duration_s))}</span></div>'
+        f'<div class="jc-headline" title="{esc(record_tip(record))}"><b class="jc-energy">{esc(format_energy(energy_j))}</b> · '
+        f'<b class="jc-co2e">{esc(format_co2e(record.co2e_g))}</b> <span style="color: {FG2}">({esc(how_word(record.measured_by_component))})</span></div>'
     )
-    table = '<table class="jc-components" style="border-collapse: collapse; margin: 4px 0">' + "".join(_component_rows(record)) + "</table>"
     extra = []
     marginal = record.marginal_energy_j
     if marginal is not None:
@@ -96,22 +168,24 @@ def record_html(record: CellRecord, *, notes: Iterable[str] = ()) -> str:
     extra += format_per_item(record)
     extra += cluster_lines(record)
     lines = "".join(f'<div class="jc-per-item">{esc(line)}</div>' for line in extra)
-    context = (
-        f'<div style="color: {FG2}">intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({esc(record.intensity_source)}) · '
-        f"PUE {record.pue:g} · scope {esc(record.scope)}</div>"
-    )
-    flags = "".join(f'<div class="jc-flag" style="color: {WARN}">note: {esc(flag)}</div>' for flag in record_notes(record))
+    flags = "".join(f'<div class="jc-flag" style="color: {WARN}">note: {esc(flag)}</div>' for flag in record.flags)
     notes_part = "".join(f'<div class="jc-note" style="color: {FG2}">{esc(n)}</div>' for n in notes)
-    return head + table + lines + equivalents_html(record.energy_j, record.co2e_g) + totals_html(record.totals) + context + notes_part + flags
+    return (
+        head + _components_table(record) + lines + notes_part + flags + equivalents_html(energy_j, record.co2e_g)
+        + bars_html(recent, highlight_id=record.id) + totals_html(record.totals) + _details_html(record, ())
+    )
 
 
 def record_line_html(record: CellRecord, line: str | None = None) -> str:
-    """One line (auto mode): the text ``line`` (default: ``format_record_line``), with the status and badges' colours."""
-    how = " ".join(badge_html(c) for c in record.components.values())
-    return f'<span class="jc-line">{status_html(record.status)}{esc(line or format_record_line(record))}</span> {how}'
+    """The one-line report (auto mode): never wraps, the detail is in its tooltip."""
+    text = line or format_record_line(record)
+    if record.status != "ok":
+        text = text.replace(f" [{record.status.upper()}]", "", 1)
+    style = f"{FONT}; color: {FG2}; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 100%; line-height: 1.4"
+    return f'<div class="jupyter-carbon jc-compact" title="{esc(record_tip(record))}" style="{style}">{status_html(record.status)}{esc(text)}</div>'
 
 
-def live_html(status: LiveStatus, g_per_kwh: float, pue: float, *, compact: bool = False) -> str:
+def live_html(status: LiveStatus, g_per_kwh: float, pue: float, *, name: str = "", compact: bool = False) -> str:
     """Running figures: elapsed, power per component, energy and CO2e so far."""
     from ..intensity.emissions import co2e_g
 
@@ -119,10 +193,13 @@ def live_html(status: LiveStatus, g_per_kwh: float, pue: float, *, compact: bool
     co2e = co2e_g(max(energy_j, 0.0), g_per_kwh, pue)
     power = " · ".join(f"{c.upper()} {format_power(w)}" for c, w in status.power_w.items())
     figures = f"{format_duration(status.elapsed_s)} elapsed · {power} · {format_energy(energy_j)} · {format_co2e(co2e)} so far"
-    if compact:
-        return f'<span class="jc-live-text" style="color: {FG2}">carbon: running {esc(figures)}</span>'
-    return f'<div class="jc-live-text" style="color: {FG2}">running: {esc(figures)}</div>'
+    style = f"{FONT}; color: {FG2}; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 100%"
+    who = f"{name}: " if name and not compact else ""
+    return f'<div class="jupyter-carbon jc-live" style="{style}">carbon: running {esc(who)}{esc(figures)}</div>'
 
 
-def img_html(png: bytes, alt: str) -> str:
-    return f'<img class="jc-plot" alt="{esc(alt)}" style="max-width: 100%" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}"/>'
+def img_html(png: bytes, alt: str, *, scale: int = 2) -> str:
+    """A PNG drawn at ``scale``× shown at its CSS size: sharp on HiDPI screens, never wider than its box."""
+    width = int.from_bytes(bytes(png[16:20]), "big") // scale
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img class="jc-plot" alt="{esc(alt)}" width="{width}" style="max-width: 100%; height: auto" src="data:image/png;base64,{data}"/>'

@@ -6,14 +6,16 @@ user's backend, current figure and ``plt.get_fignums()`` stay as they were, and 
 garbage once its PNG is written (nothing registers it anywhere).
 
 Colours are mid-tone and backgrounds transparent, so one image reads on JupyterLab's light and
-dark themes alike. Per-cell plots take only the last ``LAST_CELLS`` records, so their cost does
-not grow with the session.
+dark themes alike; labels are 10 pt. ``scale=2`` draws at twice the pixels for HiDPI screens
+(show it at half its pixel width: :func:`jupyter_carbon.display.html.img_html`). Per-cell plots
+take only the last ``LAST_CELLS`` records, so their cost does not grow with the session.
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..record import CellRecord
 
@@ -22,9 +24,10 @@ __all__ = ["LAST_CELLS", "COMPONENT_COLORS", "png_width_px", "cells_bar_png", "c
 #: How many recent cells the per-cell bar plot shows.
 LAST_CELLS = 30
 COMPONENT_COLORS = {"cpu": "#4c8bf5", "gpu": "#9c5fd6", "ram": "#e8a33d"}
-_TEXT = "#8c8c8c"  # readable on white and on JupyterLab's dark background
+_TEXT = "#808080"  # mid grey: ~4:1 contrast on white and on JupyterLab's dark background
 _HIGHLIGHT = "#e0483e"
-_DPI = 80
+_DPI = 80  # at scale 1; the CSS size of the image is its inches × 80
+_FONT_PT = 10
 
 
 def record_co2e_g_by_component(record: CellRecord) -> dict[str, float]:
@@ -37,11 +40,11 @@ def png_width_px(png: bytes) -> int:
     return int.from_bytes(bytes(png[16:20]), "big")
 
 
-def _new_figure(width_in: float, height_in: float) -> tuple[Any, Any]:
+def _new_figure(width_in: float, height_in: float, scale: int = 1) -> tuple[Any, Any]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width_in, height_in), dpi=_DPI)
+    fig = Figure(figsize=(width_in, height_in), dpi=_DPI * scale)
     fig.patch.set_alpha(0.0)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -50,7 +53,7 @@ def _new_figure(width_in: float, height_in: float) -> tuple[Any, Any]:
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
         ax.spines[side].set_color(_TEXT)
-    ax.tick_params(colors=_TEXT, labelsize=8)
+    ax.tick_params(colors=_TEXT, labelsize=_FONT_PT - 1)
     ax.yaxis.label.set_color(_TEXT)
     ax.xaxis.label.set_color(_TEXT)
     ax.title.set_color(_TEXT)
@@ -78,18 +81,18 @@ def _legend(ax: Any, components: Sequence[str]) -> None:
     from matplotlib.patches import Patch
 
     handles = [Patch(color=COMPONENT_COLORS.get(c, _TEXT), label=c.upper()) for c in components]
-    legend = ax.legend(handles=handles, fontsize=8, frameon=False, loc="upper left", ncol=len(handles))
+    legend = ax.legend(handles=handles, fontsize=_FONT_PT, frameon=False, loc="upper left", ncol=len(handles))
     for text in legend.get_texts():
         text.set_color(_TEXT)
 
 
-def cells_bar_png(records: Sequence[CellRecord], highlight_id: int | None = None, *, last: int = LAST_CELLS, width_in: float = 6.0, height_in: float = 2.2) -> bytes:
+def cells_bar_png(records: Sequence[CellRecord], highlight_id: int | None = None, *, last: int = LAST_CELLS, width_in: float = 6.0, height_in: float = 2.2, scale: int = 1) -> bytes:
     """Emissions per cell, stacked by component, for the last ``last`` records; ``highlight_id`` outlined.
 
     ``records`` must support slicing (a list): only ``records[-last:]`` is read.
     """
     shown = list(records[-last:]) if last else list(records)
-    fig, ax = _new_figure(width_in, height_in)
+    fig, ax = _new_figure(width_in, height_in, scale)
     per_record = [record_co2e_g_by_component(r) for r in shown]
     components = [c for c in COMPONENT_COLORS if any(c in p for p in per_record)]
     components += sorted({c for p in per_record for c in p} - set(components))
@@ -99,6 +102,8 @@ def cells_bar_png(records: Sequence[CellRecord], highlight_id: int | None = None
     bottoms = [0.0] * len(shown)
     for comp in components:
         heights = [p.get(comp, 0.0) / factor for p in per_record]
+        floor = max(totals, default=0.0) / factor * 0.015  # a tiny cell still shows a sliver
+        heights = [max(h, floor * p.get(comp, 0.0) / t) if t > 0 else h for h, p, t in zip(heights, per_record, totals)]
         ax.bar(xs, heights, bottom=bottoms, color=COMPONENT_COLORS.get(comp, _TEXT), width=0.75)
         bottoms = [b + h for b, h in zip(bottoms, heights)]
     for x, record, top in zip(xs, shown, bottoms):
@@ -109,9 +114,9 @@ def cells_bar_png(records: Sequence[CellRecord], highlight_id: int | None = None
     ax.set_xlim(-0.6, max(len(shown), 10) - 0.4)  # few cells: narrow bars, not a wall
     ax.set_xticks(xs)
     rotate = len(shown) > 12
-    ax.set_xticklabels([_tick(r) for r in shown], rotation=90 if rotate else 0, fontsize=7)
-    ax.set_ylabel(f"{unit} CO2e", fontsize=8)
-    ax.set_xlabel(f"cells (last {len(shown)})" + ("" if highlight_id is None else " — this cell outlined"), fontsize=8)
+    ax.set_xticklabels([_tick(r) for r in shown], rotation=90 if rotate else 0, fontsize=_FONT_PT - 1)
+    ax.set_ylabel(f"{unit} CO2e", fontsize=_FONT_PT)
+    ax.set_xlabel(f"cells (last {len(shown)})" + ("" if highlight_id is None else " — this cell outlined"), fontsize=_FONT_PT)
     if components:
         _legend(ax, components)
         ax.set_ylim(0, max(max(bottoms, default=0.0) * 1.3, 1e-12))
@@ -136,10 +141,10 @@ def cumulative_co2e_g(records: Sequence[CellRecord]) -> list[float]:
     return out
 
 
-def cumulative_png(records: Sequence[CellRecord], *, width_in: float = 4.0, height_in: float = 2.2, max_points: int = 2000) -> bytes:
+def cumulative_png(records: Sequence[CellRecord], *, width_in: float = 4.0, height_in: float = 2.2, max_points: int = 2000, scale: int = 1) -> bytes:
     """The session's cumulative emissions, one step per record (downsampled past ``max_points``),
     overlapping windows counted once."""
-    fig, ax = _new_figure(width_in, height_in)
+    fig, ax = _new_figure(width_in, height_in, scale)
     cumulative = cumulative_co2e_g(records)
     running = cumulative[-1] if cumulative else 0.0
     stride = max(1, len(cumulative) // max_points)
@@ -155,14 +160,14 @@ def cumulative_png(records: Sequence[CellRecord], *, width_in: float = 4.0, heig
     ax.fill_between(xs, ys, color=COMPONENT_COLORS["cpu"], alpha=0.2)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(0, max(xs[-1], 1))
-    ax.set_xlabel("records", fontsize=8)
-    ax.set_ylabel(f"cumulative {unit} CO2e", fontsize=8)
+    ax.set_xlabel("records", fontsize=_FONT_PT)
+    ax.set_ylabel(f"cumulative {unit} CO2e", fontsize=_FONT_PT)
     return _png(fig)
 
 
-def timeline_png(record: CellRecord, *, width_in: float = 6.0, height_in: float = 2.2) -> bytes:
+def timeline_png(record: CellRecord, *, width_in: float = 6.0, height_in: float = 2.2, scale: int = 1) -> bytes:
     """Power (W) per component over the record's window, from ``record.timeline``."""
-    fig, ax = _new_figure(width_in, height_in)
+    fig, ax = _new_figure(width_in, height_in, scale)
     timeline = record.timeline
     shown = []
     for comp, values in timeline.power_w.items():
@@ -174,7 +179,7 @@ def timeline_png(record: CellRecord, *, width_in: float = 6.0, height_in: float 
         top = max(max(v) for c, v in timeline.power_w.items() if c in shown)
         ax.set_ylim(0, max(top * 1.3, 1e-9))
     else:
-        ax.text(0.5, 0.5, "no power samples (cell shorter than the sampling interval)", transform=ax.transAxes, ha="center", va="center", color=_TEXT, fontsize=8)
-    ax.set_xlabel("seconds since the cell started", fontsize=8)
-    ax.set_ylabel("W", fontsize=8)
+        ax.text(0.5, 0.5, "no power samples (cell shorter than the sampling interval)", transform=ax.transAxes, ha="center", va="center", color=_TEXT, fontsize=_FONT_PT)
+    ax.set_xlabel("seconds since the cell started", fontsize=_FONT_PT)
+    ax.set_ylabel("W", fontsize=_FONT_PT)
     return _png(fig)

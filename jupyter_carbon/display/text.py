@@ -7,15 +7,16 @@ estimate shows its uncertainty band.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
 from ..sources.base import COMPONENTS
 from ..units import format_co2e, format_duration, format_energy
 
-__all__ = ["TextView", "format_record", "format_record_line", "format_component", "format_summary", "component_badge"]
+__all__ = ["TextView", "format_record", "format_record_line", "format_component", "format_summary", "component_badge", "column", "plural", "format_config_changes"]
 
 
 #: The summaries list at most this many records (the newest); exports have them all.
@@ -59,13 +60,22 @@ def _status(record: CellRecord) -> str:
     return "" if record.status == "ok" else f" [{record.status.upper()}]"
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 cell``, ``2 cells``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def session_phrase(totals: Any) -> str:
+    """``session 1.13 mg CO2e (7 cells)``: the same words and digits everywhere."""
+    return f"session {format_co2e(totals.co2e_g)} ({plural(totals.cells, 'cell')})"
+
+
 def format_record_line(record: CellRecord) -> str:
-    """Compact, one line: ``carbon: 1.2 s · 0.31 Wh · 0.15 g CO2e (CPU est., RAM est.)``."""
-    how = how_short(record.measured_by_component)
+    """Compact, one line: ``carbon: 1.2 s · 0.31 Wh · 0.15 g CO2e (estimated) · session 1.13 g CO2e (7 cells)``."""
     energy_j = record.energy_j
     return (
         f"carbon{_status(record)}: {format_duration(record.duration_s)} · {format_energy(energy_j)} · "
-        f"{format_co2e(record.co2e_g_of(energy_j))} ({how}){_cluster_phrase(record)} · session {format_co2e(record.totals.co2e_g)}"
+        f"{format_co2e(record.co2e_g_of(energy_j))} ({how_word(record.measured_by_component)}){_cluster_phrase(record)} · {session_phrase(record.totals)}"
     )
 
 
@@ -97,9 +107,52 @@ def cluster_lines(record: CellRecord) -> list[str]:
 
 
 @lru_cache(maxsize=64)
+def how_word(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
+    """``estimated`` or ``measured`` when all components agree, else ``CPU measured, RAM estimated``."""
+    kinds = {measured for _, measured in measured_by_component}
+    if len(kinds) == 1:
+        return "measured" if kinds.pop() else "estimated"
+    return ", ".join(f"{component.upper()} {'measured' if measured else 'estimated'}" for component, measured in measured_by_component)
+
+
+def _how_cell(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
+    """``estimated``/``measured``, or ``CPU meas., RAM est.`` when they differ (a table cell)."""
+    word = how_word(measured_by_component)
+    return word if word in ("estimated", "measured") else how_short(measured_by_component)
+
+
+@lru_cache(maxsize=64)
 def how_short(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
     """``CPU est., RAM est.``"""
     return ", ".join(f"{component.upper()} {'meas.' if measured else 'est.'}" for component, measured in measured_by_component)
+
+
+_ENERGY_UNITS = ((3.6e-3, "µWh"), (3.6, "mWh"), (3.6e3, "Wh"), (3.6e6, "kWh"), (3.6e9, "MWh"))
+_CO2E_UNITS = ((1e-6, "µg"), (1e-3, "mg"), (1.0, "g"), (1e3, "kg"), (1e6, "t"))
+
+
+def column(values: list[float], kind: str) -> tuple[str, list[str]]:
+    """One unit for a whole column (``kind`` 'energy' or 'co2e'), chosen from its largest value:
+    returns the unit and the numbers, the largest with 3 significant digits."""
+    steps = _ENERGY_UNITS if kind == "energy" else _CO2E_UNITS
+    finite = [abs(v) for v in values if v == v]
+    top = max(finite, default=0.0)
+    factor, unit = steps[0]
+    for f, u in steps:
+        if top >= f:
+            factor, unit = f, u
+    scaled_top = top / factor
+    decimals = 0 if scaled_top >= 100 else 1 if scaled_top >= 10 else 2
+    smallest = 10.0 ** -decimals
+    cells = []
+    for v in values:
+        if v != v:
+            cells.append("n/a")
+        elif 0 < v / factor < smallest / 2:
+            cells.append(f"<{smallest:.{decimals}f}")
+        else:
+            cells.append(f"{v / factor:,.{decimals}f}")
+    return unit, cells
 
 
 def format_per_item(record: CellRecord) -> list[str]:
@@ -117,20 +170,12 @@ def format_per_item(record: CellRecord) -> list[str]:
     return lines
 
 
-def equivalents_line(energy_j: float, co2e_g: float) -> str:
-    """``equivalent to: 45.5 smartphone charges · car distance 1.95 km (1.21 miles)`` (sources: EPA)."""
-    from ..intensity.emissions import equivalents_by_label
-
-    parts = []
-    for label, items in equivalents_by_label(energy_j, co2e_g).items():
-        values = [f"{e.value:.3g}" + ("" if e.unit in label else f" {e.unit}") for e in items]
-        first = f"{values[0]} {label}" if items[0].unit in label else f"{label} {values[0]}"
-        parts.append(first + (f" ({', '.join(values[1:])})" if len(values) > 1 else ""))
-    return "equivalent to: " + " · ".join(parts)
-
-
 def format_equivalents(record: CellRecord) -> list[str]:
-    return [equivalents_line(record.energy_j, record.co2e_g)]
+    """``≈ a 10 W LED bulb lit for 7 s · a car driving 3 m``, or nothing when no comparison is picturable."""
+    from .equivalents import comparisons
+
+    found = comparisons(record.energy_j, record.co2e_g)
+    return ["≈ " + " · ".join(c.text for c in found)] if found else []
 
 
 def format_record(record: CellRecord) -> str:
@@ -149,21 +194,23 @@ def format_record(record: CellRecord) -> str:
     lines += cluster_lines(record)
     lines += format_equivalents(record)
     lines.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
-    t = record.totals
-    lines.append(f"session: {t.cells} cells · {format_energy(t.energy_j)} · {format_co2e(t.co2e_g)}")
+    lines.append(session_phrase(record.totals))
     lines += [f"note: {flag}" for flag in record_notes(record)]
     return "\n".join(lines)
 
 
 def format_summary(records: Iterable[CellRecord], totals: Any, assumptions: str) -> str:
     records = list(records)
-    lines = [f"jupyter_carbon session: {totals.cells} cells · {format_duration(totals.duration_s)} measured · {format_energy(totals.energy_j)} · {format_co2e(totals.co2e_g)}"]
+    lines = [f"jupyter_carbon session: {plural(totals.cells, 'cell')} · {format_duration(totals.duration_s)} measured · {format_energy(totals.energy_j)} · {format_co2e(totals.co2e_g)}"]
     if records:
-        lines.append(f"{'#':>4}  {'label':<20} {'duration':>10} {'energy':>10} {'CO2e':>16}  {'how':<24} status")
-        for r in records[-MAX_ROWS:]:
-            how = how_short(r.measured_by_component).lower()
+        shown = records[-MAX_ROWS:]
+        energy_unit, energies = column([r.energy_j for r in shown], "energy")
+        co2e_unit, co2es = column([r.co2e_g for r in shown], "co2e")
+        heads = (f"energy {energy_unit}", f"CO2e {co2e_unit}")
+        lines.append(f"{'#':>4}  {'label':<20} {'duration':>10} {heads[0]:>11} {heads[1]:>11}  {'how':<18} status")
+        for r, energy, co2e in zip(shown, energies, co2es):
             name = record_name(r.label, r.cell, r.id)[:20]
-            lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {format_energy(r.energy_j):>10} {format_co2e(r.co2e_g):>16}  {how:<24} {r.status}")
+            lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {energy:>11} {co2e:>11}  {_how_cell(r.measured_by_component):<18} {r.status}")
         if len(records) > MAX_ROWS:
             lines.append(f"… {len(records) - MAX_ROWS} earlier records not shown (see %carbon export)")
     cluster = cluster_session_line(records)
@@ -261,6 +308,25 @@ def format_config(config: Any) -> str:
     from ..config import SETTINGS
 
     return "\n".join(f"{name} = {getattr(config, name)!r}" for name in SETTINGS)
+
+
+def _setting(value: Any) -> str:
+    return "unset" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def format_config_changes(before: Any, session: Any, names: Iterable[str]) -> str:
+    """What ``%carbon config key=value`` changed, on one line: ``region FR → 56 gCO2e/kWh (…)``;
+    the intensity in use is added when a setting it depends on changed."""
+    names = list(names)
+    parts = []
+    for name in names:
+        old, new = getattr(before, name), getattr(session.config, name)
+        was = "" if old == new else f" (was {_setting(old)})" if old is not None else ""
+        parts.append(f"{name} {_setting(new)}{was}" + (" (unchanged)" if old == new else ""))
+    line = "jupyter_carbon: " + ", ".join(parts)
+    if set(names) & {"region", "intensity", "live", "zone", "pue"}:
+        line += f" → {_intensity_phrase(session)}" + (f" · PUE {session.config.pue:g}" if "pue" in names else "")
+    return line
 
 
 def format_status(session: Any, auto: bool = False) -> str:

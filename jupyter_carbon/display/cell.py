@@ -1,0 +1,168 @@
+"""The notebook view of one measured window: at most one output, and nothing until it is worth it.
+
+Messages are what a cell pays for in a real kernel (each display is serialised, signed and sent
+over ZMQ, then rendered), so this view sends as few as possible:
+
+* at the start: nothing;
+* while the cell runs, only once it has run ``LIVE_AFTER_S`` (``COMPACT_LIVE_AFTER_S`` for the
+  auto-mode line): one ``display_data`` with the running figures, then ``update_display_data``
+  at most every ``MIN_UPDATE_S``;
+* at the end: one message, the report as ``text/plain`` and ``text/html`` (an update of the live
+  output when there was one, else a new display).
+
+There are no widgets, so a saved or exported notebook shows the report whatever widget state was
+saved, offline. Threads: ``on_live`` and ``note`` run on the sampler thread (or any other). They
+publish with the parent header of the cell that opened the window (the context captured in the
+constructor, on the main thread), so the output lands under that cell; a lock orders them with
+``finish``, which runs on the main thread. Nothing here may break the user's cell: a failing
+display degrades to the text view.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..record import CellRecord
+from ..sampler import LiveStatus
+from . import html as H
+from .text import TextView, format_record, format_record_line, record_name
+
+__all__ = ["NotebookView", "MIN_UPDATE_S", "LIVE_AFTER_S", "COMPACT_LIVE_AFTER_S", "LAST_CELLS"]
+
+#: Live updates are at least this far apart (at most ~4 per second), whatever the interval.
+MIN_UPDATE_S = 0.24
+#: A ``%%carbon`` cell shows running figures once it has run this long …
+LIVE_AFTER_S = 0.2
+#: … an auto-mode cell once it has run this long: most cells end before, with one message.
+COMPACT_LIVE_AFTER_S = 1.0
+#: The full report's bar chart shows this many recent cells.
+LAST_CELLS = 30
+
+_ids = itertools.count()
+_PREFIX = f"jupyter-carbon-{os.getpid()}-{int(time.time())}"
+
+
+def _publish(data: dict[str, str], display_id: str, update: bool) -> None:
+    from IPython.display import publish_display_data
+
+    publish_display_data(data, transient={"display_id": display_id}, update=update)
+
+
+class NotebookView:
+    """Running figures for long cells, then the report (full) or one line (compact), in one output."""
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        compact: bool,
+        label: str | None = None,
+        cell: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        publish: Callable[[dict[str, str], str, bool], None] = _publish,
+        **_meta: Any,  # the window's other metadata (kind, items, …): the record carries it
+    ) -> None:
+        self.session = session
+        self.compact = compact
+        self.label, self.cell = label, cell
+        self.errors: list[str] = []  # display problems, kept for tests and debugging
+        self.live_updates = 0
+        self.live_html = ""  # the last running figures sent
+        self._clock = clock
+        self._publish = publish
+        self._context = contextvars.copy_context()  # the cell's parent header, for the sampler thread
+        self._lock = threading.Lock()
+        self._last_update_s = float("-inf")
+        self._shown = False  # a live output exists: the end updates it
+        self._done = False
+        self._notes: dict[Any, str] = {}  # key → line; a note with the same key replaces the previous one
+        self.display_id = f"{_PREFIX}-{next(_ids)}"
+        self._after_s = COMPACT_LIVE_AFTER_S if compact else LIVE_AFTER_S
+        intensity = session.intensity()  # read now: on_live must not touch the session from the thread
+        self._g_per_kwh, self._pue = intensity.g_per_kwh, session.config.pue
+        self._fallback: TextView | None = None
+
+    def _name(self) -> str:
+        return record_name(self.label, self.cell)
+
+    def _send(self, data: dict[str, str], update: bool, *, from_thread: bool) -> None:
+        if from_thread:
+            self._context.run(self._publish, data, self.display_id, update)
+        else:
+            self._publish(data, self.display_id, update)
+
+    # --- from any thread -----------------------------------------------------------------------
+
+    def on_live(self, status: LiveStatus) -> None:
+        """Called by the sampler at every tick: publish the running figures once they are due, throttled."""
+        if self._fallback is not None:
+            return
+        try:
+            if status.elapsed_s < self._after_s:
+                return
+            with self._lock:
+                now = self._clock()
+                if self._done or now - self._last_update_s < MIN_UPDATE_S:
+                    return
+                self._last_update_s = now
+                value = H.live_html(status, self._g_per_kwh, self._pue, name=self._name(), compact=self.compact) + self._notes_html()
+                plain = f"carbon: running {self._name()} {status.elapsed_s:.0f} s"
+                self._send({"text/plain": plain, "text/html": value}, self._shown, from_thread=True)
+                self._shown = True
+                self.live_html = value
+                self.live_updates += 1
+        except Exception as exc:  # the user's cell goes on; the report at the end is unaffected
+            if len(self.errors) < 10:
+                self.errors.append(f"live: {type(exc).__name__}: {exc}")
+
+    def _notes_html(self) -> str:
+        return "".join(f'<div class="jc-note" style="color: {H.FG2}">{H.esc(n)}</div>' for n in self._notes.values())
+
+    def note(self, text: str, key: Any = None) -> None:
+        """A line of extra information (e.g. a loop prediction), shown with the next live figures
+        and in the report. A later note with the same ``key`` replaces the earlier one."""
+        if self._fallback is not None:
+            self._fallback.note(text, key)
+            return
+        with self._lock:
+            self._notes[text if key is None else key] = str(text)
+
+    # --- the end (main thread) -----------------------------------------------------------------
+
+    def finish(self, record: CellRecord) -> None:
+        if self._fallback is not None:
+            self._fallback.finish(record)
+            return
+        with self._lock:
+            self._done = True
+            notes = list(self._notes.values())
+            try:
+                self._send(self._bundle(record, notes), self._shown, from_thread=False)
+            except Exception as exc:  # no rich display: the text view still reports the cell
+                self.errors.append(f"display: {type(exc).__name__}: {exc}")
+                self._fallback = TextView(self.session, compact=self.compact)
+        if self._fallback is not None:
+            for note in notes:
+                self._fallback.note(note)
+            self._fallback.finish(record)
+
+    def _bundle(self, record: CellRecord, notes: list[str]) -> dict[str, str]:
+        if self.compact:
+            line = format_record_line(record)
+            return {"text/plain": line + "".join(f"\n{n}" for n in notes), "text/html": H.record_line_html(record, line) + self._notes_of(notes)}
+        recent = list(self.session.records[-LAST_CELLS:])  # a slice: constant cost per cell
+        if not any(r.id == record.id for r in recent):
+            recent = (recent + [record])[-LAST_CELLS:]
+        body = H.record_html(record, notes=notes, recent=recent)
+        plain = format_record(record) + "".join(f"\n{n}" for n in notes)
+        return {"text/plain": plain, "text/html": f'<div class="jupyter-carbon jc-report jc-{H.esc(record.status)}" style="{H.box_style(record.status)}">{body}</div>'}
+
+    @staticmethod
+    def _notes_of(notes: list[str]) -> str:
+        return "".join(f'<div class="jc-note" style="color: {H.FG2}; font-size: 0.9em">{H.esc(n)}</div>' for n in notes)

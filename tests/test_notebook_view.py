@@ -1,0 +1,301 @@
+"""The notebook views without a browser: the messages a cell sends, their bundles, the summary, plots."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+from IPython.utils.capture import capture_output  # noqa: E402
+
+from jupyter_carbon.carbon_session import CarbonSession  # noqa: E402
+from jupyter_carbon.config import Config  # noqa: E402
+from jupyter_carbon.display.cell import MIN_UPDATE_S, NotebookView  # noqa: E402
+from jupyter_carbon.display.html import bars_html  # noqa: E402
+from jupyter_carbon.display.plots import LAST_CELLS, cells_bar_png, cumulative_png  # noqa: E402
+from jupyter_carbon.display.summary import show_summary_html, timeline_record  # noqa: E402
+from jupyter_carbon.display.text import column, format_record, format_record_line, format_summary  # noqa: E402
+from jupyter_carbon.sampler import LiveStatus  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t_s = 0.0
+
+    def __call__(self) -> float:
+        return self.t_s
+
+
+@pytest.fixture(scope="module")
+def shell():
+    return InteractiveShell.instance()
+
+
+@pytest.fixture
+def session(shell):  # a shell instance: displays go to its publisher (captured by capture_output)
+    clock = Clock()
+    s = CarbonSession(Config(power={"cpu": 30.0, "ram": 6.0}), clock=clock, threaded=False)
+    s.test_clock = clock
+    yield s
+    s.shutdown()
+
+
+def run_cell(session, view_clock=None, *, compact=False, ticks=4, tick_s=0.5, status="ok", label="train", items=None, cell=1, note=None):
+    """Open a window with a NotebookView, tick the sampler by hand, close it; returns (view, record, outputs)."""
+    view_clock = view_clock or Clock()
+    with capture_output() as cap:
+        view = NotebookView(session, compact=compact, label=label, cell=cell, items=items, clock=view_clock)
+        m = session.open(label, listener=view.on_live, kind="cell", cell=cell, items=items)
+        live_values = []
+        for _ in range(ticks):
+            session.test_clock.t_s += tick_s
+            view_clock.t_s += tick_s
+            session.sampler.tick()
+            live_values.append(view.live_html)
+        if note:
+            view.note(note)
+        record = session.stop(m, status=status)
+        view.finish(record)
+    view.live_values = live_values
+    return view, record, cap.outputs
+
+
+def test_full_view_shows_live_figures_then_the_report_in_the_same_output(shell, session):
+    view, record, outputs = run_cell(session, items=1000)
+    assert view.errors == []
+    # nothing at the start; the first live figures are a display, the rest and the report update it
+    assert [o.update for o in outputs] == [False, True, True, True, True]
+    assert len({o.transient["display_id"] for o in outputs}) == 1
+    # live figures changed at every tick (0.5 s apart) and said power, energy and CO2e
+    assert len(set(view.live_values)) == 4
+    assert "CPU 30 W" in view.live_values[-1] and "mWh" in view.live_values[-1] and "CO2e so far" in view.live_values[-1]
+    last = outputs[-1]
+    # the report: no widget (saved notebooks render it offline), text/plain from text.py, text/html
+    assert set(last.data) == {"text/plain", "text/html"}
+    assert last.data["text/plain"] == format_record(record)
+    html = last.data["text/html"]
+    assert "<img" not in html  # no matplotlib per cell: the bars are HTML
+    for text in ("20 mWh", "CO2e", "estimated (constant)", "per item", "session 9.5 mg CO2e (1 cell)", "a 10 W LED bulb lit for 7.2 s", "jc-bar", "how this was measured"):
+        assert text in html, text
+    assert "<details" in html and "range" not in html.split("<details")[0].split("title=")[0]
+
+
+def test_a_short_cell_sends_exactly_one_message(session):
+    for compact in (True, False):
+        view, record, outputs = run_cell(session, compact=compact, ticks=1, tick_s=0.1)
+        assert len(outputs) == 1 and outputs[0].update is False, compact
+        assert view.live_updates == 0
+
+
+def test_live_updates_are_throttled(session):
+    clock = Clock()
+    with capture_output() as cap:
+        view = NotebookView(session, compact=False, clock=clock)
+        status = LiveStatus(1.0, {"cpu": 30.0}, {"cpu": 30.0})
+        for _ in range(50):  # a burst in the same instant: one update
+            view.on_live(status)
+        clock.t_s += MIN_UPDATE_S / 2
+        view.on_live(status._replace(elapsed_s=1.1))
+        assert view.live_updates == 1 and len(cap.outputs) == 1
+        clock.t_s += MIN_UPDATE_S
+        view.on_live(status._replace(elapsed_s=1.5))
+    assert view.live_updates == 2 and [o.update for o in cap.outputs] == [False, True]
+    assert "1.5 s" in view.live_html
+
+
+def test_live_output_from_the_sampler_thread_carries_the_cells_parent_header(session):
+    """The sampler thread publishes in the context captured when the view was made (the cell's),
+    not in the thread's own (empty) one: the frontend puts the output under the right cell."""
+    import contextvars
+
+    parent = contextvars.ContextVar("parent")
+    parent.set({"msg_id": "cell-7"})
+    seen = []
+    view = NotebookView(session, compact=False, publish=lambda data, display_id, update: seen.append((parent.get(None), update)))
+    thread = threading.Thread(target=view.on_live, args=(LiveStatus(2.0, {"cpu": 60.0}, {"cpu": 30.0}),))
+    thread.start()
+    thread.join()
+    view.note("loop: 1,000 of 10,000 items, ~9 s left")
+    m = session.open("x")
+    view.finish(session.stop(m))
+    assert seen == [({"msg_id": "cell-7"}, False), ({"msg_id": "cell-7"}, True)]
+
+
+def test_on_live_never_raises(session):
+    with capture_output():
+        view = NotebookView(session, compact=False)
+        view.on_live(None)  # type: ignore[arg-type]
+        view.on_live(LiveStatus(1.0, {"cpu": float("nan")}, {"cpu": "bad"}))  # type: ignore[dict-item]
+    assert view.errors and all(e.startswith("live:") for e in view.errors)
+
+
+def test_compact_view_is_one_line_live_only_for_long_cells(session):
+    short, record, outputs = run_cell(session, compact=True, ticks=1, tick_s=0.5)
+    assert short.live_values == [""]  # 0.5 s: no live line
+    assert len(outputs) == 1
+    assert outputs[-1].data["text/plain"] == format_record_line(record)
+    html = outputs[-1].data["text/html"]
+    assert "<img" not in html and "jc-compact" in html and "white-space: nowrap" in html
+    assert "estimated (constant)" not in html.split("title=")[0]  # the methods and bands are in the tooltip
+    assert "CPU 4.17 mWh: estimated (constant)" in html
+    long, record, outputs = run_cell(session, compact=True, ticks=4, tick_s=0.5)
+    assert "carbon: running" in long.live_values[-1]
+    assert [o.update for o in outputs] == [False, True, True, True]  # live at 1, 1.5 and 2 s, then the line in its place
+    assert outputs[-1].data["text/plain"] == format_record_line(record)
+    assert format_record_line(record).endswith("(2 cells)") and "estimated" in format_record_line(record)
+
+
+def test_notes_appear_in_the_report(session):
+    view, record, outputs = run_cell(session, note="loop: predicted total: 3 s")
+    assert "predicted total: 3 s" in outputs[-1].data["text/html"]
+    assert "predicted total: 3 s" in outputs[-1].data["text/plain"]
+
+
+def test_error_status_is_shown(session):
+    view, record, outputs = run_cell(session, status="error", note="a note")
+    assert record.status == "error"
+    assert "ERROR" in outputs[-1].data["text/html"] and "jc-error" in outputs[-1].data["text/html"]
+    assert "[ERROR]" in outputs[-1].data["text/plain"]
+    assert "a note" in outputs[-1].data["text/html"]
+
+
+def test_a_broken_display_falls_back_to_text(session, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no frontend")
+
+    view = NotebookView(session, compact=False, publish=broken)
+    m = session.open("x", listener=view.on_live)
+    view.on_live(LiveStatus(1.0, {"cpu": 1.0}, {"cpu": 1.0}))
+    view.finish(session.stop(m))
+    assert view.errors and "no frontend" in view.errors[-1]
+    assert "TOTAL" in capsys.readouterr().out
+
+
+def test_html_bars_keep_tiny_cells_visible_and_outline_this_one(session):
+    run_cell(session, cell=1, ticks=8)
+    run_cell(session, cell=2, ticks=1, tick_s=0.001)
+    records = list(session.records)
+    html = bars_html(records, highlight_id=records[-1].id)
+    heights = [float(h) for h in re.findall(r'class="jc-bar"[^>]*height: ([0-9.]+)px', html)]
+    assert heights[0] == 40.0 and heights[1] == 2.0  # the 1 ms cell is a 2 px stub, not nothing
+    assert html.count("outline: 2px") == 1
+
+
+def test_plot_highlights_this_cell_and_reads_only_the_last_30(session):
+    for i in range(3):
+        run_cell(session, cell=i + 1, ticks=1)
+
+    class OnlySlices(list):
+        slices = []
+
+        def __getitem__(self, index):
+            if isinstance(index, slice):
+                self.slices.append(index)
+            return list.__getitem__(self, index)
+
+        def __iter__(self):
+            raise AssertionError("iterated the whole session")
+
+    records = OnlySlices(session.records * 20)
+    png = cells_bar_png(records, highlight_id=session.records[-1].id)
+    assert png.startswith(PNG_MAGIC)
+    assert records.slices == [slice(-LAST_CELLS, None)]
+    assert cells_bar_png(session.records, highlight_id=None) != cells_bar_png(session.records, highlight_id=session.records[-1].id)
+
+
+def test_display_cost_does_not_grow_with_the_session(session):
+    def cost_s() -> float:
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            run_cell(session, ticks=1)
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    for _ in range(5):
+        run_cell(session, ticks=1)
+    early = cost_s()
+    last = session.records[-1]
+    session.records.extend([last] * 5000)  # the views only read records; ids do not matter here
+    late = cost_s()
+    assert late < early * 2 + 0.05, (early, late)
+
+
+def test_plots_leave_pyplot_backend_and_figures_alone(session):
+    run_cell(session, ticks=3)
+    code = (
+        "import sys, matplotlib\n"
+        "raw_backend = lambda: dict.__getitem__(matplotlib.rcParams, 'backend')  # reading it does not resolve it\n"
+        "backend = raw_backend()\n"
+        "from jupyter_carbon.display import plots\n"
+        "import pickle\n"
+        "records = pickle.loads(sys.stdin.buffer.read())\n"
+        "plots.cells_bar_png(records, records[-1].id); plots.cumulative_png(records); plots.timeline_png(records[-1])\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
+        "assert raw_backend() == backend, 'backend resolved or changed'\n"
+        "import matplotlib.pyplot as plt\n"
+        "fig = plt.figure(); nums = plt.get_fignums()\n"
+        "plots.cells_bar_png(records, records[-1].id); plots.timeline_png(records[-1])\n"
+        "assert plt.get_fignums() == nums and plt.gcf() is fig, 'figure leaked'\n"
+        "print('ok')\n"
+    )
+    import pickle
+
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(list(session.records)), capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr.decode()
+    assert out.stdout.decode().strip() == "ok"
+
+
+def test_summary_is_one_static_output_with_plots_and_one_unit_per_column(session):
+    for i, (status, ticks) in enumerate((("ok", 2), ("error", 8), ("ok", 1))):
+        run_cell(session, cell=i + 1, ticks=ticks, status=status, label=f"step {i}")
+    with capture_output() as cap:
+        show_summary_html(session)
+    (out,) = cap.outputs
+    assert set(out.data) == {"text/plain", "text/html"}
+    assert out.data["text/plain"].startswith(format_summary(session.records, session.totals(), "")[:40])
+    html = out.data["text/html"]
+    assert html.count("data:image/png;base64,") == 3  # cumulative, power timeline, the next cell's in a <details>
+    assert "power of the next 1 cell by energy" in html
+    for text in ("3 cells", "step 0", "step 2", "ERROR", "energy (mWh)", "CO2e (mg)", "PUE 1", "sampling interval 1 s", "world average", "jc-bar"):
+        assert text in html, text
+    assert "µWh" not in html.split("jc-table")[1].split("</table>")[0]  # one unit in each column
+    # the timeline is the cell that used the most energy (step 1), not the last one
+    assert timeline_record(session.records) is session.records[1]
+    assert "power of [2] step 1" in html
+    assert cumulative_png(session.records).startswith(PNG_MAGIC)
+
+
+def test_one_unit_per_column():
+    unit, cells = column([3.6 * 0.5, 3.6 * 12.5, 3.6e-3 * 0.001, 0.0], "energy")
+    assert unit == "mWh" and cells == ["0.5", "12.5", "<0.1", "0.0"]
+    assert column([2e-6, 5e-7], "co2e") == ("µg", ["2.00", "0.50"])
+
+
+def test_summary_of_an_empty_session(session):
+    with capture_output() as cap:
+        show_summary_html(session)
+    assert "no cells measured yet" in cap.outputs[0].data["text/html"]
+    assert "0 cells" in cap.outputs[0].data["text/plain"]
+
+
+def test_without_matplotlib_the_summary_is_text(session, monkeypatch, capsys):
+    import jupyter_carbon.display as display
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails, as when it is not installed
+    monkeypatch.setattr(display, "in_kernel", lambda shell: True)
+    m = session.open("x")
+    session.stop(m)
+    with capture_output() as cap:
+        display.show_summary(None, session)
+    html = cap.outputs[0].data["text/html"]
+    assert "plots need matplotlib" in html and "1 cell" in html
