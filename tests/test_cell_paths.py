@@ -185,14 +185,14 @@ def test_capture_then_carbon_is_measured_once(shell):
     result = run(shell, "%%capture captured\n\n%%carbon --label under --quiet\nprint('inside')")
     run(shell, "%carbon off")
     assert result.success and shell.user_ns["captured"].stdout == "inside\n"
-    assert [(r.label, r.kind) for r in records(shell)] == [("under", "cell"), (None, "auto")]  # the cell, %carbon off
+    assert [(r.label, r.kind) for r in records(shell)] == [("under", "cell")]  # the cell (a %carbon line cell is not measured)
 
 
 def test_time_then_carbon_in_auto_mode_is_measured_once(shell):
     run(shell, "%carbon on --quiet")
     run(shell, "%%time\n%%carbon --label timed --quiet\nx = 1")
     run(shell, "%carbon off")
-    assert [r.label for r in records(shell)] == ["timed", None]  # the cell, %carbon off
+    assert [r.label for r in records(shell)] == ["timed"]  # the cell (a %carbon line cell is not measured)
 
 
 # --- 5. %%carbon in a .ipy file run with %run (silent: no hooks) ---------------------------------------
