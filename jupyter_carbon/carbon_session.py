@@ -35,7 +35,7 @@ CUT_SHORT = "cut short"
 class Measurement:
     """An open (then closed) window; a context manager for scripts: ``with track("x") as m: ...``."""
 
-    __slots__ = ("session", "wid", "window", "record", "label", "extra", "view", "owner", "_meta", "_stack")
+    __slots__ = ("session", "wid", "window", "record", "label", "extra", "cluster", "view", "owner", "_meta", "_stack")
 
     def __init__(self, session: "CarbonSession", label: str | None = None, **meta: Any) -> None:
         self.session = session
@@ -46,6 +46,8 @@ class Measurement:
         self.record: CellRecord | None = None
         #: goes into ``record.extra`` at close (e.g. a loop prediction from ``track_iter``)
         self.extra: dict[str, Any] = {}
+        #: the window's share of a Dask cluster (``ClusterPart``), set by the cluster observer
+        self.cluster: Any = None
         #: the live view showing this window (a cell's widget or text view), or None
         self.view: Any = None
         #: what opened the window, for its opener to recognise it (the extension: the IPython cell)
@@ -216,7 +218,7 @@ class CarbonSession:
         if self.observers:
             self._observe("window_started", m)
 
-    def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = (), cell: int | None = None) -> CellRecord | None:
+    def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = (), cell: int | None = None, cluster: Any = None) -> CellRecord | None:
         """Close ``m`` and return its record; the record it has when already closed (None when it
         was discarded)."""
         if self.observers and m.record is None and m.wid in self._open:
@@ -248,6 +250,7 @@ class CarbonSession:
                 baseline_w=self.baseline_w,
                 extra={**m.extra, **extra} if extra else m.extra,
                 cell=cell,
+                cluster=cluster if cluster is not None else m.cluster,
             )
         for callback in list(self.on_record):
             try:

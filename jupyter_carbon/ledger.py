@@ -107,6 +107,7 @@ class Ledger:
         baseline_w: Mapping[str, float] | None = None,
         extra: Mapping[str, Any] | None = None,
         cell: int | None = None,
+        cluster: Any = None,
     ) -> CellRecord:
         window = self._open.pop(wid)
         start = window.start
@@ -141,6 +142,7 @@ class Ledger:
             timeline=timeline,
             baseline_w=baseline_w,
             extra=own_extra,
+            cluster=cluster,
         )
         self.records.append(record)
         return record

@@ -16,12 +16,14 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from .sources.base import COMPONENTS
+from .cluster.part import ClusterPart
 from .intensity.emissions import check_pue
 from .units import co2e_g_from_j
 
 __all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "RECORD_SCHEMA", "RecordError"]
 
-#: Version of the dict form (``to_dict``). 1: the first landing's; 3: adds ``scope_reason``, ``region``
+#: Version of the dict form (``to_dict``). 1: the first landing's; 3: adds ``scope_reason``, ``region``,
+#: ``cluster``
 #: (schema-1 dicts still read; 2 was the packed log line of 0.1.0, read by ``storage.legacy``).
 RECORD_SCHEMA = 3
 
@@ -155,8 +157,9 @@ class CellRecord:
     clock, for durations). ``kind``: "cell" (``%%carbon``), "auto" (``%carbon on``), "script"
     (``track()``). ``status``: "ok", "error", "interrupted". ``scope``: what the figures cover
     ("machine", "process", "container"), ``scope_reason`` why that scope. ``totals``: the
-    session at the moment the record closed. ``extra`` holds what add-ons attach (a loop
-    prediction, the cell's source when ``store_source`` is on, a cluster's share).
+    session at the moment the record closed. ``cluster``: what the window was charged on a Dask
+    cluster, per host (not in ``energy_j``, which is this machine's). ``extra`` holds what
+    add-ons attach (a loop prediction, the cell's source when ``store_source`` is on).
     """
 
     id: int
@@ -183,6 +186,7 @@ class CellRecord:
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     scope_reason: str | None = None
     region: str | None = None  # the electricity region of the intensity (e.g. "FR", "gcp:europe-west1")
+    cluster: ClusterPart | None = None  # its share of the Dask cluster its tasks ran on
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -298,6 +302,7 @@ class CellRecord:
             "timeline": self.timeline.to_dict() if self.timeline.t_s else None,
             "baseline_w": None if self.baseline_w is None else dict(self.baseline_w),
             "extra": _plain(self.extra) if self.extra else {},
+            "cluster": None if self.cluster is None else self.cluster.to_dict(),
         }
 
     @classmethod
@@ -349,10 +354,22 @@ class CellRecord:
             extra=_mapping(d.get("extra") or {}, "extra"),
             scope_reason=_opt(d, "scope_reason", str),
             region=_opt(d, "region", str) if schema == RECORD_SCHEMA else _old_region(d),
+            cluster=_cluster(d.get("cluster")),
         )
 
 
 # --- checking the dict form -------------------------------------------------------------------------
+
+
+def _cluster(data: Any) -> ClusterPart | None:
+    if data is None:
+        return None
+    try:
+        return ClusterPart.from_dict(_mapping(data, "cluster"))
+    except RecordError:
+        raise
+    except ValueError as exc:
+        raise RecordError(f"cluster: {exc}") from None
 
 
 def _old_region(d: Mapping[str, Any]) -> str | None:

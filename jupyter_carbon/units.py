@@ -33,7 +33,12 @@ def finite_number(value: object, name: str, low: float = -math.inf, high: float 
     """``value`` as a float, or ValueError naming ``name`` unless it is a finite number in
     [``low``, ``high``] (``True``/``False`` and numeric text such as ``"1.2"`` are not numbers
     here: settings parse their text before calling this). The one check of every such value."""
-    expected = f"expected a finite number from {low:g} to {high:g}" if math.isfinite(high) else f"expected a finite number >= {low:g}"
+    if math.isfinite(low) and math.isfinite(high):
+        expected = f"expected a finite number from {low:g} to {high:g}"
+    elif math.isfinite(low):
+        expected = f"expected a finite number >= {low:g}"
+    else:
+        expected = "expected a finite number" + (f" <= {high:g}" if math.isfinite(high) else "")
     tail = f"; {hint}" if hint else ""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name}={value!r} is not a number; {expected}{tail}")

@@ -52,7 +52,7 @@ def wait_for(predicate, timeout_s: float = 15.0, what: str = "condition"):
 
 
 def parts_of(records):
-    return [ClusterPart.of(r) for r in records]
+    return [r.cluster for r in records]
 
 
 def test_dask_on_without_a_client_says_what_to_do():
@@ -61,7 +61,7 @@ def test_dask_on_without_a_client_says_what_to_do():
     session.configure(dask="on")
     with session.open("x") as m:
         pass
-    assert ClusterPart.of(m.record) is None
+    assert m.record.cluster is None
     assert any("dask=on but this kernel has no distributed.Client" in p for p in session.problems)
 
 
@@ -90,7 +90,7 @@ def dask_shell(shell, local):
 def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
     dask_shell.run_cell("%%carbon\nfutures = client.map(burn, [0.6, 0.6], pure=False)\nresult = client.gather(futures)")
     record = get_session().records[-1]
-    part = ClusterPart.of(record)
+    part = record.cluster
     assert part is not None and len(part.hosts) == 1
     host = part.hosts[0]
     assert host.workers == 2
@@ -115,14 +115,14 @@ def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
 def test_a_collection_built_before_the_cell_and_persisted_in_it(dask_shell, local):
     dask_shell.run_cell("import dask.array as da\nx = da.random.random((1200, 1200), chunks=(400, 400))")
     dask_shell.run_cell("%%carbon --quiet\ntotal = (x @ x.T).sum().compute()")  # graph from an earlier cell
-    computed = ClusterPart.of(get_session().records[-1])
+    computed = get_session().records[-1].cluster
     assert computed.pending_futures == 0 and sum(h.task_s for h in computed.hosts) > 0
     dask_shell.run_cell("%%carbon --quiet\ny = (x @ x.T).persist()")  # returns at once: all of it completes later
     session = get_session()
     persisted = session.records[-1]
-    assert ClusterPart.of(persisted).pending_futures > 0
+    assert persisted.cluster.pending_futures > 0
     late = wait_for(lambda: next((r for r in session.records if r.kind == LATE_KIND), None), what="the late record")
-    assert ClusterPart.of(late).late_for == persisted.id and ClusterPart.of(late).energy_j > 0
+    assert late.cluster.late_for == persisted.id and late.cluster.energy_j > 0
 
 
 def test_two_clients_on_one_cluster_are_charged_their_own_tasks(local):
@@ -159,11 +159,11 @@ def test_work_finishing_after_the_cell_is_charged_to_it_later(dask_shell, local)
     dask_shell.run_cell("%%carbon\nlate = client.submit(burn, 1.2, pure=False)")
     session = get_session()
     record = session.records[-1]
-    part = ClusterPart.of(record)
+    part = record.cluster
     assert part.pending_futures == 1
     assert any("completed later" in flag for flag in record.flags)
     late = wait_for(lambda: next((r for r in session.records if r.kind == LATE_KIND), None), what="the late record")
-    late_part = ClusterPart.of(late)
+    late_part = late.cluster
     assert late_part.late_for == record.id and late_part.hosts[0].late
     # never lost, never counted twice: the cell's and the later part's task time add up to the task
     total_s = sum(h.task_s for h in part.hosts) + sum(h.task_s for h in late_part.hosts)
@@ -176,7 +176,7 @@ def test_work_finishing_after_the_cell_is_charged_to_it_later(dask_shell, local)
     from jupyter_carbon.storage.export import export_records, load_records
 
     path = export_records(session.records, log.parent / "cluster-export.json")
-    loaded = {r.id: ClusterPart.of(r) for r in load_records(path)}
+    loaded = {r.id: r.cluster for r in load_records(path)}
     assert loaded[record.id] == part and loaded[late.id] == late_part
 
 
@@ -200,7 +200,7 @@ def test_the_metering_worker_killed_mid_cell_hands_over_and_is_flagged(dask_shel
         "os.kill(victim, signal.SIGKILL); time.sleep(0.5)"
     )
     record = get_session().records[-1]
-    (host,) = ClusterPart.of(record).hosts
+    (host,) = record.cluster.hosts
     assert any(metering["worker"] in f and "died mid-window" in f for f in host.flags)
     assert any("meter started mid-window" in f for f in host.flags)
     assert host.host_j > 0  # the other worker took over the host's meter: the host is still measured
@@ -210,10 +210,10 @@ def test_the_metering_worker_killed_mid_cell_hands_over_and_is_flagged(dask_shel
 def test_dask_off_and_unload_remove_the_plugin(dask_shell, local):
     dask_shell.run_line_magic("carbon", "config dask=off")
     dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
-    assert ClusterPart.of(get_session().records[-1]) is None
+    assert get_session().records[-1].cluster is None
     dask_shell.run_line_magic("carbon", "config dask=auto")
     dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
-    assert ClusterPart.of(get_session().records[-1]) is not None
+    assert get_session().records[-1].cluster is not None
 
     def has_plugin(dask_worker):
         return "jupyter_carbon" in dask_worker.plugins
@@ -303,7 +303,7 @@ def test_workers_started_apart_are_charged_per_host(apart_shell, apart):
     cell = "%%carbon --scope process\nfs = [client.submit(burn, 0.8, workers=[workers[h]], pure=False) for h in ('host-a', 'host-b')]\nclient.gather(fs)"
     apart_shell.run_cell(cell)
     record = get_session().records[-1]
-    part = ClusterPart.of(record)
+    part = record.cluster
     hosts = {h.host: h for h in part.hosts}
     assert {"host-a", "host-b"} <= set(hosts)
     for name in ("host-a", "host-b"):
@@ -337,7 +337,7 @@ def test_a_worker_killed_mid_cell_is_flagged_and_the_rest_kept(apart_shell, apar
     )
     apart_shell.run_cell(cell)
     record = get_session().records[-1]
-    part = ClusterPart.of(record)
+    part = record.cluster
     hosts = {h.host: h for h in part.hosts}
     assert any("host-c" in flag and "died" in flag for flag in record.flags)
     assert hosts["host-a"].task_s == pytest.approx(0.8, abs=0.3) and hosts["host-a"].energy_j > 0
@@ -418,7 +418,7 @@ def test_in_a_real_kernel_the_cell_is_charged_and_nothing_leaks(tmp_path):
         "client = Client(cluster)\n" + BURN,
         "%%carbon\nclient.gather(client.map(burn, [0.4, 0.4], pure=False))",
         "import dask, json\nfrom jupyter_carbon.carbon_session import get_session\n"
-        "print(json.dumps({'part': get_session().records[-1].extra.get('cluster'), 'annotations': dask.get_annotations()}))",
+        "print(json.dumps({'part': get_session().records[-1].cluster.to_dict(), 'annotations': dask.get_annotations()}))",
         "%unload_ext jupyter_carbon",
         "print(json.dumps(list(client.run(lambda dask_worker: 'jupyter_carbon' in dask_worker.plugins).values())))\nclient.close(); cluster.close()",
     ]
@@ -450,3 +450,24 @@ def test_one_meter_per_host_identity_and_a_takeover(tmp_path):
         for meter in (first, second, elsewhere):
             meter.shutdown()
     assert host_identity({"JUPYTER_CARBON_HOST": " gpu-node-7 "}) == "gpu-node-7"
+
+
+def test_the_cluster_part_is_a_record_field_through_the_log_and_the_csv(tmp_path):
+    import csv
+    import dataclasses
+
+    from jupyter_carbon.record import CellRecord, RecordError
+    from jupyter_carbon.storage.export import export_records
+    from storage_helpers import make_record
+
+    host = HostPart("host-a", 6.0, 5.0, 7.0, False, ("cpu-model",), host_j=10.0, idle_j=3.0, others_j=1.0, task_s=2.0, workers=2)
+    record = dataclasses.replace(make_record(1), cluster=ClusterPart(hosts=(host,), scheduler="tcp://s:8786"))
+    again = CellRecord.from_dict(json.loads(json.dumps(record.to_dict())))
+    assert again == record and again.cluster.hosts[0].idle_j == 3.0
+    row = next(csv.DictReader(open(export_records([record], tmp_path / "c.csv"), encoding="utf-8")))
+    assert float(row["cluster_energy_j"]) == 6.0 and float(row["cluster_idle_j"]) == 3.0 and row["cluster_hosts"] == "host-a"
+    assert float(row["cluster_co2e_g"]) == pytest.approx(record.co2e_g_of(6.0))
+    bad = record.to_dict()
+    bad["cluster"]["hosts"][0]["energy_j"] = "lots"
+    with pytest.raises(RecordError, match="cluster.hosts.*energy_j"):
+        CellRecord.from_dict(bad)

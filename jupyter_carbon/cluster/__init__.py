@@ -8,6 +8,6 @@ glue), :mod:`.text` (report and status lines). Only :mod:`.worker` and :mod:`.cl
 ``distributed`` (``pip install 'jupyter-carbon[dask]'``).
 """
 
-from .part import KEY, ClusterPart, HostPart
+from .part import ClusterPart, HostPart
 
-__all__ = ["KEY", "ClusterPart", "HostPart"]
+__all__ = ["ClusterPart", "HostPart"]

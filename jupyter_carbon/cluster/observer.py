@@ -11,7 +11,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from .part import KEY, ClusterPart
+from .part import ClusterPart
 
 __all__ = ["ClusterObserver", "attach_cluster", "detach_cluster", "LATE_KIND"]
 
@@ -74,7 +74,7 @@ class ClusterObserver:
             return ()
         meter, window = entry
         part, flags = meter.end(window)
-        m.extra[KEY] = part.to_dict()
+        m.cluster = part
         return flags
 
     def _on_late(self, late: Any, part: ClusterPart) -> None:
@@ -89,7 +89,7 @@ class ClusterObserver:
         if session.closed:
             return
         late_m = session.open(f"{name}: completed later", kind=LATE_KIND, cell=cell, late_for=m.wid)
-        session.stop(late_m, extra={KEY: part.to_dict()}, flags=part.flags)
+        session.stop(late_m, cluster=part, flags=part.flags)
 
     # --- lifetime and status --------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The cluster part of a record: what a window was charged on each host of a Dask cluster.
 
-Plain frozen dataclasses with ``to_dict``/``from_dict`` (JSON-able), so the part travels in
-``record.extra["cluster"]`` and through the log and exports unchanged. Units are in the names.
+Plain frozen dataclasses with ``to_dict``/``from_dict`` (JSON-able): ``record.cluster`` holds
+one, and it travels through the log and exports unchanged. Units are in the names.
 
 Per host, the window's host energy ``host_j`` is split by task thread-seconds (see
 :mod:`jupyter_carbon.cluster.attribute`): ``energy_j`` is this window's share (charged),
@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-__all__ = ["HostPart", "ClusterPart", "KEY"]
+from ..units import finite_number
 
-#: The key in ``record.extra`` (until records get a field of their own).
-KEY = "cluster"
+__all__ = ["HostPart", "ClusterPart"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +46,30 @@ class HostPart:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HostPart:
-        names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in names}
-        values["methods"] = tuple(values.get("methods", ()))
-        values["flags"] = tuple(values.get("flags", ()))
+        """The part of ``to_dict``'s form; ValueError naming the first bad field (logs may be damaged)."""
+        if not isinstance(data, Mapping):
+            raise ValueError("cluster.hosts[]: expected an object")
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name in ("methods", "flags"):
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ValueError(f"cluster.hosts[].{f.name}: expected a list of text")
+                value = tuple(value)
+            elif f.name == "host":
+                if not isinstance(value, str):
+                    raise ValueError("cluster.hosts[].host: expected text")
+            elif f.name in ("measured", "late"):
+                if not isinstance(value, bool):
+                    raise ValueError(f"cluster.hosts[].{f.name}: expected true or false")
+            elif f.name == "workers":
+                if type(value) is not int or value < 0:
+                    raise ValueError("cluster.hosts[].workers: expected a whole number")
+            else:
+                value = finite_number(value, f"cluster.hosts[].{f.name}")
+            values[f.name] = value
         return cls(**values)
 
     @property
@@ -103,16 +122,18 @@ class ClusterPart:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClusterPart:
+        """The part of ``to_dict``'s form; ValueError naming the first bad field."""
+        hosts, flags, pending, late_for = data.get("hosts", []), data.get("flags", []), data.get("pending_futures", 0), data.get("late_for")
+        if not isinstance(hosts, list):
+            raise ValueError("cluster.hosts: expected a list")
+        if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+            raise ValueError("cluster.flags: expected a list of text")
+        if type(pending) is not int or (late_for is not None and type(late_for) is not int):
+            raise ValueError("cluster.pending_futures/late_for: expected whole numbers")
         return cls(
-            hosts=tuple(HostPart.from_dict(h) for h in data.get("hosts", ())),
-            pending_futures=int(data.get("pending_futures", 0)),
-            late_for=data.get("late_for"),
-            flags=tuple(data.get("flags", ())),
+            hosts=tuple(HostPart.from_dict(h) for h in hosts),
+            pending_futures=pending,
+            late_for=late_for,
+            flags=tuple(flags),
             scheduler=str(data.get("scheduler", "")),
         )
-
-    @classmethod
-    def of(cls, record: Any) -> ClusterPart | None:
-        """The cluster part of a record, or None."""
-        data = (getattr(record, "extra", None) or {}).get(KEY)
-        return cls.from_dict(data) if data else None

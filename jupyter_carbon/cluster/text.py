@@ -13,7 +13,7 @@ __all__ = ["record_lines", "short_phrase", "status_lines", "session_line"]
 
 def record_lines(record: Any) -> list[str]:
     """One line for the cluster and one per host; [] for a record without a cluster part."""
-    part = ClusterPart.of(record)
+    part = record.cluster
     if part is None:
         return []
     head = "cluster (Dask)"
@@ -34,7 +34,7 @@ def record_lines(record: Any) -> list[str]:
 
 def short_phrase(record: Any) -> str:
     """`` · cluster 12.3 J`` for the one-line report, or ''."""
-    part = ClusterPart.of(record)
+    part = record.cluster
     if part is None:
         return ""
     pending = f" (+{part.pending_futures} future(s) completing later)" if part.pending_futures else ""
@@ -43,7 +43,7 @@ def short_phrase(record: Any) -> str:
 
 def session_line(records: Iterable[Any]) -> str | None:
     """The cluster energy charged over ``records`` (cells and their work completed later), or None."""
-    parts = [p for p in (ClusterPart.of(r) for r in records) if p is not None]
+    parts = [p for p in (r.cluster for r in records) if p is not None]
     if not parts:
         return None
     energy = sum(p.energy_j for p in parts)

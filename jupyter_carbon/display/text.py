@@ -80,7 +80,7 @@ def format_record_line(record: CellRecord) -> str:
 
 
 def _cluster_phrase(record: CellRecord) -> str:
-    if not record.extra or "cluster" not in record.extra:
+    if record.cluster is None:
         return ""
     from ..cluster.text import short_phrase
 
@@ -89,7 +89,7 @@ def _cluster_phrase(record: CellRecord) -> str:
 
 def cluster_session_line(records: Iterable[CellRecord]) -> str | None:
     """The Dask cluster energy charged over ``records``, or None when none has a cluster part."""
-    records = [r for r in records if r.extra and "cluster" in r.extra]
+    records = [r for r in records if r.cluster is not None]
     if not records:
         return None
     from ..cluster.text import session_line
@@ -99,7 +99,7 @@ def cluster_session_line(records: Iterable[CellRecord]) -> str | None:
 
 def cluster_lines(record: CellRecord) -> list[str]:
     """The record's cluster part (Dask), one line per host; [] without one."""
-    if not record.extra or "cluster" not in record.extra:
+    if record.cluster is None:
         return []
     from ..cluster.text import record_lines
 

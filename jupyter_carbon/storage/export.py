@@ -41,7 +41,8 @@ CODECARBON_COLUMNS = (
 OUR_COLUMNS = (
     "record_id", "cell", "label", "kind", "status", "methods", "measured", "energy_j", "energy_low_j",
     "energy_high_j", "co2e_g", "co2e_low_g", "co2e_high_g", "intensity_g_per_kwh", "intensity_source",
-    "items", "task", "start_utc", "end_utc", "flags",
+    "items", "task", "start_utc", "end_utc", "flags", "scope_reason", "cluster_energy_j", "cluster_low_j",
+    "cluster_high_j", "cluster_co2e_g", "cluster_idle_j", "cluster_measured", "cluster_hosts",
 )  # fmt: skip
 PROJECT_NAME = "jupyter_carbon"
 #: One experiment for every jupyter_carbon export (CodeCarbon groups runs by experiment).
@@ -196,8 +197,27 @@ def record_row(record: CellRecord, *, run_id: str = "", host: dict[str, Any] | N
         "start_utc": record.start_utc.isoformat(),
         "end_utc": record.end_utc.isoformat(),
         "flags": " | ".join(record.flags),
+        "scope_reason": record.scope_reason or "",
+        **_cluster_columns(record),
     }
     return {name: row[name] for name in CODECARBON_COLUMNS + OUR_COLUMNS}
+
+
+def _cluster_columns(record: CellRecord) -> dict[str, Any]:
+    """The Dask cluster part: charged energy (not in ``energy_j``), its CO2e at the record's
+    intensity, the idle threads' energy (not charged) and the hosts; empty without a cluster."""
+    part = record.cluster
+    if part is None:
+        return dict.fromkeys(("cluster_energy_j", "cluster_low_j", "cluster_high_j", "cluster_co2e_g", "cluster_idle_j", "cluster_measured", "cluster_hosts"), "")
+    return {
+        "cluster_energy_j": part.energy_j,
+        "cluster_low_j": part.low_j,
+        "cluster_high_j": part.high_j,
+        "cluster_co2e_g": record.co2e_g_of(part.energy_j),
+        "cluster_idle_j": part.idle_j,
+        "cluster_measured": "measured" if part.measured else "estimated",
+        "cluster_hosts": ";".join(h.host for h in part.hosts),
+    }
 
 
 # --- formats -------------------------------------------------------------------------------------
