@@ -66,3 +66,16 @@ def test_export_and_report_neutralise_labels(tmp_path: Path, capsys) -> None:
     assert "\\x1b[31mevil" in captured.err  # the file name of the note, escaped
     history = format_history(list_sessions(tmp_path / "logs"), folder=tmp_path / "logs")
     assert "\x1b" not in history and "\\x1b[31mevil" in history
+
+
+def test_a_hostile_label_is_shown_escaped_in_the_terminal_report_and_summary():
+    import dataclasses
+
+    from jupyter_carbon.display.text import format_record, format_summary
+    from jupyter_carbon.totals import totals_of
+    from storage_helpers import make_record
+
+    record = dataclasses.replace(make_record(1), label="\x1b[2J\x1b[31mok\nFAKE LINE", flags=("note\r\x1b[1A",))
+    for text in (format_record(record), format_summary([record], totals_of([record]), "assumptions: -")):
+        assert "\x1b" not in text and "\r" not in text and "\\x1b[2J" in text
+        assert not any(line.startswith("FAKE LINE") for line in text.splitlines())

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..record import CellRecord
+from ..textsafe import visible
 from ..units import format_co2e, format_duration, format_energy
 from . import html as H
 from .text import MAX_ROWS, column, format_assumptions, format_summary, how_word, plural
@@ -33,7 +34,7 @@ def _table_html(records: Sequence[CellRecord], earlier: int) -> str:
     rows = ["<thead><tr>" + "".join(f'<th style="{th}">{H.esc(h)}</th>' for h in heads) + "</tr></thead><tbody>"]
     for r, energy, co2e in zip(records, energies, co2es):
         tip = "\n".join(H.component_tip(c) for c in r.components.values())
-        cells = [str(r.id), "" if r.cell is None else f"[{r.cell}]", r.label or "", format_duration(r.duration_s), energy, co2e]
+        cells = [str(r.id), "" if r.cell is None else f"[{r.cell}]", visible(r.label or ""), format_duration(r.duration_s), energy, co2e]
         tds = "".join(f'<td style="{td}{"; text-align: left" if i == 2 else ""}">{H.esc(v)}</td>' for i, v in enumerate(cells))
         status = H.status_html(r.status) if r.status != "ok" else "ok"
         rows.append(
@@ -85,7 +86,7 @@ def timeline_record(records: Sequence[CellRecord]) -> CellRecord | None:
 
 
 def _cell_name(record: CellRecord) -> str:
-    return (f"[{record.cell}]" if record.cell is not None else f"#{record.id}") + (f" {record.label}" if record.label else "")
+    return (f"[{record.cell}]" if record.cell is not None else f"#{record.id}") + (f" {visible(record.label)}" if record.label else "")
 
 
 def _plots_html(records: Sequence[CellRecord]) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import LiveStatus
 from ..sources.base import COMPONENTS
+from ..textsafe import visible
 from ..units import format_co2e, format_duration, format_energy
 
 __all__ = ["TextView", "format_record", "format_record_line", "format_component", "format_summary", "component_badge", "column", "plural", "format_config_changes"]
@@ -24,9 +25,10 @@ MAX_ROWS = 200
 
 
 def record_name(label: str | None, cell: int | None, record_id: int | None = None) -> str:
-    """How a window is called everywhere: its label, else ``cell [n]``, else ``window #id``."""
+    """How a window is called everywhere: its label (control characters shown escaped: a label
+    cannot recolour a terminal or forge a line), else ``cell [n]``, else ``window #id``."""
     if label:
-        return label
+        return visible(label)
     if cell is not None:
         return f"cell [{cell}]"
     return f"window #{record_id}" if record_id is not None else "window"
@@ -35,14 +37,14 @@ def record_name(label: str | None, cell: int | None, record_id: int | None = Non
 def intensity_notes(source: str, note: str | None = None) -> tuple[str, ...]:
     """Notes about an intensity: its own (e.g. a live provider's fallback), and the no-region note
     when it is the world average (a session-level fact, so it is not stored in every record)."""
-    from ..intensity.value import NO_REGION_NOTE
+    from ..intensity.value import NO_REGION_NOTE, WORLD_AVERAGE_SOURCE
 
-    return ((note,) if note else ()) + ((NO_REGION_NOTE,) if source == "world average" else ())
+    return ((note,) if note else ()) + ((NO_REGION_NOTE,) if source == WORLD_AVERAGE_SOURCE else ())
 
 
 def record_notes(record: CellRecord) -> tuple[str, ...]:
     """The record's flags, plus the no-region note when it was computed at the world average."""
-    return record.flags + intensity_notes(record.intensity_source)
+    return tuple(visible(flag) for flag in record.flags) + intensity_notes(record.intensity_source)
 
 
 def component_badge(comp: ComponentEnergy) -> str:
@@ -193,7 +195,7 @@ def format_record(record: CellRecord) -> str:
     lines += format_per_item(record)
     lines += cluster_lines(record)
     lines += format_equivalents(record)
-    lines.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
+    lines.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({visible(record.intensity_source)}) · PUE {record.pue:g} · scope {visible(record.scope)}")
     lines.append(session_phrase(record.totals))
     lines += [f"note: {flag}" for flag in record_notes(record)]
     return "\n".join(lines)
@@ -210,7 +212,7 @@ def format_summary(records: Iterable[CellRecord], totals: Any, assumptions: str)
         lines.append(f"{'#':>4}  {'label':<20} {'duration':>10} {heads[0]:>11} {heads[1]:>11}  {'how':<18} status")
         for r, energy, co2e in zip(shown, energies, co2es):
             name = record_name(r.label, r.cell, r.id)[:20]
-            lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {energy:>11} {co2e:>11}  {_how_cell(r.measured_by_component):<18} {r.status}")
+            lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {energy:>11} {co2e:>11}  {_how_cell(r.measured_by_component):<18} {visible(r.status)}")
         if len(records) > MAX_ROWS:
             lines.append(f"… {len(records) - MAX_ROWS} earlier records not shown (see %carbon export)")
     cluster = cluster_session_line(records)
@@ -334,7 +336,7 @@ def format_status(session: Any, auto: bool = False) -> str:
     lines = ["jupyter_carbon status", "sources in use:"]
     for source in session.detection.sources:
         how = _METHOD_WORDS.get(source.method) or ("measured" if source.measured else "estimated")
-        lines.append(f"  {source.component.upper():<4} {source.device} — {source.method} ({how})")
+        lines.append(f"  {source.component.upper():<4} {visible(source.device)} — {source.method} ({how})")
     for source in getattr(session.detection, "scoped", ()):
         if source.scope == getattr(session, "scope", None):
             how = "measured" if source.measured else "estimated"
@@ -344,7 +346,7 @@ def format_status(session: Any, auto: bool = False) -> str:
     if session.detection.skipped:
         lines.append("not used:")
         for backend, reason in session.detection.skipped.items():
-            lines.append(f"  {backend}: {reason}")
+            lines.append(f"  {backend}: {visible(reason)}")
     intensity = session.intensity()
     notes = intensity_notes(intensity.source, intensity.note)
     lines.append(f"intensity: {intensity.g_per_kwh:g} gCO2e/kWh from {intensity.source}" + (f" ({'; '.join(notes)})" if notes else ""))

@@ -8,7 +8,10 @@ from datetime import datetime, timezone
 from .emissions import check_g_per_kwh
 from .table import WORLD_AVERAGE, Region
 
-__all__ = ["Intensity", "NO_REGION_NOTE"]
+__all__ = ["Intensity", "NO_REGION_NOTE", "WORLD_AVERAGE_SOURCE"]
+
+#: The ``source`` of the world-average intensity (used when no region is set).
+WORLD_AVERAGE_SOURCE = "world average"
 
 #: Shown with every figure computed at the world average (a session-level fact, not stored per record).
 NO_REGION_NOTE = "no region set: world average used — set one with %carbon config region=FR (or JUPYTER_CARBON_REGION)"
@@ -32,7 +35,7 @@ class Intensity:
     def from_region(cls, region: Region) -> Intensity:
         """The table value of ``region`` (see :func:`jupyter_carbon.intensity.lookup_region`)."""
         if region.kind == "world":
-            return cls(region.g_per_kwh, "world average", None)
+            return cls(region.g_per_kwh, WORLD_AVERAGE_SOURCE, None)
         return cls(region.g_per_kwh, region.label, region.key)
 
     @classmethod
