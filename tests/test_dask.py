@@ -87,6 +87,18 @@ def dask_shell(shell, local):
     shell.user_ns.pop("client", None)
 
 
+def test_a_cluster_round_that_takes_too_long_never_holds_the_cell(dask_shell, local, monkeypatch):
+    from jupyter_carbon.cluster import client as client_module
+
+    monkeypatch.setattr(client_module, "ROUND_TIMEOUT_S", 1e-6)  # every round "hangs"
+    start = time.monotonic()
+    result = dask_shell.run_cell("%%carbon --quiet\nx = client.submit(burn, 0.05, pure=False).result()")
+    assert result.success and time.monotonic() - start < 10
+    record = get_session().records[-1]
+    assert record.status == "ok" and record.energy_j > 0  # this machine's figures are kept
+    assert record.cluster is None and any("cluster" in flag for flag in record.flags)
+
+
 def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
     dask_shell.run_cell("%%carbon\nfutures = client.map(burn, [0.6, 0.6], pure=False)\nresult = client.gather(futures)")
     record = get_session().records[-1]

@@ -25,6 +25,10 @@ from .part import ClusterPart
 
 __all__ = ["ClusterMeter", "ClusterWindow", "LateWork"]
 
+#: The longest a window's round to the workers may take; past it the round fails (the cell gets a
+#: flag, its own figures are kept) instead of waiting on a hung worker.
+ROUND_TIMEOUT_S = 5.0
+
 
 
 @dataclass
@@ -115,7 +119,8 @@ class ClusterMeter:
         """One round: each worker's report (or the exception it raised)."""
         from .worker import query
 
-        reports = self.client.run(query, list(ids), list(opened), list(closed), self.user, on_error="return")
+        # Client.run itself has no time limit: a hung worker must not hold the user's cell
+        reports = self.client.sync(self.client._run, query, list(ids), list(opened), list(closed), self.user, on_error="return", callback_timeout=ROUND_TIMEOUT_S)
         self.last_reports = reports
         self.missing = missing_workers(reports)
         return reports

@@ -23,7 +23,7 @@ class ClusterObserver:
     def __init__(self, session: Any) -> None:
         self.session = session
         self.meters: dict[int, Any] = {}  # id(client) -> ClusterMeter
-        self._open: dict[int, tuple[Any, Any]] = {}  # id(measurement) -> (meter, window)
+        self._open: dict[int, tuple[Any, Any] | str] = {}  # id(measurement) -> (meter, window), or why it is not measured
 
     # --- the client -----------------------------------------------------------------------------
 
@@ -65,13 +65,18 @@ class ClusterObserver:
         client = self.client()
         if client is None:
             return
-        meter = self.meter(client)
-        self._open[id(m)] = (meter, meter.begin(context=m))
+        try:
+            meter = self.meter(client)
+            self._open[id(m)] = (meter, meter.begin(context=m))
+        except Exception as exc:  # an unreachable or slow cluster: the cell goes on, its record says so
+            self._open[id(m)] = f"cluster: not measured ({type(exc).__name__}: {exc})"
 
     def window_stopping(self, m: Any) -> tuple[str, ...]:
         entry = self._open.pop(id(m), None)
         if entry is None:
             return ()
+        if isinstance(entry, str):
+            return (entry,)
         meter, window = entry
         part, flags = meter.end(window)
         m.cluster = part
