@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import orjson
+
 from ..record import CellRecord, RecordError
 from . import legacy
 from .log import LOG_SCHEMA, LOG_SUFFIX
@@ -49,7 +51,7 @@ def parse_line(raw: bytes, shapes: dict[Any, dict[str, Any]]) -> tuple[Any, Any]
     """("session", the header), ("record", a CellRecord) or (another type, the object) of one log
     line; ``shapes`` is the file's table of schema-2 shape lines (a shape line adds to it).
     Raises one of ValueError (RecordError), TypeError, KeyError, OverflowError on a bad line."""
-    obj = json.loads(raw.decode("utf-8"))
+    obj = orjson.loads(raw)  # strict JSON: invalid UTF-8, NaN or Infinity are bad lines
     if not isinstance(obj, dict):
         raise RecordError("not a JSON object")
     kind = obj.get("type")
