@@ -115,9 +115,8 @@ class CarbonSession:
             self._cloud_pue_done = True
         self.sampler = Sampler(self.detection.sources, self.config.interval, clock=self._clock, wall_clock=self._wall_clock, threaded=self._threaded, totals_scope=scope, scoped=getattr(self.detection, "scoped", ()))
         self.ledger = Ledger(self.sampler.sources, self.sampler.indices(scope), records=self.records)
-        rapl = self.detection.skipped.get("rapl", "")
-        if "CVE-2020-8694" in rapl:  # RAPL is there but locked: say once how to unlock it
-            self.problem(rapl)
+        for fix in self.detection.fixes.values():  # e.g. RAPL there but locked: say once how to unlock it
+            self.problem(fix)
 
     def configure(self, **values: Any) -> Config:
         """Apply settings (strings or values); raises ConfigError. Re-probes hardware when needed."""

@@ -31,7 +31,16 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 class RecordError(ValueError):
-    """A dict that is not a valid record (``CellRecord.from_dict``); the message names the field."""
+    """A dict that is not a valid record (``CellRecord.from_dict``).
+
+    ``field``: the field at fault (None when the whole thing is); ``newer``: written by a newer
+    jupyter_carbon (a schema this one cannot read). The message is ``field: problem``.
+    """
+
+    def __init__(self, field: str | None, problem: str, *, newer: bool = False) -> None:
+        super().__init__(f"{field}: {problem}" if field else problem)
+        self.field = field
+        self.newer = newer
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -142,7 +151,7 @@ class Timeline:
         power = _mapping(d.get("power_w", {}), "timeline.power_w")
         series = {str(k): _numbers(v, f"timeline.power_w.{k}") for k, v in power.items()}
         if any(len(v) != len(t_s) for v in series.values()):
-            raise RecordError("timeline: every power series must have one value per time point")
+            raise RecordError("timeline", "every power series must have one value per time point")
         return cls(t_s, series)
 
 
@@ -312,23 +321,23 @@ class CellRecord:
         d = _mapping(data, "record")
         schema = d.get("schema", 1)
         if type(schema) is int and schema > RECORD_SCHEMA:
-            raise RecordError(f"record schema {schema} is newer than this jupyter_carbon reads ({RECORD_SCHEMA}): upgrade jupyter-carbon")
+            raise RecordError(None, f"record schema {schema} is newer than this jupyter_carbon reads ({RECORD_SCHEMA}): upgrade jupyter-carbon", newer=True)
         devices = d.get("devices", [])
         if not isinstance(devices, list):
-            raise RecordError("devices: expected a list")
+            raise RecordError("devices", "expected a list")
         flags = d.get("flags", [])
         if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
-            raise RecordError("flags: expected a list of strings")
+            raise RecordError("flags", "expected a list of strings")
         baseline = d.get("baseline_w")
         if baseline is not None:
             baseline = {str(k): _number(_mapping(baseline, "baseline_w"), k) for k in _mapping(baseline, "baseline_w")}
         try:
             pue = check_pue(d.get("pue"))
         except ValueError as exc:
-            raise RecordError(f"pue: {exc}") from None
+            raise RecordError("pue", str(exc)) from None
         start_s, end_s = _number(d, "start_s"), _number(d, "end_s")
         if end_s < start_s:
-            raise RecordError("end_s: before start_s")
+            raise RecordError("end_s", "before start_s")
         return cls(
             id=_int(d, "id"),
             label=_opt(d, "label", str),
@@ -369,7 +378,7 @@ def _cluster(data: Any) -> ClusterPart | None:
     except RecordError:
         raise
     except ValueError as exc:
-        raise RecordError(f"cluster: {exc}") from None
+        raise RecordError("cluster", str(exc)) from None
 
 
 def _old_region(d: Mapping[str, Any]) -> str | None:
@@ -394,28 +403,28 @@ def _mapping(value: Any, name: str) -> Mapping[str, Any]:
     if type(value) is dict:  # what JSON gives: skip the slow isinstance check against typing.Mapping
         return value
     if not isinstance(value, Mapping):
-        raise RecordError(f"{name}: expected an object, got {type(value).__name__}")
+        raise RecordError(name, f"expected an object, got {type(value).__name__}")
     return value
 
 
 def _str(d: Mapping[str, Any], key: str) -> str:
     value = d.get(key)
     if not isinstance(value, str):
-        raise RecordError(f"{key}: expected text, got {type(value).__name__}")
+        raise RecordError(key, f"expected text, got {type(value).__name__}")
     return value
 
 
 def _bool(d: Mapping[str, Any], key: str) -> bool:
     value = d.get(key)
     if not isinstance(value, bool):
-        raise RecordError(f"{key}: expected true or false, got {type(value).__name__}")
+        raise RecordError(key, f"expected true or false, got {type(value).__name__}")
     return value
 
 
 def _int(d: Mapping[str, Any], key: str) -> int:
     value = d.get(key)
     if type(value) is not int:
-        raise RecordError(f"{key}: expected a whole number, got {type(value).__name__}")
+        raise RecordError(key, f"expected a whole number, got {type(value).__name__}")
     return value
 
 
@@ -424,7 +433,7 @@ def _opt(d: Mapping[str, Any], key: str, kind: type) -> Any:
     if value is None:
         return None
     if type(value) is not kind:
-        raise RecordError(f"{key}: expected {kind.__name__} or null, got {type(value).__name__}")
+        raise RecordError(key, f"expected {kind.__name__} or null, got {type(value).__name__}")
     return value
 
 
@@ -432,7 +441,7 @@ def _finite(value: Any, name: str) -> float:
     if type(value) is float and math.isfinite(value):  # the common case first (logs of 100,000 records)
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise RecordError(f"{name}: expected a finite number, got {value!r}")
+        raise RecordError(name, f"expected a finite number, got {value!r}")
     return float(value)
 
 
@@ -448,16 +457,16 @@ def _numbers(values: Any, name: str) -> tuple[float, ...]:
     if type(values) is list and {*map(type, values)} <= _FLOAT_ONLY and math.isfinite(sum(values)):
         return tuple(values)
     if not isinstance(values, list):
-        raise RecordError(f"{name}: expected a list of numbers")
+        raise RecordError(name, "expected a list of numbers")
     return tuple(_finite(v, name) for v in values)
 
 
 def _time(d: Mapping[str, Any], key: str) -> datetime:
     value = d.get(key)
     if not isinstance(value, str):
-        raise RecordError(f"{key}: expected an ISO 8601 time, got {type(value).__name__}")
+        raise RecordError(key, f"expected an ISO 8601 time, got {type(value).__name__}")
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise RecordError(f"{key}: not an ISO 8601 time: {value[:40]!r}") from None
+        raise RecordError(key, f"not an ISO 8601 time: {value[:40]!r}") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)

@@ -271,16 +271,16 @@ def _sources_phrase(sources: Iterable[Any]) -> str:
 
 def _gpu_phrases(members: list[Any]) -> list[str]:
     """``GPU 0-3 NVIDIA A100 (NVML energy counter, measured)``: one phrase per model and method."""
-    groups: dict[tuple[str, str], list[str]] = {}
+    groups: dict[tuple[str, str], list[int]] = {}
     for source in members:
-        first, _, model = source.device.partition(" ")
-        if first.startswith("gpu") and first[3:].isdigit():
-            groups.setdefault((model, source.method), []).append(first[3:])
+        index = getattr(source, "index", None)
+        if index is not None:
+            groups.setdefault((source.model, source.method), []).append(index)
         else:  # a named part, e.g. "Apple SoC GPU"
             groups.setdefault((source.device, source.method), [])
     phrases = []
     for (model, method), ids in groups.items():
-        span = "" if not ids else ids[0] if len(ids) == 1 else f"{ids[0]}-{ids[-1]}" if [int(i) for i in ids] == list(range(int(ids[0]), int(ids[0]) + len(ids))) else ",".join(ids)
+        span = "" if not ids else str(ids[0]) if len(ids) == 1 else f"{ids[0]}-{ids[-1]}" if ids == list(range(ids[0], ids[0] + len(ids))) else ",".join(map(str, ids))
         name = f"GPU {span} {model}" if ids else model
         phrases.append(f"{name} ({_METHOD_WORDS.get(method, method)})")
     return phrases

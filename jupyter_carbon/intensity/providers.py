@@ -331,7 +331,7 @@ class LiveIntensity:
 
     # -- internals ----------------------------------------------------------------------
     def _fallback_name(self) -> str:
-        return "table value" if self.fallback.source.startswith("table:") else self.fallback.source
+        return "table value" if self.fallback.from_table else self.fallback.source
 
     def _kick_locked(self, force: bool, now: float) -> bool:
         if self._closed or self._busy:

@@ -23,6 +23,9 @@ class Detection:
     sources: list[EnergySource]
     #: backend name → why it is not used, with the fix where there is one
     skipped: dict[str, str] = field(default_factory=dict)
+    #: backend name → what the user can do to use it (present but locked, e.g. RAPL readable by
+    #: root only): told once, unlike the other skips which only ``%carbon status`` lists
+    fixes: dict[str, str] = field(default_factory=dict)
     #: facts worth showing (e.g. where the CPU's TDP came from)
     notes: list[str] = field(default_factory=list)
     nvml: Any = None
@@ -98,6 +101,8 @@ def _try_rapl(found: Detection, config: Any, overrides: dict, now_s: float) -> N
         sources = discover_rapl(config.powercap_root, now_s)
     except RaplUnavailable as exc:
         found.skipped["rapl"] = str(exc)
+        if exc.locked:
+            found.fixes["rapl"] = str(exc)
         return
     except Exception as exc:  # never raise from detection
         found.skipped["rapl"] = f"RAPL probe failed: {exc}"

@@ -295,7 +295,7 @@ def read_export(path: str | os.PathLike) -> tuple[list[CellRecord], list[str]]:
         try:
             records.append(CellRecord.from_dict(item))
         except (TypeError, KeyError, ValueError, OverflowError, RecursionError) as exc:
-            skipped[f"bad {str(exc).split(':', 1)[0]}" if isinstance(exc, RecordError) else type(exc).__name__] += 1
+            skipped[f"bad {exc.field or exc}" if isinstance(exc, RecordError) else type(exc).__name__] += 1
     notes = []
     if skipped:
         why = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common(5))

@@ -51,7 +51,7 @@ def parse_line(raw: bytes, shapes: dict[Any, dict[str, Any]]) -> tuple[Any, Any]
     Raises one of ValueError (RecordError), TypeError, KeyError, OverflowError on a bad line."""
     obj = json.loads(raw.decode("utf-8"))
     if not isinstance(obj, dict):
-        raise RecordError("not a JSON object")
+        raise RecordError(None, "not a JSON object")
     kind = obj.get("type")
     if kind == "record":  # schemas 1 and 3
         return kind, CellRecord.from_dict(obj)
@@ -64,8 +64,7 @@ def parse_line(raw: bytes, shapes: dict[Any, dict[str, Any]]) -> tuple[Any, Any]
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, RecordError):
-        text = str(exc)
-        return "from a newer jupyter_carbon" if "newer" in text else f"bad {text.split(':', 1)[0]}"
+        return "from a newer jupyter_carbon" if exc.newer else f"bad {exc.field or exc}"
     if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
         return "not JSON"
     if isinstance(exc, KeyError):
