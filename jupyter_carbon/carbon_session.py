@@ -105,7 +105,7 @@ class CarbonSession:
         from .sources import detect
 
         detect_fn = self._detect_fn or detect
-        self.detection = detect_fn(self.config, now_s=self._clock())
+        self.detection = detect_fn(**self.config.detection_arguments(), now_s=self._clock())
         #: the scope in force for the totals and for cells that ask for none, and why
         scope, reason = self.detection.resolve(self.config.scope)
         self.scope, self.scope_reason = scope, reason

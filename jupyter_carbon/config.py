@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .intensity.emissions import MAX_G_PER_KWH, MAX_PUE
+from .sources.detect import CGROUP_ROOT, DMI_ROOT, HWMON_ROOT, POWERCAP_ROOT
 from .units import finite_number
 
 __all__ = ["Config", "ConfigError", "SETTINGS", "Setting"]
@@ -142,10 +143,10 @@ class Config:
     pue: float = 1.0
     live: str | None = None
     zone: str | None = None
-    powercap_root: str = "/sys/class/powercap"
-    cgroup_root: str = "/sys/fs/cgroup"
-    dmi_root: str = "/sys/class/dmi/id"
-    hwmon_root: str = "/sys/class/hwmon"
+    powercap_root: str = POWERCAP_ROOT
+    cgroup_root: str = CGROUP_ROOT
+    dmi_root: str = DMI_ROOT
+    hwmon_root: str = HWMON_ROOT
     power: dict = field(default_factory=dict)
     log_dir: str | None = ".jupyter_carbon"
     store_source: bool = False
@@ -178,6 +179,18 @@ class Config:
                         raise
                     problems.append(f"ignored {setting.env}: {exc}")
         return config
+
+    def detection_arguments(self) -> dict[str, Any]:
+        """The settings hardware detection takes: ``detect(**config.detection_arguments())``."""
+        return {
+            "power": dict(self.power),
+            "powercap_root": self.powercap_root,
+            "hwmon_root": self.hwmon_root,
+            "cgroup_root": self.cgroup_root,
+            "dmi_root": self.dmi_root,
+            "scope": self.scope,
+            "refresh_s": self.interval,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -62,7 +62,7 @@ class SyntheticSource(IntegratingSource):
 
 def make_session(machine: Machine, band: float = 0.0, interval: float = 1.0, intensity: float = 400.0):
     source = SyntheticSource(machine, band)
-    session = CarbonSession(Config(interval=interval, intensity=intensity), clock=machine.clock, threaded=False, detect=lambda config, now_s: Detection(sources=[source]))
+    session = CarbonSession(Config(interval=interval, intensity=intensity), clock=machine.clock, threaded=False, detect=lambda now_s, **_: Detection(sources=[source]))
     return session, source
 
 

@@ -133,7 +133,7 @@ def test_constant_override_replaces_the_model(clock, no_pynvml):
 
 
 def test_detect_without_hardware_gives_models_and_reasons(tmp_path, no_pynvml):
-    found = detect(Config(powercap_root=str(tmp_path / "none")))
+    found = detect(powercap_root=str(tmp_path / "none"))
     assert {s.method for s in found.sources} == {"cpu-model", "ram-model"}
     assert set(found.skipped) >= {"rapl", "nvml"}
     assert all(reason and "\n" not in reason for reason in found.skipped.values())
