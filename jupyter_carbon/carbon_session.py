@@ -19,7 +19,7 @@ from .record import CellRecord, SessionTotals
 from .sampler import LiveStatus, LiveWindow, Sampler
 from .sources.base import Reading
 
-__all__ = ["CarbonSession", "Measurement", "get_session", "reset_session"]
+__all__ = ["CarbonSession", "Measurement", "session", "reset_session"]
 
 #: Settings whose change means probing the hardware again.
 _REDETECT = ("scope", "powercap_root", "hwmon_root", "power", "cgroup_root", "dmi_root")  # scope: the totals' sources change
@@ -375,8 +375,9 @@ _default: CarbonSession | None = None
 _default_lock = threading.Lock()
 
 
-def get_session() -> CarbonSession:
-    """The process-wide session used by the magics and ``track()``, created on first use."""
+def session() -> CarbonSession:
+    """The process-wide session (``jupyter_carbon.session()``): the one the magics, the hooks,
+    ``track()`` and ``track_iter()`` use; created on first use."""
     global _default
     with _default_lock:
         if _default is None:
@@ -385,6 +386,7 @@ def get_session() -> CarbonSession:
 
 
 def reset_session() -> None:
+    """Shut the process-wide session down and drop it; the next ``session()`` makes a new one."""
     global _default
     with _default_lock:
         if _default is not None:

@@ -32,7 +32,8 @@ import sys
 import threading
 from typing import Any
 
-from .carbon_session import CUT_SHORT, CarbonSession, Measurement, get_session
+from . import carbon_session
+from .carbon_session import CUT_SHORT, CarbonSession, Measurement
 from .display import make_view
 from .parse import CellOptions, ParseError, parse_cell_line
 
@@ -439,7 +440,7 @@ def load(shell: Any) -> CarbonExtension:
         return existing
     from .magics import Carbon, CarbonMagics
 
-    session = get_session()
+    session = carbon_session.session()
     if session.closed:  # reloaded after %unload_ext: new probes, same records and totals
         session.reopen()
     ext = CarbonExtension(shell, session)

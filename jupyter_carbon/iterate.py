@@ -194,9 +194,9 @@ class TrackedIter:
     # --- window, sampling, output -----------------------------------------------------------------
 
     def _begin(self) -> None:
-        from .carbon_session import get_session
+        from .carbon_session import session
 
-        self.session = self.session or get_session()
+        self.session = self.session or session()
         current = self.session.current()  # this thread's measured cell or track() block
         if current is not None:
             self.measurement, self._view = current, current.view

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from jupyter_carbon import session as get_session
+import jupyter_carbon
 from jupyter_carbon.extension import get_extension
 
 
@@ -300,7 +300,7 @@ def test_unload_removes_everything_and_reload_100_times_leaks_nothing(_shell, no
         _shell.run_line_magic("unload_ext", "jupyter_carbon")
     assert counts() == before
     assert not any(t.name == "jupyter_carbon-sampler" for t in threading.enumerate())
-    assert len(get_session().records) == 10  # the records survive unload/reload
+    assert len(jupyter_carbon.session().records) == 10  # the records survive unload/reload
     reset_session()
 
 
