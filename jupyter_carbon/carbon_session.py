@@ -16,7 +16,7 @@ from .config import Config, ConfigError
 from .intensity.value import Intensity
 from .ledger import Ledger
 from .record import CellRecord, SessionTotals
-from .sampler import LiveStatus, LiveWindow, Sampler
+from .sampler import Progress, Window, Sampler
 from .sources.base import Reading
 
 __all__ = ["CarbonSession", "Measurement", "session", "reset_session"]
@@ -42,22 +42,22 @@ class Measurement:
         self.label = label
         self._meta = meta
         self.wid: int | None = None
-        self.window: LiveWindow | None = None
+        self.window: Window | None = None
         self.record: CellRecord | None = None
         #: goes into ``record.extra`` at close (e.g. a loop prediction from ``track_iter``)
         self.extra: dict[str, Any] = {}
         #: the window's share of a Dask cluster (``ClusterPart``), set by the cluster observer
         self.cluster: Any = None
-        #: the live view showing this window (a cell's widget or text view), or None
+        #: the view showing this window as it runs (a cell's widget or text view), or None
         self.view: Any = None
         #: what opened the window, for its opener to recognise it (the extension: the IPython cell)
         self.owner: Any = None
         self._stack: list[Measurement] | None = None  # the thread's stack of current windows it is on
 
     @property
-    def live(self) -> dict[str, float]:
-        """Energy so far per component (J), without waiting for a tick."""
-        return self.session.live_energy_j(self)
+    def energy_so_far_j(self) -> dict[str, float]:
+        """Energy so far per component (J) of this open window, without waiting for a tick."""
+        return {component: reading.energy_j for component, reading in self.session.progress(self)[1].items()}
 
     def __enter__(self) -> "Measurement":
         if self.wid is None:
@@ -193,14 +193,14 @@ class CarbonSession:
         stack = getattr(self._local, "stack", None)
         return stack[-1] if stack else None
 
-    def open(self, label: str | None = None, *, listener: Callable[[LiveStatus], Any] | None = None, current: bool = True, owner: Any = None, **meta: Any) -> Measurement:
+    def open(self, label: str | None = None, *, listener: Callable[[Progress], Any] | None = None, current: bool = True, owner: Any = None, **meta: Any) -> Measurement:
         """Open a window; ``current``: it becomes this thread's current one until it stops."""
         measurement = Measurement(self, label, **meta)
         measurement.owner = owner
         self.start(measurement, listener=listener, current=current)
         return measurement
 
-    def start(self, m: Measurement, listener: Callable[[LiveStatus], Any] | None = None, *, current: bool = True) -> None:
+    def start(self, m: Measurement, listener: Callable[[Progress], Any] | None = None, *, current: bool = True) -> None:
         with self._lock:
             if self._pending_redetect and not self.sampler.open_windows:
                 self._redetect()
@@ -284,7 +284,7 @@ class CarbonSession:
                 intensity = self.intensity()
                 self.ledger.discard(m.wid, end, intensity.g_per_kwh, self.config.pue)
 
-    def live(self, m: Measurement) -> tuple[float, dict[str, Reading]]:
+    def progress(self, m: Measurement) -> tuple[float, dict[str, Reading]]:
         """(monotonic time, energy so far per component with its band) of an open window: one read of every source."""
         snap = self.sampler.snapshot()
         out: dict[str, Reading] = {}
@@ -294,10 +294,6 @@ class CarbonSession:
             prev = out.get(component, Reading(0.0, 0.0, 0.0))
             out[component] = Reading(prev[0] + now[0] - then[0], prev[1] + now[1] - then[1], prev[2] + now[2] - then[2])
         return snap.time_s, out
-
-    def live_energy_j(self, m: Measurement) -> dict[str, float]:
-        """Energy so far per component (J) of an open window."""
-        return {component: reading.energy_j for component, reading in self.live(m)[1].items()}
 
     def totals(self) -> SessionTotals:
         intensity = self.intensity()

@@ -283,7 +283,7 @@ class CarbonExtension:
         if options is not None:
             meta.update(items=options.items, task=options.task, scope=options.scope)
         view = None if quiet else make_view(self.shell, self.session, compact=compact, label=options.label if options else None, **meta)
-        measurement = self.session.open(options.label if options else None, listener=view.on_live if view else None, owner=owner, **meta)
+        measurement = self.session.open(options.label if options else None, listener=view.on_progress if view else None, owner=owner, **meta)
         measurement.view = view
         return measurement
 
@@ -370,15 +370,15 @@ class CarbonExtension:
         ``run_cell_async`` raised, so the stale cell with the same source takes its status and is
         returned (to be reported); the others end flagged cut short.
         """
-        live = None
+        running = None
         matched = None
         for measurement in reversed(stack[:]):
             cell = measurement.owner
             if type(cell) is not _Cell or cell.runner is None or measurement._stack is None:
                 continue
-            if live is None:
-                live = _frames_on_stack()
-            if id(cell.runner) in live:
+            if running is None:
+                running = _frames_on_stack()
+            if id(cell.runner) in running:
                 break  # this cell is still running, and so are those it runs in
             if cell.result is None and matched is None and result is not None and getattr(result.info, "raw_cell", None) == cell.info.raw_cell:
                 self._close(stack, measurement, result)

@@ -219,7 +219,7 @@ class TrackedIter:
 
     def _read(self) -> tuple[float, float, float, float]:
         """(time s, energy J, low J, high J) of the measurement's window so far: one read of every source."""
-        time_s, components = self.session.live(self.measurement)
+        time_s, components = self.session.progress(self.measurement)
         readings = components.values()
         return time_s, sum(r.energy_j for r in readings), sum(r.low_j for r in readings), sum(r.high_j for r in readings)
 

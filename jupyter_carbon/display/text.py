@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..record import CellRecord, ComponentEnergy
-from ..sampler import LiveStatus
+from ..sampler import Progress
 from ..sources.base import COMPONENTS
 from ..textsafe import visible
 from ..units import format_co2e, format_duration, format_energy
@@ -228,7 +228,7 @@ class TextView:
     def __init__(self, session: Any, *, compact: bool, **meta: Any) -> None:
         self.compact = compact
 
-    def on_live(self, status: LiveStatus) -> None:
+    def on_progress(self, status: Progress) -> None:
         pass  # a terminal cannot redraw above the cell's own output
 
     def note(self, text: str, key: Any = None) -> None:
