@@ -311,7 +311,7 @@ def test_load_imports_no_matplotlib_or_ipywidgets():
         "shell = InteractiveShell.instance()\n"
         "shell.run_line_magic('load_ext', 'jupyter_carbon')\n"
         "shell.run_cell('%%carbon\\nx = 1')\n"
-        "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'pynvml', 'jupyter_carbon.intensity.providers', 'jupyter_carbon.intensity.reference') if m in sys.modules))\n"
+        "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'pynvml', 'jupyter_carbon.intensity.providers', 'jupyter_carbon.reference') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"

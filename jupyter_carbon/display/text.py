@@ -164,7 +164,7 @@ def format_per_item(record: CellRecord) -> list[str]:
     per_1000_j = per_item_j * 1000
     lines = [f"per item: {format_energy(per_item_j)}, {format_co2e(record.co2e_g / record.items)} · per 1,000 items: {format_energy(per_1000_j)}, {format_co2e(record.co2e_g / record.items * 1000)}"]
     try:
-        from ..intensity.reference import per_item
+        from ..reference import per_item
 
         lines.append(per_item(record.energy_j, record.co2e_g, record.items).compare(record.task or "text-classification").sentence)
     except (ImportError, ValueError, AttributeError):
