@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+__all__ = ["main", "demo"]
+
 
 def demo() -> int:
     """Measure two windows with the Python API and print what was measured and how."""
