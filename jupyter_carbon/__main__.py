@@ -23,8 +23,9 @@ def demo() -> int:
     with jupyter_carbon.track("sleep 0.5 s") as idle:
         time.sleep(0.5)
     for measurement in (busy, idle):
-        print()
-        print(format_record(measurement.record))
+        if measurement.record is not None:
+            print()
+            print(format_record(measurement.record))
     return 0
 
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from .config import Config, ConfigError
 from .intensity.value import Intensity
 from .ledger import Ledger
 from .record import CellRecord, SessionTotals
-from .sampler import Progress, Window, Sampler
+from .sampler import Progress, Sampler, Window
 from .sources.base import Reading
 
 __all__ = ["CarbonSession", "Measurement", "session", "reset_session"]
@@ -37,7 +38,7 @@ class Measurement:
 
     __slots__ = ("session", "wid", "window", "record", "label", "extra", "cluster", "view", "owner", "_meta", "_stack")
 
-    def __init__(self, session: "CarbonSession", label: str | None = None, **meta: Any) -> None:
+    def __init__(self, session: CarbonSession, label: str | None = None, **meta: Any) -> None:
         self.session = session
         self.label = label
         self._meta = meta
@@ -59,7 +60,7 @@ class Measurement:
         """Energy so far per component (J) of this open window, without waiting for a tick."""
         return {component: reading.energy_j for component, reading in self.session.progress(self)[1].items()}
 
-    def __enter__(self) -> "Measurement":
+    def __enter__(self) -> Measurement:
         if self.wid is None:
             self.session.start(self)
         return self
@@ -230,7 +231,7 @@ class CarbonSession:
                     stack.remove(m)  # the top but for windows left open inside it
                 except ValueError:
                     pass
-            if m.record is not None or self._open.pop(m.wid, None) is None:
+            if m.record is not None or m.wid is None or m.window is None or self._open.pop(m.wid, None) is None:
                 return m.record
             end, timeline, window_flags = self.sampler.close(m.window)
             intensity = self.intensity()
@@ -279,18 +280,21 @@ class CarbonSession:
                 if m in m._stack:
                     m._stack.remove(m)
                 m._stack = None
-            if m.record is None and m.wid is not None and self._open.pop(m.wid, None) is not None and self.ledger.is_open(m.wid):
+            if m.record is None and m.wid is not None and m.window is not None and self._open.pop(m.wid, None) is not None and self.ledger.is_open(m.wid):
                 end, _, _ = self.sampler.close(m.window)
                 intensity = self.intensity()
                 self.ledger.discard(m.wid, end, intensity.g_per_kwh, self.config.pue)
 
     def progress(self, m: Measurement) -> tuple[float, dict[str, Reading]]:
         """(monotonic time, energy so far per component with its band) of an open window: one read of every source."""
+        window = m.window
+        if window is None:
+            raise ValueError(f"the measurement {m.label or ''} has not started: open it with session.open() or a with block")
         snap = self.sampler.snapshot()
         out: dict[str, Reading] = {}
-        for i in m.window.indices:
+        for i in window.indices:
             component = self.sampler.sources[i].component
-            now, then = snap.readings[i], m.window.start.readings[i]
+            now, then = snap.readings[i], window.start.readings[i]
             prev = out.get(component, Reading(0.0, 0.0, 0.0))
             out[component] = Reading(prev[0] + now[0] - then[0], prev[1] + now[1] - then[1], prev[2] + now[2] - then[2])
         return snap.time_s, out
@@ -355,8 +359,9 @@ def _table_intensity(config: Config) -> Intensity:
 
 
 def _live_intensity(config: Config, fallback: Intensity) -> Any:
-    from .intensity.providers import ElectricityMapsProvider, LiveIntensity, UKCarbonIntensityProvider
+    from .intensity.providers import ElectricityMapsProvider, IntensityProvider, LiveIntensity, UKCarbonIntensityProvider
 
+    provider: IntensityProvider
     if config.live == "uk":
         provider = UKCarbonIntensityProvider()
     else:

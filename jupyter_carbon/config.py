@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .intensity.emissions import MAX_G_PER_KWH, MAX_PUE
 from .sources.detect import CGROUP_ROOT, DMI_ROOT, HWMON_ROOT, POWERCAP_ROOT
@@ -83,6 +84,8 @@ def _flag(name: str) -> Callable[[Any], bool]:
 def _power_overrides(value: Any) -> dict[str, float]:
     """``cpu=15,gpu=250`` → {'cpu': 15.0, 'gpu': 250.0} (a fixed wattage per component)."""
     from .sources.base import COMPONENTS
+
+    items: list[Any]
     if isinstance(value, Mapping):
         items = list(value.items())
     else:
@@ -152,7 +155,7 @@ class Config:
     store_source: bool = False
     dask: str = "auto"
 
-    def updated(self, **values: Any) -> "Config":
+    def updated(self, **values: Any) -> Config:
         """A copy with ``values`` parsed and validated; raises ConfigError naming a bad key or value."""
         parsed = {}
         for key, value in values.items():
@@ -163,7 +166,7 @@ class Config:
         return dataclasses.replace(self, **parsed)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, problems: list[str] | None = None) -> "Config":
+    def from_env(cls, environ: Mapping[str, str] | None = None, problems: list[str] | None = None) -> Config:
         """Defaults overridden by ``JUPYTER_CARBON_*`` variables.
 
         With ``problems`` given, a bad variable is reported there and ignored instead of raising.

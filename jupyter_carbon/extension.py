@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from types import FrameType
 from typing import Any
 
 from . import carbon_session
@@ -52,7 +53,7 @@ def _counts_before_hook() -> bool:
 
 
 _COUNTS_BEFORE_HOOK = _counts_before_hook()
-_extensions: dict[int, "CarbonExtension"] = {}
+_extensions: dict[int, CarbonExtension] = {}
 
 
 def _magic_options(raw_cell: str) -> CellOptions | None:
@@ -94,7 +95,7 @@ def _hooks_will_run() -> bool:
     ``do_execute`` all have a ``silent`` argument. Any other caller (``%%time``, ``%%timeit``,
     user code) runs no hooks. Read only for ``%%carbon`` cells.
     """
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     for _ in range(8):
         if frame is None:
             return False
@@ -112,7 +113,7 @@ def _runner() -> tuple[Any, bool]:
     and whether ``InteractiveShell.run_cell`` drives it (its ``_pseudo_sync_runner``: then
     ``post_run_cell`` follows). While the cell runs that frame is on the thread's call stack,
     afterwards it is not."""
-    frame = sys._getframe(3)  # above _runner, pre_run_cell and EventManager.trigger
+    frame: FrameType | None = sys._getframe(3)  # above _runner, pre_run_cell and EventManager.trigger
     for _ in range(4):
         if frame is None:
             return None, False
@@ -125,7 +126,7 @@ def _runner() -> tuple[Any, bool]:
 
 def _frames_on_stack() -> set[int]:
     frames = set()
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         frames.add(id(frame))
         frame = frame.f_back
@@ -169,6 +170,9 @@ class CarbonExtension:
     def __init__(self, shell: Any, session: CarbonSession) -> None:
         self.shell = shell
         self.session = session
+        #: the ``Carbon`` traitlets configurable and the magics, set by :func:`load`
+        self.configurable: Any = None
+        self.magics: Any = None
         self.auto = False
         self.auto_quiet = False
         # Cells of this thread that ended but whose post_run_cell has not come yet (their report).
@@ -279,7 +283,7 @@ class CarbonExtension:
     def _open(self, options: CellOptions | None, owner: Any = None) -> Measurement:
         compact = options is None
         quiet = options.quiet if options is not None else self.auto_quiet
-        meta = {"kind": "auto" if compact else "cell", "cell": self._cell_number()}
+        meta: dict[str, Any] = {"kind": "auto" if compact else "cell", "cell": self._cell_number()}
         if options is not None:
             meta.update(items=options.items, task=options.task, scope=options.scope)
         view = None if quiet else make_view(self.shell, self.session, compact=compact, label=options.label if options else None, **meta)

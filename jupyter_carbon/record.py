@@ -10,14 +10,15 @@ mappings (``extra``, ``baseline_w``, the timeline's power) are read-only views o
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
-from .sources.base import COMPONENTS
 from .cluster.part import ClusterPart
 from .intensity.emissions import check_pue
+from .sources.base import COMPONENTS
 from .units import co2e_g_from_j
 
 __all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "RECORD_SCHEMA", "RecordError"]
@@ -77,7 +78,7 @@ class DeviceEnergy:
         return {"component": self.component, "device": self.device, "method": self.method, "measured": self.measured, "energy_j": self.energy_j, "low_j": self.low_j, "high_j": self.high_j}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "DeviceEnergy":
+    def from_dict(cls, data: Any) -> DeviceEnergy:
         d = _mapping(data, "devices[]")
         return cls(
             _str(d, "component"), _str(d, "device"), _str(d, "method"), _bool(d, "measured"),
@@ -117,7 +118,7 @@ class SessionTotals:
         return {"cells": self.cells, "energy_j": self.energy_j, "low_j": self.low_j, "high_j": self.high_j, "co2e_g": self.co2e_g, "duration_s": self.duration_s}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "SessionTotals":
+    def from_dict(cls, data: Any) -> SessionTotals:
         d = _mapping(data, "totals")
         return cls(_int(d, "cells"), *(_number(d, name) for name in ("energy_j", "low_j", "high_j", "co2e_g", "duration_s")))
 
@@ -143,7 +144,7 @@ class Timeline:
         return {"t_s": list(self.t_s), "power_w": {k: list(v) for k, v in self.power_w.items()}}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Timeline":
+    def from_dict(cls, data: Any) -> Timeline:
         if data is None:
             return EMPTY_TIMELINE
         d = _mapping(data, "timeline")
@@ -315,7 +316,7 @@ class CellRecord:
         }
 
     @classmethod
-    def from_dict(cls, data: Any) -> "CellRecord":
+    def from_dict(cls, data: Any) -> CellRecord:
         """The record of ``to_dict``'s form (schema 1 or 3); raises :class:`RecordError` naming the
         first field that is missing or not of its type (a number must be finite; PUE >= 1)."""
         d = _mapping(data, "record")

@@ -17,12 +17,13 @@ from __future__ import annotations
 import threading
 import time
 from array import array
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from .record import EMPTY_TIMELINE, Timeline
-from .units import utc_us
 from .sources.base import COMPONENTS, EnergySource, Reading
+from .units import utc_us
 
 __all__ = ["Sampler", "Snapshot", "Window", "Progress", "TimelineBuffer"]
 
@@ -281,8 +282,11 @@ class Sampler:
                 if window.listener is not None:
                     updates.append((window, Progress(snap.time_s - window.start.time_s, energy, power)))
         for window, status in updates:  # outside the lock: a slow display must not delay reads
+            listener = window.listener
+            if listener is None:
+                continue
             try:
-                window.listener(status)
+                listener(status)
             except Exception as exc:
                 window.flag(f"running display failed: {type(exc).__name__}: {exc}")
                 window.listener = None

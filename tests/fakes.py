@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 class FakeClock:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_carbon.config import Config
 from jupyter_carbon.carbon_session import CarbonSession
+from jupyter_carbon.config import Config
 from jupyter_carbon.sources.cpu_model import (
     DEFAULT_TDP_PER_THREAD_W,
     CpuInfo,

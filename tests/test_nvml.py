@@ -7,8 +7,8 @@ import sys
 import pytest
 from fakes import sine_power, stub_pynvml
 
-from jupyter_carbon.config import Config
 from jupyter_carbon.carbon_session import CarbonSession
+from jupyter_carbon.config import Config
 from jupyter_carbon.sources.detect import detect
 from jupyter_carbon.sources.nvml import visible_indices
 

@@ -7,8 +7,8 @@ import math
 import pytest
 from fakes import FakePowercap
 
-from jupyter_carbon.config import Config
 from jupyter_carbon.carbon_session import CarbonSession
+from jupyter_carbon.config import Config
 from jupyter_carbon.sources import rapl
 from jupyter_carbon.sources.detect import detect
 from jupyter_carbon.sources.rapl import RaplUnavailable, discover_rapl

@@ -8,9 +8,9 @@ import time
 import pytest
 from fakes import constant_session, session_with
 
+from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.config import Config
 from jupyter_carbon.sampler import LINGER_TICKS, Sampler, TimelineBuffer
-from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.sources.base import IntegratingSource
 from jupyter_carbon.sources.constant import ConstantPowerSource
 

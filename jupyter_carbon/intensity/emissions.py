@@ -19,7 +19,7 @@ MAX_PUE = 5.0
 MAX_G_PER_KWH = 5000.0
 
 
-def check_pue(pue: float) -> float:
+def check_pue(pue: object) -> float:
     """Return ``pue`` as a float, or raise ValueError unless it is finite and in 1.0–5.0."""
     return finite_number(pue, "pue", 1.0, MAX_PUE, "PUE is facility energy / IT energy: use 1.0 for none, ~1.1-1.6 for a data centre")
 

@@ -16,10 +16,11 @@ import platform
 import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..record import RECORD_SCHEMA, CellRecord, RecordError
 from ..sources.base import COMPONENTS

@@ -39,9 +39,10 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ..record import CellRecord
 
@@ -194,6 +195,8 @@ class SessionLog:
 
     def _reopen(self, dir_fd: int) -> int | None:
         """This session's file again (after %unload_ext or a failed write), if it is still ours."""
+        if self.path is None:
+            return None
         try:
             fd = os.open(self.path.name, _APPEND, dir_fd=dir_fd)
         except OSError:
