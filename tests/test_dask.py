@@ -204,6 +204,8 @@ def test_the_metering_worker_killed_mid_cell_hands_over_and_is_flagged(dask_shel
     (host,) = record.cluster.hosts
     assert any(metering["worker"] in f and "died mid-window" in f for f in host.flags)
     assert any("meter started mid-window" in f for f in host.flags)
+    assert set(host.incidents) <= set(host.flags) and list(meter.incidents)[-len(host.incidents):] == list(host.incidents)  # the status's recent incidents
+    assert any("died mid-window" in f for f in host.incidents) and any("meter started" in f for f in host.incidents)
     assert host.host_j > 0  # the other worker took over the host's meter: the host is still measured
     local.wait_for_workers(2, timeout=60)  # the nanny restarts the worker for the next tests
 
@@ -365,6 +367,8 @@ def test_attribution_splits_host_energy_without_loss_and_flags_a_dead_worker():
     assert host.idle_j == pytest.approx(0)
     assert host.measured and host.methods == ("rapl",)
     assert any("w2 died mid-window" in f for f in host.flags)
+    assert host.incidents == tuple(f for f in host.flags if "w2 died mid-window" in f)  # the event, carried as a field
+    assert "incidents" not in host.to_dict() and HostPart.from_dict(host.to_dict()) == host
 
 
 def test_parts_round_trip_through_json():
