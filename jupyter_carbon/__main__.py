@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+__all__ = ["main", "demo"]
+
 
 def demo() -> int:
     """Measure two windows with the Python API and print what was measured and how."""
@@ -21,8 +23,9 @@ def demo() -> int:
     with jupyter_carbon.track("sleep 0.5 s") as idle:
         time.sleep(0.5)
     for measurement in (busy, idle):
-        print()
-        print(format_record(measurement.record))
+        if measurement.record is not None:
+            print()
+            print(format_record(measurement.record))
     return 0
 
 

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .carbon_session import CarbonSession, Measurement, get_session
+from . import carbon_session
+from .carbon_session import CarbonSession, Measurement, session
 
 __all__ = ["track", "session", "summary"]
-
-
-def session() -> CarbonSession:
-    """The process-wide measuring session (records, totals, configuration)."""
-    return get_session()
 
 
 def track(label: str | None = None, *, items: int | None = None, task: str | None = None, session: CarbonSession | None = None, **meta: Any) -> Measurement:
@@ -26,7 +22,7 @@ def track(label: str | None = None, *, items: int | None = None, task: str | Non
     """
     if items is not None and (not isinstance(items, int) or isinstance(items, bool) or items <= 0):
         raise ValueError(f"items={items!r}: expected a positive whole number of work items")
-    target = session or get_session()
+    target = session or carbon_session.session()
     return Measurement(target, label, kind="script", items=items, task=task, **meta)
 
 
@@ -40,4 +36,4 @@ def summary() -> None:
         shell = get_ipython()
     except ImportError:
         shell = None
-    show_summary(shell, get_session())
+    show_summary(shell, carbon_session.session())

@@ -7,7 +7,8 @@ the cell's own work added.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["measure_baseline"]
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from .config import Config, ConfigError
 from .intensity.value import Intensity
 from .ledger import Ledger
 from .record import CellRecord, SessionTotals
-from .sampler import LiveStatus, LiveWindow, Sampler
+from .sampler import Progress, Sampler, Window
 from .sources.base import Reading
 
-__all__ = ["CarbonSession", "Measurement", "get_session", "reset_session"]
+__all__ = ["CarbonSession", "Measurement", "session", "reset_session"]
 
 #: Settings whose change means probing the hardware again.
 _REDETECT = ("scope", "powercap_root", "hwmon_root", "power", "cgroup_root", "dmi_root")  # scope: the totals' sources change
@@ -37,29 +38,29 @@ class Measurement:
 
     __slots__ = ("session", "wid", "window", "record", "label", "extra", "cluster", "view", "owner", "_meta", "_stack")
 
-    def __init__(self, session: "CarbonSession", label: str | None = None, **meta: Any) -> None:
+    def __init__(self, session: CarbonSession, label: str | None = None, **meta: Any) -> None:
         self.session = session
         self.label = label
         self._meta = meta
         self.wid: int | None = None
-        self.window: LiveWindow | None = None
+        self.window: Window | None = None
         self.record: CellRecord | None = None
         #: goes into ``record.extra`` at close (e.g. a loop prediction from ``track_iter``)
         self.extra: dict[str, Any] = {}
         #: the window's share of a Dask cluster (``ClusterPart``), set by the cluster observer
         self.cluster: Any = None
-        #: the live view showing this window (a cell's widget or text view), or None
+        #: the view showing this window as it runs (a cell's widget or text view), or None
         self.view: Any = None
         #: what opened the window, for its opener to recognise it (the extension: the IPython cell)
         self.owner: Any = None
         self._stack: list[Measurement] | None = None  # the thread's stack of current windows it is on
 
     @property
-    def live(self) -> dict[str, float]:
-        """Energy so far per component (J), without waiting for a tick."""
-        return self.session.live_energy_j(self)
+    def energy_so_far_j(self) -> dict[str, float]:
+        """Energy so far per component (J) of this open window, without waiting for a tick."""
+        return {component: reading.energy_j for component, reading in self.session.progress(self)[1].items()}
 
-    def __enter__(self) -> "Measurement":
+    def __enter__(self) -> Measurement:
         if self.wid is None:
             self.session.start(self)
         return self
@@ -105,7 +106,7 @@ class CarbonSession:
         from .sources import detect
 
         detect_fn = self._detect_fn or detect
-        self.detection = detect_fn(self.config, now_s=self._clock())
+        self.detection = detect_fn(**self.config.detection_arguments(), now_s=self._clock())
         #: the scope in force for the totals and for cells that ask for none, and why
         scope, reason = self.detection.resolve(self.config.scope)
         self.scope, self.scope_reason = scope, reason
@@ -115,9 +116,8 @@ class CarbonSession:
             self._cloud_pue_done = True
         self.sampler = Sampler(self.detection.sources, self.config.interval, clock=self._clock, wall_clock=self._wall_clock, threaded=self._threaded, totals_scope=scope, scoped=getattr(self.detection, "scoped", ()))
         self.ledger = Ledger(self.sampler.sources, self.sampler.indices(scope), records=self.records)
-        rapl = self.detection.skipped.get("rapl", "")
-        if "CVE-2020-8694" in rapl:  # RAPL is there but locked: say once how to unlock it
-            self.problem(rapl)
+        for fix in self.detection.fixes.values():  # e.g. RAPL there but locked: say once how to unlock it
+            self.problem(fix)
 
     def configure(self, **values: Any) -> Config:
         """Apply settings (strings or values); raises ConfigError. Re-probes hardware when needed."""
@@ -194,14 +194,14 @@ class CarbonSession:
         stack = getattr(self._local, "stack", None)
         return stack[-1] if stack else None
 
-    def open(self, label: str | None = None, *, listener: Callable[[LiveStatus], Any] | None = None, current: bool = True, owner: Any = None, **meta: Any) -> Measurement:
+    def open(self, label: str | None = None, *, listener: Callable[[Progress], Any] | None = None, current: bool = True, owner: Any = None, **meta: Any) -> Measurement:
         """Open a window; ``current``: it becomes this thread's current one until it stops."""
         measurement = Measurement(self, label, **meta)
         measurement.owner = owner
         self.start(measurement, listener=listener, current=current)
         return measurement
 
-    def start(self, m: Measurement, listener: Callable[[LiveStatus], Any] | None = None, *, current: bool = True) -> None:
+    def start(self, m: Measurement, listener: Callable[[Progress], Any] | None = None, *, current: bool = True) -> None:
         with self._lock:
             if self._pending_redetect and not self.sampler.open_windows:
                 self._redetect()
@@ -231,7 +231,7 @@ class CarbonSession:
                     stack.remove(m)  # the top but for windows left open inside it
                 except ValueError:
                     pass
-            if m.record is not None or self._open.pop(m.wid, None) is None:
+            if m.record is not None or m.wid is None or m.window is None or self._open.pop(m.wid, None) is None:
                 return m.record
             end, timeline, window_flags = self.sampler.close(m.window)
             intensity = self.intensity()
@@ -280,25 +280,24 @@ class CarbonSession:
                 if m in m._stack:
                     m._stack.remove(m)
                 m._stack = None
-            if m.record is None and m.wid is not None and self._open.pop(m.wid, None) is not None and self.ledger.is_open(m.wid):
+            if m.record is None and m.wid is not None and m.window is not None and self._open.pop(m.wid, None) is not None and self.ledger.is_open(m.wid):
                 end, _, _ = self.sampler.close(m.window)
                 intensity = self.intensity()
                 self.ledger.discard(m.wid, end, intensity.g_per_kwh, self.config.pue)
 
-    def live(self, m: Measurement) -> tuple[float, dict[str, Reading]]:
+    def progress(self, m: Measurement) -> tuple[float, dict[str, Reading]]:
         """(monotonic time, energy so far per component with its band) of an open window: one read of every source."""
+        window = m.window
+        if window is None:
+            raise ValueError(f"the measurement {m.label or ''} has not started: open it with session.open() or a with block")
         snap = self.sampler.snapshot()
         out: dict[str, Reading] = {}
-        for i in m.window.indices:
+        for i in window.indices:
             component = self.sampler.sources[i].component
-            now, then = snap.readings[i], m.window.start.readings[i]
+            now, then = snap.readings[i], window.start.readings[i]
             prev = out.get(component, Reading(0.0, 0.0, 0.0))
             out[component] = Reading(prev[0] + now[0] - then[0], prev[1] + now[1] - then[1], prev[2] + now[2] - then[2])
         return snap.time_s, out
-
-    def live_energy_j(self, m: Measurement) -> dict[str, float]:
-        """Energy so far per component (J) of an open window."""
-        return {component: reading.energy_j for component, reading in self.live(m)[1].items()}
 
     def totals(self) -> SessionTotals:
         intensity = self.intensity()
@@ -360,8 +359,9 @@ def _table_intensity(config: Config) -> Intensity:
 
 
 def _live_intensity(config: Config, fallback: Intensity) -> Any:
-    from .intensity.providers import ElectricityMapsProvider, LiveIntensity, UKCarbonIntensityProvider
+    from .intensity.providers import ElectricityMapsProvider, IntensityProvider, LiveIntensity, UKCarbonIntensityProvider
 
+    provider: IntensityProvider
     if config.live == "uk":
         provider = UKCarbonIntensityProvider()
     else:
@@ -376,8 +376,9 @@ _default: CarbonSession | None = None
 _default_lock = threading.Lock()
 
 
-def get_session() -> CarbonSession:
-    """The process-wide session used by the magics and ``track()``, created on first use."""
+def session() -> CarbonSession:
+    """The process-wide session (``jupyter_carbon.session()``): the one the magics, the hooks,
+    ``track()`` and ``track_iter()`` use; created on first use."""
     global _default
     with _default_lock:
         if _default is None:
@@ -386,6 +387,7 @@ def get_session() -> CarbonSession:
 
 
 def reset_session() -> None:
+    """Shut the process-wide session down and drop it; the next ``session()`` makes a new one."""
     global _default
     with _default_lock:
         if _default is not None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from .textsafe import visible
 
@@ -216,8 +217,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from .display.text import format_status
     from .carbon_session import CarbonSession
+    from .display.text import format_status
 
     session = CarbonSession()
     try:

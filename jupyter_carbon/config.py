@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .intensity.emissions import MAX_G_PER_KWH, MAX_PUE
+from .sources.detect import CGROUP_ROOT, DMI_ROOT, HWMON_ROOT, POWERCAP_ROOT
 from .units import finite_number
 
 __all__ = ["Config", "ConfigError", "SETTINGS", "Setting"]
@@ -82,6 +84,8 @@ def _flag(name: str) -> Callable[[Any], bool]:
 def _power_overrides(value: Any) -> dict[str, float]:
     """``cpu=15,gpu=250`` → {'cpu': 15.0, 'gpu': 250.0} (a fixed wattage per component)."""
     from .sources.base import COMPONENTS
+
+    items: list[Any]
     if isinstance(value, Mapping):
         items = list(value.items())
     else:
@@ -142,16 +146,16 @@ class Config:
     pue: float = 1.0
     live: str | None = None
     zone: str | None = None
-    powercap_root: str = "/sys/class/powercap"
-    cgroup_root: str = "/sys/fs/cgroup"
-    dmi_root: str = "/sys/class/dmi/id"
-    hwmon_root: str = "/sys/class/hwmon"
+    powercap_root: str = POWERCAP_ROOT
+    cgroup_root: str = CGROUP_ROOT
+    dmi_root: str = DMI_ROOT
+    hwmon_root: str = HWMON_ROOT
     power: dict = field(default_factory=dict)
     log_dir: str | None = ".jupyter_carbon"
     store_source: bool = False
     dask: str = "auto"
 
-    def updated(self, **values: Any) -> "Config":
+    def updated(self, **values: Any) -> Config:
         """A copy with ``values`` parsed and validated; raises ConfigError naming a bad key or value."""
         parsed = {}
         for key, value in values.items():
@@ -162,7 +166,7 @@ class Config:
         return dataclasses.replace(self, **parsed)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, problems: list[str] | None = None) -> "Config":
+    def from_env(cls, environ: Mapping[str, str] | None = None, problems: list[str] | None = None) -> Config:
         """Defaults overridden by ``JUPYTER_CARBON_*`` variables.
 
         With ``problems`` given, a bad variable is reported there and ignored instead of raising.
@@ -178,6 +182,18 @@ class Config:
                         raise
                     problems.append(f"ignored {setting.env}: {exc}")
         return config
+
+    def detection_arguments(self) -> dict[str, Any]:
+        """The settings hardware detection takes: ``detect(**config.detection_arguments())``."""
+        return {
+            "power": dict(self.power),
+            "powercap_root": self.powercap_root,
+            "hwmon_root": self.hwmon_root,
+            "cgroup_root": self.cgroup_root,
+            "dmi_root": self.dmi_root,
+            "scope": self.scope,
+            "refresh_s": self.interval,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

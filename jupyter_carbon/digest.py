@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .sources.base import COMPONENTS
 from .totals import RecordTotals, Span, counted_fractions, span_of, totals_of_spans
@@ -100,7 +101,7 @@ class Digest:
             self.add(record)
             yield record
 
-    def extend(self, records: Iterable[Any]) -> "Digest":
+    def extend(self, records: Iterable[Any]) -> Digest:
         for record in records:
             self.add(record)
         return self

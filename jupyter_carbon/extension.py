@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import sys
 import threading
+from types import FrameType
 from typing import Any
 
-from .carbon_session import CUT_SHORT, CarbonSession, Measurement, get_session
+from . import carbon_session
+from .carbon_session import CUT_SHORT, CarbonSession, Measurement
 from .display import make_view
 from .parse import CellOptions, ParseError, parse_cell_line
 
@@ -51,7 +53,7 @@ def _counts_before_hook() -> bool:
 
 
 _COUNTS_BEFORE_HOOK = _counts_before_hook()
-_extensions: dict[int, "CarbonExtension"] = {}
+_extensions: dict[int, CarbonExtension] = {}
 
 
 def _magic_options(raw_cell: str) -> CellOptions | None:
@@ -93,7 +95,7 @@ def _hooks_will_run() -> bool:
     ``do_execute`` all have a ``silent`` argument. Any other caller (``%%time``, ``%%timeit``,
     user code) runs no hooks. Read only for ``%%carbon`` cells.
     """
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     for _ in range(8):
         if frame is None:
             return False
@@ -111,7 +113,7 @@ def _runner() -> tuple[Any, bool]:
     and whether ``InteractiveShell.run_cell`` drives it (its ``_pseudo_sync_runner``: then
     ``post_run_cell`` follows). While the cell runs that frame is on the thread's call stack,
     afterwards it is not."""
-    frame = sys._getframe(3)  # above _runner, pre_run_cell and EventManager.trigger
+    frame: FrameType | None = sys._getframe(3)  # above _runner, pre_run_cell and EventManager.trigger
     for _ in range(4):
         if frame is None:
             return None, False
@@ -124,7 +126,7 @@ def _runner() -> tuple[Any, bool]:
 
 def _frames_on_stack() -> set[int]:
     frames = set()
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         frames.add(id(frame))
         frame = frame.f_back
@@ -168,6 +170,9 @@ class CarbonExtension:
     def __init__(self, shell: Any, session: CarbonSession) -> None:
         self.shell = shell
         self.session = session
+        #: the ``Carbon`` traitlets configurable and the magics, set by :func:`load`
+        self.configurable: Any = None
+        self.magics: Any = None
         self.auto = False
         self.auto_quiet = False
         # Cells of this thread that ended but whose post_run_cell has not come yet (their report).
@@ -278,11 +283,11 @@ class CarbonExtension:
     def _open(self, options: CellOptions | None, owner: Any = None) -> Measurement:
         compact = options is None
         quiet = options.quiet if options is not None else self.auto_quiet
-        meta = {"kind": "auto" if compact else "cell", "cell": self._cell_number()}
+        meta: dict[str, Any] = {"kind": "auto" if compact else "cell", "cell": self._cell_number()}
         if options is not None:
             meta.update(items=options.items, task=options.task, scope=options.scope)
         view = None if quiet else make_view(self.shell, self.session, compact=compact, label=options.label if options else None, **meta)
-        measurement = self.session.open(options.label if options else None, listener=view.on_live if view else None, owner=owner, **meta)
+        measurement = self.session.open(options.label if options else None, listener=view.on_progress if view else None, owner=owner, **meta)
         measurement.view = view
         return measurement
 
@@ -369,15 +374,15 @@ class CarbonExtension:
         ``run_cell_async`` raised, so the stale cell with the same source takes its status and is
         returned (to be reported); the others end flagged cut short.
         """
-        live = None
+        running = None
         matched = None
         for measurement in reversed(stack[:]):
             cell = measurement.owner
             if type(cell) is not _Cell or cell.runner is None or measurement._stack is None:
                 continue
-            if live is None:
-                live = _frames_on_stack()
-            if id(cell.runner) in live:
+            if running is None:
+                running = _frames_on_stack()
+            if id(cell.runner) in running:
                 break  # this cell is still running, and so are those it runs in
             if cell.result is None and matched is None and result is not None and getattr(result.info, "raw_cell", None) == cell.info.raw_cell:
                 self._close(stack, measurement, result)
@@ -439,7 +444,7 @@ def load(shell: Any) -> CarbonExtension:
         return existing
     from .magics import Carbon, CarbonMagics
 
-    session = get_session()
+    session = carbon_session.session()
     if session.closed:  # reloaded after %unload_ext: new probes, same records and totals
         session.reopen()
     ext = CarbonExtension(shell, session)

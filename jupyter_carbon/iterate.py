@@ -31,7 +31,8 @@ import math
 import sys
 import warnings
 import weakref
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .predict import Estimate, LoopPredictor, format_estimate
 from .units import J_PER_KWH, format_co2e, format_energy
@@ -50,7 +51,7 @@ class CarbonBudgetWarning(UserWarning):
     """A tracked loop is predicted to exceed (or has exceeded) its carbon or energy budget."""
 
 
-def track_iter(iterable: Iterable[Any], total: int | None = None, label: str | None = None, *, budget_g: float | None = None, budget_kwh: float | None = None, stop_at_budget: bool = False, session: Any = None, every_s: float | None = None) -> "TrackedIter":
+def track_iter(iterable: Iterable[Any], total: int | None = None, label: str | None = None, *, budget_g: float | None = None, budget_kwh: float | None = None, stop_at_budget: bool = False, session: Any = None, every_s: float | None = None) -> TrackedIter:
     """Wrap ``iterable`` like tqdm and predict the loop's total energy, CO2e and time left.
 
     ``total`` defaults to ``len(iterable)``; without one the rate (energy per iteration and per
@@ -106,7 +107,7 @@ class TrackedIter:
         self._recorded: Estimate | None = None
         self._warned = False
         self._last_text_s: float | None = None
-        self._next_n = EARLY_SAMPLES[0]
+        self._next_n: float = EARLY_SAMPLES[0]  # math.inf: no more samples by count
         self._next_t = math.inf
 
     @property
@@ -178,7 +179,7 @@ class TrackedIter:
         if gen is not None:
             gen.close()
 
-    def __enter__(self) -> "TrackedIter":
+    def __enter__(self) -> TrackedIter:
         self._in_with = True
         return self
 
@@ -194,9 +195,9 @@ class TrackedIter:
     # --- window, sampling, output -----------------------------------------------------------------
 
     def _begin(self) -> None:
-        from .carbon_session import get_session
+        from . import carbon_session
 
-        self.session = self.session or get_session()
+        self.session = self.session or carbon_session.session()
         current = self.session.current()  # this thread's measured cell or track() block
         if current is not None:
             self.measurement, self._view = current, current.view
@@ -219,7 +220,7 @@ class TrackedIter:
 
     def _read(self) -> tuple[float, float, float, float]:
         """(time s, energy J, low J, high J) of the measurement's window so far: one read of every source."""
-        time_s, components = self.session.live(self.measurement)
+        time_s, components = self.session.progress(self.measurement)
         readings = components.values()
         return time_s, sum(r.energy_j for r in readings), sum(r.low_j for r in readings), sum(r.high_j for r in readings)
 
@@ -235,7 +236,7 @@ class TrackedIter:
             n = self.n
             self.predictor.add(n, elapsed_s, energy_j, low_j, high_j)
             est = self.estimate = self.predictor.estimate(self._g_per_kwh, self._pue)
-            if est is not None and est.is_prediction and (self._recorded is None or self._recorded.fraction < RECORD_AT_FRACTION):
+            if est is not None and est.is_prediction and (self._recorded is None or (self._recorded.fraction or 0.0) < RECORD_AT_FRACTION):
                 self._recorded = est
             later = [k for k in EARLY_SAMPLES if k > n]
             self._next_n = later[0] if later else math.inf
@@ -243,7 +244,8 @@ class TrackedIter:
             stop, warning = False, None
             budget_j = self._budget_j
             if budget_j is not None and est is not None:
-                over = energy_j >= budget_j or (est.is_prediction and est.predicted_energy_j > budget_j and self.predictor.checkpoints >= 3)
+                predicted_j = est.predicted_energy_j
+                over = energy_j >= budget_j or (predicted_j is not None and predicted_j > budget_j and self.predictor.checkpoints >= 3)
                 if over and not self._warned and budget_j < math.inf:
                     self._warned, warning = True, self._budget_message(est)
                 rate_j = est.energy_per_iteration_j
@@ -263,7 +265,7 @@ class TrackedIter:
     def _budget_message(self, est: Estimate) -> str:
         name = f"loop {self.label!r}" if self.label else "the loop"
         budget = " and ".join(x for x in (self.budget_g and format_co2e(self.budget_g), self.budget_kwh and format_energy(self.budget_kwh * J_PER_KWH)) if x)
-        if est.is_prediction:
+        if est.predicted_energy_j is not None and est.predicted_low_j is not None and est.predicted_high_j is not None:  # a prediction
             what = f"is predicted to use {format_energy(est.predicted_energy_j)} ({format_energy(est.predicted_low_j)}–{format_energy(est.predicted_high_j)})" + (f", {format_co2e(est.predicted_co2e_g)}" if est.predicted_co2e_g is not None else "")
         else:
             what = f"has used {format_energy(est.energy_j)} after {est.iterations} iterations"
@@ -325,7 +327,7 @@ class TrackedIter:
         if self.stopped_at_budget:
             _report(f"jupyter_carbon: {self.label or 'loop'} stopped at its budget after {self.n}" + (f" of {self.total}" if self.total is not None else "") + f" iterations ({format_energy(actual_j)})")
         elif self._last_text_s is not None:
-            _report(f"{self.label or 'loop'}: {self.n} iterations, {format_energy(actual_j)}" + (f" (predicted {format_energy(rec.predicted_energy_j)} at {rec.fraction:.0%})" if rec else ""))
+            _report(f"{self.label or 'loop'}: {self.n} iterations, {format_energy(actual_j)}" + (f" (predicted {format_energy(rec.predicted_energy_j)} at {rec.fraction or 0.0:.0%})" if rec and rec.predicted_energy_j is not None else ""))
 
 
 def _report(line: str) -> None:

@@ -8,13 +8,14 @@ when the last one closes, and only then is its energy added.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from .record import CellRecord, DeviceEnergy, SessionTotals, Timeline
-from .units import co2e_g_from_j, from_utc_us
+from .record import EMPTY_TIMELINE, CellRecord, DeviceEnergy, SessionTotals, Timeline
 from .sampler import Snapshot
 from .sources.base import EnergySource
+from .units import co2e_g_from_j, from_utc_us
 
 __all__ = ["Ledger", "SHORT_WINDOW_FLAG", "SHORT_WINDOW_BAND"]
 
@@ -70,15 +71,16 @@ class Ledger:
         return wid in self._open
 
     def _close_union(self, end: Snapshot, g_per_kwh: float, pue: float) -> None:
-        if self._open or self._union.start is None:
+        start = self._union.start
+        if self._open or start is None:
             return
-        energy, low, high = self._delta_sum(self._union.start, end)
+        energy, low, high = self._delta_sum(start, end)
         u = self._union
         u.energy_j += energy
         u.low_j += low
         u.high_j += high
         u.co2e_g += co2e_g_from_j(energy, g_per_kwh, pue)
-        u.duration_s += end.time_s - u.start.time_s
+        u.duration_s += end.time_s - start.time_s
         u.start = None
 
     def discard_all(self, end: Snapshot, g_per_kwh: float, pue: float = 1.0) -> None:
@@ -126,7 +128,7 @@ class Ledger:
             end_utc=from_utc_us(end.wall_us),
             start_s=start.time_s,
             end_s=end.time_s,
-            devices=devices,
+            devices=tuple(devices),
             status=status,
             flags=(*flags, *short_flags),
             intensity_g_per_kwh=g_per_kwh,
@@ -139,7 +141,7 @@ class Ledger:
             totals=self.totals(end, g_per_kwh, pue, 1),
             items=meta.get("items"),
             task=meta.get("task"),
-            timeline=timeline,
+            timeline=timeline if timeline is not None else EMPTY_TIMELINE,
             baseline_w=baseline_w,
             extra=own_extra,
             cluster=cluster,

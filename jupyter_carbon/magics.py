@@ -117,7 +117,7 @@ class CarbonMagics(Magics):
         return self.extension.session
 
     @cell_magic
-    def carbon(self, line: str, cell: str) -> Any:  # type: ignore[override]
+    def carbon(self, line: str, cell: str) -> Any:
         """Measure this cell's energy and CO2e. See ``%carbon help``."""
         try:
             options = parse_cell_line(line)
@@ -139,7 +139,7 @@ class CarbonMagics(Magics):
         finally:
             ext.close_magic(measurement, error)
 
-    @line_magic("carbon")
+    @line_magic("carbon")  # type: ignore[arg-type]  # IPython types the named form as a union it cannot call
     def carbon_line(self, line: str) -> Any:
         """%carbon on|off|status|summary|config|baseline|history|export|reset|help"""
         try:

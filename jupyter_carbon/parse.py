@@ -87,7 +87,7 @@ def parse_cell_line(line: str) -> CellOptions:
     if "scope" in values and values["scope"] not in SCOPES:
         raise ParseError(f"--scope {values['scope']!r} is not valid; choose one of: {', '.join(SCOPES)}")
     if "task" in values:
-        from .intensity.reference import reference_tasks, resolve_task
+        from .reference import reference_tasks, resolve_task
 
         try:
             values["task"] = resolve_task(str(values["task"]))

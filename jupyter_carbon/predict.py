@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist, median
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .intensity.emissions import co2e_g
 from .units import format_co2e, format_duration, format_energy, format_power
@@ -193,7 +193,7 @@ class LoopPredictor:
         power_w = last.energy_j / last.elapsed_s if last.elapsed_s > 0 else math.nan
         per_iter_g = co2e_g(max(rate_j, 0.0), g_per_kwh, pue) if g_per_kwh is not None else None
         intervals = self._intervals()
-        base = dict(iterations=n, elapsed_s=last.elapsed_s, energy_j=last.energy_j, energy_per_iteration_j=rate_j, power_w=power_w, seconds_per_iteration=last.elapsed_s / n, intervals=len(intervals), co2e_per_iteration_g=per_iter_g)
+        base: dict[str, Any] = dict(iterations=n, elapsed_s=last.elapsed_s, energy_j=last.energy_j, energy_per_iteration_j=rate_j, power_w=power_w, seconds_per_iteration=last.elapsed_s / n, intervals=len(intervals), co2e_per_iteration_g=per_iter_g)
         if self.total is None:
             return Estimate(**base)
         remaining = max(0, self.total - n)
@@ -229,7 +229,7 @@ def format_estimate(estimate: Estimate) -> str:
     """``predicted total: 410 Wh (360 Wh–470 Wh), 190 g CO2e, ~12 min 3 s left`` or, without a
     total, ``rate: 1.2 Wh/iteration, 45 W, 0.5 g CO2e/iteration (120 iterations in 2 min 3 s)``."""
     e = estimate
-    if e.is_prediction:
+    if e.predicted_energy_j is not None and e.predicted_low_j is not None and e.predicted_high_j is not None and e.remaining_s is not None:  # a prediction
         co2e = f", {format_co2e(e.predicted_co2e_g)}" if e.predicted_co2e_g is not None else ""
         return f"predicted total: {format_energy(e.predicted_energy_j)} ({format_energy(e.predicted_low_j)}–{format_energy(e.predicted_high_j)}){co2e}, ~{format_duration(e.remaining_s)} left"
     co2e = f", {format_co2e(e.co2e_per_iteration_g)}/iteration" if e.co2e_per_iteration_g is not None else ""

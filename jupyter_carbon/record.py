@@ -10,14 +10,15 @@ mappings (``extra``, ``baseline_w``, the timeline's power) are read-only views o
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
-from .sources.base import COMPONENTS
 from .cluster.part import ClusterPart
 from .intensity.emissions import check_pue
+from .sources.base import COMPONENTS
 from .units import co2e_g_from_j
 
 __all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "RECORD_SCHEMA", "RecordError"]
@@ -31,7 +32,16 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 class RecordError(ValueError):
-    """A dict that is not a valid record (``CellRecord.from_dict``); the message names the field."""
+    """A dict that is not a valid record (``CellRecord.from_dict``).
+
+    ``field``: the field at fault (None when the whole thing is); ``newer``: written by a newer
+    jupyter_carbon (a schema this one cannot read). The message is ``field: problem``.
+    """
+
+    def __init__(self, field: str | None, problem: str, *, newer: bool = False) -> None:
+        super().__init__(f"{field}: {problem}" if field else problem)
+        self.field = field
+        self.newer = newer
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -68,7 +78,7 @@ class DeviceEnergy:
         return {"component": self.component, "device": self.device, "method": self.method, "measured": self.measured, "energy_j": self.energy_j, "low_j": self.low_j, "high_j": self.high_j}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "DeviceEnergy":
+    def from_dict(cls, data: Any) -> DeviceEnergy:
         d = _mapping(data, "devices[]")
         return cls(
             _str(d, "component"), _str(d, "device"), _str(d, "method"), _bool(d, "measured"),
@@ -108,7 +118,7 @@ class SessionTotals:
         return {"cells": self.cells, "energy_j": self.energy_j, "low_j": self.low_j, "high_j": self.high_j, "co2e_g": self.co2e_g, "duration_s": self.duration_s}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "SessionTotals":
+    def from_dict(cls, data: Any) -> SessionTotals:
         d = _mapping(data, "totals")
         return cls(_int(d, "cells"), *(_number(d, name) for name in ("energy_j", "low_j", "high_j", "co2e_g", "duration_s")))
 
@@ -134,7 +144,7 @@ class Timeline:
         return {"t_s": list(self.t_s), "power_w": {k: list(v) for k, v in self.power_w.items()}}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Timeline":
+    def from_dict(cls, data: Any) -> Timeline:
         if data is None:
             return EMPTY_TIMELINE
         d = _mapping(data, "timeline")
@@ -142,7 +152,7 @@ class Timeline:
         power = _mapping(d.get("power_w", {}), "timeline.power_w")
         series = {str(k): _numbers(v, f"timeline.power_w.{k}") for k, v in power.items()}
         if any(len(v) != len(t_s) for v in series.values()):
-            raise RecordError("timeline: every power series must have one value per time point")
+            raise RecordError("timeline", "every power series must have one value per time point")
         return cls(t_s, series)
 
 
@@ -306,29 +316,29 @@ class CellRecord:
         }
 
     @classmethod
-    def from_dict(cls, data: Any) -> "CellRecord":
+    def from_dict(cls, data: Any) -> CellRecord:
         """The record of ``to_dict``'s form (schema 1 or 3); raises :class:`RecordError` naming the
         first field that is missing or not of its type (a number must be finite; PUE >= 1)."""
         d = _mapping(data, "record")
         schema = d.get("schema", 1)
         if type(schema) is int and schema > RECORD_SCHEMA:
-            raise RecordError(f"record schema {schema} is newer than this jupyter_carbon reads ({RECORD_SCHEMA}): upgrade jupyter-carbon")
+            raise RecordError(None, f"record schema {schema} is newer than this jupyter_carbon reads ({RECORD_SCHEMA}): upgrade jupyter-carbon", newer=True)
         devices = d.get("devices", [])
         if not isinstance(devices, list):
-            raise RecordError("devices: expected a list")
+            raise RecordError("devices", "expected a list")
         flags = d.get("flags", [])
         if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
-            raise RecordError("flags: expected a list of strings")
+            raise RecordError("flags", "expected a list of strings")
         baseline = d.get("baseline_w")
         if baseline is not None:
             baseline = {str(k): _number(_mapping(baseline, "baseline_w"), k) for k in _mapping(baseline, "baseline_w")}
         try:
             pue = check_pue(d.get("pue"))
         except ValueError as exc:
-            raise RecordError(f"pue: {exc}") from None
+            raise RecordError("pue", str(exc)) from None
         start_s, end_s = _number(d, "start_s"), _number(d, "end_s")
         if end_s < start_s:
-            raise RecordError("end_s: before start_s")
+            raise RecordError("end_s", "before start_s")
         return cls(
             id=_int(d, "id"),
             label=_opt(d, "label", str),
@@ -369,7 +379,7 @@ def _cluster(data: Any) -> ClusterPart | None:
     except RecordError:
         raise
     except ValueError as exc:
-        raise RecordError(f"cluster: {exc}") from None
+        raise RecordError("cluster", str(exc)) from None
 
 
 def _old_region(d: Mapping[str, Any]) -> str | None:
@@ -394,28 +404,28 @@ def _mapping(value: Any, name: str) -> Mapping[str, Any]:
     if type(value) is dict:  # what JSON gives: skip the slow isinstance check against typing.Mapping
         return value
     if not isinstance(value, Mapping):
-        raise RecordError(f"{name}: expected an object, got {type(value).__name__}")
+        raise RecordError(name, f"expected an object, got {type(value).__name__}")
     return value
 
 
 def _str(d: Mapping[str, Any], key: str) -> str:
     value = d.get(key)
     if not isinstance(value, str):
-        raise RecordError(f"{key}: expected text, got {type(value).__name__}")
+        raise RecordError(key, f"expected text, got {type(value).__name__}")
     return value
 
 
 def _bool(d: Mapping[str, Any], key: str) -> bool:
     value = d.get(key)
     if not isinstance(value, bool):
-        raise RecordError(f"{key}: expected true or false, got {type(value).__name__}")
+        raise RecordError(key, f"expected true or false, got {type(value).__name__}")
     return value
 
 
 def _int(d: Mapping[str, Any], key: str) -> int:
     value = d.get(key)
     if type(value) is not int:
-        raise RecordError(f"{key}: expected a whole number, got {type(value).__name__}")
+        raise RecordError(key, f"expected a whole number, got {type(value).__name__}")
     return value
 
 
@@ -424,7 +434,7 @@ def _opt(d: Mapping[str, Any], key: str, kind: type) -> Any:
     if value is None:
         return None
     if type(value) is not kind:
-        raise RecordError(f"{key}: expected {kind.__name__} or null, got {type(value).__name__}")
+        raise RecordError(key, f"expected {kind.__name__} or null, got {type(value).__name__}")
     return value
 
 
@@ -432,7 +442,7 @@ def _finite(value: Any, name: str) -> float:
     if type(value) is float and math.isfinite(value):  # the common case first (logs of 100,000 records)
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise RecordError(f"{name}: expected a finite number, got {value!r}")
+        raise RecordError(name, f"expected a finite number, got {value!r}")
     return float(value)
 
 
@@ -448,16 +458,16 @@ def _numbers(values: Any, name: str) -> tuple[float, ...]:
     if type(values) is list and {*map(type, values)} <= _FLOAT_ONLY and math.isfinite(sum(values)):
         return tuple(values)
     if not isinstance(values, list):
-        raise RecordError(f"{name}: expected a list of numbers")
+        raise RecordError(name, "expected a list of numbers")
     return tuple(_finite(v, name) for v in values)
 
 
 def _time(d: Mapping[str, Any], key: str) -> datetime:
     value = d.get(key)
     if not isinstance(value, str):
-        raise RecordError(f"{key}: expected an ISO 8601 time, got {type(value).__name__}")
+        raise RecordError(key, f"expected an ISO 8601 time, got {type(value).__name__}")
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise RecordError(f"{key}: not an ISO 8601 time: {value[:40]!r}") from None
+        raise RecordError(key, f"not an ISO 8601 time: {value[:40]!r}") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)

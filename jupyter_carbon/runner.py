@@ -14,10 +14,11 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .record import CellRecord
 from .storage.reader import LogTail, log_files, merged, read_logs
@@ -106,7 +107,12 @@ def run_notebook(path: str | os.PathLike, *, region: str | None = None, timeout_
                 if msg["msg_type"] == "error":
                     setup_errors.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
 
-            reply = run_sync(client.kc.execute_interactive)(SETUP_CODE, silent=True, store_history=False, timeout=120, output_hook=hook)
+            kc = client.kc
+            if kc is None:
+                raise RunError("nbclient started no kernel client")
+            # nbclient types kc as the base KernelClient; the one it makes is an AsyncKernelClient
+            execute = kc.execute_interactive  # type: ignore[attr-defined]
+            reply = run_sync(execute)(SETUP_CODE, silent=True, store_history=False, timeout=120, output_hook=hook)
             if reply["content"].get("status") != "ok" or setup_errors:
                 raise RunError(f"the kernel could not load jupyter_carbon ({'; '.join(setup_errors) or reply['content'].get('status')}): install it in the notebook's kernel")
             tail = LogTail(log_dir)

@@ -17,14 +17,15 @@ from __future__ import annotations
 import threading
 import time
 from array import array
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from .record import EMPTY_TIMELINE, Timeline
-from .units import utc_us
 from .sources.base import COMPONENTS, EnergySource, Reading
+from .units import utc_us
 
-__all__ = ["Sampler", "Snapshot", "LiveWindow", "LiveStatus", "TimelineBuffer"]
+__all__ = ["Sampler", "Snapshot", "Window", "Progress", "TimelineBuffer"]
 
 #: Minimum span over which a source's recent power is re-estimated (for short windows).
 POWER_SPAN_S = 0.5
@@ -44,7 +45,9 @@ class Snapshot(NamedTuple):
     power_w: tuple[float | None, ...]  # each source's recent average power
 
 
-class LiveStatus(NamedTuple):
+class Progress(NamedTuple):
+    """An open window's figures so far, handed to its listener at every tick (the running display)."""
+
     elapsed_s: float
     energy_j: dict[str, float]  # per component, so far
     power_w: dict[str, float]  # per component, over the last tick
@@ -95,12 +98,12 @@ class TimelineBuffer:
         return Timeline(tuple(self._t), {c: tuple(self._p[c]) for c in components})
 
 
-class LiveWindow:
+class Window:
     """An open window as the sampler sees it (internal; the ledger owns the accounting)."""
 
     __slots__ = ("start", "indices", "scope", "process_views", "timeline", "flags", "listener", "_prev_s", "_prev")
 
-    def __init__(self, start: Snapshot, indices: tuple[int, ...], scope: str, max_points: int, listener: Callable[[LiveStatus], Any] | None, process_views: bool = False) -> None:
+    def __init__(self, start: Snapshot, indices: tuple[int, ...], scope: str, max_points: int, listener: Callable[[Progress], Any] | None, process_views: bool = False) -> None:
         self.start = start
         self.indices = indices  # the sources that count for this window's scope
         self.scope = scope
@@ -153,7 +156,7 @@ class Sampler:
         self.ticks = 0
         self._components = [s.component for s in self.sources]
         self._lock = threading.RLock()
-        self._windows: list[LiveWindow] = []
+        self._windows: list[Window] = []
         self._last: list[Reading] = []
         self._active = threading.Event()
         self._stop = threading.Event()
@@ -210,7 +213,7 @@ class Sampler:
     def indices(self, scope: str) -> tuple[int, ...]:
         return self._scope_indices[scope]
 
-    def open(self, listener: Callable[[LiveStatus], Any] | None = None, scope: str = "machine") -> LiveWindow:
+    def open(self, listener: Callable[[Progress], Any] | None = None, scope: str = "machine") -> Window:
         with self._lock:
             if scope not in self._scope_indices:
                 raise ValueError(f"scope={scope!r}: choose one of {', '.join(self._scope_indices)}")
@@ -221,7 +224,7 @@ class Sampler:
                 for source in self.process_sources:
                     source.enable()
                 self._process_on += 1
-            window = LiveWindow(self.snapshot(), self._scope_indices[scope], scope, self.max_points, listener, process_views)
+            window = Window(self.snapshot(), self._scope_indices[scope], scope, self.max_points, listener, process_views)
             self._windows.append(window)
             self._idle_ticks = 0
             if not self._active.is_set() or self._thread is None:
@@ -229,7 +232,7 @@ class Sampler:
                 self._active.set()
             return window
 
-    def close(self, window: LiveWindow) -> tuple[Snapshot, Timeline, tuple[str, ...]]:
+    def close(self, window: Window) -> tuple[Snapshot, Timeline, tuple[str, ...]]:
         with self._lock:
             end = self.snapshot()
             self._ensure_thread()
@@ -252,7 +255,7 @@ class Sampler:
     # --- ticking ------------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Read every source and extend each open window's timeline; call live listeners."""
+        """Read every source and extend each open window's timeline; call each window's progress listener."""
         with self._lock:
             if not self._windows:
                 self._idle_ticks += 1
@@ -277,12 +280,15 @@ class Sampler:
                     window.timeline = TimelineBuffer(window.timeline)
                 window.timeline.add(snap.time_s - window.start.time_s, power)
                 if window.listener is not None:
-                    updates.append((window, LiveStatus(snap.time_s - window.start.time_s, energy, power)))
+                    updates.append((window, Progress(snap.time_s - window.start.time_s, energy, power)))
         for window, status in updates:  # outside the lock: a slow display must not delay reads
+            listener = window.listener
+            if listener is None:
+                continue
             try:
-                window.listener(status)
+                listener(status)
             except Exception as exc:
-                window.flag(f"live display failed: {type(exc).__name__}: {exc}")
+                window.flag(f"running display failed: {type(exc).__name__}: {exc}")
                 window.listener = None
 
     # --- the thread ---------------------------------------------------------------------------

@@ -28,8 +28,9 @@ once (total them separately). Pure: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 __all__ = ["Span", "RecordTotals", "span_of", "counted_fractions", "totals_of", "totals_of_spans"]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 class FakeClock:
@@ -158,7 +158,7 @@ def session_with(sources_fn, clock=None, *, wall_clock=None, **config):
 
     options = {"wall_clock": wall_clock} if wall_clock is not None else {}
     return CarbonSession(Config(**config), clock=clock or time.monotonic, threaded=False,
-                         detect=lambda cfg, now_s: Detection(sources=sources_fn(now_s)), **options)
+                         detect=lambda now_s, **_: Detection(sources=sources_fn(now_s)), **options)
 
 
 def constant_session(clock=None, *, wall_clock=None, **watts_and_config):

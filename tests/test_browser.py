@@ -188,7 +188,7 @@ def test_views_in_jupyterlab_light_and_dark(lab, page):
     # not awaited: the command's promise resolves only once every cell has run
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
-    live = page.locator(".jupyter-carbon.jc-live")
+    live = page.locator(".jupyter-carbon.jc-progress")
     live.first.wait_for(state="attached", timeout=60_000)
     seen: list[str] = []
     deadline = time.monotonic() + 30

@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+import jupyter_carbon
 from jupyter_carbon.extension import get_extension
 
 
@@ -255,7 +256,7 @@ def test_unload_inside_a_measured_cell(shell):
 
 def test_session_reset_while_a_block_is_open_in_another_thread(shell):
     from jupyter_carbon import track
-    from jupyter_carbon.carbon_session import get_session, reset_session
+    from jupyter_carbon.carbon_session import reset_session
 
     opened, release = threading.Event(), threading.Event()
     seen: dict = {}
@@ -269,7 +270,7 @@ def test_session_reset_while_a_block_is_open_in_another_thread(shell):
         except BaseException as exc:  # what the user's code would see
             seen["error"] = exc
 
-    session = get_session()
+    session = jupyter_carbon.session()
     thread = threading.Thread(target=worker)
     thread.start()
     assert opened.wait(5)

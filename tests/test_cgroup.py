@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import jupyter_carbon
 from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.config import Config
 from jupyter_carbon.sources.cgroup import CgroupUnavailable, find_cgroup, parse_cpu_list, slurm_cpus
@@ -392,7 +393,7 @@ def test_fifo_in_a_cgroup_tree_does_not_hang(tmp_path):
 @needs_linux_cgroup_line
 def test_load_line_status_and_records_in_a_real_shell(tmp_path, monkeypatch, _shell, capfd, no_pynvml):
     """%load_ext in a fake 1-CPU cgroup: the load line, %carbon status and the record say container, and why."""
-    from jupyter_carbon.carbon_session import get_session, reset_session
+    from jupyter_carbon.carbon_session import reset_session
 
     FakeCgroup(tmp_path / "cg", cpus=1.0)
     monkeypatch.setenv("JUPYTER_CARBON_CGROUP_ROOT", str(tmp_path / "cg"))
@@ -407,7 +408,7 @@ def test_load_line_status_and_records_in_a_real_shell(tmp_path, monkeypatch, _sh
         assert "(estimated, container scope)" in out and "scope container (auto:" in out
         _shell.run_cell("%%carbon --quiet\nx = 1")
         _shell.run_cell("%%carbon --quiet --scope machine\nx = 2")
-        first, second = get_session().records[-2:]
+        first, second = jupyter_carbon.session().records[-2:]
         assert first.scope == "container" and "CPU quota 1" in first.scope_reason
         assert second.scope == "machine" and second.scope_reason == "set by the user"
     finally:

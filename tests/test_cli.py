@@ -9,11 +9,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from storage_helpers import PYTHON, ROOT, child_env, make_record
 
 from jupyter_carbon.cli import main
 from jupyter_carbon.storage.export import CODECARBON_COLUMNS, export_records
 from jupyter_carbon.storage.log import SessionLog
-from storage_helpers import PYTHON, ROOT, child_env, make_record
 
 CELLS = [
     ("markdown", "# a small notebook"),

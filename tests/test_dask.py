@@ -21,7 +21,8 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from jupyter_carbon.carbon_session import CarbonSession, get_session  # noqa: E402
+import jupyter_carbon  # noqa: E402
+from jupyter_carbon.carbon_session import CarbonSession  # noqa: E402
 from jupyter_carbon.cluster import ClusterPart, HostPart  # noqa: E402
 from jupyter_carbon.cluster.attribute import attribute  # noqa: E402
 from jupyter_carbon.cluster.client import ClusterMeter  # noqa: E402
@@ -101,7 +102,7 @@ def test_a_cluster_round_that_takes_too_long_never_holds_the_cell(dask_shell, lo
 
 def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
     dask_shell.run_cell("%%carbon\nfutures = client.map(burn, [0.6, 0.6], pure=False)\nresult = client.gather(futures)")
-    record = get_session().records[-1]
+    record = jupyter_carbon.session().records[-1]
     part = record.cluster
     assert part is not None and len(part.hosts) == 1
     host = part.hosts[0]
@@ -112,7 +113,7 @@ def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
     assert not host.measured and "cpu-model" in host.methods  # no RAPL here: the same model as locally
     # one meter per host: the two workers share it, so the host is counted once. The workers'
     # meter and the kernel's own session model the same machine over the same window.
-    meter = next(iter(get_session().observers[0].meters.values()))
+    meter = next(iter(jupyter_carbon.session().observers[0].meters.values()))
     assert sum(1 for r in meter.last_reports.values() if r.get("meter")) == 1
     assert 0.5 < host.host_j / record.energy_j < 2.0
     # the report shows it
@@ -127,10 +128,10 @@ def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
 def test_a_collection_built_before_the_cell_and_persisted_in_it(dask_shell, local):
     dask_shell.run_cell("import dask.array as da\nx = da.random.random((1200, 1200), chunks=(400, 400))")
     dask_shell.run_cell("%%carbon --quiet\ntotal = (x @ x.T).sum().compute()")  # graph from an earlier cell
-    computed = get_session().records[-1].cluster
+    computed = jupyter_carbon.session().records[-1].cluster
     assert computed.pending_futures == 0 and sum(h.task_s for h in computed.hosts) > 0
     dask_shell.run_cell("%%carbon --quiet\ny = (x @ x.T).persist()")  # returns at once: all of it completes later
-    session = get_session()
+    session = jupyter_carbon.session()
     persisted = session.records[-1]
     assert persisted.cluster.pending_futures > 0
     late = wait_for(lambda: next((r for r in session.records if r.kind == LATE_KIND), None), what="the late record")
@@ -169,7 +170,7 @@ def test_two_clients_on_one_cluster_are_charged_their_own_tasks(local):
 
 def test_work_finishing_after_the_cell_is_charged_to_it_later(dask_shell, local):
     dask_shell.run_cell("%%carbon\nlate = client.submit(burn, 1.2, pure=False)")
-    session = get_session()
+    session = jupyter_carbon.session()
     record = session.records[-1]
     part = record.cluster
     assert part.pending_futures == 1
@@ -203,7 +204,7 @@ def test_status_lists_hosts_and_sources(dask_shell, local, capsys):
 
 def test_the_metering_worker_killed_mid_cell_hands_over_and_is_flagged(dask_shell, local):
     dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
-    meter = next(iter(get_session().observers[0].meters.values()))
+    meter = next(iter(jupyter_carbon.session().observers[0].meters.values()))
     metering = next(r for r in meter.last_reports.values() if r.get("meter"))
     dask_shell.user_ns["victim"] = metering["pid"]
     dask_shell.run_cell(
@@ -211,10 +212,12 @@ def test_the_metering_worker_killed_mid_cell_hands_over_and_is_flagged(dask_shel
         "client.gather(client.map(burn, [0.4, 0.4], pure=False))\n"
         "os.kill(victim, signal.SIGKILL); time.sleep(0.5)"
     )
-    record = get_session().records[-1]
+    record = jupyter_carbon.session().records[-1]
     (host,) = record.cluster.hosts
     assert any(metering["worker"] in f and "died mid-window" in f for f in host.flags)
     assert any("meter started mid-window" in f for f in host.flags)
+    assert set(host.incidents) <= set(host.flags) and list(meter.incidents)[-len(host.incidents):] == list(host.incidents)  # the status's recent incidents
+    assert any("died mid-window" in f for f in host.incidents) and any("meter started" in f for f in host.incidents)
     assert host.host_j > 0  # the other worker took over the host's meter: the host is still measured
     local.wait_for_workers(2, timeout=60)  # the nanny restarts the worker for the next tests
 
@@ -222,10 +225,10 @@ def test_the_metering_worker_killed_mid_cell_hands_over_and_is_flagged(dask_shel
 def test_dask_off_and_unload_remove_the_plugin(dask_shell, local):
     dask_shell.run_line_magic("carbon", "config dask=off")
     dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
-    assert get_session().records[-1].cluster is None
+    assert jupyter_carbon.session().records[-1].cluster is None
     dask_shell.run_line_magic("carbon", "config dask=auto")
     dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
-    assert get_session().records[-1].cluster is not None
+    assert jupyter_carbon.session().records[-1].cluster is not None
 
     def has_plugin(dask_worker):
         return "jupyter_carbon" in dask_worker.plugins
@@ -314,7 +317,7 @@ def test_workers_started_apart_are_charged_per_host(apart_shell, apart):
     assert not children & set(pids[1:])  # the workers are not the kernel's children
     cell = "%%carbon --scope process\nfs = [client.submit(burn, 0.8, workers=[workers[h]], pure=False) for h in ('host-a', 'host-b')]\nclient.gather(fs)"
     apart_shell.run_cell(cell)
-    record = get_session().records[-1]
+    record = jupyter_carbon.session().records[-1]
     part = record.cluster
     hosts = {h.host: h for h in part.hosts}
     assert {"host-a", "host-b"} <= set(hosts)
@@ -348,7 +351,7 @@ def test_a_worker_killed_mid_cell_is_flagged_and_the_rest_kept(apart_shell, apar
         "kept.result(); client.cancel(doomed)"
     )
     apart_shell.run_cell(cell)
-    record = get_session().records[-1]
+    record = jupyter_carbon.session().records[-1]
     part = record.cluster
     hosts = {h.host: h for h in part.hosts}
     assert any("host-c" in flag and "died" in flag for flag in record.flags)
@@ -376,6 +379,8 @@ def test_attribution_splits_host_energy_without_loss_and_flags_a_dead_worker():
     assert host.idle_j == pytest.approx(0)
     assert host.measured and host.methods == ("rapl",)
     assert any("w2 died mid-window" in f for f in host.flags)
+    assert host.incidents == tuple(f for f in host.flags if "w2 died mid-window" in f)  # the event, carried as a field
+    assert "incidents" not in host.to_dict() and HostPart.from_dict(host.to_dict()) == host
 
 
 def test_parts_round_trip_through_json():
@@ -429,8 +434,8 @@ def test_in_a_real_kernel_the_cell_is_charged_and_nothing_leaks(tmp_path):
         "cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)\n"
         "client = Client(cluster)\n" + BURN,
         "%%carbon\nclient.gather(client.map(burn, [0.4, 0.4], pure=False))",
-        "import dask, json\nfrom jupyter_carbon.carbon_session import get_session\n"
-        "print(json.dumps({'part': get_session().records[-1].cluster.to_dict(), 'annotations': dask.get_annotations()}))",
+        "import dask, json\nimport jupyter_carbon\n"
+        "print(json.dumps({'part': jupyter_carbon.session().records[-1].cluster.to_dict(), 'annotations': dask.get_annotations()}))",
         "%unload_ext jupyter_carbon",
         "print(json.dumps(list(client.run(lambda dask_worker: 'jupyter_carbon' in dask_worker.plugins).values())))\nclient.close(); cluster.close()",
     ]
@@ -468,9 +473,10 @@ def test_the_cluster_part_is_a_record_field_through_the_log_and_the_csv(tmp_path
     import csv
     import dataclasses
 
+    from storage_helpers import make_record
+
     from jupyter_carbon.record import CellRecord, RecordError
     from jupyter_carbon.storage.export import export_records
-    from storage_helpers import make_record
 
     host = HostPart("host-a", 6.0, 5.0, 7.0, False, ("cpu-model",), host_j=10.0, idle_j=3.0, others_j=1.0, task_s=2.0, workers=2)
     record = dataclasses.replace(make_record(1), cluster=ClusterPart(hosts=(host,), scheduler="tcp://s:8786"))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_carbon.display.equivalents import compare_co2e, compare_energy, comparisons
-from jupyter_carbon.intensity.emissions import CAR_SOURCE, SMARTPHONE_SOURCE
+from jupyter_carbon.display.equivalents import CAR_SOURCE, SMARTPHONE_SOURCE, compare_co2e, compare_energy, comparisons
 
 J_PER_WH = 3600.0
 
@@ -38,3 +37,12 @@ def test_each_comparison_has_its_source():
     found = comparisons(0.5 * 22 * J_PER_WH, 120.0)
     assert [c.source for c in found] == [SMARTPHONE_SOURCE, CAR_SOURCE]
     assert comparisons(0.4, 1e-4) == []  # a trivial cell: nothing rather than 0.000764
+
+
+def test_references_are_sourced():
+    from jupyter_carbon.display import equivalents
+
+    assert "0.022 kWh" in SMARTPHONE_SOURCE and "393 g" in CAR_SOURCE
+    for source in (SMARTPHONE_SOURCE, CAR_SOURCE, equivalents.HOME_SOURCE):
+        assert "https://" in source
+    assert equivalents.SMARTPHONE_CHARGE_KWH == 0.022 and equivalents.CAR_G_CO2_PER_MILE == 393.0

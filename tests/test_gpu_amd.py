@@ -60,7 +60,7 @@ def test_energy_counter_is_accumulator_times_resolution(amd_gpus, clock):
 
 def test_counter_under_the_pre_6_2_1_key(amd_gpus, clock):
     amd_gpus([{"power_w": lambda t: 200.0, "old_api": True}])
-    found = detect(Config(), environ={})
+    found = detect(environ={})
     assert [s.method for s in gpu_sources(found)] == ["amd-energy"]
 
 
@@ -79,17 +79,17 @@ def test_a_megawatt_counter_is_refused_and_power_is_integrated(amd_gpus, clock):
 
 def test_counter_disagreeing_with_power_is_refused(amd_gpus, clock):
     amd_gpus([{"power_w": lambda t: 100.0, "counter_scale": 10.0}])  # 1000 W by the counter, 100 W by the sensor, cap 300 W
-    found = detect(Config(), environ={})
+    found = detect(environ={})
     assert [s.method for s in gpu_sources(found)] == ["amd-power"]
     amd_gpus([{"power_w": lambda t: 100.0, "counter_scale": 2.0, "cap_uw": 1_000_000_000}])  # 200 W vs 100 W: within 3×
-    found = detect(Config(), environ={})
+    found = detect(environ={})
     assert [s.method for s in gpu_sources(found)] == ["amd-energy"]
 
 
 @pytest.mark.parametrize("scale, unit", [(1e3, "mW"), (1e6, "µW")])
 def test_power_in_the_wrong_unit_is_refused_not_used(amd_gpus, clock, scale, unit):
     amd_gpus([{"power_w": lambda t: 250.0, "power_scale": scale, "counter": False, "cap_uw": 300_000_000}])
-    found = detect(Config(), environ={})
+    found = detect(environ={})
     assert gpu_sources(found) == []
     assert "above the plausible" in found.skipped["amdsmi"], unit
 
@@ -97,13 +97,13 @@ def test_power_in_the_wrong_unit_is_refused_not_used(amd_gpus, clock, scale, uni
 def test_power_cap_in_watts_is_not_taken_for_microwatts(amd_gpus, clock):
     # amdsmi documents the cap in µW; a binding that returns W (560) must not make 400 W implausible
     amd_gpus([{"power_w": lambda t: 400.0, "cap_uw": 560}])
-    found = detect(Config(), environ={})
+    found = detect(environ={})
     assert [s.method for s in gpu_sources(found)] == ["amd-energy"]
 
 
 def test_wrong_power_unit_leaves_a_good_counter_in_use(amd_gpus, clock):
     amd_gpus([{"power_w": lambda t: 250.0, "power_scale": 1e3}])
-    found = detect(Config(), environ={})
+    found = detect(environ={})
     assert [s.method for s in gpu_sources(found)] == ["amd-energy"]
     assert "250000 W" in found.skipped["amdsmi gpu0 AMD Instinct MI210 power"] or "2.5e+05 W" in found.skipped["amdsmi gpu0 AMD Instinct MI210 power"]
 
@@ -135,10 +135,10 @@ def test_mi250_card_is_counted_once(amd_gpus, clock):
 def test_mi250_labels(amd_gpus, clock):
     die = {"name": "AMD Instinct MI250X", "power_w": lambda t: 200.0, "cap_uw": 560_000_000}
     amd_gpus([die, {**die, "secondary_die": True}])
-    found = detect(Config(), environ={"HIP_VISIBLE_DEVICES": "0"})  # the partner hidden: still the whole card
+    found = detect(environ={"HIP_VISIBLE_DEVICES": "0"})  # the partner hidden: still the whole card
     assert [s.device for s in gpu_sources(found)] == ["gpu0 AMD Instinct MI250X (both dies)"]
     amd_gpus([die, die])  # a driver that reports each die's own power: summed, no "both dies"
-    found = detect(Config(), environ={})
+    found = detect(environ={})
     assert [s.device for s in gpu_sources(found)] == ["gpu0 AMD Instinct MI250X", "gpu1 AMD Instinct MI250X"]
 
 
@@ -154,9 +154,9 @@ def test_visibility_follows_rocr_then_hip():
 def test_detect_respects_visibility_and_hip_order(amd_gpus, clock):
     # amdsmi lists by PCI address; HIP numbers them otherwise
     amd_gpus([{"name": f"G{i}", "power_w": lambda t: 100.0, "hip_id": 3 - i} for i in range(4)])
-    found = detect(Config(), environ={"HIP_VISIBLE_DEVICES": "0,2"})
+    found = detect(environ={"HIP_VISIBLE_DEVICES": "0,2"})
     assert [s.device for s in gpu_sources(found)] == ["gpu0 G3", "gpu2 G1"]
-    found = detect(Config(), environ={"HIP_VISIBLE_DEVICES": ""})
+    found = detect(environ={"HIP_VISIBLE_DEVICES": ""})
     assert "hide every GPU" in found.skipped["amdsmi"]
 
 
@@ -183,10 +183,10 @@ def test_unit_helpers():
 
 def test_init_error_and_missing_binding_are_reasons(amd_gpus, clock, monkeypatch):
     amd_gpus([{"power_w": lambda t: 1.0}], init_error="AMDSMI_STATUS_INIT_ERROR")
-    found = detect(Config(), environ={})
+    found = detect(environ={})
     assert "could not initialise" in found.skipped["amdsmi"]
     monkeypatch.setitem(sys.modules, "amdsmi", None)  # import amdsmi → ImportError
-    found = detect(Config(), environ={})
+    found = detect(environ={})
     assert "pip install 'jupyter-carbon[amd]'" in found.skipped["amdsmi"]
 
 

@@ -64,7 +64,7 @@ def test_cpu_gpu_ane_dram_in_millijoules(soc, clock, tmp_path):
 
 def test_parts_not_reported_are_modelled(soc, clock, tmp_path):
     soc({"cpu_total_mj": lambda t: 5.0, "gpu_mj": lambda t: 3.0})  # no DRAM, no ANE channel
-    found = detect(config(tmp_path), environ={})
+    found = detect(**config(tmp_path).detection_arguments(), environ={})
     methods = {s.component: s.method for s in found.sources}
     assert methods == {"cpu": "apple-energy-model", "gpu": "apple-energy-model", "ram": "ram-model"}
 
@@ -78,16 +78,16 @@ def test_cpu_field_of_early_releases(soc, clock):
 
 def test_user_set_power_wins(soc, clock, tmp_path):
     soc({"cpu_total_mj": lambda t: 5.0, "gpu_mj": lambda t: 3.0, "dram_mj": lambda t: 1.0})
-    found = detect(config(tmp_path, power={"gpu": 20.0}), environ={})
+    found = detect(**config(tmp_path, power={"gpu": 20.0}).detection_arguments(), environ={})
     assert {(s.component, s.method) for s in found.sources} == {("gpu", "constant"), ("cpu", "apple-energy-model"), ("ram", "apple-energy-model")}
 
 
 def test_monitor_failure_and_missing_library_are_reasons(soc, clock, tmp_path, monkeypatch):
     soc({"cpu_total_mj": lambda t: 5.0}, init_error="IOReport subscription failed")
-    found = detect(config(tmp_path), environ={})
+    found = detect(**config(tmp_path).detection_arguments(), environ={})
     assert "IOReport subscription failed" in found.skipped["apple"]
     monkeypatch.setitem(sys.modules, "zeus_apple_silicon", None)
-    found = detect(config(tmp_path), environ={})
+    found = detect(**config(tmp_path).detection_arguments(), environ={})
     assert "pip install 'jupyter-carbon[apple]'" in found.skipped["apple"]
 
 
@@ -95,5 +95,5 @@ def test_linux_without_the_library_skips_quietly(tmp_path, no_pynvml, monkeypatc
     monkeypatch.delitem(sys.modules, "zeus_apple_silicon", raising=False)
     if sys.platform == "darwin":
         pytest.skip("a Mac")
-    found = detect(config(tmp_path), environ={})
+    found = detect(**config(tmp_path).detection_arguments(), environ={})
     assert found.skipped["apple"] == "not an Apple Silicon Mac"

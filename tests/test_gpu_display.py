@@ -58,9 +58,9 @@ def test_named_parts_and_gaps_in_indices():
     sources = [
         S(component="cpu", device="Apple SoC CPU", method="apple-energy-model"),
         S(component="gpu", device="Apple SoC GPU", method="apple-energy-model"),
-        S(component="gpu", device="gpu0 NVIDIA A100", method="nvml-energy"),
-        S(component="gpu", device="gpu2 NVIDIA A100", method="nvml-energy"),
-        S(component="gpu", device="gpu3 NVIDIA A100", method="nvml-power"),
+        S(component="gpu", device="gpu0 NVIDIA A100", index=0, model="NVIDIA A100", method="nvml-energy"),
+        S(component="gpu", device="gpu2 NVIDIA A100", index=2, model="NVIDIA A100", method="nvml-energy"),
+        S(component="gpu", device="gpu3 NVIDIA A100", index=3, model="NVIDIA A100", method="nvml-power"),
     ]
     assert _sources_phrase(sources) == (
         "CPU (Apple SoC energy-model counter, measured), Apple SoC GPU (Apple SoC energy-model counter, measured), "

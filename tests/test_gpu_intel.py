@@ -105,5 +105,5 @@ def test_unreadable_counter_says_how_to_fix(hwmon, clock, monkeypatch):
 
 
 def test_no_tree_is_a_reason(tmp_path, no_pynvml):
-    found = detect(Config(hwmon_root=str(tmp_path / "none")), environ={})
+    found = detect(hwmon_root=str(tmp_path / "none"), environ={})
     assert found.skipped["intel-gpu"].startswith("no hwmon tree at")

@@ -11,8 +11,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from jupyter_carbon.intensity import (
-    ElectricityMapsProvider, Intensity, IntensityProvider, LiveIntensity, ProviderError,
-    UKCarbonIntensityProvider, lookup_region,
+    ElectricityMapsProvider,
+    Intensity,
+    IntensityProvider,
+    LiveIntensity,
+    ProviderError,
+    UKCarbonIntensityProvider,
+    lookup_region,
 )
 
 TOKEN = "tok-SECRET-4f9a1c77"

@@ -10,9 +10,9 @@ import warnings
 import pytest
 
 import jupyter_carbon
+from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.config import Config
 from jupyter_carbon.iterate import CarbonBudgetWarning, track_iter
-from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.sources.base import IntegratingSource
 from jupyter_carbon.sources.detect import Detection
 from jupyter_carbon.units import J_PER_KWH
@@ -62,7 +62,7 @@ class SyntheticSource(IntegratingSource):
 
 def make_session(machine: Machine, band: float = 0.0, interval: float = 1.0, intensity: float = 400.0):
     source = SyntheticSource(machine, band)
-    session = CarbonSession(Config(interval=interval, intensity=intensity), clock=machine.clock, threaded=False, detect=lambda config, now_s: Detection(sources=[source]))
+    session = CarbonSession(Config(interval=interval, intensity=intensity), clock=machine.clock, threaded=False, detect=lambda now_s, **_: Detection(sources=[source]))
     return session, source
 
 
@@ -87,7 +87,7 @@ def test_own_window_prediction_converges_and_is_recorded(machine, session):
     it = track_iter(range(1000), label="train", session=session)
     assert len(it) == 1000
     seen = []
-    for i in it:
+    for _ in it:
         machine.work(*steady(rng))
         if it.estimate is not None and (not seen or seen[-1] is not it.estimate):
             seen.append(it.estimate)
@@ -134,8 +134,7 @@ def test_early_estimate_after_the_first_iterations(machine, session):
 
 def test_without_total_the_rate(machine, session, capsys):
     def batches():
-        for k in range(300):
-            yield k
+        yield from range(300)
 
     it = track_iter(batches(), session=session)
     with pytest.raises(TypeError):

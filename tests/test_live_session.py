@@ -11,7 +11,6 @@ import pytest
 from fakes import constant_session
 
 
-
 @pytest.fixture
 def slow_uk_server():
     class Handler(http.server.BaseHTTPRequestHandler):

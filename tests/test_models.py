@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_carbon.config import Config
 from jupyter_carbon.carbon_session import CarbonSession
+from jupyter_carbon.config import Config
 from jupyter_carbon.sources.cpu_model import (
     DEFAULT_TDP_PER_THREAD_W,
     CpuInfo,
@@ -133,7 +133,7 @@ def test_constant_override_replaces_the_model(clock, no_pynvml):
 
 
 def test_detect_without_hardware_gives_models_and_reasons(tmp_path, no_pynvml):
-    found = detect(Config(powercap_root=str(tmp_path / "none")))
+    found = detect(powercap_root=str(tmp_path / "none"))
     assert {s.method for s in found.sources} == {"cpu-model", "ram-model"}
     assert set(found.skipped) >= {"rapl", "nvml"}
     assert all(reason and "\n" not in reason for reason in found.skipped.values())

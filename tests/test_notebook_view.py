@@ -22,7 +22,7 @@ from jupyter_carbon.display.html import bars_html  # noqa: E402
 from jupyter_carbon.display.plots import LAST_CELLS, cells_bar_png, cumulative_png  # noqa: E402
 from jupyter_carbon.display.summary import show_summary_html, timeline_record  # noqa: E402
 from jupyter_carbon.display.text import column, format_record, format_record_line, format_summary  # noqa: E402
-from jupyter_carbon.sampler import LiveStatus  # noqa: E402
+from jupyter_carbon.sampler import Progress  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -54,18 +54,18 @@ def run_cell(session, view_clock=None, *, compact=False, ticks=4, tick_s=0.5, st
     view_clock = view_clock or Clock()
     with capture_output() as cap:
         view = NotebookView(session, compact=compact, label=label, cell=cell, items=items, clock=view_clock)
-        m = session.open(label, listener=view.on_live, kind="cell", cell=cell, items=items)
-        live_values = []
+        m = session.open(label, listener=view.on_progress, kind="cell", cell=cell, items=items)
+        progress_values = []
         for _ in range(ticks):
             session.test_clock.t_s += tick_s
             view_clock.t_s += tick_s
             session.sampler.tick()
-            live_values.append(view.live_html)
+            progress_values.append(view.progress_html)
         if note:
             view.note(note)
         record = session.stop(m, status=status)
         view.finish(record)
-    view.live_values = live_values
+    view.progress_values = progress_values
     return view, record, cap.outputs
 
 
@@ -76,8 +76,8 @@ def test_full_view_shows_live_figures_then_the_report_in_the_same_output(shell, 
     assert [o.update for o in outputs] == [False, True, True, True, True]
     assert len({o.transient["display_id"] for o in outputs}) == 1
     # live figures changed at every tick (0.5 s apart) and said power, energy and CO2e
-    assert len(set(view.live_values)) == 4
-    assert "CPU 30 W" in view.live_values[-1] and "mWh" in view.live_values[-1] and "CO2e so far" in view.live_values[-1]
+    assert len(set(view.progress_values)) == 4
+    assert "CPU 30 W" in view.progress_values[-1] and "mWh" in view.progress_values[-1] and "CO2e so far" in view.progress_values[-1]
     last = outputs[-1]
     # the report: no widget (saved notebooks render it offline), text/plain from text.py, text/html
     assert set(last.data) == {"text/plain", "text/html"}
@@ -93,23 +93,23 @@ def test_a_short_cell_sends_exactly_one_message(session):
     for compact in (True, False):
         view, record, outputs = run_cell(session, compact=compact, ticks=1, tick_s=0.1)
         assert len(outputs) == 1 and outputs[0].update is False, compact
-        assert view.live_updates == 0
+        assert view.progress_updates == 0
 
 
 def test_live_updates_are_throttled(session):
     clock = Clock()
     with capture_output() as cap:
         view = NotebookView(session, compact=False, clock=clock)
-        status = LiveStatus(1.0, {"cpu": 30.0}, {"cpu": 30.0})
+        status = Progress(1.0, {"cpu": 30.0}, {"cpu": 30.0})
         for _ in range(50):  # a burst in the same instant: one update
-            view.on_live(status)
+            view.on_progress(status)
         clock.t_s += MIN_UPDATE_S / 2
-        view.on_live(status._replace(elapsed_s=1.1))
-        assert view.live_updates == 1 and len(cap.outputs) == 1
+        view.on_progress(status._replace(elapsed_s=1.1))
+        assert view.progress_updates == 1 and len(cap.outputs) == 1
         clock.t_s += MIN_UPDATE_S
-        view.on_live(status._replace(elapsed_s=1.5))
-    assert view.live_updates == 2 and [o.update for o in cap.outputs] == [False, True]
-    assert "1.5 s" in view.live_html
+        view.on_progress(status._replace(elapsed_s=1.5))
+    assert view.progress_updates == 2 and [o.update for o in cap.outputs] == [False, True]
+    assert "1.5 s" in view.progress_html
 
 
 def test_live_output_from_the_sampler_thread_carries_the_cells_parent_header(session):
@@ -121,7 +121,7 @@ def test_live_output_from_the_sampler_thread_carries_the_cells_parent_header(ses
     parent.set({"msg_id": "cell-7"})
     seen = []
     view = NotebookView(session, compact=False, publish=lambda data, display_id, update: seen.append((parent.get(None), update)))
-    thread = threading.Thread(target=view.on_live, args=(LiveStatus(2.0, {"cpu": 60.0}, {"cpu": 30.0}),))
+    thread = threading.Thread(target=view.on_progress, args=(Progress(2.0, {"cpu": 60.0}, {"cpu": 30.0}),))
     thread.start()
     thread.join()
     view.note("loop: 1,000 of 10,000 items, ~9 s left")
@@ -133,14 +133,14 @@ def test_live_output_from_the_sampler_thread_carries_the_cells_parent_header(ses
 def test_on_live_never_raises(session):
     with capture_output():
         view = NotebookView(session, compact=False)
-        view.on_live(None)  # type: ignore[arg-type]
-        view.on_live(LiveStatus(1.0, {"cpu": float("nan")}, {"cpu": "bad"}))  # type: ignore[dict-item]
-    assert view.errors and all(e.startswith("live:") for e in view.errors)
+        view.on_progress(None)  # type: ignore[arg-type]
+        view.on_progress(Progress(1.0, {"cpu": float("nan")}, {"cpu": "bad"}))  # type: ignore[dict-item]
+    assert view.errors and all(e.startswith("progress:") for e in view.errors)
 
 
 def test_compact_view_is_one_line_live_only_for_long_cells(session):
     short, record, outputs = run_cell(session, compact=True, ticks=1, tick_s=0.5)
-    assert short.live_values == [""]  # 0.5 s: no live line
+    assert short.progress_values == [""]  # 0.5 s: no live line
     assert len(outputs) == 1
     assert outputs[-1].data["text/plain"] == format_record_line(record)
     html = outputs[-1].data["text/html"]
@@ -148,7 +148,7 @@ def test_compact_view_is_one_line_live_only_for_long_cells(session):
     assert "estimated (constant)" not in html.split("title=")[0]  # the methods and bands are in the tooltip
     assert "CPU 4.17 mWh: estimated (constant)" in html
     long, record, outputs = run_cell(session, compact=True, ticks=4, tick_s=0.5)
-    assert "carbon: running" in long.live_values[-1]
+    assert "carbon: running" in long.progress_values[-1]
     assert [o.update for o in outputs] == [False, True, True, True]  # live at 1, 1.5 and 2 s, then the line in its place
     assert outputs[-1].data["text/plain"] == format_record_line(record)
     assert format_record_line(record).endswith("(2 cells)") and "estimated" in format_record_line(record)
@@ -173,8 +173,8 @@ def test_a_broken_display_falls_back_to_text(session, capsys):
         raise RuntimeError("no frontend")
 
     view = NotebookView(session, compact=False, publish=broken)
-    m = session.open("x", listener=view.on_live)
-    view.on_live(LiveStatus(1.0, {"cpu": 1.0}, {"cpu": 1.0}))
+    m = session.open("x", listener=view.on_progress)
+    view.on_progress(Progress(1.0, {"cpu": 1.0}, {"cpu": 1.0}))
     view.finish(session.stop(m))
     assert view.errors and "no frontend" in view.errors[-1]
     assert "TOTAL" in capsys.readouterr().out

@@ -7,8 +7,8 @@ import sys
 import pytest
 from fakes import sine_power, stub_pynvml
 
-from jupyter_carbon.config import Config
 from jupyter_carbon.carbon_session import CarbonSession
+from jupyter_carbon.config import Config
 from jupyter_carbon.sources.detect import detect
 from jupyter_carbon.sources.nvml import visible_indices
 
@@ -59,11 +59,11 @@ def test_power_only_path_integrates_samples_within_2_percent(gpus, clock):
 
 def test_every_visible_gpu_and_cuda_visible_devices(gpus, clock, monkeypatch):
     gpus([{"name": f"G{i}", "uuid": f"GPU-{i}abc", "power_w": lambda t: 100.0} for i in range(4)])
-    found = detect(Config(), environ={"CUDA_VISIBLE_DEVICES": "2,GPU-0abc"})
+    found = detect(environ={"CUDA_VISIBLE_DEVICES": "2,GPU-0abc"})
     assert [s.device for s in found.sources if s.component == "gpu"] == ["gpu2 G2", "gpu0 G0"]
-    found = detect(Config(), environ={})
+    found = detect(environ={})
     assert len([s for s in found.sources if s.component == "gpu"]) == 4
-    found = detect(Config(), environ={"CUDA_VISIBLE_DEVICES": ""})
+    found = detect(environ={"CUDA_VISIBLE_DEVICES": ""})
     assert "hides every GPU" in found.skipped["nvml"]
 
 
@@ -76,7 +76,7 @@ def test_visible_indices_stops_at_first_invalid_entry():
 
 def test_init_error_is_a_reason_not_an_exception(gpus, clock):
     gpus([{"name": "X", "power_w": lambda t: 1.0, "init_error": "Driver/library version mismatch"}])
-    found = detect(Config())
+    found = detect()
     assert "version mismatch" in found.skipped["nvml"]
     assert not any(s.component == "gpu" for s in found.sources)
 
@@ -104,6 +104,6 @@ def test_missing_driver_costs_no_pynvml_import(no_pynvml):
 
     if _driver_library_present():
         pytest.skip("this machine has an NVIDIA driver")
-    found = detect(Config())
+    found = detect()
     assert found.skipped["nvml"] == "no NVIDIA driver: libnvidia-ml.so.1 not found"
     assert "pynvml" not in sys.modules

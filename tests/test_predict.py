@@ -57,7 +57,7 @@ def test_exact_loop_predicts_exactly_and_band_vanishes_at_the_end():
 def test_steady_noisy_loop_converges_within_5_percent_after_10_percent_and_band_contains_actual():
     for seed in range(5):
         rng = random.Random(seed)
-        _, est, actual = simulate(1000, lambda i, t: (0.5 * rng.uniform(0.8, 1.2), 100.0 * rng.uniform(0.9, 1.1)), every=2)
+        _, est, actual = simulate(1000, lambda i, t, rng=rng: (0.5 * rng.uniform(0.8, 1.2), 100.0 * rng.uniform(0.9, 1.1)), every=2)
         for n in (100, 150, 250, 500, 750, 950):
             e = est[n]
             assert abs(e.predicted_energy_j - actual) / actual < 0.05, (seed, n)

@@ -7,8 +7,8 @@ import math
 import pytest
 from fakes import FakePowercap
 
-from jupyter_carbon.config import Config
 from jupyter_carbon.carbon_session import CarbonSession
+from jupyter_carbon.config import Config
 from jupyter_carbon.sources import rapl
 from jupyter_carbon.sources.detect import detect
 from jupyter_carbon.sources.rapl import RaplUnavailable, discover_rapl
@@ -100,7 +100,7 @@ def test_unreadable_counter_falls_back_to_model_with_reason(tmp_path, no_pynvml)
     counter = tmp_path / "intel-rapl:0" / "energy_uj"
     counter.unlink()
     counter.mkdir()  # root reads any file; a directory in its place is unreadable for root too
-    found = detect(Config(powercap_root=str(tmp_path)))
+    found = detect(powercap_root=str(tmp_path))
     assert "unreadable" in found.skipped["rapl"]
     assert {s.method for s in found.sources} == {"cpu-model", "ram-model"}
 
@@ -147,7 +147,7 @@ def test_env_var_sets_the_root(tmp_path, monkeypatch, no_pynvml):
     FakePowercap(tmp_path, sockets=1)
     monkeypatch.setenv("JUPYTER_CARBON_POWERCAP_ROOT", str(tmp_path))
     config = Config.from_env()
-    assert any(s.method == "rapl" for s in detect(config).sources)
+    assert any(s.method == "rapl" for s in detect(**config.detection_arguments()).sources)
 
 
 def test_locked_rapl_is_said_once_at_load_with_the_fix(tmp_path, monkeypatch, _shell, capfd, no_pynvml):
@@ -240,7 +240,7 @@ def test_fifo_in_the_powercap_tree_does_not_hang(tmp_path, which, no_pynvml):
     path.unlink()
     os.mkfifo(path)  # nobody writes to it: a blocking open would never return
     result = {}
-    thread = threading.Thread(target=lambda: result.setdefault("found", detect(Config(powercap_root=str(tmp_path)))), daemon=True)
+    thread = threading.Thread(target=lambda: result.setdefault("found", detect(powercap_root=str(tmp_path))), daemon=True)
     thread.start()
     thread.join(10)
     assert not thread.is_alive(), "detection hung on a FIFO"

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from jupyter_carbon.record import CellRecord, DeviceEnergy, RecordError, SessionTotals, Timeline
 from storage_helpers import make_record
+
+from jupyter_carbon.record import CellRecord, DeviceEnergy, RecordError, SessionTotals
 
 
 def test_every_field_comes_back_exactly():

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from storage_helpers import make_record
 
 from jupyter_carbon.cli import main
 from jupyter_carbon.display.history_text import format_history
 from jupyter_carbon.storage.history import list_sessions
-from storage_helpers import make_record
 
 LOG_NAME = "session-20240501T120000Z-1-abcdef.jsonl"
 HEADER = b'{"type":"session","log_schema":3,"session_id":"x","start_utc":"2024-05-01T12:00:00+00:00"}\n'

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 
+from storage_helpers import make_record
+
 from jupyter_carbon.digest import Digest
 from jupyter_carbon.display.report_html import MAX_HTML_ROWS, html_report
 from jupyter_carbon.display.report_plots import MAX_BARS, MAX_BINS, bars_title
 from jupyter_carbon.display.report_text import MAX_TEXT_ROWS, summary_text
-from storage_helpers import make_record
 
 
 def _digest(n: int) -> Digest:

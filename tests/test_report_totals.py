@@ -121,7 +121,6 @@ def test_run_counts_a_track_block_inside_a_cell_once(tmp_path) -> None:
     import subprocess
 
     import nbformat
-
     from storage_helpers import PYTHON, child_env
 
     nb = nbformat.v4.new_notebook()

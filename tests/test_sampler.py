@@ -8,9 +8,9 @@ import time
 import pytest
 from fakes import constant_session, session_with
 
+from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.config import Config
 from jupyter_carbon.sampler import LINGER_TICKS, Sampler, TimelineBuffer
-from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.sources.base import IntegratingSource
 from jupyter_carbon.sources.constant import ConstantPowerSource
 
@@ -143,8 +143,8 @@ def test_running_figures_of_an_open_window(clock):
     session = constant_session(clock, cpu=5.0, ram=1.0)
     m = session.open()
     clock.advance(2.0)  # no tick: the figures are read on demand
-    assert m.live == pytest.approx({"cpu": 10.0, "ram": 2.0})
-    time_s, components = session.live(m)
+    assert m.energy_so_far_j == pytest.approx({"cpu": 10.0, "ram": 2.0})
+    time_s, components = session.progress(m)
     assert time_s == clock.now_s and components["cpu"].high_j == pytest.approx(10.0)
     session.stop(m)
 
@@ -160,7 +160,7 @@ def test_failing_listener_is_dropped_and_flagged(clock):
     clock.advance(1)
     session.sampler.tick()
     record = session.stop(m)
-    assert record.flags.count("live display failed: RuntimeError: display gone") == 1
+    assert record.flags.count("running display failed: RuntimeError: display gone") == 1
 
 
 def test_thread_runs_only_while_a_window_is_open():

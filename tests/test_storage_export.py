@@ -9,9 +9,9 @@ import types
 from pathlib import Path
 
 import pytest
+from storage_helpers import make_record
 
 from jupyter_carbon.storage.export import CODECARBON_COLUMNS, OUR_COLUMNS, export_records, load_records, to_dataframe
-from storage_helpers import make_record
 
 # CodeCarbon's emissions.csv header, in order: the fields of ``EmissionsData`` in mlco2/codecarbon
 # codecarbon/output_methods/emissions_data.py (commit 118873936dadf2608ae4d2af9862fcca4c2fe3d6,

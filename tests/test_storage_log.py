@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
+from storage_helpers import PYTHON, ROOT, child_env, make_record
 
 from jupyter_carbon.display.history_text import format_history, print_history
 from jupyter_carbon.storage.history import list_sessions
 from jupyter_carbon.storage.log import LOG_SCHEMA, SessionLog, attach_log, detach_log, get_log
 from jupyter_carbon.storage.reader import log_files, read_log, read_logs
-from storage_helpers import PYTHON, ROOT, child_env, make_record
 
 
 class Config:

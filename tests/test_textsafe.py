@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from storage_helpers import make_record
 
 from jupyter_carbon.cli import main
 from jupyter_carbon.display.history_text import format_history
@@ -14,7 +15,6 @@ from jupyter_carbon.storage.export import export_records
 from jupyter_carbon.storage.history import list_sessions
 from jupyter_carbon.storage.log import SessionLog
 from jupyter_carbon.textsafe import csv_cell, visible
-from storage_helpers import make_record
 
 HOSTILE = ["\x1b[2J\x1b]0;owned\x07red", "ok\njupyter-carbon: forged line", "abc\u202edcba", "tab\there", "del\x7f and c1\x9b"]
 
@@ -71,9 +71,10 @@ def test_export_and_report_neutralise_labels(tmp_path: Path, capsys) -> None:
 def test_a_hostile_label_is_shown_escaped_in_the_terminal_report_and_summary():
     import dataclasses
 
+    from storage_helpers import make_record
+
     from jupyter_carbon.display.text import format_record, format_summary
     from jupyter_carbon.totals import totals_of
-    from storage_helpers import make_record
 
     record = dataclasses.replace(make_record(1), label="\x1b[2J\x1b[31mok\nFAKE LINE", flags=("note\r\x1b[1A",))
     for text in (format_record(record), format_summary([record], totals_of([record]), "assumptions: -")):

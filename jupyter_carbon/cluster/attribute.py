@@ -70,6 +70,7 @@ def _meter(reports: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None
 
 def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[str, Mapping[str, Any]], window_id: str, late: bool) -> HostPart:
     flags: list[str] = []
+    incidents: list[str] = []  # also in flags
     # time: any worker present at both ends (one host: one monotonic clock)
     both = [a for a in end if a in begin]
     if both:
@@ -91,7 +92,8 @@ def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[s
             low += r_now[1] - r_then[1]
             high += r_now[2] - r_then[2]
         if mb is None or mb["id"] != me["id"]:
-            flags.append(f"{host}: its meter started mid-window (a worker died or joined); energy before that is missing")
+            incidents.append(f"{host}: its meter started mid-window (a worker died or joined); energy before that is missing")
+            flags.append(incidents[-1])
         if mb is not None and mb["id"] == me["id"]:
             duration_s = max(duration_s, me["t_s"] - mb["t_s"])
         for error in me.get("errors", ()):
@@ -106,7 +108,8 @@ def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[s
         busy_s += report["busy_s"] - (before["busy_s"] if before else 0.0)
     died = sorted(a for a in begin if a not in end)
     for address in died:
-        flags.append(f"{host}: worker {address} died mid-window; its tasks since the window opened are missing, the rest is kept")
+        incidents.append(f"{host}: worker {address} died mid-window; its tasks since the window opened are missing, the rest is kept")
+        flags.append(incidents[-1])
     workers = end or begin
     threads = sum(int(r.get("nthreads", 1)) for r in workers.values())
     cpus = max(int(r.get("cpu_count", threads)) for r in workers.values()) if workers else threads
@@ -129,4 +132,5 @@ def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[s
         workers=len(workers),
         late=late,
         flags=tuple(flags),
+        incidents=tuple(incidents),
     )

@@ -160,7 +160,7 @@ class ClusterMeter:
         hosts = attribute(window.begin, reports, window.window_id)
         flags += [f"cluster: {line}" for line in self.missing]
         flags += [f"cluster: {flag}" for host in hosts for flag in host.flags]
-        self.incidents.extend(flag for host in hosts for flag in host.flags if "died" in flag or "meter started" in flag)
+        self.incidents.extend(incident for host in hosts for incident in host.incidents)
         if pending:
             flags.append(f"cluster: {len(pending)} future(s) still pending when the cell ended; their tasks' energy is charged to this cell when they complete (completed later)")
             with self._lock:

@@ -100,7 +100,7 @@ class HostMeter:
         from ..sources import detect
 
         config = Config.from_env(self._environ, problems=self.problems)
-        self.detection = detect(config, now_s=self._clock(), environ=self._environ)
+        self.detection = detect(**config.detection_arguments(), now_s=self._clock(), environ=self._environ)
         # the meter stands for every worker on the host: never one process's share ("process"
         # scope); "auto" resolves as locally (a worker in a limiting cgroup: its container)
         scope, _ = self.detection.resolve("machine" if config.scope == "process" else config.scope)

@@ -12,7 +12,7 @@ never charged to a cell). ``energy_j + others_j + idle_j == host_j``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..units import finite_number
@@ -38,9 +38,13 @@ class HostPart:
     workers: int = 0
     late: bool = False  # work that completed after the window closed
     flags: tuple[str, ...] = ()
+    #: the flags that report a worker or meter event (a worker died, a meter started mid-window),
+    #: for the cluster's status; known while the session runs, not stored (they are in ``flags``)
+    incidents: tuple[str, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        del out["incidents"]
         out["methods"], out["flags"] = list(self.methods), list(self.flags)
         return out
 
@@ -51,7 +55,7 @@ class HostPart:
             raise ValueError("cluster.hosts[]: expected an object")
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name not in data:
+            if f.name not in data or f.name == "incidents":
                 continue
             value = data[f.name]
             if f.name in ("methods", "flags"):

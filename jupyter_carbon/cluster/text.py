@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..units import format_energy
-from .part import ClusterPart
 
 __all__ = ["record_lines", "short_phrase", "status_lines", "session_line"]
 

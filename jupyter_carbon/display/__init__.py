@@ -1,8 +1,8 @@
 """Front ends for records: text (terminal, ``text/plain``) and notebook outputs (Jupyter).
 
-A *view* follows one measured window: ``on_live`` is called from the sampler thread with running
+A *view* follows one measured window: ``on_progress`` is called from the sampler thread with running
 figures, ``finish`` from the main thread with the closed record. ``make_view`` picks the notebook
-view (:mod:`.cell`: one ``text/plain`` + ``text/html`` output, live only for long cells) inside a
+view (:mod:`.cell`: one ``text/plain`` + ``text/html`` output, running figures only for long cells) inside a
 Jupyter kernel, the text view elsewhere.
 """
 
@@ -12,13 +12,13 @@ import sys
 from typing import Any, Protocol
 
 from ..record import CellRecord
-from ..sampler import LiveStatus
+from ..sampler import Progress
 
 __all__ = ["CellView", "make_view", "in_kernel", "show_summary"]
 
 
 class CellView(Protocol):
-    def on_live(self, status: LiveStatus) -> None: ...
+    def on_progress(self, status: Progress) -> None: ...
 
     def note(self, text: str, key: Any = None) -> None: ...
 

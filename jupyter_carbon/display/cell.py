@@ -7,11 +7,11 @@ over ZMQ, then rendered), so this view sends as few as possible:
 * while the cell runs, only once it has run ``LIVE_AFTER_S`` (``COMPACT_LIVE_AFTER_S`` for the
   auto-mode line): one ``display_data`` with the running figures, then ``update_display_data``
   at most every ``MIN_UPDATE_S``;
-* at the end: one message, the report as ``text/plain`` and ``text/html`` (an update of the live
+* at the end: one message, the report as ``text/plain`` and ``text/html`` (an update of the running
   output when there was one, else a new display).
 
 There are no widgets, so a saved or exported notebook shows the report whatever widget state was
-saved, offline. Threads: ``on_live`` and ``note`` run on the sampler thread (or any other). They
+saved, offline. Threads: ``on_progress`` and ``note`` run on the sampler thread (or any other). They
 publish with the parent header of the cell that opened the window (the context captured in the
 constructor, on the main thread), so the output lands under that cell; a lock orders them with
 ``finish``, which runs on the main thread. Nothing here may break the user's cell: a failing
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..record import CellRecord
-from ..sampler import LiveStatus
+from ..sampler import Progress
 from . import html as H
 from .text import TextView, format_record, format_record_line, record_name
 
@@ -72,19 +72,19 @@ class NotebookView:
         self.compact = compact
         self.label, self.cell = label, cell
         self.errors: list[str] = []  # display problems, kept for tests and debugging
-        self.live_updates = 0
-        self.live_html = ""  # the last running figures sent
+        self.progress_updates = 0
+        self.progress_html = ""  # the last running figures sent
         self._clock = clock
         self._publish = publish
         self._context = contextvars.copy_context()  # the cell's parent header, for the sampler thread
         self._lock = threading.Lock()
         self._last_update_s = float("-inf")
-        self._shown = False  # a live output exists: the end updates it
+        self._shown = False  # a running-figures output exists: the end updates it
         self._done = False
         self._notes: dict[Any, str] = {}  # key → line; a note with the same key replaces the previous one
         self.display_id = f"{_PREFIX}-{next(_ids)}"
         self._after_s = COMPACT_LIVE_AFTER_S if compact else LIVE_AFTER_S
-        intensity = session.intensity()  # read now: on_live must not touch the session from the thread
+        intensity = session.intensity()  # read now: on_progress must not touch the session from the thread
         self._g_per_kwh, self._pue = intensity.g_per_kwh, session.config.pue
         self._fallback: TextView | None = None
 
@@ -99,7 +99,7 @@ class NotebookView:
 
     # --- from any thread -----------------------------------------------------------------------
 
-    def on_live(self, status: LiveStatus) -> None:
+    def on_progress(self, status: Progress) -> None:
         """Called by the sampler at every tick: publish the running figures once they are due, throttled."""
         if self._fallback is not None:
             return
@@ -111,21 +111,21 @@ class NotebookView:
                 if self._done or now - self._last_update_s < MIN_UPDATE_S:
                     return
                 self._last_update_s = now
-                value = H.live_html(status, self._g_per_kwh, self._pue, name=self._name(), compact=self.compact) + self._notes_html()
+                value = H.progress_html(status, self._g_per_kwh, self._pue, name=self._name(), compact=self.compact) + self._notes_html()
                 plain = f"carbon: running {self._name()} {status.elapsed_s:.0f} s"
                 self._send({"text/plain": plain, "text/html": value}, self._shown, from_thread=True)
                 self._shown = True
-                self.live_html = value
-                self.live_updates += 1
+                self.progress_html = value
+                self.progress_updates += 1
         except Exception as exc:  # the user's cell goes on; the report at the end is unaffected
             if len(self.errors) < 10:
-                self.errors.append(f"live: {type(exc).__name__}: {exc}")
+                self.errors.append(f"progress: {type(exc).__name__}: {exc}")
 
     def _notes_html(self) -> str:
         return "".join(f'<div class="jc-note" style="color: {H.FG2}">{H.esc(n)}</div>' for n in self._notes.values())
 
     def note(self, text: str, key: Any = None) -> None:
-        """A line of extra information (e.g. a loop prediction), shown with the next live figures
+        """A line of extra information (e.g. a loop prediction), shown with the next running figures
         and in the report. A later note with the same ``key`` replaces the earlier one."""
         if self._fallback is not None:
             self._fallback.note(text, key)

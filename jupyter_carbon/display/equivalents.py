@@ -14,13 +14,25 @@ from dataclasses import dataclass
 
 from ..units import J_PER_KWH, format_duration
 
-__all__ = ["Comparison", "compare_energy", "compare_co2e", "comparisons", "LED_W"]
+__all__ = ["Comparison", "compare_energy", "compare_co2e", "comparisons", "LED_W", "SMARTPHONE_CHARGE_KWH", "CAR_G_CO2_PER_MILE", "KM_PER_MILE"]
 
 #: A common LED bulb (the usual replacement for a 60 W incandescent bulb draws 8–10 W).
 LED_W = 10.0
 LED_SOURCE = "a 10 W LED bulb (the usual replacement for a 60 W incandescent bulb); time = energy ÷ 10 W"
 #: Average electricity of a US home: 10,791 kWh in 2022 (US EIA), ~29.6 kWh a day.
 HOME_KWH_PER_DAY = 10_791 / 365
+SMARTPHONE_CHARGE_KWH = 0.022
+SMARTPHONE_SOURCE = (
+    "0.022 kWh per full smartphone charge: US EPA Greenhouse Gas Equivalencies Calculator, "
+    "https://www.epa.gov/energy/greenhouse-gas-equivalencies-calculator-calculations-and-references "
+    "(figure used by Luccioni, Jernite & Strubell, 'Power Hungry Processing', FAccT 2024)"
+)
+CAR_G_CO2_PER_MILE = 393.0
+CAR_SOURCE = (
+    "393 g CO2 per mile for an average US passenger vehicle: US EPA, 'Greenhouse Gas Emissions "
+    "from a Typical Passenger Vehicle', https://www.epa.gov/greenvehicles/greenhouse-gas-emissions-typical-passenger-vehicle"
+)
+KM_PER_MILE = 1.609344
 HOME_SOURCE = "10,791 kWh a year (2022) for an average US residential customer: US EIA, 'How much electricity does an American home use?', https://www.eia.gov/tools/faqs/faq.php?id=97"
 
 
@@ -39,8 +51,6 @@ def _share(value: float) -> str:
 def compare_energy(energy_j: float) -> Comparison | None:
     """Days of a home's electricity from half a day up; a phone charge (its share, or how many) from
     10% of one; an LED bulb's time from 1 s; else None."""
-    from ..intensity.emissions import SMARTPHONE_CHARGE_KWH, SMARTPHONE_SOURCE
-
     if not energy_j == energy_j or energy_j <= 0:  # NaN or nothing
         return None
     home_days = energy_j / J_PER_KWH / HOME_KWH_PER_DAY
@@ -59,8 +69,6 @@ def compare_energy(energy_j: float) -> Comparison | None:
 
 def compare_co2e(co2e_g: float) -> Comparison | None:
     """Distance an average car drives emitting as much, from 1 m up; else None."""
-    from ..intensity.emissions import CAR_G_CO2_PER_MILE, CAR_SOURCE, KM_PER_MILE
-
     if not co2e_g == co2e_g or co2e_g <= 0:
         return None
     metres = co2e_g / CAR_G_CO2_PER_MILE * KM_PER_MILE * 1000

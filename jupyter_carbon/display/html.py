@@ -1,5 +1,5 @@
 """HTML fragments for records: the one-line auto-mode report, the full ``%%carbon`` report, the
-live figures and a small per-cell bar chart drawn with plain ``<div>``s (no matplotlib per cell).
+running figures and a small per-cell bar chart drawn with plain ``<div>``s (no matplotlib per cell).
 
 Styles are inline (a saved notebook keeps them; no stylesheet to inject) and use JupyterLab's CSS
 variables with fallbacks, so the same markup follows the light and dark themes, and reads in
@@ -15,13 +15,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..record import CellRecord, ComponentEnergy
-from ..sampler import LiveStatus
+from ..sampler import Progress
 from ..units import format_co2e, format_duration, format_energy, format_power
 from .plots import COMPONENT_COLORS  # one palette for the HTML bars and the plots (matplotlib is imported lazily there)
 from .text import cluster_lines, format_per_item, format_record_line, how_word, plural, record_name, record_notes, session_phrase
 
 __all__ = [
-    "FG", "FG2", "BORDER", "BG", "FONT", "box_style", "status_html", "record_html", "record_line_html", "live_html",
+    "FG", "FG2", "BORDER", "BG", "FONT", "box_style", "status_html", "record_html", "record_line_html", "progress_html",
     "equivalents_html", "totals_html", "bars_html", "img_html", "esc", "COMPONENT_COLORS",
 ]  # fmt: skip
 
@@ -185,7 +185,7 @@ def record_line_html(record: CellRecord, line: str | None = None) -> str:
     return f'<div class="jupyter-carbon jc-compact" title="{esc(record_tip(record))}" style="{style}">{status_html(record.status)}{esc(text)}</div>'
 
 
-def live_html(status: LiveStatus, g_per_kwh: float, pue: float, *, name: str = "", compact: bool = False) -> str:
+def progress_html(status: Progress, g_per_kwh: float, pue: float, *, name: str = "", compact: bool = False) -> str:
     """Running figures: elapsed, power per component, energy and CO2e so far."""
     from ..intensity.emissions import co2e_g
 
@@ -195,7 +195,7 @@ def live_html(status: LiveStatus, g_per_kwh: float, pue: float, *, name: str = "
     figures = f"{format_duration(status.elapsed_s)} elapsed · {power} · {format_energy(energy_j)} · {format_co2e(co2e)} so far"
     style = f"{FONT}; color: {FG2}; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 100%"
     who = f"{name}: " if name and not compact else ""
-    return f'<div class="jupyter-carbon jc-live" style="{style}">carbon: running {esc(who)}{esc(figures)}</div>'
+    return f'<div class="jupyter-carbon jc-progress" style="{style}">carbon: running {esc(who)}{esc(figures)}</div>'
 
 
 def img_html(png: bytes, alt: str, *, scale: int = 2) -> str:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import base64
 import html
 import os
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..digest import Digest
-from ..units import format_co2e, format_duration, format_energy
 from ..textsafe import visible
+from ..units import format_co2e, format_duration, format_energy
 from .report_text import as_digest, assumptions_line, figure, plural, totals_line
 
 __all__ = ["MAX_HTML_ROWS", "html_report", "write_html"]

@@ -10,7 +10,7 @@ see ``jupyter_carbon.totals``), so the curve ends at the reported total. Off-scr
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..digest import Digest
 from .plots import _TEXT, COMPONENT_COLORS, _co2e_scale, _legend, _new_figure, _png
@@ -51,7 +51,7 @@ def _check(values: Sequence[float]) -> None:
         raise NotFinite("some figures are too large to plot")
 
 
-def bars_png(per_component: dict[str, Sequence[float]], ok: Sequence[int], *, width_in: float = 8.0, height_in: float = 3.2) -> bytes:
+def bars_png(per_component: Mapping[str, Sequence[float]], ok: Sequence[int], *, width_in: float = 8.0, height_in: float = 3.2) -> bytes:
     """Stacked bars of CO2e by component, one per record or per bin; a bin with a failed record gets ``!``."""
     count = len(ok)
     size = _bin_size(count)

@@ -10,7 +10,8 @@ terminal), and a figure too large to be a number prints as ``overflow``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..digest import Digest
 from ..textsafe import visible

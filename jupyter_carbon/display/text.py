@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..record import CellRecord, ComponentEnergy
-from ..sampler import LiveStatus
+from ..sampler import Progress
 from ..sources.base import COMPONENTS
 from ..textsafe import visible
 from ..units import format_co2e, format_duration, format_energy
@@ -164,7 +164,7 @@ def format_per_item(record: CellRecord) -> list[str]:
     per_1000_j = per_item_j * 1000
     lines = [f"per item: {format_energy(per_item_j)}, {format_co2e(record.co2e_g / record.items)} · per 1,000 items: {format_energy(per_1000_j)}, {format_co2e(record.co2e_g / record.items * 1000)}"]
     try:
-        from ..intensity.reference import per_item
+        from ..reference import per_item
 
         lines.append(per_item(record.energy_j, record.co2e_g, record.items).compare(record.task or "text-classification").sentence)
     except (ImportError, ValueError, AttributeError):
@@ -228,7 +228,7 @@ class TextView:
     def __init__(self, session: Any, *, compact: bool, **meta: Any) -> None:
         self.compact = compact
 
-    def on_live(self, status: LiveStatus) -> None:
+    def on_progress(self, status: Progress) -> None:
         pass  # a terminal cannot redraw above the cell's own output
 
     def note(self, text: str, key: Any = None) -> None:
@@ -271,16 +271,16 @@ def _sources_phrase(sources: Iterable[Any]) -> str:
 
 def _gpu_phrases(members: list[Any]) -> list[str]:
     """``GPU 0-3 NVIDIA A100 (NVML energy counter, measured)``: one phrase per model and method."""
-    groups: dict[tuple[str, str], list[str]] = {}
+    groups: dict[tuple[str, str], list[int]] = {}
     for source in members:
-        first, _, model = source.device.partition(" ")
-        if first.startswith("gpu") and first[3:].isdigit():
-            groups.setdefault((model, source.method), []).append(first[3:])
+        index = getattr(source, "index", None)
+        if index is not None:
+            groups.setdefault((source.model, source.method), []).append(index)
         else:  # a named part, e.g. "Apple SoC GPU"
             groups.setdefault((source.device, source.method), [])
     phrases = []
     for (model, method), ids in groups.items():
-        span = "" if not ids else ids[0] if len(ids) == 1 else f"{ids[0]}-{ids[-1]}" if [int(i) for i in ids] == list(range(int(ids[0]), int(ids[0]) + len(ids))) else ",".join(ids)
+        span = "" if not ids else str(ids[0]) if len(ids) == 1 else f"{ids[0]}-{ids[-1]}" if ids == list(range(ids[0], ids[0] + len(ids))) else ",".join(map(str, ids))
         name = f"GPU {span} {model}" if ids else model
         phrases.append(f"{name} ({_METHOD_WORDS.get(method, method)})")
     return phrases

@@ -27,8 +27,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from .emissions import MAX_G_PER_KWH
 from .value import Intensity
@@ -107,7 +107,7 @@ def _get_json(name: str, url: str, headers: dict[str, str], timeout_s: float, hi
         elif 300 <= exc.code < 400:
             hint = " — redirects are not followed; check base_url"
         raise ProviderError(f"{name} failed: HTTP {exc.code}{hint}") from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise ProviderError(f"{name} failed: timed out after {timeout_s:g} s") from None
     except urllib.error.URLError as exc:
         reason = exc.reason
@@ -331,7 +331,7 @@ class LiveIntensity:
 
     # -- internals ----------------------------------------------------------------------
     def _fallback_name(self) -> str:
-        return "table value" if self.fallback.source.startswith("table:") else self.fallback.source
+        return "table value" if self.fallback.from_table else self.fallback.source
 
     def _kick_locked(self, force: bool, now: float) -> bool:
         if self._closed or self._busy:

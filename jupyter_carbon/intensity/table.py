@@ -116,7 +116,7 @@ def _get_table() -> _Table:
     if table is None:
         with _lock:
             if _table is None:
-                ref = resources.files(_TABLE_PACKAGE).joinpath(*_TABLE_PATH)
+                ref = resources.files(_TABLE_PACKAGE).joinpath("/".join(_TABLE_PATH))
                 _table = _Table(_parse(ref.read_text(encoding="utf-8")))
             table = _table
     return table

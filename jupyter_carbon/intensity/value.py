@@ -30,13 +30,15 @@ class Intensity:
     region: str | None = None
     obtained_utc: datetime = field(default_factory=_now_utc)
     note: str | None = None
+    #: a region's value from the bundled table (``source`` then names the table row)
+    from_table: bool = False
 
     @classmethod
     def from_region(cls, region: Region) -> Intensity:
         """The table value of ``region`` (see :func:`jupyter_carbon.intensity.lookup_region`)."""
         if region.kind == "world":
             return cls(region.g_per_kwh, WORLD_AVERAGE_SOURCE, None)
-        return cls(region.g_per_kwh, region.label, region.key)
+        return cls(region.g_per_kwh, region.label, region.key, from_table=True)
 
     @classmethod
     def user(cls, g_per_kwh: float, region: str | None = None) -> Intensity:

@@ -112,11 +112,13 @@ class AmdSource:
     component = "gpu"
     measured = True
 
-    def __init__(self, library: _Library, handle: Any, device: str, method: str, now_s: float, max_power_w: float) -> None:
+    def __init__(self, library: _Library, handle: Any, index: int, model: str, method: str, now_s: float, max_power_w: float) -> None:
         self._library = library
         self._smi = library.smi
         self._handle = handle
-        self.device = device
+        #: the GPU's index as amdsmi lists it and its model name (with "(both dies)" for a whole MI250)
+        self.index, self.model = index, model
+        self.device = f"gpu{index} {model}"
         self.method = method
         self.resolution_s = RESOLUTION_S[method]
         self._closed = False
@@ -266,7 +268,8 @@ def discover_amd(environ: Any, now_s: float, *, check_s: float = CHECK_S, sleep:
 
 def _checked_sources(smi, handles, visible, now_s, check_s, sleep, clock) -> tuple[list[AmdSource], dict[str, str]]:
     """Read counter and power twice, ``check_s`` apart; keep the methods that are plausible."""
-    devices = {i: f"gpu{i} {_name(smi, handles[i])}" for i in visible}
+    names = {i: _name(smi, handles[i]) for i in visible}
+    devices = {i: f"gpu{i} {names[i]}" for i in visible}
     caps = {i: _cap_w(smi, handles[i]) for i in visible}
 
     def read(i: int) -> tuple[float | None, float | None]:
@@ -295,7 +298,7 @@ def _checked_sources(smi, handles, visible, now_s, check_s, sleep, clock) -> tup
             power_w = None
         counter_w = (e1 - e0) / 1e6 / dt if e0 is not None and e1 is not None else None
         if counter_w is not None and counter_w <= 0 and power_w is None:
-            if "MI250" in devices[i]:
+            if "MI250" in names[i]:
                 skipped[devices[i]] = "second die of a dual-die MI250/MI250X: its energy is reported by the other die of the same card (make both visible to count the card)"
             else:
                 skipped[devices[i]] = "reports neither power nor a moving energy counter"
@@ -318,11 +321,11 @@ def _checked_sources(smi, handles, visible, now_s, check_s, sleep, clock) -> tup
             skipped[devices[i]] = "no energy counter or power sensor readable through amdsmi"
 
     # the reporting die speaks for its card when a partner die is silent or hidden (an odd count)
-    mi250 = [i for i in visible if "MI250" in devices[i]]
+    mi250 = [i for i in visible if "MI250" in names[i]]
     whole_card = len([i for i in mi250 if i in chosen]) < len(mi250) or len(mi250) % 2 == 1
     library = _Library(smi, len(chosen))
     sources = []
     for i, method in chosen.items():
-        device = devices[i] + (" (both dies)" if whole_card and i in mi250 else "")
-        sources.append(AmdSource(library, handles[i], device, method, now_s, ceilings[i]))
+        model = names[i] + (" (both dies)" if whole_card and i in mi250 else "")
+        sources.append(AmdSource(library, handles[i], i, model, method, now_s, ceilings[i]))
     return sources, skipped

@@ -82,6 +82,9 @@ class AppleSource:
     def __init__(self, shared: _SharedSample, component: str, device: str, fields: tuple[str, ...], now_s: float) -> None:
         self.component = component
         self.device = device
+        #: a part of the SoC, not a numbered GPU: no index; its name is the device
+        self.index: int | None = None
+        self.model = device
         self._shared = shared
         self._fields = fields
         self._closed = False

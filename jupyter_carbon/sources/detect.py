@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .base import EnergySource
 
-__all__ = ["Detection", "detect"]
+__all__ = ["Detection", "detect", "POWERCAP_ROOT", "HWMON_ROOT", "CGROUP_ROOT", "DMI_ROOT"]
 
 
 @dataclass
@@ -23,6 +24,9 @@ class Detection:
     sources: list[EnergySource]
     #: backend name → why it is not used, with the fix where there is one
     skipped: dict[str, str] = field(default_factory=dict)
+    #: backend name → what the user can do to use it (present but locked, e.g. RAPL readable by
+    #: root only): told once, unlike the other skips which only ``%carbon status`` lists
+    fixes: dict[str, str] = field(default_factory=dict)
     #: facts worth showing (e.g. where the CPU's TDP came from)
     notes: list[str] = field(default_factory=list)
     nvml: Any = None
@@ -51,53 +55,78 @@ class Detection:
             self.nvml = None
 
 
-def detect(config: Any = None, now_s: float | None = None, environ: Any = None) -> Detection:
-    """Return the working sources for ``config`` (a :class:`~jupyter_carbon.config.Config`)."""
-    from ..config import Config
+#: Where Linux exposes what detection reads (each a setting: tests and containers point elsewhere).
+POWERCAP_ROOT = "/sys/class/powercap"
+HWMON_ROOT = "/sys/class/hwmon"
+CGROUP_ROOT = "/sys/fs/cgroup"
+DMI_ROOT = "/sys/class/dmi/id"
 
-    config = config or Config()
+
+def detect(
+    *,
+    power: Mapping[str, float] | None = None,
+    powercap_root: str = POWERCAP_ROOT,
+    hwmon_root: str = HWMON_ROOT,
+    cgroup_root: str = CGROUP_ROOT,
+    dmi_root: str = DMI_ROOT,
+    scope: str = "auto",
+    refresh_s: float = 1.0,
+    now_s: float | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Detection:
+    """Return the working sources, and why each backend not used is not.
+
+    ``power``: fixed wattage per component (``{"gpu": 20.0}``), which replaces measuring it; the
+    roots: where the powercap (RAPL), hwmon (Intel GPUs), cgroup and DMI (cloud) trees are;
+    ``scope``: the scope asked for (``container`` probes the cgroup's counters even without a
+    limit); ``refresh_s``: how often the models re-read their inputs; ``environ``: the process
+    environment (``CUDA_VISIBLE_DEVICES``, ``HIP_VISIBLE_DEVICES``); ``now_s``: the monotonic
+    time of the first reading. ``Config.detection_arguments()`` gives these from the settings.
+    """
     environ = os.environ if environ is None else environ
     now_s = time.monotonic() if now_s is None else now_s
     found = Detection(sources=[])
-    overrides = dict(config.power)
+    overrides = dict(power or {})
 
     for component, power_w in overrides.items():
         from .constant import ConstantPowerSource
 
         found.sources.append(ConstantPowerSource(component, power_w, now_s))
 
-    _try_rapl(found, config, overrides, now_s)
+    _try_rapl(found, powercap_root, overrides, now_s)
     if "gpu" in overrides:
         found.skipped["nvml"] = "GPU power set by the user (power=gpu:…)"
     else:
         _try_nvml(found, environ, now_s)
         _try_gpu_backend(found, "amdsmi", lambda: _amd(environ, now_s))
-        _try_gpu_backend(found, "intel-gpu", lambda: _intel_gpu(config, now_s))
+        _try_gpu_backend(found, "intel-gpu", lambda: _intel_gpu(hwmon_root, now_s))
     _try_gpu_backend(found, "apple", lambda: _apple(found, overrides, now_s))
 
     have = {s.component for s in found.sources}
     if "cpu" not in have:
-        _add_cpu_model(found, now_s, getattr(config, "dmi_root", "/sys/class/dmi/id"))
+        _add_cpu_model(found, now_s, dmi_root)
     if "ram" not in have:
         from .ram_model import RamModelSource
 
-        found.sources.append(RamModelSource(now_s, refresh_s=config.interval))
+        found.sources.append(RamModelSource(now_s, refresh_s=refresh_s))
     from .scope import probe_container
 
-    probe_container(found, config, now_s)
+    probe_container(found, cgroup_root, scope, refresh_s, now_s)
     return found
 
 
-def _try_rapl(found: Detection, config: Any, overrides: dict, now_s: float) -> None:
+def _try_rapl(found: Detection, powercap_root: str, overrides: dict, now_s: float) -> None:
     from .rapl import RaplUnavailable, discover_rapl
 
     if "cpu" in overrides and "ram" in overrides:
         found.skipped["rapl"] = "CPU and RAM power set by the user"
         return
     try:
-        sources = discover_rapl(config.powercap_root, now_s)
+        sources = discover_rapl(powercap_root, now_s)
     except RaplUnavailable as exc:
         found.skipped["rapl"] = str(exc)
+        if exc.locked:
+            found.fixes["rapl"] = str(exc)
         return
     except Exception as exc:  # never raise from detection
         found.skipped["rapl"] = f"RAPL probe failed: {exc}"
@@ -139,10 +168,10 @@ def _amd(environ: Any, now_s: float) -> tuple[list, dict]:
     return discover_amd(environ, now_s)
 
 
-def _intel_gpu(config: Any, now_s: float) -> tuple[list, dict]:
+def _intel_gpu(hwmon_root: str, now_s: float) -> tuple[list, dict]:
     from .intel_gpu import discover_intel_gpu
 
-    return discover_intel_gpu(getattr(config, "hwmon_root", "/sys/class/hwmon"), now_s)
+    return discover_intel_gpu(hwmon_root, now_s)
 
 
 def _apple(found: Detection, overrides: dict, now_s: float) -> tuple[list, dict]:

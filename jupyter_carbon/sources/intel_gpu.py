@@ -48,8 +48,10 @@ class IntelGpuSource:
     method = "intel-hwmon"
     resolution_s = RESOLUTION_S
 
-    def __init__(self, path: Path, device: str, now_s: float) -> None:
-        self.device = device
+    def __init__(self, path: Path, index: int, model: str, now_s: float) -> None:
+        #: the GPU's place among the Intel GPUs measured, and what it is (driver, PCI address, counter)
+        self.index, self.model = index, model
+        self.device = f"gpu{index} {model}"
         self._path = path
         with open(path, "rb", buffering=0) as f:  # unreadable: raises here, at detection
             first_uj = int(f.read(32))
@@ -110,7 +112,7 @@ def discover_intel_gpu(root: str | os.PathLike[str], now_s: float) -> tuple[list
         if driver not in DRIVERS:
             continue
         pci = os.path.basename(os.path.realpath(hwmon / "device")) if (hwmon / "device").exists() else entry
-        device = f"gpu{len(sources)} Intel {driver} {pci}"
+        model = f"Intel {driver} {pci}"
         if pci == _INTEGRATED_PCI:
             skipped[f"{driver} {pci}"] = "integrated GPU: its energy is part of the CPU package (RAPL)"
             continue
@@ -121,7 +123,7 @@ def discover_intel_gpu(root: str | os.PathLike[str], now_s: float) -> tuple[list
                 skipped[f"{driver} {pci}"] = f"{driver} exposes no energy counter for this GPU (needs Linux ≥ 5.14 for i915, ≥ 6.5 for xe)"
                 continue
             path, label = found
-            sources.append(IntelGpuSource(path, device + (f" ({label})" if label else ""), now_s))
+            sources.append(IntelGpuSource(path, len(sources), model + (f" ({label})" if label else ""), now_s))
         except PermissionError:
             skipped[f"{driver} {pci}"] = f"{path} is readable by root only; to measure this GPU run: sudo chmod a+r {path}"
         except (OSError, ValueError) as exc:

@@ -42,6 +42,8 @@ class NvmlSource:
     def __init__(self, nvml: Any, handle: Any, index: int, name: str, now_s: float) -> None:
         self._nvml = nvml
         self._handle = handle
+        #: the GPU's index as the driver counts it (``CUDA_VISIBLE_DEVICES`` aside) and its model name
+        self.index, self.model = index, name
         self.device = f"gpu{index} {name}"
         try:
             self._start_mj = nvml.nvmlDeviceGetTotalEnergyConsumption(handle)

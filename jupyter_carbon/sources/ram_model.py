@@ -9,7 +9,7 @@ use changes slowly compared to the accuracy of the model.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .base import IntegratingSource
 

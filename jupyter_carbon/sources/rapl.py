@@ -44,7 +44,14 @@ _ZONE = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
 
 
 class RaplUnavailable(Exception):
-    """Why RAPL cannot be used, in one line that says what to do."""
+    """Why RAPL cannot be used, in one line that says what to do.
+
+    ``locked``: the counters are there but readable by root only; the user can unlock them.
+    """
+
+    def __init__(self, message: str, *, locked: bool = False) -> None:
+        super().__init__(message)
+        self.locked = locked
 
 
 def _read_int(path: Path) -> int:
@@ -130,7 +137,7 @@ def discover_rapl(root: str | os.PathLike[str], now_s: float | None = None) -> l
             name = read_small(zone / "name", 64).decode("ascii", "replace").strip()
             source = _zone_source(zone, name, int(match.group(1)), now_s)
         except PermissionError:
-            raise RaplUnavailable(f"RAPL counters are readable by root only (CVE-2020-8694); to measure the CPU run: {RAPL_PERMISSION_FIX}") from None
+            raise RaplUnavailable(f"RAPL counters are readable by root only (CVE-2020-8694); to measure the CPU run: {RAPL_PERMISSION_FIX}", locked=True) from None
         except (OSError, ValueError) as exc:
             raise RaplUnavailable(f"RAPL counter {zone / 'energy_uj'} is unreadable ({exc})") from None
         if source is not None:

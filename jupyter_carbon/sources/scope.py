@@ -263,17 +263,17 @@ def container_sources(sources: list[Any], cgroup: Any, now_s: float, refresh_s: 
     return out, notes
 
 
-def probe_container(found: Any, config: Any, now_s: float) -> None:
-    """Find the kernel's cgroup and add its container-scope sources to a Detection; never raises."""
+def probe_container(found: Any, root: str, scope: str, refresh_s: float, now_s: float) -> None:
+    """Find the kernel's cgroup under ``root`` and add its container-scope sources to a Detection
+    (when it limits the kernel, or ``scope`` is ``container``); never raises."""
     from .cgroup import CgroupUnavailable, find_cgroup
 
-    root = getattr(config, "cgroup_root", "/sys/fs/cgroup")
     try:
         cgroup = find_cgroup(root)
         found.cgroup = cgroup
-        if not cgroup.limited and getattr(config, "scope", "auto") != "container":
+        if not cgroup.limited and scope != "container":
             return  # nothing to attribute: no container sources to read at every window
-        scoped, notes = container_sources(found.sources, cgroup, now_s, refresh_s=getattr(config, "interval", 1.0))
+        scoped, notes = container_sources(found.sources, cgroup, now_s, refresh_s=refresh_s)
     except CgroupUnavailable as exc:
         found.cgroup, found.skipped["cgroup"] = None, str(exc)
         return

@@ -16,10 +16,11 @@ import platform
 import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..record import RECORD_SCHEMA, CellRecord, RecordError
 from ..sources.base import COMPONENTS
@@ -295,7 +296,7 @@ def read_export(path: str | os.PathLike) -> tuple[list[CellRecord], list[str]]:
         try:
             records.append(CellRecord.from_dict(item))
         except (TypeError, KeyError, ValueError, OverflowError, RecursionError) as exc:
-            skipped[f"bad {str(exc).split(':', 1)[0]}" if isinstance(exc, RecordError) else type(exc).__name__] += 1
+            skipped[f"bad {exc.field or exc}" if isinstance(exc, RecordError) else type(exc).__name__] += 1
     notes = []
     if skipped:
         why = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common(5))

@@ -9,10 +9,10 @@ cell of the session that forked it). Formatting is in ``display.history_text``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
 
 from ..digest import Digest
 from ..totals import RecordTotals, Span, totals_of_spans

@@ -38,9 +38,10 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import orjson
 
@@ -144,7 +145,7 @@ class SessionLog:
             try:
                 line = record_line(record)
             except (TypeError, ValueError) as exc:  # e.g. an object in extra
-                self._say(f"could not log record {record.id} ({exc}); it stays in memory (%carbon export PATH.json)")
+                self._say(f"could not log record {record.id}", f"could not log record {record.id} ({exc}); it stays in memory (%carbon export PATH.json)")
                 return False
             if len(self._pending) >= MAX_PENDING:
                 del self._pending[0]
@@ -172,7 +173,7 @@ class SessionLog:
             return False
         if self.failed:
             self.failed = False
-            self._say(f"the session log is written again ({self.path}): no record was lost")
+            self._say("written again", f"the session log is written again ({self.path}): no record was lost")
         return True
 
     def _ready(self) -> int:
@@ -182,7 +183,7 @@ class SessionLog:
             if os.fstat(fd).st_nlink > 0:
                 return fd
             self._close_fd()  # deleted from outside: write the whole session again
-            self._say(f"the session log {self.path} was deleted; writing it again with every record of this session")
+            self._say(f"deleted {self.path}", f"the session log {self.path} was deleted; writing it again with every record of this session")
             if self._history is not None:  # the session's records include every line waiting here
                 self._pending = [record_line(r) for r in self._history()][-MAX_PENDING:]
             self.path, self._torn = None, False
@@ -201,6 +202,8 @@ class SessionLog:
 
     def _reopen(self, dir_fd: int) -> int | None:
         """This session's file again (after %unload_ext or a failed write), if it is still ours."""
+        if self.path is None:
+            return None
         try:
             fd = os.open(self.path.name, _APPEND, dir_fd=dir_fd)
         except OSError:
@@ -259,16 +262,17 @@ class SessionLog:
         self.failed = True
         self._retry_at = self._clock() + self.retry_s
         if isinstance(exc, UnsafeFolder):
-            self._say(f"not writing the session log: {exc}; records stay in memory — choose a folder of your own with %carbon config log_dir=PATH, or save them with %carbon export PATH.json")
+            self._say(f"refused: {exc}", f"not writing the session log: {exc}; records stay in memory — choose a folder of your own with %carbon config log_dir=PATH, or save them with %carbon export PATH.json")
             return
         where = self.path or self._folder_key
         self._say(
+            f"cannot write in {where}",
             f"cannot write the session log in {where} ({exc.strerror or exc}); {len(self._pending)} record(s) wait in memory "
             "and are written when it works again — or choose another folder with %carbon config log_dir=PATH"
         )
 
-    def _say(self, text: str) -> None:
-        key = text.split(" (", 1)[0]  # one line per kind of problem, however often it recurs
+    def _say(self, key: str, text: str) -> None:
+        """Report ``text`` once per ``key`` (one line per kind of problem, however often it recurs)."""
         if key not in self._said:
             self._said.add(key)
             self.on_problem(text)

@@ -11,10 +11,11 @@ import json
 import os
 import stat
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import orjson
 
@@ -53,7 +54,7 @@ def parse_line(raw: bytes, shapes: dict[Any, dict[str, Any]]) -> tuple[Any, Any]
     Raises one of ValueError (RecordError), TypeError, KeyError, OverflowError on a bad line."""
     obj = orjson.loads(raw)  # strict JSON: invalid UTF-8, NaN or Infinity are bad lines
     if not isinstance(obj, dict):
-        raise RecordError("not a JSON object")
+        raise RecordError(None, "not a JSON object")
     kind = obj.get("type")
     if kind == "record":  # schemas 1 and 3
         return kind, CellRecord.from_dict(obj)
@@ -66,8 +67,7 @@ def parse_line(raw: bytes, shapes: dict[Any, dict[str, Any]]) -> tuple[Any, Any]
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, RecordError):
-        text = str(exc)
-        return "from a newer jupyter_carbon" if "newer" in text else f"bad {text.split(':', 1)[0]}"
+        return "from a newer jupyter_carbon" if exc.newer else f"bad {exc.field or exc}"
     if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
         return "not JSON"
     if isinstance(exc, KeyError):

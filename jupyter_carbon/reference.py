@@ -10,7 +10,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from .emissions import J_PER_KWH
+from .units import J_PER_KWH
 
 __all__ = [
     "Comparison",
