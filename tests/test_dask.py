@@ -95,7 +95,7 @@ def test_a_cluster_round_that_takes_too_long_never_holds_the_cell(dask_shell, lo
     start = time.monotonic()
     result = dask_shell.run_cell("%%carbon --quiet\nx = client.submit(burn, 0.05, pure=False).result()")
     assert result.success and time.monotonic() - start < 10
-    record = get_session().records[-1]
+    record = jupyter_carbon.session().records[-1]
     assert record.status == "ok" and record.energy_j > 0  # this machine's figures are kept
     assert record.cluster is None and any("cluster" in flag for flag in record.flags)
 
