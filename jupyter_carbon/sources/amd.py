@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .base import Reading
+from .base import PowerIntegral, Reading
 from .counter import CounterTotal
 from .nvml import visible_indices
 
@@ -125,9 +125,7 @@ class AmdSource:
         if method == "amd-energy":
             self._counter = CounterTotal(self._energy_uj(), now_s, max_power_w=max_power_w)
         else:
-            self._last_s = now_s
-            self._last_w = self._power_w()
-            self._energy_j = 0.0
+            self._power = PowerIntegral(now_s, self._power_w())
 
     def _energy_uj(self) -> float:
         energy_uj = energy_uj_from_count(self._smi.amdsmi_get_energy_count(self._handle))
@@ -150,13 +148,7 @@ class AmdSource:
         if self.method == "amd-energy":
             energy_j = self._counter.step(self._energy_uj(), now_s) / 1e6
         else:
-            power_w = self._power_w()
-            dt = now_s - self._last_s
-            if dt > 0:
-                self._energy_j += (self._last_w + power_w) * 0.5 * dt
-                self._last_s = now_s
-            self._last_w = power_w
-            energy_j = self._energy_j
+            energy_j = self._power.add(now_s, self._power_w())
         return Reading(energy_j, energy_j, energy_j)
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
-__all__ = ["COMPONENTS", "Reading", "EnergySource", "IntegratingSource"]
+__all__ = ["COMPONENTS", "Reading", "EnergySource", "IntegratingSource", "PowerIntegral"]
 
 #: Components in display order.
 COMPONENTS = ("cpu", "gpu", "ram")
@@ -80,3 +80,24 @@ class IntegratingSource:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.component} {self.device!r} ({self.method})>"
+
+
+class PowerIntegral:
+    """Cumulative energy of a device that reports only its power: the trapezoid rule between
+    reads (for GPUs without an energy counter). Units: W, s, J."""
+
+    __slots__ = ("energy_j", "_last_s", "_last_w")
+
+    def __init__(self, now_s: float, power_w: float) -> None:
+        self.energy_j = 0.0
+        self._last_s = now_s
+        self._last_w = power_w
+
+    def add(self, now_s: float, power_w: float) -> float:
+        """Take the power read at ``now_s``; return the energy so far."""
+        dt = now_s - self._last_s
+        if dt > 0:
+            self.energy_j += (self._last_w + power_w) * 0.5 * dt
+            self._last_s = now_s
+        self._last_w = power_w
+        return self.energy_j

@@ -12,7 +12,13 @@ Vendor counters misbehave in three ways this guards against:
 
 from __future__ import annotations
 
-__all__ = ["CounterTotal"]
+import errno
+from pathlib import Path
+
+from .base import Reading
+from .pread import PreadFile
+
+__all__ = ["CounterTotal", "MicrojouleFileSource"]
 
 
 class CounterTotal:
@@ -45,3 +51,37 @@ class CounterTotal:
         self._last_uj = raw_uj
         self._last_s = now_s
         return self.total_uj
+
+
+class MicrojouleFileSource:
+    """Base of the sources that read a cumulative µJ counter from one sysfs file (RAPL's
+    ``energy_uj``, hwmon's ``energyN_input``): the file kept open and re-read with one ``pread``,
+    each step checked by :class:`CounterTotal`. Subclasses set ``component``, ``device``, ``method``."""
+
+    measured = True
+    component = ""
+    device = ""
+    method = ""
+
+    def _open_counter(self, path: Path, first_uj: int, now_s: float, *, max_power_w: float, wrap_uj: float | None) -> None:
+        self._path = path
+        self._file = PreadFile(path)
+        self._counter = CounterTotal(first_uj, now_s, max_power_w=max_power_w, wrap_uj=wrap_uj)
+
+    @property
+    def glitches(self) -> int:
+        """Counter steps dropped as implausible (resets far from the range, jumps beyond the device's power)."""
+        return self._counter.glitches
+
+    def read(self, now_s: float) -> Reading:
+        data = self._file.read(32)
+        if not data:  # a counter that went away reads empty or fails (ENODEV)
+            raise OSError(errno.ENODEV, f"{self._path} returned nothing")
+        energy_j = self._counter.step(int(data), now_s) / 1e6
+        return Reading(energy_j, energy_j, energy_j)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.component} {self.device!r} {self._path}>"

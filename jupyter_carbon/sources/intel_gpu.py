@@ -19,13 +19,10 @@ previous value was below that, else as a reset; a jump beyond ``MAX_POWER_W`` is
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 
-from .base import Reading
-from .counter import CounterTotal
-from .pread import PreadFile
+from .counter import MicrojouleFileSource
 
 __all__ = ["IntelGpuSource", "IntelGpuUnavailable", "discover_intel_gpu", "DRIVERS"]
 
@@ -42,9 +39,8 @@ class IntelGpuUnavailable(Exception):
     """Why no Intel GPU can be measured, in one line."""
 
 
-class IntelGpuSource:
+class IntelGpuSource(MicrojouleFileSource):
     component = "gpu"
-    measured = True
     method = "intel-hwmon"
     resolution_s = RESOLUTION_S
 
@@ -52,28 +48,9 @@ class IntelGpuSource:
         #: the GPU's place among the Intel GPUs measured, and what it is (driver, PCI address, counter)
         self.index, self.model = index, model
         self.device = f"gpu{index} {model}"
-        self._path = path
         with open(path, "rb", buffering=0) as f:  # unreadable: raises here, at detection
             first_uj = int(f.read(32))
-        self._file = PreadFile(path)
-        self._counter = CounterTotal(first_uj, now_s, max_power_w=MAX_POWER_W, wrap_uj=2**32 if first_uj < 2**32 else None)
-
-    @property
-    def glitches(self) -> int:
-        return self._counter.glitches
-
-    def read(self, now_s: float) -> Reading:
-        data = self._file.read(32)
-        if not data:
-            raise OSError(errno.ENODEV, f"{self._path} returned nothing")
-        energy_j = self._counter.step(int(data), now_s) / 1e6
-        return Reading(energy_j, energy_j, energy_j)
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __repr__(self) -> str:
-        return f"<IntelGpuSource {self.device!r} {self._path}>"
+        self._open_counter(path, first_uj, now_s, max_power_w=MAX_POWER_W, wrap_uj=2**32 if first_uj < 2**32 else None)
 
 
 def _text(path: Path) -> str:

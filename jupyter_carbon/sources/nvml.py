@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Reading
+from .base import PowerIntegral, Reading
 
 __all__ = ["NvmlSource", "discover_nvml", "NvmlUnavailable", "visible_indices", "RESOLUTION_S"]
 
@@ -51,22 +51,14 @@ class NvmlSource:
         except nvml.NVMLError:
             self._start_mj = None
             self.method = "nvml-power"
-            self._last_s = now_s
-            self._last_w = nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0
-            self._energy_j = 0.0
+            self._power = PowerIntegral(now_s, nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0)
         self.resolution_s = RESOLUTION_S[self.method]
 
     def read(self, now_s: float) -> Reading:
         if self._start_mj is not None:
             energy_j = (self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle) - self._start_mj) / 1000.0
         else:
-            power_w = self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
-            dt = now_s - self._last_s
-            if dt > 0:
-                self._energy_j += (self._last_w + power_w) * 0.5 * dt
-                self._last_s = now_s
-            self._last_w = power_w
-            energy_j = self._energy_j
+            energy_j = self._power.add(now_s, self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0)
         return Reading(energy_j, energy_j, energy_j)
 
     def close(self) -> None:

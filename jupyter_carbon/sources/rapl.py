@@ -23,15 +23,13 @@ discovery then reports the command that grants read access and the CPU model is 
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import time
 from pathlib import Path
 
-from .base import Reading
-from .counter import CounterTotal
-from .pread import PreadFile, read_small
+from .counter import MicrojouleFileSource
+from .pread import read_small
 
 __all__ = ["RaplSource", "discover_rapl", "RAPL_PERMISSION_FIX", "RaplUnavailable", "MAX_ZONE_POWER_W"]
 
@@ -58,7 +56,7 @@ def _read_int(path: Path) -> int:
     return int(read_small(path, 32))
 
 
-class RaplSource:
+class RaplSource(MicrojouleFileSource):
     """One RAPL zone as a cumulative energy source, unwrapping the counter.
 
     The counter wraps at ``max_energy_range_uj`` (about 262 kJ, i.e. every ~20 min at 200 W), so
@@ -67,37 +65,17 @@ class RaplSource:
     loses whole wraps between two windows: no window's energy changes (each is the difference of
     reads within it), only the "recent power" used for very short windows just after such a gap.
 
-    The file is kept open and re-read with one ``pread`` (:class:`PreadFile`).
+    The file is kept open and re-read with one ``pread`` (:class:`MicrojouleFileSource`).
     """
 
-    measured = True
     method = "rapl"
 
     def __init__(self, zone: Path, component: str, device: str, max_range_uj: int, now_s: float) -> None:
         self.component = component
         self.device = device
-        self._path = zone / "energy_uj"
-        first_uj = _read_int(self._path)  # unreadable (e.g. root-only): raises here, at detection
-        self._file = PreadFile(self._path)
-        self._counter = CounterTotal(first_uj, now_s, max_power_w=MAX_ZONE_POWER_W, wrap_uj=max_range_uj)
-
-    @property
-    def glitches(self) -> int:
-        """Counter steps dropped as implausible (resets far from the range, jumps beyond ``MAX_ZONE_POWER_W``)."""
-        return self._counter.glitches
-
-    def read(self, now_s: float) -> Reading:
-        data = self._file.read(32)
-        if not data:  # a zone that went away reads empty or fails (ENODEV)
-            raise OSError(errno.ENODEV, f"{self._path} returned nothing")
-        energy_j = self._counter.step(int(data), now_s) / 1e6
-        return Reading(energy_j, energy_j, energy_j)
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __repr__(self) -> str:
-        return f"<RaplSource {self.component} {self.device!r} {self._path}>"
+        path = zone / "energy_uj"
+        first_uj = _read_int(path)  # unreadable (e.g. root-only): raises here, at detection
+        self._open_counter(path, first_uj, now_s, max_power_w=MAX_ZONE_POWER_W, wrap_uj=max_range_uj)
 
 
 def _zone_source(zone: Path, name: str, socket: int, now_s: float) -> RaplSource | None:
