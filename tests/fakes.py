@@ -167,3 +167,21 @@ def constant_session(clock=None, *, wall_clock=None, **watts_and_config):
 
     watts = {k: watts_and_config.pop(k) for k in ("cpu", "gpu", "ram") if k in watts_and_config}
     return session_with(lambda t: [ConstantPowerSource(c, w, t) for c, w in watts.items()], clock, wall_clock=wall_clock, **watts_and_config)
+
+
+def exact_energy_j(power: Callable[[float], float], t0: float, t1: float, steps: int = 100_000) -> float:
+    """The integral of ``power`` (W) from ``t0`` to ``t1`` (s), by the midpoint rule: the truth a
+    power-integrating source is compared with."""
+    h = (t1 - t0) / steps
+    return sum(power(t0 + (k + 0.5) * h) for k in range(steps)) * h
+
+
+def run_window(session, clock, seconds: float, tick_s: float, label: str = "gpu"):
+    """One window of ``seconds`` on the fake clock, the sampler ticked every ``tick_s``:
+    (its record, start time, end time)."""
+    m = session.open(label)
+    t0 = clock.now_s
+    for _ in range(round(seconds / tick_s)):
+        clock.advance(tick_s)
+        session.sampler.tick()
+    return session.stop(m), t0, clock.now_s

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from fakes import sine_power
+from fakes import run_window, sine_power
 from stubs import zeus_apple_silicon as stub
 
 from jupyter_carbon.carbon_session import CarbonSession
@@ -27,14 +27,6 @@ def soc(monkeypatch, clock, no_pynvml, tmp_path):
 def config(tmp_path, **kw):
     return Config(powercap_root=str(tmp_path / "no-rapl"), hwmon_root=str(tmp_path / "no-hwmon"), **kw)
 
-
-def run_window(session, clock, seconds, tick_s):
-    m = session.open("soc")
-    t0 = clock.now_s
-    for _ in range(round(seconds / tick_s)):
-        clock.advance(tick_s)
-        session.sampler.tick()
-    return session.stop(m), t0, clock.now_s
 
 
 def exact_j(power, t0, t1, steps=20_000):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from fakes import sine_power, stub_pynvml
+from fakes import exact_energy_j, run_window, sine_power, stub_pynvml
 
 from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.config import Config
@@ -23,18 +23,6 @@ def gpus(monkeypatch, clock):
     return install
 
 
-def exact_energy_j(power, t0, t1, steps=100_000):
-    h = (t1 - t0) / steps
-    return sum(power(t0 + (k + 0.5) * h) for k in range(steps)) * h
-
-
-def run_window(session, clock, seconds, tick_s):
-    m = session.open("gpu")
-    t0 = clock.now_s
-    for _ in range(round(seconds / tick_s)):
-        clock.advance(tick_s)
-        session.sampler.tick()
-    return session.stop(m), t0, clock.now_s
 
 
 def test_energy_counter_path(gpus, clock):
