@@ -73,6 +73,13 @@ class Measurement:
             self.session.problem(f"could not close the measurement {self.label or ''} ({type(exc).__name__}: {exc})")
 
 
+class _ThreadWindows(threading.local):
+    """Each thread's (each kernel subshell's) stack of current windows, innermost last."""
+
+    def __init__(self) -> None:
+        self.stack: list[Measurement] = []
+
+
 class CarbonSession:
     def __init__(self, config: Config | None = None, *, clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], datetime] | None = None, threaded: bool = True, detect: Callable[..., Any] | None = None) -> None:
         self.problems: list[str] = []  # one line each, reported once by the front end
@@ -97,7 +104,7 @@ class CarbonSession:
         # The windows open now, by id, and each thread's stack of current ones (cells, track()
         # blocks; innermost last): what track_iter attaches to and what a nested cell is part of.
         self._open: dict[int, Measurement] = {}
-        self._local = threading.local()
+        self._local = _ThreadWindows()
         self._setup()
 
     # --- sources -----------------------------------------------------------------------------
@@ -183,15 +190,11 @@ class CarbonSession:
 
     def stack(self) -> list[Measurement]:
         """This thread's current windows, innermost last (each thread, e.g. each kernel subshell, has its own)."""
-        try:
-            return self._local.stack
-        except AttributeError:
-            stack = self._local.stack = []
-            return stack
+        return self._local.stack
 
     def current(self) -> Measurement | None:
         """The innermost window open in this thread: a measured cell or a ``track()`` block; None if none."""
-        stack = getattr(self._local, "stack", None)
+        stack = self._local.stack
         return stack[-1] if stack else None
 
     def open(self, label: str | None = None, *, listener: Callable[[Progress], Any] | None = None, current: bool = True, owner: Any = None, **meta: Any) -> Measurement:

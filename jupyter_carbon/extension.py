@@ -166,6 +166,20 @@ def _is_carbon_command(raw_cell: str) -> bool:
     return text.startswith("%carbon") and not text.startswith("%%") and "\n" not in text
 
 
+def _cell_window(stack: list[Measurement], info: Any) -> Measurement | None:
+    """The window of the IPython cell run with ``info`` (its ExecutionInfo), innermost first; None."""
+    return next((m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None)
+
+
+class _ThreadCells(threading.local):
+    """Per thread: cells that ended before their ``post_run_cell``, and the ``%%carbon`` cell text
+    the input transform just took the magic line out of."""
+
+    def __init__(self) -> None:
+        self.ended: list[Measurement] = []
+        self.stripped: str | None = None
+
+
 class CarbonExtension:
     def __init__(self, shell: Any, session: CarbonSession) -> None:
         self.shell = shell
@@ -176,7 +190,7 @@ class CarbonExtension:
         self.auto = False
         self.auto_quiet = False
         # Cells of this thread that ended but whose post_run_cell has not come yet (their report).
-        self._local = threading.local()
+        self._local = _ThreadCells()
         self.reported: set[str] = set()
 
     @property
@@ -186,11 +200,7 @@ class CarbonExtension:
         return (m, m.view) if m is not None else None
 
     def _ended(self) -> list[Measurement]:
-        try:
-            return self._local.ended
-        except AttributeError:
-            ended = self._local.ended = []
-            return ended
+        return self._local.ended
 
     # --- reporting ----------------------------------------------------------------------------
 
@@ -266,7 +276,7 @@ class CarbonExtension:
     def _stripped(self, raw_cell: str) -> bool:
         """Whether the transform took the ``%%carbon`` line out of this cell (else IPython will
         call the cell magic, which then runs inside this cell's window: see ``open_magic``)."""
-        stripped, self._local.stripped = getattr(self._local, "stripped", None), None
+        stripped, self._local.stripped = self._local.stripped, None
         return stripped is not None and stripped == (raw_cell if raw_cell.endswith("\n") else raw_cell + "\n")
 
     def _cell_number(self) -> int | None:
@@ -300,18 +310,15 @@ class CarbonExtension:
         may never send ``post_run_cell``) it closes now and the report waits for ``post_run_cell``.
         """
         try:
-            stack = getattr(self.session._local, "stack", None)
+            stack = self.session.stack()
             if not stack:
                 return
             result = change["new"]
             info = getattr(result, "info", None)
-            measurement = stack[-1]
+            measurement = _cell_window(stack, info)
+            if measurement is None or (info is None and measurement is not stack[-1]):
+                return  # not a cell measured by the hooks (silent, nested plain, empty)
             cell = measurement.owner
-            if type(cell) is not _Cell or cell.info is not info:
-                measurement = next((m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None)
-                if measurement is None or info is None:
-                    return  # not a cell measured by the hooks (silent, nested plain, empty)
-                cell = measurement.owner
             cell.result = result
             if not cell.posted:
                 self._close(stack, measurement, result)
@@ -328,11 +335,9 @@ class CarbonExtension:
                 measurement = next((m for m in ended if m.owner.info is info), None)
                 if measurement is not None:
                     ended.remove(measurement)
-            stack = getattr(self.session._local, "stack", None)
+            stack = self.session.stack()
             if measurement is None and stack:
-                measurement = stack[-1]
-                if type(measurement.owner) is not _Cell or measurement.owner.info is not info:
-                    measurement = next((m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None)
+                measurement = _cell_window(stack, info)
                 if measurement is not None:
                     self._close(stack, measurement, result)
                 else:
