@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -57,3 +59,23 @@ def child_env(*, tests: bool = False, **overrides: str) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+@contextmanager
+def real_kernel(log_dir: Path, cwd: Path, *, load: bool = True) -> Iterator[tuple]:
+    """A real ipykernel started through jupyter_client, importing this worktree, its session logs in
+    ``log_dir``; ``%load_ext jupyter_carbon`` run first when ``load``. Yields (manager, client)."""
+    import jupyter_client
+
+    km = jupyter_client.KernelManager(kernel_name="python3")
+    km.start_kernel(env=child_env(JUPYTER_CARBON_LOG_DIR=str(log_dir)), cwd=str(cwd))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        if load:
+            assert kc.execute_interactive("%load_ext jupyter_carbon", timeout=60)["content"]["status"] == "ok"
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

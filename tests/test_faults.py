@@ -145,17 +145,10 @@ def test_threads_left_running_are_attributed_to_open_windows_only(shell):
 def test_keyboard_interrupt_in_a_real_kernel(tmp_path):
     """A real kernel interrupted through jupyter_client mid-cell: the cell is interrupted as usual,
     the record is kept as 'interrupted', and the kernel goes on measuring."""
-    jupyter_client = pytest.importorskip("jupyter_client")
-    import os
+    pytest.importorskip("jupyter_client")
+    from storage_helpers import real_kernel
 
-    env = dict(os.environ, JUPYTER_CARBON_LOG_DIR=str(tmp_path))
-    km = jupyter_client.KernelManager(kernel_name="python3")
-    km.start_kernel(env=env, cwd=str(tmp_path))
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
-        assert kc.execute_interactive("%load_ext jupyter_carbon", timeout=60)["content"]["status"] == "ok"
+    with real_kernel(tmp_path, tmp_path) as (km, kc):
         msg_id = kc.execute("%%carbon --label long\nimport time\nprint('started', flush=True)\nfor _ in range(400):\n    time.sleep(0.05)")
         while True:  # interrupt only once the cell body is running, however loaded the machine is
             msg = kc.get_iopub_msg(timeout=60)
@@ -175,6 +168,3 @@ def test_keyboard_interrupt_in_a_real_kernel(tmp_path):
         assert "long interrupted True" in result.get("data", {}).get("text/plain", ""), result  # the whole reply when it failed
         logged = "".join(p.read_text() for p in tmp_path.rglob("*.jsonl"))
         assert '"status": "interrupted"' in logged or '"status":"interrupted"' in logged
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)

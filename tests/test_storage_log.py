@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from storage_helpers import PYTHON, ROOT, child_env, make_record
+from storage_helpers import PYTHON, ROOT, child_env, make_record, real_kernel
 
 from jupyter_carbon.display.history_text import format_history, print_history
 from jupyter_carbon.storage.history import list_sessions
@@ -358,14 +358,9 @@ def _run(kc, code: str, outputs: list[str]) -> dict:
 
 
 def test_kernel_killed_with_sigkill_loses_no_closed_record(tmp_path: Path) -> None:
-    jupyter_client = pytest.importorskip("jupyter_client")
+    pytest.importorskip("jupyter_client")
     logs = tmp_path / "logs"
-    km = jupyter_client.KernelManager(kernel_name="python3")
-    km.start_kernel(env=child_env(JUPYTER_CARBON_LOG_DIR=str(logs)), cwd=str(tmp_path))
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
+    with real_kernel(logs, tmp_path, load=False) as (km, kc):
         out: list[str] = []
         _run(kc, "import os, jupyter_carbon; print(jupyter_carbon.__file__); print(os.getpid())", out)
         assert str(ROOT) in "".join(out), "the kernel must import this worktree's jupyter_carbon"
@@ -392,9 +387,6 @@ def test_kernel_killed_with_sigkill_loses_no_closed_record(tmp_path: Path) -> No
         deadline = time.monotonic() + 10
         while km.is_alive() and time.monotonic() < deadline:
             time.sleep(0.1)
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
     files = log_files(logs)
     assert len(files) == 1
     contents = read_log(files[0])

@@ -8,11 +8,12 @@ as the Jupyter messaging protocol defines.
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
 jupyter_client = pytest.importorskip("jupyter_client")
+from storage_helpers import real_kernel  # noqa: E402
+
 ipykernel = pytest.importorskip("ipykernel")
 
 if int(ipykernel.__version__.split(".")[0]) < 7:
@@ -22,23 +23,13 @@ if int(ipykernel.__version__.split(".")[0]) < 7:
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("subshells")
-    env = dict(os.environ, JUPYTER_CARBON_LOG_DIR=str(tmp_path))
-    km = jupyter_client.KernelManager(kernel_name="python3")
-    km.start_kernel(env=env, cwd=str(tmp_path))
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
-        assert kc.execute_interactive("%load_ext jupyter_carbon", timeout=60)["content"]["status"] == "ok"
+    with real_kernel(tmp_path, tmp_path) as (_, kc):
         request = kc.session.msg("create_subshell_request", {})
         kc.control_channel.send(request)
         reply = kc.get_control_msg(timeout=30)
         while reply["parent_header"].get("msg_id") != request["header"]["msg_id"]:
             reply = kc.get_control_msg(timeout=30)
         yield kc, reply["content"]["subshell_id"]
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def execute(kc, code, subshell_id=None):
