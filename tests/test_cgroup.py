@@ -237,13 +237,18 @@ def test_auto_scope_is_container_sized_to_the_quota(tmp_path, clock, no_pynvml):
         session.shutdown()
 
 
-@needs_linux_cgroup_line
-def test_no_limit_keeps_machine_scope_and_says_why(tmp_path, clock, no_pynvml):
+def _unlimited_v2_session(tmp_path, clock, **config):
+    """A session in a cgroup v2 tree whose cgroup limits nothing (no quota, no memory limit)."""
     root = tmp_path / "cg"
     write(root / "cgroup.controllers", "cpu memory")
     write(root / "cpu.max", "max 100000")
     write(root / "cpu.stat", "usage_usec 0")
-    session = CarbonSession(Config(cgroup_root=str(root), powercap_root=str(tmp_path / "none")), clock=clock, threaded=False)
+    return CarbonSession(Config(cgroup_root=str(root), powercap_root=str(tmp_path / "none"), **config), clock=clock, threaded=False)
+
+
+@needs_linux_cgroup_line
+def test_no_limit_keeps_machine_scope_and_says_why(tmp_path, clock, no_pynvml):
+    session = _unlimited_v2_session(tmp_path, clock)
     try:
         assert session.scope == "machine" and session.scope_reason.startswith("auto: no CPU or memory limit")
         from jupyter_carbon.display.text import format_load_line, format_status
@@ -261,11 +266,7 @@ def test_no_limit_keeps_machine_scope_and_says_why(tmp_path, clock, no_pynvml):
 
 @needs_linux_cgroup_line
 def test_container_setting_charges_an_unlimited_cgroup(tmp_path, clock, no_pynvml):
-    root = tmp_path / "cg"
-    write(root / "cgroup.controllers", "cpu memory")
-    write(root / "cpu.max", "max 100000")
-    write(root / "cpu.stat", "usage_usec 0")
-    session = CarbonSession(Config(scope="container", cgroup_root=str(root), powercap_root=str(tmp_path / "none")), clock=clock, threaded=False)
+    session = _unlimited_v2_session(tmp_path, clock, scope="container")
     try:
         assert session.scope == "container" and session.scope_reason.startswith("set by the user")
         m = session.open("c")
