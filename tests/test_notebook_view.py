@@ -17,9 +17,9 @@ from IPython.utils.capture import capture_output  # noqa: E402
 
 from jupyter_carbon.carbon_session import CarbonSession  # noqa: E402
 from jupyter_carbon.config import Config  # noqa: E402
-from jupyter_carbon.display.cell import MIN_UPDATE_S, NotebookView  # noqa: E402
+from jupyter_carbon.display.cell import LAST_CELLS, MIN_UPDATE_S, NotebookView  # noqa: E402
 from jupyter_carbon.display.html import bars_html  # noqa: E402
-from jupyter_carbon.display.plots import LAST_CELLS, cells_bar_png, cumulative_png  # noqa: E402
+from jupyter_carbon.display.plots import cumulative_png  # noqa: E402
 from jupyter_carbon.display.summary import show_summary_html, timeline_record  # noqa: E402
 from jupyter_carbon.display.text import column, format_record, format_record_line, format_summary  # noqa: E402
 from jupyter_carbon.sampler import Progress  # noqa: E402
@@ -190,7 +190,7 @@ def test_html_bars_keep_tiny_cells_visible_and_outline_this_one(session):
     assert html.count("outline: 2px") == 1
 
 
-def test_plot_highlights_this_cell_and_reads_only_the_last_30(session):
+def test_report_bars_outline_this_cell_and_read_only_the_last_30(session):
     for i in range(3):
         run_cell(session, cell=i + 1, ticks=1)
 
@@ -205,11 +205,12 @@ def test_plot_highlights_this_cell_and_reads_only_the_last_30(session):
         def __iter__(self):
             raise AssertionError("iterated the whole session")
 
-    records = OnlySlices(session.records * 20)
-    png = cells_bar_png(records, highlight_id=session.records[-1].id)
-    assert png.startswith(PNG_MAGIC)
-    assert records.slices == [slice(-LAST_CELLS, None)]
-    assert cells_bar_png(session.records, highlight_id=None) != cells_bar_png(session.records, highlight_id=session.records[-1].id)
+    last = session.records[-1]
+    session.records = OnlySlices(list(session.records) * 20)
+    view = NotebookView(session, compact=False, label="train", cell=3)
+    html = view._bundle(last, [])["text/html"]
+    assert session.records.slices == [slice(-LAST_CELLS, None)]
+    assert html.count('class="jc-bar"') == LAST_CELLS and html.count("outline: 2px") == LAST_CELLS // 3  # this cell's copies
 
 
 def test_display_cost_does_not_grow_with_the_session(session):
@@ -239,12 +240,12 @@ def test_plots_leave_pyplot_backend_and_figures_alone(session):
         "from jupyter_carbon.display import plots\n"
         "import pickle\n"
         "records = pickle.loads(sys.stdin.buffer.read())\n"
-        "plots.cells_bar_png(records, records[-1].id); plots.cumulative_png(records); plots.timeline_png(records[-1])\n"
+        "plots.cumulative_png(records); plots.timeline_png(records[-1])\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
         "assert raw_backend() == backend, 'backend resolved or changed'\n"
         "import matplotlib.pyplot as plt\n"
         "fig = plt.figure(); nums = plt.get_fignums()\n"
-        "plots.cells_bar_png(records, records[-1].id); plots.timeline_png(records[-1])\n"
+        "plots.cumulative_png(records); plots.timeline_png(records[-1])\n"
         "assert plt.get_fignums() == nums and plt.gcf() is fig, 'figure leaked'\n"
         "print('ok')\n"
     )

@@ -17,7 +17,7 @@ from typing import Any
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import Progress
 from ..units import format_co2e, format_duration, format_energy, format_power
-from .plots import COMPONENT_COLORS  # one palette for the HTML bars and the plots (matplotlib is imported lazily there)
+from .plots import COMPONENT_COLORS, png_width_px  # one palette for the HTML bars and the plots (matplotlib is imported lazily there)
 from .text import cluster_lines, format_per_item, format_record_line, how_word, plural, record_name, record_notes, session_phrase
 
 __all__ = [
@@ -200,6 +200,6 @@ def progress_html(status: Progress, g_per_kwh: float, pue: float, *, name: str =
 
 def img_html(png: bytes, alt: str, *, scale: int = 2) -> str:
     """A PNG drawn at ``scale``× shown at its CSS size: sharp on HiDPI screens, never wider than its box."""
-    width = int.from_bytes(bytes(png[16:20]), "big") // scale
+    width = png_width_px(png) // scale
     data = base64.b64encode(png).decode("ascii")
     return f'<img class="jc-plot" alt="{esc(alt)}" width="{width}" style="max-width: 100%; height: auto" src="data:image/png;base64,{data}"/>'

@@ -7,8 +7,8 @@ garbage once its PNG is written (nothing registers it anywhere).
 
 Colours are mid-tone and backgrounds transparent, so one image reads on JupyterLab's light and
 dark themes alike; labels are 10 pt. ``scale=2`` draws at twice the pixels for HiDPI screens
-(show it at half its pixel width: :func:`jupyter_carbon.display.html.img_html`). Per-cell plots
-take only the last ``LAST_CELLS`` records, so their cost does not grow with the session.
+(show it at half its pixel width: :func:`jupyter_carbon.display.html.img_html`). Only the summary
+and the HTML report draw plots; a cell's report draws its bars in HTML (``html.bars_html``).
 """
 
 from __future__ import annotations
@@ -19,20 +19,13 @@ from typing import Any
 
 from ..record import CellRecord
 
-__all__ = ["LAST_CELLS", "COMPONENT_COLORS", "png_width_px", "cells_bar_png", "cumulative_png", "cumulative_co2e_g", "timeline_png", "record_co2e_g_by_component"]
+__all__ = ["COMPONENT_COLORS", "png_width_px", "cumulative_png", "cumulative_co2e_g", "timeline_png"]
 
-#: How many recent cells the per-cell bar plot shows.
-LAST_CELLS = 30
 COMPONENT_COLORS = {"cpu": "#4c8bf5", "gpu": "#9c5fd6", "ram": "#e8a33d"}
 _TEXT = "#808080"  # mid grey: ~4:1 contrast on white and on JupyterLab's dark background
 _HIGHLIGHT = "#e0483e"
 _DPI = 80  # at scale 1; the CSS size of the image is its inches × 80
 _FONT_PT = 10
-
-
-def record_co2e_g_by_component(record: CellRecord) -> dict[str, float]:
-    """CO2e (g) of each component of ``record``; sums to ``record.co2e_g``."""
-    return {name: record.co2e_g_of(comp.energy_j) for name, comp in record.components.items()}
 
 
 def png_width_px(png: bytes) -> int:
@@ -84,43 +77,6 @@ def _legend(ax: Any, components: Sequence[str]) -> None:
     legend = ax.legend(handles=handles, fontsize=_FONT_PT, frameon=False, loc="upper left", ncol=len(handles))
     for text in legend.get_texts():
         text.set_color(_TEXT)
-
-
-def cells_bar_png(records: Sequence[CellRecord], highlight_id: int | None = None, *, last: int = LAST_CELLS, width_in: float = 6.0, height_in: float = 2.2, scale: int = 1) -> bytes:
-    """Emissions per cell, stacked by component, for the last ``last`` records; ``highlight_id`` outlined.
-
-    ``records`` must support slicing (a list): only ``records[-last:]`` is read.
-    """
-    shown = list(records[-last:]) if last else list(records)
-    fig, ax = _new_figure(width_in, height_in, scale)
-    per_record = [record_co2e_g_by_component(r) for r in shown]
-    components = [c for c in COMPONENT_COLORS if any(c in p for p in per_record)]
-    components += sorted({c for p in per_record for c in p} - set(components))
-    totals = [sum(p.values()) for p in per_record]
-    factor, unit = _co2e_scale(max(totals, default=0.0))
-    xs = list(range(len(shown)))
-    bottoms = [0.0] * len(shown)
-    for comp in components:
-        heights = [p.get(comp, 0.0) / factor for p in per_record]
-        floor = max(totals, default=0.0) / factor * 0.015  # a tiny cell still shows a sliver
-        heights = [max(h, floor * p.get(comp, 0.0) / t) if t > 0 else h for h, p, t in zip(heights, per_record, totals)]
-        ax.bar(xs, heights, bottom=bottoms, color=COMPONENT_COLORS.get(comp, _TEXT), width=0.75)
-        bottoms = [b + h for b, h in zip(bottoms, heights)]
-    for x, record, top in zip(xs, shown, bottoms):
-        if record.id == highlight_id:
-            ax.bar([x], [top], width=0.9, fill=False, edgecolor=_HIGHLIGHT, linewidth=2.0)
-        if record.status != "ok":
-            ax.annotate("!", (x, top), ha="center", va="bottom", color=_HIGHLIGHT, fontsize=9, fontweight="bold")
-    ax.set_xlim(-0.6, max(len(shown), 10) - 0.4)  # few cells: narrow bars, not a wall
-    ax.set_xticks(xs)
-    rotate = len(shown) > 12
-    ax.set_xticklabels([_tick(r) for r in shown], rotation=90 if rotate else 0, fontsize=_FONT_PT - 1)
-    ax.set_ylabel(f"{unit} CO2e", fontsize=_FONT_PT)
-    ax.set_xlabel(f"cells (last {len(shown)})" + ("" if highlight_id is None else " — this cell outlined"), fontsize=_FONT_PT)
-    if components:
-        _legend(ax, components)
-        ax.set_ylim(0, max(max(bottoms, default=0.0) * 1.3, 1e-12))
-    return _png(fig, bottom_in=0.75 if rotate else 0.45)
 
 
 def _tick(record: CellRecord) -> str:
