@@ -107,3 +107,13 @@ def test_unreadable_counter_says_how_to_fix(hwmon, clock, monkeypatch):
 def test_no_tree_is_a_reason(tmp_path, no_pynvml):
     found = detect(hwmon_root=str(tmp_path / "none"), environ={})
     assert found.skipped["intel-gpu"].startswith("no hwmon tree at")
+
+
+def test_a_reset_after_the_count_passed_32_bits_is_a_reset_not_a_wrap():
+    from jupyter_carbon.sources.counter import CounterTotal
+
+    counter = CounterTotal(1e6, 0.0, max_power_w=1500.0, wrap_uj=2**32)
+    counter.step(5e9, 3600.0)  # 4,999 J in an hour: the 64-bit count is past 2**32 µJ
+    total = counter.step(2e6, 3601.0)  # the driver reloaded: the count restarted
+    assert total == 4999e6 + 2e6 and counter.glitches == 0  # never backwards
+    assert counter.step(3e6, 3602.0) == total + 1e6

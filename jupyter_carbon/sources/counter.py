@@ -39,7 +39,10 @@ class CounterTotal:
         """Account one new raw reading; return the total in µJ."""
         delta_uj = raw_uj - self._last_uj
         if delta_uj < 0:
-            delta_uj = raw_uj + self.wrap_uj - self._last_uj if self.wrap_uj else raw_uj
+            # a wrap only while the last value fits the register; past it (a 64-bit count that
+            # went beyond 32 bits) going back is a reset, counted from 0
+            wrapped = raw_uj + self.wrap_uj - self._last_uj if self.wrap_uj and self._last_uj < self.wrap_uj else -1.0
+            delta_uj = wrapped if wrapped >= 0 else raw_uj
         dt_s = now_s - self._last_s
         # a counter may tick between two reads taken at the same clock time: allow 1 ms of slack
         if delta_uj > self.max_power_w * max(dt_s, 1e-3) * 1e6:

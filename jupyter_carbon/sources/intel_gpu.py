@@ -50,7 +50,7 @@ class IntelGpuSource(MicrojouleFileSource):
         self.device = f"gpu{index} {model}"
         with open(path, "rb", buffering=0) as f:  # unreadable: raises here, at detection
             first_uj = int(f.read(32))
-        self._open_counter(path, first_uj, now_s, max_power_w=MAX_POWER_W, wrap_uj=2**32 if first_uj < 2**32 else None)
+        self._open_counter(path, first_uj, now_s, max_power_w=MAX_POWER_W, wrap_uj=2**32)
 
 
 def _text(path: Path) -> str:
