@@ -16,7 +16,7 @@ from typing import Any
 
 from ..record import CellRecord, ComponentEnergy
 from ..sampler import Progress
-from ..units import format_co2e, format_duration, format_energy, format_power
+from ..units import co2e_g_from_j, format_co2e, format_duration, format_energy, format_power
 from .plots import COMPONENT_COLORS, png_width_px  # one palette for the HTML bars and the plots (matplotlib is imported lazily there)
 from .text import cluster_lines, format_per_item, format_record_line, how_word, plural, record_name, record_notes, session_phrase
 
@@ -187,10 +187,8 @@ def record_line_html(record: CellRecord, line: str | None = None) -> str:
 
 def progress_html(status: Progress, g_per_kwh: float, pue: float, *, name: str = "", compact: bool = False) -> str:
     """Running figures: elapsed, power per component, energy and CO2e so far."""
-    from ..intensity.emissions import co2e_g
-
     energy_j = sum(status.energy_j.values())
-    co2e = co2e_g(max(energy_j, 0.0), g_per_kwh, pue)
+    co2e = co2e_g_from_j(energy_j, g_per_kwh, pue)  # both checked when set
     power = " · ".join(f"{c.upper()} {format_power(w)}" for c, w in status.power_w.items())
     figures = f"{format_duration(status.elapsed_s)} elapsed · {power} · {format_energy(energy_j)} · {format_co2e(co2e)} so far"
     style = f"{FONT}; color: {FG2}; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 100%"

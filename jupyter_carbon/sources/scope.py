@@ -37,7 +37,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .base import Reading
+from .cgroup import parse_cpu_usage_s
 from .cpu_model import TDP_CURVE, CpuModelSource, machine_cpu_s, psutil_cpu_s
+from .pread import PreadFile
 from .ram_model import BYTES_PER_GB, RamModelSource, machine_ram_used_gb
 
 __all__ = ["ProcessShare", "ScopedSource", "ContainerShare", "CgroupCpu", "container_sources"]
@@ -177,16 +179,12 @@ class CgroupUsage:
     """The cgroup's CPU seconds, its counter file kept open and re-read with ``pread`` (window path)."""
 
     def __init__(self, cgroup: Any) -> None:
-        from .pread import PreadFile
-
         if cgroup.cpu_usage_file is None:
             cgroup.cpu_usage_s()  # raises, saying why
         self.version = cgroup.version
         self._file = PreadFile(cgroup.cpu_usage_file)
 
     def __call__(self) -> float:
-        from .cgroup import parse_cpu_usage_s
-
         return parse_cpu_usage_s(self._file.read(1024), self.version)
 
     def close(self) -> None:

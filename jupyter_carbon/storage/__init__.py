@@ -2,22 +2,25 @@
 
 ``attach_log(session)`` appends every closed record to a JSON-lines file (one per kernel
 session); ``export_records`` writes CodeCarbon-compatible CSV or full-fidelity JSON;
-``load_records`` reads JSON exports and logs back. Stdlib only (pandas is optional).
+``load_records`` reads JSON exports and logs back (orjson for the log's lines; pandas optional).
 """
 
 from __future__ import annotations
 
 from .log import SessionLog, attach_log, detach_log, get_log
-from .reader import LogContents, read_log
 
-_EXPORT = ("CODECARBON_COLUMNS", "OUR_COLUMNS", "export_records", "load_records", "to_dataframe")
+#: Loaded on first use, not at %load_ext (which only appends to the log): the readers and exports.
+_LAZY = {
+    **dict.fromkeys(("LogContents", "read_log"), "reader"),
+    **dict.fromkeys(("CODECARBON_COLUMNS", "OUR_COLUMNS", "export_records", "load_records", "to_dataframe"), "export"),
+}
 
 
-def __getattr__(name: str):  # exports (csv, platform, uuid …) load on first use, not at %load_ext
-    if name in _EXPORT:
-        from . import export
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
 
-        return getattr(export, name)
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
