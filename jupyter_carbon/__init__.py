@@ -17,7 +17,7 @@ Loops (predicted total energy, CO2e and time left, optional budget)::
     for batch in jupyter_carbon.track_iter(loader, budget_g=50):
         ...
 
-The core (sources, sampler, ledger) imports without IPython, ipywidgets, matplotlib or pynvml.
+The core (sources, sampler, ledger) imports without IPython, matplotlib or pynvml.
 """
 
 # No ``from __future__``/``typing`` imports here: every public name of this module is in __all__

@@ -49,7 +49,7 @@ class Measurement:
         self.extra: dict[str, Any] = {}
         #: the window's share of a Dask cluster (``ClusterPart``), set by the cluster observer
         self.cluster: Any = None
-        #: the view showing this window as it runs (a cell's widget or text view), or None
+        #: the view showing this window as it runs (the cell's notebook or text view), or None
         self.view: Any = None
         #: what opened the window, for its opener to recognise it (the extension: the IPython cell)
         self.owner: Any = None

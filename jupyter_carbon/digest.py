@@ -101,11 +101,6 @@ class Digest:
             self.add(record)
             yield record
 
-    def extend(self, records: Iterable[Any]) -> Digest:
-        for record in records:
-            self.add(record)
-        return self
-
     @property
     def fractions(self) -> list[float]:
         """The counted fraction of each record (see ``jupyter_carbon.totals``)."""

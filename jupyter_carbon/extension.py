@@ -193,14 +193,6 @@ class CarbonExtension:
         self._local = _ThreadCells()
         self.reported: set[str] = set()
 
-    @property
-    def current(self) -> tuple[Measurement, Any] | None:
-        """The innermost window open in this thread, as (measurement, view)."""
-        m = self.session.current()
-        return (m, m.view) if m is not None else None
-
-    def _ended(self) -> list[Measurement]:
-        return self._local.ended
 
     # --- reporting ----------------------------------------------------------------------------
 
@@ -246,7 +238,7 @@ class CarbonExtension:
             stack = session.stack()
             if stack:
                 self._close_stale(stack)
-            ended = self._ended()
+            ended = self._local.ended
             if ended:  # post_run_cell never came for them (run_cell_async called directly):
                 ended.clear()  # the records are kept; their reports would land in this cell
             raw = getattr(info, "raw_cell", "") or ""
@@ -322,7 +314,7 @@ class CarbonExtension:
             cell.result = result
             if not cell.posted:
                 self._close(stack, measurement, result)
-                self._ended().append(measurement)
+                self._local.ended.append(measurement)
         except Exception as exc:
             self.report("closing the measurement", exc)
 
@@ -330,7 +322,7 @@ class CarbonExtension:
         try:
             info = getattr(result, "info", None)
             measurement = None
-            ended = self._ended()
+            ended = self._local.ended
             if ended:
                 measurement = next((m for m in ended if m.owner.info is info), None)
                 if measurement is not None:

@@ -180,7 +180,7 @@ def test_nested_cells_in_auto_mode_close_every_window(shell):
     run(shell, "%%capture captured\nprint('plain inside')")
     run(shell, "%carbon off")
     session = get_extension(shell).session
-    assert session.sampler.open_windows == 0 and get_extension(shell).current is None
+    assert session.sampler.open_windows == 0 and session.current() is None
     kinds = [(r.kind, r.label) for r in records(shell)]
     assert kinds.count(("cell", "inner")) == 1
     assert sum(kind == "auto" for kind, _ in kinds) == 1  # the plain %%capture cell (a %carbon line cell is not measured)

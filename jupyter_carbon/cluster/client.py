@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .attribute import attribute, missing_workers
@@ -50,7 +50,6 @@ class LateWork:
     keys: tuple
     begin: dict[str, Any]  # the reports at the window's close
     token: str
-    flags: list[str] = field(default_factory=list)
 
 
 class ClusterMeter:
@@ -70,7 +69,6 @@ class ClusterMeter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.installed = False
 
     @property
     def scheduler(self) -> str:
@@ -92,7 +90,6 @@ class ClusterMeter:
                     self.problems.append(f"worker {address}: the jupyter_carbon plugin failed to start: {response.get('exception_text') or response}")
         except Exception as exc:
             self.problems.append(f"the jupyter_carbon plugin failed on some workers ({type(exc).__name__}: {exc}); install jupyter_carbon on every worker: pip install 'jupyter-carbon[dask]'")
-        self.installed = True
         self.query([])  # see which workers answer
 
     def uninstall(self) -> None:
@@ -111,7 +108,6 @@ class ClusterMeter:
                 self.client.unregister_worker_plugin(PLUGIN_NAME)
         except Exception:
             pass  # the cluster may already be gone
-        self.installed = False
 
     # --- windows --------------------------------------------------------------------------------
 
@@ -189,11 +185,6 @@ class ClusterMeter:
             for late in work:
                 if all(getattr(futures.get(k), "status", "finished") != "pending" for k in late.keys):
                     self._settle(late)
-
-    def settle_all(self, flag: str | None = None) -> None:
-        """Settle every pending window now (used by tests and at unload)."""
-        for late in list(self.late):
-            self._settle(late, flag=flag)
 
     def _settle(self, late: LateWork, flag: str | None = None) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ from typing import Any
 from ..digest import Digest
 from ..textsafe import visible
 from ..units import format_co2e, format_duration, format_energy
+from .text import plural
 
 __all__ = ["MAX_TEXT_ROWS", "as_digest", "figure", "plural", "totals_line", "assumptions_line", "summary_text"]
 
@@ -35,10 +36,6 @@ def figure(format_fn: Callable[[float], str], value: float) -> str:
         return format_fn(value)
     except (OverflowError, ValueError):
         return "overflow"
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def totals_line(digest: Digest) -> str:
