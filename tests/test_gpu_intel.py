@@ -97,9 +97,9 @@ def test_unreadable_counter_says_how_to_fix(hwmon, clock, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    import jupyter_carbon.sources.intel_gpu as intel_gpu
+    from jupyter_carbon.sources import counter
 
-    monkeypatch.setattr(intel_gpu, "open", denied, raising=False)
+    monkeypatch.setattr(counter, "PreadFile", denied)  # where a counter file is opened
     with pytest.raises(IntelGpuUnavailable, match="sudo chmod a\\+r"):
         discover_intel_gpu(hwmon.root, clock.now_s)
 
@@ -117,3 +117,18 @@ def test_a_reset_after_the_count_passed_32_bits_is_a_reset_not_a_wrap():
     total = counter.step(2e6, 3601.0)  # the driver reloaded: the count restarted
     assert total == 4999e6 + 2e6 and counter.glitches == 0  # never backwards
     assert counter.step(3e6, 3602.0) == total + 1e6
+
+
+def test_a_fifo_where_a_label_should_be_never_blocks_detection(tmp_path):
+    import os
+    import threading
+
+    from jupyter_carbon.sources.intel_gpu import _text
+
+    fifo = tmp_path / "energy1_label"
+    os.mkfifo(fifo)
+    done = []
+    thread = threading.Thread(target=lambda: done.append(_text(fifo)), daemon=True)
+    thread.start()
+    thread.join(5.0)
+    assert done == [""]  # refused at once, not a reader waiting for a writer forever

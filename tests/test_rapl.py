@@ -107,14 +107,12 @@ def test_unreadable_counter_falls_back_to_model_with_reason(tmp_path, no_pynvml)
 
 def test_permission_error_names_the_fix(tmp_path, monkeypatch):
     FakePowercap(tmp_path, sockets=1)
-    real = rapl._read_int
+    from jupyter_carbon.sources import counter
 
-    def deny(path):
-        if path.name == "energy_uj":
-            raise PermissionError(13, "Permission denied")
-        return real(path)
+    def deny(path):  # root reads any file: stand in for the non-root user RAPL refuses
+        raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(rapl, "_read_int", deny)
+    monkeypatch.setattr(counter, "PreadFile", deny)  # where a counter file is opened
     with pytest.raises(RaplUnavailable) as info:
         discover_rapl(tmp_path)
     message = str(info.value)
@@ -154,8 +152,12 @@ def test_locked_rapl_is_said_once_at_load_with_the_fix(tmp_path, monkeypatch, _s
     from jupyter_carbon.carbon_session import reset_session
 
     FakePowercap(tmp_path, sockets=1)
-    real = rapl._read_int
-    monkeypatch.setattr(rapl, "_read_int", lambda path: (_ for _ in ()).throw(PermissionError(13, "denied")) if path.name == "energy_uj" else real(path))
+    from jupyter_carbon.sources import counter
+
+    def deny(path):  # root reads any file: stand in for the non-root user RAPL refuses
+        raise PermissionError(13, "denied", str(path))
+
+    monkeypatch.setattr(counter, "PreadFile", deny)  # where a counter file is opened
     monkeypatch.setenv("JUPYTER_CARBON_POWERCAP_ROOT", str(tmp_path))
     reset_session()
     _shell.run_line_magic("load_ext", "jupyter_carbon")

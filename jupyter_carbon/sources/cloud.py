@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from .cpu_model import CpuCurve
+from .pread import read_small
 
 __all__ = ["CloudProvider", "detect_cloud", "AZURE_ASSET_TAG"]
 
@@ -61,9 +62,7 @@ def _providers() -> dict[str, CloudProvider]:
 def _dmi(root: Path, name: str) -> str:
     path = root / name
     try:
-        if not path.is_file():  # not a FIFO or a folder: never block
-            return ""
-        return path.read_text(encoding="ascii", errors="replace").strip()
+        return read_small(path).decode("ascii", "replace").strip()  # a FIFO or a folder: OSError, never a block
     except OSError:
         return ""  # product_serial and a few others are root-only
 

@@ -66,9 +66,15 @@ class MicrojouleFileSource:
     device = ""
     method = ""
 
-    def _open_counter(self, path: Path, first_uj: int, now_s: float, *, max_power_w: float, wrap_uj: float | None) -> None:
+    def _open_counter(self, path: Path, now_s: float, *, max_power_w: float, wrap_uj: float | None) -> None:
+        """Open ``path`` once and take its first reading; unreadable (e.g. root-only): raises here, at detection."""
         self._path = path
         self._file = PreadFile(path)
+        try:
+            first_uj = int(self._file.read(32))
+        except BaseException:
+            self._file.close()
+            raise
         self._counter = CounterTotal(first_uj, now_s, max_power_w=max_power_w, wrap_uj=wrap_uj)
 
     @property

@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 from .counter import MicrojouleFileSource
+from .pread import read_small
 
 __all__ = ["IntelGpuSource", "IntelGpuUnavailable", "discover_intel_gpu", "DRIVERS"]
 
@@ -48,14 +49,12 @@ class IntelGpuSource(MicrojouleFileSource):
         #: the GPU's place among the Intel GPUs measured, and what it is (driver, PCI address, counter)
         self.index, self.model = index, model
         self.device = f"gpu{index} {model}"
-        with open(path, "rb", buffering=0) as f:  # unreadable: raises here, at detection
-            first_uj = int(f.read(32))
-        self._open_counter(path, first_uj, now_s, max_power_w=MAX_POWER_W, wrap_uj=2**32)
+        self._open_counter(path, now_s, max_power_w=MAX_POWER_W, wrap_uj=2**32)
 
 
 def _text(path: Path) -> str:
     try:
-        return path.read_text().strip()
+        return read_small(path).decode("utf-8", "replace").strip()  # never blocks on a FIFO
     except OSError:
         return ""
 

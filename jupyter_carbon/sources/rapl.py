@@ -73,9 +73,7 @@ class RaplSource(MicrojouleFileSource):
     def __init__(self, zone: Path, component: str, device: str, max_range_uj: int, now_s: float) -> None:
         self.component = component
         self.device = device
-        path = zone / "energy_uj"
-        first_uj = _read_int(path)  # unreadable (e.g. root-only): raises here, at detection
-        self._open_counter(path, first_uj, now_s, max_power_w=MAX_ZONE_POWER_W, wrap_uj=max_range_uj)
+        self._open_counter(zone / "energy_uj", now_s, max_power_w=MAX_ZONE_POWER_W, wrap_uj=max_range_uj)
 
 
 def _zone_source(zone: Path, name: str, socket: int, now_s: float) -> RaplSource | None:
