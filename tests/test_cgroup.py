@@ -415,3 +415,20 @@ def test_load_line_status_and_records_in_a_real_shell(tmp_path, monkeypatch, _sh
     finally:
         _shell.run_line_magic("unload_ext", "jupyter_carbon")
         reset_session()
+
+
+def test_the_container_ram_share_is_read_at_most_once_per_refresh(tmp_path):
+    from types import SimpleNamespace
+
+    from jupyter_carbon.sources.scope import ContainerShare
+
+    write(tmp_path / "cpu.stat", "usage_usec 0")
+    reads = []
+    cgroup = SimpleNamespace(
+        version=2, cpu_usage_file=tmp_path / "cpu.stat", memory_dir=tmp_path, cpus=1.0, host_cpus=2,
+        memory_used_bytes=lambda: reads.append(1) or GiB,
+    )  # fmt: skip
+    share = ContainerShare(cgroup, host_cpu_s=lambda: (0.0, 0.0), ram_used_gb=lambda: 4.0, refresh_s=1.0)
+    for now_s in (0.0, 0.001, 0.3, 0.9, 1.0, 1.5, 2.2):  # window starts and stops, ticks
+        assert share.shares(now_s)[1] == pytest.approx(0.25)  # 1 GiB of the machine's 4 GiB in use
+    assert len(reads) == 3  # at 0, 1.0 and 2.2 s, not at every snapshot

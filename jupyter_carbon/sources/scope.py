@@ -194,8 +194,11 @@ class CgroupUsage:
 class ContainerShare:
     """(cpu share, ram share) of the host's measured energy that belongs to a cgroup, per interval."""
 
-    def __init__(self, cgroup: Any, idle_share: float = TDP_CURVE.idle_share, host_cpu_s: Callable[[], tuple[float, float]] | None = None, ram_used_gb: Callable[[], float] = machine_ram_used_gb) -> None:
+    def __init__(self, cgroup: Any, idle_share: float = TDP_CURVE.idle_share, host_cpu_s: Callable[[], tuple[float, float]] | None = None, ram_used_gb: Callable[[], float] = machine_ram_used_gb, refresh_s: float = 1.0) -> None:
         self.cgroup = cgroup
+        #: memory in use changes slowly: the RAM share (three file reads) is re-read at most this often
+        self.refresh_s = refresh_s
+        self._ram_read_s = float("-inf")
         self.idle_share = idle_share
         self._usage_s = CgroupUsage(cgroup)
         self._host_cpu_s = host_cpu_s or machine_cpu_s()
@@ -205,7 +208,7 @@ class ContainerShare:
         self._last: tuple[float, float, float] | None = None
 
     def restart(self) -> None:
-        self._last, self._cache_s = None, None
+        self._last, self._cache_s, self._ram_read_s = None, None, float("-inf")
 
     def shares(self, now_s: float) -> tuple[float, float]:
         if now_s == self._cache_s:
@@ -220,9 +223,10 @@ class ContainerShare:
             if whole > 0:
                 cpu_share = min(1.0, max(0.0, (i * cg.cpus * dt + (1 - i) * d_cg) / whole))
         ram_share = self._cache[1]
-        if cg.memory_dir is not None:
+        if cg.memory_dir is not None and now_s - self._ram_read_s >= self.refresh_s:
             used_bytes = self._ram_used_gb() * BYTES_PER_GB
             ram_share = min(1.0, cg.memory_used_bytes() / used_bytes) if used_bytes > 0 else 0.0
+            self._ram_read_s = now_s
         self._last = counters
         self._cache_s, self._cache = now_s, (cpu_share, ram_share)
         return self._cache
@@ -253,7 +257,7 @@ def container_sources(sources: list[Any], cgroup: Any, now_s: float, refresh_s: 
             scoped.enable()
             notes.append("no cgroup memory counter: container RAM is the kernel's process tree share")
         else:
-            share = share or ContainerShare(cgroup)
+            share = share or ContainerShare(cgroup, refresh_s=refresh_s)
             scoped = ScopedSource(source, share, scope="container")
             scoped.enable()  # always on: container views are the default scope's sources
         scoped.scope = "container"
