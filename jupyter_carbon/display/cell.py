@@ -111,7 +111,7 @@ class NotebookView:
                 if self._done or now - self._last_update_s < MIN_UPDATE_S:
                     return
                 self._last_update_s = now
-                value = H.progress_html(status, self._g_per_kwh, self._pue, name=self._name(), compact=self.compact) + self._notes_html()
+                value = H.progress_html(status, self._g_per_kwh, self._pue, name=self._name(), compact=self.compact) + H.notes_html(self._notes.values())
                 plain = f"carbon: running {self._name()} {status.elapsed_s:.0f} s"
                 self._send({"text/plain": plain, "text/html": value}, self._shown, from_thread=True)
                 self._shown = True
@@ -121,8 +121,6 @@ class NotebookView:
             if len(self.errors) < 10:
                 self.errors.append(f"progress: {type(exc).__name__}: {exc}")
 
-    def _notes_html(self) -> str:
-        return "".join(f'<div class="jc-note" style="color: {H.FG2}">{H.esc(n)}</div>' for n in self._notes.values())
 
     def note(self, text: str, key: Any = None) -> None:
         """A line of extra information (e.g. a loop prediction), shown with the next running figures
@@ -155,14 +153,10 @@ class NotebookView:
     def _bundle(self, record: CellRecord, notes: list[str]) -> dict[str, str]:
         if self.compact:
             line = format_record_line(record)
-            return {"text/plain": line + "".join(f"\n{n}" for n in notes), "text/html": H.record_line_html(record, line) + self._notes_of(notes)}
+            return {"text/plain": line + "".join(f"\n{n}" for n in notes), "text/html": H.record_line_html(record, line) + H.notes_html(notes, small=True)}
         recent = list(self.session.records[-LAST_CELLS:])  # a slice: constant cost per cell
         if not any(r.id == record.id for r in recent):
             recent = (recent + [record])[-LAST_CELLS:]
         body = H.record_html(record, notes=notes, recent=recent)
         plain = format_record(record) + "".join(f"\n{n}" for n in notes)
         return {"text/plain": plain, "text/html": f'<div class="jupyter-carbon jc-report jc-{H.esc(record.status)}" style="{H.box_style(record.status)}">{body}</div>'}
-
-    @staticmethod
-    def _notes_of(notes: list[str]) -> str:
-        return "".join(f'<div class="jc-note" style="color: {H.FG2}; font-size: 0.9em">{H.esc(n)}</div>' for n in notes)

@@ -63,15 +63,26 @@ def component_tip(comp: ComponentEnergy) -> str:
     return f"{comp.component.upper()} {format_energy(comp.energy_j)}: {comp.how}{band}"
 
 
-def record_tip(record: CellRecord) -> str:
-    """Everything behind a one-line report, for its tooltip: components, band, intensity, notes."""
+def _how_lines(record: CellRecord, range_label: str) -> list[str]:
+    """How a record's figures were obtained: each component's method and band, the CO2e range, the
+    intensity, PUE and scope (for the line's tooltip and the report's folded details)."""
     lines = [component_tip(c) for c in record.components.values()]
     low, high = record.co2e_band_g
     if high > low:
-        lines.append(f"CO2e range {format_co2e(low)} – {format_co2e(high)}")
+        lines.append(f"{range_label} {format_co2e(low)} – {format_co2e(high)}")
     lines.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
-    lines += [f"note: {flag}" for flag in record_notes(record)]
-    return "\n".join(lines)
+    return lines
+
+
+def record_tip(record: CellRecord) -> str:
+    """Everything behind a one-line report, for its tooltip: components, band, intensity, notes."""
+    return "\n".join(_how_lines(record, "CO2e range") + [f"note: {flag}" for flag in record_notes(record)])
+
+
+def notes_html(notes: Iterable[str], *, small: bool = False) -> str:
+    """Lines of extra information (a loop's prediction …) under a report or the running figures."""
+    size = "; font-size: 0.9em" if small else ""
+    return "".join(f'<div class="jc-note" style="color: {FG2}{size}">{esc(n)}</div>' for n in notes)
 
 
 def equivalents_html(energy_j: float, co2e_g: float) -> str:
@@ -136,18 +147,13 @@ def bars_html(records: Sequence[CellRecord], highlight_id: int | None = None, *,
     )
 
 
-def _details_html(record: CellRecord, notes: Iterable[str]) -> str:
+def _details_html(record: CellRecord) -> str:
     """The 'how was this measured' part, folded: methods and bands, intensity, sources."""
     from .equivalents import comparisons
 
-    items = [component_tip(c) for c in record.components.values()]
-    low, high = record.co2e_band_g
-    if high > low:
-        items.append(f"CO2e range of the estimates: {format_co2e(low)} – {format_co2e(high)}")
-    items.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
+    items = _how_lines(record, "CO2e range of the estimates:")
     items += [f"comparison: {c.source}" for c in comparisons(record.energy_j, record.co2e_g)]
     items += [f"note: {note}" for note in record_notes(record)[len(record.flags):]]  # session-level (no region set)
-    items += list(notes)
     lis = "".join(f"<li>{esc(item)}</li>" for item in items)
     return f'<details class="jc-details" style="color: {FG2}"><summary style="cursor: pointer">how this was measured</summary><ul style="margin: 2px 0; padding-left: 18px">{lis}</ul></details>'
 
@@ -169,18 +175,17 @@ def record_html(record: CellRecord, *, notes: Iterable[str] = (), recent: Sequen
     extra += cluster_lines(record)
     lines = "".join(f'<div class="jc-per-item">{esc(line)}</div>' for line in extra)
     flags = "".join(f'<div class="jc-flag" style="color: {WARN}">note: {esc(flag)}</div>' for flag in record.flags)
-    notes_part = "".join(f'<div class="jc-note" style="color: {FG2}">{esc(n)}</div>' for n in notes)
     return (
-        head + _components_table(record) + lines + notes_part + flags + equivalents_html(energy_j, record.co2e_g)
-        + bars_html(recent, highlight_id=record.id) + totals_html(record.totals) + _details_html(record, ())
+        head + _components_table(record) + lines + notes_html(notes) + flags + equivalents_html(energy_j, record.co2e_g)
+        + bars_html(recent, highlight_id=record.id) + totals_html(record.totals) + _details_html(record)
     )
 
 
 def record_line_html(record: CellRecord, line: str | None = None) -> str:
     """The one-line report (auto mode): never wraps, the detail is in its tooltip."""
     text = line or format_record_line(record)
-    if record.status != "ok":
-        text = text.replace(f" [{record.status.upper()}]", "", 1)
+    if record.status != "ok":  # the status is a coloured tag here, not the text's " [ERROR]"
+        text = format_record_line(record, status=False)
     style = f"{FONT}; color: {FG2}; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 100%; line-height: 1.4"
     return f'<div class="jupyter-carbon jc-compact" title="{esc(record_tip(record))}" style="{style}">{status_html(record.status)}{esc(text)}</div>'
 

@@ -72,11 +72,12 @@ def session_phrase(totals: Any) -> str:
     return f"session {format_co2e(totals.co2e_g)} ({plural(totals.cells, 'cell')})"
 
 
-def format_record_line(record: CellRecord) -> str:
-    """Compact, one line: ``carbon: 1.2 s · 0.31 Wh · 0.15 g CO2e (estimated) · session 1.13 g CO2e (7 cells)``."""
+def format_record_line(record: CellRecord, *, status: bool = True) -> str:
+    """Compact, one line: ``carbon: 1.2 s · 0.31 Wh · 0.15 g CO2e (estimated) · session 1.13 g CO2e (7 cells)``;
+    ``carbon [ERROR]: …`` for a cell that failed, unless ``status`` is False."""
     energy_j = record.energy_j
     return (
-        f"carbon{_status(record)}: {format_duration(record.duration_s)} · {format_energy(energy_j)} · "
+        f"carbon{_status(record) if status else ''}: {format_duration(record.duration_s)} · {format_energy(energy_j)} · "
         f"{format_co2e(record.co2e_g_of(energy_j))} ({how_word(record.measured_by_component)}){_cluster_phrase(record)} · {session_phrase(record.totals)}"
     )
 
