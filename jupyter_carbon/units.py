@@ -12,6 +12,9 @@ __all__ = [
     "finite_number",
     "utc_us",
     "from_utc_us",
+    "ENERGY_UNITS",
+    "CO2E_UNITS",
+    "unit_for",
     "format_energy",
     "format_co2e",
     "format_power",
@@ -64,31 +67,37 @@ def from_utc_us(us: int) -> datetime:
     return _EPOCH + _US * us
 
 
-def _scaled(value: float, steps: tuple[tuple[float, str], ...], digits: int = 3) -> str:
-    """Pick the largest unit whose factor is <= |value| and format with `digits` significant digits."""
-    if value != value:  # NaN
-        return "n/a"
-    magnitude = abs(value)
-    factor, unit = steps[0]
-    for f, u in steps:
+#: (factor, unit) from the smallest: energies in J, masses of CO2e in g.
+ENERGY_UNITS = ((J_PER_WH * 1e-6, "µWh"), (J_PER_WH * 1e-3, "mWh"), (J_PER_WH, "Wh"), (J_PER_KWH, "kWh"), (J_PER_KWH * 1e3, "MWh"))
+CO2E_UNITS = ((1e-6, "µg"), (1e-3, "mg"), (1.0, "g"), (1e3, "kg"), (1e6, "t"))
+
+
+def unit_for(magnitude: float, units: tuple[tuple[float, str], ...]) -> tuple[float, str]:
+    """The largest (factor, unit) of ``units`` whose factor is <= ``magnitude`` (else the smallest)."""
+    factor, unit = units[0]
+    for f, u in units:
         if magnitude >= f:
             factor, unit = f, u
+    return factor, unit
+
+
+def _scaled(value: float, steps: tuple[tuple[float, str], ...], digits: int = 3) -> str:
+    """``value`` in its unit (:func:`unit_for`) with ``digits`` significant digits."""
+    if value != value:  # NaN
+        return "n/a"
+    factor, unit = unit_for(abs(value), steps)
     return f"{value / factor:.{digits}g} {unit}"
-
-
-_ENERGY_STEPS = ((J_PER_WH * 1e-6, "µWh"), (J_PER_WH * 1e-3, "mWh"), (J_PER_WH, "Wh"), (J_PER_KWH, "kWh"), (J_PER_KWH * 1e3, "MWh"))
-_CO2E_STEPS = ((1e-6, "µg"), (1e-3, "mg"), (1.0, "g"), (1e3, "kg"), (1e6, "t"))
 _POWER_STEPS = ((1e-3, "mW"), (1.0, "W"), (1e3, "kW"))
 
 
 def format_energy(energy_j: float) -> str:
     """Energy auto-scaled to µWh/mWh/Wh/kWh/MWh, 3 significant digits: ``format_energy(7200) == '2 Wh'``."""
-    return _scaled(energy_j, _ENERGY_STEPS)
+    return _scaled(energy_j, ENERGY_UNITS)
 
 
 def format_co2e(co2e_g: float) -> str:
     """Mass of CO2e auto-scaled to µg/mg/g/kg/t, e.g. ``'12.3 mg CO2e'``."""
-    return _scaled(co2e_g, _CO2E_STEPS) + " CO2e"
+    return _scaled(co2e_g, CO2E_UNITS) + " CO2e"
 
 
 def format_power(power_w: float) -> str:

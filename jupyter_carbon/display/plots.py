@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..record import CellRecord
+from ..units import CO2E_UNITS, unit_for
 
 __all__ = ["COMPONENT_COLORS", "png_width_px", "cumulative_png", "cumulative_co2e_g", "timeline_png"]
 
@@ -63,11 +64,8 @@ def _png(fig: Any, bottom_in: float = 0.45) -> bytes:
 
 
 def _co2e_scale(max_g: float) -> tuple[float, str]:
-    """A factor and unit so the axis reads in µg, mg, g or kg CO2e."""
-    for factor, unit in ((1e3, "kg"), (1.0, "g"), (1e-3, "mg")):
-        if max_g >= factor:
-            return factor, unit
-    return 1e-6, "µg"
+    """A factor and unit so the axis reads in µg, mg, g or kg CO2e (no tonnes on a notebook's axis)."""
+    return unit_for(max_g, CO2E_UNITS[:-1])
 
 
 def _legend(ax: Any, components: Sequence[str]) -> None:

@@ -15,7 +15,7 @@ from ..record import CellRecord, ComponentEnergy
 from ..sampler import Progress
 from ..sources.base import COMPONENTS
 from ..textsafe import visible
-from ..units import format_co2e, format_duration, format_energy
+from ..units import CO2E_UNITS, ENERGY_UNITS, format_co2e, format_duration, format_energy, unit_for
 
 __all__ = ["TextView", "format_record", "format_record_line", "format_component", "format_summary", "component_badge", "column", "plural", "format_config_changes"]
 
@@ -130,20 +130,12 @@ def how_short(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
     return ", ".join(f"{component.upper()} {'meas.' if measured else 'est.'}" for component, measured in measured_by_component)
 
 
-_ENERGY_UNITS = ((3.6e-3, "µWh"), (3.6, "mWh"), (3.6e3, "Wh"), (3.6e6, "kWh"), (3.6e9, "MWh"))
-_CO2E_UNITS = ((1e-6, "µg"), (1e-3, "mg"), (1.0, "g"), (1e3, "kg"), (1e6, "t"))
-
-
 def column(values: list[float], kind: str) -> tuple[str, list[str]]:
     """One unit for a whole column (``kind`` 'energy' or 'co2e'), chosen from its largest value:
     returns the unit and the numbers, the largest with 3 significant digits."""
-    steps = _ENERGY_UNITS if kind == "energy" else _CO2E_UNITS
     finite = [abs(v) for v in values if v == v]
     top = max(finite, default=0.0)
-    factor, unit = steps[0]
-    for f, u in steps:
-        if top >= f:
-            factor, unit = f, u
+    factor, unit = unit_for(top, ENERGY_UNITS if kind == "energy" else CO2E_UNITS)
     scaled_top = top / factor
     decimals = 0 if scaled_top >= 100 else 1 if scaled_top >= 10 else 2
     smallest = 10.0 ** -decimals
