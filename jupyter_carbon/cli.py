@@ -169,13 +169,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _log_records(files: Sequence[Path], notes: list[str]) -> Iterator[Any]:
     """The records of ``files``, read as they go; each file's notes are added to ``notes`` once
     it has been read (one line per file however many lines it skipped)."""
-    from .storage.reader import stream_log
+    from .storage.reader import stream_log, unreadable_note
 
     for path in files:
         try:
             contents, records = stream_log(path)
         except OSError as exc:
-            notes.append(f"{path.name}: not readable ({exc.strerror or exc})")
+            notes.append(unreadable_note(path, exc))
             continue
         yield from records
         notes.extend(contents.notes)

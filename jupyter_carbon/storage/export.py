@@ -22,10 +22,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..record import RECORD_SCHEMA, CellRecord, RecordError
+from ..record import RECORD_SCHEMA, CellRecord
 from ..sources.base import COMPONENTS
 from ..textsafe import csv_cell
 from ..units import J_PER_KWH
+from .reader import skip_reason, skipped_note
 
 __all__ = ["CODECARBON_COLUMNS", "OUR_COLUMNS", "export_records", "load_records", "read_export", "record_row", "to_dataframe", "check_output_path"]
 
@@ -296,12 +297,8 @@ def read_export(path: str | os.PathLike) -> tuple[list[CellRecord], list[str]]:
         try:
             records.append(CellRecord.from_dict(item))
         except (TypeError, KeyError, ValueError, OverflowError, RecursionError) as exc:
-            skipped[f"bad {exc.field or exc}" if isinstance(exc, RecordError) else type(exc).__name__] += 1
-    notes = []
-    if skipped:
-        why = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common(5))
-        notes.append(f"{source.name}: skipped {sum(skipped.values())} unreadable record(s) ({why})")
-    return records, notes
+            skipped[skip_reason(exc)] += 1
+    return records, [skipped_note(source.name, skipped, "record")] if skipped else []
 
 
 def to_dataframe(records: Iterable[CellRecord]) -> Any:

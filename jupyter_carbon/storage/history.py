@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..digest import Digest
 from ..totals import RecordTotals, Span, totals_of_spans
-from .reader import LogContents, log_files, stream_log
+from .reader import LogContents, log_files, stream_log, unreadable_note
 
 __all__ = ["SessionSummary", "summarize", "read_session", "list_sessions", "overall_totals"]
 
@@ -45,7 +45,7 @@ def read_session(path: str | os.PathLike) -> SessionSummary:
     try:
         contents, records = stream_log(path)
     except OSError as exc:
-        return summarize(LogContents(path, notes=[f"{path.name}: not readable ({exc.strerror or exc})"]))
+        return summarize(LogContents(path, notes=[unreadable_note(path, exc)]))
     digest = Digest(max_rows=1)
     first = None
     for record in records:

@@ -23,7 +23,7 @@ from ..record import CellRecord, RecordError
 from . import legacy
 from .log import LOG_SCHEMA, LOG_SUFFIX
 
-__all__ = ["LogContents", "read_log", "stream_log", "read_logs", "log_files", "merged", "LogTail", "parse_line"]
+__all__ = ["skip_reason", "skipped_note", "unreadable_note", "LogContents", "read_log", "stream_log", "read_logs", "log_files", "merged", "LogTail", "parse_line"]
 
 #: A log file larger than this is read up to it (a note says so): reports stay bounded.
 MAX_LOG_BYTES = 512 * 1024 * 1024
@@ -65,7 +65,19 @@ def parse_line(raw: bytes, shapes: dict[Any, dict[str, Any]]) -> tuple[Any, Any]
     return kind, obj
 
 
-def _reason(exc: BaseException) -> str:
+def unreadable_note(path: Path, exc: OSError) -> str:
+    """The note for a file that cannot be read at all."""
+    return f"{path.name}: not readable ({exc.strerror or exc})"
+
+
+def skipped_note(name: str, skipped: Counter[str], what: str = "line") -> str:
+    """ONE note for everything skipped in a file, by reason (the five commonest)."""
+    why = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common(5))
+    return f"{name}: skipped {sum(skipped.values())} unreadable {what}(s) ({why})"
+
+
+def skip_reason(exc: BaseException) -> str:
+    """Why a line or record could not be read, in a few words (counted per reason)."""
     if isinstance(exc, RecordError):
         return "from a newer jupyter_carbon" if exc.newer else f"bad {exc.field or exc}"
     if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
@@ -120,7 +132,7 @@ def stream_log(path: str | os.PathLike) -> tuple[LogContents, Iterator[CellRecor
             try:
                 kind, value = parse_line(raw, shapes)
             except _BAD_LINE as exc:
-                skipped["torn" if last_torn else _reason(exc)] += 1
+                skipped["torn" if last_torn else skip_reason(exc)] += 1
                 continue
             if kind == "session":
                 out.header = value
@@ -133,8 +145,7 @@ def stream_log(path: str | os.PathLike) -> tuple[LogContents, Iterator[CellRecor
         if torn:
             out.notes.append(f"{path.name}: skipped a torn last line (the kernel stopped while writing it)")
         if skipped:
-            why = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common(5))
-            out.notes.append(f"{path.name}: skipped {sum(skipped.values())} unreadable line(s) ({why})")
+            out.notes.append(skipped_note(path.name, skipped))
 
     return out, records()
 
@@ -207,6 +218,6 @@ def read_logs(paths: Iterable[str | os.PathLike]) -> list[LogContents]:
         try:
             out.append(read_log(p))
         except OSError as exc:
-            out.append(LogContents(Path(p), notes=[f"{Path(p).name}: not readable ({exc.strerror or exc})"]))
+            out.append(LogContents(Path(p), notes=[unreadable_note(Path(p), exc)]))
     return out
 
