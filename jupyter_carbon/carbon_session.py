@@ -20,7 +20,7 @@ from .record import CellRecord, SessionTotals
 from .sampler import Progress, Sampler, Window
 from .sources.base import Reading
 
-__all__ = ["CarbonSession", "Measurement", "session", "reset_session"]
+__all__ = ["CarbonSession", "Measurement", "session", "reset_session", "status_of"]
 
 #: Settings whose change means probing the hardware again.
 _REDETECT = ("scope", "powercap_root", "hwmon_root", "power", "cgroup_root", "dmi_root")  # scope: the totals' sources change
@@ -31,6 +31,11 @@ _INTENSITY = ("region", "intensity", "live", "zone")
 #: The flag of a window that ended before its cell or block did (the session shut down, or
 #: IPython never reported the cell's end); the text after the colon says why.
 CUT_SHORT = "cut short"
+
+
+def status_of(error: BaseException | None) -> str:
+    """A window's status from what its code raised: "ok", "interrupted" (KeyboardInterrupt) or "error"."""
+    return "ok" if error is None else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
 
 
 class Measurement:
@@ -66,9 +71,8 @@ class Measurement:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        status = "ok" if exc_type is None else ("interrupted" if issubclass(exc_type, KeyboardInterrupt) else "error")
         try:
-            self.session.stop(self, status=status)
+            self.session.stop(self, status=status_of(exc))
         except Exception as exc:  # never an exception of ours out of the user's ``with``
             self.session.problem(f"could not close the measurement {self.label or ''} ({type(exc).__name__}: {exc})")
 

@@ -34,7 +34,7 @@ from types import FrameType
 from typing import Any
 
 from . import carbon_session
-from .carbon_session import CUT_SHORT, CarbonSession, Measurement
+from .carbon_session import CUT_SHORT, CarbonSession, Measurement, status_of
 from .display import make_view
 from .parse import CellOptions, ParseError, parse_cell_line
 
@@ -134,11 +134,7 @@ def _frames_on_stack() -> set[int]:
 
 
 def _status(result: Any) -> str:
-    return _status_of(getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None))
-
-
-def _status_of(error: BaseException | None) -> str:
-    return "ok" if error is None else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
+    return status_of(getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None))
 
 
 class _Cell:
@@ -339,20 +335,21 @@ class CarbonExtension:
         except Exception as exc:
             self.report("closing the measurement", exc)
             return
-        self._show(measurement)
+        self._show(measurement, getattr(measurement.owner, "record", None))
 
     def _close(self, stack: list[Measurement], measurement: Measurement, result: Any) -> None:
         self._close_inside(stack, measurement)
         cell = measurement.owner
         status = _status(result)
         if status == "ok" and cell.error is not None:
-            status = _status_of(cell.error)
+            status = status_of(cell.error)
         cell.record = self.session.stop(measurement, status=status, cell=getattr(result, "execution_count", None))
 
-    def _show(self, measurement: Measurement) -> None:
+    def _show(self, measurement: Measurement, record: Any) -> None:
+        """The closed window's report in its view, then any problem the extension met (never raises)."""
         try:
-            if measurement.view is not None and measurement.owner.record is not None:
-                measurement.view.finish(measurement.owner.record)
+            if measurement.view is not None and record is not None:
+                measurement.view.finish(record)
             self.flush_problems()
         except Exception as exc:
             self.report("displaying the result", exc)
@@ -419,16 +416,11 @@ class CarbonExtension:
             stack = measurement._stack
             if stack is not None:
                 self._close_inside(stack, measurement)
-            record = self.session.stop(measurement, status=_status_of(error))
+            record = self.session.stop(measurement, status=status_of(error))
         except Exception as exc:
             self.report("closing the measurement", exc)
             return
-        try:
-            if measurement.view is not None and record is not None:
-                measurement.view.finish(record)
-            self.flush_problems()
-        except Exception as exc:
-            self.report("displaying the result", exc)
+        self._show(measurement, record)
 
 
 def get_extension(shell: Any) -> CarbonExtension | None:
