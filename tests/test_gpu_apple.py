@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from fakes import run_window, sine_power
+from fakes import exact_energy_j, run_window, sine_power
 from stubs import zeus_apple_silicon as stub
 
 from jupyter_carbon.carbon_session import CarbonSession
@@ -29,11 +29,6 @@ def config(tmp_path, **kw):
 
 
 
-def exact_j(power, t0, t1, steps=20_000):
-    h = (t1 - t0) / steps
-    return sum(power(t0 + (k + 0.5) * h) for k in range(steps)) * h
-
-
 def test_cpu_gpu_ane_dram_in_millijoules(soc, clock, tmp_path):
     cpu, gpu, sram, ane, dram = sine_power(8, 3, 5.0), sine_power(12, 4, 3.0), (lambda t: 0.5), (lambda t: 2.0), (lambda t: 1.5)
     soc({"cpu_total_mj": cpu, "gpu_mj": gpu, "gpu_sram_mj": sram, "ane_mj": ane, "dram_mj": dram})
@@ -48,8 +43,8 @@ def test_cpu_gpu_ane_dram_in_millijoules(soc, clock, tmp_path):
     record, t0, t1 = run_window(session, clock, 20, 1.0)
     c = record.components
     # integer mJ from the library: at most 1 mJ of rounding per read and field
-    assert c["cpu"].energy_j == pytest.approx(exact_j(cpu, t0, t1), abs=0.01)
-    assert c["gpu"].energy_j == pytest.approx(exact_j(gpu, t0, t1) + 0.5 * 20 + 2.0 * 20, abs=0.03)  # GPU + its SRAM + ANE
+    assert c["cpu"].energy_j == pytest.approx(exact_energy_j(cpu, t0, t1), abs=0.01)
+    assert c["gpu"].energy_j == pytest.approx(exact_energy_j(gpu, t0, t1) + 0.5 * 20 + 2.0 * 20, abs=0.03)  # GPU + its SRAM + ANE
     assert c["ram"].energy_j == pytest.approx(1.5 * 20, abs=0.01)
     assert stub.state["samples"] <= 1 + 2 + 20 + 2  # one sample per read time, shared by the four sources
 
@@ -89,3 +84,13 @@ def test_linux_without_the_library_skips_quietly(tmp_path, no_pynvml, monkeypatc
         pytest.skip("a Mac")
     found = detect(**config(tmp_path).detection_arguments(), environ={})
     assert found.skipped["apple"] == "not an Apple Silicon Mac"
+
+
+def test_an_implausible_step_is_dropped_and_flagged(soc, clock, tmp_path):
+    start = clock.now_s
+    soc({"cpu_total_mj": lambda t: 1e6 if start + 5 < t < start + 6 else 5.0, "gpu_mj": lambda t: 3.0})  # 1 MW for a second: a glitch
+    session = CarbonSession(config(tmp_path), clock=clock, threaded=False)
+    record, t0, t1 = run_window(session, clock, 20, 1.0)
+    cpu = next(s for s in session.detection.sources if s.component == "cpu")
+    assert cpu.glitches == 1 and record.components["cpu"].energy_j < 1000  # not a megajoule
+    assert any("implausible" in flag for flag in record.flags), record.flags

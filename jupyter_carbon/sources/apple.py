@@ -97,6 +97,11 @@ class AppleSource:
             raise RuntimeError(f"{self._fields[0]} is no longer reported")
         return sum(v for v in values if v is not None) * 1000.0  # mJ → µJ
 
+    @property
+    def glitches(self) -> int:
+        """Counter steps dropped as implausible (beyond ``MAX_POWER_W``): the sampler flags them."""
+        return self._counter.glitches
+
     def read(self, now_s: float) -> Reading:
         energy_j = self._counter.step(self._raw_uj(now_s), now_s) / 1e6
         return Reading(energy_j, energy_j, energy_j)
