@@ -432,3 +432,16 @@ def test_the_container_ram_share_is_read_at_most_once_per_refresh(tmp_path):
     for now_s in (0.0, 0.001, 0.3, 0.9, 1.0, 1.5, 2.2):  # window starts and stops, ticks
         assert share.shares(now_s)[1] == pytest.approx(0.25)  # 1 GiB of the machine's 4 GiB in use
     assert len(reads) == 3  # at 0, 1.0 and 2.2 s, not at every snapshot
+
+
+@needs_linux_cgroup_line
+def test_closing_the_session_closes_the_container_counters(tmp_path, clock, no_pynvml):
+    session = _unlimited_v2_session(tmp_path, clock, scope="container", power={"cpu": 10.0, "ram": 2.0})
+    from jupyter_carbon.sources.scope import ContainerShare
+
+    shares = {id(s._share): s._share for s in session.detection.scoped if isinstance(getattr(s, "_share", None), ContainerShare)}
+    assert shares, "user-set watts at container scope are split by a container share"
+    files = [share._usage_s._file for share in shares.values()]
+    assert all(f._fd >= 0 for f in files)
+    session.shutdown()
+    assert all(f._fd == -1 for f in files)  # released at shutdown, not left to the garbage collector

@@ -140,7 +140,11 @@ class ScopedSource:
         return self._total
 
     def close(self) -> None:
-        pass
+        """The share's open files (a container's counters), if it has any; the machine source
+        beside it is closed on its own."""
+        close = getattr(self._share, "close", None)
+        if close is not None:
+            close()
 
     def __repr__(self) -> str:
         return f"<ScopedSource {self.scope} share of {self.inner!r}>"
@@ -209,6 +213,14 @@ class ContainerShare:
 
     def restart(self) -> None:
         self._last, self._cache_s, self._ram_read_s = None, None, float("-inf")
+
+    def close(self) -> None:
+        """Close the cgroup's CPU counter and the machine's CPU reader (idempotent: shared by the
+        CPU and RAM views)."""
+        self._usage_s.close()
+        close = getattr(self._host_cpu_s, "close", None)
+        if close is not None:
+            close()
 
     def shares(self, now_s: float) -> tuple[float, float]:
         if now_s == self._cache_s:
