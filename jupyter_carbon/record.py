@@ -331,7 +331,8 @@ class CellRecord:
             raise RecordError("flags", "expected a list of strings")
         baseline = d.get("baseline_w")
         if baseline is not None:
-            baseline = {str(k): _number(_mapping(baseline, "baseline_w"), k) for k in _mapping(baseline, "baseline_w")}
+            watts = _mapping(baseline, "baseline_w")
+            baseline = {str(k): _number(watts, k) for k in watts}
         try:
             pue = check_pue(d.get("pue"))
         except ValueError as exc:

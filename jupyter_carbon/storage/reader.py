@@ -88,8 +88,8 @@ def skip_reason(exc: BaseException) -> str:
 
 
 def _lines(path: Path) -> tuple[Iterator[bytes], list[str]]:
-    """The file's lines (without the NUL padding of logs written by 0.1.0's mapping), read in
-    blocks; refuses what is not a regular file (a FIFO would block a reader forever)."""
+    """The file's lines, read in blocks (the caller strips the NUL padding that logs written by
+    0.1.0's mapping end with); refuses what is not a regular file (a FIFO would block a reader forever)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
