@@ -3,6 +3,7 @@ hostile lines, concurrent writers, full and read-only disks, unsafe folders, fil
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -12,6 +13,7 @@ import stat
 import subprocess
 import textwrap
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from storage_helpers import PYTHON, ROOT, child_env, make_record, real_kernel
 
 from jupyter_carbon.display.history_text import format_history, print_history
 from jupyter_carbon.storage.history import list_sessions
-from jupyter_carbon.storage.log import LOG_SCHEMA, SessionLog, attach_log, detach_log, get_log
+from jupyter_carbon.storage.log import LOG_SCHEMA, SessionLog, attach_log, detach_log, get_log, record_line
 from jupyter_carbon.storage.reader import log_files, read_log, read_logs
 
 
@@ -196,16 +198,28 @@ def test_a_log_file_swapped_for_a_symlink_is_never_followed(tmp_path: Path) -> N
 def test_a_deleted_log_folder_is_recreated_with_the_whole_session_and_said_once(tmp_path: Path) -> None:
     session = FakeSession(tmp_path / "logs")
     session.records = []
-    log = attach_log(session)
+    now = [0.0]
+    log = attach_log(session, clock=lambda: now[0])
     for i in (1, 2):
         session.records.append(make_record(i))
         session.close(session.records[-1])
     shutil.rmtree(tmp_path / "logs")  # git clean -fdx while the kernel runs
-    for i in (3, 4):
+    for i in (3, 4):  # within a second: not checked yet, the lines go to the deleted file …
         session.records.append(make_record(i))
         session.close(session.records[-1])
-    assert [r.id for r in read_log(log.path).records] == [1, 2, 3, 4]
+    assert not log.path.exists() and session.problems == []
+    now[0] += log.deleted_check_s  # … noticed at the first record a second later: the whole session again
+    session.records.append(make_record(5))
+    session.close(session.records[-1])
+    assert [r.id for r in read_log(log.path).records] == [1, 2, 3, 4, 5]
     assert len(session.problems) == 1 and "was deleted" in session.problems[0]
+    now[0] += log.deleted_check_s
+    second = log.path
+    second.unlink()  # deleted again: noticed again (one line naming that file), written again whole
+    session.records.append(make_record(6))
+    session.close(session.records[-1])
+    assert [r.id for r in read_log(log.path).records] == [1, 2, 3, 4, 5, 6]
+    assert len(session.problems) == 2 and str(second) in session.problems[1]
 
 
 def test_a_log_truncated_from_outside_keeps_taking_records(tmp_path: Path) -> None:
@@ -401,3 +415,18 @@ def test_kernel_killed_with_sigkill_loses_no_closed_record(tmp_path: Path) -> No
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
     assert b"sk-SECRET" not in files[0].read_bytes()  # no cell source by default
     assert files[0].read_bytes().endswith(b"\n")  # every closed record's line whole, never closed
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2026, 11, 30, 15, 0, 0, 0, tzinfo=timezone.utc),  # no microseconds: none written
+    datetime(2024, 5, 1, 12, 0, 0, 123457, tzinfo=timezone.utc),
+    datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=timezone.utc),
+    datetime(2026, 3, 1, 9, 30, 0, 7, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+])
+def test_a_log_line_is_the_records_dict_with_the_same_time_text(when: datetime) -> None:
+    """The log lets orjson write the datetimes (record_line): the text must be isoformat()'s."""
+    record = dataclasses.replace(make_record(1, loop={"predicted_j": 5.0}), start_utc=when, end_utc=when + timedelta(seconds=2), intensity_utc=when)
+    line = record_line(record)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert json.loads(line) == {"type": "record", **json.loads(json.dumps(record.to_dict()))}
+    assert json.loads(line)["start_utc"] == when.isoformat()

@@ -22,8 +22,8 @@ harmless: the next line is appended at the new end.
 Safety: the folder must be a real folder (not a symlink) owned by this user and not writable by
 others, and the file is opened relative to it with ``O_NOFOLLOW``; otherwise nothing is written,
 one line says why and where, and records stay in memory. A file or folder deleted while the
-session runs (``git clean -fdx``) is noticed (its link count is 0) and written again whole, with
-one line saying so. A write that fails (full disk, quota, read-only) keeps the lines waiting in
+session runs (``git clean -fdx``) is noticed (its link count is 0, checked at most every
+``deleted_check_s``) and written again whole from the session's records, with one line saying so. A write that fails (full disk, quota, read-only) keeps the lines waiting in
 memory and retries at later records (at most every ``retry_s`` seconds): they are written, in
 order, once there is room. The extension never raises into the user's cell from here.
 """
@@ -58,6 +58,18 @@ _APPEND = os.O_WRONLY | os.O_APPEND | _CLOEXEC | _NOFOLLOW
 #: Lines kept waiting while the log cannot be written (the records themselves stay in the session).
 MAX_PENDING = 10_000
 
+#: Bumped in a forked child (``os.register_at_fork``): a log opened before the fork is its parent's.
+_fork_generation = 0
+
+
+def _forked() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
 _LINE = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 
 
@@ -87,7 +99,7 @@ def public_config(config: Any) -> dict[str, Any]:
 
 def record_line(record: CellRecord) -> bytes:
     """The log line of ``record``; raises TypeError or ValueError for a value JSON cannot hold."""
-    return _line({"type": "record", **record.to_dict()})
+    return _line({"type": "record", **record.to_dict(datetimes=True)})  # orjson writes them as isoformat() does
 
 
 class SessionLog:
@@ -99,6 +111,10 @@ class SessionLog:
     """
 
     retry_s = 10.0
+    #: How often (at most) the open file's link count is checked. A deleted file is written again
+    #: whole from the session's records when noticed, so a check per record (an ``fstat``, ~9 µs
+    #: of a cell in a shell: docs/benchmarks.md) would lose nothing less.
+    deleted_check_s = 1.0
 
     def __init__(
         self,
@@ -122,6 +138,8 @@ class SessionLog:
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file we opened
         self._pid = os.getpid()
+        self._generation = _fork_generation  # a fork since: the file is the parent's
+        self._check_at = 0.0  # when to check the link count next
         self._folder_key: str | None = None
         self._pending: list[bytes] = []
         self._torn = False  # the file ends with part of a line
@@ -140,7 +158,7 @@ class SessionLog:
             if folder is None:  # log_dir=none: the user keeps records in memory only
                 return False
             folder = str(folder)
-            if folder != self._folder_key or self._pid != os.getpid():
+            if folder != self._folder_key or self._generation != _fork_generation:
                 self._switch(folder)
             try:
                 line = record_line(record)
@@ -180,6 +198,10 @@ class SessionLog:
         """The open descriptor of this session's file, (re)created if it is missing or was deleted."""
         fd = self._fd
         if fd is not None:
+            now = self._clock()
+            if now < self._check_at:
+                return fd
+            self._check_at = now + self.deleted_check_s
             if os.fstat(fd).st_nlink > 0:
                 return fd
             self._close_fd()  # deleted from outside: write the whole session again
@@ -234,8 +256,8 @@ class SessionLog:
 
     def _switch(self, folder: str) -> None:
         self._close_fd()
-        if self._pid != os.getpid():  # a forked child: its own file, none of its parent's lines
-            self._pid, self._pending = os.getpid(), []
+        if self._generation != _fork_generation:  # a forked child: its own file, none of its parent's lines
+            self._pid, self._generation, self._pending = os.getpid(), _fork_generation, []
         self.path = None
         self._torn = False
         self._folder_key = folder
