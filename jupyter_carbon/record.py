@@ -51,6 +51,14 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
 
+def _isoformat(when: datetime) -> str:
+    return when.isoformat()
+
+
+def _same(when: datetime) -> datetime:
+    return when
+
+
 def _clean_text(text: str | None) -> str | None:
     """``text`` that can be encoded as UTF-8 (lone surrogates from undecodable bytes become U+FFFD)."""
     if text is None:
@@ -280,9 +288,15 @@ class CellRecord:
     def __repr__(self) -> str:
         return f"CellRecord(id={self.id}, label={self.label!r}, cell={self.cell}, kind={self.kind!r}, status={self.status!r}, duration_s={self.duration_s:.6g}, energy_j={self.energy_j:.6g}, co2e_g={self.co2e_g:.6g})"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, datetimes: bool = False) -> dict[str, Any]:
         """Plain JSON-able dict: every field under its own name, then the derived ``energy_j``,
-        ``co2e_g`` and ``duration_s`` for readers that do not rebuild the record (``jq``)."""
+        ``co2e_g`` and ``duration_s`` for readers that do not rebuild the record (``jq``).
+
+        Times are ISO 8601 strings; ``datetimes=True`` leaves them ``datetime`` objects for an
+        encoder that writes the same text itself (the log's orjson: this saves ~9 µs of a cell).
+        """
+        energy_j = self.energy_j
+        iso = _same if datetimes else _isoformat
         return {
             "schema": RECORD_SCHEMA,
             "id": self.id,
@@ -290,18 +304,18 @@ class CellRecord:
             "cell": self.cell,
             "kind": self.kind,
             "status": self.status,
-            "start_utc": self.start_utc.isoformat(),
-            "end_utc": self.end_utc.isoformat(),
+            "start_utc": iso(self.start_utc),
+            "end_utc": iso(self.end_utc),
             "duration_s": self.duration_s,
-            "energy_j": self.energy_j,
-            "co2e_g": self.co2e_g,
+            "energy_j": energy_j,
+            "co2e_g": self.co2e_g_of(energy_j),
             "start_s": self.start_s,
             "end_s": self.end_s,
             "devices": [d.to_dict() for d in self.devices],
             "flags": list(self.flags),
             "intensity_g_per_kwh": self.intensity_g_per_kwh,
             "intensity_source": self.intensity_source,
-            "intensity_utc": None if self.intensity_utc is None else self.intensity_utc.isoformat(),
+            "intensity_utc": None if self.intensity_utc is None else iso(self.intensity_utc),
             "region": self.region,
             "pue": self.pue,
             "scope": self.scope,
