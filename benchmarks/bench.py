@@ -82,8 +82,8 @@ import json, time, io, sys, os, tempfile, statistics
 log_dir = tempfile.mkdtemp()
 os.environ["JUPYTER_CARBON_LOG_DIR"] = log_dir
 from IPython.core.interactiveshell import InteractiveShell
-shell = InteractiveShell.instance()
-shell.history_manager.enabled = False
+from traitlets.config import Config
+shell = InteractiveShell.instance(config=Config(HistoryManager={{"enabled": False}}))  # no history thread (see HISTORY)
 sink = io.StringIO()
 real_stdout, real_stderr = sys.stdout, sys.stderr
 sys.stdout = sys.stderr = sink
@@ -145,6 +145,16 @@ print(json.dumps({{name: statistics.median(v) * 1e6 for name, v in results.items
 """
 
 
+# HISTORY: the shells above run without IPython's history. Not only to leave the database alone:
+# with history on (or merely ``history_manager.enabled = False`` after the shell started) every
+# ``run_cell(store_history=True)`` wakes IPython's HistorySavingThread, which then takes the GIL at
+# the first system call of the cell. In this tight loop nothing else releases the GIL, so a bare
+# cell defers that thread's work to the 5 ms switch interval (one batch per ~40 cells) while a
+# measured cell, whose log write is a system call, pays the hand-off in every cell: ~+45 µs on the
+# log's row that is IPython's work moved, not ours added. In a terminal or a kernel the thread runs
+# at every cell anyway (the main thread waits for input), which the real-kernel rows include.
+
+
 def bench_cells(reps: int, cells: int) -> dict[str, float]:
     """Median µs per trivial cell for each variant; CodeCarbon's is given relative to the bare
     shell of its own process (+ the main process's bare median, so all rows share one baseline)."""
@@ -159,8 +169,8 @@ LONG = """
 import json, time, io, sys, os, tempfile, tracemalloc, gc
 os.environ["JUPYTER_CARBON_LOG_DIR"] = tempfile.mkdtemp()
 from IPython.core.interactiveshell import InteractiveShell
-shell = InteractiveShell.instance()
-shell.history_manager.enabled = False
+from traitlets.config import Config
+shell = InteractiveShell.instance(config=Config(HistoryManager={{"enabled": False}}))  # no history thread (see HISTORY)
 sink = io.StringIO()
 real_stdout = sys.stdout
 sys.stdout = sink

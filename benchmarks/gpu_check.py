@@ -175,9 +175,9 @@ CELL = "x = 1"
 def cell_overhead_us(cells: int, rounds: int) -> dict[str, Any]:
     """Median cell time with ``%carbon on --quiet`` (log off) minus the bare shell's, interleaved."""
     from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
 
-    shell = InteractiveShell.instance()
-    shell.history_manager.enabled = False
+    shell = InteractiveShell.instance(config=Config(HistoryManager={"enabled": False}))  # no history thread: see bench.py
     sink = io.StringIO()
 
     def batch() -> float:
