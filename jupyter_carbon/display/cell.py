@@ -1,7 +1,8 @@
 """The notebook view of one measured window: at most one output, and nothing until it is worth it.
 
 Messages are what a cell pays for in a real kernel (each display is serialised, signed and sent
-over ZMQ, then rendered), so this view sends as few as possible:
+over ZMQ, then rendered), so this view sends as few as possible (and without waiting for the
+kernel's IO thread: ``publish.py``):
 
 * at the start: nothing;
 * while the cell runs, only once it has run ``LIVE_AFTER_S`` (``COMPACT_LIVE_AFTER_S`` for the
@@ -31,6 +32,7 @@ from typing import Any
 from ..record import CellRecord
 from ..sampler import Progress
 from . import html as H
+from .publish import publish
 from .text import TextView, format_record, format_record_line, record_name
 
 __all__ = ["NotebookView", "MIN_UPDATE_S", "LIVE_AFTER_S", "COMPACT_LIVE_AFTER_S", "LAST_CELLS"]
@@ -48,12 +50,6 @@ _ids = itertools.count()
 _PREFIX = f"jupyter-carbon-{os.getpid()}-{int(time.time())}"
 
 
-def _publish(data: dict[str, str], display_id: str, update: bool) -> None:
-    from IPython.display import publish_display_data
-
-    publish_display_data(data, transient={"display_id": display_id}, update=update)
-
-
 class NotebookView:
     """Running figures for long cells, then the report (full) or one line (compact), in one output."""
 
@@ -65,7 +61,7 @@ class NotebookView:
         label: str | None = None,
         cell: int | None = None,
         clock: Callable[[], float] = time.monotonic,
-        publish: Callable[[dict[str, str], str, bool], None] = _publish,
+        publish: Callable[[dict[str, str], str, bool], None] = publish,
         **_meta: Any,  # the window's other metadata (kind, items, …): the record carries it
     ) -> None:
         self.session = session
