@@ -47,8 +47,8 @@ def _queue(data: dict[str, str], transient: dict[str, str], update: bool) -> boo
         return False
     if getattr(pub, "_hooks", None) != [] or getattr(pub, "store_display_history", False):
         return False  # a capture in this thread, or a history to keep: IPython's way does both
-    streams = [s for s in (sys.stdout, sys.stderr) if getattr(s, "pub_thread", None) is not None]
-    if any(s.pub_thread is not io_thread for s in streams):
+    streams = [s for s in (sys.stdout, sys.stderr) if getattr(s, "pub_thread", None) is not None]  # ipykernel's
+    if any(getattr(s, "pub_thread", None) is not io_thread for s in streams):
         return False
     msg_type = "update_display_data" if update else "display_data"
     msg = session.msg(msg_type, {"data": data, "metadata": {}, "transient": transient}, parent=pub.parent_header)
