@@ -49,7 +49,7 @@ def executed(tmp_path_factory) -> Path:
     _notebook(folder / "nb.ipynb")
     env = child_env(JUPYTER_CARBON_LOG_DIR=str(folder / "logs"))
     done = subprocess.run(
-        [sys.executable, "-m", "jupyter", "nbconvert", "--execute", "--to", "notebook", "--output", "saved.ipynb", str(folder / "nb.ipynb")],
+        [sys.executable, "-m", "nbconvert", "--execute", "--to", "notebook", "--output", "saved.ipynb", str(folder / "nb.ipynb")],
         capture_output=True, text=True, env=env, cwd=folder, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -74,7 +74,7 @@ def test_exported_html_shows_the_reports_offline(executed, tmp_path, widget_stat
         nb["metadata"].pop("widgets", None)
     source = tmp_path / "in.ipynb"
     source.write_text(json.dumps(nb))
-    done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--output", "out.html", str(source)], capture_output=True, text=True, env=child_env(), cwd=tmp_path, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", "--output", "out.html", str(source)], capture_output=True, text=True, env=child_env(), cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     html_path = tmp_path / "out.html"
     assert ("widget-state+json" in html_path.read_text()) == widget_state
