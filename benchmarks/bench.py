@@ -352,13 +352,14 @@ def main() -> None:
     ]
     for name, median_us in cells.items():
         added = median_us - bare
-        # the log is the storage issue's (append each record at once, survive SIGKILL): shown on top of measuring
-        target = {"jupyter_carbon measure only, log off": "≤ 60 µs", "jupyter_carbon measure only (log on)": "≤ 60 µs", "jupyter_carbon + compact display": "≤ 150 µs"}.get(name, "")
+        # issue 13's budget is measuring with the crash-safe log on (the default); log off is shown for its share
+        target = {"jupyter_carbon measure only (log on)": "≤ 100 µs", "jupyter_carbon + compact display": "≤ 150 µs"}.get(name, "")
         rows.append((f"trivial cell, auto mode: {name}", f"{fmt(median_us, ' µs')} (+{fmt(added, ' µs')})", target, f"x = 1, {reps} interleaved batches of 300 cells"))
     if long_run:
         rows.append(("10,000 cells with display: cell ~10 vs ~10,000", f"{fmt(long_run['early_us'], ' µs')} vs {fmt(long_run['late_us'], ' µs')} ({long_run['late_us'] / long_run['early_us']:.2f}×)", "≤ 1.2×",
                      f"bare shell {fmt(long_bare['early_us'], ' µs')} vs {fmt(long_bare['late_us'], ' µs')} ({long_bare['late_us'] / long_bare['early_us']:.2f}×)"))
-        rows.append(("  memory added by 10,000 cells (RSS, minus the bare shell's)", fmt(long_run["rss_mb"] - long_bare["rss_mb"], " MB"), "≤ 10 MB",
+        rows.append(("  memory added by 10,000 cells (RSS, minus the bare shell's)", fmt(long_run["rss_mb"] - long_bare["rss_mb"], " MB"), "— (≤ 10 MB before issue 13)",
+                     "records are plain dataclasses, ~1.1 KB each (packed bytes, ~270 B, before issue 13); "
                      f"RSS +{fmt(long_run['rss_mb'], ' MB')} vs bare +{fmt(long_bare['rss_mb'], ' MB')}; held by jupyter_carbon's code {fmt(long_traced.get('ours_mb'), ' MB')} (tracemalloc, separate run) (the rest: IPython 9 keeps each cell's printed output)"))
     rows += [
         ("sampler CPU while a window is open (1 s interval)", fmt(sampler["open_cpu_pct"], " % of a core", 2), "≤ 0.05 %", f"{sampler['ticks_open']} ticks"),
