@@ -116,6 +116,7 @@ def stub_pynvml(gpus: list[dict], clock: Callable[[], float]) -> types.ModuleTyp
 
     def nvmlDeviceGetTotalEnergyConsumption(i: int) -> int:
         _check(i)
+        state["energy_reads"] = state.get("energy_reads", 0) + 1
         if not gpus[i].get("counter", True):
             raise NVMLError("Not Supported")
         _advance(i)

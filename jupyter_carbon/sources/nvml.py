@@ -11,6 +11,14 @@ smallest window it resolves (``resolution_s``); the ledger treats a shorter wind
 (recent power × time, flagged), never as a measured 0 J. ``benchmarks/gpu_check.py`` measures the
 real refresh period of a given GPU.
 
+Reading the counter is slow: ~2.3 ms per call on an H200 (driver 580), against ~1.5 µs for the
+power (``benchmarks/gpu_check.py``; docs/benchmarks.md). Read at every window start and stop it
+would add ~5 ms to every cell. Since the counter only changes every ``resolution_s``, a read within
+that time of the last counter read carries that reading forward with the power instead (last
+counter value + power × time since it; never below a value already returned): windows end within
+~1.5 µs, back-to-back cells read the counter about once per refresh period, and the error stays
+within the counter's own granularity (a window shorter than it is an estimate anyway).
+
 Only GPUs visible to this process count: ``CUDA_VISIBLE_DEVICES`` (indices or ``GPU-`` UUID
 prefixes, truncated at the first invalid entry as CUDA does) selects them.
 """
@@ -53,12 +61,21 @@ class NvmlSource:
             self.method = "nvml-power"
             self._power = PowerIntegral(now_s, nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0)
         self.resolution_s = RESOLUTION_S[self.method]
+        self._counter_s = now_s  # when the counter was last read …
+        self._counter_j = 0.0  # … and its value then, since the start (J)
+        self._last_j = 0.0  # the last energy returned: readings never go down
 
     def read(self, now_s: float) -> Reading:
-        if self._start_mj is not None:
-            energy_j = (self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle) - self._start_mj) / 1000.0
-        else:
+        if self._start_mj is None:
             energy_j = self._power.add(now_s, self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0)
+        elif now_s - self._counter_s < self.resolution_s:  # the counter has changed at most once since
+            power_w = self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
+            energy_j = max(self._counter_j + power_w * (now_s - self._counter_s), self._last_j)
+        else:
+            counter_j = (self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle) - self._start_mj) / 1000.0
+            self._counter_s, self._counter_j = now_s, counter_j
+            energy_j = max(counter_j, self._last_j)
+        self._last_j = energy_j
         return Reading(energy_j, energy_j, energy_j)
 
     def close(self) -> None:
