@@ -2,8 +2,7 @@
 
 IPython's ``publish_display_data`` in ipykernel first flushes ``sys.stdout`` and ``sys.stderr`` and
 waits, for each, until the kernel's IO thread has sent what it holds: two round trips to that
-thread per message, about two thirds of what one display adds to a trivial cell (real kernel,
-docs/benchmarks.md). The flushes are there so that text a cell printed comes before the display.
+thread per message, most of what one display adds to a trivial cell (docs/benchmarks.md). The flushes are there so that text a cell printed comes before the display.
 
 Here the same order is kept without waiting: one function is queued on the kernel's IO thread
 (``IOPubThread.schedule``, which runs what it is given in order) that flushes the streams there,

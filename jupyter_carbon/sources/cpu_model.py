@@ -196,15 +196,13 @@ class ProcUptimeCpu:
     ``/proc/uptime`` holds the uptime and the idle CPU-seconds summed over all CPUs (10 ms
     resolution), so busy = uptime × online CPUs − idle: the same utilisation as psutil's
     ``cpu_times`` deltas, except that iowait and steal count as busy. It is read at every window
-    start and stop, and it is cheap where ``/proc/stat`` is not: measured in an IPython shell on a
-    2-core VM, two reads of ``/proc/stat`` per cell added ~150 µs to the cell (the kernel formats
-    every CPU's and every IRQ's counters, evicting the shell's caches), two of ``/proc/uptime``
-    ~60 µs. On a 128-CPU server the difference is larger still.
+    start and stop, and it is cheap where ``/proc/stat`` is not (the kernel formats every CPU's and
+    every IRQ's counters for that one, more so on a server with many CPUs: docs/benchmarks.md).
     """
 
     #: The file counts in 10 ms steps, so a read within 10 ms of the previous one tells nothing new
     #: (at most one step): it returns the previous value. Cells run back to back then cost no read
-    #: at all (each read is a kernel entry, ~20 µs inside a shell on a VM).
+    #: at all.
     REUSE_S = 0.01
 
     def __init__(self, path: str = "/proc/uptime") -> None:

@@ -11,13 +11,13 @@ smallest window it resolves (``resolution_s``); the ledger treats a shorter wind
 (recent power × time, flagged), never as a measured 0 J. ``benchmarks/gpu_check.py`` measures the
 real refresh period of a given GPU.
 
-Reading the counter is slow: ~2.3 ms per call on an H200 (driver 580), against ~1.5 µs for the
-power (``benchmarks/gpu_check.py``; docs/benchmarks.md). Read at every window start and stop it
-would add ~5 ms to every cell. Since the counter only changes every ``resolution_s``, a read within
-that time of the last counter read carries that reading forward with the power instead (last
-counter value + power × time since it; never below a value already returned): windows end within
-~1.5 µs, back-to-back cells read the counter about once per refresh period, and the error stays
-within the counter's own granularity (a window shorter than it is an estimate anyway).
+Reading the counter is slow (milliseconds on an H200, against microseconds for the power:
+docs/benchmarks.md): read at every window start and stop it would add milliseconds to every cell.
+Since the counter only changes every ``resolution_s``, a read within that time of the last counter
+read carries that reading forward with the power instead (last counter value + power × time since
+it; never below a value already returned): back-to-back cells read the counter about once per
+refresh period, and the error stays within the counter's own granularity (a window shorter than it
+is an estimate anyway).
 
 Only GPUs visible to this process count: ``CUDA_VISIBLE_DEVICES`` (indices or ``GPU-`` UUID
 prefixes, truncated at the first invalid entry as CUDA does) selects them.
@@ -105,8 +105,7 @@ def visible_indices(env_value: str | None, uuids: list[str]) -> list[int]:
 
 
 def _driver_library_present() -> bool:
-    """Cheap probe before importing pynvml: can the driver library load? (On the 2-core VM of
-    docs/benchmarks.md, no driver: the probe took 0.04–2.7 ms, ``import pynvml`` 8–30 ms.)"""
+    """Cheap probe before importing pynvml (itself slow to import): can the driver library load?"""
     import ctypes
     import sys
 

@@ -74,8 +74,8 @@ _LINE = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 
 
 def _line(obj: dict[str, Any]) -> bytes:
-    """``obj`` as one line of compact UTF-8 JSON (orjson: a record's line in ~2 µs, not ~16 µs
-    with the json module; the same text to a reader). Raises TypeError for a value JSON cannot hold."""
+    """``obj`` as one line of compact UTF-8 JSON (orjson, several times faster than the json module
+    for the same text: docs/benchmarks.md). Raises TypeError for a value JSON cannot hold."""
     return orjson.dumps(obj, option=_LINE)
 
 
@@ -112,8 +112,8 @@ class SessionLog:
 
     retry_s = 10.0
     #: How often (at most) the open file's link count is checked. A deleted file is written again
-    #: whole from the session's records when noticed, so a check per record (an ``fstat``, ~9 µs
-    #: of a cell in a shell: docs/benchmarks.md) would lose nothing less.
+    #: whole from the session's records when noticed, so a check per record (a system call in
+    #: every cell) would lose nothing less.
     deleted_check_s = 1.0
 
     def __init__(
