@@ -2,7 +2,8 @@
 
 IPython's ``publish_display_data`` in ipykernel first flushes ``sys.stdout`` and ``sys.stderr`` and
 waits, for each, until the kernel's IO thread has sent what it holds: two round trips to that
-thread per message, most of what one display adds to a trivial cell (docs/benchmarks.md). The flushes are there so that text a cell printed comes before the display.
+thread per message, most of what one display adds to a trivial cell (docs/benchmarks.md). The
+flushes are there so that text a cell printed comes before the display.
 
 Here the same order is kept without waiting: one function is queued on the kernel's IO thread
 (``IOPubThread.schedule``, which runs what it is given in order) that flushes the streams there,
@@ -46,7 +47,7 @@ def _queue(data: dict[str, str], transient: dict[str, str], update: bool) -> boo
         return False
     if getattr(pub, "_hooks", None) != [] or getattr(pub, "store_display_history", False):
         return False  # a capture in this thread, or a history to keep: IPython's way does both
-    streams = [s for s in (sys.stdout, sys.stderr) if getattr(s, "pub_thread", None) is not None]  # ipykernel's
+    streams = [s for s in (sys.stdout, sys.stderr) if getattr(s, "pub_thread", None) is not None]  # ipykernel's streams
     if any(getattr(s, "pub_thread", None) is not io_thread for s in streams):
         return False
     msg_type = "update_display_data" if update else "display_data"

@@ -23,9 +23,10 @@ Safety: the folder must be a real folder (not a symlink) owned by this user and 
 others, and the file is opened relative to it with ``O_NOFOLLOW``; otherwise nothing is written,
 one line says why and where, and records stay in memory. A file or folder deleted while the
 session runs (``git clean -fdx``) is noticed (its link count is 0, checked at most every
-``deleted_check_s``) and written again whole from the session's records, with one line saying so. A write that fails (full disk, quota, read-only) keeps the lines waiting in
-memory and retries at later records (at most every ``retry_s`` seconds): they are written, in
-order, once there is room. The extension never raises into the user's cell from here.
+``deleted_check_s``) and written again whole from the session's records, with one line saying so.
+A write that fails (full disk, quota, read-only) keeps the lines waiting in memory and retries at
+later records (at most every ``retry_s`` seconds): they are written, in order, once there is room.
+The extension never raises into the user's cell from here.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def public_config(config: Any) -> dict[str, Any]:
 
 def record_line(record: CellRecord) -> bytes:
     """The log line of ``record``; raises TypeError or ValueError for a value JSON cannot hold."""
-    return _line({"type": "record", **record.to_dict(datetimes=True)})  # orjson writes them as isoformat() does
+    return _line({"type": "record", **record.to_dict(datetimes=True)})  # orjson writes isoformat()'s text
 
 
 class SessionLog:
@@ -137,8 +138,7 @@ class SessionLog:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file we opened
-        self._pid = os.getpid()
-        self._generation = _fork_generation  # a fork since: the file is the parent's
+        self._generation = _fork_generation  # changed since: this is a forked child and the file its parent's
         self._check_at = 0.0  # when to check the link count next
         self._folder_key: str | None = None
         self._pending: list[bytes] = []
@@ -158,7 +158,7 @@ class SessionLog:
             if folder is None:  # log_dir=none: the user keeps records in memory only
                 return False
             folder = str(folder)
-            if folder != self._folder_key or self._generation != _fork_generation:
+            if folder != self._folder_key or not self._ours():
                 self._switch(folder)
             try:
                 line = record_line(record)
@@ -256,8 +256,8 @@ class SessionLog:
 
     def _switch(self, folder: str) -> None:
         self._close_fd()
-        if self._generation != _fork_generation:  # a forked child: its own file, none of its parent's lines
-            self._pid, self._generation, self._pending = os.getpid(), _fork_generation, []
+        if not self._ours():  # a forked child: its own file, none of its parent's lines
+            self._generation, self._pending = _fork_generation, []
         self.path = None
         self._torn = False
         self._folder_key = folder
@@ -301,7 +301,7 @@ class SessionLog:
 
     def _close_fd(self) -> None:
         if self._fd is not None:
-            if self._pid == os.getpid():
+            if self._ours():
                 try:
                     os.fsync(self._fd)
                 except OSError:
@@ -312,6 +312,10 @@ class SessionLog:
                 pass
             self._fd = None
 
+    def _ours(self) -> bool:
+        """Whether this process opened the log (not a child forked since)."""
+        return self._generation == _fork_generation
+
     @property
     def pending(self) -> int:
         """Lines waiting to be written."""
@@ -320,7 +324,7 @@ class SessionLog:
     def close(self) -> None:
         """Try once more to write what waits, fsync and close; a later ``append`` reopens. Idempotent."""
         with self._lock:
-            if self._pending and self._folder_key is not None and self._pid == os.getpid():
+            if self._pending and self._folder_key is not None and self._ours():
                 self._retry_at = 0.0
                 self._flush()
             self._close_fd()
@@ -367,7 +371,7 @@ _open_logs: weakref.WeakSet[SessionLog] = weakref.WeakSet()  # closed cleanly at
 @atexit.register
 def _close_open_logs() -> None:
     for log in list(_open_logs):
-        if log._pid == os.getpid():  # a forked child exiting leaves its parent's file alone
+        if log._ours():  # a forked child exiting leaves its parent's file alone
             log.close()
 
 
