@@ -15,6 +15,8 @@ from jupyter_carbon.cli import main
 from jupyter_carbon.storage.export import CODECARBON_COLUMNS, export_records
 from jupyter_carbon.storage.log import SessionLog
 
+pytestmark = pytest.mark.slow
+
 CELLS = [
     ("markdown", "# a small notebook"),
     ("code", "import jupyter_carbon, os\nprint(jupyter_carbon.__file__)\nprint(os.environ['JUPYTER_CARBON_REGION'])"),

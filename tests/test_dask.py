@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed")
 
 import jupyter_carbon  # noqa: E402

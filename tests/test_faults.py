@@ -15,9 +15,9 @@ Where each case of the suite lives (the rest are below):
 | counters unreadable | test_rapl.py::test_unreadable_counter_falls_back_to_model_with_reason, ::test_permission_error_names_the_fix |
 | NVML failing at init and mid-cell | test_nvml.py::test_init_error_is_a_reason_not_an_exception, ::test_gpu_lost_mid_window_marks_the_window_and_keeps_the_rest |
 | sampler thread dying | test_sampler.py::test_dead_thread_is_detected_restarted_and_flagged |
-| kernel SIGKILL, torn last line | test_storage_log.py, test_storage_mmap.py::test_sigkill_loses_no_record_written_through_the_mapping, ::test_reopen_after_a_torn_line_keeps_the_fragment_on_its_own_line |
+| kernel SIGKILL, torn last line | test_storage_log.py::test_kernel_killed_with_sigkill_loses_no_closed_record, ::test_torn_last_line_is_skipped_with_a_note |
 | unwritable log folder, two kernels in one folder | test_storage_log.py |
-| disk full while the log grows, file system without preallocation or mapping | test_storage_mmap.py::test_full_disk_at_growth_gives_one_problem_and_keeps_earlier_records, ::test_unsupported_fallocate_falls_back_to_os_write, ::test_mapping_failures_fall_back_to_os_write |
+| disk full while the log grows, a read-only file system | test_storage_log.py::test_a_full_disk_keeps_records_waiting_and_writes_them_when_there_is_room, ::test_a_read_only_filesystem_warns_once |
 | wall-clock jump | test_sampler.py::test_durations_use_the_monotonic_clock_not_wall_time |
 | simulated 24-hour cell | test_sampler.py::test_timeline_is_bounded_for_a_24_hour_window |
 | 100,000 simulated cells | test_100k_simulated_cells_have_constant_per_cell_work (here) |
@@ -148,6 +148,7 @@ def test_threads_left_running_are_attributed_to_open_windows_only(shell):
     assert second.totals.energy_j == pytest.approx(first.energy_j + second.energy_j, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_keyboard_interrupt_in_a_real_kernel(tmp_path):
     """A real kernel interrupted through jupyter_client mid-cell: the cell is interrupted as usual,
     the record is kept as 'interrupted', and the kernel goes on measuring."""

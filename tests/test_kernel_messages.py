@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("jupyter_client")
 pytest.importorskip("ipykernel")
 from storage_helpers import real_kernel  # noqa: E402

@@ -231,6 +231,7 @@ def test_display_cost_does_not_grow_with_the_session(session):
     assert late < early * 2 + 0.05, (early, late)
 
 
+@pytest.mark.slow
 def test_plots_leave_pyplot_backend_and_figures_alone(session):
     run_cell(session, ticks=3)
     code = (

@@ -251,6 +251,7 @@ def test_fifo_in_the_powercap_tree_does_not_hang(tmp_path, which, no_pynvml):
     assert {s.method for s in found.sources} == {"cpu-model", "ram-model"}
 
 
+@pytest.mark.slow
 def test_fifo_counter_does_not_hang_the_status_command(tmp_path):
     """``jupyter-carbon status`` (a fresh process, as a user runs it) with a FIFO where a counter should be."""
     import os

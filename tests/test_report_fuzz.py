@@ -21,6 +21,8 @@ from jupyter_carbon.cli import main
 from jupyter_carbon.display.history_text import format_history
 from jupyter_carbon.storage.history import list_sessions
 
+pytestmark = pytest.mark.slow
+
 LOG_NAME = "session-20240501T120000Z-1-abcdef.jsonl"
 HEADER = b'{"type":"session","log_schema":3,"session_id":"x","start_utc":"2024-05-01T12:00:00+00:00"}\n'
 FORMATS = ("text", "csv", "json", "html")

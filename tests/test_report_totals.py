@@ -117,6 +117,7 @@ def test_baseline_in_auto_mode_is_nested_in_its_cell(log_dir, shell, capsys) -> 
     assert f"jupyter_carbon session: {t.cells} cell" in out and "inside others, counted once" in out
 
 
+@pytest.mark.slow
 def test_run_counts_a_track_block_inside_a_cell_once(tmp_path) -> None:
     import subprocess
 

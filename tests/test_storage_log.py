@@ -238,6 +238,7 @@ def _mount_tmpfs(path: Path, size: str) -> None:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
 
 
+@pytest.mark.slow
 def test_a_full_disk_keeps_records_waiting_and_writes_them_when_there_is_room(tmp_path: Path) -> None:
     disk = tmp_path / "small"
     _mount_tmpfs(disk, "64k")
@@ -266,6 +267,7 @@ def test_a_full_disk_keeps_records_waiting_and_writes_them_when_there_is_room(tm
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+@pytest.mark.slow
 def test_a_read_only_filesystem_warns_once(tmp_path: Path) -> None:
     disk = tmp_path / "ro"
     _mount_tmpfs(disk, "1m")
@@ -304,6 +306,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_concurrent_writers_never_interleave(tmp_path: Path) -> None:
     n = 300
     shared = tmp_path / "logs" / "shared.jsonl"
@@ -371,6 +374,7 @@ def _run(kc, code: str, outputs: list[str]) -> dict:
     return kc.execute_interactive(code, timeout=60, output_hook=hook)["content"]
 
 
+@pytest.mark.slow
 def test_kernel_killed_with_sigkill_loses_no_closed_record(tmp_path: Path) -> None:
     pytest.importorskip("jupyter_client")
     logs = tmp_path / "logs"

@@ -11,6 +11,8 @@ import json
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 jupyter_client = pytest.importorskip("jupyter_client")
 from storage_helpers import real_kernel  # noqa: E402
 
