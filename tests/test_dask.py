@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from storage_helpers import child_env
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,7 @@ from jupyter_carbon.carbon_session import CarbonSession  # noqa: E402
 from jupyter_carbon.cluster import ClusterPart, HostPart  # noqa: E402
 from jupyter_carbon.cluster.attribute import attribute  # noqa: E402
 from jupyter_carbon.cluster.client import ClusterMeter  # noqa: E402
-from jupyter_carbon.cluster.observer import LATE_KIND, attach_cluster  # noqa: E402
+from jupyter_carbon.cluster.observer import LATE_KIND  # noqa: E402
 
 #: Defined in the shell, as a notebook would: pickled by value, so workers need not import this file.
 BURN = """
@@ -58,14 +59,26 @@ def parts_of(records):
     return [r.cluster for r in records]
 
 
-def test_dask_on_without_a_client_says_what_to_do():
-    session = CarbonSession(threaded=False)
-    attach_cluster(session)
-    session.configure(dask="on")
-    with session.open("x") as m:
-        pass
-    assert m.record.cluster is None
-    assert any("dask=on but this kernel has no distributed.Client" in p for p in session.problems)
+_WITHOUT_A_CLIENT = """
+import distributed  # imported, as in a kernel that uses Dask, but no Client made
+from jupyter_carbon.carbon_session import CarbonSession
+from jupyter_carbon.cluster.observer import attach_cluster
+session = CarbonSession(threaded=False)
+attach_cluster(session)
+session.configure(dask="on")
+with session.open("x") as m:
+    pass
+print(m.record.cluster is None)
+print(any("dask=on but this kernel has no distributed.Client" in p for p in session.problems))
+"""
+
+
+def test_dask_on_without_a_client_says_what_to_do(tmp_path):
+    # In a fresh process: a Client left by another test of this module would be this one's client.
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_A_CLIENT], capture_output=True, text=True,
+                          env=child_env(JUPYTER_CARBON_LOG_DIR="none"), cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
 
 
 # --- a LocalCluster: two worker processes on one host ------------------------------------------
