@@ -11,8 +11,10 @@ from stubs import amdsmi as stub
 from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.config import Config
 from jupyter_carbon.sources import amd
-from jupyter_carbon.sources.amd import amd_visible_indices, discover_amd, energy_uj_from_count, power_w_from_info
+from jupyter_carbon.sources.amd import energy_uj_from_count, power_w_from_info
 from jupyter_carbon.sources.detect import detect
+from jupyter_carbon.sources.discovery import DiscoveryContext
+from jupyter_carbon.sources.visible import amd_visible_indices
 
 
 @pytest.fixture
@@ -193,5 +195,5 @@ def test_no_driver_costs_no_import(no_pynvml, monkeypatch):
     if amd._driver_present():
         pytest.skip("this machine has an AMD GPU driver")
     with pytest.raises(amd.AmdUnavailable, match="no AMD GPU driver"):
-        discover_amd({}, 0.0)
+        amd.discover(DiscoveryContext(now_s=0.0, environ={}))
     assert "amdsmi" not in sys.modules

@@ -10,8 +10,9 @@ from stubs import zeus_apple_silicon as stub
 
 from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.config import Config
-from jupyter_carbon.sources.apple import discover_apple
+from jupyter_carbon.sources import apple
 from jupyter_carbon.sources.detect import detect
+from jupyter_carbon.sources.discovery import DiscoveryContext
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_parts_not_reported_are_modelled(soc, clock, tmp_path):
 
 def test_cpu_field_of_early_releases(soc, clock):
     soc({"cpu_total_mj": lambda t: 7.0}, legacy=True)
-    sources = discover_apple(clock.now_s)
+    sources = apple.discover(DiscoveryContext(now_s=clock.now_s)).sources
     clock.advance(2.0)
     assert sources[0].read(clock.now_s).energy_j == pytest.approx(14.0, abs=0.002)
 

@@ -7,8 +7,10 @@ from stubs.hwmon import FakeHwmon
 
 from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.config import Config
+from jupyter_carbon.sources import intel_gpu
 from jupyter_carbon.sources.detect import detect
-from jupyter_carbon.sources.intel_gpu import IntelGpuUnavailable, discover_intel_gpu
+from jupyter_carbon.sources.discovery import DiscoveryContext
+from jupyter_carbon.sources.intel_gpu import IntelGpuUnavailable
 
 
 @pytest.fixture
@@ -43,7 +45,8 @@ def test_xe_card_energy_is_measured_in_microjoules(hwmon, clock, no_pynvml):
 
 def test_i915_unlabelled_energy1(hwmon, clock):
     hwmon.add("i915", "0000:4d:00.0")
-    sources, skipped = discover_intel_gpu(hwmon.root, clock.now_s)
+    found = intel_gpu.discover(DiscoveryContext(now_s=clock.now_s, hwmon_root=hwmon.root))
+    sources, skipped = found.sources, found.skipped
     assert [s.device for s in sources] == ["gpu0 Intel i915 0000:4d:00.0"]
     assert skipped == {}
 
@@ -51,7 +54,7 @@ def test_i915_unlabelled_energy1(hwmon, clock):
 def test_integrated_gpu_is_left_to_rapl(hwmon, clock):
     hwmon.add("i915", "0000:00:02.0")
     with pytest.raises(IntelGpuUnavailable, match="part of the CPU package"):
-        discover_intel_gpu(hwmon.root, clock.now_s)
+        intel_gpu.discover(DiscoveryContext(now_s=clock.now_s, hwmon_root=hwmon.root))
 
 
 def test_wraparound_at_32_bits(hwmon, clock, no_pynvml):
@@ -101,7 +104,7 @@ def test_unreadable_counter_says_how_to_fix(hwmon, clock, monkeypatch):
 
     monkeypatch.setattr(counter, "PreadFile", denied)  # where a counter file is opened
     with pytest.raises(IntelGpuUnavailable, match="sudo chmod a\\+r"):
-        discover_intel_gpu(hwmon.root, clock.now_s)
+        intel_gpu.discover(DiscoveryContext(now_s=clock.now_s, hwmon_root=hwmon.root))
 
 
 def test_no_tree_is_a_reason(tmp_path, no_pynvml):

@@ -11,7 +11,7 @@ from fakes import exact_energy_j, run_window, sine_power, stub_pynvml
 from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.config import Config
 from jupyter_carbon.sources.detect import detect
-from jupyter_carbon.sources.nvml import visible_indices
+from jupyter_carbon.sources.visible import visible_indices
 
 
 @pytest.fixture

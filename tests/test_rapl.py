@@ -11,7 +11,8 @@ from jupyter_carbon.carbon_session import CarbonSession
 from jupyter_carbon.config import Config
 from jupyter_carbon.sources import rapl
 from jupyter_carbon.sources.detect import detect
-from jupyter_carbon.sources.rapl import RaplUnavailable, discover_rapl
+from jupyter_carbon.sources.discovery import DiscoveryContext
+from jupyter_carbon.sources.rapl import RaplUnavailable
 
 
 def profile(t: float) -> dict[str, float]:
@@ -28,7 +29,7 @@ def profile(t: float) -> dict[str, float]:
 
 def test_discover_keeps_packages_and_dram_only(tmp_path):
     FakePowercap(tmp_path, sockets=2)
-    sources = discover_rapl(tmp_path)
+    sources = rapl.discover(DiscoveryContext(powercap_root=tmp_path)).sources
     assert sorted((s.component, s.device) for s in sources) == [
         ("cpu", "package-0"), ("cpu", "package-1"), ("ram", "dram-0"), ("ram", "dram-1"),
     ]
@@ -114,7 +115,7 @@ def test_permission_error_names_the_fix(tmp_path, monkeypatch):
 
     monkeypatch.setattr(counter, "PreadFile", deny)  # where a counter file is opened
     with pytest.raises(RaplUnavailable) as info:
-        discover_rapl(tmp_path)
+        rapl.discover(DiscoveryContext(powercap_root=tmp_path))
     message = str(info.value)
     assert "CVE-2020-8694" in message and rapl.RAPL_PERMISSION_FIX in message
     assert "\n" not in message
@@ -122,7 +123,7 @@ def test_permission_error_names_the_fix(tmp_path, monkeypatch):
 
 def test_missing_tree_reason(tmp_path):
     with pytest.raises(RaplUnavailable, match="no powercap tree"):
-        discover_rapl(tmp_path / "absent")
+        rapl.discover(DiscoveryContext(powercap_root=tmp_path / "absent"))
 
 
 def test_counter_vanishing_mid_window_is_flagged_not_raised(tmp_path, clock, no_pynvml):

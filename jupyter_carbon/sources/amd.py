@@ -36,16 +36,17 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import TypeVar
 
 from .base import PowerIntegral, Reading
 from .counter import CounterTotal
-from .nvml import visible_indices
+from .discovery import DiscoveryContext, Found, Unavailable
+from .visible import amd_visible_indices
 
-__all__ = ["AmdSource", "AmdUnavailable", "discover_amd", "amd_visible_indices", "power_w_from_info", "energy_uj_from_count"]
+__all__ = ["AmdSource", "AmdUnavailable", "discover", "power_w_from_info", "energy_uj_from_count"]
 
 #: Seconds between the two reads of the start-up check.
 CHECK_S = 0.25
@@ -61,11 +62,14 @@ _sleep: Callable[[float], None] = time.sleep
 _clock: Callable[[], float] = time.monotonic
 
 
-class AmdUnavailable(Exception):
+T = TypeVar("T")
+
+
+class AmdUnavailable(Unavailable):
     """Why amdsmi cannot be used, in one line that says what to do."""
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     """A reported figure, or None for "N/A", UINT32_MAX/UINT64_MAX and the like."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -74,7 +78,7 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def power_w_from_info(info: dict) -> float | None:
+def power_w_from_info(info: Mapping[str, object]) -> float | None:
     """Socket power in W from ``amdsmi_get_power_info``'s dict (average, else current, else socket)."""
     for key in ("average_socket_power", "current_socket_power", "socket_power"):
         power_w = _number(info.get(key))
@@ -83,7 +87,7 @@ def power_w_from_info(info: dict) -> float | None:
     return None
 
 
-def energy_uj_from_count(count: dict) -> float | None:
+def energy_uj_from_count(count: Mapping[str, object]) -> float | None:
     """Cumulative energy in µJ from ``amdsmi_get_energy_count``'s dict."""
     ticks = count.get("energy_accumulator", count.get("power"))  # "power" before amdsmi 6.2.1
     resolution_uj = _number(count.get("counter_resolution"))
@@ -92,36 +96,18 @@ def energy_uj_from_count(count: dict) -> float | None:
     return ticks * resolution_uj
 
 
-class _Library:
-    """amdsmi, shut down when the last source using it closes."""
-
-    def __init__(self, smi: Any, users: int) -> None:
-        self.smi = smi
-        self._users = users
-        self._lock = threading.Lock()
-
-    def release(self) -> None:
-        with self._lock:
-            self._users -= 1
-            if self._users == 0:
-                with contextlib.suppress(Exception):
-                    self.smi.amdsmi_shut_down()
-
-
 class AmdSource:
     component = "gpu"
     measured = True
 
-    def __init__(self, library: _Library, handle: Any, index: int, model: str, method: str, now_s: float, max_power_w: float) -> None:
-        self._library = library
-        self._smi = library.smi
+    def __init__(self, smi: ModuleType, handle: object, index: int, model: str, method: str, now_s: float, max_power_w: float) -> None:
+        self._smi = smi
         self._handle = handle
         #: the GPU's index as amdsmi lists it and its model name (with "(both dies)" for a whole MI250)
         self.index, self.model = index, model
         self.device = f"gpu{index} {model}"
         self.method = method
         self.resolution_s = RESOLUTION_S[method]
-        self._closed = False
         if method == "amd-energy":
             self._counter = CounterTotal(self._energy_uj(), now_s, max_power_w=max_power_w)
         else:
@@ -152,26 +138,10 @@ class AmdSource:
         return Reading(energy_j, energy_j, energy_j)
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._library.release()
+        pass  # amdsmi is shut down by the Found's close, after every source
 
     def __repr__(self) -> str:
         return f"<AmdSource {self.device!r} ({self.method})>"
-
-
-def amd_visible_indices(environ: Any, uuids: list[str]) -> list[int]:
-    """Indices (in HIP order) visible to this process under the ROCm visibility variables."""
-    order = list(range(len(uuids)))
-    rocr = environ.get("ROCR_VISIBLE_DEVICES")
-    if rocr is not None:
-        order = [order[i] for i in visible_indices(rocr, uuids)]
-    hip = environ.get("HIP_VISIBLE_DEVICES")
-    if hip is None:
-        hip = environ.get("CUDA_VISIBLE_DEVICES")
-    if hip is not None:
-        order = [order[i] for i in visible_indices(hip, [uuids[j] for j in order])]
-    return order
 
 
 def _driver_present() -> bool:
@@ -179,7 +149,7 @@ def _driver_present() -> bool:
     return "amdsmi" in sys.modules or os.path.exists("/dev/kfd")
 
 
-def _import_amdsmi() -> Any:
+def _import_amdsmi() -> ModuleType:
     try:
         with contextlib.redirect_stdout(None):  # amdsmi prints when libamd_smi.so is missing
             import amdsmi
@@ -190,7 +160,7 @@ def _import_amdsmi() -> Any:
     return amdsmi
 
 
-def _hip_order(smi: Any, handles: list) -> list:
+def _hip_order(smi: ModuleType, handles: list[object]) -> list[object]:
     enum = getattr(smi, "amdsmi_get_gpu_enumeration_info", None)
     if enum is None:
         return handles
@@ -200,20 +170,20 @@ def _hip_order(smi: Any, handles: list) -> list:
         return handles
 
 
-def _call(fn: Callable, *args: Any) -> Any:
+def _call(fn: Callable[..., T], *args: object) -> T | None:
     try:
         return fn(*args)
     except Exception:
         return None
 
 
-def _name(smi: Any, handle: Any) -> str:
+def _name(smi: ModuleType, handle: object) -> str:
     info = _call(smi.amdsmi_get_gpu_asic_info, handle) or {}
     name = info.get("market_name") or info.get("name") or "AMD GPU"
     return str(name).strip()
 
 
-def _cap_w(smi: Any, handle: Any) -> float | None:
+def _cap_w(smi: ModuleType, handle: object) -> float | None:
     info = _call(getattr(smi, "amdsmi_get_power_cap_info", lambda h: None), handle) or {}
     cap = _number(info.get("power_cap")) or _number(info.get("max_power_cap"))
     if not cap:
@@ -225,13 +195,11 @@ def _agree(counter_w: float, power_w: float) -> bool:
     return abs(counter_w - power_w) <= 20.0 or power_w / 3 <= counter_w <= power_w * 3
 
 
-def discover_amd(environ: Any, now_s: float, *, check_s: float = CHECK_S, sleep: Callable[[float], None] | None = None, clock: Callable[[], float] | None = None) -> tuple[list[AmdSource], dict[str, str]]:
-    """Return one source per visible AMD GPU and the reasons for those not measured (by device).
-
-    Raises ``AmdUnavailable`` when none can be measured.
-    """
-    sleep = sleep or _sleep
-    clock = clock or _clock
+def discover(context: DiscoveryContext) -> Found:
+    """One source per visible AMD GPU and the reasons for those not measured (by device);
+    ``close`` shuts amdsmi down. Raises ``AmdUnavailable`` when none can be measured."""
+    if "gpu" in context.power:
+        return Found()  # the user's wattage replaces every GPU (NVML's reason says so)
     if not _driver_present():
         raise AmdUnavailable("no AMD GPU driver (/dev/kfd not found)")
     smi = _import_amdsmi()
@@ -243,23 +211,29 @@ def discover_amd(environ: Any, now_s: float, *, check_s: float = CHECK_S, sleep:
     try:
         handles = _hip_order(smi, list(smi.amdsmi_get_processor_handles()))
         uuids = [str(_call(getattr(smi, "amdsmi_get_gpu_device_uuid", lambda h: ""), h) or "") for h in handles]
-        visible = amd_visible_indices(environ, uuids)
-        sources, skipped = _checked_sources(smi, handles, visible, now_s, check_s, sleep, clock)
+        visible = amd_visible_indices(context.environ, uuids)
+        found = _checked_sources(smi, handles, visible, context.now_s)
     except Exception as exc:
-        with contextlib.suppress(Exception):
-            smi.amdsmi_shut_down()
+        _shut_down(smi)
         raise AmdUnavailable(f"amdsmi error while listing GPUs: {exc}") from None
-    if not sources:
-        with contextlib.suppress(Exception):
-            smi.amdsmi_shut_down()
-        if skipped:
-            raise AmdUnavailable("; ".join(f"{d}: {why}" for d, why in skipped.items()))
+    if not found.sources:
+        _shut_down(smi)
+        if found.skipped:
+            raise AmdUnavailable("; ".join(f"{d}: {why}" for d, why in found.skipped.items()))
         raise AmdUnavailable("HIP_VISIBLE_DEVICES/ROCR_VISIBLE_DEVICES hide every GPU" if handles else "amdsmi reports no GPU")
-    return sources, skipped
+    found.close = lambda: _shut_down(smi)
+    return found
 
 
-def _checked_sources(smi, handles, visible, now_s, check_s, sleep, clock) -> tuple[list[AmdSource], dict[str, str]]:
-    """Read counter and power twice, ``check_s`` apart; keep the methods that are plausible."""
+def _shut_down(smi: ModuleType) -> None:
+    with contextlib.suppress(Exception):
+        smi.amdsmi_shut_down()
+
+
+def _checked_sources(
+    smi: ModuleType, handles: list[object], visible: list[int], now_s: float
+) -> Found:
+    """Read counter and power twice, ``CHECK_S`` apart; keep the methods that are plausible."""
     names = {i: _name(smi, handles[i]) for i in visible}
     devices = {i: f"gpu{i} {names[i]}" for i in visible}
     caps = {i: _cap_w(smi, handles[i]) for i in visible}
@@ -269,10 +243,10 @@ def _checked_sources(smi, handles, visible, now_s, check_s, sleep, clock) -> tup
         info = _call(smi.amdsmi_get_power_info, handles[i])
         return (energy_uj_from_count(count) if isinstance(count, dict) else None, power_w_from_info(info) if isinstance(info, dict) else None)
 
-    t0 = clock()
+    t0 = _clock()
     first = {i: read(i) for i in visible}
-    sleep(check_s)
-    t1 = clock()
+    _sleep(CHECK_S)
+    t1 = _clock()
     second = {i: read(i) for i in visible}
     dt = max(t1 - t0, 1e-6)
 
@@ -315,9 +289,8 @@ def _checked_sources(smi, handles, visible, now_s, check_s, sleep, clock) -> tup
     # the reporting die speaks for its card when a partner die is silent or hidden (an odd count)
     mi250 = [i for i in visible if "MI250" in names[i]]
     whole_card = len([i for i in mi250 if i in chosen]) < len(mi250) or len(mi250) % 2 == 1
-    library = _Library(smi, len(chosen))
-    sources = []
+    found = Found(skipped=skipped)
     for i, method in chosen.items():
         model = names[i] + (" (both dies)" if whole_card and i in mi250 else "")
-        sources.append(AmdSource(library, handles[i], i, model, method, now_s, ceilings[i]))
-    return sources, skipped
+        found.sources.append(AmdSource(smi, handles[i], i, model, method, now_s, ceilings[i]))
+    return found

@@ -14,15 +14,19 @@ sampler tick and shared by the four sources.
 
 from __future__ import annotations
 
-import platform
+import os
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .base import Reading
+from .base import EnergySource, Reading
 from .counter import CounterTotal
+from .discovery import DiscoveryContext, Found, Unavailable
 
-__all__ = ["AppleSource", "AppleUnavailable", "discover_apple", "PARTS"]
+if TYPE_CHECKING:
+    from zeus_apple_silicon import AppleEnergyMetrics, AppleEnergyMonitor
+
+__all__ = ["AppleSource", "AppleUnavailable", "discover", "PARTS"]
 
 #: component, device, metric fields summed (mJ); the first CPU field found is used.
 PARTS = (
@@ -37,11 +41,11 @@ MAX_POWER_W = 500.0
 RESOLUTION_S = 0.05
 
 
-class AppleUnavailable(Exception):
+class AppleUnavailable(Unavailable):
     """Why Apple Silicon cannot be measured, in one line that says what to do."""
 
 
-def _field_mj(metrics: Any, name: str) -> float | None:
+def _field_mj(metrics: AppleEnergyMetrics, name: str) -> float | None:
     value = getattr(metrics, name, None)
     if value is None and name == "cpu_total_mj":
         value = getattr(metrics, "cpu_mj", None)  # early zeus-apple-silicon releases
@@ -53,25 +57,24 @@ def _field_mj(metrics: Any, name: str) -> float | None:
 class _SharedSample:
     """One ``get_cumulative_energy()`` per tick for every Apple source."""
 
-    def __init__(self, monitor: Any, users: int) -> None:
-        self._monitor = monitor
+    def __init__(self, monitor: AppleEnergyMonitor) -> None:
+        self._monitor: AppleEnergyMonitor | None = monitor
         self._lock = threading.Lock()
         self._time_s: float | None = None
-        self._metrics: Any = None
-        self._users = users
+        self._metrics: AppleEnergyMetrics | None = None
 
-    def at(self, now_s: float) -> Any:
+    def at(self, now_s: float) -> AppleEnergyMetrics:
         with self._lock:
-            if self._time_s != now_s:
+            if self._metrics is None or self._time_s != now_s:
+                if self._monitor is None:
+                    raise RuntimeError("the Apple energy monitor is closed")
                 self._metrics = self._monitor.get_cumulative_energy()
                 self._time_s = now_s
             return self._metrics
 
-    def release(self) -> None:
+    def close(self) -> None:
         with self._lock:
-            self._users -= 1
-            if self._users == 0:
-                self._monitor = None  # the monitor frees its IOReport subscription when collected
+            self._monitor = None  # the monitor frees its IOReport subscription when collected
 
 
 class AppleSource:
@@ -87,7 +90,6 @@ class AppleSource:
         self.model = device
         self._shared = shared
         self._fields = fields
-        self._closed = False
         self._counter = CounterTotal(self._raw_uj(now_s), now_s, max_power_w=MAX_POWER_W)
 
     def _raw_uj(self, now_s: float) -> float:
@@ -107,9 +109,7 @@ class AppleSource:
         return Reading(energy_j, energy_j, energy_j)
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._shared.release()
+        pass  # the monitor is dropped by the Found's close, after every source
 
     def __repr__(self) -> str:
         return f"<AppleSource {self.component} {self.device!r}>"
@@ -117,17 +117,19 @@ class AppleSource:
 
 def _is_apple_silicon() -> bool:
     # an already-imported (or stub) zeus_apple_silicon decides, as pynvml does for NVML
-    return "zeus_apple_silicon" in sys.modules or (sys.platform == "darwin" and platform.machine() == "arm64")
+    return "zeus_apple_silicon" in sys.modules or (sys.platform == "darwin" and os.uname().machine == "arm64")
 
 
-def discover_apple(now_s: float, components: set[str] | frozenset[str] = frozenset(("cpu", "gpu", "ram"))) -> list[AppleSource]:
-    """One source per SoC part that reports energy, among ``components``; raises ``AppleUnavailable``."""
+def discover(context: DiscoveryContext) -> Found:
+    """One source per SoC part that reports energy, among the components not measured yet
+    (RAPL or a user-set wattage wins); ``close`` drops the monitor. Raises ``AppleUnavailable``."""
     if not _is_apple_silicon():
         raise AppleUnavailable("not an Apple Silicon Mac")
+    components = {"cpu", "gpu", "ram"} - context.measured
     if not components:
         raise AppleUnavailable("CPU, GPU and RAM are already measured or set by the user")
     try:
-        import zeus_apple_silicon
+        import zeus_apple_silicon  # only on Apple Silicon
     except ImportError:
         raise AppleUnavailable("zeus-apple-silicon is not installed (pip install 'jupyter-carbon[apple]')") from None
     try:
@@ -138,5 +140,8 @@ def discover_apple(now_s: float, components: set[str] | frozenset[str] = frozens
     parts = [(c, d, f) for c, d, f in PARTS if c in components and _field_mj(metrics, f[0]) is not None]
     if not parts:
         raise AppleUnavailable("the SoC reports no energy channel (IOReport 'Energy Model' group empty)")
-    shared = _SharedSample(monitor, len(parts))
-    return [AppleSource(shared, component, device, fields, now_s) for component, device, fields in parts]
+    shared = _SharedSample(monitor)
+    sources: list[EnergySource] = [
+        AppleSource(shared, c, device, fields, context.now_s) for c, device, fields in parts
+    ]
+    return Found(sources, close=shared.close)

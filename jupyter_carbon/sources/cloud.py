@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from .cpu_model import CpuCurve
+from .discovery import DMI_ROOT
 from .pread import read_small
 
 __all__ = ["CloudProvider", "detect_cloud", "AZURE_ASSET_TAG"]
@@ -67,7 +68,7 @@ def _dmi(root: Path, name: str) -> str:
         return ""  # product_serial and a few others are root-only
 
 
-def detect_cloud(root: str | os.PathLike[str] = "/sys/class/dmi/id") -> CloudProvider | None:
+def detect_cloud(root: str | os.PathLike[str] = DMI_ROOT) -> CloudProvider | None:
     """The cloud provider named by the DMI files under ``root``, or ``None``."""
     root = Path(root)
     sys_vendor, bios_vendor = _dmi(root, "sys_vendor").lower(), _dmi(root, "bios_vendor").lower()

@@ -4,19 +4,66 @@ Order per component: a user-set wattage wins, then hardware counters (RAPL for C
 NVML, amdsmi and Intel's hwmon for GPUs; Apple Silicon's SoC counters), then the models (CPU model,
 RAM model; on AWS/GCP/Azure VMs the CPU model uses the provider's per-vCPU watts). Then the
 kernel's cgroup is probed for the container scope. Every backend not used gets a reason.
+
+The hardware backends all follow one contract (:mod:`.discovery`): ``discover(context)``
+returns a ``Found`` or raises ``Unavailable``; :data:`BACKENDS` lists them in order.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
+from . import amd, apple, intel_gpu, nvml, rapl
 from .base import EnergySource
+from .cgroup import Cgroup
+from .cloud import CloudProvider, detect_cloud
+from .constant import ConstantPowerSource
+from .cpu_model import CpuModelSource, read_cpu_info, tdp_for
+from .discovery import (
+    CGROUP_ROOT,
+    DMI_ROOT,
+    HWMON_ROOT,
+    POWERCAP_ROOT,
+    DiscoveryContext,
+    Found,
+    Unavailable,
+)
+from .ram_model import RamModelSource
+from .scope import probe_container, resolve_scope
 
-__all__ = ["Detection", "detect", "POWERCAP_ROOT", "HWMON_ROOT", "CGROUP_ROOT", "DMI_ROOT"]
+__all__ = [
+    "Backend",
+    "BACKENDS",
+    "Detection",
+    "detect",
+    "POWERCAP_ROOT",
+    "HWMON_ROOT",
+    "CGROUP_ROOT",
+    "DMI_ROOT",
+]
+
+
+@dataclass(frozen=True)
+class Backend:
+    #: its key in ``Detection.skipped`` (devices it does not measure: ``"<name> <device>"``)
+    name: str
+    #: how an unexpected failure names it ("RAPL probe failed: …")
+    title: str
+    discover: Callable[[DiscoveryContext], Found]
+
+
+#: The hardware counters, in the order they are tried: a later backend sees what the earlier ones
+#: measure (``DiscoveryContext.measured``); the CPU and RAM models then fill in what none measures.
+BACKENDS = (
+    Backend("rapl", "RAPL", rapl.discover),
+    Backend("nvml", "NVML", nvml.discover),
+    Backend("amdsmi", "amdsmi", amd.discover),
+    Backend("intel-gpu", "Intel GPU", intel_gpu.discover),
+    Backend("apple", "Apple Silicon", apple.discover),
+)
 
 
 @dataclass
@@ -29,17 +76,23 @@ class Detection:
     fixes: dict[str, str] = field(default_factory=dict)
     #: facts worth showing (e.g. where the CPU's TDP came from)
     notes: list[str] = field(default_factory=list)
-    nvml: Any = None
-    #: the kernel's cgroup (:class:`.cgroup.Cgroup`), its container-scope sources, the cloud (DMI)
-    cgroup: Any = None
+    #: the kernel's cgroup, its container-scope sources, the cloud (DMI)
+    cgroup: Cgroup | None = None
     scoped: list[EnergySource] = field(default_factory=list)
-    cloud: Any = None
+    cloud: CloudProvider | None = None
+    #: each backend's ``Found.close`` (releases its library), called after every source is closed
+    releases: list[Callable[[], None]] = field(default_factory=list)
 
     def resolve(self, requested: str | None) -> tuple[str, str]:
         """(scope used, why) for a requested scope (``auto``/None picks container in a limiting cgroup)."""
-        from .scope import resolve_scope
-
         return resolve_scope(requested, self.cgroup, bool(self.scoped))
+
+    def add(self, backend: Backend, found: Found) -> None:
+        self.sources.extend(found.sources)
+        for device, why in found.skipped.items():
+            self.skipped[f"{backend.name} {device}"] = why
+        self.notes.extend(found.notes)
+        self.releases.append(found.close)
 
     def close(self) -> None:
         for source in [*self.sources, *self.scoped]:
@@ -47,19 +100,11 @@ class Detection:
                 source.close()
             except Exception:
                 pass
-        if self.nvml is not None:
+        while self.releases:
             try:
-                self.nvml.nvmlShutdown()
+                self.releases.pop()()
             except Exception:
                 pass
-            self.nvml = None
-
-
-#: Where Linux exposes what detection reads (each a setting: tests and containers point elsewhere).
-POWERCAP_ROOT = "/sys/class/powercap"
-HWMON_ROOT = "/sys/class/hwmon"
-CGROUP_ROOT = "/sys/fs/cgroup"
-DMI_ROOT = "/sys/class/dmi/id"
 
 
 def detect(
@@ -83,108 +128,46 @@ def detect(
     environment (``CUDA_VISIBLE_DEVICES``, ``HIP_VISIBLE_DEVICES``); ``now_s``: the monotonic
     time of the first reading. ``Config.detection_arguments()`` gives these from the settings.
     """
-    environ = os.environ if environ is None else environ
     now_s = time.monotonic() if now_s is None else now_s
-    found = Detection(sources=[])
-    overrides = dict(power or {})
-
-    for component, power_w in overrides.items():
-        from .constant import ConstantPowerSource
-
-        found.sources.append(ConstantPowerSource(component, power_w, now_s))
-
-    _try_rapl(found, powercap_root, overrides, now_s)
-    if "gpu" in overrides:
-        found.skipped["nvml"] = "GPU power set by the user (power=gpu:…)"
-    else:
-        _try_nvml(found, environ, now_s)
-        _try_gpu_backend(found, "amdsmi", lambda: _amd(environ, now_s))
-        _try_gpu_backend(found, "intel-gpu", lambda: _intel_gpu(hwmon_root, now_s))
-    _try_gpu_backend(found, "apple", lambda: _apple(found, overrides, now_s))
+    power = dict(power or {})
+    found = Detection(sources=[ConstantPowerSource(c, power_w, now_s) for c, power_w in power.items()])
+    context = DiscoveryContext(
+        now_s=now_s,
+        environ=os.environ if environ is None else environ,
+        power=power,
+        powercap_root=powercap_root,
+        hwmon_root=hwmon_root,
+    )
+    for backend in BACKENDS:
+        context = replace(context, measured=frozenset(s.component for s in found.sources))
+        _try(found, backend, context)
 
     have = {s.component for s in found.sources}
     if "cpu" not in have:
         _add_cpu_model(found, now_s, dmi_root)
     if "ram" not in have:
-        from .ram_model import RamModelSource
-
         found.sources.append(RamModelSource(now_s, refresh_s=refresh_s))
-    from .scope import probe_container
-
     probe_container(found, cgroup_root, scope, refresh_s, now_s)
     return found
 
 
-def _try_rapl(found: Detection, powercap_root: str, overrides: dict, now_s: float) -> None:
-    from .rapl import RaplUnavailable, discover_rapl
-
-    if "cpu" in overrides and "ram" in overrides:
-        found.skipped["rapl"] = "CPU and RAM power set by the user"
-        return
+def _try(found: Detection, backend: Backend, context: DiscoveryContext) -> None:
+    """Run one backend; what it cannot measure becomes a reason, never an exception."""
     try:
-        sources = discover_rapl(powercap_root, now_s)
-    except RaplUnavailable as exc:
-        found.skipped["rapl"] = str(exc)
-        if exc.locked:
-            found.fixes["rapl"] = str(exc)
+        result = backend.discover(context)
+    except Unavailable as exc:
+        found.skipped[backend.name] = str(exc)
+        if exc.fix is not None:
+            found.fixes[backend.name] = exc.fix
         return
     except Exception as exc:  # never raise from detection
-        found.skipped["rapl"] = f"RAPL probe failed: {exc}"
+        why = str(exc) or type(exc).__name__
+        found.skipped[backend.name] = f"{backend.title} probe failed: {why}"
         return
-    found.sources.extend(s for s in sources if s.component not in overrides)
-    if not any(s.component == "ram" for s in sources):
-        found.notes.append("RAPL has no dram domain here: RAM is modelled")
-
-
-def _try_nvml(found: Detection, environ: Any, now_s: float) -> None:
-    from .nvml import NvmlUnavailable, discover_nvml
-
-    try:
-        sources, nvml = discover_nvml(environ.get("CUDA_VISIBLE_DEVICES"), now_s)
-    except NvmlUnavailable as exc:
-        found.skipped["nvml"] = str(exc)
-        return
-    except Exception as exc:
-        found.skipped["nvml"] = f"NVML probe failed: {exc}"
-        return
-    found.sources.extend(sources)
-    found.nvml = nvml
-
-
-def _try_gpu_backend(found: Detection, name: str, discover: Any) -> None:
-    """Run one backend's factory: ``discover()`` returns (sources, {device: why not measured})."""
-    try:
-        sources, skipped = discover()
-    except Exception as exc:  # each backend's *Unavailable carries the reason; anything else too
-        found.skipped[name] = str(exc) or type(exc).__name__
-        return
-    found.sources.extend(sources)
-    found.skipped.update((f"{name} {device}", why) for device, why in skipped.items())
-
-
-def _amd(environ: Any, now_s: float) -> tuple[list, dict]:
-    from .amd import discover_amd
-
-    return discover_amd(environ, now_s)
-
-
-def _intel_gpu(hwmon_root: str, now_s: float) -> tuple[list, dict]:
-    from .intel_gpu import discover_intel_gpu
-
-    return discover_intel_gpu(hwmon_root, now_s)
-
-
-def _apple(found: Detection, overrides: dict, now_s: float) -> tuple[list, dict]:
-    from .apple import discover_apple
-
-    have = {s.component for s in found.sources}  # RAPL or a user-set wattage wins
-    return discover_apple(now_s, {"cpu", "gpu", "ram"} - have - set(overrides)), {}
+    found.add(backend, result)
 
 
 def _add_cpu_model(found: Detection, now_s: float, dmi_root: str) -> None:
-    from .cloud import detect_cloud
-    from .cpu_model import CpuModelSource, read_cpu_info, tdp_for
-
     try:
         info = read_cpu_info()
         found.cloud = cloud = detect_cloud(dmi_root)

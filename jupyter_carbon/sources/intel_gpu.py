@@ -23,9 +23,10 @@ import os
 from pathlib import Path
 
 from .counter import MicrojouleFileSource
+from .discovery import DiscoveryContext, Found, Unavailable
 from .pread import read_small
 
-__all__ = ["IntelGpuSource", "IntelGpuUnavailable", "discover_intel_gpu", "DRIVERS"]
+__all__ = ["IntelGpuSource", "IntelGpuUnavailable", "discover", "DRIVERS"]
 
 DRIVERS = ("xe", "i915")
 #: No Intel GPU draws more (Data Center GPU Max 1550: 600 W).
@@ -36,7 +37,7 @@ _INTEGRATED_PCI = "0000:00:02.0"
 _LABEL_ORDER = {"card": 0, "pkg": 1}
 
 
-class IntelGpuUnavailable(Exception):
+class IntelGpuUnavailable(Unavailable):
     """Why no Intel GPU can be measured, in one line."""
 
 
@@ -72,10 +73,13 @@ def _energy_file(hwmon: Path) -> tuple[Path, str] | None:
     return hwmon / entry, label
 
 
-def discover_intel_gpu(root: str | os.PathLike[str], now_s: float) -> tuple[list[IntelGpuSource], dict[str, str]]:
-    """One source per discrete Intel GPU with an energy counter under ``root``, and the reasons for
-    the Intel GPUs not measured; raises ``IntelGpuUnavailable`` when there is none to measure."""
-    root = Path(root)
+def discover(context: DiscoveryContext) -> Found:
+    """One source per discrete Intel GPU with an energy counter under ``context.hwmon_root``, and
+    the reasons for the Intel GPUs not measured; raises ``IntelGpuUnavailable`` when there is none
+    to measure."""
+    if "gpu" in context.power:
+        return Found()  # the user's wattage replaces every GPU (NVML's reason says so)
+    root, now_s = Path(context.hwmon_root), context.now_s
     try:
         entries = sorted(os.listdir(root), key=lambda e: (len(e), e))
     except OSError:
@@ -108,4 +112,4 @@ def discover_intel_gpu(root: str | os.PathLike[str], now_s: float) -> tuple[list
         if skipped:
             raise IntelGpuUnavailable("; ".join(f"{d}: {why}" for d, why in skipped.items()))
         raise IntelGpuUnavailable(f"no i915/xe hwmon device under {root}")
-    return sources, skipped
+    return Found(list(sources), skipped)

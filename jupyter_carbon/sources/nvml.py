@@ -25,21 +25,26 @@ prefixes, truncated at the first invalid entry as CUDA does) selects them.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import ctypes
+import sys
+from types import ModuleType
 
-from .base import PowerIntegral, Reading
+from .base import EnergySource, PowerIntegral, Reading
+from .discovery import DiscoveryContext, Found, Unavailable
+from .visible import visible_indices
 
-__all__ = ["NvmlSource", "discover_nvml", "NvmlUnavailable", "visible_indices", "RESOLUTION_S"]
+__all__ = ["NvmlSource", "discover", "NvmlUnavailable", "RESOLUTION_S"]
 
 #: Smallest window each method resolves: the counter's refresh period, the power reading's averaging window.
 RESOLUTION_S = {"nvml-energy": 0.1, "nvml-power": 1.0}
 
 
-class NvmlUnavailable(Exception):
+class NvmlUnavailable(Unavailable):
     """Why NVML cannot be used, in one line."""
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -47,7 +52,7 @@ class NvmlSource:
     component = "gpu"
     measured = True
 
-    def __init__(self, nvml: Any, handle: Any, index: int, name: str, now_s: float) -> None:
+    def __init__(self, nvml: ModuleType, handle: object, index: int, name: str, now_s: float) -> None:
         self._nvml = nvml
         self._handle = handle
         #: the GPU's index as the driver counts it (``CUDA_VISIBLE_DEVICES`` aside) and its model name
@@ -85,30 +90,8 @@ class NvmlSource:
         return f"<NvmlSource {self.device!r} ({self.method})>"
 
 
-def visible_indices(env_value: str | None, uuids: list[str]) -> list[int]:
-    """NVML indices selected by a ``CUDA_VISIBLE_DEVICES`` value (None: all of them)."""
-    if env_value is None:
-        return list(range(len(uuids)))
-    chosen: list[int] = []
-    for item in (part.strip() for part in env_value.split(",")):
-        if item.isdigit() and int(item) < len(uuids):
-            index = int(item)
-        else:
-            matches = [i for i, uuid in enumerate(uuids) if item and uuid.startswith(item)]
-            if len(matches) != 1:
-                break  # CUDA ignores this entry and all after it
-            index = matches[0]
-        if index in chosen:
-            break
-        chosen.append(index)
-    return chosen
-
-
 def _driver_library_present() -> bool:
     """Cheap probe before importing pynvml (itself slow to import): can the driver library load?"""
-    import ctypes
-    import sys
-
     if sys.platform.startswith("win") or "pynvml" in sys.modules:
         return True  # Windows searches several folders; an already-imported (or stub) pynvml decides
     try:
@@ -118,12 +101,15 @@ def _driver_library_present() -> bool:
     return True
 
 
-def discover_nvml(env_value: str | None, now_s: float) -> tuple[list[NvmlSource], Any]:
-    """Initialise NVML and return one source per visible GPU plus the module (for shutdown)."""
+def discover(context: DiscoveryContext) -> Found:
+    """Initialise NVML: one source per GPU visible under ``CUDA_VISIBLE_DEVICES``; ``close``
+    shuts NVML down. Raises ``NvmlUnavailable``."""
+    if "gpu" in context.power:
+        raise NvmlUnavailable("GPU power set by the user (power=gpu:…)")
     if not _driver_library_present():
         raise NvmlUnavailable("no NVIDIA driver: libnvidia-ml.so.1 not found")
     try:
-        import pynvml
+        import pynvml  # slow to import: only where the driver is
     except ImportError:
         raise NvmlUnavailable("nvidia-ml-py is not installed (pip install nvidia-ml-py)") from None
     try:
@@ -136,10 +122,11 @@ def discover_nvml(env_value: str | None, now_s: float) -> tuple[list[NvmlSource]
         count = pynvml.nvmlDeviceGetCount()
         handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
         uuids = [_text(pynvml.nvmlDeviceGetUUID(h)) for h in handles]
-        sources = [
-            NvmlSource(pynvml, handles[i], i, _text(pynvml.nvmlDeviceGetName(handles[i])), now_s)
-            for i in visible_indices(env_value, uuids)
-        ]
+        visible = visible_indices(context.environ.get("CUDA_VISIBLE_DEVICES"), uuids)
+        sources: list[EnergySource] = []
+        for i in visible:
+            name = _text(pynvml.nvmlDeviceGetName(handles[i]))
+            sources.append(NvmlSource(pynvml, handles[i], i, name, context.now_s))
     except pynvml.NVMLError as exc:
         pynvml.nvmlShutdown()
         raise NvmlUnavailable(f"NVML error while listing GPUs: {_text(exc)}") from None
@@ -147,4 +134,9 @@ def discover_nvml(env_value: str | None, now_s: float) -> tuple[list[NvmlSource]
         pynvml.nvmlShutdown()
         why = "CUDA_VISIBLE_DEVICES hides every GPU" if count else "NVML reports no GPU"
         raise NvmlUnavailable(why)
-    return sources, pynvml
+    return Found(sources, close=lambda: _shutdown(pynvml))
+
+
+def _shutdown(nvml: ModuleType) -> None:
+    with contextlib.suppress(Exception):
+        nvml.nvmlShutdown()

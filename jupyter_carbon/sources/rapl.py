@@ -13,7 +13,7 @@ only if the wrapped step is plausible; far from its range it was reset (firmware
 reload, a VM migration), and a forward jump larger than any package could draw in the time since
 the previous read (``MAX_ZONE_POWER_W``) is a glitch. Such a step is dropped and replaced by the
 last power × time, counted in ``glitches`` (``%carbon status``), and the sampler flags the open
-windows; before, a reset was charged a whole counter range (262 kJ = 72.8 Wh).
+windows.
 
 A file that is not a regular file (a FIFO) is refused at once instead of blocking.
 
@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 from .counter import MicrojouleFileSource
+from .discovery import DiscoveryContext, Found, Unavailable
 from .pread import read_small
 
-__all__ = ["RaplSource", "discover_rapl", "RAPL_PERMISSION_FIX", "RaplUnavailable", "MAX_ZONE_POWER_W"]
+__all__ = ["RaplSource", "discover", "RAPL_PERMISSION_FIX", "RaplUnavailable", "MAX_ZONE_POWER_W"]
 
 #: No CPU package or DRAM zone draws this much (the largest server parts stay under 500 W):
 #: energy faster than this between two reads is a counter glitch.
@@ -41,15 +41,9 @@ RAPL_PERMISSION_FIX = "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj
 _ZONE = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
 
 
-class RaplUnavailable(Exception):
-    """Why RAPL cannot be used, in one line that says what to do.
-
-    ``locked``: the counters are there but readable by root only; the user can unlock them.
-    """
-
-    def __init__(self, message: str, *, locked: bool = False) -> None:
-        super().__init__(message)
-        self.locked = locked
+class RaplUnavailable(Unavailable):
+    """Why RAPL cannot be used, in one line that says what to do; with ``fix`` when the counters
+    are there but readable by root only."""
 
 
 def _read_int(path: Path) -> int:
@@ -90,13 +84,24 @@ def _zone_source(zone: Path, name: str, socket: int, now_s: float) -> RaplSource
     return RaplSource(zone, component, device, max_range_uj, now_s)
 
 
-def discover_rapl(root: str | os.PathLike[str], now_s: float | None = None) -> list[RaplSource]:
-    """Return one source per package and dram zone under ``root``, or raise ``RaplUnavailable``.
+def discover(context: DiscoveryContext) -> Found:
+    """One source per package and dram zone under ``context.powercap_root`` whose component the
+    user has not set a wattage for; raises ``RaplUnavailable``."""
+    if "cpu" in context.power and "ram" in context.power:
+        raise RaplUnavailable("CPU and RAM power set by the user")
+    sources = _zone_sources(Path(context.powercap_root), context.now_s)
+    found = Found()
+    if not any(s.component == "ram" for s in sources):
+        found.notes.append("RAPL has no dram domain here: RAM is modelled")
+    for source in sources:
+        if source.component in context.power:
+            source.close()
+        else:
+            found.sources.append(source)
+    return found
 
-    ``now_s``: the monotonic time of this first reading (the sampler's clock).
-    """
-    root = Path(root)
-    now_s = time.monotonic() if now_s is None else now_s
+
+def _zone_sources(root: Path, now_s: float) -> list[RaplSource]:
     try:
         entries = sorted(os.listdir(root))
     except FileNotFoundError:
@@ -104,20 +109,30 @@ def discover_rapl(root: str | os.PathLike[str], now_s: float | None = None) -> l
     except OSError as exc:
         raise RaplUnavailable(f"cannot list {root}: {exc.strerror}") from None
     sources: list[RaplSource] = []
-    for entry in entries:
-        match = _ZONE.match(entry)
-        if not match:
-            continue
-        zone = root / entry
-        try:
-            name = read_small(zone / "name", 64).decode("ascii", "replace").strip()
-            source = _zone_source(zone, name, int(match.group(1)), now_s)
-        except PermissionError:
-            raise RaplUnavailable(f"RAPL counters are readable by root only (CVE-2020-8694); to measure the CPU run: {RAPL_PERMISSION_FIX}", locked=True) from None
-        except (OSError, ValueError) as exc:
-            raise RaplUnavailable(f"RAPL counter {zone / 'energy_uj'} is unreadable ({exc})") from None
-        if source is not None:
-            sources.append(source)
+    try:
+        for entry in entries:
+            match = _ZONE.match(entry)
+            if not match:
+                continue
+            zone = root / entry
+            try:
+                name = read_small(zone / "name", 64).decode("ascii", "replace").strip()
+                source = _zone_source(zone, name, int(match.group(1)), now_s)
+            except PermissionError:
+                why = (
+                    "RAPL counters are readable by root only (CVE-2020-8694); "
+                    f"to measure the CPU run: {RAPL_PERMISSION_FIX}"
+                )
+                raise RaplUnavailable(why, fix=why) from None
+            except (OSError, ValueError) as exc:
+                why = f"RAPL counter {zone / 'energy_uj'} is unreadable ({exc})"
+                raise RaplUnavailable(why) from None
+            if source is not None:
+                sources.append(source)
+    except RaplUnavailable:
+        for source in sources:
+            source.close()
+        raise
     if not sources:
         raise RaplUnavailable(f"no RAPL package zone under {root}")
     return sources
