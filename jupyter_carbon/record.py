@@ -23,9 +23,7 @@ from .units import co2e_g_from_j
 
 __all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "RECORD_SCHEMA", "RecordError"]
 
-#: Version of the dict form (``to_dict``). 1: the first landing's; 3: adds ``scope_reason``, ``region``,
-#: ``cluster``
-#: (schema-1 dicts still read; 2 was the packed log line of 0.1.0, read by ``storage.legacy``).
+#: Version of the dict form (``to_dict``): a reader refuses a record of a higher one.
 RECORD_SCHEMA = 3
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -331,10 +329,10 @@ class CellRecord:
 
     @classmethod
     def from_dict(cls, data: Any) -> CellRecord:
-        """The record of ``to_dict``'s form (schema 1 or 3); raises :class:`RecordError` naming the
-        first field that is missing or not of its type (a number must be finite; PUE >= 1)."""
+        """The record of ``to_dict``'s form; raises :class:`RecordError` naming the first field
+        that is missing or not of its type (a number must be finite; PUE >= 1)."""
         d = _mapping(data, "record")
-        schema = d.get("schema", 1)
+        schema = d.get("schema")
         if type(schema) is int and schema > RECORD_SCHEMA:
             raise RecordError(None, f"record schema {schema} is newer than this jupyter_carbon reads ({RECORD_SCHEMA}): upgrade jupyter-carbon", newer=True)
         devices = d.get("devices", [])
@@ -378,7 +376,7 @@ class CellRecord:
             baseline_w=baseline,
             extra=_mapping(d.get("extra") or {}, "extra"),
             scope_reason=_opt(d, "scope_reason", str),
-            region=_opt(d, "region", str) if schema == RECORD_SCHEMA else _old_region(d),
+            region=_opt(d, "region", str),
             cluster=_cluster(d.get("cluster")),
         )
 
@@ -397,15 +395,6 @@ def _cluster(data: Any) -> ClusterPart | None:
         raise RecordError("cluster", str(exc)) from None
 
 
-def _old_region(d: Mapping[str, Any]) -> str | None:
-    """The region of a record written before records had the field: older versions named it
-    only in the intensity's source (``"table:FR (OWID/Ember 2023)"``)."""
-    source = d.get("intensity_source")
-    if isinstance(source, str) and source.startswith("table:"):
-        return source[len("table:"):].split(" ", 1)[0] or None
-    return None
-
-
 def _plain(value: Any) -> Any:
     """``value`` with read-only mappings turned back into dicts (for JSON)."""
     if isinstance(value, Mapping):
@@ -416,7 +405,7 @@ def _plain(value: Any) -> Any:
 
 
 def _mapping(value: Any, name: str) -> Mapping[str, Any]:
-    if type(value) is dict:  # what JSON gives: skip the slow isinstance check against typing.Mapping
+    if type(value) is dict:
         return value
     if not isinstance(value, Mapping):
         raise RecordError(name, f"expected an object, got {type(value).__name__}")
@@ -454,7 +443,7 @@ def _opt(d: Mapping[str, Any], key: str, kind: type) -> Any:
 
 
 def _finite(value: Any, name: str) -> float:
-    if type(value) is float and math.isfinite(value):  # the common case first (logs of 100,000 records)
+    if type(value) is float and math.isfinite(value):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise RecordError(name, f"expected a finite number, got {value!r}")
@@ -469,7 +458,7 @@ _FLOAT_ONLY = frozenset((float,))
 
 
 def _numbers(values: Any, name: str) -> tuple[float, ...]:
-    # the common case at C speed: only floats, and a finite sum means no inf or nan among them
+    # a finite sum of floats means no inf or nan among them
     if type(values) is list and {*map(type, values)} <= _FLOAT_ONLY and math.isfinite(sum(values)):
         return tuple(values)
     if not isinstance(values, list):

@@ -128,20 +128,6 @@ def test_a_log_from_a_newer_version_says_so(tmp_path: Path) -> None:
     assert any("newer jupyter_carbon" in note and "upgrade" in note for note in contents.notes), contents.notes
 
 
-def test_old_logs_of_both_earlier_schemas_are_read() -> None:
-    data = Path(__file__).parent / "data"
-    expected = json.loads((data / "log-schema2.expected.json").read_text())
-    for name in ("log-schema1.jsonl", "log-schema2.jsonl"):
-        contents = read_log(data / name)
-        assert contents.notes == [], (name, contents.notes)
-        assert [r.id for r in contents.records] == [1, 2, 3]
-        for record, want in zip(contents.records, expected):
-            assert record.energy_j == want["energy_j"] and record.co2e_g == pytest.approx(want["co2e_g"], rel=1e-15)
-            assert record.start_utc.isoformat() == want["start_utc"] and record.label == want["label"]
-            assert record.region == "FR"  # older versions named the region only in the intensity's source
-            assert [d.to_dict() for d in record.devices] == want["devices"] and record.timeline.to_dict() == want["timeline"]
-
-
 def test_unwritable_folder_warns_once_and_the_session_continues(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("x")  # a folder below a regular file cannot be created, even as root

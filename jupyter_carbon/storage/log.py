@@ -75,8 +75,7 @@ _LINE = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 
 
 def _line(obj: dict[str, Any]) -> bytes:
-    """``obj`` as one line of compact UTF-8 JSON (orjson, several times faster than the json module
-    for the same text: docs/benchmarks.md). Raises TypeError for a value JSON cannot hold."""
+    """``obj`` as one line of compact UTF-8 JSON; TypeError for a value JSON cannot hold."""
     return orjson.dumps(obj, option=_LINE)
 
 

@@ -1,4 +1,4 @@
-"""Reading session logs: every log schema (1: whole records, 2: packed lines, 3: plain records).
+"""Reading session logs (``LOG_SCHEMA`` 3: a header line, then one plain record per line).
 
 Readers never modify a log and never stop at a bad line: what cannot be read is skipped and
 counted, and each file gets ONE note saying how many lines were skipped and why (a damaged or
@@ -20,7 +20,6 @@ from typing import Any
 import orjson
 
 from ..record import CellRecord, RecordError
-from . import legacy
 from .log import LOG_SCHEMA, LOG_SUFFIX
 
 __all__ = ["skip_reason", "skipped_note", "unreadable_note", "LogContents", "read_log", "stream_log", "read_logs", "log_files", "merged", "LogTail", "parse_line"]
@@ -48,20 +47,15 @@ class LogContents:
         return self.records[0].start_utc if self.records else None
 
 
-def parse_line(raw: bytes, shapes: dict[Any, dict[str, Any]]) -> tuple[Any, Any]:
+def parse_line(raw: bytes) -> tuple[Any, Any]:
     """("session", the header), ("record", a CellRecord) or (another type, the object) of one log
-    line; ``shapes`` is the file's table of schema-2 shape lines (a shape line adds to it).
-    Raises one of ValueError (RecordError), TypeError, KeyError, OverflowError on a bad line."""
+    line. Raises one of ValueError (RecordError), TypeError, KeyError, OverflowError on a bad line."""
     obj = orjson.loads(raw)  # strict JSON: invalid UTF-8, NaN or Infinity are bad lines
     if not isinstance(obj, dict):
         raise RecordError(None, "not a JSON object")
     kind = obj.get("type")
-    if kind == "record":  # schemas 1 and 3
+    if kind == "record":
         return kind, CellRecord.from_dict(obj)
-    if kind == "cell":  # schema 2
-        return "record", CellRecord.from_dict(legacy.cell_to_dict(obj, shapes))
-    if kind == "shape":
-        legacy.read_shape(obj, shapes)
     return kind, obj
 
 
@@ -88,8 +82,8 @@ def skip_reason(exc: BaseException) -> str:
 
 
 def _lines(path: Path) -> tuple[Iterator[bytes], list[str]]:
-    """The file's lines, read in blocks (the caller strips the NUL padding that logs written by
-    0.1.0's mapping end with); refuses what is not a regular file (a FIFO would block a reader forever)."""
+    """The file's lines, read in blocks; refuses what is not a regular file (a FIFO would block a
+    reader forever)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
@@ -121,16 +115,15 @@ def stream_log(path: str | os.PathLike) -> tuple[LogContents, Iterator[CellRecor
     lines, out.notes = _lines(path)
 
     def records() -> Iterator[CellRecord]:
-        shapes: dict[Any, dict[str, Any]] = {}
         skipped: Counter[str] = Counter()
         last_torn = False
         for raw in lines:
             last_torn = not raw.endswith(b"\n")
-            raw = raw.strip(b"\0 \t\r\n")
+            raw = raw.strip(b" \t\r\n")
             if not raw:
                 continue
             try:
-                kind, value = parse_line(raw, shapes)
+                kind, value = parse_line(raw)
             except _BAD_LINE as exc:
                 skipped["torn" if last_torn else skip_reason(exc)] += 1
                 continue
@@ -165,7 +158,6 @@ class LogTail:
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = folder
         self._read_to: dict[Path, int] = {}
-        self._shapes: dict[Path, dict[Any, dict[str, Any]]] = {}
 
     def new_records(self) -> list[CellRecord]:
         out = []
@@ -179,13 +171,12 @@ class LogTail:
                 continue
             end = data.rfind(b"\n") + 1  # complete lines only: the next call reads the rest
             self._read_to[path] = start + end
-            shapes = self._shapes.setdefault(path, {})
             for raw in data[:end].split(b"\n"):
-                raw = raw.strip(b"\0 \t\r")
+                raw = raw.strip(b" \t\r")
                 if not raw:
                     continue
                 try:
-                    kind, value = parse_line(raw, shapes)
+                    kind, value = parse_line(raw)
                 except _BAD_LINE:
                     continue
                 if kind == "record":
