@@ -46,6 +46,7 @@ from typing import Any
 
 import orjson
 
+from .._version import __version__
 from ..record import CellRecord
 
 __all__ = ["LOG_SCHEMA", "LOG_SUFFIX", "SessionLog", "attach_log", "detach_log", "get_log", "public_config", "UnsafeFolder"]
@@ -264,8 +265,6 @@ class SessionLog:
         self._retry_at = 0.0
 
     def _header(self, session_id: str, start: datetime) -> dict[str, Any]:
-        from .. import __version__
-
         return {
             "type": "session",
             "log_schema": LOG_SCHEMA,
