@@ -1,7 +1,8 @@
 """The cluster part of a record: what a window was charged on each host of a Dask cluster.
 
 Plain frozen dataclasses with ``to_dict``/``from_dict`` (JSON-able): ``record.cluster`` holds
-one, and it travels through the log and exports unchanged. Units are in the names.
+one, and it travels through the log and exports unchanged. Units are in the names. Measuring the
+cluster (:mod:`jupyter_carbon.cluster`) builds them; the record only carries them.
 
 Per host, the window's host energy ``host_j`` is split by task thread-seconds (see
 :mod:`jupyter_carbon.cluster.attribute`): ``energy_j`` is this window's share (charged),
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ..units import finite_number
+from .units import finite_number
 
 __all__ = ["HostPart", "ClusterPart"]
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from .cluster.part import ClusterPart
+from .cluster_part import ClusterPart
 from .intensity.emissions import check_pue
 from .sources.base import COMPONENTS
 from .units import co2e_g_from_j

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .part import HostPart
+from ..cluster_part import HostPart
 
 __all__ = ["attribute", "missing_workers"]
 

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..cluster_part import ClusterPart
 from .attribute import attribute, missing_workers
-from .part import ClusterPart
 
 __all__ = ["ClusterMeter", "ClusterWindow", "LateWork"]
 

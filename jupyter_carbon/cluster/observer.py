@@ -11,7 +11,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from .part import ClusterPart
+from ..cluster_part import ClusterPart
 
 __all__ = ["ClusterObserver", "attach_cluster", "detach_cluster", "LATE_KIND"]
 
