@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .intensity.emissions import MAX_G_PER_KWH, MAX_PUE
-from .sources.detect import CGROUP_ROOT, DMI_ROOT, HWMON_ROOT, POWERCAP_ROOT
+from .sources.base import COMPONENTS
+from .sources.paths import CGROUP_ROOT, DMI_ROOT, HWMON_ROOT, POWERCAP_ROOT
 from .units import finite_number
 
 __all__ = ["Config", "ConfigError", "SETTINGS", "Setting"]
@@ -83,8 +84,6 @@ def _flag(name: str) -> Callable[[Any], bool]:
 
 def _power_overrides(value: Any) -> dict[str, float]:
     """``cpu=15,gpu=250`` → {'cpu': 15.0, 'gpu': 250.0} (a fixed wattage per component)."""
-    from .sources.base import COMPONENTS
-
     items: list[Any]
     if isinstance(value, Mapping):
         items = list(value.items())

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from .cpu_model import CpuCurve
-from .discovery import DMI_ROOT
+from .paths import DMI_ROOT
 from .pread import read_small
 
 __all__ = ["CloudProvider", "detect_cloud", "AZURE_ASSET_TAG"]

@@ -22,15 +22,8 @@ from .cgroup import Cgroup
 from .cloud import CloudProvider, detect_cloud
 from .constant import ConstantPowerSource
 from .cpu_model import CpuModelSource, read_cpu_info, tdp_for
-from .discovery import (
-    CGROUP_ROOT,
-    DMI_ROOT,
-    HWMON_ROOT,
-    POWERCAP_ROOT,
-    DiscoveryContext,
-    Found,
-    Unavailable,
-)
+from .discovery import DiscoveryContext, Found, Unavailable
+from .paths import CGROUP_ROOT, DMI_ROOT, HWMON_ROOT, POWERCAP_ROOT
 from .ram_model import RamModelSource
 from .scope import probe_container, resolve_scope
 
@@ -39,10 +32,6 @@ __all__ = [
     "BACKENDS",
     "Detection",
     "detect",
-    "POWERCAP_ROOT",
-    "HWMON_ROOT",
-    "CGROUP_ROOT",
-    "DMI_ROOT",
 ]
 
 

@@ -22,22 +22,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .base import EnergySource
+from .paths import HWMON_ROOT, POWERCAP_ROOT
 
 __all__ = [
     "DiscoveryContext",
     "Found",
     "Unavailable",
-    "POWERCAP_ROOT",
-    "HWMON_ROOT",
-    "CGROUP_ROOT",
-    "DMI_ROOT",
 ]
-
-#: Where Linux exposes what detection reads (each a setting: tests and containers point elsewhere).
-POWERCAP_ROOT = "/sys/class/powercap"
-HWMON_ROOT = "/sys/class/hwmon"
-CGROUP_ROOT = "/sys/fs/cgroup"
-DMI_ROOT = "/sys/class/dmi/id"
 
 
 @dataclass(frozen=True, kw_only=True)
