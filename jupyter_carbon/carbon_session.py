@@ -17,6 +17,7 @@ from .config import Config, ConfigError
 from .intensity.value import Intensity
 from .ledger import Ledger
 from .record import CellRecord, SessionTotals
+from .rows import to_dataframe
 from .sampler import Progress, Sampler, Window
 from .sources.base import Reading
 
@@ -313,8 +314,6 @@ class CarbonSession:
 
     def to_dataframe(self) -> Any:
         """This session's records as a pandas DataFrame (CSV export's columns); needs pandas."""
-        from .storage.export import to_dataframe
-
         return to_dataframe(self.records)
 
     def problem(self, text: str) -> None:

@@ -12,7 +12,8 @@ import pytest
 from storage_helpers import PYTHON, ROOT, child_env, make_record
 
 from jupyter_carbon.cli import main
-from jupyter_carbon.storage.export import CODECARBON_COLUMNS, export_records
+from jupyter_carbon.rows import CODECARBON_COLUMNS
+from jupyter_carbon.storage.export import export_records
 from jupyter_carbon.storage.log import SessionLog
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from storage_helpers import make_record
 
-from jupyter_carbon.storage.export import CODECARBON_COLUMNS, OUR_COLUMNS, export_records, load_records, to_dataframe
+from jupyter_carbon.rows import CODECARBON_COLUMNS, OUR_COLUMNS, to_dataframe
+from jupyter_carbon.storage.export import export_records, load_records
 
 # CodeCarbon's emissions.csv header, in order: the fields of ``EmissionsData`` in mlco2/codecarbon
 # codecarbon/output_methods/emissions_data.py (commit 118873936dadf2608ae4d2af9862fcca4c2fe3d6,
