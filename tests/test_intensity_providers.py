@@ -10,14 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from jupyter_carbon.intensity import (
+from jupyter_carbon.intensity import Intensity, lookup_region
+from jupyter_carbon.intensity.providers import (
     ElectricityMapsProvider,
-    Intensity,
     IntensityProvider,
     LiveIntensity,
     ProviderError,
     UKCarbonIntensityProvider,
-    lookup_region,
 )
 
 TOKEN = "tok-SECRET-4f9a1c77"

@@ -1,8 +1,8 @@
 """Carbon intensity of electricity and the CO2e maths that uses it.
 
 Importing this package reads no file, starts no thread and needs no IPython. The live providers
-(which import urllib, http and ssl) load on first use of their names, so ``%load_ext`` does not
-pay for them. Everyday comparisons live in :mod:`jupyter_carbon.display.equivalents`, the
+are in :mod:`.providers`, imported only when a live source is configured (they import urllib,
+http and ssl). Everyday comparisons live in :mod:`jupyter_carbon.display.equivalents`, the
 per-inference references in :mod:`jupyter_carbon.reference`.
 """
 from __future__ import annotations
@@ -12,13 +12,8 @@ from .table import WORLD_AVERAGE, Region, UnknownRegionError, all_regions, looku
 from .value import Intensity
 
 __all__ = [
-    "ElectricityMapsProvider",
     "Intensity",
-    "IntensityProvider",
-    "LiveIntensity",
-    "ProviderError",
     "Region",
-    "UKCarbonIntensityProvider",
     "UnknownRegionError",
     "WORLD_AVERAGE",
     "all_regions",
@@ -29,15 +24,3 @@ __all__ = [
     "lookup_region",
 ]
 
-
-# Loaded on first use of one of their names: the live providers (network imports), not needed
-# to load the extension or measure a cell.
-_PROVIDERS = ("ElectricityMapsProvider", "IntensityProvider", "LiveIntensity", "ProviderError", "UKCarbonIntensityProvider")
-
-
-def __getattr__(name: str) -> object:
-    if name in _PROVIDERS:
-        from . import providers
-
-        return getattr(providers, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
