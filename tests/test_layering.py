@@ -23,7 +23,7 @@ LAYERS = {
     0: "_version units textsafe",
     # values and the hardware: energy sources, carbon intensity, the record and its parts
     1: """
-        sources sources.base sources.paths sources.pread sources.counter sources.constant
+        sources sources.base sources.paths sources.discovery sources.visible sources.pread sources.counter sources.constant
         sources.cpu_model sources.ram_model sources.cgroup sources.scope sources.cloud
         sources.rapl sources.nvml sources.amd sources.intel_gpu sources.apple sources.detect
         intensity intensity.emissions intensity.table intensity.value intensity.providers
