@@ -18,6 +18,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .digest import Digest
+from .display.report_html import write_html
+from .display.report_text import summary_text
+from .record import CellRecord
+from .storage.export import export_records, read_export
+from .storage.reader import log_files, stream_log, unreadable_note
 from .textsafe import visible
 
 __all__ = ["main", "CliError"]
@@ -98,17 +104,15 @@ def _read_notebook_path(text: str) -> Path:
     return path
 
 
-def _exports(records: Iterable[Any], *, csv: Path | None = None, json: Path | None = None) -> int:
+def _exports(records: Iterable[CellRecord], *, csv: Path | None = None, json: Path | None = None) -> int:
     """Write the CSV and JSON exports asked for; returns how many records went through ``records``
     (read once, as it goes)."""
-    from .storage.export import export_records
-
     paths = [p for p in (csv, json) if p is not None]
     if not paths:
         return sum(1 for _ in records)
     counted = 0
 
-    def counting(source: Iterable[Any]) -> Iterator[Any]:
+    def counting(source: Iterable[CellRecord]) -> Iterator[CellRecord]:
         nonlocal counted
         for record in source:
             counted += 1
@@ -125,10 +129,8 @@ def _exports(records: Iterable[Any], *, csv: Path | None = None, json: Path | No
     return counted
 
 
-def _html(digest: Any, path: Path | None, **options: Any) -> None:
+def _html(digest: Digest, path: Path | None, **options: Any) -> None:
     if path is not None:
-        from .display.report_html import write_html
-
         write_html(digest, path, **options)
         _say(f"wrote the HTML report to {path}")
 
@@ -142,8 +144,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     csv, json, html = _output(args.csv, (".csv",)), _output(args.json, (".json",)), _output(args.html, (".html", ".htm"))
     import nbformat
 
-    from .digest import Digest
-    from .display.report_text import summary_text
     from .runner import RunError, run_notebook
 
     try:
@@ -166,11 +166,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_CELL_FAILED if result.failures and not args.allow_errors else 0
 
 
-def _log_records(files: Sequence[Path], notes: list[str]) -> Iterator[Any]:
+def _log_records(files: Sequence[Path], notes: list[str]) -> Iterator[CellRecord]:
     """The records of ``files``, read as they go; each file's notes are added to ``notes`` once
     it has been read (one line per file however many lines it skipped)."""
-    from .storage.reader import stream_log, unreadable_note
-
     for path in files:
         try:
             contents, records = stream_log(path)
@@ -182,11 +180,6 @@ def _log_records(files: Sequence[Path], notes: list[str]) -> Iterator[Any]:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .digest import Digest
-    from .display.report_text import summary_text
-    from .storage.export import read_export
-    from .storage.reader import log_files
-
     source = Path(args.source).expanduser()
     if not source.exists():
         raise CliError(f"{args.source} not found: give a session log, a folder of logs (e.g. .jupyter_carbon) or a .json export")
@@ -196,7 +189,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         files = log_files(source)
         if not files:
             raise CliError(f"no session logs (session-*.jsonl) in {args.source}: give the folder of config log_dir (default .jupyter_carbon)")
-        records: Iterable[Any] = _log_records(files, notes)
+        records: Iterable[CellRecord] = _log_records(files, notes)
         print(f"{len(files)} sessions in {visible(source)}")
     elif source.suffix.lower() == ".jsonl":
         records = _log_records([source], notes)

@@ -1,43 +1,68 @@
-"""A bounded digest of many records: what reports and the history are drawn from.
+"""A bounded digest of many records: what every summary, report and the history are drawn from.
+
+One digest, several renderers (as pyinstrument hands one session to a renderer per format): the
+in-kernel summary digests the session's records (``display.summary.session_digest``), the CLI
+report the records it reads from logs or exports; ``display.report_text``, ``display.report_html``
+and ``display.plots`` render either.
 
 Records are added one by one (``Digest.add``), so a report of 100,000 logged records never holds
-them all: the digest keeps the newest ``max_rows`` records (for tables), the failed ones (newest
-``max_rows``), each record's time span and CO2e by component as plain numbers (for totals and
-plots), and at most ``MAX_DISTINCT`` distinct values of each assumption. Pure data: no I/O, no
-formatting.
+them all: the digest keeps the newest ``MAX_ROWS`` records (for tables), the failed ones (newest
+``MAX_ROWS``), the ``TIMELINES`` records that used the most energy among those with a power
+timeline, each record's time span and CO2e by component as plain numbers (for totals and plots),
+the Dask cluster parts, and at most ``MAX_DISTINCT`` distinct values of each assumption. Pure
+data: no I/O, no formatting.
 """
 
 from __future__ import annotations
 
+import heapq
 from array import array
 from collections import deque
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Hashable, Iterable, Iterator
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .sources.base import COMPONENTS
 from .totals import RecordTotals, Span, counted_fractions, span_of, totals_of_spans
 
-__all__ = ["Digest", "MAX_ROWS", "MAX_DISTINCT", "PLOT_COMPONENTS"]
+if TYPE_CHECKING:
+    from .cluster.part import ClusterPart
+    from .record import CellRecord, SessionTotals
 
-#: Records kept for tables (the newest); every record still counts in totals and plots.
-MAX_ROWS = 500
+__all__ = [
+    "Digest",
+    "Distinct",
+    "MAX_ROWS",
+    "MAX_DISTINCT",
+    "PLOT_COMPONENTS",
+    "TIMELINES",
+    "as_digest",
+    "totals_of_session",
+]
+
+#: Records listed in tables (the newest), in every summary and report; exports have them all.
+MAX_ROWS = 200
 #: Distinct intensities, PUEs, scopes and methods listed in the assumptions; more are counted.
 MAX_DISTINCT = 8
+#: Power timelines kept: those of the records that used the most energy.
+TIMELINES = 4
 #: CO2e is kept per record for these; "other" is a component a newer jupyter_carbon may add.
 PLOT_COMPONENTS = (*COMPONENTS, "other")
 
 
-class _Distinct:
+T = TypeVar("T", bound=Hashable)
+
+
+class Distinct(Generic[T]):
     """At most ``limit`` distinct values, in first-seen order, and how many more there were."""
 
     __slots__ = ("values", "limit", "more")
 
     def __init__(self, limit: int = MAX_DISTINCT) -> None:
-        self.values: dict[Any, None] = {}
+        self.values: dict[T, None] = {}
         self.limit = limit
-        self.more: set[Any] | int = set()
+        self.more: set[T] | int = set()
 
-    def add(self, value: Any) -> None:
+    def add(self, value: T) -> None:
         if value in self.values:
             return
         if len(self.values) < self.limit:
@@ -52,27 +77,53 @@ class _Distinct:
         return self.more if isinstance(self.more, int) else len(self.more)
 
 
-class Digest:
-    """Records added one by one, kept within bounds (see the module's docstring)."""
+def totals_of_session(t: SessionTotals) -> RecordTotals:
+    """A kernel's own totals (exact: the union of its windows) as report totals; the CO2e band
+    scales with the energy band (one intensity and PUE per session total)."""
+    scale = t.co2e_g / t.energy_j if t.energy_j else 0.0
+    return RecordTotals(
+        t.cells, t.cells, t.energy_j, t.low_j, t.high_j, t.co2e_g, t.duration_s,
+        t.low_j * scale, t.high_j * scale,
+    )  # fmt: skip
 
-    def __init__(self, records: Iterable[Any] = (), *, max_rows: int = MAX_ROWS) -> None:
+
+class Digest:
+    """Records added one by one, kept within bounds (see the module's docstring).
+
+    ``totals``: the exact totals when the caller has them (a kernel's own); else they are rebuilt
+    from the records' spans (``jupyter_carbon.totals``). ``settings``: phrases for the settings the
+    records were made under that records do not carry (``region FR``), when known.
+    """
+
+    def __init__(
+        self,
+        records: Iterable[CellRecord] = (),
+        *,
+        max_rows: int = MAX_ROWS,
+        totals: RecordTotals | None = None,
+        settings: Iterable[str] = (),
+    ) -> None:
         self.count = 0
         self.errors = 0  # records whose status is not "ok"
-        self.rows: deque[Any] = deque(maxlen=max_rows)
-        self.failed: deque[Any] = deque(maxlen=max_rows)
+        self.rows: deque[CellRecord] = deque(maxlen=max_rows)
+        self.failed: deque[CellRecord] = deque(maxlen=max_rows)
         self.spans: list[Span] = []
         self.co2e_g: dict[str, array] = {name: array("d") for name in PLOT_COMPONENTS}
         self.ok = bytearray()  # 1 per record whose status is "ok"
-        self.intensities = _Distinct()
-        self.pues = _Distinct()
-        self.scopes = _Distinct()
-        self.methods = _Distinct()  # each record's (component, method, measured) per device
+        self.cluster_parts: list[ClusterPart] = []
+        self.intensities: Distinct[tuple[float, str]] = Distinct()
+        self.pues: Distinct[float] = Distinct()
+        self.scopes: Distinct[str] = Distinct()
+        self.methods: Distinct[tuple[tuple[str, str, bool], ...]] = Distinct()  # per device
+        self.settings = tuple(settings)
+        self._given_totals = totals
+        self._timelines: list[tuple[float, int, CellRecord]] = []  # a min-heap of the biggest
         self._totals: RecordTotals | None = None
         self._fractions: list[float] | None = None
         for record in records:
             self.add(record)
 
-    def add(self, record: Any) -> None:
+    def add(self, record: CellRecord) -> None:
         self.count += 1
         self._totals = self._fractions = None
         self.rows.append(record)
@@ -89,17 +140,31 @@ class Digest:
         co2e_of = record.co2e_g_of
         for name, energy_j in by_component.items():
             self.co2e_g[name].append(co2e_of(energy_j) if energy_j else 0.0)
+        if record.cluster is not None:
+            self.cluster_parts.append(record.cluster)
+        if record.timeline is not None and len(record.timeline) >= 2 and span.energy_j == span.energy_j:
+            # ties: the earlier record stays (it is the larger entry: -count)
+            entry = (span.energy_j, -self.count, record)
+            if len(self._timelines) < TIMELINES:
+                heapq.heappush(self._timelines, entry)
+            elif entry[:2] > self._timelines[0][:2]:
+                heapq.heapreplace(self._timelines, entry)
         self.intensities.add((record.intensity_g_per_kwh, record.intensity_source))
         self.pues.add(record.pue)
         self.scopes.add(record.scope)
         self.methods.add(tuple((d.component, d.method, d.measured) for d in record.devices))
 
-    def passing(self, records: Iterable[Any]) -> Iterator[Any]:
+    def passing(self, records: Iterable[CellRecord]) -> Iterator[CellRecord]:
         """``records`` again, each added to the digest as it goes by (to write an export and
         digest the same stream in one pass)."""
         for record in records:
             self.add(record)
             yield record
+
+    @property
+    def timelines(self) -> list[CellRecord]:
+        """The records with a power timeline (≥ 2 samples) that used the most energy, most first."""
+        return [record for _, _, record in sorted(self._timelines, key=lambda e: e[:2], reverse=True)]
 
     @property
     def fractions(self) -> list[float]:
@@ -110,6 +175,8 @@ class Digest:
 
     @property
     def totals(self) -> RecordTotals:
+        if self._given_totals is not None:
+            return self._given_totals
         if self._totals is None:
             self._totals = totals_of_spans(self.spans, self.fractions)
         return self._totals
@@ -117,4 +184,17 @@ class Digest:
     def counted_co2e_g(self) -> dict[str, list[float]]:
         """Per record, the CO2e by component that the totals count (nested windows: 0)."""
         fractions = self.fractions
-        return {name: [v * f for v, f in zip(values, fractions)] for name, values in self.co2e_g.items() if any(values)}
+        return {
+            name: [v * f for v, f in zip(values, fractions)]
+            for name, values in self.co2e_g.items()
+            if any(values)
+        }
+
+    def counted_record_co2e_g(self) -> list[float]:
+        """Per record, the CO2e that the totals count (nested windows: 0)."""
+        return [s.co2e_g * f for s, f in zip(self.spans, self.fractions)]
+
+
+def as_digest(source: Digest | Iterable[CellRecord]) -> Digest:
+    """``source`` if it is a digest, else a digest of its records."""
+    return source if isinstance(source, Digest) else Digest(source)

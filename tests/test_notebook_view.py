@@ -17,11 +17,13 @@ from IPython.utils.capture import capture_output  # noqa: E402
 
 from jupyter_carbon.carbon_session import CarbonSession  # noqa: E402
 from jupyter_carbon.config import Config  # noqa: E402
+from jupyter_carbon.digest import Digest  # noqa: E402
 from jupyter_carbon.display.cell import LAST_CELLS, MIN_UPDATE_S, NotebookView  # noqa: E402
 from jupyter_carbon.display.html import bars_html  # noqa: E402
 from jupyter_carbon.display.plots import cumulative_png  # noqa: E402
-from jupyter_carbon.display.summary import show_summary_html, timeline_record  # noqa: E402
-from jupyter_carbon.display.text import column, format_record, format_record_line, format_summary  # noqa: E402
+from jupyter_carbon.display.report_text import summary_text  # noqa: E402
+from jupyter_carbon.display.summary import session_digest, show_summary_html  # noqa: E402
+from jupyter_carbon.display.text import column, format_record, format_record_line  # noqa: E402
 from jupyter_carbon.sampler import Progress  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -264,7 +266,7 @@ def test_summary_is_one_static_output_with_plots_and_one_unit_per_column(session
         show_summary_html(session)
     (out,) = cap.outputs
     assert set(out.data) == {"text/plain", "text/html"}
-    assert out.data["text/plain"].startswith(format_summary(session.records, session.totals(), "")[:40])
+    assert out.data["text/plain"].startswith(summary_text(session_digest(session))[:40])
     html = out.data["text/html"]
     assert html.count("data:image/png;base64,") == 3  # cumulative, power timeline, the next cell's in a <details>
     assert "power of the next 1 cell by energy" in html
@@ -272,7 +274,7 @@ def test_summary_is_one_static_output_with_plots_and_one_unit_per_column(session
         assert text in html, text
     assert "µWh" not in html.split("jc-table")[1].split("</table>")[0]  # one unit in each column
     # the timeline is the cell that used the most energy (step 1), not the last one
-    assert timeline_record(session.records) is session.records[1]
+    assert Digest(session.records).timelines[0] is session.records[1]
     assert "power of [2] step 1" in html
     assert cumulative_png(session.records).startswith(PNG_MAGIC)
 

@@ -7,10 +7,10 @@ import re
 
 from storage_helpers import make_record
 
-from jupyter_carbon.digest import Digest
-from jupyter_carbon.display.report_html import MAX_HTML_ROWS, html_report
-from jupyter_carbon.display.report_plots import MAX_BARS, MAX_BINS, bars_title
-from jupyter_carbon.display.report_text import MAX_TEXT_ROWS, summary_text
+from jupyter_carbon.digest import MAX_ROWS, Digest
+from jupyter_carbon.display.plots import MAX_BARS, MAX_BINS, bars_title
+from jupyter_carbon.display.report_html import html_report
+from jupyter_carbon.display.report_text import summary_text
 
 
 def _digest(n: int) -> Digest:
@@ -23,10 +23,10 @@ def _digest(n: int) -> Digest:
 def test_many_records_are_binned_and_the_table_capped() -> None:
     n = 2_345
     digest = _digest(n)
-    assert len(digest.rows) == MAX_HTML_ROWS and digest.count == n and digest.errors == n // 250
+    assert len(digest.rows) == MAX_ROWS and digest.count == n and digest.errors == n // 250
     page = html_report(digest)
-    assert page.count("<tr><td>") == MAX_HTML_ROWS
-    assert f"Cells: the newest {MAX_HTML_ROWS} of 2,345 records" in page
+    assert page.count("<tr><td>") == MAX_ROWS
+    assert f"Cells: the newest {MAX_ROWS} of 2,345 records" in page
     size = -(-n // MAX_BINS)
     caption = f"CO2e per bin of {size} consecutive records ({-(-n // size)} bins for 2,345 records), by component"
     assert bars_title(n) == caption and f"<figcaption>{caption}</figcaption>" in page
@@ -34,7 +34,7 @@ def test_many_records_are_binned_and_the_table_capped() -> None:
     assert "Failed cells" in page and page.count("<li>") == n // 250
     text = summary_text(digest)
     rows = [line for line in text.splitlines() if re.match(r"\s+\d+\s", line)]
-    assert len(rows) == MAX_TEXT_ROWS and f"the newest {MAX_TEXT_ROWS} of 2,345 records are shown" in text
+    assert len(rows) == MAX_ROWS and f"the newest {MAX_ROWS} of 2,345 records are shown" in text
 
 
 def test_few_records_get_one_bar_each_and_every_row() -> None:

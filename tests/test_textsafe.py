@@ -73,10 +73,10 @@ def test_a_hostile_label_is_shown_escaped_in_the_terminal_report_and_summary():
 
     from storage_helpers import make_record
 
-    from jupyter_carbon.display.text import format_record, format_summary
-    from jupyter_carbon.totals import totals_of
+    from jupyter_carbon.display.report_text import summary_text
+    from jupyter_carbon.display.text import format_record
 
     record = dataclasses.replace(make_record(1), label="\x1b[2J\x1b[31mok\nFAKE LINE", flags=("note\r\x1b[1A",))
-    for text in (format_record(record), format_summary([record], totals_of([record]), "assumptions: -")):
+    for text in (format_record(record), summary_text([record])):
         assert "\x1b" not in text and "\r" not in text and "\\x1b[2J" in text
         assert not any(line.startswith("FAKE LINE") for line in text.splitlines())

@@ -38,7 +38,7 @@ def make_view(shell: Any, session: Any, *, compact: bool, **meta: Any) -> CellVi
         return NotebookView(session, compact=compact, **meta)
     from .text import TextView
 
-    return TextView(session, compact=compact, **meta)
+    return TextView(compact=compact)
 
 
 def show_summary(shell: Any, session: Any) -> None:
@@ -51,6 +51,7 @@ def show_summary(shell: Any, session: Any) -> None:
         else:
             show_summary_html(session)
             return
-    from .text import format_assumptions, format_summary
+    from .report_text import summary_text
+    from .summary import EXPORT_HINT, session_digest
 
-    print(format_summary(session.records, session.totals(), format_assumptions(session)))
+    print(summary_text(session_digest(session), export_hint=EXPORT_HINT))

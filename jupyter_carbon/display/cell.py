@@ -140,7 +140,7 @@ class NotebookView:
                 self._send(self._bundle(record, notes), self._shown, from_thread=False)
             except Exception as exc:  # no rich display: the text view still reports the cell
                 self.errors.append(f"display: {type(exc).__name__}: {exc}")
-                self._fallback = TextView(self.session, compact=self.compact)
+                self._fallback = TextView(compact=self.compact)
         if self._fallback is not None:
             for note in notes:
                 self._fallback.note(note)

@@ -1,4 +1,5 @@
-"""Off-screen plots of records, as PNG bytes.
+"""Off-screen plots of a :class:`~jupyter_carbon.digest.Digest` or a record, as PNG bytes: the
+one plot renderer of the in-kernel summary and the CLI's HTML report.
 
 matplotlib is imported here, lazily, and only its object-oriented API is used: a
 ``matplotlib.figure.Figure`` drawn by the Agg canvas. ``pyplot`` is never imported, so the
@@ -7,26 +8,61 @@ garbage once its PNG is written (nothing registers it anywhere).
 
 Colours are mid-tone and backgrounds transparent, so one image reads on JupyterLab's light and
 dark themes alike; labels are 10 pt. ``scale=2`` draws at twice the pixels for HiDPI screens
-(show it at half its pixel width: :func:`jupyter_carbon.display.html.img_html`). Only the summary
-and the HTML report draw plots; a cell's report draws its bars in HTML (``html.bars_html``).
+(show it at half its pixel width: :func:`jupyter_carbon.display.html.img_html`). A cell's report
+draws its bars in HTML (``html.bars_html``).
+
+Bounded in cost whatever the number of records: bars are one per record up to ``MAX_BARS``
+records, beyond that records are grouped in order into at most ``MAX_BINS`` bins of equal size
+(the title says so); the cumulative curve has at most ``MAX_POINTS`` points. Bars and curve show
+the CO2e the totals count (a window nested in another adds nothing, see ``jupyter_carbon.totals``),
+so the curve ends at the reported total. A figure that is not a finite number raises
+:class:`NotFinite` instead of drawing nonsense.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
-from typing import Any
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..record import CellRecord
+from ..digest import Digest, as_digest
 from ..units import CO2E_UNITS, unit_for
 
-__all__ = ["COMPONENT_COLORS", "png_width_px", "cumulative_png", "cumulative_co2e_g", "timeline_png"]
+if TYPE_CHECKING:
+    from ..record import CellRecord
+
+__all__ = [
+    "COMPONENT_COLORS",
+    "MAX_BARS",
+    "MAX_BINS",
+    "MAX_POINTS",
+    "NotFinite",
+    "png_width_px",
+    "bars_title",
+    "bars_png",
+    "cumulative_co2e_g",
+    "cumulative_png",
+    "timeline_png",
+    "report_plots",
+]
 
 COMPONENT_COLORS = {"cpu": "#4c8bf5", "gpu": "#9c5fd6", "ram": "#e8a33d"}
+#: One bar per record up to this many records.
+MAX_BARS = 300
+#: Bars beyond ``MAX_BARS`` records: bins of consecutive records.
+MAX_BINS = 200
+#: Points of the cumulative curve.
+MAX_POINTS = 2000
 _TEXT = "#808080"  # mid grey: ~4:1 contrast on white and on JupyterLab's dark background
+_COLORS = {**COMPONENT_COLORS, "other": _TEXT}
 _HIGHLIGHT = "#e0483e"
 _DPI = 80  # at scale 1; the CSS size of the image is its inches × 80
 _FONT_PT = 10
+
+
+class NotFinite(ValueError):
+    """A figure too large (or not a number) to plot."""
 
 
 def png_width_px(png: bytes) -> int:
@@ -57,7 +93,9 @@ def _new_figure(width_in: float, height_in: float, scale: int = 1) -> tuple[Any,
 def _png(fig: Any, bottom_in: float = 0.45) -> bytes:
     """PNG bytes; fixed margins (in inches) instead of tight_layout, which costs a draw."""
     width_in, height_in = fig.get_size_inches()
-    fig.subplots_adjust(left=0.65 / width_in, right=1 - 0.1 / width_in, top=1 - 0.1 / height_in, bottom=bottom_in / height_in)
+    fig.subplots_adjust(
+        left=0.65 / width_in, right=1 - 0.1 / width_in, top=1 - 0.1 / height_in, bottom=bottom_in / height_in
+    )
     buffer = io.BytesIO()
     fig.canvas.print_png(buffer)
     return buffer.getvalue()
@@ -71,45 +109,104 @@ def _co2e_scale(max_g: float) -> tuple[float, str]:
 def _legend(ax: Any, components: Sequence[str]) -> None:
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=COMPONENT_COLORS.get(c, _TEXT), label=c.upper()) for c in components]
+    handles = [Patch(color=_COLORS.get(c, _TEXT), label=c.upper()) for c in components]
     legend = ax.legend(handles=handles, fontsize=_FONT_PT, frameon=False, loc="upper left", ncol=len(handles))
     for text in legend.get_texts():
         text.set_color(_TEXT)
 
 
-def _tick(record: CellRecord) -> str:
-    if record.cell is not None:
-        return f"[{record.cell}]"
-    return f"#{record.id}"
+def _check(values: Iterable[float]) -> None:
+    if not all(math.isfinite(v) for v in values):
+        raise NotFinite("some figures are too large to plot")
 
 
-def cumulative_co2e_g(records: Sequence[CellRecord]) -> list[float]:
+def _bin_size(count: int) -> int:
+    return 1 if count <= MAX_BARS else -(-count // MAX_BINS)
+
+
+def bars_title(count: int) -> str:
+    size = _bin_size(count)
+    if size == 1:
+        return "CO2e per window, by component"
+    bins = -(-count // size)
+    return f"CO2e per bin of {size:,} consecutive records ({bins:,} bins for {count:,} records), by component"
+
+
+def _binned(values: Sequence[float], size: int) -> list[float]:
+    return [sum(values[i : i + size]) for i in range(0, len(values), size)] if size > 1 else list(values)
+
+
+def bars_png(
+    per_component: Mapping[str, Sequence[float]],
+    ok: Sequence[int],
+    *,
+    width_in: float = 8.0,
+    height_in: float = 3.2,
+    scale: int = 1,
+) -> bytes:
+    """Stacked bars of CO2e by component, one per record or per bin; a bin with a failed record gets ``!``."""
+    count = len(ok)
+    size = _bin_size(count)
+    bars = {name: _binned(values, size) for name, values in per_component.items()}
+    flagged = [not all(ok[i : i + size]) for i in range(0, count, size)]
+    n = len(flagged)
+    tops = [sum(v[i] for v in bars.values()) for i in range(n)]
+    for values in bars.values():
+        _check(values)
+    _check(tops)
+    factor, unit = _co2e_scale(max((abs(t) for t in tops), default=0.0))
+    fig, ax = _new_figure(width_in, height_in, scale)
+    xs = list(range(n))
+    bottoms = [0.0] * n
+    for name, values in bars.items():
+        heights = [v / factor for v in values]
+        ax.bar(xs, heights, bottom=bottoms, color=_COLORS.get(name, _TEXT), width=0.75 if size == 1 else 1.0)
+        bottoms = [b + h for b, h in zip(bottoms, heights)]
+    for x, bad, top in zip(xs, flagged, bottoms):
+        if bad:
+            ax.annotate("!", (x, top), ha="center", va="bottom", color=_HIGHLIGHT, fontsize=8, fontweight="bold")
+    _check(bottoms)
+    top = max(bottoms, default=0.0)
+    ax.set_xlim(-0.6, max(n, 10) - 0.4)
+    ax.set_ylim(min(0.0, min(bottoms, default=0.0) * 1.1), max(top * 1.3, 1e-12))
+    ax.set_ylabel(f"{unit} CO2e", fontsize=_FONT_PT)
+    ax.set_xlabel("windows, in order" if size == 1 else f"bins of {size:,} records, in order", fontsize=_FONT_PT)
+    if bars:
+        _legend(ax, list(bars))
+    return _png(fig)
+
+
+def cumulative_co2e_g(source: Digest | Iterable[CellRecord]) -> list[float]:
     """The running CO2e after each record, overlapping windows counted once (a window nested in
-    another adds nothing; see ``jupyter_carbon.totals``), so the curve ends at the session's total."""
-    from ..totals import counted_fractions, span_of
-
+    another adds nothing; see ``jupyter_carbon.totals``), so the curve ends at the total."""
     running, out = 0.0, []
-    for record, fraction in zip(records, counted_fractions([span_of(r) for r in records])):
-        running += record.co2e_g * fraction
+    for value in as_digest(source).counted_record_co2e_g():
+        running += value
         out.append(running)
     return out
 
 
-def cumulative_png(records: Sequence[CellRecord], *, width_in: float = 4.0, height_in: float = 2.2, max_points: int = 2000, scale: int = 1) -> bytes:
-    """The session's cumulative emissions, one step per record (downsampled past ``max_points``),
-    overlapping windows counted once."""
-    fig, ax = _new_figure(width_in, height_in, scale)
-    cumulative = cumulative_co2e_g(records)
-    running = cumulative[-1] if cumulative else 0.0
-    stride = max(1, len(cumulative) // max_points)
-    xs = [0] + list(range(1, len(cumulative) + 1))[::stride]
-    factor, unit = _co2e_scale(running)
-    ys = [0.0] + [v / factor for v in cumulative[::stride]]
-    if stride > 1 and xs[-1] != len(cumulative):
-        xs.append(len(cumulative))
-        ys.append(running / factor)
+def cumulative_png(
+    source: Digest | Iterable[CellRecord],
+    *,
+    width_in: float = 4.0,
+    height_in: float = 2.2,
+    scale: int = 1,
+) -> bytes:
+    """The cumulative counted CO2e over the records, one step per record (at most ``MAX_POINTS``)."""
+    cumulative = cumulative_co2e_g(source)
+    stride = max(1, -(-len(cumulative) // MAX_POINTS))
+    xs, ys = [0], [0.0]
+    for i, value in enumerate(cumulative, 1):
+        if i % stride == 0 or i == len(cumulative):
+            xs.append(i)
+            ys.append(value)
+    _check(ys)
+    factor, unit = _co2e_scale(max((abs(y) for y in ys), default=0.0))
+    ys = [y / factor for y in ys]
     from matplotlib.ticker import MaxNLocator
 
+    fig, ax = _new_figure(width_in, height_in, scale)
     ax.plot(xs, ys, color=COMPONENT_COLORS["cpu"], linewidth=1.5, marker="." if len(xs) < 40 else None)
     ax.fill_between(xs, ys, color=COMPONENT_COLORS["cpu"], alpha=0.2)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -126,14 +223,30 @@ def timeline_png(record: CellRecord, *, width_in: float = 6.0, height_in: float 
     shown = []
     for comp, values in timeline.power_w.items():
         if values and len(values) == len(timeline.t_s):
-            ax.plot(timeline.t_s, values, color=COMPONENT_COLORS.get(comp, _TEXT), linewidth=1.5, marker="." if len(values) < 30 else None)
+            marker = "." if len(values) < 30 else None
+            ax.plot(timeline.t_s, values, color=_COLORS.get(comp, _TEXT), linewidth=1.5, marker=marker)
             shown.append(comp)
     if shown:
         _legend(ax, shown)
         top = max(max(v) for c, v in timeline.power_w.items() if c in shown)
         ax.set_ylim(0, max(top * 1.3, 1e-9))
     else:
-        ax.text(0.5, 0.5, "no power samples (cell shorter than the sampling interval)", transform=ax.transAxes, ha="center", va="center", color=_TEXT, fontsize=_FONT_PT)
+        ax.text(
+            0.5, 0.5, "no power samples (cell shorter than the sampling interval)", transform=ax.transAxes,
+            ha="center", va="center", color=_TEXT, fontsize=_FONT_PT,
+        )  # fmt: skip
     ax.set_xlabel("seconds since the cell started", fontsize=_FONT_PT)
     ax.set_ylabel("W", fontsize=_FONT_PT)
     return _png(fig)
+
+
+def report_plots(digest: Digest) -> list[tuple[str, bytes]]:
+    """(title, PNG) of the standalone report's plots: the bars and the cumulative curve; raises
+    ImportError without matplotlib and :class:`NotFinite` when the figures cannot be drawn."""
+    if not digest.count:
+        return []
+    per_component = digest.counted_co2e_g()
+    return [
+        (bars_title(digest.count), bars_png(per_component, digest.ok)),
+        (f"Cumulative CO2e ({digest.count:,} records)", cumulative_png(digest, width_in=8.0, height_in=3.0)),
+    ]

@@ -1,96 +1,237 @@
-"""The standalone HTML report of records read back from logs (``jupyter-carbon run|report --html``).
+"""The HTML renderer of a :class:`~jupyter_carbon.digest.Digest`: the notebook summary
+(``%carbon summary``, one static fragment) and the standalone report (``jupyter-carbon
+run|report --html``), built from the same parts.
 
-Bounded whatever the number of records: drawn from a :class:`~jupyter_carbon.digest.Digest`,
-the table lists the newest ``MAX_HTML_ROWS`` records (its heading says how many of how many),
-the failed cells at most as many, and the plots bin records beyond a few hundred
-(``display.report_plots``). Plots are PNG (matplotlib's Agg canvas, never pyplot); without
-matplotlib, or when a figure cannot be drawn, the report says so and keeps the tables.
+Both show the totals (with the estimates' range, the Dask cluster's share and an everyday
+comparison), a table of the newest ``MAX_ROWS`` records whose columns each use one unit (the
+detail of each record in its *how* cell's tooltip), plots and the assumptions. The notebook
+fragment adds a bar per recent cell (``html.bars_html``) and the power timeline of the cells that
+used the most energy; the report adds its failed cells, the CO2e bars of every record (binned past
+a few hundred) and its notes. Styles are inline (see ``display.html``). Plots are PNG
+(``display.plots``); without matplotlib, or when a figure cannot be drawn, the page says so and
+keeps the rest. Its size does not grow with the number of records.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..digest import Digest
+from ..digest import MAX_ROWS, Digest, as_digest
+from ..storage.export import _write_atomic, check_output_path
 from ..textsafe import visible
-from ..units import format_co2e, format_duration, format_energy
-from .report_text import as_digest, assumptions_line, figure, plural, totals_line
+from ..units import format_duration, format_energy
+from . import html as H
+from .report_text import (
+    EXPORT_HINT,
+    assumptions_line,
+    band_line,
+    cluster_line,
+    figure,
+    how_cell,
+    nested_note,
+    rows_note,
+    totals_figures,
+)  # fmt: skip
+from .text import column, plural, record_name
 
-__all__ = ["MAX_HTML_ROWS", "html_report", "write_html"]
+if TYPE_CHECKING:
+    from ..record import CellRecord
 
-#: Rows of the HTML table (the newest records).
-MAX_HTML_ROWS = 500
+__all__ = ["head_html", "table_html", "assumptions_html", "summary_html", "html_report", "write_html"]
+
+#: Recent cells drawn as bars in the notebook summary.
+_BAR_CELLS = 50
+#: Rows of the table before it scrolls inside its box (the notebook summary).
+_TABLE_HEIGHT_PX = 320
 
 
-def _row(r: Any) -> str:
-    e = html.escape
-    low_j, high_j = r.energy_band_j
-    how = ", ".join(f"{c.component.upper()} {c.how}" for c in r.components.values())
-    band = f"{figure(format_energy, low_j)} – {figure(format_energy, high_j)}" if high_j > low_j else ""
-    status_class = "" if r.status == "ok" else ' class="bad"'
+def _drawn(draw: Callable[[], str], say: Callable[[str], str]) -> str:
+    """``draw()``, or what stood in the way, through ``say``: a missing matplotlib, a figure that
+    cannot be drawn (that must not cost the rest of the page)."""
+    try:
+        return draw()
+    except ImportError:
+        return say("(plots need matplotlib: pip install matplotlib)")
+    except Exception as exc:
+        return say(f"(plots not drawn: {str(exc) or type(exc).__name__})")
+
+
+def head_html(digest: Digest) -> str:
+    """The totals, the estimates' range, the cluster's share and an everyday comparison."""
+    t = digest.totals
+    cells, duration, energy, co2e = totals_figures(t)
+    parts = [
+        f'<div class="jc-title"><b>jupyter_carbon session</b> · <span class="jc-totals">{H.esc(cells)} · '
+        f"{H.esc(duration)} measured · <b>{H.esc(energy)}</b> · <b>{H.esc(co2e)}</b>"
+        f"{H.esc(nested_note(t))}</span></div>"
+    ]
+    for line, css in ((band_line(digest), "jc-band"), (cluster_line(digest), "jc-cluster")):
+        if line:
+            parts.append(f'<div class="{css}" style="color: {H.FG2}">{H.esc(line)}</div>')
+    if math.isfinite(t.energy_j) and math.isfinite(t.co2e_g):
+        parts.append(H.equivalents_html(t.energy_j, t.co2e_g))
+    return "".join(parts)
+
+
+def _tip(r: CellRecord) -> str:
+    """How each component was obtained, with its band, and the record's notes."""
+    lines = [H.component_tip(c) for c in r.components.values()]
+    return "\n".join(lines + [f"note: {visible(flag, 200)}" for flag in r.flags])
+
+
+def table_html(
+    digest: Digest, *, rows: int = MAX_ROWS, export_hint: str = EXPORT_HINT, max_height_px: int | None = None
+) -> str:
+    """The newest ``rows`` records, one unit per column, then how many are left out.
+    ``max_height_px``: the box scrolls past this height (else the table is as long as it is)."""
+    shown = list(digest.rows)[-rows:] if rows else []
+    th = f"padding: 2px 8px; border-bottom: 1px solid {H.BORDER}; font-weight: 600"
+    td = "padding: 1px 8px"
+    left = f"{td}; text-align: left"
+    energy_unit, energies = column([r.energy_j for r in shown], "energy")
+    co2e_unit, co2es = column([r.co2e_g for r in shown], "co2e")
+    heads = ["#", "cell", "label", "duration", f"energy ({energy_unit})", f"CO2e ({co2e_unit})", "how", "status"]
+    out = [
+        "<thead><tr>"
+        + "".join(f'<th style="{th}{"; padding-left: 0" if i == 0 else ""}">{H.esc(h)}</th>' for i, h in enumerate(heads))
+        + "</tr></thead><tbody>"
+    ]
+    for r, energy, co2e in zip(shown, energies, co2es):
+        status = H.status_html(visible(r.status, 20)) if r.status != "ok" else "ok"
+        out.append(
+            f"<tr><td>{H.esc(visible(r.id, 12))}</td>"
+            f'<td style="{td}">{"" if r.cell is None else H.esc(f"[{visible(r.cell, 12)}]")}</td>'
+            f'<td style="{left}">{H.esc(visible(r.label or "", 200))}</td>'
+            f'<td style="{td}">{H.esc(figure(format_duration, r.duration_s))}</td>'
+            f'<td style="{td}">{H.esc(energy)}</td><td style="{td}">{H.esc(co2e)}</td>'
+            f'<td style="{left}" title="{H.esc(_tip(r))}">{H.esc(how_cell(r.measured_by_component))}</td>'
+            f'<td style="{left}">{status}</td></tr>'
+        )
+    more = ""
+    if digest.count > len(shown):
+        more = f'<div style="color: {H.FG2}">… {H.esc(rows_note(digest, len(shown)))} are shown ({H.esc(export_hint)})</div>'
+    height = f"max-height: {max_height_px}px; overflow: auto; " if max_height_px else ""
     return (
-        f"<tr><td>{e(str(r.cell) if r.cell is not None else '')}</td><td>{e(visible(r.label or ''))}</td><td{status_class}>{e(visible(r.status))}</td>"
-        f"<td>{e(figure(format_duration, r.duration_s))}</td><td>{e(figure(format_energy, r.energy_j))}</td><td>{e(band)}</td>"
-        f"<td>{e(figure(format_co2e, r.co2e_g))}</td><td>{e(how)}</td><td>{e(visible('; '.join(r.flags)))}</td></tr>"
+        f'<div class="jc-table-box" style="{height}max-width: 100%; margin: 4px 0">'
+        '<table class="jc-table" style="border-collapse: separate; border-spacing: 0; white-space: nowrap; '
+        f'text-align: right; font-size: 0.95em">{"".join(out)}</tbody></table></div>{more}'
     )
 
 
-def _plots(digest: Digest) -> str:
+def assumptions_html(digest: Digest) -> str:
+    return f'<div class="jc-assumptions" style="color: {H.FG2}">{H.esc(assumptions_line(digest))}</div>'
+
+
+def _cell_name(record: CellRecord) -> str:
+    name = f"[{record.cell}]" if record.cell is not None else f"#{record.id}"
+    return name + (f" {visible(record.label, 80)}" if record.label else "")
+
+
+def _session_plots_html(digest: Digest) -> str:
+    """The cumulative CO2e and the power of the cell that used the most energy (the next three in
+    a ``<details>``), side by side while they fit."""
+    from .plots import cumulative_png, timeline_png
+
+    figures = [H.img_html(cumulative_png(digest, width_in=4.5, scale=2), "cumulative CO2e of the session")]
+    timelines = digest.timelines
+    chosen, others = (timelines[0], timelines[1:]) if timelines else (None, [])
+    caption = more = ""
+    if chosen is not None:
+        name = _cell_name(chosen)
+        figures.append(H.img_html(timeline_png(chosen, width_in=4.5, scale=2), f"power of cell {name}"))
+        caption = (
+            f'<div style="color: {H.FG2}; font-size: 0.9em">left: cumulative CO2e · right: power of '
+            f"{H.esc(name)}, the cell that used the most energy</div>"
+        )
+    if others:  # the next ones, one click away
+        images = "".join(
+            f'<div style="color: {H.FG2}">{H.esc(_cell_name(r))} — {H.esc(format_duration(r.duration_s))}, '
+            f"{H.esc(format_energy(r.energy_j))}</div>"
+            + H.img_html(timeline_png(r, width_in=4.5, scale=2), f"power of cell {_cell_name(r)}")
+            for r in others
+        )
+        more = (
+            f'<details class="jc-more-timelines"><summary style="cursor: pointer; color: {H.FG2}">'
+            f"power of the next {plural(len(others), 'cell')} by energy</summary>{images}</details>"
+        )
+    boxes = "".join(f'<div style="flex: 0 1 auto; min-width: 0">{f}</div>' for f in figures)
+    return (
+        f'<div class="jc-plots" style="display: flex; flex-wrap: wrap; gap: 8px; max-width: 100%">{boxes}</div>'
+        f"{caption}{more}"
+    )
+
+
+def summary_html(source: Digest | Iterable[CellRecord], *, export_hint: str = EXPORT_HINT) -> str:
+    """The notebook summary as one static HTML fragment."""
+    digest = as_digest(source)
+    parts = [head_html(digest)]
+    if digest.count:
+        parts.append(H.bars_html(list(digest.rows)[-_BAR_CELLS:]))
+        parts.append(table_html(digest, export_hint=export_hint, max_height_px=_TABLE_HEIGHT_PX))
+        parts.append(
+            _drawn(lambda: _session_plots_html(digest), lambda text: f'<div style="color: {H.FG2}">{H.esc(text)}</div>')
+        )
+    else:
+        parts.append(f'<div style="color: {H.FG2}">no cells measured yet: use %%carbon on a cell or %carbon on</div>')
+    parts.append(assumptions_html(digest))
+    return f'<div class="jupyter-carbon jc-summary" style="{H.box_style()}">' + "".join(parts) + "</div>"
+
+
+def _report_plots_html(digest: Digest) -> str:
+    from .plots import report_plots
+
     e = html.escape
-    try:
-        from .report_plots import report_plots
-
-        plots = report_plots(digest)
-    except ImportError:
-        return "<p>(plots need matplotlib: pip install matplotlib)</p>"
-    except Exception as exc:  # a figure matplotlib cannot draw must not cost the report
-        return f"<p>(plots not drawn: {e(str(exc) or type(exc).__name__)})</p>"
-    return "".join(f'<figure><img alt="{e(caption)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"><figcaption>{e(caption)}</figcaption></figure>' for caption, png in plots)
+    return "".join(
+        f'<figure><img alt="{e(caption)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        f"<figcaption>{e(caption)}</figcaption></figure>"
+        for caption, png in report_plots(digest)
+    )
 
 
-def html_report(source: Digest | Iterable[Any], *, title: str = "jupyter_carbon report", failures: Iterable[str] = (), notes: Iterable[str] = (), rows: int = MAX_HTML_ROWS) -> str:
+def html_report(
+    source: Digest | Iterable[CellRecord],
+    *,
+    title: str = "jupyter_carbon report",
+    failures: Iterable[str] = (),
+    notes: Iterable[str] = (),
+    rows: int = MAX_ROWS,
+) -> str:
     """The report as one HTML document (``source``: a Digest or records)."""
-    from .text import record_name
-
     e = html.escape
     digest = as_digest(source)
-    shown = list(digest.rows)[-rows:] if rows else []
-    table_rows = "".join(_row(r) for r in shown)
-    table_note = f"the newest {len(shown):,} of {digest.count:,} records" if digest.count > len(shown) else plural(digest.count, "record")
     failures = list(failures) or [f"{record_name(r.label, r.cell, r.id)}: {r.status}" for r in digest.failed]
-    failed = "".join(f"<li>{e(visible(f))}</li>" for f in failures[-rows:])
-    failed_note = f" (the newest {min(len(failures), rows):,} of {max(len(failures), digest.errors):,})" if max(len(failures), digest.errors) > min(len(failures), rows) else ""
+    failed = "".join(f"<li>{e(visible(f, 300))}</li>" for f in failures[-rows:])
+    listed, of = min(len(failures), rows), max(len(failures), digest.errors)
+    failed_note = f" (the newest {listed:,} of {of:,})" if of > listed else ""
     note_items = "".join(f"<li>{e(n)}</li>" for n in notes)
+    shown = min(digest.count, len(digest.rows), rows)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.25em .5em;text-align:left;font-size:90%}}.bad{{color:#b00;font-weight:bold}}
-.totals{{font-size:120%}}img{{max-width:100%}}</style></head><body>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em;line-height:1.5}}td,th{{font-size:90%}}
+.bad{{color:#b00;font-weight:bold}}.jc-title{{font-size:120%}}img{{max-width:100%}}</style></head><body>
 <h1>{e(title)}</h1>
-<p class="totals">{e(totals_line(digest))}</p>
+{head_html(digest)}
 {f'<h2>Failed cells{e(failed_note)}</h2><ul class="bad">{failed}</ul>' if failed else ''}
-<h2>Cells: {e(table_note)}</h2>
-<table><thead><tr><th>cell</th><th>label</th><th>status</th><th>duration</th><th>energy</th><th>band</th><th>CO2e</th><th>how</th><th>notes</th></tr></thead>
-<tbody>{table_rows}</tbody></table>
-<h2>Plots</h2>{_plots(digest)}
-<h2>Assumptions</h2><p>{e(assumptions_line(digest))}</p>
+<h2>Cells: {e(rows_note(digest, shown))}</h2>
+{table_html(digest, rows=rows)}
+<h2>Plots</h2>{_drawn(lambda: _report_plots_html(digest), lambda text: f"<p>{e(text)}</p>")}
+<h2>Assumptions</h2>{assumptions_html(digest)}
 {f'<h2>Notes</h2><ul>{note_items}</ul>' if note_items else ''}
 <p><small>generated by jupyter_carbon on {e(generated)}</small></p>
 </body></html>
 """
 
 
-def write_html(source: Digest | Iterable[Any], path: str | os.PathLike, **options: Any) -> Path:
+def write_html(source: Digest | Iterable[CellRecord], path: str | os.PathLike, **options: Any) -> Path:
     """Write the standalone HTML report; ValueError with a one-line message for a bad path."""
-    from ..storage.export import _write_atomic, check_output_path
-
     target = check_output_path(path, (".html", ".htm"))
     text = html_report(source, **options)
     return _write_atomic(target, lambda handle: handle.write(text))

@@ -1,31 +1,45 @@
-"""Plain-text report of records read back from logs or exports (``jupyter-carbon run|report``).
+"""The text renderer of a :class:`~jupyter_carbon.digest.Digest`: ``%carbon summary`` in a
+terminal, the ``text/plain`` of the notebook summary, ``jupyter-carbon run|report``.
 
-Drawn from a :class:`~jupyter_carbon.digest.Digest`, so its size does not grow with the number
-of records: the totals line counts overlapping windows once (``jupyter_carbon.totals``), the
-table lists the newest ``MAX_TEXT_ROWS`` records and says how many are left out. Every string
-that came from a record passes through ``textsafe.visible`` (no raw control characters reach the
-terminal), and a figure too large to be a number prints as ``overflow``.
+Its size does not grow with the number of records: the totals line (overlapping windows counted
+once, ``jupyter_carbon.totals``, or the kernel's own totals), the estimates' range, the newest
+``MAX_ROWS`` records in a table whose columns each use one unit (and how many are left out), the
+Dask cluster's share, the assumptions. Every string that came from a record passes through
+``textsafe.visible`` (no raw control characters reach the terminal), and a figure too large to be
+a number prints as ``overflow``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
-from ..digest import Digest
+from ..cluster.text import session_line
+from ..digest import MAX_ROWS, Digest, Distinct, as_digest
 from ..textsafe import visible
 from ..units import format_co2e, format_duration, format_energy
-from .text import plural
+from .text import column, how_short, how_word, plural, record_name
 
-__all__ = ["MAX_TEXT_ROWS", "as_digest", "figure", "plural", "totals_line", "assumptions_line", "summary_text"]
+if TYPE_CHECKING:
+    from ..record import CellRecord
+    from ..totals import RecordTotals
 
-#: Rows of the text table (the newest records); exports have every record.
-MAX_TEXT_ROWS = 200
+__all__ = [
+    "EXPORT_HINT",
+    "figure",
+    "totals_line",
+    "band_line",
+    "cluster_line",
+    "rows_note",
+    "how_cell",
+    "assumptions_line",
+    "summary_text",
+]
 
-
-def as_digest(source: Digest | Iterable[Any]) -> Digest:
-    return source if isinstance(source, Digest) else Digest(source)
+#: Where the records a table leaves out are (the CLI's; the kernel's summary names %carbon export).
+EXPORT_HINT = "exports with --csv or --json have them all"
 
 
 def figure(format_fn: Callable[[float], str], value: float) -> str:
@@ -38,17 +52,56 @@ def figure(format_fn: Callable[[float], str], value: float) -> str:
         return "overflow"
 
 
+def totals_figures(t: RecordTotals) -> tuple[str, str, str, str]:
+    """``3 cells``, ``12.3 s``, ``4.5 Wh``, ``1.2 g CO2e``."""
+    return (
+        plural(t.cells, "cell"),
+        figure(format_duration, t.duration_s),
+        figure(format_energy, t.energy_j),
+        figure(format_co2e, t.co2e_g),
+    )
+
+
+def nested_note(t: RecordTotals) -> str:
+    return f" · {plural(t.nested, 'window')} inside others, counted once" if t.nested else ""
+
+
 def totals_line(digest: Digest) -> str:
-    """``3 cells · 12.3 s measured · 4.5 Wh · 1.2 g CO2e (range …)``, then the nesting note."""
+    """``3 cells · 12.3 s measured · 4.5 Wh · 1.2 g CO2e``, then the nesting note."""
+    cells, duration, energy, co2e = totals_figures(digest.totals)
+    return f"{cells} · {duration} measured · {energy} · {co2e}{nested_note(digest.totals)}"
+
+
+def band_line(digest: Digest) -> str | None:
+    """``range of the estimates: 4 Wh – 5 Wh, 1 g CO2e – 1.3 g CO2e``, or None without a band."""
     t = digest.totals
-    band = f" (range {figure(format_co2e, t.co2e_low_g)} – {figure(format_co2e, t.co2e_high_g)})" if t.co2e_high_g > t.co2e_low_g else ""
-    line = f"{plural(t.cells, 'cell')} · {figure(format_duration, t.duration_s)} measured · {figure(format_energy, t.energy_j)} · {figure(format_co2e, t.co2e_g)}{band}"
-    if t.nested:
-        line += f" · {plural(t.nested, 'window')} inside others, counted once"
-    return line
+    if not t.high_j > t.low_j:
+        return None
+    energy = f"{figure(format_energy, t.low_j)} – {figure(format_energy, t.high_j)}"
+    return f"range of the estimates: {energy}, {figure(format_co2e, t.co2e_low_g)} – {figure(format_co2e, t.co2e_high_g)}"
 
 
-def _distinct(values: Any, show: Callable[[Any], str] = str) -> str:
+def cluster_line(digest: Digest) -> str | None:
+    """The Dask cluster energy charged over the records, or None when none has a cluster part."""
+    if not digest.cluster_parts:
+        return None
+    return session_line(SimpleNamespace(cluster=part) for part in digest.cluster_parts)
+
+
+def rows_note(digest: Digest, shown: int) -> str:
+    """``the newest 200 of 2,345 records`` when the table leaves some out, else ``12 records``."""
+    if digest.count > shown:
+        return f"the newest {shown:,} of {digest.count:,} records"
+    return plural(digest.count, "record")
+
+
+def how_cell(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
+    """``estimated``/``measured``, or ``CPU meas., RAM est.`` when they differ (a table cell)."""
+    word = how_word(measured_by_component)
+    return word if word in ("estimated", "measured") else how_short(measured_by_component)
+
+
+def _distinct(values: Distinct[Any], show: Callable[[Any], str] = str) -> str:
     text = ", ".join(visible(show(v), 80) for v in values.values)
     return text + (f" (+{values.extra:,} more)" if values.extra else "")
 
@@ -69,39 +122,47 @@ def _methods(digest: Digest) -> str:
 
 
 def assumptions_line(digest: Digest) -> str:
-    """The assumptions behind the records: intensities, PUE, scope, how each component was obtained."""
+    """The assumptions behind the records: the session's settings when known, the intensities,
+    PUE, scope, how each component was obtained."""
+    parts = list(digest.settings)
     if not digest.count:
-        return "assumptions: none (no records)"
-    intensities = _distinct(digest.intensities, lambda v: f"{v[0]:g} gCO2e/kWh ({v[1]})")
+        return "assumptions: " + " · ".join([*parts, "none (no records)"])
+    parts.append(_distinct(digest.intensities, lambda v: f"{v[0]:g} gCO2e/kWh ({v[1]})"))
+    parts.append(f"PUE {_distinct(digest.pues, lambda v: f'{v:g}')}")
+    parts.append(f"scope {_distinct(digest.scopes)}")
     how = _methods(digest)
-    return f"assumptions: {intensities} · PUE {_distinct(digest.pues, lambda v: f'{v:g}')} · scope {_distinct(digest.scopes)}" + (f" · {how}" if how else "")
+    return "assumptions: " + " · ".join(parts + ([how] if how else []))
 
 
-def _name(record: Any) -> str:
-    from .text import record_name
-
-    return visible(record_name(record.label, record.cell, record.id), 20)
-
-
-def _how(record: Any) -> str:
-    from .text import how_short
-
-    return visible(how_short(record.measured_by_component).lower(), 60)
+def _row(r: CellRecord, energy: str, co2e: str) -> str:
+    name = visible(record_name(r.label, r.cell, r.id), 20)
+    how = visible(how_cell(r.measured_by_component), 60)
+    return (
+        f"{visible(r.id, 6):>6}  {name:<20} {figure(format_duration, r.duration_s):>10} {energy:>11} {co2e:>11}"
+        f"  {how:<30} {visible(r.status, 20)}"
+    )
 
 
-def summary_text(source: Digest | Iterable[Any], *, rows: int = MAX_TEXT_ROWS) -> str:
-    """The report: totals, the newest ``rows`` records, the assumptions."""
+def summary_text(
+    source: Digest | Iterable[CellRecord], *, rows: int = MAX_ROWS, export_hint: str = EXPORT_HINT
+) -> str:
+    """The summary: totals, the newest ``rows`` records, the cluster's share, the assumptions."""
     digest = as_digest(source)
     lines = [f"jupyter_carbon session: {totals_line(digest)}"]
+    band = band_line(digest)
+    if band:
+        lines.append(band)
     shown = list(digest.rows)[-rows:] if rows else []
     if shown:
-        lines.append(f"{'#':>6}  {'label':<20} {'duration':>10} {'energy':>10} {'CO2e':>16}  {'how':<24} status")
-        for r in shown:
-            lines.append(
-                f"{visible(r.id, 6):>6}  {_name(r):<20} {figure(format_duration, r.duration_s):>10} {figure(format_energy, r.energy_j):>10} "
-                f"{figure(format_co2e, r.co2e_g):>16}  {_how(r):<24} {visible(r.status, 20)}"
-            )
+        energy_unit, energies = column([r.energy_j for r in shown], "energy")
+        co2e_unit, co2es = column([r.co2e_g for r in shown], "co2e")
+        heads = (f"energy {energy_unit}", f"CO2e {co2e_unit}")
+        lines.append(f"{'#':>6}  {'label':<20} {'duration':>10} {heads[0]:>11} {heads[1]:>11}  {'how':<30} status")
+        lines += [_row(r, energy, co2e) for r, energy, co2e in zip(shown, energies, co2es)]
         if digest.count > len(shown):
-            lines.append(f"… the newest {len(shown):,} of {digest.count:,} records are shown (exports with --csv or --json have them all)")
+            lines.append(f"… {rows_note(digest, len(shown))} are shown ({export_hint})")
+    cluster = cluster_line(digest)
+    if cluster:
+        lines.append(cluster)
     lines.append(assumptions_line(digest))
     return "\n".join(lines)

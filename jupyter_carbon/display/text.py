@@ -6,6 +6,7 @@ estimate shows its uncertainty band.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterable
 from functools import lru_cache
@@ -17,11 +18,7 @@ from ..sources.base import COMPONENTS
 from ..textsafe import visible
 from ..units import CO2E_UNITS, ENERGY_UNITS, format_co2e, format_duration, format_energy, unit_for
 
-__all__ = ["TextView", "format_record", "format_record_line", "format_component", "format_summary", "component_badge", "column", "plural", "format_config_changes"]
-
-
-#: The summaries list at most this many records (the newest); exports have them all.
-MAX_ROWS = 200
+__all__ = ["TextView", "format_record", "format_record_line", "format_component", "component_badge", "column", "plural", "format_config_changes"]
 
 
 def record_name(label: str | None, cell: int | None, record_id: int | None = None) -> str:
@@ -90,16 +87,6 @@ def _cluster_phrase(record: CellRecord) -> str:
     return short_phrase(record)
 
 
-def cluster_session_line(records: Iterable[CellRecord]) -> str | None:
-    """The Dask cluster energy charged over ``records``, or None when none has a cluster part."""
-    records = [r for r in records if r.cluster is not None]
-    if not records:
-        return None
-    from ..cluster.text import session_line
-
-    return session_line(records)
-
-
 def cluster_lines(record: CellRecord) -> list[str]:
     """The record's cluster part (Dask), one line per host; [] without one."""
     if record.cluster is None:
@@ -118,12 +105,6 @@ def how_word(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
     return ", ".join(f"{component.upper()} {'measured' if measured else 'estimated'}" for component, measured in measured_by_component)
 
 
-def _how_cell(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
-    """``estimated``/``measured``, or ``CPU meas., RAM est.`` when they differ (a table cell)."""
-    word = how_word(measured_by_component)
-    return word if word in ("estimated", "measured") else how_short(measured_by_component)
-
-
 @lru_cache(maxsize=64)
 def how_short(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
     """``CPU est., RAM est.``"""
@@ -133,8 +114,7 @@ def how_short(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
 def column(values: list[float], kind: str) -> tuple[str, list[str]]:
     """One unit for a whole column (``kind`` 'energy' or 'co2e'), chosen from its largest value:
     returns the unit and the numbers, the largest with 3 significant digits."""
-    finite = [abs(v) for v in values if v == v]
-    top = max(finite, default=0.0)
+    top = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
     factor, unit = unit_for(top, ENERGY_UNITS if kind == "energy" else CO2E_UNITS)
     scaled_top = top / factor
     decimals = 0 if scaled_top >= 100 else 1 if scaled_top >= 10 else 2
@@ -143,6 +123,10 @@ def column(values: list[float], kind: str) -> tuple[str, list[str]]:
     for v in values:
         if v != v:
             cells.append("n/a")
+        elif not math.isfinite(v):
+            cells.append("overflow")
+        elif abs(v / factor) >= 1e15:  # a number no column is wide enough for
+            cells.append(f"{v / factor:.3g}")
         elif 0 < v / factor < smallest / 2:
             cells.append(f"<{smallest:.{decimals}f}")
         else:
@@ -194,31 +178,10 @@ def format_record(record: CellRecord) -> str:
     return "\n".join(lines)
 
 
-def format_summary(records: Iterable[CellRecord], totals: Any, assumptions: str) -> str:
-    records = list(records)
-    lines = [f"jupyter_carbon session: {plural(totals.cells, 'cell')} · {format_duration(totals.duration_s)} measured · {format_energy(totals.energy_j)} · {format_co2e(totals.co2e_g)}"]
-    if records:
-        shown = records[-MAX_ROWS:]
-        energy_unit, energies = column([r.energy_j for r in shown], "energy")
-        co2e_unit, co2es = column([r.co2e_g for r in shown], "co2e")
-        heads = (f"energy {energy_unit}", f"CO2e {co2e_unit}")
-        lines.append(f"{'#':>4}  {'label':<20} {'duration':>10} {heads[0]:>11} {heads[1]:>11}  {'how':<18} status")
-        for r, energy, co2e in zip(shown, energies, co2es):
-            name = record_name(r.label, r.cell, r.id)[:20]
-            lines.append(f"{r.id:>4}  {name:<20} {format_duration(r.duration_s):>10} {energy:>11} {co2e:>11}  {_how_cell(r.measured_by_component):<18} {visible(r.status)}")
-        if len(records) > MAX_ROWS:
-            lines.append(f"… {len(records) - MAX_ROWS} earlier records not shown (see %carbon export)")
-    cluster = cluster_session_line(records)
-    if cluster:
-        lines.append(cluster)
-    lines.append(assumptions)
-    return "\n".join(lines)
-
-
 class TextView:
     """Prints the report when the window closes (terminal IPython, scripts, text-only frontends)."""
 
-    def __init__(self, session: Any, *, compact: bool, **meta: Any) -> None:
+    def __init__(self, *, compact: bool) -> None:
         self.compact = compact
 
     def on_progress(self, status: Progress) -> None:
@@ -228,7 +191,8 @@ class TextView:
         print(text)
 
     def finish(self, record: CellRecord) -> None:
-        sys.stdout.write((format_record_line(record) if self.compact else format_record(record)) + "\n")  # one write, not print's two
+        # one write: a line printed by another thread cannot fall between the text and its newline
+        sys.stdout.write((format_record_line(record) if self.compact else format_record(record)) + "\n")
 
 
 _METHOD_WORDS = {
@@ -355,8 +319,3 @@ def format_status(session: Any, auto: bool = False) -> str:
         lines += observer.status_lines() if hasattr(observer, "status_lines") else []
     return "\n".join(lines)
 
-
-def format_assumptions(session: Any) -> str:
-    cfg = session.config
-    intensity = session.intensity()
-    return f"assumptions: {intensity.g_per_kwh:g} gCO2e/kWh ({intensity.source}) · PUE {cfg.pue:g} · scope {getattr(session, 'scope', cfg.scope)} · interval {cfg.interval:g} s"
