@@ -50,6 +50,8 @@ __all__ = ["head_html", "table_html", "assumptions_html", "summary_html", "html_
 _BAR_CELLS = 50
 #: Rows of the table before it scrolls inside its box (the notebook summary).
 _TABLE_HEIGHT_PX = 320
+#: Heads of the left-aligned columns (label, how, status) and of the unpadded first one.
+_TH_ALIGN = {0: "; padding-left: 0", 2: "; text-align: left", 6: "; text-align: left", 7: "; text-align: left"}
 
 
 def _drawn(draw: Callable[[], str], say: Callable[[str], str]) -> str:
@@ -100,7 +102,7 @@ def table_html(
     heads = ["#", "cell", "label", "duration", f"energy ({energy_unit})", f"CO2e ({co2e_unit})", "how", "status"]
     out = [
         "<thead><tr>"
-        + "".join(f'<th style="{th}{"; padding-left: 0" if i == 0 else ""}">{H.esc(h)}</th>' for i, h in enumerate(heads))
+        + "".join(f'<th style="{th}{_TH_ALIGN.get(i, "")}">{H.esc(h)}</th>' for i, h in enumerate(heads))
         + "</tr></thead><tbody>"
     ]
     for r, energy, co2e in zip(shown, energies, co2es):
