@@ -142,7 +142,11 @@ class Digest:
             self.co2e_g[name].append(co2e_of(energy_j) if energy_j else 0.0)
         if record.cluster is not None:
             self.cluster_parts.append(record.cluster)
-        if record.timeline is not None and len(record.timeline) >= 2 and span.energy_j == span.energy_j:
+        if (
+            record.timeline is not None
+            and len(record.timeline) >= 2
+            and span.energy_j == span.energy_j
+        ):
             # ties: the earlier record stays (it is the larger entry: -count)
             entry = (span.energy_j, -self.count, record)
             if len(self._timelines) < TIMELINES:
@@ -164,7 +168,9 @@ class Digest:
     @property
     def timelines(self) -> list[CellRecord]:
         """The records with a power timeline (≥ 2 samples) that used the most energy, most first."""
-        return [record for _, _, record in sorted(self._timelines, key=lambda e: e[:2], reverse=True)]
+        return [
+            record for _, _, record in sorted(self._timelines, key=lambda e: e[:2], reverse=True)
+        ]
 
     @property
     def fractions(self) -> list[float]:

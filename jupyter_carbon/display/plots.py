@@ -94,7 +94,10 @@ def _png(fig: Any, bottom_in: float = 0.45) -> bytes:
     """PNG bytes; fixed margins (in inches) instead of tight_layout, which costs a draw."""
     width_in, height_in = fig.get_size_inches()
     fig.subplots_adjust(
-        left=0.65 / width_in, right=1 - 0.1 / width_in, top=1 - 0.1 / height_in, bottom=bottom_in / height_in
+        left=0.65 / width_in,
+        right=1 - 0.1 / width_in,
+        top=1 - 0.1 / height_in,
+        bottom=bottom_in / height_in,
     )
     buffer = io.BytesIO()
     fig.canvas.print_png(buffer)
@@ -110,7 +113,9 @@ def _legend(ax: Any, components: Sequence[str]) -> None:
     from matplotlib.patches import Patch
 
     handles = [Patch(color=_COLORS.get(c, _TEXT), label=c.upper()) for c in components]
-    legend = ax.legend(handles=handles, fontsize=_FONT_PT, frameon=False, loc="upper left", ncol=len(handles))
+    legend = ax.legend(
+        handles=handles, fontsize=_FONT_PT, frameon=False, loc="upper left", ncol=len(handles)
+    )
     for text in legend.get_texts():
         text.set_color(_TEXT)
 
@@ -129,11 +134,18 @@ def bars_title(count: int) -> str:
     if size == 1:
         return "CO2e per window, by component"
     bins = -(-count // size)
-    return f"CO2e per bin of {size:,} consecutive records ({bins:,} bins for {count:,} records), by component"
+    return (
+        f"CO2e per bin of {size:,} consecutive records ({bins:,} bins for {count:,} records),"
+        " by component"
+    )
 
 
 def _binned(values: Sequence[float], size: int) -> list[float]:
-    return [sum(values[i : i + size]) for i in range(0, len(values), size)] if size > 1 else list(values)
+    return (
+        [sum(values[i : i + size]) for i in range(0, len(values), size)]
+        if size > 1
+        else list(values)
+    )
 
 
 def bars_png(
@@ -144,7 +156,8 @@ def bars_png(
     height_in: float = 3.2,
     scale: int = 1,
 ) -> bytes:
-    """Stacked bars of CO2e by component, one per record or per bin; a bin with a failed record gets ``!``."""
+    """Stacked bars of CO2e by component, one per record or per bin; a bin with a failed record
+    gets ``!``."""
     count = len(ok)
     size = _bin_size(count)
     bars = {name: _binned(values, size) for name, values in per_component.items()}
@@ -160,17 +173,34 @@ def bars_png(
     bottoms = [0.0] * n
     for name, values in bars.items():
         heights = [v / factor for v in values]
-        ax.bar(xs, heights, bottom=bottoms, color=_COLORS.get(name, _TEXT), width=0.75 if size == 1 else 1.0)
+        ax.bar(
+            xs,
+            heights,
+            bottom=bottoms,
+            color=_COLORS.get(name, _TEXT),
+            width=0.75 if size == 1 else 1.0,
+        )
         bottoms = [b + h for b, h in zip(bottoms, heights)]
     for x, bad, top in zip(xs, flagged, bottoms):
         if bad:
-            ax.annotate("!", (x, top), ha="center", va="bottom", color=_HIGHLIGHT, fontsize=8, fontweight="bold")
+            ax.annotate(
+                "!",
+                (x, top),
+                ha="center",
+                va="bottom",
+                color=_HIGHLIGHT,
+                fontsize=8,
+                fontweight="bold",
+            )
     _check(bottoms)
     top = max(bottoms, default=0.0)
     ax.set_xlim(-0.6, max(n, 10) - 0.4)
     ax.set_ylim(min(0.0, min(bottoms, default=0.0) * 1.1), max(top * 1.3, 1e-12))
     ax.set_ylabel(f"{unit} CO2e", fontsize=_FONT_PT)
-    ax.set_xlabel("windows, in order" if size == 1 else f"bins of {size:,} records, in order", fontsize=_FONT_PT)
+    ax.set_xlabel(
+        "windows, in order" if size == 1 else f"bins of {size:,} records, in order",
+        fontsize=_FONT_PT,
+    )
     if bars:
         _legend(ax, list(bars))
     return _png(fig)
@@ -207,7 +237,9 @@ def cumulative_png(
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = _new_figure(width_in, height_in, scale)
-    ax.plot(xs, ys, color=COMPONENT_COLORS["cpu"], linewidth=1.5, marker="." if len(xs) < 40 else None)
+    ax.plot(
+        xs, ys, color=COMPONENT_COLORS["cpu"], linewidth=1.5, marker="." if len(xs) < 40 else None
+    )
     ax.fill_between(xs, ys, color=COMPONENT_COLORS["cpu"], alpha=0.2)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(0, max(xs[-1], 1))
@@ -216,7 +248,9 @@ def cumulative_png(
     return _png(fig)
 
 
-def timeline_png(record: CellRecord, *, width_in: float = 6.0, height_in: float = 2.2, scale: int = 1) -> bytes:
+def timeline_png(
+    record: CellRecord, *, width_in: float = 6.0, height_in: float = 2.2, scale: int = 1
+) -> bytes:
     """Power (W) per component over the record's window, from ``record.timeline``."""
     fig, ax = _new_figure(width_in, height_in, scale)
     timeline = record.timeline
@@ -224,7 +258,9 @@ def timeline_png(record: CellRecord, *, width_in: float = 6.0, height_in: float 
     for comp, values in timeline.power_w.items():
         if values and len(values) == len(timeline.t_s):
             marker = "." if len(values) < 30 else None
-            ax.plot(timeline.t_s, values, color=_COLORS.get(comp, _TEXT), linewidth=1.5, marker=marker)
+            ax.plot(
+                timeline.t_s, values, color=_COLORS.get(comp, _TEXT), linewidth=1.5, marker=marker
+            )
             shown.append(comp)
     if shown:
         _legend(ax, shown)
@@ -232,8 +268,8 @@ def timeline_png(record: CellRecord, *, width_in: float = 6.0, height_in: float 
         ax.set_ylim(0, max(top * 1.3, 1e-9))
     else:
         ax.text(
-            0.5, 0.5, "no power samples (cell shorter than the sampling interval)", transform=ax.transAxes,
-            ha="center", va="center", color=_TEXT, fontsize=_FONT_PT,
+            0.5, 0.5, "no power samples (cell shorter than the sampling interval)",
+            transform=ax.transAxes, ha="center", va="center", color=_TEXT, fontsize=_FONT_PT,
         )  # fmt: skip
     ax.set_xlabel("seconds since the cell started", fontsize=_FONT_PT)
     ax.set_ylabel("W", fontsize=_FONT_PT)
@@ -248,5 +284,8 @@ def report_plots(digest: Digest) -> list[tuple[str, bytes]]:
     per_component = digest.counted_co2e_g()
     return [
         (bars_title(digest.count), bars_png(per_component, digest.ok)),
-        (f"Cumulative CO2e ({digest.count:,} records)", cumulative_png(digest, width_in=8.0, height_in=3.0)),
+        (
+            f"Cumulative CO2e ({digest.count:,} records)",
+            cumulative_png(digest, width_in=8.0, height_in=3.0),
+        ),
     ]

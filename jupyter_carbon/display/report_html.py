@@ -44,14 +44,26 @@ from .text import column, plural, record_name
 if TYPE_CHECKING:
     from ..record import CellRecord
 
-__all__ = ["head_html", "table_html", "assumptions_html", "summary_html", "html_report", "write_html"]
+__all__ = [
+    "head_html",
+    "table_html",
+    "assumptions_html",
+    "summary_html",
+    "html_report",
+    "write_html",
+]
 
 #: Recent cells drawn as bars in the notebook summary.
 _BAR_CELLS = 50
 #: Rows of the table before it scrolls inside its box (the notebook summary).
 _TABLE_HEIGHT_PX = 320
 #: Heads of the left-aligned columns (label, how, status) and of the unpadded first one.
-_TH_ALIGN = {0: "; padding-left: 0", 2: "; text-align: left", 6: "; text-align: left", 7: "; text-align: left"}
+_TH_ALIGN = {
+    0: "; padding-left: 0",
+    2: "; text-align: left",
+    6: "; text-align: left",
+    7: "; text-align: left",
+}
 
 
 def _drawn(draw: Callable[[], str], say: Callable[[str], str]) -> str:
@@ -89,7 +101,11 @@ def _tip(r: CellRecord) -> str:
 
 
 def table_html(
-    digest: Digest, *, rows: int = MAX_ROWS, export_hint: str = EXPORT_HINT, max_height_px: int | None = None
+    digest: Digest,
+    *,
+    rows: int = MAX_ROWS,
+    export_hint: str = EXPORT_HINT,
+    max_height_px: int | None = None,
 ) -> str:
     """The newest ``rows`` records, one unit per column, then how many are left out.
     ``max_height_px``: the box scrolls past this height (else the table is as long as it is)."""
@@ -99,10 +115,21 @@ def table_html(
     left = f"{td}; text-align: left"
     energy_unit, energies = column([r.energy_j for r in shown], "energy")
     co2e_unit, co2es = column([r.co2e_g for r in shown], "co2e")
-    heads = ["#", "cell", "label", "duration", f"energy ({energy_unit})", f"CO2e ({co2e_unit})", "how", "status"]
+    heads = [
+        "#",
+        "cell",
+        "label",
+        "duration",
+        f"energy ({energy_unit})",
+        f"CO2e ({co2e_unit})",
+        "how",
+        "status",
+    ]
     out = [
         "<thead><tr>"
-        + "".join(f'<th style="{th}{_TH_ALIGN.get(i, "")}">{H.esc(h)}</th>' for i, h in enumerate(heads))
+        + "".join(
+            f'<th style="{th}{_TH_ALIGN.get(i, "")}">{H.esc(h)}</th>' for i, h in enumerate(heads)
+        )
         + "</tr></thead><tbody>"
     ]
     for r, energy, co2e in zip(shown, energies, co2es):
@@ -113,12 +140,14 @@ def table_html(
             f'<td style="{left}">{H.esc(visible(r.label or "", 200))}</td>'
             f'<td style="{td}">{H.esc(figure(format_duration, r.duration_s))}</td>'
             f'<td style="{td}">{H.esc(energy)}</td><td style="{td}">{H.esc(co2e)}</td>'
-            f'<td style="{left}" title="{H.esc(_tip(r))}">{H.esc(how_cell(r.measured_by_component))}</td>'
+            f'<td style="{left}" title="{H.esc(_tip(r))}">'
+            f"{H.esc(how_cell(r.measured_by_component))}</td>"
             f'<td style="{left}">{status}</td></tr>'
         )
     more = ""
     if digest.count > len(shown):
-        more = f'<div style="color: {H.FG2}">… {H.esc(rows_note(digest, len(shown)))} are shown ({H.esc(export_hint)})</div>'
+        note = f"… {rows_note(digest, len(shown))} are shown ({export_hint})"
+        more = f'<div style="color: {H.FG2}">{H.esc(note)}</div>'
     height = f"max-height: {max_height_px}px; overflow: auto; " if max_height_px else ""
     return (
         f'<div class="jc-table-box" style="{height}max-width: 100%; margin: 4px 0">'
@@ -141,13 +170,17 @@ def _session_plots_html(digest: Digest) -> str:
     a ``<details>``), side by side while they fit."""
     from .plots import cumulative_png, timeline_png
 
-    figures = [H.img_html(cumulative_png(digest, width_in=4.5, scale=2), "cumulative CO2e of the session")]
+    figures = [
+        H.img_html(cumulative_png(digest, width_in=4.5, scale=2), "cumulative CO2e of the session")
+    ]
     timelines = digest.timelines
     chosen, others = (timelines[0], timelines[1:]) if timelines else (None, [])
     caption = more = ""
     if chosen is not None:
         name = _cell_name(chosen)
-        figures.append(H.img_html(timeline_png(chosen, width_in=4.5, scale=2), f"power of cell {name}"))
+        figures.append(
+            H.img_html(timeline_png(chosen, width_in=4.5, scale=2), f"power of cell {name}")
+        )
         caption = (
             f'<div style="color: {H.FG2}; font-size: 0.9em">left: cumulative CO2e · right: power of '
             f"{H.esc(name)}, the cell that used the most energy</div>"
@@ -165,7 +198,8 @@ def _session_plots_html(digest: Digest) -> str:
         )
     boxes = "".join(f'<div style="flex: 0 1 auto; min-width: 0">{f}</div>' for f in figures)
     return (
-        f'<div class="jc-plots" style="display: flex; flex-wrap: wrap; gap: 8px; max-width: 100%">{boxes}</div>'
+        '<div class="jc-plots" style="display: flex; flex-wrap: wrap; gap: 8px; max-width: 100%">'
+        f"{boxes}</div>"
         f"{caption}{more}"
     )
 
@@ -178,12 +212,21 @@ def summary_html(source: Digest | Iterable[CellRecord], *, export_hint: str = EX
         parts.append(H.bars_html(list(digest.rows)[-_BAR_CELLS:]))
         parts.append(table_html(digest, export_hint=export_hint, max_height_px=_TABLE_HEIGHT_PX))
         parts.append(
-            _drawn(lambda: _session_plots_html(digest), lambda text: f'<div style="color: {H.FG2}">{H.esc(text)}</div>')
+            _drawn(
+                lambda: _session_plots_html(digest),
+                lambda text: f'<div style="color: {H.FG2}">{H.esc(text)}</div>',
+            )
         )
     else:
-        parts.append(f'<div style="color: {H.FG2}">no cells measured yet: use %%carbon on a cell or %carbon on</div>')
+        parts.append(
+            f'<div style="color: {H.FG2}">no cells measured yet: use %%carbon on a cell or %carbon on</div>'
+        )
     parts.append(assumptions_html(digest))
-    return f'<div class="jupyter-carbon jc-summary" style="{H.box_style()}">' + "".join(parts) + "</div>"
+    return (
+        f'<div class="jupyter-carbon jc-summary" style="{H.box_style()}">'
+        + "".join(parts)
+        + "</div>"
+    )
 
 
 def _report_plots_html(digest: Digest) -> str:
@@ -208,7 +251,9 @@ def html_report(
     """The report as one HTML document (``source``: a Digest or records)."""
     e = html.escape
     digest = as_digest(source)
-    failures = list(failures) or [f"{record_name(r.label, r.cell, r.id)}: {r.status}" for r in digest.failed]
+    failures = list(failures) or [
+        f"{record_name(r.label, r.cell, r.id)}: {r.status}" for r in digest.failed
+    ]
     failed = "".join(f"<li>{e(visible(f, 300))}</li>" for f in failures[-rows:])
     listed, of = min(len(failures), rows), max(len(failures), digest.errors)
     failed_note = f" (the newest {listed:,} of {of:,})" if of > listed else ""
@@ -221,18 +266,20 @@ def html_report(
 .bad{{color:#b00;font-weight:bold}}.jc-title{{font-size:120%}}img{{max-width:100%}}</style></head><body>
 <h1>{e(title)}</h1>
 {head_html(digest)}
-{f'<h2>Failed cells{e(failed_note)}</h2><ul class="bad">{failed}</ul>' if failed else ''}
+{f'<h2>Failed cells{e(failed_note)}</h2><ul class="bad">{failed}</ul>' if failed else ""}
 <h2>Cells: {e(rows_note(digest, shown))}</h2>
 {table_html(digest, rows=rows)}
 <h2>Plots</h2>{_drawn(lambda: _report_plots_html(digest), lambda text: f"<p>{e(text)}</p>")}
 <h2>Assumptions</h2>{assumptions_html(digest)}
-{f'<h2>Notes</h2><ul>{note_items}</ul>' if note_items else ''}
+{f"<h2>Notes</h2><ul>{note_items}</ul>" if note_items else ""}
 <p><small>generated by jupyter_carbon on {e(generated)}</small></p>
 </body></html>
 """
 
 
-def write_html(source: Digest | Iterable[CellRecord], path: str | os.PathLike, **options: Any) -> Path:
+def write_html(
+    source: Digest | Iterable[CellRecord], path: str | os.PathLike, **options: Any
+) -> Path:
     """Write the standalone HTML report; ValueError with a one-line message for a bad path."""
     target = check_output_path(path, (".html", ".htm"))
     text = html_report(source, **options)

@@ -78,7 +78,8 @@ def band_line(digest: Digest) -> str | None:
     if not t.high_j > t.low_j:
         return None
     energy = f"{figure(format_energy, t.low_j)} – {figure(format_energy, t.high_j)}"
-    return f"range of the estimates: {energy}, {figure(format_co2e, t.co2e_low_g)} – {figure(format_co2e, t.co2e_high_g)}"
+    co2e = f"{figure(format_co2e, t.co2e_low_g)} – {figure(format_co2e, t.co2e_high_g)}"
+    return f"range of the estimates: {energy}, {co2e}"
 
 
 def cluster_line(digest: Digest) -> str | None:
@@ -107,7 +108,8 @@ def _distinct(values: Distinct[Any], show: Callable[[Any], str] = str) -> str:
 
 
 def _methods(digest: Digest) -> str:
-    """``CPU measured (rapl); RAM estimated (ram-model)``: each component's methods, as in ``ComponentEnergy.how``."""
+    """``CPU measured (rapl); RAM estimated (ram-model)``: each component's methods, as in
+    ``ComponentEnergy.how``."""
     per_component: dict[str, dict[str, None]] = {}
     for devices in digest.methods.values:
         grouped: dict[str, list[tuple[str, bool]]] = {}
@@ -118,7 +120,13 @@ def _methods(digest: Digest) -> str:
             how = f"{'measured' if all(ok for _, ok in pairs) else 'estimated'} ({methods})"
             per_component.setdefault(component, {})[how] = None
     more = f" (+{digest.methods.extra:,} more combinations)" if digest.methods.extra else ""
-    return "; ".join(f"{visible(c.upper(), 20)} {visible(', '.join(hows), 200)}" for c, hows in per_component.items()) + more
+    return (
+        "; ".join(
+            f"{visible(c.upper(), 20)} {visible(', '.join(hows), 200)}"
+            for c, hows in per_component.items()
+        )
+        + more
+    )
 
 
 def assumptions_line(digest: Digest) -> str:
@@ -138,7 +146,8 @@ def _row(r: CellRecord, energy: str, co2e: str) -> str:
     name = visible(record_name(r.label, r.cell, r.id), 20)
     how = visible(how_cell(r.measured_by_component), 60)
     return (
-        f"{visible(r.id, 6):>6}  {name:<20} {figure(format_duration, r.duration_s):>10} {energy:>11} {co2e:>11}"
+        f"{visible(r.id, 6):>6}  {name:<20} {figure(format_duration, r.duration_s):>10}"
+        f" {energy:>11} {co2e:>11}"
         f"  {how:<30} {visible(r.status, 20)}"
     )
 
@@ -157,7 +166,9 @@ def summary_text(
         energy_unit, energies = column([r.energy_j for r in shown], "energy")
         co2e_unit, co2es = column([r.co2e_g for r in shown], "co2e")
         heads = (f"energy {energy_unit}", f"CO2e {co2e_unit}")
-        lines.append(f"{'#':>6}  {'label':<20} {'duration':>10} {heads[0]:>11} {heads[1]:>11}  {'how':<30} status")
+        lines.append(
+            f"{'#':>6}  {'label':<20} {'duration':>10} {heads[0]:>11} {heads[1]:>11}  {'how':<30} status"
+        )
         lines += [_row(r, energy, co2e) for r, energy, co2e in zip(shown, energies, co2es)]
         if digest.count > len(shown):
             lines.append(f"… {rows_note(digest, len(shown))} are shown ({export_hint})")
