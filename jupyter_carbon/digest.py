@@ -25,7 +25,7 @@ from .sources.base import COMPONENTS
 from .totals import RecordTotals, Span, counted_fractions, span_of, totals_of_spans
 
 if TYPE_CHECKING:
-    from .cluster.part import ClusterPart
+    from .cluster_part import ClusterPart
     from .record import CellRecord, SessionTotals
 
 __all__ = [

@@ -42,7 +42,7 @@ LAYERS = {
     # what people see
     5: """
         display display.text display.equivalents display.html display.plots display.publish
-        display.cell display.summary display.report_text display.report_html display.report_plots
+        display.cell display.summary display.report_text display.report_html
         display.history_text
     """,
     # front ends: the package root and the Python API, IPython's extension and magics, the CLI

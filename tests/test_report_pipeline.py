@@ -7,7 +7,7 @@ import dataclasses
 
 from storage_helpers import make_record
 
-from jupyter_carbon.cluster.part import ClusterPart
+from jupyter_carbon.cluster_part import ClusterPart
 from jupyter_carbon.digest import MAX_ROWS, TIMELINES, Digest, totals_of_session
 from jupyter_carbon.display.report_html import html_report, summary_html
 from jupyter_carbon.display.report_text import summary_text
