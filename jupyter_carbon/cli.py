@@ -3,6 +3,7 @@
     jupyter-carbon run NOTEBOOK.ipynb [-o OUT.ipynb] [--html REPORT.html] [--csv OUT.csv]
                        [--region FR] [--timeout S] [--allow-errors]
     jupyter-carbon report LOG_OR_FOLDER [--csv OUT | --json OUT | --html OUT]
+    jupyter-carbon report LOG… --model-card | --methods [latex] | --sci  [--label L …] [--items N]
     jupyter-carbon status
 
 Exit codes: 0 success; 1 a cell failed (without --allow-errors) or the kernel could not run it;
@@ -55,10 +56,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-errors", action="store_true", help="go on after a failing cell (exit code 0)")
     report = sub.add_parser("report", help="summarise session logs (a .jsonl file or a folder of them) or a JSON export")
     report.add_argument("source", help="a session log, a folder of logs (e.g. .jupyter_carbon) or a .json export")
+    report.add_argument("more", nargs="*", help=argparse.SUPPRESS)  # more logs, for --model-card/--methods/--sci
     group = report.add_mutually_exclusive_group()
     group.add_argument("--csv", help="write the records as CSV")
     group.add_argument("--json", help="write the records as JSON")
     group.add_argument("--html", help="write an HTML report")
+    publish = report.add_argument_group("publishing (printed to stdout; several logs may be given)")
+    kind = publish.add_mutually_exclusive_group()
+    kind.add_argument("--model-card", action="store_true", help="the Hugging Face model card's co2_eq_emissions YAML block")
+    kind.add_argument("--methods", nargs="?", const="markdown", metavar="markdown|latex", help="a methods paragraph for a paper")
+    kind.add_argument("--sci", action="store_true", help="Software Carbon Intensity per item: ((E × I) + M) / R (needs --items)")
+    publish.add_argument("--label", action="append", default=[], help="only the windows with this label (repeatable; default: all)")
+    publish.add_argument("--items", type=int, help="work items the windows processed (per-1,000-items table, SCI's R)")
+    publish.add_argument("--task", help="Power Hungry Processing task to compare with (default: the records' task)")
+    publish.add_argument("--training-type", help="model card training_type, e.g. fine-tuning")
+    publish.add_argument("--embodied", default="auto", help="SCI's M: auto (this machine, when the logs were written here), none, KEY of data/embodied.csv or kg CO2e")
+    publish.add_argument("--lifetime-years", type=float, default=4.0, help="hardware lifetime for SCI's M (default 4)")
     sub.add_parser("status", help="energy sources detected on this machine, and why others are missing")
     return parser
 
@@ -179,7 +192,31 @@ def _log_records(files: Sequence[Path], notes: list[str]) -> Iterator[CellRecord
         notes.extend(contents.notes)
 
 
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from .config import SETTINGS, ConfigError
+    from .formats.options import PublishError, PublishOptions
+    from .formats.report import publish_report
+
+    kind = "model-card" if args.model_card else "sci" if args.sci else "methods"
+    try:
+        embodied = SETTINGS["embodied"].parse(args.embodied)
+        options = PublishOptions(kind, tuple(args.label), (args.methods or "markdown").lower(), args.items, args.task, args.training_type, embodied, args.lifetime_years)
+        if args.items is not None and args.items <= 0:
+            raise PublishError(f"--items {args.items}: give a positive number of items")
+        text, notes = publish_report([args.source, *args.more], options)
+    except (PublishError, ConfigError) as exc:
+        raise CliError(str(exc)) from None
+    for note in notes:
+        _say(f"note: {note}")
+    print(text, end="")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
+    if args.model_card or args.methods or args.sci:
+        return _cmd_publish(args)
+    if args.more or args.label or args.items is not None:
+        raise CliError("several logs, --label and --items go with --model-card, --methods or --sci")
     source = Path(args.source).expanduser()
     if not source.exists():
         raise CliError(f"{args.source} not found: give a session log, a folder of logs (e.g. .jupyter_carbon) or a .json export")

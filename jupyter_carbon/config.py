@@ -101,6 +101,20 @@ def _power_overrides(value: Any) -> dict[str, float]:
     return result
 
 
+def _embodied(value: Any) -> str:
+    """``auto``, ``none``, kg CO2e (> 0) or a key of data/embodied.csv (checked where it is used)."""
+    text = str(value).strip().lower()
+    try:
+        kg = float(text)
+    except ValueError:
+        kg = None
+    if kg is not None:
+        return str(_number("embodied", 1e-9, 1e9)(kg))
+    if text in ("auto", "none") or (text and all(c.isalnum() or c == "-" for c in text)):
+        return text
+    raise ConfigError(f"embodied={value!r} is not valid; give auto, none, kg CO2e (e.g. 1200) or a key of jupyter_carbon/data/embodied.csv (e.g. dell-poweredge-r740)")
+
+
 @dataclass(frozen=True)
 class Setting:
     """How to parse and explain one setting (its default is the field's default in ``Config``)."""
@@ -132,6 +146,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("log_dir", _optional(_text), "folder of the session logs (JSON lines); none: keep records in memory only"),
         Setting("store_source", _flag("store_source"), "also store each cell's source in the log (off: cells often hold secrets)"),
         Setting("dask", _choice("dask", ("auto", "on", "off")), "measure the Dask cluster of this kernel's distributed.Client: auto (when there is one), on, off"),
+        Setting("mlflow", _choice("mlflow", ("auto", "off")), "log labelled windows and the session total to the active MLflow run: auto (when mlflow is imported and a run is active) or off"),
+        Setting("wandb", _choice("wandb", ("auto", "off")), "log labelled windows and the session total to the active Weights & Biases run: auto (when wandb is imported and a run is active) or off"),
+        Setting("embodied", _embodied, "embodied emissions for SCI: auto (this machine's row of data/embodied.csv, by DMI maker and model), none, kg CO2e or a table key"),
+        Setting("lifetime_years", _number("lifetime_years", 0.1, 50), "hardware lifetime over which embodied emissions are amortised in SCI (years; default 4)"),
     )
 }
 
@@ -153,6 +171,10 @@ class Config:
     log_dir: str | None = ".jupyter_carbon"
     store_source: bool = False
     dask: str = "auto"
+    mlflow: str = "auto"
+    wandb: str = "auto"
+    embodied: str = "auto"
+    lifetime_years: float = 4.0
 
     def updated(self, **values: Any) -> Config:
         """A copy with ``values`` parsed and validated; raises ConfigError naming a bad key or value."""

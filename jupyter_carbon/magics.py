@@ -33,6 +33,9 @@ HELP = f"""jupyter_carbon — energy and CO2e of notebook cells
   %carbon baseline [SECONDS]   measure idle power (default 10 s); records then show marginal energy
   %carbon history              earlier sessions in this folder
   %carbon export PATH.csv|.json
+  %carbon export model-card [--label L …] [--training-type T]   the model card's co2_eq_emissions YAML
+  %carbon export methods [latex] [--label L …] [--items N] [--task T]   a methods paragraph for a paper
+  %carbon export sci --items N [--label L …]   SCI per item: ((E × I) + M) / R
   %carbon reset                forget this session's records
   %carbon help                 this text
 
@@ -62,6 +65,10 @@ class Carbon(Configurable):
     log_dir = Unicode(_DEFAULT.log_dir, help=SETTINGS["log_dir"].help).tag(config=True)
     store_source = Bool(_DEFAULT.store_source, help=SETTINGS["store_source"].help).tag(config=True)
     dask = Unicode(_DEFAULT.dask, help=SETTINGS["dask"].help).tag(config=True)
+    mlflow = Unicode(_DEFAULT.mlflow, help=SETTINGS["mlflow"].help).tag(config=True)
+    wandb = Unicode(_DEFAULT.wandb, help=SETTINGS["wandb"].help).tag(config=True)
+    embodied = Unicode(_DEFAULT.embodied, help=SETTINGS["embodied"].help).tag(config=True)
+    lifetime_years = Float(_DEFAULT.lifetime_years, help=SETTINGS["lifetime_years"].help).tag(config=True)
 
     def __init__(self, extension: Any = None, **kwargs: Any) -> None:
         self.extension = None  # config applied by the base class must not reach a session yet
@@ -210,6 +217,13 @@ class CarbonMagics(Magics):
         print_history(self.session)
 
     def _cmd_export(self, command: Any) -> None:
+        from .formats.options import FORMATS
+
+        if command.args[0] in FORMATS:
+            from .formats.publish import render_session
+
+            print(render_session(self.session, command.args), end="")
+            return
         from .storage.export import export_records
 
         path = export_records(self.session.records, command.args[0])

@@ -10,6 +10,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from .config import SCOPES
+from .formats.options import FORMATS, PublishError, parse_publish_args
 
 __all__ = ["ParseError", "CellOptions", "LineCommand", "parse_cell_line", "parse_line", "SUBCOMMANDS", "CELL_USAGE"]
 
@@ -126,6 +127,12 @@ def parse_line(line: str) -> LineCommand:
             if not 1 <= seconds <= 600:
                 raise ParseError(f"%carbon baseline {args[0]!r}: expected 1–600 seconds")
             return LineCommand(name, tuple(args), seconds=seconds)
+    if name == "export" and args and args[0] in FORMATS:
+        try:
+            parse_publish_args(args)  # checked here, used by the magic
+        except PublishError as exc:
+            raise ParseError(str(exc)) from None
+        return LineCommand(name, tuple(args))
     if name == "export" and len(args) != 1:
-        raise ParseError("%carbon export takes one path ending in .csv or .json, e.g. %carbon export carbon.csv")
+        raise ParseError(f"%carbon export takes one path ending in .csv or .json, e.g. %carbon export carbon.csv, or one of: {', '.join(FORMATS)}")
     return LineCommand(name, tuple(args))
