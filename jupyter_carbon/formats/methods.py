@@ -22,7 +22,7 @@ from .options import PublishError
 if TYPE_CHECKING:
     from .figures import Figures
 
-__all__ = ["METHODS_STYLES", "methods_text"]
+__all__ = ["METHODS_STYLES", "methods_text", "latex_escape"]
 
 METHODS_STYLES = ("markdown", "latex")
 
@@ -57,6 +57,12 @@ def _num(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
+def latex_escape(text: str) -> str:
+    """``text`` for LaTeX: its special characters escaped, CO2e with a subscript."""
+    text = "".join(_LATEX.get(ch, ch) for ch in text)
+    return text.replace("CO2e", r"CO\textsubscript{2}e")
+
+
 @dataclass
 class _Writer:
     """Text in one style: Markdown or LaTeX (escaped), with numbered references."""
@@ -65,10 +71,7 @@ class _Writer:
     refs: list[str] = field(default_factory=list)
 
     def text(self, text: str) -> str:
-        if self.style != "latex":
-            return text
-        text = "".join(_LATEX.get(ch, ch) for ch in text)
-        return text.replace("CO2e", r"CO\textsubscript{2}e")
+        return latex_escape(text) if self.style == "latex" else text
 
     def cite(self, reference: str) -> str:
         if reference not in self.refs:

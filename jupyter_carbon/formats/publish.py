@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..sources.cpu_model import read_cpu_info
 from .figures import Figures, figures_of
-from .methods import methods_text
+from .methods import latex_escape, methods_text
 from .model_card import model_card_yaml
 from .options import FORMATS, PublishError, PublishOptions, parse_publish_args
 from .sci import Sci, resolve_embodied, sci_of
@@ -42,7 +42,9 @@ def render(records: Sequence[CellRecord], options: PublishOptions) -> str:
         return sci_of(figures, options.items, embodied, why, options.lifetime_years).line() + "\n"
     note, sci = _embodied_note(options, figures)
     text = methods_text(figures, style=options.style, items=options.items, task=options.task, embodied_note=note)
-    return text if sci is None else text + "\n" + sci.line() + "\n"
+    if sci is None:
+        return text
+    return text + "\n" + (latex_escape(sci.line()) if options.style == "latex" else sci.line()) + "\n"
 
 
 def render_session(session: CarbonSession, args: Sequence[str]) -> str:
