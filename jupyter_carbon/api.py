@@ -5,9 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from . import carbon_session
-from .carbon_session import CarbonSession, Measurement, session
+from .carbon_session import CarbonSession, Measurement
+from .trackers import attach_trackers
 
 __all__ = ["track", "session", "summary"]
+
+
+def session() -> CarbonSession:
+    """The process-wide session (``jupyter_carbon.session()``), with its records logged to the
+    user's MLflow or W&B run when there is one (nothing of either is imported here)."""
+    return _shared_session()
+
+
+def _shared_session() -> CarbonSession:
+    shared = carbon_session.session()
+    attach_trackers(shared)
+    return shared
 
 
 def track(label: str | None = None, *, items: int | None = None, task: str | None = None, session: CarbonSession | None = None, **meta: Any) -> Measurement:
@@ -22,7 +35,7 @@ def track(label: str | None = None, *, items: int | None = None, task: str | Non
     """
     if items is not None and (not isinstance(items, int) or isinstance(items, bool) or items <= 0):
         raise ValueError(f"items={items!r}: expected a positive whole number of work items")
-    target = session or carbon_session.session()
+    target = session or _shared_session()
     return Measurement(target, label, kind="script", items=items, task=task, **meta)
 
 
@@ -36,4 +49,4 @@ def summary() -> None:
         shell = get_ipython()
     except ImportError:
         shell = None
-    show_summary(shell, carbon_session.session())
+    show_summary(shell, _shared_session())

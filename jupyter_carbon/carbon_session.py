@@ -20,7 +20,6 @@ from .record import CellRecord, SessionTotals
 from .rows import to_dataframe
 from .sampler import Progress, Sampler, Window
 from .sources.base import Reading
-from .trackers import attach_trackers
 
 __all__ = ["CarbonSession", "Measurement", "session", "reset_session", "status_of"]
 
@@ -390,7 +389,6 @@ def session() -> CarbonSession:
     with _default_lock:
         if _default is None:
             _default = CarbonSession()
-            attach_trackers(_default)  # MLflow / W&B runs, when the user has one (nothing imported)
         return _default
 
 

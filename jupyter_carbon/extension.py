@@ -33,7 +33,7 @@ import threading
 from types import FrameType
 from typing import Any
 
-from . import carbon_session
+from . import api
 from .carbon_session import CUT_SHORT, CarbonSession, Measurement, status_of
 from .display import make_view
 from .parse import CellOptions, ParseError, parse_cell_line
@@ -433,7 +433,7 @@ def load(shell: Any) -> CarbonExtension:
         return existing
     from .magics import Carbon, CarbonMagics
 
-    session = carbon_session.session()
+    session = api.session()
     if session.closed:  # reloaded after %unload_ext: new probes, same records and totals
         session.reopen()
     ext = CarbonExtension(shell, session)

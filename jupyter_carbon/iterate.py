@@ -195,9 +195,9 @@ class TrackedIter:
     # --- window, sampling, output -----------------------------------------------------------------
 
     def _begin(self) -> None:
-        from . import carbon_session
+        from .api import session as shared_session
 
-        self.session = self.session or carbon_session.session()
+        self.session = self.session or shared_session()
         current = self.session.current()  # this thread's measured cell or track() block
         if current is not None:
             self.measurement, self._view = current, current.view

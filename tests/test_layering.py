@@ -30,7 +30,11 @@ LAYERS = {
         record totals cluster_part reference
     """,
     # measuring and reading records: sampler and ledger, settings, a record's row, digests
-    2: "sampler ledger config parse digest rows predict",
+    2: """
+        sampler ledger config parse digest rows predict
+        formats.options formats.figures formats.comparisons formats.embodied formats.sci
+        formats.model_card formats.methods
+    """,
     # the session: windows, records, intensity
     3: "carbon_session",
     # built on a session or on records: the log and files, Dask clusters, the idle baseline
@@ -38,6 +42,8 @@ LAYERS = {
         storage storage.log storage.reader storage.history storage.export
         cluster cluster.attribute cluster.client cluster.host cluster.observer cluster.text
         cluster.worker baseline
+        formats formats.publish formats.report trackers trackers.metrics trackers.mlflow
+        trackers.wandb
     """,
     # what people see
     5: """

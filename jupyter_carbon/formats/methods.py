@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import __version__
+from .._version import __version__
 from ..intensity import UnknownRegionError, lookup_region
 from ..reference import REFERENCE_KWH_PER_1000, REFERENCE_SOURCE, resolve_task
 from ..units import J_PER_KWH, format_duration

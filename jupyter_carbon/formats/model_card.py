@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from .._version import __version__
 from ..intensity import UnknownRegionError, lookup_region
 
 if TYPE_CHECKING:
