@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from jupyter_carbon.energy import Energy  # noqa: E402
 from jupyter_carbon.record import CellRecord, DeviceEnergy, SessionTotals, Timeline  # noqa: E402
 from jupyter_carbon.storage.log import record_line  # noqa: E402
 
@@ -39,12 +40,12 @@ def make_records(n: int):
             id=i, label=f"cell {i} label", cell=i, kind="script" if nested else "auto",
             start_utc=t0 + timedelta(seconds=begin), end_utc=t0 + timedelta(seconds=begin + duration),
             start_s=begin, end_s=begin + duration,
-            devices=(DeviceEnergy("cpu", "package-0", "rapl", True, energy, energy, energy),
-                     DeviceEnergy("gpu", "gpu0 NVIDIA H100", "nvml-energy", True, 3 * energy, 3 * energy, 3 * energy),
-                     DeviceEnergy("ram", "ram", "ram-model", False, 1.0, 0.5, 2.0)),
+            devices=(DeviceEnergy("cpu", "package-0", "rapl", True, Energy(energy, energy, energy)),
+                     DeviceEnergy("gpu", "gpu0 NVIDIA H100", "nvml-energy", True, Energy(3 * energy, 3 * energy, 3 * energy)),
+                     DeviceEnergy("ram", "ram", "ram-model", False, Energy(1.0, 0.5, 2.0))),
             status="ok" if i % 97 else "error", flags=(), intensity_g_per_kwh=56.0,
             intensity_source="table:FR (OWID/Ember 2023)", intensity_utc=None, pue=1.2, scope="machine",
-            totals=SessionTotals(i, 80.0 * i, 70.0 * i, 90.0 * i, 1e-3 * i, 2.0 * i),
+            totals=SessionTotals(i, Energy(80.0 * i, 70.0 * i, 90.0 * i), 1e-3 * i, 2.0 * i),
             timeline=Timeline((0.0, 0.5, 1.0, 1.5), {"cpu": (10.0, 11.0, 12.0, 10.5), "gpu": (30.0, 31.0, 29.0, 30.0)}),
         )  # fmt: skip
         if not nested:

@@ -303,8 +303,7 @@ class CarbonSession:
         for i in window.indices:
             component = self.sampler.sources[i].component
             now, then = snap.readings[i], window.start.readings[i]
-            prev = out.get(component, Reading(0.0, 0.0, 0.0))
-            out[component] = Reading(prev[0] + now[0] - then[0], prev[1] + now[1] - then[1], prev[2] + now[2] - then[2])
+            out[component] = out.get(component, Reading.ZERO) + now - then
         return snap.time_s, out
 
     def totals(self) -> SessionTotals:

@@ -13,22 +13,23 @@ never charged to a cell). ``energy_j + others_j + idle_j == host_j``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .energy import Energy, EnergyFields
 from .units import finite_number
 
 __all__ = ["HostPart", "ClusterPart"]
 
+_BAND = ("energy_j", "low_j", "high_j")  # an Energy's fields in the dict form
+
 
 @dataclass(frozen=True)
-class HostPart:
+class HostPart(EnergyFields):
     """One host's part of one window. Units: J, s."""
 
     host: str
-    energy_j: float  # charged to the window: its tasks' share of the host's energy
-    low_j: float
-    high_j: float
+    energy: Energy  # charged to the window: its tasks' share of the host's energy
     measured: bool  # every source of the host is a hardware counter or sensor
     methods: tuple[str, ...]  # e.g. ("rapl",) or ("cpu-model", "ram-model")
     host_j: float = 0.0  # the host's whole energy over the interval
@@ -44,8 +45,11 @@ class HostPart:
     incidents: tuple[str, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        del out["incidents"]
+        e = self.energy
+        out: dict[str, Any] = {"host": self.host, "energy_j": e.energy_j, "low_j": e.low_j, "high_j": e.high_j}
+        for f in fields(self):
+            if f.name not in ("host", "energy", "incidents"):
+                out[f.name] = getattr(self, f.name)
         out["methods"], out["flags"] = list(self.methods), list(self.flags)
         return out
 
@@ -56,6 +60,11 @@ class HostPart:
             raise ValueError("cluster.hosts[]: expected an object")
         values: dict[str, Any] = {}
         for f in fields(cls):
+            if f.name == "energy":
+                band = [finite_number(data[n], f"cluster.hosts[].{n}") for n in _BAND if n in data]
+                if len(band) == len(_BAND):
+                    values["energy"] = Energy(*band)
+                continue
             if f.name not in data or f.name == "incidents":
                 continue
             value = data[f.name]
@@ -95,16 +104,21 @@ class ClusterPart:
     scheduler: str = ""
 
     @property
+    def energy(self) -> Energy:
+        """Charged to the window, all hosts, with its band."""
+        return Energy.total(h.energy for h in self.hosts)
+
+    @property
     def energy_j(self) -> float:
-        return sum(h.energy_j for h in self.hosts)
+        return self.energy.energy_j
 
     @property
     def low_j(self) -> float:
-        return sum(h.low_j for h in self.hosts)
+        return self.energy.low_j
 
     @property
     def high_j(self) -> float:
-        return sum(h.high_j for h in self.hosts)
+        return self.energy.high_j
 
     @property
     def idle_j(self) -> float:

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from .energy import Co2e
 from .sources.base import COMPONENTS
 from .totals import RecordTotals, Span, counted_fractions, span_of, totals_of_spans
 
@@ -81,10 +82,8 @@ def totals_of_session(t: SessionTotals) -> RecordTotals:
     """A kernel's own totals (exact: the union of its windows) as report totals; the CO2e band
     scales with the energy band (one intensity and PUE per session total)."""
     scale = t.co2e_g / t.energy_j if t.energy_j else 0.0
-    return RecordTotals(
-        t.cells, t.cells, t.energy_j, t.low_j, t.high_j, t.co2e_g, t.duration_s,
-        t.low_j * scale, t.high_j * scale,
-    )  # fmt: skip
+    co2e = Co2e(t.co2e_g, t.low_j * scale, t.high_j * scale)
+    return RecordTotals(t.windows, t.windows, t.energy, co2e, t.duration_s)
 
 
 class Digest:

@@ -34,6 +34,9 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from . import carbon_session
+from .display.text import TextView
+from .energy import Energy
 from .predict import Estimate, LoopPredictor, format_estimate
 from .units import J_PER_KWH, format_co2e, format_energy
 
@@ -215,26 +218,26 @@ class TrackedIter:
         if self.budget_g is not None and self._g_per_kwh * self._pue > 0:
             budgets.append(self.budget_g / (self._g_per_kwh * self._pue) * J_PER_KWH)
         self._budget_j = min(budgets) if budgets else (math.inf if self.stop_at_budget else None)
-        self._t0_s, *self._e0 = self._read()
+        self._t0_s, self._e0 = self._read()
         self._next_t = self._t0_s + self._every_s
 
-    def _read(self) -> tuple[float, float, float, float]:
-        """(time s, energy J, low J, high J) of the measurement's window so far: one read of every source."""
+    def _read(self) -> tuple[float, Energy]:
+        """(time s, energy) of the measurement's window so far: one read of every source."""
         time_s, components = self.session.progress(self.measurement)
-        readings = components.values()
-        return time_s, sum(r.energy_j for r in readings), sum(r.low_j for r in readings), sum(r.high_j for r in readings)
+        return time_s, Energy.total(components.values())
 
-    def _loop_energy(self) -> tuple[float, float, float, float]:
-        t_s, energy_j, low_j, high_j = self._read()
-        e0, lo0, hi0 = self._e0
-        return t_s - self._t0_s, energy_j - e0, low_j - lo0, high_j - hi0
+    def _loop_energy(self) -> tuple[float, Energy]:
+        """(elapsed s, energy) of the loop so far."""
+        t_s, energy = self._read()
+        return t_s - self._t0_s, energy - self._e0
 
     def _sample(self) -> tuple[bool, str | None]:
         """Read the energy, update the estimate, show it, check the budget; (stop?, warning)."""
         try:
-            elapsed_s, energy_j, low_j, high_j = self._loop_energy()
+            elapsed_s, energy = self._loop_energy()
+            energy_j = energy.energy_j
             n = self.n
-            self.predictor.add(n, elapsed_s, energy_j, low_j, high_j)
+            self.predictor.add(n, elapsed_s, energy)
             est = self.estimate = self.predictor.estimate(self._g_per_kwh, self._pue)
             if est is not None and est.is_prediction and (self._recorded is None or (self._recorded.fraction or 0.0) < RECORD_AT_FRACTION):
                 self._recorded = est
@@ -265,16 +268,15 @@ class TrackedIter:
     def _budget_message(self, est: Estimate) -> str:
         name = f"loop {self.label!r}" if self.label else "the loop"
         budget = " and ".join(x for x in (self.budget_g and format_co2e(self.budget_g), self.budget_kwh and format_energy(self.budget_kwh * J_PER_KWH)) if x)
-        if est.predicted_energy_j is not None and est.predicted_low_j is not None and est.predicted_high_j is not None:  # a prediction
-            what = f"is predicted to use {format_energy(est.predicted_energy_j)} ({format_energy(est.predicted_low_j)}–{format_energy(est.predicted_high_j)})" + (f", {format_co2e(est.predicted_co2e_g)}" if est.predicted_co2e_g is not None else "")
+        if est.predicted is not None:  # a prediction
+            p = est.predicted
+            what = f"is predicted to use {format_energy(p.energy_j)} ({format_energy(p.low_j)}–{format_energy(p.high_j)})" + (f", {format_co2e(est.predicted_co2e.co2e_g)}" if est.predicted_co2e is not None else "")
         else:
             what = f"has used {format_energy(est.energy_j)} after {est.iterations} iterations"
         then = "it will stop at the budget" if self.stop_at_budget else "stop it, or pass stop_at_budget=True to end it at the budget"
         return f"jupyter_carbon: {name} {what}, over its budget of {budget}; {then}"
 
     def _show(self, line: str, elapsed_s: float) -> None:
-        from .display.text import TextView
-
         view = self._view
         if view is not None and not isinstance(view, TextView):
             view.note(line, key=id(self))  # the notebook view stores it (cheap); replaces this loop's last line
@@ -293,7 +295,7 @@ class TrackedIter:
             return
         self._ended = True
         try:
-            _, actual_j, _, _ = self._loop_energy()
+            actual_j = self._loop_energy()[1].energy_j
         except Exception:
             actual_j = math.nan
         rec = self._recorded

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .energy import Energy
 from .record import EMPTY_TIMELINE, CellRecord, DeviceEnergy, SessionTotals, Timeline
 from .sampler import Snapshot
 from .sources.base import EnergySource
@@ -36,9 +37,7 @@ class _Open:
 @dataclass
 class _Union:
     start: Snapshot | None = None
-    energy_j: float = 0.0
-    low_j: float = 0.0
-    high_j: float = 0.0
+    energy: Energy = Energy.ZERO
     co2e_g: float = 0.0
     duration_s: float = 0.0
 
@@ -74,12 +73,10 @@ class Ledger:
         start = self._union.start
         if self._open or start is None:
             return
-        energy, low, high = self._delta_sum(start, end)
+        energy = self._delta_sum(start, end)
         u = self._union
-        u.energy_j += energy
-        u.low_j += low
-        u.high_j += high
-        u.co2e_g += co2e_g_from_j(energy, g_per_kwh, pue)
+        u.energy += energy
+        u.co2e_g += co2e_g_from_j(energy.energy_j, g_per_kwh, pue)
         u.duration_s += end.time_s - start.time_s
         u.start = None
 
@@ -152,13 +149,13 @@ class Ledger:
     def totals(self, now: Snapshot | None = None, g_per_kwh: float = 0.0, pue: float = 1.0, extra_cells: int = 0) -> SessionTotals:
         """Session totals so far, including the open union segment up to ``now`` when given."""
         u = self._union
-        energy, low, high, co2e, duration = u.energy_j, u.low_j, u.high_j, u.co2e_g, u.duration_s
+        energy, co2e, duration = u.energy, u.co2e_g, u.duration_s
         if u.start is not None and now is not None:
-            e, lo, hi = self._delta_sum(u.start, now)
-            energy, low, high = energy + e, low + lo, high + hi
-            co2e += co2e_g_from_j(e, g_per_kwh, pue)
+            open_energy = self._delta_sum(u.start, now)
+            energy += open_energy
+            co2e += co2e_g_from_j(open_energy.energy_j, g_per_kwh, pue)
             duration += now.time_s - u.start.time_s
-        return SessionTotals(len(self.records) + extra_cells, energy, low, high, co2e, duration)
+        return SessionTotals(len(self.records) + extra_cells, energy, co2e, duration)
 
     def reset(self) -> None:
         """Forget closed records and totals (open windows stay open)."""
@@ -167,14 +164,11 @@ class Ledger:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _delta_sum(self, start: Snapshot, end: Snapshot) -> tuple[float, float, float]:
-        e = lo = hi = 0.0
+    def _delta_sum(self, start: Snapshot, end: Snapshot) -> Energy:
+        energy = Energy.ZERO
         for i in self.totals_indices:
-            a, b = start.readings[i], end.readings[i]
-            e += b.energy_j - a.energy_j
-            lo += b.low_j - a.low_j
-            hi += b.high_j - a.high_j
-        return e, lo, hi
+            energy += end.readings[i] - start.readings[i]
+        return energy
 
     def _devices(self, start: Snapshot, end: Snapshot, indices: tuple[int, ...]) -> tuple[list[DeviceEnergy], tuple[str, ...]]:
         """Each device's energy over the window, and the short-window flags."""
@@ -183,18 +177,16 @@ class Ledger:
         short: list[str] = []
         for i in indices:
             source = self.sources[i]
-            a, b = start.readings[i], end.readings[i]
-            energy = b.energy_j - a.energy_j
+            band = end.readings[i] - start.readings[i]  # a model's readings carry its own band
+            energy = band.energy_j
             method, measured = source.method, source.measured
-            if not measured:  # estimated: the model's own band
-                low, high = b.low_j - a.low_j, b.high_j - a.high_j
-            elif duration <= 0.0 or (energy > 0.0 and duration >= getattr(source, "resolution_s", 0.0)):
-                low = high = energy  # a measured reading is its own band
-            else:  # a counter that did not move, or a window shorter than it resolves: never a silent 0 J
+            if measured and (duration <= 0.0 or (energy > 0.0 and duration >= getattr(source, "resolution_s", 0.0))):
+                band = Energy.exact(energy)  # a measured reading is its own band
+            elif measured:  # a counter that did not move, or a window shorter than it resolves: never a silent 0 J
                 power_w = end.power_w[i]
                 energy = power_w * duration if power_w is not None else max(energy, 0.0)
-                low, high = energy * SHORT_WINDOW_BAND[0], energy * SHORT_WINDOW_BAND[1]
+                band = Energy(energy, energy * SHORT_WINDOW_BAND[0], energy * SHORT_WINDOW_BAND[1])
                 method, measured = f"{method} power × time", False
                 short.append(SHORT_WINDOW_FLAG.format(device=source.device))
-            devices.append(DeviceEnergy(source.component, source.device, method, measured, energy, low, high))
+            devices.append(DeviceEnergy(source.component, source.device, method, measured, band))
         return devices, tuple(short)

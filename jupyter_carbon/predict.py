@@ -1,6 +1,6 @@
 """Loop footprint prediction: a pure predictor (no clock, no I/O, no state beyond its checkpoints).
 
-Fed checkpoints ``(iterations done, elapsed s, energy so far J, its low/high band J)`` it returns
+Fed checkpoints ``(iterations done, elapsed s, energy so far with its band)`` it returns
 an :class:`Estimate`: the rate (energy per iteration and per second) and, when the loop's total
 number of iterations is known, the predicted total energy and CO2e with a range, and the time left.
 
@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from statistics import NormalDist, median
 from typing import Any, NamedTuple
 
+from .energy import Co2e, Energy
 from .intensity.emissions import co2e_g
 from .units import format_co2e, format_duration, format_energy, format_power
 
@@ -66,9 +67,11 @@ MAX_CHECKPOINTS = 512
 class Checkpoint(NamedTuple):
     iterations: int
     elapsed_s: float
-    energy_j: float
-    low_j: float
-    high_j: float
+    energy: Energy
+
+    @property
+    def energy_j(self) -> float:
+        return self.energy.energy_j
 
 
 @dataclass(frozen=True)
@@ -84,18 +87,38 @@ class Estimate:
     intervals: int
     total: int | None = None
     fraction: float | None = None
-    predicted_energy_j: float | None = None
-    predicted_low_j: float | None = None
-    predicted_high_j: float | None = None
+    predicted: Energy | None = None
     remaining_s: float | None = None
     co2e_per_iteration_g: float | None = None
-    predicted_co2e_g: float | None = None
-    predicted_co2e_low_g: float | None = None
-    predicted_co2e_high_g: float | None = None
+    predicted_co2e: Co2e | None = None
 
     @property
     def is_prediction(self) -> bool:
-        return self.predicted_energy_j is not None
+        return self.predicted is not None
+
+    @property
+    def predicted_energy_j(self) -> float | None:
+        return None if self.predicted is None else self.predicted.energy_j
+
+    @property
+    def predicted_low_j(self) -> float | None:
+        return None if self.predicted is None else self.predicted.low_j
+
+    @property
+    def predicted_high_j(self) -> float | None:
+        return None if self.predicted is None else self.predicted.high_j
+
+    @property
+    def predicted_co2e_g(self) -> float | None:
+        return None if self.predicted_co2e is None else self.predicted_co2e.co2e_g
+
+    @property
+    def predicted_co2e_low_g(self) -> float | None:
+        return None if self.predicted_co2e is None else self.predicted_co2e.low_g
+
+    @property
+    def predicted_co2e_high_g(self) -> float | None:
+        return None if self.predicted_co2e is None else self.predicted_co2e.high_g
 
 
 def t_quantile(p: float, df: int) -> float:
@@ -122,7 +145,7 @@ class LoopPredictor:
         if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 0):
             raise ValueError(f"total={total!r}: expected a whole number of iterations >= 0, or None")
         self.total = total
-        self._points: list[Checkpoint] = [Checkpoint(0, 0.0, 0.0, 0.0, 0.0)]
+        self._points: list[Checkpoint] = [Checkpoint(0, 0.0, Energy.ZERO)]
 
     @property
     def last(self) -> Checkpoint:
@@ -133,9 +156,12 @@ class LoopPredictor:
         """Checkpoints kept after the start (at most ``MAX_CHECKPOINTS``)."""
         return len(self._points) - 1
 
-    def add(self, iterations: int, elapsed_s: float, energy_j: float, low_j: float | None = None, high_j: float | None = None) -> None:
-        """Record that ``iterations`` were done after ``elapsed_s`` for ``energy_j`` (cumulative)."""
-        point = Checkpoint(int(iterations), float(elapsed_s), float(energy_j), float(energy_j if low_j is None else low_j), float(energy_j if high_j is None else high_j))
+    def add(self, iterations: int, elapsed_s: float, energy: Energy | float) -> None:
+        """Record that ``iterations`` were done after ``elapsed_s`` for ``energy`` (cumulative;
+        a number of joules is a measured energy, its own band)."""
+        if not isinstance(energy, Energy):
+            energy = Energy.exact(float(energy))
+        point = Checkpoint(int(iterations), float(elapsed_s), energy)
         last = self._points[-1]
         if point.iterations < last.iterations or point.elapsed_s < last.elapsed_s:
             raise ValueError(f"checkpoints must not go backwards: {point} after {last}")
@@ -205,23 +231,25 @@ class LoopPredictor:
         sd_j = math.sqrt(var_j2 * (remaining**2 / n + remaining))
         half_j = t_quantile(0.5 + CONFIDENCE / 2, df) * sd_j + self._drift_per_iteration_j(rate_j) * remaining
         future_j = rate_j * remaining
-        low_ratio = last.low_j / last.energy_j if last.energy_j > 0 else 1.0
-        high_ratio = last.high_j / last.energy_j if last.energy_j > 0 else 1.0
-        predicted_j = last.energy_j + future_j
-        low_j = last.low_j + max(0.0, future_j - half_j) * low_ratio
-        high_j = last.high_j + (future_j + half_j) * high_ratio
-        co2e = (lambda e: co2e_g(max(e, 0.0), g_per_kwh, pue)) if g_per_kwh is not None else (lambda e: None)
+        spent = last.energy
+        low_ratio = spent.low_j / spent.energy_j if spent.energy_j > 0 else 1.0
+        high_ratio = spent.high_j / spent.energy_j if spent.energy_j > 0 else 1.0
+        predicted = Energy(
+            spent.energy_j + future_j,
+            spent.low_j + max(0.0, future_j - half_j) * low_ratio,
+            spent.high_j + (future_j + half_j) * high_ratio,
+        )
+        predicted_co2e = None
+        if g_per_kwh is not None:
+            co2e = [co2e_g(max(e, 0.0), g_per_kwh, pue) for e in (predicted.energy_j, predicted.low_j, predicted.high_j)]
+            predicted_co2e = Co2e(*co2e)
         return Estimate(
             **base,
             total=self.total,
             fraction=min(1.0, n / self.total) if self.total else 1.0,
-            predicted_energy_j=predicted_j,
-            predicted_low_j=low_j,
-            predicted_high_j=high_j,
+            predicted=predicted,
             remaining_s=last.elapsed_s / n * remaining,
-            predicted_co2e_g=co2e(predicted_j),
-            predicted_co2e_low_g=co2e(low_j),
-            predicted_co2e_high_g=co2e(high_j),
+            predicted_co2e=predicted_co2e,
         )
 
 
@@ -229,9 +257,10 @@ def format_estimate(estimate: Estimate) -> str:
     """``predicted total: 410 Wh (360 Wh–470 Wh), 190 g CO2e, ~12 min 3 s left`` or, without a
     total, ``rate: 1.2 Wh/iteration, 45 W, 0.5 g CO2e/iteration (120 iterations in 2 min 3 s)``."""
     e = estimate
-    if e.predicted_energy_j is not None and e.predicted_low_j is not None and e.predicted_high_j is not None and e.remaining_s is not None:  # a prediction
-        co2e = f", {format_co2e(e.predicted_co2e_g)}" if e.predicted_co2e_g is not None else ""
-        return f"predicted total: {format_energy(e.predicted_energy_j)} ({format_energy(e.predicted_low_j)}–{format_energy(e.predicted_high_j)}){co2e}, ~{format_duration(e.remaining_s)} left"
+    if e.predicted is not None and e.remaining_s is not None:  # a prediction
+        p = e.predicted
+        co2e = f", {format_co2e(e.predicted_co2e.co2e_g)}" if e.predicted_co2e is not None else ""
+        return f"predicted total: {format_energy(p.energy_j)} ({format_energy(p.low_j)}–{format_energy(p.high_j)}){co2e}, ~{format_duration(e.remaining_s)} left"
     co2e = f", {format_co2e(e.co2e_per_iteration_g)}/iteration" if e.co2e_per_iteration_g is not None else ""
     power = f", {format_power(e.power_w)}" if math.isfinite(e.power_w) else ""
     return f"rate: {format_energy(e.energy_per_iteration_j)}/iteration{power}{co2e} ({e.iterations} iterations in {format_duration(e.elapsed_s)})"

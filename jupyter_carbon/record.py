@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .cluster_part import ClusterPart
+from .energy import Co2e, Energy, EnergyFields
 from .intensity.emissions import check_pue
 from .sources.base import COMPONENTS
 from .units import co2e_g_from_j
@@ -69,37 +70,37 @@ def _clean_text(text: str | None) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceEnergy:
-    """Energy of one device over a window. Units: J. ``low_j``/``high_j``: the uncertainty band."""
+class DeviceEnergy(EnergyFields):
+    """Energy of one device over a window, with its uncertainty band. Units: J."""
 
     component: str  # "cpu", "gpu", "ram"
     device: str  # e.g. "package-0", "gpu0 NVIDIA A100"
     method: str  # e.g. "rapl", "nvml-energy", "cpu-model"
     measured: bool  # a hardware counter or sensor (True) or a model (False)
-    energy_j: float
-    low_j: float
-    high_j: float
+    energy: Energy
 
     def to_dict(self) -> dict[str, Any]:
-        return {"component": self.component, "device": self.device, "method": self.method, "measured": self.measured, "energy_j": self.energy_j, "low_j": self.low_j, "high_j": self.high_j}
+        e = self.energy
+        return {
+            "component": self.component, "device": self.device, "method": self.method,
+            "measured": self.measured, "energy_j": e.energy_j, "low_j": e.low_j, "high_j": e.high_j,
+        }  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Any) -> DeviceEnergy:
         d = _mapping(data, "devices[]")
         return cls(
             _str(d, "component"), _str(d, "device"), _str(d, "method"), _bool(d, "measured"),
-            _number(d, "energy_j"), _number(d, "low_j"), _number(d, "high_j"),
+            _energy(d),
         )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
-class ComponentEnergy:
+class ComponentEnergy(EnergyFields):
     """The devices of one component summed (derived from a record's devices)."""
 
     component: str
-    energy_j: float
-    low_j: float
-    high_j: float
+    energy: Energy
     methods: tuple[str, ...]
     measured: bool
 
@@ -110,23 +111,28 @@ class ComponentEnergy:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionTotals:
-    """The session so far when a record closed: overlapping windows counted once."""
+class SessionTotals(EnergyFields):
+    """The session so far when a record closed: overlapping windows counted once.
 
-    cells: int
-    energy_j: float
-    low_j: float
-    high_j: float
+    ``windows``: every window closed so far, nested ones included (the log's ``"cells"``).
+    """
+
+    windows: int
+    energy: Energy
     co2e_g: float
     duration_s: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cells": self.cells, "energy_j": self.energy_j, "low_j": self.low_j, "high_j": self.high_j, "co2e_g": self.co2e_g, "duration_s": self.duration_s}
+        e = self.energy
+        return {
+            "cells": self.windows, "energy_j": e.energy_j, "low_j": e.low_j, "high_j": e.high_j,
+            "co2e_g": self.co2e_g, "duration_s": self.duration_s,
+        }  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Any) -> SessionTotals:
         d = _mapping(data, "totals")
-        return cls(_int(d, "cells"), *(_number(d, name) for name in ("energy_j", "low_j", "high_j", "co2e_g", "duration_s")))
+        return cls(_int(d, "cells"), _energy(d), _number(d, "co2e_g"), _number(d, "duration_s"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,21 +235,25 @@ class CellRecord:
             if devs:
                 out[name] = ComponentEnergy(
                     name,
-                    sum(d.energy_j for d in devs),
-                    sum(d.low_j for d in devs),
-                    sum(d.high_j for d in devs),
+                    Energy.total(d.energy for d in devs),
                     tuple(dict.fromkeys(d.method for d in devs)),
                     all(d.measured for d in devs),
                 )
         return out
 
     @property
+    def energy(self) -> Energy:
+        """This machine's energy over the window, all devices, with its band."""
+        return Energy.total(d.energy for d in self.devices)
+
+    @property
     def energy_j(self) -> float:
-        return sum(d.energy_j for d in self.devices)
+        return sum(d.energy.energy_j for d in self.devices)
 
     @property
     def energy_band_j(self) -> tuple[float, float]:
-        return sum(d.low_j for d in self.devices), sum(d.high_j for d in self.devices)
+        energy = self.energy
+        return energy.low_j, energy.high_j
 
     @property
     def measured(self) -> bool:
@@ -264,9 +274,14 @@ class CellRecord:
         return self.co2e_g_of(self.energy_j)
 
     @property
+    def co2e(self) -> Co2e:
+        """The CO2e of :attr:`energy` at this record's intensity and PUE, with its band."""
+        return self.energy.co2e(self.intensity_g_per_kwh, self.pue)
+
+    @property
     def co2e_band_g(self) -> tuple[float, float]:
-        low_j, high_j = self.energy_band_j
-        return self.co2e_g_of(low_j), self.co2e_g_of(high_j)
+        co2e = self.co2e
+        return co2e.low_g, co2e.high_g
 
     @property
     def marginal_energy_j(self) -> float | None:
@@ -452,6 +467,10 @@ def _finite(value: Any, name: str) -> float:
 
 def _number(d: Mapping[str, Any], key: str) -> float:
     return _finite(d.get(key), key)
+
+
+def _energy(d: Mapping[str, Any]) -> Energy:
+    return Energy(_number(d, "energy_j"), _number(d, "low_j"), _number(d, "high_j"))
 
 
 _FLOAT_ONLY = frozenset((float,))

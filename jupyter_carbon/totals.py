@@ -16,8 +16,9 @@ the monotonic ``start_s``/``end_s`` of two processes need not be), with one rule
   rata: it assumes the later window's power was even over its length (an estimate; the kernel's
   own ``totals``, in each record, is exact for a whole session), and its time is measured on the
   wall clock, which the sampler reads just after the counters (a few ms off on a busy machine);
-* ``cells`` counts the windows that added time (those not inside another), ``windows`` every
-  record. The kernel's own ``totals.cells`` counts every window, nested ones included.
+* ``outer_windows`` counts the windows that added time (those not inside another), ``windows``
+  every record (shown as "cells" and "windows"); the kernel's own ``totals.windows`` (the log's
+  ``totals.cells``) counts every window too, nested ones included.
 
 The rule reads only each record's own interval and figures, never its ``totals`` (the kernel's
 running union at that moment): those are exact for a whole session, but a reader may hold part of
@@ -32,6 +33,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from .energy import Co2e, Energy, EnergyFields
+
 __all__ = ["Span", "RecordTotals", "span_of", "counted_fractions", "totals_of", "totals_of_spans"]
 
 
@@ -41,42 +44,44 @@ class Span(NamedTuple):
     start: float
     end: float
     duration_s: float
-    energy_j: float
-    low_j: float
-    high_j: float
-    co2e_g: float
-    co2e_low_g: float
-    co2e_high_g: float
+    energy: Energy
+    co2e: Co2e
 
 
 @dataclass(frozen=True, slots=True)
-class RecordTotals:
+class RecordTotals(EnergyFields):
     """Totals over records, overlapping windows counted once (see the module's rule)."""
 
-    cells: int  # windows not inside another one
+    outer_windows: int  # windows not inside another one (shown as "cells")
     windows: int  # every record
-    energy_j: float
-    low_j: float
-    high_j: float
-    co2e_g: float
+    energy: Energy
+    co2e: Co2e
     duration_s: float
-    co2e_low_g: float
-    co2e_high_g: float
 
     @property
     def nested(self) -> int:
         """Windows that added nothing (inside another window)."""
-        return self.windows - self.cells
+        return self.windows - self.outer_windows
+
+    @property
+    def co2e_g(self) -> float:
+        return self.co2e.co2e_g
+
+    @property
+    def co2e_low_g(self) -> float:
+        return self.co2e.low_g
+
+    @property
+    def co2e_high_g(self) -> float:
+        return self.co2e.high_g
 
 
 def span_of(record: Any) -> Span:
-    energy_j = low_j = high_j = 0.0
-    for d in record.devices:  # one pass (a report may read 100,000 records)
-        energy_j += d.energy_j
-        low_j += d.low_j
-        high_j += d.high_j
-    co2e_of = record.co2e_g_of
-    return Span(record.start_utc.timestamp(), record.end_utc.timestamp(), record.duration_s, energy_j, low_j, high_j, co2e_of(energy_j), co2e_of(low_j), co2e_of(high_j))
+    energy = record.energy
+    return Span(
+        record.start_utc.timestamp(), record.end_utc.timestamp(), record.duration_s,
+        energy, energy.co2e(record.intensity_g_per_kwh, record.pue),
+    )  # fmt: skip
 
 
 def counted_fractions(spans: Sequence[Span]) -> list[float]:
@@ -99,20 +104,16 @@ def totals_of_spans(spans: Sequence[Span], fractions: Sequence[float] | None = N
     when not given)."""
     if fractions is None:
         fractions = counted_fractions(spans)
-    cells = 0
-    energy = low = high = co2e = duration = co2e_low = co2e_high = 0.0
+    outer = 0
+    energy, co2e, duration = Energy.ZERO, Co2e.ZERO, 0.0
     for s, f in zip(spans, fractions):
         if f <= 0.0:
             continue
-        cells += 1
-        energy += s.energy_j * f
-        low += s.low_j * f
-        high += s.high_j * f
-        co2e += s.co2e_g * f
+        outer += 1
+        energy += s.energy * f
+        co2e += s.co2e * f
         duration += s.duration_s * f
-        co2e_low += s.co2e_low_g * f
-        co2e_high += s.co2e_high_g * f
-    return RecordTotals(cells, len(spans), energy, low, high, co2e, duration, co2e_low, co2e_high)
+    return RecordTotals(outer, len(spans), energy, co2e, duration)
 
 
 def totals_of(records: Iterable[Any]) -> RecordTotals:

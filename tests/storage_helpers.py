@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from jupyter_carbon.energy import Energy
 from jupyter_carbon.record import CellRecord, DeviceEnergy, SessionTotals, Timeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def make_record(i: int = 1, *, status: str = "ok", points: int = 3, source: str = "table:FR (OWID/Ember 2023)", region: str | None = "FR", **extra: object) -> CellRecord:
     start = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc) + timedelta(seconds=10 * i)
     devices = (
-        DeviceEnergy("cpu", "package-0", "rapl", True, 36.0 * i, 36.0 * i, 36.0 * i),
-        DeviceEnergy("gpu", "gpu0 NVIDIA H100", "nvml-energy", True, 720.0, 700.0, 740.0),
-        DeviceEnergy("ram", "ram", "ram-model", False, 3.6, 1.8, 7.2),
+        DeviceEnergy("cpu", "package-0", "rapl", True, Energy(36.0 * i, 36.0 * i, 36.0 * i)),
+        DeviceEnergy("gpu", "gpu0 NVIDIA H100", "nvml-energy", True, Energy(720.0, 700.0, 740.0)),
+        DeviceEnergy("ram", "ram", "ram-model", False, Energy(3.6, 1.8, 7.2)),
     )
     return CellRecord(
         id=i,
@@ -38,7 +39,7 @@ def make_record(i: int = 1, *, status: str = "ok", points: int = 3, source: str 
         intensity_utc=start,
         pue=1.2,
         scope="machine",
-        totals=SessionTotals(i, 100.0 * i, 90.0 * i, 110.0 * i, 1.5 * i, 2.0 * i),
+        totals=SessionTotals(i, Energy(100.0 * i, 90.0 * i, 110.0 * i), 1.5 * i, 2.0 * i),
         items=1000 if i == 2 else None,
         task="text-classification" if i == 2 else None,
         timeline=Timeline(tuple(float(t) for t in range(points)), {"cpu": tuple(10.0 + t for t in range(points))}),

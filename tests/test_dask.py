@@ -30,6 +30,7 @@ from jupyter_carbon.cluster import ClusterPart, HostPart  # noqa: E402
 from jupyter_carbon.cluster.attribute import attribute  # noqa: E402
 from jupyter_carbon.cluster.client import ClusterMeter  # noqa: E402
 from jupyter_carbon.cluster.observer import LATE_KIND  # noqa: E402
+from jupyter_carbon.energy import Energy  # noqa: E402
 
 #: Defined in the shell, as a notebook would: pickled by value, so workers need not import this file.
 BURN = """
@@ -399,7 +400,7 @@ def test_attribution_splits_host_energy_without_loss_and_flags_a_dead_worker():
 
 
 def test_parts_round_trip_through_json():
-    part = ClusterPart(hosts=(HostPart("h", 1.5, 1.0, 2.0, False, ("cpu-model",), host_j=3.0, idle_j=1.0, others_j=0.5, task_s=2.0, busy_share=0.6, workers=2, late=True, flags=("x",)),), pending_futures=2, late_for=7, flags=("y",), scheduler="tcp://s")
+    part = ClusterPart(hosts=(HostPart("h", Energy(1.5, 1.0, 2.0), False, ("cpu-model",), host_j=3.0, idle_j=1.0, others_j=0.5, task_s=2.0, busy_share=0.6, workers=2, late=True, flags=("x",)),), pending_futures=2, late_for=7, flags=("y",), scheduler="tcp://s")
     assert ClusterPart.from_dict(json.loads(json.dumps(part.to_dict()))) == part
 
 
@@ -493,7 +494,7 @@ def test_the_cluster_part_is_a_record_field_through_the_log_and_the_csv(tmp_path
     from jupyter_carbon.record import CellRecord, RecordError
     from jupyter_carbon.storage.export import export_records
 
-    host = HostPart("host-a", 6.0, 5.0, 7.0, False, ("cpu-model",), host_j=10.0, idle_j=3.0, others_j=1.0, task_s=2.0, workers=2)
+    host = HostPart("host-a", Energy(6.0, 5.0, 7.0), False, ("cpu-model",), host_j=10.0, idle_j=3.0, others_j=1.0, task_s=2.0, workers=2)
     record = dataclasses.replace(make_record(1), cluster=ClusterPart(hosts=(host,), scheduler="tcp://s:8786"))
     again = CellRecord.from_dict(json.loads(json.dumps(record.to_dict())))
     assert again == record and again.cluster.hosts[0].idle_j == 3.0

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from jupyter_carbon.energy import Co2e, Energy
 from jupyter_carbon.intensity.emissions import co2e_g
 from jupyter_carbon.predict import MAX_CHECKPOINTS, Estimate, LoopPredictor, format_estimate, t_quantile
 
@@ -22,7 +23,7 @@ def simulate(total, step, every=1, band=0.0):
         t += dt
         energy += dt * power
         if i % every == 0 or i in (1, 2, 4, 8):
-            p.add(i, t, energy, energy * (1 - band), energy * (1 + band))
+            p.add(i, t, Energy(energy, energy * (1 - band), energy * (1 + band)))
             estimates[i] = p.estimate(400.0, 1.0)
     return p, estimates, energy
 
@@ -171,5 +172,5 @@ def test_same_iteration_count_refreshes_the_last_checkpoint():
 
 def test_format_prediction_line():
     e = Estimate(iterations=10, elapsed_s=60.0, energy_j=1e5, energy_per_iteration_j=1e4, power_w=1666.0, seconds_per_iteration=6.0, intervals=5, total=100,
-                 fraction=0.1, predicted_energy_j=1_476_000.0, predicted_low_j=1_296_000.0, predicted_high_j=1_692_000.0, remaining_s=720.0, predicted_co2e_g=190.0)
+                 fraction=0.1, predicted=Energy(1_476_000.0, 1_296_000.0, 1_692_000.0), remaining_s=720.0, predicted_co2e=Co2e(190.0, 167.0, 218.0))
     assert format_estimate(e) == "predicted total: 410 Wh (360 Wh–470 Wh), 190 g CO2e, ~12 min 0 s left"

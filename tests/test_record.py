@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from storage_helpers import make_record
 
+from jupyter_carbon.energy import Energy
 from jupyter_carbon.record import CellRecord, DeviceEnergy, RecordError, SessionTotals
 
 
@@ -23,11 +24,11 @@ def test_every_field_comes_back_exactly():
     assert record.start_utc == start and record.end_utc == start + timedelta(seconds=2)
     assert (record.start_s, record.end_s, record.duration_s) == (102.0, 104.0, 2.0)
     assert record.devices == (
-        DeviceEnergy("cpu", "package-0", "rapl", True, 72.0, 72.0, 72.0),
-        DeviceEnergy("gpu", "gpu0 NVIDIA H100", "nvml-energy", True, 720.0, 700.0, 740.0),
-        DeviceEnergy("ram", "ram", "ram-model", False, 3.6, 1.8, 7.2),
+        DeviceEnergy("cpu", "package-0", "rapl", True, Energy(72.0, 72.0, 72.0)),
+        DeviceEnergy("gpu", "gpu0 NVIDIA H100", "nvml-energy", True, Energy(720.0, 700.0, 740.0)),
+        DeviceEnergy("ram", "ram", "ram-model", False, Energy(3.6, 1.8, 7.2)),
     )
-    assert record.totals == SessionTotals(2, 200.0, 180.0, 220.0, 3.0, 4.0)
+    assert record.totals == SessionTotals(2, Energy(200.0, 180.0, 220.0), 3.0, 4.0)
     assert (record.intensity_g_per_kwh, record.pue, record.items, record.task) == (56.0, 1.2, 1000, "text-classification")
     assert record.energy_j == 72.0 + 720.0 + 3.6
     assert record.energy_band_j == (72.0 + 700.0 + 1.8, 72.0 + 740.0 + 7.2)
@@ -138,7 +139,7 @@ def test_any_record_comes_back_exactly(label, energies, g_per_kwh, pue, points, 
     record = dataclasses.replace(
         make_record(1, points=points),
         label=label,
-        devices=tuple(DeviceEnergy("cpu", f"package-{i}", "rapl", True, *e) for i, e in enumerate(energies)),
+        devices=tuple(DeviceEnergy("cpu", f"package-{i}", "rapl", True, Energy(*e)) for i, e in enumerate(energies)),
         intensity_g_per_kwh=g_per_kwh,
         pue=pue,
         extra=extra,

@@ -15,11 +15,12 @@ from jupyter_carbon.display.report_html import html_report
 from jupyter_carbon.display.report_text import summary_text
 from jupyter_carbon.storage.history import list_sessions, overall_totals
 from jupyter_carbon.storage.reader import log_files, merged, read_logs
+from jupyter_carbon.energy import Co2e, Energy
 from jupyter_carbon.totals import Span, counted_fractions, totals_of, totals_of_spans
 
 
 def span(start: float, end: float, energy_j: float = 10.0) -> Span:
-    return Span(start, end, end - start, energy_j, energy_j * 0.5, energy_j * 2, energy_j / 100, energy_j / 200, energy_j / 50)
+    return Span(start, end, end - start, Energy(energy_j, energy_j * 0.5, energy_j * 2), Co2e(energy_j / 100, energy_j / 200, energy_j / 50))
 
 
 # --- the rule ---------------------------------------------------------------------------------------
@@ -29,7 +30,7 @@ def test_nested_windows_add_nothing_and_disjoint_ones_add_in_full() -> None:
     spans = [span(0, 10, 100.0), span(2, 3, 7.0), span(20, 21, 5.0), span(4, 9, 50.0)]
     assert counted_fractions(spans) == [1.0, 0.0, 1.0, 0.0]
     t = totals_of_spans(spans)
-    assert (t.cells, t.windows, t.nested) == (2, 4, 2)
+    assert (t.outer_windows, t.windows, t.nested) == (2, 4, 2)
     assert t.energy_j == pytest.approx(105.0) and t.duration_s == pytest.approx(11.0)
     assert (t.low_j, t.high_j) == pytest.approx((52.5, 210.0))
     assert (t.co2e_g, t.co2e_low_g, t.co2e_high_g) == pytest.approx((1.05, 0.525, 2.1))
@@ -39,14 +40,14 @@ def test_a_partial_overlap_adds_its_uncovered_part_pro_rata() -> None:
     spans = [span(1, 5, 40.0), span(0, 2, 20.0)]  # given out of order: sorted by start
     assert counted_fractions(spans) == pytest.approx([0.75, 1.0])
     t = totals_of_spans(spans)
-    assert t.energy_j == pytest.approx(20.0 + 30.0) and t.duration_s == pytest.approx(5.0) and t.cells == 2
+    assert t.energy_j == pytest.approx(20.0 + 30.0) and t.duration_s == pytest.approx(5.0) and t.outer_windows == 2
 
 
 def test_ties_count_the_longer_window_and_instants_count_outside_windows_only() -> None:
     assert counted_fractions([span(0, 1), span(0, 3)]) == [0.0, 1.0]
     assert counted_fractions([span(0, 3), span(1, 1), span(3, 3), span(5, 5)]) == [1.0, 0.0, 1.0, 1.0]
     assert counted_fractions([span(2, 1)]) == [1.0]  # a wall clock stepped back: an instant
-    assert totals_of([]).cells == 0 and totals_of([]).energy_j == 0.0
+    assert totals_of([]).outer_windows == 0 and totals_of([]).energy_j == 0.0
 
 
 # --- real windows from a real shell ----------------------------------------------------------------
@@ -77,7 +78,7 @@ def test_track_inside_a_carbon_cell_counts_once_everywhere(log_dir, shell, tmp_p
     inner, outer, after = records
     assert outer.start_utc <= inner.start_utc and inner.end_utc <= outer.end_utc  # really nested
     t = totals_of(records)
-    assert (t.cells, t.windows) == (2, 3)
+    assert (t.outer_windows, t.windows) == (2, 3)
     assert t.duration_s == pytest.approx(outer.duration_s + after.duration_s)
     assert t.energy_j == pytest.approx(outer.energy_j + after.energy_j)
     assert t.energy_j < sum(r.energy_j for r in records)  # the naive sum counts the inner block twice
@@ -92,7 +93,7 @@ def test_track_inside_a_carbon_cell_counts_once_everywhere(log_dir, shell, tmp_p
     out = capsys.readouterr().out
     assert "jupyter_carbon session: 2 cells" in out
     summaries = list_sessions(log_dir)
-    assert [s.totals.cells for s in summaries] == [2] and overall_totals(summaries).energy_j == pytest.approx(t.energy_j)
+    assert [s.totals.outer_windows for s in summaries] == [2] and overall_totals(summaries).energy_j == pytest.approx(t.energy_j)
     history = format_history(summaries, folder=log_dir)
     first = next(line for line in history.splitlines() if re.match(r"\d{4}-", line))
     assert re.split(r"\s{2,}", first.strip())[1] == "2"
@@ -114,7 +115,7 @@ def test_baseline_in_auto_mode_is_nested_in_its_cell(log_dir, shell, capsys) -> 
     assert cell.duration_s >= baseline.duration_s >= 1.0
     assert main(["report", str(log_dir)]) == 0
     out = capsys.readouterr().out
-    assert f"jupyter_carbon session: {t.cells} cell" in out and "inside others, counted once" in out
+    assert f"jupyter_carbon session: {t.outer_windows} cell" in out and "inside others, counted once" in out
 
 
 @pytest.mark.slow
@@ -138,7 +139,7 @@ def test_run_counts_a_track_block_inside_a_cell_once(tmp_path) -> None:
     records = load_records(tmp_path / "r.json")
     assert sorted(r.label or r.kind for r in records) == ["auto", "auto", "inner"]
     t = totals_of(records)
-    assert (t.cells, t.nested) == (2, 1)
+    assert (t.outer_windows, t.nested) == (2, 1)
     assert t.duration_s == pytest.approx(sum(r.duration_s for r in records if r.label != "inner"))
     assert "jupyter_carbon session: 2 cells" in done.stdout and "1 window inside others, counted once" in done.stdout
 
@@ -165,9 +166,9 @@ def test_a_forked_workers_window_counts_once_across_sessions(log_dir, shell, cap
     assert sorted(r.label for r in records) == ["parent", "worker"]
     parent = next(r for r in records if r.label == "parent")
     summaries = list_sessions(log_dir)
-    assert sum(s.totals.cells for s in summaries) == 2  # each session alone: one window each
+    assert sum(s.totals.outer_windows for s in summaries) == 2  # each session alone: one window each
     both = overall_totals(summaries)
-    assert (both.cells, both.nested) == (1, 1)
+    assert (both.outer_windows, both.nested) == (1, 1)
     assert both.energy_j == pytest.approx(parent.energy_j) and both.duration_s == pytest.approx(parent.duration_s)
     assert main(["report", str(log_dir)]) == 0
     assert "jupyter_carbon session: 1 cell ·" in capsys.readouterr().out
@@ -199,7 +200,7 @@ def test_partly_overlapping_windows_from_two_threads(log_dir, shell, capsys) -> 
     a, b = sorted(records, key=lambda r: r.start_utc)
     assert a.start_utc < b.start_utc < a.end_utc < b.end_utc  # a partial overlap
     t = totals_of(records)
-    assert (t.cells, t.nested) == (2, 0)
+    assert (t.outer_windows, t.nested) == (2, 0)
     assert t.duration_s == pytest.approx(kernel.duration_s, abs=0.02)  # wall vs monotonic readings: ms apart
     assert t.duration_s < a.duration_s + b.duration_s - 0.1
     assert max(a.energy_j, b.energy_j) <= t.energy_j < a.energy_j + b.energy_j

@@ -46,7 +46,7 @@ def test_nested_windows_count_once_in_totals(clock):
     assert inner_record.energy_j == pytest.approx(200)
     assert outer_record.energy_j == pytest.approx(400)
     assert outer_record.totals.energy_j == pytest.approx(400)  # not 600
-    assert outer_record.totals.cells == 2
+    assert outer_record.totals.windows == 2
     assert inner_record.totals.energy_j == pytest.approx(300)  # the union so far, when inner closed
 
 

@@ -335,7 +335,7 @@ def test_history_lists_sessions_with_totals(tmp_path: Path, capsys) -> None:
     b = SessionLog(tmp_path)
     b.append(make_record(3))
     summaries = list_sessions(tmp_path)
-    assert sorted(s.totals.cells for s in summaries) == [1, 2]
+    assert sorted(s.totals.outer_windows for s in summaries) == [1, 2]
     first = next(s for s in summaries if s.path == a.path)
     assert first.errors == 1
     assert first.totals.energy_j == pytest.approx(make_record(1).energy_j + make_record(2).energy_j)

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..cluster_part import HostPart
+from ..energy import Energy
 
 __all__ = ["attribute", "missing_workers"]
 
@@ -79,7 +80,7 @@ def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[s
         duration_s = 0.0
     # energy
     mb, me = _meter(begin), _meter(end)
-    energy = low = high = 0.0
+    energy = Energy.ZERO
     methods: list[str] = []
     measured = False
     if me is not None:
@@ -87,10 +88,8 @@ def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[s
         measured = bool(me["sources"]) and all(s[3] for s in me["sources"])
         now = me["readings"]
         then = mb["readings"] if mb is not None and mb["id"] == me["id"] else [[0.0, 0.0, 0.0]] * len(now)
-        for r_now, r_then in zip(now, then):
-            energy += r_now[0] - r_then[0]
-            low += r_now[1] - r_then[1]
-            high += r_now[2] - r_then[2]
+        for r_now, r_then in zip(now, then):  # [energy_j, low_j, high_j] each (plain data)
+            energy += Energy(*r_now) - Energy(*r_then)
         if mb is None or mb["id"] != me["id"]:
             incidents.append(f"{host}: its meter started mid-window (a worker died or joined); energy before that is missing")
             flags.append(incidents[-1])
@@ -119,14 +118,12 @@ def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[s
     busy_share = min(1.0, busy_s / capacity_s)
     return HostPart(
         host=host,
-        energy_j=energy * share,
-        low_j=low * share,
-        high_j=high * share,
+        energy=energy * share,
         measured=measured,
         methods=tuple(methods),
-        host_j=energy,
-        idle_j=energy * (1.0 - busy_share),
-        others_j=energy * max(0.0, busy_share - share),
+        host_j=energy.energy_j,
+        idle_j=energy.energy_j * (1.0 - busy_share),
+        others_j=energy.energy_j * max(0.0, busy_share - share),
         task_s=task_s,
         busy_share=busy_share,
         workers=len(workers),

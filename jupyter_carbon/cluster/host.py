@@ -141,7 +141,7 @@ class HostMeter:
             "t_s": snap.time_s,
             "scope": self.scope,
             "sources": [[s.component, s.device, s.method, bool(s.measured)] for s in sources],
-            "readings": [list(snap.readings[i]) for i in indices],
+            "readings": [[r.energy_j, r.low_j, r.high_j] for r in (snap.readings[i] for i in indices)],
             "errors": list(self.sampler.errors) + list(self.problems),
             "skipped": dict(self.detection.skipped) if self.detection is not None else {},
         }

@@ -18,7 +18,7 @@ __all__ = ["format_history", "print_history"]
 
 
 def _line(start: str, t: Any, errors: int, mark: str = "") -> str:
-    return f"{start:<17} {t.cells:>6} {figure(format_duration, t.duration_s):>10} {figure(format_energy, t.energy_j):>10} {figure(format_co2e, t.co2e_g):>16} {errors:>6}{mark}"
+    return f"{start:<17} {t.outer_windows:>6} {figure(format_duration, t.duration_s):>10} {figure(format_energy, t.energy_j):>10} {figure(format_co2e, t.co2e_g):>16} {errors:>6}{mark}"
 
 
 def format_history(summaries: list[SessionSummary], *, folder: Any = None, current: Path | None = None) -> str:

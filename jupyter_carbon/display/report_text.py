@@ -55,7 +55,7 @@ def figure(format_fn: Callable[[float], str], value: float) -> str:
 def totals_figures(t: RecordTotals) -> tuple[str, str, str, str]:
     """``3 cells``, ``12.3 s``, ``4.5 Wh``, ``1.2 g CO2e``."""
     return (
-        plural(t.cells, "cell"),
+        plural(t.outer_windows, "cell"),
         figure(format_duration, t.duration_s),
         figure(format_energy, t.energy_j),
         figure(format_co2e, t.co2e_g),

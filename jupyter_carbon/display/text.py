@@ -66,7 +66,7 @@ def plural(count: int, noun: str) -> str:
 
 def session_phrase(totals: Any) -> str:
     """``session 1.13 mg CO2e (7 cells)``: the same words and digits everywhere."""
-    return f"session {format_co2e(totals.co2e_g)} ({plural(totals.cells, 'cell')})"
+    return f"session {format_co2e(totals.co2e_g)} ({plural(totals.windows, 'cell')})"
 
 
 def format_record_line(record: CellRecord, *, status: bool = True) -> str:

@@ -7,7 +7,7 @@ per-inference references in :mod:`jupyter_carbon.reference`.
 """
 from __future__ import annotations
 
-from .emissions import check_g_per_kwh, check_pue, co2e_g, kwh_from_j
+from .emissions import check_g_per_kwh, check_pue, co2e_g
 from .table import WORLD_AVERAGE, Region, UnknownRegionError, all_regions, lookup_region
 from .value import Intensity
 
@@ -20,7 +20,6 @@ __all__ = [
     "check_g_per_kwh",
     "check_pue",
     "co2e_g",
-    "kwh_from_j",
     "lookup_region",
 ]
 

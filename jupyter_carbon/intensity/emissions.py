@@ -10,7 +10,6 @@ __all__ = [
     "check_g_per_kwh",
     "check_pue",
     "co2e_g",
-    "kwh_from_j",
 ]
 
 #: No data centre is worse than this (the industry average is ~1.5).
@@ -27,11 +26,6 @@ def check_pue(pue: object) -> float:
 def check_g_per_kwh(g_per_kwh: float) -> float:
     """Return the intensity as a float, or raise ValueError unless it is finite and in 0–5000."""
     return finite_number(g_per_kwh, "carbon intensity (gCO2e/kWh)", 0.0, MAX_G_PER_KWH, "e.g. intensity=56 for France")
-
-
-def kwh_from_j(energy_j: float) -> float:
-    """Joules to kilowatt-hours."""
-    return finite_number(energy_j, "energy_j", 0.0, hint="pass the measured energy in joules") / J_PER_KWH
 
 
 def co2e_g(energy_j: float, g_per_kwh: float, pue: float = 1.0) -> float:

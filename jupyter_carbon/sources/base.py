@@ -8,7 +8,9 @@ Model sources integrate their own power estimate between reads and carry an unce
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import Protocol
+
+from ..energy import Energy
 
 __all__ = ["COMPONENTS", "Reading", "EnergySource", "IntegratingSource", "PowerIntegral"]
 
@@ -16,12 +18,8 @@ __all__ = ["COMPONENTS", "Reading", "EnergySource", "IntegratingSource", "PowerI
 COMPONENTS = ("cpu", "gpu", "ram")
 
 
-class Reading(NamedTuple):
-    """Cumulative energy since the source was created. Units: J."""
-
-    energy_j: float
-    low_j: float
-    high_j: float
+#: A source's cumulative energy since it was created, with its band. Units: J.
+Reading = Energy
 
 
 class EnergySource(Protocol):
@@ -58,9 +56,7 @@ class IntegratingSource:
 
     def __init__(self, now_s: float) -> None:
         self._last_s = now_s
-        self._energy_j = 0.0
-        self._low_j = 0.0
-        self._high_j = 0.0
+        self._energy = Energy.ZERO
 
     def _power_band_w(self, now_s: float) -> tuple[float, float, float]:
         raise NotImplementedError
@@ -69,11 +65,9 @@ class IntegratingSource:
         dt = now_s - self._last_s
         if dt > 0:
             power_w, low_w, high_w = self._power_band_w(now_s)
-            self._energy_j += power_w * dt
-            self._low_j += low_w * dt
-            self._high_j += high_w * dt
+            self._energy += Energy.from_power(power_w, dt, low_w, high_w)
             self._last_s = now_s
-        return Reading(self._energy_j, self._low_j, self._high_j)
+        return self._energy
 
     def close(self) -> None:
         pass

@@ -87,7 +87,7 @@ class MicrojouleFileSource:
         if not data:  # a counter that went away reads empty or fails (ENODEV)
             raise OSError(errno.ENODEV, f"{self._path} returned nothing")
         energy_j = self._counter.step(int(data), now_s) / 1e6
-        return Reading(energy_j, energy_j, energy_j)
+        return Reading.exact(energy_j)
 
     def close(self) -> None:
         self._file.close()

@@ -135,7 +135,7 @@ class ScopedSource:
         reading = self.inner.read(now_s)
         share = self._share.shares(now_s)[self._index]
         if self._last is not None:
-            self._total = Reading(*(total + (now - then) * share for total, now, then in zip(self._total, reading, self._last)))
+            self._total += (reading - self._last) * share
         self._last = reading
         return self._total
 
