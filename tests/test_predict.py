@@ -174,3 +174,25 @@ def test_format_prediction_line():
     e = Estimate(iterations=10, elapsed_s=60.0, energy_j=1e5, energy_per_iteration_j=1e4, power_w=1666.0, seconds_per_iteration=6.0, intervals=5, total=100,
                  fraction=0.1, predicted=Energy(1_476_000.0, 1_296_000.0, 1_692_000.0), remaining_s=720.0, predicted_co2e=Co2e(190.0, 167.0, 218.0))
     assert format_estimate(e) == "predicted total: 410 Wh (360 Wh–470 Wh), 190 g CO2e, ~12 min 0 s left"
+
+
+def test_the_sources_band_scales_the_future_and_each_end_has_its_co2e():
+    """A model band of -20 %/+25 %: the past keeps its band, the future (rate × remaining ±
+    half-width) is scaled by low/E and high/E; CO2e of each end at the intensity and PUE."""
+    p = LoopPredictor(40)
+    for i in range(1, 11):
+        p.add(i, 0.5 * i, Energy(12.5 * i, 10.0 * i, 15.625 * i))
+    assert p.last.energy == Energy(125.0, 100.0, 156.25) and p.last.energy_j == 125.0
+    e = p.estimate(400.0, 1.5)
+    future = 12.5 * 30
+    assert e.predicted_energy_j == 125.0 + future
+    half_from_high = (e.predicted_high_j - 156.25) / 1.25 - future
+    half_from_low = future - (e.predicted_low_j - 100.0) / 0.8
+    assert 0 < half_from_high < future and half_from_low == pytest.approx(half_from_high, rel=1e-12)
+    assert e.predicted == Energy(e.predicted_energy_j, e.predicted_low_j, e.predicted_high_j)
+    assert e.predicted_co2e == Co2e(*(co2e_g(x, 400.0, 1.5) for x in (e.predicted_energy_j, e.predicted_low_j, e.predicted_high_j)))
+    assert (e.predicted_co2e_g, e.predicted_co2e_low_g, e.predicted_co2e_high_g) == (e.predicted_co2e.co2e_g, e.predicted_co2e.low_g, e.predicted_co2e.high_g)
+    assert e.predicted_co2e_g == pytest.approx(500.0 / 3.6e6 * 1.5 * 400.0, rel=1e-12)
+    for i in range(11, 41):
+        p.add(i, 0.5 * i, Energy(12.5 * i, 10.0 * i, 15.625 * i))
+    assert p.estimate().predicted == Energy(500.0, 400.0, 625.0)  # the end: exactly what was spent

@@ -7,16 +7,17 @@ import re
 from pathlib import Path
 
 import pytest
+from storage_helpers import make_record
 
 from jupyter_carbon.cli import main
 from jupyter_carbon.digest import Digest
 from jupyter_carbon.display.history_text import format_history
 from jupyter_carbon.display.report_html import html_report
 from jupyter_carbon.display.report_text import summary_text
+from jupyter_carbon.energy import Co2e, Energy
 from jupyter_carbon.storage.history import list_sessions, overall_totals
 from jupyter_carbon.storage.reader import log_files, merged, read_logs
-from jupyter_carbon.energy import Co2e, Energy
-from jupyter_carbon.totals import Span, counted_fractions, totals_of, totals_of_spans
+from jupyter_carbon.totals import Span, counted_fractions, span_of, totals_of, totals_of_spans
 
 
 def span(start: float, end: float, energy_j: float = 10.0) -> Span:
@@ -41,6 +42,34 @@ def test_a_partial_overlap_adds_its_uncovered_part_pro_rata() -> None:
     assert counted_fractions(spans) == pytest.approx([0.75, 1.0])
     t = totals_of_spans(spans)
     assert t.energy_j == pytest.approx(20.0 + 30.0) and t.duration_s == pytest.approx(5.0) and t.outer_windows == 2
+
+
+def test_a_partial_overlap_scales_the_band_and_co2e_by_the_counted_fraction() -> None:
+    """Every sum pinned: a fraction of 0.75 (not 1, not its own inverse), windows far from zero."""
+    first = Span(1000.0, 1004.0, 4.0, Energy(40.0, 30.0, 60.0), Co2e(4.0, 3.0, 6.0))
+    second = Span(1002.0, 1010.0, 8.0, Energy(80.0, 48.0, 120.0), Co2e(8.0, 5.0, 12.0))
+    assert counted_fractions([first, second]) == [1.0, 0.75]
+    t = totals_of_spans([first, second])
+    assert (t.outer_windows, t.windows, t.nested) == (2, 2, 0)
+    assert t.energy == Energy(40.0 + 60.0, 30.0 + 36.0, 60.0 + 90.0)
+    assert (t.energy_j, t.low_j, t.high_j) == (100.0, 66.0, 150.0)
+    assert t.co2e == Co2e(4.0 + 6.0, 3.0 + 3.75, 6.0 + 9.0)
+    assert (t.co2e_g, t.co2e_low_g, t.co2e_high_g) == (10.0, 6.75, 15.0)
+    assert t.duration_s == 4.0 + 6.0
+    t = totals_of_spans([first, second], [0.5, 0.25])  # fractions given: used as they are
+    assert (t.energy, t.co2e, t.duration_s) == (Energy(40.0, 27.0, 60.0), Co2e(4.0, 2.75, 6.0), 4.0)
+    t = totals_of_spans([first, second], [0.0, 0.25])  # a window counted 0: not an outer window
+    assert (t.outer_windows, t.energy, t.co2e, t.duration_s) == (1, Energy(20.0, 12.0, 30.0), Co2e(2.0, 1.25, 3.0), 2.0)
+
+
+def test_span_of_a_record_sums_its_devices_with_their_band_and_co2e() -> None:
+    record = make_record(2)  # cpu 72 J (measured), gpu 720 J in 700–740, ram 3.6 J in 1.8–7.2; 56 g/kWh, PUE 1.2
+    s = span_of(record)
+    assert (s.start, s.end, s.duration_s) == (record.start_utc.timestamp(), record.end_utc.timestamp(), 2.0)
+    assert s.energy == Energy(72.0 + 720.0 + 3.6, 72.0 + 700.0 + 1.8, 72.0 + 740.0 + 7.2)
+    k = 56.0 * 1.2 / 3.6e6
+    assert (s.co2e.co2e_g, s.co2e.low_g, s.co2e.high_g) == pytest.approx((795.6 * k, 773.8 * k, 819.2 * k), rel=1e-12)
+    assert (s.co2e.co2e_g, s.co2e.low_g, s.co2e.high_g) == (record.co2e_g, *record.co2e_band_g)
 
 
 def test_ties_count_the_longer_window_and_instants_count_outside_windows_only() -> None:
