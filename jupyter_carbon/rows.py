@@ -96,8 +96,8 @@ def record_row(record: CellRecord, *, run_id: str = "", host: dict[str, Any] | N
     emissions_kg = record.co2e_g / 1000.0
     gpus = [d.device for d in record.devices if d.component == "gpu"]
     cpus = list(dict.fromkeys(d.device for d in record.devices if d.component == "cpu"))
-    low_j, high_j = record.energy_band_j
-    low_g, high_g = record.co2e_band_g
+    energy = record.energy
+    co2e = energy.co2e(record.intensity_g_per_kwh, record.pue)
     row: dict[str, Any] = {
         "timestamp": record.end_utc.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
         "project_name": PROJECT_NAME,
@@ -129,12 +129,12 @@ def record_row(record: CellRecord, *, run_id: str = "", host: dict[str, Any] | N
         "status": record.status,
         "methods": ";".join(f"{c.component}:{'/'.join(c.methods)}" for c in comps.values()),
         "measured": "measured" if record.measured else "estimated",
-        "energy_j": record.energy_j,
-        "energy_low_j": low_j,
-        "energy_high_j": high_j,
-        "co2e_g": record.co2e_g,
-        "co2e_low_g": low_g,
-        "co2e_high_g": high_g,
+        "energy_j": energy.energy_j,
+        "energy_low_j": energy.low_j,
+        "energy_high_j": energy.high_j,
+        "co2e_g": co2e.co2e_g,
+        "co2e_low_g": co2e.low_g,
+        "co2e_high_g": co2e.high_g,
         "intensity_g_per_kwh": record.intensity_g_per_kwh,
         "intensity_source": record.intensity_source,
         "items": record.items,
