@@ -37,6 +37,25 @@ def test_every_field_comes_back_exactly():
     assert record.measured_by_component == (("cpu", True), ("gpu", True), ("ram", False))
 
 
+def test_components_and_totals_carry_the_band_of_their_devices():
+    record = dataclasses.replace(make_record(2), devices=(
+        DeviceEnergy("cpu", "package-0", "rapl", True, Energy(72.0, 72.0, 72.0)),
+        DeviceEnergy("cpu", "cpu model", "cpu-model", False, Energy(10.0, 5.0, 20.0)),
+        DeviceEnergy("ram", "ram", "ram-model", False, Energy(3.5, 1.75, 7.0)),
+    ))  # fmt: skip
+    cpu, ram = record.components["cpu"], record.components["ram"]
+    assert (cpu.energy, cpu.methods, cpu.measured, cpu.how) == (Energy(82.0, 77.0, 92.0), ("rapl", "cpu-model"), False, "estimated (rapl/cpu-model)")
+    assert (cpu.energy_j, cpu.low_j, cpu.high_j) == (82.0, 77.0, 92.0) and ram.energy == Energy(3.5, 1.75, 7.0)
+    assert record.energy == Energy(85.5, 78.75, 99.0) and record.energy_band_j == (78.75, 99.0) and record.energy_j == 85.5
+    k = 56.0 * 1.2 / 3.6e6
+    co2e = record.co2e
+    assert (co2e.co2e_g, co2e.low_g, co2e.high_g) == pytest.approx((85.5 * k, 78.75 * k, 99.0 * k), rel=1e-12)
+    assert record.co2e_band_g == (co2e.low_g, co2e.high_g) and record.co2e_g == co2e.co2e_g
+    assert (record.totals.windows, record.totals.energy) == (2, Energy(200.0, 180.0, 220.0))
+    assert record.to_dict()["totals"] == {"cells": 2, "energy_j": 200.0, "low_j": 180.0, "high_j": 220.0, "co2e_g": 3.0, "duration_s": 4.0}
+    assert record.to_dict()["devices"][1] == {"component": "cpu", "device": "cpu model", "method": "cpu-model", "measured": False, "energy_j": 10.0, "low_j": 5.0, "high_j": 20.0}
+
+
 def test_immutable_equal_hashable_and_picklable():
     record = make_record(3)
     with pytest.raises(dataclasses.FrozenInstanceError):
