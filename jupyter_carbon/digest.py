@@ -144,10 +144,10 @@ class Digest:
         if (
             record.timeline is not None
             and len(record.timeline) >= 2
-            and span.energy_j == span.energy_j
+            and span.energy.energy_j == span.energy.energy_j
         ):
             # ties: the earlier record stays (it is the larger entry: -count)
-            entry = (span.energy_j, -self.count, record)
+            entry = (span.energy.energy_j, -self.count, record)
             if len(self._timelines) < TIMELINES:
                 heapq.heappush(self._timelines, entry)
             elif entry[:2] > self._timelines[0][:2]:
@@ -197,7 +197,7 @@ class Digest:
 
     def counted_record_co2e_g(self) -> list[float]:
         """Per record, the CO2e that the totals count (nested windows: 0)."""
-        return [s.co2e_g * f for s, f in zip(self.spans, self.fractions)]
+        return [s.co2e.co2e_g * f for s, f in zip(self.spans, self.fractions)]
 
 
 def as_digest(source: Digest | Iterable[CellRecord]) -> Digest:

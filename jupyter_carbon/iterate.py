@@ -34,7 +34,6 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from . import carbon_session
 from .display.text import TextView
 from .energy import Energy
 from .predict import Estimate, LoopPredictor, format_estimate

@@ -3,6 +3,7 @@ magic forms; bad input as one line."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from IPython.core.error import UsageError
 from storage_helpers import ROOT, make_record
 
 from jupyter_carbon.cli import main
+from jupyter_carbon.energy import Co2e
 from jupyter_carbon.formats.embodied import embodied_rows, lookup_embodied, match_machine
 from jupyter_carbon.formats.figures import figures_of
 from jupyter_carbon.formats.model_card import co2_eq_emissions, model_card_yaml
@@ -71,7 +73,7 @@ def test_plain_yaml_and_hub_yaml_hold_the_same_numbers() -> None:
 def test_tiny_emissions_stay_numbers_in_yaml() -> None:
     figures = figures_of([make_record(1)])
     block = co2_eq_emissions(figures)
-    object.__setattr__(figures.totals, "co2e_g", 1e-05)
+    figures = dataclasses.replace(figures, totals=dataclasses.replace(figures.totals, co2e=Co2e(1e-05, 1e-05, 1e-05)))
     assert yaml.safe_load(model_card_yaml(figures, use_hub=False))["co2_eq_emissions"]["emissions"] == 1e-05
     assert block["hardware_used"] == "1 x CPU package, 1 x NVIDIA H100"
 

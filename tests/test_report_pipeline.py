@@ -11,6 +11,7 @@ from jupyter_carbon.cluster_part import ClusterPart
 from jupyter_carbon.digest import MAX_ROWS, TIMELINES, Digest, totals_of_session
 from jupyter_carbon.display.report_html import html_report, summary_html
 from jupyter_carbon.display.report_text import summary_text
+from jupyter_carbon.energy import Energy
 from jupyter_carbon.record import SessionTotals
 
 
@@ -38,7 +39,7 @@ def test_the_biggest_timelines_are_kept_most_energy_first_earlier_on_a_tie() -> 
 
 def test_the_kernels_own_totals_head_the_summary_with_their_band() -> None:
     kernel = SessionTotals(
-        cells=5, energy_j=3600.0, low_j=1800.0, high_j=7200.0, co2e_g=2.0, duration_s=10.0
+        windows=5, energy=Energy(3600.0, 1800.0, 7200.0), co2e_g=2.0, duration_s=10.0
     )
     text = summary_text(Digest([make_record(1)], totals=totals_of_session(kernel)))
     head, band = text.splitlines()[:2]
