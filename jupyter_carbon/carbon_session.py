@@ -14,12 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from .config import Config, ConfigError
+from .diagnostics import Diagnostics
+from .intensity import UnknownRegionError, lookup_region
 from .intensity.value import Intensity
 from .ledger import Ledger
 from .record import CellRecord, SessionTotals
 from .rows import to_dataframe
-from .sampler import Progress, Sampler, Window
+from .sampler import Progress, Sampler, Snapshot, Window
 from .sources.base import Reading
+from .sources.detect import detect
 
 __all__ = ["CarbonSession", "Measurement", "session", "reset_session", "status_of"]
 
@@ -40,26 +43,72 @@ def status_of(error: BaseException | None) -> str:
 
 
 class Measurement:
-    """An open (then closed) window; a context manager for scripts: ``with track("x") as m: ...``."""
+    """One measuring window, open then closed: the one object that holds the window's state.
 
-    __slots__ = ("session", "wid", "window", "record", "label", "extra", "cluster", "view", "owner", "_meta", "_stack")
+    What it measures (``label``; ``meta``: kind, cell, items, task, scope, anything else for the
+    record's ``extra``), its part in the sampler (``window``: the start snapshot, the sources it
+    counts, its running timeline and flags), its id in the ledger (``wid``), the thread's stack of
+    current windows it is on (``stack``), what its opener and the add-ons keep for it (``owner``:
+    the extension's IPython cell; ``cluster_window`` then ``cluster``: the Dask observer's open
+    window, then the part it measured), the ``view`` showing it, and at the end its ``record``.
+    The session opens and closes it; the others ask it. A context manager for scripts:
+    ``with track("x") as m: ...``.
+    """
+
+    __slots__ = ("session", "label", "meta", "wid", "window", "record", "extra", "cluster_window", "cluster", "view", "owner", "_stack")
 
     def __init__(self, session: CarbonSession, label: str | None = None, **meta: Any) -> None:
         self.session = session
         self.label = label
-        self._meta = meta
+        #: the window's metadata; the session sets ``scope`` and ``scope_reason`` when it opens
+        self.meta: dict[str, Any] = meta
         self.wid: int | None = None
         self.window: Window | None = None
         self.record: CellRecord | None = None
         #: goes into ``record.extra`` at close (e.g. a loop prediction from ``track_iter``)
         self.extra: dict[str, Any] = {}
+        #: the Dask observer's open window on the cluster (or why it is not measured), while open
+        self.cluster_window: Any = None
         #: the window's share of a Dask cluster (``ClusterPart``), set by the cluster observer
         self.cluster: Any = None
         #: the view showing this window as it runs (the cell's notebook or text view), or None
         self.view: Any = None
         #: what opened the window, for its opener to recognise it (the extension: the IPython cell)
         self.owner: Any = None
-        self._stack: list[Measurement] | None = None  # the thread's stack of current windows it is on
+        self._stack: list[Measurement] | None = None
+
+    @property
+    def start(self) -> Snapshot:
+        """The readings at the window's start."""
+        return self._sampled().start
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        """The sampler's sources this window counts (those of its scope)."""
+        return self._sampled().indices
+
+    @property
+    def stack(self) -> list[Measurement] | None:
+        """The thread's stack of current windows this one is on; None when it is on none."""
+        return self._stack
+
+    def _sampled(self) -> Window:
+        if self.window is None:
+            raise ValueError(f"the measurement {self.label or ''} has not started")
+        return self.window
+
+    def _push(self, stack: list[Measurement]) -> None:
+        self._stack = stack
+        stack.append(self)
+
+    def _leave_stack(self) -> None:
+        """Off its thread's stack (the top but for windows left open inside it)."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            try:
+                stack.remove(self)
+            except ValueError:
+                pass
 
     @property
     def energy_so_far_j(self) -> dict[str, float]:
@@ -87,8 +136,14 @@ class _ThreadWindows(threading.local):
 
 class CarbonSession:
     def __init__(self, config: Config | None = None, *, clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], datetime] | None = None, threaded: bool = True, detect: Callable[..., Any] | None = None) -> None:
-        self.problems: list[str] = []  # one line each, reported once by the front end
-        self.config = config or Config.from_env(problems=self.problems)
+        #: the problems met, one line each, shown by the front end (the extension: after each cell)
+        self.diagnostics = Diagnostics()
+        if config is None:
+            env_problems: list[str] = []
+            config = Config.from_env(problems=env_problems)
+            for text in env_problems:
+                self.problem(text)
+        self.config = config
         self._clock = clock
         self._wall_clock = wall_clock
         self._threaded = threaded
@@ -115,8 +170,6 @@ class CarbonSession:
     # --- sources -----------------------------------------------------------------------------
 
     def _setup(self) -> None:
-        from .sources import detect
-
         detect_fn = self._detect_fn or detect
         self.detection = detect_fn(**self.config.detection_arguments(), now_s=self._clock())
         #: the scope in force for the totals and for cells that ask for none, and why
@@ -158,8 +211,7 @@ class CarbonSession:
         """Probe the hardware again, keeping the records and totals (after shutdown or a change of sources)."""
         previous = self.ledger
         self._setup()
-        self.ledger._ids = previous._ids  # record ids stay unique
-        self.ledger._union = previous._union
+        self.ledger.carry_over(previous)  # record ids stay unique, the totals go on
         self.closed = False
 
     # --- intensity ---------------------------------------------------------------------------
@@ -213,16 +265,14 @@ class CarbonSession:
         with self._lock:
             if self._pending_redetect and not self.sampler.open_windows:
                 self._redetect()
-            meta = m._meta
-            requested = meta.get("scope")
+            requested = m.meta.get("scope")
             scope, reason = self.detection.resolve(requested) if requested else (self.scope, self.scope_reason)
-            meta["scope"], meta["scope_reason"], meta["label"] = scope, reason, m.label
+            m.meta["scope"], m.meta["scope_reason"] = scope, reason
             m.window = window = self.sampler.open(listener, scope=scope)
-            m.wid = self.ledger.open(window.start, window.indices, meta)
+            m.wid = self.ledger.open(window.start)
             self._open[m.wid] = m
         if current:
-            m._stack = stack = self.stack()
-            stack.append(m)
+            m._push(self.stack())
         if self.observers:
             self._observe("window_started", m)
 
@@ -232,20 +282,14 @@ class CarbonSession:
         if self.observers and m.record is None and m.wid in self._open:
             flags = tuple(flags) + self._observe("window_stopping", m)
         with self._lock:
-            stack = m._stack
-            if stack is not None:
-                m._stack = None
-                try:
-                    stack.remove(m)  # the top but for windows left open inside it
-                except ValueError:
-                    pass
+            m._leave_stack()
             if m.record is not None or m.wid is None or m.window is None or self._open.pop(m.wid, None) is None:
                 return m.record
             end, timeline, window_flags = self.sampler.close(m.window)
             intensity = self.intensity()
             notes = (intensity.note,) if intensity.note and intensity.note not in window_flags else ()
             m.record = self.ledger.close(
-                m.wid,
+                m,
                 end,
                 g_per_kwh=intensity.g_per_kwh,
                 intensity_source=intensity.source,
@@ -284,10 +328,7 @@ class CarbonSession:
         if self.observers and m.record is None and m.wid in self._open:
             self._observe("window_stopping", m)
         with self._lock:
-            if m._stack is not None:
-                if m in m._stack:
-                    m._stack.remove(m)
-                m._stack = None
+            m._leave_stack()
             if m.record is None and m.wid is not None and m.window is not None and self._open.pop(m.wid, None) is not None and self.ledger.is_open(m.wid):
                 end, _, _ = self.sampler.close(m.window)
                 intensity = self.intensity()
@@ -315,9 +356,14 @@ class CarbonSession:
         """This session's records as a pandas DataFrame (CSV export's columns); needs pandas."""
         return to_dataframe(self.records)
 
+    @property
+    def problems(self) -> list[str]:
+        """Every problem said so far, once each, in order."""
+        return self.diagnostics.lines
+
     def problem(self, text: str) -> None:
-        if text not in self.problems:
-            self.problems.append(text)
+        """Say a problem once; the front end shows it at its next quiet moment."""
+        self.diagnostics.say(text)
 
     def reset(self) -> None:
         with self._lock:
@@ -343,8 +389,7 @@ class CarbonSession:
         if self.sampler.open_windows:
             intensity = self.intensity()
             end = self.sampler.snapshot()
-            for window in list(self.sampler._windows):
-                self.sampler.close(window)
+            self.sampler.close_all()
             self.ledger.discard_all(end, intensity.g_per_kwh, self.config.pue)
         self.sampler.stop()
         self.detection.close()
@@ -353,8 +398,6 @@ class CarbonSession:
 
 
 def _table_intensity(config: Config) -> Intensity:
-    from .intensity import UnknownRegionError, lookup_region
-
     if config.region is None:
         return Intensity.world_average()  # the views add the no-region note (display.text.intensity_notes)
     try:

@@ -8,9 +8,9 @@ when the last one closes, and only then is its energy added.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .energy import Energy
 from .record import EMPTY_TIMELINE, CellRecord, DeviceEnergy, SessionTotals, Timeline
@@ -27,11 +27,23 @@ SHORT_WINDOW_BAND = (0.5, 1.5)
 _RECORD_META = frozenset(("label", "cell", "kind", "scope", "items", "task", "scope_reason"))
 
 
-@dataclass
-class _Open:
-    start: Snapshot
-    indices: tuple[int, ...]
-    meta: dict[str, Any]
+class OpenWindow(Protocol):
+    """What the ledger asks a window it closes (the session's ``Measurement`` holds it)."""
+
+    @property
+    def wid(self) -> int | None: ...
+
+    @property
+    def label(self) -> str | None: ...
+
+    @property
+    def meta(self) -> Mapping[str, Any]: ...
+
+    @property
+    def start(self) -> Snapshot: ...
+
+    @property
+    def indices(self) -> tuple[int, ...]: ...
 
 
 @dataclass
@@ -48,23 +60,25 @@ class Ledger:
     #: the sources summed into the session totals (those of the session's scope)
     totals_indices: tuple[int, ...] = ()
     records: list[CellRecord] = field(default_factory=list)
-    _open: dict[int, _Open] = field(default_factory=dict)
+    _open: set[int] = field(default_factory=set)  # the ids of the windows open now
     _union: _Union = field(default_factory=_Union)
-    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
         if not self.totals_indices:
             self.totals_indices = tuple(range(len(self.sources)))
 
-    def open(self, start: Snapshot, indices: tuple[int, ...] | None = None, meta: dict[str, Any] | None = None) -> int:
-        """Open a window at snapshot ``start`` counting the sources at ``indices`` (default: the
-        totals' sources); ``meta`` (label, cell, kind, items, task, scope; anything else goes into
-        the record's ``extra``) is kept as given, not copied."""
+    def open(self, start: Snapshot) -> int:
+        """A new window's id; a window opened at snapshot ``start`` counts in the totals from there."""
         wid = next(self._ids)
         if not self._open:
             self._union.start = start
-        self._open[wid] = _Open(start, indices if indices is not None else self.totals_indices, meta if meta is not None else {})
+        self._open.add(wid)
         return wid
+
+    def carry_over(self, previous: Ledger) -> None:
+        """Go on from ``previous`` (the session's sources changed): its record ids and totals."""
+        self._ids, self._union = previous._ids, previous._union
 
     def is_open(self, wid: int) -> bool:
         return wid in self._open
@@ -87,12 +101,13 @@ class Ledger:
 
     def discard(self, wid: int, end: Snapshot, g_per_kwh: float, pue: float = 1.0) -> None:
         """Close a window without a record (its energy still counts in the session totals)."""
-        if self._open.pop(wid, None) is not None:
+        if wid in self._open:
+            self._open.remove(wid)
             self._close_union(end, g_per_kwh, pue)
 
     def close(
         self,
-        wid: int,
+        window: OpenWindow,
         end: Snapshot,
         *,
         g_per_kwh: float,
@@ -108,7 +123,12 @@ class Ledger:
         cell: int | None = None,
         cluster: Any = None,
     ) -> CellRecord:
-        window = self._open.pop(wid)
+        """``window``'s record: its devices' energy from its start to ``end``, and its metadata
+        (label, cell, kind, items, task, scope; anything else goes into the record's ``extra``)."""
+        wid = window.wid
+        if wid is None or wid not in self._open:
+            raise KeyError(wid)
+        self._open.remove(wid)
         start = window.start
         devices, short_flags = self._devices(start, end, window.indices)
         self._close_union(end, g_per_kwh, pue)
@@ -118,7 +138,7 @@ class Ledger:
             own_extra.update(extra)
         record = CellRecord(
             id=wid,
-            label=meta.get("label"),
+            label=window.label,
             cell=meta.get("cell") if cell is None else cell,
             kind=meta.get("kind", "cell"),
             start_utc=from_utc_us(start.wall_us),

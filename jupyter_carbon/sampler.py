@@ -21,8 +21,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from .diagnostics import Diagnostics
 from .record import EMPTY_TIMELINE, Timeline
 from .sources.base import COMPONENTS, EnergySource, Reading
+from .sources.scope import process_views
 from .units import utc_us
 
 __all__ = ["Sampler", "Snapshot", "Window", "Progress", "TimelineBuffer"]
@@ -99,14 +101,14 @@ class TimelineBuffer:
 
 
 class Window:
-    """An open window as the sampler sees it (internal; the ledger owns the accounting)."""
+    """A window's part in the sampler: its start, the sources it counts, its running timeline and
+    flags (held by the window's owner, the session's ``Measurement``; the ledger does the accounting)."""
 
-    __slots__ = ("start", "indices", "scope", "process_views", "timeline", "flags", "listener", "_prev_s", "_prev")
+    __slots__ = ("start", "indices", "process_views", "timeline", "flags", "listener", "_prev_s", "_prev")
 
-    def __init__(self, start: Snapshot, indices: tuple[int, ...], scope: str, max_points: int, listener: Callable[[Progress], Any] | None, process_views: bool = False) -> None:
+    def __init__(self, start: Snapshot, indices: tuple[int, ...], max_points: int, listener: Callable[[Progress], Any] | None, process_views: bool = False) -> None:
         self.start = start
         self.indices = indices  # the sources that count for this window's scope
-        self.scope = scope
         self.process_views = process_views  # it keeps the process-scope views enabled
         self.timeline: TimelineBuffer | int = max_points  # the buffer is made at the first tick
         self.flags: list[str] = []
@@ -131,8 +133,6 @@ class Sampler:
         totals_scope: str = "machine",
         scoped: Sequence[EnergySource] = (),
     ) -> None:
-        from .sources.scope import process_views
-
         self.machine_sources = list(sources)
         self.process_sources = process_views(self.machine_sources, interval_s)
         #: sources of other scopes (the container's), read at every snapshot like the machine's
@@ -152,7 +152,9 @@ class Sampler:
         self.wall_us: Callable[[], int] = utc_now_us if wall_clock is None else (lambda: utc_us(wall_clock()))
         self.threaded = threaded
         self.max_points = max_points
-        self.errors: list[str] = []  # every distinct source error, in order, for reporting once
+        #: every distinct source error, in order: listed by ``%carbon status`` (each window it
+        #: hit carries it as a flag already)
+        self.diagnostics = Diagnostics()
         self.ticks = 0
         self._components = [s.component for s in self.sources]
         self._lock = threading.RLock()
@@ -178,8 +180,7 @@ class Sampler:
     def _read_failed(self, source: EnergySource, exc: Exception) -> None:
         """Record a source's error once, and flag every open window: the reading holds."""
         message = f"{source.device} ({source.method}): read failed — {type(exc).__name__}: {exc}"
-        if message not in self.errors:
-            self.errors.append(message)
+        self.diagnostics.say(message)
         for window in self._windows:
             window.flag(message + "; energy after the failure is missing")
 
@@ -219,12 +220,12 @@ class Sampler:
                 raise ValueError(f"scope={scope!r}: choose one of {', '.join(self._scope_indices)}")
             # process views are needed by process-scope windows, and by every window while the
             # session totals are process-scoped (the union of windows must be covered)
-            process_views = scope == "process" or self.totals_scope == "process"
-            if process_views:
+            with_views = scope == "process" or self.totals_scope == "process"
+            if with_views:
                 for source in self.process_sources:
                     source.enable()
                 self._process_on += 1
-            window = Window(self.snapshot(), self._scope_indices[scope], scope, self.max_points, listener, process_views)
+            window = Window(self.snapshot(), self._scope_indices[scope], self.max_points, listener, with_views)
             self._windows.append(window)
             self._idle_ticks = 0
             if not self._active.is_set() or self._thread is None:
@@ -248,9 +249,20 @@ class Sampler:
                 return end, timeline.freeze(components), tuple(window.flags)
             return end, EMPTY_TIMELINE, tuple(window.flags)
 
+    def close_all(self) -> None:
+        """Close every open window, dropping its timeline (the session is shutting down)."""
+        with self._lock:
+            for window in list(self._windows):
+                self.close(window)
+
     @property
     def open_windows(self) -> int:
         return len(self._windows)
+
+    @property
+    def errors(self) -> list[str]:
+        """Every distinct error of a source or of the thread, in order."""
+        return self.diagnostics.lines
 
     # --- ticking ------------------------------------------------------------------------------
 
@@ -301,9 +313,7 @@ class Sampler:
             try:
                 self.tick()
             except Exception as exc:
-                message = f"sampler tick failed: {type(exc).__name__}: {exc}"
-                if message not in self.errors:
-                    self.errors.append(message)
+                self.diagnostics.say(f"sampler tick failed: {type(exc).__name__}: {exc}")
 
     def _ensure_thread(self) -> None:
         if not self.threaded or self._stopped:

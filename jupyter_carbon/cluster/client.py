@@ -33,13 +33,18 @@ ROUND_TIMEOUT_S = 5.0
 
 @dataclass
 class ClusterWindow:
-    """A window open on the cluster."""
+    """A window's part on the cluster while it is open (held by the window it measures)."""
 
     window_id: str
     annotation_cm: Any
     begin: dict[str, Any]
     keys_before: frozenset
+    meter: ClusterMeter  # the meter that opened it, and ends it
     context: Any = None  # what the caller wants back with a late part (e.g. the measurement)
+
+    def end(self) -> tuple[ClusterPart, tuple[str, ...]]:
+        """The window's part and the record flags (see :meth:`ClusterMeter.end`)."""
+        return self.meter.end(self)
 
 
 @dataclass
@@ -144,7 +149,7 @@ class ClusterMeter:
         except BaseException:
             _exit(cm)
             raise
-        return ClusterWindow(window_id, cm, begin, keys, context)
+        return ClusterWindow(window_id, cm, begin, keys, self, context)
 
     def end(self, window: ClusterWindow) -> tuple[ClusterPart, tuple[str, ...]]:
         """The window's part and the record flags; pending futures are followed up."""

@@ -8,10 +8,17 @@ Nothing here imports ``distributed`` unless the kernel already did: a client can
 from __future__ import annotations
 
 import sys
+import weakref
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cluster_part import ClusterPart
+from ..display.text import record_name
+from .client import ClusterMeter, ClusterWindow, LateWork
+from .text import status_lines
+
+if TYPE_CHECKING:
+    from ..carbon_session import CarbonSession, Measurement
 
 __all__ = ["ClusterObserver", "attach_cluster", "detach_cluster", "LATE_KIND"]
 
@@ -20,10 +27,13 @@ LATE_KIND = "cluster-late"
 
 
 class ClusterObserver:
-    def __init__(self, session: Any) -> None:
+    """Measures each window of ``session`` on the kernel's Dask cluster too: the window's cluster
+    state lives on the window (``Measurement.cluster_window``, then ``Measurement.cluster``)."""
+
+    def __init__(self, session: CarbonSession) -> None:
         self.session = session
-        self.meters: dict[int, Any] = {}  # id(client) -> ClusterMeter
-        self._open: dict[int, tuple[Any, Any] | str] = {}  # id(measurement) -> (meter, window), or why it is not measured
+        #: one meter per client the kernel used
+        self.meters: weakref.WeakKeyDictionary[Any, ClusterMeter] = weakref.WeakKeyDictionary()
 
     # --- the client -----------------------------------------------------------------------------
 
@@ -45,13 +55,11 @@ class ClusterObserver:
             return None
         return client if getattr(client, "status", "") == "running" else None
 
-    def meter(self, client: Any) -> Any:
-        meter = self.meters.get(id(client))
-        if meter is None or meter.client is not client:
-            from .client import ClusterMeter
-
+    def meter(self, client: Any) -> ClusterMeter:
+        meter = self.meters.get(client)
+        if meter is None:
             meter = ClusterMeter(client, on_late=self._on_late)
-            self.meters[id(client)] = meter
+            self.meters[client] = meter
             meter.install()
             for problem in meter.problems:
                 self.session.problem(problem)
@@ -59,35 +67,32 @@ class ClusterObserver:
 
     # --- the observer protocol ------------------------------------------------------------------
 
-    def window_started(self, m: Any) -> None:
-        if m._meta.get("kind") == LATE_KIND:
+    def window_started(self, m: Measurement) -> None:
+        if m.meta.get("kind") == LATE_KIND:
             return
         client = self.client()
         if client is None:
             return
         try:
-            meter = self.meter(client)
-            self._open[id(m)] = (meter, meter.begin(context=m))
+            m.cluster_window = self.meter(client).begin(context=m)
         except Exception as exc:  # an unreachable or slow cluster: the cell goes on, its record says so
-            self._open[id(m)] = f"cluster: not measured ({type(exc).__name__}: {exc})"
+            m.cluster_window = f"cluster: not measured ({type(exc).__name__}: {exc})"
 
-    def window_stopping(self, m: Any) -> tuple[str, ...]:
-        entry = self._open.pop(id(m), None)
+    def window_stopping(self, m: Measurement) -> tuple[str, ...]:
+        entry: ClusterWindow | str | None = m.cluster_window
+        m.cluster_window = None
         if entry is None:
             return ()
         if isinstance(entry, str):
             return (entry,)
-        meter, window = entry
-        part, flags = meter.end(window)
+        part, flags = entry.end()
         m.cluster = part
         return flags
 
-    def _on_late(self, late: Any, part: ClusterPart) -> None:
-        from ..display.text import record_name
-
-        m = late.window.context
+    def _on_late(self, late: LateWork, part: ClusterPart) -> None:
+        m: Measurement = late.window.context
         record = m.record
-        cell = record.cell if record is not None else m._meta.get("cell")
+        cell = record.cell if record is not None else m.meta.get("cell")
         name = record_name(m.label, cell, m.wid)
         part = replace(part, late_for=m.wid)
         session = self.session
@@ -105,15 +110,12 @@ class ClusterObserver:
             except Exception:
                 pass
         self.meters.clear()
-        self._open.clear()
 
     def status_lines(self) -> list[str]:
-        from .text import status_lines
-
         return status_lines(self)
 
 
-def attach_cluster(session: Any) -> ClusterObserver:
+def attach_cluster(session: CarbonSession) -> ClusterObserver:
     """Add the Dask observer to ``session`` (once)."""
     for observer in session.observers:
         if isinstance(observer, ClusterObserver):
@@ -123,7 +125,7 @@ def attach_cluster(session: Any) -> ClusterObserver:
     return observer
 
 
-def detach_cluster(session: Any) -> None:
+def detach_cluster(session: CarbonSession) -> None:
     """Remove the observer and the workers' plugin (``%unload_ext``)."""
     for observer in list(session.observers):
         if isinstance(observer, ClusterObserver):
