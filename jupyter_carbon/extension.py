@@ -23,37 +23,39 @@ a cell whose ``run_cell_async`` is over without either (it raised) is closed as 
 seen, flagged cut short unless ``post_run_cell`` brings its status.
 
 Every hook catches its own errors: a failure of the extension is reported once and never changes
-the user's cell.
+the user's cell. What this needs to know that IPython's public API does not say (whether a
+transform's cell will run with the hooks, which ``run_cell_async`` runs a cell) is asked of
+:mod:`jupyter_carbon.ipython_compat`.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
+import weakref
+from enum import Enum
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import api
 from .carbon_session import CUT_SHORT, CarbonSession, Measurement, status_of
+from .cluster.observer import attach_cluster, detach_cluster
 from .display import make_view
+from .display.text import format_load_line
+from .ipython_compat import COUNTS_BEFORE_HOOK, cell_runner, frames_on_stack, hooks_will_run
 from .parse import CellOptions, ParseError, parse_cell_line
+from .record import CellRecord
+from .storage.log import attach_log, detach_log
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
+
+    from .magics import Carbon, CarbonMagics
 
 __all__ = ["load", "unload", "CarbonExtension", "get_extension"]
 
 _MAGIC_PREFIX = "%%carbon"
 
-
-def _counts_before_hook() -> bool:
-    try:
-        import IPython
-
-        return int(IPython.version_info[0]) >= 9
-    except Exception:
-        return False
-
-
-_COUNTS_BEFORE_HOOK = _counts_before_hook()
-_extensions: dict[int, CarbonExtension] = {}
+_extensions: weakref.WeakKeyDictionary[InteractiveShell, CarbonExtension] = weakref.WeakKeyDictionary()
 
 
 def _magic_options(raw_cell: str) -> CellOptions | None:
@@ -87,73 +89,36 @@ def _stacked_options(raw_cell: str) -> tuple[CellOptions, str] | None:
     return None
 
 
-def _hooks_will_run() -> bool:
-    """Whether the cell being transformed now will run with ``pre_run_cell``/``post_run_cell``.
-
-    True when ``InteractiveShell.transform_cell`` was called by a cell runner about to run the
-    cell not silently: IPython's ``run_cell`` (and ``run_cell_async``) and ipykernel's
-    ``do_execute`` all have a ``silent`` argument. Any other caller (``%%time``, ``%%timeit``,
-    user code) runs no hooks. Read only for ``%%carbon`` cells.
-    """
-    frame: FrameType | None = sys._getframe(2)
-    for _ in range(8):
-        if frame is None:
-            return False
-        if frame.f_code.co_name == "transform_cell":  # TransformerManager's, then the shell's
-            caller = frame.f_back
-            if caller is not None and caller.f_code.co_name != "transform_cell":
-                names = caller.f_locals
-                return "silent" in names and not names["silent"]
-        frame = frame.f_back
-    return False
-
-
-def _runner() -> tuple[Any, bool]:
-    """The frame of IPython's ``run_cell_async`` that fired ``pre_run_cell`` (None if not found),
-    and whether ``InteractiveShell.run_cell`` drives it (its ``_pseudo_sync_runner``: then
-    ``post_run_cell`` follows). While the cell runs that frame is on the thread's call stack,
-    afterwards it is not."""
-    frame: FrameType | None = sys._getframe(3)  # above _runner, pre_run_cell and EventManager.trigger
-    for _ in range(4):
-        if frame is None:
-            return None, False
-        if frame.f_code.co_name == "run_cell_async":
-            caller = frame.f_back
-            return frame, caller is not None and caller.f_code.co_name == "_pseudo_sync_runner"
-        frame = frame.f_back
-    return None, False
-
-
-def _frames_on_stack() -> set[int]:
-    frames = set()
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        frames.add(id(frame))
-        frame = frame.f_back
-    return frames
-
-
-def _status(result: Any) -> str:
+def _status(result: ExecutionResult | None) -> str:
     return status_of(getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None))
 
 
+class Claim(Enum):
+    """Which runs of the ``%%carbon`` cell magic inside a measured cell are that cell's window."""
+
+    NONE = "none"  # none: a %%carbon the body calls gets a window of its own
+    ONCE = "once"  # the next run: a %%carbon cell whose line the transform left in
+    ALL = "all"  # every run: %%carbon under another cell magic, which may run it often (%%timeit)
+
+
 class _Cell:
-    """The IPython cell a window measures (the window's ``owner``): matched by its ExecutionInfo."""
+    """The IPython cell a window measures (the window's ``owner``): matched by its ExecutionInfo.
 
-    __slots__ = ("info", "runner", "posted", "claims", "stacked", "result", "error", "record")
+    It goes through IPython's events: opened at ``pre_run_cell``; ``result`` set when IPython
+    stores it (``last_execution_result``); closed then, or at its ``post_run_cell`` when
+    ``posted``, or when it is seen to be over without either (stale).
+    """
 
-    def __init__(self, info: Any, runner: tuple[Any, bool], claims: str | None = None, stacked: str | None = None) -> None:
+    __slots__ = ("info", "runner", "posted", "claims", "stacked", "result", "error")
+
+    def __init__(self, info: ExecutionInfo | None, runner: tuple[FrameType | None, bool], claims: Claim = Claim.NONE, stacked: str | None = None) -> None:
         self.info = info
         # the run_cell_async frame running it (or None), and whether post_run_cell will follow
         self.runner, self.posted = runner
-        # the %%carbon cell magic runs of this cell that are this window: "once" (a %%carbon cell
-        # whose line the transform left in), "all" (%%carbon under another cell magic, which may
-        # run it many times: %%timeit), or None
         self.claims = claims
         self.stacked = stacked  # that stacked %%carbon cell's text, should %%capture run it as a cell
-        self.result: Any = None  # IPython's result, once the cell has ended
+        self.result: ExecutionResult | None = None  # IPython's result, once the cell has ended
         self.error: BaseException | None = None  # raised by a claimed magic run (%%time may swallow it)
-        self.record: Any = None
 
 
 def _is_carbon_command(raw_cell: str) -> bool:
@@ -162,7 +127,7 @@ def _is_carbon_command(raw_cell: str) -> bool:
     return text.startswith("%carbon") and not text.startswith("%%") and "\n" not in text
 
 
-def _cell_window(stack: list[Measurement], info: Any) -> Measurement | None:
+def _cell_window(stack: list[Measurement], info: ExecutionInfo | None) -> Measurement | None:
     """The window of the IPython cell run with ``info`` (its ExecutionInfo), innermost first; None."""
     return next((m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None)
 
@@ -177,36 +142,27 @@ class _ThreadCells(threading.local):
 
 
 class CarbonExtension:
-    def __init__(self, shell: Any, session: CarbonSession) -> None:
+    def __init__(self, shell: InteractiveShell, session: CarbonSession) -> None:
         self.shell = shell
         self.session = session
         #: the ``Carbon`` traitlets configurable and the magics, set by :func:`load`
-        self.configurable: Any = None
-        self.magics: Any = None
+        self.configurable: Carbon | None = None
+        self.magics: CarbonMagics | None = None
         self.auto = False
         self.auto_quiet = False
         # Cells of this thread that ended but whose post_run_cell has not come yet (their report).
         self._local = _ThreadCells()
-        self.reported: set[str] = set()
-
 
     # --- reporting ----------------------------------------------------------------------------
 
     def report(self, where: str, exc: BaseException) -> None:
-        """One short line on stderr, once per distinct problem; never raises."""
-        line = f"jupyter_carbon: {where} failed ({type(exc).__name__}: {exc}); your cell is unaffected, this measurement may be incomplete"
-        if line not in self.reported:
-            self.reported.add(line)
-            try:
-                print(line, file=sys.stderr)
-            except Exception:
-                pass
+        """One short line on stderr now, once per distinct problem; never raises."""
+        text = f"{where} failed ({type(exc).__name__}: {exc}); your cell is unaffected, this measurement may be incomplete"
+        self.session.diagnostics.say(text, now=True)
 
-    def flush_problems(self) -> None:
-        for problem in self.session.problems:
-            if problem not in self.reported:
-                self.reported.add(problem)
-                print(f"jupyter_carbon: {problem}", file=sys.stderr)
+    def flush_problems(self, *, again: bool = False) -> None:
+        """Show the session's problems not shown yet (``again``: all of them, at load)."""
+        self.session.diagnostics.flush(again=again)
 
     # --- the transform and the hooks ------------------------------------------------------------
 
@@ -218,7 +174,7 @@ class CarbonExtension:
             if lines and lines[0].strip() and not lines[0].startswith(_MAGIC_PREFIX):
                 return lines  # most cells: first line is code
             index = next((i for i, line in enumerate(lines) if line.strip()), None)
-            if index is not None and lines[index].startswith(_MAGIC_PREFIX) and _magic_options(lines[index]) is not None and _hooks_will_run():
+            if index is not None and lines[index].startswith(_MAGIC_PREFIX) and _magic_options(lines[index]) is not None and hooks_will_run():
                 self._local.stripped = "".join(lines)  # its magic will not run: the hooks measure it
                 following = next((line for line in lines[index + 1 :] if line.strip()), "")
                 if following.startswith("%%"):
@@ -228,7 +184,7 @@ class CarbonExtension:
             self.report("reading the %%carbon line", exc)
         return lines
 
-    def pre_run_cell(self, info: Any = None) -> None:
+    def pre_run_cell(self, info: ExecutionInfo | None = None) -> None:
         try:
             session = self.session
             stack = session.stack()
@@ -239,18 +195,18 @@ class CarbonExtension:
                 ended.clear()  # the records are kept; their reports would land in this cell
             raw = getattr(info, "raw_cell", "") or ""
             options = _magic_options(raw)
-            claims = stacked = None
+            claims, stacked = Claim.NONE, None
             if options is not None:
-                claims = None if self._stripped(raw) else "once"
+                claims = Claim.NONE if self._stripped(raw) else Claim.ONCE
                 if stack and self._runs_stacked(stack, raw):
                     return  # %%capture running the %%carbon cell under it: measured as that cell
             elif raw.lstrip("\n").startswith("%%"):
                 found = _stacked_options(raw)
                 if found is not None:
-                    (options, stacked), claims = found, "all"
+                    (options, stacked), claims = found, Claim.ALL
             if options is None and (not self.auto or stack or _is_carbon_command(raw)):
                 return  # not measured, a plain cell nested in a measured one (counted there), or %carbon summary/status/…
-            measurement = self._open(options, _Cell(info, _runner(), claims, stacked))
+            measurement = self._open(options, _Cell(info, cell_runner(), claims, stacked))
             if session.config.store_source:  # opt-in: cells often hold secrets
                 measurement.extra["source"] = getattr(info, "raw_cell", "")
         except Exception as exc:
@@ -276,9 +232,9 @@ class CarbonExtension:
         count = getattr(self.shell, "execution_count", None)
         if count is None:
             return None
-        return count - 1 if _COUNTS_BEFORE_HOOK and count > 1 else count
+        return count - 1 if COUNTS_BEFORE_HOOK and count > 1 else count
 
-    def _open(self, options: CellOptions | None, owner: Any = None) -> Measurement:
+    def _open(self, options: CellOptions | None, owner: _Cell | None = None) -> Measurement:
         compact = options is None
         quiet = options.quiet if options is not None else self.auto_quiet
         meta: dict[str, Any] = {"kind": "auto" if compact else "cell", "cell": self._cell_number()}
@@ -314,7 +270,7 @@ class CarbonExtension:
         except Exception as exc:
             self.report("closing the measurement", exc)
 
-    def post_run_cell(self, result: Any = None) -> None:
+    def post_run_cell(self, result: ExecutionResult | None = None) -> None:
         try:
             info = getattr(result, "info", None)
             measurement = None
@@ -335,17 +291,17 @@ class CarbonExtension:
         except Exception as exc:
             self.report("closing the measurement", exc)
             return
-        self._show(measurement, getattr(measurement.owner, "record", None))
+        self._show(measurement, measurement.record)
 
-    def _close(self, stack: list[Measurement], measurement: Measurement, result: Any) -> None:
+    def _close(self, stack: list[Measurement], measurement: Measurement, result: ExecutionResult | None) -> None:
         self._close_inside(stack, measurement)
         cell = measurement.owner
         status = _status(result)
         if status == "ok" and cell.error is not None:
             status = status_of(cell.error)
-        cell.record = self.session.stop(measurement, status=status, cell=getattr(result, "execution_count", None))
+        self.session.stop(measurement, status=status, cell=getattr(result, "execution_count", None))
 
-    def _show(self, measurement: Measurement, record: Any) -> None:
+    def _show(self, measurement: Measurement, record: CellRecord | None) -> None:
         """The closed window's report in its view, then any problem the extension met (never raises)."""
         try:
             if measurement.view is not None and record is not None:
@@ -360,7 +316,7 @@ class CarbonExtension:
         while stack and stack[-1] is not outer:
             self.session.cut_short(stack[-1], "still open when the cell around it ended")
 
-    def _close_stale(self, stack: list[Measurement], result: Any = None) -> Measurement | None:
+    def _close_stale(self, stack: list[Measurement], result: ExecutionResult | None = None) -> Measurement | None:
         """Close the cells of this thread that are over although IPython did not say so (their
         ``run_cell_async`` is no longer running: it raised, or ran without ``post_run_cell``).
 
@@ -372,19 +328,19 @@ class CarbonExtension:
         matched = None
         for measurement in reversed(stack[:]):
             cell = measurement.owner
-            if type(cell) is not _Cell or cell.runner is None or measurement._stack is None:
+            if type(cell) is not _Cell or cell.runner is None or measurement.stack is None:
                 continue
             if running is None:
-                running = _frames_on_stack()
+                running = frames_on_stack()
             if id(cell.runner) in running:
                 break  # this cell is still running, and so are those it runs in
-            if cell.result is None and matched is None and result is not None and getattr(result.info, "raw_cell", None) == cell.info.raw_cell:
+            if cell.result is None and matched is None and result is not None and cell.info is not None and getattr(result.info, "raw_cell", None) == cell.info.raw_cell:
                 self._close(stack, measurement, result)
                 matched = measurement
             else:
                 self._close_inside(stack, measurement)
                 why = "IPython did not report the end of this cell" if cell.result is None else "IPython sent no post_run_cell for this cell"
-                cell.record = self.session.stop(measurement, status=_status(cell.result), cell=getattr(cell.result, "execution_count", None), flags=(f"{CUT_SHORT}: {why}; it ended when this was noticed",))
+                self.session.stop(measurement, status=_status(cell.result), cell=getattr(cell.result, "execution_count", None), flags=(f"{CUT_SHORT}: {why}; it ended when this was noticed",))
         return matched
 
     # --- the cell magic's own path ------------------------------------------------------------------
@@ -395,9 +351,9 @@ class CarbonExtension:
         try:
             current = self.session.current()
             cell = current.owner if current is not None else None
-            if type(cell) is _Cell and cell.claims is not None:
-                if cell.claims == "once":
-                    cell.claims = None  # a %%carbon called inside the body gets its own window
+            if type(cell) is _Cell and cell.claims is not Claim.NONE:
+                if cell.claims is Claim.ONCE:
+                    cell.claims = Claim.NONE  # a %%carbon called inside the body gets its own window
                 return None
             return self._open(options)
         except Exception as exc:
@@ -413,7 +369,7 @@ class CarbonExtension:
                 current.owner.error = error
             return
         try:
-            stack = measurement._stack
+            stack = measurement.stack
             if stack is not None:
                 self._close_inside(stack, measurement)
             record = self.session.stop(measurement, status=status_of(error))
@@ -423,21 +379,21 @@ class CarbonExtension:
         self._show(measurement, record)
 
 
-def get_extension(shell: Any) -> CarbonExtension | None:
-    return _extensions.get(id(shell))
+def get_extension(shell: InteractiveShell) -> CarbonExtension | None:
+    return _extensions.get(shell)
 
 
 def load(shell: Any) -> CarbonExtension:
-    existing = _extensions.get(id(shell))
+    existing = _extensions.get(shell)
     if existing is not None:
         return existing
-    from .magics import Carbon, CarbonMagics
+    from .magics import Carbon, CarbonMagics  # IPython's magics and traitlets: at load, not import
 
     session = api.session()
     if session.closed:  # reloaded after %unload_ext: new probes, same records and totals
         session.reopen()
     ext = CarbonExtension(shell, session)
-    _extensions[id(shell)] = ext
+    _extensions[shell] = ext
     config = Carbon(parent=shell, extension=ext)
     ext.configurable = config
     shell.configurables.append(config)
@@ -447,21 +403,15 @@ def load(shell: Any) -> CarbonExtension:
     shell.events.register("post_run_cell", ext.post_run_cell)
     shell.observe(ext.cell_done, names="last_execution_result")
     shell.input_transformers_cleanup.insert(0, ext.transform)
-    from .storage.log import attach_log
-
     attach_log(session)
-    from .cluster.observer import attach_cluster
-
     attach_cluster(session)  # imports nothing of distributed until the kernel has a Client
-    from .display.text import format_load_line
-
     print(format_load_line(session))
-    ext.flush_problems()
+    ext.flush_problems(again=True)  # what was said before a reload comes again with its load line
     return ext
 
 
 def unload(shell: Any) -> None:
-    ext = _extensions.pop(id(shell), None)
+    ext = _extensions.pop(shell, None)
     if ext is None:
         return
     for name, callback in (("pre_run_cell", ext.pre_run_cell), ("post_run_cell", ext.post_run_cell)):
@@ -478,7 +428,8 @@ def unload(shell: Any) -> None:
     for configurable in (ext.configurable, ext.magics):
         if configurable in shell.configurables:
             shell.configurables.remove(configurable)
-    ext.configurable.extension = None
+    if ext.configurable is not None:
+        ext.configurable.extension = None
     magics = shell.magics_manager.magics
     magics["line"].pop("carbon", None)
     magics["cell"].pop("carbon", None)
@@ -486,9 +437,5 @@ def unload(shell: Any) -> None:
     # Windows open now (unloaded from inside a cell, or a track() block in any thread) end in
     # shutdown with a record flagged cut short, logged before the log is detached.
     ext.session.shutdown()  # threads stopped, NVML shut down; the records stay for a reload
-    from .storage.log import detach_log
-
     detach_log(ext.session)
-    from .cluster.observer import detach_cluster
-
     detach_cluster(ext.session)  # the workers' plugin is removed when the last client leaves

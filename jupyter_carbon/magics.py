@@ -8,15 +8,29 @@ traitlets (``%config Carbon.interval = 0.5``, ``c.Carbon.region = "FR"`` in ipyt
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Dict, Float, Undefined, Unicode, observe
 from traitlets.config import Configurable
 
+from .baseline import measure_baseline
 from .config import SETTINGS, Config, ConfigError
-from .parse import CELL_USAGE, ParseError, parse_cell_line, parse_line
+from .display import show_summary
+from .display.history_text import print_history
+from .display.text import format_config, format_config_changes, format_status
+from .formats.options import FORMATS
+from .formats.publish import render_session
+from .parse import CELL_USAGE, LineCommand, ParseError, parse_cell_line, parse_line
+from .storage.export import export_records
+from .units import format_power
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from .carbon_session import CarbonSession
+    from .extension import CarbonExtension
 
 __all__ = ["Carbon", "CarbonMagics", "HELP"]
 
@@ -70,8 +84,8 @@ class Carbon(Configurable):
     embodied = Unicode(_DEFAULT.embodied, help=SETTINGS["embodied"].help).tag(config=True)
     lifetime_years = Float(_DEFAULT.lifetime_years, help=SETTINGS["lifetime_years"].help).tag(config=True)
 
-    def __init__(self, extension: Any = None, **kwargs: Any) -> None:
-        self.extension = None  # config applied by the base class must not reach a session yet
+    def __init__(self, extension: CarbonExtension | None = None, **kwargs: Any) -> None:
+        self.extension: CarbonExtension | None = None  # config applied by the base class must not reach a session yet
         super().__init__(**kwargs)
         self.extension = extension
         # Values from ipython_config.py (self.config) apply on top of the environment.
@@ -115,12 +129,12 @@ class Carbon(Configurable):
 
 @magics_class
 class CarbonMagics(Magics):
-    def __init__(self, shell: Any, extension: Any) -> None:
+    def __init__(self, shell: InteractiveShell, extension: CarbonExtension) -> None:
         super().__init__(shell)
         self.extension = extension
 
     @property
-    def session(self) -> Any:
+    def session(self) -> CarbonSession:
         return self.extension.session
 
     @cell_magic
@@ -161,36 +175,30 @@ class CarbonMagics(Magics):
 
     # --- subcommands -----------------------------------------------------------------------------
 
-    def _cmd_on(self, command: Any) -> None:
+    def _cmd_on(self, command: LineCommand) -> None:
         self.extension.auto = True
         self.extension.auto_quiet = "--quiet" in command.args
         print("jupyter_carbon: measuring every cell" + (" without display" if self.extension.auto_quiet else "") + " (%carbon off to stop)")
 
-    def _cmd_off(self, command: Any) -> None:
+    def _cmd_off(self, command: LineCommand) -> None:
         self.extension.auto = False
         print("jupyter_carbon: stopped measuring every cell")
 
-    def _cmd_status(self, command: Any) -> None:
-        from .display.text import format_status
-
+    def _cmd_status(self, command: LineCommand) -> None:
         print(format_status(self.session, auto=self.extension.auto))
 
-    def _cmd_summary(self, command: Any) -> Any:
-        from .display import show_summary
-
+    def _cmd_summary(self, command: LineCommand) -> Any:
         return show_summary(self.shell, self.session)
 
-    def _cmd_reset(self, command: Any) -> None:
+    def _cmd_reset(self, command: LineCommand) -> None:
         count = len(self.session.records)
         self.session.reset()
         print(f"jupyter_carbon: forgot {count} records of this session (the log on disk keeps them)")
 
-    def _cmd_help(self, command: Any) -> None:
+    def _cmd_help(self, command: LineCommand) -> None:
         print(HELP)
 
-    def _cmd_config(self, command: Any) -> None:
-        from .display.text import format_config, format_config_changes
-
+    def _cmd_config(self, command: LineCommand) -> None:
         if not command.settings:
             print(format_config(self.session.config))
             return
@@ -198,10 +206,7 @@ class CarbonMagics(Magics):
         self.session.configure(**command.settings)
         print(format_config_changes(before, self.session, command.settings))
 
-    def _cmd_baseline(self, command: Any) -> None:
-        from .baseline import measure_baseline
-        from .units import format_power
-
+    def _cmd_baseline(self, command: LineCommand) -> None:
         seconds = command.seconds if command.seconds is not None else 10.0
 
         def progress(done: float, total: float) -> None:
@@ -211,21 +216,13 @@ class CarbonMagics(Magics):
         parts = ", ".join(f"{k.upper()} {format_power(v)}" for k, v in baseline.items())
         print(f"\rjupyter_carbon: idle baseline {parts} (total {format_power(sum(baseline.values()))}); records now also show energy above it (marginal)")
 
-    def _cmd_history(self, command: Any) -> None:
-        from .display.history_text import print_history
-
+    def _cmd_history(self, command: LineCommand) -> None:
         print_history(self.session)
 
-    def _cmd_export(self, command: Any) -> None:
-        from .formats.options import FORMATS
-
+    def _cmd_export(self, command: LineCommand) -> None:
         if command.args[0] in FORMATS:
-            from .formats.publish import render_session
-
             print(render_session(self.session, command.args), end="")
             return
-        from .storage.export import export_records
-
         path = export_records(self.session.records, command.args[0])
         print(f"jupyter_carbon: wrote {len(self.session.records)} records to {path}")
 

@@ -9,10 +9,17 @@ Jupyter kernel, the text view elsewhere.
 from __future__ import annotations
 
 import sys
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..record import CellRecord
 from ..sampler import Progress
+from .cell import NotebookView
+from .report_text import summary_text
+from .summary import EXPORT_HINT, session_digest
+from .text import TextView
+
+if TYPE_CHECKING:
+    from ..carbon_session import CarbonSession
 
 __all__ = ["CellView", "make_view", "in_kernel", "show_summary"]
 
@@ -30,18 +37,14 @@ def in_kernel(shell: Any) -> bool:
     return "ipykernel" in sys.modules and getattr(shell, "kernel", None) is not None
 
 
-def make_view(shell: Any, session: Any, *, compact: bool, **meta: Any) -> CellView:
+def make_view(shell: Any, session: CarbonSession, *, compact: bool, **meta: Any) -> CellView:
     """The best view for ``shell``: the notebook view in a kernel, else text."""
     if in_kernel(shell):
-        from .cell import NotebookView
-
         return NotebookView(session, compact=compact, **meta)
-    from .text import TextView
-
     return TextView(compact=compact)
 
 
-def show_summary(shell: Any, session: Any) -> None:
+def show_summary(shell: Any, session: CarbonSession) -> None:
     """Show the session summary: HTML with plots in a kernel, text elsewhere."""
     if in_kernel(shell):
         try:
@@ -51,7 +54,4 @@ def show_summary(shell: Any, session: Any) -> None:
         else:
             show_summary_html(session)
             return
-    from .report_text import summary_text
-    from .summary import EXPORT_HINT, session_digest
-
     print(summary_text(session_digest(session), export_hint=EXPORT_HINT))

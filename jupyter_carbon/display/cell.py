@@ -27,13 +27,16 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..record import CellRecord
 from ..sampler import Progress
 from . import html as H
 from .publish import publish
 from .text import TextView, format_record, format_record_line, record_name
+
+if TYPE_CHECKING:
+    from ..carbon_session import CarbonSession
 
 __all__ = ["NotebookView", "MIN_UPDATE_S", "LIVE_AFTER_S", "COMPACT_LIVE_AFTER_S", "LAST_CELLS"]
 
@@ -55,7 +58,7 @@ class NotebookView:
 
     def __init__(
         self,
-        session: Any,
+        session: CarbonSession,
         *,
         compact: bool,
         label: str | None = None,

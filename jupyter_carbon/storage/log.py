@@ -42,11 +42,12 @@ import weakref
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from .._version import __version__
+from ..diagnostics import Diagnostics, show
 from ..record import CellRecord
 
 __all__ = ["LOG_SCHEMA", "LOG_SUFFIX", "SessionLog", "attach_log", "detach_log", "get_log", "public_config", "UnsafeFolder"]
@@ -88,10 +89,6 @@ class UnsafeFolder(OSError):
     """The log folder is a symlink, not a folder, someone else's or writable by others."""
 
 
-def _stderr(text: str) -> None:
-    print(f"jupyter_carbon: {text}", file=sys.stderr)
-
-
 def public_config(config: Any) -> dict[str, Any]:
     """``config`` as a dict without anything that looks like a secret."""
     values = config.as_dict() if hasattr(config, "as_dict") else dict(config)
@@ -130,7 +127,7 @@ class SessionLog:
     ) -> None:
         self._folder_fn = folder if callable(folder) else (lambda: folder)
         self.config = config
-        self.on_problem = on_problem or _stderr
+        self.on_problem = on_problem or show
         self._history = history
         self.fsync_records = fsync_records
         self._now = now or (lambda: datetime.now(timezone.utc))
@@ -144,7 +141,7 @@ class SessionLog:
         self._pending: list[bytes] = []
         self._torn = False  # the file ends with part of a line
         self._retry_at = 0.0
-        self._said: set[str] = set()
+        self._said = Diagnostics(show=self._problem)  # one line per kind of problem
         self.path: Path | None = None
         self.failed = False  # the last write failed (lines wait in memory)
         self.written = 0
@@ -293,9 +290,10 @@ class SessionLog:
 
     def _say(self, key: str, text: str) -> None:
         """Report ``text`` once per ``key`` (one line per kind of problem, however often it recurs)."""
-        if key not in self._said:
-            self._said.add(key)
-            self.on_problem(text)
+        self._said.say(text, key)
+
+    def _problem(self, text: str) -> None:
+        self.on_problem(text)
 
     def _close_fd(self) -> None:
         if self._fd is not None:
@@ -362,7 +360,19 @@ def _write_line(fd: int, line: bytes) -> None:
 
 # --- attaching to a session ------------------------------------------------------------------------
 
-_logs: dict[int, SessionLog] = {}
+class LoggedSession(Protocol):
+    """What a log asks of the session it follows (``CarbonSession``)."""
+
+    config: Any
+    on_record: list[Callable[[CellRecord], Any]]
+
+    @property
+    def records(self) -> list[CellRecord]: ...
+
+    def problem(self, text: str) -> None: ...
+
+
+_logs: weakref.WeakKeyDictionary[LoggedSession, SessionLog] = weakref.WeakKeyDictionary()
 _open_logs: weakref.WeakSet[SessionLog] = weakref.WeakSet()  # closed cleanly at interpreter exit
 
 
@@ -373,20 +383,20 @@ def _close_open_logs() -> None:
             log.close()
 
 
-def attach_log(session: Any, **options: Any) -> SessionLog:
+def attach_log(session: LoggedSession, **options: Any) -> SessionLog:
     """Log every record ``session`` closes from now on (idempotent; re-attaching reuses the file)."""
-    log = _logs.get(id(session))
+    log = _logs.get(session)
     if log is None:
         log = SessionLog(lambda: session.config.log_dir, config=session.config, on_problem=session.problem, history=lambda: list(session.records), **options)
-        _logs[id(session)] = log
+        _logs[session] = log
     if log.append not in session.on_record:
         session.on_record.append(log.append)
     return log
 
 
-def detach_log(session: Any) -> None:
+def detach_log(session: LoggedSession) -> None:
     """Stop logging ``session`` and close the file (kept for a later ``attach_log``)."""
-    log = _logs.get(id(session))
+    log = _logs.get(session)
     if log is None:
         return
     while log.append in session.on_record:
@@ -394,5 +404,5 @@ def detach_log(session: Any) -> None:
     log.close()
 
 
-def get_log(session: Any) -> SessionLog | None:
-    return _logs.get(id(session))
+def get_log(session: LoggedSession) -> SessionLog | None:
+    return _logs.get(session)
