@@ -80,22 +80,23 @@ class Measurement:
     @property
     def start(self) -> Snapshot:
         """The readings at the window's start."""
-        return self._sampled().start
+        window = self.window
+        if window is None:
+            raise ValueError(f"the measurement {self.label or ''} has not started")
+        return window.start
 
     @property
     def indices(self) -> tuple[int, ...]:
         """The sampler's sources this window counts (those of its scope)."""
-        return self._sampled().indices
+        window = self.window
+        if window is None:
+            raise ValueError(f"the measurement {self.label or ''} has not started")
+        return window.indices
 
     @property
     def stack(self) -> list[Measurement] | None:
         """The thread's stack of current windows this one is on; None when it is on none."""
         return self._stack
-
-    def _sampled(self) -> Window:
-        if self.window is None:
-            raise ValueError(f"the measurement {self.label or ''} has not started")
-        return self.window
 
     def _push(self, stack: list[Measurement]) -> None:
         self._stack = stack
