@@ -41,7 +41,7 @@ from .carbon_session import CUT_SHORT, CarbonSession, Measurement, status_of
 from .cluster.observer import attach_cluster, detach_cluster
 from .display import make_view
 from .display.text import format_load_line
-from .ipython_compat import COUNTS_BEFORE_HOOK, cell_runner, frames_on_stack, hooks_will_run
+from .ipython_compat import cell_runner, counts_before_hook, frames_on_stack, hooks_will_run
 from .parse import CellOptions, ParseError, parse_cell_line
 from .record import CellRecord
 from .storage.log import attach_log, detach_log
@@ -232,7 +232,7 @@ class CarbonExtension:
         count = getattr(self.shell, "execution_count", None)
         if count is None:
             return None
-        return count - 1 if COUNTS_BEFORE_HOOK and count > 1 else count
+        return count - 1 if counts_before_hook() and count > 1 else count
 
     def _open(self, options: CellOptions | None, owner: _Cell | None = None) -> Measurement:
         compact = options is None

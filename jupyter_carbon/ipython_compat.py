@@ -11,7 +11,7 @@ and IPython's own suite run there with the extension); the IPython probes also a
 8.12.3's source (the same frame names, ``silent`` argument and event order). The package asks
 for IPython ≥ 8 and ipykernel ≥ 6.25.
 
-* :data:`COUNTS_BEFORE_HOOK` (``IPython.version_info``): IPython 9 counts a cell
+* :func:`counts_before_hook` (``IPython.version_info``): IPython 9 counts a cell
   (``execution_count``) before ``pre_run_cell``, IPython 8 after the cell. Unknown version: the
   IPython 8 rule, which only changes the number a running display shows (records take theirs
   from the result).
@@ -30,31 +30,30 @@ for IPython ≥ 8 and ipykernel ≥ 6.25.
   ``topic``; the streams' ``pub_thread``). Fallback: False, and the caller uses IPython's
   ``publish_display_data`` (two more round trips to the IO thread per message).
 
-Importable without IPython: it imports IPython only inside :func:`queue_display`.
+Importable without IPython: it imports IPython only when a probe that needs it is called.
 """
 
 from __future__ import annotations
 
 import sys
+from functools import cache
 from types import FrameType
 from typing import Any
 
 from .diagnostics import Diagnostics, show
 
-__all__ = ["COUNTS_BEFORE_HOOK", "hooks_will_run", "cell_runner", "frames_on_stack", "queue_display"]
+__all__ = ["counts_before_hook", "hooks_will_run", "cell_runner", "frames_on_stack", "queue_display"]
 
 
-def _counts_before_hook() -> bool:
+@cache
+def counts_before_hook() -> bool:
+    """Whether IPython counts a cell before ``pre_run_cell`` (9 and later), not after it (8)."""
     try:
         import IPython
 
         return int(IPython.version_info[0]) >= 9
     except Exception:
         return False
-
-
-#: IPython counts a cell before ``pre_run_cell`` (9 and later), not after the cell (8).
-COUNTS_BEFORE_HOOK = _counts_before_hook()
 
 
 def hooks_will_run() -> bool:

@@ -1,7 +1,7 @@
 """The messages a real kernel sends for measured cells, in their order (jupyter_client over ZMQ).
 
 Reports are queued on ipykernel's IO thread behind the cell's printed text instead of waiting for
-the streams to be flushed (display/publish.py): a report must still come after everything the cell
+the streams to be flushed (ipython_compat.queue_display): a report must still come after everything the cell
 printed, to stdout and stderr, and before the kernel says it is idle.
 """
 
