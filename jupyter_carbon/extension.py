@@ -142,6 +142,18 @@ class _ThreadCells(threading.local):
 
 
 class CarbonExtension:
+    """The extension in one shell: IPython's events move each measured cell's window along.
+
+    * cleanup input transform: a ``%%carbon`` line the hooks will measure is taken out;
+    * ``pre_run_cell``: cells seen to be over are closed; the cell's window opens, its ``_Cell``
+      saying which ``%%carbon`` magic runs are the cell itself (:class:`Claim`);
+    * ``last_execution_result`` set: the cell's result; the window closes now unless
+      ``post_run_cell`` follows;
+    * ``post_run_cell``: the window closes (or was closed), its report is shown, then problems;
+    * the ``%%carbon`` cell magic (``open_magic``/``close_magic``): a window of its own, unless
+      the cell claims that run.
+    """
+
     def __init__(self, shell: InteractiveShell, session: CarbonSession) -> None:
         self.shell = shell
         self.session = session
