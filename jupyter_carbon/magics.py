@@ -21,7 +21,6 @@ from .display import show_summary
 from .display.history_text import print_history
 from .display.text import format_config, format_config_changes, format_status
 from .formats.options import FORMATS
-from .formats.publish import render_session
 from .parse import CELL_USAGE, LineCommand, ParseError, parse_cell_line, parse_line
 from .storage.export import export_records
 from .units import format_power
@@ -221,6 +220,9 @@ class CarbonMagics(Magics):
 
     def _cmd_export(self, command: LineCommand) -> None:
         if command.args[0] in FORMATS:
+            # the publishing formats (and the reference tables they cite) load when asked for
+            from .formats.publish import render_session
+
             print(render_session(self.session, command.args), end="")
             return
         path = export_records(self.session.records, command.args[0])

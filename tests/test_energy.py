@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import pytest
@@ -122,9 +123,26 @@ def source(measured: bool, resolution_s: float = 0.0, component: str = "cpu") ->
     return SimpleNamespace(component=component, device=f"{component}-dev", method="test", measured=measured, resolution_s=resolution_s)
 
 
+@dataclass(frozen=True)
+class Opened:
+    """An open window as the ledger asks it (the session's Measurement in real use)."""
+
+    wid: int
+    start: Snapshot
+    label: str | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        return tuple(range(len(self.start.readings)))
+
+
+def open_window(ledger: Ledger, start: Snapshot) -> Opened:
+    return Opened(ledger.open(start), start)
+
+
 def window(ledger: Ledger, start: Snapshot, end: Snapshot, g_per_kwh: float = 0.0, pue: float = 1.0):
-    wid = ledger.open(start)
-    return ledger.close(wid, end, g_per_kwh=g_per_kwh, intensity_source="test", pue=pue)
+    return ledger.close(open_window(ledger, start), end, g_per_kwh=g_per_kwh, intensity_source="test", pue=pue)
 
 
 def test_a_models_band_is_end_minus_start_and_a_measured_reading_its_own_band() -> None:
@@ -170,8 +188,8 @@ def test_session_totals_sum_energy_band_co2e_and_time_of_each_union_segment() ->
 
 def test_nested_windows_add_the_union_once() -> None:
     ledger = Ledger([source(False)])
-    outer = ledger.open(snap(1000.0, Energy(0.0, 0.0, 0.0)))
-    inner = ledger.open(snap(1000.5, Energy(5.0, 4.0, 6.0)))
+    outer = open_window(ledger, snap(1000.0, Energy(0.0, 0.0, 0.0)))
+    inner = open_window(ledger, snap(1000.5, Energy(5.0, 4.0, 6.0)))
     inner_record = ledger.close(inner, snap(1001.0, Energy(10.0, 8.0, 12.0)), g_per_kwh=100.0, intensity_source="test")
     assert inner_record.energy == Energy(5.0, 4.0, 6.0) and inner_record.totals.energy == Energy(10.0, 8.0, 12.0)
     record = ledger.close(outer, snap(1002.5, Energy(25.0, 20.0, 30.0)), g_per_kwh=100.0, intensity_source="test")

@@ -20,7 +20,7 @@ PACKAGE = Path(jupyter_carbon.__file__).parent
 #: lowest layer first.
 LAYERS = {
     # leaves: no import from the package
-    0: "_version units energy textsafe",
+    0: "_version units energy textsafe diagnostics ipython_compat",
     # values and the hardware: energy sources, carbon intensity, the record and its parts
     1: """
         sources sources.base sources.paths sources.discovery sources.visible sources.pread sources.counter sources.constant
