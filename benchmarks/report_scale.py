@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from jupyter_carbon.energy import Energy  # noqa: E402
-from jupyter_carbon.record import CellRecord, DeviceEnergy, SessionTotals, Timeline  # noqa: E402
+from jupyter_carbon.record import DeviceEnergy, SessionTotals, Timeline, WindowRecord  # noqa: E402
 from jupyter_carbon.storage.log import record_line  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def make_records(n: int):
         begin = start_s - 1.5 if nested else start_s
         duration = 0.5 if nested else 2.0
         energy = 20.0 + i % 7
-        yield CellRecord(
+        yield WindowRecord(
             id=i, label=f"cell {i} label", cell=i, kind="script" if nested else "auto",
             start_utc=t0 + timedelta(seconds=begin), end_utc=t0 + timedelta(seconds=begin + duration),
             start_s=begin, end_s=begin + duration,

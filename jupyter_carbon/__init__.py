@@ -25,10 +25,10 @@ The core (sources, sampler, ledger) imports without IPython, matplotlib or pynvm
 from ._version import __version__
 from .api import session, summary, track
 from .iterate import track_iter
-from .record import CellRecord
+from .record import WindowRecord
 
 #: What users call: the Python API, the record type, IPython's extension hooks.
-__all__ = ["track", "track_iter", "session", "summary", "CellRecord", "load_ipython_extension", "unload_ipython_extension", "__version__"]
+__all__ = ["track", "track_iter", "session", "summary", "WindowRecord", "load_ipython_extension", "unload_ipython_extension", "__version__"]
 
 
 def load_ipython_extension(ipython: object) -> None:

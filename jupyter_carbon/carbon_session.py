@@ -18,7 +18,7 @@ from .diagnostics import Diagnostics
 from .intensity import UnknownRegionError, lookup_region
 from .intensity.value import Intensity
 from .ledger import Ledger
-from .record import CellRecord, SessionTotals
+from .record import SessionTotals, WindowRecord
 from .rows import to_dataframe
 from .sampler import Progress, Sampler, Snapshot, Window
 from .sources.base import Reading
@@ -64,7 +64,7 @@ class Measurement:
         self.meta: dict[str, Any] = meta
         self.wid: int | None = None
         self.window: Window | None = None
-        self.record: CellRecord | None = None
+        self.record: WindowRecord | None = None
         #: goes into ``record.extra`` at close (e.g. a loop prediction from ``track_iter``)
         self.extra: dict[str, Any] = {}
         #: the Dask observer's open window on the cluster (or why it is not measured), while open
@@ -149,7 +149,7 @@ class CarbonSession:
         self._wall_clock = wall_clock
         self._threaded = threaded
         self._detect_fn = detect
-        self.on_record: list[Callable[[CellRecord], Any]] = []
+        self.on_record: list[Callable[[WindowRecord], Any]] = []
         #: add-ons that take part in every window (e.g. a Dask cluster): ``window_started(m)``
         #: after it opens, ``window_stopping(m)`` before its record is made (may fill ``m.extra``
         #: and return flags for the record). A failing observer never reaches user code.
@@ -160,7 +160,7 @@ class CarbonSession:
         self._cloud_pue_done = False
         self._table_intensity: Intensity | None = None
         self._live: Any = None
-        self.records: list[CellRecord] = []
+        self.records: list[WindowRecord] = []
         self.closed = False
         # The windows open now, by id, and each thread's stack of current ones (cells, track()
         # blocks; innermost last): what track_iter attaches to and what a nested cell is part of.
@@ -277,7 +277,7 @@ class CarbonSession:
         if self.observers:
             self._observe("window_started", m)
 
-    def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = (), cell: int | None = None, cluster: Any = None) -> CellRecord | None:
+    def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = (), cell: int | None = None, cluster: Any = None) -> WindowRecord | None:
         """Close ``m`` and return its record; the record it has when already closed (None when it
         was discarded)."""
         if self.observers and m.record is None and m.wid in self._open:
@@ -371,7 +371,7 @@ class CarbonSession:
             self.ledger.reset()
             self.records = self.ledger.records
 
-    def cut_short(self, m: Measurement, why: str, status: str = "ok") -> CellRecord | None:
+    def cut_short(self, m: Measurement, why: str, status: str = "ok") -> WindowRecord | None:
         """End ``m`` now, before its cell or block does, with a record flagged ``cut short: why``."""
         return self.stop(m, status=status, flags=(f"{CUT_SHORT}: {why}",))
 

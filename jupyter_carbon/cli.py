@@ -22,7 +22,7 @@ from typing import Any
 from .digest import Digest
 from .display.report_html import write_html
 from .display.report_text import summary_text
-from .record import CellRecord
+from .record import WindowRecord
 from .storage.export import export_records, read_export
 from .storage.reader import log_files, stream_log, unreadable_note
 from .textsafe import visible
@@ -117,7 +117,7 @@ def _read_notebook_path(text: str) -> Path:
     return path
 
 
-def _exports(records: Iterable[CellRecord], *, csv: Path | None = None, json: Path | None = None) -> int:
+def _exports(records: Iterable[WindowRecord], *, csv: Path | None = None, json: Path | None = None) -> int:
     """Write the CSV and JSON exports asked for; returns how many records went through ``records``
     (read once, as it goes)."""
     paths = [p for p in (csv, json) if p is not None]
@@ -125,7 +125,7 @@ def _exports(records: Iterable[CellRecord], *, csv: Path | None = None, json: Pa
         return sum(1 for _ in records)
     counted = 0
 
-    def counting(source: Iterable[CellRecord]) -> Iterator[CellRecord]:
+    def counting(source: Iterable[WindowRecord]) -> Iterator[WindowRecord]:
         nonlocal counted
         for record in source:
             counted += 1
@@ -179,7 +179,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_CELL_FAILED if result.failures and not args.allow_errors else 0
 
 
-def _log_records(files: Sequence[Path], notes: list[str]) -> Iterator[CellRecord]:
+def _log_records(files: Sequence[Path], notes: list[str]) -> Iterator[WindowRecord]:
     """The records of ``files``, read as they go; each file's notes are added to ``notes`` once
     it has been read (one line per file however many lines it skipped)."""
     for path in files:
@@ -226,7 +226,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         files = log_files(source)
         if not files:
             raise CliError(f"no session logs (session-*.jsonl) in {args.source}: give the folder of config log_dir (default .jupyter_carbon)")
-        records: Iterable[CellRecord] = _log_records(files, notes)
+        records: Iterable[WindowRecord] = _log_records(files, notes)
         print(f"{len(files)} sessions in {visible(source)}")
     elif source.suffix.lower() == ".jsonl":
         records = _log_records([source], notes)

@@ -27,7 +27,7 @@ from .totals import RecordTotals, Span, counted_fractions, span_of, totals_of_sp
 
 if TYPE_CHECKING:
     from .cluster_part import ClusterPart
-    from .record import CellRecord, SessionTotals
+    from .record import SessionTotals, WindowRecord
 
 __all__ = [
     "Digest",
@@ -96,7 +96,7 @@ class Digest:
 
     def __init__(
         self,
-        records: Iterable[CellRecord] = (),
+        records: Iterable[WindowRecord] = (),
         *,
         max_rows: int = MAX_ROWS,
         totals: RecordTotals | None = None,
@@ -104,8 +104,8 @@ class Digest:
     ) -> None:
         self.count = 0
         self.errors = 0  # records whose status is not "ok"
-        self.rows: deque[CellRecord] = deque(maxlen=max_rows)
-        self.failed: deque[CellRecord] = deque(maxlen=max_rows)
+        self.rows: deque[WindowRecord] = deque(maxlen=max_rows)
+        self.failed: deque[WindowRecord] = deque(maxlen=max_rows)
         self.spans: list[Span] = []
         self.co2e_g: dict[str, array] = {name: array("d") for name in PLOT_COMPONENTS}
         self.ok = bytearray()  # 1 per record whose status is "ok"
@@ -116,13 +116,13 @@ class Digest:
         self.methods: Distinct[tuple[tuple[str, str, bool], ...]] = Distinct()  # per device
         self.settings = tuple(settings)
         self._given_totals = totals
-        self._timelines: list[tuple[float, int, CellRecord]] = []  # a min-heap of the biggest
+        self._timelines: list[tuple[float, int, WindowRecord]] = []  # a min-heap of the biggest
         self._totals: RecordTotals | None = None
         self._fractions: list[float] | None = None
         for record in records:
             self.add(record)
 
-    def add(self, record: CellRecord) -> None:
+    def add(self, record: WindowRecord) -> None:
         self.count += 1
         self._totals = self._fractions = None
         self.rows.append(record)
@@ -157,7 +157,7 @@ class Digest:
         self.scopes.add(record.scope)
         self.methods.add(tuple((d.component, d.method, d.measured) for d in record.devices))
 
-    def passing(self, records: Iterable[CellRecord]) -> Iterator[CellRecord]:
+    def passing(self, records: Iterable[WindowRecord]) -> Iterator[WindowRecord]:
         """``records`` again, each added to the digest as it goes by (to write an export and
         digest the same stream in one pass)."""
         for record in records:
@@ -165,7 +165,7 @@ class Digest:
             yield record
 
     @property
-    def timelines(self) -> list[CellRecord]:
+    def timelines(self) -> list[WindowRecord]:
         """The records with a power timeline (≥ 2 samples) that used the most energy, most first."""
         return [
             record for _, _, record in sorted(self._timelines, key=lambda e: e[:2], reverse=True)
@@ -200,6 +200,6 @@ class Digest:
         return [s.co2e.co2e_g * f for s, f in zip(self.spans, self.fractions)]
 
 
-def as_digest(source: Digest | Iterable[CellRecord]) -> Digest:
+def as_digest(source: Digest | Iterable[WindowRecord]) -> Digest:
     """``source`` if it is a digest, else a digest of its records."""
     return source if isinstance(source, Digest) else Digest(source)

@@ -43,7 +43,7 @@ from .display import make_view
 from .display.text import format_load_line
 from .ipython_compat import cell_runner, counts_before_hook, frames_on_stack, hooks_will_run
 from .parse import CellOptions, ParseError, parse_cell_line
-from .record import CellRecord
+from .record import WindowRecord
 from .storage.log import attach_log, detach_log
 
 if TYPE_CHECKING:
@@ -313,7 +313,7 @@ class CarbonExtension:
             status = status_of(cell.error)
         self.session.stop(measurement, status=status, cell=getattr(result, "execution_count", None))
 
-    def _show(self, measurement: Measurement, record: CellRecord | None) -> None:
+    def _show(self, measurement: Measurement, record: WindowRecord | None) -> None:
         """The closed window's report in its view, then any problem the extension met (never raises)."""
         try:
             if measurement.view is not None and record is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .energy import Energy
-from .record import EMPTY_TIMELINE, CellRecord, DeviceEnergy, SessionTotals, Timeline
+from .record import EMPTY_TIMELINE, DeviceEnergy, SessionTotals, Timeline, WindowRecord
 from .sampler import Snapshot
 from .sources.base import EnergySource
 from .units import co2e_g_from_j, from_utc_us
@@ -59,7 +59,7 @@ class Ledger:
     sources: Sequence[EnergySource]
     #: the sources summed into the session totals (those of the session's scope)
     totals_indices: tuple[int, ...] = ()
-    records: list[CellRecord] = field(default_factory=list)
+    records: list[WindowRecord] = field(default_factory=list)
     _open: set[int] = field(default_factory=set)  # the ids of the windows open now
     _union: _Union = field(default_factory=_Union)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -122,7 +122,7 @@ class Ledger:
         extra: Mapping[str, Any] | None = None,
         cell: int | None = None,
         cluster: Any = None,
-    ) -> CellRecord:
+    ) -> WindowRecord:
         """``window``'s record: its devices' energy from its start to ``end``, and its metadata
         (label, cell, kind, items, task, scope; anything else goes into the record's ``extra``)."""
         wid = window.wid
@@ -136,7 +136,7 @@ class Ledger:
         own_extra = {k: v for k, v in meta.items() if k not in _RECORD_META}
         if extra:
             own_extra.update(extra)
-        record = CellRecord(
+        record = WindowRecord(
             id=wid,
             label=window.label,
             cell=meta.get("cell") if cell is None else cell,

@@ -20,9 +20,10 @@ from .cluster_part import ClusterPart
 from .energy import Co2e, Energy, EnergyFields
 from .intensity.emissions import check_pue
 from .sources.base import COMPONENTS
+from .textsafe import visible
 from .units import co2e_g_from_j
 
-__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "CellRecord", "Timeline", "RECORD_SCHEMA", "RecordError"]
+__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "WindowRecord", "Timeline", "RECORD_SCHEMA", "RecordError", "record_name"]
 
 #: Version of the dict form (``to_dict``): a reader refuses a record of a higher one.
 RECORD_SCHEMA = 3
@@ -30,8 +31,18 @@ RECORD_SCHEMA = 3
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+def record_name(label: str | None, cell: int | None, record_id: int | None = None) -> str:
+    """How a window is called everywhere: its label (control characters shown escaped: a label
+    cannot recolour a terminal or forge a line), else ``cell [n]``, else ``window #id``."""
+    if label:
+        return visible(label)
+    if cell is not None:
+        return f"cell [{cell}]"
+    return f"window #{record_id}" if record_id is not None else "window"
+
+
 class RecordError(ValueError):
-    """A dict that is not a valid record (``CellRecord.from_dict``).
+    """A dict that is not a valid record (``WindowRecord.from_dict``).
 
     ``field``: the field at fault (None when the whole thing is); ``newer``: written by a newer
     jupyter_carbon (a schema this one cannot read). The message is ``field: problem``.
@@ -172,7 +183,7 @@ EMPTY_TIMELINE = Timeline()
 
 
 @dataclass(frozen=True, slots=True)
-class CellRecord:
+class WindowRecord:
     """The immutable record of one measured window.
 
     Times: ``start_utc``/``end_utc`` (wall clock, UTC) and ``start_s``/``end_s`` (the monotonic
@@ -296,10 +307,10 @@ class CellRecord:
         return hash((self.id, self.start_s, self.end_s, self.label, self.status))
 
     def __reduce__(self) -> Any:  # read-only mapping views do not pickle: go through the dict form
-        return (CellRecord.from_dict, (self.to_dict(),))
+        return (WindowRecord.from_dict, (self.to_dict(),))
 
     def __repr__(self) -> str:
-        return f"CellRecord(id={self.id}, label={self.label!r}, cell={self.cell}, kind={self.kind!r}, status={self.status!r}, duration_s={self.duration_s:.6g}, energy_j={self.energy_j:.6g}, co2e_g={self.co2e_g:.6g})"
+        return f"WindowRecord(id={self.id}, label={self.label!r}, cell={self.cell}, kind={self.kind!r}, status={self.status!r}, duration_s={self.duration_s:.6g}, energy_j={self.energy_j:.6g}, co2e_g={self.co2e_g:.6g})"
 
     def to_dict(self, *, datetimes: bool = False) -> dict[str, Any]:
         """Plain JSON-able dict: every field under its own name, then the derived ``energy_j``,
@@ -343,7 +354,7 @@ class CellRecord:
         }
 
     @classmethod
-    def from_dict(cls, data: Any) -> CellRecord:
+    def from_dict(cls, data: Any) -> WindowRecord:
         """The record of ``to_dict``'s form; raises :class:`RecordError` naming the first field
         that is missing or not of its type (a number must be finite; PUE >= 1)."""
         d = _mapping(data, "record")

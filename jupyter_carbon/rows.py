@@ -18,7 +18,7 @@ from typing import Any
 
 from ._version import __version__
 from .intensity import lookup_region
-from .record import CellRecord
+from .record import WindowRecord
 from .sources.base import COMPONENTS
 from .units import J_PER_KWH
 
@@ -60,7 +60,7 @@ def host_columns() -> dict[str, Any]:
     }
 
 
-def _location(record: CellRecord) -> dict[str, Any]:
+def _location(record: WindowRecord) -> dict[str, Any]:
     """CodeCarbon's location columns from the intensity's region, when it came from our table."""
     return dict(_location_of(record.region))
 
@@ -87,7 +87,7 @@ def _location_of(region_key: str | None) -> dict[str, Any]:
     return out
 
 
-def record_row(record: CellRecord, *, run_id: str = "", host: dict[str, Any] | None = None) -> dict[str, Any]:
+def record_row(record: WindowRecord, *, run_id: str = "", host: dict[str, Any] | None = None) -> dict[str, Any]:
     """One CSV/DataFrame row: CodeCarbon's columns then ours."""
     duration_s = record.duration_s
     comps = record.components
@@ -148,7 +148,7 @@ def record_row(record: CellRecord, *, run_id: str = "", host: dict[str, Any] | N
     return {name: row[name] for name in CODECARBON_COLUMNS + OUR_COLUMNS}
 
 
-def _cluster_columns(record: CellRecord) -> dict[str, Any]:
+def _cluster_columns(record: WindowRecord) -> dict[str, Any]:
     """The Dask cluster part: charged energy (not in ``energy_j``), its CO2e at the record's
     intensity, the idle threads' energy (not charged) and the hosts; empty without a cluster."""
     part = record.cluster
@@ -165,7 +165,7 @@ def _cluster_columns(record: CellRecord) -> dict[str, Any]:
     }
 
 
-def to_dataframe(records: Iterable[CellRecord]) -> Any:
+def to_dataframe(records: Iterable[WindowRecord]) -> Any:
     """A pandas DataFrame, one row per record (the CSV's columns); needs pandas."""
     try:
         import pandas

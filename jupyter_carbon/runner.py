@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .record import CellRecord
+from .record import WindowRecord
 from .storage.reader import LogTail, log_files, merged, read_logs
 
 __all__ = ["RunResult", "RunError", "run_notebook", "SETUP_CODE"]
@@ -37,7 +37,7 @@ class RunError(RuntimeError):
 @dataclass
 class RunResult:
     notebook: Any
-    records: list[CellRecord] = field(default_factory=list)
+    records: list[WindowRecord] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # one line per failed cell
     stopped_early: bool = False
     notes: list[str] = field(default_factory=list)
@@ -59,7 +59,7 @@ def _environ(**values: str | None) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _records(folder: Path) -> tuple[list[CellRecord], list[str]]:
+def _records(folder: Path) -> tuple[list[WindowRecord], list[str]]:
     return merged(read_logs(log_files(folder)))
 
 
@@ -68,7 +68,7 @@ def _bar(done: int, total: int, width: int = 20) -> str:
     return "#" * filled + "-" * (width - filled)
 
 
-def stderr_progress(done: int, total: int, cell_index: int, record: CellRecord | None, failed: str | None) -> None:
+def stderr_progress(done: int, total: int, cell_index: int, record: WindowRecord | None, failed: str | None) -> None:
     """``[#####---------------] 3/12 cell 5: carbon: 1.2 s · …`` on stderr, one line per cell."""
     from .display.text import format_record_line
 

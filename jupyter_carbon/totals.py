@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from .energy import Co2e, Energy, EnergyFields
 
 if TYPE_CHECKING:
-    from .record import CellRecord
+    from .record import WindowRecord
 
 __all__ = ["Span", "RecordTotals", "span_of", "counted_fractions", "totals_of", "totals_of_spans"]
 
@@ -79,7 +79,7 @@ class RecordTotals(EnergyFields):
         return self.co2e.high_g
 
 
-def span_of(record: CellRecord) -> Span:
+def span_of(record: WindowRecord) -> Span:
     energy = record.energy
     return Span(
         record.start_utc.timestamp(), record.end_utc.timestamp(), record.duration_s,
@@ -119,6 +119,6 @@ def totals_of_spans(spans: Sequence[Span], fractions: Sequence[float] | None = N
     return RecordTotals(outer, len(spans), energy, co2e, duration)
 
 
-def totals_of(records: Iterable[CellRecord]) -> RecordTotals:
+def totals_of(records: Iterable[WindowRecord]) -> RecordTotals:
     """Totals over ``records`` (CellRecords), overlapping windows counted once."""
     return totals_of_spans([span_of(r) for r in records])

@@ -10,19 +10,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from jupyter_carbon.energy import Energy
-from jupyter_carbon.record import CellRecord, DeviceEnergy, SessionTotals, Timeline
+from jupyter_carbon.record import DeviceEnergy, SessionTotals, Timeline, WindowRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_record(i: int = 1, *, status: str = "ok", points: int = 3, source: str = "table:FR (OWID/Ember 2023)", region: str | None = "FR", **extra: object) -> CellRecord:
+def make_record(i: int = 1, *, status: str = "ok", points: int = 3, source: str = "table:FR (OWID/Ember 2023)", region: str | None = "FR", **extra: object) -> WindowRecord:
     start = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc) + timedelta(seconds=10 * i)
     devices = (
         DeviceEnergy("cpu", "package-0", "rapl", True, Energy(36.0 * i, 36.0 * i, 36.0 * i)),
         DeviceEnergy("gpu", "gpu0 NVIDIA H100", "nvml-energy", True, Energy(720.0, 700.0, 740.0)),
         DeviceEnergy("ram", "ram", "ram-model", False, Energy(3.6, 1.8, 7.2)),
     )
-    return CellRecord(
+    return WindowRecord(
         id=i,
         label=f"cell {i}" if i % 2 else None,
         cell=i,

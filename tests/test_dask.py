@@ -491,12 +491,12 @@ def test_the_cluster_part_is_a_record_field_through_the_log_and_the_csv(tmp_path
 
     from storage_helpers import make_record
 
-    from jupyter_carbon.record import CellRecord, RecordError
+    from jupyter_carbon.record import RecordError, WindowRecord
     from jupyter_carbon.storage.export import export_records
 
     host = HostPart("host-a", Energy(6.0, 5.0, 7.0), False, ("cpu-model",), host_j=10.0, idle_j=3.0, others_j=1.0, task_s=2.0, workers=2)
     record = dataclasses.replace(make_record(1), cluster=ClusterPart(hosts=(host,), scheduler="tcp://s:8786"))
-    again = CellRecord.from_dict(json.loads(json.dumps(record.to_dict())))
+    again = WindowRecord.from_dict(json.loads(json.dumps(record.to_dict())))
     assert again == record and again.cluster.hosts[0].idle_j == 3.0
     row = next(csv.DictReader(open(export_records([record], tmp_path / "c.csv"), encoding="utf-8")))
     assert float(row["cluster_energy_j"]) == 6.0 and float(row["cluster_idle_j"]) == 3.0 and row["cluster_hosts"] == "host-a"
@@ -504,4 +504,4 @@ def test_the_cluster_part_is_a_record_field_through_the_log_and_the_csv(tmp_path
     bad = record.to_dict()
     bad["cluster"]["hosts"][0]["energy_j"] = "lots"
     with pytest.raises(RecordError, match="cluster.hosts.*energy_j"):
-        CellRecord.from_dict(bad)
+        WindowRecord.from_dict(bad)

@@ -58,11 +58,7 @@ LAYER = {module: layer for layer, names in LAYERS.items() for module in names.sp
 
 #: Imports that go up a layer today, each in a module another change is rewriting: (importer,
 #: imported) → why. Keep this empty; an entry is a debt.
-KNOWN_UPWARD = {
-    # cluster.observer names a late record with display.text.record_name: the naming belongs
-    # lower (e.g. beside the record); both files are being rewritten (issue 22, points 1 and 2)
-    ("cluster.observer", "display.text"): "record_name",
-}
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 
 #: Third-party packages that are slow to import or optional: imported inside the functions that
 #: use them, except by the modules named here (which exist to use them).

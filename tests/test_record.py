@@ -1,4 +1,4 @@
-"""CellRecord: a frozen dataclass whose dict form (the log's and the export's) comes back exactly."""
+"""WindowRecord: a frozen dataclass whose dict form (the log's and the export's) comes back exactly."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from storage_helpers import make_record
 
 from jupyter_carbon.energy import Energy
-from jupyter_carbon.record import CellRecord, DeviceEnergy, RecordError, SessionTotals
+from jupyter_carbon.record import DeviceEnergy, RecordError, SessionTotals, WindowRecord
 
 
 def test_every_field_comes_back_exactly():
@@ -67,7 +67,7 @@ def test_immutable_equal_hashable_and_picklable():
     assert dataclasses.replace(record, status="error") != record
     assert dataclasses.replace(record, end_s=record.end_s + 1e-9) != record
     assert pickle.loads(pickle.dumps(record)) == record
-    assert "CellRecord(id=3" in repr(record)
+    assert "WindowRecord(id=3" in repr(record)
 
 
 def test_mappings_are_read_only_copies_and_the_empty_one_is_not_shared_state():
@@ -93,7 +93,7 @@ def test_to_dict_is_plain_json_with_the_figures_under_their_names():
     assert data["energy_j"] == record.energy_j and data["co2e_g"] == record.co2e_g and data["duration_s"] == 2.0
     assert data["devices"][0] == {"component": "cpu", "device": "package-0", "method": "rapl", "measured": True, "energy_j": 72.0, "low_j": 72.0, "high_j": 72.0}
     assert data["extra"] == {"loop": {"predicted_j": 5.0}} and data["baseline_w"] == {"cpu": 4.0}
-    assert CellRecord.from_dict(data) == record
+    assert WindowRecord.from_dict(data) == record
 
 
 @pytest.mark.parametrize("when", [
@@ -104,7 +104,7 @@ def test_to_dict_is_plain_json_with_the_figures_under_their_names():
 ])
 def test_times_are_exact_to_the_microsecond(when):
     record = dataclasses.replace(make_record(1), start_utc=when, end_utc=when + timedelta(microseconds=1), cell=None)
-    again = CellRecord.from_dict(json.loads(json.dumps(record.to_dict())))
+    again = WindowRecord.from_dict(json.loads(json.dumps(record.to_dict())))
     assert again.start_utc == when and again.end_utc - again.start_utc == timedelta(microseconds=1)
     assert again == record
 
@@ -131,12 +131,12 @@ def test_a_label_that_is_not_valid_utf8_is_made_encodable():
 def test_from_dict_names_the_bad_field(change, field):
     data = make_record(2).to_dict() | change
     with pytest.raises(RecordError, match=field):
-        CellRecord.from_dict(data)
+        WindowRecord.from_dict(data)
 
 
 def test_a_record_from_a_newer_schema_says_so():
     with pytest.raises(RecordError, match="newer"):
-        CellRecord.from_dict(make_record(1).to_dict() | {"schema": 99})
+        WindowRecord.from_dict(make_record(1).to_dict() | {"schema": 99})
 
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
@@ -168,6 +168,6 @@ def test_any_record_comes_back_exactly(label, energies, g_per_kwh, pue, points, 
         end_utc=when,
     )
     text = json.dumps(record.to_dict())
-    again = CellRecord.from_dict(json.loads(text))
+    again = WindowRecord.from_dict(json.loads(text))
     assert again == record or any(math.isnan(x) for x in (again.energy_j, again.co2e_g))
     assert json.dumps(again.to_dict()) == text

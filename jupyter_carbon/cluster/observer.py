@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..cluster_part import ClusterPart
-from ..display.text import record_name
+from ..record import record_name
 from .client import ClusterMeter, ClusterWindow, LateWork
 from .text import status_lines
 

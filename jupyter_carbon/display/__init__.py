@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..record import CellRecord
+from ..record import WindowRecord
 from ..sampler import Progress
 from .cell import NotebookView
 from .report_text import summary_text
@@ -29,7 +29,7 @@ class CellView(Protocol):
 
     def note(self, text: str, key: Any = None) -> None: ...
 
-    def finish(self, record: CellRecord) -> None: ...
+    def finish(self, record: WindowRecord) -> None: ...
 
 
 def in_kernel(shell: Any) -> bool:

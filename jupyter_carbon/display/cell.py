@@ -29,11 +29,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..record import CellRecord
+from ..record import WindowRecord, record_name
 from ..sampler import Progress
 from . import html as H
 from .publish import publish
-from .text import TextView, format_record, format_record_line, record_name
+from .text import TextView, format_record, format_record_line
 
 if TYPE_CHECKING:
     from ..carbon_session import CarbonSession
@@ -132,7 +132,7 @@ class NotebookView:
 
     # --- the end (main thread) -----------------------------------------------------------------
 
-    def finish(self, record: CellRecord) -> None:
+    def finish(self, record: WindowRecord) -> None:
         if self._fallback is not None:
             self._fallback.finish(record)
             return
@@ -149,7 +149,7 @@ class NotebookView:
                 self._fallback.note(note)
             self._fallback.finish(record)
 
-    def _bundle(self, record: CellRecord, notes: list[str]) -> dict[str, str]:
+    def _bundle(self, record: WindowRecord, notes: list[str]) -> dict[str, str]:
         if self.compact:
             line = format_record_line(record)
             return {"text/plain": line + "".join(f"\n{n}" for n in notes), "text/html": H.record_line_html(record, line) + H.notes_html(notes, small=True)}

@@ -14,11 +14,11 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..record import CellRecord, ComponentEnergy
+from ..record import ComponentEnergy, WindowRecord, record_name
 from ..sampler import Progress
 from ..units import co2e_g_from_j, format_co2e, format_duration, format_energy, format_power
 from .plots import COMPONENT_COLORS, png_width_px  # one palette for the HTML bars and the plots (matplotlib is imported lazily there)
-from .text import cluster_lines, format_per_item, format_record_line, how_word, plural, record_name, record_notes, session_phrase
+from .text import cluster_lines, format_per_item, format_record_line, how_word, plural, record_notes, session_phrase
 
 __all__ = [
     "FG", "FG2", "BORDER", "BG", "FONT", "box_style", "status_html", "record_html", "record_line_html", "progress_html",
@@ -63,7 +63,7 @@ def component_tip(comp: ComponentEnergy) -> str:
     return f"{comp.component.upper()} {format_energy(comp.energy_j)}: {comp.how}{band}"
 
 
-def _how_lines(record: CellRecord, range_label: str) -> list[str]:
+def _how_lines(record: WindowRecord, range_label: str) -> list[str]:
     """How a record's figures were obtained: each component's method and band, the CO2e range, the
     intensity, PUE and scope (for the line's tooltip and the report's folded details)."""
     lines = [component_tip(c) for c in record.components.values()]
@@ -74,7 +74,7 @@ def _how_lines(record: CellRecord, range_label: str) -> list[str]:
     return lines
 
 
-def record_tip(record: CellRecord) -> str:
+def record_tip(record: WindowRecord) -> str:
     """Everything behind a one-line report, for its tooltip: components, band, intensity, notes."""
     return "\n".join(_how_lines(record, "CO2e range") + [f"note: {flag}" for flag in record_notes(record)])
 
@@ -100,7 +100,7 @@ def totals_html(totals: Any) -> str:
     return f'<div class="jc-session" style="color: {FG2}">{esc(session_phrase(totals))} · {esc(format_energy(totals.energy_j))}</div>'
 
 
-def _components_table(record: CellRecord) -> str:
+def _components_table(record: WindowRecord) -> str:
     td = "padding: 0 12px 0 0; white-space: nowrap"
     rows = []
     for comp in record.components.values():
@@ -115,7 +115,7 @@ def _components_table(record: CellRecord) -> str:
     return '<table class="jc-components" style="border-collapse: collapse; margin: 2px 0; font-size: 0.95em">' + "".join(rows) + "</table>"
 
 
-def bars_html(records: Sequence[CellRecord], highlight_id: int | None = None, *, height_px: int = 40) -> str:
+def bars_html(records: Sequence[WindowRecord], highlight_id: int | None = None, *, height_px: int = 40) -> str:
     """CO2e per record as a row of small stacked bars (``<div>``s, so crisp at any zoom and themed);
     a record too small to see gets a 2 px stub, each bar says its figures in a tooltip."""
     if not records:
@@ -147,7 +147,7 @@ def bars_html(records: Sequence[CellRecord], highlight_id: int | None = None, *,
     )
 
 
-def _details_html(record: CellRecord) -> str:
+def _details_html(record: WindowRecord) -> str:
     """The 'how was this measured' part, folded: methods and bands, intensity, sources."""
     from .equivalents import comparisons
 
@@ -158,7 +158,7 @@ def _details_html(record: CellRecord) -> str:
     return f'<details class="jc-details" style="color: {FG2}"><summary style="cursor: pointer">how this was measured</summary><ul style="margin: 2px 0; padding-left: 18px">{lis}</ul></details>'
 
 
-def record_html(record: CellRecord, *, notes: Iterable[str] = (), recent: Sequence[CellRecord] = ()) -> str:
+def record_html(record: WindowRecord, *, notes: Iterable[str] = (), recent: Sequence[WindowRecord] = ()) -> str:
     """The full report of a ``%%carbon`` cell; ``recent`` records (this one among them) give the bar chart."""
     energy_j = record.energy_j
     head = (
@@ -181,7 +181,7 @@ def record_html(record: CellRecord, *, notes: Iterable[str] = (), recent: Sequen
     )
 
 
-def record_line_html(record: CellRecord, line: str | None = None) -> str:
+def record_line_html(record: WindowRecord, line: str | None = None) -> str:
     """The one-line report (auto mode): never wraps, the detail is in its tooltip."""
     text = line or format_record_line(record)
     if record.status != "ok":  # the status is a coloured tag here, not the text's " [ERROR]"

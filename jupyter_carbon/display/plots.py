@@ -30,7 +30,7 @@ from ..digest import Digest, as_digest
 from ..units import CO2E_UNITS, unit_for
 
 if TYPE_CHECKING:
-    from ..record import CellRecord
+    from ..record import WindowRecord
 
 __all__ = [
     "COMPONENT_COLORS",
@@ -206,7 +206,7 @@ def bars_png(
     return _png(fig)
 
 
-def cumulative_co2e_g(source: Digest | Iterable[CellRecord]) -> list[float]:
+def cumulative_co2e_g(source: Digest | Iterable[WindowRecord]) -> list[float]:
     """The running CO2e after each record, overlapping windows counted once (a window nested in
     another adds nothing; see ``jupyter_carbon.totals``), so the curve ends at the total."""
     running, out = 0.0, []
@@ -217,7 +217,7 @@ def cumulative_co2e_g(source: Digest | Iterable[CellRecord]) -> list[float]:
 
 
 def cumulative_png(
-    source: Digest | Iterable[CellRecord],
+    source: Digest | Iterable[WindowRecord],
     *,
     width_in: float = 4.0,
     height_in: float = 2.2,
@@ -249,7 +249,7 @@ def cumulative_png(
 
 
 def timeline_png(
-    record: CellRecord, *, width_in: float = 6.0, height_in: float = 2.2, scale: int = 1
+    record: WindowRecord, *, width_in: float = 6.0, height_in: float = 2.2, scale: int = 1
 ) -> bytes:
     """Power (W) per component over the record's window, from ``record.timeline``."""
     fig, ax = _new_figure(width_in, height_in, scale)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..digest import MAX_ROWS, Digest, as_digest
+from ..record import record_name
 from ..storage.export import _write_atomic, check_output_path
 from ..textsafe import visible
 from ..units import format_duration, format_energy
@@ -39,10 +40,10 @@ from .report_text import (
     rows_note,
     totals_figures,
 )  # fmt: skip
-from .text import column, plural, record_name
+from .text import column, plural
 
 if TYPE_CHECKING:
-    from ..record import CellRecord
+    from ..record import WindowRecord
 
 __all__ = [
     "head_html",
@@ -94,7 +95,7 @@ def head_html(digest: Digest) -> str:
     return "".join(parts)
 
 
-def _tip(r: CellRecord) -> str:
+def _tip(r: WindowRecord) -> str:
     """How each component was obtained, with its band, and the record's notes."""
     lines = [H.component_tip(c) for c in r.components.values()]
     return "\n".join(lines + [f"note: {visible(flag, 200)}" for flag in r.flags])
@@ -160,7 +161,7 @@ def assumptions_html(digest: Digest) -> str:
     return f'<div class="jc-assumptions" style="color: {H.FG2}">{H.esc(assumptions_line(digest))}</div>'
 
 
-def _cell_name(record: CellRecord) -> str:
+def _cell_name(record: WindowRecord) -> str:
     name = f"[{record.cell}]" if record.cell is not None else f"#{record.id}"
     return name + (f" {visible(record.label, 80)}" if record.label else "")
 
@@ -204,7 +205,7 @@ def _session_plots_html(digest: Digest) -> str:
     )
 
 
-def summary_html(source: Digest | Iterable[CellRecord], *, export_hint: str = EXPORT_HINT) -> str:
+def summary_html(source: Digest | Iterable[WindowRecord], *, export_hint: str = EXPORT_HINT) -> str:
     """The notebook summary as one static HTML fragment."""
     digest = as_digest(source)
     parts = [head_html(digest)]
@@ -241,7 +242,7 @@ def _report_plots_html(digest: Digest) -> str:
 
 
 def html_report(
-    source: Digest | Iterable[CellRecord],
+    source: Digest | Iterable[WindowRecord],
     *,
     title: str = "jupyter_carbon report",
     failures: Iterable[str] = (),
@@ -278,7 +279,7 @@ def html_report(
 
 
 def write_html(
-    source: Digest | Iterable[CellRecord], path: str | os.PathLike, **options: Any
+    source: Digest | Iterable[WindowRecord], path: str | os.PathLike, **options: Any
 ) -> Path:
     """Write the standalone HTML report; ValueError with a one-line message for a bad path."""
     target = check_output_path(path, (".html", ".htm"))

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..cluster.text import session_line
 from ..digest import MAX_ROWS, Digest, Distinct, as_digest
+from ..record import record_name
 from ..textsafe import visible
 from ..units import format_co2e, format_duration, format_energy
-from .text import column, how_short, how_word, plural, record_name
+from .text import column, how_short, how_word, plural
 
 if TYPE_CHECKING:
-    from ..record import CellRecord
+    from ..record import WindowRecord
     from ..totals import RecordTotals
 
 __all__ = [
@@ -142,7 +143,7 @@ def assumptions_line(digest: Digest) -> str:
     return "assumptions: " + " · ".join(parts + ([how] if how else []))
 
 
-def _row(r: CellRecord, energy: str, co2e: str) -> str:
+def _row(r: WindowRecord, energy: str, co2e: str) -> str:
     name = visible(record_name(r.label, r.cell, r.id), 20)
     how = visible(how_cell(r.measured_by_component), 60)
     return (
@@ -153,7 +154,7 @@ def _row(r: CellRecord, energy: str, co2e: str) -> str:
 
 
 def summary_text(
-    source: Digest | Iterable[CellRecord], *, rows: int = MAX_ROWS, export_hint: str = EXPORT_HINT
+    source: Digest | Iterable[WindowRecord], *, rows: int = MAX_ROWS, export_hint: str = EXPORT_HINT
 ) -> str:
     """The summary: totals, the newest ``rows`` records, the cluster's share, the assumptions."""
     digest = as_digest(source)

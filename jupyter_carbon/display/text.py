@@ -12,23 +12,13 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from ..record import CellRecord, ComponentEnergy
+from ..record import ComponentEnergy, WindowRecord, record_name
 from ..sampler import Progress
 from ..sources.base import COMPONENTS
 from ..textsafe import visible
 from ..units import CO2E_UNITS, ENERGY_UNITS, format_co2e, format_duration, format_energy, unit_for
 
 __all__ = ["TextView", "format_record", "format_record_line", "format_component", "component_badge", "column", "plural", "format_config_changes"]
-
-
-def record_name(label: str | None, cell: int | None, record_id: int | None = None) -> str:
-    """How a window is called everywhere: its label (control characters shown escaped: a label
-    cannot recolour a terminal or forge a line), else ``cell [n]``, else ``window #id``."""
-    if label:
-        return visible(label)
-    if cell is not None:
-        return f"cell [{cell}]"
-    return f"window #{record_id}" if record_id is not None else "window"
 
 
 def intensity_notes(source: str, note: str | None = None) -> tuple[str, ...]:
@@ -39,7 +29,7 @@ def intensity_notes(source: str, note: str | None = None) -> tuple[str, ...]:
     return ((note,) if note else ()) + ((NO_REGION_NOTE,) if source == WORLD_AVERAGE_SOURCE else ())
 
 
-def record_notes(record: CellRecord) -> tuple[str, ...]:
+def record_notes(record: WindowRecord) -> tuple[str, ...]:
     """The record's flags, plus the no-region note when it was computed at the world average."""
     return tuple(visible(flag) for flag in record.flags) + intensity_notes(record.intensity_source)
 
@@ -51,11 +41,11 @@ def component_badge(comp: ComponentEnergy) -> str:
     return f"estimated ({'/'.join(comp.methods)}{band and ','}{band})"
 
 
-def format_component(comp: ComponentEnergy, record: CellRecord) -> str:
+def format_component(comp: ComponentEnergy, record: WindowRecord) -> str:
     return f"{comp.component.upper():>4} {format_energy(comp.energy_j):>10}  {format_co2e(record.co2e_g_of(comp.energy_j)):>16}  {component_badge(comp)}"
 
 
-def _status(record: CellRecord) -> str:
+def _status(record: WindowRecord) -> str:
     return "" if record.status == "ok" else f" [{record.status.upper()}]"
 
 
@@ -69,7 +59,7 @@ def session_phrase(totals: Any) -> str:
     return f"session {format_co2e(totals.co2e_g)} ({plural(totals.windows, 'cell')})"
 
 
-def format_record_line(record: CellRecord, *, status: bool = True) -> str:
+def format_record_line(record: WindowRecord, *, status: bool = True) -> str:
     """Compact, one line: ``carbon: 1.2 s · 0.31 Wh · 0.15 g CO2e (estimated) · session 1.13 g CO2e (7 cells)``;
     ``carbon [ERROR]: …`` for a cell that failed, unless ``status`` is False."""
     energy_j = record.energy_j
@@ -79,7 +69,7 @@ def format_record_line(record: CellRecord, *, status: bool = True) -> str:
     )
 
 
-def _cluster_phrase(record: CellRecord) -> str:
+def _cluster_phrase(record: WindowRecord) -> str:
     if record.cluster is None:
         return ""
     from ..cluster.text import short_phrase
@@ -87,7 +77,7 @@ def _cluster_phrase(record: CellRecord) -> str:
     return short_phrase(record)
 
 
-def cluster_lines(record: CellRecord) -> list[str]:
+def cluster_lines(record: WindowRecord) -> list[str]:
     """The record's cluster part (Dask), one line per host; [] without one."""
     if record.cluster is None:
         return []
@@ -134,7 +124,7 @@ def column(values: list[float], kind: str) -> tuple[str, list[str]]:
     return unit, cells
 
 
-def format_per_item(record: CellRecord) -> list[str]:
+def format_per_item(record: WindowRecord) -> list[str]:
     if not record.items:
         return []
     per_item_j = record.energy_j / record.items
@@ -149,7 +139,7 @@ def format_per_item(record: CellRecord) -> list[str]:
     return lines
 
 
-def format_equivalents(record: CellRecord) -> list[str]:
+def format_equivalents(record: WindowRecord) -> list[str]:
     """``≈ a 10 W LED bulb lit for 7 s · a car driving 3 m``, or nothing when no comparison is picturable."""
     from .equivalents import comparisons
 
@@ -157,7 +147,7 @@ def format_equivalents(record: CellRecord) -> list[str]:
     return ["≈ " + " · ".join(c.text for c in found)] if found else []
 
 
-def format_record(record: CellRecord) -> str:
+def format_record(record: WindowRecord) -> str:
     """The full report printed under a ``%%carbon`` cell in a terminal."""
     name = record_name(record.label, record.cell, record.id)
     title = f"carbon{_status(record)}: {name} — {format_duration(record.duration_s)}"
@@ -190,7 +180,7 @@ class TextView:
     def note(self, text: str, key: Any = None) -> None:
         print(text)
 
-    def finish(self, record: CellRecord) -> None:
+    def finish(self, record: WindowRecord) -> None:
         # one write: a line printed by another thread cannot fall between the text and its newline
         sys.stdout.write((format_record_line(record) if self.compact else format_record(record)) + "\n")
 

@@ -17,7 +17,7 @@ from ..totals import RecordTotals, counted_fractions, span_of, totals_of_spans
 from .options import PublishError
 
 if TYPE_CHECKING:
-    from ..record import CellRecord
+    from ..record import WindowRecord
 
 __all__ = ["PublishError", "ComponentFigures", "Figures", "figures_of", "hardware_used"]
 
@@ -42,7 +42,7 @@ class ComponentFigures:
 class Figures:
     """Totals of the selected windows and what they rest on."""
 
-    records: tuple[CellRecord, ...]
+    records: tuple[WindowRecord, ...]
     labels: tuple[str, ...]  # the labels asked for; () = the whole session
     totals: RecordTotals
     components: tuple[ComponentFigures, ...]
@@ -78,7 +78,7 @@ class Figures:
         return gpu.energy_j if gpu is not None else 0.0
 
 
-def _select(records: Sequence[CellRecord], labels: Sequence[str]) -> list[CellRecord]:
+def _select(records: Sequence[WindowRecord], labels: Sequence[str]) -> list[WindowRecord]:
     if not records:
         raise PublishError("no records to publish: measure something first (%%carbon, %carbon on or track())")
     if not labels:
@@ -95,7 +95,7 @@ def _select(records: Sequence[CellRecord], labels: Sequence[str]) -> list[CellRe
 _GPU_INDEX = re.compile(r"^gpu\d+\s+")
 
 
-def hardware_used(records: Iterable[CellRecord], cpu_model: str | None = None) -> str:
+def hardware_used(records: Iterable[WindowRecord], cpu_model: str | None = None) -> str:
     """'1 x Intel Xeon …, 2 x NVIDIA A100 …' from the records' devices; RAPL packages are
     named by ``cpu_model`` when given (the live session knows it; a log does not)."""
     cpus: dict[str, set[str]] = {}
@@ -115,7 +115,7 @@ def hardware_used(records: Iterable[CellRecord], cpu_model: str | None = None) -
     return ", ".join(parts) or "not recorded"
 
 
-def figures_of(records: Sequence[CellRecord], labels: Sequence[str] = (), *, cpu_model: str | None = None) -> Figures:
+def figures_of(records: Sequence[WindowRecord], labels: Sequence[str] = (), *, cpu_model: str | None = None) -> Figures:
     """The figures of ``records`` whose label is in ``labels`` (all without labels); raises
     :class:`PublishError` for an unknown label or no records."""
     chosen = _select(records, labels)

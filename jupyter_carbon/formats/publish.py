@@ -14,7 +14,7 @@ from .sci import Sci, resolve_embodied, sci_of
 
 if TYPE_CHECKING:
     from ..carbon_session import CarbonSession
-    from ..record import CellRecord
+    from ..record import WindowRecord
 
 __all__ = ["render", "render_session"]
 
@@ -30,7 +30,7 @@ def _embodied_note(options: PublishOptions, figures: Figures) -> tuple[str, Sci 
     return f"the SCI below includes embodied emissions (M, estimated from {embodied.citation if embodied else ''})", sci
 
 
-def render(records: Sequence[CellRecord], options: PublishOptions) -> str:
+def render(records: Sequence[WindowRecord], options: PublishOptions) -> str:
     """The text of ``options.kind`` for ``records``; raises :class:`PublishError` (one line)."""
     if options.kind not in FORMATS:
         raise PublishError(f"unknown format {options.kind!r}; choose one of: {', '.join(FORMATS)}")

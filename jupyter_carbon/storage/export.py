@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..record import RECORD_SCHEMA, CellRecord
+from ..record import RECORD_SCHEMA, WindowRecord
 from ..rows import CODECARBON_COLUMNS, OUR_COLUMNS, host_columns, record_row
 from ..textsafe import csv_cell
 from .reader import read_log, skip_reason, skipped_note
@@ -76,7 +76,7 @@ def _write_atomic(target: Path, write: Any) -> Path:
 # --- formats -------------------------------------------------------------------------------------
 
 
-def export_records(records: Iterable[CellRecord], path: str | os.PathLike, *, run_id: str | None = None) -> Path:
+def export_records(records: Iterable[WindowRecord], path: str | os.PathLike, *, run_id: str | None = None) -> Path:
     """Write ``records`` to ``path`` (.csv or .json) and return the path written. ``records`` is
     read once, as it goes (a generator of 100,000 logged records is never held whole).
 
@@ -107,7 +107,7 @@ def export_records(records: Iterable[CellRecord], path: str | os.PathLike, *, ru
     return _write_atomic(target, write)
 
 
-def load_records(path: str | os.PathLike) -> list[CellRecord]:
+def load_records(path: str | os.PathLike) -> list[WindowRecord]:
     """Records of a JSON export or of a session log (``.jsonl``); ValueError when unreadable."""
     source = Path(path).expanduser()
     if source.suffix.lower() == ".jsonl":
@@ -117,7 +117,7 @@ def load_records(path: str | os.PathLike) -> list[CellRecord]:
             raise ValueError(f"cannot read {source} ({exc.strerror or exc}): check the path") from None
     document = _export_document(source)
     try:
-        return [CellRecord.from_dict(r) for r in document.get("records", [])]
+        return [WindowRecord.from_dict(r) for r in document.get("records", [])]
     except (TypeError, KeyError, ValueError) as exc:
         raise ValueError(f"{source}: a record is malformed ({type(exc).__name__}: {exc})") from None
 
@@ -136,15 +136,15 @@ def _export_document(source: Path) -> dict[str, Any]:
     return document
 
 
-def read_export(path: str | os.PathLike) -> tuple[list[CellRecord], list[str]]:
+def read_export(path: str | os.PathLike) -> tuple[list[WindowRecord], list[str]]:
     """The records of a JSON export that can be read, and at most one note saying how many were
     skipped and why (as the log readers do); ValueError when the file itself is unusable."""
     source = Path(path).expanduser()
-    records: list[CellRecord] = []
+    records: list[WindowRecord] = []
     skipped: Counter[str] = Counter()
     for item in _export_document(source).get("records", []):
         try:
-            records.append(CellRecord.from_dict(item))
+            records.append(WindowRecord.from_dict(item))
         except (TypeError, KeyError, ValueError, OverflowError, RecursionError) as exc:
             skipped[skip_reason(exc)] += 1
     return records, [skipped_note(source.name, skipped, "record")] if skipped else []

@@ -48,7 +48,7 @@ import orjson
 
 from .._version import __version__
 from ..diagnostics import Diagnostics, show
-from ..record import CellRecord
+from ..record import WindowRecord
 
 __all__ = ["LOG_SCHEMA", "LOG_SUFFIX", "SessionLog", "attach_log", "detach_log", "get_log", "public_config", "UnsafeFolder"]
 
@@ -95,7 +95,7 @@ def public_config(config: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if not any(word in k.lower() for word in _SECRET_WORDS)}
 
 
-def record_line(record: CellRecord) -> bytes:
+def record_line(record: WindowRecord) -> bytes:
     """The log line of ``record``; raises TypeError or ValueError for a value JSON cannot hold."""
     return _line({"type": "record", **record.to_dict(datetimes=True)})  # orjson writes isoformat()'s text
 
@@ -120,7 +120,7 @@ class SessionLog:
         *,
         config: Any = None,
         on_problem: Callable[[str], Any] | None = None,
-        history: Callable[[], Iterable[CellRecord]] | None = None,
+        history: Callable[[], Iterable[WindowRecord]] | None = None,
         fsync_records: bool = False,
         now: Callable[[], datetime] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -148,7 +148,7 @@ class SessionLog:
 
     # --- writing ---------------------------------------------------------------------------------
 
-    def append(self, record: CellRecord) -> bool:
+    def append(self, record: WindowRecord) -> bool:
         """Write ``record`` as one line; False (after one warning) when it is not on disk now."""
         with self._lock:
             folder = self._folder_fn()
@@ -364,10 +364,10 @@ class LoggedSession(Protocol):
     """What a log asks of the session it follows (``CarbonSession``)."""
 
     config: Any
-    on_record: list[Callable[[CellRecord], Any]]
+    on_record: list[Callable[[WindowRecord], Any]]
 
     @property
-    def records(self) -> list[CellRecord]: ...
+    def records(self) -> list[WindowRecord]: ...
 
     def problem(self, text: str) -> None: ...
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from ..record import CellRecord, RecordError
+from ..record import RecordError, WindowRecord
 from .log import LOG_SCHEMA, LOG_SUFFIX
 
 __all__ = ["skip_reason", "skipped_note", "unreadable_note", "LogContents", "read_log", "stream_log", "read_logs", "log_files", "merged", "LogTail", "parse_line"]
@@ -33,7 +33,7 @@ _BAD_LINE = (ValueError, TypeError, KeyError, OverflowError, RecursionError, Uni
 class LogContents:
     path: Path
     header: dict[str, Any] = field(default_factory=dict)
-    records: list[CellRecord] = field(default_factory=list)
+    records: list[WindowRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -48,14 +48,14 @@ class LogContents:
 
 
 def parse_line(raw: bytes) -> tuple[Any, Any]:
-    """("session", the header), ("record", a CellRecord) or (another type, the object) of one log
+    """("session", the header), ("record", a WindowRecord) or (another type, the object) of one log
     line. Raises one of ValueError (RecordError), TypeError, KeyError, OverflowError on a bad line."""
     obj = orjson.loads(raw)  # strict JSON: invalid UTF-8, NaN or Infinity are bad lines
     if not isinstance(obj, dict):
         raise RecordError(None, "not a JSON object")
     kind = obj.get("type")
     if kind == "record":
-        return kind, CellRecord.from_dict(obj)
+        return kind, WindowRecord.from_dict(obj)
     return kind, obj
 
 
@@ -105,7 +105,7 @@ def _lines(path: Path) -> tuple[Iterator[bytes], list[str]]:
     return gen(), notes
 
 
-def stream_log(path: str | os.PathLike) -> tuple[LogContents, Iterator[CellRecord]]:
+def stream_log(path: str | os.PathLike) -> tuple[LogContents, Iterator[WindowRecord]]:
     """The log's contents (records left empty) and an iterator over its records, for readers
     that must not hold every record (reports of 100,000 records). The header is set when its
     line is read, the notes are complete once the iterator is exhausted. Raises OSError when
@@ -114,7 +114,7 @@ def stream_log(path: str | os.PathLike) -> tuple[LogContents, Iterator[CellRecor
     out = LogContents(path)
     lines, out.notes = _lines(path)
 
-    def records() -> Iterator[CellRecord]:
+    def records() -> Iterator[WindowRecord]:
         skipped: Counter[str] = Counter()
         last_torn = False
         for raw in lines:
@@ -159,7 +159,7 @@ class LogTail:
         self.folder = folder
         self._read_to: dict[Path, int] = {}
 
-    def new_records(self) -> list[CellRecord]:
+    def new_records(self) -> list[WindowRecord]:
         out = []
         for path in log_files(self.folder):
             start = self._read_to.get(path, 0)
@@ -184,9 +184,9 @@ class LogTail:
         return out
 
 
-def merged(contents: Iterable[LogContents]) -> tuple[list[CellRecord], list[str]]:
+def merged(contents: Iterable[LogContents]) -> tuple[list[WindowRecord], list[str]]:
     """The records and notes of several logs, in order."""
-    records: list[CellRecord] = []
+    records: list[WindowRecord] = []
     notes: list[str] = []
     for c in contents:
         records += c.records

@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..record import CellRecord
+    from ..record import WindowRecord
 
 __all__ = ["window_metrics", "session_metrics", "energy_how", "metric_label"]
 
@@ -16,7 +16,7 @@ def metric_label(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-. ]", "_", label)[:200] or "_"
 
 
-def energy_how(record: CellRecord) -> str:
+def energy_how(record: WindowRecord) -> str:
     """'measured' or 'estimated (cpu-model, ram-model)': the models among the record's methods."""
     if record.measured:
         return "measured"
@@ -24,7 +24,7 @@ def energy_how(record: CellRecord) -> str:
     return f"estimated ({models})"
 
 
-def window_metrics(record: CellRecord) -> dict[str, float]:
+def window_metrics(record: WindowRecord) -> dict[str, float]:
     """The metrics of one labelled window; empty for a window without a label."""
     if not record.label:
         return {}
@@ -39,7 +39,7 @@ def window_metrics(record: CellRecord) -> dict[str, float]:
     }
 
 
-def session_metrics(record: CellRecord) -> dict[str, float]:
+def session_metrics(record: WindowRecord) -> dict[str, float]:
     """The session's totals when ``record`` closed (the last value logged is the session total)."""
     t = record.totals
     return {

@@ -9,7 +9,7 @@ from .metrics import energy_how, metric_label, session_metrics, window_metrics
 
 if TYPE_CHECKING:
     from ..carbon_session import CarbonSession
-    from ..record import CellRecord
+    from ..record import WindowRecord
 
 __all__ = ["MlflowTracker"]
 
@@ -21,7 +21,7 @@ class MlflowTracker:
     def __init__(self, session: CarbonSession) -> None:
         self.session = session
 
-    def __call__(self, record: CellRecord) -> None:
+    def __call__(self, record: WindowRecord) -> None:
         mlflow = sys.modules.get("mlflow")  # never imported here: no mlflow, no run
         if mlflow is None or self.session.config.mlflow == "off" or mlflow.active_run() is None:
             return

@@ -9,7 +9,7 @@ from .metrics import energy_how, metric_label, session_metrics, window_metrics
 
 if TYPE_CHECKING:
     from ..carbon_session import CarbonSession
-    from ..record import CellRecord
+    from ..record import WindowRecord
 
 __all__ = ["WandbTracker"]
 
@@ -21,7 +21,7 @@ class WandbTracker:
     def __init__(self, session: CarbonSession) -> None:
         self.session = session
 
-    def __call__(self, record: CellRecord) -> None:
+    def __call__(self, record: WindowRecord) -> None:
         wandb = sys.modules.get("wandb")  # never imported here: no wandb, no run
         run = None if wandb is None else getattr(wandb, "run", None)
         if run is None or self.session.config.wandb == "off":
