@@ -29,9 +29,19 @@ HERE = Path(__file__).resolve().parent
 
 def run_py(code: str, env: dict | None = None, timeout: float = 600) -> dict:
     """Run ``code`` in a fresh interpreter; it prints one JSON object on its last line."""
-    full_env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE.parent / "tests")])}
+    full_env = {
+        **os.environ,
+        **(env or {}),
+        "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE.parent / "tests")]),
+    }
     full_env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure what users get: cached bytecode
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=full_env, timeout=timeout)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -68,7 +78,9 @@ def bench_load(reps: int) -> dict[str, float]:
     for name, action in LOAD_ACTIONS.items():
         if name != "jupyter_carbon" and not have(name):
             continue
-        results[name] = statistics.median(run_py(LOAD.format(action=action))["ms"] for _ in range(reps))
+        results[name] = statistics.median(
+            run_py(LOAD.format(action=action))["ms"] for _ in range(reps)
+        )
     return results
 
 
@@ -158,10 +170,14 @@ print(json.dumps({{name: statistics.median(v) * 1e6 for name, v in results.items
 def bench_cells(reps: int, cells: int) -> dict[str, float]:
     """Median µs per trivial cell for each variant; CodeCarbon's is given relative to the bare
     shell of its own process (+ the main process's bare median, so all rows share one baseline)."""
-    results = run_py(INTERLEAVED.format(reps=reps, cells=cells, autotime=have("autotime"), codecarbon=False))
+    results = run_py(
+        INTERLEAVED.format(reps=reps, cells=cells, autotime=have("autotime"), codecarbon=False)
+    )
     if have("codecarbon"):
         alone = run_py(INTERLEAVED.format(reps=reps, cells=cells, autotime=False, codecarbon=True))
-        results["codecarbon task API"] = results["bare shell"] + alone["codecarbon task API"] - alone["bare shell"]
+        results["codecarbon task API"] = (
+            results["bare shell"] + alone["codecarbon task API"] - alone["bare shell"]
+        )
     return results
 
 
@@ -315,9 +331,15 @@ def fmt(value: float | None, unit: str = "", digits: int = 3) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--kernel-only", action="store_true", help="only the real-kernel figures (benchmarks/kernel.py)")
+    parser.add_argument(
+        "--kernel-only",
+        action="store_true",
+        help="only the real-kernel figures (benchmarks/kernel.py)",
+    )
     args = parser.parse_args()
     reps = 3 if args.quick else 7
     print(f"python {sys.version.split()[0]} · {os.cpu_count()} CPUs · reps {reps}", flush=True)
@@ -325,7 +347,9 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     import kernel as real_kernel  # benchmarks/kernel.py: one ipykernel driven over ZMQ
 
-    in_kernel = real_kernel.bench(rounds=8 if args.quick else 30, cells=20, carbon_cells=30 if args.quick else 100)
+    in_kernel = real_kernel.bench(
+        rounds=8 if args.quick else 30, cells=20, carbon_cells=30 if args.quick else 100
+    )
     if args.kernel_only:
         print_table(real_kernel.rows(in_kernel))
         return
@@ -343,29 +367,95 @@ def main() -> None:
 
     bare = cells["bare shell"]
     rows = [
-        ("%load_ext (fresh process, incl. detection)", fmt(load["jupyter_carbon"], " ms"), "≤ 50 ms",
-         f"autotime {fmt(load.get('autotime'), ' ms')} · codecarbon init+start {fmt(load.get('codecarbon'), ' ms')}"),
-        ("detect() first call / median (no RAPL, no NVML)", f"{fmt(window['detect_first_ms'], ' ms')} / {fmt(window['detect_ms'], ' ms')}", "≤ 20 ms", ""),
-        ("window start+stop, all sources: sampler / full record", f"{fmt(window['sampler_us'], ' µs')} / {fmt(window['session_us'], ' µs')}", "≤ 40 µs", ", ".join(window["sources"])),
-        ("  same with RAPL (2 sockets + dram, fake tree)", f"{fmt(window_rapl['sampler_us'], ' µs')} / {fmt(window_rapl['session_us'], ' µs')}", "", ", ".join(window_rapl["sources"])),
-        ("  same at container scope (this machine's cgroup)", f"{fmt(window_container['sampler_us'], ' µs')} / {fmt(window_container['session_us'], ' µs')}", "", f"scope {window_container['scope']}"),
+        (
+            "%load_ext (fresh process, incl. detection)",
+            fmt(load["jupyter_carbon"], " ms"),
+            "≤ 50 ms",
+            f"autotime {fmt(load.get('autotime'), ' ms')} · codecarbon init+start {fmt(load.get('codecarbon'), ' ms')}",
+        ),
+        (
+            "detect() first call / median (no RAPL, no NVML)",
+            f"{fmt(window['detect_first_ms'], ' ms')} / {fmt(window['detect_ms'], ' ms')}",
+            "≤ 20 ms",
+            "",
+        ),
+        (
+            "window start+stop, all sources: sampler / full record",
+            f"{fmt(window['sampler_us'], ' µs')} / {fmt(window['session_us'], ' µs')}",
+            "≤ 40 µs",
+            ", ".join(window["sources"]),
+        ),
+        (
+            "  same with RAPL (2 sockets + dram, fake tree)",
+            f"{fmt(window_rapl['sampler_us'], ' µs')} / {fmt(window_rapl['session_us'], ' µs')}",
+            "",
+            ", ".join(window_rapl["sources"]),
+        ),
+        (
+            "  same at container scope (this machine's cgroup)",
+            f"{fmt(window_container['sampler_us'], ' µs')} / {fmt(window_container['session_us'], ' µs')}",
+            "",
+            f"scope {window_container['scope']}",
+        ),
     ]
     for name, median_us in cells.items():
         added = median_us - bare
         # issue 13's budget is measuring with the crash-safe log on (the default); log off is shown for its share
-        target = {"jupyter_carbon measure only (log on)": "≤ 100 µs", "jupyter_carbon + compact display": "≤ 150 µs"}.get(name, "")
-        rows.append((f"trivial cell, auto mode: {name}", f"{fmt(median_us, ' µs')} (+{fmt(added, ' µs')})", target, f"x = 1, {reps} interleaved batches of 300 cells"))
+        target = {
+            "jupyter_carbon measure only (log on)": "≤ 100 µs",
+            "jupyter_carbon + compact display": "≤ 150 µs",
+        }.get(name, "")
+        rows.append(
+            (
+                f"trivial cell, auto mode: {name}",
+                f"{fmt(median_us, ' µs')} (+{fmt(added, ' µs')})",
+                target,
+                f"x = 1, {reps} interleaved batches of 300 cells",
+            )
+        )
     if long_run:
-        rows.append(("10,000 cells with display: cell ~10 vs ~10,000", f"{fmt(long_run['early_us'], ' µs')} vs {fmt(long_run['late_us'], ' µs')} ({long_run['late_us'] / long_run['early_us']:.2f}×)", "≤ 1.2×",
-                     f"bare shell {fmt(long_bare['early_us'], ' µs')} vs {fmt(long_bare['late_us'], ' µs')} ({long_bare['late_us'] / long_bare['early_us']:.2f}×)"))
-        rows.append(("  memory added by 10,000 cells (RSS, minus the bare shell's)", fmt(long_run["rss_mb"] - long_bare["rss_mb"], " MB"), "— (≤ 10 MB before issue 13)",
-                     "records are plain dataclasses, ~1.1 KB each (packed bytes, ~270 B, before issue 13); "
-                     f"RSS +{fmt(long_run['rss_mb'], ' MB')} vs bare +{fmt(long_bare['rss_mb'], ' MB')}; held by jupyter_carbon's code {fmt(long_traced.get('ours_mb'), ' MB')} (tracemalloc, separate run) (the rest: IPython 9 keeps each cell's printed output)"))
+        rows.append(
+            (
+                "10,000 cells with display: cell ~10 vs ~10,000",
+                f"{fmt(long_run['early_us'], ' µs')} vs {fmt(long_run['late_us'], ' µs')} ({long_run['late_us'] / long_run['early_us']:.2f}×)",
+                "≤ 1.2×",
+                f"bare shell {fmt(long_bare['early_us'], ' µs')} vs {fmt(long_bare['late_us'], ' µs')} ({long_bare['late_us'] / long_bare['early_us']:.2f}×)",
+            )
+        )
+        rows.append(
+            (
+                "  memory added by 10,000 cells (RSS, minus the bare shell's)",
+                fmt(long_run["rss_mb"] - long_bare["rss_mb"], " MB"),
+                "— (≤ 10 MB before issue 13)",
+                "records are plain dataclasses, ~1.1 KB each (packed bytes, ~270 B, before issue 13); "
+                f"RSS +{fmt(long_run['rss_mb'], ' MB')} vs bare +{fmt(long_bare['rss_mb'], ' MB')}; held by jupyter_carbon's code {fmt(long_traced.get('ours_mb'), ' MB')} (tracemalloc, separate run) (the rest: IPython 9 keeps each cell's printed output)",
+            )
+        )
     rows += [
-        ("sampler CPU while a window is open (1 s interval)", fmt(sampler["open_cpu_pct"], " % of a core", 2), "≤ 0.05 %", f"{sampler['ticks_open']} ticks"),
-        ("sampler wake-ups while no window is open", str(sampler["idle_wakeups"]), "0", f"CPU {fmt(sampler['idle_cpu_ms'], ' ms')} in 3 s"),
-        ("pure-Python loop, measurement on vs off", f"{(sampler['loop_ratio'] - 1) * 100:+.2f} %", "≤ 1 %", f"{fmt(sampler['loop_off_s'], ' s')} per loop, median of paired ratios"),
-        ("accuracy, synthetic powercap traces with wraparound", fmt(accuracy["max_error_pct"], " %", 2) + " max error", "≤ 0.1 %", f"3 traces × 60 s, 2 sockets + dram, ~{accuracy['wraps']} wraps"),
+        (
+            "sampler CPU while a window is open (1 s interval)",
+            fmt(sampler["open_cpu_pct"], " % of a core", 2),
+            "≤ 0.05 %",
+            f"{sampler['ticks_open']} ticks",
+        ),
+        (
+            "sampler wake-ups while no window is open",
+            str(sampler["idle_wakeups"]),
+            "0",
+            f"CPU {fmt(sampler['idle_cpu_ms'], ' ms')} in 3 s",
+        ),
+        (
+            "pure-Python loop, measurement on vs off",
+            f"{(sampler['loop_ratio'] - 1) * 100:+.2f} %",
+            "≤ 1 %",
+            f"{fmt(sampler['loop_off_s'], ' s')} per loop, median of paired ratios",
+        ),
+        (
+            "accuracy, synthetic powercap traces with wraparound",
+            fmt(accuracy["max_error_pct"], " %", 2) + " max error",
+            "≤ 0.1 %",
+            f"3 traces × 60 s, 2 sockets + dram, ~{accuracy['wraps']} wraps",
+        ),
     ]
     rows += real_kernel.rows(in_kernel)
     print_table(rows)

@@ -83,15 +83,24 @@ def main() -> None:
     from jupyter_carbon.cluster.client import ClusterMeter
 
     os.environ.setdefault("JUPYTER_CARBON_LOG_DIR", "none")
-    print(f"machine: {os.cpu_count()} CPUs · {args.workers} worker processes × 1 thread · {args.tasks} tiny tasks per run")
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+    print(
+        f"machine: {os.cpu_count()} CPUs · {args.workers} worker processes × 1 thread · {args.tasks} tiny tasks per run"
+    )
+    with (
+        LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         tasks_per_s(client, args.tasks, 1)  # warm up
         without = tasks_per_s(client, args.tasks, args.repeat)
         meter = ClusterMeter(client)
         meter.install()
         tasks_per_s(client, args.tasks, 1, meter)  # warm up
         with_plugin = tasks_per_s(client, args.tasks, args.repeat, meter)
-        without_again = tasks_per_s(client, args.tasks, args.repeat)  # plugin installed, no window open
+        without_again = tasks_per_s(
+            client, args.tasks, args.repeat
+        )  # plugin installed, no window open
         windows = window_ms(meter, args.repeat * 4)
         meter.uninstall()
     print(f"tasks/s without the plugin:              {summary(without)}")
@@ -99,7 +108,9 @@ def main() -> None:
     print(f"tasks/s with the plugin, no window open: {summary(without_again)}")
     slow = 1 - statistics.median(with_plugin) / statistics.median(without)
     print(f"throughput change in a window: {-slow:+.1%}")
-    print(f"one window's two rounds (open + close) on {args.workers} workers: {summary(windows)} ms")
+    print(
+        f"one window's two rounds (open + close) on {args.workers} workers: {summary(windows)} ms"
+    )
     print(f"plugin work per task on a worker (two transitions): {transition_us():.2f} µs")
 
 

@@ -48,7 +48,9 @@ def load_nvml(dry_run: bool) -> Any:
 
         t0 = time.monotonic()
         power = lambda t: 250.0 + 50.0 * math.sin(2 * math.pi * (t - t0) / 3.0)  # noqa: E731
-        module = stub_pynvml([{"name": "Stub GPU (dry run)", "power_w": power, "update_s": 0.1}], time.monotonic)
+        module = stub_pynvml(
+            [{"name": "Stub GPU (dry run)", "power_w": power, "update_s": 0.1}], time.monotonic
+        )
         sys.modules["pynvml"] = module  # the extension's detect() finds it like the real one
         return module
     import pynvml
@@ -67,7 +69,9 @@ class Load:
     """A matrix-multiply loop on the GPU in a background thread (torch or CuPy release the GIL)."""
 
     def __init__(self, gpu: int, dry_run: bool) -> None:
-        self.kind = "stub (dry run)" if dry_run else "none (idle: neither torch with CUDA nor CuPy found)"
+        self.kind = (
+            "stub (dry run)" if dry_run else "none (idle: neither torch with CUDA nor CuPy found)"
+        )
         self._step: Callable[[], None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -149,7 +153,12 @@ def refresh_period_ms(fn: Callable[[], float], seconds: float) -> dict[str, floa
     if not gaps:
         return {"median_ms": None, "p10_ms": None, "p90_ms": None, "changes": len(changes)}
     q = statistics.quantiles(gaps, n=10) if len(gaps) >= 2 else [gaps[0]] * 9
-    return {"median_ms": statistics.median(gaps), "p10_ms": q[0], "p90_ms": q[-1], "changes": len(changes)}
+    return {
+        "median_ms": statistics.median(gaps),
+        "p10_ms": q[0],
+        "p90_ms": q[-1],
+        "changes": len(changes),
+    }
 
 
 def agreement(nvml: Any, handle: Any, window_s: float, sample_s: float = 0.01) -> dict[str, float]:
@@ -166,7 +175,12 @@ def agreement(nvml: Any, handle: Any, window_s: float, sample_s: float = 0.01) -
             break
     counter_j = (nvml.nvmlDeviceGetTotalEnergyConsumption(handle) - e0) / 1000.0
     duration = t_prev - t_start
-    return {"window_s": duration, "counter_j": counter_j, "power_j": power_j, "diff_pct": (power_j - counter_j) / counter_j * 100 if counter_j else math.nan}
+    return {
+        "window_s": duration,
+        "counter_j": counter_j,
+        "power_j": power_j,
+        "diff_pct": (power_j - counter_j) / counter_j * 100 if counter_j else math.nan,
+    }
 
 
 CELL = "x = 1"
@@ -177,7 +191,9 @@ def cell_overhead_us(cells: int, rounds: int) -> dict[str, Any]:
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
-    shell = InteractiveShell.instance(config=Config(HistoryManager={"enabled": False}))  # no history thread: see bench.py
+    shell = InteractiveShell.instance(
+        config=Config(HistoryManager={"enabled": False})
+    )  # no history thread: see bench.py
     sink = io.StringIO()
 
     def batch() -> float:
@@ -208,12 +224,15 @@ def cell_overhead_us(cells: int, rounds: int) -> dict[str, Any]:
     load()
     from jupyter_carbon.extension import get_extension
 
-    sources = [f"{s.component} {s.device} ({s.method})" for s in get_extension(shell).session.detection.sources]
+    sources = [
+        f"{s.component} {s.device} ({s.method})"
+        for s in get_extension(shell).session.detection.sources
+    ]
     shell.run_line_magic("unload_ext", "jupyter_carbon")
     bare, measured = [], []
     batch()  # warm-up
     for r in range(rounds):
-        for name in (("bare", "measured") if r % 2 == 0 else ("measured", "bare")):
+        for name in ("bare", "measured") if r % 2 == 0 else ("measured", "bare"):
             if name == "measured":
                 load()
                 measured.append(batch())
@@ -221,7 +240,12 @@ def cell_overhead_us(cells: int, rounds: int) -> dict[str, Any]:
             else:
                 bare.append(batch())
     bare_us, measured_us = statistics.median(bare) * 1e6, statistics.median(measured) * 1e6
-    return {"bare_us": bare_us, "measured_us": measured_us, "overhead_us": measured_us - bare_us, "sources": sources}
+    return {
+        "bare_us": bare_us,
+        "measured_us": measured_us,
+        "overhead_us": measured_us - bare_us,
+        "sources": sources,
+    }
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -236,7 +260,8 @@ def fmt(value: Any, digits: int = 3) -> str:
 def table(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
-        f"GPU check — {m['gpu']} (driver {m['driver']}, NVML {m['nvml']}) · load: {m['load']}" + (" · DRY RUN: stub figures" if m["dry_run"] else ""),
+        f"GPU check — {m['gpu']} (driver {m['driver']}, NVML {m['nvml']}) · load: {m['load']}"
+        + (" · DRY RUN: stub figures" if m["dry_run"] else ""),
         "",
         f"read cost:  energy counter {fmt(results['read_cost_us']['energy'])} µs · power {fmt(results['read_cost_us']['power'])} µs",
         f"refresh:    energy counter every {fmt(results['refresh']['energy']['median_ms'])} ms (p10 {fmt(results['refresh']['energy']['p10_ms'])}, p90 {fmt(results['refresh']['energy']['p90_ms'])})"
@@ -246,18 +271,34 @@ def table(results: dict[str, Any]) -> str:
         f"{'window (s)':>10} {'counter (J)':>12} {'power∫ (J)':>12} {'power−counter':>14}",
     ]
     for row in results["agreement"]:
-        lines.append(f"{row['window_s']:>10.2f} {row['counter_j']:>12.1f} {row['power_j']:>12.1f} {fmt(row['diff_pct']):>13}%")
+        lines.append(
+            f"{row['window_s']:>10.2f} {row['counter_j']:>12.1f} {row['power_j']:>12.1f} {fmt(row['diff_pct']):>13}%"
+        )
     c = results["cell_overhead"]
-    lines += ["", f"per cell:   bare {fmt(c['bare_us'])} µs · with jupyter_carbon (NVML on, log off) {fmt(c['measured_us'])} µs · overhead {fmt(c['overhead_us'])} µs", f"sources:    {'; '.join(c['sources'])}"]
+    lines += [
+        "",
+        f"per cell:   bare {fmt(c['bare_us'])} µs · with jupyter_carbon (NVML on, log off) {fmt(c['measured_us'])} µs · overhead {fmt(c['overhead_us'])} µs",
+        f"sources:    {'; '.join(c['sources'])}",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gpu", type=int, default=0, help="NVML index of the GPU (default 0)")
-    parser.add_argument("--dry-run", action="store_true", help="no GPU: the stub pynvml (short windows, stub figures)")
-    parser.add_argument("--quick", action="store_true", help="windows of 1, 5 and 15 s, fewer cells")
-    parser.add_argument("--json", default="gpu_check.json", help="where to write the figures (default gpu_check.json)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="no GPU: the stub pynvml (short windows, stub figures)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="windows of 1, 5 and 15 s, fewer cells"
+    )
+    parser.add_argument(
+        "--json",
+        default="gpu_check.json",
+        help="where to write the figures (default gpu_check.json)",
+    )
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(HERE.parent))
@@ -267,20 +308,45 @@ def main(argv: list[str] | None = None) -> int:
         nvml = load_nvml(args.dry_run)
         nvml.nvmlInit()
     except Exception as exc:  # ImportError, NVMLError_LibraryNotFound, driver mismatch
-        print(f"gpu_check: no NVIDIA GPU reachable ({type(exc).__name__}: {exc}); on a machine without one, run with --dry-run", file=sys.stderr)
+        print(
+            f"gpu_check: no NVIDIA GPU reachable ({type(exc).__name__}: {exc}); on a machine without one, run with --dry-run",
+            file=sys.stderr,
+        )
         return 2
     try:
         handle = nvml.nvmlDeviceGetHandleByIndex(args.gpu)
         energy = lambda: nvml.nvmlDeviceGetTotalEnergyConsumption(handle)  # noqa: E731
         power = lambda: nvml.nvmlDeviceGetPowerUsage(handle)  # noqa: E731
-        driver = text(nvml.nvmlSystemGetDriverVersion()) if hasattr(nvml, "nvmlSystemGetDriverVersion") else "?"
-        nvml_version = text(nvml.nvmlSystemGetNVMLVersion()) if hasattr(nvml, "nvmlSystemGetNVMLVersion") else "?"
+        driver = (
+            text(nvml.nvmlSystemGetDriverVersion())
+            if hasattr(nvml, "nvmlSystemGetDriverVersion")
+            else "?"
+        )
+        nvml_version = (
+            text(nvml.nvmlSystemGetNVMLVersion())
+            if hasattr(nvml, "nvmlSystemGetNVMLVersion")
+            else "?"
+        )
         if args.dry_run:
             windows, poll_s, warm_s, cells, rounds, repeats = [0.3, 1.0], 1.0, 0.0, 30, 2, {0.3: 2}
         elif args.quick:
-            windows, poll_s, warm_s, cells, rounds, repeats = [1.0, 5.0, 15.0], 5.0, 5.0, 200, 4, {1.0: 3}
+            windows, poll_s, warm_s, cells, rounds, repeats = (
+                [1.0, 5.0, 15.0],
+                5.0,
+                5.0,
+                200,
+                4,
+                {1.0: 3},
+            )
         else:
-            windows, poll_s, warm_s, cells, rounds, repeats = [1.0, 5.0, 15.0, 60.0], 10.0, 10.0, 500, 6, {1.0: 5, 5.0: 3}
+            windows, poll_s, warm_s, cells, rounds, repeats = (
+                [1.0, 5.0, 15.0, 60.0],
+                10.0,
+                10.0,
+                500,
+                6,
+                {1.0: 5, 5.0: 3},
+            )
         load = Load(args.gpu, args.dry_run)
         results: dict[str, Any] = {
             "machine": {"gpu": text(nvml.nvmlDeviceGetName(handle)), "driver": driver, "nvml": nvml_version, "load": load.kind, "dry_run": args.dry_run,
@@ -290,8 +356,13 @@ def main(argv: list[str] | None = None) -> int:
         }  # fmt: skip
         with load:
             time.sleep(warm_s)  # let power and clocks settle under load
-            results["refresh"] = {"energy": refresh_period_ms(energy, poll_s), "power": refresh_period_ms(power, poll_s)}
-            results["agreement"] = [agreement(nvml, handle, w) for w in windows for _ in range(repeats.get(w, 1))]
+            results["refresh"] = {
+                "energy": refresh_period_ms(energy, poll_s),
+                "power": refresh_period_ms(power, poll_s),
+            }
+            results["agreement"] = [
+                agreement(nvml, handle, w) for w in windows for _ in range(repeats.get(w, 1))
+            ]
         results["cell_overhead"] = cell_overhead_us(cells, rounds)
     finally:
         nvml.nvmlShutdown()

@@ -45,11 +45,20 @@ def main() -> None:
 
     records = [r.to_dict() for r in jupyter_carbon.session().records]
     for r in records:
-        devices = [(d["device"], d["method"], d["measured"], round(d["energy_j"], 3)) for d in r["devices"]]
+        devices = [
+            (d["device"], d["method"], d["measured"], round(d["energy_j"], 3)) for d in r["devices"]
+        ]
         print(r["label"], r["kind"], f"{r['duration_s']:.3f} s", devices, r["flags"])
-    (Path(os.environ.get("OUT", ".")) / "e2e_records.json").write_text(json.dumps(records, indent=1))
+    (Path(os.environ.get("OUT", ".")) / "e2e_records.json").write_text(
+        json.dumps(records, indent=1)
+    )
     lines = next(log_dir.iterdir()).read_bytes().splitlines()
-    print("log:", len(lines), "lines; every line parses with json:", all(json.loads(line) for line in lines))
+    print(
+        "log:",
+        len(lines),
+        "lines; every line parses with json:",
+        all(json.loads(line) for line in lines),
+    )
 
 
 if __name__ == "__main__":

@@ -131,7 +131,9 @@ def extra_messages(kinds: Counter) -> dict[str, int]:
 
 
 def bench(rounds: int, cells: int, carbon_cells: int) -> dict:
-    variants = ["off", "default", "quiet", "display"] + [v for v, m in (("autotime", "autotime"), ("codecarbon", "codecarbon")) if have(m)]
+    variants = ["off", "default", "quiet", "display"] + [
+        v for v, m in (("autotime", "autotime"), ("codecarbon", "codecarbon")) if have(m)
+    ]
     kernel = Kernel()
     try:
         kernel.run("%load_ext jupyter_carbon")
@@ -143,7 +145,7 @@ def bench(rounds: int, cells: int, carbon_cells: int) -> dict:
         cpu_ms: dict[str, list[float]] = {v: [] for v in variants}  # kernel CPU per cell, per block
         messages: dict[str, Counter] = {}
         for round_ in range(rounds + 1):  # round 0 warms up
-            order = variants[round_ % len(variants):] + variants[: round_ % len(variants)]
+            order = variants[round_ % len(variants) :] + variants[: round_ % len(variants)]
             block: dict[str, float] = {}
             for variant in order:
                 kernel.run(SETUP[variant])
@@ -215,17 +217,38 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
             f"round trip {result['median_ms'][variant]:.2f} ms vs {result['median_ms']['off']:.2f} ms off; kernel CPU per cell {cpu[variant]:.2f} ms vs {cpu['off']:.2f} ms off; "
             f"extra iopub messages {sum(extra.values())} {dict(extra) or ''}"
         )
-        out.append((f"real kernel, trivial cell: {NAMES[variant]}", f"{added:+.2f} ms", target, note))
+        out.append(
+            (f"real kernel, trivial cell: {NAMES[variant]}", f"{added:+.2f} ms", target, note)
+        )
     carbon = result["carbon_cell_messages"]
-    out.append(("real kernel, trivial %%carbon cell round trip", f"{result['carbon_cell_ms']:.1f} ms", "≤ 60 ms", f"extra iopub messages {sum(carbon.values())} {carbon}"))
-    for key, name in (("carbon_2_5_s_cell_messages", "%%carbon"), ("auto_2_5_s_cell_messages", "auto mode")):
+    out.append(
+        (
+            "real kernel, trivial %%carbon cell round trip",
+            f"{result['carbon_cell_ms']:.1f} ms",
+            "≤ 60 ms",
+            f"extra iopub messages {sum(carbon.values())} {carbon}",
+        )
+    )
+    for key, name in (
+        ("carbon_2_5_s_cell_messages", "%%carbon"),
+        ("auto_2_5_s_cell_messages", "auto mode"),
+    ):
         kinds = result[key]
-        out.append((f"real kernel, a 2.5 s {name} cell: extra iopub messages", str(sum(kinds.values())), "", str(kinds)))
+        out.append(
+            (
+                f"real kernel, a 2.5 s {name} cell: extra iopub messages",
+                str(sum(kinds.values())),
+                "",
+                str(kinds),
+            )
+        )
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
     args = parser.parse_args()

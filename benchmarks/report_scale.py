@@ -55,7 +55,9 @@ def make_records(n: int):
 def write_log(folder: Path, n: int) -> Path:
     path = folder / "session-20260101T000000Z-1-abcdef.jsonl"
     with open(path, "wb") as handle:
-        handle.write(b'{"type":"session","log_schema":3,"session_id":"bench","start_utc":"2026-01-01T00:00:00+00:00"}\n')
+        handle.write(
+            b'{"type":"session","log_schema":3,"session_id":"bench","start_utc":"2026-01-01T00:00:00+00:00"}\n'
+        )
         for record in make_records(n):
             handle.write(record_line(record))
     return path
@@ -75,22 +77,37 @@ def run(folder: Path, fmt: str) -> tuple[float, float, float, int]:
     if code:
         print(child.stderr.read().decode(errors="replace")[-2000:], file=sys.stderr)
     child.stderr.close()
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code  # ru_maxrss: KiB on Linux
+    return (
+        seconds,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        code,
+    )  # ru_maxrss: KiB on Linux
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, nargs="+", default=[20_000, 100_000])
-    parser.add_argument("--formats", nargs="+", default=["text", "html", "csv", "json"], choices=["text", "html", "csv", "json"])
+    parser.add_argument(
+        "--formats",
+        nargs="+",
+        default=["text", "html", "csv", "json"],
+        choices=["text", "html", "csv", "json"],
+    )
     args = parser.parse_args()
-    print(f"{'records':>8} {'format':<6} {'log MiB':>8} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13} exit")
+    print(
+        f"{'records':>8} {'format':<6} {'log MiB':>8} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13} exit"
+    )
     for n in args.records:
         with tempfile.TemporaryDirectory(prefix="report-scale-") as tmp:
             folder = Path(tmp)
             size = write_log(folder, n).stat().st_size / 2**20
             for fmt in args.formats:
                 seconds, cpu, rss, code = run(folder, fmt)
-                print(f"{n:>8} {fmt:<6} {size:>8.1f} {seconds:>8.2f} {cpu:>8.2f} {rss:>13.0f} {code}", flush=True)
+                print(
+                    f"{n:>8} {fmt:<6} {size:>8.1f} {seconds:>8.2f} {cpu:>8.2f} {rss:>13.0f} {code}",
+                    flush=True,
+                )
     return 0
 
 

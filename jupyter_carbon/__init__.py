@@ -28,7 +28,16 @@ from .iterate import track_iter
 from .record import WindowRecord
 
 #: What users call: the Python API, the record type, IPython's extension hooks.
-__all__ = ["track", "track_iter", "session", "summary", "WindowRecord", "load_ipython_extension", "unload_ipython_extension", "__version__"]
+__all__ = [
+    "track",
+    "track_iter",
+    "session",
+    "summary",
+    "WindowRecord",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+    "__version__",
+]
 
 
 def load_ipython_extension(ipython: object) -> None:

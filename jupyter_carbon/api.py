@@ -23,7 +23,14 @@ def _shared_session() -> CarbonSession:
     return shared
 
 
-def track(label: str | None = None, *, items: int | None = None, task: str | None = None, session: CarbonSession | None = None, **meta: Any) -> Measurement:
+def track(
+    label: str | None = None,
+    *,
+    items: int | None = None,
+    task: str | None = None,
+    session: CarbonSession | None = None,
+    **meta: Any,
+) -> Measurement:
     """Measure a block of code; the record is on ``.record`` after the block::
 
         with jupyter_carbon.track("training") as m:

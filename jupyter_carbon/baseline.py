@@ -13,13 +13,22 @@ from typing import Any
 __all__ = ["measure_baseline"]
 
 
-def measure_baseline(session: Any, seconds: float = 10.0, *, sleep: Callable[[float], Any] | None = None, progress: Callable[[float, float], Any] | None = None, step_s: float = 0.5) -> dict[str, float]:
+def measure_baseline(
+    session: Any,
+    seconds: float = 10.0,
+    *,
+    sleep: Callable[[float], Any] | None = None,
+    progress: Callable[[float, float], Any] | None = None,
+    step_s: float = 0.5,
+) -> dict[str, float]:
     """Sleep ``seconds`` inside a window and return the mean power per component (W).
 
     The result is stored on the session (``session.baseline_w``) and used by later records.
     """
     sleep = sleep or time.sleep
-    with session.open("idle baseline", kind="baseline") as measurement:  # Ctrl-C: recorded as interrupted, re-raised
+    with session.open(
+        "idle baseline", kind="baseline"
+    ) as measurement:  # Ctrl-C: recorded as interrupted, re-raised
         waited = 0.0
         while waited < seconds:
             chunk = min(step_s, seconds - waited)

@@ -27,7 +27,14 @@ from .sources.detect import detect
 __all__ = ["CarbonSession", "Measurement", "session", "reset_session", "status_of"]
 
 #: Settings whose change means probing the hardware again.
-_REDETECT = ("scope", "powercap_root", "hwmon_root", "power", "cgroup_root", "dmi_root")  # scope: the totals' sources change
+_REDETECT = (
+    "scope",
+    "powercap_root",
+    "hwmon_root",
+    "power",
+    "cgroup_root",
+    "dmi_root",
+)  # scope: the totals' sources change
 #: Settings that change where the carbon intensity comes from.
 _INTENSITY = ("region", "intensity", "live", "zone")
 
@@ -39,7 +46,11 @@ CUT_SHORT = "cut short"
 
 def status_of(error: BaseException | None) -> str:
     """A window's status from what its code raised: "ok", "interrupted" (KeyboardInterrupt) or "error"."""
-    return "ok" if error is None else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
+    return (
+        "ok"
+        if error is None
+        else ("interrupted" if isinstance(error, KeyboardInterrupt) else "error")
+    )
 
 
 class Measurement:
@@ -55,7 +66,20 @@ class Measurement:
     ``with track("x") as m: ...``.
     """
 
-    __slots__ = ("session", "label", "meta", "wid", "window", "record", "extra", "cluster_window", "cluster", "view", "owner", "_stack")
+    __slots__ = (
+        "session",
+        "label",
+        "meta",
+        "wid",
+        "window",
+        "record",
+        "extra",
+        "cluster_window",
+        "cluster",
+        "view",
+        "owner",
+        "_stack",
+    )
 
     def __init__(self, session: CarbonSession, label: str | None = None, **meta: Any) -> None:
         self.session = session
@@ -114,7 +138,10 @@ class Measurement:
     @property
     def energy_so_far_j(self) -> dict[str, float]:
         """Energy so far per component (J) of this open window, without waiting for a tick."""
-        return {component: reading.energy_j for component, reading in self.session.progress(self)[1].items()}
+        return {
+            component: reading.energy_j
+            for component, reading in self.session.progress(self)[1].items()
+        }
 
     def __enter__(self) -> Measurement:
         if self.wid is None:
@@ -125,7 +152,9 @@ class Measurement:
         try:
             self.session.stop(self, status=status_of(exc))
         except Exception as exc:  # never an exception of ours out of the user's ``with``
-            self.session.problem(f"could not close the measurement {self.label or ''} ({type(exc).__name__}: {exc})")
+            self.session.problem(
+                f"could not close the measurement {self.label or ''} ({type(exc).__name__}: {exc})"
+            )
 
 
 class _ThreadWindows(threading.local):
@@ -136,7 +165,15 @@ class _ThreadWindows(threading.local):
 
 
 class CarbonSession:
-    def __init__(self, config: Config | None = None, *, clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], datetime] | None = None, threaded: bool = True, detect: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] | None = None,
+        threaded: bool = True,
+        detect: Callable[..., Any] | None = None,
+    ) -> None:
         #: the problems met, one line each, shown by the front end (the extension: after each cell)
         self.diagnostics = Diagnostics()
         if config is None:
@@ -178,18 +215,34 @@ class CarbonSession:
         self.scope, self.scope_reason = scope, reason
         cloud = getattr(self.detection, "cloud", None)
         if cloud is not None and not self._cloud_pue_done and self.config.pue == Config.pue:
-            self.config = self.config.updated(pue=cloud.pue)  # the provider's PUE, unless the user set one
+            self.config = self.config.updated(
+                pue=cloud.pue
+            )  # the provider's PUE, unless the user set one
             self._cloud_pue_done = True
-        self.sampler = Sampler(self.detection.sources, self.config.interval, clock=self._clock, wall_clock=self._wall_clock, threaded=self._threaded, totals_scope=scope, scoped=getattr(self.detection, "scoped", ()))
-        self.ledger = Ledger(self.sampler.sources, self.sampler.indices(scope), records=self.records)
-        for fix in self.detection.fixes.values():  # e.g. RAPL there but locked: say once how to unlock it
+        self.sampler = Sampler(
+            self.detection.sources,
+            self.config.interval,
+            clock=self._clock,
+            wall_clock=self._wall_clock,
+            threaded=self._threaded,
+            totals_scope=scope,
+            scoped=getattr(self.detection, "scoped", ()),
+        )
+        self.ledger = Ledger(
+            self.sampler.sources, self.sampler.indices(scope), records=self.records
+        )
+        for (
+            fix
+        ) in self.detection.fixes.values():  # e.g. RAPL there but locked: say once how to unlock it
             self.problem(fix)
 
     def configure(self, **values: Any) -> Config:
         """Apply settings (strings or values); raises ConfigError. Re-probes hardware when needed."""
         new = self.config.updated(**values)
         if new.region != self.config.region and new.region is not None:
-            _table_intensity(new)  # raises ConfigError for an unknown region, before anything changes
+            _table_intensity(
+                new
+            )  # raises ConfigError for an unknown region, before anything changes
         with self._lock:
             old, self.config = self.config, new
             self.sampler.interval_s = new.interval
@@ -255,19 +308,35 @@ class CarbonSession:
         stack = self._local.stack
         return stack[-1] if stack else None
 
-    def open(self, label: str | None = None, *, listener: Callable[[Progress], Any] | None = None, current: bool = True, owner: Any = None, **meta: Any) -> Measurement:
+    def open(
+        self,
+        label: str | None = None,
+        *,
+        listener: Callable[[Progress], Any] | None = None,
+        current: bool = True,
+        owner: Any = None,
+        **meta: Any,
+    ) -> Measurement:
         """Open a window; ``current``: it becomes this thread's current one until it stops."""
         measurement = Measurement(self, label, **meta)
         measurement.owner = owner
         self.start(measurement, listener=listener, current=current)
         return measurement
 
-    def start(self, m: Measurement, listener: Callable[[Progress], Any] | None = None, *, current: bool = True) -> None:
+    def start(
+        self,
+        m: Measurement,
+        listener: Callable[[Progress], Any] | None = None,
+        *,
+        current: bool = True,
+    ) -> None:
         with self._lock:
             if self._pending_redetect and not self.sampler.open_windows:
                 self._redetect()
             requested = m.meta.get("scope")
-            scope, reason = self.detection.resolve(requested) if requested else (self.scope, self.scope_reason)
+            scope, reason = (
+                self.detection.resolve(requested) if requested else (self.scope, self.scope_reason)
+            )
             m.meta["scope"], m.meta["scope_reason"] = scope, reason
             m.window = window = self.sampler.open(listener, scope=scope)
             m.wid = self.ledger.open(window.start)
@@ -277,18 +346,33 @@ class CarbonSession:
         if self.observers:
             self._observe("window_started", m)
 
-    def stop(self, m: Measurement, status: str = "ok", extra: dict[str, Any] | None = None, flags: tuple[str, ...] = (), cell: int | None = None, cluster: Any = None) -> WindowRecord | None:
+    def stop(
+        self,
+        m: Measurement,
+        status: str = "ok",
+        extra: dict[str, Any] | None = None,
+        flags: tuple[str, ...] = (),
+        cell: int | None = None,
+        cluster: Any = None,
+    ) -> WindowRecord | None:
         """Close ``m`` and return its record; the record it has when already closed (None when it
         was discarded)."""
         if self.observers and m.record is None and m.wid in self._open:
             flags = tuple(flags) + self._observe("window_stopping", m)
         with self._lock:
             m._leave_stack()
-            if m.record is not None or m.wid is None or m.window is None or self._open.pop(m.wid, None) is None:
+            if (
+                m.record is not None
+                or m.wid is None
+                or m.window is None
+                or self._open.pop(m.wid, None) is None
+            ):
                 return m.record
             end, timeline, window_flags = self.sampler.close(m.window)
             intensity = self.intensity()
-            notes = (intensity.note,) if intensity.note and intensity.note not in window_flags else ()
+            notes = (
+                (intensity.note,) if intensity.note and intensity.note not in window_flags else ()
+            )
             m.record = self.ledger.close(
                 m,
                 end,
@@ -309,7 +393,9 @@ class CarbonSession:
             try:
                 callback(m.record)
             except Exception as exc:
-                self.problem(f"could not hand the record on ({getattr(callback, '__qualname__', callback)}): {exc}")
+                self.problem(
+                    f"could not hand the record on ({getattr(callback, '__qualname__', callback)}): {exc}"
+                )
         return m.record
 
     def _observe(self, name: str, m: Measurement) -> tuple[str, ...]:
@@ -330,7 +416,13 @@ class CarbonSession:
             self._observe("window_stopping", m)
         with self._lock:
             m._leave_stack()
-            if m.record is None and m.wid is not None and m.window is not None and self._open.pop(m.wid, None) is not None and self.ledger.is_open(m.wid):
+            if (
+                m.record is None
+                and m.wid is not None
+                and m.window is not None
+                and self._open.pop(m.wid, None) is not None
+                and self.ledger.is_open(m.wid)
+            ):
                 end, _, _ = self.sampler.close(m.window)
                 intensity = self.intensity()
                 self.ledger.discard(m.wid, end, intensity.g_per_kwh, self.config.pue)
@@ -339,7 +431,9 @@ class CarbonSession:
         """(monotonic time, energy so far per component with its band) of an open window: one read of every source."""
         window = m.window
         if window is None:
-            raise ValueError(f"the measurement {m.label or ''} has not started: open it with session.open() or a with block")
+            raise ValueError(
+                f"the measurement {m.label or ''} has not started: open it with session.open() or a with block"
+            )
         snap = self.sampler.snapshot()
         out: dict[str, Reading] = {}
         for i in window.indices:
@@ -386,7 +480,9 @@ class CarbonSession:
                 try:
                     self.cut_short(m, "the session shut down (%unload_ext or a reset) while it ran")
                 except Exception as exc:
-                    self.problem(f"could not close an open measurement at shutdown ({type(exc).__name__}: {exc})")
+                    self.problem(
+                        f"could not close an open measurement at shutdown ({type(exc).__name__}: {exc})"
+                    )
         if self.sampler.open_windows:
             intensity = self.intensity()
             end = self.sampler.snapshot()
@@ -400,7 +496,9 @@ class CarbonSession:
 
 def _table_intensity(config: Config) -> Intensity:
     if config.region is None:
-        return Intensity.world_average()  # the views add the no-region note (display.text.intensity_notes)
+        return (
+            Intensity.world_average()
+        )  # the views add the no-region note (display.text.intensity_notes)
     try:
         return Intensity.from_region(lookup_region(config.region))
     except UnknownRegionError as exc:
@@ -408,15 +506,24 @@ def _table_intensity(config: Config) -> Intensity:
 
 
 def _live_intensity(config: Config, fallback: Intensity) -> Any:
-    from .intensity.providers import ElectricityMapsProvider, IntensityProvider, LiveIntensity, UKCarbonIntensityProvider
+    from .intensity.providers import (
+        ElectricityMapsProvider,
+        IntensityProvider,
+        LiveIntensity,
+        UKCarbonIntensityProvider,
+    )
 
     provider: IntensityProvider
     if config.live == "uk":
         provider = UKCarbonIntensityProvider()
     else:
-        zone = config.zone or (fallback.region if fallback.region and ":" not in fallback.region else None)
+        zone = config.zone or (
+            fallback.region if fallback.region and ":" not in fallback.region else None
+        )
         if zone is None:
-            raise ValueError("live=electricitymaps needs a zone: %carbon config zone=FR (an Electricity Maps zone such as US-CAL-CISO)")
+            raise ValueError(
+                "live=electricitymaps needs a zone: %carbon config zone=FR (an Electricity Maps zone such as US-CAL-CISO)"
+            )
         provider = ElectricityMapsProvider(zone=zone)
     return LiveIntensity(provider, fallback)
 

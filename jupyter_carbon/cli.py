@@ -51,28 +51,75 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--html", help="write a standalone HTML report here")
     run.add_argument("--csv", help="write the records here (CodeCarbon columns, then ours)")
     run.add_argument("--json", help="write the records here (full fidelity)")
-    run.add_argument("--region", help="electricity region, e.g. FR, US-CA, gcp:europe-west1 (default: world average)")
+    run.add_argument(
+        "--region",
+        help="electricity region, e.g. FR, US-CA, gcp:europe-west1 (default: world average)",
+    )
     run.add_argument("--timeout", type=float, help="seconds allowed per cell (default: no limit)")
-    run.add_argument("--allow-errors", action="store_true", help="go on after a failing cell (exit code 0)")
-    report = sub.add_parser("report", help="summarise session logs (a .jsonl file or a folder of them) or a JSON export")
-    report.add_argument("source", help="a session log, a folder of logs (e.g. .jupyter_carbon) or a .json export")
-    report.add_argument("more", nargs="*", help=argparse.SUPPRESS)  # more logs, for --model-card/--methods/--sci
+    run.add_argument(
+        "--allow-errors", action="store_true", help="go on after a failing cell (exit code 0)"
+    )
+    report = sub.add_parser(
+        "report", help="summarise session logs (a .jsonl file or a folder of them) or a JSON export"
+    )
+    report.add_argument(
+        "source", help="a session log, a folder of logs (e.g. .jupyter_carbon) or a .json export"
+    )
+    report.add_argument(
+        "more", nargs="*", help=argparse.SUPPRESS
+    )  # more logs, for --model-card/--methods/--sci
     group = report.add_mutually_exclusive_group()
     group.add_argument("--csv", help="write the records as CSV")
     group.add_argument("--json", help="write the records as JSON")
     group.add_argument("--html", help="write an HTML report")
     publish = report.add_argument_group("publishing (printed to stdout; several logs may be given)")
     kind = publish.add_mutually_exclusive_group()
-    kind.add_argument("--model-card", action="store_true", help="the Hugging Face model card's co2_eq_emissions YAML block")
-    kind.add_argument("--methods", nargs="?", const="markdown", metavar="markdown|latex", help="a methods paragraph for a paper")
-    kind.add_argument("--sci", action="store_true", help="Software Carbon Intensity per item: ((E × I) + M) / R (needs --items)")
-    publish.add_argument("--label", action="append", default=[], help="only the windows with this label (repeatable; default: all)")
-    publish.add_argument("--items", type=int, help="work items the windows processed (per-1,000-items table, SCI's R)")
-    publish.add_argument("--task", help="Power Hungry Processing task to compare with (default: the records' task)")
+    kind.add_argument(
+        "--model-card",
+        action="store_true",
+        help="the Hugging Face model card's co2_eq_emissions YAML block",
+    )
+    kind.add_argument(
+        "--methods",
+        nargs="?",
+        const="markdown",
+        metavar="markdown|latex",
+        help="a methods paragraph for a paper",
+    )
+    kind.add_argument(
+        "--sci",
+        action="store_true",
+        help="Software Carbon Intensity per item: ((E × I) + M) / R (needs --items)",
+    )
+    publish.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        help="only the windows with this label (repeatable; default: all)",
+    )
+    publish.add_argument(
+        "--items",
+        type=int,
+        help="work items the windows processed (per-1,000-items table, SCI's R)",
+    )
+    publish.add_argument(
+        "--task", help="Power Hungry Processing task to compare with (default: the records' task)"
+    )
     publish.add_argument("--training-type", help="model card training_type, e.g. fine-tuning")
-    publish.add_argument("--embodied", default="auto", help="SCI's M: auto (this machine, when the logs were written here), none, KEY of data/embodied.csv or kg CO2e")
-    publish.add_argument("--lifetime-years", type=float, default=4.0, help="hardware lifetime for SCI's M (default 4)")
-    sub.add_parser("status", help="energy sources detected on this machine, and why others are missing")
+    publish.add_argument(
+        "--embodied",
+        default="auto",
+        help="SCI's M: auto (this machine, when the logs were written here), none, KEY of data/embodied.csv or kg CO2e",
+    )
+    publish.add_argument(
+        "--lifetime-years",
+        type=float,
+        default=4.0,
+        help="hardware lifetime for SCI's M (default 4)",
+    )
+    sub.add_parser(
+        "status", help="energy sources detected on this machine, and why others are missing"
+    )
     return parser
 
 
@@ -113,11 +160,15 @@ def _read_notebook_path(text: str) -> Path:
     try:
         nbformat.read(path, as_version=4)
     except Exception as exc:  # JSON errors, validation errors, bad encodings
-        raise CliError(f"{text} is not a readable notebook ({type(exc).__name__}): open and save it in Jupyter, or give another file") from None
+        raise CliError(
+            f"{text} is not a readable notebook ({type(exc).__name__}): open and save it in Jupyter, or give another file"
+        ) from None
     return path
 
 
-def _exports(records: Iterable[WindowRecord], *, csv: Path | None = None, json: Path | None = None) -> int:
+def _exports(
+    records: Iterable[WindowRecord], *, csv: Path | None = None, json: Path | None = None
+) -> int:
     """Write the CSV and JSON exports asked for; returns how many records went through ``records``
     (read once, as it goes)."""
     paths = [p for p in (csv, json) if p is not None]
@@ -154,13 +205,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     notebook = _read_notebook_path(args.notebook)
     _check_region(args.region)
     out = _output(args.output or str(notebook.with_suffix(".carbon.ipynb")), (".ipynb",))
-    csv, json, html = _output(args.csv, (".csv",)), _output(args.json, (".json",)), _output(args.html, (".html", ".htm"))
+    csv, json, html = (
+        _output(args.csv, (".csv",)),
+        _output(args.json, (".json",)),
+        _output(args.html, (".html", ".htm")),
+    )
     import nbformat
 
     from .runner import RunError, run_notebook
 
     try:
-        result = run_notebook(notebook, region=args.region, timeout_s=args.timeout, allow_errors=args.allow_errors)
+        result = run_notebook(
+            notebook, region=args.region, timeout_s=args.timeout, allow_errors=args.allow_errors
+        )
     except RunError as exc:
         _say(str(exc))
         return EXIT_CELL_FAILED
@@ -175,7 +232,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if result.stopped_early:
         print("stopped at the first failing cell (use --allow-errors to run the rest)")
     _exports(result.records, csv=csv, json=json)
-    _html(digest, html, title=f"jupyter_carbon: {notebook.name}", failures=result.failures, notes=result.notes)
+    _html(
+        digest,
+        html,
+        title=f"jupyter_carbon: {notebook.name}",
+        failures=result.failures,
+        notes=result.notes,
+    )
     return EXIT_CELL_FAILED if result.failures and not args.allow_errors else 0
 
 
@@ -200,7 +263,16 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     kind = "model-card" if args.model_card else "sci" if args.sci else "methods"
     try:
         embodied = SETTINGS["embodied"].parse(args.embodied)
-        options = PublishOptions(kind, tuple(args.label), (args.methods or "markdown").lower(), args.items, args.task, args.training_type, embodied, args.lifetime_years)
+        options = PublishOptions(
+            kind,
+            tuple(args.label),
+            (args.methods or "markdown").lower(),
+            args.items,
+            args.task,
+            args.training_type,
+            embodied,
+            args.lifetime_years,
+        )
         if args.items is not None and args.items <= 0:
             raise PublishError(f"--items {args.items}: give a positive number of items")
         text, notes = publish_report([args.source, *args.more], options)
@@ -219,13 +291,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise CliError("several logs, --label and --items go with --model-card, --methods or --sci")
     source = Path(args.source).expanduser()
     if not source.exists():
-        raise CliError(f"{args.source} not found: give a session log, a folder of logs (e.g. .jupyter_carbon) or a .json export")
-    csv, json, html = _output(args.csv, (".csv",)), _output(args.json, (".json",)), _output(args.html, (".html", ".htm"))
+        raise CliError(
+            f"{args.source} not found: give a session log, a folder of logs (e.g. .jupyter_carbon) or a .json export"
+        )
+    csv, json, html = (
+        _output(args.csv, (".csv",)),
+        _output(args.json, (".json",)),
+        _output(args.html, (".html", ".htm")),
+    )
     notes: list[str] = []
     if source.is_dir():
         files = log_files(source)
         if not files:
-            raise CliError(f"no session logs (session-*.jsonl) in {args.source}: give the folder of config log_dir (default .jupyter_carbon)")
+            raise CliError(
+                f"no session logs (session-*.jsonl) in {args.source}: give the folder of config log_dir (default .jupyter_carbon)"
+            )
         records: Iterable[WindowRecord] = _log_records(files, notes)
         print(f"{len(files)} sessions in {visible(source)}")
     elif source.suffix.lower() == ".jsonl":
@@ -236,7 +316,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from None
     else:
-        raise CliError(f"{args.source} is not a session log: give a .jsonl log, a folder of them or a .json export")
+        raise CliError(
+            f"{args.source} is not a session log: give a .jsonl log, a folder of them or a .json export"
+        )
     digest = Digest()
     _exports(digest.passing(records), csv=csv, json=json)  # one pass: exports and digest together
     for note in notes:
@@ -277,7 +359,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say("interrupted")
         return 130
     except Exception as exc:  # a bug of ours: still one line, no traceback
-        _say(f"internal error ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); please report it")
+        _say(
+            f"internal error ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); please report it"
+        )
         return EXIT_CELL_FAILED
 
 

@@ -46,7 +46,12 @@ class HostPart(EnergyFields):
 
     def to_dict(self) -> dict[str, Any]:
         e = self.energy
-        out: dict[str, Any] = {"host": self.host, "energy_j": e.energy_j, "low_j": e.low_j, "high_j": e.high_j}
+        out: dict[str, Any] = {
+            "host": self.host,
+            "energy_j": e.energy_j,
+            "low_j": e.low_j,
+            "high_j": e.high_j,
+        }
         for f in fields(self):
             if f.name not in ("host", "energy", "incidents"):
                 out[f.name] = getattr(self, f.name)
@@ -142,7 +147,12 @@ class ClusterPart:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClusterPart:
         """The part of ``to_dict``'s form; ValueError naming the first bad field."""
-        hosts, flags, pending, late_for = data.get("hosts", []), data.get("flags", []), data.get("pending_futures", 0), data.get("late_for")
+        hosts, flags, pending, late_for = (
+            data.get("hosts", []),
+            data.get("flags", []),
+            data.get("pending_futures", 0),
+            data.get("late_for"),
+        )
         if not isinstance(hosts, list):
             raise ValueError("cluster.hosts: expected a list")
         if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):

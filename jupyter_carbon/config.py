@@ -89,11 +89,21 @@ def _power_overrides(value: Any) -> dict[str, float]:
         items = list(value.items())
     else:
         text = str(value).strip()
-        items = [part.split(":", 1) if ":" in part else part.split("=", 1) for part in text.split(",") if part.strip()] if text else []
+        items = (
+            [
+                part.split(":", 1) if ":" in part else part.split("=", 1)
+                for part in text.split(",")
+                if part.strip()
+            ]
+            if text
+            else []
+        )
     result: dict[str, float] = {}
     for item in items:
         if len(item) != 2:
-            raise ConfigError(f"power={value!r} is not valid; write component:watts pairs, e.g. power=cpu:15,ram:3")
+            raise ConfigError(
+                f"power={value!r} is not valid; write component:watts pairs, e.g. power=cpu:15,ram:3"
+            )
         component, watts = str(item[0]).strip().lower(), item[1]
         if component not in COMPONENTS:
             raise ConfigError(f"power: unknown component {component!r}; choose cpu, gpu or ram")
@@ -112,7 +122,9 @@ def _embodied(value: Any) -> str:
         return str(_number("embodied", 1e-9, 1e9)(kg))
     if text in ("auto", "none") or (text and all(c.isalnum() or c == "-" for c in text)):
         return text
-    raise ConfigError(f"embodied={value!r} is not valid; give auto, none, kg CO2e (e.g. 1200) or a key of jupyter_carbon/data/embodied.csv (e.g. dell-poweredge-r740)")
+    raise ConfigError(
+        f"embodied={value!r} is not valid; give auto, none, kg CO2e (e.g. 1200) or a key of jupyter_carbon/data/embodied.csv (e.g. dell-poweredge-r740)"
+    )
 
 
 @dataclass(frozen=True)
@@ -131,25 +143,91 @@ class Setting:
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
-        Setting("interval", _number("interval", 0.05, 60), "sampling interval in seconds (0.05–60)"),
-        Setting("scope", _choice("scope", SCOPES), "auto (container inside a CPU- or memory-limited cgroup, else machine), machine, process (this kernel and its children) or container (the kernel's cgroup)"),
-        Setting("region", _optional(_text), "electricity region: FR, US-CA, CA-QC, gcp:europe-west1 … (default: world average)"),
-        Setting("intensity", _optional(_number("intensity", 0, MAX_G_PER_KWH)), "explicit carbon intensity in gCO2e/kWh (overrides region)"),
-        Setting("pue", _number("pue", 1.0, MAX_PUE), f"power usage effectiveness of the data centre (1.0–{MAX_PUE:g})"),
-        Setting("live", _optional(_choice("live", ("electricitymaps", "uk"))), "live intensity provider: electricitymaps (token in ELECTRICITYMAPS_TOKEN) or uk"),
-        Setting("zone", _optional(_text), "Electricity Maps zone for live=electricitymaps, e.g. US-CAL-CISO (default: the region's code)"),
+        Setting(
+            "interval", _number("interval", 0.05, 60), "sampling interval in seconds (0.05–60)"
+        ),
+        Setting(
+            "scope",
+            _choice("scope", SCOPES),
+            "auto (container inside a CPU- or memory-limited cgroup, else machine), machine, process (this kernel and its children) or container (the kernel's cgroup)",
+        ),
+        Setting(
+            "region",
+            _optional(_text),
+            "electricity region: FR, US-CA, CA-QC, gcp:europe-west1 … (default: world average)",
+        ),
+        Setting(
+            "intensity",
+            _optional(_number("intensity", 0, MAX_G_PER_KWH)),
+            "explicit carbon intensity in gCO2e/kWh (overrides region)",
+        ),
+        Setting(
+            "pue",
+            _number("pue", 1.0, MAX_PUE),
+            f"power usage effectiveness of the data centre (1.0–{MAX_PUE:g})",
+        ),
+        Setting(
+            "live",
+            _optional(_choice("live", ("electricitymaps", "uk"))),
+            "live intensity provider: electricitymaps (token in ELECTRICITYMAPS_TOKEN) or uk",
+        ),
+        Setting(
+            "zone",
+            _optional(_text),
+            "Electricity Maps zone for live=electricitymaps, e.g. US-CAL-CISO (default: the region's code)",
+        ),
         Setting("powercap_root", _text, "folder of the Linux powercap tree (RAPL)"),
-        Setting("cgroup_root", _text, "folder where the Linux cgroup hierarchies are mounted (container scope)"),
-        Setting("dmi_root", _text, "folder of the DMI files that name a cloud provider (AWS, GCP, Azure)"),
+        Setting(
+            "cgroup_root",
+            _text,
+            "folder where the Linux cgroup hierarchies are mounted (container scope)",
+        ),
+        Setting(
+            "dmi_root",
+            _text,
+            "folder of the DMI files that name a cloud provider (AWS, GCP, Azure)",
+        ),
         Setting("hwmon_root", _text, "folder of the Linux hwmon tree (Intel GPUs: i915, xe)"),
-        Setting("power", _power_overrides, "fixed wattage per component instead of measuring, e.g. cpu:15,ram:3"),
-        Setting("log_dir", _optional(_text), "folder of the session logs (JSON lines); none: keep records in memory only"),
-        Setting("store_source", _flag("store_source"), "also store each cell's source in the log (off: cells often hold secrets)"),
-        Setting("dask", _choice("dask", ("auto", "on", "off")), "measure the Dask cluster of this kernel's distributed.Client: auto (when there is one), on, off"),
-        Setting("mlflow", _choice("mlflow", ("auto", "off")), "log labelled windows and the session total to the active MLflow run: auto (when mlflow is imported and a run is active) or off"),
-        Setting("wandb", _choice("wandb", ("auto", "off")), "log labelled windows and the session total to the active Weights & Biases run: auto (when wandb is imported and a run is active) or off"),
-        Setting("embodied", _embodied, "embodied emissions for SCI: auto (this machine's row of data/embodied.csv, by DMI maker and model), none, kg CO2e or a table key"),
-        Setting("lifetime_years", _number("lifetime_years", 0.1, 50), "hardware lifetime over which embodied emissions are amortised in SCI (years; default 4)"),
+        Setting(
+            "power",
+            _power_overrides,
+            "fixed wattage per component instead of measuring, e.g. cpu:15,ram:3",
+        ),
+        Setting(
+            "log_dir",
+            _optional(_text),
+            "folder of the session logs (JSON lines); none: keep records in memory only",
+        ),
+        Setting(
+            "store_source",
+            _flag("store_source"),
+            "also store each cell's source in the log (off: cells often hold secrets)",
+        ),
+        Setting(
+            "dask",
+            _choice("dask", ("auto", "on", "off")),
+            "measure the Dask cluster of this kernel's distributed.Client: auto (when there is one), on, off",
+        ),
+        Setting(
+            "mlflow",
+            _choice("mlflow", ("auto", "off")),
+            "log labelled windows and the session total to the active MLflow run: auto (when mlflow is imported and a run is active) or off",
+        ),
+        Setting(
+            "wandb",
+            _choice("wandb", ("auto", "off")),
+            "log labelled windows and the session total to the active Weights & Biases run: auto (when wandb is imported and a run is active) or off",
+        ),
+        Setting(
+            "embodied",
+            _embodied,
+            "embodied emissions for SCI: auto (this machine's row of data/embodied.csv, by DMI maker and model), none, kg CO2e or a table key",
+        ),
+        Setting(
+            "lifetime_years",
+            _number("lifetime_years", 0.1, 50),
+            "hardware lifetime over which embodied emissions are amortised in SCI (years; default 4)",
+        ),
     )
 }
 
@@ -187,7 +265,9 @@ class Config:
         return dataclasses.replace(self, **parsed)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, problems: list[str] | None = None) -> Config:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, problems: list[str] | None = None
+    ) -> Config:
         """Defaults overridden by ``JUPYTER_CARBON_*`` variables.
 
         With ``problems`` given, a bad variable is reported there and ignored instead of raising.

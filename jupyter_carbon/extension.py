@@ -55,7 +55,9 @@ __all__ = ["load", "unload", "CarbonExtension", "get_extension"]
 
 _MAGIC_PREFIX = "%%carbon"
 
-_extensions: weakref.WeakKeyDictionary[InteractiveShell, CarbonExtension] = weakref.WeakKeyDictionary()
+_extensions: weakref.WeakKeyDictionary[InteractiveShell, CarbonExtension] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _magic_options(raw_cell: str) -> CellOptions | None:
@@ -64,7 +66,7 @@ def _magic_options(raw_cell: str) -> CellOptions | None:
     if not text.startswith(_MAGIC_PREFIX):
         return None
     first = text.split("\n", 1)[0]
-    rest = first[len(_MAGIC_PREFIX):]
+    rest = first[len(_MAGIC_PREFIX) :]
     if rest and not rest[0].isspace():
         return None  # %%carbonara
     try:
@@ -90,7 +92,9 @@ def _stacked_options(raw_cell: str) -> tuple[CellOptions, str] | None:
 
 
 def _status(result: ExecutionResult | None) -> str:
-    return status_of(getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None))
+    return status_of(
+        getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+    )
 
 
 class Claim(Enum):
@@ -111,14 +115,24 @@ class _Cell:
 
     __slots__ = ("info", "runner", "posted", "claims", "stacked", "result", "error")
 
-    def __init__(self, info: ExecutionInfo | None, runner: tuple[FrameType | None, bool], claims: Claim = Claim.NONE, stacked: str | None = None) -> None:
+    def __init__(
+        self,
+        info: ExecutionInfo | None,
+        runner: tuple[FrameType | None, bool],
+        claims: Claim = Claim.NONE,
+        stacked: str | None = None,
+    ) -> None:
         self.info = info
         # the run_cell_async frame running it (or None), and whether post_run_cell will follow
         self.runner, self.posted = runner
         self.claims = claims
-        self.stacked = stacked  # that stacked %%carbon cell's text, should %%capture run it as a cell
+        self.stacked = (
+            stacked  # that stacked %%carbon cell's text, should %%capture run it as a cell
+        )
         self.result: ExecutionResult | None = None  # IPython's result, once the cell has ended
-        self.error: BaseException | None = None  # raised by a claimed magic run (%%time may swallow it)
+        self.error: BaseException | None = (
+            None  # raised by a claimed magic run (%%time may swallow it)
+        )
 
 
 def _is_carbon_command(raw_cell: str) -> bool:
@@ -129,7 +143,9 @@ def _is_carbon_command(raw_cell: str) -> bool:
 
 def _cell_window(stack: list[Measurement], info: ExecutionInfo | None) -> Measurement | None:
     """The window of the IPython cell run with ``info`` (its ExecutionInfo), innermost first; None."""
-    return next((m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None)
+    return next(
+        (m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None
+    )
 
 
 class _ThreadCells(threading.local):
@@ -186,11 +202,20 @@ class CarbonExtension:
             if lines and lines[0].strip() and not lines[0].startswith(_MAGIC_PREFIX):
                 return lines  # most cells: first line is code
             index = next((i for i, line in enumerate(lines) if line.strip()), None)
-            if index is not None and lines[index].startswith(_MAGIC_PREFIX) and _magic_options(lines[index]) is not None and hooks_will_run():
-                self._local.stripped = "".join(lines)  # its magic will not run: the hooks measure it
+            if (
+                index is not None
+                and lines[index].startswith(_MAGIC_PREFIX)
+                and _magic_options(lines[index]) is not None
+                and hooks_will_run()
+            ):
+                self._local.stripped = "".join(
+                    lines
+                )  # its magic will not run: the hooks measure it
                 following = next((line for line in lines[index + 1 :] if line.strip()), "")
                 if following.startswith("%%"):
-                    return lines[:index] + lines[index + 1 :]  # %%carbon then %%capture, %%timeit, ...
+                    return (
+                        lines[:index] + lines[index + 1 :]
+                    )  # %%carbon then %%capture, %%timeit, ...
                 return lines[:index] + ["#" + lines[index]] + lines[index + 1 :]
         except Exception as exc:
             self.report("reading the %%carbon line", exc)
@@ -227,13 +252,19 @@ class CarbonExtension:
     @staticmethod
     def _runs_stacked(stack: list[Measurement], raw_cell: str) -> bool:
         cell = stack[-1].owner
-        return type(cell) is _Cell and cell.stacked is not None and cell.stacked == raw_cell.strip("\n")
+        return (
+            type(cell) is _Cell
+            and cell.stacked is not None
+            and cell.stacked == raw_cell.strip("\n")
+        )
 
     def _stripped(self, raw_cell: str) -> bool:
         """Whether the transform took the ``%%carbon`` line out of this cell (else IPython will
         call the cell magic, which then runs inside this cell's window: see ``open_magic``)."""
         stripped, self._local.stripped = self._local.stripped, None
-        return stripped is not None and stripped == (raw_cell if raw_cell.endswith("\n") else raw_cell + "\n")
+        return stripped is not None and stripped == (
+            raw_cell if raw_cell.endswith("\n") else raw_cell + "\n"
+        )
 
     def _cell_number(self) -> int | None:
         """This cell's number as shown in ``In[n]``, for the live view.
@@ -252,8 +283,23 @@ class CarbonExtension:
         meta: dict[str, Any] = {"kind": "auto" if compact else "cell", "cell": self._cell_number()}
         if options is not None:
             meta.update(items=options.items, task=options.task, scope=options.scope)
-        view = None if quiet else make_view(self.shell, self.session, compact=compact, label=options.label if options else None, **meta)
-        measurement = self.session.open(options.label if options else None, listener=view.on_progress if view else None, owner=owner, **meta)
+        view = (
+            None
+            if quiet
+            else make_view(
+                self.shell,
+                self.session,
+                compact=compact,
+                label=options.label if options else None,
+                **meta,
+            )
+        )
+        measurement = self.session.open(
+            options.label if options else None,
+            listener=view.on_progress if view else None,
+            owner=owner,
+            **meta,
+        )
         measurement.view = view
         return measurement
 
@@ -305,7 +351,9 @@ class CarbonExtension:
             return
         self._show(measurement, measurement.record)
 
-    def _close(self, stack: list[Measurement], measurement: Measurement, result: ExecutionResult | None) -> None:
+    def _close(
+        self, stack: list[Measurement], measurement: Measurement, result: ExecutionResult | None
+    ) -> None:
         self._close_inside(stack, measurement)
         cell = measurement.owner
         status = _status(result)
@@ -328,7 +376,9 @@ class CarbonExtension:
         while stack and stack[-1] is not outer:
             self.session.cut_short(stack[-1], "still open when the cell around it ended")
 
-    def _close_stale(self, stack: list[Measurement], result: ExecutionResult | None = None) -> Measurement | None:
+    def _close_stale(
+        self, stack: list[Measurement], result: ExecutionResult | None = None
+    ) -> Measurement | None:
         """Close the cells of this thread that are over although IPython did not say so (their
         ``run_cell_async`` is no longer running: it raised, or ran without ``post_run_cell``).
 
@@ -346,13 +396,28 @@ class CarbonExtension:
                 running = frames_on_stack()
             if id(cell.runner) in running:
                 break  # this cell is still running, and so are those it runs in
-            if cell.result is None and matched is None and result is not None and cell.info is not None and getattr(result.info, "raw_cell", None) == cell.info.raw_cell:
+            if (
+                cell.result is None
+                and matched is None
+                and result is not None
+                and cell.info is not None
+                and getattr(result.info, "raw_cell", None) == cell.info.raw_cell
+            ):
                 self._close(stack, measurement, result)
                 matched = measurement
             else:
                 self._close_inside(stack, measurement)
-                why = "IPython did not report the end of this cell" if cell.result is None else "IPython sent no post_run_cell for this cell"
-                self.session.stop(measurement, status=_status(cell.result), cell=getattr(cell.result, "execution_count", None), flags=(f"{CUT_SHORT}: {why}; it ended when this was noticed",))
+                why = (
+                    "IPython did not report the end of this cell"
+                    if cell.result is None
+                    else "IPython sent no post_run_cell for this cell"
+                )
+                self.session.stop(
+                    measurement,
+                    status=_status(cell.result),
+                    cell=getattr(cell.result, "execution_count", None),
+                    flags=(f"{CUT_SHORT}: {why}; it ended when this was noticed",),
+                )
         return matched
 
     # --- the cell magic's own path ------------------------------------------------------------------
@@ -365,7 +430,9 @@ class CarbonExtension:
             cell = current.owner if current is not None else None
             if type(cell) is _Cell and cell.claims is not Claim.NONE:
                 if cell.claims is Claim.ONCE:
-                    cell.claims = Claim.NONE  # a %%carbon called inside the body gets its own window
+                    cell.claims = (
+                        Claim.NONE
+                    )  # a %%carbon called inside the body gets its own window
                 return None
             return self._open(options)
         except Exception as exc:
@@ -426,7 +493,10 @@ def unload(shell: Any) -> None:
     ext = _extensions.pop(shell, None)
     if ext is None:
         return
-    for name, callback in (("pre_run_cell", ext.pre_run_cell), ("post_run_cell", ext.post_run_cell)):
+    for name, callback in (
+        ("pre_run_cell", ext.pre_run_cell),
+        ("post_run_cell", ext.post_run_cell),
+    ):
         try:
             shell.events.unregister(name, callback)
         except ValueError:

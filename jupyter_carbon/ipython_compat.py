@@ -42,7 +42,13 @@ from typing import Any
 
 from .diagnostics import Diagnostics, show
 
-__all__ = ["counts_before_hook", "hooks_will_run", "cell_runner", "frames_on_stack", "queue_display"]
+__all__ = [
+    "counts_before_hook",
+    "hooks_will_run",
+    "cell_runner",
+    "frames_on_stack",
+    "queue_display",
+]
 
 
 @cache
@@ -139,11 +145,15 @@ def queue_display(data: dict[str, str], transient: dict[str, str], update: bool)
         return False
     if getattr(pub, "_hooks", None) != [] or getattr(pub, "store_display_history", False):
         return False  # a capture in this thread, or a history to keep: IPython's way does both
-    streams = [s for s in (sys.stdout, sys.stderr) if getattr(s, "pub_thread", None) is not None]  # ipykernel's streams
+    streams = [
+        s for s in (sys.stdout, sys.stderr) if getattr(s, "pub_thread", None) is not None
+    ]  # ipykernel's streams
     if any(getattr(s, "pub_thread", None) is not io_thread for s in streams):
         return False
     msg_type = "update_display_data" if update else "display_data"
-    msg = session.msg(msg_type, {"data": data, "metadata": {}, "transient": transient}, parent=pub.parent_header)
+    msg = session.msg(
+        msg_type, {"data": data, "metadata": {}, "transient": transient}, parent=pub.parent_header
+    )
     topic = pub.topic
 
     def send_after_the_streams() -> None:  # on the IO thread

@@ -53,7 +53,17 @@ class CarbonBudgetWarning(UserWarning):
     """A tracked loop is predicted to exceed (or has exceeded) its carbon or energy budget."""
 
 
-def track_iter(iterable: Iterable[Any], total: int | None = None, label: str | None = None, *, budget_g: float | None = None, budget_kwh: float | None = None, stop_at_budget: bool = False, session: Any = None, every_s: float | None = None) -> TrackedIter:
+def track_iter(
+    iterable: Iterable[Any],
+    total: int | None = None,
+    label: str | None = None,
+    *,
+    budget_g: float | None = None,
+    budget_kwh: float | None = None,
+    stop_at_budget: bool = False,
+    session: Any = None,
+    every_s: float | None = None,
+) -> TrackedIter:
     """Wrap ``iterable`` like tqdm and predict the loop's total energy, CO2e and time left.
 
     ``total`` defaults to ``len(iterable)``; without one the rate (energy per iteration and per
@@ -63,13 +73,27 @@ def track_iter(iterable: Iterable[Any], total: int | None = None, label: str | N
     (``extra["loop"]["stopped_at_budget"]``). ``session`` defaults to the cell's (when measured)
     or the process-wide one.
     """
-    return TrackedIter(iterable, total, label, budget_g=budget_g, budget_kwh=budget_kwh, stop_at_budget=stop_at_budget, session=session, every_s=every_s)
+    return TrackedIter(
+        iterable,
+        total,
+        label,
+        budget_g=budget_g,
+        budget_kwh=budget_kwh,
+        stop_at_budget=stop_at_budget,
+        session=session,
+        every_s=every_s,
+    )
 
 
 def _positive(name: str, value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+        or not math.isfinite(value)
+    ):
         raise ValueError(f"{name}={value!r}: expected a positive number")
     return float(value)
 
@@ -79,7 +103,18 @@ class TrackedIter:
     :class:`~jupyter_carbon.predict.Estimate`, ``loop`` the dict recorded, ``record`` the own
     window's record (None when attached to a cell)."""
 
-    def __init__(self, iterable: Iterable[Any], total: int | None = None, label: str | None = None, *, budget_g: float | None = None, budget_kwh: float | None = None, stop_at_budget: bool = False, session: Any = None, every_s: float | None = None) -> None:
+    def __init__(
+        self,
+        iterable: Iterable[Any],
+        total: int | None = None,
+        label: str | None = None,
+        *,
+        budget_g: float | None = None,
+        budget_kwh: float | None = None,
+        stop_at_budget: bool = False,
+        session: Any = None,
+        every_s: float | None = None,
+    ) -> None:
         if total is None:
             try:
                 total = len(iterable)  # type: ignore[arg-type]
@@ -91,7 +126,9 @@ class TrackedIter:
         self.budget_g = _positive("budget_g", budget_g)
         self.budget_kwh = _positive("budget_kwh", budget_kwh)
         if stop_at_budget and self.budget_g is None and self.budget_kwh is None:
-            raise ValueError("stop_at_budget=True needs a budget: pass budget_g= (g CO2e) or budget_kwh=")
+            raise ValueError(
+                "stop_at_budget=True needs a budget: pass budget_g= (g CO2e) or budget_kwh="
+            )
         self.stop_at_budget = bool(stop_at_budget)
         self.every_s = _positive("every_s", every_s)
         self.session = session
@@ -129,10 +166,14 @@ class TrackedIter:
 
     def __iter__(self) -> Iterator[Any]:
         if self._started:
-            raise RuntimeError("a track_iter object runs once; call jupyter_carbon.track_iter() again for another loop")
+            raise RuntimeError(
+                "a track_iter object runs once; call jupyter_carbon.track_iter() again for another loop"
+            )
         self._started = True
         gen = self._run()
-        self._gen = weakref.ref(gen)  # a strong reference would keep the generator alive after `break`
+        self._gen = weakref.ref(
+            gen
+        )  # a strong reference would keep the generator alive after `break`
         return gen
 
     def _run(self) -> Iterator[Any]:
@@ -140,7 +181,9 @@ class TrackedIter:
             self._begin()
         except Exception as exc:  # never break the user's loop: run it unmeasured
             self.measurement = None
-            _report(f"jupyter_carbon: could not start measuring the loop ({type(exc).__name__}: {exc}); it runs unmeasured")
+            _report(
+                f"jupyter_carbon: could not start measuring the loop ({type(exc).__name__}: {exc}); it runs unmeasured"
+            )
             yield from self.iterable
             return
         ended, n = "left early", 0
@@ -238,7 +281,13 @@ class TrackedIter:
             n = self.n
             self.predictor.add(n, elapsed_s, energy)
             est = self.estimate = self.predictor.estimate(self._g_per_kwh, self._pue)
-            if est is not None and est.is_prediction and (self._recorded is None or (self._recorded.fraction or 0.0) < RECORD_AT_FRACTION):
+            if (
+                est is not None
+                and est.is_prediction
+                and (
+                    self._recorded is None or (self._recorded.fraction or 0.0) < RECORD_AT_FRACTION
+                )
+            ):
                 self._recorded = est
             later = [k for k in EARLY_SAMPLES if k > n]
             self._next_n = later[0] if later else math.inf
@@ -247,7 +296,11 @@ class TrackedIter:
             budget_j = self._budget_j
             if budget_j is not None and est is not None:
                 predicted_j = est.predicted_energy_j
-                over = energy_j >= budget_j or (predicted_j is not None and predicted_j > budget_j and self.predictor.checkpoints >= 3)
+                over = energy_j >= budget_j or (
+                    predicted_j is not None
+                    and predicted_j > budget_j
+                    and self.predictor.checkpoints >= 3
+                )
                 if over and not self._warned and budget_j < math.inf:
                     self._warned, warning = True, self._budget_message(est)
                 rate_j = est.energy_per_iteration_j
@@ -255,34 +308,62 @@ class TrackedIter:
                     if energy_j + rate_j > budget_j:
                         self.stopped_at_budget = stop = True
                     elif rate_j > 0:
-                        self._next_n = min(self._next_n, n + max(1, int((budget_j - energy_j) // rate_j)))
+                        self._next_n = min(
+                            self._next_n, n + max(1, int((budget_j - energy_j) // rate_j))
+                        )
             if est is not None:
-                self._show(format_estimate(est) + (" — over budget" if self._warned else ""), elapsed_s)
+                self._show(
+                    format_estimate(est) + (" — over budget" if self._warned else ""), elapsed_s
+                )
             return stop, warning
         except Exception as exc:  # never break the user's loop: report once, stop predicting
             self._next_n = self._next_t = math.inf
-            _report(f"jupyter_carbon: loop prediction failed ({type(exc).__name__}: {exc}); the loop goes on unmeasured by track_iter")
+            _report(
+                f"jupyter_carbon: loop prediction failed ({type(exc).__name__}: {exc}); the loop goes on unmeasured by track_iter"
+            )
             return False, None
 
     def _budget_message(self, est: Estimate) -> str:
         name = f"loop {self.label!r}" if self.label else "the loop"
-        budget = " and ".join(x for x in (self.budget_g and format_co2e(self.budget_g), self.budget_kwh and format_energy(self.budget_kwh * J_PER_KWH)) if x)
+        budget = " and ".join(
+            x
+            for x in (
+                self.budget_g and format_co2e(self.budget_g),
+                self.budget_kwh and format_energy(self.budget_kwh * J_PER_KWH),
+            )
+            if x
+        )
         if est.predicted is not None:  # a prediction
             p = est.predicted
-            what = f"is predicted to use {format_energy(p.energy_j)} ({format_energy(p.low_j)}–{format_energy(p.high_j)})" + (f", {format_co2e(est.predicted_co2e.co2e_g)}" if est.predicted_co2e is not None else "")
+            what = (
+                f"is predicted to use {format_energy(p.energy_j)} ({format_energy(p.low_j)}–{format_energy(p.high_j)})"
+                + (
+                    f", {format_co2e(est.predicted_co2e.co2e_g)}"
+                    if est.predicted_co2e is not None
+                    else ""
+                )
+            )
         else:
             what = f"has used {format_energy(est.energy_j)} after {est.iterations} iterations"
-        then = "it will stop at the budget" if self.stop_at_budget else "stop it, or pass stop_at_budget=True to end it at the budget"
+        then = (
+            "it will stop at the budget"
+            if self.stop_at_budget
+            else "stop it, or pass stop_at_budget=True to end it at the budget"
+        )
         return f"jupyter_carbon: {name} {what}, over its budget of {budget}; {then}"
 
     def _show(self, line: str, elapsed_s: float) -> None:
         view = self._view
         if view is not None and not isinstance(view, TextView):
-            view.note(line, key=id(self))  # the notebook view stores it (cheap); replaces this loop's last line
+            view.note(
+                line, key=id(self)
+            )  # the notebook view stores it (cheap); replaces this loop's last line
             return
         if self.measurement is not None and view is None and not self._own:
             return  # a --quiet cell
-        if self._last_text_s is None and (elapsed_s < self._every_s or self.predictor.checkpoints < 3):
+        if self._last_text_s is None and (
+            elapsed_s < self._every_s or self.predictor.checkpoints < 3
+        ):
             return  # too early or too short a loop to be worth a line
         if self._last_text_s is not None and elapsed_s - self._last_text_s < TEXT_EVERY_S:
             return
@@ -324,11 +405,24 @@ class TrackedIter:
             try:
                 self.record = self.session.stop(self.measurement, status=status)
             except Exception as exc:
-                _report(f"jupyter_carbon: could not close the loop's measurement ({type(exc).__name__}: {exc})")
+                _report(
+                    f"jupyter_carbon: could not close the loop's measurement ({type(exc).__name__}: {exc})"
+                )
         if self.stopped_at_budget:
-            _report(f"jupyter_carbon: {self.label or 'loop'} stopped at its budget after {self.n}" + (f" of {self.total}" if self.total is not None else "") + f" iterations ({format_energy(actual_j)})")
+            _report(
+                f"jupyter_carbon: {self.label or 'loop'} stopped at its budget after {self.n}"
+                + (f" of {self.total}" if self.total is not None else "")
+                + f" iterations ({format_energy(actual_j)})"
+            )
         elif self._last_text_s is not None:
-            _report(f"{self.label or 'loop'}: {self.n} iterations, {format_energy(actual_j)}" + (f" (predicted {format_energy(rec.predicted_energy_j)} at {rec.fraction or 0.0:.0%})" if rec and rec.predicted_energy_j is not None else ""))
+            _report(
+                f"{self.label or 'loop'}: {self.n} iterations, {format_energy(actual_j)}"
+                + (
+                    f" (predicted {format_energy(rec.predicted_energy_j)} at {rec.fraction or 0.0:.0%})"
+                    if rec and rec.predicted_energy_j is not None
+                    else ""
+                )
+            )
 
 
 def _report(line: str) -> None:

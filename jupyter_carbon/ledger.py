@@ -166,7 +166,13 @@ class Ledger:
         self.records.append(record)
         return record
 
-    def totals(self, now: Snapshot | None = None, g_per_kwh: float = 0.0, pue: float = 1.0, extra_cells: int = 0) -> SessionTotals:
+    def totals(
+        self,
+        now: Snapshot | None = None,
+        g_per_kwh: float = 0.0,
+        pue: float = 1.0,
+        extra_cells: int = 0,
+    ) -> SessionTotals:
         """Session totals so far, including the open union segment up to ``now`` when given."""
         u = self._union
         energy, co2e, duration = u.energy, u.co2e_g, u.duration_s
@@ -190,7 +196,9 @@ class Ledger:
             energy += end.readings[i] - start.readings[i]
         return energy
 
-    def _devices(self, start: Snapshot, end: Snapshot, indices: tuple[int, ...]) -> tuple[list[DeviceEnergy], tuple[str, ...]]:
+    def _devices(
+        self, start: Snapshot, end: Snapshot, indices: tuple[int, ...]
+    ) -> tuple[list[DeviceEnergy], tuple[str, ...]]:
         """Each device's energy over the window, and the short-window flags."""
         duration = end.time_s - start.time_s
         devices: list[DeviceEnergy] = []
@@ -200,7 +208,10 @@ class Ledger:
             band = end.readings[i] - start.readings[i]  # a model's readings carry its own band
             energy = band.energy_j
             method, measured = source.method, source.measured
-            if measured and (duration <= 0.0 or (energy > 0.0 and duration >= getattr(source, "resolution_s", 0.0))):
+            if measured and (
+                duration <= 0.0
+                or (energy > 0.0 and duration >= getattr(source, "resolution_s", 0.0))
+            ):
                 band = Energy.exact(energy)  # a measured reading is its own band
             elif measured:  # a counter that did not move, or a window shorter than it resolves: never a silent 0 J
                 power_w = end.power_w[i]

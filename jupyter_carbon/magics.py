@@ -70,7 +70,9 @@ class Carbon(Configurable):
     pue = Float(_DEFAULT.pue, help=SETTINGS["pue"].help).tag(config=True)
     live = Unicode("", help=SETTINGS["live"].help).tag(config=True)
     zone = Unicode("", help=SETTINGS["zone"].help).tag(config=True)
-    powercap_root = Unicode(_DEFAULT.powercap_root, help=SETTINGS["powercap_root"].help).tag(config=True)
+    powercap_root = Unicode(_DEFAULT.powercap_root, help=SETTINGS["powercap_root"].help).tag(
+        config=True
+    )
     cgroup_root = Unicode(_DEFAULT.cgroup_root, help=SETTINGS["cgroup_root"].help).tag(config=True)
     dmi_root = Unicode(_DEFAULT.dmi_root, help=SETTINGS["dmi_root"].help).tag(config=True)
     hwmon_root = Unicode(_DEFAULT.hwmon_root, help=SETTINGS["hwmon_root"].help).tag(config=True)
@@ -81,17 +83,23 @@ class Carbon(Configurable):
     mlflow = Unicode(_DEFAULT.mlflow, help=SETTINGS["mlflow"].help).tag(config=True)
     wandb = Unicode(_DEFAULT.wandb, help=SETTINGS["wandb"].help).tag(config=True)
     embodied = Unicode(_DEFAULT.embodied, help=SETTINGS["embodied"].help).tag(config=True)
-    lifetime_years = Float(_DEFAULT.lifetime_years, help=SETTINGS["lifetime_years"].help).tag(config=True)
+    lifetime_years = Float(_DEFAULT.lifetime_years, help=SETTINGS["lifetime_years"].help).tag(
+        config=True
+    )
 
     def __init__(self, extension: CarbonExtension | None = None, **kwargs: Any) -> None:
-        self.extension: CarbonExtension | None = None  # config applied by the base class must not reach a session yet
+        self.extension: CarbonExtension | None = (
+            None  # config applied by the base class must not reach a session yet
+        )
         super().__init__(**kwargs)
         self.extension = extension
         # Values from ipython_config.py (self.config) apply on top of the environment.
         section = self.config.get("Carbon", {}) if self.config else {}
         if extension is not None and section:
             try:
-                extension.session.configure(**{k: self._value(k, v) for k, v in section.items() if k in SETTINGS})
+                extension.session.configure(
+                    **{k: self._value(k, v) for k, v in section.items() if k in SETTINGS}
+                )
             except ConfigError as exc:
                 extension.session.problem(f"ignored Carbon settings in the IPython config: {exc}")
 
@@ -177,7 +185,11 @@ class CarbonMagics(Magics):
     def _cmd_on(self, command: LineCommand) -> None:
         self.extension.auto = True
         self.extension.auto_quiet = "--quiet" in command.args
-        print("jupyter_carbon: measuring every cell" + (" without display" if self.extension.auto_quiet else "") + " (%carbon off to stop)")
+        print(
+            "jupyter_carbon: measuring every cell"
+            + (" without display" if self.extension.auto_quiet else "")
+            + " (%carbon off to stop)"
+        )
 
     def _cmd_off(self, command: LineCommand) -> None:
         self.extension.auto = False
@@ -192,7 +204,9 @@ class CarbonMagics(Magics):
     def _cmd_reset(self, command: LineCommand) -> None:
         count = len(self.session.records)
         self.session.reset()
-        print(f"jupyter_carbon: forgot {count} records of this session (the log on disk keeps them)")
+        print(
+            f"jupyter_carbon: forgot {count} records of this session (the log on disk keeps them)"
+        )
 
     def _cmd_help(self, command: LineCommand) -> None:
         print(HELP)
@@ -209,11 +223,17 @@ class CarbonMagics(Magics):
         seconds = command.seconds if command.seconds is not None else 10.0
 
         def progress(done: float, total: float) -> None:
-            print(f"\rmeasuring idle power: {done:.0f}/{total:.0f} s — keep the machine idle", end="", flush=True)
+            print(
+                f"\rmeasuring idle power: {done:.0f}/{total:.0f} s — keep the machine idle",
+                end="",
+                flush=True,
+            )
 
         baseline = measure_baseline(self.session, seconds, progress=progress)
         parts = ", ".join(f"{k.upper()} {format_power(v)}" for k, v in baseline.items())
-        print(f"\rjupyter_carbon: idle baseline {parts} (total {format_power(sum(baseline.values()))}); records now also show energy above it (marginal)")
+        print(
+            f"\rjupyter_carbon: idle baseline {parts} (total {format_power(sum(baseline.values()))}); records now also show energy above it (marginal)"
+        )
 
     def _cmd_history(self, command: LineCommand) -> None:
         print_history(self.session)

@@ -12,10 +12,29 @@ from dataclasses import dataclass, field
 from .config import SCOPES
 from .formats.options import FORMATS, PublishError, parse_publish_args
 
-__all__ = ["ParseError", "CellOptions", "LineCommand", "parse_cell_line", "parse_line", "SUBCOMMANDS", "CELL_USAGE"]
+__all__ = [
+    "ParseError",
+    "CellOptions",
+    "LineCommand",
+    "parse_cell_line",
+    "parse_line",
+    "SUBCOMMANDS",
+    "CELL_USAGE",
+]
 
 CELL_USAGE = "%%carbon [--label TEXT] [--items N] [--task NAME] [--quiet] [--scope auto|machine|process|container]"
-SUBCOMMANDS = ("on", "off", "status", "summary", "reset", "help", "config", "baseline", "history", "export")
+SUBCOMMANDS = (
+    "on",
+    "off",
+    "status",
+    "summary",
+    "reset",
+    "help",
+    "config",
+    "baseline",
+    "history",
+    "export",
+)
 
 
 class ParseError(ValueError):
@@ -44,20 +63,31 @@ def _split(line: str, what: str) -> list[str]:
     try:
         return shlex.split(line)
     except ValueError as exc:  # unbalanced quotes
-        raise ParseError(f"cannot parse {what} line: {exc}; quote values like --label \"my label\"") from None
+        raise ParseError(
+            f'cannot parse {what} line: {exc}; quote values like --label "my label"'
+        ) from None
 
 
 def positive_int(name: str, text: str) -> int:
     try:
         value = int(text.replace("_", "").replace(",", ""))
     except ValueError:
-        raise ParseError(f"{name} {text!r} is not a whole number; expected a positive count such as {name} 1000") from None
+        raise ParseError(
+            f"{name} {text!r} is not a whole number; expected a positive count such as {name} 1000"
+        ) from None
     if value <= 0:
         raise ParseError(f"{name} {text!r} must be positive; expected a count such as {name} 1000")
     return value
 
 
-_CELL_OPTIONS = {"--label": "label", "-l": "label", "--items": "items", "-n": "items", "--task": "task", "--scope": "scope"}
+_CELL_OPTIONS = {
+    "--label": "label",
+    "-l": "label",
+    "--items": "items",
+    "-n": "items",
+    "--task": "task",
+    "--scope": "scope",
+}
 _CELL_FLAGS = {"--quiet": "quiet", "-q": "quiet", "--help": "help", "-h": "help"}
 
 
@@ -86,14 +116,18 @@ def parse_cell_line(line: str) -> CellOptions:
     if "items" in values:
         values["items"] = positive_int("--items", str(values["items"]))
     if "scope" in values and values["scope"] not in SCOPES:
-        raise ParseError(f"--scope {values['scope']!r} is not valid; choose one of: {', '.join(SCOPES)}")
+        raise ParseError(
+            f"--scope {values['scope']!r} is not valid; choose one of: {', '.join(SCOPES)}"
+        )
     if "task" in values:
         from .reference import reference_tasks, resolve_task
 
         try:
             values["task"] = resolve_task(str(values["task"]))
         except ValueError:
-            raise ParseError(f"--task {values['task']!r} is not known; choose one of: {', '.join(reference_tasks())}") from None
+            raise ParseError(
+                f"--task {values['task']!r} is not known; choose one of: {', '.join(reference_tasks())}"
+            ) from None
     return CellOptions(**values)  # type: ignore[arg-type]
 
 
@@ -103,7 +137,9 @@ def parse_line(line: str) -> LineCommand:
         return LineCommand("status")
     name, args = tokens[0].lower(), tokens[1:]
     if name not in SUBCOMMANDS:
-        raise ParseError(f"unknown %carbon subcommand {tokens[0]!r}; choose one of: {', '.join(SUBCOMMANDS)}")
+        raise ParseError(
+            f"unknown %carbon subcommand {tokens[0]!r}; choose one of: {', '.join(SUBCOMMANDS)}"
+        )
     if name == "on" and args in (["--quiet"], ["-q"]):
         return LineCommand(name, ("--quiet",))
     if name in ("on", "off", "status", "summary", "reset", "help", "history") and args:
@@ -113,17 +149,23 @@ def parse_line(line: str) -> LineCommand:
         for arg in args:
             key, eq, value = arg.partition("=")
             if not eq or not key:
-                raise ParseError(f"%carbon config expects key=value pairs, got {arg!r}; e.g. %carbon config region=FR interval=0.5")
+                raise ParseError(
+                    f"%carbon config expects key=value pairs, got {arg!r}; e.g. %carbon config region=FR interval=0.5"
+                )
             settings[key.strip()] = value
         return LineCommand(name, tuple(args), settings)
     if name == "baseline":
         if len(args) > 1:
-            raise ParseError("%carbon baseline takes at most one argument: the seconds to measure (default 10)")
+            raise ParseError(
+                "%carbon baseline takes at most one argument: the seconds to measure (default 10)"
+            )
         if args:
             try:
                 seconds = float(args[0])
             except ValueError:
-                raise ParseError(f"%carbon baseline {args[0]!r}: expected seconds, e.g. %carbon baseline 10") from None
+                raise ParseError(
+                    f"%carbon baseline {args[0]!r}: expected seconds, e.g. %carbon baseline 10"
+                ) from None
             if not 1 <= seconds <= 600:
                 raise ParseError(f"%carbon baseline {args[0]!r}: expected 1–600 seconds")
             return LineCommand(name, tuple(args), seconds=seconds)
@@ -134,5 +176,7 @@ def parse_line(line: str) -> LineCommand:
             raise ParseError(str(exc)) from None
         return LineCommand(name, tuple(args))
     if name == "export" and len(args) != 1:
-        raise ParseError(f"%carbon export takes one path ending in .csv or .json, e.g. %carbon export carbon.csv, or one of: {', '.join(FORMATS)}")
+        raise ParseError(
+            f"%carbon export takes one path ending in .csv or .json, e.g. %carbon export carbon.csv, or one of: {', '.join(FORMATS)}"
+        )
     return LineCommand(name, tuple(args))

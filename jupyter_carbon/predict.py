@@ -51,7 +51,16 @@ from .energy import Co2e, Energy
 from .intensity.emissions import co2e_g
 from .units import format_co2e, format_duration, format_energy, format_power
 
-__all__ = ["Checkpoint", "Estimate", "LoopPredictor", "t_quantile", "format_estimate", "CONFIDENCE", "PRIOR_CV", "PRIOR_INTERVALS"]
+__all__ = [
+    "Checkpoint",
+    "Estimate",
+    "LoopPredictor",
+    "t_quantile",
+    "format_estimate",
+    "CONFIDENCE",
+    "PRIOR_CV",
+    "PRIOR_INTERVALS",
+]
 
 #: Two-sided confidence of the statistical part of the range.
 CONFIDENCE = 0.95
@@ -142,8 +151,12 @@ class LoopPredictor:
     """Accumulates checkpoints of one loop and estimates its footprint; see the module docstring."""
 
     def __init__(self, total: int | None = None) -> None:
-        if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 0):
-            raise ValueError(f"total={total!r}: expected a whole number of iterations >= 0, or None")
+        if total is not None and (
+            isinstance(total, bool) or not isinstance(total, int) or total < 0
+        ):
+            raise ValueError(
+                f"total={total!r}: expected a whole number of iterations >= 0, or None"
+            )
         self.total = total
         self._points: list[Checkpoint] = [Checkpoint(0, 0.0, Energy.ZERO)]
 
@@ -174,7 +187,10 @@ class LoopPredictor:
 
     def _intervals(self) -> list[tuple[int, float, float]]:
         """(Δn, Δt, ΔE) per batch: short intervals merged into the next one, then ⌈√m⌉ batches."""
-        raw = [(b.iterations - a.iterations, b.elapsed_s - a.elapsed_s, b.energy_j - a.energy_j) for a, b in zip(self._points, self._points[1:])]
+        raw = [
+            (b.iterations - a.iterations, b.elapsed_s - a.elapsed_s, b.energy_j - a.energy_j)
+            for a, b in zip(self._points, self._points[1:])
+        ]
         if len(raw) < 3:
             return raw
         threshold_s = SHORT_INTERVAL_FRACTION * median(dt for _, dt, _ in raw)
@@ -198,7 +214,9 @@ class LoopPredictor:
         batches = []
         for k in range(b):
             chunk = merged[k * m // b : (k + 1) * m // b]
-            batches.append((sum(c[0] for c in chunk), sum(c[1] for c in chunk), sum(c[2] for c in chunk)))
+            batches.append(
+                (sum(c[0] for c in chunk), sum(c[1] for c in chunk), sum(c[2] for c in chunk))
+            )
         return batches
 
     def _drift_per_iteration_j(self, rate_j: float) -> float:
@@ -219,7 +237,16 @@ class LoopPredictor:
         power_w = last.energy_j / last.elapsed_s if last.elapsed_s > 0 else math.nan
         per_iter_g = co2e_g(max(rate_j, 0.0), g_per_kwh, pue) if g_per_kwh is not None else None
         intervals = self._intervals()
-        base: dict[str, Any] = dict(iterations=n, elapsed_s=last.elapsed_s, energy_j=last.energy_j, energy_per_iteration_j=rate_j, power_w=power_w, seconds_per_iteration=last.elapsed_s / n, intervals=len(intervals), co2e_per_iteration_g=per_iter_g)
+        base: dict[str, Any] = dict(
+            iterations=n,
+            elapsed_s=last.elapsed_s,
+            energy_j=last.energy_j,
+            energy_per_iteration_j=rate_j,
+            power_w=power_w,
+            seconds_per_iteration=last.elapsed_s / n,
+            intervals=len(intervals),
+            co2e_per_iteration_g=per_iter_g,
+        )
         if self.total is None:
             return Estimate(**base)
         remaining = max(0, self.total - n)
@@ -229,7 +256,10 @@ class LoopPredictor:
         df = m - 1 + PRIOR_INTERVALS
         var_j2 = (PRIOR_INTERVALS * prior_var_j2 + ss) / df
         sd_j = math.sqrt(var_j2 * (remaining**2 / n + remaining))
-        half_j = t_quantile(0.5 + CONFIDENCE / 2, df) * sd_j + self._drift_per_iteration_j(rate_j) * remaining
+        half_j = (
+            t_quantile(0.5 + CONFIDENCE / 2, df) * sd_j
+            + self._drift_per_iteration_j(rate_j) * remaining
+        )
         future_j = rate_j * remaining
         spent = last.energy
         low_ratio = spent.low_j / spent.energy_j if spent.energy_j > 0 else 1.0
@@ -241,7 +271,10 @@ class LoopPredictor:
         )
         predicted_co2e = None
         if g_per_kwh is not None:
-            co2e = [co2e_g(max(e, 0.0), g_per_kwh, pue) for e in (predicted.energy_j, predicted.low_j, predicted.high_j)]
+            co2e = [
+                co2e_g(max(e, 0.0), g_per_kwh, pue)
+                for e in (predicted.energy_j, predicted.low_j, predicted.high_j)
+            ]
             predicted_co2e = Co2e(*co2e)
         return Estimate(
             **base,
@@ -261,6 +294,10 @@ def format_estimate(estimate: Estimate) -> str:
         p = e.predicted
         co2e = f", {format_co2e(e.predicted_co2e.co2e_g)}" if e.predicted_co2e is not None else ""
         return f"predicted total: {format_energy(p.energy_j)} ({format_energy(p.low_j)}–{format_energy(p.high_j)}){co2e}, ~{format_duration(e.remaining_s)} left"
-    co2e = f", {format_co2e(e.co2e_per_iteration_g)}/iteration" if e.co2e_per_iteration_g is not None else ""
+    co2e = (
+        f", {format_co2e(e.co2e_per_iteration_g)}/iteration"
+        if e.co2e_per_iteration_g is not None
+        else ""
+    )
     power = f", {format_power(e.power_w)}" if math.isfinite(e.power_w) else ""
     return f"rate: {format_energy(e.energy_per_iteration_j)}/iteration{power}{co2e} ({e.iterations} iterations in {format_duration(e.elapsed_s)})"

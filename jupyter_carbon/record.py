@@ -23,7 +23,16 @@ from .sources.base import COMPONENTS
 from .textsafe import visible
 from .units import co2e_g_from_j
 
-__all__ = ["DeviceEnergy", "ComponentEnergy", "SessionTotals", "WindowRecord", "Timeline", "RECORD_SCHEMA", "RecordError", "record_name"]
+__all__ = [
+    "DeviceEnergy",
+    "ComponentEnergy",
+    "SessionTotals",
+    "WindowRecord",
+    "Timeline",
+    "RECORD_SCHEMA",
+    "RecordError",
+    "record_name",
+]
 
 #: Version of the dict form (``to_dict``): a reader refuses a record of a higher one.
 RECORD_SCHEMA = 3
@@ -218,7 +227,9 @@ class WindowRecord:
     baseline_w: Mapping[str, float] | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     scope_reason: str | None = None
-    region: str | None = None  # the electricity region of the intensity (e.g. "FR", "gcp:europe-west1")
+    region: str | None = (
+        None  # the electricity region of the intensity (e.g. "FR", "gcp:europe-west1")
+    )
     cluster: ClusterPart | None = None  # its share of the Dask cluster its tasks ran on
 
     def __post_init__(self) -> None:
@@ -274,7 +285,11 @@ class WindowRecord:
     def measured_by_component(self) -> tuple[tuple[str, bool], ...]:
         """((component, every device of it measured), ...) in ``COMPONENTS`` order."""
         present = {d.component for d in self.devices}
-        return tuple((c, all(d.measured for d in self.devices if d.component == c)) for c in COMPONENTS if c in present)
+        return tuple(
+            (c, all(d.measured for d in self.devices if d.component == c))
+            for c in COMPONENTS
+            if c in present
+        )
 
     def co2e_g_of(self, energy_j: float) -> float:
         """Grams CO2e of ``energy_j`` at this record's intensity and PUE."""
@@ -360,7 +375,11 @@ class WindowRecord:
         d = _mapping(data, "record")
         schema = d.get("schema")
         if type(schema) is int and schema > RECORD_SCHEMA:
-            raise RecordError(None, f"record schema {schema} is newer than this jupyter_carbon reads ({RECORD_SCHEMA}): upgrade jupyter-carbon", newer=True)
+            raise RecordError(
+                None,
+                f"record schema {schema} is newer than this jupyter_carbon reads ({RECORD_SCHEMA}): upgrade jupyter-carbon",
+                newer=True,
+            )
         devices = d.get("devices", [])
         if not isinstance(devices, list):
             raise RecordError("devices", "expected a list")

@@ -4,6 +4,7 @@ Luccioni, Jernite & Strubell (2023), "Power Hungry Processing: Watts Driving the
 AI Deployment?", Table 2: mean kWh per 1,000 inferences per task, measured with CodeCarbon
 on an 8x A100 node. https://arxiv.org/abs/2311.16863
 """
+
 from __future__ import annotations
 
 import math
@@ -118,7 +119,12 @@ class PerItem:
 
 
 def _check_amount(value: float, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"{what} must be a finite number >= 0, got {value!r}")
     return float(value)
 
@@ -126,7 +132,9 @@ def _check_amount(value: float, what: str) -> float:
 def per_item(energy_j: float, co2e_g: float, items: int) -> PerItem:
     """Energy and CO2e per item and per 1,000 items; ``items`` must be a positive int."""
     if isinstance(items, bool) or not isinstance(items, numbers.Integral) or items <= 0:
-        raise ValueError(f"items must be a positive int (the number of inferences or samples processed), got {items!r}")
+        raise ValueError(
+            f"items must be a positive int (the number of inferences or samples processed), got {items!r}"
+        )
     energy = _check_amount(energy_j, "energy_j")
     co2e = _check_amount(co2e_g, "co2e_g")
     n = int(items)

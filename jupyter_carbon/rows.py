@@ -48,7 +48,9 @@ EXPERIMENT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://pypi.org/project/jup
 def host_columns() -> dict[str, Any]:
     """CodeCarbon's columns about this machine and Python, the same for every row."""
     try:
-        ram_gb: Any = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3  # CodeCarbon: bytes / 1024**3
+        ram_gb: Any = (
+            os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+        )  # CodeCarbon: bytes / 1024**3
     except (ValueError, OSError, AttributeError):
         ram_gb = ""
     return {
@@ -67,7 +69,9 @@ def _location(record: WindowRecord) -> dict[str, Any]:
 
 @lru_cache(maxsize=256)  # one lookup per region, not per record (exports of 100,000 records)
 def _location_of(region_key: str | None) -> dict[str, Any]:
-    out = dict.fromkeys(("country_name", "country_iso_code", "region", "cloud_provider", "cloud_region"), "")
+    out = dict.fromkeys(
+        ("country_name", "country_iso_code", "region", "cloud_provider", "cloud_region"), ""
+    )
     out["on_cloud"] = "N"
     if region_key is None:
         return out
@@ -87,12 +91,19 @@ def _location_of(region_key: str | None) -> dict[str, Any]:
     return out
 
 
-def record_row(record: WindowRecord, *, run_id: str = "", host: dict[str, Any] | None = None) -> dict[str, Any]:
+def record_row(
+    record: WindowRecord, *, run_id: str = "", host: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One CSV/DataFrame row: CodeCarbon's columns then ours."""
     duration_s = record.duration_s
     comps = record.components
-    energy_kwh = {name: (comps[name].energy_j / J_PER_KWH if name in comps else 0.0) for name in COMPONENTS}
-    power_w = {name: (comps[name].energy_j / duration_s if name in comps and duration_s > 0 else 0.0) for name in COMPONENTS}
+    energy_kwh = {
+        name: (comps[name].energy_j / J_PER_KWH if name in comps else 0.0) for name in COMPONENTS
+    }
+    power_w = {
+        name: (comps[name].energy_j / duration_s if name in comps and duration_s > 0 else 0.0)
+        for name in COMPONENTS
+    }
     emissions_kg = record.co2e_g / 1000.0
     gpus = [d.device for d in record.devices if d.component == "gpu"]
     cpus = list(dict.fromkeys(d.device for d in record.devices if d.component == "cpu"))
@@ -153,7 +164,18 @@ def _cluster_columns(record: WindowRecord) -> dict[str, Any]:
     intensity, the idle threads' energy (not charged) and the hosts; empty without a cluster."""
     part = record.cluster
     if part is None:
-        return dict.fromkeys(("cluster_energy_j", "cluster_low_j", "cluster_high_j", "cluster_co2e_g", "cluster_idle_j", "cluster_measured", "cluster_hosts"), "")
+        return dict.fromkeys(
+            (
+                "cluster_energy_j",
+                "cluster_low_j",
+                "cluster_high_j",
+                "cluster_co2e_g",
+                "cluster_idle_j",
+                "cluster_measured",
+                "cluster_hosts",
+            ),
+            "",
+        )
     return {
         "cluster_energy_j": part.energy_j,
         "cluster_low_j": part.low_j,
@@ -170,7 +192,9 @@ def to_dataframe(records: Iterable[WindowRecord]) -> Any:
     try:
         import pandas
     except ImportError:
-        raise ImportError("to_dataframe() needs pandas, which jupyter_carbon does not install: pip install pandas") from None
+        raise ImportError(
+            "to_dataframe() needs pandas, which jupyter_carbon does not install: pip install pandas"
+        ) from None
     host = host_columns()
     rows = [record_row(r, host=host) for r in records]
     return pandas.DataFrame(rows, columns=list(CODECARBON_COLUMNS + OUR_COLUMNS))

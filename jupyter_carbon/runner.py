@@ -68,20 +68,42 @@ def _bar(done: int, total: int, width: int = 20) -> str:
     return "#" * filled + "-" * (width - filled)
 
 
-def stderr_progress(done: int, total: int, cell_index: int, record: WindowRecord | None, failed: str | None) -> None:
+def stderr_progress(
+    done: int, total: int, cell_index: int, record: WindowRecord | None, failed: str | None
+) -> None:
     """``[#####---------------] 3/12 cell 5: carbon: 1.2 s · …`` on stderr, one line per cell."""
     from .display.text import format_record_line
 
     if record is None and failed is None and done < total:
-        print(f"\r[{_bar(done, total)}] {done}/{total} running cell {cell_index + 1}…", end="", file=sys.stderr, flush=True)
+        print(
+            f"\r[{_bar(done, total)}] {done}/{total} running cell {cell_index + 1}…",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
         return
     from .textsafe import visible
 
-    what = visible(failed) if failed else (format_record_line(record) if record is not None else "not measured")
-    print(f"\r[{_bar(done, total)}] {done}/{total} cell {cell_index + 1}: {what}", file=sys.stderr, flush=True)
+    what = (
+        visible(failed)
+        if failed
+        else (format_record_line(record) if record is not None else "not measured")
+    )
+    print(
+        f"\r[{_bar(done, total)}] {done}/{total} cell {cell_index + 1}: {what}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
-def run_notebook(path: str | os.PathLike, *, region: str | None = None, timeout_s: float | None = None, allow_errors: bool = False, progress: Callable[..., Any] | None = stderr_progress) -> RunResult:
+def run_notebook(
+    path: str | os.PathLike,
+    *,
+    region: str | None = None,
+    timeout_s: float | None = None,
+    allow_errors: bool = False,
+    progress: Callable[..., Any] | None = stderr_progress,
+) -> RunResult:
     """Run the notebook at ``path`` (its folder is the working directory); the caller validates inputs."""
     import nbformat
     from nbclient import NotebookClient
@@ -97,10 +119,23 @@ def run_notebook(path: str | os.PathLike, *, region: str | None = None, timeout_
     # port is opened (and ipykernel ≥ 7.3 does not warn about unencrypted TCP on every run).
     from jupyter_client.manager import AsyncKernelManager
 
-    km = AsyncKernelManager(kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"), transport="ipc", ip=str(log_dir / "kernel"))
-    client = NotebookClient(nb, km=km, timeout=timeout_s, allow_errors=False, resources={"metadata": {"path": str(path.parent.absolute())}})
+    km = AsyncKernelManager(
+        kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
+        transport="ipc",
+        ip=str(log_dir / "kernel"),
+    )
+    client = NotebookClient(
+        nb,
+        km=km,
+        timeout=timeout_s,
+        allow_errors=False,
+        resources={"metadata": {"path": str(path.parent.absolute())}},
+    )
     try:
-        with _environ(JUPYTER_CARBON_LOG_DIR=str(log_dir), JUPYTER_CARBON_REGION=region), client.setup_kernel():
+        with (
+            _environ(JUPYTER_CARBON_LOG_DIR=str(log_dir), JUPYTER_CARBON_REGION=region),
+            client.setup_kernel(),
+        ):
             setup_errors: list[str] = []
 
             def hook(msg: dict) -> None:
@@ -112,9 +147,13 @@ def run_notebook(path: str | os.PathLike, *, region: str | None = None, timeout_
                 raise RunError("nbclient started no kernel client")
             # nbclient types kc as the base KernelClient; the one it makes is an AsyncKernelClient
             execute = kc.execute_interactive  # type: ignore[attr-defined]
-            reply = run_sync(execute)(SETUP_CODE, silent=True, store_history=False, timeout=120, output_hook=hook)
+            reply = run_sync(execute)(
+                SETUP_CODE, silent=True, store_history=False, timeout=120, output_hook=hook
+            )
             if reply["content"].get("status") != "ok" or setup_errors:
-                raise RunError(f"the kernel could not load jupyter_carbon ({'; '.join(setup_errors) or reply['content'].get('status')}): install it in the notebook's kernel")
+                raise RunError(
+                    f"the kernel could not load jupyter_carbon ({'; '.join(setup_errors) or reply['content'].get('status')}): install it in the notebook's kernel"
+                )
             tail = LogTail(log_dir)
             for done, index in enumerate(code_cells, 1):
                 cell = nb.cells[index]
@@ -126,19 +165,32 @@ def run_notebook(path: str | os.PathLike, *, region: str | None = None, timeout_
                 except CellExecutionError as exc:
                     failed = f"{exc.ename}: {exc.evalue}".splitlines()[0]
                 except (TimeoutError, DeadKernelError) as exc:  # CellTimeoutError is a TimeoutError
-                    failed, fatal = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}", True
+                    failed, fatal = (
+                        f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+                        True,
+                    )
                 new = tail.new_records()
                 if failed:
-                    result.failures.append(f"cell {index + 1} (execution count {cell.get('execution_count')}): {failed}")
+                    result.failures.append(
+                        f"cell {index + 1} (execution count {cell.get('execution_count')}): {failed}"
+                    )
                 if progress:
-                    progress(done, len(code_cells), index, new[-1] if new else None, failed and f"failed: {failed}")
+                    progress(
+                        done,
+                        len(code_cells),
+                        index,
+                        new[-1] if new else None,
+                        failed and f"failed: {failed}",
+                    )
                 if failed and (fatal or not allow_errors):
                     result.stopped_early = done < len(code_cells)
                     break
     except RunError:
         raise
     except Exception as exc:  # the kernel could not start, or died during setup
-        raise RunError(f"could not run {path.name} ({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''})") from None
+        raise RunError(
+            f"could not run {path.name} ({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''})"
+        ) from None
     finally:
         result.records, result.notes = _records(log_dir)
         shutil.rmtree(log_dir, ignore_errors=True)

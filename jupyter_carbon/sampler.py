@@ -104,9 +104,25 @@ class Window:
     """A window's part in the sampler: its start, the sources it counts, its running timeline and
     flags (held by the window's owner, the session's ``Measurement``; the ledger does the accounting)."""
 
-    __slots__ = ("start", "indices", "process_views", "timeline", "flags", "listener", "_prev_s", "_prev")
+    __slots__ = (
+        "start",
+        "indices",
+        "process_views",
+        "timeline",
+        "flags",
+        "listener",
+        "_prev_s",
+        "_prev",
+    )
 
-    def __init__(self, start: Snapshot, indices: tuple[int, ...], max_points: int, listener: Callable[[Progress], Any] | None, process_views: bool = False) -> None:
+    def __init__(
+        self,
+        start: Snapshot,
+        indices: tuple[int, ...],
+        max_points: int,
+        listener: Callable[[Progress], Any] | None,
+        process_views: bool = False,
+    ) -> None:
         self.start = start
         self.indices = indices  # the sources that count for this window's scope
         self.process_views = process_views  # it keeps the process-scope views enabled
@@ -137,19 +153,35 @@ class Sampler:
         self.process_sources = process_views(self.machine_sources, interval_s)
         #: sources of other scopes (the container's), read at every snapshot like the machine's
         self.scoped_sources = list(scoped)
-        self.sources: list[Any] = [*self.machine_sources, *self.scoped_sources, *self.process_sources]
+        self.sources: list[Any] = [
+            *self.machine_sources,
+            *self.scoped_sources,
+            *self.process_sources,
+        ]
         self.totals_scope = totals_scope
         self._scope_indices = {
             "machine": tuple(range(len(self.machine_sources))),
-            "process": tuple(i for i, s in enumerate(self.sources) if getattr(s, "scope", "machine") == "process" or s.component == "gpu"),
+            "process": tuple(
+                i
+                for i, s in enumerate(self.sources)
+                if getattr(s, "scope", "machine") == "process" or s.component == "gpu"
+            ),
         }
         if self.scoped_sources:
-            self._scope_indices["container"] = tuple(i for i, s in enumerate(self.sources) if getattr(s, "scope", "machine") == "container" or s.component == "gpu")
-        self._always = len(self.machine_sources) + len(self.scoped_sources)  # sources read at every snapshot
+            self._scope_indices["container"] = tuple(
+                i
+                for i, s in enumerate(self.sources)
+                if getattr(s, "scope", "machine") == "container" or s.component == "gpu"
+            )
+        self._always = len(self.machine_sources) + len(
+            self.scoped_sources
+        )  # sources read at every snapshot
         self.interval_s = interval_s
         self.clock = clock
         #: µs since the epoch; an injected ``wall_clock`` (tests) returns datetimes
-        self.wall_us: Callable[[], int] = utc_now_us if wall_clock is None else (lambda: utc_us(wall_clock()))
+        self.wall_us: Callable[[], int] = (
+            utc_now_us if wall_clock is None else (lambda: utc_us(wall_clock()))
+        )
         self.threaded = threaded
         self.max_points = max_points
         #: every distinct source error, in order: listed by ``%carbon status`` (each window it
@@ -167,7 +199,9 @@ class Sampler:
         self._idle_ticks = 0
         self._process_on = 0  # open windows that use the process views
         #: counter sources that drop implausible steps (``glitches``), with the count last seen
-        self._glitchy: list[list[Any]] = [[s, 0] for s in self.machine_sources if hasattr(s, "glitches")]
+        self._glitchy: list[list[Any]] = [
+            [s, 0] for s in self.machine_sources if hasattr(s, "glitches")
+        ]
         now = clock()
         self._last = [Reading(0.0, 0.0, 0.0)] * len(self.sources)
         self._ref_s = now
@@ -189,7 +223,9 @@ class Sampler:
             now = self.clock()
             last = self._last
             # process views that no window uses hold their reading: only read them while in use
-            for i, source in enumerate(self.sources if self._process_on else self.sources[: self._always]):
+            for i, source in enumerate(
+                self.sources if self._process_on else self.sources[: self._always]
+            ):
                 try:
                     last[i] = source.read(now)
                 except Exception as exc:  # a source must never break the user's cell
@@ -200,21 +236,27 @@ class Sampler:
                     self._glitch(seen[0])
             if now - self._ref_s >= POWER_SPAN_S:
                 span = now - self._ref_s
-                self._power_w = tuple((r.energy_j - p.energy_j) / span for r, p in zip(last, self._ref))
+                self._power_w = tuple(
+                    (r.energy_j - p.energy_j) / span for r, p in zip(last, self._ref)
+                )
                 self._ref_s, self._ref = now, list(last)
             return Snapshot(now, self.wall_us(), tuple(last), self._power_w)
 
     def _glitch(self, source: EnergySource) -> None:
         """Flag every open window: a counter step was dropped (a reset or a jump) and estimated."""
         for window in self._windows:
-            window.flag(f"{source.device} ({source.method}): an implausible counter step (a reset or a jump) was dropped, replaced by the last power × time")
+            window.flag(
+                f"{source.device} ({source.method}): an implausible counter step (a reset or a jump) was dropped, replaced by the last power × time"
+            )
 
     # --- windows ------------------------------------------------------------------------------
 
     def indices(self, scope: str) -> tuple[int, ...]:
         return self._scope_indices[scope]
 
-    def open(self, listener: Callable[[Progress], Any] | None = None, scope: str = "machine") -> Window:
+    def open(
+        self, listener: Callable[[Progress], Any] | None = None, scope: str = "machine"
+    ) -> Window:
         with self._lock:
             if scope not in self._scope_indices:
                 raise ValueError(f"scope={scope!r}: choose one of {', '.join(self._scope_indices)}")
@@ -225,7 +267,9 @@ class Sampler:
                 for source in self.process_sources:
                     source.enable()
                 self._process_on += 1
-            window = Window(self.snapshot(), self._scope_indices[scope], self.max_points, listener, with_views)
+            window = Window(
+                self.snapshot(), self._scope_indices[scope], self.max_points, listener, with_views
+            )
             self._windows.append(window)
             self._idle_ticks = 0
             if not self._active.is_set() or self._thread is None:
@@ -245,7 +289,9 @@ class Sampler:
                     self._process_on -= 1
             timeline = window.timeline
             if isinstance(timeline, TimelineBuffer):
-                components = [c for c in COMPONENTS if any(self._components[i] == c for i in window.indices)]
+                components = [
+                    c for c in COMPONENTS if any(self._components[i] == c for i in window.indices)
+                ]
                 return end, timeline.freeze(components), tuple(window.flags)
             return end, EMPTY_TIMELINE, tuple(window.flags)
 
@@ -286,13 +332,17 @@ class Sampler:
                 for i in window.indices:
                     comp, now, prev = self._components[i], snap.readings[i], window._prev[i]
                     power[comp] = power.get(comp, 0.0) + (now.energy_j - prev.energy_j) / dt
-                    energy[comp] = energy.get(comp, 0.0) + now.energy_j - window.start.readings[i].energy_j
+                    energy[comp] = (
+                        energy.get(comp, 0.0) + now.energy_j - window.start.readings[i].energy_j
+                    )
                 window._prev_s, window._prev = snap.time_s, snap.readings
                 if not isinstance(window.timeline, TimelineBuffer):
                     window.timeline = TimelineBuffer(window.timeline)
                 window.timeline.add(snap.time_s - window.start.time_s, power)
                 if window.listener is not None:
-                    updates.append((window, Progress(snap.time_s - window.start.time_s, energy, power)))
+                    updates.append(
+                        (window, Progress(snap.time_s - window.start.time_s, energy, power))
+                    )
         for window, status in updates:  # outside the lock: a slow display must not delay reads
             listener = window.listener
             if listener is None:
@@ -323,8 +373,12 @@ class Sampler:
             return
         if thread is not None:  # it died: say so on every open window, then restart it
             for window in self._windows:
-                window.flag("the sampler thread stopped unexpectedly and was restarted; the power timeline has a gap")
-        self._thread = threading.Thread(target=self._run, name="jupyter_carbon-sampler", daemon=True)
+                window.flag(
+                    "the sampler thread stopped unexpectedly and was restarted; the power timeline has a gap"
+                )
+        self._thread = threading.Thread(
+            target=self._run, name="jupyter_carbon-sampler", daemon=True
+        )
         self._thread.start()
 
     @property

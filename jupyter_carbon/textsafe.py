@@ -16,7 +16,9 @@ from typing import Any
 __all__ = ["visible", "csv_cell", "FORMULA_STARTS"]
 
 #: C0 and C1 controls, DEL, line/paragraph separators, bidi marks/overrides/isolates, surrogates.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 #: What starts a formula in Excel, LibreOffice and Google Sheets (OWASP "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

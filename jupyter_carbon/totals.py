@@ -102,7 +102,9 @@ def counted_fractions(spans: Sequence[Span]) -> list[float]:
     return fractions
 
 
-def totals_of_spans(spans: Sequence[Span], fractions: Sequence[float] | None = None) -> RecordTotals:
+def totals_of_spans(
+    spans: Sequence[Span], fractions: Sequence[float] | None = None
+) -> RecordTotals:
     """The totals of ``spans``; ``fractions`` as returned by :func:`counted_fractions` (computed
     when not given)."""
     if fractions is None:

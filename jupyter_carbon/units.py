@@ -32,7 +32,9 @@ def co2e_g_from_j(energy_j: float, g_per_kwh: float, pue: float = 1.0) -> float:
     return energy_j / J_PER_KWH * pue * g_per_kwh
 
 
-def finite_number(value: object, name: str, low: float = -math.inf, high: float = math.inf, hint: str = "") -> float:
+def finite_number(
+    value: object, name: str, low: float = -math.inf, high: float = math.inf, hint: str = ""
+) -> float:
     """``value`` as a float, or ValueError naming ``name`` unless it is a finite number in
     [``low``, ``high``] (``True``/``False`` and numeric text such as ``"1.2"`` are not numbers
     here: settings parse their text before calling this). The one check of every such value."""
@@ -68,7 +70,13 @@ def from_utc_us(us: int) -> datetime:
 
 
 #: (factor, unit) from the smallest: energies in J, masses of CO2e in g.
-ENERGY_UNITS = ((J_PER_WH * 1e-6, "µWh"), (J_PER_WH * 1e-3, "mWh"), (J_PER_WH, "Wh"), (J_PER_KWH, "kWh"), (J_PER_KWH * 1e3, "MWh"))
+ENERGY_UNITS = (
+    (J_PER_WH * 1e-6, "µWh"),
+    (J_PER_WH * 1e-3, "mWh"),
+    (J_PER_WH, "Wh"),
+    (J_PER_KWH, "kWh"),
+    (J_PER_KWH * 1e3, "MWh"),
+)
 CO2E_UNITS = ((1e-6, "µg"), (1e-3, "mg"), (1.0, "g"), (1e3, "kg"), (1e6, "t"))
 
 
@@ -87,6 +95,8 @@ def _scaled(value: float, steps: tuple[tuple[float, str], ...], digits: int = 3)
         return "n/a"
     factor, unit = unit_for(abs(value), steps)
     return f"{value / factor:.{digits}g} {unit}"
+
+
 _POWER_STEPS = ((1e-3, "mW"), (1.0, "W"), (1e3, "kW"))
 
 

@@ -32,7 +32,14 @@ class FakePowercap:
     writes the wrapped counters; ``true_energy_j`` keeps the exact, unwrapped integral per zone.
     """
 
-    def __init__(self, root: Path, sockets: int = 1, dram: bool = True, max_range_uj: int = 262_143_328_850, start_uj: int = 0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        sockets: int = 1,
+        dram: bool = True,
+        max_range_uj: int = 262_143_328_850,
+        start_uj: int = 0,
+    ) -> None:
         self.root = Path(root)
         self.max_range_uj = max_range_uj
         self.zones: dict[str, Path] = {}
@@ -60,7 +67,9 @@ class FakePowercap:
     @staticmethod
     def _key(entry: str, name: str) -> str:
         socket = entry.split(":")[1]
-        return {"dram": f"dram-{socket}", "core": f"core-{socket}"}.get(name, name)  # package-N, psys
+        return {"dram": f"dram-{socket}", "core": f"core-{socket}"}.get(
+            name, name
+        )  # package-N, psys
 
     def _write(self, key: str) -> None:
         (self.zones[key] / "energy_uj").write_text(f"{int(self.counter_uj[key])}\n")
@@ -89,7 +98,13 @@ def stub_pynvml(gpus: list[dict], clock: Callable[[], float]) -> types.ModuleTyp
     mod = types.ModuleType("pynvml")
     mod.NVMLError = NVMLError
     mod.NVMLError_GpuIsLost = NVMLError_GpuIsLost
-    state = {"energy_mj": [0.0] * len(gpus), "t": [clock()] * len(gpus), "init": 0, "shutdown": 0, "t0": clock()}
+    state = {
+        "energy_mj": [0.0] * len(gpus),
+        "t": [clock()] * len(gpus),
+        "init": 0,
+        "shutdown": 0,
+        "t0": clock(),
+    }
 
     def _advance(i: int) -> None:
         # exact integral of the power trace since the last query (midpoint rule on fine steps)
@@ -158,8 +173,13 @@ def session_with(sources_fn, clock=None, *, wall_clock=None, **config):
     from jupyter_carbon.sources.detect import Detection
 
     options = {"wall_clock": wall_clock} if wall_clock is not None else {}
-    return CarbonSession(Config(**config), clock=clock or time.monotonic, threaded=False,
-                         detect=lambda now_s, **_: Detection(sources=sources_fn(now_s)), **options)
+    return CarbonSession(
+        Config(**config),
+        clock=clock or time.monotonic,
+        threaded=False,
+        detect=lambda now_s, **_: Detection(sources=sources_fn(now_s)),
+        **options,
+    )
 
 
 def constant_session(clock=None, *, wall_clock=None, **watts_and_config):
@@ -167,10 +187,17 @@ def constant_session(clock=None, *, wall_clock=None, **watts_and_config):
     from jupyter_carbon.sources.constant import ConstantPowerSource
 
     watts = {k: watts_and_config.pop(k) for k in ("cpu", "gpu", "ram") if k in watts_and_config}
-    return session_with(lambda t: [ConstantPowerSource(c, w, t) for c, w in watts.items()], clock, wall_clock=wall_clock, **watts_and_config)
+    return session_with(
+        lambda t: [ConstantPowerSource(c, w, t) for c, w in watts.items()],
+        clock,
+        wall_clock=wall_clock,
+        **watts_and_config,
+    )
 
 
-def exact_energy_j(power: Callable[[float], float], t0: float, t1: float, steps: int = 100_000) -> float:
+def exact_energy_j(
+    power: Callable[[float], float], t0: float, t1: float, steps: int = 100_000
+) -> float:
     """The integral of ``power`` (W) from ``t0`` to ``t1`` (s), by the midpoint rule: the truth a
     power-integrating source is compared with."""
     h = (t1 - t0) / steps

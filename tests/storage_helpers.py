@@ -15,7 +15,15 @@ from jupyter_carbon.record import DeviceEnergy, SessionTotals, Timeline, WindowR
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_record(i: int = 1, *, status: str = "ok", points: int = 3, source: str = "table:FR (OWID/Ember 2023)", region: str | None = "FR", **extra: object) -> WindowRecord:
+def make_record(
+    i: int = 1,
+    *,
+    status: str = "ok",
+    points: int = 3,
+    source: str = "table:FR (OWID/Ember 2023)",
+    region: str | None = "FR",
+    **extra: object,
+) -> WindowRecord:
     start = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc) + timedelta(seconds=10 * i)
     devices = (
         DeviceEnergy("cpu", "package-0", "rapl", True, Energy(36.0 * i, 36.0 * i, 36.0 * i)),
@@ -42,7 +50,9 @@ def make_record(i: int = 1, *, status: str = "ok", points: int = 3, source: str 
         totals=SessionTotals(i, Energy(100.0 * i, 90.0 * i, 110.0 * i), 1.5 * i, 2.0 * i),
         items=1000 if i == 2 else None,
         task="text-classification" if i == 2 else None,
-        timeline=Timeline(tuple(float(t) for t in range(points)), {"cpu": tuple(10.0 + t for t in range(points))}),
+        timeline=Timeline(
+            tuple(float(t) for t in range(points)), {"cpu": tuple(10.0 + t for t in range(points))}
+        ),
         baseline_w={"cpu": 4.0} if i == 2 else None,
         extra=dict(extra),
         region=region,
@@ -54,7 +64,9 @@ def child_env(*, tests: bool = False, **overrides: str) -> dict[str, str]:
     and its tests folder after it when ``tests`` (children that import the test helpers)."""
     env = dict(os.environ)
     first = [str(ROOT)] + ([str(ROOT / "tests")] if tests else [])
-    env["PYTHONPATH"] = os.pathsep.join(first + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["PYTHONPATH"] = os.pathsep.join(
+        first + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     env.update(overrides)
     return env
 
@@ -75,7 +87,10 @@ def real_kernel(log_dir: Path, cwd: Path, *, load: bool = True) -> Iterator[tupl
     try:
         kc.wait_for_ready(timeout=60)
         if load:
-            assert kc.execute_interactive("%load_ext jupyter_carbon", timeout=60)["content"]["status"] == "ok"
+            assert (
+                kc.execute_interactive("%load_ext jupyter_carbon", timeout=60)["content"]["status"]
+                == "ok"
+            )
         yield km, kc
     finally:
         kc.stop_channels()

@@ -17,7 +17,9 @@ def test_baseline_measures_idle_power_and_records_show_marginal_energy(clock):
     power = {"cpu": 12.0, "ram": 3.0}
     session = make_session(clock, power)
     progress = []
-    baseline = measure_baseline(session, 10, sleep=clock.advance, progress=lambda done, total: progress.append(done))
+    baseline = measure_baseline(
+        session, 10, sleep=clock.advance, progress=lambda done, total: progress.append(done)
+    )
     assert baseline == pytest.approx({"cpu": 12.0, "ram": 3.0})
     assert progress[-1] == 10 and len(progress) == 20  # a progress update every 0.5 s
     assert session.baseline_w == baseline
@@ -57,7 +59,9 @@ def test_interrupted_baseline_is_not_used(clock):
 def test_baseline_magic_in_a_real_shell(shell, capsys, monkeypatch):
     import jupyter_carbon.baseline as module
 
-    monkeypatch.setattr(module.time, "sleep", lambda s: None)  # no real waiting; the real clock still runs
+    monkeypatch.setattr(
+        module.time, "sleep", lambda s: None
+    )  # no real waiting; the real clock still runs
     shell.run_cell("%carbon baseline 1")
     out = capsys.readouterr().out
     assert "measuring idle power" in out and "idle baseline CPU" in out

@@ -26,12 +26,26 @@ from storage_helpers import ROOT, child_env
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); the browser test runs when it is there, and always under CI", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} is missing (apt-get install chromium); the browser test runs when it is there, and always under CI",
+        allow_module_level=True,
+    )
 if not os.environ.get("CI"):
-    pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is not installed")
+    pytest.importorskip(
+        "playwright.sync_api", reason="playwright (the test extra) is not installed"
+    )
 
 LIVE = (
     "%%carbon --label browser\n"
@@ -43,10 +57,21 @@ LIVE = (
     "        pass\n"
     "'done'"
 )
-FIVE = ["a = 1", "b = sum(range(10**5))\nb", "print('hello from a measured cell')", "import time\ntime.sleep(1.5)  # long enough for the live line", "c = [i * i for i in range(10**4)]"]
+FIVE = [
+    "a = 1",
+    "b = sum(range(10**5))\nb",
+    "print('hello from a measured cell')",
+    "import time\ntime.sleep(1.5)  # long enough for the live line",
+    "c = [i * i for i in range(10**4)]",
+]
 CELLS = (
-    ["%load_ext jupyter_carbon\n%carbon config interval=0.25", LIVE, "%carbon on"] + FIVE
-    + ["%carbon off", "%carbon summary", "%%carbon --label failing\nraise ValueError('a failing cell')"]
+    ["%load_ext jupyter_carbon\n%carbon config interval=0.25", LIVE, "%carbon on"]
+    + FIVE
+    + [
+        "%carbon off",
+        "%carbon summary",
+        "%%carbon --label failing\nraise ValueError('a failing cell')",
+    ]
 )
 SUMMARY_INDEX = CELLS.index("%carbon summary")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -59,8 +84,21 @@ def _free_port() -> int:
 
 
 def _notebook_json() -> str:
-    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [], "source": src} for i, src in enumerate(CELLS)]
-    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}, "language_info": {"name": "python"}}
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"c{i}",
+            "metadata": {},
+            "outputs": [],
+            "source": src,
+        }
+        for i, src in enumerate(CELLS)
+    ]
+    meta = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
     return json.dumps({"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5})
 
 
@@ -73,17 +111,35 @@ def lab(tmp_path_factory):
     (root / "carbon.ipynb").write_text(_notebook_json())
     port, token = _free_port(), secrets.token_hex(16)
     env = child_env()
-    for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTERLAB_SETTINGS_DIR", "settings"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("JUPYTER_RUNTIME_DIR", "runtime")):
+    for name, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTERLAB_SETTINGS_DIR", "settings"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+    ):
         env[name] = str(base / sub)
     # every cell in the DOM (JupyterLab 4 otherwise renders only the cells in view), no news toast
     settings = base / "settings"
     (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
-    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"windowingMode": "none"})
+    )
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
-    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    (
+        settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    ).write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False", "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.open_browser=False",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI often run as root
         command.append("--ServerApp.allow_root=True")
@@ -94,13 +150,17 @@ def lab(tmp_path_factory):
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as response:
+                with urllib.request.urlopen(
+                    f"{url}/api/status?token={token}", timeout=2
+                ) as response:
                     if response.status == 200:
                         break
             except OSError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not start: {(base / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"JupyterLab did not start: {(base / 'server.log').read_text()[-2000:]}"
+                )
             time.sleep(0.3)
         yield url, token, root
     finally:
@@ -119,7 +179,11 @@ def page(lab, tmp_path_factory):
 
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 800}
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 800},
         )
         try:
             yield context.new_page()
@@ -128,7 +192,9 @@ def page(lab, tmp_path_factory):
 
 
 def carbon_texts(page) -> str:
-    return page.evaluate("() => Array.from(document.querySelectorAll('.jupyter-carbon')).map(e => e.className + ': ' + e.innerText).join(' | ')")
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('.jupyter-carbon')).map(e => e.className + ': ' + e.innerText).join(' | ')"
+    )
 
 
 #: Every element of every jupyter_carbon output whose right edge passes its output area's (a
@@ -157,7 +223,9 @@ def shoot(page, name: str, locator=None) -> None:
 
 
 def run_cell_at(page, index: int) -> None:
-    page.evaluate(f"() => {{ const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = {index}; window.jupyterapp.commands.execute('notebook:run-cell'); }}")
+    page.evaluate(
+        f"() => {{ const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = {index}; window.jupyterapp.commands.execute('notebook:run-cell'); }}"
+    )
 
 
 def check_layout(page, theme: str) -> None:
@@ -166,7 +234,9 @@ def check_layout(page, theme: str) -> None:
     compact = page.locator(".jupyter-carbon.jc-compact")
     assert compact.count() == 5, carbon_texts(page)
     # each line is its cell's last output, under the cell's own output (not between code and output)
-    order = compact.evaluate_all("els => els.map(e => { const c = e.closest('.jp-OutputArea-child'); return Array.from(c.parentElement.querySelectorAll(':scope > .jp-OutputArea-child')).map(x => x === c ? 'CARBON' : x.innerText.slice(0, 30)); })")
+    order = compact.evaluate_all(
+        "els => els.map(e => { const c = e.closest('.jp-OutputArea-child'); return Array.from(c.parentElement.querySelectorAll(':scope > .jp-OutputArea-child')).map(x => x === c ? 'CARBON' : x.innerText.slice(0, 30)); })"
+    )
     assert all(siblings[-1] == "CARBON" for siblings in order), order
     for i in range(compact.count()):
         box = compact.nth(i).bounding_box()
@@ -183,9 +253,15 @@ def test_views_in_jupyterlab_light_and_dark(lab, page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_default_timeout(60_000)
     page.goto(f"{url}/lab/tree/carbon.ipynb?token={token}")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && window.jupyterapp.shell.currentWidget.sessionContext && window.jupyterapp.shell.currentWidget.sessionContext.session && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel")
-    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'")
-    page.evaluate("() => { if (window.jupyterapp.shell.leftCollapsed) window.jupyterapp.shell.activateById('filebrowser'); }")
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget && window.jupyterapp.shell.currentWidget.sessionContext && window.jupyterapp.shell.currentWidget.sessionContext.session && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+    )
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'"
+    )
+    page.evaluate(
+        "() => { if (window.jupyterapp.shell.leftCollapsed) window.jupyterapp.shell.activateById('filebrowser'); }"
+    )
     page.wait_for_function("() => !window.jupyterapp.shell.leftCollapsed")
     # not awaited: the command's promise resolves only once every cell has run
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
@@ -205,33 +281,52 @@ def test_views_in_jupyterlab_light_and_dark(lab, page):
         time.sleep(0.05)
     if len(seen) < 3:
         page.screenshot(path=str(ARTIFACTS / "browser-failed.png"))
-    assert len(seen) >= 3, f"live figures changed fewer than twice: {seen}; outputs now: {carbon_texts(page)}"
+    assert len(seen) >= 3, (
+        f"live figures changed fewer than twice: {seen}; outputs now: {carbon_texts(page)}"
+    )
     assert all("CO2e so far" in t and "Wh" in t and " W" in t for t in seen), seen
-    elapsed = [float(t.split("browser: ")[1].split(" ")[0]) * (1e-3 if " ms elapsed" in t else 1) for t in seen]
+    elapsed = [
+        float(t.split("browser: ")[1].split(" ")[0]) * (1e-3 if " ms elapsed" in t else 1)
+        for t in seen
+    ]
     assert elapsed == sorted(elapsed) and elapsed[-1] > elapsed[0], seen  # the numbers grow
 
     # the failing cell ends the run; then the summary (run-all stops at the error, so it is rerun)
     page.locator(".jc-report.jc-error").first.wait_for(timeout=60_000)
-    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'")
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'"
+    )
     run_cell_at(page, SUMMARY_INDEX)
     page.locator(".jc-summary img").nth(1).wait_for(state="visible", timeout=60_000)
 
     report = page.locator(".jc-report").first
     final = report.inner_text()
-    assert "browser" in final and "Wh" in final and "CO2e" in final and "running" not in final, final
+    assert "browser" in final and "Wh" in final and "CO2e" in final and "running" not in final, (
+        final
+    )
     assert page.locator(".jc-report .jc-bar").count() >= 1
     errors = page.locator(".jc-report.jc-error").first.inner_text()
     assert "ERROR" in errors and "failing" in errors
     summary = page.locator(".jc-summary").first
-    assert "7 cells" in summary.inner_text()  # the live cell, five auto cells, the failing cell; not %carbon lines
+    assert (
+        "7 cells" in summary.inner_text()
+    )  # the live cell, five auto cells, the failing cell; not %carbon lines
     for img in summary.locator("img").all():
-        assert img.evaluate("img => img.naturalWidth >= 2 * img.getBoundingClientRect().width - 2"), "plots are drawn at 2x"
-    assert page.locator(".jupyter-carbon").count() == 8  # report, five lines, summary, error: nothing else
+        assert img.evaluate(
+            "img => img.naturalWidth >= 2 * img.getBoundingClientRect().width - 2"
+        ), "plots are drawn at 2x"
+    assert (
+        page.locator(".jupyter-carbon").count() == 8
+    )  # report, five lines, summary, error: nothing else
 
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})"
+    )
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
     check_layout(page, "light")
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
+    )
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
     time.sleep(0.5)
     check_layout(page, "dark")

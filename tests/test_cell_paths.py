@@ -58,7 +58,9 @@ def test_run_cell_async_without_post_run_cell_is_measured_and_blocks_no_later_ce
 
 
 def test_carbon_cell_run_directly_without_post_run_cell(shell):
-    result = run_cell_async_directly(shell, "%%carbon --label direct --quiet\nimport time\ntime.sleep(0.1)\n1 / 0")
+    result = run_cell_async_directly(
+        shell, "%%carbon --label direct --quiet\nimport time\ntime.sleep(0.1)\n1 / 0"
+    )
     assert isinstance(result.error_in_exec, ZeroDivisionError)
     [record] = records(shell)
     assert record.label == "direct" and record.status == "error" and record.duration_s >= 0.1
@@ -135,7 +137,9 @@ def test_nested_cells_inside_a_measured_cell_are_part_of_it(shell):
 
 
 def test_carbon_then_capture(shell):
-    result = run(shell, "%%carbon --label cap --quiet\n%%capture captured\nprint('inside')\nvalue = 3")
+    result = run(
+        shell, "%%carbon --label cap --quiet\n%%capture captured\nprint('inside')\nvalue = 3"
+    )
     assert result.success
     assert shell.user_ns["captured"].stdout == "inside\n" and shell.user_ns["value"] == 3
     assert [(r.label, r.status) for r in records(shell)] == [("cap", "ok")]
@@ -163,15 +167,24 @@ def test_carbon_then_writefile(shell, tmp_path):
 
 
 def test_time_then_carbon_runs_the_body_and_measures_it_once(shell, capsys):
-    result = run(shell, "%%time\n%%carbon --label timed --quiet\nimport time\ntime.sleep(0.2)\n6 * 7")
+    result = run(
+        shell, "%%time\n%%carbon --label timed --quiet\nimport time\ntime.sleep(0.2)\n6 * 7"
+    )
     assert result.success and result.result == 42
     assert "Wall time" in capsys.readouterr().out
     [record] = records(shell)
-    assert record.label == "timed" and record.kind == "cell" and record.status == "ok" and record.duration_s >= 0.2
+    assert (
+        record.label == "timed"
+        and record.kind == "cell"
+        and record.status == "ok"
+        and record.duration_s >= 0.2
+    )
 
 
 def test_time_then_carbon_error_is_recorded(shell):
-    run(shell, "%%time\n%%carbon --label bad --quiet\n1 / 0")  # IPython 8's %%time shows the error, 9's raises it
+    run(
+        shell, "%%time\n%%carbon --label bad --quiet\n1 / 0"
+    )  # IPython 8's %%time shows the error, 9's raises it
     assert [(r.label, r.status) for r in records(shell)] == [("bad", "error")]
 
 
@@ -186,14 +199,18 @@ def test_capture_then_carbon_is_measured_once(shell):
     result = run(shell, "%%capture captured\n\n%%carbon --label under --quiet\nprint('inside')")
     run(shell, "%carbon off")
     assert result.success and shell.user_ns["captured"].stdout == "inside\n"
-    assert [(r.label, r.kind) for r in records(shell)] == [("under", "cell")]  # the cell (a %carbon line cell is not measured)
+    assert [(r.label, r.kind) for r in records(shell)] == [
+        ("under", "cell")
+    ]  # the cell (a %carbon line cell is not measured)
 
 
 def test_time_then_carbon_in_auto_mode_is_measured_once(shell):
     run(shell, "%carbon on --quiet")
     run(shell, "%%time\n%%carbon --label timed --quiet\nx = 1")
     run(shell, "%carbon off")
-    assert [r.label for r in records(shell)] == ["timed"]  # the cell (a %carbon line cell is not measured)
+    assert [r.label for r in records(shell)] == [
+        "timed"
+    ]  # the cell (a %carbon line cell is not measured)
 
 
 # --- 5. %%carbon in a .ipy file run with %run (silent: no hooks) ---------------------------------------
@@ -215,13 +232,18 @@ def test_silent_cell_runs_the_magic_and_is_measured_once(shell):
 
 
 def test_carbon_magic_called_inside_a_carbon_cell_gets_its_own_record(shell):
-    result = run(shell, "%%carbon --label outer --quiet\nget_ipython().run_cell_magic('carbon', '--label inner --quiet', 'x = 2')\ny = 3")
+    result = run(
+        shell,
+        "%%carbon --label outer --quiet\nget_ipython().run_cell_magic('carbon', '--label inner --quiet', 'x = 2')\ny = 3",
+    )
     assert result.success and shell.user_ns["x"] == 2 and shell.user_ns["y"] == 3
     assert sorted(r.label for r in records(shell)) == ["inner", "outer"]
 
 
 def test_transform_cell_called_directly_gives_what_ipython_gives(shell):
-    assert shell.transform_cell("%%carbon --label x\ny = 1\n").startswith("get_ipython().run_cell_magic('carbon'")
+    assert shell.transform_cell("%%carbon --label x\ny = 1\n").startswith(
+        "get_ipython().run_cell_magic('carbon'"
+    )
 
 
 # --- 6. the session goes away while a window is open ------------------------------------------------
@@ -237,7 +259,11 @@ def test_unload_inside_a_track_block(shell):
     )
     assert result.success and shell.user_ns["after_unload"] is True
     record = shell.user_ns["m"].record
-    assert record is not None and record.label == "block" and any(f.startswith("cut short") for f in record.flags)
+    assert (
+        record is not None
+        and record.label == "block"
+        and any(f.startswith("cut short") for f in record.flags)
+    )
     import jupyter_carbon
 
     assert record in jupyter_carbon.session().records
@@ -245,7 +271,10 @@ def test_unload_inside_a_track_block(shell):
 
 
 def test_unload_inside_a_measured_cell(shell):
-    result = run(shell, "%%carbon --label unloading --quiet\nget_ipython().run_line_magic('unload_ext', 'jupyter_carbon')\nstill_ran = 1")
+    result = run(
+        shell,
+        "%%carbon --label unloading --quiet\nget_ipython().run_line_magic('unload_ext', 'jupyter_carbon')\nstill_ran = 1",
+    )
     assert result.success and shell.user_ns["still_ran"] == 1
     import jupyter_carbon
 
@@ -278,12 +307,17 @@ def test_session_reset_while_a_block_is_open_in_another_thread(shell):
     release.set()
     thread.join(5)
     assert "error" not in seen
-    assert seen["record"].label == "worker" and any(f.startswith("cut short") for f in seen["record"].flags)
+    assert seen["record"].label == "worker" and any(
+        f.startswith("cut short") for f in seen["record"].flags
+    )
     assert seen["record"] in session.records
 
 
 def test_carbon_reset_while_a_block_is_open(shell):
-    result = run(shell, "import jupyter_carbon\nwith jupyter_carbon.track('kept') as m:\n    get_ipython().run_line_magic('carbon', 'reset')\n")
+    result = run(
+        shell,
+        "import jupyter_carbon\nwith jupyter_carbon.track('kept') as m:\n    get_ipython().run_line_magic('carbon', 'reset')\n",
+    )
     assert result.success
     assert [r.label for r in records(shell)] == ["kept"] and not shell.user_ns["m"].record.flags
 
@@ -327,7 +361,10 @@ def test_track_iter_attaches_to_a_track_block():
 
 
 def test_a_loop_in_another_thread_does_not_attach_to_this_threads_cell(shell):
-    run(shell, "%%carbon --label main --quiet\nimport threading, jupyter_carbon\nt = threading.Thread(target=lambda: list(jupyter_carbon.track_iter(range(3), label='bg')))\nt.start(); t.join()")
+    run(
+        shell,
+        "%%carbon --label main --quiet\nimport threading, jupyter_carbon\nt = threading.Thread(target=lambda: list(jupyter_carbon.track_iter(range(3), label='bg')))\nt.start(); t.join()",
+    )
     kinds = sorted((r.label, r.kind) for r in records(shell))
     assert kinds == [("bg", "loop"), ("main", "cell")]
     assert "loop" not in records(shell)[-1].extra

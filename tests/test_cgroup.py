@@ -45,15 +45,26 @@ def kubernetes_v2(root: Path) -> None:
     write(container / "memory.max", "max")
     write(container / "cpu.stat", "usage_usec 12500000\nuser_usec 10000000\nsystem_usec 2500000")
     write(container / "memory.current", str(3 * GiB))
-    write(container / "memory.stat", f"anon {GiB}\nfile {2 * GiB}\ninactive_file {GiB}\nactive_file {GiB}")
+    write(
+        container / "memory.stat",
+        f"anon {GiB}\nfile {2 * GiB}\ninactive_file {GiB}\nactive_file {GiB}",
+    )
     write(container / "cpuset.cpus.effective", "0-63")
 
 
 def test_v2_kubernetes_pod_limit_on_the_parent(tmp_path):
     kubernetes_v2(tmp_path / "cg")
-    cg = find_cgroup(tmp_path / "cg", proc(tmp_path, "0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-abc.scope"), environ={}, host_cpus=64, host_memory_bytes=256 * GiB)
+    cg = find_cgroup(
+        tmp_path / "cg",
+        proc(tmp_path, "0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-abc.scope"),
+        environ={},
+        host_cpus=64,
+        host_memory_bytes=256 * GiB,
+    )
     assert cg.version == 2 and cg.limited
-    assert cg.quota_cpus == 2 and cg.cpuset_cpus is None and cg.cpus == 2  # cpuset 0-63 is the whole host
+    assert (
+        cg.quota_cpus == 2 and cg.cpuset_cpus is None and cg.cpus == 2
+    )  # cpuset 0-63 is the whole host
     assert cg.memory_limit_bytes == 4 * GiB
     assert cg.cpu_usage_s() == pytest.approx(12.5)
     assert cg.memory_used_bytes() == 2 * GiB  # working set: current minus inactive file cache
@@ -67,7 +78,9 @@ def test_v2_docker_with_its_own_namespace_is_the_mount_root(tmp_path):
     write(root / "cpu.stat", "usage_usec 1000")
     write(root / "memory.current", str(GiB))
     write(root / "memory.max", "max")
-    cg = find_cgroup(root, proc(tmp_path, "0::/"), environ={}, host_cpus=8, host_memory_bytes=32 * GiB)
+    cg = find_cgroup(
+        root, proc(tmp_path, "0::/"), environ={}, host_cpus=8, host_memory_bytes=32 * GiB
+    )
     assert cg.limited and cg.cpus == 1.5 and cg.memory_limit_bytes is None
 
 
@@ -77,8 +90,12 @@ def test_v2_cpuset_only(tmp_path):
     write(root / "job" / "cpu.max", "max 100000")
     write(root / "job" / "cpu.stat", "usage_usec 0")
     write(root / "job" / "cpuset.cpus.effective", "0-3,8,10-11")
-    cg = find_cgroup(root, proc(tmp_path, "0::/job"), environ={}, host_cpus=16, host_memory_bytes=64 * GiB)
-    assert cg.cpuset_cpus == 7 and cg.cpus == 7 and cg.limited and "cpuset of 7 CPUs" in cg.describe()
+    cg = find_cgroup(
+        root, proc(tmp_path, "0::/job"), environ={}, host_cpus=16, host_memory_bytes=64 * GiB
+    )
+    assert (
+        cg.cpuset_cpus == 7 and cg.cpus == 7 and cg.limited and "cpuset of 7 CPUs" in cg.describe()
+    )
 
 
 def test_v2_no_limit_is_not_limited(tmp_path):
@@ -87,7 +104,9 @@ def test_v2_no_limit_is_not_limited(tmp_path):
     write(root / "user.slice" / "cpu.max", "max 100000")
     write(root / "user.slice" / "memory.max", "max")
     write(root / "user.slice" / "cpu.stat", "usage_usec 5")
-    cg = find_cgroup(root, proc(tmp_path, "0::/user.slice"), environ={}, host_cpus=4, host_memory_bytes=8 * GiB)
+    cg = find_cgroup(
+        root, proc(tmp_path, "0::/user.slice"), environ={}, host_cpus=4, host_memory_bytes=8 * GiB
+    )
     assert not cg.limited and cg.cpus == 4 and "no CPU or memory limit" in cg.describe()
 
 
@@ -96,7 +115,9 @@ def test_memory_limit_alone_makes_it_limited(tmp_path):
     write(root / "cgroup.controllers", "memory")
     write(root / "nb" / "memory.max", str(2 * GiB))
     write(root / "nb" / "memory.current", str(GiB))
-    cg = find_cgroup(root, proc(tmp_path, "0::/nb"), environ={}, host_cpus=4, host_memory_bytes=8 * GiB)
+    cg = find_cgroup(
+        root, proc(tmp_path, "0::/nb"), environ={}, host_cpus=4, host_memory_bytes=8 * GiB
+    )
     assert cg.limited and cg.cpus == 4 and cg.memory_limit_bytes == 2 * GiB
     with pytest.raises(CgroupUnavailable):
         cg.cpu_usage_s()  # no cpu controller here: the container scope reports it cannot be used
@@ -115,7 +136,9 @@ def test_v1_docker_comounted_cpu_cpuacct_without_namespace(tmp_path):
     write(root / "memory" / "memory.usage_in_bytes", str(GiB))
     write(root / "memory" / "memory.stat", f"cache 100\ntotal_inactive_file {GiB // 4}")
     text = "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/docker/abc\n0::/system.slice/containerd.service"
-    cg = find_cgroup(root, proc(tmp_path, text), environ={}, host_cpus=32, host_memory_bytes=128 * GiB)
+    cg = find_cgroup(
+        root, proc(tmp_path, text), environ={}, host_cpus=32, host_memory_bytes=128 * GiB
+    )
     assert cg.version == 1 and cg.quota_cpus == 1.5 and cg.memory_limit_bytes == 2 * GiB
     assert cg.cpu_usage_s() == pytest.approx(2.5)
     assert cg.memory_used_bytes() == GiB - GiB // 4
@@ -146,7 +169,9 @@ def test_v1_slurm_job_cpuset_and_environment(tmp_path):
     path = "/slurm/uid_1000/job_42/step_0"
     text = f"5:memory:{path}\n3:cpuset:{path}\n2:cpuacct:{path}"
     env = {"SLURM_JOB_ID": "42", "SLURM_CPUS_ON_NODE": "4"}
-    cg = find_cgroup(root, proc(tmp_path, text), environ=env, host_cpus=64, host_memory_bytes=512 * GiB)
+    cg = find_cgroup(
+        root, proc(tmp_path, text), environ=env, host_cpus=64, host_memory_bytes=512 * GiB
+    )
     assert cg.cpuset_cpus == 4 and cg.slurm_cpus == 4 and cg.cpus == 4
     assert cg.describe().startswith("SLURM job 42, cgroup v1 /slurm/uid_1000/job_42/step_0")
 
@@ -154,13 +179,22 @@ def test_v1_slurm_job_cpuset_and_environment(tmp_path):
 def test_slurm_environment_alone_sizes_the_job(tmp_path):
     root = tmp_path / "cg"
     write(root / "cpuacct" / "cpuacct.usage", "0")
-    cg = find_cgroup(root, proc(tmp_path, "2:cpuacct:/"), environ={"SLURM_JOB_ID": "7", "SLURM_JOB_CPUS_PER_NODE": "8(x2)"}, host_cpus=64, host_memory_bytes=GiB)
+    cg = find_cgroup(
+        root,
+        proc(tmp_path, "2:cpuacct:/"),
+        environ={"SLURM_JOB_ID": "7", "SLURM_JOB_CPUS_PER_NODE": "8(x2)"},
+        host_cpus=64,
+        host_memory_bytes=GiB,
+    )
     assert cg.limited and cg.cpus == 8 and "8 CPUs allocated by SLURM" in cg.describe()
 
 
 def test_helpers():
     assert parse_cpu_list("0-3,8,10-11") == 7 and parse_cpu_list("5") == 1
-    assert slurm_cpus({}) is None and slurm_cpus({"SLURM_JOB_ID": "1", "SLURM_CPUS_ON_NODE": "12"}) == 12
+    assert (
+        slurm_cpus({}) is None
+        and slurm_cpus({"SLURM_JOB_ID": "1", "SLURM_CPUS_ON_NODE": "12"}) == 12
+    )
 
 
 def test_no_cgroup_at_all_says_why(tmp_path):
@@ -201,7 +235,9 @@ def _supports_v2_fake() -> bool:
         return False
 
 
-needs_linux_cgroup_line = pytest.mark.skipif(not _supports_v2_fake(), reason="/proc/self/cgroup has no '0::' line (not Linux)")
+needs_linux_cgroup_line = pytest.mark.skipif(
+    not _supports_v2_fake(), reason="/proc/self/cgroup has no '0::' line (not Linux)"
+)
 
 
 @needs_linux_cgroup_line
@@ -210,7 +246,13 @@ def test_auto_scope_is_container_sized_to_the_quota(tmp_path, clock, no_pynvml):
 
     host_cpus = os.cpu_count() or 1
     cg = FakeCgroup(tmp_path / "cg", cpus=0.5)
-    session = CarbonSession(Config(cgroup_root=str(tmp_path / "cg"), powercap_root=str(tmp_path / "none"), intensity=100), clock=clock, threaded=False)
+    session = CarbonSession(
+        Config(
+            cgroup_root=str(tmp_path / "cg"), powercap_root=str(tmp_path / "none"), intensity=100
+        ),
+        clock=clock,
+        threaded=False,
+    )
     try:
         assert session.scope == "container" and "CPU quota 0.5" in session.scope_reason
         host = next(s for s in session.detection.sources if s.component == "cpu")
@@ -220,14 +262,20 @@ def test_auto_scope_is_container_sized_to_the_quota(tmp_path, clock, no_pynvml):
         clock.advance(10.0)
         sleeping = session.stop(m)
         assert sleeping.scope == "container" and sleeping.scope_reason == session.scope_reason
-        assert sleeping.components["cpu"].energy_j == pytest.approx(per_cpu_w * 0.5 * TDP_CURVE.idle * 10.0, rel=1e-6)
-        assert sleeping.components["ram"].energy_j == pytest.approx(0.375 * 1.0 * 10.0, rel=1e-6)  # 1 GiB in the cgroup
+        assert sleeping.components["cpu"].energy_j == pytest.approx(
+            per_cpu_w * 0.5 * TDP_CURVE.idle * 10.0, rel=1e-6
+        )
+        assert sleeping.components["ram"].energy_j == pytest.approx(
+            0.375 * 1.0 * 10.0, rel=1e-6
+        )  # 1 GiB in the cgroup
         # a busy cell: the cgroup uses its whole quota
         m = session.open("busy")
         clock.advance(10.0)
         cg.burn(5.0)
         busy = session.stop(m)
-        assert busy.components["cpu"].energy_j == pytest.approx(per_cpu_w * 0.5 * TDP_CURVE.full * 10.0, rel=1e-6)
+        assert busy.components["cpu"].energy_j == pytest.approx(
+            per_cpu_w * 0.5 * TDP_CURVE.full * 10.0, rel=1e-6
+        )
         # the same cell measured at machine scope is the whole host's model
         m = session.open("machine", scope="machine")
         clock.advance(1.0)
@@ -243,19 +291,27 @@ def _unlimited_v2_session(tmp_path, clock, **config):
     write(root / "cgroup.controllers", "cpu memory")
     write(root / "cpu.max", "max 100000")
     write(root / "cpu.stat", "usage_usec 0")
-    return CarbonSession(Config(cgroup_root=str(root), powercap_root=str(tmp_path / "none"), **config), clock=clock, threaded=False)
+    return CarbonSession(
+        Config(cgroup_root=str(root), powercap_root=str(tmp_path / "none"), **config),
+        clock=clock,
+        threaded=False,
+    )
 
 
 @needs_linux_cgroup_line
 def test_no_limit_keeps_machine_scope_and_says_why(tmp_path, clock, no_pynvml):
     session = _unlimited_v2_session(tmp_path, clock)
     try:
-        assert session.scope == "machine" and session.scope_reason.startswith("auto: no CPU or memory limit")
+        assert session.scope == "machine" and session.scope_reason.startswith(
+            "auto: no CPU or memory limit"
+        )
         from jupyter_carbon.display.text import format_load_line, format_status
 
         assert "scope machine (auto: no CPU or memory limit" in format_load_line(session)
         assert "scope machine (auto: no CPU or memory limit" in format_status(session)
-        m = session.open("c", scope="container")  # asked for per cell: nothing to attribute, so the machine, saying why
+        m = session.open(
+            "c", scope="container"
+        )  # asked for per cell: nothing to attribute, so the machine, saying why
         clock.advance(1.0)
         record = session.stop(m)
         assert record.scope == "machine" and "container scope asked for" in record.scope_reason
@@ -277,7 +333,15 @@ def test_container_setting_charges_an_unlimited_cgroup(tmp_path, clock, no_pynvm
 
 
 def test_container_asked_for_without_cgroup_falls_back_with_reason(tmp_path, clock, no_pynvml):
-    session = CarbonSession(Config(scope="container", cgroup_root=str(tmp_path / "absent"), powercap_root=str(tmp_path / "none")), clock=clock, threaded=False)
+    session = CarbonSession(
+        Config(
+            scope="container",
+            cgroup_root=str(tmp_path / "absent"),
+            powercap_root=str(tmp_path / "none"),
+        ),
+        clock=clock,
+        threaded=False,
+    )
     try:
         assert session.scope == "machine" and "no readable cgroup counters" in session.scope_reason
         assert "cgroup" in session.detection.skipped
@@ -292,7 +356,11 @@ def test_rapl_host_power_is_split_by_the_same_rule(tmp_path, clock, no_pynvml):
 
     cap = FakePowercap(tmp_path / "rapl", sockets=1, dram=True)
     cg = FakeCgroup(tmp_path / "cg", cpus=1.0, memory_bytes=2 * GiB)
-    session = CarbonSession(Config(cgroup_root=str(tmp_path / "cg"), powercap_root=str(tmp_path / "rapl")), clock=clock, threaded=False)
+    session = CarbonSession(
+        Config(cgroup_root=str(tmp_path / "cg"), powercap_root=str(tmp_path / "rapl")),
+        clock=clock,
+        threaded=False,
+    )
     try:
         view = next(s for s in session.detection.scoped if s.component == "cpu")
         share = view._share
@@ -313,7 +381,9 @@ def test_rapl_host_power_is_split_by_the_same_rule(tmp_path, clock, no_pynvml):
         expected_share = (i * 1 * 10.0 + (1 - i) * 4.0) / (i * n_host * 10.0 + (1 - i) * 12.0)
         assert record.components["cpu"].energy_j == pytest.approx(600.0 * expected_share, rel=1e-6)
         assert record.components["cpu"].measured
-        assert record.components["ram"].energy_j == pytest.approx(80.0 * (2 * GiB / GiB) / 8.0, rel=1e-6)
+        assert record.components["ram"].energy_j == pytest.approx(
+            80.0 * (2 * GiB / GiB) / 8.0, rel=1e-6
+        )
     finally:
         session.shutdown()
 
@@ -330,10 +400,34 @@ def dmi(root: Path, **files: str) -> Path:
 @pytest.mark.parametrize(
     "files, key, pue",
     [
-        ({"sys_vendor": "Amazon EC2", "product_name": "m5.large", "bios_vendor": "Amazon EC2"}, "aws", 1.135),
-        ({"sys_vendor": "Xen", "product_name": "HVM domU", "bios_version": "4.11.amazon"}, "aws", 1.135),
-        ({"sys_vendor": "Google", "product_name": "Google Compute Engine", "bios_vendor": "Google"}, "gcp", 1.1),
-        ({"sys_vendor": "Microsoft Corporation", "product_name": "Virtual Machine", "chassis_asset_tag": AZURE_ASSET_TAG}, "azure", 1.185),
+        (
+            {"sys_vendor": "Amazon EC2", "product_name": "m5.large", "bios_vendor": "Amazon EC2"},
+            "aws",
+            1.135,
+        ),
+        (
+            {"sys_vendor": "Xen", "product_name": "HVM domU", "bios_version": "4.11.amazon"},
+            "aws",
+            1.135,
+        ),
+        (
+            {
+                "sys_vendor": "Google",
+                "product_name": "Google Compute Engine",
+                "bios_vendor": "Google",
+            },
+            "gcp",
+            1.1,
+        ),
+        (
+            {
+                "sys_vendor": "Microsoft Corporation",
+                "product_name": "Virtual Machine",
+                "chassis_asset_tag": AZURE_ASSET_TAG,
+            },
+            "azure",
+            1.185,
+        ),
     ],
 )
 def test_cloud_providers_from_dmi(tmp_path, files, key, pue):
@@ -345,7 +439,11 @@ def test_cloud_providers_from_dmi(tmp_path, files, key, pue):
 @pytest.mark.parametrize(
     "files",
     [
-        {"sys_vendor": "Microsoft Corporation", "product_name": "Virtual Machine", "chassis_asset_tag": "None"},  # Hyper-V, not Azure
+        {
+            "sys_vendor": "Microsoft Corporation",
+            "product_name": "Virtual Machine",
+            "chassis_asset_tag": "None",
+        },  # Hyper-V, not Azure
         {"sys_vendor": "Dell Inc.", "product_name": "PowerEdge R640"},
         {},
     ],
@@ -358,14 +456,24 @@ def test_cloud_vm_uses_provider_watts_and_pue(tmp_path, clock, no_pynvml):
     import os
 
     root = dmi(tmp_path / "dmi", sys_vendor="Amazon EC2", product_name="c5.xlarge")
-    session = CarbonSession(Config(dmi_root=str(root), powercap_root=str(tmp_path / "none"), cgroup_root=str(tmp_path / "nocg")), clock=clock, threaded=False)
+    session = CarbonSession(
+        Config(
+            dmi_root=str(root),
+            powercap_root=str(tmp_path / "none"),
+            cgroup_root=str(tmp_path / "nocg"),
+        ),
+        clock=clock,
+        threaded=False,
+    )
     try:
         cpu = next(s for s in session.detection.sources if s.component == "cpu")
         threads = os.cpu_count() or 1
         assert cpu.tdp_w == pytest.approx(3.5 * threads)
         assert cpu.curve.fractions(0.0)[0] * cpu.tdp_w == pytest.approx(0.74 * threads)
         assert session.config.pue == 1.135
-        assert any("AWS VM (DMI)" in n and "Cloud Carbon Footprint" in n for n in session.detection.notes)
+        assert any(
+            "AWS VM (DMI)" in n and "Cloud Carbon Footprint" in n for n in session.detection.notes
+        )
         session.configure(pue=1.0)  # the user's choice wins from then on
         assert session.config.pue == 1.0
     finally:
@@ -383,16 +491,25 @@ def test_fifo_in_a_cgroup_tree_does_not_hang(tmp_path):
     os.mkfifo(stat)
     out = {}
     path = proc(tmp_path, "0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-abc.scope")
-    thread = threading.Thread(target=lambda: out.setdefault("cg", find_cgroup(root, path, environ={}, host_cpus=64, host_memory_bytes=256 * GiB)), daemon=True)
+    thread = threading.Thread(
+        target=lambda: out.setdefault(
+            "cg", find_cgroup(root, path, environ={}, host_cpus=64, host_memory_bytes=256 * GiB)
+        ),
+        daemon=True,
+    )
     thread.start()
     thread.join(10)
     assert not thread.is_alive(), "the cgroup reader hung on a FIFO"
-    with pytest.raises((OSError, CgroupUnavailable)):  # no counter to read: the container scope says so
+    with pytest.raises(
+        (OSError, CgroupUnavailable)
+    ):  # no counter to read: the container scope says so
         out["cg"].cpu_usage_s()
 
 
 @needs_linux_cgroup_line
-def test_load_line_status_and_records_in_a_real_shell(tmp_path, monkeypatch, _shell, capfd, no_pynvml):
+def test_load_line_status_and_records_in_a_real_shell(
+    tmp_path, monkeypatch, _shell, capfd, no_pynvml
+):
     """%load_ext in a fake 1-CPU cgroup: the load line, %carbon status and the record say container, and why."""
     from jupyter_carbon.carbon_session import reset_session
 
@@ -403,7 +520,10 @@ def test_load_line_status_and_records_in_a_real_shell(tmp_path, monkeypatch, _sh
     _shell.run_line_magic("load_ext", "jupyter_carbon")
     try:
         out, _ = capfd.readouterr()
-        assert "scope container (auto: the kernel runs in a limiting cgroup (cgroup v2 " in out and "CPU quota 1" in out
+        assert (
+            "scope container (auto: the kernel runs in a limiting cgroup (cgroup v2 " in out
+            and "CPU quota 1" in out
+        )
         _shell.run_cell("%carbon status")
         out, _ = capfd.readouterr()
         assert "(estimated, container scope)" in out and "scope container (auto:" in out
@@ -428,7 +548,9 @@ def test_the_container_ram_share_is_read_at_most_once_per_refresh(tmp_path):
         version=2, cpu_usage_file=tmp_path / "cpu.stat", memory_dir=tmp_path, cpus=1.0, host_cpus=2,
         memory_used_bytes=lambda: reads.append(1) or GiB,
     )  # fmt: skip
-    share = ContainerShare(cgroup, host_cpu_s=lambda: (0.0, 0.0), ram_used_gb=lambda: 4.0, refresh_s=1.0)
+    share = ContainerShare(
+        cgroup, host_cpu_s=lambda: (0.0, 0.0), ram_used_gb=lambda: 4.0, refresh_s=1.0
+    )
     for now_s in (0.0, 0.001, 0.3, 0.9, 1.0, 1.5, 2.2):  # window starts and stops, ticks
         assert share.shares(now_s)[1] == pytest.approx(0.25)  # 1 GiB of the machine's 4 GiB in use
     assert len(reads) == 3  # at 0, 1.0 and 2.2 s, not at every snapshot
@@ -436,12 +558,20 @@ def test_the_container_ram_share_is_read_at_most_once_per_refresh(tmp_path):
 
 @needs_linux_cgroup_line
 def test_closing_the_session_closes_the_container_counters(tmp_path, clock, no_pynvml):
-    session = _unlimited_v2_session(tmp_path, clock, scope="container", power={"cpu": 10.0, "ram": 2.0})
+    session = _unlimited_v2_session(
+        tmp_path, clock, scope="container", power={"cpu": 10.0, "ram": 2.0}
+    )
     from jupyter_carbon.sources.scope import ContainerShare
 
-    shares = {id(s._share): s._share for s in session.detection.scoped if isinstance(getattr(s, "_share", None), ContainerShare)}
+    shares = {
+        id(s._share): s._share
+        for s in session.detection.scoped
+        if isinstance(getattr(s, "_share", None), ContainerShare)
+    }
     assert shares, "user-set watts at container scope are split by a container share"
     files = [share._usage_s._file for share in shares.values()]
     assert all(f._fd >= 0 for f in files)
     session.shutdown()
-    assert all(f._fd == -1 for f in files)  # released at shutdown, not left to the garbage collector
+    assert all(
+        f._fd == -1 for f in files
+    )  # released at shutdown, not left to the garbage collector

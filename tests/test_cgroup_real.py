@@ -38,7 +38,9 @@ class RealCgroup:
                     (ROOT / name / "memory.max").write_text(str(memory_bytes))
                     self.memory_limited = True
             else:  # v1: cpu and cpuacct, co-mounted or apart
-                mounts = {os.path.realpath(ROOT / c) for c in ("cpu", "cpuacct") if (ROOT / c).is_dir()}
+                mounts = {
+                    os.path.realpath(ROOT / c) for c in ("cpu", "cpuacct") if (ROOT / c).is_dir()
+                }
                 if not (ROOT / "cpu").is_dir() or not (ROOT / "cpuacct").is_dir():
                     pytest.skip(f"no cgroup v1 cpu/cpuacct controllers under {ROOT}")
                 for mount in sorted(mounts):
@@ -94,7 +96,9 @@ def _cell(kc, code: str, component: str = "cpu") -> float:
 
 
 def _energy(kc, component: str) -> float:
-    return float(_value(kc, f"repr(jupyter_carbon.session().records[-1].components[{component!r}].energy_j)"))
+    return float(
+        _value(kc, f"repr(jupyter_carbon.session().records[-1].components[{component!r}].energy_j)")
+    )
 
 
 SLEEP = "%%carbon --quiet\nimport time\ntime.sleep(3)"
@@ -102,7 +106,9 @@ SLEEP_MACHINE = "%%carbon --quiet --scope machine\nimport time\ntime.sleep(3)"
 BUSY = "%%carbon --quiet\nimport time\nt0 = time.time()\nwhile time.time() - t0 < 3:\n    pass"
 
 
-@pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0, reason="real cgroups need Linux and root")
+@pytest.mark.skipif(
+    sys.platform != "linux" or os.geteuid() != 0, reason="real cgroups need Linux and root"
+)
 def test_sleeping_cell_in_a_limited_cgroup_ignores_the_neighbour(tmp_path):
     jupyter_client = pytest.importorskip("jupyter_client")
     if (os.cpu_count() or 1) < 2:
@@ -119,7 +125,12 @@ def test_sleeping_cell_in_a_limited_cgroup_ignores_the_neighbour(tmp_path):
         kc = km.client()
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
-        assert kc.execute_interactive("%load_ext jupyter_carbon\nimport jupyter_carbon", timeout=60)["content"]["status"] == "ok"
+        assert (
+            kc.execute_interactive("%load_ext jupyter_carbon\nimport jupyter_carbon", timeout=60)[
+                "content"
+            ]["status"]
+            == "ok"
+        )
         assert _value(kc, "jupyter_carbon.session().scope") == "container"
         assert "CPU quota 1" in _value(kc, "jupyter_carbon.session().scope_reason")
 
@@ -132,7 +143,9 @@ def test_sleeping_cell_in_a_limited_cgroup_ignores_the_neighbour(tmp_path):
         if cgroup.memory_limited:
             assert "memory limit 2 GiB" in reason
             assert 0 < ram < machine_ram  # the kernel's working set, not the host's memory in use
-        neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # outside the cgroup
+        neighbour = subprocess.Popen(
+            [sys.executable, "-c", "while True: pass"]
+        )  # outside the cgroup
         time.sleep(1.0)
         with_neighbour = _cell(kc, SLEEP)
         machine_with_neighbour = _cell(kc, SLEEP_MACHINE)
@@ -140,12 +153,20 @@ def test_sleeping_cell_in_a_limited_cgroup_ignores_the_neighbour(tmp_path):
         neighbour.wait()
         neighbour = None
         busy = _cell(kc, BUSY)
-        print(f"\nsleeping cell CPU energy, container scope: alone {alone:.3f} J, neighbour burning {with_neighbour:.3f} J")
-        print(f"sleeping cell CPU energy, machine scope:   alone {machine_alone:.3f} J, neighbour burning {machine_with_neighbour:.3f} J")
+        print(
+            f"\nsleeping cell CPU energy, container scope: alone {alone:.3f} J, neighbour burning {with_neighbour:.3f} J"
+        )
+        print(
+            f"sleeping cell CPU energy, machine scope:   alone {machine_alone:.3f} J, neighbour burning {machine_with_neighbour:.3f} J"
+        )
         print(f"busy cell CPU energy, container scope: {busy:.3f} J")
-        print(f"sleeping cell RAM energy: container scope {ram:.3f} J, machine scope {machine_ram:.3f} J ({reason})")
+        print(
+            f"sleeping cell RAM energy: container scope {ram:.3f} J, machine scope {machine_ram:.3f} J ({reason})"
+        )
         assert alone > 0
-        assert with_neighbour == pytest.approx(alone, rel=0.15)  # the neighbour's work is not charged
+        assert with_neighbour == pytest.approx(
+            alone, rel=0.15
+        )  # the neighbour's work is not charged
         assert busy > 4 * max(alone, with_neighbour)  # the cgroup's own work is
     finally:
         if neighbour is not None:

@@ -20,7 +20,10 @@ pytestmark = pytest.mark.slow
 
 CELLS = [
     ("markdown", "# a small notebook"),
-    ("code", "import jupyter_carbon, os\nprint(jupyter_carbon.__file__)\nprint(os.environ['JUPYTER_CARBON_REGION'])"),
+    (
+        "code",
+        "import jupyter_carbon, os\nprint(jupyter_carbon.__file__)\nprint(os.environ['JUPYTER_CARBON_REGION'])",
+    ),
     ("code", "%load_ext jupyter_carbon"),
     ("code", "%%carbon --label squares\nsquares = [i * i for i in range(100_000)]\nlen(squares)"),
     ("code", "1 / 0"),
@@ -30,22 +33,48 @@ CELLS = [
 
 def _notebook(folder: Path) -> Path:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell(s) if kind == "markdown" else nbformat.v4.new_code_cell(s) for kind, s in CELLS]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(s) if kind == "markdown" else nbformat.v4.new_code_cell(s)
+        for kind, s in CELLS
+    ]
     path = folder / "small.ipynb"
     nbformat.write(nb, path)
     return path
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "-m", "jupyter_carbon", *args], capture_output=True, text=True, env=child_env(), cwd=cwd, timeout=180)
+    return subprocess.run(
+        [PYTHON, "-m", "jupyter_carbon", *args],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        cwd=cwd,
+        timeout=180,
+    )
 
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     folder = tmp_path_factory.mktemp("run")
     notebook = _notebook(folder)
-    done = _cli("run", str(notebook), "--region", "FR", "--allow-errors", "--html", str(folder / "r.html"), "--csv", str(folder / "r.csv"), "--json", str(folder / "r.json"))
+    done = _cli(
+        "run",
+        str(notebook),
+        "--region",
+        "FR",
+        "--allow-errors",
+        "--html",
+        str(folder / "r.html"),
+        "--csv",
+        str(folder / "r.csv"),
+        "--json",
+        str(folder / "r.json"),
+    )
     return folder, done
 
 
@@ -58,7 +87,9 @@ def test_run_measures_every_cell_once_and_writes_everything(ran) -> None:
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert [c.execution_count for c in code] == [1, 2, 3, 4, 5]
     first_out = "".join(o.get("text", "") for o in code[0].outputs)
-    assert str(ROOT) in first_out and "FR" in first_out  # the kernel imported this worktree, got the region
+    assert (
+        str(ROOT) in first_out and "FR" in first_out
+    )  # the kernel imported this worktree, got the region
     assert not any("already loaded" in o.get("text", "") for o in code[1].outputs)
     assert any(o.output_type == "error" for o in code[3].outputs)
     assert "after the failure" in "".join(o.get("text", "") for o in code[4].outputs)
@@ -70,7 +101,11 @@ def test_run_measures_every_cell_once_and_writes_everything(ran) -> None:
     assert list(rows[0])[: len(CODECARBON_COLUMNS)] == list(CODECARBON_COLUMNS)
     assert len(json.loads((folder / "r.json").read_text())["records"]) == 5
     page = (folder / "r.html").read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == 2 and "Assumptions" in page and "ZeroDivisionError" in page
+    assert (
+        page.count("data:image/png;base64,") == 2
+        and "Assumptions" in page
+        and "ZeroDivisionError" in page
+    )
     assert "squares" in done.stdout and "jupyter_carbon session: 5 cells" in done.stdout
     assert "FAILED cell 5" in done.stdout
     assert "5/5" in done.stderr  # the progress bar
@@ -81,7 +116,11 @@ def test_run_stops_at_a_failing_cell_without_allow_errors(tmp_path: Path) -> Non
     done = _cli("run", str(notebook), "-o", str(tmp_path / "out.ipynb"))
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and "stopped at the first failing cell" in done.stdout
-    code = [c for c in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells if c.cell_type == "code"]
+    code = [
+        c
+        for c in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells
+        if c.cell_type == "code"
+    ]
     assert code[-1].execution_count is None  # the cell after the failure did not run
 
 
@@ -101,9 +140,19 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
     _one_line_error(capsys, ["run", str(tmp_path / "notes.txt")], "is not a notebook")
     _one_line_error(capsys, ["run", str(tmp_path / "broken.ipynb")], "is not a readable notebook")
     _one_line_error(capsys, ["run", str(notebook), "--region", "Atlantis"], "Atlantis")
-    _one_line_error(capsys, ["run", str(notebook), "-o", str(tmp_path / "blocker" / "out.ipynb")], "is a file, not a folder")
-    _one_line_error(capsys, ["run", str(notebook), "--html", str(tmp_path / "nowhere" / "r.html")], "does not exist")
-    _one_line_error(capsys, ["run", str(notebook), "--csv", str(tmp_path / "r.txt")], "unknown file type")
+    _one_line_error(
+        capsys,
+        ["run", str(notebook), "-o", str(tmp_path / "blocker" / "out.ipynb")],
+        "is a file, not a folder",
+    )
+    _one_line_error(
+        capsys,
+        ["run", str(notebook), "--html", str(tmp_path / "nowhere" / "r.html")],
+        "does not exist",
+    )
+    _one_line_error(
+        capsys, ["run", str(notebook), "--csv", str(tmp_path / "r.txt")], "unknown file type"
+    )
     _one_line_error(capsys, ["run", str(notebook), "--timeout", "-3"], "positive number")
     _one_line_error(capsys, ["run"], "required")
     _one_line_error(capsys, ["frobnicate"], "invalid choice")
@@ -114,7 +163,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
 
 def test_bad_input_in_a_real_process_has_no_traceback(tmp_path: Path) -> None:
     done = _cli("run", str(tmp_path / "missing.ipynb"))
-    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
+    assert (
+        done.returncode == 2
+        and done.stderr.strip().count("\n") == 0
+        and "Traceback" not in done.stderr
+    )
     assert done.stderr.startswith("jupyter-carbon: error:")
 
 
@@ -141,18 +194,34 @@ def test_report_summarises_logs_and_exports(tmp_path: Path, capsys) -> None:
 def test_status_lists_sources(capsys) -> None:
     assert main(["status"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("jupyter_carbon status") and "sources in use:" in out and "intensity:" in out
+    assert (
+        out.startswith("jupyter_carbon status") and "sources in use:" in out and "intensity:" in out
+    )
 
 
 def test_run_on_the_demo_notebook_end_to_end(tmp_path: Path) -> None:
     """README's main job: the demo notebook, every cell measured once, all outputs written."""
     demo = tmp_path / "demo.ipynb"
     demo.write_bytes((ROOT / "notebooks" / "demo.ipynb").read_bytes())
-    done = _cli("run", str(demo), "-o", str(tmp_path / "out.ipynb"), "--csv", str(tmp_path / "out.csv"), "--html", str(tmp_path / "out.html"))
+    done = _cli(
+        "run",
+        str(demo),
+        "-o",
+        str(tmp_path / "out.ipynb"),
+        "--csv",
+        str(tmp_path / "out.csv"),
+        "--html",
+        str(tmp_path / "out.html"),
+    )
     assert done.returncode == 0, done.stderr  # the failing cell is tagged raises-exception
     assert "Traceback" not in done.stderr
     # a cell that is only a %carbon line (summary, status, off…) is not measured
-    code_cells = [c for c in nbformat.read(demo, as_version=4).cells if c.cell_type == "code" and not (c.source.strip().startswith("%carbon") and "\n" not in c.source.strip())]
+    code_cells = [
+        c
+        for c in nbformat.read(demo, as_version=4).cells
+        if c.cell_type == "code"
+        and not (c.source.strip().startswith("%carbon") and "\n" not in c.source.strip())
+    ]
     with open(tmp_path / "out.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     # every code cell after %load_ext is measured once (the load cell itself runs before auto mode…

@@ -76,8 +76,14 @@ print(any("dask=on but this kernel has no distributed.Client" in p for p in sess
 
 def test_dask_on_without_a_client_says_what_to_do(tmp_path):
     # In a fresh process: a Client left by another test of this module would be this one's client.
-    done = subprocess.run([sys.executable, "-c", _WITHOUT_A_CLIENT], capture_output=True, text=True,
-                          env=child_env(JUPYTER_CARBON_LOG_DIR="none"), cwd=tmp_path, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_A_CLIENT],
+        capture_output=True,
+        text=True,
+        env=child_env(JUPYTER_CARBON_LOG_DIR="none"),
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"]
 
@@ -87,8 +93,12 @@ def test_dask_on_without_a_client_says_what_to_do(tmp_path):
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
-    os.environ["JUPYTER_CARBON_LOCK_DIR"] = str(tmp_path_factory.mktemp("locks"))  # inherited by the workers
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    os.environ["JUPYTER_CARBON_LOCK_DIR"] = str(
+        tmp_path_factory.mktemp("locks")
+    )  # inherited by the workers
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
     client = distributed.Client(cluster)
     yield client
     client.close()
@@ -109,7 +119,9 @@ def test_a_cluster_round_that_takes_too_long_never_holds_the_cell(dask_shell, lo
 
     monkeypatch.setattr(client_module, "ROUND_TIMEOUT_S", 1e-6)  # every round "hangs"
     start = time.monotonic()
-    result = dask_shell.run_cell("%%carbon --quiet\nx = client.submit(burn, 0.05, pure=False).result()")
+    result = dask_shell.run_cell(
+        "%%carbon --quiet\nx = client.submit(burn, 0.05, pure=False).result()"
+    )
     assert result.success and time.monotonic() - start < 10
     record = jupyter_carbon.session().records[-1]
     assert record.status == "ok" and record.energy_j > 0  # this machine's figures are kept
@@ -117,7 +129,9 @@ def test_a_cluster_round_that_takes_too_long_never_holds_the_cell(dask_shell, lo
 
 
 def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
-    dask_shell.run_cell("%%carbon\nfutures = client.map(burn, [0.6, 0.6], pure=False)\nresult = client.gather(futures)")
+    dask_shell.run_cell(
+        "%%carbon\nfutures = client.map(burn, [0.6, 0.6], pure=False)\nresult = client.gather(futures)"
+    )
     record = jupyter_carbon.session().records[-1]
     part = record.cluster
     assert part is not None and len(part.hosts) == 1
@@ -126,7 +140,9 @@ def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
     assert 1.0 < host.task_s < 1.8  # two tasks of 0.6 s, each on its own thread
     assert host.energy_j > 0 and host.host_j > 0
     assert host.energy_j + host.idle_j + host.others_j == pytest.approx(host.host_j)
-    assert not host.measured and "cpu-model" in host.methods  # no RAPL here: the same model as locally
+    assert (
+        not host.measured and "cpu-model" in host.methods
+    )  # no RAPL here: the same model as locally
     # one meter per host: the two workers share it, so the host is counted once. The workers'
     # meter and the kernel's own session model the same machine over the same window.
     meter = next(iter(jupyter_carbon.session().observers[0].meters.values()))
@@ -136,21 +152,32 @@ def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
     from jupyter_carbon.display.html import record_html
     from jupyter_carbon.display.text import format_record, format_record_line
 
-    assert "cluster (Dask)" in format_record(record) and "estimated (cpu-model" in format_record(record)
+    assert "cluster (Dask)" in format_record(record) and "estimated (cpu-model" in format_record(
+        record
+    )
     assert "cluster (Dask)" in record_html(record)  # the widget's report
     assert " · cluster " in format_record_line(record)  # the one-line report of auto mode
 
 
 def test_a_collection_built_before_the_cell_and_persisted_in_it(dask_shell, local):
-    dask_shell.run_cell("import dask.array as da\nx = da.random.random((1200, 1200), chunks=(400, 400))")
-    dask_shell.run_cell("%%carbon --quiet\ntotal = (x @ x.T).sum().compute()")  # graph from an earlier cell
+    dask_shell.run_cell(
+        "import dask.array as da\nx = da.random.random((1200, 1200), chunks=(400, 400))"
+    )
+    dask_shell.run_cell(
+        "%%carbon --quiet\ntotal = (x @ x.T).sum().compute()"
+    )  # graph from an earlier cell
     computed = jupyter_carbon.session().records[-1].cluster
     assert computed.pending_futures == 0 and sum(h.task_s for h in computed.hosts) > 0
-    dask_shell.run_cell("%%carbon --quiet\ny = (x @ x.T).persist()")  # returns at once: all of it completes later
+    dask_shell.run_cell(
+        "%%carbon --quiet\ny = (x @ x.T).persist()"
+    )  # returns at once: all of it completes later
     session = jupyter_carbon.session()
     persisted = session.records[-1]
     assert persisted.cluster.pending_futures > 0
-    late = wait_for(lambda: next((r for r in session.records if r.kind == LATE_KIND), None), what="the late record")
+    late = wait_for(
+        lambda: next((r for r in session.records if r.kind == LATE_KIND), None),
+        what="the late record",
+    )
     assert late.cluster.late_for == persisted.id and late.cluster.energy_j > 0
 
 
@@ -160,7 +187,9 @@ def test_two_clients_on_one_cluster_are_charged_their_own_tasks(local):
     other = distributed.Client(local.scheduler.address, set_as_default=False)
     parts = {}
 
-    def notebook(name, client, seconds):  # a thread has its own context: its own span, like a kernel
+    def notebook(
+        name, client, seconds
+    ):  # a thread has its own context: its own span, like a kernel
         meter = ClusterMeter(client)
         meter.install()
         window = meter.begin()
@@ -169,7 +198,10 @@ def test_two_clients_on_one_cluster_are_charged_their_own_tasks(local):
         meter.uninstall()
 
     try:
-        threads = [threading.Thread(target=notebook, args=("a", local, 1.0)), threading.Thread(target=notebook, args=("b", other, 0.4))]
+        threads = [
+            threading.Thread(target=notebook, args=("a", local, 1.0)),
+            threading.Thread(target=notebook, args=("b", other, 0.4)),
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -191,7 +223,10 @@ def test_work_finishing_after_the_cell_is_charged_to_it_later(dask_shell, local)
     part = record.cluster
     assert part.pending_futures == 1
     assert any("completed later" in flag for flag in record.flags)
-    late = wait_for(lambda: next((r for r in session.records if r.kind == LATE_KIND), None), what="the late record")
+    late = wait_for(
+        lambda: next((r for r in session.records if r.kind == LATE_KIND), None),
+        what="the late record",
+    )
     late_part = late.cluster
     assert late_part.late_for == record.id and late_part.hosts[0].late
     # never lost, never counted twice: the cell's and the later part's task time add up to the task
@@ -232,9 +267,15 @@ def test_the_metering_worker_killed_mid_cell_hands_over_and_is_flagged(dask_shel
     (host,) = record.cluster.hosts
     assert any(metering["worker"] in f and "died mid-window" in f for f in host.flags)
     assert any("meter started mid-window" in f for f in host.flags)
-    assert set(host.incidents) <= set(host.flags) and list(meter.incidents)[-len(host.incidents):] == list(host.incidents)  # the status's recent incidents
-    assert any("died mid-window" in f for f in host.incidents) and any("meter started" in f for f in host.incidents)
-    assert host.host_j > 0  # the other worker took over the host's meter: the host is still measured
+    assert set(host.incidents) <= set(host.flags) and list(meter.incidents)[
+        -len(host.incidents) :
+    ] == list(host.incidents)  # the status's recent incidents
+    assert any("died mid-window" in f for f in host.incidents) and any(
+        "meter started" in f for f in host.incidents
+    )
+    assert (
+        host.host_j > 0
+    )  # the other worker took over the host's meter: the host is still measured
     local.wait_for_workers(2, timeout=60)  # the nanny restarts the worker for the next tests
 
 
@@ -261,12 +302,33 @@ def test_dask_off_and_unload_remove_the_plugin(dask_shell, local):
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
     """Start ``args`` detached (re-parented to init, not a child of this process); its pid."""
     command = shlex.join(args) + f" > {shlex.quote(str(log))} 2>&1 & echo $!"
-    out = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, check=True, start_new_session=True)
+    out = subprocess.run(
+        ["sh", "-c", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        start_new_session=True,
+    )
     return int(out.stdout.strip())
 
 
 def _worker_args(scheduler_file: Path, name: str) -> list[str]:
-    return [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--no-nanny", "--no-dashboard", "--death-timeout", "30", "--name", name]
+    return [
+        sys.executable,
+        "-m",
+        "distributed.cli.dask_worker",
+        "--scheduler-file",
+        str(scheduler_file),
+        "--nthreads",
+        "1",
+        "--no-nanny",
+        "--no-dashboard",
+        "--death-timeout",
+        "30",
+        "--name",
+        name,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -275,18 +337,46 @@ def apart(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("apart")
     scheduler_file = tmp / "scheduler.json"
     env = {**os.environ, "JUPYTER_CARBON_LOCK_DIR": str(tmp)}
-    pids = [_spawn([sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file", str(scheduler_file), "--port", "0", "--no-dashboard"], env, tmp / "scheduler.log")]
+    pids = [
+        _spawn(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--scheduler-file",
+                str(scheduler_file),
+                "--port",
+                "0",
+                "--no-dashboard",
+            ],
+            env,
+            tmp / "scheduler.log",
+        )
+    ]
     client = None
     try:
         wait_for(scheduler_file.exists, what="the scheduler")
         for host in ("host-a", "host-b", "host-c"):
-            pids.append(_spawn(_worker_args(scheduler_file, host), {**env, "JUPYTER_CARBON_HOST": host}, tmp / f"{host}.log"))
+            pids.append(
+                _spawn(
+                    _worker_args(scheduler_file, host),
+                    {**env, "JUPYTER_CARBON_HOST": host},
+                    tmp / f"{host}.log",
+                )
+            )
         # a worker that cannot import jupyter_carbon (as on a cluster where it was not installed)
-        lacking = [sys.executable, "-c", "import sys; sys.modules['jupyter_carbon'] = None; sys.argv[0] = 'dask-worker'; from distributed.cli.dask_worker import main; main()", *_worker_args(scheduler_file, "bare")[3:]]
+        lacking = [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['jupyter_carbon'] = None; sys.argv[0] = 'dask-worker'; from distributed.cli.dask_worker import main; main()",
+            *_worker_args(scheduler_file, "bare")[3:],
+        ]
         pids.append(_spawn(lacking, {**env, "JUPYTER_CARBON_HOST": "host-bare"}, tmp / "bare.log"))
         client = distributed.Client(scheduler_file=str(scheduler_file), set_as_default=False)
         client.wait_for_workers(4, timeout=60)
-        workers = {info["name"]: address for address, info in client.scheduler_info()["workers"].items()}
+        workers = {
+            info["name"]: address for address, info in client.scheduler_info()["workers"].items()
+        }
         yield client, workers, pids
     finally:
         if client is not None:
@@ -308,7 +398,11 @@ def _stop(pids: list[int]) -> None:
         if _alive(pid):
             os.kill(pid, signal.SIGTERM)
     try:
-        wait_for(lambda: not any(_alive(p) for p in pids), timeout_s=10, what="the cluster processes to exit")
+        wait_for(
+            lambda: not any(_alive(p) for p in pids),
+            timeout_s=10,
+            what="the cluster processes to exit",
+        )
     except AssertionError:
         for pid in pids:
             if _alive(pid):
@@ -380,12 +474,34 @@ def test_a_worker_killed_mid_cell_is_flagged_and_the_rest_kept(apart_shell, apar
 
 
 def _report(address, host, *, busy_s, window_s, meter_id="m1", energy_j=0.0, t_s=0.0, nthreads=1):
-    meter = {"id": meter_id, "t_s": t_s, "sources": [["cpu", "cpu0", "rapl", True]], "readings": [[energy_j, energy_j, energy_j]]} if meter_id else None
-    return {"worker": address, "host": host, "nthreads": nthreads, "cpu_count": 8, "t_s": t_s, "busy_s": busy_s, "window_s": {"s": window_s}, "running": {"s": 0}, "meter": meter}
+    meter = (
+        {
+            "id": meter_id,
+            "t_s": t_s,
+            "sources": [["cpu", "cpu0", "rapl", True]],
+            "readings": [[energy_j, energy_j, energy_j]],
+        }
+        if meter_id
+        else None
+    )
+    return {
+        "worker": address,
+        "host": host,
+        "nthreads": nthreads,
+        "cpu_count": 8,
+        "t_s": t_s,
+        "busy_s": busy_s,
+        "window_s": {"s": window_s},
+        "running": {"s": 0},
+        "meter": meter,
+    }
 
 
 def test_attribution_splits_host_energy_without_loss_and_flags_a_dead_worker():
-    begin = {"w1": _report("w1", "h", busy_s=0, window_s=0, energy_j=100, t_s=10), "w2": _report("w2", "h", busy_s=0, window_s=0, meter_id=None, t_s=10)}
+    begin = {
+        "w1": _report("w1", "h", busy_s=0, window_s=0, energy_j=100, t_s=10),
+        "w2": _report("w2", "h", busy_s=0, window_s=0, meter_id=None, t_s=10),
+    }
     end = {"w1": _report("w1", "h", busy_s=3, window_s=2, energy_j=140, t_s=12)}
     (host,) = attribute(begin, end, "s")
     assert host.host_j == pytest.approx(40)
@@ -395,12 +511,35 @@ def test_attribution_splits_host_energy_without_loss_and_flags_a_dead_worker():
     assert host.idle_j == pytest.approx(0)
     assert host.measured and host.methods == ("rapl",)
     assert any("w2 died mid-window" in f for f in host.flags)
-    assert host.incidents == tuple(f for f in host.flags if "w2 died mid-window" in f)  # the event, carried as a field
+    assert host.incidents == tuple(
+        f for f in host.flags if "w2 died mid-window" in f
+    )  # the event, carried as a field
     assert "incidents" not in host.to_dict() and HostPart.from_dict(host.to_dict()) == host
 
 
 def test_parts_round_trip_through_json():
-    part = ClusterPart(hosts=(HostPart("h", Energy(1.5, 1.0, 2.0), False, ("cpu-model",), host_j=3.0, idle_j=1.0, others_j=0.5, task_s=2.0, busy_share=0.6, workers=2, late=True, flags=("x",)),), pending_futures=2, late_for=7, flags=("y",), scheduler="tcp://s")
+    part = ClusterPart(
+        hosts=(
+            HostPart(
+                "h",
+                Energy(1.5, 1.0, 2.0),
+                False,
+                ("cpu-model",),
+                host_j=3.0,
+                idle_j=1.0,
+                others_j=0.5,
+                task_s=2.0,
+                busy_share=0.6,
+                workers=2,
+                late=True,
+                flags=("x",),
+            ),
+        ),
+        pending_futures=2,
+        late_for=7,
+        flags=("y",),
+        scheduler="tcp://s",
+    )
     assert ClusterPart.from_dict(json.loads(json.dumps(part.to_dict()))) == part
 
 
@@ -414,7 +553,13 @@ def test_without_a_client_nothing_of_distributed_is_imported():
         "shell.run_line_magic('carbon', 'status')\n"
         "print('distributed' in sys.modules, 'dask' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "JUPYTER_CARBON_LOG_DIR": "none"}, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "JUPYTER_CARBON_LOG_DIR": "none"},
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False False"
     assert "cluster (Dask): none in use" in out.stdout
@@ -456,12 +601,16 @@ def test_in_a_real_kernel_the_cell_is_charged_and_nothing_leaks(tmp_path):
         "print(json.dumps(list(client.run(lambda dask_worker: 'jupyter_carbon' in dask_worker.plugins).values())))\nclient.close(); cluster.close()",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     out = json.loads(next(o["text"] for o in nb.cells[3].outputs if o.get("name") == "stdout"))
     part = ClusterPart.from_dict(out["part"])
     assert part.hosts and sum(h.task_s for h in part.hosts) == pytest.approx(0.8, abs=0.3)
     assert out["annotations"] == {}  # the window's task annotation ended with the cell
-    text = "".join(o.get("text", "") for o in nb.cells[2].outputs) + json.dumps([o.get("data", {}) for o in nb.cells[2].outputs])
+    text = "".join(o.get("text", "") for o in nb.cells[2].outputs) + json.dumps(
+        [o.get("data", {}) for o in nb.cells[2].outputs]
+    )
     assert "cluster (Dask)" in text
     plugins = json.loads(next(o["text"] for o in nb.cells[5].outputs if o.get("name") == "stdout"))
     assert plugins == [False]  # removed on %unload_ext
@@ -471,7 +620,11 @@ def test_one_meter_per_host_identity_and_a_takeover(tmp_path):
     from jupyter_carbon.cluster.host import HostMeter, host_identity
 
     env = {"JUPYTER_CARBON_LOCK_DIR": str(tmp_path), "JUPYTER_CARBON_POWER": "cpu:10,ram:2"}
-    first, second, elsewhere = HostMeter("node-1", env), HostMeter("node-1", env), HostMeter("node-2", env)
+    first, second, elsewhere = (
+        HostMeter("node-1", env),
+        HostMeter("node-1", env),
+        HostMeter("node-2", env),
+    )
     try:
         assert first.try_lead() and not second.try_lead()  # same host: one meter
         assert elsewhere.try_lead()  # another identity: its own meter
@@ -494,12 +647,28 @@ def test_the_cluster_part_is_a_record_field_through_the_log_and_the_csv(tmp_path
     from jupyter_carbon.record import RecordError, WindowRecord
     from jupyter_carbon.storage.export import export_records
 
-    host = HostPart("host-a", Energy(6.0, 5.0, 7.0), False, ("cpu-model",), host_j=10.0, idle_j=3.0, others_j=1.0, task_s=2.0, workers=2)
-    record = dataclasses.replace(make_record(1), cluster=ClusterPart(hosts=(host,), scheduler="tcp://s:8786"))
+    host = HostPart(
+        "host-a",
+        Energy(6.0, 5.0, 7.0),
+        False,
+        ("cpu-model",),
+        host_j=10.0,
+        idle_j=3.0,
+        others_j=1.0,
+        task_s=2.0,
+        workers=2,
+    )
+    record = dataclasses.replace(
+        make_record(1), cluster=ClusterPart(hosts=(host,), scheduler="tcp://s:8786")
+    )
     again = WindowRecord.from_dict(json.loads(json.dumps(record.to_dict())))
     assert again == record and again.cluster.hosts[0].idle_j == 3.0
     row = next(csv.DictReader(open(export_records([record], tmp_path / "c.csv"), encoding="utf-8")))
-    assert float(row["cluster_energy_j"]) == 6.0 and float(row["cluster_idle_j"]) == 3.0 and row["cluster_hosts"] == "host-a"
+    assert (
+        float(row["cluster_energy_j"]) == 6.0
+        and float(row["cluster_idle_j"]) == 3.0
+        and row["cluster_hosts"] == "host-a"
+    )
     assert float(row["cluster_co2e_g"]) == pytest.approx(record.co2e_g_of(6.0))
     bad = record.to_dict()
     bad["cluster"]["hosts"][0]["energy_j"] = "lots"

@@ -8,18 +8,28 @@ import pytest
 from fakes import constant_session
 
 from jupyter_carbon.diagnostics import Diagnostics, show
-from jupyter_carbon.ipython_compat import cell_runner, frames_on_stack, hooks_will_run, queue_display
+from jupyter_carbon.ipython_compat import (
+    cell_runner,
+    frames_on_stack,
+    hooks_will_run,
+    queue_display,
+)
 from jupyter_carbon.storage.log import attach_log, get_log
 
 
 def test_a_problem_is_kept_once_per_key_and_shown_at_the_flush(capsys):
     channel = Diagnostics()
-    assert channel.say("disk full (3 waiting)", key="disk") and not channel.say("disk full (4 waiting)", key="disk")
+    assert channel.say("disk full (3 waiting)", key="disk") and not channel.say(
+        "disk full (4 waiting)", key="disk"
+    )
     assert channel.say("no RAPL") and not channel.say("no RAPL")
     assert capsys.readouterr().err == ""  # waits for the owner's quiet moment
     channel.flush()
     channel.flush()
-    assert capsys.readouterr().err == "jupyter_carbon: disk full (3 waiting)\njupyter_carbon: no RAPL\n"
+    assert (
+        capsys.readouterr().err
+        == "jupyter_carbon: disk full (3 waiting)\njupyter_carbon: no RAPL\n"
+    )
     assert channel.lines == ["disk full (3 waiting)", "no RAPL"] and "no RAPL" in channel
     channel.flush(again=True)  # a front end that starts afresh (a reload) shows them again
     assert capsys.readouterr().err.count("jupyter_carbon: ") == 2
@@ -60,7 +70,9 @@ def test_a_window_holds_its_state_and_the_sampler_and_ledger_ask_it(clock):
     session = constant_session(clock, cpu=10.0)
     m = session.open("w", kind="script", answer=42)
     assert m.start is m.window.start and m.indices == m.window.indices
-    assert m.meta["scope"] == session.scope and m.stack is session.stack() and session.current() is m
+    assert (
+        m.meta["scope"] == session.scope and m.stack is session.stack() and session.current() is m
+    )
     clock.advance(1)
     record = session.stop(m)
     assert m.stack is None and session.current() is None

@@ -1,4 +1,5 @@
 """CO2e arithmetic."""
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,9 @@ def test_pue_scales_linearly():
 
 @given(energy_j=st.floats(0, 1e12), g_per_kwh=st.floats(0, 2000), pue=st.floats(1.0, 3.0))
 def test_co2e_formula(energy_j, g_per_kwh, pue):
-    assert co2e_g(energy_j, g_per_kwh, pue) == pytest.approx(energy_j / 3.6e6 * pue * g_per_kwh, rel=1e-12, abs=1e-12)
+    assert co2e_g(energy_j, g_per_kwh, pue) == pytest.approx(
+        energy_j / 3.6e6 * pue * g_per_kwh, rel=1e-12, abs=1e-12
+    )
 
 
 @pytest.mark.parametrize("pue", [0.99, 0.0, -1.0, math.nan, math.inf, True, "1.2x", None])

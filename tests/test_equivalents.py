@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_carbon.display.equivalents import CAR_SOURCE, SMARTPHONE_SOURCE, compare_co2e, compare_energy, comparisons
+from jupyter_carbon.display.equivalents import (
+    CAR_SOURCE,
+    SMARTPHONE_SOURCE,
+    compare_co2e,
+    compare_energy,
+    comparisons,
+)
 
 J_PER_WH = 3600.0
 
@@ -27,7 +33,16 @@ def test_energy_comparison_picks_a_picturable_number(energy_j, text):
     assert (found.text if found else None) == text
 
 
-@pytest.mark.parametrize("co2e_g, text", [(1e-6, None), (0.1, None), (2.0, "a car driving 8.2 m"), (120.0, "a car driving 491 m"), (3930.0, "a car driving 16.1 km (10 miles)")])
+@pytest.mark.parametrize(
+    "co2e_g, text",
+    [
+        (1e-6, None),
+        (0.1, None),
+        (2.0, "a car driving 8.2 m"),
+        (120.0, "a car driving 491 m"),
+        (3930.0, "a car driving 16.1 km (10 miles)"),
+    ],
+)
 def test_co2e_comparison_is_a_car_distance_from_one_metre(co2e_g, text):
     found = compare_co2e(co2e_g)
     assert (found.text if found else None) == text

@@ -25,7 +25,9 @@ if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
 pytest.importorskip("ipywidgets", reason="the notebook saves the state of a real widget")
 if not os.environ.get("CI"):
-    pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is not installed")
+    pytest.importorskip(
+        "playwright.sync_api", reason="playwright (the test extra) is not installed"
+    )
 
 CELLS = [
     "%load_ext jupyter_carbon",
@@ -39,9 +41,24 @@ CELLS = [
 
 
 def _notebook(path: Path) -> None:
-    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [], "source": src} for i, src in enumerate(CELLS)]
-    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}, "language_info": {"name": "python"}}
-    path.write_text(json.dumps({"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5}))
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"c{i}",
+            "metadata": {},
+            "outputs": [],
+            "source": src,
+        }
+        for i, src in enumerate(CELLS)
+    ]
+    meta = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
+    path.write_text(
+        json.dumps({"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5})
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +77,26 @@ def executed(tmp_path_factory) -> Path:
 
 def test_saved_outputs_are_static_html(executed):
     nb = json.loads(executed.read_text())
-    assert nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"], "the slider's state was saved"
-    outputs = [o for c in nb["cells"] for o in c["outputs"] if "jupyter-carbon" in str(o.get("data", {}).get("text/html", ""))]
+    assert nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"], (
+        "the slider's state was saved"
+    )
+    outputs = [
+        o
+        for c in nb["cells"]
+        for o in c["outputs"]
+        if "jupyter-carbon" in str(o.get("data", {}).get("text/html", ""))
+    ]
     assert len(outputs) == 3  # report, one auto line, summary
     for out in outputs:
-        assert set(out["data"]) == {"text/plain", "text/html"}  # no widget view to prefer over the HTML
+        assert set(out["data"]) == {
+            "text/plain",
+            "text/html",
+        }  # no widget view to prefer over the HTML
 
 
-@pytest.mark.parametrize("widget_state", [True, False], ids=["with-widget-state", "without-widget-state"])
+@pytest.mark.parametrize(
+    "widget_state", [True, False], ids=["with-widget-state", "without-widget-state"]
+)
 def test_exported_html_shows_the_reports_offline(executed, tmp_path, widget_state):
     from playwright.sync_api import sync_playwright
 
@@ -76,17 +105,33 @@ def test_exported_html_shows_the_reports_offline(executed, tmp_path, widget_stat
         nb["metadata"].pop("widgets", None)
     source = tmp_path / "in.ipynb"
     source.write_text(json.dumps(nb))
-    done = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", "--output", "out.html", str(source)], capture_output=True, text=True, env=child_env(), cwd=tmp_path, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--to", "html", "--output", "out.html", str(source)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     html_path = tmp_path / "out.html"
     assert ("widget-state+json" in html_path.read_text()) == widget_state
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 800}, offline=True)
             blocked: list[str] = []
-            context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else (blocked.append(route.request.url), route.abort()))
+            context.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith("file:")
+                    else (blocked.append(route.request.url), route.abort())
+                ),
+            )
             page = context.new_page()
             page.goto(html_path.as_uri())
             page.wait_for_timeout(500)
@@ -94,15 +139,29 @@ def test_exported_html_shows_the_reports_offline(executed, tmp_path, widget_stat
             assert report.count() == 1 and report.first.is_visible()
             assert "exported" in report.first.inner_text() and "CO2e" in report.first.inner_text()
             line = page.locator(".jupyter-carbon.jc-compact")
-            assert line.count() == 1 and line.first.is_visible() and "carbon: " in line.first.inner_text()
+            assert (
+                line.count() == 1
+                and line.first.is_visible()
+                and "carbon: " in line.first.inner_text()
+            )
             summary = page.locator(".jupyter-carbon.jc-summary")
-            assert summary.first.is_visible() and "jupyter_carbon session · 2 cells" in summary.first.inner_text()
+            assert (
+                summary.first.is_visible()
+                and "jupyter_carbon session · 2 cells" in summary.first.inner_text()
+            )
             images = summary.locator("img")
             assert images.count() >= 1
             for img in images.all():
                 assert img.is_visible() and img.evaluate("i => i.complete && i.naturalWidth > 100")
-            (ARTIFACTS := Path(__file__).resolve().parents[1] / "test-artifacts").mkdir(exist_ok=True)
+            (ARTIFACTS := Path(__file__).resolve().parents[1] / "test-artifacts").mkdir(
+                exist_ok=True
+            )
             summary.first.scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / f"nbconvert-{'with' if widget_state else 'without'}-widget-state.png"))
+            page.screenshot(
+                path=str(
+                    ARTIFACTS
+                    / f"nbconvert-{'with' if widget_state else 'without'}-widget-state.png"
+                )
+            )
         finally:
             browser.close()

@@ -39,7 +39,10 @@ def test_load_prints_one_line_saying_what_is_measured_and_how(capfd, _shell, no_
         load_ipython_extension(_shell)  # even when called directly, past IPython's own guard
         assert get_extension(_shell) is ext
         for event in ("pre_run_cell", "post_run_cell"):
-            assert sum(getattr(cb, "__self__", None) is ext for cb in _shell.events.callbacks[event]) == 1
+            assert (
+                sum(getattr(cb, "__self__", None) is ext for cb in _shell.events.callbacks[event])
+                == 1
+            )
         assert _shell.input_transformers_cleanup.count(ext.transform) == 1
     finally:
         _shell.run_line_magic("unload_ext", "jupyter_carbon")
@@ -110,7 +113,9 @@ def test_items_quiet_and_scope(shell, capsys):
         ("stray", "unknown %%carbon option 'stray'"),
     ],
 )
-def test_bad_cell_line_is_a_one_line_usage_error_and_body_does_not_run(shell, capsys, line, message):
+def test_bad_cell_line_is_a_one_line_usage_error_and_body_does_not_run(
+    shell, capsys, line, message
+):
     before = len(records(shell))
     result = run(shell, f"%%carbon {line}\nran = True")
     assert not result.success
@@ -183,7 +188,9 @@ def test_nested_cells_in_auto_mode_close_every_window(shell):
     assert session.sampler.open_windows == 0 and session.current() is None
     kinds = [(r.kind, r.label) for r in records(shell)]
     assert kinds.count(("cell", "inner")) == 1
-    assert sum(kind == "auto" for kind, _ in kinds) == 1  # the plain %%capture cell (a %carbon line cell is not measured)
+    assert (
+        sum(kind == "auto" for kind, _ in kinds) == 1
+    )  # the plain %%capture cell (a %carbon line cell is not measured)
 
 
 def test_programmatic_run_cell_magic_measures_and_returns_value(shell):
@@ -222,7 +229,9 @@ def test_config_line_traitlets_and_env(shell, capsys, caplog):
         run(shell, "%config Carbon.scope = 'galaxy'")
         out, err = capsys.readouterr()
         shown = out + err + caplog.text  # IPython's %config reports errors through logging
-        assert "choose one of: auto, machine, process, container" in shown and "Traceback" not in shown
+        assert (
+            "choose one of: auto, machine, process, container" in shown and "Traceback" not in shown
+        )
         assert session.config.scope == "auto" and get_extension(shell).configurable.scope == "auto"
     finally:
         shell.config.pop("Carbon", None)
@@ -282,6 +291,7 @@ def test_unload_removes_everything_and_reload_100_times_leaks_nothing(_shell, no
     from jupyter_carbon.carbon_session import reset_session
 
     reset_session()
+
     def counts():
         return (
             len(_shell.events.callbacks["pre_run_cell"]),
@@ -313,7 +323,9 @@ def test_load_imports_no_matplotlib_or_ipywidgets():
         "shell.run_cell('%%carbon\\nx = 1')\n"
         "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'pynvml', 'jupyter_carbon.intensity.providers', 'jupyter_carbon.reference') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip().splitlines()[-1] == "[]"
 
 

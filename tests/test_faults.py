@@ -63,7 +63,13 @@ def outcome(shell, cell):
     shell.exit_now = False  # exit() asks the shell to stop; we keep using it
     text = out.getvalue()
     # the extension's own report lines are the only difference allowed
-    user_lines = [line for line in text.splitlines() if not line.startswith(("carbon", " CPU", " RAM", "TOTAL", "per item", "≈ ", "intensity", "session ", "note:"))]
+    user_lines = [
+        line
+        for line in text.splitlines()
+        if not line.startswith(
+            ("carbon", " CPU", " RAM", "TOTAL", "per item", "≈ ", "intensity", "session ", "note:")
+        )
+    ]
     return {
         "result": repr(result.result),
         "error": type(result.error_in_exec or result.error_before_exec).__name__,
@@ -77,6 +83,7 @@ def outcome(shell, cell):
 @pytest.mark.parametrize("mode", ["magic", "auto"])
 def test_cell_behaves_exactly_as_without_the_extension(_shell, no_pynvml, name, mode):
     from jupyter_carbon.carbon_session import reset_session as reset
+
     reset()
     # in magic mode the cell has one more line (the magic): compare with a plain cell that has one too
     plain = outcome(_shell, ("#%%carbon\n" if mode == "magic" else "") + CELLS[name])
@@ -138,7 +145,9 @@ def test_threads_left_running_are_attributed_to_open_windows_only(shell):
     — in auto mode the following cells — and never delays the end of the cell that started it."""
     ext = get_extension(shell)
     started = time.monotonic()
-    shell.run_cell("%%carbon --quiet\nimport threading, time\nstop = threading.Event()\nworker = threading.Thread(target=lambda: [sum(range(10_000)) for _ in iter(lambda: stop.is_set(), True)])\nworker.start()")
+    shell.run_cell(
+        "%%carbon --quiet\nimport threading, time\nstop = threading.Event()\nworker = threading.Thread(target=lambda: [sum(range(10_000)) for _ in iter(lambda: stop.is_set(), True)])\nworker.start()"
+    )
     first = ext.session.records[-1]
     assert first.duration_s < 1.0 and time.monotonic() - started < 2.0
     shell.run_cell("%%carbon --quiet\ntime.sleep(0.3)")
@@ -156,22 +165,37 @@ def test_keyboard_interrupt_in_a_real_kernel(tmp_path):
     from storage_helpers import real_kernel
 
     with real_kernel(tmp_path, tmp_path) as (km, kc):
-        msg_id = kc.execute("%%carbon --label long\nimport time\nprint('started', flush=True)\nfor _ in range(400):\n    time.sleep(0.05)")
+        msg_id = kc.execute(
+            "%%carbon --label long\nimport time\nprint('started', flush=True)\nfor _ in range(400):\n    time.sleep(0.05)"
+        )
         while True:  # interrupt only once the cell body is running, however loaded the machine is
             msg = kc.get_iopub_msg(timeout=60)
-            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream" and "started" in msg["content"]["text"]:
+            if (
+                msg["parent_header"].get("msg_id") == msg_id
+                and msg["msg_type"] == "stream"
+                and "started" in msg["content"]["text"]
+            ):
                 break
         time.sleep(1.0)
         km.interrupt_kernel()
         reply = kc.get_shell_msg(timeout=30)
         while reply["parent_header"].get("msg_id") != msg_id:
             reply = kc.get_shell_msg(timeout=30)
-        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+        assert (
+            reply["content"]["status"] == "error"
+            and reply["content"]["ename"] == "KeyboardInterrupt"
+        )
         # read back through the reply's user_expressions, not printed output: a stream message can
         # reach the client after the cell's idle status on a loaded machine (seen: 2 runs in 7)
         check = "import jupyter_carbon\nr = jupyter_carbon.session().records[-1]"
-        reply = kc.execute_interactive(check, timeout=30, user_expressions={"r": "' '.join(map(str, (r.label, r.status, r.duration_s >= 1.0)))"})
+        reply = kc.execute_interactive(
+            check,
+            timeout=30,
+            user_expressions={"r": "' '.join(map(str, (r.label, r.status, r.duration_s >= 1.0)))"},
+        )
         result = reply["content"]["user_expressions"]["r"]
-        assert "long interrupted True" in result.get("data", {}).get("text/plain", ""), result  # the whole reply when it failed
+        assert "long interrupted True" in result.get("data", {}).get("text/plain", ""), (
+            result
+        )  # the whole reply when it failed
         logged = "".join(p.read_text() for p in tmp_path.rglob("*.jsonl"))
         assert '"status": "interrupted"' in logged or '"status":"interrupted"' in logged

@@ -31,8 +31,6 @@ def amd_gpus(monkeypatch, clock, no_pynvml):
     return install
 
 
-
-
 def gpu_sources(found):
     return [s for s in found.sources if s.component == "gpu"]
 
@@ -68,17 +66,30 @@ def test_a_megawatt_counter_is_refused_and_power_is_integrated(amd_gpus, clock):
 
 
 def test_counter_disagreeing_with_power_is_refused(amd_gpus, clock):
-    amd_gpus([{"power_w": lambda t: 100.0, "counter_scale": 10.0}])  # 1000 W by the counter, 100 W by the sensor, cap 300 W
+    amd_gpus(
+        [{"power_w": lambda t: 100.0, "counter_scale": 10.0}]
+    )  # 1000 W by the counter, 100 W by the sensor, cap 300 W
     found = detect(environ={})
     assert [s.method for s in gpu_sources(found)] == ["amd-power"]
-    amd_gpus([{"power_w": lambda t: 100.0, "counter_scale": 2.0, "cap_uw": 1_000_000_000}])  # 200 W vs 100 W: within 3×
+    amd_gpus(
+        [{"power_w": lambda t: 100.0, "counter_scale": 2.0, "cap_uw": 1_000_000_000}]
+    )  # 200 W vs 100 W: within 3×
     found = detect(environ={})
     assert [s.method for s in gpu_sources(found)] == ["amd-energy"]
 
 
 @pytest.mark.parametrize("scale, unit", [(1e3, "mW"), (1e6, "µW")])
 def test_power_in_the_wrong_unit_is_refused_not_used(amd_gpus, clock, scale, unit):
-    amd_gpus([{"power_w": lambda t: 250.0, "power_scale": scale, "counter": False, "cap_uw": 300_000_000}])
+    amd_gpus(
+        [
+            {
+                "power_w": lambda t: 250.0,
+                "power_scale": scale,
+                "counter": False,
+                "cap_uw": 300_000_000,
+            }
+        ]
+    )
     found = detect(environ={})
     assert gpu_sources(found) == []
     assert "above the plausible" in found.skipped["amdsmi"], unit
@@ -95,12 +106,25 @@ def test_wrong_power_unit_leaves_a_good_counter_in_use(amd_gpus, clock):
     amd_gpus([{"power_w": lambda t: 250.0, "power_scale": 1e3}])
     found = detect(environ={})
     assert [s.method for s in gpu_sources(found)] == ["amd-energy"]
-    assert "250000 W" in found.skipped["amdsmi gpu0 AMD Instinct MI210 power"] or "2.5e+05 W" in found.skipped["amdsmi gpu0 AMD Instinct MI210 power"]
+    assert (
+        "250000 W" in found.skipped["amdsmi gpu0 AMD Instinct MI210 power"]
+        or "2.5e+05 W" in found.skipped["amdsmi gpu0 AMD Instinct MI210 power"]
+    )
 
 
 def test_power_only_gpu_integrates_current_socket_power(amd_gpus, clock):
     power = sine_power(500, 150, 1.3)
-    amd_gpus([{"name": "AMD Instinct MI300X", "power_w": power, "counter": False, "power_field": "current", "cap_uw": 750_000_000}])
+    amd_gpus(
+        [
+            {
+                "name": "AMD Instinct MI300X",
+                "power_w": power,
+                "counter": False,
+                "power_field": "current",
+                "cap_uw": 750_000_000,
+            }
+        ]
+    )
     session = CarbonSession(Config(interval=0.1), clock=clock, threaded=False)
     record, t0, t1 = run_window(session, clock, 2.0, 0.1)
     gpu = record.components["gpu"]
@@ -116,7 +140,9 @@ def test_mi250_card_is_counted_once(amd_gpus, clock):
         {"name": "AMD Instinct MI250X", "power_w": lambda t: card_w, "secondary_die": True, "cap_uw": 560_000_000},
     ])  # fmt: skip
     session = CarbonSession(Config(), clock=clock, threaded=False)
-    assert [s.device for s in gpu_sources(session.detection)] == ["gpu0 AMD Instinct MI250X (both dies)"]
+    assert [s.device for s in gpu_sources(session.detection)] == [
+        "gpu0 AMD Instinct MI250X (both dies)"
+    ]
     assert "second die" in session.detection.skipped["amdsmi gpu1 AMD Instinct MI250X"]
     record, t0, t1 = run_window(session, clock, 10, 1.0)
     assert record.components["gpu"].energy_j == pytest.approx(card_w * (t1 - t0), rel=1e-3)
@@ -129,15 +155,24 @@ def test_mi250_labels(amd_gpus, clock):
     assert [s.device for s in gpu_sources(found)] == ["gpu0 AMD Instinct MI250X (both dies)"]
     amd_gpus([die, die])  # a driver that reports each die's own power: summed, no "both dies"
     found = detect(environ={})
-    assert [s.device for s in gpu_sources(found)] == ["gpu0 AMD Instinct MI250X", "gpu1 AMD Instinct MI250X"]
+    assert [s.device for s in gpu_sources(found)] == [
+        "gpu0 AMD Instinct MI250X",
+        "gpu1 AMD Instinct MI250X",
+    ]
 
 
 def test_visibility_follows_rocr_then_hip():
     uuids = [f"{i:08x}-aaaa" for i in range(4)]
     assert amd_visible_indices({}, uuids) == [0, 1, 2, 3]
-    assert amd_visible_indices({"ROCR_VISIBLE_DEVICES": "1,2,3", "HIP_VISIBLE_DEVICES": "2,0"}, uuids) == [3, 1]
-    assert amd_visible_indices({"CUDA_VISIBLE_DEVICES": "1"}, uuids) == [1]  # HIP honours it when HIP_… is unset
-    assert amd_visible_indices({"HIP_VISIBLE_DEVICES": "0", "CUDA_VISIBLE_DEVICES": "1"}, uuids) == [0]
+    assert amd_visible_indices(
+        {"ROCR_VISIBLE_DEVICES": "1,2,3", "HIP_VISIBLE_DEVICES": "2,0"}, uuids
+    ) == [3, 1]
+    assert amd_visible_indices({"CUDA_VISIBLE_DEVICES": "1"}, uuids) == [
+        1
+    ]  # HIP honours it when HIP_… is unset
+    assert amd_visible_indices(
+        {"HIP_VISIBLE_DEVICES": "0", "CUDA_VISIBLE_DEVICES": "1"}, uuids
+    ) == [0]
     assert amd_visible_indices({"ROCR_VISIBLE_DEVICES": "00000002"}, uuids) == [2]
 
 
@@ -163,12 +198,23 @@ def test_counter_that_goes_backwards_or_jumps(amd_gpus, clock):
 
 
 def test_unit_helpers():
-    assert energy_uj_from_count({"energy_accumulator": 1000, "counter_resolution": 15.3, "timestamp": 1}) == pytest.approx(15300.0)
+    assert energy_uj_from_count(
+        {"energy_accumulator": 1000, "counter_resolution": 15.3, "timestamp": 1}
+    ) == pytest.approx(15300.0)
     assert energy_uj_from_count({"power": 10, "counter_resolution": 15.3}) == pytest.approx(153.0)
     assert energy_uj_from_count({"energy_accumulator": "N/A", "counter_resolution": 15.3}) is None
     assert energy_uj_from_count({"energy_accumulator": 10, "counter_resolution": 0.0}) is None
     assert power_w_from_info({"average_socket_power": "N/A", "current_socket_power": 412}) == 412.0
-    assert power_w_from_info({"average_socket_power": 0xFFFFFFFF, "current_socket_power": "N/A", "socket_power": "N/A"}) is None
+    assert (
+        power_w_from_info(
+            {
+                "average_socket_power": 0xFFFFFFFF,
+                "current_socket_power": "N/A",
+                "socket_power": "N/A",
+            }
+        )
+        is None
+    )
 
 
 def test_init_error_and_missing_binding_are_reasons(amd_gpus, clock, monkeypatch):
@@ -182,7 +228,9 @@ def test_init_error_and_missing_binding_are_reasons(amd_gpus, clock, monkeypatch
 
 def test_gpu_lost_mid_window_and_shutdown(amd_gpus, clock):
     start = clock.now_s
-    module = amd_gpus([{"power_w": lambda t: 100.0, "fail_at": start + 5.0}, {"power_w": lambda t: 50.0}])
+    module = amd_gpus(
+        [{"power_w": lambda t: 100.0, "fail_at": start + 5.0}, {"power_w": lambda t: 50.0}]
+    )
     session = CarbonSession(Config(), clock=clock, threaded=False)
     record, t0, t1 = run_window(session, clock, 10, 1.0)
     assert any("read failed" in f for f in record.flags)

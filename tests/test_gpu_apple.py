@@ -26,12 +26,19 @@ def soc(monkeypatch, clock, no_pynvml, tmp_path):
 
 
 def config(tmp_path, **kw):
-    return Config(powercap_root=str(tmp_path / "no-rapl"), hwmon_root=str(tmp_path / "no-hwmon"), **kw)
-
+    return Config(
+        powercap_root=str(tmp_path / "no-rapl"), hwmon_root=str(tmp_path / "no-hwmon"), **kw
+    )
 
 
 def test_cpu_gpu_ane_dram_in_millijoules(soc, clock, tmp_path):
-    cpu, gpu, sram, ane, dram = sine_power(8, 3, 5.0), sine_power(12, 4, 3.0), (lambda t: 0.5), (lambda t: 2.0), (lambda t: 1.5)
+    cpu, gpu, sram, ane, dram = (
+        sine_power(8, 3, 5.0),
+        sine_power(12, 4, 3.0),
+        (lambda t: 0.5),
+        (lambda t: 2.0),
+        (lambda t: 1.5),
+    )
     soc({"cpu_total_mj": cpu, "gpu_mj": gpu, "gpu_sram_mj": sram, "ane_mj": ane, "dram_mj": dram})
     session = CarbonSession(config(tmp_path), clock=clock, threaded=False)
     kinds = {(s.component, s.device, s.method, s.measured) for s in session.detection.sources}
@@ -45,9 +52,13 @@ def test_cpu_gpu_ane_dram_in_millijoules(soc, clock, tmp_path):
     c = record.components
     # integer mJ from the library: at most 1 mJ of rounding per read and field
     assert c["cpu"].energy_j == pytest.approx(exact_energy_j(cpu, t0, t1), abs=0.01)
-    assert c["gpu"].energy_j == pytest.approx(exact_energy_j(gpu, t0, t1) + 0.5 * 20 + 2.0 * 20, abs=0.03)  # GPU + its SRAM + ANE
+    assert c["gpu"].energy_j == pytest.approx(
+        exact_energy_j(gpu, t0, t1) + 0.5 * 20 + 2.0 * 20, abs=0.03
+    )  # GPU + its SRAM + ANE
     assert c["ram"].energy_j == pytest.approx(1.5 * 20, abs=0.01)
-    assert stub.state["samples"] <= 1 + 2 + 20 + 2  # one sample per read time, shared by the four sources
+    assert (
+        stub.state["samples"] <= 1 + 2 + 20 + 2
+    )  # one sample per read time, shared by the four sources
 
 
 def test_parts_not_reported_are_modelled(soc, clock, tmp_path):
@@ -67,7 +78,11 @@ def test_cpu_field_of_early_releases(soc, clock):
 def test_user_set_power_wins(soc, clock, tmp_path):
     soc({"cpu_total_mj": lambda t: 5.0, "gpu_mj": lambda t: 3.0, "dram_mj": lambda t: 1.0})
     found = detect(**config(tmp_path, power={"gpu": 20.0}).detection_arguments(), environ={})
-    assert {(s.component, s.method) for s in found.sources} == {("gpu", "constant"), ("cpu", "apple-energy-model"), ("ram", "apple-energy-model")}
+    assert {(s.component, s.method) for s in found.sources} == {
+        ("gpu", "constant"),
+        ("cpu", "apple-energy-model"),
+        ("ram", "apple-energy-model"),
+    }
 
 
 def test_monitor_failure_and_missing_library_are_reasons(soc, clock, tmp_path, monkeypatch):
@@ -89,7 +104,12 @@ def test_linux_without_the_library_skips_quietly(tmp_path, no_pynvml, monkeypatc
 
 def test_an_implausible_step_is_dropped_and_flagged(soc, clock, tmp_path):
     start = clock.now_s
-    soc({"cpu_total_mj": lambda t: 1e6 if start + 5 < t < start + 6 else 5.0, "gpu_mj": lambda t: 3.0})  # 1 MW for a second: a glitch
+    soc(
+        {
+            "cpu_total_mj": lambda t: 1e6 if start + 5 < t < start + 6 else 5.0,
+            "gpu_mj": lambda t: 3.0,
+        }
+    )  # 1 MW for a second: a glitch
     session = CarbonSession(config(tmp_path), clock=clock, threaded=False)
     record, t0, t1 = run_window(session, clock, 20, 1.0)
     cpu = next(s for s in session.detection.sources if s.component == "cpu")

@@ -46,6 +46,16 @@ def test_without_a_gpu_it_says_so_in_one_line(tmp_path):
         pytest.skip("this machine has an NVIDIA driver")
     except OSError:
         pass
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and "no NVIDIA GPU reachable" in proc.stderr and "--dry-run" in proc.stderr
+    assert (
+        proc.stderr.count("\n") == 1
+        and "no NVIDIA GPU reachable" in proc.stderr
+        and "--dry-run" in proc.stderr
+    )

@@ -16,7 +16,11 @@ from jupyter_carbon.display.text import format_load_line
 @pytest.fixture
 def mixed_gpus(monkeypatch, tmp_path, no_pynvml):
     """Two NVIDIA H100, one MI250X card (two dies), one Intel xe card: real time, no RAPL."""
-    monkeypatch.setitem(sys.modules, "pynvml", stub_pynvml([{"name": "NVIDIA H100", "power_w": lambda t: 300.0}] * 2, time.monotonic))
+    monkeypatch.setitem(
+        sys.modules,
+        "pynvml",
+        stub_pynvml([{"name": "NVIDIA H100", "power_w": lambda t: 300.0}] * 2, time.monotonic),
+    )
     stub_amdsmi.configure([
         {"name": "AMD Instinct MI250X", "power_w": lambda t: 90.0, "cap_uw": 560_000_000},
         {"name": "AMD Instinct MI250X", "power_w": lambda t: 90.0, "secondary_die": True},
@@ -42,7 +46,10 @@ def test_load_line_and_status_name_each_gpu_and_method(mixed_gpus, _shell, capfd
         _shell.run_line_magic("carbon", "status")
         status = capfd.readouterr().out
         assert "GPU  gpu1 NVIDIA H100 — nvml-energy (NVML energy counter, measured)" in status
-        assert "GPU  gpu0 AMD Instinct MI250X (both dies) — amd-energy (amdsmi energy counter, measured)" in status
+        assert (
+            "GPU  gpu0 AMD Instinct MI250X (both dies) — amd-energy (amdsmi energy counter, measured)"
+            in status
+        )
         assert "amdsmi gpu1 AMD Instinct MI250X: second die" in status
         assert format_load_line(get_extension(_shell).session) == line
     finally:
@@ -58,9 +65,27 @@ def test_named_parts_and_gaps_in_indices():
     sources = [
         S(component="cpu", device="Apple SoC CPU", method="apple-energy-model"),
         S(component="gpu", device="Apple SoC GPU", method="apple-energy-model"),
-        S(component="gpu", device="gpu0 NVIDIA A100", index=0, model="NVIDIA A100", method="nvml-energy"),
-        S(component="gpu", device="gpu2 NVIDIA A100", index=2, model="NVIDIA A100", method="nvml-energy"),
-        S(component="gpu", device="gpu3 NVIDIA A100", index=3, model="NVIDIA A100", method="nvml-power"),
+        S(
+            component="gpu",
+            device="gpu0 NVIDIA A100",
+            index=0,
+            model="NVIDIA A100",
+            method="nvml-energy",
+        ),
+        S(
+            component="gpu",
+            device="gpu2 NVIDIA A100",
+            index=2,
+            model="NVIDIA A100",
+            method="nvml-energy",
+        ),
+        S(
+            component="gpu",
+            device="gpu3 NVIDIA A100",
+            index=3,
+            model="NVIDIA A100",
+            method="nvml-power",
+        ),
     ]
     assert _sources_phrase(sources) == (
         "CPU (Apple SoC energy-model counter, measured), Apple SoC GPU (Apple SoC energy-model counter, measured), "

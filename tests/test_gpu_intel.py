@@ -37,10 +37,14 @@ def test_xe_card_energy_is_measured_in_microjoules(hwmon, clock, no_pynvml):
     session = CarbonSession(Config(hwmon_root=str(hwmon.root)), clock=clock, threaded=False)
     (source,) = gpus(session.detection)
     assert source.device == "gpu0 Intel xe 0000:03:00.0 (card)" and source.method == "intel-hwmon"
-    record = run_window(session, clock, hwmon, 10, 1.0, {f"{hw}/energy1": 120.0, f"{hw}/energy2": 90.0})
+    record = run_window(
+        session, clock, hwmon, 10, 1.0, {f"{hw}/energy1": 120.0, f"{hw}/energy2": 90.0}
+    )
     gpu = record.components["gpu"]
     assert gpu.measured and gpu.methods == ("intel-hwmon",)
-    assert gpu.energy_j == pytest.approx(120.0 * 10, rel=1e-6)  # the card's counter, not pkg, and µJ → J
+    assert gpu.energy_j == pytest.approx(
+        120.0 * 10, rel=1e-6
+    )  # the card's counter, not pkg, and µJ → J
 
 
 def test_i915_unlabelled_energy1(hwmon, clock):
@@ -88,10 +92,15 @@ def test_reset_and_jump(hwmon, clock, no_pynvml):
     session.sampler.tick()
     record = session.stop(m)
     assert source.glitches == 1
-    assert record.components["gpu"].energy_j == pytest.approx(30.0 + 10.0 + 10.0)  # the jump replaced by the last power (10 W) × 1 s
+    assert record.components["gpu"].energy_j == pytest.approx(
+        30.0 + 10.0 + 10.0
+    )  # the jump replaced by the last power (10 W) × 1 s
     from jupyter_carbon.display.text import format_status
 
-    assert "problem: gpu0 Intel xe 0000:03:00.0: 1 implausible counter step(s) dropped" in format_status(session)
+    assert (
+        "problem: gpu0 Intel xe 0000:03:00.0: 1 implausible counter step(s) dropped"
+        in format_status(session)
+    )
 
 
 def test_unreadable_counter_says_how_to_fix(hwmon, clock, monkeypatch):

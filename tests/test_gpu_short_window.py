@@ -19,9 +19,21 @@ POWER_W = 200.0
 @pytest.fixture
 def session(monkeypatch, clock, tmp_path):
     def make(counter=True, update_s=0.1):
-        module = stub_pynvml([{"name": "H100", "power_w": lambda t: POWER_W, "counter": counter, "update_s": update_s}], clock)
+        module = stub_pynvml(
+            [
+                {
+                    "name": "H100",
+                    "power_w": lambda t: POWER_W,
+                    "counter": counter,
+                    "update_s": update_s,
+                }
+            ],
+            clock,
+        )
         monkeypatch.setitem(sys.modules, "pynvml", module)
-        s = CarbonSession(Config(interval=0.05, powercap_root=str(tmp_path / "none")), clock=clock, threaded=False)
+        s = CarbonSession(
+            Config(interval=0.05, powercap_root=str(tmp_path / "none")), clock=clock, threaded=False
+        )
         warm = s.open("warm-up")  # gives the sampler a recent power to estimate from
         for _ in range(40):
             clock.advance(0.05)
@@ -65,7 +77,9 @@ def test_window_across_a_refresh_is_not_taken_as_the_truth(session, clock):
     start = math.floor(clock.now_s * 10) / 10 + 0.1 + 0.09  # 10 ms before the next refresh
     clock.advance(start - clock.now_s)
     m = s.open("straddle")
-    clock.advance(0.03)  # crosses a refresh: the counter steps by a whole 100 ms (20 J) for 6 J of work
+    clock.advance(
+        0.03
+    )  # crosses a refresh: the counter steps by a whole 100 ms (20 J) for 6 J of work
     record = s.stop(m)
     gpu = record.components["gpu"]
     assert not gpu.measured

@@ -1,4 +1,5 @@
 """Live intensity providers against a local HTTP server on 127.0.0.1 (no real network)."""
+
 from __future__ import annotations
 
 import json
@@ -23,17 +24,54 @@ TOKEN = "tok-SECRET-4f9a1c77"
 SLOW_S = 1.5
 FAST_S = 0.2
 
-EM_OK = {"zone": "FR", "carbonIntensity": 42, "datetime": "2024-05-21T10:00:00.000Z",
-         "updatedAt": "2024-05-21T09:51:12.000Z", "createdAt": "2024-05-18T10:00:00.000Z",
-         "emissionFactorType": "lifecycle", "isEstimated": True, "estimationMethod": "TIME_SLICER_AVERAGE"}
-UK_NATIONAL = {"data": [{"from": "2024-05-21T10:00Z", "to": "2024-05-21T10:30Z",
-                         "intensity": {"forecast": 120, "actual": 111, "index": "moderate"}}]}
-UK_NATIONAL_NO_ACTUAL = {"data": [{"from": "2024-05-21T10:30Z", "to": "2024-05-21T11:00Z",
-                                   "intensity": {"forecast": 130, "actual": None, "index": "moderate"}}]}
-UK_REGIONAL = {"data": [{"regionid": 3, "dnoregion": "Electricity North West", "shortname": "North West England",
-                         "data": [{"from": "2024-05-21T10:00Z", "to": "2024-05-21T10:30Z",
-                                   "intensity": {"forecast": 77, "index": "low"},
-                                   "generationmix": [{"fuel": "wind", "perc": 40.1}, {"fuel": "gas", "perc": 20.3}]}]}]}
+EM_OK = {
+    "zone": "FR",
+    "carbonIntensity": 42,
+    "datetime": "2024-05-21T10:00:00.000Z",
+    "updatedAt": "2024-05-21T09:51:12.000Z",
+    "createdAt": "2024-05-18T10:00:00.000Z",
+    "emissionFactorType": "lifecycle",
+    "isEstimated": True,
+    "estimationMethod": "TIME_SLICER_AVERAGE",
+}
+UK_NATIONAL = {
+    "data": [
+        {
+            "from": "2024-05-21T10:00Z",
+            "to": "2024-05-21T10:30Z",
+            "intensity": {"forecast": 120, "actual": 111, "index": "moderate"},
+        }
+    ]
+}
+UK_NATIONAL_NO_ACTUAL = {
+    "data": [
+        {
+            "from": "2024-05-21T10:30Z",
+            "to": "2024-05-21T11:00Z",
+            "intensity": {"forecast": 130, "actual": None, "index": "moderate"},
+        }
+    ]
+}
+UK_REGIONAL = {
+    "data": [
+        {
+            "regionid": 3,
+            "dnoregion": "Electricity North West",
+            "shortname": "North West England",
+            "data": [
+                {
+                    "from": "2024-05-21T10:00Z",
+                    "to": "2024-05-21T10:30Z",
+                    "intensity": {"forecast": 77, "index": "low"},
+                    "generationmix": [
+                        {"fuel": "wind", "perc": 40.1},
+                        {"fuel": "gas", "perc": 20.3},
+                    ],
+                }
+            ],
+        }
+    ]
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -53,7 +91,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, arg)
         elif kind == "status":
             # Echo the token back in the body: the client must never surface reply bodies.
-            self._send(arg, json.dumps({"error": "nope", "echo": self.headers.get("auth-token")}).encode())
+            self._send(
+                arg, json.dumps({"error": "nope", "echo": self.headers.get("auth-token")}).encode()
+            )
         elif kind == "slow":
             time.sleep(SLOW_S)
             self._send(200, json.dumps(arg).encode())
@@ -96,7 +136,9 @@ def server(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     handler = type("Handler", (_Handler,), {"routes": {}, "seen": []})
     httpd = _QuietServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     httpd.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.routes = handler.routes
@@ -125,6 +167,7 @@ def _fallback():
 
 # -- providers -----------------------------------------------------------------------------
 
+
 def test_electricitymaps_success_sends_token_header_and_zone(server, token):
     server.routes[EM_PATH] = ("json", EM_OK)
     value = _em(server).fetch()
@@ -145,8 +188,15 @@ def test_electricitymaps_without_token_says_which_variable(server, monkeypatch):
     assert server.seen == []
 
 
-@pytest.mark.parametrize("status, words", [(401, ["HTTP 401", "check ELECTRICITYMAPS_TOKEN"]), (403, ["HTTP 403"]),
-                                           (500, ["HTTP 500"]), (429, ["HTTP 429"])])
+@pytest.mark.parametrize(
+    "status, words",
+    [
+        (401, ["HTTP 401", "check ELECTRICITYMAPS_TOKEN"]),
+        (403, ["HTTP 403"]),
+        (500, ["HTTP 500"]),
+        (429, ["HTTP 429"]),
+    ],
+)
 def test_electricitymaps_http_errors(server, token, status, words):
     server.routes[EM_PATH] = ("status", status)
     with pytest.raises(ProviderError) as info:
@@ -157,18 +207,21 @@ def test_electricitymaps_http_errors(server, token, status, words):
     assert info.value.__cause__ is None and info.value.__context__ is None
 
 
-@pytest.mark.parametrize("route, expected", [
-    (("raw", b"{not json"), "malformed JSON"),
-    (("raw", b"\xff\xfe\x00\x01binary"), "malformed JSON"),
-    (("garbage", None), "invalid HTTP reply"),
-    (("json", {"zone": "FR"}), "carbonIntensity"),
-    (("json", {"zone": "FR", "carbonIntensity": "42"}), "carbonIntensity"),
-    (("json", {"zone": "FR", "carbonIntensity": True}), "carbonIntensity"),
-    (("json", {"zone": "FR", "carbonIntensity": -5}), "implausible"),
-    (("json", {"zone": "FR", "carbonIntensity": 1e9}), "implausible"),
-    (("raw", b'{"zone": "FR", "carbonIntensity": NaN}'), "implausible"),
-    (("json", [1, 2, 3]), "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "route, expected",
+    [
+        (("raw", b"{not json"), "malformed JSON"),
+        (("raw", b"\xff\xfe\x00\x01binary"), "malformed JSON"),
+        (("garbage", None), "invalid HTTP reply"),
+        (("json", {"zone": "FR"}), "carbonIntensity"),
+        (("json", {"zone": "FR", "carbonIntensity": "42"}), "carbonIntensity"),
+        (("json", {"zone": "FR", "carbonIntensity": True}), "carbonIntensity"),
+        (("json", {"zone": "FR", "carbonIntensity": -5}), "implausible"),
+        (("json", {"zone": "FR", "carbonIntensity": 1e9}), "implausible"),
+        (("raw", b'{"zone": "FR", "carbonIntensity": NaN}'), "implausible"),
+        (("json", [1, 2, 3]), "not a JSON object"),
+    ],
+)
 def test_electricitymaps_bad_replies(server, token, route, expected):
     server.routes[EM_PATH] = route
     with pytest.raises(ProviderError, match=expected):
@@ -220,11 +273,25 @@ def test_uk_national_falls_back_to_forecast(server):
 
 def test_uk_regional(server):
     server.routes["/regional/regionid/3"] = ("json", UK_REGIONAL)
-    value = UKCarbonIntensityProvider(base_url=server.base_url, timeout_s=FAST_S, region_id=3).fetch()
-    assert (value.g_per_kwh, value.source, value.region) == (77.0, "uk-carbon-intensity:3", "North West England")
+    value = UKCarbonIntensityProvider(
+        base_url=server.base_url, timeout_s=FAST_S, region_id=3
+    ).fetch()
+    assert (value.g_per_kwh, value.source, value.region) == (
+        77.0,
+        "uk-carbon-intensity:3",
+        "North West England",
+    )
 
 
-@pytest.mark.parametrize("body", [{"data": []}, {"data": [{"from": "x"}]}, {"nope": 1}, {"data": [{"intensity": {"forecast": None, "actual": None}}]}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": []},
+        {"data": [{"from": "x"}]},
+        {"nope": 1},
+        {"data": [{"intensity": {"forecast": None, "actual": None}}]},
+    ],
+)
 def test_uk_malformed(server, body):
     server.routes["/intensity"] = ("json", body)
     with pytest.raises(ProviderError, match="uk-carbon-intensity failed: (malformed|implausible)"):
@@ -249,11 +316,15 @@ def test_intensity_constructors():
 
 # -- LiveIntensity -------------------------------------------------------------------------
 
+
 def test_live_returns_fallback_then_live_value(server, token):
     server.routes[EM_PATH] = ("json", EM_OK)
     with LiveIntensity(_em(server), _fallback()) as live:
         first = live.current()
-        assert first.source.startswith("table:FR") and first.note == "live intensity not yet available: using table value"
+        assert (
+            first.source.startswith("table:FR")
+            and first.note == "live intensity not yet available: using table value"
+        )
         assert live.wait(5)
         second = live.current()
         assert second.source == "electricitymaps:FR" and second.g_per_kwh == 42.0
@@ -270,15 +341,20 @@ def test_live_never_blocks_on_a_slow_server(server, token):
         start = time.monotonic()
         value = live.current()
         assert time.monotonic() - start < 0.05
-        assert value.note.startswith("electricitymaps failed: timed out") and value.note.endswith("using table value")
+        assert value.note.startswith("electricitymaps failed: timed out") and value.note.endswith(
+            "using table value"
+        )
 
 
-@pytest.mark.parametrize("route, words", [
-    (("status", 401), "HTTP 401 — check ELECTRICITYMAPS_TOKEN"),
-    (("status", 500), "HTTP 500"),
-    (("raw", b"{"), "malformed JSON"),
-    (("garbage", None), "invalid HTTP reply"),
-])
+@pytest.mark.parametrize(
+    "route, words",
+    [
+        (("status", 401), "HTTP 401 — check ELECTRICITYMAPS_TOKEN"),
+        (("status", 500), "HTTP 500"),
+        (("raw", b"{"), "malformed JSON"),
+        (("garbage", None), "invalid HTTP reply"),
+    ],
+)
 def test_live_failures_become_notes(server, token, route, words):
     server.routes[EM_PATH] = route
     with LiveIntensity(_em(server), _fallback()) as live:
@@ -326,7 +402,11 @@ class _CountingProvider(IntensityProvider):
 
 
 def _refresh_threads():
-    return [t for t in threading.enumerate() if t.name == "jupyter_carbon-intensity-refresh" and t.is_alive()]
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name == "jupyter_carbon-intensity-refresh" and t.is_alive()
+    ]
 
 
 def test_at_most_one_fetch_in_flight_and_one_thread():
@@ -335,7 +415,10 @@ def test_at_most_one_fetch_in_flight_and_one_thread():
     before = len(_refresh_threads())
     live = LiveIntensity(provider, _fallback())
     try:
-        callers = [threading.Thread(target=lambda: [live.current() or live.refresh() for _ in range(50)]) for _ in range(8)]
+        callers = [
+            threading.Thread(target=lambda: [live.current() or live.refresh() for _ in range(50)])
+            for _ in range(8)
+        ]
         for t in callers:
             t.start()
         for t in callers:
@@ -417,8 +500,16 @@ def test_token_never_appears_in_any_output(server, token, caplog, capsys):
     texts = []
     provider = _em(server)
     texts += [repr(provider), str(provider)]
-    for route in [("status", 401), ("status", 500), ("raw", b"{"), ("garbage", None), ("slow", EM_OK),
-                  ("redirect", server.base_url + "/x"), ("json", {"carbonIntensity": TOKEN}), ("json", EM_OK)]:
+    for route in [
+        ("status", 401),
+        ("status", 500),
+        ("raw", b"{"),
+        ("garbage", None),
+        ("slow", EM_OK),
+        ("redirect", server.base_url + "/x"),
+        ("json", {"carbonIntensity": TOKEN}),
+        ("json", EM_OK),
+    ]:
         server.routes[EM_PATH] = route
         try:
             texts.append(repr(provider.fetch()))

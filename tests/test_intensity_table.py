@@ -1,4 +1,5 @@
 """The shipped intensity table: lookups, aliases, errors, laziness and reproducibility."""
+
 from __future__ import annotations
 
 import csv
@@ -10,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_carbon.intensity import WORLD_AVERAGE, Region, UnknownRegionError, all_regions, lookup_region
+from jupyter_carbon.intensity import (
+    WORLD_AVERAGE,
+    Region,
+    UnknownRegionError,
+    all_regions,
+    lookup_region,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO.parent / "shared" / "data" / "codecarbon"
@@ -40,10 +47,21 @@ def test_us_state(text):
 
 @pytest.mark.parametrize(
     "text, key",
-    [("gcp:europe-west1", "gcp:europe-west1"), ("GCP:Europe-West1", "gcp:europe-west1"),
-     ("CA-QC", "CA-QC"), ("quebec", "CA-QC"), ("Québec", "CA-QC"), ("UK", "GB"), ("gbr", "GB"),
-     ("usa", "US"), ("world", "WORLD"), ("gcp:me-cenrtal1", "gcp:me-central1"), ("ca", "CA"),
-     ("georgia", "GE"), ("US-GA", "US-GA")],
+    [
+        ("gcp:europe-west1", "gcp:europe-west1"),
+        ("GCP:Europe-West1", "gcp:europe-west1"),
+        ("CA-QC", "CA-QC"),
+        ("quebec", "CA-QC"),
+        ("Québec", "CA-QC"),
+        ("UK", "GB"),
+        ("gbr", "GB"),
+        ("usa", "US"),
+        ("world", "WORLD"),
+        ("gcp:me-cenrtal1", "gcp:me-central1"),
+        ("ca", "CA"),
+        ("georgia", "GE"),
+        ("US-GA", "US-GA"),
+    ],
 )
 def test_other_keys_and_aliases(text, key):
     assert lookup_region(text).key == key
@@ -71,14 +89,29 @@ def test_us_states_converted_from_lbs_per_mwh():
 
 
 @needs_source
-@pytest.mark.parametrize("province, key", [("quebec", "CA-QC"), ("alberta", "CA-AB"), ("nova scotia", "CA-NS"),
-                                           ("british columbia", "CA-BC"), ("nunavut", "CA-NU")])
+@pytest.mark.parametrize(
+    "province, key",
+    [
+        ("quebec", "CA-QC"),
+        ("alberta", "CA-AB"),
+        ("nova scotia", "CA-NS"),
+        ("british columbia", "CA-BC"),
+        ("nunavut", "CA-NU"),
+    ],
+)
 def test_canadian_provinces_from_mix_and_lifecycle_factors(province, key):
     factors = _json("carbon_intensity_per_source.json")
     per_source = {
-        "coal": factors["coal"], "petroleum": factors["petroleum"], "naturalGas": factors["natural_gas"],
-        "nuclear": factors["nuclear"], "hydro": factors["hydroelectricity"], "wind": factors["wind"],
-        "solar": factors["solar"], "biomass": 230.0, "tidal": 17.0, "other": factors["world_average"],
+        "coal": factors["coal"],
+        "petroleum": factors["petroleum"],
+        "naturalGas": factors["natural_gas"],
+        "nuclear": factors["nuclear"],
+        "hydro": factors["hydroelectricity"],
+        "wind": factors["wind"],
+        "solar": factors["solar"],
+        "biomass": 230.0,
+        "tidal": 17.0,
+        "other": factors["world_average"],
     }
     mix = _json("canada_energy_mix.json")[province]
     shares = {k: v for k, v in mix.items() if k != "total"}
@@ -122,7 +155,10 @@ def test_table_is_compact_with_unique_keys_and_aliases():
     assert all(r.g_per_kwh >= 0 for r in regions)
 
 
-@pytest.mark.parametrize("bad, expected", [("Frnace", "FR"), ("californa", "US-CA"), ("gcp:europe-west11", "gcp:europe-west1")])
+@pytest.mark.parametrize(
+    "bad, expected",
+    [("Frnace", "FR"), ("californa", "US-CA"), ("gcp:europe-west11", "gcp:europe-west1")],
+)
 def test_unknown_region_suggests_close_matches(bad, expected):
     with pytest.raises(UnknownRegionError) as info:
         lookup_region(bad)
@@ -155,13 +191,20 @@ def test_import_is_lazy_and_needs_no_ipython():
         "i.lookup_region('FR'); t = table._table; i.lookup_region('DE')\n"
         "assert table._table is t is not None\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
 
 
 def _load_build_script():
-    spec = importlib.util.spec_from_file_location("build_intensity_table", REPO / "tools" / "build_intensity_table.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_intensity_table", REPO / "tools" / "build_intensity_table.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -184,6 +227,18 @@ def test_alpha3_mapping_spot_checks():
     mapping = _load_build_script().ALPHA3_TO_ALPHA2
     assert len(mapping) == 249
     assert len(set(mapping.values())) == 249
-    for a3, a2 in {"FRA": "FR", "GBR": "GB", "DEU": "DE", "ZAF": "ZA", "KOR": "KR", "PRK": "KP", "COD": "CD",
-                   "CHE": "CH", "ESH": "EH", "SRB": "RS", "TLS": "TL", "USA": "US"}.items():
+    for a3, a2 in {
+        "FRA": "FR",
+        "GBR": "GB",
+        "DEU": "DE",
+        "ZAF": "ZA",
+        "KOR": "KR",
+        "PRK": "KP",
+        "COD": "CD",
+        "CHE": "CH",
+        "ESH": "EH",
+        "SRB": "RS",
+        "TLS": "TL",
+        "USA": "US",
+    }.items():
         assert mapping[a3] == a2

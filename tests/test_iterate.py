@@ -56,13 +56,22 @@ class SyntheticSource(IntegratingSource):
 
     def _power_band_w(self, now_s: float) -> tuple[float, float, float]:
         self.reads += 1
-        power_w = (self.machine.energy_at(now_s) - self.machine.energy_at(self._last_s)) / (now_s - self._last_s)
+        power_w = (self.machine.energy_at(now_s) - self.machine.energy_at(self._last_s)) / (
+            now_s - self._last_s
+        )
         return power_w, power_w * (1 - self.band), power_w * (1 + self.band)
 
 
-def make_session(machine: Machine, band: float = 0.0, interval: float = 1.0, intensity: float = 400.0):
+def make_session(
+    machine: Machine, band: float = 0.0, interval: float = 1.0, intensity: float = 400.0
+):
     source = SyntheticSource(machine, band)
-    session = CarbonSession(Config(interval=interval, intensity=intensity), clock=machine.clock, threaded=False, detect=lambda now_s, **_: Detection(sources=[source]))
+    session = CarbonSession(
+        Config(interval=interval, intensity=intensity),
+        clock=machine.clock,
+        threaded=False,
+        detect=lambda now_s, **_: Detection(sources=[source]),
+    )
     return session, source
 
 
@@ -92,10 +101,20 @@ def test_own_window_prediction_converges_and_is_recorded(machine, session):
         if it.estimate is not None and (not seen or seen[-1] is not it.estimate):
             seen.append(it.estimate)
     record = it.record
-    assert record is session.records[-1] and record.kind == "loop" and record.label == "train" and record.status == "ok"
+    assert (
+        record is session.records[-1]
+        and record.kind == "loop"
+        and record.label == "train"
+        and record.status == "ok"
+    )
     assert record.energy_j == pytest.approx(machine.energy_j)
     loop = record.extra["loop"]
-    assert loop["iterations"] == 1000 and loop["total"] == 1000 and loop["ended"] == "exhausted" and not loop["stopped_at_budget"]
+    assert (
+        loop["iterations"] == 1000
+        and loop["total"] == 1000
+        and loop["ended"] == "exhausted"
+        and not loop["stopped_at_budget"]
+    )
     assert loop["actual_energy_j"] == pytest.approx(machine.energy_j)
     assert 0.1 <= loop["predicted_at_fraction"] < 0.11
     assert abs(loop["predicted_energy_j"] / machine.energy_j - 1) < 0.05
@@ -127,7 +146,11 @@ def test_early_estimate_after_the_first_iterations(machine, session):
     it = track_iter(range(100), session=session, every_s=60.0)
     for i in it:
         if i == 3:
-            assert it.estimate is not None and it.estimate.iterations == 2 and it.estimate.is_prediction
+            assert (
+                it.estimate is not None
+                and it.estimate.iterations == 2
+                and it.estimate.is_prediction
+            )
             break
         machine.work(2.0, 100.0)
 
@@ -141,9 +164,15 @@ def test_without_total_the_rate(machine, session, capsys):
         len(it)
     for _ in it:
         machine.work(0.5, 80.0)
-    assert not it.estimate.is_prediction and it.estimate.energy_per_iteration_j == pytest.approx(40.0)
+    assert not it.estimate.is_prediction and it.estimate.energy_per_iteration_j == pytest.approx(
+        40.0
+    )
     loop = it.record.extra["loop"]
-    assert loop["total"] is None and loop["predicted_energy_j"] is None and loop["energy_per_iteration_j"] == pytest.approx(40.0)
+    assert (
+        loop["total"] is None
+        and loop["predicted_energy_j"] is None
+        and loop["energy_per_iteration_j"] == pytest.approx(40.0)
+    )
     err = capsys.readouterr().err
     assert "rate: " in err and "predicted total" not in err
 
@@ -167,18 +196,26 @@ def test_short_loops_print_nothing(machine, session, capsys):
 def test_budget_warns_once_and_the_loop_goes_on(machine, session):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        it = track_iter(range(200), session=session, budget_kwh=0.002)  # 7200 J; the loop uses 10 000 J
+        it = track_iter(
+            range(200), session=session, budget_kwh=0.002
+        )  # 7200 J; the loop uses 10 000 J
         for _ in it:
             machine.work(1.0, 50.0)
     ours = [w for w in caught if issubclass(w.category, CarbonBudgetWarning)]
-    assert len(ours) == 1 and "over its budget" in str(ours[0].message) and ours[0].filename == __file__
+    assert (
+        len(ours) == 1
+        and "over its budget" in str(ours[0].message)
+        and ours[0].filename == __file__
+    )
     assert it.n == 200 and not it.record.extra["loop"]["stopped_at_budget"]
 
 
 def test_no_warning_under_budget(machine, session):
     with warnings.catch_warnings():
         warnings.simplefilter("error", CarbonBudgetWarning)
-        for _ in track_iter(range(200), session=session, budget_g=10.0):  # 10 000 J at 400 g/kWh = 1.1 g
+        for _ in track_iter(
+            range(200), session=session, budget_g=10.0
+        ):  # 10 000 J at 400 g/kWh = 1.1 g
             machine.work(1.0, 50.0)
 
 
@@ -193,7 +230,9 @@ def test_budget_in_grams_uses_intensity_and_pue(machine):
             machine.work(1.0, 35.0)
             done += 1
     assert it.loop["budget_j"] == pytest.approx(3600.0)  # 1 g at 500 g/kWh × PUE 2
-    assert done == 102 and it.record.energy_j == pytest.approx(3570.0)  # one more would cross 3600 J
+    assert done == 102 and it.record.energy_j == pytest.approx(
+        3570.0
+    )  # one more would cross 3600 J
     session.shutdown()
 
 
@@ -201,14 +240,24 @@ def test_stop_at_budget_ends_cleanly_and_is_recorded(machine, session):
     body_runs = 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        it = track_iter(range(1000), label="big", session=session, budget_kwh=2550 / J_PER_KWH, stop_at_budget=True)
+        it = track_iter(
+            range(1000),
+            label="big",
+            session=session,
+            budget_kwh=2550 / J_PER_KWH,
+            stop_at_budget=True,
+        )
         for _ in it:
             machine.work(1.0, 100.0)
             body_runs += 1
     # reaching this line: the loop ended without raising
     assert body_runs == 25 and it.n == 25 and it.stopped_at_budget
     record = it.record
-    assert record.status == "ok" and record.extra["loop"]["stopped_at_budget"] is True and record.extra["loop"]["ended"] == "budget"
+    assert (
+        record.status == "ok"
+        and record.extra["loop"]["stopped_at_budget"] is True
+        and record.extra["loop"]["ended"] == "budget"
+    )
     assert record.energy_j == pytest.approx(2500.0) and record.energy_j <= 2550.0
     assert sum(issubclass(w.category, CarbonBudgetWarning) for w in caught) == 1
 
@@ -228,7 +277,11 @@ def test_break_closes_the_window_at_once(machine, session):
             break
     assert session.sampler.open_windows == 0
     record = session.records[-1]
-    assert record.status == "ok" and record.extra["loop"]["ended"] == "left early" and record.extra["loop"]["iterations"] == 9
+    assert (
+        record.status == "ok"
+        and record.extra["loop"]["ended"] == "left early"
+        and record.extra["loop"]["iterations"] == 9
+    )
     assert record.energy_j == pytest.approx(100.0)
 
 
@@ -238,7 +291,11 @@ def test_never_ending_generator_with_break(machine, session):
         if i == 499:
             break
     loop = session.records[-1].extra["loop"]
-    assert loop["total"] is None and loop["iterations"] == 499 and loop["actual_energy_j"] == pytest.approx(5000.0)
+    assert (
+        loop["total"] is None
+        and loop["iterations"] == 499
+        and loop["actual_energy_j"] == pytest.approx(5000.0)
+    )
 
 
 class Boom(Exception):
@@ -278,7 +335,10 @@ def test_exception_from_the_iterable_propagates_unchanged(machine, session):
         for _ in track_iter(loader(), session=session):
             machine.work(1.0, 10.0)
     assert info.value is error
-    assert session.records[-1].status == "error" and session.records[-1].extra["loop"]["iterations"] == 2
+    assert (
+        session.records[-1].status == "error"
+        and session.records[-1].extra["loop"]["iterations"] == 2
+    )
 
 
 def test_with_block_gives_the_exact_status(machine, session):
@@ -305,7 +365,11 @@ def test_explicit_close_and_single_use(machine, session):
     next(gen)
     it.close()
     it.close()
-    assert it.record.status == "ok" and it.loop["iterations"] == 1 and session.sampler.open_windows == 0
+    assert (
+        it.record.status == "ok"
+        and it.loop["iterations"] == 1
+        and session.sampler.open_windows == 0
+    )
     with pytest.raises(RuntimeError):
         iter(it)
 
@@ -340,7 +404,9 @@ def test_works_with_tqdm_lines_go_through_tqdm_write(machine, session, monkeypat
 
     monkeypatch.setattr(tqdm_module.tqdm, "write", classmethod(spy))
     bar_file = io.StringIO()
-    it = track_iter(tqdm_module.tqdm(range(200), file=bar_file, mininterval=0), label="tq", session=session)
+    it = track_iter(
+        tqdm_module.tqdm(range(200), file=bar_file, mininterval=0), label="tq", session=session
+    )
     assert len(it) == 200  # total from tqdm's len()
     for _ in it:
         machine.work(1.0, 20.0)
@@ -391,11 +457,18 @@ def test_inside_a_carbon_cell_the_loop_attaches_to_the_cell(shell):
     assert result.success
     assert len(session.records) == 1  # no window of its own
     record = session.records[0]
-    assert record.kind == "cell" and record.label == "train" and record.energy_j == pytest.approx(3000.0)
+    assert (
+        record.kind == "cell"
+        and record.label == "train"
+        and record.energy_j == pytest.approx(3000.0)
+    )
     loop = record.extra["loop"]
     assert loop["iterations"] == 50 and loop["total"] == 50 and loop["ended"] == "exhausted"
     assert loop["actual_energy_j"] == pytest.approx(2000.0)  # the loop's own energy, not the cell's
-    assert loop["predicted_energy_j"] == pytest.approx(2000.0, rel=0.05) and loop["predicted_at_fraction"] >= 0.1
+    assert (
+        loop["predicted_energy_j"] == pytest.approx(2000.0, rel=0.05)
+        and loop["predicted_at_fraction"] >= 0.1
+    )
 
 
 def test_error_in_a_measured_cell_loop(shell):
@@ -416,8 +489,12 @@ def test_error_in_a_measured_cell_loop(shell):
 
 def test_unmeasured_cell_opens_its_own_loop_window(shell):
     ip, session = shell
-    assert ip.run_cell("import jupyter_carbon\nfor i in jupyter_carbon.track_iter(range(5)):\n    machine.work(1.0, 10.0)\n").success
-    assert [r.kind for r in session.records] == ["loop"] and session.records[0].energy_j == pytest.approx(50.0)
+    assert ip.run_cell(
+        "import jupyter_carbon\nfor i in jupyter_carbon.track_iter(range(5)):\n    machine.work(1.0, 10.0)\n"
+    ).success
+    assert [r.kind for r in session.records] == ["loop"] and session.records[
+        0
+    ].energy_j == pytest.approx(50.0)
 
 
 def test_widget_view_gets_notes(machine, session):

@@ -53,7 +53,11 @@ def kinds(messages: list[dict]) -> list[str]:
 
 
 def printed(messages: list[dict], name: str) -> str:
-    return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream" and m["content"]["name"] == name)
+    return "".join(
+        m["content"]["text"]
+        for m in messages
+        if m["msg_type"] == "stream" and m["content"]["name"] == name
+    )
 
 
 PRINTS = "import sys\nprint('out ' * 5000)\nprint('err', file=sys.stderr, end='')\nprint('last', end='')\nx = 1"
@@ -66,10 +70,19 @@ def test_an_auto_mode_report_comes_after_what_the_cell_printed_and_before_idle(k
             messages = run(kc, PRINTS)
             order = kinds(messages)
             assert order[-2:] == ["display_data", "status"], order
-            assert order.count("display_data") == 1 and set(order[:-2]) >= {"stream:stdout", "stream:stderr"}, order
-            assert printed(messages, "stdout") == "out " * 5000 + "\nlast" and printed(messages, "stderr") == "err"
+            assert order.count("display_data") == 1 and set(order[:-2]) >= {
+                "stream:stdout",
+                "stream:stderr",
+            }, order
+            assert (
+                printed(messages, "stdout") == "out " * 5000 + "\nlast"
+                and printed(messages, "stderr") == "err"
+            )
             report = next(m for m in messages if m["msg_type"] == "display_data")
-            assert "jc-compact" in report["content"]["data"]["text/html"] and report["content"]["transient"]["display_id"]
+            assert (
+                "jc-compact" in report["content"]["data"]["text/html"]
+                and report["content"]["transient"]["display_id"]
+            )
             # a trivial cell: exactly one message besides busy, execute_input and idle
             assert kinds(run(kc, "x = 2")) == ["status", "execute_input", "display_data", "status"]
     finally:
@@ -81,11 +94,18 @@ def test_a_carbon_cell_with_live_figures_keeps_the_order_of_its_prints(kc) -> No
     messages = run(kc, code)
     order = kinds(messages)
     assert order[-2:] == ["update_display_data", "status"], order
-    assert printed(messages, "stdout") == "".join(f"step {i}\n" for i in range(6)) and printed(messages, "stderr") == "done\n"
+    assert (
+        printed(messages, "stdout") == "".join(f"step {i}\n" for i in range(6))
+        and printed(messages, "stderr") == "done\n"
+    )
     last_stream = max(i for i, m in enumerate(messages) if m["msg_type"] == "stream")
     final = messages[-2]
     assert last_stream < len(messages) - 2 and "ordered" in final["content"]["data"]["text/html"]
-    shown = {m["content"]["transient"]["display_id"] for m in messages if m["msg_type"] in ("display_data", "update_display_data")}
+    shown = {
+        m["content"]["transient"]["display_id"]
+        for m in messages
+        if m["msg_type"] in ("display_data", "update_display_data")
+    }
     assert len(shown) == 1  # the running figures and the report are one output
 
 

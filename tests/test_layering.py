@@ -68,7 +68,9 @@ HEAVY = (
 )  # fmt: skip
 HEAVY_AT_IMPORT = {
     "magics": ("IPython", "traitlets"),  # the magics are IPython classes
-    "cluster.worker": ("distributed",),  # the worker plugin subclasses distributed's; loaded on workers
+    "cluster.worker": (
+        "distributed",
+    ),  # the worker plugin subclasses distributed's; loaded on workers
 }
 
 
@@ -99,7 +101,9 @@ def _relative(name: str) -> str | None:
 
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(module: str) -> list[tuple[ast.Import | ast.ImportFrom, bool, bool]]:
@@ -112,7 +116,8 @@ def _imports(module: str) -> list[tuple[ast.Import | ast.ImportFrom, bool, bool]
                 out.append((child, in_function, typing_only))
             visit(
                 child,
-                in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)),
+                in_function
+                or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)),
                 typing_only or (isinstance(child, ast.If) and _is_type_checking(child)),
             )
 
@@ -141,7 +146,10 @@ def imported_modules(module: str) -> set[str]:
                 for _ in range(node.level - 1):
                     package = package.rpartition(".")[0]
                 base = f"{package}.{base}" if base else package
-            targets = [f"{base}.{a.name}" if _relative(f"{base}.{a.name}") in MODULES else base for a in node.names]
+            targets = [
+                f"{base}.{a.name}" if _relative(f"{base}.{a.name}") in MODULES else base
+                for a in node.names
+            ]
         for target in targets:
             name = _relative(target)
             while name is not None and name not in MODULES and "." in name:
@@ -155,7 +163,9 @@ def test_every_module_has_a_layer():
     assert len(MODULES) > 60
     assert sorted(set(MODULES) - set(LAYER)) == [], "place new modules in LAYERS"
     assert sorted(set(LAYER) - set(MODULES)) == [], "LAYERS names modules that do not exist"
-    assert len(LAYER) == sum(len(names.split()) for names in LAYERS.values()), "a module is in two layers"
+    assert len(LAYER) == sum(len(names.split()) for names in LAYERS.values()), (
+        "a module is in two layers"
+    )
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -170,7 +180,10 @@ def test_a_module_imports_only_from_its_own_layer_or_lower(module):
 
 def test_known_upward_imports_still_exist():
     for importer, imported in KNOWN_UPWARD:
-        assert LAYER[imported] > LAYER[importer] and imported in imported_modules(importer), (importer, imported)
+        assert LAYER[imported] > LAYER[importer] and imported in imported_modules(importer), (
+            importer,
+            imported,
+        )
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -179,9 +192,17 @@ def test_heavy_packages_load_only_when_used(module):
     for node, in_function, typing_only in _imports(module):
         if in_function or typing_only:
             continue
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if not node.level else []
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if not node.level
+            else []
+        )
         at_import.update(n.split(".")[0] for n in names if n.split(".")[0] in HEAVY)
-    assert at_import <= set(HEAVY_AT_IMPORT.get(module, ())), f"{module} imports {sorted(at_import)} when it is imported"
+    assert at_import <= set(HEAVY_AT_IMPORT.get(module, ())), (
+        f"{module} imports {sorted(at_import)} when it is imported"
+    )
 
 
 def _package_imports(package: str) -> dict[str, set[str]]:
@@ -211,18 +232,45 @@ def _package_imports(package: str) -> dict[str, set[str]]:
 @pytest.mark.parametrize(
     "package, forbidden",
     [
-        ("jupyter_carbon.sources", ("jupyter_carbon.config", "jupyter_carbon.carbon_session", "jupyter_carbon.api", "jupyter_carbon.intensity", "jupyter_carbon.display", "IPython")),
-        ("jupyter_carbon.intensity", ("jupyter_carbon.config", "jupyter_carbon.sources", "jupyter_carbon.carbon_session", "jupyter_carbon.api", "jupyter_carbon.display", "IPython")),
+        (
+            "jupyter_carbon.sources",
+            (
+                "jupyter_carbon.config",
+                "jupyter_carbon.carbon_session",
+                "jupyter_carbon.api",
+                "jupyter_carbon.intensity",
+                "jupyter_carbon.display",
+                "IPython",
+            ),
+        ),
+        (
+            "jupyter_carbon.intensity",
+            (
+                "jupyter_carbon.config",
+                "jupyter_carbon.sources",
+                "jupyter_carbon.carbon_session",
+                "jupyter_carbon.api",
+                "jupyter_carbon.display",
+                "IPython",
+            ),
+        ),
     ],
 )
 def test_lower_layers_do_not_import_upper_ones(package, forbidden):
     modules = _package_imports(package)
     assert len(modules) > 3
-    bad = {module: sorted(n for n in names if n.startswith(forbidden)) for module, names in modules.items()}
+    bad = {
+        module: sorted(n for n in names if n.startswith(forbidden))
+        for module, names in modules.items()
+    }
     assert not {m: names for m, names in bad.items() if names}
 
 
 def test_settings_do_not_know_detection():
     """The settings name the default sysfs roots (``sources.paths``), not how detection uses them."""
     assert "sources.paths" in imported_modules("config")
-    assert not {m for m in imported_modules("config") if m.startswith("sources.") and m not in ("sources.paths", "sources.base")}
+    assert not {
+        m
+        for m in imported_modules("config")
+        if m.startswith("sources.") and m not in ("sources.paths", "sources.base")
+    }

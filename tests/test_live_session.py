@@ -16,7 +16,17 @@ def slow_uk_server():
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             time.sleep(1.0)  # slower than any cell in this test
-            body = json.dumps({"data": [{"from": "2026-11-21T23:00Z", "to": "2026-11-21T23:30Z", "intensity": {"forecast": 120, "actual": 111, "index": "low"}}]}).encode()
+            body = json.dumps(
+                {
+                    "data": [
+                        {
+                            "from": "2026-11-21T23:00Z",
+                            "to": "2026-11-21T23:30Z",
+                            "intensity": {"forecast": 120, "actual": 111, "index": "low"},
+                        }
+                    ]
+                }
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -37,13 +47,19 @@ def test_live_uk_intensity_never_blocks_and_is_recorded(slow_uk_server, monkeypa
     import jupyter_carbon.intensity.providers as providers
 
     real = providers.UKCarbonIntensityProvider
-    monkeypatch.setattr(providers, "UKCarbonIntensityProvider", lambda **kw: real(base_url=slow_uk_server, timeout_s=3.0))
+    monkeypatch.setattr(
+        providers,
+        "UKCarbonIntensityProvider",
+        lambda **kw: real(base_url=slow_uk_server, timeout_s=3.0),
+    )
     session = constant_session(cpu=10.0, region="GB", live="uk")
     t0 = time.perf_counter()
     m = session.open()
     first = session.stop(m)
     assert time.perf_counter() - t0 < 0.5  # the slow provider did not delay the cell
-    assert first.intensity_source.startswith("table:GB")  # fallback while the live value is on its way
+    assert first.intensity_source.startswith(
+        "table:GB"
+    )  # fallback while the live value is on its way
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         m = session.open()

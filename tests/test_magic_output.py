@@ -20,7 +20,10 @@ def test_config_confirms_what_changed(shell, capsys):
     assert f"{intensity:g} gCO2e/kWh" in out
     run(shell, "%carbon config interval=0.5 pue=1.2")
     out = capsys.readouterr().out.strip()
-    assert out.startswith("jupyter_carbon: interval 0.5 (was 1), pue 1.2 (was 1) → ") and "PUE 1.2" in out
+    assert (
+        out.startswith("jupyter_carbon: interval 0.5 (was 1), pue 1.2 (was 1) → ")
+        and "PUE 1.2" in out
+    )
     run(shell, "%carbon config interval=0.5")
     assert "interval 0.5 (unchanged)" in capsys.readouterr().out
     run(shell, "%carbon config")  # no arguments: every setting
@@ -39,5 +42,7 @@ def test_auto_lines_and_summary_agree_in_a_terminal(shell, capsys):
     assert len(lines) == 3 and lines[-1].endswith("(3 cells)") and "(1 cell)" in lines[0]
     (head,) = [line for line in out if line.startswith("jupyter_carbon session: ")]
     session_figure = lines[-1].split("· session ")[1].split(" (")[0]
-    assert head.startswith("jupyter_carbon session: 3 cells ·") and head.endswith(session_figure)  # same total, same digits
+    assert head.startswith("jupyter_carbon session: 3 cells ·") and head.endswith(
+        session_figure
+    )  # same total, same digits
     assert len(get_extension(shell).session.records) == 3  # the %carbon lines were not measured

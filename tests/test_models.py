@@ -128,7 +128,9 @@ def test_constant_override_replaces_the_model(clock, no_pynvml):
     record = session.stop(m)
     assert record.components["cpu"].energy_j == pytest.approx(30.0)
     assert record.components["ram"].energy_j == pytest.approx(6.0)
-    assert record.components["cpu"].methods == ("constant",) and not record.components["cpu"].measured
+    assert (
+        record.components["cpu"].methods == ("constant",) and not record.components["cpu"].measured
+    )
     assert "CPU and RAM power set by the user" in session.detection.skipped["rapl"]
 
 
@@ -151,7 +153,9 @@ def test_cpu_model_computes_its_power_once_per_counter_tick(clock, monkeypatch):
             return real.fractions(u)
 
     cpu = {"busy": 0.0, "total": 0.0}
-    source = CpuModelSource(100.0, clock(), cpu_s=lambda: (cpu["busy"], cpu["total"]), curve=Counting())
+    source = CpuModelSource(
+        100.0, clock(), cpu_s=lambda: (cpu["busy"], cpu["total"]), curve=Counting()
+    )
     for _ in range(5):  # back-to-back reads, no tick: the power of the last tick is reused
         clock.advance(0.001)
         source.read(clock())

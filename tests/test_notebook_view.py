@@ -51,11 +51,25 @@ def session(shell):  # a shell instance: displays go to its publisher (captured 
     s.shutdown()
 
 
-def run_cell(session, view_clock=None, *, compact=False, ticks=4, tick_s=0.5, status="ok", label="train", items=None, cell=1, note=None):
+def run_cell(
+    session,
+    view_clock=None,
+    *,
+    compact=False,
+    ticks=4,
+    tick_s=0.5,
+    status="ok",
+    label="train",
+    items=None,
+    cell=1,
+    note=None,
+):
     """Open a window with a NotebookView, tick the sampler by hand, close it; returns (view, record, outputs)."""
     view_clock = view_clock or Clock()
     with capture_output() as cap:
-        view = NotebookView(session, compact=compact, label=label, cell=cell, items=items, clock=view_clock)
+        view = NotebookView(
+            session, compact=compact, label=label, cell=cell, items=items, clock=view_clock
+        )
         m = session.open(label, listener=view.on_progress, kind="cell", cell=cell, items=items)
         progress_values = []
         for _ in range(ticks):
@@ -79,14 +93,27 @@ def test_full_view_shows_live_figures_then_the_report_in_the_same_output(shell, 
     assert len({o.transient["display_id"] for o in outputs}) == 1
     # live figures changed at every tick (0.5 s apart) and said power, energy and CO2e
     assert len(set(view.progress_values)) == 4
-    assert "CPU 30 W" in view.progress_values[-1] and "mWh" in view.progress_values[-1] and "CO2e so far" in view.progress_values[-1]
+    assert (
+        "CPU 30 W" in view.progress_values[-1]
+        and "mWh" in view.progress_values[-1]
+        and "CO2e so far" in view.progress_values[-1]
+    )
     last = outputs[-1]
     # the report: no widget (saved notebooks render it offline), text/plain from text.py, text/html
     assert set(last.data) == {"text/plain", "text/html"}
     assert last.data["text/plain"] == format_record(record)
     html = last.data["text/html"]
     assert "<img" not in html  # no matplotlib per cell: the bars are HTML
-    for text in ("20 mWh", "CO2e", "estimated (constant)", "per item", "session 9.5 mg CO2e (1 cell)", "a 10 W LED bulb lit for 7.2 s", "jc-bar", "how this was measured"):
+    for text in (
+        "20 mWh",
+        "CO2e",
+        "estimated (constant)",
+        "per item",
+        "session 9.5 mg CO2e (1 cell)",
+        "a 10 W LED bulb lit for 7.2 s",
+        "jc-bar",
+        "how this was measured",
+    ):
         assert text in html, text
     assert "<details" in html and "range" not in html.split("<details")[0].split("title=")[0]
 
@@ -122,8 +149,14 @@ def test_live_output_from_the_sampler_thread_carries_the_cells_parent_header(ses
     parent = contextvars.ContextVar("parent")
     parent.set({"msg_id": "cell-7"})
     seen = []
-    view = NotebookView(session, compact=False, publish=lambda data, display_id, update: seen.append((parent.get(None), update)))
-    thread = threading.Thread(target=view.on_progress, args=(Progress(2.0, {"cpu": 60.0}, {"cpu": 30.0}),))
+    view = NotebookView(
+        session,
+        compact=False,
+        publish=lambda data, display_id, update: seen.append((parent.get(None), update)),
+    )
+    thread = threading.Thread(
+        target=view.on_progress, args=(Progress(2.0, {"cpu": 60.0}, {"cpu": 30.0}),)
+    )
     thread.start()
     thread.join()
     view.note("loop: 1,000 of 10,000 items, ~9 s left")
@@ -147,13 +180,22 @@ def test_compact_view_is_one_line_live_only_for_long_cells(session):
     assert outputs[-1].data["text/plain"] == format_record_line(record)
     html = outputs[-1].data["text/html"]
     assert "<img" not in html and "jc-compact" in html and "white-space: nowrap" in html
-    assert "estimated (constant)" not in html.split("title=")[0]  # the methods and bands are in the tooltip
+    assert (
+        "estimated (constant)" not in html.split("title=")[0]
+    )  # the methods and bands are in the tooltip
     assert "CPU 4.17 mWh: estimated (constant)" in html
     long, record, outputs = run_cell(session, compact=True, ticks=4, tick_s=0.5)
     assert "carbon: running" in long.progress_values[-1]
-    assert [o.update for o in outputs] == [False, True, True, True]  # live at 1, 1.5 and 2 s, then the line in its place
+    assert [o.update for o in outputs] == [
+        False,
+        True,
+        True,
+        True,
+    ]  # live at 1, 1.5 and 2 s, then the line in its place
     assert outputs[-1].data["text/plain"] == format_record_line(record)
-    assert format_record_line(record).endswith("(2 cells)") and "estimated" in format_record_line(record)
+    assert format_record_line(record).endswith("(2 cells)") and "estimated" in format_record_line(
+        record
+    )
 
 
 def test_notes_appear_in_the_report(session):
@@ -212,7 +254,9 @@ def test_report_bars_outline_this_cell_and_read_only_the_last_30(session):
     view = NotebookView(session, compact=False, label="train", cell=3)
     html = view._bundle(last, [])["text/html"]
     assert session.records.slices == [slice(-LAST_CELLS, None)]
-    assert html.count('class="jc-bar"') == LAST_CELLS and html.count("outline: 2px") == LAST_CELLS // 3  # this cell's copies
+    assert (
+        html.count('class="jc-bar"') == LAST_CELLS and html.count("outline: 2px") == LAST_CELLS // 3
+    )  # this cell's copies
 
 
 def test_display_cost_does_not_grow_with_the_session(session):
@@ -254,7 +298,12 @@ def test_plots_leave_pyplot_backend_and_figures_alone(session):
     )
     import pickle
 
-    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(list(session.records)), capture_output=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=pickle.dumps(list(session.records)),
+        capture_output=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout.decode().strip() == "ok"
 
@@ -268,9 +317,22 @@ def test_summary_is_one_static_output_with_plots_and_one_unit_per_column(session
     assert set(out.data) == {"text/plain", "text/html"}
     assert out.data["text/plain"].startswith(summary_text(session_digest(session))[:40])
     html = out.data["text/html"]
-    assert html.count("data:image/png;base64,") == 3  # cumulative, power timeline, the next cell's in a <details>
+    assert (
+        html.count("data:image/png;base64,") == 3
+    )  # cumulative, power timeline, the next cell's in a <details>
     assert "power of the next 1 cell by energy" in html
-    for text in ("3 cells", "step 0", "step 2", "ERROR", "energy (mWh)", "CO2e (mg)", "PUE 1", "sampling interval 1 s", "world average", "jc-bar"):
+    for text in (
+        "3 cells",
+        "step 0",
+        "step 2",
+        "ERROR",
+        "energy (mWh)",
+        "CO2e (mg)",
+        "PUE 1",
+        "sampling interval 1 s",
+        "world average",
+        "jc-bar",
+    ):
         assert text in html, text
     assert "µWh" not in html.split("jc-table")[1].split("</table>")[0]  # one unit in each column
     # the timeline is the cell that used the most energy (step 1), not the last one
@@ -295,7 +357,9 @@ def test_summary_of_an_empty_session(session):
 def test_without_matplotlib_the_summary_is_text(session, monkeypatch, capsys):
     import jupyter_carbon.display as display
 
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails, as when it is not installed
+    monkeypatch.setitem(
+        sys.modules, "matplotlib", None
+    )  # import fails, as when it is not installed
     monkeypatch.setattr(display, "in_kernel", lambda shell: True)
     m = session.open("x")
     session.stop(m)

@@ -24,8 +24,6 @@ def gpus(monkeypatch, clock):
     return install
 
 
-
-
 def test_energy_counter_path(gpus, clock):
     power = sine_power(200, 80, 7.0)
     gpus([{"name": "A100", "power_w": power, "counter": True}])
@@ -57,7 +55,9 @@ def test_back_to_back_short_cells_read_the_slow_counter_about_once_per_refresh(g
 
 def test_carrying_the_counter_forward_keeps_windows_measured_and_close(gpus, clock):
     power = sine_power(400, 250, 0.7)  # swings of ±250 W within the refresh period's reach
-    stub = gpus([{"name": "H200", "power_w": power, "counter": True}])  # update_s 0: the counter is exact
+    stub = gpus(
+        [{"name": "H200", "power_w": power, "counter": True}]
+    )  # update_s 0: the counter is exact
     session = CarbonSession(Config(), clock=clock, threaded=False)
     session.stop(session.open("warm"))  # a read just before: the next start is carried forward
     for gap_s, seconds in ((0.03, 0.5), (0.09, 0.3), (0.0, 2.0), (0.2, 0.15)):
@@ -68,7 +68,12 @@ def test_carrying_the_counter_forward_keeps_windows_measured_and_close(gpus, clo
         assert gpu.measured and gpu.methods == ("nvml-energy",)
         exact = exact_energy_j(power, t0, t1)
         # each end is off by at most the power's change over the time it was carried (< 0.1 s)
-        assert abs(gpu.energy_j - exact) <= 2 * 250 * 2 * math.pi / 0.7 * 0.1 * 0.1, (gap_s, seconds, gpu.energy_j, exact)
+        assert abs(gpu.energy_j - exact) <= 2 * 250 * 2 * math.pi / 0.7 * 0.1 * 0.1, (
+            gap_s,
+            seconds,
+            gpu.energy_j,
+            exact,
+        )
         if gap_s < 0.1:
             assert stub.state["energy_reads"] - reads < 7  # the start was carried forward
 
@@ -76,7 +81,9 @@ def test_carrying_the_counter_forward_keeps_windows_measured_and_close(gpus, clo
 def test_readings_never_go_down_when_the_power_drops(gpus, clock):
     """A reading carried forward at a high power may pass the counter's next value: never below it."""
     watts = {"now": 700.0}
-    stub = gpus([{"name": "H200", "power_w": lambda t: watts["now"], "counter": True, "update_s": 0.1}])
+    stub = gpus(
+        [{"name": "H200", "power_w": lambda t: watts["now"], "counter": True, "update_s": 0.1}]
+    )
     session = CarbonSession(Config(), clock=clock, threaded=False)
     gpu_index = next(i for i, s in enumerate(session.sampler.sources) if s.component == "gpu")
     nvml_source = session.sampler.sources[gpu_index]
@@ -129,7 +136,9 @@ def test_gpu_lost_mid_window_marks_the_window_and_keeps_the_rest(gpus, clock):
     session = CarbonSession(Config(), clock=clock, threaded=False)
     record, t0, t1 = run_window(session, clock, 10, 1.0)
     assert record.status == "ok"
-    assert record.components["gpu"].energy_j == pytest.approx(100.0 * 4.0, rel=1e-3)  # up to the last good read
+    assert record.components["gpu"].energy_j == pytest.approx(
+        100.0 * 4.0, rel=1e-3
+    )  # up to the last good read
     assert any("read failed" in f and "GPU is lost" in f for f in record.flags)
     assert record.components["cpu"].energy_j > 0  # other sources unaffected
 

@@ -9,7 +9,13 @@ import pytest
 
 from jupyter_carbon.energy import Co2e, Energy
 from jupyter_carbon.intensity.emissions import co2e_g
-from jupyter_carbon.predict import MAX_CHECKPOINTS, Estimate, LoopPredictor, format_estimate, t_quantile
+from jupyter_carbon.predict import (
+    MAX_CHECKPOINTS,
+    Estimate,
+    LoopPredictor,
+    format_estimate,
+    t_quantile,
+)
 
 
 def simulate(total, step, every=1, band=0.0):
@@ -28,7 +34,19 @@ def simulate(total, step, every=1, band=0.0):
     return p, estimates, energy
 
 
-@pytest.mark.parametrize("df,expected", [(1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (5, 2.571), (10, 2.228), (30, 2.042), (1000, 1.962)])
+@pytest.mark.parametrize(
+    "df,expected",
+    [
+        (1, 12.706),
+        (2, 4.303),
+        (3, 3.182),
+        (4, 2.776),
+        (5, 2.571),
+        (10, 2.228),
+        (30, 2.042),
+        (1000, 1.962),
+    ],
+)
 def test_t_quantile_matches_tables(df, expected):
     assert t_quantile(0.975, df) == pytest.approx(expected, rel=2e-3)
 
@@ -51,14 +69,20 @@ def test_exact_loop_predicts_exactly_and_band_vanishes_at_the_end():
     _, est, actual = simulate(200, lambda i, t: (0.5, 100.0), every=2)
     assert est[20].predicted_energy_j == pytest.approx(actual)
     assert est[20].remaining_s == pytest.approx(90.0)
-    assert est[200].predicted_low_j == pytest.approx(actual) and est[200].predicted_high_j == pytest.approx(actual)
+    assert est[200].predicted_low_j == pytest.approx(actual) and est[
+        200
+    ].predicted_high_j == pytest.approx(actual)
     assert est[200].remaining_s == 0 and est[200].fraction == 1.0
 
 
 def test_steady_noisy_loop_converges_within_5_percent_after_10_percent_and_band_contains_actual():
     for seed in range(5):
         rng = random.Random(seed)
-        _, est, actual = simulate(1000, lambda i, t, rng=rng: (0.5 * rng.uniform(0.8, 1.2), 100.0 * rng.uniform(0.9, 1.1)), every=2)
+        _, est, actual = simulate(
+            1000,
+            lambda i, t, rng=rng: (0.5 * rng.uniform(0.8, 1.2), 100.0 * rng.uniform(0.9, 1.1)),
+            every=2,
+        )
         for n in (100, 150, 250, 500, 750, 950):
             e = est[n]
             assert abs(e.predicted_energy_j - actual) / actual < 0.05, (seed, n)
@@ -115,8 +139,12 @@ def test_source_band_widens_the_prediction_proportionally():
     _, exact, actual = simulate(100, lambda i, t: (1.0, 50.0), every=1)
     _, banded, _ = simulate(100, lambda i, t: (1.0, 50.0), every=1, band=0.2)
     assert banded[10].predicted_energy_j == pytest.approx(exact[10].predicted_energy_j)
-    assert banded[10].predicted_low_j < 0.81 * actual and banded[10].predicted_high_j > 1.19 * actual
-    assert banded[100].predicted_low_j == pytest.approx(0.8 * actual) and banded[100].predicted_high_j == pytest.approx(1.2 * actual)
+    assert (
+        banded[10].predicted_low_j < 0.81 * actual and banded[10].predicted_high_j > 1.19 * actual
+    )
+    assert banded[100].predicted_low_j == pytest.approx(0.8 * actual) and banded[
+        100
+    ].predicted_high_j == pytest.approx(1.2 * actual)
 
 
 def test_without_total_only_the_rate():
@@ -124,7 +152,9 @@ def test_without_total_only_the_rate():
     p.add(10, 5.0, 500.0)
     e = p.estimate(400.0, 1.5)
     assert not e.is_prediction and e.predicted_energy_j is None and e.remaining_s is None
-    assert e.energy_per_iteration_j == 50.0 and e.power_w == 100.0 and e.seconds_per_iteration == 0.5
+    assert (
+        e.energy_per_iteration_j == 50.0 and e.power_w == 100.0 and e.seconds_per_iteration == 0.5
+    )
     assert e.co2e_per_iteration_g == pytest.approx(co2e_g(50.0, 400.0, 1.5))
     assert format_estimate(e).startswith("rate: ")
 
@@ -171,9 +201,24 @@ def test_same_iteration_count_refreshes_the_last_checkpoint():
 
 
 def test_format_prediction_line():
-    e = Estimate(iterations=10, elapsed_s=60.0, energy_j=1e5, energy_per_iteration_j=1e4, power_w=1666.0, seconds_per_iteration=6.0, intervals=5, total=100,
-                 fraction=0.1, predicted=Energy(1_476_000.0, 1_296_000.0, 1_692_000.0), remaining_s=720.0, predicted_co2e=Co2e(190.0, 167.0, 218.0))
-    assert format_estimate(e) == "predicted total: 410 Wh (360 Wh–470 Wh), 190 g CO2e, ~12 min 0 s left"
+    e = Estimate(
+        iterations=10,
+        elapsed_s=60.0,
+        energy_j=1e5,
+        energy_per_iteration_j=1e4,
+        power_w=1666.0,
+        seconds_per_iteration=6.0,
+        intervals=5,
+        total=100,
+        fraction=0.1,
+        predicted=Energy(1_476_000.0, 1_296_000.0, 1_692_000.0),
+        remaining_s=720.0,
+        predicted_co2e=Co2e(190.0, 167.0, 218.0),
+    )
+    assert (
+        format_estimate(e)
+        == "predicted total: 410 Wh (360 Wh–470 Wh), 190 g CO2e, ~12 min 0 s left"
+    )
 
 
 def test_the_sources_band_scales_the_future_and_each_end_has_its_co2e():
@@ -190,8 +235,17 @@ def test_the_sources_band_scales_the_future_and_each_end_has_its_co2e():
     half_from_low = future - (e.predicted_low_j - 100.0) / 0.8
     assert 0 < half_from_high < future and half_from_low == pytest.approx(half_from_high, rel=1e-12)
     assert e.predicted == Energy(e.predicted_energy_j, e.predicted_low_j, e.predicted_high_j)
-    assert e.predicted_co2e == Co2e(*(co2e_g(x, 400.0, 1.5) for x in (e.predicted_energy_j, e.predicted_low_j, e.predicted_high_j)))
-    assert (e.predicted_co2e_g, e.predicted_co2e_low_g, e.predicted_co2e_high_g) == (e.predicted_co2e.co2e_g, e.predicted_co2e.low_g, e.predicted_co2e.high_g)
+    assert e.predicted_co2e == Co2e(
+        *(
+            co2e_g(x, 400.0, 1.5)
+            for x in (e.predicted_energy_j, e.predicted_low_j, e.predicted_high_j)
+        )
+    )
+    assert (e.predicted_co2e_g, e.predicted_co2e_low_g, e.predicted_co2e_high_g) == (
+        e.predicted_co2e.co2e_g,
+        e.predicted_co2e.low_g,
+        e.predicted_co2e.high_g,
+    )
     assert e.predicted_co2e_g == pytest.approx(500.0 / 3.6e6 * 1.5 * 400.0, rel=1e-12)
     for i in range(11, 41):
         p.add(i, 0.5 * i, Energy(12.5 * i, 10.0 * i, 15.625 * i))

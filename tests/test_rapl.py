@@ -31,14 +31,23 @@ def test_discover_keeps_packages_and_dram_only(tmp_path):
     FakePowercap(tmp_path, sockets=2)
     sources = rapl.discover(DiscoveryContext(powercap_root=tmp_path)).sources
     assert sorted((s.component, s.device) for s in sources) == [
-        ("cpu", "package-0"), ("cpu", "package-1"), ("ram", "dram-0"), ("ram", "dram-1"),
+        ("cpu", "package-0"),
+        ("cpu", "package-1"),
+        ("ram", "dram-0"),
+        ("ram", "dram-1"),
     ]
     assert all(s.measured and s.method == "rapl" for s in sources)
 
 
-@pytest.mark.parametrize("max_range_uj", [262_143_328_850, 30_000_000])  # real width; one that wraps every ~0.5 s
-def test_window_energy_matches_true_integral_with_wraparound(tmp_path, clock, max_range_uj, no_pynvml):
-    cap = FakePowercap(tmp_path, sockets=2, max_range_uj=max_range_uj, start_uj=max_range_uj - 5_000_000)
+@pytest.mark.parametrize(
+    "max_range_uj", [262_143_328_850, 30_000_000]
+)  # real width; one that wraps every ~0.5 s
+def test_window_energy_matches_true_integral_with_wraparound(
+    tmp_path, clock, max_range_uj, no_pynvml
+):
+    cap = FakePowercap(
+        tmp_path, sockets=2, max_range_uj=max_range_uj, start_uj=max_range_uj - 5_000_000
+    )
     session = CarbonSession(Config(powercap_root=str(tmp_path)), clock=clock, threaded=False)
     dt = 0.05
     before = dict(cap.true_energy_j)
@@ -55,7 +64,9 @@ def test_window_energy_matches_true_integral_with_wraparound(tmp_path, clock, ma
     assert comps["cpu"].energy_j == pytest.approx(true_cpu, rel=1e-3)
     assert comps["ram"].energy_j == pytest.approx(true_ram, rel=1e-3)
     assert comps["cpu"].measured and comps["cpu"].methods == ("rapl",)
-    assert record.flags == tuple(f for f in record.flags if "region" in f)  # nothing but the no-region note
+    assert record.flags == tuple(
+        f for f in record.flags if "region" in f
+    )  # nothing but the no-region note
     if max_range_uj < 1e9:
         total_uj = (true_cpu + true_ram) * 1e6
         assert total_uj > 4 * max_range_uj  # the counters did wrap, several times
@@ -133,12 +144,16 @@ def test_counter_vanishing_mid_window_is_flagged_not_raised(tmp_path, clock, no_
     cap.advance(1.0, {"package-0": 20.0})
     clock.advance(1.0)
     session.sampler.tick()
-    (cap.zones["package-0"] / "energy_uj").write_bytes(b"")  # the zone goes away (sysfs: ENODEV or nothing)
+    (cap.zones["package-0"] / "energy_uj").write_bytes(
+        b""
+    )  # the zone goes away (sysfs: ENODEV or nothing)
     clock.advance(1.0)
     session.sampler.tick()
     record = session.stop(m)
     assert record.status == "ok"
-    assert record.components["cpu"].energy_j == pytest.approx(20.0, rel=1e-6)  # what was measured is kept
+    assert record.components["cpu"].energy_j == pytest.approx(
+        20.0, rel=1e-6
+    )  # what was measured is kept
     assert any("package-0 (rapl): read failed" in f for f in record.flags)
 
 
@@ -149,7 +164,9 @@ def test_env_var_sets_the_root(tmp_path, monkeypatch, no_pynvml):
     assert any(s.method == "rapl" for s in detect(**config.detection_arguments()).sources)
 
 
-def test_locked_rapl_is_said_once_at_load_with_the_fix(tmp_path, monkeypatch, _shell, capfd, no_pynvml):
+def test_locked_rapl_is_said_once_at_load_with_the_fix(
+    tmp_path, monkeypatch, _shell, capfd, no_pynvml
+):
     from jupyter_carbon.carbon_session import reset_session
 
     FakePowercap(tmp_path, sockets=1)
@@ -183,14 +200,19 @@ def _set_counter(cap: FakePowercap, key: str, value_uj: int) -> None:
 def test_counter_reset_far_from_its_range_is_not_a_wrap(tmp_path, clock, no_pynvml):
     """A 2 ms cell whose counter resets from 100 J to 40 mJ: before, it was charged a whole range (262 kJ)."""
     cap = FakePowercap(tmp_path, sockets=1, dram=False, start_uj=100_000_000)
-    session = CarbonSession(Config(powercap_root=str(tmp_path), intensity=475), clock=clock, threaded=False)
+    session = CarbonSession(
+        Config(powercap_root=str(tmp_path), intensity=475), clock=clock, threaded=False
+    )
     m = session.open("reset")
     clock.advance(0.002)
     _set_counter(cap, "package-0", 40_000)
     record = session.stop(m)
     cpu = record.components["cpu"]
     assert cpu.energy_j < 1.0 and record.co2e_g < 1e-3  # not 262 kJ, 72.8 Wh
-    assert any("package-0 (rapl): an implausible counter step (a reset or a jump) was dropped" in f for f in record.flags)
+    assert any(
+        "package-0 (rapl): an implausible counter step (a reset or a jump) was dropped" in f
+        for f in record.flags
+    )
     from jupyter_carbon.display.text import format_status
 
     assert "package-0: 1 implausible counter step(s) dropped" in format_status(session)
@@ -199,12 +221,16 @@ def test_counter_reset_far_from_its_range_is_not_a_wrap(tmp_path, clock, no_pynv
     cap.advance(1.0, {"package-0": 30.0})
     clock.advance(1.0)
     after = session.stop(m)
-    assert after.components["cpu"].energy_j == pytest.approx(30.0, rel=1e-6) and not any("implausible" in f for f in after.flags)
+    assert after.components["cpu"].energy_j == pytest.approx(30.0, rel=1e-6) and not any(
+        "implausible" in f for f in after.flags
+    )
 
 
 def test_wrap_near_the_range_is_still_unwrapped(tmp_path, clock, no_pynvml):
     max_range_uj = 262_143_328_850
-    cap = FakePowercap(tmp_path, sockets=1, dram=False, start_uj=max_range_uj - 1_000_000)  # 1 J before the wrap
+    cap = FakePowercap(
+        tmp_path, sockets=1, dram=False, start_uj=max_range_uj - 1_000_000
+    )  # 1 J before the wrap
     session = CarbonSession(Config(powercap_root=str(tmp_path)), clock=clock, threaded=False)
     m = session.open()
     cap.advance(0.5, {"package-0": 40.0})  # 20 J: wraps to 19 J
@@ -222,7 +248,9 @@ def test_implausible_jump_is_flagged_and_not_used(tmp_path, clock, no_pynvml):
     cap.advance(1.0, {"package-0": 25.0})
     clock.advance(1.0)
     session.sampler.tick()
-    _set_counter(cap, "package-0", int(cap.counter_uj["package-0"] + 50_000 * 1e6))  # +50 kJ in 1 s: 50 kW
+    _set_counter(
+        cap, "package-0", int(cap.counter_uj["package-0"] + 50_000 * 1e6)
+    )  # +50 kJ in 1 s: 50 kW
     clock.advance(1.0)
     session.sampler.tick()
     cap.advance(1.0, {"package-0": 25.0})
@@ -230,7 +258,10 @@ def test_implausible_jump_is_flagged_and_not_used(tmp_path, clock, no_pynvml):
     record = session.stop(m)
     # the jump is dropped: the two good seconds, and the glitched one at the last power (25 W)
     assert record.components["cpu"].energy_j == pytest.approx(75.0, rel=1e-6)
-    assert any("implausible counter step (a reset or a jump) was dropped, replaced by the last power" in f for f in record.flags)
+    assert any(
+        "implausible counter step (a reset or a jump) was dropped, replaced by the last power" in f
+        for f in record.flags
+    )
 
 
 @pytest.mark.parametrize("which", ["energy_uj", "name"])
@@ -243,7 +274,9 @@ def test_fifo_in_the_powercap_tree_does_not_hang(tmp_path, which, no_pynvml):
     path.unlink()
     os.mkfifo(path)  # nobody writes to it: a blocking open would never return
     result = {}
-    thread = threading.Thread(target=lambda: result.setdefault("found", detect(powercap_root=str(tmp_path))), daemon=True)
+    thread = threading.Thread(
+        target=lambda: result.setdefault("found", detect(powercap_root=str(tmp_path))), daemon=True
+    )
     thread.start()
     thread.join(10)
     assert not thread.is_alive(), "detection hung on a FIFO"
@@ -264,5 +297,11 @@ def test_fifo_counter_does_not_hang_the_status_command(tmp_path):
     os.unlink(tmp_path / "intel-rapl:0" / "energy_uj")
     os.mkfifo(tmp_path / "intel-rapl:0" / "energy_uj")
     env = child_env(JUPYTER_CARBON_POWERCAP_ROOT=str(tmp_path))
-    done = subprocess.run([PYTHON, "-m", "jupyter_carbon", "status"], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [PYTHON, "-m", "jupyter_carbon", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0 and "not a regular file" in done.stdout

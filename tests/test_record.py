@@ -29,7 +29,12 @@ def test_every_field_comes_back_exactly():
         DeviceEnergy("ram", "ram", "ram-model", False, Energy(3.6, 1.8, 7.2)),
     )
     assert record.totals == SessionTotals(2, Energy(200.0, 180.0, 220.0), 3.0, 4.0)
-    assert (record.intensity_g_per_kwh, record.pue, record.items, record.task) == (56.0, 1.2, 1000, "text-classification")
+    assert (record.intensity_g_per_kwh, record.pue, record.items, record.task) == (
+        56.0,
+        1.2,
+        1000,
+        "text-classification",
+    )
     assert record.energy_j == 72.0 + 720.0 + 3.6
     assert record.energy_band_j == (72.0 + 700.0 + 1.8, 72.0 + 740.0 + 7.2)
     assert record.co2e_g == pytest.approx((72.0 + 720.0 + 3.6) / 3.6e6 * 1.2 * 56.0, rel=1e-15)
@@ -44,23 +49,53 @@ def test_components_and_totals_carry_the_band_of_their_devices():
         DeviceEnergy("ram", "ram", "ram-model", False, Energy(3.5, 1.75, 7.0)),
     ))  # fmt: skip
     cpu, ram = record.components["cpu"], record.components["ram"]
-    assert (cpu.energy, cpu.methods, cpu.measured, cpu.how) == (Energy(82.0, 77.0, 92.0), ("rapl", "cpu-model"), False, "estimated (rapl/cpu-model)")
-    assert (cpu.energy_j, cpu.low_j, cpu.high_j) == (82.0, 77.0, 92.0) and ram.energy == Energy(3.5, 1.75, 7.0)
-    assert record.energy == Energy(85.5, 78.75, 99.0) and record.energy_band_j == (78.75, 99.0) and record.energy_j == 85.5
+    assert (cpu.energy, cpu.methods, cpu.measured, cpu.how) == (
+        Energy(82.0, 77.0, 92.0),
+        ("rapl", "cpu-model"),
+        False,
+        "estimated (rapl/cpu-model)",
+    )
+    assert (cpu.energy_j, cpu.low_j, cpu.high_j) == (82.0, 77.0, 92.0) and ram.energy == Energy(
+        3.5, 1.75, 7.0
+    )
+    assert (
+        record.energy == Energy(85.5, 78.75, 99.0)
+        and record.energy_band_j == (78.75, 99.0)
+        and record.energy_j == 85.5
+    )
     k = 56.0 * 1.2 / 3.6e6
     co2e = record.co2e
-    assert (co2e.co2e_g, co2e.low_g, co2e.high_g) == pytest.approx((85.5 * k, 78.75 * k, 99.0 * k), rel=1e-12)
+    assert (co2e.co2e_g, co2e.low_g, co2e.high_g) == pytest.approx(
+        (85.5 * k, 78.75 * k, 99.0 * k), rel=1e-12
+    )
     assert record.co2e_band_g == (co2e.low_g, co2e.high_g) and record.co2e_g == co2e.co2e_g
     assert (record.totals.windows, record.totals.energy) == (2, Energy(200.0, 180.0, 220.0))
-    assert record.to_dict()["totals"] == {"cells": 2, "energy_j": 200.0, "low_j": 180.0, "high_j": 220.0, "co2e_g": 3.0, "duration_s": 4.0}
-    assert record.to_dict()["devices"][1] == {"component": "cpu", "device": "cpu model", "method": "cpu-model", "measured": False, "energy_j": 10.0, "low_j": 5.0, "high_j": 20.0}
+    assert record.to_dict()["totals"] == {
+        "cells": 2,
+        "energy_j": 200.0,
+        "low_j": 180.0,
+        "high_j": 220.0,
+        "co2e_g": 3.0,
+        "duration_s": 4.0,
+    }
+    assert record.to_dict()["devices"][1] == {
+        "component": "cpu",
+        "device": "cpu model",
+        "method": "cpu-model",
+        "measured": False,
+        "energy_j": 10.0,
+        "low_j": 5.0,
+        "high_j": 20.0,
+    }
 
 
 def test_immutable_equal_hashable_and_picklable():
     record = make_record(3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.label = "x"
-    with pytest.raises((AttributeError, TypeError)):  # TypeError: CPython < 3.12's frozen+slots quirk
+    with pytest.raises(
+        (AttributeError, TypeError)
+    ):  # TypeError: CPython < 3.12's frozen+slots quirk
         record.energy_j = 1.0
     again = dataclasses.replace(record)
     assert again == record and hash(again) == hash(record)
@@ -90,44 +125,66 @@ def test_mappings_are_read_only_copies_and_the_empty_one_is_not_shared_state():
 def test_to_dict_is_plain_json_with_the_figures_under_their_names():
     record = make_record(2, loop={"predicted_j": 5.0})
     data = json.loads(json.dumps(record.to_dict()))
-    assert data["energy_j"] == record.energy_j and data["co2e_g"] == record.co2e_g and data["duration_s"] == 2.0
-    assert data["devices"][0] == {"component": "cpu", "device": "package-0", "method": "rapl", "measured": True, "energy_j": 72.0, "low_j": 72.0, "high_j": 72.0}
+    assert (
+        data["energy_j"] == record.energy_j
+        and data["co2e_g"] == record.co2e_g
+        and data["duration_s"] == 2.0
+    )
+    assert data["devices"][0] == {
+        "component": "cpu",
+        "device": "package-0",
+        "method": "rapl",
+        "measured": True,
+        "energy_j": 72.0,
+        "low_j": 72.0,
+        "high_j": 72.0,
+    }
     assert data["extra"] == {"loop": {"predicted_j": 5.0}} and data["baseline_w"] == {"cpu": 4.0}
     assert WindowRecord.from_dict(data) == record
 
 
-@pytest.mark.parametrize("when", [
-    datetime(2024, 5, 1, 12, 0, 0, 123457, tzinfo=timezone.utc),
-    datetime(2039, 1, 1, 0, 0, 0, 999999, tzinfo=timezone.utc),
-    datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=timezone.utc),
-    datetime(2026, 3, 1, 9, 30, 0, 7, tzinfo=timezone(timedelta(hours=-5))),
-])
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2024, 5, 1, 12, 0, 0, 123457, tzinfo=timezone.utc),
+        datetime(2039, 1, 1, 0, 0, 0, 999999, tzinfo=timezone.utc),
+        datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=timezone.utc),
+        datetime(2026, 3, 1, 9, 30, 0, 7, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+)
 def test_times_are_exact_to_the_microsecond(when):
-    record = dataclasses.replace(make_record(1), start_utc=when, end_utc=when + timedelta(microseconds=1), cell=None)
+    record = dataclasses.replace(
+        make_record(1), start_utc=when, end_utc=when + timedelta(microseconds=1), cell=None
+    )
     again = WindowRecord.from_dict(json.loads(json.dumps(record.to_dict())))
     assert again.start_utc == when and again.end_utc - again.start_utc == timedelta(microseconds=1)
     assert again == record
 
 
 def test_a_label_that_is_not_valid_utf8_is_made_encodable():
-    record = dataclasses.replace(make_record(1), label="caf\udce9 \udcff")  # bytes decoded with surrogateescape
+    record = dataclasses.replace(
+        make_record(1), label="caf\udce9 \udcff"
+    )  # bytes decoded with surrogateescape
     record.label.encode("utf-8")
     assert record.label.startswith("caf") and "\ufffd" in record.label
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"devices": {"a": 1}}, "devices"),
-    ({"label": 5}, "label"),
-    ({"pue": "1.2"}, "pue"),
-    ({"pue": 0.5}, "pue"),
-    ({"start_utc": "10000-01-01T00:00:00"}, "start_utc"),
-    ({"timeline": [1, 2]}, "timeline"),
-    ({"end_s": float("inf")}, "end_s"),
-    ({"intensity_g_per_kwh": float("nan")}, "intensity_g_per_kwh"),
-    ({"cell": 1.5}, "cell"),
-    ({"flags": "x"}, "flags"),
-    ({"totals": None}, "totals"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"devices": {"a": 1}}, "devices"),
+        ({"label": 5}, "label"),
+        ({"pue": "1.2"}, "pue"),
+        ({"pue": 0.5}, "pue"),
+        ({"start_utc": "10000-01-01T00:00:00"}, "start_utc"),
+        ({"timeline": [1, 2]}, "timeline"),
+        ({"end_s": float("inf")}, "end_s"),
+        ({"intensity_g_per_kwh": float("nan")}, "intensity_g_per_kwh"),
+        ({"cell": 1.5}, "cell"),
+        ({"flags": "x"}, "flags"),
+        ({"totals": None}, "totals"),
+    ],
+)
 def test_from_dict_names_the_bad_field(change, field):
     data = make_record(2).to_dict() | change
     with pytest.raises(RecordError, match=field):
@@ -153,12 +210,17 @@ finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
     start=st.floats(0, 1e9),
     micros=st.integers(0, 10**15),
 )
-def test_any_record_comes_back_exactly(label, energies, g_per_kwh, pue, points, extra, start, micros):
+def test_any_record_comes_back_exactly(
+    label, energies, g_per_kwh, pue, points, extra, start, micros
+):
     when = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
     record = dataclasses.replace(
         make_record(1, points=points),
         label=label,
-        devices=tuple(DeviceEnergy("cpu", f"package-{i}", "rapl", True, Energy(*e)) for i, e in enumerate(energies)),
+        devices=tuple(
+            DeviceEnergy("cpu", f"package-{i}", "rapl", True, Energy(*e))
+            for i, e in enumerate(energies)
+        ),
         intensity_g_per_kwh=g_per_kwh,
         pue=pue,
         extra=extra,

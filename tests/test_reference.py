@@ -1,4 +1,5 @@
 """Per-item maths and the Power Hungry Processing per-inference reference."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,9 +25,16 @@ def test_per_item_needs_positive_int(items):
 
 def test_reference_table_is_the_papers_table_2():
     assert reference.REFERENCE_KWH_PER_1000 == {
-        "text-classification": 0.002, "extractive-qa": 0.003, "masked-language-modelling": 0.003,
-        "token-classification": 0.004, "image-classification": 0.007, "object-detection": 0.038,
-        "text-generation": 0.047, "summarisation": 0.049, "image-captioning": 0.063, "image-generation": 2.907,
+        "text-classification": 0.002,
+        "extractive-qa": 0.003,
+        "masked-language-modelling": 0.003,
+        "token-classification": 0.004,
+        "image-classification": 0.007,
+        "object-detection": 0.038,
+        "text-generation": 0.047,
+        "summarisation": 0.049,
+        "image-captioning": 0.063,
+        "image-generation": 2.907,
     }
     assert "Luccioni" in reference.REFERENCE_SOURCE and "arxiv.org" in reference.REFERENCE_SOURCE
 
@@ -35,8 +43,10 @@ def test_compare_to_reference_sentence_and_ratio():
     c = compare_to_reference(0.0009)
     assert c.task == "text-classification"
     assert c.ratio == pytest.approx(0.45)
-    assert c.sentence == ("0.9 Wh per 1,000 items — 0.45× the text-classification mean in Power Hungry "
-                          "Processing (0.002 kWh per 1,000 inferences)")
+    assert c.sentence == (
+        "0.9 Wh per 1,000 items — 0.45× the text-classification mean in Power Hungry "
+        "Processing (0.002 kWh per 1,000 inferences)"
+    )
     assert str(c) == c.sentence
 
 
@@ -46,9 +56,17 @@ def test_compare_large_values():
     assert c.sentence.startswith("5.8 kWh per 1,000 items — 2× the image-generation mean")
 
 
-@pytest.mark.parametrize("alias, task", [("summarization", "summarisation"), ("question-answering", "extractive-qa"),
-                                         ("fill-mask", "masked-language-modelling"), ("text-to-image", "image-generation"),
-                                         ("Text_Classification", "text-classification"), ("image captioning", "image-captioning")])
+@pytest.mark.parametrize(
+    "alias, task",
+    [
+        ("summarization", "summarisation"),
+        ("question-answering", "extractive-qa"),
+        ("fill-mask", "masked-language-modelling"),
+        ("text-to-image", "image-generation"),
+        ("Text_Classification", "text-classification"),
+        ("image captioning", "image-captioning"),
+    ],
+)
 def test_task_aliases(alias, task):
     c = compare_to_reference(0.001, alias)
     assert c.task == task

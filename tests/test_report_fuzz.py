@@ -30,7 +30,9 @@ from jupyter_carbon.storage.history import list_sessions
 pytestmark = pytest.mark.slow
 
 LOG_NAME = "session-20240501T120000Z-1-abcdef.jsonl"
-HEADER = b'{"type":"session","log_schema":3,"session_id":"x","start_utc":"2024-05-01T12:00:00+00:00"}\n'
+HEADER = (
+    b'{"type":"session","log_schema":3,"session_id":"x","start_utc":"2024-05-01T12:00:00+00:00"}\n'
+)
 FORMATS = ("text", "csv", "json", "html")
 
 JSON_VALUES = st.recursive(
@@ -61,7 +63,9 @@ def _set(doc: dict, path: tuple, value: object) -> None:
             target = target[key]
         except (KeyError, IndexError, TypeError):
             return
-    if isinstance(target, (dict, list)) and (isinstance(target, dict) or (isinstance(path[-1], int) and path[-1] < len(target))):
+    if isinstance(target, (dict, list)) and (
+        isinstance(target, dict) or (isinstance(path[-1], int) and path[-1] < len(target))
+    ):
         target[path[-1]] = value
 
 
@@ -80,7 +84,9 @@ LINES = st.one_of(
     mutated_record(),
     st.binary(max_size=200),
     JSON_VALUES.map(lambda v: json.dumps(v).encode()),
-    st.integers(10_000, 3_000_000).map(lambda n: b'{"type": "record", "label": "' + b"x" * n + b'"}'),
+    st.integers(10_000, 3_000_000).map(
+        lambda n: b'{"type": "record", "label": "' + b"x" * n + b'"}'
+    ),
     st.just(json.dumps({"type": "record", **make_record(4).to_dict()}).encode()),
 )
 
@@ -119,7 +125,9 @@ def figures_not_drawn() -> Iterator[None]:
     """matplotlib's part of the plots left out: axes that take every call, a fixed PNG. The plots'
     own code (binning, scaling, the checks for figures too large to plot) still runs."""
     with (
-        mock.patch.object(plots, "_new_figure", lambda *args, **kwargs: (mock.MagicMock(), mock.MagicMock())),
+        mock.patch.object(
+            plots, "_new_figure", lambda *args, **kwargs: (mock.MagicMock(), mock.MagicMock())
+        ),
         mock.patch.object(plots, "_png", lambda fig, bottom_in=0.45: UNDRAWN_PNG),
     ):
         yield
@@ -142,7 +150,14 @@ def _check_report_of(fmt: str, lines: list[bytes], capsys) -> None:
 
 
 HOSTILE_LOGS = st.lists(LINES, min_size=1, max_size=12)
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
+SETTINGS = dict(
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
+)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -159,7 +174,11 @@ def test_the_html_report_of_a_hostile_log_draws_its_plots(lines, capsys):
     _check_report_of("html", lines, capsys)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(lines=st.lists(LINES, min_size=1, max_size=12))
 def test_history_of_a_hostile_log_is_bounded_text(lines):
     with tempfile.TemporaryDirectory() as tmp:
@@ -213,31 +232,45 @@ def test_a_10_mb_garbage_log_gives_one_note(tmp_path, capsys):
 
 def test_extreme_but_valid_figures_are_reported_not_crashed(tmp_path, capsys):
     docs = []
-    for i, (energy, start_s, end_s) in enumerate([(1e308, 0.0, 1.0), (1e308, -1e308, 1e308), (5e-324, 1.0, 1.0)], 1):
+    for i, (energy, start_s, end_s) in enumerate(
+        [(1e308, 0.0, 1.0), (1e308, -1e308, 1e308), (5e-324, 1.0, 1.0)], 1
+    ):
         doc = make_record(i).to_dict()
         doc["devices"][0]["energy_j"] = doc["devices"][0]["high_j"] = energy
-        doc.update(start_s=start_s, end_s=end_s, intensity_g_per_kwh=5000.0, pue=5.0)  # the largest valid
+        doc.update(
+            start_s=start_s, end_s=end_s, intensity_g_per_kwh=5000.0, pue=5.0
+        )  # the largest valid
         docs.append(json.dumps({"type": "record", **doc}).encode())
     _write_log(tmp_path / "logs", docs)
     for fmt in FORMATS:
         code, out, err = _report(tmp_path / "logs", fmt, capsys)
         assert code == 0 and "Traceback" not in out + err and "overflow" in out, (fmt, err)
     page = (tmp_path / "out.html").read_text(encoding="utf-8")
-    assert page.rstrip().endswith("</html>") and ("plots not drawn" in page or "data:image/png;base64," in page)
+    assert page.rstrip().endswith("</html>") and (
+        "plots not drawn" in page or "data:image/png;base64," in page
+    )
 
 
-def test_carbon_history_in_a_real_shell_reports_the_rest_with_one_note(tmp_path, monkeypatch, capsys, request):
+def test_carbon_history_in_a_real_shell_reports_the_rest_with_one_note(
+    tmp_path, monkeypatch, capsys, request
+):
     folder = tmp_path / "logs"
     monkeypatch.setenv("JUPYTER_CARBON_LOG_DIR", str(folder))
     shell = request.getfixturevalue("shell")  # loaded after the log folder is set
     good = [json.dumps({"type": "record", **make_record(i).to_dict()}).encode() for i in (1, 2)]
-    bad = [b'{"type": "record", "label": 42}', b"\xff\xfe garbage", json.dumps({"type": "record", **{**make_record(3).to_dict(), "pue": "1.2"}}).encode()]
+    bad = [
+        b'{"type": "record", "label": 42}',
+        b"\xff\xfe garbage",
+        json.dumps({"type": "record", **{**make_record(3).to_dict(), "pue": "1.2"}}).encode(),
+    ]
     _write_log(folder, [good[0], *bad * 1000, good[1]])
     capsys.readouterr()
     result = shell.run_cell("%carbon history")
     out = capsys.readouterr().out
     assert result.success and "Traceback" not in out
-    assert "1 sessions" in out and out.count("note:") == 1 and "skipped 3000 unreadable line(s)" in out
+    assert (
+        "1 sessions" in out and out.count("note:") == 1 and "skipped 3000 unreadable line(s)" in out
+    )
     session_line = next(line for line in out.splitlines() if line.startswith("2024-05-01"))
     assert session_line.split()[2] == "2"  # start date, time, then the cells: the two good records
 
@@ -247,7 +280,9 @@ def test_a_json_export_with_one_malformed_record_reports_the_rest(what, tmp_path
     path, value = BAD[what]
     docs = [make_record(i).to_dict() for i in (1, 2, 5, 4)]
     _set(docs[2], path if isinstance(path, tuple) else (path,), value)
-    text = json.dumps({"format": "jupyter_carbon", "schema": 3, "records": docs}).replace("Infinity", "1e309")
+    text = json.dumps({"format": "jupyter_carbon", "schema": 3, "records": docs}).replace(
+        "Infinity", "1e309"
+    )
     (tmp_path / "x.json").write_text(text)
     assert main(["report", str(tmp_path / "x.json"), "--html", str(tmp_path / "x.html")]) == 0
     captured = capsys.readouterr()

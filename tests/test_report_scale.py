@@ -42,11 +42,15 @@ def test_few_records_get_one_bar_each_and_every_row() -> None:
     page = html_report(digest)
     assert page.count("<tr><td>") == 12 and "Cells: 12 records" in page
     assert "<figcaption>CO2e per window, by component</figcaption>" in page
-    assert bars_title(MAX_BARS) == "CO2e per window, by component" and "bin" in bars_title(MAX_BARS + 1)
+    assert bars_title(MAX_BARS) == "CO2e per window, by component" and "bin" in bars_title(
+        MAX_BARS + 1
+    )
     assert "not shown" not in summary_text(digest) and "newest" not in summary_text(digest)
 
 
 def test_the_cumulative_curve_ends_at_the_reported_total() -> None:
     digest = _digest(400)
     counted = digest.counted_co2e_g()
-    assert abs(sum(map(sum, counted.values())) - digest.totals.co2e_g) <= 1e-9 * digest.totals.co2e_g
+    assert (
+        abs(sum(map(sum, counted.values())) - digest.totals.co2e_g) <= 1e-9 * digest.totals.co2e_g
+    )

@@ -21,7 +21,13 @@ from jupyter_carbon.totals import Span, counted_fractions, span_of, totals_of, t
 
 
 def span(start: float, end: float, energy_j: float = 10.0) -> Span:
-    return Span(start, end, end - start, Energy(energy_j, energy_j * 0.5, energy_j * 2), Co2e(energy_j / 100, energy_j / 200, energy_j / 50))
+    return Span(
+        start,
+        end,
+        end - start,
+        Energy(energy_j, energy_j * 0.5, energy_j * 2),
+        Co2e(energy_j / 100, energy_j / 200, energy_j / 50),
+    )
 
 
 # --- the rule ---------------------------------------------------------------------------------------
@@ -41,7 +47,11 @@ def test_a_partial_overlap_adds_its_uncovered_part_pro_rata() -> None:
     spans = [span(1, 5, 40.0), span(0, 2, 20.0)]  # given out of order: sorted by start
     assert counted_fractions(spans) == pytest.approx([0.75, 1.0])
     t = totals_of_spans(spans)
-    assert t.energy_j == pytest.approx(20.0 + 30.0) and t.duration_s == pytest.approx(5.0) and t.outer_windows == 2
+    assert (
+        t.energy_j == pytest.approx(20.0 + 30.0)
+        and t.duration_s == pytest.approx(5.0)
+        and t.outer_windows == 2
+    )
 
 
 def test_a_partial_overlap_scales_the_band_and_co2e_by_the_counted_fraction() -> None:
@@ -59,22 +69,40 @@ def test_a_partial_overlap_scales_the_band_and_co2e_by_the_counted_fraction() ->
     t = totals_of_spans([first, second], [0.5, 0.25])  # fractions given: used as they are
     assert (t.energy, t.co2e, t.duration_s) == (Energy(40.0, 27.0, 60.0), Co2e(4.0, 2.75, 6.0), 4.0)
     t = totals_of_spans([first, second], [0.0, 0.25])  # a window counted 0: not an outer window
-    assert (t.outer_windows, t.energy, t.co2e, t.duration_s) == (1, Energy(20.0, 12.0, 30.0), Co2e(2.0, 1.25, 3.0), 2.0)
+    assert (t.outer_windows, t.energy, t.co2e, t.duration_s) == (
+        1,
+        Energy(20.0, 12.0, 30.0),
+        Co2e(2.0, 1.25, 3.0),
+        2.0,
+    )
 
 
 def test_span_of_a_record_sums_its_devices_with_their_band_and_co2e() -> None:
-    record = make_record(2)  # cpu 72 J (measured), gpu 720 J in 700–740, ram 3.6 J in 1.8–7.2; 56 g/kWh, PUE 1.2
+    record = make_record(
+        2
+    )  # cpu 72 J (measured), gpu 720 J in 700–740, ram 3.6 J in 1.8–7.2; 56 g/kWh, PUE 1.2
     s = span_of(record)
-    assert (s.start, s.end, s.duration_s) == (record.start_utc.timestamp(), record.end_utc.timestamp(), 2.0)
+    assert (s.start, s.end, s.duration_s) == (
+        record.start_utc.timestamp(),
+        record.end_utc.timestamp(),
+        2.0,
+    )
     assert s.energy == Energy(72.0 + 720.0 + 3.6, 72.0 + 700.0 + 1.8, 72.0 + 740.0 + 7.2)
     k = 56.0 * 1.2 / 3.6e6
-    assert (s.co2e.co2e_g, s.co2e.low_g, s.co2e.high_g) == pytest.approx((795.6 * k, 773.8 * k, 819.2 * k), rel=1e-12)
+    assert (s.co2e.co2e_g, s.co2e.low_g, s.co2e.high_g) == pytest.approx(
+        (795.6 * k, 773.8 * k, 819.2 * k), rel=1e-12
+    )
     assert (s.co2e.co2e_g, s.co2e.low_g, s.co2e.high_g) == (record.co2e_g, *record.co2e_band_g)
 
 
 def test_ties_count_the_longer_window_and_instants_count_outside_windows_only() -> None:
     assert counted_fractions([span(0, 1), span(0, 3)]) == [0.0, 1.0]
-    assert counted_fractions([span(0, 3), span(1, 1), span(3, 3), span(5, 5)]) == [1.0, 0.0, 1.0, 1.0]
+    assert counted_fractions([span(0, 3), span(1, 1), span(3, 3), span(5, 5)]) == [
+        1.0,
+        0.0,
+        1.0,
+        1.0,
+    ]
     assert counted_fractions([span(2, 1)]) == [1.0]  # a wall clock stepped back: an instant
     assert totals_of([]).outer_windows == 0 and totals_of([]).energy_j == 0.0
 
@@ -95,8 +123,12 @@ def _records(folder: Path):
     return records
 
 
-def test_track_inside_a_carbon_cell_counts_once_everywhere(log_dir, shell, tmp_path, capsys) -> None:
-    shell.run_cell("%%carbon --label outer\nimport time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.3)\ntime.sleep(0.1)")
+def test_track_inside_a_carbon_cell_counts_once_everywhere(
+    log_dir, shell, tmp_path, capsys
+) -> None:
+    shell.run_cell(
+        "%%carbon --label outer\nimport time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.3)\ntime.sleep(0.1)"
+    )
     shell.run_cell("%%carbon --label after\nimport time\ntime.sleep(0.05)")
     capsys.readouterr()
     import jupyter_carbon
@@ -110,7 +142,9 @@ def test_track_inside_a_carbon_cell_counts_once_everywhere(log_dir, shell, tmp_p
     assert (t.outer_windows, t.windows) == (2, 3)
     assert t.duration_s == pytest.approx(outer.duration_s + after.duration_s)
     assert t.energy_j == pytest.approx(outer.energy_j + after.energy_j)
-    assert t.energy_j < sum(r.energy_j for r in records)  # the naive sum counts the inner block twice
+    assert t.energy_j < sum(
+        r.energy_j for r in records
+    )  # the naive sum counts the inner block twice
     # the kernel's own union totals (written in the last record) agree: nested windows are exact
     assert t.energy_j == pytest.approx(after.totals.energy_j, rel=1e-9)
     assert t.duration_s == pytest.approx(session.totals().duration_s, rel=1e-6)
@@ -122,7 +156,9 @@ def test_track_inside_a_carbon_cell_counts_once_everywhere(log_dir, shell, tmp_p
     out = capsys.readouterr().out
     assert "jupyter_carbon session: 2 cells" in out
     summaries = list_sessions(log_dir)
-    assert [s.totals.outer_windows for s in summaries] == [2] and overall_totals(summaries).energy_j == pytest.approx(t.energy_j)
+    assert [s.totals.outer_windows for s in summaries] == [2] and overall_totals(
+        summaries
+    ).energy_j == pytest.approx(t.energy_j)
     history = format_history(summaries, folder=log_dir)
     first = next(line for line in history.splitlines() if re.match(r"\d{4}-", line))
     assert re.split(r"\s{2,}", first.strip())[1] == "2"
@@ -130,21 +166,30 @@ def test_track_inside_a_carbon_cell_counts_once_everywhere(log_dir, shell, tmp_p
 
 def test_baseline_in_auto_mode_is_nested_in_its_cell(log_dir, shell, capsys) -> None:
     shell.run_cell("%carbon on")
-    shell.run_cell("x = 1\n%carbon baseline 1")  # a cell with code around it is measured in auto mode
+    shell.run_cell(
+        "x = 1\n%carbon baseline 1"
+    )  # a cell with code around it is measured in auto mode
     shell.run_cell("%carbon off")
     capsys.readouterr()
     records = _records(log_dir)
     kinds = [r.kind for r in records]
     assert "baseline" in kinds and "auto" in kinds
     baseline = next(r for r in records if r.kind == "baseline")
-    cell = next(r for r in records if r.kind == "auto" and r.start_utc <= baseline.start_utc and baseline.end_utc <= r.end_utc)
+    cell = next(
+        r
+        for r in records
+        if r.kind == "auto" and r.start_utc <= baseline.start_utc and baseline.end_utc <= r.end_utc
+    )
     t = Digest(records).totals
     assert t.nested >= 1 and t.duration_s < sum(r.duration_s for r in records)
     assert t.duration_s == pytest.approx(sum(r.duration_s for r in records) - baseline.duration_s)
     assert cell.duration_s >= baseline.duration_s >= 1.0
     assert main(["report", str(log_dir)]) == 0
     out = capsys.readouterr().out
-    assert f"jupyter_carbon session: {t.outer_windows} cell" in out and "inside others, counted once" in out
+    assert (
+        f"jupyter_carbon session: {t.outer_windows} cell" in out
+        and "inside others, counted once" in out
+    )
 
 
 @pytest.mark.slow
@@ -155,13 +200,33 @@ def test_run_counts_a_track_block_inside_a_cell_once(tmp_path) -> None:
     from storage_helpers import PYTHON, child_env
 
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [
-        nbformat.v4.new_code_cell("import time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.3)\ntime.sleep(0.1)"),
+        nbformat.v4.new_code_cell(
+            "import time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.3)\ntime.sleep(0.1)"
+        ),
         nbformat.v4.new_code_cell("time.sleep(0.05)"),
     ]
     nbformat.write(nb, tmp_path / "nested.ipynb")
-    done = subprocess.run([PYTHON, "-m", "jupyter_carbon", "run", str(tmp_path / "nested.ipynb"), "--json", str(tmp_path / "r.json")], capture_output=True, text=True, env=child_env(), timeout=180)
+    done = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "jupyter_carbon",
+            "run",
+            str(tmp_path / "nested.ipynb"),
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr
     from jupyter_carbon.storage.export import load_records
 
@@ -170,7 +235,10 @@ def test_run_counts_a_track_block_inside_a_cell_once(tmp_path) -> None:
     t = totals_of(records)
     assert (t.outer_windows, t.nested) == (2, 1)
     assert t.duration_s == pytest.approx(sum(r.duration_s for r in records if r.label != "inner"))
-    assert "jupyter_carbon session: 2 cells" in done.stdout and "1 window inside others, counted once" in done.stdout
+    assert (
+        "jupyter_carbon session: 2 cells" in done.stdout
+        and "1 window inside others, counted once" in done.stdout
+    )
 
 
 def test_a_forked_workers_window_counts_once_across_sessions(log_dir, shell, capsys) -> None:
@@ -195,10 +263,14 @@ def test_a_forked_workers_window_counts_once_across_sessions(log_dir, shell, cap
     assert sorted(r.label for r in records) == ["parent", "worker"]
     parent = next(r for r in records if r.label == "parent")
     summaries = list_sessions(log_dir)
-    assert sum(s.totals.outer_windows for s in summaries) == 2  # each session alone: one window each
+    assert (
+        sum(s.totals.outer_windows for s in summaries) == 2
+    )  # each session alone: one window each
     both = overall_totals(summaries)
     assert (both.outer_windows, both.nested) == (1, 1)
-    assert both.energy_j == pytest.approx(parent.energy_j) and both.duration_s == pytest.approx(parent.duration_s)
+    assert both.energy_j == pytest.approx(parent.energy_j) and both.duration_s == pytest.approx(
+        parent.duration_s
+    )
     assert main(["report", str(log_dir)]) == 0
     assert "jupyter_carbon session: 1 cell ·" in capsys.readouterr().out
     history = format_history(summaries, folder=log_dir)
@@ -230,7 +302,9 @@ def test_partly_overlapping_windows_from_two_threads(log_dir, shell, capsys) -> 
     assert a.start_utc < b.start_utc < a.end_utc < b.end_utc  # a partial overlap
     t = totals_of(records)
     assert (t.outer_windows, t.nested) == (2, 0)
-    assert t.duration_s == pytest.approx(kernel.duration_s, abs=0.02)  # wall vs monotonic readings: ms apart
+    assert t.duration_s == pytest.approx(
+        kernel.duration_s, abs=0.02
+    )  # wall vs monotonic readings: ms apart
     assert t.duration_s < a.duration_s + b.duration_s - 0.1
     assert max(a.energy_j, b.energy_j) <= t.energy_j < a.energy_j + b.energy_j
 
@@ -238,11 +312,15 @@ def test_partly_overlapping_windows_from_two_threads(log_dir, shell, capsys) -> 
 def test_the_kernels_cumulative_plot_counts_a_nested_window_once(log_dir, shell, capsys) -> None:
     from jupyter_carbon.display.plots import cumulative_co2e_g
 
-    shell.run_cell("%%carbon --label outer\nimport time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.2)")
+    shell.run_cell(
+        "%%carbon --label outer\nimport time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.2)"
+    )
     capsys.readouterr()
     import jupyter_carbon
 
     records = jupyter_carbon.session().records
     assert [r.label for r in records] == ["inner", "outer"]
     curve = cumulative_co2e_g(records)
-    assert curve[-1] == pytest.approx(records[-1].totals.co2e_g) and curve[-1] < sum(r.co2e_g for r in records)
+    assert curve[-1] == pytest.approx(records[-1].totals.co2e_g) and curve[-1] < sum(
+        r.co2e_g for r in records
+    )

@@ -91,7 +91,9 @@ def test_durations_use_the_monotonic_clock_not_wall_time(clock):
 
 def test_source_error_marks_window_and_keeps_last_good_reading(clock):
     flaky = []
-    session = session_with(lambda t: flaky.append(Flaky(t)) or flaky + [ConstantPowerSource("cpu", 1.0, t)], clock)
+    session = session_with(
+        lambda t: flaky.append(Flaky(t)) or flaky + [ConstantPowerSource("cpu", 1.0, t)], clock
+    )
     m = session.open()
     clock.advance(1)
     session.sampler.tick()
@@ -101,7 +103,9 @@ def test_source_error_marks_window_and_keeps_last_good_reading(clock):
     record = session.stop(m)
     assert record.components["gpu"].energy_j == pytest.approx(10)
     assert record.components["cpu"].energy_j == pytest.approx(2)
-    assert sum("flaky (test): read failed — OSError: device vanished" in f for f in record.flags) == 1
+    assert (
+        sum("flaky (test): read failed — OSError: device vanished" in f for f in record.flags) == 1
+    )
     assert session.sampler.errors == ["flaky (test): read failed — OSError: device vanished"]
 
 
@@ -124,7 +128,9 @@ def test_timeline_buffer_halving_keeps_averages():
         buffer.add(float(i), {"cpu": float(i)})
     frozen = buffer.freeze(["cpu"])
     assert len(frozen) <= 8
-    assert frozen.power_w["cpu"] == pytest.approx(frozen.t_s)  # t and power were equal before averaging
+    assert frozen.power_w["cpu"] == pytest.approx(
+        frozen.t_s
+    )  # t and power were equal before averaging
 
 
 def test_live_listener_gets_energy_and_power(clock):
@@ -136,7 +142,9 @@ def test_live_listener_gets_energy_and_power(clock):
         session.sampler.tick()
     session.stop(m)
     assert [s.elapsed_s for s in seen] == pytest.approx([0.5, 1.0, 1.5])
-    assert seen[-1].energy_j["cpu"] == pytest.approx(7.5) and seen[-1].power_w["cpu"] == pytest.approx(5.0)
+    assert seen[-1].energy_j["cpu"] == pytest.approx(7.5) and seen[-1].power_w[
+        "cpu"
+    ] == pytest.approx(5.0)
 
 
 def test_running_figures_of_an_open_window(clock):
@@ -174,7 +182,9 @@ def test_thread_runs_only_while_a_window_is_open():
     time.sleep(0.05 * (LINGER_TICKS + 2))  # lingers a couple of intervals, then parks
     parked = sampler._idle_ticks
     time.sleep(0.3)
-    assert sampler.ticks == ticks and sampler._idle_ticks == parked  # parked: no wake-ups without a window
+    assert (
+        sampler.ticks == ticks and sampler._idle_ticks == parked
+    )  # parked: no wake-ups without a window
     assert not sampler._active.is_set()
     sampler.stop()
     sampler.stop()  # idempotent
@@ -206,10 +216,20 @@ def test_ledger_is_pure():
     import jupyter_carbon.ledger as module
 
     tree = ast.parse(open(module.__file__).read())
-    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+    imported = {
+        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    imported |= {
+        (n.module or "").split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and not n.level
+    }
     assert not imported & {"threading", "time", "os", "io", "IPython", "socket", "pathlib"}
-    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    called = {
+        n.func.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
     assert not called & {"open", "print", "input"}
 
 

@@ -38,7 +38,16 @@ def test_csv_has_codecarbon_columns_first_then_ours_one_row_per_record(tmp_path:
     assert header[: len(CODECARBON_EMISSIONS_CSV)] == CODECARBON_EMISSIONS_CSV
     assert header[len(CODECARBON_EMISSIONS_CSV) :] == list(OUR_COLUMNS)
     assert list(CODECARBON_COLUMNS) == CODECARBON_EMISSIONS_CSV
-    for col in ("cell", "label", "methods", "measured", "energy_low_j", "energy_high_j", "status", "items"):
+    for col in (
+        "cell",
+        "label",
+        "methods",
+        "measured",
+        "energy_low_j",
+        "energy_high_j",
+        "status",
+        "items",
+    ):
         assert col in header
     assert len(rows) == len(RECORDS)
     row, record = rows[0], RECORDS[0]
@@ -56,7 +65,10 @@ def test_csv_has_codecarbon_columns_first_then_ours_one_row_per_record(tmp_path:
     assert row["gpu_count"] == "1" and row["gpu_model"] == "1 x gpu0 NVIDIA H100"
     assert row["longitude"] == "" and row["latitude"] == ""
     # ours
-    assert row["measured"] == "estimated" and row["methods"] == "cpu:rapl;gpu:nvml-energy;ram:ram-model"
+    assert (
+        row["measured"] == "estimated"
+        and row["methods"] == "cpu:rapl;gpu:nvml-energy;ram:ram-model"
+    )
     assert row["cell"] == "1" and row["label"] == "cell 1" and row["status"] == "ok"
     assert float(row["energy_low_j"]) < float(row["energy_j"]) < float(row["energy_high_j"])
     assert rows[1]["items"] == "1000" and rows[0]["items"] == ""
@@ -65,9 +77,16 @@ def test_csv_has_codecarbon_columns_first_then_ours_one_row_per_record(tmp_path:
 
 
 def test_cloud_region_fills_codecarbon_cloud_columns(tmp_path: Path) -> None:
-    path = export_records([make_record(1, source="table:gcp:europe-west1 (Google Cloud)", region="gcp:europe-west1")], tmp_path / "c.csv")
+    path = export_records(
+        [make_record(1, source="table:gcp:europe-west1 (Google Cloud)", region="gcp:europe-west1")],
+        tmp_path / "c.csv",
+    )
     row = next(csv.DictReader(open(path, newline="", encoding="utf-8")))
-    assert (row["cloud_provider"], row["cloud_region"], row["on_cloud"]) == ("gcp", "europe-west1", "Y")
+    assert (row["cloud_provider"], row["cloud_region"], row["on_cloud"]) == (
+        "gcp",
+        "europe-west1",
+        "Y",
+    )
 
 
 def test_json_round_trip_is_exact(tmp_path: Path) -> None:
@@ -98,7 +117,9 @@ def test_load_records_reads_a_session_log(tmp_path: Path) -> None:
         ("", "no output path given"),
     ],
 )
-def test_bad_paths_raise_one_line_value_errors(tmp_path: Path, monkeypatch, name: str, message: str) -> None:
+def test_bad_paths_raise_one_line_value_errors(
+    tmp_path: Path, monkeypatch, name: str, message: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "blocker").write_text("x")
     with pytest.raises(ValueError) as info:
@@ -113,7 +134,9 @@ def test_unwritable_folder_is_a_value_error(tmp_path: Path, monkeypatch) -> None
         raise OSError(30, "Read-only file system")
 
     monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
-    with pytest.raises(ValueError, match="cannot write in .*Read-only file system.*choose a writable folder"):
+    with pytest.raises(
+        ValueError, match="cannot write in .*Read-only file system.*choose a writable folder"
+    ):
         export_records(RECORDS, tmp_path / "x.csv")
     assert not (tmp_path / "x.csv").exists()
 

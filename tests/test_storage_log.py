@@ -21,7 +21,14 @@ from storage_helpers import PYTHON, ROOT, child_env, make_record, real_kernel
 
 from jupyter_carbon.display.history_text import format_history, print_history
 from jupyter_carbon.storage.history import list_sessions
-from jupyter_carbon.storage.log import LOG_SCHEMA, SessionLog, attach_log, detach_log, get_log, record_line
+from jupyter_carbon.storage.log import (
+    LOG_SCHEMA,
+    SessionLog,
+    attach_log,
+    detach_log,
+    get_log,
+    record_line,
+)
 from jupyter_carbon.storage.reader import log_files, read_log, read_logs
 
 
@@ -62,7 +69,11 @@ def test_records_round_trip_through_the_log_with_header_and_modes(tmp_path: Path
     contents = read_log(log.path)
     assert contents.records == records and contents.notes == []
     header = contents.header
-    assert header["type"] == "session" and header["pid"] == os.getpid() and header["log_schema"] == LOG_SCHEMA == 3
+    assert (
+        header["type"] == "session"
+        and header["pid"] == os.getpid()
+        and header["log_schema"] == LOG_SCHEMA == 3
+    )
     assert "electricitymaps_token" not in header["config"] and header["config"]["region"] == "FR"
     assert session.problems == []
     detach_log(session)
@@ -77,8 +88,15 @@ def test_every_line_is_plain_json_with_the_figures_under_their_names(tmp_path: P
     lines = [json.loads(line) for line in log.path.read_text(encoding="utf-8").splitlines()]
     assert [line["type"] for line in lines] == ["session", "record", "record", "record"]
     for line, record in zip(lines[1:], records):
-        assert line["id"] == record.id and line["energy_j"] == record.energy_j and line["co2e_g"] == record.co2e_g
-        assert line["duration_s"] == record.duration_s and line["devices"][0]["energy_j"] == record.devices[0].energy_j
+        assert (
+            line["id"] == record.id
+            and line["energy_j"] == record.energy_j
+            and line["co2e_g"] == record.co2e_g
+        )
+        assert (
+            line["duration_s"] == record.duration_s
+            and line["devices"][0]["energy_j"] == record.devices[0].energy_j
+        )
         assert line["status"] == record.status and line["start_utc"] == record.start_utc.isoformat()
 
 
@@ -114,18 +132,27 @@ def test_bad_lines_in_the_middle_are_skipped_and_summed_up_in_one_note(tmp_path:
     log.append(make_record(3))
     contents = read_log(log.path)
     assert [r.id for r in contents.records] == [1, 3]
-    assert contents.notes == [f"{log.path.name}: skipped 1003 unreadable line(s) (1002 not JSON, 1 bad pue)"] or (
-        len(contents.notes) == 1 and "skipped 1003 unreadable line(s)" in contents.notes[0]
-    ), contents.notes
+    assert contents.notes == [
+        f"{log.path.name}: skipped 1003 unreadable line(s) (1002 not JSON, 1 bad pue)"
+    ] or (len(contents.notes) == 1 and "skipped 1003 unreadable line(s)" in contents.notes[0]), (
+        contents.notes
+    )
 
 
 def test_a_log_from_a_newer_version_says_so(tmp_path: Path) -> None:
     path = tmp_path / "session-20990101T000000Z-1-abcdef.jsonl"
     future = make_record(1).to_dict() | {"schema": 9}
-    path.write_text(json.dumps({"type": "session", "log_schema": 9}) + "\n" + json.dumps({"type": "record", **future}) + "\n")
+    path.write_text(
+        json.dumps({"type": "session", "log_schema": 9})
+        + "\n"
+        + json.dumps({"type": "record", **future})
+        + "\n"
+    )
     contents = read_log(path)
     assert contents.records == []
-    assert any("newer jupyter_carbon" in note and "upgrade" in note for note in contents.notes), contents.notes
+    assert any("newer jupyter_carbon" in note and "upgrade" in note for note in contents.notes), (
+        contents.notes
+    )
 
 
 def test_unwritable_folder_warns_once_and_the_session_continues(tmp_path: Path) -> None:
@@ -137,7 +164,10 @@ def test_unwritable_folder_warns_once_and_the_session_continues(tmp_path: Path) 
         session.close(make_record(i))
     assert log.failed and log.written == 0 and log.pending == 3
     assert len(session.problems) == 1
-    assert "cannot write the session log" in session.problems[0] and "log_dir=PATH" in session.problems[0]
+    assert (
+        "cannot write the session log" in session.problems[0]
+        and "log_dir=PATH" in session.problems[0]
+    )
     # a new log_dir is tried at once, and what waited is written there first
     session.config.log_dir = str(tmp_path / "ok")
     session.close(make_record(4))
@@ -145,7 +175,9 @@ def test_unwritable_folder_warns_once_and_the_session_continues(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("kind", ["symlink", "world-writable", "someone-else"])
-def test_an_unsafe_folder_is_refused_with_one_line_and_records_stay_in_memory(tmp_path: Path, kind: str) -> None:
+def test_an_unsafe_folder_is_refused_with_one_line_and_records_stay_in_memory(
+    tmp_path: Path, kind: str
+) -> None:
     target = tmp_path / "elsewhere"
     target.mkdir(mode=0o700)
     folder = tmp_path / ".jupyter_carbon"
@@ -162,7 +194,11 @@ def test_an_unsafe_folder_is_refused_with_one_line_and_records_stay_in_memory(tm
     problems: list[str] = []
     log = SessionLog(folder, on_problem=problems.append)
     assert not log.append(make_record(1)) and not log.append(make_record(2))
-    assert len(problems) == 1 and "not writing the session log" in problems[0] and str(folder) in problems[0]
+    assert (
+        len(problems) == 1
+        and "not writing the session log" in problems[0]
+        and str(folder) in problems[0]
+    )
     assert "log_dir=PATH" in problems[0] and "%carbon export" in problems[0]
     assert list(target.iterdir()) == [] and log.pending == 2
 
@@ -181,7 +217,9 @@ def test_a_log_file_swapped_for_a_symlink_is_never_followed(tmp_path: Path) -> N
     assert log.path != first and [r.id for r in read_log(log.path).records] == [2]
 
 
-def test_a_deleted_log_folder_is_recreated_with_the_whole_session_and_said_once(tmp_path: Path) -> None:
+def test_a_deleted_log_folder_is_recreated_with_the_whole_session_and_said_once(
+    tmp_path: Path,
+) -> None:
     session = FakeSession(tmp_path / "logs")
     session.records = []
     now = [0.0]
@@ -194,7 +232,9 @@ def test_a_deleted_log_folder_is_recreated_with_the_whole_session_and_said_once(
         session.records.append(make_record(i))
         session.close(session.records[-1])
     assert not log.path.exists() and session.problems == []
-    now[0] += log.deleted_check_s  # … noticed at the first record a second later: the whole session again
+    now[0] += (
+        log.deleted_check_s
+    )  # … noticed at the first record a second later: the whole session again
     session.records.append(make_record(5))
     session.close(session.records[-1])
     assert [r.id for r in read_log(log.path).records] == [1, 2, 3, 4, 5]
@@ -219,13 +259,18 @@ def test_a_log_truncated_from_outside_keeps_taking_records(tmp_path: Path) -> No
 
 def _mount_tmpfs(path: Path, size: str) -> None:
     path.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)], capture_output=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+        capture_output=True,
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
 
 
 @pytest.mark.slow
-def test_a_full_disk_keeps_records_waiting_and_writes_them_when_there_is_room(tmp_path: Path) -> None:
+def test_a_full_disk_keeps_records_waiting_and_writes_them_when_there_is_room(
+    tmp_path: Path,
+) -> None:
     disk = tmp_path / "small"
     _mount_tmpfs(disk, "64k")
     try:
@@ -271,7 +316,9 @@ def test_a_fifo_among_the_logs_does_not_block_readers(tmp_path: Path) -> None:
     log = SessionLog(tmp_path)
     log.append(make_record(1))
     os.mkfifo(tmp_path / "session-20000101T000000Z-1-000000.jsonl")
-    contents = read_logs(log_files(tmp_path) + [tmp_path / "session-20000101T000000Z-1-000000.jsonl"])
+    contents = read_logs(
+        log_files(tmp_path) + [tmp_path / "session-20000101T000000Z-1-000000.jsonl"]
+    )
     assert sum(len(c.records) for c in contents) == 1
     assert any("not a regular file" in note for c in contents for note in c.notes)
 
@@ -298,7 +345,12 @@ def test_concurrent_writers_never_interleave(tmp_path: Path) -> None:
     shared = tmp_path / "logs" / "shared.jsonl"
     shared.parent.mkdir(mode=0o700)
     env = child_env(tests=True)
-    procs = [subprocess.Popen([PYTHON, "-c", _WRITER, str(tmp_path / "logs"), str(shared), str(n)], env=env) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [PYTHON, "-c", _WRITER, str(tmp_path / "logs"), str(shared), str(n)], env=env
+        )
+        for _ in range(2)
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     lines = shared.read_bytes().split(b"\n")
     assert lines[-1] == b"" and len(lines) == 2 * n + 1
@@ -366,7 +418,9 @@ def test_kernel_killed_with_sigkill_loses_no_closed_record(tmp_path: Path) -> No
     logs = tmp_path / "logs"
     with real_kernel(logs, tmp_path, load=False) as (km, kc):
         out: list[str] = []
-        _run(kc, "import os, jupyter_carbon; print(jupyter_carbon.__file__); print(os.getpid())", out)
+        _run(
+            kc, "import os, jupyter_carbon; print(jupyter_carbon.__file__); print(os.getpid())", out
+        )
         assert str(ROOT) in "".join(out), "the kernel must import this worktree's jupyter_carbon"
         pid = int("".join(out).split()[-1])
         _run(kc, "%load_ext jupyter_carbon", out)
@@ -399,7 +453,9 @@ def test_kernel_killed_with_sigkill_loses_no_closed_record(tmp_path: Path) -> No
     # are only a %carbon line — export, history, config — are not measured)
     statuses = [r.status for r in contents.records]
     assert len(contents.records) == 4 and statuses[:3] == ["ok", "ok", "error"]
-    assert contents.records[-1].extra["source"] == 'opted_in = "visible source"'  # the explicit opt-in
+    assert (
+        contents.records[-1].extra["source"] == 'opted_in = "visible source"'
+    )  # the explicit opt-in
     assert all("source" not in r.extra for r in contents.records[:-1])
     assert contents.header["pid"] == pid
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
@@ -407,15 +463,23 @@ def test_kernel_killed_with_sigkill_loses_no_closed_record(tmp_path: Path) -> No
     assert files[0].read_bytes().endswith(b"\n")  # every closed record's line whole, never closed
 
 
-@pytest.mark.parametrize("when", [
-    datetime(2026, 11, 30, 15, 0, 0, 0, tzinfo=timezone.utc),  # no microseconds: none written
-    datetime(2024, 5, 1, 12, 0, 0, 123457, tzinfo=timezone.utc),
-    datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=timezone.utc),
-    datetime(2026, 3, 1, 9, 30, 0, 7, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
-])
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2026, 11, 30, 15, 0, 0, 0, tzinfo=timezone.utc),  # no microseconds: none written
+        datetime(2024, 5, 1, 12, 0, 0, 123457, tzinfo=timezone.utc),
+        datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=timezone.utc),
+        datetime(2026, 3, 1, 9, 30, 0, 7, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    ],
+)
 def test_a_log_line_is_the_records_dict_with_the_same_time_text(when: datetime) -> None:
     """The log lets orjson write the datetimes (record_line): the text must be isoformat()'s."""
-    record = dataclasses.replace(make_record(1, loop={"predicted_j": 5.0}), start_utc=when, end_utc=when + timedelta(seconds=2), intensity_utc=when)
+    record = dataclasses.replace(
+        make_record(1, loop={"predicted_j": 5.0}),
+        start_utc=when,
+        end_utc=when + timedelta(seconds=2),
+        intensity_utc=when,
+    )
     line = record_line(record)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert json.loads(line) == {"type": "record", **json.loads(json.dumps(record.to_dict()))}

@@ -35,7 +35,17 @@ def kernel(tmp_path_factory):
 
 
 def execute(kc, code, subshell_id=None):
-    msg = kc.session.msg("execute_request", {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False, "stop_on_error": False})
+    msg = kc.session.msg(
+        "execute_request",
+        {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": False,
+        },
+    )
     if subshell_id is not None:
         msg["header"]["subshell_id"] = subshell_id
     kc.shell_channel.send(msg)
@@ -45,7 +55,11 @@ def execute(kc, code, subshell_id=None):
 def wait_for_stream(kc, msg_id, text):
     while True:
         msg = kc.get_iopub_msg(timeout=60)
-        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream" and text in msg["content"]["text"]:
+        if (
+            msg["parent_header"].get("msg_id") == msg_id
+            and msg["msg_type"] == "stream"
+            and text in msg["content"]["text"]
+        ):
             return
 
 
@@ -66,7 +80,11 @@ def records_since(kc, count):
 
 
 def record_count(kc):
-    reply = kc.execute_interactive("", timeout=30, user_expressions={"n": "len(__import__('jupyter_carbon').session().records)"})
+    reply = kc.execute_interactive(
+        "",
+        timeout=30,
+        user_expressions={"n": "len(__import__('jupyter_carbon').session().records)"},
+    )
     return int(reply["content"]["user_expressions"]["n"]["data"]["text/plain"])
 
 
@@ -88,7 +106,10 @@ def test_concurrent_carbon_cells_each_get_their_own_record(kernel):
         "%%carbon --label sub --quiet\nimport time\ntime.sleep(0.3)\n1 / 0",
     )
     assert statuses == ["ok", "error"]
-    got = {label: (kind, status, duration_s) for label, kind, status, duration_s in records_since(kc, before)}
+    got = {
+        label: (kind, status, duration_s)
+        for label, kind, status, duration_s in records_since(kc, before)
+    }
     assert set(got) == {"main", "sub"}
     assert got["main"][:2] == ("cell", "ok") and got["main"][2] >= 1.5
     assert got["sub"][:2] == ("cell", "error") and 0.3 <= got["sub"][2] < got["main"][2]
@@ -119,7 +140,10 @@ def test_top_level_await_carbon_cell_in_the_kernel(kernel):
     """ipykernel runs such a cell as an asyncio task and sends post_run_cell itself."""
     kc, _ = kernel
     before = record_count(kc)
-    reply = kc.execute_interactive("%%carbon --label awaited --quiet\nimport asyncio\nawait asyncio.sleep(0.3)\n'done'", timeout=60)
+    reply = kc.execute_interactive(
+        "%%carbon --label awaited --quiet\nimport asyncio\nawait asyncio.sleep(0.3)\n'done'",
+        timeout=60,
+    )
     assert reply["content"]["status"] == "ok"
     [(label, kind, status, duration_s)] = records_since(kc, before)
     assert (label, kind, status) == ("awaited", "cell", "ok") and duration_s >= 0.3

@@ -31,13 +31,19 @@ print(json.dumps({{"run": run_id, "record": m.record.to_dict(), "totals": jupyte
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_CARBON_", "MLFLOW_", "WANDB_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JUPYTER_CARBON_", "MLFLOW_", "WANDB_"))
+    }
     env.update(PYTHONPATH=str(ROOT), JUPYTER_CARBON_LOG_DIR="none", HOME=str(tmp_path), **extra)
     return env
 
 
 def _run(script: str, env: dict[str, str]) -> dict:
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -67,7 +73,13 @@ def _read_run_file(path: Path) -> tuple[list[dict], dict]:
             record.ParseFromString(chunk)
             chunk = b""
             which = record.WhichOneof("record_type")
-            items = record.history.item if which == "history" else record.summary.update if which == "summary" else ()
+            items = (
+                record.history.item
+                if which == "history"
+                else record.summary.update
+                if which == "summary"
+                else ()
+            )
             values = {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in items}
             if which == "history":
                 history.append(values)
@@ -112,34 +124,55 @@ def mlflow_server(tmp_path):
 def test_mlflow_run_metrics_equal_the_record(mlflow_server, tmp_path) -> None:
     import mlflow
 
-    script = SCRIPT.format(lib="mlflow", start="run = mlflow.start_run(); run_id = run.info.run_id", finish="mlflow.end_run()")
+    script = SCRIPT.format(
+        lib="mlflow",
+        start="run = mlflow.start_run(); run_id = run.info.run_id",
+        finish="mlflow.end_run()",
+    )
     out = _run(script, _env(tmp_path, MLFLOW_TRACKING_URI=mlflow_server))
     record, totals = out["record"], out["totals"]
     data = mlflow.tracking.MlflowClient(mlflow_server).get_run(out["run"]).data
     low, high = (sum(d[k] for d in record["devices"]) for k in ("low_j", "high_j"))
     factor = record["co2e_g"] / record["energy_j"]
     assert data.metrics["carbon/train step/co2e_g"] == pytest.approx(record["co2e_g"], rel=1e-12)
-    assert data.metrics["carbon/train step/energy_j"] == pytest.approx(record["energy_j"], rel=1e-12)
-    assert data.metrics["carbon/train step/duration_s"] == pytest.approx(record["duration_s"], rel=1e-12)
+    assert data.metrics["carbon/train step/energy_j"] == pytest.approx(
+        record["energy_j"], rel=1e-12
+    )
+    assert data.metrics["carbon/train step/duration_s"] == pytest.approx(
+        record["duration_s"], rel=1e-12
+    )
     assert data.metrics["carbon/train step/co2e_low_g"] == pytest.approx(low * factor, rel=1e-9)
     assert data.metrics["carbon/train step/co2e_high_g"] == pytest.approx(high * factor, rel=1e-9)
-    assert data.metrics["carbon/session/co2e_g"] == pytest.approx(totals["co2e_g"], rel=1e-12)  # the last value: the end
+    assert data.metrics["carbon/session/co2e_g"] == pytest.approx(
+        totals["co2e_g"], rel=1e-12
+    )  # the last value: the end
     assert data.metrics["carbon/session/energy_j"] == pytest.approx(totals["energy_j"], rel=1e-12)
     assert data.tags["carbon/train step/energy_how"].startswith(("measured", "estimated ("))
-    off = _run(script, _env(tmp_path, MLFLOW_TRACKING_URI=mlflow_server, JUPYTER_CARBON_MLFLOW="off"))
-    assert not any(k.startswith("carbon/") for k in mlflow.tracking.MlflowClient(mlflow_server).get_run(off["run"]).data.metrics)
+    off = _run(
+        script, _env(tmp_path, MLFLOW_TRACKING_URI=mlflow_server, JUPYTER_CARBON_MLFLOW="off")
+    )
+    assert not any(
+        k.startswith("carbon/")
+        for k in mlflow.tracking.MlflowClient(mlflow_server).get_run(off["run"]).data.metrics
+    )
 
 
 def test_wandb_offline_run_files_hold_the_figures(tmp_path) -> None:
     pytest.importorskip("wandb")
-    script = SCRIPT.format(lib="wandb", start="run = wandb.init(project='carbon-test'); run_id = run.id", finish="run.finish()")
+    script = SCRIPT.format(
+        lib="wandb",
+        start="run = wandb.init(project='carbon-test'); run_id = run.id",
+        finish="run.finish()",
+    )
     env = _env(tmp_path, WANDB_MODE="offline", WANDB_DIR=str(tmp_path), WANDB_SILENT="true", WANDB_CONFIG_DIR=str(tmp_path / "cfg"),
                WANDB_CACHE_DIR=str(tmp_path / "cache"), WANDB_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
     out = _run(script, env)
     record, totals = out["record"], out["totals"]
     [run_file] = (tmp_path / "wandb").glob(f"offline-run-*-{out['run']}/run-{out['run']}.wandb")
     history, summary = _read_run_file(run_file)
-    assert len(history) == 1  # one row: the labelled window (the unlabelled one only moves the session total)
+    assert (
+        len(history) == 1
+    )  # one row: the labelled window (the unlabelled one only moves the session total)
     assert history[0]["carbon/train step/co2e_g"] == pytest.approx(record["co2e_g"], rel=1e-12)
     assert summary["carbon/train step/co2e_g"] == pytest.approx(record["co2e_g"], rel=1e-12)
     assert summary["carbon/train step/energy_j"] == pytest.approx(record["energy_j"], rel=1e-12)

@@ -17,7 +17,12 @@ import csv
 import re
 import sys
 
-KEEP = {("Datacenter", "Server"), ("Workplace", "Workstation"), ("Workplace", "Desktop"), ("Workplace", "Laptop")}
+KEEP = {
+    ("Datacenter", "Server"),
+    ("Workplace", "Workstation"),
+    ("Workplace", "Desktop"),
+    ("Workplace", "Laptop"),
+}
 COLUMNS = (
     "key", "hardware_class", "manufacturer", "model", "embodied_kg", "gwp_total_kg", "gwp_use_ratio",
     "pcf_lifetime_years", "year", "source_url", "via", "licence",

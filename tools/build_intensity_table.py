@@ -19,6 +19,7 @@ Inputs (units):
 
 Stdlib only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,37 +53,254 @@ DECIMALS = 1  # 0.1 gCO2e/kWh is far below the uncertainty of any of these figur
 # ISO 3166-1 alpha-3 -> alpha-2 (all officially assigned codes), written out so the
 # build needs no third-party package.
 ALPHA3_TO_ALPHA2 = {
-    "ABW": "AW", "AFG": "AF", "AGO": "AO", "AIA": "AI", "ALA": "AX", "ALB": "AL", "AND": "AD", "ARE": "AE",
-    "ARG": "AR", "ARM": "AM", "ASM": "AS", "ATA": "AQ", "ATF": "TF", "ATG": "AG", "AUS": "AU", "AUT": "AT",
-    "AZE": "AZ", "BDI": "BI", "BEL": "BE", "BEN": "BJ", "BES": "BQ", "BFA": "BF", "BGD": "BD", "BGR": "BG",
-    "BHR": "BH", "BHS": "BS", "BIH": "BA", "BLM": "BL", "BLR": "BY", "BLZ": "BZ", "BMU": "BM", "BOL": "BO",
-    "BRA": "BR", "BRB": "BB", "BRN": "BN", "BTN": "BT", "BVT": "BV", "BWA": "BW", "CAF": "CF", "CAN": "CA",
-    "CCK": "CC", "CHE": "CH", "CHL": "CL", "CHN": "CN", "CIV": "CI", "CMR": "CM", "COD": "CD", "COG": "CG",
-    "COK": "CK", "COL": "CO", "COM": "KM", "CPV": "CV", "CRI": "CR", "CUB": "CU", "CUW": "CW", "CXR": "CX",
-    "CYM": "KY", "CYP": "CY", "CZE": "CZ", "DEU": "DE", "DJI": "DJ", "DMA": "DM", "DNK": "DK", "DOM": "DO",
-    "DZA": "DZ", "ECU": "EC", "EGY": "EG", "ERI": "ER", "ESH": "EH", "ESP": "ES", "EST": "EE", "ETH": "ET",
-    "FIN": "FI", "FJI": "FJ", "FLK": "FK", "FRA": "FR", "FRO": "FO", "FSM": "FM", "GAB": "GA", "GBR": "GB",
-    "GEO": "GE", "GGY": "GG", "GHA": "GH", "GIB": "GI", "GIN": "GN", "GLP": "GP", "GMB": "GM", "GNB": "GW",
-    "GNQ": "GQ", "GRC": "GR", "GRD": "GD", "GRL": "GL", "GTM": "GT", "GUF": "GF", "GUM": "GU", "GUY": "GY",
-    "HKG": "HK", "HMD": "HM", "HND": "HN", "HRV": "HR", "HTI": "HT", "HUN": "HU", "IDN": "ID", "IMN": "IM",
-    "IND": "IN", "IOT": "IO", "IRL": "IE", "IRN": "IR", "IRQ": "IQ", "ISL": "IS", "ISR": "IL", "ITA": "IT",
-    "JAM": "JM", "JEY": "JE", "JOR": "JO", "JPN": "JP", "KAZ": "KZ", "KEN": "KE", "KGZ": "KG", "KHM": "KH",
-    "KIR": "KI", "KNA": "KN", "KOR": "KR", "KWT": "KW", "LAO": "LA", "LBN": "LB", "LBR": "LR", "LBY": "LY",
-    "LCA": "LC", "LIE": "LI", "LKA": "LK", "LSO": "LS", "LTU": "LT", "LUX": "LU", "LVA": "LV", "MAC": "MO",
-    "MAF": "MF", "MAR": "MA", "MCO": "MC", "MDA": "MD", "MDG": "MG", "MDV": "MV", "MEX": "MX", "MHL": "MH",
-    "MKD": "MK", "MLI": "ML", "MLT": "MT", "MMR": "MM", "MNE": "ME", "MNG": "MN", "MNP": "MP", "MOZ": "MZ",
-    "MRT": "MR", "MSR": "MS", "MTQ": "MQ", "MUS": "MU", "MWI": "MW", "MYS": "MY", "MYT": "YT", "NAM": "NA",
-    "NCL": "NC", "NER": "NE", "NFK": "NF", "NGA": "NG", "NIC": "NI", "NIU": "NU", "NLD": "NL", "NOR": "NO",
-    "NPL": "NP", "NRU": "NR", "NZL": "NZ", "OMN": "OM", "PAK": "PK", "PAN": "PA", "PCN": "PN", "PER": "PE",
-    "PHL": "PH", "PLW": "PW", "PNG": "PG", "POL": "PL", "PRI": "PR", "PRK": "KP", "PRT": "PT", "PRY": "PY",
-    "PSE": "PS", "PYF": "PF", "QAT": "QA", "REU": "RE", "ROU": "RO", "RUS": "RU", "RWA": "RW", "SAU": "SA",
-    "SDN": "SD", "SEN": "SN", "SGP": "SG", "SGS": "GS", "SHN": "SH", "SJM": "SJ", "SLB": "SB", "SLE": "SL",
-    "SLV": "SV", "SMR": "SM", "SOM": "SO", "SPM": "PM", "SRB": "RS", "SSD": "SS", "STP": "ST", "SUR": "SR",
-    "SVK": "SK", "SVN": "SI", "SWE": "SE", "SWZ": "SZ", "SXM": "SX", "SYC": "SC", "SYR": "SY", "TCA": "TC",
-    "TCD": "TD", "TGO": "TG", "THA": "TH", "TJK": "TJ", "TKL": "TK", "TKM": "TM", "TLS": "TL", "TON": "TO",
-    "TTO": "TT", "TUN": "TN", "TUR": "TR", "TUV": "TV", "TWN": "TW", "TZA": "TZ", "UGA": "UG", "UKR": "UA",
-    "UMI": "UM", "URY": "UY", "USA": "US", "UZB": "UZ", "VAT": "VA", "VCT": "VC", "VEN": "VE", "VGB": "VG",
-    "VIR": "VI", "VNM": "VN", "VUT": "VU", "WLF": "WF", "WSM": "WS", "YEM": "YE", "ZAF": "ZA", "ZMB": "ZM",
+    "ABW": "AW",
+    "AFG": "AF",
+    "AGO": "AO",
+    "AIA": "AI",
+    "ALA": "AX",
+    "ALB": "AL",
+    "AND": "AD",
+    "ARE": "AE",
+    "ARG": "AR",
+    "ARM": "AM",
+    "ASM": "AS",
+    "ATA": "AQ",
+    "ATF": "TF",
+    "ATG": "AG",
+    "AUS": "AU",
+    "AUT": "AT",
+    "AZE": "AZ",
+    "BDI": "BI",
+    "BEL": "BE",
+    "BEN": "BJ",
+    "BES": "BQ",
+    "BFA": "BF",
+    "BGD": "BD",
+    "BGR": "BG",
+    "BHR": "BH",
+    "BHS": "BS",
+    "BIH": "BA",
+    "BLM": "BL",
+    "BLR": "BY",
+    "BLZ": "BZ",
+    "BMU": "BM",
+    "BOL": "BO",
+    "BRA": "BR",
+    "BRB": "BB",
+    "BRN": "BN",
+    "BTN": "BT",
+    "BVT": "BV",
+    "BWA": "BW",
+    "CAF": "CF",
+    "CAN": "CA",
+    "CCK": "CC",
+    "CHE": "CH",
+    "CHL": "CL",
+    "CHN": "CN",
+    "CIV": "CI",
+    "CMR": "CM",
+    "COD": "CD",
+    "COG": "CG",
+    "COK": "CK",
+    "COL": "CO",
+    "COM": "KM",
+    "CPV": "CV",
+    "CRI": "CR",
+    "CUB": "CU",
+    "CUW": "CW",
+    "CXR": "CX",
+    "CYM": "KY",
+    "CYP": "CY",
+    "CZE": "CZ",
+    "DEU": "DE",
+    "DJI": "DJ",
+    "DMA": "DM",
+    "DNK": "DK",
+    "DOM": "DO",
+    "DZA": "DZ",
+    "ECU": "EC",
+    "EGY": "EG",
+    "ERI": "ER",
+    "ESH": "EH",
+    "ESP": "ES",
+    "EST": "EE",
+    "ETH": "ET",
+    "FIN": "FI",
+    "FJI": "FJ",
+    "FLK": "FK",
+    "FRA": "FR",
+    "FRO": "FO",
+    "FSM": "FM",
+    "GAB": "GA",
+    "GBR": "GB",
+    "GEO": "GE",
+    "GGY": "GG",
+    "GHA": "GH",
+    "GIB": "GI",
+    "GIN": "GN",
+    "GLP": "GP",
+    "GMB": "GM",
+    "GNB": "GW",
+    "GNQ": "GQ",
+    "GRC": "GR",
+    "GRD": "GD",
+    "GRL": "GL",
+    "GTM": "GT",
+    "GUF": "GF",
+    "GUM": "GU",
+    "GUY": "GY",
+    "HKG": "HK",
+    "HMD": "HM",
+    "HND": "HN",
+    "HRV": "HR",
+    "HTI": "HT",
+    "HUN": "HU",
+    "IDN": "ID",
+    "IMN": "IM",
+    "IND": "IN",
+    "IOT": "IO",
+    "IRL": "IE",
+    "IRN": "IR",
+    "IRQ": "IQ",
+    "ISL": "IS",
+    "ISR": "IL",
+    "ITA": "IT",
+    "JAM": "JM",
+    "JEY": "JE",
+    "JOR": "JO",
+    "JPN": "JP",
+    "KAZ": "KZ",
+    "KEN": "KE",
+    "KGZ": "KG",
+    "KHM": "KH",
+    "KIR": "KI",
+    "KNA": "KN",
+    "KOR": "KR",
+    "KWT": "KW",
+    "LAO": "LA",
+    "LBN": "LB",
+    "LBR": "LR",
+    "LBY": "LY",
+    "LCA": "LC",
+    "LIE": "LI",
+    "LKA": "LK",
+    "LSO": "LS",
+    "LTU": "LT",
+    "LUX": "LU",
+    "LVA": "LV",
+    "MAC": "MO",
+    "MAF": "MF",
+    "MAR": "MA",
+    "MCO": "MC",
+    "MDA": "MD",
+    "MDG": "MG",
+    "MDV": "MV",
+    "MEX": "MX",
+    "MHL": "MH",
+    "MKD": "MK",
+    "MLI": "ML",
+    "MLT": "MT",
+    "MMR": "MM",
+    "MNE": "ME",
+    "MNG": "MN",
+    "MNP": "MP",
+    "MOZ": "MZ",
+    "MRT": "MR",
+    "MSR": "MS",
+    "MTQ": "MQ",
+    "MUS": "MU",
+    "MWI": "MW",
+    "MYS": "MY",
+    "MYT": "YT",
+    "NAM": "NA",
+    "NCL": "NC",
+    "NER": "NE",
+    "NFK": "NF",
+    "NGA": "NG",
+    "NIC": "NI",
+    "NIU": "NU",
+    "NLD": "NL",
+    "NOR": "NO",
+    "NPL": "NP",
+    "NRU": "NR",
+    "NZL": "NZ",
+    "OMN": "OM",
+    "PAK": "PK",
+    "PAN": "PA",
+    "PCN": "PN",
+    "PER": "PE",
+    "PHL": "PH",
+    "PLW": "PW",
+    "PNG": "PG",
+    "POL": "PL",
+    "PRI": "PR",
+    "PRK": "KP",
+    "PRT": "PT",
+    "PRY": "PY",
+    "PSE": "PS",
+    "PYF": "PF",
+    "QAT": "QA",
+    "REU": "RE",
+    "ROU": "RO",
+    "RUS": "RU",
+    "RWA": "RW",
+    "SAU": "SA",
+    "SDN": "SD",
+    "SEN": "SN",
+    "SGP": "SG",
+    "SGS": "GS",
+    "SHN": "SH",
+    "SJM": "SJ",
+    "SLB": "SB",
+    "SLE": "SL",
+    "SLV": "SV",
+    "SMR": "SM",
+    "SOM": "SO",
+    "SPM": "PM",
+    "SRB": "RS",
+    "SSD": "SS",
+    "STP": "ST",
+    "SUR": "SR",
+    "SVK": "SK",
+    "SVN": "SI",
+    "SWE": "SE",
+    "SWZ": "SZ",
+    "SXM": "SX",
+    "SYC": "SC",
+    "SYR": "SY",
+    "TCA": "TC",
+    "TCD": "TD",
+    "TGO": "TG",
+    "THA": "TH",
+    "TJK": "TJ",
+    "TKL": "TK",
+    "TKM": "TM",
+    "TLS": "TL",
+    "TON": "TO",
+    "TTO": "TT",
+    "TUN": "TN",
+    "TUR": "TR",
+    "TUV": "TV",
+    "TWN": "TW",
+    "TZA": "TZ",
+    "UGA": "UG",
+    "UKR": "UA",
+    "UMI": "UM",
+    "URY": "UY",
+    "USA": "US",
+    "UZB": "UZ",
+    "VAT": "VA",
+    "VCT": "VC",
+    "VEN": "VE",
+    "VGB": "VG",
+    "VIR": "VI",
+    "VNM": "VN",
+    "VUT": "VU",
+    "WLF": "WF",
+    "WSM": "WS",
+    "YEM": "YE",
+    "ZAF": "ZA",
+    "ZMB": "ZM",
     "ZWE": "ZW",
 }
 
@@ -174,7 +392,9 @@ def canada_g_per_kwh(mix_percent: dict, factors: dict) -> float:
         elif field == CANADA_OTHER_FIELD:
             factor = float(factors["world_average"])
         else:
-            raise ValueError(f"canada_energy_mix.json: no lifecycle factor for source {field!r}; add one to the build script")
+            raise ValueError(
+                f"canada_energy_mix.json: no lifecycle factor for source {field!r}; add one to the build script"
+            )
         weighted += float(share) * factor
         share_sum += float(share)
     if share_sum <= 0:
@@ -188,14 +408,23 @@ def _country_rows(source_dir: Path) -> list[dict]:
     for alpha3, entry in data.items():
         alpha2 = ALPHA3_TO_ALPHA2.get(alpha3.upper())
         if alpha2 is None:
-            raise ValueError(f"global_energy_mix.json: no alpha-2 code for {alpha3!r}; add it to ALPHA3_TO_ALPHA2")
+            raise ValueError(
+                f"global_energy_mix.json: no alpha-2 code for {alpha3!r}; add it to ALPHA3_TO_ALPHA2"
+            )
         name = str(entry["country_name"])
         aliases = [alpha3.lower(), name.lower(), *EXTRA_COUNTRY_ALIASES.get(alpha2, ())]
-        rows.append({
-            "key": alpha2, "kind": "country", "name": name, "aliases": aliases,
-            "g_per_kwh": float(entry["carbon_intensity"]), "year": str(entry.get("year", "")),
-            "source": "OWID/Ember", "licence": "CC-BY-4.0",
-        })
+        rows.append(
+            {
+                "key": alpha2,
+                "kind": "country",
+                "name": name,
+                "aliases": aliases,
+                "g_per_kwh": float(entry["carbon_intensity"]),
+                "year": str(entry.get("year", "")),
+                "source": "OWID/Ember",
+                "licence": "CC-BY-4.0",
+            }
+        )
     return rows
 
 
@@ -206,11 +435,18 @@ def _us_rows(source_dir: Path) -> list[dict]:
         code = str(entry.get("regionCode", ""))
         if len(code) != 2 or not code.isalpha():
             continue  # "_unit" header entry and the "usa" national total (the country row covers it)
-        rows.append({
-            "key": f"US-{code.upper()}", "kind": "us-state", "name": _title(state), "aliases": [state.lower()],
-            "g_per_kwh": float(entry["emissions"]) / LBS_PER_KG, "year": "",
-            "source": "EPA eGRID", "licence": "MIT",
-        })
+        rows.append(
+            {
+                "key": f"US-{code.upper()}",
+                "kind": "us-state",
+                "name": _title(state),
+                "aliases": [state.lower()],
+                "g_per_kwh": float(entry["emissions"]) / LBS_PER_KG,
+                "year": "",
+                "source": "EPA eGRID",
+                "licence": "MIT",
+            }
+        )
     return rows
 
 
@@ -220,13 +456,21 @@ def _canada_rows(source_dir: Path, factors: dict) -> list[dict]:
     for province, mix in data.items():
         code = CANADA_PROVINCE_CODES.get(province.lower())
         if code is None:
-            raise ValueError(f"canada_energy_mix.json: unknown province {province!r}; add it to CANADA_PROVINCE_CODES")
-        rows.append({
-            "key": f"CA-{code}", "kind": "ca-province", "name": _title(province),
-            "aliases": [province.lower(), *EXTRA_PROVINCE_ALIASES.get(code, ())],
-            "g_per_kwh": canada_g_per_kwh(mix, factors), "year": "",
-            "source": "mix x lifecycle factors", "licence": "MIT",
-        })
+            raise ValueError(
+                f"canada_energy_mix.json: unknown province {province!r}; add it to CANADA_PROVINCE_CODES"
+            )
+        rows.append(
+            {
+                "key": f"CA-{code}",
+                "kind": "ca-province",
+                "name": _title(province),
+                "aliases": [province.lower(), *EXTRA_PROVINCE_ALIASES.get(code, ())],
+                "g_per_kwh": canada_g_per_kwh(mix, factors),
+                "year": "",
+                "source": "mix x lifecycle factors",
+                "licence": "MIT",
+            }
+        )
     return rows
 
 
@@ -238,20 +482,35 @@ def _cloud_rows(source_dir: Path) -> list[dict]:
             region = rec["region"].strip()
             fixed = CLOUD_REGION_FIXES.get((provider, region), region)
             aliases = [f"{provider}:{region}".lower()] if fixed != region else []
-            place = ", ".join(p for p in (rec.get("city", "").strip(), rec.get("country_name", "").strip()) if p)
-            rows.append({
-                "key": f"{provider}:{fixed}", "kind": "cloud",
-                "name": f"{rec['providerName'].strip()} {fixed}" + (f" ({place})" if place else ""),
-                "aliases": aliases, "g_per_kwh": float(rec["impact"]), "year": "",
-                "source": CLOUD_SOURCE_LABELS.get(provider, rec["providerName"].strip()), "licence": "MIT",
-            })
+            place = ", ".join(
+                p for p in (rec.get("city", "").strip(), rec.get("country_name", "").strip()) if p
+            )
+            rows.append(
+                {
+                    "key": f"{provider}:{fixed}",
+                    "kind": "cloud",
+                    "name": f"{rec['providerName'].strip()} {fixed}"
+                    + (f" ({place})" if place else ""),
+                    "aliases": aliases,
+                    "g_per_kwh": float(rec["impact"]),
+                    "year": "",
+                    "source": CLOUD_SOURCE_LABELS.get(provider, rec["providerName"].strip()),
+                    "licence": "MIT",
+                }
+            )
     return rows
 
 
 def _world_row(factors: dict) -> dict:
     return {
-        "key": "WORLD", "kind": "world", "name": "World average", "aliases": ["world", "global", "world average"],
-        "g_per_kwh": float(factors["world_average"]), "year": "2019", "source": "IEA", "licence": "MIT",
+        "key": "WORLD",
+        "kind": "world",
+        "name": "World average",
+        "aliases": ["world", "global", "world average"],
+        "g_per_kwh": float(factors["world_average"]),
+        "year": "2019",
+        "source": "IEA",
+        "licence": "MIT",
     }
 
 
@@ -259,14 +518,21 @@ def build_rows(source_dir: Path, warn=None) -> list[dict]:
     """All table rows, sorted, with alias collisions resolved (earlier kinds win)."""
     source_dir = Path(source_dir)
     factors = _load_json(source_dir / "carbon_intensity_per_source.json")
-    rows = [_world_row(factors), *_country_rows(source_dir), *_us_rows(source_dir),
-            *_canada_rows(source_dir, factors), *_cloud_rows(source_dir)]
+    rows = [
+        _world_row(factors),
+        *_country_rows(source_dir),
+        *_us_rows(source_dir),
+        *_canada_rows(source_dir, factors),
+        *_cloud_rows(source_dir),
+    ]
     rows.sort(key=lambda r: (KIND_ORDER.index(r["kind"]), r["key"]))
     taken: dict[str, str] = {}
     for row in rows:
         norm = row["key"].casefold()
         if norm in taken:
-            raise ValueError(f"duplicate key {row['key']!r} (also {taken[norm]!r}); fix the source data or the build script")
+            raise ValueError(
+                f"duplicate key {row['key']!r} (also {taken[norm]!r}); fix the source data or the build script"
+            )
         taken[norm] = row["key"]
     for row in rows:
         kept = []
@@ -288,21 +554,39 @@ def render_csv(rows: list[dict]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow([row["key"], row["kind"], row["name"], ALIAS_SEPARATOR.join(row["aliases"]),
-                         _fmt(row["g_per_kwh"]), row["year"], row["source"], row["licence"]])
+        writer.writerow(
+            [
+                row["key"],
+                row["kind"],
+                row["name"],
+                ALIAS_SEPARATOR.join(row["aliases"]),
+                _fmt(row["g_per_kwh"]),
+                row["year"],
+                row["source"],
+                row["licence"],
+            ]
+        )
     return buf.getvalue()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source_dir", nargs="?", default=str(DEFAULT_SOURCE_DIR),
-                        help="folder with the CodeCarbon data files (default: %(default)s)")
-    parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="CSV to write (default: %(default)s)")
+    parser.add_argument(
+        "source_dir",
+        nargs="?",
+        default=str(DEFAULT_SOURCE_DIR),
+        help="folder with the CodeCarbon data files (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--output", default=str(DEFAULT_OUTPUT), help="CSV to write (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     source_dir = Path(args.source_dir)
     if not (source_dir / "global_energy_mix.json").is_file():
-        print(f"error: {source_dir} has no global_energy_mix.json; pass the CodeCarbon data folder as the first argument",
-              file=sys.stderr)
+        print(
+            f"error: {source_dir} has no global_energy_mix.json; pass the CodeCarbon data folder as the first argument",
+            file=sys.stderr,
+        )
         return 2
     rows = build_rows(source_dir, warn=lambda msg: print(f"note: {msg}", file=sys.stderr))
     text = render_csv(rows)

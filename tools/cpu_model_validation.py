@@ -30,7 +30,11 @@ from jupyter_carbon.sources.cpu_model import TDP_CURVE, lookup_tdp_w
 DATA = Path(__file__).with_name("cpu_load_profiles.csv")
 
 _TEADS_U = (0.0, 0.10, 0.50, 1.00)
-_TEADS = {"central": (0.12, 0.32, 0.75, 1.02), "low": (0.03, 0.15, 0.50, 0.80), "high": (0.35, 0.55, 0.95, 1.25)}
+_TEADS = {
+    "central": (0.12, 0.32, 0.75, 1.02),
+    "low": (0.03, 0.15, 0.50, 0.80),
+    "high": (0.35, 0.55, 0.95, 1.25),
+}
 
 
 def _teads(u: float, which: str) -> float:
@@ -41,7 +45,9 @@ def _teads(u: float, which: str) -> float:
 
 
 #: name → (central fraction of TDP, band as (low, high) fractions or None)
-MODELS: dict[str, tuple[Callable[[float], float], Callable[[float], tuple[float, float]] | None]] = {
+MODELS: dict[
+    str, tuple[Callable[[float], float], Callable[[float], tuple[float, float]] | None]
+] = {
     "teads": (lambda u: _teads(u, "central"), lambda u: (_teads(u, "low"), _teads(u, "high"))),
     "codecarbon": (lambda u: u, None),
     "line": (lambda u: TDP_CURVE.fractions(u)[0], lambda u: TDP_CURVE.fractions(u)[1:]),
@@ -56,12 +62,21 @@ def load_points(path: Path = DATA) -> list[tuple[str, float, float, float]]:
             found = lookup_tdp_w(row["cpu_name"])
             if found is None:
                 raise SystemExit(f"{row['cpu_name']!r} is not in the TDP table")
-            points.append((row["cpu_name"], float(row["cpu_load_pct"]) / 100, float(row["rapl_package_w"]), found[0] * int(row["sockets"])))
+            points.append(
+                (
+                    row["cpu_name"],
+                    float(row["cpu_load_pct"]) / 100,
+                    float(row["rapl_package_w"]),
+                    found[0] * int(row["sockets"]),
+                )
+            )
     return points
 
 
 def error(points, central) -> float:
-    return sum(abs(central(u) * tdp - w) for _, u, w, tdp in points) / sum(w for _, _, w, _ in points)
+    return sum(abs(central(u) * tdp - w) for _, u, w, tdp in points) / sum(
+        w for _, _, w, _ in points
+    )
 
 
 def coverage(points, band) -> float:
@@ -86,7 +101,10 @@ def main() -> None:
     cpus = sorted({p[0] for p in points})
     print(f"{len(points)} measured points on {len(cpus)} CPUs\n")
     print("energy-weighted error (lower is better) and band coverage")
-    for label, subset in [("all points", points), ("without idle points (load < 6 %)", [p for p in points if p[1] >= 0.06])]:
+    for label, subset in [
+        ("all points", points),
+        ("without idle points (load < 6 %)", [p for p in points if p[1] >= 0.06]),
+    ]:
         print(f"  {label}:")
         for name, f in figures(subset).items():
             extra = f", band covers {f['coverage']:.0%}" if "coverage" in f else ""
@@ -96,8 +114,10 @@ def main() -> None:
         sub = [p for p in points if p[0] == cpu]
         f = figures(sub)
         full = [w / tdp for _, u, w, tdp in sub if u >= 0.99]
-        print(f"  {cpu[:44]:<44} TDP {sub[0][3]:>4g} W  full load {min(full):.0%}–{max(full):.0%} of TDP  "
-              f"{f['teads']['error']:.2f} / {f['codecarbon']['error']:.2f} / {f['line']['error']:.2f}; {f['line']['coverage']:.0%}")
+        print(
+            f"  {cpu[:44]:<44} TDP {sub[0][3]:>4g} W  full load {min(full):.0%}–{max(full):.0%} of TDP  "
+            f"{f['teads']['error']:.2f} / {f['codecarbon']['error']:.2f} / {f['line']['error']:.2f}; {f['line']['coverage']:.0%}"
+        )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,14 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-DEFAULT_TESTS = ("test_interactiveshell", "test_magic", "test_run", "test_displayhook", "test_history", "test_inputtransformer2")
+DEFAULT_TESTS = (
+    "test_interactiveshell",
+    "test_magic",
+    "test_run",
+    "test_displayhook",
+    "test_history",
+    "test_inputtransformer2",
+)
 TOOLS = Path(__file__).resolve().parent
 
 
@@ -37,7 +44,22 @@ def fetch_sdist(version: str, work: Path) -> Path:
     root = work / f"ipython-{version}"
     if root.is_dir():
         return root
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps", f"ipython=={version}", "-d", str(work)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-binary",
+            ":all:",
+            "--no-deps",
+            f"ipython=={version}",
+            "-d",
+            str(work),
+        ],
+        check=True,
+    )
     archive = next(work.glob(f"ipython-{version}.tar.gz"))
     with tarfile.open(archive) as tar:
         tar.extractall(work, filter="data")
@@ -48,9 +70,13 @@ def test_files(root: Path, names: list[str]) -> list[str]:
     """IPython 9 keeps its tests in tests/, IPython 8 in IPython/*/tests/."""
     files = []
     for name in names:
-        found = sorted(root.glob(f"tests/{name}.py")) or sorted(root.glob(f"IPython/*/tests/{name}.py"))
+        found = sorted(root.glob(f"tests/{name}.py")) or sorted(
+            root.glob(f"IPython/*/tests/{name}.py")
+        )
         if not found:
-            raise SystemExit(f"ipython_suite: no {name}.py in {root}; choose from the sdist's test modules")
+            raise SystemExit(
+                f"ipython_suite: no {name}.py in {root}; choose from the sdist's test modules"
+            )
         files.append(str(found[0].relative_to(root)))
     return files
 
@@ -79,14 +105,31 @@ def outcomes(junit: Path, root: Path) -> dict[str, str]:
     return result
 
 
-def run_pytest(root: Path, files: list[str], work: Path, with_extension: bool) -> tuple[dict[str, str], dict, float]:
+def run_pytest(
+    root: Path, files: list[str], work: Path, with_extension: bool
+) -> tuple[dict[str, str], dict, float]:
     tag = "with" if with_extension else "without"
     work.mkdir(parents=True, exist_ok=True)
     junit, summary = work / f"junit-{tag}.xml", work / f"cells-{tag}.json"
-    env = dict(os.environ, JUPYTER_CARBON_LOG_DIR=str(work / f"carbon-logs-{tag}"), JUPYTER_CARBON_SUITE_OUT=str(summary))
+    env = dict(
+        os.environ,
+        JUPYTER_CARBON_LOG_DIR=str(work / f"carbon-logs-{tag}"),
+        JUPYTER_CARBON_SUITE_OUT=str(summary),
+    )
     # addopts emptied: IPython 8's ipdoctest plugin does not load under pytest 9 (the chosen
     # modules are pytest tests; their few doctests are left out in both runs)
-    command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-o", "addopts=", f"--junitxml={junit}"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *files,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        f"--junitxml={junit}",
+    ]
     if with_extension:
         env["PYTHONPATH"] = os.pathsep.join([str(TOOLS), *filter(None, [env.get("PYTHONPATH")])])
         command += ["-p", "ipython_suite_plugin"]
@@ -95,15 +138,23 @@ def run_pytest(root: Path, files: list[str], work: Path, with_extension: bool) -
     seconds = time.monotonic() - started
     if not junit.exists():
         sys.stdout.write(completed.stdout[-4000:] + completed.stderr[-4000:])
-        raise SystemExit(f"ipython_suite: pytest {tag} the extension did not run (exit status {completed.returncode})")
+        raise SystemExit(
+            f"ipython_suite: pytest {tag} the extension did not run (exit status {completed.returncode})"
+        )
     cells = json.loads(summary.read_text()) if with_extension and summary.exists() else {}
     return outcomes(junit, root), cells, seconds
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", type=Path, help="folder for the sdist and the reports (default: a temporary one)")
-    parser.add_argument("--tests", default=",".join(DEFAULT_TESTS), help="comma-separated test modules of IPython's suite")
+    parser.add_argument(
+        "--work", type=Path, help="folder for the sdist and the reports (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--tests",
+        default=",".join(DEFAULT_TESTS),
+        help="comma-separated test modules of IPython's suite",
+    )
     args = parser.parse_args(argv)
     import IPython
 
@@ -122,24 +173,36 @@ def main(argv: list[str] | None = None) -> int:
         if broken:  # run those again, alone, both ways: a test that fails without the extension too is flaky
             again_without, _, _ = run_pytest(root, broken, work / "again", with_extension=False)
             again_with, _, _ = run_pytest(root, broken, work / "again", with_extension=True)
-            flaky = [t for t in broken if again_without.get(t) != "passed" or again_with.get(t) == "passed"]
+            flaky = [
+                t
+                for t in broken
+                if again_without.get(t) != "passed" or again_with.get(t) == "passed"
+            ]
             broken = [t for t in broken if t not in flaky]
     print(f"IPython {IPython.__version__}: {len(files)} test modules, {len(without)} tests")
     print(f"  without jupyter_carbon: {len(passed_without)} passed, {seconds_without:.0f} s")
     print(f"  with %carbon on:        {len(passed_with)} passed, {seconds_with:.0f} s")
-    print(f"  cells run: {cells.get('executed', '?')}, measured: {cells.get('measured', '?')} (records {cells.get('records', '?')}, cut short {cells.get('cut_short', '?')})")
+    print(
+        f"  cells run: {cells.get('executed', '?')}, measured: {cells.get('measured', '?')} (records {cells.get('records', '?')}, cut short {cells.get('cut_short', '?')})"
+    )
     if flaky:
-        print(f"  flaky (failed once with the extension; alone, fails without it too or passes with it): {', '.join(flaky)}")
+        print(
+            f"  flaky (failed once with the extension; alone, fails without it too or passes with it): {', '.join(flaky)}"
+        )
     problems = []
     if broken:
-        problems.append(f"{len(broken)} tests pass without the extension and not with it: " + ", ".join(broken))
+        problems.append(
+            f"{len(broken)} tests pass without the extension and not with it: " + ", ".join(broken)
+        )
     if not cells:
         problems.append("the plugin wrote no counts: was the extension loaded?")
     else:
         if cells["measured"] < cells["executed"]:
             problems.append(f"only {cells['measured']} of {cells['executed']} cells were measured")
         if cells["open_windows"]:
-            problems.append(f"{cells['open_windows']} measurement windows were still open at the end")
+            problems.append(
+                f"{cells['open_windows']} measurement windows were still open at the end"
+            )
         if not cells["still_loaded"]:
             problems.append("the extension was unloaded during the run (the counts are incomplete)")
         problems += [f"the extension reported: {line}" for line in cells["failures"]]

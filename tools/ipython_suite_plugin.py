@@ -49,7 +49,9 @@ def pytest_collection_finish(session: Any) -> None:
 
     shell = InteractiveShell._instance
     if shell is None:
-        raise RuntimeError("IPython's test shell does not exist after collection: has its conftest changed?")
+        raise RuntimeError(
+            "IPython's test shell does not exist after collection: has its conftest changed?"
+        )
     _install_counter(shell)
     shell.run_line_magic("load_ext", "jupyter_carbon")
     shell.run_line_magic("carbon", "on --quiet")
@@ -72,7 +74,11 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         "open_windows": ext.session.sampler.open_windows,
         "still_loaded": get_extension(_state["shell"]) is ext,
         # report() lines: a hook of the extension failed (the cell went on unaffected)
-        "failures": sorted(line for line in ext.reported if line.startswith("jupyter_carbon: ") and " failed (" in line),
+        "failures": sorted(
+            line
+            for line in ext.reported
+            if line.startswith("jupyter_carbon: ") and " failed (" in line
+        ),
         "problems": list(ext.session.problems),  # the session's notes (e.g. no RAPL access)
     }
     with open(out, "w") as f:

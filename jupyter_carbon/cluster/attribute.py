@@ -33,7 +33,11 @@ def missing_workers(reports: Iterable[Any]) -> list[str]:
     lines = []
     for address, report in _items(reports):
         if isinstance(report, BaseException):
-            hint = " — install it there: pip install 'jupyter-carbon[dask]'" if isinstance(report, ImportError) or "jupyter_carbon" in str(report) else ""
+            hint = (
+                " — install it there: pip install 'jupyter-carbon[dask]'"
+                if isinstance(report, ImportError) or "jupyter_carbon" in str(report)
+                else ""
+            )
             lines.append(f"worker {address}: {type(report).__name__}: {report}{hint}")
         elif isinstance(report, Mapping) and report.get("missing"):
             lines.append(f"worker {address}: {report['missing']}")
@@ -47,10 +51,16 @@ def _items(reports: Any) -> list[tuple[str, Any]]:
 
 
 def _good(reports: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    return {a: r for a, r in reports.items() if isinstance(r, Mapping) and not r.get("missing") and "host" in r}
+    return {
+        a: r
+        for a, r in reports.items()
+        if isinstance(r, Mapping) and not r.get("missing") and "host" in r
+    }
 
 
-def attribute(begin: Mapping[str, Any], end: Mapping[str, Any], window_id: str, *, late: bool = False) -> tuple[HostPart, ...]:
+def attribute(
+    begin: Mapping[str, Any], end: Mapping[str, Any], window_id: str, *, late: bool = False
+) -> tuple[HostPart, ...]:
     """Per host, the window's share of the host's energy. ``begin``/``end``: worker address → report."""
     begin, end = _good(begin), _good(end)
     hosts: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
@@ -61,7 +71,11 @@ def attribute(begin: Mapping[str, Any], end: Mapping[str, Any], window_id: str, 
     parts = []
     for host in sorted(hosts):
         b_addrs, e_addrs = hosts[host]
-        parts.append(_host_part(host, {a: begin[a] for a in b_addrs}, {a: end[a] for a in e_addrs}, window_id, late))
+        parts.append(
+            _host_part(
+                host, {a: begin[a] for a in b_addrs}, {a: end[a] for a in e_addrs}, window_id, late
+            )
+        )
     return tuple(parts)
 
 
@@ -69,7 +83,13 @@ def _meter(reports: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None
     return next((r["meter"] for r in reports.values() if r.get("meter")), None)
 
 
-def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[str, Mapping[str, Any]], window_id: str, late: bool) -> HostPart:
+def _host_part(
+    host: str,
+    begin: Mapping[str, Mapping[str, Any]],
+    end: Mapping[str, Mapping[str, Any]],
+    window_id: str,
+    late: bool,
+) -> HostPart:
     flags: list[str] = []
     incidents: list[str] = []  # also in flags
     # time: any worker present at both ends (one host: one monotonic clock)
@@ -87,11 +107,17 @@ def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[s
         methods = sorted({s[2] for s in me["sources"]})
         measured = bool(me["sources"]) and all(s[3] for s in me["sources"])
         now = me["readings"]
-        then = mb["readings"] if mb is not None and mb["id"] == me["id"] else [[0.0, 0.0, 0.0]] * len(now)
+        then = (
+            mb["readings"]
+            if mb is not None and mb["id"] == me["id"]
+            else [[0.0, 0.0, 0.0]] * len(now)
+        )
         for r_now, r_then in zip(now, then):  # [energy_j, low_j, high_j] each (plain data)
             energy += Energy(*r_now) - Energy(*r_then)
         if mb is None or mb["id"] != me["id"]:
-            incidents.append(f"{host}: its meter started mid-window (a worker died or joined); energy before that is missing")
+            incidents.append(
+                f"{host}: its meter started mid-window (a worker died or joined); energy before that is missing"
+            )
             flags.append(incidents[-1])
         if mb is not None and mb["id"] == me["id"]:
             duration_s = max(duration_s, me["t_s"] - mb["t_s"])
@@ -103,11 +129,15 @@ def _host_part(host: str, begin: Mapping[str, Mapping[str, Any]], end: Mapping[s
     task_s = busy_s = 0.0
     for address, report in end.items():
         before = begin.get(address)
-        task_s += report["window_s"].get(window_id, 0.0) - (before["window_s"].get(window_id, 0.0) if before else 0.0)
+        task_s += report["window_s"].get(window_id, 0.0) - (
+            before["window_s"].get(window_id, 0.0) if before else 0.0
+        )
         busy_s += report["busy_s"] - (before["busy_s"] if before else 0.0)
     died = sorted(a for a in begin if a not in end)
     for address in died:
-        incidents.append(f"{host}: worker {address} died mid-window; its tasks since the window opened are missing, the rest is kept")
+        incidents.append(
+            f"{host}: worker {address} died mid-window; its tasks since the window opened are missing, the rest is kept"
+        )
         flags.append(incidents[-1])
     workers = end or begin
     threads = sum(int(r.get("nthreads", 1)) for r in workers.values())

@@ -30,7 +30,6 @@ __all__ = ["ClusterMeter", "ClusterWindow", "LateWork"]
 ROUND_TIMEOUT_S = 5.0
 
 
-
 @dataclass
 class ClusterWindow:
     """A window's part on the cluster while it is open (held by the window it measures)."""
@@ -60,13 +59,21 @@ class LateWork:
 class ClusterMeter:
     """Measures windows on the cluster of one ``distributed.Client``."""
 
-    def __init__(self, client: Any, *, on_late: Callable[[LateWork, ClusterPart], Any] | None = None, poll_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        on_late: Callable[[LateWork, ClusterPart], Any] | None = None,
+        poll_s: float = 0.25,
+    ) -> None:
         self.client = client
         self.on_late = on_late
         self.poll_s = poll_s
         self.user = uuid.uuid4().hex  # this meter, as the workers' plugin knows it
         self.problems: list[str] = []  # one line each (install failures)
-        self.missing: list[str] = []  # workers without jupyter_carbon or the plugin, at the last query
+        self.missing: list[
+            str
+        ] = []  # workers without jupyter_carbon or the plugin, at the last query
         self.last_reports: dict[str, Any] = {}
         self.late: list[LateWork] = []
         #: the latest flags about dead workers and moved meters, for ``%carbon status``
@@ -92,9 +99,13 @@ class ClusterMeter:
             responses = self.client.register_plugin(CarbonWorkerPlugin(), name=PLUGIN_NAME)
             for address, response in (responses or {}).items():
                 if isinstance(response, dict) and response.get("status") == "error":
-                    self.problems.append(f"worker {address}: the jupyter_carbon plugin failed to start: {response.get('exception_text') or response}")
+                    self.problems.append(
+                        f"worker {address}: the jupyter_carbon plugin failed to start: {response.get('exception_text') or response}"
+                    )
         except Exception as exc:
-            self.problems.append(f"the jupyter_carbon plugin failed on some workers ({type(exc).__name__}: {exc}); install jupyter_carbon on every worker: pip install 'jupyter-carbon[dask]'")
+            self.problems.append(
+                f"the jupyter_carbon plugin failed on some workers ({type(exc).__name__}: {exc}); install jupyter_carbon on every worker: pip install 'jupyter-carbon[dask]'"
+            )
         self.query([])  # see which workers answer
 
     def uninstall(self) -> None:
@@ -106,7 +117,10 @@ class ClusterMeter:
         if thread is not None and thread is not threading.current_thread():
             thread.join(5.0)
         for late in list(self.late):
-            self._settle(late, flag="not finished when jupyter_carbon was unloaded: energy up to the unload is charged, the rest is not measured")
+            self._settle(
+                late,
+                flag="not finished when jupyter_carbon was unloaded: energy up to the unload is charged, the rest is not measured",
+            )
         try:
             remaining = self.client.run(detach, self.user, on_error="return")
             if not any(isinstance(n, int) and n > 0 for n in remaining.values()):
@@ -116,12 +130,23 @@ class ClusterMeter:
 
     # --- windows --------------------------------------------------------------------------------
 
-    def query(self, ids: list[str], opened: Sequence[str] = (), closed: Sequence[str] = ()) -> dict[str, Any]:
+    def query(
+        self, ids: list[str], opened: Sequence[str] = (), closed: Sequence[str] = ()
+    ) -> dict[str, Any]:
         """One round: each worker's report (or the exception it raised)."""
         from .worker import query
 
         # Client.run itself has no time limit: a hung worker must not hold the user's cell
-        reports = self.client.sync(self.client._run, query, list(ids), list(opened), list(closed), self.user, on_error="return", callback_timeout=ROUND_TIMEOUT_S)
+        reports = self.client.sync(
+            self.client._run,
+            query,
+            list(ids),
+            list(opened),
+            list(closed),
+            self.user,
+            on_error="return",
+            callback_timeout=ROUND_TIMEOUT_S,
+        )
         self.last_reports = reports
         self.missing = missing_workers(reports)
         return reports
@@ -155,19 +180,29 @@ class ClusterMeter:
         """The window's part and the record flags; pending futures are followed up."""
         flags = list(_exit(window.annotation_cm))
         futures = self._keys()
-        pending = tuple(k for k, state in futures.items() if k not in window.keys_before and getattr(state, "status", "") == "pending")
+        pending = tuple(
+            k
+            for k, state in futures.items()
+            if k not in window.keys_before and getattr(state, "status", "") == "pending"
+        )
         late_token = window.window_id + "-late"
-        reports = self.query([window.window_id], opened=[late_token] if pending else [], closed=[window.window_id])
+        reports = self.query(
+            [window.window_id], opened=[late_token] if pending else [], closed=[window.window_id]
+        )
         hosts = attribute(window.begin, reports, window.window_id)
         flags += [f"cluster: {line}" for line in self.missing]
         flags += [f"cluster: {flag}" for host in hosts for flag in host.flags]
         self.incidents.extend(incident for host in hosts for incident in host.incidents)
         if pending:
-            flags.append(f"cluster: {len(pending)} future(s) still pending when the cell ended; their tasks' energy is charged to this cell when they complete (completed later)")
+            flags.append(
+                f"cluster: {len(pending)} future(s) still pending when the cell ended; their tasks' energy is charged to this cell when they complete (completed later)"
+            )
             with self._lock:
                 self.late.append(LateWork(window, pending, reports, late_token))
             self._ensure_thread()
-        part = ClusterPart(hosts=hosts, pending_futures=len(pending), flags=tuple(flags), scheduler=self.scheduler)
+        part = ClusterPart(
+            hosts=hosts, pending_futures=len(pending), flags=tuple(flags), scheduler=self.scheduler
+        )
         return part, tuple(flags)
 
     # --- late work ------------------------------------------------------------------------------
@@ -177,7 +212,9 @@ class ClusterMeter:
         if thread is not None and thread.is_alive():
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._follow, name="jupyter_carbon-cluster-late", daemon=True)
+        self._thread = threading.Thread(
+            target=self._follow, name="jupyter_carbon-cluster-late", daemon=True
+        )
         self._thread.start()
 
     def _follow(self) -> None:
@@ -188,7 +225,9 @@ class ClusterMeter:
                 return
             futures = self.client.futures  # only looked up, key by key: no copy of every future
             for late in work:
-                if all(getattr(futures.get(k), "status", "finished") != "pending" for k in late.keys):
+                if all(
+                    getattr(futures.get(k), "status", "finished") != "pending" for k in late.keys
+                ):
                     self._settle(late)
 
     def _settle(self, late: LateWork, flag: str | None = None) -> None:
@@ -205,13 +244,17 @@ class ClusterMeter:
             flags += [f"cluster: {f}" for host in hosts for f in host.flags]
         except Exception as exc:
             hosts = ()
-            flags.append(f"cluster: could not measure the work completed later ({type(exc).__name__}: {exc})")
+            flags.append(
+                f"cluster: could not measure the work completed later ({type(exc).__name__}: {exc})"
+            )
         part = ClusterPart(hosts=hosts, flags=tuple(flags), scheduler=self.scheduler)
         if self.on_late is not None:
             try:
                 self.on_late(late, part)
             except Exception as exc:
-                self.problems.append(f"could not record the work completed later: {type(exc).__name__}: {exc}")
+                self.problems.append(
+                    f"could not record the work completed later: {type(exc).__name__}: {exc}"
+                )
 
 
 def _exit(cm: Any) -> tuple[str, ...]:
@@ -219,4 +262,6 @@ def _exit(cm: Any) -> tuple[str, ...]:
         cm.__exit__(None, None, None)
         return ()
     except Exception as exc:  # e.g. closed in another context than it was opened in
-        return (f"cluster: could not close the cell's task annotation ({type(exc).__name__}: {exc})",)
+        return (
+            f"cluster: could not close the cell's task annotation ({type(exc).__name__}: {exc})",
+        )

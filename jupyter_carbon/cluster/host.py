@@ -55,7 +55,12 @@ def _lock_path(host: str, environ: Mapping[str, str]) -> str:
 class HostMeter:
     """The host's meter if this process holds the host's lock, else a bystander that retries."""
 
-    def __init__(self, host: str, environ: Mapping[str, str] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        host: str,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.host = host
         self._environ = os.environ if environ is None else environ
         self._clock = clock
@@ -66,7 +71,9 @@ class HostMeter:
         self.problems: list[str] = []
         self.scope = "machine"
         self._fd: int | None = None
-        self._windows: dict[str, tuple[Any, float]] = {}  # client token -> (sampler window, opened at)
+        self._windows: dict[
+            str, tuple[Any, float]
+        ] = {}  # client token -> (sampler window, opened at)
         self._lock = threading.Lock()
 
     @property
@@ -100,12 +107,21 @@ class HostMeter:
         from ..sources import detect
 
         config = Config.from_env(self._environ, problems=self.problems)
-        self.detection = detect(**config.detection_arguments(), now_s=self._clock(), environ=self._environ)
+        self.detection = detect(
+            **config.detection_arguments(), now_s=self._clock(), environ=self._environ
+        )
         # the meter stands for every worker on the host: never one process's share ("process"
         # scope); "auto" resolves as locally (a worker in a limiting cgroup: its container)
         scope, _ = self.detection.resolve("machine" if config.scope == "process" else config.scope)
         self.scope = scope
-        self.sampler = Sampler(self.detection.sources, config.interval, clock=self._clock, threaded=True, totals_scope=scope, scoped=getattr(self.detection, "scoped", ()))
+        self.sampler = Sampler(
+            self.detection.sources,
+            config.interval,
+            clock=self._clock,
+            threaded=True,
+            totals_scope=scope,
+            scoped=getattr(self.detection, "scoped", ()),
+        )
         self.id = uuid.uuid4().hex
 
     def open(self, token: str) -> None:
@@ -141,7 +157,9 @@ class HostMeter:
             "t_s": snap.time_s,
             "scope": self.scope,
             "sources": [[s.component, s.device, s.method, bool(s.measured)] for s in sources],
-            "readings": [[r.energy_j, r.low_j, r.high_j] for r in (snap.readings[i] for i in indices)],
+            "readings": [
+                [r.energy_j, r.low_j, r.high_j] for r in (snap.readings[i] for i in indices)
+            ],
             "errors": list(self.sampler.errors) + list(self.problems),
             "skipped": dict(self.detection.skipped) if self.detection is not None else {},
         }

@@ -43,7 +43,9 @@ class ClusterObserver:
             return None
         if "distributed" not in sys.modules:
             if mode == "on":
-                self.session.problem("dask=on but distributed is not imported in this kernel: create a distributed.Client first")
+                self.session.problem(
+                    "dask=on but distributed is not imported in this kernel: create a distributed.Client first"
+                )
             return None
         from distributed import default_client
 
@@ -51,7 +53,9 @@ class ClusterObserver:
             client = default_client()
         except ValueError:
             if mode == "on":
-                self.session.problem("dask=on but this kernel has no distributed.Client: create one, e.g. Client('tcp://scheduler:8786')")
+                self.session.problem(
+                    "dask=on but this kernel has no distributed.Client: create one, e.g. Client('tcp://scheduler:8786')"
+                )
             return None
         return client if getattr(client, "status", "") == "running" else None
 
@@ -75,7 +79,9 @@ class ClusterObserver:
             return
         try:
             m.cluster_window = self.meter(client).begin(context=m)
-        except Exception as exc:  # an unreachable or slow cluster: the cell goes on, its record says so
+        except (
+            Exception
+        ) as exc:  # an unreachable or slow cluster: the cell goes on, its record says so
             m.cluster_window = f"cluster: not measured ({type(exc).__name__}: {exc})"
 
     def window_stopping(self, m: Measurement) -> tuple[str, ...]:

@@ -18,16 +18,24 @@ def record_lines(record: Any) -> list[str]:
     head = "cluster (Dask)"
     if part.late_for is not None:
         head += f": work of record {part.late_for} completed later"
-    lines = [f"{head}: {format_energy(part.energy_j)} charged · idle {format_energy(part.idle_j)} not charged · {len(part.hosts)} host(s)"]
+    lines = [
+        f"{head}: {format_energy(part.energy_j)} charged · idle {format_energy(part.idle_j)} not charged · {len(part.hosts)} host(s)"
+    ]
     for host in part.hosts:
-        band = f" {format_energy(host.low_j)}–{format_energy(host.high_j)}" if host.high_j > host.low_j else ""
+        band = (
+            f" {format_energy(host.low_j)}–{format_energy(host.high_j)}"
+            if host.high_j > host.low_j
+            else ""
+        )
         lines.append(
             f"  {host.host}: {format_energy(host.energy_j)}{band} {host.how} · {host.task_s:.3g} task-s, "
             f"host busy {host.busy_share:.0%} · idle {format_energy(host.idle_j)}, other clients {format_energy(host.others_j)}"
             + (" · completed later" if host.late else "")
         )
     if part.pending_futures:
-        lines.append(f"  {part.pending_futures} future(s) still running: their tasks are charged to this cell when they complete (completed later)")
+        lines.append(
+            f"  {part.pending_futures} future(s) still running: their tasks are charged to this cell when they complete (completed later)"
+        )
     return lines
 
 
@@ -36,7 +44,9 @@ def short_phrase(record: Any) -> str:
     part = record.cluster
     if part is None:
         return ""
-    pending = f" (+{part.pending_futures} future(s) completing later)" if part.pending_futures else ""
+    pending = (
+        f" (+{part.pending_futures} future(s) completing later)" if part.pending_futures else ""
+    )
     return f" · cluster {format_energy(part.energy_j)}{pending}"
 
 
@@ -56,7 +66,9 @@ def status_lines(observer: Any) -> list[str]:
     mode = getattr(observer.session.config, "dask", "auto")
     meters = list(observer.meters.values())
     if not meters:
-        return [f"cluster (Dask): none in use (dask={mode}; a distributed.Client in this kernel is measured automatically)"]
+        return [
+            f"cluster (Dask): none in use (dask={mode}; a distributed.Client in this kernel is measured automatically)"
+        ]
     lines = []
     for meter in meters:
         lines.append(f"cluster (Dask): scheduler {meter.scheduler or '?'} (dask={mode})")
@@ -72,12 +84,16 @@ def status_lines(observer: Any) -> list[str]:
         for host in sorted(hosts):
             workers = hosts[host]
             meter_report = next((w["meter"] for w in workers if w.get("meter")), None)
-            lines.append(f"  host {host}: {len(workers)} worker(s), {sum(int(w.get('nthreads', 1)) for w in workers)} thread(s)")
+            lines.append(
+                f"  host {host}: {len(workers)} worker(s), {sum(int(w.get('nthreads', 1)) for w in workers)} thread(s)"
+            )
             if meter_report is None:
                 lines.append("    no meter: the host's energy is not measured")
                 continue
             for component, device, method, measured in meter_report["sources"]:
-                lines.append(f"    {component.upper():<4} {device} — {method} ({'measured' if measured else 'estimated'})")
+                lines.append(
+                    f"    {component.upper():<4} {device} — {method} ({'measured' if measured else 'estimated'})"
+                )
             for error in meter_report.get("errors", ()):
                 lines.append(f"    problem: {error}")
         for line in meter.missing:
@@ -87,5 +103,7 @@ def status_lines(observer: Any) -> list[str]:
         for incident in meter.incidents:
             lines.append(f"  recent: {incident}")
         if meter.late:
-            lines.append(f"  {len(meter.late)} cell(s) with work still running (charged when it completes)")
+            lines.append(
+                f"  {len(meter.late)} cell(s) with work still running (charged when it completes)"
+            )
     return lines

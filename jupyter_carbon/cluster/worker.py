@@ -99,7 +99,13 @@ class CarbonWorkerPlugin(WorkerPlugin):
                     self._busy_s += elapsed
                     self._tasks += 1
 
-    def report(self, ids: Iterable[str], opened: Iterable[str] = (), closed: Iterable[str] = (), user: str = "") -> dict[str, Any]:
+    def report(
+        self,
+        ids: Iterable[str],
+        opened: Iterable[str] = (),
+        closed: Iterable[str] = (),
+        user: str = "",
+    ) -> dict[str, Any]:
         """Cumulative thread-seconds (all tasks, and per window id in ``ids``) and the host's meter."""
         if user:
             self._users[user] = time.monotonic()
@@ -143,11 +149,21 @@ class CarbonWorkerPlugin(WorkerPlugin):
         }
 
 
-def query(ids: list[str], opened: Sequence[str] = (), closed: Sequence[str] = (), user: str = "", dask_worker: Any = None) -> dict[str, Any]:
+def query(
+    ids: list[str],
+    opened: Sequence[str] = (),
+    closed: Sequence[str] = (),
+    user: str = "",
+    dask_worker: Any = None,
+) -> dict[str, Any]:
     """Run on each worker by ``Client.run``: the plugin's report, or a line saying it is missing."""
     plugin = (getattr(dask_worker, "plugins", None) or {}).get(PLUGIN_NAME)
     if plugin is None:
-        return {"worker": getattr(dask_worker, "address", ""), "host": host_identity(), "missing": "the jupyter_carbon plugin is not installed on this worker"}
+        return {
+            "worker": getattr(dask_worker, "address", ""),
+            "host": host_identity(),
+            "missing": "the jupyter_carbon plugin is not installed on this worker",
+        }
     return plugin.report(ids, opened, closed, user)
 
 

@@ -75,15 +75,21 @@ class NotebookView:
         self.progress_html = ""  # the last running figures sent
         self._clock = clock
         self._publish = publish
-        self._context = contextvars.copy_context()  # the cell's parent header, for the sampler thread
+        self._context = (
+            contextvars.copy_context()
+        )  # the cell's parent header, for the sampler thread
         self._lock = threading.Lock()
         self._last_update_s = float("-inf")
         self._shown = False  # a running-figures output exists: the end updates it
         self._done = False
-        self._notes: dict[Any, str] = {}  # key → line; a note with the same key replaces the previous one
+        self._notes: dict[
+            Any, str
+        ] = {}  # key → line; a note with the same key replaces the previous one
         self.display_id = f"{_PREFIX}-{next(_ids)}"
         self._after_s = COMPACT_LIVE_AFTER_S if compact else LIVE_AFTER_S
-        intensity = session.intensity()  # read now: on_progress must not touch the session from the thread
+        intensity = (
+            session.intensity()
+        )  # read now: on_progress must not touch the session from the thread
         self._g_per_kwh, self._pue = intensity.g_per_kwh, session.config.pue
         self._fallback: TextView | None = None
 
@@ -110,7 +116,9 @@ class NotebookView:
                 if self._done or now - self._last_update_s < MIN_UPDATE_S:
                     return
                 self._last_update_s = now
-                value = H.progress_html(status, self._g_per_kwh, self._pue, name=self._name(), compact=self.compact) + H.notes_html(self._notes.values())
+                value = H.progress_html(
+                    status, self._g_per_kwh, self._pue, name=self._name(), compact=self.compact
+                ) + H.notes_html(self._notes.values())
                 plain = f"carbon: running {self._name()} {status.elapsed_s:.0f} s"
                 self._send({"text/plain": plain, "text/html": value}, self._shown, from_thread=True)
                 self._shown = True
@@ -119,7 +127,6 @@ class NotebookView:
         except Exception as exc:  # the user's cell goes on; the report at the end is unaffected
             if len(self.errors) < 10:
                 self.errors.append(f"progress: {type(exc).__name__}: {exc}")
-
 
     def note(self, text: str, key: Any = None) -> None:
         """A line of extra information (e.g. a loop prediction), shown with the next running figures
@@ -152,10 +159,16 @@ class NotebookView:
     def _bundle(self, record: WindowRecord, notes: list[str]) -> dict[str, str]:
         if self.compact:
             line = format_record_line(record)
-            return {"text/plain": line + "".join(f"\n{n}" for n in notes), "text/html": H.record_line_html(record, line) + H.notes_html(notes, small=True)}
+            return {
+                "text/plain": line + "".join(f"\n{n}" for n in notes),
+                "text/html": H.record_line_html(record, line) + H.notes_html(notes, small=True),
+            }
         recent = list(self.session.records[-LAST_CELLS:])  # a slice: constant cost per cell
         if not any(r.id == record.id for r in recent):
             recent = (recent + [record])[-LAST_CELLS:]
         body = H.record_html(record, notes=notes, recent=recent)
         plain = format_record(record) + "".join(f"\n{n}" for n in notes)
-        return {"text/plain": plain, "text/html": f'<div class="jupyter-carbon jc-report jc-{H.esc(record.status)}" style="{H.box_style(record.status)}">{body}</div>'}
+        return {
+            "text/plain": plain,
+            "text/html": f'<div class="jupyter-carbon jc-report jc-{H.esc(record.status)}" style="{H.box_style(record.status)}">{body}</div>',
+        }

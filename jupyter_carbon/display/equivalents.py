@@ -14,11 +14,22 @@ from dataclasses import dataclass
 
 from ..units import J_PER_KWH, format_duration
 
-__all__ = ["Equivalent", "compare_energy", "compare_co2e", "comparisons", "LED_W", "SMARTPHONE_CHARGE_KWH", "CAR_G_CO2_PER_MILE", "KM_PER_MILE"]
+__all__ = [
+    "Equivalent",
+    "compare_energy",
+    "compare_co2e",
+    "comparisons",
+    "LED_W",
+    "SMARTPHONE_CHARGE_KWH",
+    "CAR_G_CO2_PER_MILE",
+    "KM_PER_MILE",
+]
 
 #: A common LED bulb (the usual replacement for a 60 W incandescent bulb draws 8–10 W).
 LED_W = 10.0
-LED_SOURCE = "a 10 W LED bulb (the usual replacement for a 60 W incandescent bulb); time = energy ÷ 10 W"
+LED_SOURCE = (
+    "a 10 W LED bulb (the usual replacement for a 60 W incandescent bulb); time = energy ÷ 10 W"
+)
 #: Average electricity of a US home: 10,791 kWh in 2022 (US EIA), ~29.6 kWh a day.
 HOME_KWH_PER_DAY = 10_791 / 365
 SMARTPHONE_CHARGE_KWH = 0.022
@@ -58,10 +69,20 @@ def compare_energy(energy_j: float) -> Equivalent | None:
         return None
     home_days = energy_j / J_PER_KWH / HOME_KWH_PER_DAY
     if home_days >= 0.5:
-        return Equivalent(f"{home_days:,.1f} days of an average US home's electricity" if home_days < 100 else f"{home_days:,.0f} days of an average US home's electricity", HOME_SOURCE)
+        return Equivalent(
+            f"{home_days:,.1f} days of an average US home's electricity"
+            if home_days < 100
+            else f"{home_days:,.0f} days of an average US home's electricity",
+            HOME_SOURCE,
+        )
     charges = energy_j / J_PER_KWH / SMARTPHONE_CHARGE_KWH
     if charges >= 1:
-        return Equivalent(f"{charges:,.0f} smartphone charges" if charges >= 10 else f"{charges:.1f} smartphone charges", SMARTPHONE_SOURCE)
+        return Equivalent(
+            f"{charges:,.0f} smartphone charges"
+            if charges >= 10
+            else f"{charges:.1f} smartphone charges",
+            SMARTPHONE_SOURCE,
+        )
     if charges >= 0.1:
         return Equivalent(f"{_share(charges)} of a smartphone charge", SMARTPHONE_SOURCE)
     led_s = energy_j / LED_W
@@ -76,9 +97,15 @@ def compare_co2e(co2e_g: float) -> Equivalent | None:
         return None
     metres = co2e_g / CAR_G_CO2_PER_MILE * KM_PER_MILE * 1000
     if metres >= 1000:
-        return Equivalent(f"a car driving {metres / 1000:.3g} km ({metres / 1000 / KM_PER_MILE:.3g} miles)", CAR_SOURCE)
+        return Equivalent(
+            f"a car driving {metres / 1000:.3g} km ({metres / 1000 / KM_PER_MILE:.3g} miles)",
+            CAR_SOURCE,
+        )
     if metres >= 1:
-        return Equivalent(f"a car driving {metres:.2g} m" if metres < 10 else f"a car driving {metres:,.0f} m", CAR_SOURCE)
+        return Equivalent(
+            f"a car driving {metres:.2g} m" if metres < 10 else f"a car driving {metres:,.0f} m",
+            CAR_SOURCE,
+        )
     return None
 
 

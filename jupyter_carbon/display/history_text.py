@@ -21,11 +21,18 @@ def _line(start: str, t: Any, errors: int, mark: str = "") -> str:
     return f"{start:<17} {t.outer_windows:>6} {figure(format_duration, t.duration_s):>10} {figure(format_energy, t.energy_j):>10} {figure(format_co2e, t.co2e_g):>16} {errors:>6}{mark}"
 
 
-def format_history(summaries: list[SessionSummary], *, folder: Any = None, current: Path | None = None) -> str:
+def format_history(
+    summaries: list[SessionSummary], *, folder: Any = None, current: Path | None = None
+) -> str:
     where = f" in {visible(folder)}" if folder is not None else ""
     if not summaries:
-        return f"jupyter_carbon: no earlier sessions logged{where} (records are logged as cells close)"
-    lines = [f"jupyter_carbon history{where}: {len(summaries)} sessions", f"{'start (UTC)':<17} {'cells':>6} {'measured':>10} {'energy':>10} {'CO2e':>16} {'errors':>6}"]
+        return (
+            f"jupyter_carbon: no earlier sessions logged{where} (records are logged as cells close)"
+        )
+    lines = [
+        f"jupyter_carbon history{where}: {len(summaries)} sessions",
+        f"{'start (UTC)':<17} {'cells':>6} {'measured':>10} {'energy':>10} {'CO2e':>16} {'errors':>6}",
+    ]
     for s in summaries:
         start = s.start_utc.strftime("%Y-%m-%d %H:%M") if s.start_utc else "?"
         mark = "  ← this session" if current is not None and s.path == current else ""
@@ -33,7 +40,9 @@ def format_history(summaries: list[SessionSummary], *, folder: Any = None, curre
     lines.append(_line("all", overall_totals(summaries), sum(s.errors for s in summaries)))
     nested = sum(s.totals.nested for s in summaries)
     if nested:
-        lines.append(f"({nested:,} window(s) inside others are counted once, in the cell that contains them)")
+        lines.append(
+            f"({nested:,} window(s) inside others are counted once, in the cell that contains them)"
+        )
     lines += [f"note: {visible(note)}" for s in summaries for note in s.notes]
     return "\n".join(lines)
 
@@ -47,4 +56,8 @@ def print_history(session: Any) -> None:
 
     folder = Path(session.config.log_dir).expanduser()
     log = get_log(session)
-    print(format_history(list_sessions(folder), folder=folder, current=log.path if log is not None else None))
+    print(
+        format_history(
+            list_sessions(folder), folder=folder, current=log.path if log is not None else None
+        )
+    )

@@ -17,8 +17,19 @@ from typing import Any
 from ..record import ComponentEnergy, WindowRecord, record_name
 from ..sampler import Progress
 from ..units import co2e_g_from_j, format_co2e, format_duration, format_energy, format_power
-from .plots import COMPONENT_COLORS, png_width_px  # one palette for the HTML bars and the plots (matplotlib is imported lazily there)
-from .text import cluster_lines, format_per_item, format_record_line, how_word, plural, record_notes, session_phrase
+from .plots import (
+    COMPONENT_COLORS,
+    png_width_px,
+)  # one palette for the HTML bars and the plots (matplotlib is imported lazily there)
+from .text import (
+    cluster_lines,
+    format_per_item,
+    format_record_line,
+    how_word,
+    plural,
+    record_notes,
+    session_phrase,
+)
 
 __all__ = [
     "FG", "FG2", "BORDER", "BG", "FONT", "box_style", "status_html", "record_html", "record_line_html", "progress_html",
@@ -59,7 +70,11 @@ def status_html(status: str) -> str:
 
 def component_tip(comp: ComponentEnergy) -> str:
     """``CPU: estimated (cpu-model), range 80 µWh–120 µWh``."""
-    band = f", range {format_energy(comp.low_j)}–{format_energy(comp.high_j)}" if comp.high_j > comp.low_j else ""
+    band = (
+        f", range {format_energy(comp.low_j)}–{format_energy(comp.high_j)}"
+        if comp.high_j > comp.low_j
+        else ""
+    )
     return f"{comp.component.upper()} {format_energy(comp.energy_j)}: {comp.how}{band}"
 
 
@@ -70,13 +85,17 @@ def _how_lines(record: WindowRecord, range_label: str) -> list[str]:
     low, high = record.co2e_band_g
     if high > low:
         lines.append(f"{range_label} {format_co2e(low)} – {format_co2e(high)}")
-    lines.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}")
+    lines.append(
+        f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · PUE {record.pue:g} · scope {record.scope}"
+    )
     return lines
 
 
 def record_tip(record: WindowRecord) -> str:
     """Everything behind a one-line report, for its tooltip: components, band, intensity, notes."""
-    return "\n".join(_how_lines(record, "CO2e range") + [f"note: {flag}" for flag in record_notes(record)])
+    return "\n".join(
+        _how_lines(record, "CO2e range") + [f"note: {flag}" for flag in record_notes(record)]
+    )
 
 
 def notes_html(notes: Iterable[str], *, small: bool = False) -> str:
@@ -92,7 +111,10 @@ def equivalents_html(energy_j: float, co2e_g: float) -> str:
     found = comparisons(energy_j, co2e_g)
     if not found:
         return ""
-    parts = [f'<span class="jc-equivalent" title="{esc(c.source)}" style="border-bottom: 1px dotted {FG2}; cursor: help">{esc(c.text)}</span>' for c in found]
+    parts = [
+        f'<span class="jc-equivalent" title="{esc(c.source)}" style="border-bottom: 1px dotted {FG2}; cursor: help">{esc(c.text)}</span>'
+        for c in found
+    ]
     return f'<div class="jc-equivalents" style="color: {FG2}">≈ ' + " · ".join(parts) + "</div>"
 
 
@@ -112,10 +134,16 @@ def _components_table(record: WindowRecord) -> str:
             f'<td style="{td}; text-align: right">{esc(format_co2e(record.co2e_g_of(comp.energy_j)))}</td>'
             f'<td style="{td}; color: {FG2}">{esc(comp.how)}</td></tr>'
         )
-    return '<table class="jc-components" style="border-collapse: collapse; margin: 2px 0; font-size: 0.95em">' + "".join(rows) + "</table>"
+    return (
+        '<table class="jc-components" style="border-collapse: collapse; margin: 2px 0; font-size: 0.95em">'
+        + "".join(rows)
+        + "</table>"
+    )
 
 
-def bars_html(records: Sequence[WindowRecord], highlight_id: int | None = None, *, height_px: int = 40) -> str:
+def bars_html(
+    records: Sequence[WindowRecord], highlight_id: int | None = None, *, height_px: int = 40
+) -> str:
     """CO2e per record as a row of small stacked bars (``<div>``s, so crisp at any zoom and themed);
     a record too small to see gets a 2 px stub, each bar says its figures in a tooltip."""
     if not records:
@@ -129,17 +157,30 @@ def bars_html(records: Sequence[WindowRecord], highlight_id: int | None = None, 
         for name, comp in reversed(list(r.components.items())):
             share = comp.energy_j / r.energy_j if r.energy_j > 0 else 0.0
             if share > 0:
-                segments.append(f'<div style="height: {share * 100:.1f}%; background: {COMPONENT_COLORS.get(name, _OTHER_COLOR)}"></div>')
-        outline = f"outline: 2px solid {ACCENT}; outline-offset: 1px;" if r.id == highlight_id else ""
+                segments.append(
+                    f'<div style="height: {share * 100:.1f}%; background: {COMPONENT_COLORS.get(name, _OTHER_COLOR)}"></div>'
+                )
+        outline = (
+            f"outline: 2px solid {ACCENT}; outline-offset: 1px;" if r.id == highlight_id else ""
+        )
         cap = f"border-top: 2px solid {ERROR};" if r.status != "ok" else ""
-        tip = f"{record_name(r.label, r.cell, r.id)} · {format_duration(r.duration_s)} · {format_energy(r.energy_j)} · {format_co2e(total)}" + ("" if r.status == "ok" else f" · {r.status}")
+        tip = (
+            f"{record_name(r.label, r.cell, r.id)} · {format_duration(r.duration_s)} · {format_energy(r.energy_j)} · {format_co2e(total)}"
+            + ("" if r.status == "ok" else f" · {r.status}")
+        )
         bars.append(
             f'<div class="jc-bar" title="{esc(tip)}" style="flex: 0 1 12px; min-width: 3px; height: {bar_px:.1f}px; display: flex; flex-direction: column; {outline}{cap}">'
             + "".join(segments)
             + "</div>"
         )
-    caption = f"CO2e per cell, last {plural(len(records), 'cell')} (tallest {format_co2e(top)})" + ("; this cell outlined" if highlight_id is not None else "")
-    legend = " ".join(f'<span style="color: {color}">■</span> {name.upper()}' for name, color in COMPONENT_COLORS.items() if any(name in r.components for r in records))
+    caption = f"CO2e per cell, last {plural(len(records), 'cell')} (tallest {format_co2e(top)})" + (
+        "; this cell outlined" if highlight_id is not None else ""
+    )
+    legend = " ".join(
+        f'<span style="color: {color}">■</span> {name.upper()}'
+        for name, color in COMPONENT_COLORS.items()
+        if any(name in r.components for r in records)
+    )
     return (
         f'<div class="jc-bars" style="margin: 6px 0 2px 0">'
         f'<div style="display: flex; align-items: flex-end; gap: 2px; height: {height_px + 3}px; max-width: {len(records) * 16}px; border-bottom: 1px solid {BORDER}">{"".join(bars)}</div>'
@@ -153,12 +194,16 @@ def _details_html(record: WindowRecord) -> str:
 
     items = _how_lines(record, "CO2e range of the estimates:")
     items += [f"comparison: {c.source}" for c in comparisons(record.energy_j, record.co2e_g)]
-    items += [f"note: {note}" for note in record_notes(record)[len(record.flags):]]  # session-level (no region set)
+    items += [
+        f"note: {note}" for note in record_notes(record)[len(record.flags) :]
+    ]  # session-level (no region set)
     lis = "".join(f"<li>{esc(item)}</li>" for item in items)
     return f'<details class="jc-details" style="color: {FG2}"><summary style="cursor: pointer">how this was measured</summary><ul style="margin: 2px 0; padding-left: 18px">{lis}</ul></details>'
 
 
-def record_html(record: WindowRecord, *, notes: Iterable[str] = (), recent: Sequence[WindowRecord] = ()) -> str:
+def record_html(
+    record: WindowRecord, *, notes: Iterable[str] = (), recent: Sequence[WindowRecord] = ()
+) -> str:
     """The full report of a ``%%carbon`` cell; ``recent`` records (this one among them) give the bar chart."""
     energy_j = record.energy_j
     head = (
@@ -170,14 +215,26 @@ def record_html(record: WindowRecord, *, notes: Iterable[str] = (), recent: Sequ
     extra = []
     marginal = record.marginal_energy_j
     if marginal is not None:
-        extra.append(f"above idle baseline (marginal): {format_energy(marginal)}, {format_co2e(record.co2e_g_of(marginal))}")
+        extra.append(
+            f"above idle baseline (marginal): {format_energy(marginal)}, {format_co2e(record.co2e_g_of(marginal))}"
+        )
     extra += format_per_item(record)
     extra += cluster_lines(record)
     lines = "".join(f'<div class="jc-per-item">{esc(line)}</div>' for line in extra)
-    flags = "".join(f'<div class="jc-flag" style="color: {WARN}">note: {esc(flag)}</div>' for flag in record.flags)
+    flags = "".join(
+        f'<div class="jc-flag" style="color: {WARN}">note: {esc(flag)}</div>'
+        for flag in record.flags
+    )
     return (
-        head + _components_table(record) + lines + notes_html(notes) + flags + equivalents_html(energy_j, record.co2e_g)
-        + bars_html(recent, highlight_id=record.id) + totals_html(record.totals) + _details_html(record)
+        head
+        + _components_table(record)
+        + lines
+        + notes_html(notes)
+        + flags
+        + equivalents_html(energy_j, record.co2e_g)
+        + bars_html(recent, highlight_id=record.id)
+        + totals_html(record.totals)
+        + _details_html(record)
     )
 
 
@@ -190,7 +247,9 @@ def record_line_html(record: WindowRecord, line: str | None = None) -> str:
     return f'<div class="jupyter-carbon jc-compact" title="{esc(record_tip(record))}" style="{style}">{status_html(record.status)}{esc(text)}</div>'
 
 
-def progress_html(status: Progress, g_per_kwh: float, pue: float, *, name: str = "", compact: bool = False) -> str:
+def progress_html(
+    status: Progress, g_per_kwh: float, pue: float, *, name: str = "", compact: bool = False
+) -> str:
     """Running figures: elapsed, power per component, energy and CO2e so far."""
     energy_j = sum(status.energy_j.values())
     co2e = co2e_g_from_j(energy_j, g_per_kwh, pue)  # both checked when set

@@ -18,7 +18,16 @@ from ..sources.base import COMPONENTS
 from ..textsafe import visible
 from ..units import CO2E_UNITS, ENERGY_UNITS, format_co2e, format_duration, format_energy, unit_for
 
-__all__ = ["TextView", "format_record", "format_record_line", "format_component", "component_badge", "column", "plural", "format_config_changes"]
+__all__ = [
+    "TextView",
+    "format_record",
+    "format_record_line",
+    "format_component",
+    "component_badge",
+    "column",
+    "plural",
+    "format_config_changes",
+]
 
 
 def intensity_notes(source: str, note: str | None = None) -> tuple[str, ...]:
@@ -37,7 +46,11 @@ def record_notes(record: WindowRecord) -> tuple[str, ...]:
 def component_badge(comp: ComponentEnergy) -> str:
     if comp.measured:
         return comp.how
-    band = f" {format_energy(comp.low_j)}–{format_energy(comp.high_j)}" if comp.high_j > comp.low_j else ""
+    band = (
+        f" {format_energy(comp.low_j)}–{format_energy(comp.high_j)}"
+        if comp.high_j > comp.low_j
+        else ""
+    )
     return f"estimated ({'/'.join(comp.methods)}{band and ','}{band})"
 
 
@@ -92,13 +105,19 @@ def how_word(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
     kinds = {measured for _, measured in measured_by_component}
     if len(kinds) == 1:
         return "measured" if kinds.pop() else "estimated"
-    return ", ".join(f"{component.upper()} {'measured' if measured else 'estimated'}" for component, measured in measured_by_component)
+    return ", ".join(
+        f"{component.upper()} {'measured' if measured else 'estimated'}"
+        for component, measured in measured_by_component
+    )
 
 
 @lru_cache(maxsize=64)
 def how_short(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
     """``CPU est., RAM est.``"""
-    return ", ".join(f"{component.upper()} {'meas.' if measured else 'est.'}" for component, measured in measured_by_component)
+    return ", ".join(
+        f"{component.upper()} {'meas.' if measured else 'est.'}"
+        for component, measured in measured_by_component
+    )
 
 
 def column(values: list[float], kind: str) -> tuple[str, list[str]]:
@@ -108,7 +127,7 @@ def column(values: list[float], kind: str) -> tuple[str, list[str]]:
     factor, unit = unit_for(top, ENERGY_UNITS if kind == "energy" else CO2E_UNITS)
     scaled_top = top / factor
     decimals = 0 if scaled_top >= 100 else 1 if scaled_top >= 10 else 2
-    smallest = 10.0 ** -decimals
+    smallest = 10.0**-decimals
     cells = []
     for v in values:
         if v != v:
@@ -129,11 +148,17 @@ def format_per_item(record: WindowRecord) -> list[str]:
         return []
     per_item_j = record.energy_j / record.items
     per_1000_j = per_item_j * 1000
-    lines = [f"per item: {format_energy(per_item_j)}, {format_co2e(record.co2e_g / record.items)} · per 1,000 items: {format_energy(per_1000_j)}, {format_co2e(record.co2e_g / record.items * 1000)}"]
+    lines = [
+        f"per item: {format_energy(per_item_j)}, {format_co2e(record.co2e_g / record.items)} · per 1,000 items: {format_energy(per_1000_j)}, {format_co2e(record.co2e_g / record.items * 1000)}"
+    ]
     try:
         from ..reference import per_item
 
-        lines.append(per_item(record.energy_j, record.co2e_g, record.items).compare(record.task or "text-classification").sentence)
+        lines.append(
+            per_item(record.energy_j, record.co2e_g, record.items)
+            .compare(record.task or "text-classification")
+            .sentence
+        )
     except (ImportError, ValueError, AttributeError):
         pass
     return lines
@@ -155,14 +180,20 @@ def format_record(record: WindowRecord) -> str:
     lines += [format_component(c, record) for c in record.components.values()]
     low, high = record.co2e_band_g
     band = f" (range {format_co2e(low)} – {format_co2e(high)})" if high > low else ""
-    lines.append(f"TOTAL {format_energy(record.energy_j):>9}  {format_co2e(record.co2e_g):>16}{band}")
+    lines.append(
+        f"TOTAL {format_energy(record.energy_j):>9}  {format_co2e(record.co2e_g):>16}{band}"
+    )
     marginal = record.marginal_energy_j
     if marginal is not None:
-        lines.append(f"above idle baseline (marginal): {format_energy(marginal)}, {format_co2e(record.co2e_g_of(marginal))}")
+        lines.append(
+            f"above idle baseline (marginal): {format_energy(marginal)}, {format_co2e(record.co2e_g_of(marginal))}"
+        )
     lines += format_per_item(record)
     lines += cluster_lines(record)
     lines += format_equivalents(record)
-    lines.append(f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({visible(record.intensity_source)}) · PUE {record.pue:g} · scope {visible(record.scope)}")
+    lines.append(
+        f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({visible(record.intensity_source)}) · PUE {record.pue:g} · scope {visible(record.scope)}"
+    )
     lines.append(session_phrase(record.totals))
     lines += [f"note: {flag}" for flag in record_notes(record)]
     return "\n".join(lines)
@@ -182,7 +213,9 @@ class TextView:
 
     def finish(self, record: WindowRecord) -> None:
         # one write: a line printed by another thread cannot fall between the text and its newline
-        sys.stdout.write((format_record_line(record) if self.compact else format_record(record)) + "\n")
+        sys.stdout.write(
+            (format_record_line(record) if self.compact else format_record(record)) + "\n"
+        )
 
 
 _METHOD_WORDS = {
@@ -227,7 +260,15 @@ def _gpu_phrases(members: list[Any]) -> list[str]:
             groups.setdefault((source.device, source.method), [])
     phrases = []
     for (model, method), ids in groups.items():
-        span = "" if not ids else str(ids[0]) if len(ids) == 1 else f"{ids[0]}-{ids[-1]}" if ids == list(range(ids[0], ids[0] + len(ids))) else ",".join(map(str, ids))
+        span = (
+            ""
+            if not ids
+            else str(ids[0])
+            if len(ids) == 1
+            else f"{ids[0]}-{ids[-1]}"
+            if ids == list(range(ids[0], ids[0] + len(ids)))
+            else ",".join(map(str, ids))
+        )
         name = f"GPU {span} {model}" if ids else model
         phrases.append(f"{name} ({_METHOD_WORDS.get(method, method)})")
     return phrases
@@ -274,7 +315,9 @@ def format_config_changes(before: Any, session: Any, names: Iterable[str]) -> st
         parts.append(f"{name} {_setting(new)}{was}" + (" (unchanged)" if old == new else ""))
     line = "jupyter_carbon: " + ", ".join(parts)
     if set(names) & {"region", "intensity", "live", "zone", "pue"}:
-        line += f" → {_intensity_phrase(session)}" + (f" · PUE {session.config.pue:g}" if "pue" in names else "")
+        line += f" → {_intensity_phrase(session)}" + (
+            f" · PUE {session.config.pue:g}" if "pue" in names else ""
+        )
     return line
 
 
@@ -283,11 +326,15 @@ def format_status(session: Any, auto: bool = False) -> str:
     lines = ["jupyter_carbon status", "sources in use:"]
     for source in session.detection.sources:
         how = _METHOD_WORDS.get(source.method) or ("measured" if source.measured else "estimated")
-        lines.append(f"  {source.component.upper():<4} {visible(source.device)} — {source.method} ({how})")
+        lines.append(
+            f"  {source.component.upper():<4} {visible(source.device)} — {source.method} ({how})"
+        )
     for source in getattr(session.detection, "scoped", ()):
         if source.scope == getattr(session, "scope", None):
             how = "measured" if source.measured else "estimated"
-            lines.append(f"  {source.component.upper():<4} {source.device} — {source.method} ({how}, {source.scope} scope)")
+            lines.append(
+                f"  {source.component.upper():<4} {source.device} — {source.method} ({how}, {source.scope} scope)"
+            )
     for note in session.detection.notes:
         lines.append(f"  note: {note}")
     if session.detection.skipped:
@@ -296,16 +343,24 @@ def format_status(session: Any, auto: bool = False) -> str:
             lines.append(f"  {backend}: {visible(reason)}")
     intensity = session.intensity()
     notes = intensity_notes(intensity.source, intensity.note)
-    lines.append(f"intensity: {intensity.g_per_kwh:g} gCO2e/kWh from {intensity.source}" + (f" ({'; '.join(notes)})" if notes else ""))
-    lines.append(f"PUE {cfg.pue:g} · {_scope_phrase(session)} · interval {cfg.interval:g} s · every cell: {'on' if auto else 'off'}")
+    lines.append(
+        f"intensity: {intensity.g_per_kwh:g} gCO2e/kWh from {intensity.source}"
+        + (f" ({'; '.join(notes)})" if notes else "")
+    )
+    lines.append(
+        f"PUE {cfg.pue:g} · {_scope_phrase(session)} · interval {cfg.interval:g} s · every cell: {'on' if auto else 'off'}"
+    )
     if session.baseline_w:
-        lines.append("idle baseline: " + ", ".join(f"{k} {v:.3g} W" for k, v in session.baseline_w.items()))
+        lines.append(
+            "idle baseline: " + ", ".join(f"{k} {v:.3g} W" for k, v in session.baseline_w.items())
+        )
     for error in session.sampler.errors:
         lines.append(f"problem: {error}")
     for source in session.detection.sources:
         if getattr(source, "glitches", 0):
-            lines.append(f"problem: {source.device}: {source.glitches} implausible counter step(s) dropped, replaced by the last power × time")
+            lines.append(
+                f"problem: {source.device}: {source.glitches} implausible counter step(s) dropped, replaced by the last power × time"
+            )
     for observer in getattr(session, "observers", ()):
         lines += observer.status_lines() if hasattr(observer, "status_lines") else []
     return "\n".join(lines)
-

@@ -4,4 +4,5 @@ functional unit (``sci``, with the embodied-emissions table in ``embodied``). ``
 is what ``jupyter-carbon report --model-card|--methods|--sci`` and ``%carbon export`` call;
 ``options`` parses the magic's words (light: imported when the magics load).
 """
+
 __all__: list[str] = []

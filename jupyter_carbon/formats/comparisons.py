@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AI_ENERGY_SCORE_SOURCE", "AI_ENERGY_SCORE_KWH_PER_1000", "AiEnergyScoreRange", "ai_energy_score_range"]
+__all__ = [
+    "AI_ENERGY_SCORE_SOURCE",
+    "AI_ENERGY_SCORE_KWH_PER_1000",
+    "AiEnergyScoreRange",
+    "ai_energy_score_range",
+]
 
 AI_ENERGY_SCORE_SOURCE = (
     "AI Energy Score leaderboard v0 (Luccioni, Gamazaychikov et al., 2025), text_classification "

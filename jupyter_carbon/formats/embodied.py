@@ -21,7 +21,14 @@ from pathlib import Path
 
 __all__ = ["EmbodiedRow", "embodied_rows", "lookup_embodied", "match_machine", "machine_embodied"]
 
-_VENDOR_WORDS = {"dell": "dell", "hp": "hp", "hpe": "hp", "hewlett": "hp", "lenovo": "lenovo", "apple": "apple"}
+_VENDOR_WORDS = {
+    "dell": "dell",
+    "hp": "hp",
+    "hpe": "hp",
+    "hewlett": "hp",
+    "lenovo": "lenovo",
+    "apple": "apple",
+}
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,9 @@ class EmbodiedRow:
 
 @lru_cache(maxsize=1)
 def embodied_rows() -> tuple[EmbodiedRow, ...]:
-    text = resources.files("jupyter_carbon").joinpath("data/embodied.csv").read_text(encoding="utf-8")
+    text = (
+        resources.files("jupyter_carbon").joinpath("data/embodied.csv").read_text(encoding="utf-8")
+    )
     rows = []
     for row in csv.DictReader(io.StringIO(text)):
         rows.append(
@@ -78,7 +87,11 @@ def lookup_embodied(key: str) -> EmbodiedRow:
     import difflib  # only for an unknown key's suggestions
 
     close = difflib.get_close_matches(norm, [r.key for r in embodied_rows()], n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; keys are in jupyter_carbon/data/embodied.csv"
+    hint = (
+        f"; did you mean {', '.join(close)}?"
+        if close
+        else "; keys are in jupyter_carbon/data/embodied.csv"
+    )
     raise ValueError(f"embodied={key!r} is not in the embodied-emissions table{hint}")
 
 
@@ -114,5 +127,7 @@ def machine_embodied(dmi_root: str = "/sys/class/dmi/id") -> tuple[EmbodiedRow |
     """(this machine's row or None, what the firmware calls the machine)."""
     root = Path(dmi_root)
     vendor, product = _read(root / "sys_vendor"), _read(root / "product_name")
-    name = " ".join(part for part in (vendor, product) if part) or "this machine (no DMI product name)"
+    name = (
+        " ".join(part for part in (vendor, product) if part) or "this machine (no DMI product name)"
+    )
     return (match_machine(vendor, product) if vendor and product else None), name

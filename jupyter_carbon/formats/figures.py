@@ -80,7 +80,9 @@ class Figures:
 
 def _select(records: Sequence[WindowRecord], labels: Sequence[str]) -> list[WindowRecord]:
     if not records:
-        raise PublishError("no records to publish: measure something first (%%carbon, %carbon on or track())")
+        raise PublishError(
+            "no records to publish: measure something first (%%carbon, %carbon on or track())"
+        )
     if not labels:
         return list(records)
     known = list(dict.fromkeys(r.label for r in records if r.label))
@@ -115,7 +117,9 @@ def hardware_used(records: Iterable[WindowRecord], cpu_model: str | None = None)
     return ", ".join(parts) or "not recorded"
 
 
-def figures_of(records: Sequence[WindowRecord], labels: Sequence[str] = (), *, cpu_model: str | None = None) -> Figures:
+def figures_of(
+    records: Sequence[WindowRecord], labels: Sequence[str] = (), *, cpu_model: str | None = None
+) -> Figures:
     """The figures of ``records`` whose label is in ``labels`` (all without labels); raises
     :class:`PublishError` for an unknown label or no records."""
     chosen = _select(records, labels)
@@ -134,16 +138,25 @@ def figures_of(records: Sequence[WindowRecord], labels: Sequence[str] = (), *, c
             methods.setdefault(d.component, {})[d.method] = None
             measured[d.component] = measured.get(d.component, True) and d.measured
     order = [c for c in COMPONENTS if c in energy] + [c for c in energy if c not in COMPONENTS]
-    components = tuple(ComponentFigures(c, energy[c][0], energy[c][1], energy[c][2], measured[c], tuple(methods[c])) for c in order)
+    components = tuple(
+        ComponentFigures(
+            c, energy[c][0], energy[c][1], energy[c][2], measured[c], tuple(methods[c])
+        )
+        for c in order
+    )
     counted = [r for r, f in zip(chosen, fractions) if f > 0]
-    items = sum(r.items or 0 for r in counted) if counted and all(r.items for r in counted) else None
+    items = (
+        sum(r.items or 0 for r in counted) if counted and all(r.items for r in counted) else None
+    )
     return Figures(
         records=tuple(chosen),
         labels=tuple(labels),
         totals=totals,
         components=components,
         hardware=hardware_used(chosen, cpu_model),
-        intensities=tuple(dict.fromkeys((r.intensity_g_per_kwh, r.intensity_source) for r in chosen)),
+        intensities=tuple(
+            dict.fromkeys((r.intensity_g_per_kwh, r.intensity_source) for r in chosen)
+        ),
         regions=tuple(dict.fromkeys(r.region for r in chosen if r.region)),
         pues=tuple(dict.fromkeys(r.pue for r in chosen)),
         scopes=tuple(dict.fromkeys(r.scope for r in chosen)),

@@ -83,9 +83,13 @@ def _intensity_phrase(figures: Figures, w: _Writer) -> str:
     parts = []
     for g_per_kwh, source in figures.intensities:
         if source == "world average":
-            parts.append(f"{g_per_kwh:g} gCO2e/kWh (world average, IEA 2019 {w.cite('IEA, Global Energy & CO2 Status Report 2019, https://www.iea.org/reports/global-energy-co2-status-report-2019/emissions (via CodeCarbon)')})")
+            parts.append(
+                f"{g_per_kwh:g} gCO2e/kWh (world average, IEA 2019 {w.cite('IEA, Global Energy & CO2 Status Report 2019, https://www.iea.org/reports/global-energy-co2-status-report-2019/emissions (via CodeCarbon)')})"
+            )
         elif source.startswith("table:"):
-            parts.append(f"{g_per_kwh:g} gCO2e/kWh ({source[len('table:'):]} {w.cite(_table_reference(source))})")
+            parts.append(
+                f"{g_per_kwh:g} gCO2e/kWh ({source[len('table:') :]} {w.cite(_table_reference(source))})"
+            )
         elif source == "user":
             parts.append(f"{g_per_kwh:g} gCO2e/kWh (set by the authors)")
         else:
@@ -127,12 +131,26 @@ def _items_table(figures: Figures, items: int, task: str, w: _Writer) -> str:
     largest = max(energy_j, reference_j, ai.high_kwh * J_PER_KWH if ai is not None else 0.0)
     factor, unit = _unit(largest, _ENERGY_UNITS)
     rows = [
-        ("This work: all components (" + figures.how + ")", _num(energy_j / factor), _num(gpu_j / factor) if gpu_j else "0 (no GPU measured)"),
-        (f"Power Hungry Processing, {task} mean, 8x A100, whole node {w.cite(REFERENCE_SOURCE)}", _num(reference_j / factor), "not available"),
+        (
+            "This work: all components (" + figures.how + ")",
+            _num(energy_j / factor),
+            _num(gpu_j / factor) if gpu_j else "0 (no GPU measured)",
+        ),
+        (
+            f"Power Hungry Processing, {task} mean, 8x A100, whole node {w.cite(REFERENCE_SOURCE)}",
+            _num(reference_j / factor),
+            "not available",
+        ),
     ]
     if ai is not None:
         span = f"{_num(ai.low_kwh * J_PER_KWH / factor)}–{_num(ai.high_kwh * J_PER_KWH / factor)}"
-        rows.append((f"AI Energy Score, {task}, {ai.models} models, 1x H100, GPU only {w.cite(AI_ENERGY_SCORE_SOURCE)}", "not available", span))
+        rows.append(
+            (
+                f"AI Energy Score, {task}, {ai.models} models, 1x H100, GPU only {w.cite(AI_ENERGY_SCORE_SOURCE)}",
+                "not available",
+                span,
+            )
+        )
     else:
         rows.append((f"AI Energy Score, {task}", "not available", "not available"))
     head = ("Per 1,000 items", f"Energy ({unit})", f"GPU energy only ({unit})")
@@ -142,14 +160,30 @@ def _items_table(figures: Figures, items: int, task: str, w: _Writer) -> str:
             "\\begin{tabular}{lrr}\n\\hline\n" + " & ".join(w.text(h) for h in head) + " \\\\\n\\hline\n" + body + "\n\\hline\n\\end{tabular}\n"
             + w.text(f"This work: {items:,} items. AI Energy Score counts GPU energy only; compare its column with ours.") + "\n"
         )  # fmt: skip
-    lines = [f"| {' | '.join(head)} |", "| --- | ---: | ---: |", *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
-    return "\n".join(lines) + f"\n\nThis work: {items:,} items. AI Energy Score counts GPU energy only; compare its column with ours.\n"
+    lines = [
+        f"| {' | '.join(head)} |",
+        "| --- | ---: | ---: |",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+    ]
+    return (
+        "\n".join(lines)
+        + f"\n\nThis work: {items:,} items. AI Energy Score counts GPU energy only; compare its column with ours.\n"
+    )
 
 
-def methods_text(figures: Figures, *, style: str = "markdown", items: int | None = None, task: str | None = None, embodied_note: str = "embodied emissions of the hardware are not included") -> str:
+def methods_text(
+    figures: Figures,
+    *,
+    style: str = "markdown",
+    items: int | None = None,
+    task: str | None = None,
+    embodied_note: str = "embodied emissions of the hardware are not included",
+) -> str:
     """The paragraph (and with ``items`` the per-1,000-items table), then the references."""
     if style not in METHODS_STYLES:
-        raise PublishError(f"unknown methods format {style!r}; choose one of: {', '.join(METHODS_STYLES)}")
+        raise PublishError(
+            f"unknown methods format {style!r}; choose one of: {', '.join(METHODS_STYLES)}"
+        )
     w = _Writer(style)
     t = figures.totals
     factor, unit = _unit(max(t.high_j, 1e-9), _ENERGY_UNITS)
@@ -172,11 +206,16 @@ def methods_text(figures: Figures, *, style: str = "markdown", items: int | None
     units = items if items is not None else figures.items
     if units is not None:
         try:
-            canonical = resolve_task(task or (figures.tasks[0] if figures.tasks else "text-classification"))
+            canonical = resolve_task(
+                task or (figures.tasks[0] if figures.tasks else "text-classification")
+            )
         except ValueError as exc:
             raise PublishError(str(exc)) from None
         out += [_items_table(figures, units, canonical, w), ""]
     heading = "\\paragraph{References}" if style == "latex" else "References:"
     out.append(heading)
-    out += [w.text(f"[{i}] {ref}") + ("\\\\" if style == "latex" else "") for i, ref in enumerate(w.refs, 1)]
+    out += [
+        w.text(f"[{i}] {ref}") + ("\\\\" if style == "latex" else "")
+        for i, ref in enumerate(w.refs, 1)
+    ]
     return "\n".join(out).rstrip("\\") + "\n"

@@ -59,11 +59,15 @@ def _plain_yaml(block: dict[str, Any]) -> str:
     """``co2_eq_emissions:`` and its fields; text as JSON strings (valid YAML double-quoted scalars)."""
     lines = ["co2_eq_emissions:"]
     for key, value in block.items():
-        lines.append(f"  {key}: {_yaml_float(value) if isinstance(value, float) else json.dumps(value)}")
+        lines.append(
+            f"  {key}: {_yaml_float(value) if isinstance(value, float) else json.dumps(value)}"
+        )
     return "\n".join(lines) + "\n"
 
 
-def model_card_yaml(figures: Figures, *, training_type: str | None = None, use_hub: bool = True) -> str:
+def model_card_yaml(
+    figures: Figures, *, training_type: str | None = None, use_hub: bool = True
+) -> str:
     """The YAML block for a README's front matter (between its ``---`` lines)."""
     block = co2_eq_emissions(figures, training_type=training_type)
     if use_hub:

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FORMATS", "PublishError", "PublishOptions", "parse_publish_args", "PUBLISH_USAGE", "DEFAULT_LIFETIME_YEARS"]
+__all__ = [
+    "FORMATS",
+    "PublishError",
+    "PublishOptions",
+    "parse_publish_args",
+    "PUBLISH_USAGE",
+    "DEFAULT_LIFETIME_YEARS",
+]
 
 #: What ``%carbon export`` and ``jupyter-carbon report`` can write besides CSV/JSON/HTML.
 FORMATS = ("model-card", "methods", "sci")
@@ -36,7 +43,9 @@ class PublishOptions:
     lifetime_years: float = DEFAULT_LIFETIME_YEARS
     cpu_model: str | None = None
     dmi_root: str = "/sys/class/dmi/id"
-    this_machine: bool = True  # the records were made on this machine (``embodied=auto`` may match it)
+    this_machine: bool = (
+        True  # the records were made on this machine (``embodied=auto`` may match it)
+    )
 
 
 _VALUED = {"--label": "labels", "-l": "labels", "--items": "items", "-n": "items", "--task": "task",
@@ -57,7 +66,9 @@ def parse_publish_args(args: list[str] | tuple[str, ...], **defaults: object) ->
     """``["methods", "latex", "--items", "1000"]`` → PublishOptions; raises PublishError."""
     if not args or args[0] not in FORMATS:
         got = args[0] if args else ""
-        raise PublishError(f"unknown format {got!r}; choose one of: {', '.join(FORMATS)} (or a path ending in .csv or .json)")
+        raise PublishError(
+            f"unknown format {got!r}; choose one of: {', '.join(FORMATS)} (or a path ending in .csv or .json)"
+        )
     kind, rest = args[0], list(args[1:])
     values: dict[str, object] = dict(defaults)
     labels: list[str] = []

@@ -20,14 +20,22 @@ __all__ = ["render", "render_session"]
 
 
 def _embodied_note(options: PublishOptions, figures: Figures) -> tuple[str, Sci | None]:
-    embodied, why = resolve_embodied(options.embodied, dmi_root=options.dmi_root, this_machine=options.this_machine)
+    embodied, why = resolve_embodied(
+        options.embodied, dmi_root=options.dmi_root, this_machine=options.this_machine
+    )
     units = options.items if options.items is not None else figures.items
     if units is None:
         return "embodied emissions of the hardware are not included", None
     sci = sci_of(figures, units, embodied, why, options.lifetime_years)
     if sci.embodied_g is None:
-        return "embodied emissions of the hardware are not included (M not included in the SCI below)", sci
-    return f"the SCI below includes embodied emissions (M, estimated from {embodied.citation if embodied else ''})", sci
+        return (
+            "embodied emissions of the hardware are not included (M not included in the SCI below)",
+            sci,
+        )
+    return (
+        f"the SCI below includes embodied emissions (M, estimated from {embodied.citation if embodied else ''})",
+        sci,
+    )
 
 
 def render(records: Sequence[WindowRecord], options: PublishOptions) -> str:
@@ -38,18 +46,30 @@ def render(records: Sequence[WindowRecord], options: PublishOptions) -> str:
     if options.kind == "model-card":
         return model_card_yaml(figures, training_type=options.training_type)
     if options.kind == "sci":
-        embodied, why = resolve_embodied(options.embodied, dmi_root=options.dmi_root, this_machine=options.this_machine)
+        embodied, why = resolve_embodied(
+            options.embodied, dmi_root=options.dmi_root, this_machine=options.this_machine
+        )
         return sci_of(figures, options.items, embodied, why, options.lifetime_years).line() + "\n"
     note, sci = _embodied_note(options, figures)
-    text = methods_text(figures, style=options.style, items=options.items, task=options.task, embodied_note=note)
+    text = methods_text(
+        figures, style=options.style, items=options.items, task=options.task, embodied_note=note
+    )
     if sci is None:
         return text
-    return text + "\n" + (latex_escape(sci.line()) if options.style == "latex" else sci.line()) + "\n"
+    return (
+        text + "\n" + (latex_escape(sci.line()) if options.style == "latex" else sci.line()) + "\n"
+    )
 
 
 def render_session(session: CarbonSession, args: Sequence[str]) -> str:
     """``%carbon export model-card|methods|sci …`` for ``session``: its records, its settings
     (``embodied``, ``lifetime_years``, ``dmi_root``) and this machine's CPU model name."""
     config = session.config
-    options = parse_publish_args(list(args), embodied=config.embodied, lifetime_years=config.lifetime_years, dmi_root=config.dmi_root, cpu_model=read_cpu_info().model_name)
+    options = parse_publish_args(
+        list(args),
+        embodied=config.embodied,
+        lifetime_years=config.lifetime_years,
+        dmi_root=config.dmi_root,
+        cpu_model=read_cpu_info().model_name,
+    )
     return render(session.records, options)

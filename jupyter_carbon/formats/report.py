@@ -24,7 +24,9 @@ def _records(sources: Sequence[str]) -> tuple[list, list[str], set[str]]:
     for text in sources:
         path = Path(text).expanduser()
         if not path.exists():
-            raise PublishError(f"{text} not found: give a session log, a folder of logs or a .json export")
+            raise PublishError(
+                f"{text} not found: give a session log, a folder of logs or a .json export"
+            )
         if path.suffix.lower() == ".json" and path.is_file():
             got, more = read_export(path)
             records += got

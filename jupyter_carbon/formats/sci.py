@@ -36,7 +36,9 @@ class Embodied:
     citation: str
 
 
-def resolve_embodied(setting: str | float | None, *, dmi_root: str = "/sys/class/dmi/id", this_machine: bool = True) -> tuple[Embodied | None, str]:
+def resolve_embodied(
+    setting: str | float | None, *, dmi_root: str = "/sys/class/dmi/id", this_machine: bool = True
+) -> tuple[Embodied | None, str]:
     """(the embodied figure to use or None, why none) for the ``embodied`` setting: ``auto``
     (this machine's row, matched by manufacturer and model), ``none``, a table key or kg CO2e.
     ``this_machine``: the records were made here (else ``auto`` matches nothing)."""
@@ -56,10 +58,16 @@ def resolve_embodied(setting: str | float | None, *, dmi_root: str = "/sys/class
             raise PublishError(str(exc)) from None
         return Embodied(row.label, row.embodied_kg, row.citation), ""
     if not this_machine:
-        return None, "the records come from another machine: give embodied=KEY (data/embodied.csv) or embodied=KG"
+        return (
+            None,
+            "the records come from another machine: give embodied=KEY (data/embodied.csv) or embodied=KG",
+        )
     matched, name = machine_embodied(dmi_root)
     if matched is None:
-        return None, f"no embodied figure fits {name}: give embodied=KEY (data/embodied.csv) or embodied=KG"
+        return (
+            None,
+            f"no embodied figure fits {name}: give embodied=KEY (data/embodied.csv) or embodied=KG",
+        )
     return Embodied(matched.label, matched.embodied_kg, matched.citation), ""
 
 
@@ -100,17 +108,29 @@ def _intensity(figures: Figures, operational_g: float, energy_kwh: float) -> flo
     return operational_g / energy_kwh / pue
 
 
-def sci_of(figures: Figures, items: int | None, embodied: Embodied | None, why_no_embodied: str = "", lifetime_years: float = DEFAULT_LIFETIME_YEARS) -> Sci:
+def sci_of(
+    figures: Figures,
+    items: int | None,
+    embodied: Embodied | None,
+    why_no_embodied: str = "",
+    lifetime_years: float = DEFAULT_LIFETIME_YEARS,
+) -> Sci:
     """SCI of ``figures`` per item; ``items`` default the windows' declared items."""
     units = items if items is not None else figures.items
     if units is None or isinstance(units, bool) or units <= 0:
-        raise PublishError("SCI needs the functional units R: give --items N (the items the windows processed)")
+        raise PublishError(
+            "SCI needs the functional units R: give --items N (the items the windows processed)"
+        )
     if not (math.isfinite(lifetime_years) and lifetime_years > 0):
         raise PublishError(f"lifetime_years={lifetime_years!r}: give a positive number of years")
     energy_kwh = figures.totals.energy_j / J_PER_KWH
     operational_g = figures.totals.co2e_g
     duration_s = figures.totals.duration_s
-    embodied_g = None if embodied is None else embodied.total_kg * 1000.0 * duration_s / (lifetime_years * S_PER_YEAR)
+    embodied_g = (
+        None
+        if embodied is None
+        else embodied.total_kg * 1000.0 * duration_s / (lifetime_years * S_PER_YEAR)
+    )
     return Sci(
         energy_kwh=energy_kwh,
         energy_how=figures.how,

@@ -5,6 +5,7 @@ are in :mod:`.providers`, imported only when a live source is configured (they i
 http and ssl). Everyday comparisons live in :mod:`jupyter_carbon.display.equivalents`, the
 per-inference references in :mod:`jupyter_carbon.reference`.
 """
+
 from __future__ import annotations
 
 from .emissions import check_g_per_kwh, check_pue, co2e_g
@@ -22,4 +23,3 @@ __all__ = [
     "co2e_g",
     "lookup_region",
 ]
-

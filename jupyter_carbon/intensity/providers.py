@@ -14,6 +14,7 @@ Providers (stdlib ``urllib`` only):
 
 API tokens are read from the environment at fetch time and never stored, logged or shown.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -79,7 +80,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def _get_json(name: str, url: str, headers: dict[str, str], timeout_s: float, hint_401: str = ""):
     """GET ``url`` and parse JSON within about ``timeout_s``; every failure is a ProviderError."""
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": _USER_AGENT, **headers})
+    request = urllib.request.Request(
+        url, headers={"Accept": "application/json", "User-Agent": _USER_AGENT, **headers}
+    )
     deadline = time.monotonic() + timeout_s
     try:
         # A fresh opener per call so proxy environment variables are read at fetch time.
@@ -94,7 +97,9 @@ def _get_json(name: str, url: str, headers: dict[str, str], timeout_s: float, hi
                     break
                 size += len(chunk)
                 if size > _MAX_REPLY_BYTES:
-                    raise ProviderError(f"{name} failed: reply larger than {_MAX_REPLY_BYTES} bytes")
+                    raise ProviderError(
+                        f"{name} failed: reply larger than {_MAX_REPLY_BYTES} bytes"
+                    )
                 chunks.append(chunk)
     except ProviderError:
         raise
@@ -113,7 +118,11 @@ def _get_json(name: str, url: str, headers: dict[str, str], timeout_s: float, hi
         reason = exc.reason
         if isinstance(reason, (socket.timeout, TimeoutError)):
             raise ProviderError(f"{name} failed: timed out after {timeout_s:g} s") from None
-        detail = reason.strerror if isinstance(reason, OSError) and reason.strerror else type(reason).__name__
+        detail = (
+            reason.strerror
+            if isinstance(reason, OSError) and reason.strerror
+            else type(reason).__name__
+        )
         raise ProviderError(f"{name} failed: cannot connect ({detail})") from None
     except (http.client.HTTPException, ConnectionError) as exc:
         raise ProviderError(f"{name} failed: invalid HTTP reply ({type(exc).__name__})") from None
@@ -135,7 +144,9 @@ def _short(value: object) -> str:
 
 def _g_per_kwh(name: str, value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ProviderError(f"{name} failed: malformed reply ({what} is {_short(value)}, expected a number)")
+        raise ProviderError(
+            f"{name} failed: malformed reply ({what} is {_short(value)}, expected a number)"
+        )
     number = float(value)
     if not math.isfinite(number) or not 0 <= number <= MAX_G_PER_KWH:
         raise ProviderError(f"{name} failed: implausible {what} {_short(value)} gCO2e/kWh")
@@ -163,15 +174,19 @@ class ElectricityMapsProvider(IntensityProvider):
         timeout_s: float = 3.0,
     ):
         if not isinstance(zone, str) or not zone.strip():
-            raise ValueError(f"zone must be an Electricity Maps zone such as 'FR' or 'US-CAL-CISO', got {zone!r}")
+            raise ValueError(
+                f"zone must be an Electricity Maps zone such as 'FR' or 'US-CAL-CISO', got {zone!r}"
+            )
         self.zone = zone.strip()
         self.token_env = token_env
         self.base_url = base_url.rstrip("/")
         self.timeout_s = float(timeout_s)
 
     def __repr__(self) -> str:
-        return (f"ElectricityMapsProvider(zone={self.zone!r}, token_env={self.token_env!r}, "
-                f"base_url={self.base_url!r}, timeout_s={self.timeout_s:g})")
+        return (
+            f"ElectricityMapsProvider(zone={self.zone!r}, token_env={self.token_env!r}, "
+            f"base_url={self.base_url!r}, timeout_s={self.timeout_s:g})"
+        )
 
     def _secrets(self) -> tuple[str, ...]:
         token = os.environ.get(self.token_env, "").strip()
@@ -189,10 +204,17 @@ class ElectricityMapsProvider(IntensityProvider):
     def _fetch(self) -> Intensity:
         token = os.environ.get(self.token_env, "").strip()
         if not token:
-            raise ProviderError(f"{self.name} failed: no API token — set the {self.token_env} environment variable")
+            raise ProviderError(
+                f"{self.name} failed: no API token — set the {self.token_env} environment variable"
+            )
         url = f"{self.base_url}/v3/carbon-intensity/latest?zone={urllib.parse.quote(self.zone)}"
-        data = _get_json(self.name, url, {"auth-token": token}, self.timeout_s,
-                         hint_401=f"check {self.token_env}")
+        data = _get_json(
+            self.name,
+            url,
+            {"auth-token": token},
+            self.timeout_s,
+            hint_401=f"check {self.token_env}",
+        )
         if not isinstance(data, dict):
             raise ProviderError(f"{self.name} failed: malformed reply (not a JSON object)")
         value = _g_per_kwh(self.name, data.get("carbonIntensity"), "carbonIntensity")
@@ -214,18 +236,29 @@ class UKCarbonIntensityProvider(IntensityProvider):
 
     name = "uk-carbon-intensity"
 
-    def __init__(self, base_url: str = "https://api.carbonintensity.org.uk", timeout_s: float = 3.0,
-                 region_id: int | None = None):
-        if region_id is not None and (isinstance(region_id, bool) or not isinstance(region_id, int)
-                                      or not 1 <= region_id <= 17):
-            raise ValueError(f"region_id must be an int from 1 to 17 (Carbon Intensity API regions) or None, got {region_id!r}")
+    def __init__(
+        self,
+        base_url: str = "https://api.carbonintensity.org.uk",
+        timeout_s: float = 3.0,
+        region_id: int | None = None,
+    ):
+        if region_id is not None and (
+            isinstance(region_id, bool)
+            or not isinstance(region_id, int)
+            or not 1 <= region_id <= 17
+        ):
+            raise ValueError(
+                f"region_id must be an int from 1 to 17 (Carbon Intensity API regions) or None, got {region_id!r}"
+            )
         self.base_url = base_url.rstrip("/")
         self.timeout_s = float(timeout_s)
         self.region_id = region_id
 
     def __repr__(self) -> str:
-        return (f"UKCarbonIntensityProvider(base_url={self.base_url!r}, timeout_s={self.timeout_s:g}, "
-                f"region_id={self.region_id!r})")
+        return (
+            f"UKCarbonIntensityProvider(base_url={self.base_url!r}, timeout_s={self.timeout_s:g}, "
+            f"region_id={self.region_id!r})"
+        )
 
     def fetch(self) -> Intensity:
         if self.region_id is None:
@@ -237,7 +270,9 @@ class UKCarbonIntensityProvider(IntensityProvider):
             kind = "actual" if intensity.get("actual") is not None else "forecast"
             value = _g_per_kwh(self.name, intensity.get(kind), kind)
             return Intensity(value, self.name, "GB", note=f"{kind} for {_span(entry)}")
-        data = _get_json(self.name, f"{self.base_url}/regional/regionid/{self.region_id}", {}, self.timeout_s)
+        data = _get_json(
+            self.name, f"{self.base_url}/regional/regionid/{self.region_id}", {}, self.timeout_s
+        )
         region = _first(self.name, data, "region")
         entry = _first(self.name, region, "regional data entry")
         intensity = entry.get("intensity")
@@ -246,7 +281,9 @@ class UKCarbonIntensityProvider(IntensityProvider):
         value = _g_per_kwh(self.name, intensity.get("forecast"), "forecast")
         shortname = region.get("shortname") if isinstance(region.get("shortname"), str) else None
         label = shortname[:60] if shortname else f"region {self.region_id}"
-        return Intensity(value, f"{self.name}:{self.region_id}", label, note=f"forecast for {_span(entry)}")
+        return Intensity(
+            value, f"{self.name}:{self.region_id}", label, note=f"forecast for {_span(entry)}"
+        )
 
 
 def _span(entry: dict) -> str:
@@ -264,10 +301,18 @@ class LiveIntensity:
     seconds unless :meth:`refresh` is called.
     """
 
-    def __init__(self, provider: IntensityProvider, fallback: Intensity, ttl_s: float = 900.0,
-                 retry_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        provider: IntensityProvider,
+        fallback: Intensity,
+        ttl_s: float = 900.0,
+        retry_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if not isinstance(fallback, Intensity):
-            raise TypeError(f"fallback must be an Intensity (e.g. Intensity.from_region(lookup_region('FR'))), got {type(fallback).__name__}")
+            raise TypeError(
+                f"fallback must be an Intensity (e.g. Intensity.from_region(lookup_region('FR'))), got {type(fallback).__name__}"
+            )
         self.provider = provider
         self.fallback = fallback
         self.ttl_s = float(ttl_s)
@@ -341,7 +386,9 @@ class LiveIntensity:
         self._busy = True
         self._wake = True
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="jupyter_carbon-intensity-refresh", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name="jupyter_carbon-intensity-refresh", daemon=True
+            )
             self._thread.start()
         self._cond.notify_all()
         return True
@@ -370,7 +417,9 @@ class LiveIntensity:
         try:
             value = self.provider.fetch()
             if not isinstance(value, Intensity):
-                raise ProviderError(f"{name} failed: provider returned {type(value).__name__}, not Intensity")
+                raise ProviderError(
+                    f"{name} failed: provider returned {type(value).__name__}, not Intensity"
+                )
             return value, None
         except ProviderError as exc:
             error = str(exc)

@@ -3,6 +3,7 @@
 The table (``jupyter_carbon/data/intensity.csv``, rebuilt by
 ``tools/build_intensity_table.py``) is read on the first lookup, never at import.
 """
+
 from __future__ import annotations
 
 import csv
@@ -130,7 +131,9 @@ def all_regions() -> tuple[Region, ...]:
 def _suggest(norm: str, table: _Table) -> tuple[str, ...]:
     import difflib  # only for an unknown region's suggestions
 
-    matches = difflib.get_close_matches(norm, list(table.by_name), n=_MAX_SUGGESTIONS * 3, cutoff=0.6)
+    matches = difflib.get_close_matches(
+        norm, list(table.by_name), n=_MAX_SUGGESTIONS * 3, cutoff=0.6
+    )
     seen: set[str] = set()
     shown: list[str] = []
     for match in matches:

@@ -100,7 +100,16 @@ class AmdSource:
     component = "gpu"
     measured = True
 
-    def __init__(self, smi: ModuleType, handle: object, index: int, model: str, method: str, now_s: float, max_power_w: float) -> None:
+    def __init__(
+        self,
+        smi: ModuleType,
+        handle: object,
+        index: int,
+        model: str,
+        method: str,
+        now_s: float,
+        max_power_w: float,
+    ) -> None:
         self._smi = smi
         self._handle = handle
         #: the GPU's index as amdsmi lists it and its model name (with "(both dies)" for a whole MI250)
@@ -154,9 +163,15 @@ def _import_amdsmi() -> ModuleType:
         with contextlib.redirect_stdout(None):  # amdsmi prints when libamd_smi.so is missing
             import amdsmi
     except ImportError:
-        raise AmdUnavailable("amdsmi is not installed (pip install 'jupyter-carbon[amd]', or use the one ROCm ships in /opt/rocm/share/amd_smi)") from None
-    except Exception as exc:  # OSError (no libamd_smi.so), KeyError/AttributeError (binding ≠ ROCm version)
-        raise AmdUnavailable(f"amdsmi failed to import ({type(exc).__name__}: {exc}); install the amdsmi matching your ROCm version") from None
+        raise AmdUnavailable(
+            "amdsmi is not installed (pip install 'jupyter-carbon[amd]', or use the one ROCm ships in /opt/rocm/share/amd_smi)"
+        ) from None
+    except (
+        Exception
+    ) as exc:  # OSError (no libamd_smi.so), KeyError/AttributeError (binding ≠ ROCm version)
+        raise AmdUnavailable(
+            f"amdsmi failed to import ({type(exc).__name__}: {exc}); install the amdsmi matching your ROCm version"
+        ) from None
     return amdsmi
 
 
@@ -210,7 +225,10 @@ def discover(context: DiscoveryContext) -> Found:
         raise AmdUnavailable(f"amdsmi could not initialise: {exc}") from None
     try:
         handles = _hip_order(smi, list(smi.amdsmi_get_processor_handles()))
-        uuids = [str(_call(getattr(smi, "amdsmi_get_gpu_device_uuid", lambda h: ""), h) or "") for h in handles]
+        uuids = [
+            str(_call(getattr(smi, "amdsmi_get_gpu_device_uuid", lambda h: ""), h) or "")
+            for h in handles
+        ]
         visible = amd_visible_indices(context.environ, uuids)
         found = _checked_sources(smi, handles, visible, context.now_s)
     except Exception as exc:
@@ -220,7 +238,11 @@ def discover(context: DiscoveryContext) -> Found:
         _shut_down(smi)
         if found.skipped:
             raise AmdUnavailable("; ".join(f"{d}: {why}" for d, why in found.skipped.items()))
-        raise AmdUnavailable("HIP_VISIBLE_DEVICES/ROCR_VISIBLE_DEVICES hide every GPU" if handles else "amdsmi reports no GPU")
+        raise AmdUnavailable(
+            "HIP_VISIBLE_DEVICES/ROCR_VISIBLE_DEVICES hide every GPU"
+            if handles
+            else "amdsmi reports no GPU"
+        )
     found.close = lambda: _shut_down(smi)
     return found
 
@@ -241,7 +263,10 @@ def _checked_sources(
     def read(i: int) -> tuple[float | None, float | None]:
         count = _call(smi.amdsmi_get_energy_count, handles[i])
         info = _call(smi.amdsmi_get_power_info, handles[i])
-        return (energy_uj_from_count(count) if isinstance(count, dict) else None, power_w_from_info(info) if isinstance(info, dict) else None)
+        return (
+            energy_uj_from_count(count) if isinstance(count, dict) else None,
+            power_w_from_info(info) if isinstance(info, dict) else None,
+        )
 
     t0 = _clock()
     first = {i: read(i) for i in visible}
@@ -260,12 +285,16 @@ def _checked_sources(
         ceilings[i] = ceiling_w
         power_w = (p0 + p1) / 2 if p0 is not None and p1 is not None else None
         if power_w is not None and power_w > ceiling_w:
-            skipped[devices[i] + " power"] = f"power sensor reads {power_w:.4g} W, above the plausible {ceiling_w:.4g} W: not used"
+            skipped[devices[i] + " power"] = (
+                f"power sensor reads {power_w:.4g} W, above the plausible {ceiling_w:.4g} W: not used"
+            )
             power_w = None
         counter_w = (e1 - e0) / 1e6 / dt if e0 is not None and e1 is not None else None
         if counter_w is not None and counter_w <= 0 and power_w is None:
             if "MI250" in names[i]:
-                skipped[devices[i]] = "second die of a dual-die MI250/MI250X: its energy is reported by the other die of the same card (make both visible to count the card)"
+                skipped[devices[i]] = (
+                    "second die of a dual-die MI250/MI250X: its energy is reported by the other die of the same card (make both visible to count the card)"
+                )
             else:
                 skipped[devices[i]] = "reports neither power nor a moving energy counter"
             continue
@@ -280,7 +309,9 @@ def _checked_sources(
             if why is None:
                 chosen[i] = "amd-energy"
                 continue
-            skipped[devices[i] + " energy counter"] = why + ("; integrating power instead" if power_w is not None else "")
+            skipped[devices[i] + " energy counter"] = why + (
+                "; integrating power instead" if power_w is not None else ""
+            )
         if power_w is not None:
             chosen[i] = "amd-power"
         elif devices[i] not in skipped and devices[i] + " energy counter" not in skipped:

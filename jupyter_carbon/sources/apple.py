@@ -82,7 +82,14 @@ class AppleSource:
     method = "apple-energy-model"
     resolution_s = RESOLUTION_S
 
-    def __init__(self, shared: _SharedSample, component: str, device: str, fields: tuple[str, ...], now_s: float) -> None:
+    def __init__(
+        self,
+        shared: _SharedSample,
+        component: str,
+        device: str,
+        fields: tuple[str, ...],
+        now_s: float,
+    ) -> None:
         self.component = component
         self.device = device
         #: a part of the SoC, not a numbered GPU: no index; its name is the device
@@ -117,7 +124,9 @@ class AppleSource:
 
 def _is_apple_silicon() -> bool:
     # an already-imported (or stub) zeus_apple_silicon decides, as pynvml does for NVML
-    return "zeus_apple_silicon" in sys.modules or (sys.platform == "darwin" and os.uname().machine == "arm64")
+    return "zeus_apple_silicon" in sys.modules or (
+        sys.platform == "darwin" and os.uname().machine == "arm64"
+    )
 
 
 def discover(context: DiscoveryContext) -> Found:
@@ -131,15 +140,21 @@ def discover(context: DiscoveryContext) -> Found:
     try:
         import zeus_apple_silicon  # only on Apple Silicon
     except ImportError:
-        raise AppleUnavailable("zeus-apple-silicon is not installed (pip install 'jupyter-carbon[apple]')") from None
+        raise AppleUnavailable(
+            "zeus-apple-silicon is not installed (pip install 'jupyter-carbon[apple]')"
+        ) from None
     try:
         monitor = zeus_apple_silicon.AppleEnergyMonitor()
         metrics = monitor.get_cumulative_energy()
     except Exception as exc:
         raise AppleUnavailable(f"IOReport energy counters unavailable: {exc}") from None
-    parts = [(c, d, f) for c, d, f in PARTS if c in components and _field_mj(metrics, f[0]) is not None]
+    parts = [
+        (c, d, f) for c, d, f in PARTS if c in components and _field_mj(metrics, f[0]) is not None
+    ]
     if not parts:
-        raise AppleUnavailable("the SoC reports no energy channel (IOReport 'Energy Model' group empty)")
+        raise AppleUnavailable(
+            "the SoC reports no energy channel (IOReport 'Energy Model' group empty)"
+        )
     shared = _SharedSample(monitor)
     sources: list[EnergySource] = [
         AppleSource(shared, c, device, fields, context.now_s) for c, device, fields in parts

@@ -34,7 +34,14 @@ from pathlib import Path
 
 from .pread import read_small
 
-__all__ = ["Cgroup", "find_cgroup", "CgroupUnavailable", "slurm_cpus", "parse_cpu_list", "parse_cpu_usage_s"]
+__all__ = [
+    "Cgroup",
+    "find_cgroup",
+    "CgroupUnavailable",
+    "slurm_cpus",
+    "parse_cpu_list",
+    "parse_cpu_usage_s",
+]
 
 #: v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX rounded to pages).
 _V1_UNLIMITED = 2**60
@@ -128,7 +135,9 @@ class Cgroup:
 
     def describe(self) -> str:
         """``cgroup v2 /kubepods/pod1/c1: CPU quota 2, memory limit 4 GiB``"""
-        return f"{self.where}: {', '.join(self.limits) if self.limits else 'no CPU or memory limit'}"
+        return (
+            f"{self.where}: {', '.join(self.limits) if self.limits else 'no CPU or memory limit'}"
+        )
 
     # --- counters ----------------------------------------------------------------------------
 
@@ -145,7 +154,11 @@ class Cgroup:
         """Working set of the cgroup: memory in use minus inactive page cache."""
         if self.memory_dir is None:
             raise CgroupUnavailable("no memory controller for this cgroup")
-        name, inactive_key = ("memory.current", "inactive_file") if self.version == 2 else ("memory.usage_in_bytes", "total_inactive_file")
+        name, inactive_key = (
+            ("memory.current", "inactive_file")
+            if self.version == 2
+            else ("memory.usage_in_bytes", "total_inactive_file")
+        )
         text = _read(self.memory_dir / name)
         if text is None:
             raise OSError(f"cannot read {self.memory_dir / name}")
@@ -236,7 +249,13 @@ def _tightest(values: list) -> float | None:
     return min(known) if known else None
 
 
-def find_cgroup(root: str | os.PathLike[str] = "/sys/fs/cgroup", proc_cgroup: str = "/proc/self/cgroup", environ: Mapping[str, str] | None = None, host_cpus: int | None = None, host_memory_bytes: int | None = None) -> Cgroup:
+def find_cgroup(
+    root: str | os.PathLike[str] = "/sys/fs/cgroup",
+    proc_cgroup: str = "/proc/self/cgroup",
+    environ: Mapping[str, str] | None = None,
+    host_cpus: int | None = None,
+    host_memory_bytes: int | None = None,
+) -> Cgroup:
     """The cgroup of this process under ``root``, or raise :class:`CgroupUnavailable` saying why."""
     root = Path(root)
     environ = os.environ if environ is None else environ
@@ -260,9 +279,16 @@ def find_cgroup(root: str | os.PathLike[str] = "/sys/fs/cgroup", proc_cgroup: st
         cpusets.append(parse_cpu_list(cpuset_text) if cpuset_text else None)
     elif v1_paths:
         version = 1
-        path = v1_paths.get("cpuacct") or v1_paths.get("cpu") or v1_paths.get("memory") or next(iter(v1_paths.values()))
+        path = (
+            v1_paths.get("cpuacct")
+            or v1_paths.get("cpu")
+            or v1_paths.get("memory")
+            or next(iter(v1_paths.values()))
+        )
         cpu_usage_file = memory_dir = None
-        mounts = {c: _v1_mount(root, c) for c in ("cpu", "cpuacct", "cpuset", "memory") if c in v1_paths}
+        mounts = {
+            c: _v1_mount(root, c) for c in ("cpu", "cpuacct", "cpuset", "memory") if c in v1_paths
+        }
         if not any(mounts.values()):
             raise CgroupUnavailable(f"no cgroup controller of this process mounted under {root}")
         for controller, mount in mounts.items():
@@ -279,11 +305,17 @@ def find_cgroup(root: str | os.PathLike[str] = "/sys/fs/cgroup", proc_cgroup: st
                 cpusets.append(parse_cpu_list(text) if text else None)
             elif controller == "memory":
                 memory_dir = directory if (directory / "memory.usage_in_bytes").is_file() else None
-                memory_limits.extend(_bytes_limit(_read(d / "memory.limit_in_bytes")) for d in chain)
+                memory_limits.extend(
+                    _bytes_limit(_read(d / "memory.limit_in_bytes")) for d in chain
+                )
     else:
         raise CgroupUnavailable(f"no cgroup of this process found under {root}")
 
-    quota, tightest_cpuset, tightest_memory = _tightest(quotas), _tightest(cpusets), _tightest(memory_limits)
+    quota, tightest_cpuset, tightest_memory = (
+        _tightest(quotas),
+        _tightest(cpusets),
+        _tightest(memory_limits),
+    )
     cpuset = None if tightest_cpuset is None else int(tightest_cpuset)
     memory_limit = None if tightest_memory is None else int(tightest_memory)
     if cpuset is not None and cpuset >= host_cpus:

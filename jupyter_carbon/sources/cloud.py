@@ -42,7 +42,14 @@ class CloudProvider:
     def curve(self) -> CpuCurve:
         """CCF's line per vCPU as fractions of ``max_w_per_vcpu``; the band is ±50 % (CCF gives averages)."""
         idle = self.min_w_per_vcpu / self.max_w_per_vcpu
-        return CpuCurve(idle=idle, full=1.0, low_idle=idle * 0.5, low_full=0.5, high_idle=idle * 1.5, high_full=1.5)
+        return CpuCurve(
+            idle=idle,
+            full=1.0,
+            low_idle=idle * 0.5,
+            low_full=0.5,
+            high_idle=idle * 1.5,
+            high_full=1.5,
+        )
 
     def note(self, vcpus: int) -> str:
         return (
@@ -53,9 +60,17 @@ class CloudProvider:
 
 @functools.lru_cache(maxsize=1)
 def _providers() -> dict[str, CloudProvider]:
-    with resources.files("jupyter_carbon").joinpath("data/cloud_cpu.csv").open(encoding="utf-8") as f:
+    with (
+        resources.files("jupyter_carbon").joinpath("data/cloud_cpu.csv").open(encoding="utf-8") as f
+    ):
         return {
-            row["provider"]: CloudProvider(row["provider"], row["name"], float(row["min_w_per_vcpu"]), float(row["max_w_per_vcpu"]), float(row["pue"]))
+            row["provider"]: CloudProvider(
+                row["provider"],
+                row["name"],
+                float(row["min_w_per_vcpu"]),
+                float(row["max_w_per_vcpu"]),
+                float(row["pue"]),
+            )
             for row in csv.DictReader(f)
         }
 
@@ -63,7 +78,9 @@ def _providers() -> dict[str, CloudProvider]:
 def _dmi(root: Path, name: str) -> str:
     path = root / name
     try:
-        return read_small(path).decode("ascii", "replace").strip()  # a FIFO or a folder: OSError, never a block
+        return (
+            read_small(path).decode("ascii", "replace").strip()
+        )  # a FIFO or a folder: OSError, never a block
     except OSError:
         return ""  # product_serial and a few others are root-only
 

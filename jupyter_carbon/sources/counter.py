@@ -24,9 +24,19 @@ __all__ = ["CounterTotal", "MicrojouleFileSource"]
 class CounterTotal:
     """Cumulative µJ since the first reading, from successive raw readings (µJ)."""
 
-    __slots__ = ("wrap_uj", "max_power_w", "total_uj", "glitches", "_last_uj", "_last_s", "_power_w")
+    __slots__ = (
+        "wrap_uj",
+        "max_power_w",
+        "total_uj",
+        "glitches",
+        "_last_uj",
+        "_last_s",
+        "_power_w",
+    )
 
-    def __init__(self, raw_uj: float, now_s: float, *, max_power_w: float, wrap_uj: float | None = None) -> None:
+    def __init__(
+        self, raw_uj: float, now_s: float, *, max_power_w: float, wrap_uj: float | None = None
+    ) -> None:
         self.wrap_uj = wrap_uj
         self.max_power_w = max_power_w
         self.total_uj = 0.0
@@ -41,7 +51,11 @@ class CounterTotal:
         if delta_uj < 0:
             # a wrap only while the last value fits the register; past it (a 64-bit count that
             # went beyond 32 bits) going back is a reset, counted from 0
-            wrapped = raw_uj + self.wrap_uj - self._last_uj if self.wrap_uj and self._last_uj < self.wrap_uj else -1.0
+            wrapped = (
+                raw_uj + self.wrap_uj - self._last_uj
+                if self.wrap_uj and self._last_uj < self.wrap_uj
+                else -1.0
+            )
             delta_uj = wrapped if wrapped >= 0 else raw_uj
         dt_s = now_s - self._last_s
         # a counter may tick between two reads taken at the same clock time: allow 1 ms of slack
@@ -66,7 +80,9 @@ class MicrojouleFileSource:
     device = ""
     method = ""
 
-    def _open_counter(self, path: Path, now_s: float, *, max_power_w: float, wrap_uj: float | None) -> None:
+    def _open_counter(
+        self, path: Path, now_s: float, *, max_power_w: float, wrap_uj: float | None
+    ) -> None:
         """Open ``path`` once and take its first reading; unreadable (e.g. root-only): raises here, at detection."""
         self._path = path
         self._file = PreadFile(path)

@@ -77,7 +77,9 @@ class CpuCurve:
 
 
 #: The TDP-based line fitted to measured RAPL load profiles (docs/cpu-model-validation.md).
-TDP_CURVE = CpuCurve(idle=0.05, full=0.75, low_idle=0.0, low_full=0.40, high_idle=0.35, high_full=1.10)
+TDP_CURVE = CpuCurve(
+    idle=0.05, full=0.75, low_idle=0.0, low_full=0.40, high_idle=0.35, high_full=1.10
+)
 
 
 def cpu_power_w(utilisation: float, tdp_w: float, curve: CpuCurve = TDP_CURVE) -> float:
@@ -85,7 +87,9 @@ def cpu_power_w(utilisation: float, tdp_w: float, curve: CpuCurve = TDP_CURVE) -
     return tdp_w * curve.fractions(utilisation)[0]
 
 
-def cpu_power_band_w(utilisation: float, tdp_w: float, curve: CpuCurve = TDP_CURVE) -> tuple[float, float]:
+def cpu_power_band_w(
+    utilisation: float, tdp_w: float, curve: CpuCurve = TDP_CURVE
+) -> tuple[float, float]:
     """(low, high) bounds in W around :func:`cpu_power_w`."""
     _, low, high = curve.fractions(utilisation)
     return tdp_w * low, tdp_w * high
@@ -103,7 +107,9 @@ def _tokens(name: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=1)
 def _tdp_lines() -> tuple[tuple[str, str], ...]:
     """(lower-cased line, line) pairs of the TDP table, read once."""
-    with resources.files("jupyter_carbon").joinpath("data/cpu_power.csv").open(encoding="utf-8") as f:
+    with (
+        resources.files("jupyter_carbon").joinpath("data/cpu_power.csv").open(encoding="utf-8") as f
+    ):
         return tuple((line.lower(), line) for line in f.read().splitlines()[1:])
 
 
@@ -172,7 +178,10 @@ def tdp_for(info: CpuInfo) -> tuple[float, str]:
         tdp_w, entry = found
         return tdp_w * info.sockets, f"TDP {tdp_w:g} W × {info.sockets} socket(s) for {entry}"
     why = "virtual machine" if info.virtual else f"{info.model_name!r} not in the TDP table"
-    return DEFAULT_TDP_PER_THREAD_W * info.threads, f"{why}: {DEFAULT_TDP_PER_THREAD_W:g} W × {info.threads} threads"
+    return (
+        DEFAULT_TDP_PER_THREAD_W * info.threads,
+        f"{why}: {DEFAULT_TDP_PER_THREAD_W:g} W × {info.threads} threads",
+    )
 
 
 # --- the source -------------------------------------------------------------------------------
@@ -185,7 +194,9 @@ def psutil_cpu_s() -> tuple[float, float]:
     t = psutil.cpu_times()
     idle = t.idle + getattr(t, "iowait", 0.0)
     # On Linux guest time is already inside user; steal is time the hypervisor took: neither ours.
-    total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0) - getattr(t, "steal", 0.0)
+    total = (
+        sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0) - getattr(t, "steal", 0.0)
+    )
     return total - idle, total
 
 
@@ -214,7 +225,9 @@ class ProcUptimeCpu:
 
     def __call__(self) -> tuple[float, float]:
         now = time.monotonic()
-        if now - self._read_s < self.REUSE_S:  # back-to-back cells: one cell's end is the next one's start
+        if (
+            now - self._read_s < self.REUSE_S
+        ):  # back-to-back cells: one cell's end is the next one's start
             return self._value
         uptime, idle = self._file.read(64).split()[:2]
         total = float(uptime) * self._cpus
@@ -245,13 +258,22 @@ class CpuModelSource(IntegratingSource):
     method = "cpu-model"
     measured = False
 
-    def __init__(self, tdp_w: float, now_s: float, device: str = "cpu", cpu_s: Callable[..., tuple[float, float]] | None = None, curve: CpuCurve = TDP_CURVE) -> None:
+    def __init__(
+        self,
+        tdp_w: float,
+        now_s: float,
+        device: str = "cpu",
+        cpu_s: Callable[..., tuple[float, float]] | None = None,
+        curve: CpuCurve = TDP_CURVE,
+    ) -> None:
         super().__init__(now_s)
         self.tdp_w = tdp_w
         self.curve = curve
         self.device = device
         self._cpu_s: Callable[..., tuple[float, float]] = cpu_s or machine_cpu_s()
-        self._takes_time = getattr(self._cpu_s, "takes_time", False)  # a cgroup's: total from the read's time
+        self._takes_time = getattr(
+            self._cpu_s, "takes_time", False
+        )  # a cgroup's: total from the read's time
         self._busy_s, self._total_s = self._read_cpu_s(now_s)
         self.utilisation = 0.0
         self._band_w: tuple[float, float, float] | None = None

@@ -119,7 +119,9 @@ def detect(
     """
     now_s = time.monotonic() if now_s is None else now_s
     power = dict(power or {})
-    found = Detection(sources=[ConstantPowerSource(c, power_w, now_s) for c, power_w in power.items()])
+    found = Detection(
+        sources=[ConstantPowerSource(c, power_w, now_s) for c, power_w in power.items()]
+    )
     context = DiscoveryContext(
         now_s=now_s,
         environ=os.environ if environ is None else environ,
@@ -161,8 +163,16 @@ def _add_cpu_model(found: Detection, now_s: float, dmi_root: str) -> None:
         info = read_cpu_info()
         found.cloud = cloud = detect_cloud(dmi_root)
         if cloud is not None:  # the provider's per-vCPU watts, not the host's TDP
-            tdp_w, note, curve = cloud.max_w_per_vcpu * info.threads, cloud.note(info.threads), cloud.curve
-            found.sources.append(CpuModelSource(tdp_w, now_s, device=f"{info.model_name} ({cloud.name} vCPUs)", curve=curve))
+            tdp_w, note, curve = (
+                cloud.max_w_per_vcpu * info.threads,
+                cloud.note(info.threads),
+                cloud.curve,
+            )
+            found.sources.append(
+                CpuModelSource(
+                    tdp_w, now_s, device=f"{info.model_name} ({cloud.name} vCPUs)", curve=curve
+                )
+            )
         else:
             tdp_w, note = tdp_for(info)
             found.sources.append(CpuModelSource(tdp_w, now_s, device=info.model_name))

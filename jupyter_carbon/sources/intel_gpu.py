@@ -91,21 +91,33 @@ def discover(context: DiscoveryContext) -> Found:
         driver = _text(hwmon / "name")
         if driver not in DRIVERS:
             continue
-        pci = os.path.basename(os.path.realpath(hwmon / "device")) if (hwmon / "device").exists() else entry
+        pci = (
+            os.path.basename(os.path.realpath(hwmon / "device"))
+            if (hwmon / "device").exists()
+            else entry
+        )
         model = f"Intel {driver} {pci}"
         if pci == _INTEGRATED_PCI:
-            skipped[f"{driver} {pci}"] = "integrated GPU: its energy is part of the CPU package (RAPL)"
+            skipped[f"{driver} {pci}"] = (
+                "integrated GPU: its energy is part of the CPU package (RAPL)"
+            )
             continue
         path = hwmon
         try:
             found = _energy_file(hwmon)
             if found is None:
-                skipped[f"{driver} {pci}"] = f"{driver} exposes no energy counter for this GPU (needs Linux ≥ 5.14 for i915, ≥ 6.5 for xe)"
+                skipped[f"{driver} {pci}"] = (
+                    f"{driver} exposes no energy counter for this GPU (needs Linux ≥ 5.14 for i915, ≥ 6.5 for xe)"
+                )
                 continue
             path, label = found
-            sources.append(IntelGpuSource(path, len(sources), model + (f" ({label})" if label else ""), now_s))
+            sources.append(
+                IntelGpuSource(path, len(sources), model + (f" ({label})" if label else ""), now_s)
+            )
         except PermissionError:
-            skipped[f"{driver} {pci}"] = f"{path} is readable by root only; to measure this GPU run: sudo chmod a+r {path}"
+            skipped[f"{driver} {pci}"] = (
+                f"{path} is readable by root only; to measure this GPU run: sudo chmod a+r {path}"
+            )
         except (OSError, ValueError) as exc:
             skipped[f"{driver} {pci}"] = f"energy counter unreadable ({exc})"
     if not sources:

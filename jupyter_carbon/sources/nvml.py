@@ -52,7 +52,9 @@ class NvmlSource:
     component = "gpu"
     measured = True
 
-    def __init__(self, nvml: ModuleType, handle: object, index: int, name: str, now_s: float) -> None:
+    def __init__(
+        self, nvml: ModuleType, handle: object, index: int, name: str, now_s: float
+    ) -> None:
         self._nvml = nvml
         self._handle = handle
         #: the GPU's index as the driver counts it (``CUDA_VISIBLE_DEVICES`` aside) and its model name
@@ -72,12 +74,18 @@ class NvmlSource:
 
     def read(self, now_s: float) -> Reading:
         if self._start_mj is None:
-            energy_j = self._power.add(now_s, self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0)
-        elif now_s - self._counter_s < self.resolution_s:  # the counter has changed at most once since
+            energy_j = self._power.add(
+                now_s, self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
+            )
+        elif (
+            now_s - self._counter_s < self.resolution_s
+        ):  # the counter has changed at most once since
             power_w = self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
             energy_j = max(self._counter_j + power_w * (now_s - self._counter_s), self._last_j)
         else:
-            counter_j = (self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle) - self._start_mj) / 1000.0
+            counter_j = (
+                self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle) - self._start_mj
+            ) / 1000.0
             self._counter_s, self._counter_j = now_s, counter_j
             energy_j = max(counter_j, self._last_j)
         self._last_j = energy_j
@@ -93,7 +101,9 @@ class NvmlSource:
 def _driver_library_present() -> bool:
     """Cheap probe before importing pynvml (itself slow to import): can the driver library load?"""
     if sys.platform.startswith("win") or "pynvml" in sys.modules:
-        return True  # Windows searches several folders; an already-imported (or stub) pynvml decides
+        return (
+            True  # Windows searches several folders; an already-imported (or stub) pynvml decides
+        )
     try:
         ctypes.CDLL("libnvidia-ml.so.1")
     except OSError:
@@ -115,7 +125,9 @@ def discover(context: DiscoveryContext) -> Found:
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError as exc:
-        raise NvmlUnavailable(f"no NVIDIA driver usable: {_text(exc) or type(exc).__name__}") from None
+        raise NvmlUnavailable(
+            f"no NVIDIA driver usable: {_text(exc) or type(exc).__name__}"
+        ) from None
     except Exception as exc:  # ctypes/OS errors from a broken install
         raise NvmlUnavailable(f"NVML failed to initialise: {exc}") from None
     try:

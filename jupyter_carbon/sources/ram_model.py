@@ -48,7 +48,12 @@ class RamModelSource(IntegratingSource):
     measured = False
     device = "ram"
 
-    def __init__(self, now_s: float, used_gb: Callable[[], float] = machine_ram_used_gb, refresh_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        now_s: float,
+        used_gb: Callable[[], float] = machine_ram_used_gb,
+        refresh_s: float = 1.0,
+    ) -> None:
         super().__init__(now_s)
         self._used_gb_fn = used_gb
         self.refresh_s = refresh_s

@@ -64,10 +64,14 @@ class RaplSource(MicrojouleFileSource):
 
     method = "rapl"
 
-    def __init__(self, zone: Path, component: str, device: str, max_range_uj: int, now_s: float) -> None:
+    def __init__(
+        self, zone: Path, component: str, device: str, max_range_uj: int, now_s: float
+    ) -> None:
         self.component = component
         self.device = device
-        self._open_counter(zone / "energy_uj", now_s, max_power_w=MAX_ZONE_POWER_W, wrap_uj=max_range_uj)
+        self._open_counter(
+            zone / "energy_uj", now_s, max_power_w=MAX_ZONE_POWER_W, wrap_uj=max_range_uj
+        )
 
 
 def _zone_source(zone: Path, name: str, socket: int, now_s: float) -> RaplSource | None:
@@ -105,7 +109,9 @@ def _zone_sources(root: Path, now_s: float) -> list[RaplSource]:
     try:
         entries = sorted(os.listdir(root))
     except FileNotFoundError:
-        raise RaplUnavailable(f"no powercap tree at {root} (not Linux, a VM, or the intel_rapl driver is not loaded)") from None
+        raise RaplUnavailable(
+            f"no powercap tree at {root} (not Linux, a VM, or the intel_rapl driver is not loaded)"
+        ) from None
     except OSError as exc:
         raise RaplUnavailable(f"cannot list {root}: {exc.strerror}") from None
     sources: list[RaplSource] = []

@@ -76,11 +76,15 @@ class ProcessShare:
         for i, proc in enumerate(self._tree(now_s)):
             try:
                 t = proc.cpu_times()
-                cpu_s += t.user + t.system + (t.children_user + t.children_system if i == 0 else 0.0)
+                cpu_s += (
+                    t.user + t.system + (t.children_user + t.children_system if i == 0 else 0.0)
+                )
                 rss += proc.memory_info().rss
             except psutil.Error:
                 continue
-        busy_s, _ = psutil_cpu_s()  # the machine's busy CPU seconds, as the CPU model's fallback reads them
+        busy_s, _ = (
+            psutil_cpu_s()
+        )  # the machine's busy CPU seconds, as the CPU model's fallback reads them
         return cpu_s, busy_s, rss, machine_ram_used_gb() * BYTES_PER_GB
 
     def restart(self) -> None:
@@ -198,7 +202,14 @@ class CgroupUsage:
 class ContainerShare:
     """(cpu share, ram share) of the host's measured energy that belongs to a cgroup, per interval."""
 
-    def __init__(self, cgroup: Any, idle_share: float = TDP_CURVE.idle_share, host_cpu_s: Callable[[], tuple[float, float]] | None = None, ram_used_gb: Callable[[], float] = machine_ram_used_gb, refresh_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        cgroup: Any,
+        idle_share: float = TDP_CURVE.idle_share,
+        host_cpu_s: Callable[[], tuple[float, float]] | None = None,
+        ram_used_gb: Callable[[], float] = machine_ram_used_gb,
+        refresh_s: float = 1.0,
+    ) -> None:
         self.cgroup = cgroup
         #: memory in use changes slowly: the RAM share (three file reads) is re-read at most this often
         self.refresh_s = refresh_s
@@ -244,7 +255,9 @@ class ContainerShare:
         return self._cache
 
 
-def container_sources(sources: list[Any], cgroup: Any, now_s: float, refresh_s: float = 1.0) -> tuple[list[Any], list[str]]:
+def container_sources(
+    sources: list[Any], cgroup: Any, now_s: float, refresh_s: float = 1.0
+) -> tuple[list[Any], list[str]]:
     """Container-scope sources for the CPU and RAM ``sources`` of the machine, and notes on how.
 
     Raises when the cgroup's CPU counter cannot be read (the caller reports why).
@@ -258,16 +271,30 @@ def container_sources(sources: list[Any], cgroup: Any, now_s: float, refresh_s: 
             continue
         if isinstance(source, CpuModelSource):
             tdp_w = source.tdp_w * cpus / cgroup.host_cpus
-            scoped: Any = CpuModelSource(tdp_w, now_s, device=f"{cpus:g} of {cgroup.host_cpus} CPUs", cpu_s=CgroupCpu(cgroup, cpus, now_s), curve=source.curve)
-            notes.append(f"container CPU model sized to {cpus:g} of the host's {cgroup.host_cpus} CPUs ({tdp_w:.3g} W at the model's full scale)")
+            scoped: Any = CpuModelSource(
+                tdp_w,
+                now_s,
+                device=f"{cpus:g} of {cgroup.host_cpus} CPUs",
+                cpu_s=CgroupCpu(cgroup, cpus, now_s),
+                curve=source.curve,
+            )
+            notes.append(
+                f"container CPU model sized to {cpus:g} of the host's {cgroup.host_cpus} CPUs ({tdp_w:.3g} W at the model's full scale)"
+            )
         elif isinstance(source, RamModelSource) and cgroup.memory_dir is not None:
             cgroup.memory_used_bytes()  # fail now if unreadable
-            scoped = RamModelSource(now_s, used_gb=lambda: cgroup.memory_used_bytes() / BYTES_PER_GB, refresh_s=refresh_s)
+            scoped = RamModelSource(
+                now_s,
+                used_gb=lambda: cgroup.memory_used_bytes() / BYTES_PER_GB,
+                refresh_s=refresh_s,
+            )
             scoped.device = "cgroup memory"
         elif source.component == "ram" and cgroup.memory_dir is None:
             scoped = ScopedSource(source, ProcessShare(refresh_s), scope="container")
             scoped.enable()
-            notes.append("no cgroup memory counter: container RAM is the kernel's process tree share")
+            notes.append(
+                "no cgroup memory counter: container RAM is the kernel's process tree share"
+            )
         else:
             share = share or ContainerShare(cgroup, refresh_s=refresh_s)
             scoped = ScopedSource(source, share, scope="container")
@@ -292,7 +319,10 @@ def probe_container(found: Any, root: str, scope: str, refresh_s: float, now_s: 
         found.cgroup, found.skipped["cgroup"] = None, str(exc)
         return
     except Exception as exc:  # unreadable counters: no container scope, say why
-        found.cgroup, found.skipped["cgroup"] = None, f"cgroup counters under {root} unreadable ({type(exc).__name__}: {exc})"
+        found.cgroup, found.skipped["cgroup"] = (
+            None,
+            f"cgroup counters under {root} unreadable ({type(exc).__name__}: {exc})",
+        )
         return
     found.scoped = scoped
     found.notes.extend(notes)
@@ -310,6 +340,12 @@ def resolve_scope(requested: str | None, cgroup: Any, has_container: bool) -> tu
         if has_container:
             return "container", f"set by the user ({cgroup.describe()})"
         if cgroup is not None and not cgroup.limited:
-            return "machine", f"container scope asked for, but {cgroup.describe()}: the whole machine (set scope=container to charge the cgroup)"
-        return "machine", "container scope asked for, but no readable cgroup counters: whole machine"
+            return (
+                "machine",
+                f"container scope asked for, but {cgroup.describe()}: the whole machine (set scope=container to charge the cgroup)",
+            )
+        return (
+            "machine",
+            "container scope asked for, but no readable cgroup counters: whole machine",
+        )
     return requested, "set by the user"

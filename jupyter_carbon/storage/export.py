@@ -40,9 +40,13 @@ def check_output_path(path: str | os.PathLike, suffixes: Iterable[str] = _FORMAT
         raise ValueError(f"no output path given: write e.g. results{suffixes[0]}")
     target = Path(text).expanduser()
     if target.is_dir():
-        raise ValueError(f"{text} is a folder: give a file name inside it, e.g. {target / ('carbon' + suffixes[0])}")
+        raise ValueError(
+            f"{text} is a folder: give a file name inside it, e.g. {target / ('carbon' + suffixes[0])}"
+        )
     if target.suffix.lower() not in suffixes:
-        raise ValueError(f"unknown file type {target.suffix or '(none)'!r} in {text}: use a path ending in {' or '.join(suffixes)}")
+        raise ValueError(
+            f"unknown file type {target.suffix or '(none)'!r} in {text}: use a path ending in {' or '.join(suffixes)}"
+        )
     parent = target.parent
     if parent.exists() and not parent.is_dir():
         raise ValueError(f"{parent} is a file, not a folder: choose another path")
@@ -52,7 +56,9 @@ def check_output_path(path: str | os.PathLike, suffixes: Iterable[str] = _FORMAT
         probe = tempfile.NamedTemporaryFile(dir=parent, prefix=".jupyter_carbon-", delete=True)
         probe.close()
     except OSError as exc:
-        raise ValueError(f"cannot write in {parent} ({exc.strerror or exc}): choose a writable folder") from None
+        raise ValueError(
+            f"cannot write in {parent} ({exc.strerror or exc}): choose a writable folder"
+        ) from None
     return target
 
 
@@ -69,14 +75,18 @@ def _write_atomic(target: Path, write: Any) -> Path:
                 os.unlink(tmp)
             raise
     except OSError as exc:
-        raise ValueError(f"cannot write {target} ({exc.strerror or exc}): choose a writable path") from None
+        raise ValueError(
+            f"cannot write {target} ({exc.strerror or exc}): choose a writable path"
+        ) from None
     return target
 
 
 # --- formats -------------------------------------------------------------------------------------
 
 
-def export_records(records: Iterable[WindowRecord], path: str | os.PathLike, *, run_id: str | None = None) -> Path:
+def export_records(
+    records: Iterable[WindowRecord], path: str | os.PathLike, *, run_id: str | None = None
+) -> Path:
     """Write ``records`` to ``path`` (.csv or .json) and return the path written. ``records`` is
     read once, as it goes (a generator of 100,000 logged records is never held whole).
 
@@ -93,15 +103,26 @@ def export_records(records: Iterable[WindowRecord], path: str | os.PathLike, *, 
             writer = csv.DictWriter(handle, fieldnames=CODECARBON_COLUMNS + OUR_COLUMNS)
             writer.writeheader()
             for record in records:
-                writer.writerow({name: csv_cell(value) for name, value in record_row(record, run_id=run, host=host).items()})
+                writer.writerow(
+                    {
+                        name: csv_cell(value)
+                        for name, value in record_row(record, run_id=run, host=host).items()
+                    }
+                )
 
     else:
-        head = {"format": "jupyter_carbon", "schema": RECORD_SCHEMA, "exported_utc": datetime.now(timezone.utc).isoformat()}
+        head = {
+            "format": "jupyter_carbon",
+            "schema": RECORD_SCHEMA,
+            "exported_utc": datetime.now(timezone.utc).isoformat(),
+        }
 
         def write(handle: Any) -> None:
             handle.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "records": [')
             for i, record in enumerate(records):
-                handle.write(("\n " if i == 0 else ",\n ") + json.dumps(record.to_dict(), ensure_ascii=False))
+                handle.write(
+                    ("\n " if i == 0 else ",\n ") + json.dumps(record.to_dict(), ensure_ascii=False)
+                )
             handle.write("\n]}\n")
 
     return _write_atomic(target, write)
@@ -114,7 +135,9 @@ def load_records(path: str | os.PathLike) -> list[WindowRecord]:
         try:
             return read_log(source).records
         except OSError as exc:
-            raise ValueError(f"cannot read {source} ({exc.strerror or exc}): check the path") from None
+            raise ValueError(
+                f"cannot read {source} ({exc.strerror or exc}): check the path"
+            ) from None
     document = _export_document(source)
     try:
         return [WindowRecord.from_dict(r) for r in document.get("records", [])]
@@ -128,11 +151,17 @@ def _export_document(source: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ValueError(f"cannot read {source} ({exc.strerror or exc}): check the path") from None
     except (ValueError, RecursionError):
-        raise ValueError(f"{source} is not JSON: give a file written by %carbon export PATH.json") from None
+        raise ValueError(
+            f"{source} is not JSON: give a file written by %carbon export PATH.json"
+        ) from None
     if not isinstance(document, dict) or document.get("format") != "jupyter_carbon":
-        raise ValueError(f"{source} is not a jupyter_carbon export: give a file written by %carbon export PATH.json")
+        raise ValueError(
+            f"{source} is not a jupyter_carbon export: give a file written by %carbon export PATH.json"
+        )
     if not isinstance(document.get("records", []), list):
-        raise ValueError(f"{source}: its records are not a list: give a file written by %carbon export PATH.json")
+        raise ValueError(
+            f"{source}: its records are not a list: give a file written by %carbon export PATH.json"
+        )
     return document
 
 

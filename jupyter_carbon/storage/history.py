@@ -31,12 +31,21 @@ class SessionSummary:
     spans: tuple[Span, ...] = field(default=(), repr=False)  # for totals across sessions
 
 
-def summarize(contents: LogContents, digest: Digest | None = None, first_start: datetime | None = None) -> SessionSummary:
+def summarize(
+    contents: LogContents, digest: Digest | None = None, first_start: datetime | None = None
+) -> SessionSummary:
     """The summary of a log already read (``digest``: of its records, when already made;
     ``first_start``: its first record's start, when its header has none)."""
     digest = digest if digest is not None else Digest(contents.records, max_rows=1)
     start = contents.start_utc or first_start
-    return SessionSummary(contents.path, start, digest.totals, digest.errors, tuple(contents.notes), tuple(digest.spans))
+    return SessionSummary(
+        contents.path,
+        start,
+        digest.totals,
+        digest.errors,
+        tuple(contents.notes),
+        tuple(digest.spans),
+    )
 
 
 def read_session(path: str | os.PathLike) -> SessionSummary:

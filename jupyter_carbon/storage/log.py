@@ -50,7 +50,16 @@ from .._version import __version__
 from ..diagnostics import Diagnostics, show
 from ..record import WindowRecord
 
-__all__ = ["LOG_SCHEMA", "LOG_SUFFIX", "SessionLog", "attach_log", "detach_log", "get_log", "public_config", "UnsafeFolder"]
+__all__ = [
+    "LOG_SCHEMA",
+    "LOG_SUFFIX",
+    "SessionLog",
+    "attach_log",
+    "detach_log",
+    "get_log",
+    "public_config",
+    "UnsafeFolder",
+]
 
 LOG_SCHEMA = 3
 LOG_SUFFIX = ".jsonl"
@@ -97,7 +106,9 @@ def public_config(config: Any) -> dict[str, Any]:
 
 def record_line(record: WindowRecord) -> bytes:
     """The log line of ``record``; raises TypeError or ValueError for a value JSON cannot hold."""
-    return _line({"type": "record", **record.to_dict(datetimes=True)})  # orjson writes isoformat()'s text
+    return _line(
+        {"type": "record", **record.to_dict(datetimes=True)}
+    )  # orjson writes isoformat()'s text
 
 
 class SessionLog:
@@ -135,7 +146,9 @@ class SessionLog:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file we opened
-        self._generation = _fork_generation  # changed since: this is a forked child and the file its parent's
+        self._generation = (
+            _fork_generation  # changed since: this is a forked child and the file its parent's
+        )
         self._check_at = 0.0  # when to check the link count next
         self._folder_key: str | None = None
         self._pending: list[bytes] = []
@@ -160,7 +173,10 @@ class SessionLog:
             try:
                 line = record_line(record)
             except (TypeError, ValueError) as exc:  # e.g. an object in extra
-                self._say(f"could not log record {record.id}", f"could not log record {record.id} ({exc}); it stays in memory (%carbon export PATH.json)")
+                self._say(
+                    f"could not log record {record.id}",
+                    f"could not log record {record.id} ({exc}); it stays in memory (%carbon export PATH.json)",
+                )
                 return False
             if len(self._pending) >= MAX_PENDING:
                 del self._pending[0]
@@ -188,7 +204,10 @@ class SessionLog:
             return False
         if self.failed:
             self.failed = False
-            self._say("written again", f"the session log is written again ({self.path}): no record was lost")
+            self._say(
+                "written again",
+                f"the session log is written again ({self.path}): no record was lost",
+            )
         return True
 
     def _ready(self) -> int:
@@ -202,7 +221,10 @@ class SessionLog:
             if os.fstat(fd).st_nlink > 0:
                 return fd
             self._close_fd()  # deleted from outside: write the whole session again
-            self._say(f"deleted {self.path}", f"the session log {self.path} was deleted; writing it again with every record of this session")
+            self._say(
+                f"deleted {self.path}",
+                f"the session log {self.path} was deleted; writing it again with every record of this session",
+            )
             if self._history is not None:  # the session's records include every line waiting here
                 self._pending = [record_line(r) for r in self._history()][-MAX_PENDING:]
             self.path, self._torn = None, False
@@ -279,13 +301,16 @@ class SessionLog:
         self.failed = True
         self._retry_at = self._clock() + self.retry_s
         if isinstance(exc, UnsafeFolder):
-            self._say(f"refused: {exc}", f"not writing the session log: {exc}; records stay in memory — choose a folder of your own with %carbon config log_dir=PATH, or save them with %carbon export PATH.json")
+            self._say(
+                f"refused: {exc}",
+                f"not writing the session log: {exc}; records stay in memory — choose a folder of your own with %carbon config log_dir=PATH, or save them with %carbon export PATH.json",
+            )
             return
         where = self.path or self._folder_key
         self._say(
             f"cannot write in {where}",
             f"cannot write the session log in {where} ({exc.strerror or exc}); {len(self._pending)} record(s) wait in memory "
-            "and are written when it works again — or choose another folder with %carbon config log_dir=PATH"
+            "and are written when it works again — or choose another folder with %carbon config log_dir=PATH",
         )
 
     def _say(self, key: str, text: str) -> None:
@@ -360,6 +385,7 @@ def _write_line(fd: int, line: bytes) -> None:
 
 # --- attaching to a session ------------------------------------------------------------------------
 
+
 class LoggedSession(Protocol):
     """What a log asks of the session it follows (``CarbonSession``)."""
 
@@ -387,7 +413,13 @@ def attach_log(session: LoggedSession, **options: Any) -> SessionLog:
     """Log every record ``session`` closes from now on (idempotent; re-attaching reuses the file)."""
     log = _logs.get(session)
     if log is None:
-        log = SessionLog(lambda: session.config.log_dir, config=session.config, on_problem=session.problem, history=lambda: list(session.records), **options)
+        log = SessionLog(
+            lambda: session.config.log_dir,
+            config=session.config,
+            on_problem=session.problem,
+            history=lambda: list(session.records),
+            **options,
+        )
         _logs[session] = log
     if log.append not in session.on_record:
         session.on_record.append(log.append)

@@ -22,7 +22,19 @@ import orjson
 from ..record import RecordError, WindowRecord
 from .log import LOG_SCHEMA, LOG_SUFFIX
 
-__all__ = ["skip_reason", "skipped_note", "unreadable_note", "LogContents", "read_log", "stream_log", "read_logs", "log_files", "merged", "LogTail", "parse_line"]
+__all__ = [
+    "skip_reason",
+    "skipped_note",
+    "unreadable_note",
+    "LogContents",
+    "read_log",
+    "stream_log",
+    "read_logs",
+    "log_files",
+    "merged",
+    "LogTail",
+    "parse_line",
+]
 
 #: A log file larger than this is read up to it (a note says so): reports stay bounded.
 MAX_LOG_BYTES = 512 * 1024 * 1024
@@ -91,7 +103,9 @@ def _lines(path: Path) -> tuple[Iterator[bytes], list[str]]:
         raise OSError(f"{path.name} is not a regular file")
     notes = []
     if info.st_size > MAX_LOG_BYTES:
-        notes.append(f"{path.name}: only its first {MAX_LOG_BYTES // 2**20} MiB were read ({info.st_size // 2**20} MiB)")
+        notes.append(
+            f"{path.name}: only its first {MAX_LOG_BYTES // 2**20} MiB were read ({info.st_size // 2**20} MiB)"
+        )
 
     def gen() -> Iterator[bytes]:
         with os.fdopen(fd, "rb") as handle:
@@ -133,10 +147,14 @@ def stream_log(path: str | os.PathLike) -> tuple[LogContents, Iterator[WindowRec
                 yield value
         schema = out.header.get("log_schema")
         if type(schema) is int and schema > LOG_SCHEMA:
-            out.notes.append(f"{path.name}: written by a newer jupyter_carbon (log schema {schema}; this one reads up to {LOG_SCHEMA}): upgrade with pip install -U jupyter-carbon")
+            out.notes.append(
+                f"{path.name}: written by a newer jupyter_carbon (log schema {schema}; this one reads up to {LOG_SCHEMA}): upgrade with pip install -U jupyter-carbon"
+            )
         torn = skipped.pop("torn", 0)
         if torn:
-            out.notes.append(f"{path.name}: skipped a torn last line (the kernel stopped while writing it)")
+            out.notes.append(
+                f"{path.name}: skipped a torn last line (the kernel stopped while writing it)"
+            )
         if skipped:
             out.notes.append(skipped_note(path.name, skipped))
 
@@ -199,7 +217,11 @@ def log_files(folder: str | os.PathLike) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.name.startswith("session-") and p.suffix == LOG_SUFFIX and p.is_file())
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.name.startswith("session-") and p.suffix == LOG_SUFFIX and p.is_file()
+    )
 
 
 def read_logs(paths: Iterable[str | os.PathLike]) -> list[LogContents]:
@@ -211,4 +233,3 @@ def read_logs(paths: Iterable[str | os.PathLike]) -> list[LogContents]:
         except OSError as exc:
             out.append(LogContents(Path(p), notes=[unreadable_note(Path(p), exc)]))
     return out
-

@@ -19,7 +19,14 @@ from .wandb import WandbTracker
 if TYPE_CHECKING:
     from ..carbon_session import CarbonSession
 
-__all__ = ["attach_trackers", "detach_trackers", "window_metrics", "session_metrics", "energy_how", "metric_label"]
+__all__ = [
+    "attach_trackers",
+    "detach_trackers",
+    "window_metrics",
+    "session_metrics",
+    "energy_how",
+    "metric_label",
+]
 
 
 def attach_trackers(session: CarbonSession) -> None:
@@ -30,6 +37,6 @@ def attach_trackers(session: CarbonSession) -> None:
 
 
 def detach_trackers(session: CarbonSession) -> None:
-    session.on_record[:] = [cb for cb in session.on_record if not isinstance(cb, (MlflowTracker, WandbTracker))]
-
-
+    session.on_record[:] = [
+        cb for cb in session.on_record if not isinstance(cb, (MlflowTracker, WandbTracker))
+    ]

@@ -65,7 +65,9 @@ clock: Callable[[], float] = lambda: 0.0
 state: dict[str, Any] = {}
 
 
-def configure(specs: list[dict], clock_fn: Callable[[], float], init_error: str | None = None) -> None:
+def configure(
+    specs: list[dict], clock_fn: Callable[[], float], init_error: str | None = None
+) -> None:
     global gpus, clock, state
     gpus = specs
     clock = clock_fn
@@ -100,12 +102,16 @@ def _advance(i: int) -> None:
     t0, t1 = state["t"][i], clock()
     steps = max(1, int((t1 - t0) / 0.001))
     h = (t1 - t0) / steps
-    state["energy_uj"][i] += sum(_true_power_w(gpu, t0 + (k + 0.5) * h) for k in range(steps)) * h * 1e6
+    state["energy_uj"][i] += (
+        sum(_true_power_w(gpu, t0 + (k + 0.5) * h) for k in range(steps)) * h * 1e6
+    )
     state["t"][i] = t1
     update_s = gpu.get("update_s", 0.0)
     if not update_s or t1 - state["refreshed_t"][i] >= update_s:
         state["refreshed_uj"][i] = state["energy_uj"][i]
-        state["refreshed_t"][i] = t1 if not update_s else t1 - (t1 - state["refreshed_t"][i]) % update_s
+        state["refreshed_t"][i] = (
+            t1 if not update_s else t1 - (t1 - state["refreshed_t"][i]) % update_s
+        )
 
 
 def amdsmi_init(flag: int = AmdSmiInitFlags.INIT_AMD_GPUS) -> None:
@@ -126,7 +132,13 @@ def amdsmi_get_processor_handles() -> list:
 
 def amdsmi_get_gpu_enumeration_info(handle: _Handle) -> dict:
     gpu = _gpu(handle)
-    return {"drm_render": 128 + handle.index, "drm_card": handle.index, "hsa_id": handle.index + 1, "hip_id": gpu.get("hip_id", handle.index), "hip_uuid": gpu.get("uuid", "")}
+    return {
+        "drm_render": 128 + handle.index,
+        "drm_card": handle.index,
+        "hsa_id": handle.index + 1,
+        "hip_id": gpu.get("hip_id", handle.index),
+        "hip_uuid": gpu.get("uuid", ""),
+    }
 
 
 def amdsmi_get_gpu_device_uuid(handle: _Handle) -> str:
@@ -135,7 +147,14 @@ def amdsmi_get_gpu_device_uuid(handle: _Handle) -> str:
 
 def amdsmi_get_gpu_asic_info(handle: _Handle) -> dict:
     gpu = _gpu(handle)
-    return {"market_name": gpu.get("name", "AMD Instinct MI210"), "vendor_id": "0x1002", "device_id": "0x740f", "rev_id": "0x02", "asic_serial": "0x0", "oam_id": "N/A"}
+    return {
+        "market_name": gpu.get("name", "AMD Instinct MI210"),
+        "vendor_id": "0x1002",
+        "device_id": "0x740f",
+        "rev_id": "0x02",
+        "asic_serial": "0x0",
+        "oam_id": "N/A",
+    }
 
 
 def amdsmi_get_energy_count(handle: _Handle) -> dict:
@@ -148,7 +167,10 @@ def amdsmi_get_energy_count(handle: _Handle) -> dict:
     resolution_uj = gpu.get("resolution_uj", 15.3)
     ticks = int(energy_uj / resolution_uj * gpu.get("counter_scale", 1.0))
     if gpu.get("backwards_at") is not None and clock() >= gpu["backwards_at"]:
-        ticks = int((energy_uj - state.setdefault("energy_at_reset", {}).setdefault(i, energy_uj)) / resolution_uj)
+        ticks = int(
+            (energy_uj - state.setdefault("energy_at_reset", {}).setdefault(i, energy_uj))
+            / resolution_uj
+        )
     if gpu.get("jump_at") is not None and clock() >= gpu["jump_at"]:
         ticks += 10**12
     key = "power" if gpu.get("old_api") else "energy_accumulator"
@@ -172,4 +194,10 @@ def amdsmi_get_power_info(handle: _Handle) -> dict:
 
 def amdsmi_get_power_cap_info(handle: _Handle) -> dict:
     cap_uw = _gpu(handle).get("cap_uw", 300_000_000)
-    return {"power_cap": cap_uw, "default_power_cap": cap_uw, "dpm_cap": 0, "min_power_cap": 0, "max_power_cap": cap_uw}
+    return {
+        "power_cap": cap_uw,
+        "default_power_cap": cap_uw,
+        "dpm_cap": 0,
+        "min_power_cap": 0,
+        "max_power_cap": cap_uw,
+    }

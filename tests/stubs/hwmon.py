@@ -21,7 +21,9 @@ class FakeHwmon:
         self.counter_uj: dict[str, float] = {}
         self.true_energy_j: dict[str, float] = {}
 
-    def add(self, driver: str, pci: str, energy: dict[str, str | None] | None = None, start_uj: int = 0) -> str:
+    def add(
+        self, driver: str, pci: str, energy: dict[str, str | None] | None = None, start_uj: int = 0
+    ) -> str:
         """A device; ``energy`` maps ``energyK`` → label (None: no label file). Returns its hwmon name."""
         name = f"hwmon{len(list(self.root.iterdir()))}"
         folder = self.root / name

@@ -20,11 +20,25 @@ clock: Callable[[], float] = lambda: 0.0
 state: dict = {}
 
 
-def configure(power: dict[str, Callable[[float], float] | None], clock_fn: Callable[[], float], *, legacy: bool = False, init_error: str | None = None, origin_mj: int = 123_456_789) -> None:
+def configure(
+    power: dict[str, Callable[[float], float] | None],
+    clock_fn: Callable[[], float],
+    *,
+    legacy: bool = False,
+    init_error: str | None = None,
+    origin_mj: int = 123_456_789,
+) -> None:
     global power_w, clock, state
     power_w = power
     clock = clock_fn
-    state = {"legacy": legacy, "init_error": init_error, "t": clock_fn(), "mj": {f: float(origin_mj) for f in FIELDS}, "monitors": 0, "samples": 0}
+    state = {
+        "legacy": legacy,
+        "init_error": init_error,
+        "t": clock_fn(),
+        "mj": {f: float(origin_mj) for f in FIELDS},
+        "monitors": 0,
+        "samples": 0,
+    }
 
 
 class AppleEnergyMetrics:
