@@ -15,12 +15,18 @@ Models compared, all with the machine's total TDP from jupyter_carbon's table (�
 Figures: energy-weighted error = Σ|estimate − measured| / Σ measured, over all points and per CPU;
 band coverage = share of measured points inside the model's [low, high] band.
 
+The band is calibrated, not fitted by eye (``calibrated_band``): the narrowest pair of lines, on a
+grid of 5 % of TDP, that holds every measured point, widened by ``BAND_MARGIN``. Leave-one-CPU-out
+(``leave_one_cpu_out``): calibrated on three CPUs, the band is judged on the fourth's points; the
+margin is the smallest on the grid that makes that coverage at least 80 %.
+
 Run: python tools/cpu_model_validation.py
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from bisect import bisect_right
 from collections.abc import Callable
 from pathlib import Path
@@ -96,6 +102,63 @@ def figures(points) -> dict[str, dict[str, float]]:
     return out
 
 
+#: Fractions of TDP: the grid of the band's ends, and how far the calibrated band is widened
+#: beyond the points it was calibrated on (for a CPU it has not seen).
+BAND_STEP = 0.05
+BAND_MARGIN = 0.05
+
+
+def calibrated_band(points, margin: float = BAND_MARGIN) -> tuple[float, float, float, float]:
+    """(low_idle, low_full, high_idle, high_full) fractions of TDP: the narrowest lines (mean
+    width) on the ``BAND_STEP`` grid with every point between them, then ``margin`` wider."""
+    ratios = [(u, w / tdp) for _, u, w, tdp in points]
+    at_zero = [r for u, r in ratios if u == 0]
+    loaded = [(u, r) for u, r in ratios if u > 0]
+    best = None
+    for i in range(11):
+        low_idle = i * BAND_STEP
+        if any(r < low_idle for r in at_zero):
+            continue
+        # the highest low line through (0, low_idle) that stays under every point
+        low_full = min(low_idle + (r - low_idle) / u for u, r in loaded)
+        low_full = math.floor(low_full / BAND_STEP + 1e-9) * BAND_STEP
+        for j in range(21):
+            high_idle = j * BAND_STEP
+            if any(r > high_idle for r in at_zero):
+                continue
+            high_full = max(high_idle + (r - high_idle) / u for u, r in loaded)
+            high_full = math.ceil(high_full / BAND_STEP - 1e-9) * BAND_STEP
+            width = (high_idle - low_idle + high_full - low_full) / 2
+            if best is None or width < best[0] - 1e-12:
+                best = (width, low_idle, low_full, high_idle, high_full)
+    assert best is not None
+    _, low_idle, low_full, high_idle, high_full = best
+    return (
+        round(max(0.0, low_idle - margin), 4),
+        round(max(0.0, low_full - margin), 4),
+        round(high_idle + margin, 4),
+        round(high_full + margin, 4),
+    )
+
+
+def inside_band(point, band) -> bool:
+    _, u, w, tdp = point
+    low_idle, low_full, high_idle, high_full = band
+    low = low_idle + (low_full - low_idle) * u
+    high = high_idle + (high_full - high_idle) * u
+    return low * tdp <= w <= high * tdp
+
+
+def leave_one_cpu_out(points, margin: float = BAND_MARGIN) -> dict[str, tuple[int, int]]:
+    """CPU → (its points inside the band calibrated on the other CPUs, its points)."""
+    out = {}
+    for cpu in sorted({p[0] for p in points}):
+        band = calibrated_band([p for p in points if p[0] != cpu], margin)
+        held_out = [p for p in points if p[0] == cpu]
+        out[cpu] = (sum(inside_band(p, band) for p in held_out), len(held_out))
+    return out
+
+
 def main() -> None:
     points = load_points()
     cpus = sorted({p[0] for p in points})
@@ -118,6 +181,20 @@ def main() -> None:
             f"  {cpu[:44]:<44} TDP {sub[0][3]:>4g} W  full load {min(full):.0%}–{max(full):.0%} of TDP  "
             f"{f['teads']['error']:.2f} / {f['codecarbon']['error']:.2f} / {f['line']['error']:.2f}; {f['line']['coverage']:.0%}"
         )
+
+    print("\nband calibration (fractions of TDP: low idle, low full, high idle, high full)")
+    print(f"  on all points, margin {BAND_MARGIN:g}: {calibrated_band(points)}")
+    print(f"  shipped (TDP_CURVE): {_shipped_band()}")
+    for margin in (0.0, BAND_MARGIN, 2 * BAND_MARGIN):
+        held = leave_one_cpu_out(points, margin)
+        inside = sum(k for k, _ in held.values())
+        per = ", ".join(f"{cpu.split()[1]} {k}/{n}" for cpu, (k, n) in held.items())
+        print(f"  leave-one-CPU-out, margin {margin:g}: {inside / len(points):.1%} ({per})")
+
+
+def _shipped_band() -> tuple[float, float, float, float]:
+    c = TDP_CURVE
+    return (c.low_idle, c.low_full, c.high_idle, c.high_full)
 
 
 if __name__ == "__main__":
