@@ -6,6 +6,7 @@ from typing import Any
 
 from . import carbon_session
 from .carbon_session import CarbonSession, Measurement
+from .display import show_summary
 from .trackers import attach_trackers
 
 __all__ = ["track", "session", "summary"]
@@ -47,9 +48,8 @@ def track(
 
 
 def summary() -> None:
-    """Show the session summary (HTML with plots in Jupyter, text elsewhere); same as ``%carbon summary``."""
-    from .display import show_summary
-
+    """Show the session summary (HTML with plots in Jupyter, text elsewhere); same as ``%carbon
+    summary``."""
     try:
         from IPython import get_ipython
 

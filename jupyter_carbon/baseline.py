@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .carbon_session import CarbonSession
 
 __all__ = ["measure_baseline"]
 
 
 def measure_baseline(
-    session: Any,
+    session: CarbonSession,
     seconds: float = 10.0,
     *,
-    sleep: Callable[[float], Any] | None = None,
-    progress: Callable[[float, float], Any] | None = None,
+    sleep: Callable[[float], object] | None = None,
+    progress: Callable[[float, float], object] | None = None,
     step_s: float = 0.5,
 ) -> dict[str, float]:
     """Sleep ``seconds`` inside a window and return the mean power per component (W).
@@ -26,9 +29,8 @@ def measure_baseline(
     The result is stored on the session (``session.baseline_w``) and used by later records.
     """
     sleep = sleep or time.sleep
-    with session.open(
-        "idle baseline", kind="baseline"
-    ) as measurement:  # Ctrl-C: recorded as interrupted, re-raised
+    # Ctrl-C: recorded as interrupted, re-raised
+    with session.open("idle baseline", kind="baseline") as measurement:
         waited = 0.0
         while waited < seconds:
             chunk = min(step_s, seconds - waited)
@@ -37,6 +39,7 @@ def measure_baseline(
             if progress is not None:
                 progress(waited, seconds)
     record = measurement.record
+    assert record is not None  # the with block closed the window
     if record.duration_s <= 0:
         return {}
     baseline = {name: comp.energy_j / record.duration_s for name, comp in record.components.items()}

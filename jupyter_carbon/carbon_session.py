@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .config import Config, ConfigError
 from .diagnostics import Diagnostics
@@ -22,7 +23,13 @@ from .record import SessionTotals, WindowRecord
 from .rows import to_dataframe
 from .sampler import Progress, Sampler, Snapshot, Window
 from .sources.base import Reading
-from .sources.detect import detect
+from .sources.detect import Detection, detect
+
+if TYPE_CHECKING:
+    import pandas
+
+    from .cluster_part import ClusterPart
+    from .intensity.providers import LiveIntensity
 
 __all__ = ["CarbonSession", "Measurement", "session", "reset_session", "status_of"]
 
@@ -45,7 +52,8 @@ CUT_SHORT = "cut short"
 
 
 def status_of(error: BaseException | None) -> str:
-    """A window's status from what its code raised: "ok", "interrupted" (KeyboardInterrupt) or "error"."""
+    """A window's status from what its code raised: "ok", "interrupted" (KeyboardInterrupt) or
+    "error"."""
     return (
         "ok"
         if error is None
@@ -94,7 +102,7 @@ class Measurement:
         #: the Dask observer's open window on the cluster (or why it is not measured), while open
         self.cluster_window: Any = None
         #: the window's share of a Dask cluster (``ClusterPart``), set by the cluster observer
-        self.cluster: Any = None
+        self.cluster: ClusterPart | None = None
         #: the view showing this window as it runs (the cell's notebook or text view), or None
         self.view: Any = None
         #: what opened the window, for its opener to recognise it (the extension: the IPython cell)
@@ -148,13 +156,26 @@ class Measurement:
             self.session.start(self)
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         try:
             self.session.stop(self, status=status_of(exc))
         except Exception as exc:  # never an exception of ours out of the user's ``with``
             self.session.problem(
                 f"could not close the measurement {self.label or ''} ({type(exc).__name__}: {exc})"
             )
+
+
+class WindowObserver(Protocol):
+    """An add-on that takes part in every window (``CarbonSession.observers``)."""
+
+    def window_started(self, m: Measurement) -> object: ...
+
+    def window_stopping(self, m: Measurement) -> Iterable[str] | None: ...
 
 
 class _ThreadWindows(threading.local):
@@ -172,7 +193,7 @@ class CarbonSession:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] | None = None,
         threaded: bool = True,
-        detect: Callable[..., Any] | None = None,
+        detect: Callable[..., Detection] | None = None,
     ) -> None:
         #: the problems met, one line each, shown by the front end (the extension: after each cell)
         self.diagnostics = Diagnostics()
@@ -186,17 +207,17 @@ class CarbonSession:
         self._wall_clock = wall_clock
         self._threaded = threaded
         self._detect_fn = detect
-        self.on_record: list[Callable[[WindowRecord], Any]] = []
+        self.on_record: list[Callable[[WindowRecord], object]] = []
         #: add-ons that take part in every window (e.g. a Dask cluster): ``window_started(m)``
         #: after it opens, ``window_stopping(m)`` before its record is made (may fill ``m.extra``
         #: and return flags for the record). A failing observer never reaches user code.
-        self.observers: list[Any] = []
+        self.observers: list[WindowObserver] = []
         self.baseline_w: dict[str, float] | None = None
         self._lock = threading.RLock()
         self._pending_redetect = False
         self._cloud_pue_done = False
         self._table_intensity: Intensity | None = None
-        self._live: Any = None
+        self._live: LiveIntensity | None = None
         self.records: list[WindowRecord] = []
         self.closed = False
         # The windows open now, by id, and each thread's stack of current ones (cells, track()
@@ -215,9 +236,8 @@ class CarbonSession:
         self.scope, self.scope_reason = scope, reason
         cloud = getattr(self.detection, "cloud", None)
         if cloud is not None and not self._cloud_pue_done and self.config.pue == Config.pue:
-            self.config = self.config.updated(
-                pue=cloud.pue
-            )  # the provider's PUE, unless the user set one
+            # the provider's PUE, unless the user set one
+            self.config = self.config.updated(pue=cloud.pue)
             self._cloud_pue_done = True
         self.sampler = Sampler(
             self.detection.sources,
@@ -231,18 +251,17 @@ class CarbonSession:
         self.ledger = Ledger(
             self.sampler.sources, self.sampler.indices(scope), records=self.records
         )
-        for (
-            fix
-        ) in self.detection.fixes.values():  # e.g. RAPL there but locked: say once how to unlock it
+        # e.g. RAPL there but locked: say once how to unlock it
+        for fix in self.detection.fixes.values():
             self.problem(fix)
 
     def configure(self, **values: Any) -> Config:
-        """Apply settings (strings or values); raises ConfigError. Re-probes hardware when needed."""
+        """Apply settings (strings or values); raises ConfigError. Re-probes hardware when
+        needed."""
         new = self.config.updated(**values)
         if new.region != self.config.region and new.region is not None:
-            _table_intensity(
-                new
-            )  # raises ConfigError for an unknown region, before anything changes
+            # raises ConfigError for an unknown region, before anything changes
+            _table_intensity(new)
         with self._lock:
             old, self.config = self.config, new
             self.sampler.interval_s = new.interval
@@ -262,7 +281,8 @@ class CarbonSession:
         self.reopen()
 
     def reopen(self) -> None:
-        """Probe the hardware again, keeping the records and totals (after shutdown or a change of sources)."""
+        """Probe the hardware again, keeping the records and totals (after shutdown or a change
+        of sources)."""
         previous = self.ledger
         self._setup()
         self.ledger.carry_over(previous)  # record ids stay unique, the totals go on
@@ -300,11 +320,13 @@ class CarbonSession:
     # --- windows -----------------------------------------------------------------------------
 
     def stack(self) -> list[Measurement]:
-        """This thread's current windows, innermost last (each thread, e.g. each kernel subshell, has its own)."""
+        """This thread's current windows, innermost last (each thread, e.g. each kernel subshell,
+        has its own)."""
         return self._local.stack
 
     def current(self) -> Measurement | None:
-        """The innermost window open in this thread: a measured cell or a ``track()`` block; None if none."""
+        """The innermost window open in this thread: a measured cell or a ``track()`` block; None
+        if none."""
         stack = self._local.stack
         return stack[-1] if stack else None
 
@@ -312,7 +334,7 @@ class CarbonSession:
         self,
         label: str | None = None,
         *,
-        listener: Callable[[Progress], Any] | None = None,
+        listener: Callable[[Progress], object] | None = None,
         current: bool = True,
         owner: Any = None,
         **meta: Any,
@@ -326,7 +348,7 @@ class CarbonSession:
     def start(
         self,
         m: Measurement,
-        listener: Callable[[Progress], Any] | None = None,
+        listener: Callable[[Progress], object] | None = None,
         *,
         current: bool = True,
     ) -> None:
@@ -353,7 +375,7 @@ class CarbonSession:
         extra: dict[str, Any] | None = None,
         flags: tuple[str, ...] = (),
         cell: int | None = None,
-        cluster: Any = None,
+        cluster: ClusterPart | None = None,
     ) -> WindowRecord | None:
         """Close ``m`` and return its record; the record it has when already closed (None when it
         was discarded)."""
@@ -393,9 +415,8 @@ class CarbonSession:
             try:
                 callback(m.record)
             except Exception as exc:
-                self.problem(
-                    f"could not hand the record on ({getattr(callback, '__qualname__', callback)}): {exc}"
-                )
+                name = getattr(callback, "__qualname__", callback)
+                self.problem(f"could not hand the record on ({name}): {exc}")
         return m.record
 
     def _observe(self, name: str, m: Measurement) -> tuple[str, ...]:
@@ -428,11 +449,13 @@ class CarbonSession:
                 self.ledger.discard(m.wid, end, intensity.g_per_kwh, self.config.pue)
 
     def progress(self, m: Measurement) -> tuple[float, dict[str, Reading]]:
-        """(monotonic time, energy so far per component with its band) of an open window: one read of every source."""
+        """(monotonic time, energy so far per component with its band) of an open window: one
+        read of every source."""
         window = m.window
         if window is None:
             raise ValueError(
-                f"the measurement {m.label or ''} has not started: open it with session.open() or a with block"
+                f"the measurement {m.label or ''} has not started: "
+                "open it with session.open() or a with block"
             )
         snap = self.sampler.snapshot()
         out: dict[str, Reading] = {}
@@ -447,7 +470,7 @@ class CarbonSession:
         now = self.sampler.snapshot() if self.sampler.open_windows else None
         return self.ledger.totals(now, intensity.g_per_kwh, self.config.pue)
 
-    def to_dataframe(self) -> Any:
+    def to_dataframe(self) -> pandas.DataFrame:
         """This session's records as a pandas DataFrame (CSV export's columns); needs pandas."""
         return to_dataframe(self.records)
 
@@ -466,7 +489,8 @@ class CarbonSession:
             self.records = self.ledger.records
 
     def cut_short(self, m: Measurement, why: str, status: str = "ok") -> WindowRecord | None:
-        """End ``m`` now, before its cell or block does, with a record flagged ``cut short: why``."""
+        """End ``m`` now, before its cell or block does, with a record flagged ``cut short:
+        why``."""
         return self.stop(m, status=status, flags=(f"{CUT_SHORT}: {why}",))
 
     def shutdown(self) -> None:
@@ -481,7 +505,8 @@ class CarbonSession:
                     self.cut_short(m, "the session shut down (%unload_ext or a reset) while it ran")
                 except Exception as exc:
                     self.problem(
-                        f"could not close an open measurement at shutdown ({type(exc).__name__}: {exc})"
+                        "could not close an open measurement at shutdown "
+                        f"({type(exc).__name__}: {exc})"
                     )
         if self.sampler.open_windows:
             intensity = self.intensity()
@@ -496,16 +521,16 @@ class CarbonSession:
 
 def _table_intensity(config: Config) -> Intensity:
     if config.region is None:
-        return (
-            Intensity.world_average()
-        )  # the views add the no-region note (display.text.intensity_notes)
+        # the views add the no-region note (display.text.intensity_notes)
+        return Intensity.world_average()
     try:
         return Intensity.from_region(lookup_region(config.region))
     except UnknownRegionError as exc:
         raise ConfigError(str(exc)) from None
 
 
-def _live_intensity(config: Config, fallback: Intensity) -> Any:
+def _live_intensity(config: Config, fallback: Intensity) -> LiveIntensity:
+    # lazy: the providers must not load at %load_ext (tests/test_extension.py)
     from .intensity.providers import (
         ElectricityMapsProvider,
         IntensityProvider,
@@ -522,7 +547,8 @@ def _live_intensity(config: Config, fallback: Intensity) -> Any:
         )
         if zone is None:
             raise ValueError(
-                "live=electricitymaps needs a zone: %carbon config zone=FR (an Electricity Maps zone such as US-CAL-CISO)"
+                "live=electricitymaps needs a zone: %carbon config zone=FR "
+                "(an Electricity Maps zone such as US-CAL-CISO)"
             )
         provider = ElectricityMapsProvider(zone=zone)
     return LiveIntensity(provider, fallback)

@@ -60,7 +60,8 @@ class HostPart(EnergyFields):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HostPart:
-        """The part of ``to_dict``'s form; ValueError naming the first bad field (logs may be damaged)."""
+        """The part of ``to_dict``'s form; ValueError naming the first bad field (logs may be
+        damaged)."""
         if not isinstance(data, Mapping):
             raise ValueError("cluster.hosts[]: expected an object")
         values: dict[str, Any] = {}
@@ -93,7 +94,8 @@ class HostPart(EnergyFields):
 
     @property
     def how(self) -> str:
-        return f"{'measured' if self.measured else 'estimated'} ({'/'.join(self.methods) or 'no source'})"
+        kind = "measured" if self.measured else "estimated"
+        return f"{kind} ({'/'.join(self.methods) or 'no source'})"
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,8 @@ def _power_overrides(value: Any) -> dict[str, float]:
     for item in items:
         if len(item) != 2:
             raise ConfigError(
-                f"power={value!r} is not valid; write component:watts pairs, e.g. power=cpu:15,ram:3"
+                f"power={value!r} is not valid; write component:watts pairs, "
+                "e.g. power=cpu:15,ram:3"
             )
         component, watts = str(item[0]).strip().lower(), item[1]
         if component not in COMPONENTS:
@@ -112,7 +113,8 @@ def _power_overrides(value: Any) -> dict[str, float]:
 
 
 def _embodied(value: Any) -> str:
-    """``auto``, ``none``, kg CO2e (> 0) or a key of data/embodied.csv (checked where it is used)."""
+    """``auto``, ``none``, kg CO2e (> 0) or a key of data/embodied.csv (checked where it is
+    used)."""
     text = str(value).strip().lower()
     try:
         kg = float(text)
@@ -123,7 +125,8 @@ def _embodied(value: Any) -> str:
     if text in ("auto", "none") or (text and all(c.isalnum() or c == "-" for c in text)):
         return text
     raise ConfigError(
-        f"embodied={value!r} is not valid; give auto, none, kg CO2e (e.g. 1200) or a key of jupyter_carbon/data/embodied.csv (e.g. dell-poweredge-r740)"
+        f"embodied={value!r} is not valid; give auto, none, kg CO2e (e.g. 1200) or a key of "
+        "jupyter_carbon/data/embodied.csv (e.g. dell-poweredge-r740)"
     )
 
 
@@ -149,7 +152,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "scope",
             _choice("scope", SCOPES),
-            "auto (container inside a CPU- or memory-limited cgroup, else machine), machine, process (this kernel and its children) or container (the kernel's cgroup)",
+            "auto (container inside a CPU- or memory-limited cgroup, else machine), machine, "
+            "process (this kernel and its children) or container (the kernel's cgroup)",
         ),
         Setting(
             "region",
@@ -174,7 +178,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "zone",
             _optional(_text),
-            "Electricity Maps zone for live=electricitymaps, e.g. US-CAL-CISO (default: the region's code)",
+            "Electricity Maps zone for live=electricitymaps, e.g. US-CAL-CISO "
+            "(default: the region's code)",
         ),
         Setting("powercap_root", _text, "folder of the Linux powercap tree (RAPL)"),
         Setting(
@@ -206,27 +211,32 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "dask",
             _choice("dask", ("auto", "on", "off")),
-            "measure the Dask cluster of this kernel's distributed.Client: auto (when there is one), on, off",
+            "measure the Dask cluster of this kernel's distributed.Client: "
+            "auto (when there is one), on, off",
         ),
         Setting(
             "mlflow",
             _choice("mlflow", ("auto", "off")),
-            "log labelled windows and the session total to the active MLflow run: auto (when mlflow is imported and a run is active) or off",
+            "log labelled windows and the session total to the active MLflow run: "
+            "auto (when mlflow is imported and a run is active) or off",
         ),
         Setting(
             "wandb",
             _choice("wandb", ("auto", "off")),
-            "log labelled windows and the session total to the active Weights & Biases run: auto (when wandb is imported and a run is active) or off",
+            "log labelled windows and the session total to the active Weights & Biases run: "
+            "auto (when wandb is imported and a run is active) or off",
         ),
         Setting(
             "embodied",
             _embodied,
-            "embodied emissions for SCI: auto (this machine's row of data/embodied.csv, by DMI maker and model), none, kg CO2e or a table key",
+            "embodied emissions for SCI: auto (this machine's row of data/embodied.csv, "
+            "by DMI maker and model), none, kg CO2e or a table key",
         ),
         Setting(
             "lifetime_years",
             _number("lifetime_years", 0.1, 50),
-            "hardware lifetime over which embodied emissions are amortised in SCI (years; default 4)",
+            "hardware lifetime over which embodied emissions are amortised in SCI "
+            "(years; default 4)",
         ),
     )
 }
@@ -255,7 +265,8 @@ class Config:
     lifetime_years: float = 4.0
 
     def updated(self, **values: Any) -> Config:
-        """A copy with ``values`` parsed and validated; raises ConfigError naming a bad key or value."""
+        """A copy with ``values`` parsed and validated; raises ConfigError naming a bad key or
+        value."""
         parsed = {}
         for key, value in values.items():
             setting = SETTINGS.get(key)

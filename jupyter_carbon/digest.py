@@ -166,7 +166,8 @@ class Digest:
 
     @property
     def timelines(self) -> list[WindowRecord]:
-        """The records with a power timeline (≥ 2 samples) that used the most energy, most first."""
+        """The records with a power timeline (≥ 2 samples) that used the most energy, most
+        first."""
         return [
             record for _, _, record in sorted(self._timelines, key=lambda e: e[:2], reverse=True)
         ]

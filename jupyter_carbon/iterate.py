@@ -7,15 +7,16 @@
 
 Inside a measured cell (``%%carbon`` or ``%carbon on``) or a ``with track(...)`` block of the same
 thread, the loop attaches to that window and its prediction goes into its record
-(``extra["loop"]``); elsewhere it opens its own window (``kind="loop"``), closed when the loop ends. Energy is read at most every ``every_s`` (default:
-the session's interval), plus after iterations 1, 2, 4 and 8 so a first estimate comes early —
-never every iteration: the per-iteration cost is a counter and a clock read.
+(``extra["loop"]``); elsewhere it opens its own window (``kind="loop"``), closed when the loop
+ends. Energy is read at most every ``every_s`` (default: the session's interval), plus after
+iterations 1, 2, 4 and 8 so a first estimate comes early — never every iteration: the
+per-iteration cost is a counter and a clock read.
 
-Output: in a notebook cell the estimate is a note of the cell's view (with its running figures, then in
-its report); elsewhere a line of text on
-**stderr** (like tqdm), at most every ``TEXT_EVERY_S``, through ``tqdm.write`` while tqdm bars are
-open. Over budget: a :class:`CarbonBudgetWarning` (a ``UserWarning``: visible by default,
-filterable, turned into an error by ``-W error``), once per loop.
+Output: in a notebook cell the estimate is a note of the cell's view (with its running figures,
+then in its report); elsewhere a line of text on **stderr** (like tqdm), at most every
+``TEXT_EVERY_S``, through ``tqdm.write`` while tqdm bars are open. Over budget: a
+:class:`CarbonBudgetWarning` (a ``UserWarning``: visible by default, filterable, turned into an
+error by ``-W error``), once per loop.
 
 How the loop ended (``extra["loop"]["ended"]``): ``exhausted``, ``left early``, ``budget``,
 ``error``, ``interrupted``. An exception raised by the iterable is seen exactly. Python does not
@@ -31,13 +32,20 @@ import math
 import sys
 import warnings
 import weakref
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Generator, Iterable, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
+from .api import session as shared_session
 from .display.text import TextView
 from .energy import Energy
 from .predict import Estimate, LoopPredictor, format_estimate
 from .units import J_PER_KWH, format_co2e, format_energy
+
+if TYPE_CHECKING:
+    from .carbon_session import CarbonSession, Measurement
+    from .display import CellView
+    from .record import WindowRecord
 
 __all__ = ["track_iter", "TrackedIter", "CarbonBudgetWarning"]
 
@@ -61,7 +69,7 @@ def track_iter(
     budget_g: float | None = None,
     budget_kwh: float | None = None,
     stop_at_budget: bool = False,
-    session: Any = None,
+    session: CarbonSession | None = None,
     every_s: float | None = None,
 ) -> TrackedIter:
     """Wrap ``iterable`` like tqdm and predict the loop's total energy, CO2e and time left.
@@ -112,7 +120,7 @@ class TrackedIter:
         budget_g: float | None = None,
         budget_kwh: float | None = None,
         stop_at_budget: bool = False,
-        session: Any = None,
+        session: CarbonSession | None = None,
         every_s: float | None = None,
     ) -> None:
         if total is None:
@@ -135,13 +143,13 @@ class TrackedIter:
         self.n = 0
         self.estimate: Estimate | None = None
         self.loop: dict[str, Any] | None = None
-        self.measurement: Any = None
-        self.record: Any = None
+        self.measurement: Measurement | None = None
+        self.record: WindowRecord | None = None
         self.stopped_at_budget = False
         self._started = self._ended = self._in_with = False
-        self._gen: Any = None
+        self._gen: weakref.ref[Generator[Any, None, None]] | None = None
         self._pending = "left early"
-        self._view: Any = None
+        self._view: CellView | None = None
         self._own = False
         self._recorded: Estimate | None = None
         self._warned = False
@@ -160,29 +168,31 @@ class TrackedIter:
         return self.total
 
     def __repr__(self) -> str:
-        return f"<TrackedIter {self.label or ''} {self.n}/{self.total if self.total is not None else '?'}>"
+        total = self.total if self.total is not None else "?"
+        return f"<TrackedIter {self.label or ''} {self.n}/{total}>"
 
     # --- the loop -------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Any]:
         if self._started:
             raise RuntimeError(
-                "a track_iter object runs once; call jupyter_carbon.track_iter() again for another loop"
+                "a track_iter object runs once; "
+                "call jupyter_carbon.track_iter() again for another loop"
             )
         self._started = True
         gen = self._run()
-        self._gen = weakref.ref(
-            gen
-        )  # a strong reference would keep the generator alive after `break`
+        # a strong reference would keep the generator alive after `break`
+        self._gen = weakref.ref(gen)
         return gen
 
-    def _run(self) -> Iterator[Any]:
+    def _run(self) -> Generator[Any, None, None]:
         try:
             self._begin()
         except Exception as exc:  # never break the user's loop: run it unmeasured
             self.measurement = None
             _report(
-                f"jupyter_carbon: could not start measuring the loop ({type(exc).__name__}: {exc}); it runs unmeasured"
+                "jupyter_carbon: could not start measuring the loop "
+                f"({type(exc).__name__}: {exc}); it runs unmeasured"
             )
             yield from self.iterable
             return
@@ -203,7 +213,8 @@ class TrackedIter:
                     next_n, next_t = self._next_n, self._next_t
             ended = "exhausted"
         except GeneratorExit:
-            ended = "left early"  # break, return or an exception in the loop body: Python does not say which
+            # break, return or an exception in the loop body: Python does not say which
+            ended = "left early"
             raise
         except KeyboardInterrupt:
             ended = "interrupted"
@@ -228,7 +239,12 @@ class TrackedIter:
         self._in_with = True
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._in_with = False
         self.close()
         if self._started and not self._ended:
@@ -240,8 +256,6 @@ class TrackedIter:
     # --- window, sampling, output -----------------------------------------------------------------
 
     def _begin(self) -> None:
-        from .api import session as shared_session
-
         self.session = self.session or shared_session()
         current = self.session.current()  # this thread's measured cell or track() block
         if current is not None:
@@ -265,7 +279,9 @@ class TrackedIter:
 
     def _read(self) -> tuple[float, Energy]:
         """(time s, energy) of the measurement's window so far: one read of every source."""
-        time_s, components = self.session.progress(self.measurement)
+        session, measurement = self.session, self.measurement
+        assert session is not None and measurement is not None  # set by _begin
+        time_s, components = session.progress(measurement)
         return time_s, Energy.total(components.values())
 
     def _loop_energy(self) -> tuple[float, Energy]:
@@ -319,7 +335,8 @@ class TrackedIter:
         except Exception as exc:  # never break the user's loop: report once, stop predicting
             self._next_n = self._next_t = math.inf
             _report(
-                f"jupyter_carbon: loop prediction failed ({type(exc).__name__}: {exc}); the loop goes on unmeasured by track_iter"
+                f"jupyter_carbon: loop prediction failed ({type(exc).__name__}: {exc}); "
+                "the loop goes on unmeasured by track_iter"
             )
             return False, None
 
@@ -336,7 +353,8 @@ class TrackedIter:
         if est.predicted is not None:  # a prediction
             p = est.predicted
             what = (
-                f"is predicted to use {format_energy(p.energy_j)} ({format_energy(p.low_j)}–{format_energy(p.high_j)})"
+                f"is predicted to use {format_energy(p.energy_j)} "
+                f"({format_energy(p.low_j)}–{format_energy(p.high_j)})"
                 + (
                     f", {format_co2e(est.predicted_co2e.co2e_g)}"
                     if est.predicted_co2e is not None
@@ -355,9 +373,8 @@ class TrackedIter:
     def _show(self, line: str, elapsed_s: float) -> None:
         view = self._view
         if view is not None and not isinstance(view, TextView):
-            view.note(
-                line, key=id(self)
-            )  # the notebook view stores it (cheap); replaces this loop's last line
+            # the notebook view stores it (cheap); replaces this loop's last line
+            view.note(line, key=id(self))
             return
         if self.measurement is not None and view is None and not self._own:
             return  # a --quiet cell
@@ -403,10 +420,12 @@ class TrackedIter:
         if self._own:
             status = {"error": "error", "interrupted": "interrupted"}.get(ended, "ok")
             try:
+                assert self.session is not None  # set by _begin, with the own window
                 self.record = self.session.stop(self.measurement, status=status)
             except Exception as exc:
                 _report(
-                    f"jupyter_carbon: could not close the loop's measurement ({type(exc).__name__}: {exc})"
+                    "jupyter_carbon: could not close the loop's measurement "
+                    f"({type(exc).__name__}: {exc})"
                 )
         if self.stopped_at_budget:
             _report(
@@ -418,7 +437,8 @@ class TrackedIter:
             _report(
                 f"{self.label or 'loop'}: {self.n} iterations, {format_energy(actual_j)}"
                 + (
-                    f" (predicted {format_energy(rec.predicted_energy_j)} at {rec.fraction or 0.0:.0%})"
+                    f" (predicted {format_energy(rec.predicted_energy_j)}"
+                    f" at {rec.fraction or 0.0:.0%})"
                     if rec and rec.predicted_energy_j is not None
                     else ""
                 )

@@ -10,13 +10,17 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .energy import Energy
 from .record import EMPTY_TIMELINE, DeviceEnergy, SessionTotals, Timeline, WindowRecord
 from .sampler import Snapshot
 from .sources.base import EnergySource
 from .units import co2e_g_from_j, from_utc_us
+
+if TYPE_CHECKING:
+    from .cluster_part import ClusterPart
 
 __all__ = ["Ledger", "SHORT_WINDOW_FLAG", "SHORT_WINDOW_BAND"]
 
@@ -69,7 +73,8 @@ class Ledger:
             self.totals_indices = tuple(range(len(self.sources)))
 
     def open(self, start: Snapshot) -> int:
-        """A new window's id; a window opened at snapshot ``start`` counts in the totals from there."""
+        """A new window's id; a window opened at snapshot ``start`` counts in the totals from
+        there."""
         wid = next(self._ids)
         if not self._open:
             self._union.start = start
@@ -112,7 +117,7 @@ class Ledger:
         *,
         g_per_kwh: float,
         intensity_source: str,
-        intensity_utc: Any = None,
+        intensity_utc: datetime | None = None,
         region: str | None = None,
         pue: float = 1.0,
         status: str = "ok",
@@ -121,7 +126,7 @@ class Ledger:
         baseline_w: Mapping[str, float] | None = None,
         extra: Mapping[str, Any] | None = None,
         cell: int | None = None,
-        cluster: Any = None,
+        cluster: ClusterPart | None = None,
     ) -> WindowRecord:
         """``window``'s record: its devices' energy from its start to ``end``, and its metadata
         (label, cell, kind, items, task, scope; anything else goes into the record's ``extra``)."""
@@ -213,7 +218,9 @@ class Ledger:
                 or (energy > 0.0 and duration >= getattr(source, "resolution_s", 0.0))
             ):
                 band = Energy.exact(energy)  # a measured reading is its own band
-            elif measured:  # a counter that did not move, or a window shorter than it resolves: never a silent 0 J
+            elif measured:
+                # a counter that did not move, or a window shorter than it resolves: never a
+                # silent 0 J
                 power_w = end.power_w[i]
                 energy = power_w * duration if power_w is not None else max(energy, 0.0)
                 band = Energy(energy, energy * SHORT_WINDOW_BAND[0], energy * SHORT_WINDOW_BAND[1])

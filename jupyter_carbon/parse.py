@@ -22,7 +22,10 @@ __all__ = [
     "CELL_USAGE",
 ]
 
-CELL_USAGE = "%%carbon [--label TEXT] [--items N] [--task NAME] [--quiet] [--scope auto|machine|process|container]"
+CELL_USAGE = (
+    "%%carbon [--label TEXT] [--items N] [--task NAME] [--quiet] "
+    "[--scope auto|machine|process|container]"
+)
 SUBCOMMANDS = (
     "on",
     "off",
@@ -120,13 +123,15 @@ def parse_cell_line(line: str) -> CellOptions:
             f"--scope {values['scope']!r} is not valid; choose one of: {', '.join(SCOPES)}"
         )
     if "task" in values:
+        # lazy: jupyter_carbon.reference must not load at %load_ext (tests/test_extension.py)
         from .reference import reference_tasks, resolve_task
 
         try:
             values["task"] = resolve_task(str(values["task"]))
         except ValueError:
             raise ParseError(
-                f"--task {values['task']!r} is not known; choose one of: {', '.join(reference_tasks())}"
+                f"--task {values['task']!r} is not known; "
+                f"choose one of: {', '.join(reference_tasks())}"
             ) from None
     return CellOptions(**values)  # type: ignore[arg-type]
 
@@ -150,7 +155,8 @@ def parse_line(line: str) -> LineCommand:
             key, eq, value = arg.partition("=")
             if not eq or not key:
                 raise ParseError(
-                    f"%carbon config expects key=value pairs, got {arg!r}; e.g. %carbon config region=FR interval=0.5"
+                    f"%carbon config expects key=value pairs, got {arg!r}; "
+                    "e.g. %carbon config region=FR interval=0.5"
                 )
             settings[key.strip()] = value
         return LineCommand(name, tuple(args), settings)
@@ -177,6 +183,7 @@ def parse_line(line: str) -> LineCommand:
         return LineCommand(name, tuple(args))
     if name == "export" and len(args) != 1:
         raise ParseError(
-            f"%carbon export takes one path ending in .csv or .json, e.g. %carbon export carbon.csv, or one of: {', '.join(FORMATS)}"
+            "%carbon export takes one path ending in .csv or .json, "
+            f"e.g. %carbon export carbon.csv, or one of: {', '.join(FORMATS)}"
         )
     return LineCommand(name, tuple(args))

@@ -69,7 +69,8 @@ PRIOR_CV = 0.3
 PRIOR_INTERVALS = 2
 #: Intervals shorter than this fraction of the median interval are merged into the next one.
 SHORT_INTERVAL_FRACTION = 0.25
-#: Checkpoints kept; beyond it every other interior checkpoint is dropped (intervals merge in pairs).
+#: Checkpoints kept; beyond it every other interior checkpoint is dropped (intervals merge in
+#: pairs).
 MAX_CHECKPOINTS = 512
 
 
@@ -220,7 +221,8 @@ class LoopPredictor:
         return batches
 
     def _drift_per_iteration_j(self, rate_j: float) -> float:
-        """|rate over the most recent half of the iterations − overall rate| (0 with < 4 checkpoints)."""
+        """|rate over the most recent half of the iterations − overall rate| (0 with < 4
+        checkpoints)."""
         if len(self._points) < 5:
             return 0.0
         last = self._points[-1]
@@ -293,11 +295,18 @@ def format_estimate(estimate: Estimate) -> str:
     if e.predicted is not None and e.remaining_s is not None:  # a prediction
         p = e.predicted
         co2e = f", {format_co2e(e.predicted_co2e.co2e_g)}" if e.predicted_co2e is not None else ""
-        return f"predicted total: {format_energy(p.energy_j)} ({format_energy(p.low_j)}–{format_energy(p.high_j)}){co2e}, ~{format_duration(e.remaining_s)} left"
+        return (
+            f"predicted total: {format_energy(p.energy_j)} "
+            f"({format_energy(p.low_j)}–{format_energy(p.high_j)}){co2e}, "
+            f"~{format_duration(e.remaining_s)} left"
+        )
     co2e = (
         f", {format_co2e(e.co2e_per_iteration_g)}/iteration"
         if e.co2e_per_iteration_g is not None
         else ""
     )
     power = f", {format_power(e.power_w)}" if math.isfinite(e.power_w) else ""
-    return f"rate: {format_energy(e.energy_per_iteration_j)}/iteration{power}{co2e} ({e.iterations} iterations in {format_duration(e.elapsed_s)})"
+    return (
+        f"rate: {format_energy(e.energy_per_iteration_j)}/iteration{power}{co2e} "
+        f"({e.iterations} iterations in {format_duration(e.elapsed_s)})"
+    )

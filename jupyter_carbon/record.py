@@ -10,7 +10,7 @@ mappings (``extra``, ``baseline_w``, the timeline's power) are read-only views o
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -79,7 +79,8 @@ def _same(when: datetime) -> datetime:
 
 
 def _clean_text(text: str | None) -> str | None:
-    """``text`` that can be encoded as UTF-8 (lone surrogates from undecodable bytes become U+FFFD)."""
+    """``text`` that can be encoded as UTF-8 (lone surrogates from undecodable bytes become
+    U+FFFD)."""
     if text is None:
         return None
     try:
@@ -321,11 +322,16 @@ class WindowRecord:
     def __hash__(self) -> int:
         return hash((self.id, self.start_s, self.end_s, self.label, self.status))
 
-    def __reduce__(self) -> Any:  # read-only mapping views do not pickle: go through the dict form
+    # read-only mapping views do not pickle: go through the dict form
+    def __reduce__(self) -> tuple[Callable[[Any], WindowRecord], tuple[dict[str, Any]]]:
         return (WindowRecord.from_dict, (self.to_dict(),))
 
     def __repr__(self) -> str:
-        return f"WindowRecord(id={self.id}, label={self.label!r}, cell={self.cell}, kind={self.kind!r}, status={self.status!r}, duration_s={self.duration_s:.6g}, energy_j={self.energy_j:.6g}, co2e_g={self.co2e_g:.6g})"
+        return (
+            f"WindowRecord(id={self.id}, label={self.label!r}, cell={self.cell}, "
+            f"kind={self.kind!r}, status={self.status!r}, duration_s={self.duration_s:.6g}, "
+            f"energy_j={self.energy_j:.6g}, co2e_g={self.co2e_g:.6g})"
+        )
 
     def to_dict(self, *, datetimes: bool = False) -> dict[str, Any]:
         """Plain JSON-able dict: every field under its own name, then the derived ``energy_j``,
@@ -377,7 +383,8 @@ class WindowRecord:
         if type(schema) is int and schema > RECORD_SCHEMA:
             raise RecordError(
                 None,
-                f"record schema {schema} is newer than this jupyter_carbon reads ({RECORD_SCHEMA}): upgrade jupyter-carbon",
+                f"record schema {schema} is newer than this jupyter_carbon reads "
+                f"({RECORD_SCHEMA}): upgrade jupyter-carbon",
                 newer=True,
             )
         devices = d.get("devices", [])
@@ -426,7 +433,7 @@ class WindowRecord:
         )
 
 
-# --- checking the dict form -------------------------------------------------------------------------
+# --- checking the dict form -----------------------------------------------------------------------
 
 
 def _cluster(data: Any) -> ClusterPart | None:

@@ -133,7 +133,8 @@ def per_item(energy_j: float, co2e_g: float, items: int) -> PerItem:
     """Energy and CO2e per item and per 1,000 items; ``items`` must be a positive int."""
     if isinstance(items, bool) or not isinstance(items, numbers.Integral) or items <= 0:
         raise ValueError(
-            f"items must be a positive int (the number of inferences or samples processed), got {items!r}"
+            "items must be a positive int (the number of inferences or samples processed), "
+            f"got {items!r}"
         )
     energy = _check_amount(energy_j, "energy_j")
     co2e = _check_amount(co2e_g, "co2e_g")

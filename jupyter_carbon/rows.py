@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import timezone
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .intensity import lookup_region
@@ -22,23 +22,29 @@ from .record import WindowRecord
 from .sources.base import COMPONENTS
 from .units import J_PER_KWH
 
+if TYPE_CHECKING:
+    import pandas
+
 __all__ = ["CODECARBON_COLUMNS", "OUR_COLUMNS", "record_row", "host_columns", "to_dataframe"]
 
 #: CodeCarbon's emissions.csv, in order: the ``EmissionsData`` dataclass of CodeCarbon 2.5–2.8
-#: (codecarbon/output_methods/emissions_data.py); units from https://mlco2.github.io/codecarbon/output.html
+#: (codecarbon/output_methods/emissions_data.py); units from
+#: https://mlco2.github.io/codecarbon/output.html
 CODECARBON_COLUMNS = (
-    "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions", "emissions_rate",
-    "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy", "ram_energy", "energy_consumed",
-    "country_name", "country_iso_code", "region", "cloud_provider", "cloud_region", "os", "python_version",
-    "codecarbon_version", "cpu_count", "cpu_model", "gpu_count", "gpu_model", "longitude", "latitude",
-    "ram_total_size", "tracking_mode", "on_cloud", "pue",
+    "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions",
+    "emissions_rate", "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy",
+    "ram_energy", "energy_consumed", "country_name", "country_iso_code", "region",
+    "cloud_provider", "cloud_region", "os", "python_version", "codecarbon_version", "cpu_count",
+    "cpu_model", "gpu_count", "gpu_model", "longitude", "latitude", "ram_total_size",
+    "tracking_mode", "on_cloud", "pue",
 )  # fmt: skip
 #: Ours, after CodeCarbon's; units in the names.
 OUR_COLUMNS = (
-    "record_id", "cell", "label", "kind", "status", "methods", "measured", "energy_j", "energy_low_j",
-    "energy_high_j", "co2e_g", "co2e_low_g", "co2e_high_g", "intensity_g_per_kwh", "intensity_source",
-    "items", "task", "start_utc", "end_utc", "flags", "scope_reason", "cluster_energy_j", "cluster_low_j",
-    "cluster_high_j", "cluster_co2e_g", "cluster_idle_j", "cluster_measured", "cluster_hosts",
+    "record_id", "cell", "label", "kind", "status", "methods", "measured", "energy_j",
+    "energy_low_j", "energy_high_j", "co2e_g", "co2e_low_g", "co2e_high_g", "intensity_g_per_kwh",
+    "intensity_source", "items", "task", "start_utc", "end_utc", "flags", "scope_reason",
+    "cluster_energy_j", "cluster_low_j", "cluster_high_j", "cluster_co2e_g", "cluster_idle_j",
+    "cluster_measured", "cluster_hosts",
 )  # fmt: skip
 PROJECT_NAME = "jupyter_carbon"
 #: One experiment for every jupyter_carbon export (CodeCarbon groups runs by experiment).
@@ -48,9 +54,8 @@ EXPERIMENT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://pypi.org/project/jup
 def host_columns() -> dict[str, Any]:
     """CodeCarbon's columns about this machine and Python, the same for every row."""
     try:
-        ram_gb: Any = (
-            os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
-        )  # CodeCarbon: bytes / 1024**3
+        # CodeCarbon: bytes / 1024**3
+        ram_gb: float | str = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     except (ValueError, OSError, AttributeError):
         ram_gb = ""
     return {
@@ -187,7 +192,7 @@ def _cluster_columns(record: WindowRecord) -> dict[str, Any]:
     }
 
 
-def to_dataframe(records: Iterable[WindowRecord]) -> Any:
+def to_dataframe(records: Iterable[WindowRecord]) -> pandas.DataFrame:
     """A pandas DataFrame, one row per record (the CSV's columns); needs pandas."""
     try:
         import pandas

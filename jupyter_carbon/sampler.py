@@ -48,7 +48,8 @@ class Snapshot(NamedTuple):
 
 
 class Progress(NamedTuple):
-    """An open window's figures so far, handed to its listener at every tick (the running display)."""
+    """An open window's figures so far, handed to its listener at every tick (the running
+    display)."""
 
     elapsed_s: float
     energy_j: dict[str, float]  # per component, so far
@@ -56,7 +57,8 @@ class Progress(NamedTuple):
 
 
 class TimelineBuffer:
-    """Bounded power timeline: when full, adjacent points are averaged in pairs and the stride doubles."""
+    """Bounded power timeline: when full, adjacent points are averaged in pairs and the stride
+    doubles."""
 
     __slots__ = ("max_points", "stride", "_t", "_p", "_acc_n", "_acc_t", "_acc_p")
 
@@ -102,7 +104,8 @@ class TimelineBuffer:
 
 class Window:
     """A window's part in the sampler: its start, the sources it counts, its running timeline and
-    flags (held by the window's owner, the session's ``Measurement``; the ledger does the accounting)."""
+    flags (held by the window's owner, the session's ``Measurement``; the ledger does the
+    accounting)."""
 
     __slots__ = (
         "start",
@@ -120,7 +123,7 @@ class Window:
         start: Snapshot,
         indices: tuple[int, ...],
         max_points: int,
-        listener: Callable[[Progress], Any] | None,
+        listener: Callable[[Progress], object] | None,
         process_views: bool = False,
     ) -> None:
         self.start = start
@@ -153,7 +156,7 @@ class Sampler:
         self.process_sources = process_views(self.machine_sources, interval_s)
         #: sources of other scopes (the container's), read at every snapshot like the machine's
         self.scoped_sources = list(scoped)
-        self.sources: list[Any] = [
+        self.sources: list[EnergySource] = [
             *self.machine_sources,
             *self.scoped_sources,
             *self.process_sources,
@@ -173,9 +176,8 @@ class Sampler:
                 for i, s in enumerate(self.sources)
                 if getattr(s, "scope", "machine") == "container" or s.component == "gpu"
             )
-        self._always = len(self.machine_sources) + len(
-            self.scoped_sources
-        )  # sources read at every snapshot
+        # sources read at every snapshot
+        self._always = len(self.machine_sources) + len(self.scoped_sources)
         self.interval_s = interval_s
         self.clock = clock
         #: µs since the epoch; an injected ``wall_clock`` (tests) returns datetimes
@@ -246,7 +248,8 @@ class Sampler:
         """Flag every open window: a counter step was dropped (a reset or a jump) and estimated."""
         for window in self._windows:
             window.flag(
-                f"{source.device} ({source.method}): an implausible counter step (a reset or a jump) was dropped, replaced by the last power × time"
+                f"{source.device} ({source.method}): an implausible counter step "
+                "(a reset or a jump) was dropped, replaced by the last power × time"
             )
 
     # --- windows ------------------------------------------------------------------------------
@@ -255,7 +258,7 @@ class Sampler:
         return self._scope_indices[scope]
 
     def open(
-        self, listener: Callable[[Progress], Any] | None = None, scope: str = "machine"
+        self, listener: Callable[[Progress], object] | None = None, scope: str = "machine"
     ) -> Window:
         with self._lock:
             if scope not in self._scope_indices:
@@ -313,7 +316,8 @@ class Sampler:
     # --- ticking ------------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Read every source and extend each open window's timeline; call each window's progress listener."""
+        """Read every source and extend each open window's timeline; call each window's progress
+        listener."""
         with self._lock:
             if not self._windows:
                 self._idle_ticks += 1
@@ -374,7 +378,8 @@ class Sampler:
         if thread is not None:  # it died: say so on every open window, then restart it
             for window in self._windows:
                 window.flag(
-                    "the sampler thread stopped unexpectedly and was restarted; the power timeline has a gap"
+                    "the sampler thread stopped unexpectedly and was restarted; "
+                    "the power timeline has a gap"
                 )
         self._thread = threading.Thread(
             target=self._run, name="jupyter_carbon-sampler", daemon=True

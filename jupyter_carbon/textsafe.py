@@ -11,9 +11,11 @@ spreadsheet shows it instead of evaluating ``=HYPERLINK(...)``.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TypeVar
 
 __all__ = ["visible", "csv_cell", "FORMULA_STARTS"]
+
+_T = TypeVar("_T")
 
 #: C0 and C1 controls, DEL, line/paragraph separators, bidi marks/overrides/isolates, surrogates.
 _UNSAFE = re.compile(
@@ -32,7 +34,7 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def visible(text: Any, limit: int | None = None) -> str:
+def visible(text: object, limit: int | None = None) -> str:
     """``text`` (any value: ``str()`` of it) on one line, control characters shown as escapes
     (``\\x1b``, ``\\n``, ``\\u202e``); cut to ``limit`` characters with ``…`` when longer."""
     text = text if isinstance(text, str) else str(text)
@@ -41,7 +43,7 @@ def visible(text: Any, limit: int | None = None) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
-def csv_cell(value: Any) -> Any:
+def csv_cell(value: _T) -> _T | str:
     """``value`` for a CSV cell: text that a spreadsheet would run as a formula gets a leading
     apostrophe; anything else (numbers, None, other text) is returned as it is."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):

@@ -81,7 +81,8 @@ CO2E_UNITS = ((1e-6, "µg"), (1e-3, "mg"), (1.0, "g"), (1e3, "kg"), (1e6, "t"))
 
 
 def unit_for(magnitude: float, units: tuple[tuple[float, str], ...]) -> tuple[float, str]:
-    """The largest (factor, unit) of ``units`` whose factor is <= ``magnitude`` (else the smallest)."""
+    """The largest (factor, unit) of ``units`` whose factor is <= ``magnitude`` (else the
+    smallest)."""
     factor, unit = units[0]
     for f, u in units:
         if magnitude >= f:
@@ -101,7 +102,8 @@ _POWER_STEPS = ((1e-3, "mW"), (1.0, "W"), (1e3, "kW"))
 
 
 def format_energy(energy_j: float) -> str:
-    """Energy auto-scaled to µWh/mWh/Wh/kWh/MWh, 3 significant digits: ``format_energy(7200) == '2 Wh'``."""
+    """Energy auto-scaled to µWh/mWh/Wh/kWh/MWh, 3 significant digits: ``format_energy(7200) ==
+    '2 Wh'``."""
     return _scaled(energy_j, ENERGY_UNITS)
 
 
