@@ -5,7 +5,8 @@ Modules: :mod:`.host` (one energy meter per host), :mod:`.worker` (the worker pl
 :mod:`.attribute` (a window's share of each host), :mod:`.client` (install, measure, settle work
 completed later), :mod:`.observer` (the session glue), :mod:`.text` (report and status lines).
 The record's part (:class:`ClusterPart`) is a plain type of :mod:`jupyter_carbon.cluster_part`.
-Only :mod:`.worker` and :mod:`.client` import ``distributed`` (``pip install 'jupyter-carbon[dask]'``).
+Only :mod:`.worker` and :mod:`.client` import ``distributed``
+(``pip install 'jupyter-carbon[dask]'``).
 """
 
 from ..cluster_part import ClusterPart, HostPart

@@ -61,7 +61,10 @@ def _good(reports: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 def attribute(
     begin: Mapping[str, Any], end: Mapping[str, Any], window_id: str, *, late: bool = False
 ) -> tuple[HostPart, ...]:
-    """Per host, the window's share of the host's energy. ``begin``/``end``: worker address → report."""
+    """Per host, the window's share of the host's energy.
+
+    ``begin``/``end``: worker address → report.
+    """
     begin, end = _good(begin), _good(end)
     hosts: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
     for a, r in begin.items():
@@ -116,7 +119,8 @@ def _host_part(
             energy += Energy(*r_now) - Energy(*r_then)
         if mb is None or mb["id"] != me["id"]:
             incidents.append(
-                f"{host}: its meter started mid-window (a worker died or joined); energy before that is missing"
+                f"{host}: its meter started mid-window (a worker died or joined); "
+                "energy before that is missing"
             )
             flags.append(incidents[-1])
         if mb is not None and mb["id"] == me["id"]:
@@ -136,7 +140,8 @@ def _host_part(
     died = sorted(a for a in begin if a not in end)
     for address in died:
         incidents.append(
-            f"{host}: worker {address} died mid-window; its tasks since the window opened are missing, the rest is kept"
+            f"{host}: worker {address} died mid-window; "
+            "its tasks since the window opened are missing, the rest is kept"
         )
         flags.append(incidents[-1])
     workers = end or begin

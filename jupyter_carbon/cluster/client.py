@@ -1,4 +1,5 @@
-"""The client side: install the worker plugin, measure each window on the cluster, settle late work.
+"""The client side: install the worker plugin, measure each window on the cluster, settle late
+work.
 
 Per window two rounds of ``Client.run`` (one message to every worker through the scheduler): at
 the open and at the close. The window's tasks carry its id in a task annotation
@@ -17,11 +18,15 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cluster_part import ClusterPart
 from .attribute import attribute, missing_workers
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["ClusterMeter", "ClusterWindow", "LateWork"]
 
@@ -35,7 +40,7 @@ class ClusterWindow:
     """A window's part on the cluster while it is open (held by the window it measures)."""
 
     window_id: str
-    annotation_cm: Any
+    annotation_cm: AbstractContextManager[None]
     begin: dict[str, Any]
     keys_before: frozenset
     meter: ClusterMeter  # the meter that opened it, and ends it
@@ -61,9 +66,9 @@ class ClusterMeter:
 
     def __init__(
         self,
-        client: Any,
+        client: Client,
         *,
-        on_late: Callable[[LateWork, ClusterPart], Any] | None = None,
+        on_late: Callable[[LateWork, ClusterPart], object] | None = None,
         poll_s: float = 0.25,
     ) -> None:
         self.client = client
@@ -71,9 +76,8 @@ class ClusterMeter:
         self.poll_s = poll_s
         self.user = uuid.uuid4().hex  # this meter, as the workers' plugin knows it
         self.problems: list[str] = []  # one line each (install failures)
-        self.missing: list[
-            str
-        ] = []  # workers without jupyter_carbon or the plugin, at the last query
+        #: workers without jupyter_carbon or the plugin, at the last query
+        self.missing: list[str] = []
         self.last_reports: dict[str, Any] = {}
         self.late: list[LateWork] = []
         #: the latest flags about dead workers and moved meters, for ``%carbon status``
@@ -93,24 +97,27 @@ class ClusterMeter:
 
     def install(self) -> None:
         """Register the worker plugin (once per cluster: it is shared by every client)."""
-        from .worker import PLUGIN_NAME, CarbonWorkerPlugin
+        from .worker import PLUGIN_NAME, CarbonWorkerPlugin  # .worker imports distributed
 
         try:
             responses = self.client.register_plugin(CarbonWorkerPlugin(), name=PLUGIN_NAME)
             for address, response in (responses or {}).items():
                 if isinstance(response, dict) and response.get("status") == "error":
                     self.problems.append(
-                        f"worker {address}: the jupyter_carbon plugin failed to start: {response.get('exception_text') or response}"
+                        f"worker {address}: the jupyter_carbon plugin failed to start: "
+                        f"{response.get('exception_text') or response}"
                     )
         except Exception as exc:
             self.problems.append(
-                f"the jupyter_carbon plugin failed on some workers ({type(exc).__name__}: {exc}); install jupyter_carbon on every worker: pip install 'jupyter-carbon[dask]'"
+                f"the jupyter_carbon plugin failed on some workers ({type(exc).__name__}: {exc}); "
+                "install jupyter_carbon on every worker: pip install 'jupyter-carbon[dask]'"
             )
         self.query([])  # see which workers answer
 
     def uninstall(self) -> None:
-        """Settle pending work, leave the plugin to other clients, remove it when the last leaves."""
-        from .worker import PLUGIN_NAME, detach
+        """Settle pending work, leave the plugin to other clients, remove it when the last
+        leaves."""
+        from .worker import PLUGIN_NAME, detach  # .worker imports distributed
 
         self._stop.set()
         thread = self._thread
@@ -119,7 +126,10 @@ class ClusterMeter:
         for late in list(self.late):
             self._settle(
                 late,
-                flag="not finished when jupyter_carbon was unloaded: energy up to the unload is charged, the rest is not measured",
+                flag=(
+                    "not finished when jupyter_carbon was unloaded: "
+                    "energy up to the unload is charged, the rest is not measured"
+                ),
             )
         try:
             remaining = self.client.run(detach, self.user, on_error="return")
@@ -134,7 +144,7 @@ class ClusterMeter:
         self, ids: list[str], opened: Sequence[str] = (), closed: Sequence[str] = ()
     ) -> dict[str, Any]:
         """One round: each worker's report (or the exception it raised)."""
-        from .worker import query
+        from .worker import query  # .worker imports distributed
 
         # Client.run itself has no time limit: a hung worker must not hold the user's cell
         reports = self.client.sync(
@@ -162,7 +172,7 @@ class ClusterMeter:
     def begin(self, context: Any = None) -> ClusterWindow:
         import dask
 
-        from .worker import ANNOTATION
+        from .worker import ANNOTATION  # .worker imports distributed
 
         window_id = uuid.uuid4().hex
         outer = tuple(dask.get_annotations().get(ANNOTATION) or ())
@@ -195,7 +205,8 @@ class ClusterMeter:
         self.incidents.extend(incident for host in hosts for incident in host.incidents)
         if pending:
             flags.append(
-                f"cluster: {len(pending)} future(s) still pending when the cell ended; their tasks' energy is charged to this cell when they complete (completed later)"
+                f"cluster: {len(pending)} future(s) still pending when the cell ended; "
+                "their tasks' energy is charged to this cell when they complete (completed later)"
             )
             with self._lock:
                 self.late.append(LateWork(window, pending, reports, late_token))
@@ -257,7 +268,7 @@ class ClusterMeter:
                 )
 
 
-def _exit(cm: Any) -> tuple[str, ...]:
+def _exit(cm: AbstractContextManager[None]) -> tuple[str, ...]:
     try:
         cm.__exit__(None, None, None)
         return ()

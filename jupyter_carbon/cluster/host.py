@@ -23,6 +23,7 @@ apply on the workers too.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import socket
@@ -32,6 +33,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from ..config import Config
+from ..sampler import Sampler, Window
+from ..sources import Detection, detect
 
 __all__ = ["HOST_ENV", "LOCK_DIR_ENV", "HostMeter", "host_identity"]
 
@@ -66,14 +71,12 @@ class HostMeter:
         self._clock = clock
         self.lock_path = _lock_path(host, self._environ)
         self.id: str | None = None  # set while leading
-        self.sampler: Any = None
-        self.detection: Any = None
+        self.sampler: Sampler | None = None
+        self.detection: Detection | None = None
         self.problems: list[str] = []
         self.scope = "machine"
         self._fd: int | None = None
-        self._windows: dict[
-            str, tuple[Any, float]
-        ] = {}  # client token -> (sampler window, opened at)
+        self._windows: dict[str, tuple[Window, float]] = {}  # client token -> (window, opened at)
         self._lock = threading.Lock()
 
     @property
@@ -84,8 +87,6 @@ class HostMeter:
         """Take the host's lock if it is free and start sampling; True while this process leads."""
         if self.sampler is not None:
             return True
-        import fcntl
-
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -102,25 +103,21 @@ class HostMeter:
         return True
 
     def _start(self) -> None:
-        from ..config import Config
-        from ..sampler import Sampler
-        from ..sources import detect
-
         config = Config.from_env(self._environ, problems=self.problems)
-        self.detection = detect(
+        self.detection = detection = detect(
             **config.detection_arguments(), now_s=self._clock(), environ=self._environ
         )
         # the meter stands for every worker on the host: never one process's share ("process"
         # scope); "auto" resolves as locally (a worker in a limiting cgroup: its container)
-        scope, _ = self.detection.resolve("machine" if config.scope == "process" else config.scope)
+        scope, _ = detection.resolve("machine" if config.scope == "process" else config.scope)
         self.scope = scope
         self.sampler = Sampler(
-            self.detection.sources,
+            detection.sources,
             config.interval,
             clock=self._clock,
             threaded=True,
             totals_scope=scope,
-            scoped=getattr(self.detection, "scoped", ()),
+            scoped=getattr(detection, "scoped", ()),
         )
         self.id = uuid.uuid4().hex
 
@@ -170,7 +167,8 @@ class HostMeter:
         if self.sampler is not None:
             try:
                 self.sampler.stop()
-                self.detection.close()
+                if self.detection is not None:
+                    self.detection.close()
             except Exception:
                 pass
             self.sampler = self.detection = self.id = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import weakref
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..cluster_part import ClusterPart
 from ..record import record_name
@@ -18,6 +18,8 @@ from .client import ClusterMeter, ClusterWindow, LateWork
 from .text import status_lines
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from ..carbon_session import CarbonSession, Measurement
 
 __all__ = ["ClusterObserver", "attach_cluster", "detach_cluster", "LATE_KIND"]
@@ -33,18 +35,19 @@ class ClusterObserver:
     def __init__(self, session: CarbonSession) -> None:
         self.session = session
         #: one meter per client the kernel used
-        self.meters: weakref.WeakKeyDictionary[Any, ClusterMeter] = weakref.WeakKeyDictionary()
+        self.meters: weakref.WeakKeyDictionary[Client, ClusterMeter] = weakref.WeakKeyDictionary()
 
     # --- the client -----------------------------------------------------------------------------
 
-    def client(self) -> Any:
+    def client(self) -> Client | None:
         mode = getattr(self.session.config, "dask", "auto")
         if mode == "off":
             return None
         if "distributed" not in sys.modules:
             if mode == "on":
                 self.session.problem(
-                    "dask=on but distributed is not imported in this kernel: create a distributed.Client first"
+                    "dask=on but distributed is not imported in this kernel: "
+                    "create a distributed.Client first"
                 )
             return None
         from distributed import default_client
@@ -54,12 +57,13 @@ class ClusterObserver:
         except ValueError:
             if mode == "on":
                 self.session.problem(
-                    "dask=on but this kernel has no distributed.Client: create one, e.g. Client('tcp://scheduler:8786')"
+                    "dask=on but this kernel has no distributed.Client: "
+                    "create one, e.g. Client('tcp://scheduler:8786')"
                 )
             return None
         return client if getattr(client, "status", "") == "running" else None
 
-    def meter(self, client: Any) -> ClusterMeter:
+    def meter(self, client: Client) -> ClusterMeter:
         meter = self.meters.get(client)
         if meter is None:
             meter = ClusterMeter(client, on_late=self._on_late)
@@ -79,9 +83,8 @@ class ClusterObserver:
             return
         try:
             m.cluster_window = self.meter(client).begin(context=m)
-        except (
-            Exception
-        ) as exc:  # an unreachable or slow cluster: the cell goes on, its record says so
+        # an unreachable or slow cluster: the cell goes on, its record says so
+        except Exception as exc:
             m.cluster_window = f"cluster: not measured ({type(exc).__name__}: {exc})"
 
     def window_stopping(self, m: Measurement) -> tuple[str, ...]:

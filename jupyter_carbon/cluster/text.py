@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from ..units import format_energy
+
+if TYPE_CHECKING:
+    from ..cluster_part import ClusterPart
+    from .observer import ClusterObserver
 
 __all__ = ["record_lines", "short_phrase", "status_lines", "session_line"]
 
 
-def record_lines(record: Any) -> list[str]:
+class _Clustered(Protocol):
+    """A record, or anything with its cluster part."""
+
+    @property
+    def cluster(self) -> ClusterPart | None: ...
+
+
+def record_lines(record: _Clustered) -> list[str]:
     """One line for the cluster and one per host; [] for a record without a cluster part."""
     part = record.cluster
     if part is None:
@@ -19,7 +30,8 @@ def record_lines(record: Any) -> list[str]:
     if part.late_for is not None:
         head += f": work of record {part.late_for} completed later"
     lines = [
-        f"{head}: {format_energy(part.energy_j)} charged · idle {format_energy(part.idle_j)} not charged · {len(part.hosts)} host(s)"
+        f"{head}: {format_energy(part.energy_j)} charged · "
+        f"idle {format_energy(part.idle_j)} not charged · {len(part.hosts)} host(s)"
     ]
     for host in part.hosts:
         band = (
@@ -28,18 +40,20 @@ def record_lines(record: Any) -> list[str]:
             else ""
         )
         lines.append(
-            f"  {host.host}: {format_energy(host.energy_j)}{band} {host.how} · {host.task_s:.3g} task-s, "
-            f"host busy {host.busy_share:.0%} · idle {format_energy(host.idle_j)}, other clients {format_energy(host.others_j)}"
+            f"  {host.host}: {format_energy(host.energy_j)}{band} {host.how} · "
+            f"{host.task_s:.3g} task-s, host busy {host.busy_share:.0%} · "
+            f"idle {format_energy(host.idle_j)}, other clients {format_energy(host.others_j)}"
             + (" · completed later" if host.late else "")
         )
     if part.pending_futures:
         lines.append(
-            f"  {part.pending_futures} future(s) still running: their tasks are charged to this cell when they complete (completed later)"
+            f"  {part.pending_futures} future(s) still running: their tasks are charged to "
+            "this cell when they complete (completed later)"
         )
     return lines
 
 
-def short_phrase(record: Any) -> str:
+def short_phrase(record: _Clustered) -> str:
     """`` · cluster 12.3 J`` for the one-line report, or ''."""
     part = record.cluster
     if part is None:
@@ -50,24 +64,29 @@ def short_phrase(record: Any) -> str:
     return f" · cluster {format_energy(part.energy_j)}{pending}"
 
 
-def session_line(records: Iterable[Any]) -> str | None:
-    """The cluster energy charged over ``records`` (cells and their work completed later), or None."""
+def session_line(records: Iterable[_Clustered]) -> str | None:
+    """The cluster energy charged over ``records`` (cells and their work completed later), or
+    None."""
     parts = [p for p in (r.cluster for r in records) if p is not None]
     if not parts:
         return None
     energy = sum(p.energy_j for p in parts)
     idle = sum(p.idle_j for p in parts)
     how = "measured" if all(p.measured for p in parts) else "estimated"
-    return f"cluster (Dask): {format_energy(energy)} charged ({how}) over {len(parts)} record(s) · idle {format_energy(idle)} not charged"
+    return (
+        f"cluster (Dask): {format_energy(energy)} charged ({how}) over {len(parts)} record(s) · "
+        f"idle {format_energy(idle)} not charged"
+    )
 
 
-def status_lines(observer: Any) -> list[str]:
+def status_lines(observer: ClusterObserver) -> list[str]:
     """Hosts and their sources; workers without jupyter_carbon; dead workers."""
     mode = getattr(observer.session.config, "dask", "auto")
     meters = list(observer.meters.values())
     if not meters:
         return [
-            f"cluster (Dask): none in use (dask={mode}; a distributed.Client in this kernel is measured automatically)"
+            f"cluster (Dask): none in use (dask={mode}; "
+            "a distributed.Client in this kernel is measured automatically)"
         ]
     lines = []
     for meter in meters:
@@ -85,14 +104,16 @@ def status_lines(observer: Any) -> list[str]:
             workers = hosts[host]
             meter_report = next((w["meter"] for w in workers if w.get("meter")), None)
             lines.append(
-                f"  host {host}: {len(workers)} worker(s), {sum(int(w.get('nthreads', 1)) for w in workers)} thread(s)"
+                f"  host {host}: {len(workers)} worker(s), "
+                f"{sum(int(w.get('nthreads', 1)) for w in workers)} thread(s)"
             )
             if meter_report is None:
                 lines.append("    no meter: the host's energy is not measured")
                 continue
             for component, device, method, measured in meter_report["sources"]:
                 lines.append(
-                    f"    {component.upper():<4} {device} — {method} ({'measured' if measured else 'estimated'})"
+                    f"    {component.upper():<4} {device} — {method} "
+                    f"({'measured' if measured else 'estimated'})"
                 )
             for error in meter_report.get("errors", ()):
                 lines.append(f"    problem: {error}")

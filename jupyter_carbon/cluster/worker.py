@@ -1,4 +1,5 @@
-"""The worker plugin: counts each window's task thread-seconds locally and answers one query per window.
+"""The worker plugin: counts each window's task thread-seconds locally and answers one query per
+window.
 
 Registered by the client (``Client.register_plugin``) and so installed on every worker, also on
 workers that join or restart later. It sends nothing on its own: no message per task; the client
@@ -20,11 +21,16 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from .host import HostMeter, host_identity
+
+if TYPE_CHECKING:
+    from dask.typing import Key
+    from distributed import Worker
+    from distributed.worker_state_machine import TaskState
 
 __all__ = ["ANNOTATION", "CarbonWorkerPlugin", "PLUGIN_NAME", "detach", "query"]
 
@@ -35,11 +41,12 @@ USER_EXPIRY_S = 3600.0
 _RUNNING = frozenset(("executing", "long-running", "cancelled", "resumed"))
 
 
-#: The task annotation that carries the ids of the windows a task was submitted in (outermost first).
+#: The task annotation that carries the ids of the windows a task was submitted in (outermost
+#: first).
 ANNOTATION = "jupyter_carbon"
 
 
-def _window_ids(ts: Any) -> tuple[str, ...]:
+def _window_ids(ts: TaskState | None) -> tuple[str, ...]:
     annotations = getattr(ts, "annotations", None) or {}
     return tuple(annotations.get(ANNOTATION) or ())
 
@@ -53,11 +60,11 @@ class CarbonWorkerPlugin(WorkerPlugin):
     idempotent = True
 
     def __init__(self) -> None:
-        self.worker: Any = None
+        self.worker: Worker | None = None
         self.host = ""
         self.meter: HostMeter | None = None
         self._lock = threading.Lock()
-        self._running: dict[Any, tuple[tuple[str, ...], float]] = {}
+        self._running: dict[Key, tuple[tuple[str, ...], float]] = {}
         self._done_s: defaultdict[tuple[str, ...], float] = defaultdict(float)
         self._busy_s = 0.0
         self._tasks = 0
@@ -72,17 +79,17 @@ class CarbonWorkerPlugin(WorkerPlugin):
     def __setstate__(self, state: dict[str, Any]) -> None:
         CarbonWorkerPlugin.__init__(self)
 
-    def setup(self, worker: Any) -> None:
+    def setup(self, worker: Worker) -> None:
         self.worker = worker
         self.host = host_identity()
         self.meter = HostMeter(self.host)
         self.meter.try_lead()
 
-    def teardown(self, worker: Any) -> None:
+    def teardown(self, worker: Worker) -> None:
         if self.meter is not None:
             self.meter.shutdown()
 
-    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+    def transition(self, key: Key, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
         was, now = start in _RUNNING, finish in _RUNNING
         if was == now:
             return
@@ -106,7 +113,8 @@ class CarbonWorkerPlugin(WorkerPlugin):
         closed: Iterable[str] = (),
         user: str = "",
     ) -> dict[str, Any]:
-        """Cumulative thread-seconds (all tasks, and per window id in ``ids``) and the host's meter."""
+        """Cumulative thread-seconds (all tasks, and per window id in ``ids``) and the host's
+        meter."""
         if user:
             self._users[user] = time.monotonic()
         meter = self.meter
@@ -154,7 +162,7 @@ def query(
     opened: Sequence[str] = (),
     closed: Sequence[str] = (),
     user: str = "",
-    dask_worker: Any = None,
+    dask_worker: Worker | None = None,
 ) -> dict[str, Any]:
     """Run on each worker by ``Client.run``: the plugin's report, or a line saying it is missing."""
     plugin = (getattr(dask_worker, "plugins", None) or {}).get(PLUGIN_NAME)
@@ -167,8 +175,9 @@ def query(
     return plugin.report(ids, opened, closed, user)
 
 
-def detach(user: str, dask_worker: Any = None) -> int:
-    """Run on each worker by ``Client.run`` when a client leaves: how many clients still use the plugin."""
+def detach(user: str, dask_worker: Worker | None = None) -> int:
+    """Run on each worker by ``Client.run`` when a client leaves: how many clients still use the
+    plugin."""
     plugin = (getattr(dask_worker, "plugins", None) or {}).get(PLUGIN_NAME)
     if plugin is None:
         return 0

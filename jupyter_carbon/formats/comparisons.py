@@ -22,11 +22,13 @@ __all__ = [
 AI_ENERGY_SCORE_SOURCE = (
     "AI Energy Score leaderboard v0 (Luccioni, Gamazaychikov et al., 2025), text_classification "
     "results: GPU energy per 1,000 queries on one NVIDIA H100, batch size 1; data file "
-    "https://huggingface.co/spaces/bgamazay/Leaderboard_test/blob/6427bd79d751e2380086a0a506c87ce5652da25d/data/text_classification.csv; "
+    "https://huggingface.co/spaces/bgamazay/Leaderboard_test/blob/"
+    "6427bd79d751e2380086a0a506c87ce5652da25d/data/text_classification.csv; "
     "https://huggingface.github.io/AIEnergyScore"
 )
 
-#: task → {model: GPU kWh per 1,000 queries} (the data file's ``total_gpu_energy``, measured 2024-09-04)
+#: task → {model: GPU kWh per 1,000 queries} (the data file's ``total_gpu_energy``, measured
+#: 2024-09-04)
 AI_ENERGY_SCORE_KWH_PER_1000: dict[str, dict[str, float]] = {
     "text-classification": {
         "nlptown/bert-base-multilingual-uncased-sentiment": 0.000356581340820838,

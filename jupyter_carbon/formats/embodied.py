@@ -12,6 +12,7 @@ then says "M not included". No GPU figure is bundled: none was found with a sour
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import re
 from dataclasses import dataclass
@@ -52,7 +53,10 @@ class EmbodiedRow:
     @property
     def citation(self) -> str:
         year = self.year if self.year is not None else "year not given"
-        return f"{self.manufacturer} product carbon footprint ({year}), via {self.via} ({self.licence}): {self.source_url}"
+        return (
+            f"{self.manufacturer} product carbon footprint ({year}), "
+            f"via {self.via} ({self.licence}): {self.source_url}"
+        )
 
 
 @lru_cache(maxsize=1)
@@ -84,8 +88,6 @@ def lookup_embodied(key: str) -> EmbodiedRow:
     for row in embodied_rows():
         if row.key == norm:
             return row
-    import difflib  # only for an unknown key's suggestions
-
     close = difflib.get_close_matches(norm, [r.key for r in embodied_rows()], n=3, cutoff=0.6)
     hint = (
         f"; did you mean {', '.join(close)}?"

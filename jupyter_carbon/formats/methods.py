@@ -40,8 +40,9 @@ _HOW = {
 _ENERGY_UNITS = ((J_PER_KWH, "kWh"), (3600.0, "Wh"), (3.6, "mWh"))
 _MASS_UNITS = ((1000.0, "kg"), (1.0, "g"), (1e-3, "mg"))
 _LATEX = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", "×": r"$\times$", "–": "--", "“": "``", "”": "''",
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", "×": r"$\times$", "–": "--",
+    "“": "``", "”": "''",
 }  # fmt: skip
 
 
@@ -83,13 +84,15 @@ def _intensity_phrase(figures: Figures, w: _Writer) -> str:
     parts = []
     for g_per_kwh, source in figures.intensities:
         if source == "world average":
-            parts.append(
-                f"{g_per_kwh:g} gCO2e/kWh (world average, IEA 2019 {w.cite('IEA, Global Energy & CO2 Status Report 2019, https://www.iea.org/reports/global-energy-co2-status-report-2019/emissions (via CodeCarbon)')})"
+            iea = w.cite(
+                "IEA, Global Energy & CO2 Status Report 2019, "
+                "https://www.iea.org/reports/global-energy-co2-status-report-2019/emissions "
+                "(via CodeCarbon)"
             )
+            parts.append(f"{g_per_kwh:g} gCO2e/kWh (world average, IEA 2019 {iea})")
         elif source.startswith("table:"):
-            parts.append(
-                f"{g_per_kwh:g} gCO2e/kWh ({source[len('table:') :]} {w.cite(_table_reference(source))})"
-            )
+            reference = w.cite(_table_reference(source))
+            parts.append(f"{g_per_kwh:g} gCO2e/kWh ({source[len('table:') :]} {reference})")
         elif source == "user":
             parts.append(f"{g_per_kwh:g} gCO2e/kWh (set by the authors)")
         else:
@@ -99,7 +102,10 @@ def _intensity_phrase(figures: Figures, w: _Writer) -> str:
 
 def _table_reference(source: str) -> str:
     if "OWID" in source or "Ember" in source:
-        return "Our World in Data, Energy dataset (Ember; Energy Institute), CC BY 4.0, https://github.com/owid/energy-data"
+        return (
+            "Our World in Data, Energy dataset (Ember; Energy Institute), CC BY 4.0, "
+            "https://github.com/owid/energy-data"
+        )
     if "eGRID" in source:
         return "US EPA eGRID, https://www.epa.gov/egrid"
     return f"{source} (jupyter_carbon's intensity table, data/NOTICE.md)"
@@ -146,7 +152,8 @@ def _items_table(figures: Figures, items: int, task: str, w: _Writer) -> str:
         span = f"{_num(ai.low_kwh * J_PER_KWH / factor)}–{_num(ai.high_kwh * J_PER_KWH / factor)}"
         rows.append(
             (
-                f"AI Energy Score, {task}, {ai.models} models, 1x H100, GPU only {w.cite(AI_ENERGY_SCORE_SOURCE)}",
+                f"AI Energy Score, {task}, {ai.models} models, 1x H100, GPU only "
+                f"{w.cite(AI_ENERGY_SCORE_SOURCE)}",
                 "not available",
                 span,
             )
@@ -157,8 +164,13 @@ def _items_table(figures: Figures, items: int, task: str, w: _Writer) -> str:
     if w.style == "latex":
         body = "\n".join(f"{w.text(a)} & {w.text(b)} & {w.text(c)} \\\\" for a, b, c in rows)
         return (
-            "\\begin{tabular}{lrr}\n\\hline\n" + " & ".join(w.text(h) for h in head) + " \\\\\n\\hline\n" + body + "\n\\hline\n\\end{tabular}\n"
-            + w.text(f"This work: {items:,} items. AI Energy Score counts GPU energy only; compare its column with ours.") + "\n"
+            "\\begin{tabular}{lrr}\n\\hline\n" + " & ".join(w.text(h) for h in head)
+            + " \\\\\n\\hline\n" + body + "\n\\hline\n\\end{tabular}\n"
+            + w.text(
+                f"This work: {items:,} items. "
+                "AI Energy Score counts GPU energy only; compare its column with ours."
+            )
+            + "\n"
         )  # fmt: skip
     lines = [
         f"| {' | '.join(head)} |",
@@ -166,8 +178,8 @@ def _items_table(figures: Figures, items: int, task: str, w: _Writer) -> str:
         *(f"| {a} | {b} | {c} |" for a, b, c in rows),
     ]
     return (
-        "\n".join(lines)
-        + f"\n\nThis work: {items:,} items. AI Energy Score counts GPU energy only; compare its column with ours.\n"
+        "\n".join(lines) + f"\n\nThis work: {items:,} items. "
+        "AI Energy Score counts GPU energy only; compare its column with ours.\n"
     )
 
 
@@ -193,12 +205,15 @@ def methods_text(
         windows += " (" + ", ".join(f"“{label}”" for label in figures.labels) + ")"
     pue = ", ".join(f"{p:g}" for p in figures.pues)
     text = (
-        f"We measured the energy of {windows}, {format_duration(t.duration_s)} in all, with jupyter_carbon "
-        f"{__version__} {w.cite(f'jupyter_carbon {__version__}, https://pypi.org/project/jupyter-carbon/')}. "
-        f"They used {_num(t.energy_j / factor)} {unit} of electricity (uncertainty band {_num(t.low_j / factor)}–"
+        f"We measured the energy of {windows}, {format_duration(t.duration_s)} in all, "
+        f"with jupyter_carbon {__version__} "
+        f"{w.cite(f'jupyter_carbon {__version__}, https://pypi.org/project/jupyter-carbon/')}. "
+        f"They used {_num(t.energy_j / factor)} {unit} of electricity "
+        f"(uncertainty band {_num(t.low_j / factor)}–"
         f"{_num(t.high_j / factor)} {unit}; {figures.how}): {_how(figures, factor, unit)}. "
         f"Hardware: {figures.hardware}. Region: {_regions(figures)}. At a carbon intensity of "
-        f"{_intensity_phrase(figures, w)} and a PUE of {pue}, this is {_num(t.co2e_g / mass)} {munit} CO2e "
+        f"{_intensity_phrase(figures, w)} and a PUE of {pue}, "
+        f"this is {_num(t.co2e_g / mass)} {munit} CO2e "
         f"(band {_num(t.co2e_low_g / mass)}–{_num(t.co2e_high_g / mass)} {munit} CO2e). "
         f"The figures cover the {' and '.join(figures.scopes)} scope; {embodied_note}."
     )

@@ -9,7 +9,7 @@ Fields as the Hub documents them (https://huggingface.co/docs/hub/model-cards-co
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..intensity import UnknownRegionError, lookup_region
@@ -36,9 +36,12 @@ def _source(figures: Figures) -> str:
     return f"jupyter_carbon {__version__}; {figures.how}; " + ", ".join(parts)
 
 
-def co2_eq_emissions(figures: Figures, *, training_type: str | None = None) -> dict[str, Any]:
-    """The block as a dict: ``emissions`` is the selection's CO2e in grams (6 significant digits)."""
-    block: dict[str, Any] = {
+def co2_eq_emissions(
+    figures: Figures, *, training_type: str | None = None
+) -> dict[str, float | str]:
+    """The block as a dict: ``emissions`` is the selection's CO2e in grams (6 significant
+    digits)."""
+    block: dict[str, float | str] = {
         "emissions": float(f"{figures.totals.co2e_g:.6g}"),
         "source": _source(figures),
     }
@@ -55,8 +58,9 @@ def _yaml_float(value: float) -> str:
     return text.replace("e", ".0e") if "e" in text and "." not in text else text
 
 
-def _plain_yaml(block: dict[str, Any]) -> str:
-    """``co2_eq_emissions:`` and its fields; text as JSON strings (valid YAML double-quoted scalars)."""
+def _plain_yaml(block: dict[str, float | str]) -> str:
+    """``co2_eq_emissions:`` and its fields; text as JSON strings (valid YAML double-quoted
+    scalars)."""
     lines = ["co2_eq_emissions:"]
     for key, value in block.items():
         lines.append(

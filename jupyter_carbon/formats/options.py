@@ -43,13 +43,13 @@ class PublishOptions:
     lifetime_years: float = DEFAULT_LIFETIME_YEARS
     cpu_model: str | None = None
     dmi_root: str = "/sys/class/dmi/id"
-    this_machine: bool = (
-        True  # the records were made on this machine (``embodied=auto`` may match it)
-    )
+    #: the records were made on this machine (``embodied=auto`` may match it)
+    this_machine: bool = True
 
 
 _VALUED = {"--label": "labels", "-l": "labels", "--items": "items", "-n": "items", "--task": "task",
-           "--training-type": "training_type", "--embodied": "embodied", "--lifetime-years": "lifetime_years"}  # fmt: skip
+           "--training-type": "training_type", "--embodied": "embodied",
+           "--lifetime-years": "lifetime_years"}  # fmt: skip
 
 
 def _positive(name: str, text: str, kind: type) -> float:
@@ -67,7 +67,8 @@ def parse_publish_args(args: list[str] | tuple[str, ...], **defaults: object) ->
     if not args or args[0] not in FORMATS:
         got = args[0] if args else ""
         raise PublishError(
-            f"unknown format {got!r}; choose one of: {', '.join(FORMATS)} (or a path ending in .csv or .json)"
+            f"unknown format {got!r}; choose one of: {', '.join(FORMATS)} "
+            "(or a path ending in .csv or .json)"
         )
     kind, rest = args[0], list(args[1:])
     values: dict[str, object] = dict(defaults)

@@ -33,7 +33,8 @@ def _embodied_note(options: PublishOptions, figures: Figures) -> tuple[str, Sci 
             sci,
         )
     return (
-        f"the SCI below includes embodied emissions (M, estimated from {embodied.citation if embodied else ''})",
+        "the SCI below includes embodied emissions "
+        f"(M, estimated from {embodied.citation if embodied else ''})",
         sci,
     )
 

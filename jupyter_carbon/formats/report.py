@@ -1,4 +1,5 @@
-"""``jupyter-carbon report LOG… --model-card|--methods|--sci``: read the records, render one format."""
+"""``jupyter-carbon report LOG… --model-card|--methods|--sci``: read the records, render one
+format."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ __all__ = ["publish_report"]
 
 
 def _records(sources: Sequence[str]) -> tuple[list, list[str], set[str]]:
-    """(records, notes, hostnames of the logs' headers) of logs, folders of logs and JSON exports."""
+    """(records, notes, hostnames of the logs' headers) of logs, folders of logs and JSON
+    exports."""
     records: list = []
     notes: list[str] = []
     hosts: set[str] = set()

@@ -60,7 +60,8 @@ def resolve_embodied(
     if not this_machine:
         return (
             None,
-            "the records come from another machine: give embodied=KEY (data/embodied.csv) or embodied=KG",
+            "the records come from another machine: "
+            "give embodied=KEY (data/embodied.csv) or embodied=KG",
         )
     matched, name = machine_embodied(dmi_root)
     if matched is None:
@@ -90,13 +91,21 @@ class Sci:
 
     def line(self) -> str:
         pue = f" × PUE {self.pue[0]:g}" if len(self.pue) == 1 else " (PUE included)"
-        e_i = f"E {self.energy_kwh:.4g} kWh {self.energy_how} × I {self.intensity_g_per_kwh:.4g} gCO2e/kWh{pue}"
+        e_i = (
+            f"E {self.energy_kwh:.4g} kWh {self.energy_how} × "
+            f"I {self.intensity_g_per_kwh:.4g} gCO2e/kWh{pue}"
+        )
         head = f"SCI {self.sci_g_per_item:.4g} g CO2e per item"
         if self.embodied_g is None or self.embodied is None:
-            return f"{head} = ({e_i}) / R {self.items:,} items; M not included ({self.why_no_embodied})"
+            return (
+                f"{head} = ({e_i}) / R {self.items:,} items; "
+                f"M not included ({self.why_no_embodied})"
+            )
         m = (
-            f"M {self.embodied_g:.4g} g estimated: {self.embodied.label}, {self.embodied.total_kg:,.1f} kg CO2e × "
-            f"{self.duration_s:.4g} s / {self.lifetime_years:g} years; source: {self.embodied.citation}"
+            f"M {self.embodied_g:.4g} g estimated: {self.embodied.label}, "
+            f"{self.embodied.total_kg:,.1f} kg CO2e × "
+            f"{self.duration_s:.4g} s / {self.lifetime_years:g} years; "
+            f"source: {self.embodied.citation}"
         )
         return f"{head} = (({e_i}) + M) / R {self.items:,} items; {m}"
 

@@ -1,4 +1,5 @@
-"""Pure CO2e arithmetic (no I/O, no state); the everyday comparisons are in :mod:`..display.equivalents`."""
+"""Pure CO2e arithmetic (no I/O, no state); the everyday comparisons are in
+:mod:`..display.equivalents`."""
 
 from __future__ import annotations
 

@@ -204,9 +204,8 @@ class ElectricityMapsProvider(IntensityProvider):
     def _fetch(self) -> Intensity:
         token = os.environ.get(self.token_env, "").strip()
         if not token:
-            raise ProviderError(
-                f"{self.name} failed: no API token — set the {self.token_env} environment variable"
-            )
+            fix = f"set the {self.token_env} environment variable"
+            raise ProviderError(f"{self.name} failed: no API token — {fix}")
         url = f"{self.base_url}/v3/carbon-intensity/latest?zone={urllib.parse.quote(self.zone)}"
         data = _get_json(
             self.name,
@@ -248,7 +247,8 @@ class UKCarbonIntensityProvider(IntensityProvider):
             or not 1 <= region_id <= 17
         ):
             raise ValueError(
-                f"region_id must be an int from 1 to 17 (Carbon Intensity API regions) or None, got {region_id!r}"
+                "region_id must be an int from 1 to 17 (Carbon Intensity API regions) or None, "
+                f"got {region_id!r}"
             )
         self.base_url = base_url.rstrip("/")
         self.timeout_s = float(timeout_s)
@@ -311,7 +311,8 @@ class LiveIntensity:
     ):
         if not isinstance(fallback, Intensity):
             raise TypeError(
-                f"fallback must be an Intensity (e.g. Intensity.from_region(lookup_region('FR'))), got {type(fallback).__name__}"
+                "fallback must be an Intensity (e.g. Intensity.from_region(lookup_region('FR'))), "
+                f"got {type(fallback).__name__}"
             )
         self.provider = provider
         self.fallback = fallback
@@ -329,7 +330,10 @@ class LiveIntensity:
         self._error_at: float | None = None
 
     def __repr__(self) -> str:
-        return f"LiveIntensity(provider={self.provider!r}, fallback={self.fallback.source!r}, ttl_s={self.ttl_s:g})"
+        return (
+            f"LiveIntensity(provider={self.provider!r}, fallback={self.fallback.source!r}, "
+            f"ttl_s={self.ttl_s:g})"
+        )
 
     def __enter__(self) -> LiveIntensity:
         return self

@@ -7,6 +7,7 @@ The table (``jupyter_carbon/data/intensity.csv``, rebuilt by
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import threading
 from dataclasses import dataclass
@@ -71,7 +72,8 @@ class UnknownRegionError(ValueError):
         else:
             hint = "use a key such as 'FR', 'US-CA', 'CA-QC' or 'gcp:europe-west1'"
         super().__init__(
-            f"unknown region {value!r} ({hint}); or set an explicit intensity with intensity=G (gCO2e/kWh)"
+            f"unknown region {value!r} ({hint}); "
+            "or set an explicit intensity with intensity=G (gCO2e/kWh)"
         )
 
 
@@ -129,8 +131,6 @@ def all_regions() -> tuple[Region, ...]:
 
 
 def _suggest(norm: str, table: _Table) -> tuple[str, ...]:
-    import difflib  # only for an unknown region's suggestions
-
     matches = difflib.get_close_matches(
         norm, list(table.by_name), n=_MAX_SUGGESTIONS * 3, cutoff=0.6
     )

@@ -13,8 +13,12 @@ __all__ = ["Intensity", "NO_REGION_NOTE", "WORLD_AVERAGE_SOURCE"]
 #: The ``source`` of the world-average intensity (used when no region is set).
 WORLD_AVERAGE_SOURCE = "world average"
 
-#: Shown with every figure computed at the world average (a session-level fact, not stored per record).
-NO_REGION_NOTE = "no region set: world average used — set one with %carbon config region=FR (or JUPYTER_CARBON_REGION)"
+#: Shown with every figure computed at the world average (a session-level fact, not stored per
+#: record).
+NO_REGION_NOTE = (
+    "no region set: world average used — "
+    "set one with %carbon config region=FR (or JUPYTER_CARBON_REGION)"
+)
 
 
 def _now_utc() -> datetime:
@@ -26,7 +30,9 @@ class Intensity:
     """A carbon intensity with its provenance."""
 
     g_per_kwh: float
-    source: str  # 'table:FR (OWID/Ember 2023)', 'electricitymaps:FR', 'uk-carbon-intensity', 'user', 'world average'
+    #: 'table:FR (OWID/Ember 2023)', 'electricitymaps:FR', 'uk-carbon-intensity', 'user',
+    #: 'world average'
+    source: str
     region: str | None = None
     obtained_utc: datetime = field(default_factory=_now_utc)
     note: str | None = None

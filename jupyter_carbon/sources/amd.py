@@ -52,12 +52,13 @@ __all__ = ["AmdSource", "AmdUnavailable", "discover", "power_w_from_info", "ener
 CHECK_S = 0.25
 #: Above this a reading is a unit or firmware error, whatever the board (MI355X: 1.4 kW).
 MAX_POWER_W = 3000.0
-#: Smallest window each method resolves (assumed, not yet measured on AMD hardware): the counter is
-#: refreshed by the firmware every few ms on MI200/MI300 — 0.1 s is a safe bound; the average power
-#: is a ~1 s average.
+#: Smallest window each method resolves (assumed, not yet measured on AMD hardware): the counter
+#: is refreshed by the firmware every few ms on MI200/MI300 — 0.1 s is a safe bound; the average
+#: power is a ~1 s average.
 RESOLUTION_S = {"amd-energy": 0.1, "amd-power": 1.0}
 _UNSUPPORTED = 0xFFFFFFFF  # what unsupported struct members hold
-#: How the start-up check waits and reads time (module attributes, so that tests on a fake clock can set them).
+#: How the start-up check waits and reads time (module attributes, so that tests on a fake clock
+#: can set them).
 _sleep: Callable[[float], None] = time.sleep
 _clock: Callable[[], float] = time.monotonic
 
@@ -79,7 +80,8 @@ def _number(value: object) -> float | None:
 
 
 def power_w_from_info(info: Mapping[str, object]) -> float | None:
-    """Socket power in W from ``amdsmi_get_power_info``'s dict (average, else current, else socket)."""
+    """Socket power in W from ``amdsmi_get_power_info``'s dict (average, else current, else
+    socket)."""
     for key in ("average_socket_power", "current_socket_power", "socket_power"):
         power_w = _number(info.get(key))
         if power_w is not None and power_w > 0:
@@ -112,7 +114,8 @@ class AmdSource:
     ) -> None:
         self._smi = smi
         self._handle = handle
-        #: the GPU's index as amdsmi lists it and its model name (with "(both dies)" for a whole MI250)
+        #: the GPU's index as amdsmi lists it and its model name (with "(both dies)" for a whole
+        #: MI250)
         self.index, self.model = index, model
         self.device = f"gpu{index} {model}"
         self.method = method
@@ -164,13 +167,14 @@ def _import_amdsmi() -> ModuleType:
             import amdsmi
     except ImportError:
         raise AmdUnavailable(
-            "amdsmi is not installed (pip install 'jupyter-carbon[amd]', or use the one ROCm ships in /opt/rocm/share/amd_smi)"
+            "amdsmi is not installed (pip install 'jupyter-carbon[amd]', "
+            "or use the one ROCm ships in /opt/rocm/share/amd_smi)"
         ) from None
-    except (
-        Exception
-    ) as exc:  # OSError (no libamd_smi.so), KeyError/AttributeError (binding ≠ ROCm version)
+    # OSError (no libamd_smi.so), KeyError/AttributeError (binding ≠ ROCm version)
+    except Exception as exc:
         raise AmdUnavailable(
-            f"amdsmi failed to import ({type(exc).__name__}: {exc}); install the amdsmi matching your ROCm version"
+            f"amdsmi failed to import ({type(exc).__name__}: {exc}); "
+            "install the amdsmi matching your ROCm version"
         ) from None
     return amdsmi
 
@@ -203,7 +207,8 @@ def _cap_w(smi: ModuleType, handle: object) -> float | None:
     cap = _number(info.get("power_cap")) or _number(info.get("max_power_cap"))
     if not cap:
         return None
-    return cap if cap < 10_000 else cap / 1e6  # documented as µW; a value under 10 kW can only be W
+    # documented as µW; a value under 10 kW can only be W
+    return cap if cap < 10_000 else cap / 1e6
 
 
 def _agree(counter_w: float, power_w: float) -> bool:
@@ -286,14 +291,16 @@ def _checked_sources(
         power_w = (p0 + p1) / 2 if p0 is not None and p1 is not None else None
         if power_w is not None and power_w > ceiling_w:
             skipped[devices[i] + " power"] = (
-                f"power sensor reads {power_w:.4g} W, above the plausible {ceiling_w:.4g} W: not used"
+                f"power sensor reads {power_w:.4g} W, "
+                f"above the plausible {ceiling_w:.4g} W: not used"
             )
             power_w = None
         counter_w = (e1 - e0) / 1e6 / dt if e0 is not None and e1 is not None else None
         if counter_w is not None and counter_w <= 0 and power_w is None:
             if "MI250" in names[i]:
                 skipped[devices[i]] = (
-                    "second die of a dual-die MI250/MI250X: its energy is reported by the other die of the same card (make both visible to count the card)"
+                    "second die of a dual-die MI250/MI250X: its energy is reported by the other "
+                    "die of the same card (make both visible to count the card)"
                 )
             else:
                 skipped[devices[i]] = "reports neither power nor a moving energy counter"
@@ -301,9 +308,15 @@ def _checked_sources(
         if counter_w is not None:
             why = None
             if counter_w < 0 or counter_w > ceiling_w:
-                why = f"energy counter implies {counter_w:.4g} W over {dt:.2g} s, beyond the plausible {ceiling_w:.4g} W"
+                why = (
+                    f"energy counter implies {counter_w:.4g} W over {dt:.2g} s, "
+                    f"beyond the plausible {ceiling_w:.4g} W"
+                )
             elif power_w is not None and not _agree(counter_w, power_w):
-                why = f"energy counter implies {counter_w:.4g} W while the power sensor reads {power_w:.4g} W"
+                why = (
+                    f"energy counter implies {counter_w:.4g} W "
+                    f"while the power sensor reads {power_w:.4g} W"
+                )
             elif power_w is None and counter_w == 0:
                 why = "energy counter did not move"
             if why is None:

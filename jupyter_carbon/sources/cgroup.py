@@ -82,7 +82,8 @@ def parse_cpu_usage_s(data: bytes, version: int) -> float:
 
 
 def slurm_cpus(environ: Mapping[str, str]) -> int | None:
-    """CPUs SLURM allocated to this job on this node, from its environment (``None`` outside a job)."""
+    """CPUs SLURM allocated to this job on this node, from its environment (``None`` outside a
+    job)."""
     if "SLURM_JOB_ID" not in environ:
         return None
     for key in ("SLURM_CPUS_ON_NODE", "SLURM_JOB_CPUS_PER_NODE"):
@@ -123,7 +124,8 @@ class Cgroup:
 
     @property
     def cpus(self) -> float:
-        """CPUs the cgroup may use: the tightest of quota, cpuset and SLURM allocation, else the host's."""
+        """CPUs the cgroup may use: the tightest of quota, cpuset and SLURM allocation, else the
+        host's."""
         known = [c for c in (self.quota_cpus, self.cpuset_cpus, self.slurm_cpus) if c]
         return min([*known, float(self.host_cpus)])
 
@@ -194,7 +196,8 @@ def _own_paths(proc_cgroup: str) -> tuple[str | None, dict[str, str]]:
 
 
 def _v1_mount(root: Path, controller: str) -> Path | None:
-    """The folder where a v1 controller is mounted: ``root/cpu`` or a co-mount ``root/cpu,cpuacct``."""
+    """The folder where a v1 controller is mounted: ``root/cpu`` or a co-mount
+    ``root/cpu,cpuacct``."""
     direct = root / controller
     if direct.is_dir():
         return direct

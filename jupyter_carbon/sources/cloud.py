@@ -40,7 +40,8 @@ class CloudProvider:
 
     @property
     def curve(self) -> CpuCurve:
-        """CCF's line per vCPU as fractions of ``max_w_per_vcpu``; the band is ±50 % (CCF gives averages)."""
+        """CCF's line per vCPU as fractions of ``max_w_per_vcpu``; the band is ±50 % (CCF gives
+        averages)."""
         idle = self.min_w_per_vcpu / self.max_w_per_vcpu
         return CpuCurve(
             idle=idle,
@@ -53,7 +54,8 @@ class CloudProvider:
 
     def note(self, vcpus: int) -> str:
         return (
-            f"{self.name} VM (DMI): {self.min_w_per_vcpu:g}–{self.max_w_per_vcpu:g} W per vCPU × {vcpus} vCPUs and PUE {self.pue:g} "
+            f"{self.name} VM (DMI): {self.min_w_per_vcpu:g}–{self.max_w_per_vcpu:g} W per vCPU "
+            f"× {vcpus} vCPUs and PUE {self.pue:g} "
             "from the Cloud Carbon Footprint coefficients"
         )
 

@@ -2,7 +2,8 @@
 
 Vendor counters misbehave in three ways this guards against:
 
-- **wrap**: a fixed-width register rolls over (``wrap_uj`` given): the step is ``raw + wrap - last``;
+- **wrap**: a fixed-width register rolls over (``wrap_uj`` given): the step is
+  ``raw + wrap - last``;
 - **reset** (the driver reloaded, the device was reset): the counter goes backwards with no known
   width; the energy since the reset is the new raw value, as the counter restarted from 0;
 - **jump**: a step that implies more power than the device can draw (``max_power_w``), e.g. a
@@ -73,7 +74,8 @@ class CounterTotal:
 class MicrojouleFileSource:
     """Base of the sources that read a cumulative µJ counter from one sysfs file (RAPL's
     ``energy_uj``, hwmon's ``energyN_input``): the file kept open and re-read with one ``pread``,
-    each step checked by :class:`CounterTotal`. Subclasses set ``component``, ``device``, ``method``."""
+    each step checked by :class:`CounterTotal`. Subclasses set ``component``, ``device``,
+    ``method``."""
 
     measured = True
     component = ""
@@ -83,7 +85,8 @@ class MicrojouleFileSource:
     def _open_counter(
         self, path: Path, now_s: float, *, max_power_w: float, wrap_uj: float | None
     ) -> None:
-        """Open ``path`` once and take its first reading; unreadable (e.g. root-only): raises here, at detection."""
+        """Open ``path`` once and take its first reading; unreadable (e.g. root-only): raises here,
+        at detection."""
         self._path = path
         self._file = PreadFile(path)
         try:
@@ -95,7 +98,8 @@ class MicrojouleFileSource:
 
     @property
     def glitches(self) -> int:
-        """Counter steps dropped as implausible (resets far from the range, jumps beyond the device's power)."""
+        """Counter steps dropped as implausible (resets far from the range, jumps beyond the
+        device's power)."""
         return self._counter.glitches
 
     def read(self, now_s: float) -> Reading:

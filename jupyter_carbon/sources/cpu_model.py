@@ -9,8 +9,9 @@ package power at 0–100 % load on four real CPUs (full load drew about half to 
 not the 102 % of the Teads/SPECpower curve used before), and a band from ``(0.00, 0.05)`` (low) to
 ``(0.25, 1.50)`` (high), calibrated leave-one-CPU-out: the narrowest band that holds every
 measured point of the other CPUs, widened by 5 % of TDP, holds 85 % of the left-out CPU's points.
-A CPU's spread around any TDP line is wide; the band says so. docs/cpu-model-validation.md has the data, the method and
-the accuracy against that curve and CodeCarbon's ``TDP × load`` (``tools/cpu_model_validation.py``).
+A CPU's spread around any TDP line is wide; the band says so. docs/cpu-model-validation.md has the
+data, the method and the accuracy against that curve and CodeCarbon's ``TDP × load``
+(``tools/cpu_model_validation.py``).
 
 A straight line also keeps the container scope consistent: splitting a host's power on this line
 by CPU count (idle part) and CPU time (the rest) gives a cgroup of ``n`` CPUs exactly the power of
@@ -34,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
+import psutil
+
 from .base import IntegratingSource
 from .pread import PreadFile
 
@@ -54,7 +57,8 @@ DEFAULT_TDP_PER_THREAD_W = 3.5
 
 @dataclass(frozen=True)
 class CpuCurve:
-    """Power as a fraction of ``tdp_w``: a line from ``idle`` (u = 0) to ``full`` (u = 1), with a band."""
+    """Power as a fraction of ``tdp_w``: a line from ``idle`` (u = 0) to ``full`` (u = 1), with a
+    band."""
 
     idle: float
     full: float
@@ -64,7 +68,8 @@ class CpuCurve:
     high_full: float
 
     def fractions(self, u: float) -> tuple[float, float, float]:
-        """(central, low, high) fractions of TDP at utilisation ``u``; NaN and out-of-range ``u`` are clamped."""
+        """(central, low, high) fractions of TDP at utilisation ``u``; NaN and out-of-range ``u``
+        are clamped."""
         u = 0.0 if u != u or u < 0.0 else (1.0 if u > 1.0 else u)
         return (
             self.idle + (self.full - self.idle) * u,
@@ -74,7 +79,8 @@ class CpuCurve:
 
     @property
     def idle_share(self) -> float:
-        """Idle power as a share of full-load power: the part of a host's power split by CPU count."""
+        """Idle power as a share of full-load power: the part of a host's power split by CPU
+        count."""
         return self.idle / self.full if self.full > 0 else 0.0
 
 
@@ -99,7 +105,10 @@ def cpu_power_band_w(
 
 # --- which CPU is this ------------------------------------------------------------------------
 
-_NOISE = re.compile(r"\(r\)|\(tm\)|®|™|\bcpu\b|\bprocessor\b|@.*$|\b\d+-core\b|\bwith radeon.*$|,")
+_NOISE = re.compile(
+    r"\(r\)|\(tm\)|®|™|\bcpu\b|\bprocessor\b|@.*$|"
+    r"\b\d+-core\b|\bwith radeon.*$|,"
+)
 
 
 def _tokens(name: str) -> tuple[str, ...]:
@@ -191,8 +200,6 @@ def tdp_for(info: CpuInfo) -> tuple[float, str]:
 
 def psutil_cpu_s() -> tuple[float, float]:
     """(busy, total) CPU seconds summed over all CPUs, from psutil's ``cpu_times`` (non-Linux)."""
-    import psutil
-
     t = psutil.cpu_times()
     idle = t.idle + getattr(t, "iowait", 0.0)
     # On Linux guest time is already inside user; steal is time the hypervisor took: neither ours.

@@ -73,7 +73,8 @@ class Detection:
     releases: list[Callable[[], None]] = field(default_factory=list)
 
     def resolve(self, requested: str | None) -> tuple[str, str]:
-        """(scope used, why) for a requested scope (``auto``/None picks container in a limiting cgroup)."""
+        """(scope used, why) for a requested scope (``auto``/None picks container in a limiting
+        cgroup)."""
         return resolve_scope(requested, self.cgroup, bool(self.scoped))
 
     def add(self, backend: Backend, found: Found) -> None:

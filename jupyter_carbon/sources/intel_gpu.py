@@ -4,8 +4,10 @@ Layout (``root`` defaults to ``/sys/class/hwmon``; the setting ``hwmon_root`` ch
 
     hwmon3/name            = xe                  (or i915)
     hwmon3/device          -> ../../0000:03:00.0 (link to the PCI device)
-    hwmon3/energy1_input   = 123456789           cumulative µJ (Documentation/ABI: sysfs-driver-intel-*-hwmon)
-    hwmon3/energy1_label   = card                (xe: "card" = whole board, energy2 "pkg" = GPU package)
+    hwmon3/energy1_input   = 123456789           cumulative µJ
+                                                 (Documentation/ABI: sysfs-driver-intel-*-hwmon)
+    hwmon3/energy1_label   = card                (xe: "card" = whole board,
+                                                 energy2 "pkg" = GPU package)
 
 The drivers register hwmon for discrete GPUs; an integrated GPU (PCI 0000:00:02.0) is part of the
 CPU package that RAPL already measures, so it is skipped rather than counted twice. Of several
@@ -47,7 +49,8 @@ class IntelGpuSource(MicrojouleFileSource):
     resolution_s = RESOLUTION_S
 
     def __init__(self, path: Path, index: int, model: str, now_s: float) -> None:
-        #: the GPU's place among the Intel GPUs measured, and what it is (driver, PCI address, counter)
+        #: the GPU's place among the Intel GPUs measured, and what it is (driver, PCI address,
+        #: counter)
         self.index, self.model = index, model
         self.device = f"gpu{index} {model}"
         self._open_counter(path, now_s, max_power_w=MAX_POWER_W, wrap_uj=2**32)
@@ -107,7 +110,8 @@ def discover(context: DiscoveryContext) -> Found:
             found = _energy_file(hwmon)
             if found is None:
                 skipped[f"{driver} {pci}"] = (
-                    f"{driver} exposes no energy counter for this GPU (needs Linux ≥ 5.14 for i915, ≥ 6.5 for xe)"
+                    f"{driver} exposes no energy counter for this GPU "
+                    "(needs Linux ≥ 5.14 for i915, ≥ 6.5 for xe)"
                 )
                 continue
             path, label = found

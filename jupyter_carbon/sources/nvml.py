@@ -36,7 +36,8 @@ from .visible import visible_indices
 
 __all__ = ["NvmlSource", "discover", "NvmlUnavailable", "RESOLUTION_S"]
 
-#: Smallest window each method resolves: the counter's refresh period, the power reading's averaging window.
+#: Smallest window each method resolves: the counter's refresh period, the power reading's
+#: averaging window.
 RESOLUTION_S = {"nvml-energy": 0.1, "nvml-power": 1.0}
 
 
@@ -57,7 +58,8 @@ class NvmlSource:
     ) -> None:
         self._nvml = nvml
         self._handle = handle
-        #: the GPU's index as the driver counts it (``CUDA_VISIBLE_DEVICES`` aside) and its model name
+        #: the GPU's index as the driver counts it (``CUDA_VISIBLE_DEVICES`` aside) and its model
+        #: name
         self.index, self.model = index, name
         self.device = f"gpu{index} {name}"
         try:

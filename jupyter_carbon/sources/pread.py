@@ -15,7 +15,8 @@ __all__ = ["PreadFile", "open_regular", "read_small"]
 
 
 def open_regular(path: str | os.PathLike) -> int:
-    """A read-only descriptor for ``path``, which must be a regular file (sysfs and procfs files are).
+    """A read-only descriptor for ``path``, which must be a regular file (sysfs and procfs files
+    are).
 
     Opened non-blocking, so that a FIFO or a device planted where a counter should be cannot hang
     the caller (``%load_ext``, ``report``): it raises ``OSError`` instead.

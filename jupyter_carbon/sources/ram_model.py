@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import psutil
+
 from .base import IntegratingSource
 
 __all__ = ["RamModelSource", "RAM_W_PER_GB", "RAM_W_PER_GB_BAND", "machine_ram_used_gb"]
@@ -36,8 +38,6 @@ def machine_ram_used_gb() -> float:
                         return (fields[b"MemTotal"] - fields[b"MemAvailable"]) / BYTES_PER_GB
     except (OSError, ValueError, IndexError):
         pass
-    import psutil
-
     vm = psutil.virtual_memory()
     return (vm.total - vm.available) / BYTES_PER_GB
 

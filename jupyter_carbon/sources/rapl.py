@@ -37,7 +37,10 @@ __all__ = ["RaplSource", "discover", "RAPL_PERMISSION_FIX", "RaplUnavailable", "
 #: energy faster than this between two reads is a counter glitch.
 MAX_ZONE_POWER_W = 1000.0
 
-RAPL_PERMISSION_FIX = "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj /sys/class/powercap/intel-rapl:*:*/energy_uj"
+RAPL_PERMISSION_FIX = (
+    "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj "
+    "/sys/class/powercap/intel-rapl:*:*/energy_uj"
+)
 _ZONE = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
 
 

@@ -22,11 +22,11 @@ of its own size: ``n`` CPUs (its quota, cpuset or SLURM allocation) and its work
   × ``n``) whose utilisation is the cgroup's CPU time over ``n`` × wall time.
 * RAM model: a :class:`~.ram_model.RamModelSource` over the cgroup's memory in use.
 * Measured sources (RAPL, user-set watts): the host's energy split the same way, per read
-  interval: CPU × (``i``·n·dt + (1−i)·cgroup CPU s) / (``i``·N·dt + (1−i)·host busy CPU s), with
-  ``i`` the model's idle share of full-load power and ``N`` the host's CPUs (idle power split by
-  CPU count, the rest by CPU time); RAM × cgroup memory / host memory in use. When the host's
-  power follows the model's line, this equals the sized model exactly, so a sleeping cell costs
-  the same whatever the neighbours run.
+  interval: CPU × (``i``·n·dt + (1−i)·cgroup CPU s) / (``i``·N·dt + (1−i)·host busy
+  CPU s), with ``i`` the model's idle share of full-load power and ``N`` the host's CPUs (idle
+  power split by CPU count, the rest by CPU time); RAM × cgroup memory / host memory in use. When
+  the host's power follows the model's line, this equals the sized model exactly, so a sleeping
+  cell costs the same whatever the neighbours run.
 * GPU: whole visible devices, as in every scope.
 """
 
@@ -34,30 +34,42 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .base import Reading
-from .cgroup import parse_cpu_usage_s
+import psutil
+
+from .base import EnergySource, Reading
+from .cgroup import Cgroup, CgroupUnavailable, find_cgroup, parse_cpu_usage_s
 from .cpu_model import TDP_CURVE, CpuModelSource, machine_cpu_s, psutil_cpu_s
 from .pread import PreadFile
 from .ram_model import BYTES_PER_GB, RamModelSource, machine_ram_used_gb
 
+if TYPE_CHECKING:
+    from .detect import Detection
+
 __all__ = ["ProcessShare", "ScopedSource", "ContainerShare", "CgroupCpu", "container_sources"]
+
+
+class _Share(Protocol):
+    """What a :class:`ScopedSource` asks of its share (:class:`ProcessShare`,
+    :class:`ContainerShare`)."""
+
+    def restart(self) -> None: ...
+
+    def shares(self, now_s: float) -> tuple[float, float]: ...
 
 
 class ProcessShare:
     def __init__(self, refresh_s: float = 1.0) -> None:
         self.refresh_s = refresh_s
-        self._proc: Any = None
-        self._children: list[Any] = []
+        self._proc: psutil.Process | None = None
+        self._children: list[psutil.Process] = []
         self._children_s = float("-inf")
         self._cache_s: float | None = None
         self._cache: tuple[float, float] = (1.0, 1.0)
         self._last: tuple[float, float, float, float] | None = None
 
-    def _tree(self, now_s: float) -> list[Any]:
-        import psutil
-
+    def _tree(self, now_s: float) -> list[psutil.Process]:
         if self._proc is None:
             self._proc = psutil.Process()
         if now_s - self._children_s >= self.refresh_s:
@@ -70,8 +82,6 @@ class ProcessShare:
 
     def _counters(self, now_s: float) -> tuple[float, float, float, float]:
         """(tree CPU s, machine busy CPU s, tree RSS bytes, machine used bytes)."""
-        import psutil
-
         cpu_s = rss = 0.0
         for i, proc in enumerate(self._tree(now_s)):
             try:
@@ -82,9 +92,8 @@ class ProcessShare:
                 rss += proc.memory_info().rss
             except psutil.Error:
                 continue
-        busy_s, _ = (
-            psutil_cpu_s()
-        )  # the machine's busy CPU seconds, as the CPU model's fallback reads them
+        # the machine's busy CPU seconds, as the CPU model's fallback reads them
+        busy_s, _ = psutil_cpu_s()
         return cpu_s, busy_s, rss, machine_ram_used_gb() * BYTES_PER_GB
 
     def restart(self) -> None:
@@ -109,9 +118,10 @@ class ProcessShare:
 
 
 class ScopedSource:
-    """The share of a machine source attributed to the process tree (or cgroup), as a cumulative reading."""
+    """The share of a machine source attributed to the process tree (or cgroup), as a cumulative
+    reading."""
 
-    def __init__(self, inner: Any, share: Any, scope: str = "process") -> None:
+    def __init__(self, inner: EnergySource, share: _Share, scope: str = "process") -> None:
         self.inner = inner
         self.scope = scope
         self.component = inner.component
@@ -154,7 +164,7 @@ class ScopedSource:
         return f"<ScopedSource {self.scope} share of {self.inner!r}>"
 
 
-def process_views(sources: list[Any], refresh_s: float) -> list[ScopedSource]:
+def process_views(sources: list[EnergySource], refresh_s: float) -> list[ScopedSource]:
     """One process-scope view per CPU and RAM source, sharing one ProcessShare."""
     share = ProcessShare(refresh_s)
     return [ScopedSource(s, share) for s in sources if s.component in ("cpu", "ram")]
@@ -164,14 +174,15 @@ def process_views(sources: list[Any], refresh_s: float) -> list[ScopedSource]:
 
 
 class CgroupCpu:
-    """(busy, total) CPU seconds of a cgroup sized ``cpus``: its CPU time, and ``cpus`` × wall time.
+    """(busy, total) CPU seconds of a cgroup sized ``cpus``: its CPU time, and ``cpus`` × wall
+    time.
 
     ``takes_time``: the model passes the time of its read, so the wall time is the sampler's clock.
     """
 
     takes_time = True
 
-    def __init__(self, cgroup: Any, cpus: float, now_s: float | None = None) -> None:
+    def __init__(self, cgroup: Cgroup, cpus: float, now_s: float | None = None) -> None:
         self.cgroup, self.cpus = cgroup, cpus
         self.usage_s = CgroupUsage(cgroup)
         self(now_s)  # fail at detection, not at the first window
@@ -184,11 +195,13 @@ class CgroupCpu:
 
 
 class CgroupUsage:
-    """The cgroup's CPU seconds, its counter file kept open and re-read with ``pread`` (window path)."""
+    """The cgroup's CPU seconds, its counter file kept open and re-read with ``pread`` (window
+    path)."""
 
-    def __init__(self, cgroup: Any) -> None:
+    def __init__(self, cgroup: Cgroup) -> None:
         if cgroup.cpu_usage_file is None:
             cgroup.cpu_usage_s()  # raises, saying why
+        assert cgroup.cpu_usage_file is not None
         self.version = cgroup.version
         self._file = PreadFile(cgroup.cpu_usage_file)
 
@@ -200,18 +213,20 @@ class CgroupUsage:
 
 
 class ContainerShare:
-    """(cpu share, ram share) of the host's measured energy that belongs to a cgroup, per interval."""
+    """(cpu share, ram share) of the host's measured energy that belongs to a cgroup, per
+    interval."""
 
     def __init__(
         self,
-        cgroup: Any,
+        cgroup: Cgroup,
         idle_share: float = TDP_CURVE.idle_share,
         host_cpu_s: Callable[[], tuple[float, float]] | None = None,
         ram_used_gb: Callable[[], float] = machine_ram_used_gb,
         refresh_s: float = 1.0,
     ) -> None:
         self.cgroup = cgroup
-        #: memory in use changes slowly: the RAM share (three file reads) is re-read at most this often
+        #: memory in use changes slowly: the RAM share (three file reads) is re-read at most this
+        #: often
         self.refresh_s = refresh_s
         self._ram_read_s = float("-inf")
         self.idle_share = idle_share
@@ -256,14 +271,14 @@ class ContainerShare:
 
 
 def container_sources(
-    sources: list[Any], cgroup: Any, now_s: float, refresh_s: float = 1.0
-) -> tuple[list[Any], list[str]]:
+    sources: list[EnergySource], cgroup: Cgroup, now_s: float, refresh_s: float = 1.0
+) -> tuple[list[EnergySource], list[str]]:
     """Container-scope sources for the CPU and RAM ``sources`` of the machine, and notes on how.
 
     Raises when the cgroup's CPU counter cannot be read (the caller reports why).
     """
     cpus = cgroup.cpus
-    out: list[Any] = []
+    out: list[EnergySource] = []
     notes: list[str] = []
     share: ContainerShare | None = None
     for source in sources:
@@ -279,7 +294,8 @@ def container_sources(
                 curve=source.curve,
             )
             notes.append(
-                f"container CPU model sized to {cpus:g} of the host's {cgroup.host_cpus} CPUs ({tdp_w:.3g} W at the model's full scale)"
+                f"container CPU model sized to {cpus:g} of the host's {cgroup.host_cpus} CPUs "
+                f"({tdp_w:.3g} W at the model's full scale)"
             )
         elif isinstance(source, RamModelSource) and cgroup.memory_dir is not None:
             cgroup.memory_used_bytes()  # fail now if unreadable
@@ -304,11 +320,11 @@ def container_sources(
     return out, notes
 
 
-def probe_container(found: Any, root: str, scope: str, refresh_s: float, now_s: float) -> None:
+def probe_container(
+    found: Detection, root: str, scope: str, refresh_s: float, now_s: float
+) -> None:
     """Find the kernel's cgroup under ``root`` and add its container-scope sources to a Detection
     (when it limits the kernel, or ``scope`` is ``container``); never raises."""
-    from .cgroup import CgroupUnavailable, find_cgroup
-
     try:
         cgroup = find_cgroup(root)
         found.cgroup = cgroup
@@ -328,8 +344,11 @@ def probe_container(found: Any, root: str, scope: str, refresh_s: float, now_s: 
     found.notes.extend(notes)
 
 
-def resolve_scope(requested: str | None, cgroup: Any, has_container: bool) -> tuple[str, str]:
-    """(scope used, why) for a requested scope: ``auto`` (or None), ``machine``, ``process`` or ``container``."""
+def resolve_scope(
+    requested: str | None, cgroup: Cgroup | None, has_container: bool
+) -> tuple[str, str]:
+    """(scope used, why) for a requested scope: ``auto`` (or None), ``machine``, ``process`` or
+    ``container``."""
     if requested in (None, "", "auto"):
         if cgroup is not None and cgroup.limited and has_container:
             return "container", f"auto: the kernel runs in a limiting cgroup ({cgroup.describe()})"
@@ -338,11 +357,13 @@ def resolve_scope(requested: str | None, cgroup: Any, has_container: bool) -> tu
         return "machine", f"auto: no CPU or memory limit on {cgroup.where}"
     if requested == "container":
         if has_container:
+            assert cgroup is not None  # container sources come from a cgroup
             return "container", f"set by the user ({cgroup.describe()})"
         if cgroup is not None and not cgroup.limited:
             return (
                 "machine",
-                f"container scope asked for, but {cgroup.describe()}: the whole machine (set scope=container to charge the cgroup)",
+                f"container scope asked for, but {cgroup.describe()}: "
+                "the whole machine (set scope=container to charge the cgroup)",
             )
         return (
             "machine",

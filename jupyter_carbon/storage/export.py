@@ -14,10 +14,10 @@ import os
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ..record import RECORD_SCHEMA, WindowRecord
 from ..rows import CODECARBON_COLUMNS, OUR_COLUMNS, host_columns, record_row
@@ -41,11 +41,13 @@ def check_output_path(path: str | os.PathLike, suffixes: Iterable[str] = _FORMAT
     target = Path(text).expanduser()
     if target.is_dir():
         raise ValueError(
-            f"{text} is a folder: give a file name inside it, e.g. {target / ('carbon' + suffixes[0])}"
+            f"{text} is a folder: give a file name inside it, "
+            f"e.g. {target / ('carbon' + suffixes[0])}"
         )
     if target.suffix.lower() not in suffixes:
         raise ValueError(
-            f"unknown file type {target.suffix or '(none)'!r} in {text}: use a path ending in {' or '.join(suffixes)}"
+            f"unknown file type {target.suffix or '(none)'!r} in {text}: "
+            f"use a path ending in {' or '.join(suffixes)}"
         )
     parent = target.parent
     if parent.exists() and not parent.is_dir():
@@ -62,7 +64,7 @@ def check_output_path(path: str | os.PathLike, suffixes: Iterable[str] = _FORMAT
     return target
 
 
-def _write_atomic(target: Path, write: Any) -> Path:
+def _write_atomic(target: Path, write: Callable[[TextIO], object]) -> Path:
     """Write through a temporary file in the same folder, then rename: no half-written export."""
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -99,7 +101,7 @@ def export_records(
         run = run_id or str(uuid.uuid4())
         host = host_columns()
 
-        def write(handle: Any) -> None:
+        def write(handle: TextIO) -> None:
             writer = csv.DictWriter(handle, fieldnames=CODECARBON_COLUMNS + OUR_COLUMNS)
             writer.writeheader()
             for record in records:
@@ -117,7 +119,7 @@ def export_records(
             "exported_utc": datetime.now(timezone.utc).isoformat(),
         }
 
-        def write(handle: Any) -> None:
+        def write(handle: TextIO) -> None:
             handle.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "records": [')
             for i, record in enumerate(records):
                 handle.write(
@@ -156,7 +158,8 @@ def _export_document(source: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(document, dict) or document.get("format") != "jupyter_carbon":
         raise ValueError(
-            f"{source} is not a jupyter_carbon export: give a file written by %carbon export PATH.json"
+            f"{source} is not a jupyter_carbon export: "
+            "give a file written by %carbon export PATH.json"
         )
     if not isinstance(document.get("records", []), list):
         raise ValueError(

@@ -49,7 +49,8 @@ def summarize(
 
 
 def read_session(path: str | os.PathLike) -> SessionSummary:
-    """One log's summary, read record by record; an unreadable file gives an empty one with a note."""
+    """One log's summary, read record by record; an unreadable file gives an empty one with a
+    note."""
     path = Path(path)
     try:
         contents, records = stream_log(path)

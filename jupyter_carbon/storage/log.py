@@ -39,16 +39,19 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from .._version import __version__
 from ..diagnostics import Diagnostics, show
 from ..record import WindowRecord
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 __all__ = [
     "LOG_SCHEMA",
@@ -98,7 +101,7 @@ class UnsafeFolder(OSError):
     """The log folder is a symlink, not a folder, someone else's or writable by others."""
 
 
-def public_config(config: Any) -> dict[str, Any]:
+def public_config(config: Config | Mapping[str, Any]) -> dict[str, Any]:
     """``config`` as a dict without anything that looks like a secret."""
     values = config.as_dict() if hasattr(config, "as_dict") else dict(config)
     return {k: v for k, v in values.items() if not any(word in k.lower() for word in _SECRET_WORDS)}
@@ -127,10 +130,10 @@ class SessionLog:
 
     def __init__(
         self,
-        folder: str | os.PathLike | Callable[[], Any],
+        folder: str | os.PathLike | Callable[[], str | os.PathLike | None],
         *,
-        config: Any = None,
-        on_problem: Callable[[str], Any] | None = None,
+        config: Config | None = None,
+        on_problem: Callable[[str], object] | None = None,
         history: Callable[[], Iterable[WindowRecord]] | None = None,
         fsync_records: bool = False,
         now: Callable[[], datetime] | None = None,
@@ -146,9 +149,8 @@ class SessionLog:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file we opened
-        self._generation = (
-            _fork_generation  # changed since: this is a forked child and the file its parent's
-        )
+        # changed since: this is a forked child and the file its parent's
+        self._generation = _fork_generation
         self._check_at = 0.0  # when to check the link count next
         self._folder_key: str | None = None
         self._pending: list[bytes] = []
@@ -175,7 +177,8 @@ class SessionLog:
             except (TypeError, ValueError) as exc:  # e.g. an object in extra
                 self._say(
                     f"could not log record {record.id}",
-                    f"could not log record {record.id} ({exc}); it stays in memory (%carbon export PATH.json)",
+                    f"could not log record {record.id} ({exc}); "
+                    "it stays in memory (%carbon export PATH.json)",
                 )
                 return False
             if len(self._pending) >= MAX_PENDING:
@@ -211,7 +214,8 @@ class SessionLog:
         return True
 
     def _ready(self) -> int:
-        """The open descriptor of this session's file, (re)created if it is missing or was deleted."""
+        """The open descriptor of this session's file, (re)created if it is missing or was
+        deleted."""
         fd = self._fd
         if fd is not None:
             now = self._clock()
@@ -223,7 +227,8 @@ class SessionLog:
             self._close_fd()  # deleted from outside: write the whole session again
             self._say(
                 f"deleted {self.path}",
-                f"the session log {self.path} was deleted; writing it again with every record of this session",
+                f"the session log {self.path} was deleted; "
+                "writing it again with every record of this session",
             )
             if self._history is not None:  # the session's records include every line waiting here
                 self._pending = [record_line(r) for r in self._history()][-MAX_PENDING:]
@@ -303,18 +308,23 @@ class SessionLog:
         if isinstance(exc, UnsafeFolder):
             self._say(
                 f"refused: {exc}",
-                f"not writing the session log: {exc}; records stay in memory — choose a folder of your own with %carbon config log_dir=PATH, or save them with %carbon export PATH.json",
+                f"not writing the session log: {exc}; records stay in memory — "
+                "choose a folder of your own with %carbon config log_dir=PATH, "
+                "or save them with %carbon export PATH.json",
             )
             return
         where = self.path or self._folder_key
         self._say(
             f"cannot write in {where}",
-            f"cannot write the session log in {where} ({exc.strerror or exc}); {len(self._pending)} record(s) wait in memory "
-            "and are written when it works again — or choose another folder with %carbon config log_dir=PATH",
+            f"cannot write the session log in {where} ({exc.strerror or exc}); "
+            f"{len(self._pending)} record(s) wait in memory "
+            "and are written when it works again — "
+            "or choose another folder with %carbon config log_dir=PATH",
         )
 
     def _say(self, key: str, text: str) -> None:
-        """Report ``text`` once per ``key`` (one line per kind of problem, however often it recurs)."""
+        """Report ``text`` once per ``key`` (one line per kind of problem, however often it
+        recurs)."""
         self._said.say(text, key)
 
     def _problem(self, text: str) -> None:
@@ -343,7 +353,8 @@ class SessionLog:
         return len(self._pending)
 
     def close(self) -> None:
-        """Try once more to write what waits, fsync and close; a later ``append`` reopens. Idempotent."""
+        """Try once more to write what waits, fsync and close; a later ``append`` reopens.
+        Idempotent."""
         with self._lock:
             if self._pending and self._folder_key is not None and self._ours():
                 self._retry_at = 0.0
@@ -383,13 +394,13 @@ def _write_line(fd: int, line: bytes) -> None:
         raise ShortWrite(28, f"No space left on device (wrote {written} of {len(line)} bytes)")
 
 
-# --- attaching to a session ------------------------------------------------------------------------
+# --- attaching to a session ----------------------------------------------------------------------
 
 
 class LoggedSession(Protocol):
     """What a log asks of the session it follows (``CarbonSession``)."""
 
-    config: Any
+    config: Config
     on_record: list[Callable[[WindowRecord], Any]]
 
     @property
@@ -410,7 +421,8 @@ def _close_open_logs() -> None:
 
 
 def attach_log(session: LoggedSession, **options: Any) -> SessionLog:
-    """Log every record ``session`` closes from now on (idempotent; re-attaching reuses the file)."""
+    """Log every record ``session`` closes from now on (idempotent; re-attaching reuses the
+    file)."""
     log = _logs.get(session)
     if log is None:
         log = SessionLog(

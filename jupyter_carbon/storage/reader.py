@@ -61,7 +61,8 @@ class LogContents:
 
 def parse_line(raw: bytes) -> tuple[Any, Any]:
     """("session", the header), ("record", a WindowRecord) or (another type, the object) of one log
-    line. Raises one of ValueError (RecordError), TypeError, KeyError, OverflowError on a bad line."""
+    line. Raises one of ValueError (RecordError), TypeError, KeyError, OverflowError on a bad
+    line."""
     obj = orjson.loads(raw)  # strict JSON: invalid UTF-8, NaN or Infinity are bad lines
     if not isinstance(obj, dict):
         raise RecordError(None, "not a JSON object")
@@ -104,7 +105,8 @@ def _lines(path: Path) -> tuple[Iterator[bytes], list[str]]:
     notes = []
     if info.st_size > MAX_LOG_BYTES:
         notes.append(
-            f"{path.name}: only its first {MAX_LOG_BYTES // 2**20} MiB were read ({info.st_size // 2**20} MiB)"
+            f"{path.name}: only its first {MAX_LOG_BYTES // 2**20} MiB were read "
+            f"({info.st_size // 2**20} MiB)"
         )
 
     def gen() -> Iterator[bytes]:
@@ -148,7 +150,9 @@ def stream_log(path: str | os.PathLike) -> tuple[LogContents, Iterator[WindowRec
         schema = out.header.get("log_schema")
         if type(schema) is int and schema > LOG_SCHEMA:
             out.notes.append(
-                f"{path.name}: written by a newer jupyter_carbon (log schema {schema}; this one reads up to {LOG_SCHEMA}): upgrade with pip install -U jupyter-carbon"
+                f"{path.name}: written by a newer jupyter_carbon "
+                f"(log schema {schema}; this one reads up to {LOG_SCHEMA}): "
+                "upgrade with pip install -U jupyter-carbon"
             )
         torn = skipped.pop("torn", 0)
         if torn:

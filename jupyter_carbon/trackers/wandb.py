@@ -31,5 +31,6 @@ class WandbTracker:
             run.log(metrics)
         summary = session_metrics(record)
         if record.label:
-            summary[f"carbon/{metric_label(record.label)}/energy_how"] = energy_how(record)  # type: ignore[assignment]
+            key = f"carbon/{metric_label(record.label)}/energy_how"
+            summary[key] = energy_how(record)  # type: ignore[assignment]
         run.summary.update(summary)
