@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import sys
+import time
+
+import jupyter_carbon
+from jupyter_carbon.cli import main as cli_main
+from jupyter_carbon.display.text import format_load_line, format_record
 
 __all__ = ["main", "demo"]
 
 
 def demo() -> int:
     """Measure two windows with the Python API and print what was measured and how."""
-    import time
-
-    import jupyter_carbon
-    from jupyter_carbon.display.text import format_load_line, format_record
-
     session = jupyter_carbon.session()
     print(format_load_line(session))
     with jupyter_carbon.track("busy loop, 1e6 additions", items=1_000_000) as busy:
@@ -33,8 +33,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] == "demo":
         return demo()
-    from jupyter_carbon.cli import main as cli_main
-
     return cli_main(argv)
 
 

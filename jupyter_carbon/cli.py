@@ -3,7 +3,8 @@
     jupyter-carbon run NOTEBOOK.ipynb [-o OUT.ipynb] [--html REPORT.html] [--csv OUT.csv]
                        [--region FR] [--timeout S] [--allow-errors]
     jupyter-carbon report LOG_OR_FOLDER [--csv OUT | --json OUT | --html OUT]
-    jupyter-carbon report LOG… --model-card | --methods [latex] | --sci  [--label L …] [--items N]
+    jupyter-carbon report LOG… --model-card | --methods [latex] | --sci
+                          [--label L …] [--items N]
     jupyter-carbon status
 
 Exit codes: 0 success; 1 a cell failed (without --allow-errors) or the kernel could not run it;
@@ -19,11 +20,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .carbon_session import CarbonSession
+from .config import SETTINGS, ConfigError
 from .digest import Digest
 from .display.report_html import write_html
 from .display.report_text import summary_text
+from .display.text import format_status
+from .formats.options import PublishError, PublishOptions
+from .formats.report import publish_report
+from .intensity import UnknownRegionError, lookup_region
 from .record import WindowRecord
-from .storage.export import export_records, read_export
+from .runner import RunError, run_notebook
+from .storage.export import check_output_path, export_records, read_export
 from .storage.reader import log_files, stream_log, unreadable_note
 from .textsafe import visible
 
@@ -65,9 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "source", help="a session log, a folder of logs (e.g. .jupyter_carbon) or a .json export"
     )
-    report.add_argument(
-        "more", nargs="*", help=argparse.SUPPRESS
-    )  # more logs, for --model-card/--methods/--sci
+    # more logs, for --model-card/--methods/--sci
+    report.add_argument("more", nargs="*", help=argparse.SUPPRESS)
     group = report.add_mutually_exclusive_group()
     group.add_argument("--csv", help="write the records as CSV")
     group.add_argument("--json", help="write the records as JSON")
@@ -109,7 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument(
         "--embodied",
         default="auto",
-        help="SCI's M: auto (this machine, when the logs were written here), none, KEY of data/embodied.csv or kg CO2e",
+        help=(
+            "SCI's M: auto (this machine, when the logs were written here), none, "
+            "KEY of data/embodied.csv or kg CO2e"
+        ),
     )
     publish.add_argument(
         "--lifetime-years",
@@ -130,8 +140,6 @@ def _say(text: str) -> None:
 def _output(path: str | None, suffixes: tuple[str, ...]) -> Path | None:
     if path is None:
         return None
-    from .storage.export import check_output_path
-
     try:
         return check_output_path(path, suffixes)
     except ValueError as exc:
@@ -141,8 +149,6 @@ def _output(path: str | None, suffixes: tuple[str, ...]) -> Path | None:
 def _check_region(region: str | None) -> None:
     if region is None:
         return
-    from .intensity import UnknownRegionError, lookup_region
-
     try:
         lookup_region(region)
     except UnknownRegionError as exc:
@@ -161,7 +167,8 @@ def _read_notebook_path(text: str) -> Path:
         nbformat.read(path, as_version=4)
     except Exception as exc:  # JSON errors, validation errors, bad encodings
         raise CliError(
-            f"{text} is not a readable notebook ({type(exc).__name__}): open and save it in Jupyter, or give another file"
+            f"{text} is not a readable notebook ({type(exc).__name__}): "
+            "open and save it in Jupyter, or give another file"
         ) from None
     return path
 
@@ -212,8 +219,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     import nbformat
 
-    from .runner import RunError, run_notebook
-
     try:
         result = run_notebook(
             notebook, region=args.region, timeout_s=args.timeout, allow_errors=args.allow_errors
@@ -256,10 +261,6 @@ def _log_records(files: Sequence[Path], notes: list[str]) -> Iterator[WindowReco
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from .config import SETTINGS, ConfigError
-    from .formats.options import PublishError, PublishOptions
-    from .formats.report import publish_report
-
     kind = "model-card" if args.model_card else "sci" if args.sci else "methods"
     try:
         embodied = SETTINGS["embodied"].parse(args.embodied)
@@ -292,7 +293,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     source = Path(args.source).expanduser()
     if not source.exists():
         raise CliError(
-            f"{args.source} not found: give a session log, a folder of logs (e.g. .jupyter_carbon) or a .json export"
+            f"{args.source} not found: give a session log, a folder of logs "
+            "(e.g. .jupyter_carbon) or a .json export"
         )
     csv, json, html = (
         _output(args.csv, (".csv",)),
@@ -304,7 +306,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         files = log_files(source)
         if not files:
             raise CliError(
-                f"no session logs (session-*.jsonl) in {args.source}: give the folder of config log_dir (default .jupyter_carbon)"
+                f"no session logs (session-*.jsonl) in {args.source}: "
+                "give the folder of config log_dir (default .jupyter_carbon)"
             )
         records: Iterable[WindowRecord] = _log_records(files, notes)
         print(f"{len(files)} sessions in {visible(source)}")
@@ -317,7 +320,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
     else:
         raise CliError(
-            f"{args.source} is not a session log: give a .jsonl log, a folder of them or a .json export"
+            f"{args.source} is not a session log: "
+            "give a .jsonl log, a folder of them or a .json export"
         )
     digest = Digest()
     _exports(digest.passing(records), csv=csv, json=json)  # one pass: exports and digest together
@@ -329,9 +333,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from .carbon_session import CarbonSession
-    from .display.text import format_status
-
     session = CarbonSession()
     try:
         print(format_status(session))
@@ -360,7 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug of ours: still one line, no traceback
         _say(
-            f"internal error ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); please report it"
+            f"internal error ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); please report it"
         )
         return EXIT_CELL_FAILED
 

@@ -48,6 +48,7 @@ from .storage.log import attach_log, detach_log
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
+    from traitlets import Bunch
 
     from .magics import Carbon, CarbonMagics
 
@@ -126,23 +127,23 @@ class _Cell:
         # the run_cell_async frame running it (or None), and whether post_run_cell will follow
         self.runner, self.posted = runner
         self.claims = claims
-        self.stacked = (
-            stacked  # that stacked %%carbon cell's text, should %%capture run it as a cell
-        )
+        # that stacked %%carbon cell's text, should %%capture run it as a cell
+        self.stacked = stacked
         self.result: ExecutionResult | None = None  # IPython's result, once the cell has ended
-        self.error: BaseException | None = (
-            None  # raised by a claimed magic run (%%time may swallow it)
-        )
+        # raised by a claimed magic run (%%time may swallow it)
+        self.error: BaseException | None = None
 
 
 def _is_carbon_command(raw_cell: str) -> bool:
-    """A cell that is only a ``%carbon …`` line (summary, status, config…): auto mode does not measure it."""
+    """A cell that is only a ``%carbon …`` line (summary, status, config…): auto mode does not
+    measure it."""
     text = raw_cell.strip()
     return text.startswith("%carbon") and not text.startswith("%%") and "\n" not in text
 
 
 def _cell_window(stack: list[Measurement], info: ExecutionInfo | None) -> Measurement | None:
-    """The window of the IPython cell run with ``info`` (its ExecutionInfo), innermost first; None."""
+    """The window of the IPython cell run with ``info`` (its ExecutionInfo), innermost first;
+    None."""
     return next(
         (m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None
     )
@@ -185,7 +186,10 @@ class CarbonExtension:
 
     def report(self, where: str, exc: BaseException) -> None:
         """One short line on stderr now, once per distinct problem; never raises."""
-        text = f"{where} failed ({type(exc).__name__}: {exc}); your cell is unaffected, this measurement may be incomplete"
+        text = (
+            f"{where} failed ({type(exc).__name__}: {exc}); "
+            "your cell is unaffected, this measurement may be incomplete"
+        )
         self.session.diagnostics.say(text, now=True)
 
     def flush_problems(self, *, again: bool = False) -> None:
@@ -208,14 +212,12 @@ class CarbonExtension:
                 and _magic_options(lines[index]) is not None
                 and hooks_will_run()
             ):
-                self._local.stripped = "".join(
-                    lines
-                )  # its magic will not run: the hooks measure it
+                # its magic will not run: the hooks measure it
+                self._local.stripped = "".join(lines)
                 following = next((line for line in lines[index + 1 :] if line.strip()), "")
                 if following.startswith("%%"):
-                    return (
-                        lines[:index] + lines[index + 1 :]
-                    )  # %%carbon then %%capture, %%timeit, ...
+                    # %%carbon then %%capture, %%timeit, ...
+                    return lines[:index] + lines[index + 1 :]
                 return lines[:index] + ["#" + lines[index]] + lines[index + 1 :]
         except Exception as exc:
             self.report("reading the %%carbon line", exc)
@@ -242,7 +244,9 @@ class CarbonExtension:
                 if found is not None:
                     (options, stacked), claims = found, Claim.ALL
             if options is None and (not self.auto or stack or _is_carbon_command(raw)):
-                return  # not measured, a plain cell nested in a measured one (counted there), or %carbon summary/status/…
+                # not measured, a plain cell nested in a measured one (counted there), or
+                # %carbon summary/status/…
+                return
             measurement = self._open(options, _Cell(info, cell_runner(), claims, stacked))
             if session.config.store_source:  # opt-in: cells often hold secrets
                 measurement.extra["source"] = getattr(info, "raw_cell", "")
@@ -303,7 +307,7 @@ class CarbonExtension:
         measurement.view = view
         return measurement
 
-    def cell_done(self, change: Any) -> None:
+    def cell_done(self, change: Bunch) -> None:
         """``last_execution_result`` changed: IPython has finished running a cell (any thread's).
 
         Run by ``InteractiveShell.run_cell`` the window stays open until ``post_run_cell``, so it
@@ -362,7 +366,8 @@ class CarbonExtension:
         self.session.stop(measurement, status=status, cell=getattr(result, "execution_count", None))
 
     def _show(self, measurement: Measurement, record: WindowRecord | None) -> None:
-        """The closed window's report in its view, then any problem the extension met (never raises)."""
+        """The closed window's report in its view, then any problem the extension met (never
+        raises)."""
         try:
             if measurement.view is not None and record is not None:
                 measurement.view.finish(record)
@@ -420,7 +425,7 @@ class CarbonExtension:
                 )
         return matched
 
-    # --- the cell magic's own path ------------------------------------------------------------------
+    # --- the cell magic's own path --------------------------------------------------------------
 
     def open_magic(self, options: CellOptions) -> Measurement | None:
         """The ``%%carbon`` cell magic is running its body: a window for it, or None when the hooks
@@ -430,9 +435,8 @@ class CarbonExtension:
             cell = current.owner if current is not None else None
             if type(cell) is _Cell and cell.claims is not Claim.NONE:
                 if cell.claims is Claim.ONCE:
-                    cell.claims = (
-                        Claim.NONE
-                    )  # a %%carbon called inside the body gets its own window
+                    # a %%carbon called inside the body gets its own window
+                    cell.claims = Claim.NONE
                 return None
             return self._open(options)
         except Exception as exc:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from traitlets import Bool, Dict, Float, Undefined, Unicode, observe
+from traitlets import Bool, Bunch, Dict, Float, Undefined, Unicode, observe
 from traitlets.config import Configurable
 
 from .baseline import measure_baseline
@@ -33,27 +33,33 @@ if TYPE_CHECKING:
 
 __all__ = ["Carbon", "CarbonMagics", "HELP"]
 
-HELP = f"""jupyter_carbon — energy and CO2e of notebook cells
-
-  {CELL_USAGE}
-      measure one cell: live totals while it runs, a report and plot when it ends
-      --items N   work items the cell processes: also report per item and per 1,000 items
-      --task T    reference task for per-item comparison (Power Hungry Processing), e.g. text-classification
-  %carbon on [--quiet] | off   measure every cell (compact one-line report; --quiet: record only)
-  %carbon status               sources in use, why others are missing, settings
-  %carbon summary              the session: totals, per-cell table and plots
-  %carbon config key=value …   change settings (no arguments: show them)
-  %carbon baseline [SECONDS]   measure idle power (default 10 s); records then show marginal energy
-  %carbon history              earlier sessions in this folder
-  %carbon export PATH.csv|.json
-  %carbon export model-card [--label L …] [--training-type T]   the model card's co2_eq_emissions YAML
-  %carbon export methods [latex] [--label L …] [--items N] [--task T]   a methods paragraph for a paper
-  %carbon export sci --items N [--label L …]   SCI per item: ((E × I) + M) / R
-  %carbon reset                forget this session's records
-  %carbon help                 this text
-
-Settings (also JUPYTER_CARBON_<NAME> variables and %config Carbon.<name>):
-""" + "\n".join(f"  {name:<14} {s.help}" for name, s in SETTINGS.items())
+HELP = (
+    "jupyter_carbon — energy and CO2e of notebook cells\n"
+    "\n"
+    f"  {CELL_USAGE}\n"
+    "      measure one cell: live totals while it runs, a report and plot when it ends\n"
+    "      --items N   work items the cell processes: also report per item and per 1,000 items\n"
+    "      --task T    reference task for per-item comparison (Power Hungry Processing), "
+    "e.g. text-classification\n"
+    "  %carbon on [--quiet] | off   "
+    "measure every cell (compact one-line report; --quiet: record only)\n"
+    "  %carbon status               sources in use, why others are missing, settings\n"
+    "  %carbon summary              the session: totals, per-cell table and plots\n"
+    "  %carbon config key=value …   change settings (no arguments: show them)\n"
+    "  %carbon baseline [SECONDS]   "
+    "measure idle power (default 10 s); records then show marginal energy\n"
+    "  %carbon history              earlier sessions in this folder\n"
+    "  %carbon export PATH.csv|.json\n"
+    "  %carbon export model-card [--label L …] [--training-type T]   "
+    "the model card's co2_eq_emissions YAML\n"
+    "  %carbon export methods [latex] [--label L …] [--items N] [--task T]   "
+    "a methods paragraph for a paper\n"
+    "  %carbon export sci --items N [--label L …]   SCI per item: ((E × I) + M) / R\n"
+    "  %carbon reset                forget this session's records\n"
+    "  %carbon help                 this text\n"
+    "\n"
+    "Settings (also JUPYTER_CARBON_<NAME> variables and %config Carbon.<name>):\n"
+) + "\n".join(f"  {name:<14} {s.help}" for name, s in SETTINGS.items())
 
 
 _DEFAULT = Config()
@@ -88,9 +94,8 @@ class Carbon(Configurable):
     )
 
     def __init__(self, extension: CarbonExtension | None = None, **kwargs: Any) -> None:
-        self.extension: CarbonExtension | None = (
-            None  # config applied by the base class must not reach a session yet
-        )
+        # config applied by the base class must not reach a session yet
+        self.extension: CarbonExtension | None = None
         super().__init__(**kwargs)
         self.extension = extension
         # Values from ipython_config.py (self.config) apply on top of the environment.
@@ -112,7 +117,7 @@ class Carbon(Configurable):
         return value
 
     @observe(*SETTINGS)
-    def _changed(self, change: Any) -> None:
+    def _changed(self, change: Bunch) -> None:
         if self.extension is None:
             return
         name = change["name"]
@@ -167,7 +172,8 @@ class CarbonMagics(Magics):
         finally:
             ext.close_magic(measurement, error)
 
-    @line_magic("carbon")  # type: ignore[arg-type]  # IPython types the named form as a union it cannot call
+    # IPython types the named form as a union it cannot call
+    @line_magic("carbon")  # type: ignore[arg-type]
     def carbon_line(self, line: str) -> Any:
         """%carbon on|off|status|summary|config|baseline|history|export|reset|help"""
         try:
@@ -198,7 +204,7 @@ class CarbonMagics(Magics):
     def _cmd_status(self, command: LineCommand) -> None:
         print(format_status(self.session, auto=self.extension.auto))
 
-    def _cmd_summary(self, command: LineCommand) -> Any:
+    def _cmd_summary(self, command: LineCommand) -> None:
         return show_summary(self.shell, self.session)
 
     def _cmd_reset(self, command: LineCommand) -> None:
@@ -232,7 +238,9 @@ class CarbonMagics(Magics):
         baseline = measure_baseline(self.session, seconds, progress=progress)
         parts = ", ".join(f"{k.upper()} {format_power(v)}" for k, v in baseline.items())
         print(
-            f"\rjupyter_carbon: idle baseline {parts} (total {format_power(sum(baseline.values()))}); records now also show energy above it (marginal)"
+            f"\rjupyter_carbon: idle baseline {parts} "
+            f"(total {format_power(sum(baseline.values()))}); "
+            "records now also show energy above it (marginal)"
         )
 
     def _cmd_history(self, command: LineCommand) -> None:
@@ -240,7 +248,7 @@ class CarbonMagics(Magics):
 
     def _cmd_export(self, command: LineCommand) -> None:
         if command.args[0] in FORMATS:
-            # the publishing formats (and the reference tables they cite) load when asked for
+            # not at %load_ext: the formats (and jupyter_carbon.reference they cite) load when asked
             from .formats.publish import render_session
 
             print(render_session(self.session, command.args), end="")

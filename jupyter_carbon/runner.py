@@ -18,16 +18,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from .display.text import format_record_line
 from .record import WindowRecord
 from .storage.reader import LogTail, log_files, merged, read_logs
+from .textsafe import visible
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 __all__ = ["RunResult", "RunError", "run_notebook", "SETUP_CODE"]
 
-# Loaded directly rather than by %load_ext: a notebook's own `%load_ext jupyter_carbon` then finds the
-# extension loaded (load() is idempotent) and prints nothing, so the saved outputs look as usual.
-SETUP_CODE = "import jupyter_carbon as _jc\n_jc.load_ipython_extension(get_ipython())\ndel _jc\nget_ipython().run_line_magic('carbon', 'on')\n"
+# Loaded directly rather than by %load_ext: a notebook's own `%load_ext jupyter_carbon` then finds
+# the extension loaded (load() is idempotent) and prints nothing, so the saved outputs look as
+# usual.
+SETUP_CODE = (
+    "import jupyter_carbon as _jc\n"
+    "_jc.load_ipython_extension(get_ipython())\n"
+    "del _jc\n"
+    "get_ipython().run_line_magic('carbon', 'on')\n"
+)
 
 
 class RunError(RuntimeError):
@@ -36,7 +47,7 @@ class RunError(RuntimeError):
 
 @dataclass
 class RunResult:
-    notebook: Any
+    notebook: NotebookNode
     records: list[WindowRecord] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # one line per failed cell
     stopped_early: bool = False
@@ -72,8 +83,6 @@ def stderr_progress(
     done: int, total: int, cell_index: int, record: WindowRecord | None, failed: str | None
 ) -> None:
     """``[#####---------------] 3/12 cell 5: carbon: 1.2 s · …`` on stderr, one line per cell."""
-    from .display.text import format_record_line
-
     if record is None and failed is None and done < total:
         print(
             f"\r[{_bar(done, total)}] {done}/{total} running cell {cell_index + 1}…",
@@ -82,8 +91,6 @@ def stderr_progress(
             flush=True,
         )
         return
-    from .textsafe import visible
-
     what = (
         visible(failed)
         if failed
@@ -102,9 +109,11 @@ def run_notebook(
     region: str | None = None,
     timeout_s: float | None = None,
     allow_errors: bool = False,
-    progress: Callable[..., Any] | None = stderr_progress,
+    progress: Callable[[int, int, int, WindowRecord | None, str | None], object]
+    | None = stderr_progress,
 ) -> RunResult:
-    """Run the notebook at ``path`` (its folder is the working directory); the caller validates inputs."""
+    """Run the notebook at ``path`` (its folder is the working directory); the caller validates
+    inputs."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
@@ -152,7 +161,9 @@ def run_notebook(
             )
             if reply["content"].get("status") != "ok" or setup_errors:
                 raise RunError(
-                    f"the kernel could not load jupyter_carbon ({'; '.join(setup_errors) or reply['content'].get('status')}): install it in the notebook's kernel"
+                    "the kernel could not load jupyter_carbon "
+                    f"({'; '.join(setup_errors) or reply['content'].get('status')}): "
+                    "install it in the notebook's kernel"
                 )
             tail = LogTail(log_dir)
             for done, index in enumerate(code_cells, 1):
@@ -166,13 +177,15 @@ def run_notebook(
                     failed = f"{exc.ename}: {exc.evalue}".splitlines()[0]
                 except (TimeoutError, DeadKernelError) as exc:  # CellTimeoutError is a TimeoutError
                     failed, fatal = (
-                        f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+                        f"{type(exc).__name__}: "
+                        f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
                         True,
                     )
                 new = tail.new_records()
                 if failed:
                     result.failures.append(
-                        f"cell {index + 1} (execution count {cell.get('execution_count')}): {failed}"
+                        f"cell {index + 1} (execution count {cell.get('execution_count')}): "
+                        f"{failed}"
                     )
                 if progress:
                     progress(
@@ -189,7 +202,8 @@ def run_notebook(
         raise
     except Exception as exc:  # the kernel could not start, or died during setup
         raise RunError(
-            f"could not run {path.name} ({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''})"
+            f"could not run {path.name} ({type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})"
         ) from None
     finally:
         result.records, result.notes = _records(log_dir)

@@ -1,24 +1,27 @@
 """Front ends for records: text (terminal, ``text/plain``) and notebook outputs (Jupyter).
 
-A *view* follows one measured window: ``on_progress`` is called from the sampler thread with running
-figures, ``finish`` from the main thread with the closed record. ``make_view`` picks the notebook
-view (:mod:`.cell`: one ``text/plain`` + ``text/html`` output, running figures only for long cells) inside a
-Jupyter kernel, the text view elsewhere.
+A *view* follows one measured window: ``on_progress`` is called from the sampler thread with
+running figures, ``finish`` from the main thread with the closed record. ``make_view`` picks the
+notebook view (:mod:`.cell`: one ``text/plain`` + ``text/html`` output, running figures only for
+long cells) inside a Jupyter kernel, the text view elsewhere.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..record import WindowRecord
 from ..sampler import Progress
 from .cell import NotebookView
 from .report_text import summary_text
-from .summary import EXPORT_HINT, session_digest
+from .summary import EXPORT_HINT, session_digest, show_summary_html
 from .text import TextView
 
 if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
     from ..carbon_session import CarbonSession
 
 __all__ = ["CellView", "make_view", "in_kernel", "show_summary"]
@@ -27,31 +30,29 @@ __all__ = ["CellView", "make_view", "in_kernel", "show_summary"]
 class CellView(Protocol):
     def on_progress(self, status: Progress) -> None: ...
 
-    def note(self, text: str, key: Any = None) -> None: ...
+    def note(self, text: str, key: Hashable = None) -> None: ...
 
     def finish(self, record: WindowRecord) -> None: ...
 
 
-def in_kernel(shell: Any) -> bool:
+def in_kernel(shell: InteractiveShell | None) -> bool:
     """True inside a Jupyter kernel (ipykernel), where rich outputs render."""
     return "ipykernel" in sys.modules and getattr(shell, "kernel", None) is not None
 
 
-def make_view(shell: Any, session: CarbonSession, *, compact: bool, **meta: Any) -> CellView:
+def make_view(
+    shell: InteractiveShell | None, session: CarbonSession, *, compact: bool, **meta: Any
+) -> CellView:
     """The best view for ``shell``: the notebook view in a kernel, else text."""
     if in_kernel(shell):
         return NotebookView(session, compact=compact, **meta)
     return TextView(compact=compact)
 
 
-def show_summary(shell: Any, session: CarbonSession) -> None:
-    """Show the session summary: HTML with plots in a kernel, text elsewhere."""
+def show_summary(shell: InteractiveShell | None, session: CarbonSession) -> None:
+    """Show the session summary: HTML with plots in a kernel (without matplotlib it says so in
+    place of the plots), text elsewhere."""
     if in_kernel(shell):
-        try:
-            from .summary import show_summary_html
-        except ImportError:  # matplotlib missing: the text summary still works
-            pass
-        else:
-            show_summary_html(session)
-            return
+        show_summary_html(session)
+        return
     print(summary_text(session_digest(session), export_hint=EXPORT_HINT))

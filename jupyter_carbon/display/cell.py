@@ -26,7 +26,7 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from ..record import WindowRecord, record_name
@@ -54,7 +54,8 @@ _PREFIX = f"jupyter-carbon-{os.getpid()}-{int(time.time())}"
 
 
 class NotebookView:
-    """Running figures for long cells, then the report (full) or one line (compact), in one output."""
+    """Running figures for long cells, then the report (full) or one line (compact), in one
+    output."""
 
     def __init__(
         self,
@@ -75,21 +76,18 @@ class NotebookView:
         self.progress_html = ""  # the last running figures sent
         self._clock = clock
         self._publish = publish
-        self._context = (
-            contextvars.copy_context()
-        )  # the cell's parent header, for the sampler thread
+        # the cell's parent header, for the sampler thread
+        self._context = contextvars.copy_context()
         self._lock = threading.Lock()
         self._last_update_s = float("-inf")
         self._shown = False  # a running-figures output exists: the end updates it
         self._done = False
-        self._notes: dict[
-            Any, str
-        ] = {}  # key → line; a note with the same key replaces the previous one
+        # key → line; a note with the same key replaces the previous one
+        self._notes: dict[Hashable, str] = {}
         self.display_id = f"{_PREFIX}-{next(_ids)}"
         self._after_s = COMPACT_LIVE_AFTER_S if compact else LIVE_AFTER_S
-        intensity = (
-            session.intensity()
-        )  # read now: on_progress must not touch the session from the thread
+        # read now: on_progress must not touch the session from the thread
+        intensity = session.intensity()
         self._g_per_kwh, self._pue = intensity.g_per_kwh, session.config.pue
         self._fallback: TextView | None = None
 
@@ -105,7 +103,8 @@ class NotebookView:
     # --- from any thread -----------------------------------------------------------------------
 
     def on_progress(self, status: Progress) -> None:
-        """Called by the sampler at every tick: publish the running figures once they are due, throttled."""
+        """Called by the sampler at every tick: publish the running figures once they are due,
+        throttled."""
         if self._fallback is not None:
             return
         try:
@@ -128,7 +127,7 @@ class NotebookView:
             if len(self.errors) < 10:
                 self.errors.append(f"progress: {type(exc).__name__}: {exc}")
 
-    def note(self, text: str, key: Any = None) -> None:
+    def note(self, text: str, key: Hashable = None) -> None:
         """A line of extra information (e.g. a loop prediction), shown with the next running figures
         and in the report. A later note with the same ``key`` replaces the earlier one."""
         if self._fallback is not None:
@@ -170,5 +169,8 @@ class NotebookView:
         plain = format_record(record) + "".join(f"\n{n}" for n in notes)
         return {
             "text/plain": plain,
-            "text/html": f'<div class="jupyter-carbon jc-report jc-{H.esc(record.status)}" style="{H.box_style(record.status)}">{body}</div>',
+            "text/html": (
+                f'<div class="jupyter-carbon jc-report jc-{H.esc(record.status)}" '
+                f'style="{H.box_style(record.status)}">{body}</div>'
+            ),
         }

@@ -35,16 +35,22 @@ HOME_KWH_PER_DAY = 10_791 / 365
 SMARTPHONE_CHARGE_KWH = 0.022
 SMARTPHONE_SOURCE = (
     "0.022 kWh per full smartphone charge: US EPA Greenhouse Gas Equivalencies Calculator, "
-    "https://www.epa.gov/energy/greenhouse-gas-equivalencies-calculator-calculations-and-references "
+    "https://www.epa.gov/energy/"
+    "greenhouse-gas-equivalencies-calculator-calculations-and-references "
     "(figure used by Luccioni, Jernite & Strubell, 'Power Hungry Processing', FAccT 2024)"
 )
 CAR_G_CO2_PER_MILE = 393.0
 CAR_SOURCE = (
     "393 g CO2 per mile for an average US passenger vehicle: US EPA, 'Greenhouse Gas Emissions "
-    "from a Typical Passenger Vehicle', https://www.epa.gov/greenvehicles/greenhouse-gas-emissions-typical-passenger-vehicle"
+    "from a Typical Passenger Vehicle', "
+    "https://www.epa.gov/greenvehicles/greenhouse-gas-emissions-typical-passenger-vehicle"
 )
 KM_PER_MILE = 1.609344
-HOME_SOURCE = "10,791 kWh a year (2022) for an average US residential customer: US EIA, 'How much electricity does an American home use?', https://www.eia.gov/tools/faqs/faq.php?id=97"
+HOME_SOURCE = (
+    "10,791 kWh a year (2022) for an average US residential customer: US EIA, "
+    "'How much electricity does an American home use?', "
+    "https://www.eia.gov/tools/faqs/faq.php?id=97"
+)
 
 
 @dataclass(frozen=True)

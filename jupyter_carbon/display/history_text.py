@@ -6,23 +6,36 @@ through ``textsafe.visible``; each log's skipped lines are one note, whatever th
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..storage.history import SessionSummary, list_sessions, overall_totals
+from ..storage.log import get_log
 from ..textsafe import visible
 from ..units import format_co2e, format_duration, format_energy
 from .report_text import figure
 
+if TYPE_CHECKING:
+    from ..carbon_session import CarbonSession
+    from ..totals import RecordTotals
+
 __all__ = ["format_history", "print_history"]
 
 
-def _line(start: str, t: Any, errors: int, mark: str = "") -> str:
-    return f"{start:<17} {t.outer_windows:>6} {figure(format_duration, t.duration_s):>10} {figure(format_energy, t.energy_j):>10} {figure(format_co2e, t.co2e_g):>16} {errors:>6}{mark}"
+def _line(start: str, t: RecordTotals, errors: int, mark: str = "") -> str:
+    return (
+        f"{start:<17} {t.outer_windows:>6} {figure(format_duration, t.duration_s):>10} "
+        f"{figure(format_energy, t.energy_j):>10} {figure(format_co2e, t.co2e_g):>16} "
+        f"{errors:>6}{mark}"
+    )
 
 
 def format_history(
-    summaries: list[SessionSummary], *, folder: Any = None, current: Path | None = None
+    summaries: list[SessionSummary],
+    *,
+    folder: str | os.PathLike[str] | None = None,
+    current: Path | None = None,
 ) -> str:
     where = f" in {visible(folder)}" if folder is not None else ""
     if not summaries:
@@ -31,7 +44,8 @@ def format_history(
         )
     lines = [
         f"jupyter_carbon history{where}: {len(summaries)} sessions",
-        f"{'start (UTC)':<17} {'cells':>6} {'measured':>10} {'energy':>10} {'CO2e':>16} {'errors':>6}",
+        f"{'start (UTC)':<17} {'cells':>6} {'measured':>10} {'energy':>10} {'CO2e':>16} "
+        f"{'errors':>6}",
     ]
     for s in summaries:
         start = s.start_utc.strftime("%Y-%m-%d %H:%M") if s.start_utc else "?"
@@ -47,13 +61,11 @@ def format_history(
     return "\n".join(lines)
 
 
-def print_history(session: Any) -> None:
+def print_history(session: CarbonSession) -> None:
     """Print the sessions of ``session.config.log_dir`` (this working directory by default)."""
     if session.config.log_dir is None:
         print("jupyter_carbon: the session log is off (log_dir=none): no history is kept")
         return
-    from ..storage.log import get_log
-
     folder = Path(session.config.log_dir).expanduser()
     log = get_log(session)
     print(

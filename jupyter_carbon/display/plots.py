@@ -24,12 +24,16 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from ..digest import Digest, as_digest
 from ..units import CO2E_UNITS, unit_for
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     from ..record import WindowRecord
 
 __all__ = [
@@ -70,7 +74,7 @@ def png_width_px(png: bytes) -> int:
     return int.from_bytes(bytes(png[16:20]), "big")
 
 
-def _new_figure(width_in: float, height_in: float, scale: int = 1) -> tuple[Any, Any]:
+def _new_figure(width_in: float, height_in: float, scale: int = 1) -> tuple[Figure, Axes]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -90,7 +94,7 @@ def _new_figure(width_in: float, height_in: float, scale: int = 1) -> tuple[Any,
     return fig, ax
 
 
-def _png(fig: Any, bottom_in: float = 0.45) -> bytes:
+def _png(fig: Figure, bottom_in: float = 0.45) -> bytes:
     """PNG bytes; fixed margins (in inches) instead of tight_layout, which costs a draw."""
     width_in, height_in = fig.get_size_inches()
     fig.subplots_adjust(
@@ -100,16 +104,17 @@ def _png(fig: Any, bottom_in: float = 0.45) -> bytes:
         bottom=bottom_in / height_in,
     )
     buffer = io.BytesIO()
-    fig.canvas.print_png(buffer)
+    cast("FigureCanvasAgg", fig.canvas).print_png(buffer)  # the canvas _new_figure attached
     return buffer.getvalue()
 
 
 def _co2e_scale(max_g: float) -> tuple[float, str]:
-    """A factor and unit so the axis reads in µg, mg, g or kg CO2e (no tonnes on a notebook's axis)."""
+    """A factor and unit so the axis reads in µg, mg, g or kg CO2e (no tonnes on a notebook's
+    axis)."""
     return unit_for(max_g, CO2E_UNITS[:-1])
 
 
-def _legend(ax: Any, components: Sequence[str]) -> None:
+def _legend(ax: Axes, components: Sequence[str]) -> None:
     from matplotlib.patches import Patch
 
     handles = [Patch(color=_COLORS.get(c, _TEXT), label=c.upper()) for c in components]
@@ -223,7 +228,8 @@ def cumulative_png(
     height_in: float = 2.2,
     scale: int = 1,
 ) -> bytes:
-    """The cumulative counted CO2e over the records, one step per record (at most ``MAX_POINTS``)."""
+    """The cumulative counted CO2e over the records, one step per record (at most
+    ``MAX_POINTS``)."""
     cumulative = cumulative_co2e_g(source)
     stride = max(1, -(-len(cumulative) // MAX_POINTS))
     xs, ys = [0], [0.0]

@@ -29,6 +29,7 @@ from ..storage.export import _write_atomic, check_output_path
 from ..textsafe import visible
 from ..units import format_duration, format_energy
 from . import html as H
+from .plots import cumulative_png, report_plots, timeline_png
 from .report_text import (
     EXPORT_HINT,
     assumptions_line,
@@ -58,6 +59,12 @@ __all__ = [
 _BAR_CELLS = 50
 #: Rows of the table before it scrolls inside its box (the notebook summary).
 _TABLE_HEIGHT_PX = 320
+#: The standalone report's stylesheet.
+_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;line-height:1.5}"
+    "td,th{font-size:90%}\n"
+    ".bad{color:#b00;font-weight:bold}.jc-title{font-size:120%}img{max-width:100%}"
+)
 #: Heads of the left-aligned columns (label, how, status) and of the unpadded first one.
 _TH_ALIGN = {
     0: "; padding-left: 0",
@@ -83,7 +90,8 @@ def head_html(digest: Digest) -> str:
     t = digest.totals
     cells, duration, energy, co2e = totals_figures(t)
     parts = [
-        f'<div class="jc-title"><b>jupyter_carbon session</b> · <span class="jc-totals">{H.esc(cells)} · '
+        '<div class="jc-title"><b>jupyter_carbon session</b> · '
+        f'<span class="jc-totals">{H.esc(cells)} · '
         f"{H.esc(duration)} measured · <b>{H.esc(energy)}</b> · <b>{H.esc(co2e)}</b>"
         f"{H.esc(nested_note(t))}</span></div>"
     ]
@@ -152,13 +160,17 @@ def table_html(
     height = f"max-height: {max_height_px}px; overflow: auto; " if max_height_px else ""
     return (
         f'<div class="jc-table-box" style="{height}max-width: 100%; margin: 4px 0">'
-        '<table class="jc-table" style="border-collapse: separate; border-spacing: 0; white-space: nowrap; '
+        '<table class="jc-table" style="border-collapse: separate; border-spacing: 0; '
+        "white-space: nowrap; "
         f'text-align: right; font-size: 0.95em">{"".join(out)}</tbody></table></div>{more}'
     )
 
 
 def assumptions_html(digest: Digest) -> str:
-    return f'<div class="jc-assumptions" style="color: {H.FG2}">{H.esc(assumptions_line(digest))}</div>'
+    return (
+        f'<div class="jc-assumptions" style="color: {H.FG2}">'
+        f"{H.esc(assumptions_line(digest))}</div>"
+    )
 
 
 def _cell_name(record: WindowRecord) -> str:
@@ -169,8 +181,6 @@ def _cell_name(record: WindowRecord) -> str:
 def _session_plots_html(digest: Digest) -> str:
     """The cumulative CO2e and the power of the cell that used the most energy (the next three in
     a ``<details>``), side by side while they fit."""
-    from .plots import cumulative_png, timeline_png
-
     figures = [
         H.img_html(cumulative_png(digest, width_in=4.5, scale=2), "cumulative CO2e of the session")
     ]
@@ -183,12 +193,14 @@ def _session_plots_html(digest: Digest) -> str:
             H.img_html(timeline_png(chosen, width_in=4.5, scale=2), f"power of cell {name}")
         )
         caption = (
-            f'<div style="color: {H.FG2}; font-size: 0.9em">left: cumulative CO2e · right: power of '
+            f'<div style="color: {H.FG2}; font-size: 0.9em">'
+            "left: cumulative CO2e · right: power of "
             f"{H.esc(name)}, the cell that used the most energy</div>"
         )
     if others:  # the next ones, one click away
         images = "".join(
-            f'<div style="color: {H.FG2}">{H.esc(_cell_name(r))} — {H.esc(format_duration(r.duration_s))}, '
+            f'<div style="color: {H.FG2}">{H.esc(_cell_name(r))} — '
+            f"{H.esc(format_duration(r.duration_s))}, "
             f"{H.esc(format_energy(r.energy_j))}</div>"
             + H.img_html(timeline_png(r, width_in=4.5, scale=2), f"power of cell {_cell_name(r)}")
             for r in others
@@ -220,7 +232,8 @@ def summary_html(source: Digest | Iterable[WindowRecord], *, export_hint: str = 
         )
     else:
         parts.append(
-            f'<div style="color: {H.FG2}">no cells measured yet: use %%carbon on a cell or %carbon on</div>'
+            f'<div style="color: {H.FG2}">'
+            "no cells measured yet: use %%carbon on a cell or %carbon on</div>"
         )
     parts.append(assumptions_html(digest))
     return (
@@ -231,11 +244,10 @@ def summary_html(source: Digest | Iterable[WindowRecord], *, export_hint: str = 
 
 
 def _report_plots_html(digest: Digest) -> str:
-    from .plots import report_plots
-
     e = html.escape
     return "".join(
-        f'<figure><img alt="{e(caption)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        f'<figure><img alt="{e(caption)}" '
+        f'src="data:image/png;base64,{base64.b64encode(png).decode()}">'
         f"<figcaption>{e(caption)}</figcaption></figure>"
         for caption, png in report_plots(digest)
     )
@@ -263,8 +275,7 @@ def html_report(
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em;line-height:1.5}}td,th{{font-size:90%}}
-.bad{{color:#b00;font-weight:bold}}.jc-title{{font-size:120%}}img{{max-width:100%}}</style></head><body>
+<style>{_CSS}</style></head><body>
 <h1>{e(title)}</h1>
 {head_html(digest)}
 {f'<h2>Failed cells{e(failed_note)}</h2><ul class="bad">{failed}</ul>' if failed else ""}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from ..cluster.text import session_line
 from ..digest import MAX_ROWS, Digest, Distinct, as_digest
@@ -74,7 +74,8 @@ def totals_line(digest: Digest) -> str:
 
 
 def band_line(digest: Digest) -> str | None:
-    """``range of the estimates: 4 Wh – 5 Wh, 1 g CO2e – 1.3 g CO2e``, or None without a band."""
+    """``range of the estimates: 4 Wh – 5 Wh, 1 g CO2e – 1.3 g CO2e``, or None without a
+    band."""
     t = digest.totals
     if not t.high_j > t.low_j:
         return None
@@ -103,7 +104,10 @@ def how_cell(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
     return word if word in ("estimated", "measured") else how_short(measured_by_component)
 
 
-def _distinct(values: Distinct[Any], show: Callable[[Any], str] = str) -> str:
+_T = TypeVar("_T")
+
+
+def _distinct(values: Distinct[_T], show: Callable[[_T], str] = str) -> str:
     text = ", ".join(visible(show(v), 80) for v in values.values)
     return text + (f" (+{values.extra:,} more)" if values.extra else "")
 
@@ -168,7 +172,8 @@ def summary_text(
         co2e_unit, co2es = column([r.co2e_g for r in shown], "co2e")
         heads = (f"energy {energy_unit}", f"CO2e {co2e_unit}")
         lines.append(
-            f"{'#':>6}  {'label':<20} {'duration':>10} {heads[0]:>11} {heads[1]:>11}  {'how':<30} status"
+            f"{'#':>6}  {'label':<20} {'duration':>10} {heads[0]:>11} {heads[1]:>11}  "
+            f"{'how':<30} status"
         )
         lines += [_row(r, energy, co2e) for r, energy, co2e in zip(shown, energies, co2es)]
         if digest.count > len(shown):

@@ -11,7 +11,7 @@ table scrolls inside its box.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..digest import Digest, totals_of_session
 from .report_html import summary_html
@@ -43,7 +43,9 @@ def summary_bundle(session: CarbonSession) -> dict[str, str]:
     }
 
 
-def show_summary_html(session: CarbonSession, *, display: Callable[..., Any] | None = None) -> None:
+def show_summary_html(
+    session: CarbonSession, *, display: Callable[..., object] | None = None
+) -> None:
     """Display the session summary under the current cell (one output)."""
     if display is None:
         from IPython.display import display as ipython_display

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..record import ComponentEnergy, WindowRecord, record_name
+from ..cluster.text import record_lines, short_phrase
+from ..config import SETTINGS, Config
+from ..intensity.value import NO_REGION_NOTE, WORLD_AVERAGE_SOURCE
+from ..record import ComponentEnergy, SessionTotals, WindowRecord, record_name
 from ..sampler import Progress
-from ..sources.base import COMPONENTS
+from ..sources.base import COMPONENTS, EnergySource
 from ..textsafe import visible
 from ..units import CO2E_UNITS, ENERGY_UNITS, format_co2e, format_duration, format_energy, unit_for
+from .equivalents import comparisons
+
+if TYPE_CHECKING:
+    from ..carbon_session import CarbonSession
 
 __all__ = [
     "TextView",
@@ -33,8 +40,6 @@ __all__ = [
 def intensity_notes(source: str, note: str | None = None) -> tuple[str, ...]:
     """Notes about an intensity: its own (e.g. a live provider's fallback), and the no-region note
     when it is the world average (a session-level fact, so it is not stored in every record)."""
-    from ..intensity.value import NO_REGION_NOTE, WORLD_AVERAGE_SOURCE
-
     return ((note,) if note else ()) + ((NO_REGION_NOTE,) if source == WORLD_AVERAGE_SOURCE else ())
 
 
@@ -55,7 +60,10 @@ def component_badge(comp: ComponentEnergy) -> str:
 
 
 def format_component(comp: ComponentEnergy, record: WindowRecord) -> str:
-    return f"{comp.component.upper():>4} {format_energy(comp.energy_j):>10}  {format_co2e(record.co2e_g_of(comp.energy_j)):>16}  {component_badge(comp)}"
+    return (
+        f"{comp.component.upper():>4} {format_energy(comp.energy_j):>10}  "
+        f"{format_co2e(record.co2e_g_of(comp.energy_j)):>16}  {component_badge(comp)}"
+    )
 
 
 def _status(record: WindowRecord) -> str:
@@ -67,26 +75,27 @@ def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
-def session_phrase(totals: Any) -> str:
+def session_phrase(totals: SessionTotals) -> str:
     """``session 1.13 mg CO2e (7 cells)``: the same words and digits everywhere."""
     return f"session {format_co2e(totals.co2e_g)} ({plural(totals.windows, 'cell')})"
 
 
 def format_record_line(record: WindowRecord, *, status: bool = True) -> str:
-    """Compact, one line: ``carbon: 1.2 s · 0.31 Wh · 0.15 g CO2e (estimated) · session 1.13 g CO2e (7 cells)``;
+    """Compact, one line:
+    ``carbon: 1.2 s · 0.31 Wh · 0.15 g CO2e (estimated) · session 1.13 g CO2e (7 cells)``;
     ``carbon [ERROR]: …`` for a cell that failed, unless ``status`` is False."""
     energy_j = record.energy_j
     return (
-        f"carbon{_status(record) if status else ''}: {format_duration(record.duration_s)} · {format_energy(energy_j)} · "
-        f"{format_co2e(record.co2e_g_of(energy_j))} ({how_word(record.measured_by_component)}){_cluster_phrase(record)} · {session_phrase(record.totals)}"
+        f"carbon{_status(record) if status else ''}: {format_duration(record.duration_s)} · "
+        f"{format_energy(energy_j)} · "
+        f"{format_co2e(record.co2e_g_of(energy_j))} ({how_word(record.measured_by_component)})"
+        f"{_cluster_phrase(record)} · {session_phrase(record.totals)}"
     )
 
 
 def _cluster_phrase(record: WindowRecord) -> str:
     if record.cluster is None:
         return ""
-    from ..cluster.text import short_phrase
-
     return short_phrase(record)
 
 
@@ -94,14 +103,13 @@ def cluster_lines(record: WindowRecord) -> list[str]:
     """The record's cluster part (Dask), one line per host; [] without one."""
     if record.cluster is None:
         return []
-    from ..cluster.text import record_lines
-
     return record_lines(record)
 
 
 @lru_cache(maxsize=64)
 def how_word(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
-    """``estimated`` or ``measured`` when all components agree, else ``CPU measured, RAM estimated``."""
+    """``estimated`` or ``measured`` when all components agree, else
+    ``CPU measured, RAM estimated``."""
     kinds = {measured for _, measured in measured_by_component}
     if len(kinds) == 1:
         return "measured" if kinds.pop() else "estimated"
@@ -149,10 +157,12 @@ def format_per_item(record: WindowRecord) -> list[str]:
     per_item_j = record.energy_j / record.items
     per_1000_j = per_item_j * 1000
     lines = [
-        f"per item: {format_energy(per_item_j)}, {format_co2e(record.co2e_g / record.items)} · per 1,000 items: {format_energy(per_1000_j)}, {format_co2e(record.co2e_g / record.items * 1000)}"
+        f"per item: {format_energy(per_item_j)}, {format_co2e(record.co2e_g / record.items)} · "
+        f"per 1,000 items: {format_energy(per_1000_j)}, "
+        f"{format_co2e(record.co2e_g / record.items * 1000)}"
     ]
     try:
-        from ..reference import per_item
+        from ..reference import per_item  # not loaded at %load_ext: only for records with items
 
         lines.append(
             per_item(record.energy_j, record.co2e_g, record.items)
@@ -165,9 +175,8 @@ def format_per_item(record: WindowRecord) -> list[str]:
 
 
 def format_equivalents(record: WindowRecord) -> list[str]:
-    """``≈ a 10 W LED bulb lit for 7 s · a car driving 3 m``, or nothing when no comparison is picturable."""
-    from .equivalents import comparisons
-
+    """``≈ a 10 W LED bulb lit for 7 s · a car driving 3 m``, or nothing when no comparison is
+    picturable."""
     found = comparisons(record.energy_j, record.co2e_g)
     return ["≈ " + " · ".join(c.text for c in found)] if found else []
 
@@ -186,13 +195,15 @@ def format_record(record: WindowRecord) -> str:
     marginal = record.marginal_energy_j
     if marginal is not None:
         lines.append(
-            f"above idle baseline (marginal): {format_energy(marginal)}, {format_co2e(record.co2e_g_of(marginal))}"
+            f"above idle baseline (marginal): {format_energy(marginal)}, "
+            f"{format_co2e(record.co2e_g_of(marginal))}"
         )
     lines += format_per_item(record)
     lines += cluster_lines(record)
     lines += format_equivalents(record)
     lines.append(
-        f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({visible(record.intensity_source)}) · PUE {record.pue:g} · scope {visible(record.scope)}"
+        f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({visible(record.intensity_source)}) "
+        f"· PUE {record.pue:g} · scope {visible(record.scope)}"
     )
     lines.append(session_phrase(record.totals))
     lines += [f"note: {flag}" for flag in record_notes(record)]
@@ -208,7 +219,7 @@ class TextView:
     def on_progress(self, status: Progress) -> None:
         pass  # a terminal cannot redraw above the cell's own output
 
-    def note(self, text: str, key: Any = None) -> None:
+    def note(self, text: str, key: Hashable = None) -> None:
         print(text)
 
     def finish(self, record: WindowRecord) -> None:
@@ -232,8 +243,8 @@ _METHOD_WORDS = {
 }
 
 
-def _sources_phrase(sources: Iterable[Any]) -> str:
-    groups: dict[str, list[Any]] = {}
+def _sources_phrase(sources: Iterable[EnergySource]) -> str:
+    groups: dict[str, list[EnergySource]] = {}
     for source in sources:
         groups.setdefault(source.component, []).append(source)
     parts = []
@@ -274,7 +285,7 @@ def _gpu_phrases(members: list[Any]) -> list[str]:
     return phrases
 
 
-def _intensity_phrase(session: Any) -> str:
+def _intensity_phrase(session: CarbonSession) -> str:
     intensity = session.intensity()
     where = intensity.source
     if session.config.region is None and session.config.intensity is None:
@@ -282,29 +293,31 @@ def _intensity_phrase(session: Any) -> str:
     return f"{intensity.g_per_kwh:g} gCO2e/kWh ({where})"
 
 
-def _scope_phrase(session: Any) -> str:
+def _scope_phrase(session: CarbonSession) -> str:
     """``scope container (auto: the kernel runs in a limiting cgroup (…))``"""
     scope = getattr(session, "scope", session.config.scope)
     reason = getattr(session, "scope_reason", "")
     return f"scope {scope} ({reason})" if reason else f"scope {scope}"
 
 
-def format_load_line(session: Any) -> str:
-    """``jupyter_carbon: CPU (model, estimated), RAM (model, estimated) · 475 gCO2e/kWh (world average — set a region) · scope machine (auto: …)``"""
-    return f"jupyter_carbon: {_sources_phrase(session.detection.sources)} · {_intensity_phrase(session)} · {_scope_phrase(session)}"
+def format_load_line(session: CarbonSession) -> str:
+    """``jupyter_carbon: CPU (model, estimated), RAM (model, estimated) · 475 gCO2e/kWh
+    (world average — set a region) · scope machine (auto: …)``"""
+    return (
+        f"jupyter_carbon: {_sources_phrase(session.detection.sources)} · "
+        f"{_intensity_phrase(session)} · {_scope_phrase(session)}"
+    )
 
 
-def format_config(config: Any) -> str:
-    from ..config import SETTINGS
-
+def format_config(config: Config) -> str:
     return "\n".join(f"{name} = {getattr(config, name)!r}" for name in SETTINGS)
 
 
-def _setting(value: Any) -> str:
+def _setting(value: object) -> str:
     return "unset" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def format_config_changes(before: Any, session: Any, names: Iterable[str]) -> str:
+def format_config_changes(before: Config, session: CarbonSession, names: Iterable[str]) -> str:
     """What ``%carbon config key=value`` changed, on one line: ``region FR → 56 gCO2e/kWh (…)``;
     the intensity in use is added when a setting it depends on changed."""
     names = list(names)
@@ -321,7 +334,7 @@ def format_config_changes(before: Any, session: Any, names: Iterable[str]) -> st
     return line
 
 
-def format_status(session: Any, auto: bool = False) -> str:
+def format_status(session: CarbonSession, auto: bool = False) -> str:
     cfg = session.config
     lines = ["jupyter_carbon status", "sources in use:"]
     for source in session.detection.sources:
@@ -333,7 +346,8 @@ def format_status(session: Any, auto: bool = False) -> str:
         if source.scope == getattr(session, "scope", None):
             how = "measured" if source.measured else "estimated"
             lines.append(
-                f"  {source.component.upper():<4} {source.device} — {source.method} ({how}, {source.scope} scope)"
+                f"  {source.component.upper():<4} {source.device} — {source.method} "
+                f"({how}, {source.scope} scope)"
             )
     for note in session.detection.notes:
         lines.append(f"  note: {note}")
@@ -348,7 +362,8 @@ def format_status(session: Any, auto: bool = False) -> str:
         + (f" ({'; '.join(notes)})" if notes else "")
     )
     lines.append(
-        f"PUE {cfg.pue:g} · {_scope_phrase(session)} · interval {cfg.interval:g} s · every cell: {'on' if auto else 'off'}"
+        f"PUE {cfg.pue:g} · {_scope_phrase(session)} · interval {cfg.interval:g} s · "
+        f"every cell: {'on' if auto else 'off'}"
     )
     if session.baseline_w:
         lines.append(
@@ -357,9 +372,11 @@ def format_status(session: Any, auto: bool = False) -> str:
     for error in session.sampler.errors:
         lines.append(f"problem: {error}")
     for source in session.detection.sources:
-        if getattr(source, "glitches", 0):
+        glitches = getattr(source, "glitches", 0)  # counter sources only
+        if glitches:
             lines.append(
-                f"problem: {source.device}: {source.glitches} implausible counter step(s) dropped, replaced by the last power × time"
+                f"problem: {source.device}: {glitches} implausible counter step(s) "
+                "dropped, replaced by the last power × time"
             )
     for observer in getattr(session, "observers", ()):
         lines += observer.status_lines() if hasattr(observer, "status_lines") else []
