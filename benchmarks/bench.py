@@ -69,7 +69,12 @@ print(json.dumps({{"ms": (time.perf_counter() - t0) * 1e3}}))
 LOAD_ACTIONS = {
     "jupyter_carbon": "shell.run_line_magic('load_ext', 'jupyter_carbon')",
     "autotime": "shell.run_line_magic('load_ext', 'autotime')",
-    "codecarbon": "from codecarbon import OfflineEmissionsTracker; t = OfflineEmissionsTracker(country_iso_code='FRA', save_to_file=False, log_level='error'); t.start()",
+    "codecarbon": (
+        "from codecarbon import OfflineEmissionsTracker; "
+        "t = OfflineEmissionsTracker(country_iso_code='FRA', save_to_file=False, "
+        "log_level='error'); "
+        "t.start()"
+    ),
 }
 
 
@@ -86,16 +91,17 @@ def bench_load(reps: int) -> dict[str, float]:
 
 # --- 2 and 5. per-cell latency in auto mode, and after 10,000 cells ------------------------------
 
-# Every variant runs in the same process, in interleaved batches (A B C … A B C …): this machine's
-# speed drifts by tens of percent over minutes (shared VM), which would otherwise land on whichever
-# variant ran at the wrong time.
+# Every variant runs in the same process, in interleaved batches (A B C … A B C …): this
+# machine's speed drifts by tens of percent over minutes (shared VM), which would otherwise land
+# on whichever variant ran at the wrong time.
 INTERLEAVED = """
 import json, time, io, sys, os, tempfile, statistics
 log_dir = tempfile.mkdtemp()
 os.environ["JUPYTER_CARBON_LOG_DIR"] = log_dir
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
-shell = InteractiveShell.instance(config=Config(HistoryManager={{"enabled": False}}))  # no history thread (see HISTORY)
+# no history thread (see HISTORY)
+shell = InteractiveShell.instance(config=Config(HistoryManager={{"enabled": False}}))
 sink = io.StringIO()
 real_stdout, real_stderr = sys.stdout, sys.stderr
 sys.stdout = sys.stderr = sink
@@ -113,24 +119,31 @@ def codecarbon():
     global tracker
     from codecarbon import OfflineEmissionsTracker
     if tracker is None:
-        tracker = OfflineEmissionsTracker(country_iso_code="FRA", save_to_file=False, log_level="error")
+        tracker = OfflineEmissionsTracker(
+            country_iso_code="FRA", save_to_file=False, log_level="error"
+        )
         tracker.start()
     start, stop = (lambda *a: tracker.start_task("cell")), (lambda *a: tracker.stop_task())
     def setup():
-        shell.events.register("pre_run_cell", start); shell.events.register("post_run_cell", stop)
+        shell.events.register("pre_run_cell", start)
+        shell.events.register("post_run_cell", stop)
     def teardown():
-        shell.events.unregister("pre_run_cell", start); shell.events.unregister("post_run_cell", stop)
+        shell.events.unregister("pre_run_cell", start)
+        shell.events.unregister("post_run_cell", stop)
     return setup, teardown
 
 VARIANTS = {{"bare shell": (lambda: None, lambda: None)}}
-if {codecarbon}:  # alone with the bare shell: its scheduler thread would disturb every other variant
+# codecarbon alone with the bare shell: its scheduler thread would disturb every other variant
+if {codecarbon}:
     VARIANTS["codecarbon task API"] = codecarbon()
 else:
     VARIANTS["jupyter_carbon measure only, log off"] = jc("nolog")
     VARIANTS["jupyter_carbon measure only (log on)"] = jc("log")
     VARIANTS["jupyter_carbon + compact display"] = jc("display")
     if {autotime}:
-        VARIANTS["ipython-autotime"] = (lambda: magic("load_ext", "autotime"), lambda: magic("unload_ext", "autotime"))
+        VARIANTS["ipython-autotime"] = (
+            lambda: magic("load_ext", "autotime"), lambda: magic("unload_ext", "autotime")
+        )
 
 def batch(n):
     times = []
@@ -186,7 +199,8 @@ import json, time, io, sys, os, tempfile, tracemalloc, gc
 os.environ["JUPYTER_CARBON_LOG_DIR"] = tempfile.mkdtemp()
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
-shell = InteractiveShell.instance(config=Config(HistoryManager={{"enabled": False}}))  # no history thread (see HISTORY)
+# no history thread (see HISTORY)
+shell = InteractiveShell.instance(config=Config(HistoryManager={{"enabled": False}}))
 sink = io.StringIO()
 real_stdout = sys.stdout
 sys.stdout = sink
@@ -213,7 +227,8 @@ if tracemalloc.is_tracing():
     snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, "*jupyter_carbon*")])
     ours_mb = sum(s.size for s in snap.statistics("filename")) / 2**20
 sys.stdout = real_stdout
-print(json.dumps({{"early_us": sorted(times[10:110])[50] * 1e6, "late_us": sorted(times[-100:])[50] * 1e6,
+print(json.dumps({{"early_us": sorted(times[10:110])[50] * 1e6,
+                   "late_us": sorted(times[-100:])[50] * 1e6,
                    "rss_mb": (rss1 - rss0) / 2**20, "ours_mb": ours_mb}}))
 """
 
@@ -232,21 +247,31 @@ from jupyter_carbon.carbon_session import CarbonSession
 cfg = Config(scope={scope!r})
 if {rapl}:
     from fakes import FakePowercap
-    root = tempfile.mkdtemp(); FakePowercap(root, sockets=2, dram=True); cfg = Config(powercap_root=root, scope={scope!r})
-t0 = time.perf_counter(); detect(**cfg.detection_arguments()).close(); first_ms = (time.perf_counter() - t0) * 1e3
+    root = tempfile.mkdtemp()
+    FakePowercap(root, sockets=2, dram=True)
+    cfg = Config(powercap_root=root, scope={scope!r})
+t0 = time.perf_counter()
+detect(**cfg.detection_arguments()).close()
+first_ms = (time.perf_counter() - t0) * 1e3
 det = []
 for _ in range(30):
-    t0 = time.perf_counter(); detect(**cfg.detection_arguments()).close(); det.append((time.perf_counter() - t0) * 1e3)
+    t0 = time.perf_counter()
+    detect(**cfg.detection_arguments()).close()
+    det.append((time.perf_counter() - t0) * 1e3)
 session = CarbonSession(cfg, threaded=False)
 sampler = session.sampler
 raw, full = [], []
 for _ in range(3000):
-    t0 = time.perf_counter(); w = sampler.open(); sampler.close(w); raw.append(time.perf_counter() - t0)
+    t0 = time.perf_counter(); w = sampler.open(); sampler.close(w)
+    raw.append(time.perf_counter() - t0)
 for _ in range(3000):
-    t0 = time.perf_counter(); m = session.open(); session.stop(m); full.append(time.perf_counter() - t0)
+    t0 = time.perf_counter(); m = session.open(); session.stop(m)
+    full.append(time.perf_counter() - t0)
 print(json.dumps({{"detect_first_ms": first_ms, "detect_ms": statistics.median(det),
-                   "sampler_us": statistics.median(raw) * 1e6, "session_us": statistics.median(full) * 1e6,
-                   "sources": [s.method for s in session.detection.sources], "scope": session.scope}}))
+                   "sampler_us": statistics.median(raw) * 1e6,
+                   "session_us": statistics.median(full) * 1e6,
+                   "sources": [s.method for s in session.detection.sources],
+                   "scope": session.scope}}))
 """
 
 
@@ -287,8 +312,9 @@ for _ in range({reps}):  # interleaved pairs, so drifts in CPU speed hit both si
     m = session.open(); on = timed(); session.stop(m)
     ratios.append(on / off)
 loop_off = statistics.median(timed() for _ in range(3))
-print(json.dumps({{"open_cpu_pct": busy_pct, "ticks_open": ticks_open, "idle_wakeups": idle_wakeups,
-                   "idle_cpu_ms": idle_cpu_ms, "loop_ratio": statistics.median(ratios), "loop_off_s": loop_off}}))
+print(json.dumps({{"open_cpu_pct": busy_pct, "ticks_open": ticks_open,
+                   "idle_wakeups": idle_wakeups, "idle_cpu_ms": idle_cpu_ms,
+                   "loop_ratio": statistics.median(ratios), "loop_off_s": loop_off}}))
 """
 
 
@@ -306,20 +332,25 @@ wraps = 0
 for seed, max_range in enumerate((262_143_328_850, 150_000_000, 120_000_000)):
     clock = FakeClock()
     root = tempfile.mkdtemp()
-    cap = FakePowercap(root, sockets=2, dram=True, max_range_uj=max_range, start_uj=max_range - 1_000_000)
+    cap = FakePowercap(
+        root, sockets=2, dram=True, max_range_uj=max_range, start_uj=max_range - 1_000_000
+    )
     session = CarbonSession(Config(powercap_root=root), clock=clock, threaded=False)
     start = dict(cap.true_energy_j)
     m = session.open()
     for step in range(6000):
         t = clock()
-        power = {"package-0": 60 + 40 * math.sin(t / (3 + seed)), "package-1": 35 + 20 * math.cos(t / 7),
+        power = {"package-0": 60 + 40 * math.sin(t / (3 + seed)),
+                 "package-1": 35 + 20 * math.cos(t / 7),
                  "dram-0": 5 + math.sin(t), "dram-1": 4.0, "core-0": 1, "core-1": 1, "psys": 1}
         cap.advance(0.01, power)
         clock.advance(0.01)
         if step % 100 == 99:
             session.sampler.tick()
     record = session.stop(m)
-    true = sum(cap.true_energy_j[k] - start[k] for k in ("package-0", "package-1", "dram-0", "dram-1"))
+    true = sum(
+        cap.true_energy_j[k] - start[k] for k in ("package-0", "package-1", "dram-0", "dram-1")
+    )
     errors.append(abs(record.energy_j - true) / true * 100)
     wraps += int(true * 1e6 / max_range) // 2  # per package counter, roughly
 print(json.dumps({"max_error_pct": max(errors), "errors_pct": errors, "wraps": wraps}))
@@ -371,7 +402,8 @@ def main() -> None:
             "%load_ext (fresh process, incl. detection)",
             fmt(load["jupyter_carbon"], " ms"),
             "≤ 50 ms",
-            f"autotime {fmt(load.get('autotime'), ' ms')} · codecarbon init+start {fmt(load.get('codecarbon'), ' ms')}",
+            f"autotime {fmt(load.get('autotime'), ' ms')} · "
+            f"codecarbon init+start {fmt(load.get('codecarbon'), ' ms')}",
         ),
         (
             "detect() first call / median (no RAPL, no NVML)",
@@ -393,14 +425,16 @@ def main() -> None:
         ),
         (
             "  same at container scope (this machine's cgroup)",
-            f"{fmt(window_container['sampler_us'], ' µs')} / {fmt(window_container['session_us'], ' µs')}",
+            f"{fmt(window_container['sampler_us'], ' µs')} / "
+            f"{fmt(window_container['session_us'], ' µs')}",
             "",
             f"scope {window_container['scope']}",
         ),
     ]
     for name, median_us in cells.items():
         added = median_us - bare
-        # issue 13's budget is measuring with the crash-safe log on (the default); log off is shown for its share
+        # issue 13's budget is measuring with the crash-safe log on (the default); log off is shown
+        # for its share
         target = {
             "jupyter_carbon measure only (log on)": "≤ 100 µs",
             "jupyter_carbon + compact display": "≤ 150 µs",
@@ -417,9 +451,12 @@ def main() -> None:
         rows.append(
             (
                 "10,000 cells with display: cell ~10 vs ~10,000",
-                f"{fmt(long_run['early_us'], ' µs')} vs {fmt(long_run['late_us'], ' µs')} ({long_run['late_us'] / long_run['early_us']:.2f}×)",
+                f"{fmt(long_run['early_us'], ' µs')} vs {fmt(long_run['late_us'], ' µs')} "
+                f"({long_run['late_us'] / long_run['early_us']:.2f}×)",
                 "≤ 1.2×",
-                f"bare shell {fmt(long_bare['early_us'], ' µs')} vs {fmt(long_bare['late_us'], ' µs')} ({long_bare['late_us'] / long_bare['early_us']:.2f}×)",
+                f"bare shell {fmt(long_bare['early_us'], ' µs')} vs "
+                f"{fmt(long_bare['late_us'], ' µs')} "
+                f"({long_bare['late_us'] / long_bare['early_us']:.2f}×)",
             )
         )
         rows.append(
@@ -427,8 +464,12 @@ def main() -> None:
                 "  memory added by 10,000 cells (RSS, minus the bare shell's)",
                 fmt(long_run["rss_mb"] - long_bare["rss_mb"], " MB"),
                 "— (≤ 10 MB before issue 13)",
-                "records are plain dataclasses, ~1.1 KB each (packed bytes, ~270 B, before issue 13); "
-                f"RSS +{fmt(long_run['rss_mb'], ' MB')} vs bare +{fmt(long_bare['rss_mb'], ' MB')}; held by jupyter_carbon's code {fmt(long_traced.get('ours_mb'), ' MB')} (tracemalloc, separate run) (the rest: IPython 9 keeps each cell's printed output)",
+                "records are plain dataclasses, ~1.1 KB each (packed bytes, ~270 B, "
+                "before issue 13); "
+                f"RSS +{fmt(long_run['rss_mb'], ' MB')} vs bare "
+                f"+{fmt(long_bare['rss_mb'], ' MB')}; held by "
+                f"jupyter_carbon's code {fmt(long_traced.get('ours_mb'), ' MB')} (tracemalloc, "
+                "separate run) (the rest: IPython 9 keeps each cell's printed output)",
             )
         )
     rows += [

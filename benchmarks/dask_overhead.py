@@ -68,7 +68,10 @@ def transition_us(n: int = 200_000) -> float:
 
 
 def summary(values: list[float]) -> str:
-    return f"median {statistics.median(values):,.1f} (min {min(values):,.1f}, max {max(values):,.1f}, n={len(values)})"
+    return (
+        f"median {statistics.median(values):,.1f} "
+        f"(min {min(values):,.1f}, max {max(values):,.1f}, n={len(values)})"
+    )
 
 
 def main() -> None:
@@ -84,7 +87,8 @@ def main() -> None:
 
     os.environ.setdefault("JUPYTER_CARBON_LOG_DIR", "none")
     print(
-        f"machine: {os.cpu_count()} CPUs · {args.workers} worker processes × 1 thread · {args.tasks} tiny tasks per run"
+        f"machine: {os.cpu_count()} CPUs · {args.workers} worker processes × 1 thread · "
+        f"{args.tasks} tiny tasks per run"
     )
     with (
         LocalCluster(

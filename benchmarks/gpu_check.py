@@ -1,12 +1,13 @@
 """How far NVML's figures can be trusted on this GPU, in one command.
 
-    python benchmarks/gpu_check.py                # on a machine with an NVIDIA GPU (~3 min)
-    python benchmarks/gpu_check.py --quick        # shorter windows, fewer cells (~1 min)
-    python benchmarks/gpu_check.py --dry-run      # no GPU: the stub pynvml of tests/fakes.py (seconds)
+    python benchmarks/gpu_check.py            # on a machine with an NVIDIA GPU (~3 min)
+    python benchmarks/gpu_check.py --quick    # shorter windows, fewer cells (~1 min)
+    python benchmarks/gpu_check.py --dry-run  # no GPU: the stub pynvml of tests/fakes.py (seconds)
 
 It measures, on GPU ``--gpu`` (default 0):
 
-1. **read cost**: one ``nvmlDeviceGetTotalEnergyConsumption`` and one ``nvmlDeviceGetPowerUsage`` call;
+1. **read cost**: one ``nvmlDeviceGetTotalEnergyConsumption`` and one ``nvmlDeviceGetPowerUsage``
+   call;
 2. **refresh periods**: how often the energy counter and the power reading change, polled in a tight
    loop under load. The counter's period is the smallest window it resolves: jupyter_carbon
    estimates shorter windows (``NvmlSource.resolution_s``, 0.1 s) and this says whether that holds;
@@ -15,8 +16,8 @@ It measures, on GPU ``--gpu`` (default 0):
 4. **per-cell overhead** with NVML on: median time of a trivial cell in a real IPython shell with
    ``%carbon on --quiet`` (log off) minus the same cell in the bare shell, interleaved batches.
 
-Load comes from PyTorch if it is installed with CUDA, else CuPy, else none (an idle check, said so in
-the output). The table is printed and every figure is written as JSON (``--json``, default
+Load comes from PyTorch if it is installed with CUDA, else CuPy, else none (an idle check, said
+so in the output). The table is printed and every figure is written as JSON (``--json``, default
 ``gpu_check.json``). Nothing here is a pass/fail test; docs/benchmarks.md records the figures.
 """
 
@@ -187,7 +188,8 @@ CELL = "x = 1"
 
 
 def cell_overhead_us(cells: int, rounds: int) -> dict[str, Any]:
-    """Median cell time with ``%carbon on --quiet`` (log off) minus the bare shell's, interleaved."""
+    """Median cell time with ``%carbon on --quiet`` (log off) minus the bare shell's,
+    interleaved."""
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
@@ -263,21 +265,28 @@ def table(results: dict[str, Any]) -> str:
         f"GPU check — {m['gpu']} (driver {m['driver']}, NVML {m['nvml']}) · load: {m['load']}"
         + (" · DRY RUN: stub figures" if m["dry_run"] else ""),
         "",
-        f"read cost:  energy counter {fmt(results['read_cost_us']['energy'])} µs · power {fmt(results['read_cost_us']['power'])} µs",
-        f"refresh:    energy counter every {fmt(results['refresh']['energy']['median_ms'])} ms (p10 {fmt(results['refresh']['energy']['p10_ms'])}, p90 {fmt(results['refresh']['energy']['p90_ms'])})"
+        f"read cost:  energy counter {fmt(results['read_cost_us']['energy'])} µs · "
+        f"power {fmt(results['read_cost_us']['power'])} µs",
+        f"refresh:    energy counter every {fmt(results['refresh']['energy']['median_ms'])} ms "
+        f"(p10 {fmt(results['refresh']['energy']['p10_ms'])}, "
+        f"p90 {fmt(results['refresh']['energy']['p90_ms'])})"
         f" · power every {fmt(results['refresh']['power']['median_ms'])} ms",
-        f"            smallest window the counter resolves ≈ {fmt(results['refresh']['energy']['median_ms'])} ms (jupyter_carbon assumes {results['assumed_resolution_ms']:g} ms)",
+        "            smallest window the counter resolves ≈ "
+        f"{fmt(results['refresh']['energy']['median_ms'])} ms (jupyter_carbon assumes "
+        f"{results['assumed_resolution_ms']:g} ms)",
         "",
         f"{'window (s)':>10} {'counter (J)':>12} {'power∫ (J)':>12} {'power−counter':>14}",
     ]
     for row in results["agreement"]:
         lines.append(
-            f"{row['window_s']:>10.2f} {row['counter_j']:>12.1f} {row['power_j']:>12.1f} {fmt(row['diff_pct']):>13}%"
+            f"{row['window_s']:>10.2f} {row['counter_j']:>12.1f} {row['power_j']:>12.1f} "
+            f"{fmt(row['diff_pct']):>13}%"
         )
     c = results["cell_overhead"]
     lines += [
         "",
-        f"per cell:   bare {fmt(c['bare_us'])} µs · with jupyter_carbon (NVML on, log off) {fmt(c['measured_us'])} µs · overhead {fmt(c['overhead_us'])} µs",
+        f"per cell:   bare {fmt(c['bare_us'])} µs · with jupyter_carbon (NVML on, log off) "
+        f"{fmt(c['measured_us'])} µs · overhead {fmt(c['overhead_us'])} µs",
         f"sources:    {'; '.join(c['sources'])}",
     ]
     return "\n".join(lines)
@@ -309,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         nvml.nvmlInit()
     except Exception as exc:  # ImportError, NVMLError_LibraryNotFound, driver mismatch
         print(
-            f"gpu_check: no NVIDIA GPU reachable ({type(exc).__name__}: {exc}); on a machine without one, run with --dry-run",
+            f"gpu_check: no NVIDIA GPU reachable ({type(exc).__name__}: {exc}); "
+            "on a machine without one, run with --dry-run",
             file=sys.stderr,
         )
         return 2
@@ -349,10 +359,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         load = Load(args.gpu, args.dry_run)
         results: dict[str, Any] = {
-            "machine": {"gpu": text(nvml.nvmlDeviceGetName(handle)), "driver": driver, "nvml": nvml_version, "load": load.kind, "dry_run": args.dry_run,
+            "machine": {"gpu": text(nvml.nvmlDeviceGetName(handle)), "driver": driver,
+                        "nvml": nvml_version, "load": load.kind, "dry_run": args.dry_run,
                         "python": platform.python_version(), "host": platform.node()},
             "assumed_resolution_ms": RESOLUTION_S["nvml-energy"] * 1e3,
-            "read_cost_us": {"energy": read_cost_us(energy, 2000 if not args.dry_run else 200), "power": read_cost_us(power, 2000 if not args.dry_run else 200)},
+            "read_cost_us": {"energy": read_cost_us(energy, 2000 if not args.dry_run else 200),
+                             "power": read_cost_us(power, 2000 if not args.dry_run else 200)},
         }  # fmt: skip
         with load:
             time.sleep(warm_s)  # let power and clocks settle under load

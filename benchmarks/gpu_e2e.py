@@ -17,11 +17,14 @@ from pathlib import Path
 
 CELLS = [
     "%carbon status",
-    "import torch\na = torch.randn(8192, 8192, device='cuda', dtype=torch.bfloat16); b = torch.randn_like(a); (a @ b).sum().item()",
-    "%%carbon --label matmul-5s\nt0 = time.time()\nn = 0\nwhile time.time() - t0 < 5:\n    c = a @ b; n += 1\ntorch.cuda.synchronize()\nprint(n, 'products')",
+    "import torch\na = torch.randn(8192, 8192, device='cuda', dtype=torch.bfloat16); "
+    "b = torch.randn_like(a); (a @ b).sum().item()",
+    "%%carbon --label matmul-5s\nt0 = time.time()\nn = 0\nwhile time.time() - t0 < 5:\n"
+    "    c = a @ b; n += 1\ntorch.cuda.synchronize()\nprint(n, 'products')",
     "%%carbon --label idle-2s\ntime.sleep(2)",
     "%%carbon --label short\nx = 1",
-    "%%carbon --label matmul-0.05s\nt0 = time.time()\nwhile time.time() - t0 < 0.05:\n    c = a @ b\ntorch.cuda.synchronize()",
+    "%%carbon --label matmul-0.05s\nt0 = time.time()\nwhile time.time() - t0 < 0.05:\n"
+    "    c = a @ b\ntorch.cuda.synchronize()",
 ]
 
 

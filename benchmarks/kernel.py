@@ -5,10 +5,11 @@ for in Jupyter: each output is serialised, signed, sent over ZMQ and parsed by t
 drives one ipykernel with jupyter_client, the way a frontend does:
 
 * a trivial cell (``x = 1``) in blocks of ``cells`` cells per variant, the variants interleaved
-  in many short rounds (their order rotates every round; this machine's speed drifts): extension loaded but off, the default ``%carbon on``,
-  ``%carbon on --quiet``, a reference hook that makes one plain ``display()`` of a small
-  text/plain + text/html bundle per cell (the floor for any per-cell output), ipython-autotime and CodeCarbon's task API in run-cell hooks (the last
-  two when installed). The round trip is from ``execute_request`` sent to ``status: idle`` read
+  in many short rounds (their order rotates every round; this machine's speed drifts):
+  extension loaded but off, the default ``%carbon on``, ``%carbon on --quiet``, a reference hook
+  that makes one plain ``display()`` of a small text/plain + text/html bundle per cell (the floor
+  for any per-cell output), ipython-autotime and CodeCarbon's task API in run-cell hooks (the
+  last two when installed). The round trip is from ``execute_request`` sent to ``status: idle`` read
   on iopub. "Added" is, per round, the median of the variant's block minus the median of the
   block with the extension off, then the median of that over the rounds. Also the kernel
   process's CPU time per cell (all its threads, from /proc via psutil; mean over all blocks),
@@ -48,17 +49,22 @@ TEARDOWN = {
     "quiet": "%carbon off",
     "display": "get_ipython().events.unregister('post_run_cell', _one_display)",
     "autotime": "%unload_ext autotime",
-    "codecarbon": "get_ipython().events.unregister('pre_run_cell', _cc_start)\nget_ipython().events.unregister('post_run_cell', _cc_stop)",
+    "codecarbon": (
+        "get_ipython().events.unregister('pre_run_cell', _cc_start)\n"
+        "get_ipython().events.unregister('post_run_cell', _cc_stop)"
+    ),
 }
 #: The reference: what one small text/plain + text/html display per cell costs in this kernel.
 ONE_DISPLAY = (
     "from IPython.display import display as _display\n"
-    "_one_display = lambda *a: _display({'text/plain': 'carbon: 1 ms', 'text/html': '<div>carbon: 1 ms</div>'}, raw=True)"
+    "_one_display = lambda *a: _display({'text/plain': 'carbon: 1 ms', 'text/html': "
+    "'<div>carbon: 1 ms</div>'}, raw=True)"
 )
 CODECARBON_INIT = (
     "import logging\n"
     "from codecarbon import OfflineEmissionsTracker\n"
-    "_cc_tracker = OfflineEmissionsTracker(country_iso_code='FRA', save_to_file=False, log_level='error')\n"
+    "_cc_tracker = OfflineEmissionsTracker(country_iso_code='FRA', save_to_file=False, "
+    "log_level='error')\n"
     "_cc_tracker.start()"
 )
 
@@ -93,7 +99,8 @@ class Kernel:
                 return text
 
     def cpu_s(self) -> float:
-        """CPU seconds the kernel process has used (all its threads: the shell, the IOPub thread, the sampler)."""
+        """CPU seconds the kernel process has used (all its threads: the shell, the IOPub thread,
+        the sampler)."""
         import psutil
 
         times = psutil.Process(self.pid).cpu_times()
@@ -184,7 +191,8 @@ def bench(rounds: int, cells: int, carbon_cells: int) -> dict:
         "cells": cells,
         "median_ms": {v: statistics.median(t) * 1e3 for v, t in times.items()},
         "added_ms": {v: statistics.median(a) * 1e3 for v, a in added.items()},
-        # the mean over all blocks: CPU time is counted in 10 ms ticks, too coarse for a 20-cell block's median
+        # the mean over all blocks: CPU time is counted in 10 ms ticks, too coarse for a 20-cell
+        # block's median
         "kernel_cpu_ms": {v: statistics.fmean(c) for v, c in cpu_ms.items()},
         "extra_messages": {v: extra_messages(k) for v, k in messages.items()},
         "carbon_cell_ms": statistics.median(carbon_times) * 1e3,
@@ -214,7 +222,8 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
         extra = result["extra_messages"].get(variant) or {}
         cpu = result["kernel_cpu_ms"]
         note = (
-            f"round trip {result['median_ms'][variant]:.2f} ms vs {result['median_ms']['off']:.2f} ms off; kernel CPU per cell {cpu[variant]:.2f} ms vs {cpu['off']:.2f} ms off; "
+            f"round trip {result['median_ms'][variant]:.2f} ms vs {result['median_ms']['off']:.2f} "
+            f"ms off; kernel CPU per cell {cpu[variant]:.2f} ms vs {cpu['off']:.2f} ms off; "
             f"extra iopub messages {sum(extra.values())} {dict(extra) or ''}"
         )
         out.append(

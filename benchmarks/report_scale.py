@@ -6,7 +6,8 @@ For each size, one session log of that many plain records (three devices, a shor
 label each, every fifth window nested in the one before, as ``track()`` inside a cell writes
 them) is written to a temporary folder; then ``python -m jupyter_carbon report FOLDER [--FORMAT
 OUT]`` runs in a child process, and its wall time, CPU time (user + system: steadier than wall
-time on a shared machine) and peak RSS (``wait4``'s ``ru_usage``) are printed. Targets (issue 13): 100,000 records in at most 10 s and 200 MB peak RSS.
+time on a shared machine) and peak RSS (``wait4``'s ``ru_usage``) are printed. Targets (issue
+13): 100,000 records in at most 10 s and 200 MB peak RSS.
 """
 
 from __future__ import annotations
@@ -38,15 +39,19 @@ def make_records(n: int):
         energy = 20.0 + i % 7
         yield WindowRecord(
             id=i, label=f"cell {i} label", cell=i, kind="script" if nested else "auto",
-            start_utc=t0 + timedelta(seconds=begin), end_utc=t0 + timedelta(seconds=begin + duration),
+            start_utc=t0 + timedelta(seconds=begin),
+            end_utc=t0 + timedelta(seconds=begin + duration),
             start_s=begin, end_s=begin + duration,
             devices=(DeviceEnergy("cpu", "package-0", "rapl", True, Energy(energy, energy, energy)),
-                     DeviceEnergy("gpu", "gpu0 NVIDIA H100", "nvml-energy", True, Energy(3 * energy, 3 * energy, 3 * energy)),
+                     DeviceEnergy("gpu", "gpu0 NVIDIA H100", "nvml-energy", True,
+                                  Energy(3 * energy, 3 * energy, 3 * energy)),
                      DeviceEnergy("ram", "ram", "ram-model", False, Energy(1.0, 0.5, 2.0))),
             status="ok" if i % 97 else "error", flags=(), intensity_g_per_kwh=56.0,
-            intensity_source="table:FR (OWID/Ember 2023)", intensity_utc=None, pue=1.2, scope="machine",
+            intensity_source="table:FR (OWID/Ember 2023)", intensity_utc=None, pue=1.2,
+            scope="machine",
             totals=SessionTotals(i, Energy(80.0 * i, 70.0 * i, 90.0 * i), 1e-3 * i, 2.0 * i),
-            timeline=Timeline((0.0, 0.5, 1.0, 1.5), {"cpu": (10.0, 11.0, 12.0, 10.5), "gpu": (30.0, 31.0, 29.0, 30.0)}),
+            timeline=Timeline((0.0, 0.5, 1.0, 1.5),
+                              {"cpu": (10.0, 11.0, 12.0, 10.5), "gpu": (30.0, 31.0, 29.0, 30.0)}),
         )  # fmt: skip
         if not nested:
             start_s += 3.0
@@ -56,7 +61,8 @@ def write_log(folder: Path, n: int) -> Path:
     path = folder / "session-20260101T000000Z-1-abcdef.jsonl"
     with open(path, "wb") as handle:
         handle.write(
-            b'{"type":"session","log_schema":3,"session_id":"bench","start_utc":"2026-01-01T00:00:00+00:00"}\n'
+            b'{"type":"session","log_schema":3,"session_id":"bench",'
+            b'"start_utc":"2026-01-01T00:00:00+00:00"}\n'
         )
         for record in make_records(n):
             handle.write(record_line(record))
@@ -96,7 +102,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     print(
-        f"{'records':>8} {'format':<6} {'log MiB':>8} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13} exit"
+        f"{'records':>8} {'format':<6} {'log MiB':>8} {'wall s':>8} {'CPU s':>8} "
+        f"{'peak RSS MiB':>13} exit"
     )
     for n in args.records:
         with tempfile.TemporaryDirectory(prefix="report-scale-") as tmp:

@@ -1,4 +1,4 @@
-"""Test doubles for hardware that this machine lacks: a powercap sysfs tree, a pynvml module, a clock.
+"""Test doubles for hardware this machine lacks: a powercap sysfs tree, a pynvml module, a clock.
 
 Only hardware is faked; everything else in the tests is real.
 """
@@ -92,9 +92,9 @@ class NVMLError_GpuIsLost(NVMLError):
 
 def stub_pynvml(gpus: list[dict], clock: Callable[[], float]) -> types.ModuleType:
     """A stand-in ``pynvml`` module. Each GPU dict: name, uuid, power_w (callable of time),
-    counter (bool: total-energy counter supported), fail_at (time from which reads raise GpuIsLost),
-    init_error (NVMLError raised by nvmlInit), update_s (the driver refreshes the energy counter only
-    this often, as many GPUs do every ~100 ms; 0: always current)."""
+    counter (bool: total-energy counter supported), fail_at (time from which reads raise
+    GpuIsLost), init_error (NVMLError raised by nvmlInit), update_s (the driver refreshes the
+    energy counter only this often, as many GPUs do every ~100 ms; 0: always current)."""
     mod = types.ModuleType("pynvml")
     mod.NVMLError = NVMLError
     mod.NVMLError_GpuIsLost = NVMLError_GpuIsLost
@@ -183,7 +183,8 @@ def session_with(sources_fn, clock=None, *, wall_clock=None, **config):
 
 
 def constant_session(clock=None, *, wall_clock=None, **watts_and_config):
-    """A session with one constant-power source per component given as ``cpu=…, gpu=…, ram=…`` (W)."""
+    """A session with one constant-power source per component given as ``cpu=…, gpu=…,
+    ram=…`` (W)."""
     from jupyter_carbon.sources.constant import ConstantPowerSource
 
     watts = {k: watts_and_config.pop(k) for k in ("cpu", "gpu", "ram") if k in watts_and_config}

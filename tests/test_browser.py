@@ -39,7 +39,8 @@ CHROMIUM_ARGS = [
 
 if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytest.skip(
-        f"{CHROMIUM} is missing (apt-get install chromium); the browser test runs when it is there, and always under CI",
+        f"{CHROMIUM} is missing (apt-get install chromium); "
+        "the browser test runs when it is there, and always under CI",
         allow_module_level=True,
     )
 if not os.environ.get("CI"):
@@ -193,7 +194,8 @@ def page(lab, tmp_path_factory):
 
 def carbon_texts(page) -> str:
     return page.evaluate(
-        "() => Array.from(document.querySelectorAll('.jupyter-carbon')).map(e => e.className + ': ' + e.innerText).join(' | ')"
+        "() => Array.from(document.querySelectorAll('.jupyter-carbon')).map(e => e.className + "
+        "': ' + e.innerText).join(' | ')"
     )
 
 
@@ -208,7 +210,8 @@ CUT_OFF = """() => {
     for (const el of [root, ...root.querySelectorAll('*')]) {
       if (el.closest('.jc-table-box') && !el.classList.contains('jc-table-box')) continue;
       const r = el.getBoundingClientRect();
-      if (r.width > 0 && r.right > limit) bad.push(`${el.tagName}.${el.className} right ${Math.round(r.right)} > ${Math.round(limit)}`);
+      if (r.width > 0 && r.right > limit) bad.push(`${el.tagName}.${el.className} right \
+${Math.round(r.right)} > ${Math.round(limit)}`);
     }
   }
   return bad;
@@ -224,7 +227,8 @@ def shoot(page, name: str, locator=None) -> None:
 
 def run_cell_at(page, index: int) -> None:
     page.evaluate(
-        f"() => {{ const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = {index}; window.jupyterapp.commands.execute('notebook:run-cell'); }}"
+        f"() => {{ const nb = window.jupyterapp.shell.currentWidget.content; "
+        f"nb.activeCellIndex = {index}; window.jupyterapp.commands.execute('notebook:run-cell'); }}"
     )
 
 
@@ -235,7 +239,9 @@ def check_layout(page, theme: str) -> None:
     assert compact.count() == 5, carbon_texts(page)
     # each line is its cell's last output, under the cell's own output (not between code and output)
     order = compact.evaluate_all(
-        "els => els.map(e => { const c = e.closest('.jp-OutputArea-child'); return Array.from(c.parentElement.querySelectorAll(':scope > .jp-OutputArea-child')).map(x => x === c ? 'CARBON' : x.innerText.slice(0, 30)); })"
+        "els => els.map(e => { const c = e.closest('.jp-OutputArea-child'); "
+        "return Array.from(c.parentElement.querySelectorAll(':scope > "
+        ".jp-OutputArea-child')).map(x => x === c ? 'CARBON' : x.innerText.slice(0, 30)); })"
     )
     assert all(siblings[-1] == "CARBON" for siblings in order), order
     for i in range(compact.count()):
@@ -254,13 +260,18 @@ def test_views_in_jupyterlab_light_and_dark(lab, page):
     page.set_default_timeout(60_000)
     page.goto(f"{url}/lab/tree/carbon.ipynb?token={token}")
     page.wait_for_function(
-        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget && window.jupyterapp.shell.currentWidget.sessionContext && window.jupyterapp.shell.currentWidget.sessionContext.session && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
+        "window.jupyterapp.shell.currentWidget.sessionContext && "
+        "window.jupyterapp.shell.currentWidget.sessionContext.session && "
+        "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
     )
     page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'"
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === "
+        "'idle'"
     )
     page.evaluate(
-        "() => { if (window.jupyterapp.shell.leftCollapsed) window.jupyterapp.shell.activateById('filebrowser'); }"
+        "() => { if (window.jupyterapp.shell.leftCollapsed) "
+        "window.jupyterapp.shell.activateById('filebrowser'); }"
     )
     page.wait_for_function("() => !window.jupyterapp.shell.leftCollapsed")
     # not awaited: the command's promise resolves only once every cell has run
@@ -294,7 +305,8 @@ def test_views_in_jupyterlab_light_and_dark(lab, page):
     # the failing cell ends the run; then the summary (run-all stops at the error, so it is rerun)
     page.locator(".jc-report.jc-error").first.wait_for(timeout=60_000)
     page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'"
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === "
+        "'idle'"
     )
     run_cell_at(page, SUMMARY_INDEX)
     page.locator(".jc-summary img").nth(1).wait_for(state="visible", timeout=60_000)
@@ -320,12 +332,14 @@ def test_views_in_jupyterlab_light_and_dark(lab, page):
     )  # report, five lines, summary, error: nothing else
 
     page.evaluate(
-        "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})"
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: "
+        "'JupyterLab Light'})"
     )
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
     check_layout(page, "light")
     page.evaluate(
-        "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: "
+        "'JupyterLab Dark'})"
     )
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
     time.sleep(0.5)

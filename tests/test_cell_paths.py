@@ -1,4 +1,5 @@
-"""Every cell measured exactly once, whatever path IPython takes to run it (a real InteractiveShell).
+"""Every cell measured exactly once, whatever path IPython takes to run it (a real
+InteractiveShell).
 
 Each test runs cells the way IPython, ipykernel or a user really does, and checks the records:
 how many, their status, their duration. Kernel subshells (cells in other threads) are in
@@ -39,7 +40,7 @@ def run_cell_async_directly(shell, raw):
         loop.close()
 
 
-# --- 1. pre_run_cell without post_run_cell ----------------------------------------------------------
+# --- 1. pre_run_cell without post_run_cell --------------------------------------------------------
 
 
 def test_run_cell_async_without_post_run_cell_is_measured_and_blocks_no_later_cell(shell):
@@ -105,7 +106,7 @@ def test_post_execute_work_of_a_cell_is_part_of_its_window(shell):
     assert record.label == "plotted" and record.duration_s >= 0.3
 
 
-# --- 2. post_run_cell without pre_run_cell ------------------------------------------------------------
+# --- 2. post_run_cell without pre_run_cell --------------------------------------------------------
 
 
 @pytest.mark.parametrize("auto", [False, True])
@@ -113,7 +114,10 @@ def test_nested_empty_run_cell_does_not_close_the_enclosing_cell(shell, auto):
     if auto:
         run(shell, "%carbon on --quiet")
     before = len(records(shell))
-    cell = "import time\nget_ipython().run_cell('')\nget_ipython().run_cell('   ')\ntime.sleep(0.5)\nraise ValueError('late')"
+    cell = (
+        "import time\nget_ipython().run_cell('')\nget_ipython().run_cell('   ')\n"
+        "time.sleep(0.5)\nraise ValueError('late')"
+    )
     result = run(shell, cell if auto else "%%carbon --quiet --label outer\n" + cell)
     assert isinstance(result.error_in_exec, ValueError)
     [record] = records(shell)[before:]
@@ -133,7 +137,7 @@ def test_nested_cells_inside_a_measured_cell_are_part_of_it(shell):
     run(shell, "%carbon off")
 
 
-# --- 3. %%carbon stacked on another cell magic -------------------------------------------------------
+# --- 3. %%carbon stacked on another cell magic ----------------------------------------------------
 
 
 def test_carbon_then_capture(shell):
@@ -213,7 +217,7 @@ def test_time_then_carbon_in_auto_mode_is_measured_once(shell):
     ]  # the cell (a %carbon line cell is not measured)
 
 
-# --- 5. %%carbon in a .ipy file run with %run (silent: no hooks) ---------------------------------------
+# --- 5. %%carbon in a .ipy file run with %run (silent: no hooks) ----------------------------------
 
 
 def test_carbon_cell_in_an_ipy_file_is_measured(shell, tmp_path):
@@ -234,7 +238,8 @@ def test_silent_cell_runs_the_magic_and_is_measured_once(shell):
 def test_carbon_magic_called_inside_a_carbon_cell_gets_its_own_record(shell):
     result = run(
         shell,
-        "%%carbon --label outer --quiet\nget_ipython().run_cell_magic('carbon', '--label inner --quiet', 'x = 2')\ny = 3",
+        "%%carbon --label outer --quiet\nget_ipython().run_cell_magic('carbon', "
+        "'--label inner --quiet', 'x = 2')\ny = 3",
     )
     assert result.success and shell.user_ns["x"] == 2 and shell.user_ns["y"] == 3
     assert sorted(r.label for r in records(shell)) == ["inner", "outer"]
@@ -246,7 +251,7 @@ def test_transform_cell_called_directly_gives_what_ipython_gives(shell):
     )
 
 
-# --- 6. the session goes away while a window is open ------------------------------------------------
+# --- 6. the session goes away while a window is open ----------------------------------------------
 
 
 def test_unload_inside_a_track_block(shell):
@@ -273,7 +278,8 @@ def test_unload_inside_a_track_block(shell):
 def test_unload_inside_a_measured_cell(shell):
     result = run(
         shell,
-        "%%carbon --label unloading --quiet\nget_ipython().run_line_magic('unload_ext', 'jupyter_carbon')\nstill_ran = 1",
+        "%%carbon --label unloading --quiet\nget_ipython().run_line_magic('unload_ext', "
+        "'jupyter_carbon')\nstill_ran = 1",
     )
     assert result.success and shell.user_ns["still_ran"] == 1
     import jupyter_carbon
@@ -316,13 +322,14 @@ def test_session_reset_while_a_block_is_open_in_another_thread(shell):
 def test_carbon_reset_while_a_block_is_open(shell):
     result = run(
         shell,
-        "import jupyter_carbon\nwith jupyter_carbon.track('kept') as m:\n    get_ipython().run_line_magic('carbon', 'reset')\n",
+        "import jupyter_carbon\nwith jupyter_carbon.track('kept') as m:\n"
+        "    get_ipython().run_line_magic('carbon', 'reset')\n",
     )
     assert result.success
     assert [r.label for r in records(shell)] == ["kept"] and not shell.user_ns["m"].record.flags
 
 
-# --- 7. a rejected %config value ----------------------------------------------------------------------
+# --- 7. a rejected %config value ------------------------------------------------------------------
 
 
 def test_rejected_config_leaves_the_bridge_connected(shell):
@@ -341,7 +348,7 @@ def test_rejected_config_leaves_the_bridge_connected(shell):
         shell.config.pop("Carbon", None)
 
 
-# --- the session's stack of current windows: track_iter and track() need no IPython ------------------
+# --- the session's stack of current windows: track_iter and track() need no IPython ---------------
 
 
 def test_track_iter_attaches_to_a_track_block():
@@ -363,7 +370,9 @@ def test_track_iter_attaches_to_a_track_block():
 def test_a_loop_in_another_thread_does_not_attach_to_this_threads_cell(shell):
     run(
         shell,
-        "%%carbon --label main --quiet\nimport threading, jupyter_carbon\nt = threading.Thread(target=lambda: list(jupyter_carbon.track_iter(range(3), label='bg')))\nt.start(); t.join()",
+        "%%carbon --label main --quiet\nimport threading, jupyter_carbon\n"
+        "t = threading.Thread(target=lambda: list(jupyter_carbon.track_iter(range(3), "
+        "label='bg')))\nt.start(); t.join()",
     )
     kinds = sorted((r.label, r.kind) for r in records(shell))
     assert kinds == [("bg", "loop"), ("main", "cell")]

@@ -35,7 +35,8 @@ def proc(tmp_path: Path, text: str) -> str:
 
 
 def kubernetes_v2(root: Path) -> None:
-    """A pod limited to 2 CPUs and 4 GiB on its own cgroup; the container's cgroup under it has no limit of its own."""
+    """A pod limited to 2 CPUs and 4 GiB on its own cgroup;
+    the container's cgroup under it has no limit of its own."""
     write(root / "cgroup.controllers", "cpuset cpu io memory pids")
     pod = root / "kubepods.slice" / "kubepods-pod1.slice"
     write(pod / "cpu.max", "200000 100000")
@@ -127,7 +128,8 @@ def test_memory_limit_alone_makes_it_limited(tmp_path):
 
 
 def test_v1_docker_comounted_cpu_cpuacct_without_namespace(tmp_path):
-    """v1 Docker: /proc/self/cgroup names /docker/<id>, which is mounted at the controller's root."""
+    """v1 Docker: /proc/self/cgroup names /docker/<id>, which is mounted at the controller's
+    root."""
     root = tmp_path / "cg"
     write(root / "cpu,cpuacct" / "cpu.cfs_quota_us", "150000")
     write(root / "cpu,cpuacct" / "cpu.cfs_period_us", "100000")
@@ -135,7 +137,10 @@ def test_v1_docker_comounted_cpu_cpuacct_without_namespace(tmp_path):
     write(root / "memory" / "memory.limit_in_bytes", str(2 * GiB))
     write(root / "memory" / "memory.usage_in_bytes", str(GiB))
     write(root / "memory" / "memory.stat", f"cache 100\ntotal_inactive_file {GiB // 4}")
-    text = "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/docker/abc\n0::/system.slice/containerd.service"
+    text = (
+        "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/docker/abc\n"
+        "0::/system.slice/containerd.service"
+    )
     cg = find_cgroup(
         root, proc(tmp_path, text), environ={}, host_cpus=32, host_memory_bytes=128 * GiB
     )
@@ -204,11 +209,13 @@ def test_no_cgroup_at_all_says_why(tmp_path):
         find_cgroup(tmp_path / "empty", proc(tmp_path, ""), environ={})
 
 
-# --- the container scope in a session (fake v2 tree at the root, which any /proc/self/cgroup reaches) --
+# --- the container scope in a session ----------------------------------------------------------
+# (fake v2 tree at the root, which any /proc/self/cgroup reaches)
 
 
 class FakeCgroup:
-    """A v2 cgroup at ``root`` limited to ``cpus`` with a memory counter; the test moves its counters."""
+    """A v2 cgroup at ``root`` limited to ``cpus`` with a memory counter;
+    the test moves its counters."""
 
     def __init__(self, root: Path, cpus: float, memory_bytes: int = GiB) -> None:
         self.root = root
@@ -510,7 +517,8 @@ def test_fifo_in_a_cgroup_tree_does_not_hang(tmp_path):
 def test_load_line_status_and_records_in_a_real_shell(
     tmp_path, monkeypatch, _shell, capfd, no_pynvml
 ):
-    """%load_ext in a fake 1-CPU cgroup: the load line, %carbon status and the record say container, and why."""
+    """%load_ext in a fake 1-CPU cgroup: the load line, %carbon status and the record say container,
+    and why."""
     from jupyter_carbon.carbon_session import reset_session
 
     FakeCgroup(tmp_path / "cg", cpus=1.0)

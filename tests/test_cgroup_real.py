@@ -154,14 +154,17 @@ def test_sleeping_cell_in_a_limited_cgroup_ignores_the_neighbour(tmp_path):
         neighbour = None
         busy = _cell(kc, BUSY)
         print(
-            f"\nsleeping cell CPU energy, container scope: alone {alone:.3f} J, neighbour burning {with_neighbour:.3f} J"
+            f"\nsleeping cell CPU energy, container scope: alone {alone:.3f} J, "
+            f"neighbour burning {with_neighbour:.3f} J"
         )
         print(
-            f"sleeping cell CPU energy, machine scope:   alone {machine_alone:.3f} J, neighbour burning {machine_with_neighbour:.3f} J"
+            f"sleeping cell CPU energy, machine scope:   alone {machine_alone:.3f} J, "
+            f"neighbour burning {machine_with_neighbour:.3f} J"
         )
         print(f"busy cell CPU energy, container scope: {busy:.3f} J")
         print(
-            f"sleeping cell RAM energy: container scope {ram:.3f} J, machine scope {machine_ram:.3f} J ({reason})"
+            f"sleeping cell RAM energy: container scope {ram:.3f} J, "
+            f"machine scope {machine_ram:.3f} J ({reason})"
         )
         assert alone > 0
         assert with_neighbour == pytest.approx(

@@ -22,7 +22,8 @@ CELLS = [
     ("markdown", "# a small notebook"),
     (
         "code",
-        "import jupyter_carbon, os\nprint(jupyter_carbon.__file__)\nprint(os.environ['JUPYTER_CARBON_REGION'])",
+        "import jupyter_carbon, os\nprint(jupyter_carbon.__file__)\n"
+        "print(os.environ['JUPYTER_CARBON_REGION'])",
     ),
     ("code", "%load_ext jupyter_carbon"),
     ("code", "%%carbon --label squares\nsquares = [i * i for i in range(100_000)]\nlen(squares)"),
@@ -224,8 +225,8 @@ def test_run_on_the_demo_notebook_end_to_end(tmp_path: Path) -> None:
     ]
     with open(tmp_path / "out.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    # every code cell after %load_ext is measured once (the load cell itself runs before auto mode…
-    # or inside it: either way no cell is counted twice)
+    # every code cell after %load_ext is measured once (the load cell itself runs before auto
+    # mode… or inside it: either way no cell is counted twice)
     assert len(code_cells) - 1 <= len(rows) <= len(code_cells)
     labels = [r["label"] for r in rows]
     for label in ("matrix products", "sleep", "predictions", "a failing cell", "a loop"):

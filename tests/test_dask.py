@@ -32,7 +32,8 @@ from jupyter_carbon.cluster.client import ClusterMeter  # noqa: E402
 from jupyter_carbon.cluster.observer import LATE_KIND  # noqa: E402
 from jupyter_carbon.energy import Energy  # noqa: E402
 
-#: Defined in the shell, as a notebook would: pickled by value, so workers need not import this file.
+#: Defined in the shell, as a notebook would: pickled by value, so workers need not import this
+#: file.
 BURN = """
 def burn(seconds):
     import time
@@ -130,7 +131,8 @@ def test_a_cluster_round_that_takes_too_long_never_holds_the_cell(dask_shell, lo
 
 def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
     dask_shell.run_cell(
-        "%%carbon\nfutures = client.map(burn, [0.6, 0.6], pure=False)\nresult = client.gather(futures)"
+        "%%carbon\nfutures = client.map(burn, [0.6, 0.6], pure=False)\n"
+        "result = client.gather(futures)"
     )
     record = jupyter_carbon.session().records[-1]
     part = record.cluster
@@ -333,7 +335,8 @@ def _worker_args(scheduler_file: Path, name: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def apart(tmp_path_factory):
-    """Scheduler and three workers as separate processes: host-a, host-b, and host-c (killed by a test)."""
+    """Scheduler and three workers as separate processes: host-a, host-b,
+    and host-c (killed by a test)."""
     tmp = tmp_path_factory.mktemp("apart")
     scheduler_file = tmp / "scheduler.json"
     env = {**os.environ, "JUPYTER_CARBON_LOCK_DIR": str(tmp)}
@@ -368,7 +371,8 @@ def apart(tmp_path_factory):
         lacking = [
             sys.executable,
             "-c",
-            "import sys; sys.modules['jupyter_carbon'] = None; sys.argv[0] = 'dask-worker'; from distributed.cli.dask_worker import main; main()",
+            "import sys; sys.modules['jupyter_carbon'] = None; sys.argv[0] = 'dask-worker'; "
+            "from distributed.cli.dask_worker import main; main()",
             *_worker_args(scheduler_file, "bare")[3:],
         ]
         pids.append(_spawn(lacking, {**env, "JUPYTER_CARBON_HOST": "host-bare"}, tmp / "bare.log"))
@@ -425,7 +429,12 @@ def test_workers_started_apart_are_charged_per_host(apart_shell, apart):
     client, workers, pids = apart
     children = {p.pid for p in psutil.Process().children(recursive=True)}
     assert not children & set(pids[1:])  # the workers are not the kernel's children
-    cell = "%%carbon --scope process\nfs = [client.submit(burn, 0.8, workers=[workers[h]], pure=False) for h in ('host-a', 'host-b')]\nclient.gather(fs)"
+    cell = (
+        "%%carbon --scope process\n"
+        "fs = [client.submit(burn, 0.8, workers=[workers[h]], pure=False) "
+        "for h in ('host-a', 'host-b')]\n"
+        "client.gather(fs)"
+    )
     apart_shell.run_cell(cell)
     record = jupyter_carbon.session().records[-1]
     part = record.cluster
@@ -455,7 +464,8 @@ def test_a_worker_killed_mid_cell_is_flagged_and_the_rest_kept(apart_shell, apar
     apart_shell.user_ns["victim"] = victim
     cell = (
         "%%carbon\nimport os, signal, time\n"
-        "doomed = client.submit(burn, 5, workers=[workers['host-c']], allow_other_workers=False, pure=False)\n"
+        "doomed = client.submit(burn, 5, workers=[workers['host-c']], allow_other_workers=False, "
+        "pure=False)\n"
         "kept = client.submit(burn, 0.8, workers=[workers['host-a']], pure=False)\n"
         "time.sleep(0.3); os.kill(victim, signal.SIGKILL)\n"
         "kept.result(); client.cancel(doomed)"
@@ -592,13 +602,16 @@ def test_in_a_real_kernel_the_cell_is_charged_and_nothing_leaks(tmp_path):
     cells = [
         "%load_ext jupyter_carbon",
         "from distributed import Client, LocalCluster\n"
-        "cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)\n"
+        "cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, "
+        "dashboard_address=None)\n"
         "client = Client(cluster)\n" + BURN,
         "%%carbon\nclient.gather(client.map(burn, [0.4, 0.4], pure=False))",
         "import dask, json\nimport jupyter_carbon\n"
-        "print(json.dumps({'part': jupyter_carbon.session().records[-1].cluster.to_dict(), 'annotations': dask.get_annotations()}))",
+        "print(json.dumps({'part': jupyter_carbon.session().records[-1].cluster.to_dict(), "
+        "'annotations': dask.get_annotations()}))",
         "%unload_ext jupyter_carbon",
-        "print(json.dumps(list(client.run(lambda dask_worker: 'jupyter_carbon' in dask_worker.plugins).values())))\nclient.close(); cluster.close()",
+        "print(json.dumps(list(client.run(lambda dask_worker: "
+        "'jupyter_carbon' in dask_worker.plugins).values())))\nclient.close(); cluster.close()",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     NotebookClient(

@@ -68,7 +68,8 @@ def executed(tmp_path_factory) -> Path:
     _notebook(folder / "nb.ipynb")
     env = child_env(JUPYTER_CARBON_LOG_DIR=str(folder / "logs"))
     done = subprocess.run(
-        [sys.executable, "-m", "nbconvert", "--execute", "--to", "notebook", "--output", "saved.ipynb", str(folder / "nb.ipynb")],
+        [sys.executable, "-m", "nbconvert", "--execute", "--to", "notebook",
+         "--output", "saved.ipynb", str(folder / "nb.ipynb")],
         capture_output=True, text=True, env=env, cwd=folder, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

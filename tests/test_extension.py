@@ -321,7 +321,8 @@ def test_load_imports_no_matplotlib_or_ipywidgets():
         "shell = InteractiveShell.instance()\n"
         "shell.run_line_magic('load_ext', 'jupyter_carbon')\n"
         "shell.run_cell('%%carbon\\nx = 1')\n"
-        "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'pynvml', 'jupyter_carbon.intensity.providers', 'jupyter_carbon.reference') if m in sys.modules))\n"
+        "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'pynvml', "
+        "'jupyter_carbon.intensity.providers', 'jupyter_carbon.reference') if m in sys.modules))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -334,7 +335,8 @@ def test_core_imports_without_ipython():
         "import sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('IPython', 'ipywidgets', 'matplotlib', 'pynvml', 'traitlets'):\n"
+        "        if name.split('.')[0] in ('IPython', 'ipywidgets', 'matplotlib', 'pynvml', "
+        "'traitlets'):\n"
         "            raise ImportError('blocked ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "import jupyter_carbon\n"

@@ -1,29 +1,56 @@
-"""Fault injection: the user's cell behaves exactly as without the extension; no closed record is lost.
+"""Fault injection: the user's cell behaves exactly as without the extension;
+no closed record is lost.
 
 Where each case of the suite lives (the rest are below):
 
-| case | test |
-| --- | --- |
-| cell raises | test_extension.py::test_exception_propagates_with_the_users_traceback_and_record_is_kept, compare_cell below |
-| KeyboardInterrupt in a real kernel | test_keyboard_interrupt_in_a_real_kernel (here) |
-| SystemExit / exit() | compare_cell below, test_extension.py::test_system_exit_is_recorded |
-| async cell | compare_cell below, test_extension.py::test_top_level_await_works |
-| nested %%carbon in auto mode | test_extension.py::test_carbon_cell_in_auto_mode_is_counted_once |
-| a source raising mid-cell | test_extension.py::test_a_failing_source_never_breaks_the_cell, test_sampler.py::test_source_error_marks_window_and_keeps_last_good_reading |
-| RAPL counter vanishing mid-cell | test_rapl.py::test_counter_vanishing_mid_window_is_flagged_not_raised |
-| two wraparounds in one cell | test_rapl.py::test_window_energy_matches_true_integral_with_wraparound |
-| counters unreadable | test_rapl.py::test_unreadable_counter_falls_back_to_model_with_reason, ::test_permission_error_names_the_fix |
-| NVML failing at init and mid-cell | test_nvml.py::test_init_error_is_a_reason_not_an_exception, ::test_gpu_lost_mid_window_marks_the_window_and_keeps_the_rest |
-| sampler thread dying | test_sampler.py::test_dead_thread_is_detected_restarted_and_flagged |
-| kernel SIGKILL, torn last line | test_storage_log.py::test_kernel_killed_with_sigkill_loses_no_closed_record, ::test_torn_last_line_is_skipped_with_a_note |
-| unwritable log folder, two kernels in one folder | test_storage_log.py |
-| disk full while the log grows, a read-only file system | test_storage_log.py::test_a_full_disk_keeps_records_waiting_and_writes_them_when_there_is_room, ::test_a_read_only_filesystem_warns_once |
-| wall-clock jump | test_sampler.py::test_durations_use_the_monotonic_clock_not_wall_time |
-| simulated 24-hour cell | test_sampler.py::test_timeline_is_bounded_for_a_24_hour_window |
-| 100,000 simulated cells | test_100k_simulated_cells_have_constant_per_cell_work (here) |
-| unload/reload ×100 | test_extension.py::test_unload_removes_everything_and_reload_100_times_leaks_nothing |
-| threads a cell leaves running | test_threads_left_running_are_attributed_to_open_windows_only (here) |
-| a cell that forks workers | test_sampler.py::test_process_scope_counts_children |
+cell raises:
+    test_extension.py::test_exception_propagates_with_the_users_traceback_and_record_is_kept,
+    compare_cell below
+KeyboardInterrupt in a real kernel:
+    test_keyboard_interrupt_in_a_real_kernel (here)
+SystemExit / exit():
+    compare_cell below,
+    test_extension.py::test_system_exit_is_recorded
+async cell:
+    compare_cell below,
+    test_extension.py::test_top_level_await_works
+nested %%carbon in auto mode:
+    test_extension.py::test_carbon_cell_in_auto_mode_is_counted_once
+a source raising mid-cell:
+    test_extension.py::test_a_failing_source_never_breaks_the_cell,
+    test_sampler.py::test_source_error_marks_window_and_keeps_last_good_reading
+RAPL counter vanishing mid-cell:
+    test_rapl.py::test_counter_vanishing_mid_window_is_flagged_not_raised
+two wraparounds in one cell:
+    test_rapl.py::test_window_energy_matches_true_integral_with_wraparound
+counters unreadable:
+    test_rapl.py::test_unreadable_counter_falls_back_to_model_with_reason,
+    ::test_permission_error_names_the_fix
+NVML failing at init and mid-cell:
+    test_nvml.py::test_init_error_is_a_reason_not_an_exception,
+    ::test_gpu_lost_mid_window_marks_the_window_and_keeps_the_rest
+sampler thread dying:
+    test_sampler.py::test_dead_thread_is_detected_restarted_and_flagged
+kernel SIGKILL, torn last line:
+    test_storage_log.py::test_kernel_killed_with_sigkill_loses_no_closed_record,
+    ::test_torn_last_line_is_skipped_with_a_note
+unwritable log folder, two kernels in one folder:
+    test_storage_log.py
+disk full while the log grows, a read-only file system:
+    test_storage_log.py::test_a_full_disk_keeps_records_waiting_and_writes_them_when_there_is_room,
+    ::test_a_read_only_filesystem_warns_once
+wall-clock jump:
+    test_sampler.py::test_durations_use_the_monotonic_clock_not_wall_time
+simulated 24-hour cell:
+    test_sampler.py::test_timeline_is_bounded_for_a_24_hour_window
+100,000 simulated cells:
+    test_100k_simulated_cells_have_constant_per_cell_work (here)
+unload/reload ×100:
+    test_extension.py::test_unload_removes_everything_and_reload_100_times_leaks_nothing
+threads a cell leaves running:
+    test_threads_left_running_are_attributed_to_open_windows_only (here)
+a cell that forks workers:
+    test_sampler.py::test_process_scope_counts_children
 """
 
 from __future__ import annotations
@@ -85,7 +112,8 @@ def test_cell_behaves_exactly_as_without_the_extension(_shell, no_pynvml, name, 
     from jupyter_carbon.carbon_session import reset_session as reset
 
     reset()
-    # in magic mode the cell has one more line (the magic): compare with a plain cell that has one too
+    # in magic mode the cell has one more line (the magic): compare with a plain cell that has one
+    # too
     plain = outcome(_shell, ("#%%carbon\n" if mode == "magic" else "") + CELLS[name])
     _shell.run_line_magic("load_ext", "jupyter_carbon")
     try:
@@ -107,7 +135,8 @@ def test_cell_behaves_exactly_as_without_the_extension(_shell, no_pynvml, name, 
 
 
 def test_100k_simulated_cells_have_constant_per_cell_work(clock):
-    """Work per cell, counted in function calls (deterministic), is the same at cell 100 and 100,000."""
+    """Work per cell, counted in function calls (deterministic),
+    is the same at cell 100 and 100,000."""
     session = constant_session(clock, cpu=10.0)
 
     def cells(n):
@@ -141,12 +170,15 @@ def test_100k_simulated_cells_have_constant_per_cell_work(clock):
 
 def test_threads_left_running_are_attributed_to_open_windows_only(shell):
     """Attribution rule: a window counts what the machine (or process) uses between its start and
-    end. Work a cell leaves running in a thread counts in whichever windows are open while it runs
-    — in auto mode the following cells — and never delays the end of the cell that started it."""
+    end. Work a cell leaves running in a thread counts in whichever windows are open while it
+    runs — in auto mode the following cells — and never delays the end of the cell that started
+    it."""
     ext = get_extension(shell)
     started = time.monotonic()
     shell.run_cell(
-        "%%carbon --quiet\nimport threading, time\nstop = threading.Event()\nworker = threading.Thread(target=lambda: [sum(range(10_000)) for _ in iter(lambda: stop.is_set(), True)])\nworker.start()"
+        "%%carbon --quiet\nimport threading, time\nstop = threading.Event()\n"
+        "worker = threading.Thread(target=lambda: [sum(range(10_000)) for _ in iter(lambda: "
+        "stop.is_set(), True)])\nworker.start()"
     )
     first = ext.session.records[-1]
     assert first.duration_s < 1.0 and time.monotonic() - started < 2.0
@@ -166,7 +198,8 @@ def test_keyboard_interrupt_in_a_real_kernel(tmp_path):
 
     with real_kernel(tmp_path, tmp_path) as (km, kc):
         msg_id = kc.execute(
-            "%%carbon --label long\nimport time\nprint('started', flush=True)\nfor _ in range(400):\n    time.sleep(0.05)"
+            "%%carbon --label long\nimport time\nprint('started', flush=True)\n"
+            "for _ in range(400):\n    time.sleep(0.05)"
         )
         while True:  # interrupt only once the cell body is running, however loaded the machine is
             msg = kc.get_iopub_msg(timeout=60)

@@ -96,7 +96,8 @@ def test_power_in_the_wrong_unit_is_refused_not_used(amd_gpus, clock, scale, uni
 
 
 def test_power_cap_in_watts_is_not_taken_for_microwatts(amd_gpus, clock):
-    # amdsmi documents the cap in µW; a binding that returns W (560) must not make 400 W implausible
+    # amdsmi documents the cap in µW; a binding that returns W (560) must not make 400 W
+    # implausible
     amd_gpus([{"power_w": lambda t: 400.0, "cap_uw": 560}])
     found = detect(environ={})
     assert [s.method for s in gpu_sources(found)] == ["amd-energy"]
@@ -137,7 +138,8 @@ def test_mi250_card_is_counted_once(amd_gpus, clock):
     card_w = 400.0
     amd_gpus([
         {"name": "AMD Instinct MI250X", "power_w": lambda t: card_w, "cap_uw": 560_000_000},
-        {"name": "AMD Instinct MI250X", "power_w": lambda t: card_w, "secondary_die": True, "cap_uw": 560_000_000},
+        {"name": "AMD Instinct MI250X", "power_w": lambda t: card_w, "secondary_die": True,
+         "cap_uw": 560_000_000},
     ])  # fmt: skip
     session = CarbonSession(Config(), clock=clock, threaded=False)
     assert [s.device for s in gpu_sources(session.detection)] == [

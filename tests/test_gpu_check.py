@@ -1,4 +1,5 @@
-"""benchmarks/gpu_check.py runs end to end against the stub pynvml (``--dry-run``), in a fresh process."""
+"""benchmarks/gpu_check.py runs end to end against the stub pynvml (``--dry-run``),
+in a fresh process."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ def test_dry_run_measures_the_stub_refresh_period_and_agreement(tmp_path):
     out_json = tmp_path / "gpu.json"
     env_path = str(ROOT)
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--dry-run", "--json", str(out_json)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path, env={"PYTHONPATH": env_path, "JUPYTER_CARBON_LOG_DIR": str(tmp_path / "logs"), "PATH": "/usr/bin:/bin"},
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--dry-run",
+         "--json", str(out_json)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={"PYTHONPATH": env_path, "JUPYTER_CARBON_LOG_DIR": str(tmp_path / "logs"),
+             "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "DRY RUN" in proc.stdout and "smallest window the counter resolves" in proc.stdout

@@ -1,4 +1,5 @@
-"""The load line and ``%carbon status`` name each GPU and how it is measured (real shell, stub vendor libraries)."""
+"""The load line and ``%carbon status`` name each GPU and how it is measured (real shell,
+stub vendor libraries)."""
 
 from __future__ import annotations
 
@@ -47,8 +48,8 @@ def test_load_line_and_status_name_each_gpu_and_method(mixed_gpus, _shell, capfd
         status = capfd.readouterr().out
         assert "GPU  gpu1 NVIDIA H100 — nvml-energy (NVML energy counter, measured)" in status
         assert (
-            "GPU  gpu0 AMD Instinct MI250X (both dies) — amd-energy (amdsmi energy counter, measured)"
-            in status
+            "GPU  gpu0 AMD Instinct MI250X (both dies) — amd-energy (amdsmi energy counter, "
+            "measured)" in status
         )
         assert "amdsmi gpu1 AMD Instinct MI250X: second die" in status
         assert format_load_line(get_extension(_shell).session) == line
@@ -88,6 +89,8 @@ def test_named_parts_and_gaps_in_indices():
         ),
     ]
     assert _sources_phrase(sources) == (
-        "CPU (Apple SoC energy-model counter, measured), Apple SoC GPU (Apple SoC energy-model counter, measured), "
-        "GPU 0,2 NVIDIA A100 (NVML energy counter, measured), GPU 3 NVIDIA A100 (NVML power samples, measured)"
+        "CPU (Apple SoC energy-model counter, measured), "
+        "Apple SoC GPU (Apple SoC energy-model counter, measured), "
+        "GPU 0,2 NVIDIA A100 (NVML energy counter, measured), "
+        "GPU 3 NVIDIA A100 (NVML power samples, measured)"
     )

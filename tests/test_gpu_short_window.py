@@ -1,5 +1,6 @@
 """Windows shorter than a GPU counter resolves are estimated and flagged, never a measured 0 J or a
-whole refresh step reported as the truth. Stub pynvml whose energy counter refreshes every 100 ms."""
+whole refresh step reported as the truth. Stub pynvml whose energy counter refreshes every
+100 ms."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def test_window_inside_one_refresh_is_estimated_not_zero(session, clock):
     record = window(s, clock, 0.04)  # the counter does not move
     gpu = record.components["gpu"]
     assert not gpu.measured
-    # recent power from the stepping counter is off by up to one step per span (~10 % here): the band covers it
+    # recent power from the stepping counter is off by up to one step per span (~10 % here): the
+    # band covers it
     assert gpu.energy_j == pytest.approx(POWER_W * 0.04, rel=0.15)
     assert gpu.low_j <= POWER_W * 0.04 <= gpu.high_j
     assert any("H100" in f and "estimated" in f for f in record.flags)

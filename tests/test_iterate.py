@@ -1,4 +1,5 @@
-"""track_iter with a fake clock and a synthetic power source: windows, prediction, budget, endings."""
+"""track_iter with a fake clock and a synthetic power source: windows, prediction,
+budget, endings."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ class Machine:
 
 
 class SyntheticSource(IntegratingSource):
-    """Integrates the machine's exact power between reads; ``band`` makes it a model with a range."""
+    """Integrates the machine's exact power between reads; ``band`` makes it a model with a
+    range."""
 
     component, device, method, measured = "cpu", "synthetic", "synthetic", True
 
@@ -426,7 +428,7 @@ def test_tqdm_around_track_iter(machine, session):
     assert session.records[-1].extra["loop"]["iterations"] == 19 and "/50" in bar_file.getvalue()
 
 
-# --- a real IPython shell with %%carbon -------------------------------------------------------------
+# --- a real IPython shell with %%carbon -----------------------------------------------------------
 
 
 @pytest.fixture
@@ -490,7 +492,8 @@ def test_error_in_a_measured_cell_loop(shell):
 def test_unmeasured_cell_opens_its_own_loop_window(shell):
     ip, session = shell
     assert ip.run_cell(
-        "import jupyter_carbon\nfor i in jupyter_carbon.track_iter(range(5)):\n    machine.work(1.0, 10.0)\n"
+        "import jupyter_carbon\nfor i in jupyter_carbon.track_iter(range(5)):\n"
+        "    machine.work(1.0, 10.0)\n"
     ).success
     assert [r.kind for r in session.records] == ["loop"] and session.records[
         0

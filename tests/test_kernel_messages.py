@@ -1,8 +1,8 @@
 """The messages a real kernel sends for measured cells, in their order (jupyter_client over ZMQ).
 
 Reports are queued on ipykernel's IO thread behind the cell's printed text instead of waiting for
-the streams to be flushed (ipython_compat.queue_display): a report must still come after everything the cell
-printed, to stdout and stderr, and before the kernel says it is idle.
+the streams to be flushed (ipython_compat.queue_display): a report must still come after
+everything the cell printed, to stdout and stderr, and before the kernel says it is idle.
 """
 
 from __future__ import annotations
@@ -60,7 +60,10 @@ def printed(messages: list[dict], name: str) -> str:
     )
 
 
-PRINTS = "import sys\nprint('out ' * 5000)\nprint('err', file=sys.stderr, end='')\nprint('last', end='')\nx = 1"
+PRINTS = (
+    "import sys\nprint('out ' * 5000)\nprint('err', file=sys.stderr, end='')\n"
+    "print('last', end='')\nx = 1"
+)
 
 
 def test_an_auto_mode_report_comes_after_what_the_cell_printed_and_before_idle(kc) -> None:
@@ -90,7 +93,10 @@ def test_an_auto_mode_report_comes_after_what_the_cell_printed_and_before_idle(k
 
 
 def test_a_carbon_cell_with_live_figures_keeps_the_order_of_its_prints(kc) -> None:
-    code = "%%carbon --label ordered\nimport time, sys\nfor i in range(6):\n    print('step', i)\n    time.sleep(0.2)\nprint('done', file=sys.stderr)"
+    code = (
+        "%%carbon --label ordered\nimport time, sys\nfor i in range(6):\n    print('step', i)\n"
+        "    time.sleep(0.2)\nprint('done', file=sys.stderr)"
+    )
     messages = run(kc, code)
     order = kinds(messages)
     assert order[-2:] == ["update_display_data", "status"], order

@@ -23,7 +23,8 @@ LAYERS = {
     0: "_version units energy textsafe diagnostics ipython_compat",
     # values and the hardware: energy sources, carbon intensity, the record and its parts
     1: """
-        sources sources.base sources.paths sources.discovery sources.visible sources.pread sources.counter sources.constant
+        sources sources.base sources.paths sources.discovery sources.visible sources.pread
+        sources.counter sources.constant
         sources.cpu_model sources.ram_model sources.cgroup sources.scope sources.cloud
         sources.rapl sources.nvml sources.amd sources.intel_gpu sources.apple sources.detect
         intensity intensity.emissions intensity.table intensity.value intensity.providers
@@ -107,7 +108,8 @@ def _is_type_checking(node: ast.If) -> bool:
 
 
 def _imports(module: str) -> list[tuple[ast.Import | ast.ImportFrom, bool, bool]]:
-    """Every import statement of ``module``: (node, inside a function, under ``if TYPE_CHECKING``)."""
+    """Every import statement of ``module``: (node, inside a function,
+    under ``if TYPE_CHECKING``)."""
     out = []
 
     def visit(node: ast.AST, in_function: bool, typing_only: bool) -> None:
@@ -267,7 +269,8 @@ def test_lower_layers_do_not_import_upper_ones(package, forbidden):
 
 
 def test_settings_do_not_know_detection():
-    """The settings name the default sysfs roots (``sources.paths``), not how detection uses them."""
+    """The settings name the default sysfs roots (``sources.paths``),
+    not how detection uses them."""
     assert "sources.paths" in imported_modules("config")
     assert not {
         m

@@ -70,8 +70,10 @@ def test_unknown_cpu_and_vm_use_per_thread_default():
 def test_read_cpu_info_counts_sockets(tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(
-        "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz\nphysical id\t: 0\nflags\t: fpu sse\n\n"
-        "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz\nphysical id\t: 1\nflags\t: fpu sse\n"
+        "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz\nphysical id\t: 0\n"
+        "flags\t: fpu sse\n\n"
+        "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz\nphysical id\t: 1\n"
+        "flags\t: fpu sse\n"
     )
     info = read_cpu_info(str(cpuinfo))
     assert info.sockets == 2 and not info.virtual and "6248" in info.model_name
@@ -177,7 +179,8 @@ def _validation_tool():
 
 
 def test_cpu_model_on_measured_rapl_load_profiles():
-    """The line beats CodeCarbon's TDP × load and the old Teads curve on real RAPL data; its band covers ≥ 80 %."""
+    """The line beats CodeCarbon's TDP × load and the old Teads curve on real RAPL data;
+    its band covers ≥ 80 %."""
     validation = _validation_tool()
     points = validation.load_points()
     assert len({p[0] for p in points}) == 4 and len(points) == 86

@@ -1,4 +1,5 @@
-"""The notebook views without a browser: the messages a cell sends, their bundles, the summary, plots."""
+"""The notebook views without a browser: the messages a cell sends, their bundles,
+the summary, plots."""
 
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def run_cell(
     cell=1,
     note=None,
 ):
-    """Open a window with a NotebookView, tick the sampler by hand, close it; returns (view, record, outputs)."""
+    """Open a window with a NotebookView, tick the sampler by hand, close it;
+    returns (view, record, outputs)."""
     view_clock = view_clock or Clock()
     with capture_output() as cap:
         view = NotebookView(
@@ -169,7 +171,9 @@ def test_on_live_never_raises(session):
     with capture_output():
         view = NotebookView(session, compact=False)
         view.on_progress(None)  # type: ignore[arg-type]
-        view.on_progress(Progress(1.0, {"cpu": float("nan")}, {"cpu": "bad"}))  # type: ignore[dict-item]
+        view.on_progress(
+            Progress(1.0, {"cpu": float("nan")}, {"cpu": "bad"})  # type: ignore[dict-item]
+        )
     assert view.errors and all(e.startswith("progress:") for e in view.errors)
 
 
@@ -282,7 +286,8 @@ def test_plots_leave_pyplot_backend_and_figures_alone(session):
     run_cell(session, ticks=3)
     code = (
         "import sys, matplotlib\n"
-        "raw_backend = lambda: dict.__getitem__(matplotlib.rcParams, 'backend')  # reading it does not resolve it\n"
+        "raw_backend = lambda: dict.__getitem__(matplotlib.rcParams, "
+        "'backend')  # reading it does not resolve it\n"
         "backend = raw_backend()\n"
         "from jupyter_carbon.display import plots\n"
         "import pickle\n"

@@ -30,7 +30,8 @@ make_demo = _make_demo()
 
 
 def carbon_outputs(nb):
-    """(cell, output) for every display of jupyter_carbon (reports, auto-mode lines, the summary)."""
+    """(cell, output) for every display of jupyter_carbon (reports, auto-mode lines,
+    the summary)."""
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if out.output_type == "display_data" and "jupyter-carbon" in out.data.get(
@@ -137,7 +138,8 @@ CHECKS = [
     ),
     "%%carbon --label second\nsum(range(100_000))",
     "jupyter_carbon.summary()",
-    "assert matplotlib.get_backend() == backend and plt.get_fignums() == nums and plt.gcf() is fig, (backend, nums)\nplt.close(fig)",
+    "assert matplotlib.get_backend() == backend and plt.get_fignums() == nums and plt.gcf() "
+    "is fig, (backend, nums)\nplt.close(fig)",
 ]
 
 

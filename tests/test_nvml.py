@@ -79,7 +79,8 @@ def test_carrying_the_counter_forward_keeps_windows_measured_and_close(gpus, clo
 
 
 def test_readings_never_go_down_when_the_power_drops(gpus, clock):
-    """A reading carried forward at a high power may pass the counter's next value: never below it."""
+    """A reading carried forward at a high power may pass the counter's next value:
+    never below it."""
     watts = {"now": 700.0}
     stub = gpus(
         [{"name": "H200", "power_w": lambda t: watts["now"], "counter": True, "update_s": 0.1}]

@@ -122,7 +122,8 @@ def test_methods_paragraph_numbers_are_the_records() -> None:
     totals = totals_of(records)
     text = render(records, PublishOptions("methods", items=1000, embodied="none"))
     energy = re.search(
-        r"They used ([\d.,]+) (\w+) of electricity \(uncertainty band ([\d.,]+)–([\d.,]+) (\w+); measured \(cpu, gpu\) and estimated \(ram\)\)",
+        r"They used ([\d.,]+) (\w+) of electricity \(uncertainty band ([\d.,]+)–([\d.,]+) (\w+); "
+        r"measured \(cpu, gpu\) and estimated \(ram\)\)",
         text,
     )
     assert energy and energy[2] == energy[5] == "mWh"  # one unit for every energy of the paragraph
@@ -152,12 +153,12 @@ def test_methods_paragraph_numbers_are_the_records() -> None:
     )  # 1,000 items: per 1,000 = all
     assert _number(row[2]) == pytest.approx(3 * 720.0 / 3600, rel=5e-3)  # the GPU-only column
     assert (
-        "| Power Hungry Processing, text-classification mean, 8x A100, whole node [3] | 2 | not available |"
-        in text
+        "| Power Hungry Processing, text-classification mean, 8x A100, "
+        "whole node [3] | 2 | not available |" in text
     )
     assert (
-        "| AI Energy Score, text-classification, 8 models, 1x H100, GPU only [4] | not available | 0.216–0.918 |"
-        in text
+        "| AI Energy Score, text-classification, 8 models, 1x H100, "
+        "GPU only [4] | not available | 0.216–0.918 |" in text
     )
     assert "M not included" in text and "References:" in text and "arxiv.org/abs/2311.16863" in text
 
@@ -248,8 +249,10 @@ def test_publish_options_parse() -> None:
         1000,
         5.0,
     )
-    for args, message in ((["methods", "pdf"], "unknown methods format"), (["sci", "--items", "0"], "must be positive"),
-                          (["sci", "--frob"], "unknown option"), (["model-card", "--label"], "needs a value"),
+    for args, message in ((["methods", "pdf"], "unknown methods format"),
+                          (["sci", "--items", "0"], "must be positive"),
+                          (["sci", "--frob"], "unknown option"),
+                          (["model-card", "--label"], "needs a value"),
                           (["modelcard"], "unknown format")):  # fmt: skip
         with pytest.raises(PublishError, match=message):
             parse_publish_args(args)
@@ -338,8 +341,10 @@ def test_magic_exports_and_usage_errors(shell, capsys) -> None:
     )  # items from the cell
     shell.run_line_magic("carbon", "export sci")
     assert capsys.readouterr().out.startswith("SCI ")
-    for line, message in (("export model-card --label nope", "unknown label 'nope'"), ("export methods html", "unknown methods format"),
-                          ("export frob", "use a path ending in .csv or .json"), ("config embodied=a/b", "embodied='a/b' is not valid"),
+    for line, message in (("export model-card --label nope", "unknown label 'nope'"),
+                          ("export methods html", "unknown methods format"),
+                          ("export frob", "use a path ending in .csv or .json"),
+                          ("config embodied=a/b", "embodied='a/b' is not valid"),
                           ("config mlflow=on", "choose one of: auto, off")):  # fmt: skip
         with pytest.raises(UsageError, match=re.escape(message)):
             shell.run_line_magic("carbon", line)
@@ -351,9 +356,11 @@ def test_nothing_of_the_trackers_or_formats_imported_when_unused() -> None:
     code = (
         "import sys, jupyter_carbon\n"
         "with jupyter_carbon.track('x'):\n    pass\n"
-        "bad = {'mlflow', 'wandb', 'yaml', 'huggingface_hub', 'jupyter_carbon.formats.publish'} & set(sys.modules)\n"
+        "bad = {'mlflow', 'wandb', 'yaml', 'huggingface_hub', "
+        "'jupyter_carbon.formats.publish'} & set(sys.modules)\n"
         "assert not bad, bad\n"
-        "assert any(type(cb).__name__ == 'MlflowTracker' for cb in jupyter_carbon.session().on_record)\n"
+        "assert any(type(cb).__name__ == 'MlflowTracker' for cb in "
+        "jupyter_carbon.session().on_record)\n"
     )
     env = {"PYTHONPATH": str(ROOT), "JUPYTER_CARBON_LOG_DIR": "none", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(

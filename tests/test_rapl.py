@@ -198,7 +198,8 @@ def _set_counter(cap: FakePowercap, key: str, value_uj: int) -> None:
 
 
 def test_counter_reset_far_from_its_range_is_not_a_wrap(tmp_path, clock, no_pynvml):
-    """A 2 ms cell whose counter resets from 100 J to 40 mJ: before, it was charged a whole range (262 kJ)."""
+    """A 2 ms cell whose counter resets from 100 J to 40 mJ:
+    before, it was charged a whole range (262 kJ)."""
     cap = FakePowercap(tmp_path, sockets=1, dram=False, start_uj=100_000_000)
     session = CarbonSession(
         Config(powercap_root=str(tmp_path), intensity=475), clock=clock, threaded=False
@@ -287,7 +288,8 @@ def test_fifo_in_the_powercap_tree_does_not_hang(tmp_path, which, no_pynvml):
 
 @pytest.mark.slow
 def test_fifo_counter_does_not_hang_the_status_command(tmp_path):
-    """``jupyter-carbon status`` (a fresh process, as a user runs it) with a FIFO where a counter should be."""
+    """``jupyter-carbon status`` (a fresh process, as a user runs it)
+    with a FIFO where a counter should be."""
     import os
     import subprocess
 

@@ -1,4 +1,5 @@
-"""WindowRecord: a frozen dataclass whose dict form (the log's and the export's) comes back exactly."""
+"""WindowRecord: a frozen dataclass whose dict form (the log's and the export's)
+comes back exactly."""
 
 from __future__ import annotations
 

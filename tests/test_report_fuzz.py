@@ -39,19 +39,26 @@ JSON_VALUES = st.recursive(
     st.one_of(
         st.none(), st.booleans(), st.integers(min_value=-(10**40), max_value=10**40),
         st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
-        st.sampled_from(["=HYPERLINK(\"http://x\")", "\x1b[2J\x1b[31mred", "a\nforged line", "\u202eevil", "10000-01-01T00:00:00", "9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00", "NaN", "1e309"]),
+        st.sampled_from(["=HYPERLINK(\"http://x\")", "\x1b[2J\x1b[31mred", "a\nforged line",
+                         "\u202eevil", "10000-01-01T00:00:00", "9999-12-31T23:59:59+00:00",
+                         "0001-01-01T00:00:00", "NaN", "1e309"]),
         st.sampled_from([1e308, -1e308, 5e-324, 2**63, -1]),
         st.integers(300, 4200).map(lambda n: 10**n),
     ),
-    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)),
+    lambda children: st.one_of(st.lists(children, max_size=4),
+                               st.dictionaries(st.text(max_size=8), children, max_size=4)),
     max_leaves=12,
 )  # fmt: skip
 #: Paths into a record's dict form: top-level fields and nested ones.
 FIELDS = [
-    ("label",), ("cell",), ("id",), ("kind",), ("status",), ("start_utc",), ("end_utc",), ("start_s",), ("end_s",),
-    ("devices",), ("devices", 0), ("devices", 0, "energy_j"), ("devices", 1, "component"), ("devices", 2, "low_j"),
-    ("flags",), ("intensity_g_per_kwh",), ("intensity_source",), ("intensity_utc",), ("pue",), ("scope",), ("totals",),
-    ("totals", "cells"), ("items",), ("task",), ("timeline",), ("timeline", "t_s"), ("timeline", "power_w"),
+    ("label",), ("cell",), ("id",), ("kind",), ("status",), ("start_utc",), ("end_utc",),
+    ("start_s",), ("end_s",),
+    ("devices",), ("devices", 0), ("devices", 0, "energy_j"), ("devices", 1, "component"),
+    ("devices", 2, "low_j"),
+    ("flags",), ("intensity_g_per_kwh",), ("intensity_source",), ("intensity_utc",), ("pue",),
+    ("scope",), ("totals",),
+    ("totals", "cells"), ("items",), ("task",), ("timeline",), ("timeline", "t_s"),
+    ("timeline", "power_w"),
     ("baseline_w",), ("extra",), ("schema",), ("scope_reason",), ("type",),
 ]  # fmt: skip
 

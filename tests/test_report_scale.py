@@ -28,7 +28,10 @@ def test_many_records_are_binned_and_the_table_capped() -> None:
     assert page.count("<tr><td>") == MAX_ROWS
     assert f"Cells: the newest {MAX_ROWS} of 2,345 records" in page
     size = -(-n // MAX_BINS)
-    caption = f"CO2e per bin of {size} consecutive records ({-(-n // size)} bins for 2,345 records), by component"
+    caption = (
+        f"CO2e per bin of {size} consecutive records ({-(-n // size)} bins for 2,345 records), "
+        "by component"
+    )
     assert bars_title(n) == caption and f"<figcaption>{caption}</figcaption>" in page
     assert page.count("data:image/png;base64,") == 2
     assert "Failed cells" in page and page.count("<li>") == n // 250

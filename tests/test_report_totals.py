@@ -30,7 +30,7 @@ def span(start: float, end: float, energy_j: float = 10.0) -> Span:
     )
 
 
-# --- the rule ---------------------------------------------------------------------------------------
+# --- the rule -------------------------------------------------------------------------------------
 
 
 def test_nested_windows_add_nothing_and_disjoint_ones_add_in_full() -> None:
@@ -107,7 +107,7 @@ def test_ties_count_the_longer_window_and_instants_count_outside_windows_only() 
     assert totals_of([]).outer_windows == 0 and totals_of([]).energy_j == 0.0
 
 
-# --- real windows from a real shell ----------------------------------------------------------------
+# --- real windows from a real shell ---------------------------------------------------------------
 
 
 @pytest.fixture
@@ -127,7 +127,8 @@ def test_track_inside_a_carbon_cell_counts_once_everywhere(
     log_dir, shell, tmp_path, capsys
 ) -> None:
     shell.run_cell(
-        "%%carbon --label outer\nimport time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.3)\ntime.sleep(0.1)"
+        "%%carbon --label outer\nimport time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n"
+        "    time.sleep(0.3)\ntime.sleep(0.1)"
     )
     shell.run_cell("%%carbon --label after\nimport time\ntime.sleep(0.05)")
     capsys.readouterr()
@@ -207,7 +208,8 @@ def test_run_counts_a_track_block_inside_a_cell_once(tmp_path) -> None:
     }
     nb.cells = [
         nbformat.v4.new_code_cell(
-            "import time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.3)\ntime.sleep(0.1)"
+            "import time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n"
+            "    time.sleep(0.3)\ntime.sleep(0.1)"
         ),
         nbformat.v4.new_code_cell("time.sleep(0.05)"),
     ]
@@ -289,7 +291,8 @@ def test_partly_overlapping_windows_from_two_threads(log_dir, shell, capsys) -> 
         "        end = time.perf_counter() + length\n"
         "        while time.perf_counter() < end:\n"
         "            pass\n"
-        "threads = [threading.Thread(target=work, args=('a', 0.0, 0.4)), threading.Thread(target=work, args=('b', 0.2, 0.4))]\n"
+        "threads = [threading.Thread(target=work, args=('a', 0.0, 0.4)), "
+        "threading.Thread(target=work, args=('b', 0.2, 0.4))]\n"
         "[t.start() for t in threads]; [t.join() for t in threads]\n"
     )
     assert shell.run_cell(code).success
@@ -313,7 +316,8 @@ def test_the_kernels_cumulative_plot_counts_a_nested_window_once(log_dir, shell,
     from jupyter_carbon.display.plots import cumulative_co2e_g
 
     shell.run_cell(
-        "%%carbon --label outer\nimport time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n    time.sleep(0.2)"
+        "%%carbon --label outer\nimport time, jupyter_carbon\nwith jupyter_carbon.track('inner'):\n"
+        "    time.sleep(0.2)"
     )
     capsys.readouterr()
     import jupyter_carbon

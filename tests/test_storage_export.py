@@ -19,11 +19,12 @@ from jupyter_carbon.storage.export import export_records, load_records
 # CodeCarbon 2.5-2.8); documented with units at https://mlco2.github.io/codecarbon/output.html
 # (duration s, emissions kg, emissions_rate kg/s, *_power W, *_energy and energy_consumed kWh).
 CODECARBON_EMISSIONS_CSV = [
-    "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions", "emissions_rate",
-    "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy", "ram_energy", "energy_consumed",
-    "country_name", "country_iso_code", "region", "cloud_provider", "cloud_region", "os", "python_version",
-    "codecarbon_version", "cpu_count", "cpu_model", "gpu_count", "gpu_model", "longitude", "latitude",
-    "ram_total_size", "tracking_mode", "on_cloud", "pue",
+    "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions",
+    "emissions_rate", "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy",
+    "ram_energy", "energy_consumed", "country_name", "country_iso_code", "region",
+    "cloud_provider", "cloud_region", "os", "python_version", "codecarbon_version", "cpu_count",
+    "cpu_model", "gpu_count", "gpu_model", "longitude", "latitude", "ram_total_size",
+    "tracking_mode", "on_cloud", "pue",
 ]  # fmt: skip
 
 RECORDS = [make_record(i) for i in range(1, 5)]

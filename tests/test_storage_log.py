@@ -398,7 +398,7 @@ def test_history_lists_sessions_with_totals(tmp_path: Path, capsys) -> None:
     assert "no earlier sessions" in format_history([], folder=tmp_path)
 
 
-# --- a real kernel ----------------------------------------------------------------------------------
+# --- a real kernel --------------------------------------------------------------------------------
 
 
 def _run(kc, code: str, outputs: list[str]) -> dict:

@@ -74,7 +74,10 @@ def replies(kc, msg_ids):
 
 
 def records_since(kc, count):
-    expression = f"__import__('json').dumps([(r.label, r.kind, r.status, r.duration_s) for r in __import__('jupyter_carbon').session().records[{count}:]])"
+    expression = (
+        "__import__('json').dumps([(r.label, r.kind, r.status, r.duration_s) for r in "
+        f"__import__('jupyter_carbon').session().records[{count}:]])"
+    )
     reply = kc.execute_interactive("", timeout=30, user_expressions={"r": expression})
     return json.loads(eval(reply["content"]["user_expressions"]["r"]["data"]["text/plain"]))
 
@@ -102,7 +105,8 @@ def test_concurrent_carbon_cells_each_get_their_own_record(kernel):
     statuses = run_concurrently(
         kc,
         subshell_id,
-        "%%carbon --label main --quiet\nimport time\nprint('main started', flush=True)\ntime.sleep(1.5)",
+        "%%carbon --label main --quiet\nimport time\nprint('main started', flush=True)\n"
+        "time.sleep(1.5)",
         "%%carbon --label sub --quiet\nimport time\ntime.sleep(0.3)\n1 / 0",
     )
     assert statuses == ["ok", "error"]

@@ -26,7 +26,8 @@ with jupyter_carbon.track("train step") as m:
 with jupyter_carbon.track():  # no label: only the session total
     pass
 {finish}
-print(json.dumps({{"run": run_id, "record": m.record.to_dict(), "totals": jupyter_carbon.session().records[-1].totals.to_dict()}}))
+print(json.dumps({{"run": run_id, "record": m.record.to_dict(), \
+"totals": jupyter_carbon.session().records[-1].totals.to_dict()}}))
 """
 
 
@@ -100,9 +101,11 @@ def mlflow_server(tmp_path):
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--default-artifact-root", str(tmp_path / "artifacts")],
-        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "wb"), env=_env(tmp_path), start_new_session=True,
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+         "--default-artifact-root", str(tmp_path / "artifacts")],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "wb"), env=_env(tmp_path),
+        start_new_session=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
@@ -164,8 +167,9 @@ def test_wandb_offline_run_files_hold_the_figures(tmp_path) -> None:
         start="run = wandb.init(project='carbon-test'); run_id = run.id",
         finish="run.finish()",
     )
-    env = _env(tmp_path, WANDB_MODE="offline", WANDB_DIR=str(tmp_path), WANDB_SILENT="true", WANDB_CONFIG_DIR=str(tmp_path / "cfg"),
-               WANDB_CACHE_DIR=str(tmp_path / "cache"), WANDB_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
+    env = _env(tmp_path, WANDB_MODE="offline", WANDB_DIR=str(tmp_path), WANDB_SILENT="true",
+               WANDB_CONFIG_DIR=str(tmp_path / "cfg"), WANDB_CACHE_DIR=str(tmp_path / "cache"),
+               WANDB_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
     out = _run(script, env)
     record, totals = out["record"], out["totals"]
     [run_file] = (tmp_path / "wandb").glob(f"offline-run-*-{out['run']}/run-{out['run']}.wandb")

@@ -1,6 +1,7 @@
 """Build ``jupyter_carbon/data/embodied.csv`` from Boavizta's environmental-footprint-data.
 
-    python tools/build_embodied_table.py path/to/boavizta-data-us.csv > jupyter_carbon/data/embodied.csv
+    python tools/build_embodied_table.py path/to/boavizta-data-us.csv \
+        > jupyter_carbon/data/embodied.csv
 
 Source: https://github.com/Boavizta/environmental-footprint-data (``boavizta-data-us.csv``),
 Open Database License 1.0 (contents: Database Contents License 1.0); each row there is taken
@@ -24,8 +25,8 @@ KEEP = {
     ("Workplace", "Laptop"),
 }
 COLUMNS = (
-    "key", "hardware_class", "manufacturer", "model", "embodied_kg", "gwp_total_kg", "gwp_use_ratio",
-    "pcf_lifetime_years", "year", "source_url", "via", "licence",
+    "key", "hardware_class", "manufacturer", "model", "embodied_kg", "gwp_total_kg",
+    "gwp_use_ratio", "pcf_lifetime_years", "year", "source_url", "via", "licence",
 )  # fmt: skip
 VIA = "Boavizta environmental-footprint-data"
 LICENCE = "ODbL-1.0"

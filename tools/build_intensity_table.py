@@ -393,7 +393,8 @@ def canada_g_per_kwh(mix_percent: dict, factors: dict) -> float:
             factor = float(factors["world_average"])
         else:
             raise ValueError(
-                f"canada_energy_mix.json: no lifecycle factor for source {field!r}; add one to the build script"
+                f"canada_energy_mix.json: no lifecycle factor for source {field!r}; "
+                "add one to the build script"
             )
         weighted += float(share) * factor
         share_sum += float(share)
@@ -409,7 +410,8 @@ def _country_rows(source_dir: Path) -> list[dict]:
         alpha2 = ALPHA3_TO_ALPHA2.get(alpha3.upper())
         if alpha2 is None:
             raise ValueError(
-                f"global_energy_mix.json: no alpha-2 code for {alpha3!r}; add it to ALPHA3_TO_ALPHA2"
+                f"global_energy_mix.json: no alpha-2 code for {alpha3!r}; "
+                "add it to ALPHA3_TO_ALPHA2"
             )
         name = str(entry["country_name"])
         aliases = [alpha3.lower(), name.lower(), *EXTRA_COUNTRY_ALIASES.get(alpha2, ())]
@@ -434,7 +436,8 @@ def _us_rows(source_dir: Path) -> list[dict]:
     for state, entry in data.items():
         code = str(entry.get("regionCode", ""))
         if len(code) != 2 or not code.isalpha():
-            continue  # "_unit" header entry and the "usa" national total (the country row covers it)
+            # "_unit" header entry and the "usa" national total (the country row covers it)
+            continue
         rows.append(
             {
                 "key": f"US-{code.upper()}",
@@ -457,7 +460,8 @@ def _canada_rows(source_dir: Path, factors: dict) -> list[dict]:
         code = CANADA_PROVINCE_CODES.get(province.lower())
         if code is None:
             raise ValueError(
-                f"canada_energy_mix.json: unknown province {province!r}; add it to CANADA_PROVINCE_CODES"
+                f"canada_energy_mix.json: unknown province {province!r}; "
+                "add it to CANADA_PROVINCE_CODES"
             )
         rows.append(
             {
@@ -531,7 +535,8 @@ def build_rows(source_dir: Path, warn=None) -> list[dict]:
         norm = row["key"].casefold()
         if norm in taken:
             raise ValueError(
-                f"duplicate key {row['key']!r} (also {taken[norm]!r}); fix the source data or the build script"
+                f"duplicate key {row['key']!r} (also {taken[norm]!r}); "
+                "fix the source data or the build script"
             )
         taken[norm] = row["key"]
     for row in rows:
@@ -584,7 +589,8 @@ def main(argv: list[str] | None = None) -> int:
     source_dir = Path(args.source_dir)
     if not (source_dir / "global_energy_mix.json").is_file():
         print(
-            f"error: {source_dir} has no global_energy_mix.json; pass the CodeCarbon data folder as the first argument",
+            f"error: {source_dir} has no global_energy_mix.json; "
+            "pass the CodeCarbon data folder as the first argument",
             file=sys.stderr,
         )
         return 2

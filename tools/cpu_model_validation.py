@@ -2,8 +2,9 @@
 docs/cpu-model-validation.md.
 
 Data: tools/cpu_load_profiles.csv, measured RAPL package power (W) over 30 s steps at 0-100 %
-CPU load on four real CPUs (CodeCarbon's published load profiles; see jupyter_carbon/data/NOTICE.md).
-Each step lasts the same time, so weighting by measured power is weighting by energy.
+CPU load on four real CPUs (CodeCarbon's published load profiles; see
+jupyter_carbon/data/NOTICE.md). Each step lasts the same time, so weighting by measured power is
+weighting by energy.
 
 Models compared, all with the machine's total TDP from jupyter_carbon's table (× sockets):
 
@@ -12,8 +13,8 @@ Models compared, all with the machine's total TDP from jupyter_carbon's table (�
 * ``codecarbon``: CodeCarbon's CPU-load mode, TDP × load.
 * ``line``: the current model, jupyter_carbon.sources.cpu_model.TDP_CURVE.
 
-Figures: energy-weighted error = Σ|estimate − measured| / Σ measured, over all points and per CPU;
-band coverage = share of measured points inside the model's [low, high] band.
+Figures: energy-weighted error = Σ|estimate − measured| / Σ measured, over all points and per
+CPU; band coverage = share of measured points inside the model's [low, high] band.
 
 The band is calibrated, not fitted by eye (``calibrated_band``): the narrowest pair of lines, on a
 grid of 5 % of TDP, that holds every measured point, widened by ``BAND_MARGIN``. Leave-one-CPU-out
@@ -178,8 +179,10 @@ def main() -> None:
         f = figures(sub)
         full = [w / tdp for _, u, w, tdp in sub if u >= 0.99]
         print(
-            f"  {cpu[:44]:<44} TDP {sub[0][3]:>4g} W  full load {min(full):.0%}–{max(full):.0%} of TDP  "
-            f"{f['teads']['error']:.2f} / {f['codecarbon']['error']:.2f} / {f['line']['error']:.2f}; {f['line']['coverage']:.0%}"
+            f"  {cpu[:44]:<44} TDP {sub[0][3]:>4g} W  "
+            f"full load {min(full):.0%}–{max(full):.0%} of TDP  "
+            f"{f['teads']['error']:.2f} / {f['codecarbon']['error']:.2f} / "
+            f"{f['line']['error']:.2f}; {f['line']['coverage']:.0%}"
         )
 
     print("\nband calibration (fractions of TDP: low idle, low full, high idle, high full)")

@@ -139,7 +139,8 @@ def run_pytest(
     if not junit.exists():
         sys.stdout.write(completed.stdout[-4000:] + completed.stderr[-4000:])
         raise SystemExit(
-            f"ipython_suite: pytest {tag} the extension did not run (exit status {completed.returncode})"
+            f"ipython_suite: pytest {tag} the extension did not run (exit status "
+            f"{completed.returncode})"
         )
     cells = json.loads(summary.read_text()) if with_extension and summary.exists() else {}
     return outcomes(junit, root), cells, seconds
@@ -170,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         passed_with = {t for t, o in with_ext.items() if o == "passed"}
         broken = sorted(passed_without - passed_with)
         flaky = []
-        if broken:  # run those again, alone, both ways: a test that fails without the extension too is flaky
+        # run those again, alone, both ways: a test that fails without the extension too is flaky
+        if broken:
             again_without, _, _ = run_pytest(root, broken, work / "again", with_extension=False)
             again_with, _, _ = run_pytest(root, broken, work / "again", with_extension=True)
             flaky = [
@@ -183,11 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  without jupyter_carbon: {len(passed_without)} passed, {seconds_without:.0f} s")
     print(f"  with %carbon on:        {len(passed_with)} passed, {seconds_with:.0f} s")
     print(
-        f"  cells run: {cells.get('executed', '?')}, measured: {cells.get('measured', '?')} (records {cells.get('records', '?')}, cut short {cells.get('cut_short', '?')})"
+        f"  cells run: {cells.get('executed', '?')}, measured: "
+        f"{cells.get('measured', '?')} (records {cells.get('records', '?')}, "
+        f"cut short {cells.get('cut_short', '?')})"
     )
     if flaky:
         print(
-            f"  flaky (failed once with the extension; alone, fails without it too or passes with it): {', '.join(flaky)}"
+            "  flaky (failed once with the extension; alone, "
+            f"fails without it too or passes with it): {', '.join(flaky)}"
         )
     problems = []
     if broken:

@@ -1,4 +1,5 @@
-"""pytest plugin for IPython's own test suite: jupyter_carbon loaded into its test shell, ``%carbon on``.
+"""pytest plugin for IPython's own test suite: jupyter_carbon loaded into its test shell,
+``%carbon on``.
 
 Used by ``tools/ipython_suite.py`` (``-p ipython_suite_plugin``). Once the tests are collected
 (IPython's conftest has made its global test shell by then), it loads the extension, turns auto

@@ -11,10 +11,10 @@ where unsupported; ``amdsmi_get_power_cap_info`` → µW.
   power_scale (1: W as specified; 1e3 or 1e6 reproduce a mW/µW mix-up),
   counter (True default; False: energy count raises NOT_SUPPORTED),
   resolution_uj (15.3 default), counter_scale (1: truthful; e.g. 1e6: reproduces a 12 MW counter),
-  old_api (ticks under "power"), update_s (the firmware refreshes the counter this often; 0: always),
-  secondary_die (an MI250 GCD that reports 0 W and a still counter; its power is in its partner's),
-  cap_uw (power cap), fail_at (time from which reads raise), backwards_at/jump_at (time after which
-  the accumulator goes back to 0 / jumps by 10**12 ticks).
+  old_api (ticks under "power"), update_s (the firmware refreshes the counter this often;
+  0: always), secondary_die (an MI250 GCD that reports 0 W and a still counter; its power is in
+  its partner's), cap_uw (power cap), fail_at (time from which reads raise),
+  backwards_at/jump_at (time after which the accumulator goes back to 0 / jumps by 10**12 ticks).
 """
 
 from __future__ import annotations

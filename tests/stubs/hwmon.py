@@ -24,7 +24,8 @@ class FakeHwmon:
     def add(
         self, driver: str, pci: str, energy: dict[str, str | None] | None = None, start_uj: int = 0
     ) -> str:
-        """A device; ``energy`` maps ``energyK`` → label (None: no label file). Returns its hwmon name."""
+        """A device; ``energy`` maps ``energyK`` → label (None: no label file).
+        Returns its hwmon name."""
         name = f"hwmon{len(list(self.root.iterdir()))}"
         folder = self.root / name
         folder.mkdir()
