@@ -72,43 +72,68 @@ def test_v2_kubernetes_pod_limit_on_the_parent(tmp_path):
     assert "CPU quota 2" in cg.describe() and "memory limit 4 GiB" in cg.describe()
 
 
-def test_v2_docker_with_its_own_namespace_is_the_mount_root(tmp_path):
+@pytest.mark.parametrize(
+    ("files", "proc_line", "host_cpus", "host_memory_bytes", "expected", "described"),
+    [
+        pytest.param(
+            {
+                "cgroup.controllers": "cpu memory",
+                "cpu.max": "150000 100000",
+                "cpu.stat": "usage_usec 1000",
+                "memory.current": str(GiB),
+                "memory.max": "max",
+            },
+            "0::/",
+            8,
+            32 * GiB,
+            {"limited": True, "cpus": 1.5, "memory_limit_bytes": None},
+            None,
+            id="docker_with_its_own_namespace_is_the_mount_root",
+        ),
+        pytest.param(
+            {
+                "cgroup.controllers": "cpuset cpu",
+                "job/cpu.max": "max 100000",
+                "job/cpu.stat": "usage_usec 0",
+                "job/cpuset.cpus.effective": "0-3,8,10-11",
+            },
+            "0::/job",
+            16,
+            64 * GiB,
+            {"cpuset_cpus": 7, "cpus": 7, "limited": True},
+            "cpuset of 7 CPUs",
+            id="cpuset_only",
+        ),
+        pytest.param(
+            {
+                "cgroup.controllers": "cpu memory",
+                "user.slice/cpu.max": "max 100000",
+                "user.slice/memory.max": "max",
+                "user.slice/cpu.stat": "usage_usec 5",
+            },
+            "0::/user.slice",
+            4,
+            8 * GiB,
+            {"limited": False, "cpus": 4},
+            "no CPU or memory limit",
+            id="no_limit_is_not_limited",
+        ),
+    ],
+)
+def test_v2_limits(tmp_path, files, proc_line, host_cpus, host_memory_bytes, expected, described):
     root = tmp_path / "cg"
-    write(root / "cgroup.controllers", "cpu memory")
-    write(root / "cpu.max", "150000 100000")
-    write(root / "cpu.stat", "usage_usec 1000")
-    write(root / "memory.current", str(GiB))
-    write(root / "memory.max", "max")
+    for name, text in files.items():
+        write(root / name, text)
     cg = find_cgroup(
-        root, proc(tmp_path, "0::/"), environ={}, host_cpus=8, host_memory_bytes=32 * GiB
+        root,
+        proc(tmp_path, proc_line),
+        environ={},
+        host_cpus=host_cpus,
+        host_memory_bytes=host_memory_bytes,
     )
-    assert cg.limited and cg.cpus == 1.5 and cg.memory_limit_bytes is None
-
-
-def test_v2_cpuset_only(tmp_path):
-    root = tmp_path / "cg"
-    write(root / "cgroup.controllers", "cpuset cpu")
-    write(root / "job" / "cpu.max", "max 100000")
-    write(root / "job" / "cpu.stat", "usage_usec 0")
-    write(root / "job" / "cpuset.cpus.effective", "0-3,8,10-11")
-    cg = find_cgroup(
-        root, proc(tmp_path, "0::/job"), environ={}, host_cpus=16, host_memory_bytes=64 * GiB
-    )
-    assert (
-        cg.cpuset_cpus == 7 and cg.cpus == 7 and cg.limited and "cpuset of 7 CPUs" in cg.describe()
-    )
-
-
-def test_v2_no_limit_is_not_limited(tmp_path):
-    root = tmp_path / "cg"
-    write(root / "cgroup.controllers", "cpu memory")
-    write(root / "user.slice" / "cpu.max", "max 100000")
-    write(root / "user.slice" / "memory.max", "max")
-    write(root / "user.slice" / "cpu.stat", "usage_usec 5")
-    cg = find_cgroup(
-        root, proc(tmp_path, "0::/user.slice"), environ={}, host_cpus=4, host_memory_bytes=8 * GiB
-    )
-    assert not cg.limited and cg.cpus == 4 and "no CPU or memory limit" in cg.describe()
+    assert {name: getattr(cg, name) for name in expected} == expected
+    if described is not None:
+        assert described in cg.describe()
 
 
 def test_memory_limit_alone_makes_it_limited(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from operator import attrgetter
 
 import pytest
 from fakes import constant_session, session_with
@@ -34,38 +35,51 @@ class Flaky(IntegratingSource):
         return super().read(now_s)
 
 
-def test_nested_windows_count_once_in_totals(clock):
-    session = constant_session(clock, cpu=100.0)
-    outer = session.open("outer")
-    clock.advance(1)
-    inner = session.open("inner")
-    clock.advance(2)
-    inner_record = session.stop(inner)
-    clock.advance(1)
-    outer_record = session.stop(outer)
-    assert inner_record.energy_j == pytest.approx(200)
-    assert outer_record.energy_j == pytest.approx(400)
-    assert outer_record.totals.energy_j == pytest.approx(400)  # not 600
-    assert outer_record.totals.windows == 2
-    assert inner_record.totals.energy_j == pytest.approx(300)  # the union so far, when inner closed
-
-
-def test_overlapping_windows_count_the_union(clock):
-    session = constant_session(clock, cpu=10.0)
-    a = session.open("a")
-    clock.advance(1)
-    b = session.open("b")
-    clock.advance(1)
-    session.stop(a)
-    clock.advance(1)
-    record_b = session.stop(b)
-    clock.advance(5)  # a gap: nothing open, nothing counted
-    c = session.open("c")
-    clock.advance(1)
-    record_c = session.stop(c)
-    assert record_b.totals.energy_j == pytest.approx(30)
-    assert record_c.totals.energy_j == pytest.approx(40)
-    assert session.totals().duration_s == pytest.approx(4)
+@pytest.mark.parametrize(
+    ("cpu_w", "steps", "expected"),
+    [
+        pytest.param(
+            100.0,
+            ["open outer", 1, "open inner", 2, "stop inner", 1, "stop outer"],
+            {
+                ("inner", "energy_j"): 200,
+                ("outer", "energy_j"): 400,
+                ("outer", "totals.energy_j"): 400,  # not 600
+                ("outer", "totals.windows"): 2,
+                ("inner", "totals.energy_j"): 300,  # the union so far, when inner closed
+            },
+            id="nested_windows_count_once_in_totals",
+        ),
+        pytest.param(
+            10.0,
+            # 5: a gap, nothing open, nothing counted
+            ["open a", 1, "open b", 1, "stop a", 1, "stop b", 5, "open c", 1, "stop c"],
+            {
+                ("b", "totals.energy_j"): 30,
+                ("c", "totals.energy_j"): 40,
+                ("session", "duration_s"): 4,
+            },
+            id="overlapping_windows_count_the_union",
+        ),
+    ],
+)
+def test_windows_open_together_count_once_in_totals(clock, cpu_w, steps, expected):
+    """``steps``: seconds to advance the clock, or "open LABEL" / "stop LABEL"; ``expected`` maps
+    (label, attribute) to a value, label "session" being ``session.totals()`` at the end."""
+    session = constant_session(clock, cpu=cpu_w)
+    windows, done = {}, {}
+    for step in steps:
+        if isinstance(step, str):
+            action, label = step.split()
+            if action == "open":
+                windows[label] = session.open(label)
+            else:
+                done[label] = session.stop(windows.pop(label))
+        else:
+            clock.advance(step)
+    done["session"] = session.totals()
+    actual = {(label, name): attrgetter(name)(done[label]) for label, name in expected}
+    assert actual == pytest.approx(expected)
 
 
 def test_discarded_window_still_counts_in_totals_but_has_no_record(clock):
