@@ -651,6 +651,62 @@ def test_one_meter_per_host_identity_and_a_takeover(tmp_path):
     assert host_identity({"JUPYTER_CARBON_HOST": " gpu-node-7 "}) == "gpu-node-7"
 
 
+def test_another_users_lock_or_symlink_never_stops_our_meter(tmp_path, monkeypatch):
+    import fcntl
+
+    from jupyter_carbon.cluster.host import HostMeter
+
+    shared = tmp_path / "tmp"  # a shared temporary folder (sticky, world-writable)
+    shared.mkdir(mode=0o1777)
+    shared.chmod(0o1777)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    env = {"JUPYTER_CARBON_LOCK_DIR": str(shared), "JUPYTER_CARBON_POWER": "cpu:10,ram:2"}
+    other = 65534  # nobody: we run as root, so we can plant what another user would
+    # another user planted a symlink where a fixed lock name would be, and holds a lock there
+    victim = tmp_path / "victim"
+    (shared / "jupyter_carbon-node-1.lock").symlink_to(victim)
+    held = os.open(shared / "jupyter_carbon-node-2.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    first, second = HostMeter("node-1", env), HostMeter("node-2", env)
+    try:
+        assert first.try_lead() and second.try_lead()  # neither symlink nor lock stops us
+        assert not victim.exists()  # and we created nothing of theirs
+        folder = Path(first.lock_path).parent
+        assert folder == shared / f"jupyter_carbon-{os.geteuid()}"
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert Path(first.lock_path).stat().st_mode & 0o777 == 0o600
+        assert first.reading()["readings"] and not first.problems
+    finally:
+        first.shutdown(), second.shutdown()
+        os.close(held)
+    # our per-user folder name taken by another user (before we ever ran): our cache is used
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    folder.mkdir(mode=0o777)
+    os.chown(folder, other, other)
+    third = HostMeter("node-1", env)
+    try:
+        assert third.try_lead() and third.reading() is not None
+        assert Path(third.lock_path).parent == tmp_path / "home/.cache/jupyter_carbon/locks"
+        assert "belongs to user 65534" in third.lock_refused[0]
+    finally:
+        third.shutdown()
+    # a symlink in place of our folder, or of a lock file in it, is never followed
+    folder.rmdir()
+    folder.symlink_to(tmp_path / "elsewhere")
+    home_lock = Path(third.lock_path)
+    home_lock.unlink()
+    home_lock.symlink_to(victim)
+    fourth = HostMeter("node-1", env)
+    try:
+        assert not fourth.try_lead() and fourth.reading() is None  # no worker raises
+        assert not victim.exists() and not (tmp_path / "elsewhere").exists()
+        assert "no usable lock folder" in fourth.problems[0]
+    finally:
+        fourth.shutdown()
+
+
 def test_the_cluster_part_is_a_record_field_through_the_log_and_the_csv(tmp_path):
     import csv
     import dataclasses

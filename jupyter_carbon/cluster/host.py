@@ -1,7 +1,7 @@
 """One energy meter per host of a Dask cluster, shared by all the workers on that host.
 
 Several workers on one machine must not each count the machine's energy. Every worker opens
-the host's lock file (``<lock dir>/jupyter_carbon-<host>.lock``) and tries ``flock``: the one
+the host's lock file (``<lock folder>/jupyter_carbon-<host>.lock``) and tries ``flock``: the one
 that holds it samples the host with the same sources as a local session (RAPL, NVML, models),
 the others only report their tasks. When that worker dies the kernel releases its lock and the
 next query makes another worker on the host the meter (a new meter ``id``: the client sees the
@@ -14,8 +14,12 @@ Settings (environment variables of the worker processes):
     one meter; giving workers on one machine different identities makes them pose as separate
     hosts (used by the tests).
 ``JUPYTER_CARBON_LOCK_DIR``
-    Folder of the lock files (default: the system's temporary folder). It must be local to the
-    host: a shared network folder would make one meter for several hosts.
+    Where the lock files go (default: the system's temporary folder). It must be local to the
+    host: a shared network folder would make one meter for several hosts. The locks live in a
+    folder of the user's own inside it, ``jupyter_carbon-<uid>`` (mode 0700, owner checked, never
+    through a symlink): another user can neither hold our lock nor make us create a file of
+    theirs. If that folder is someone else's, the user's cache folder
+    (``~/.cache/jupyter_carbon/locks``) is used instead, and the meter says so.
 
 The local settings (``JUPYTER_CARBON_POWER``, ``JUPYTER_CARBON_POWERCAP_ROOT``, ``..._INTERVAL``)
 apply on the workers too.
@@ -27,6 +31,7 @@ import fcntl
 import os
 import re
 import socket
+import stat
 import tempfile
 import threading
 import time
@@ -51,10 +56,62 @@ def host_identity(environ: Mapping[str, str] | None = None) -> str:
     return (environ.get(HOST_ENV) or "").strip() or socket.gethostname()
 
 
-def _lock_path(host: str, environ: Mapping[str, str]) -> str:
-    folder = environ.get(LOCK_DIR_ENV) or tempfile.gettempdir()
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", host)
-    return os.path.join(folder, f"jupyter_carbon-{safe}.lock")
+def _lock_name(host: str) -> str:
+    return "jupyter_carbon-" + re.sub(r"[^A-Za-z0-9_.-]", "_", host) + ".lock"
+
+
+def _lock_folders(environ: Mapping[str, str]) -> list[str]:
+    """Where this user's lock files may go, first choice first (see the module's docstring)."""
+    base = environ.get(LOCK_DIR_ENV) or tempfile.gettempdir()
+    home = os.path.expanduser("~")
+    return [
+        os.path.join(base, f"jupyter_carbon-{os.geteuid()}"),
+        os.path.join(home, ".cache", "jupyter_carbon", "locks"),
+    ]
+
+
+def _own_folder(path: str) -> str | None:
+    """Make ``path`` (mode 0700) or check that it is ours: None if usable, else why not."""
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        info = os.lstat(path)  # a symlink is refused, not followed
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{path} is not a folder (a symlink or a file)"
+    if info.st_uid != os.geteuid():
+        return f"{path} belongs to user {info.st_uid}, not to us ({os.geteuid()})"
+    if info.st_mode & 0o077:
+        try:
+            os.chmod(path, 0o700)  # ours, but opened to others (e.g. an old umask): close it
+        except OSError as exc:
+            return f"{path} is open to other users and cannot be closed: {exc.strerror}"
+    return None
+
+
+def _open_lock(folder: str, name: str) -> int:
+    """Open (create, mode 0600) the lock file ``name`` in our ``folder``; never through a link.
+
+    Raises OSError (with the reason) when the file is a symlink, not ours or not a plain file.
+    """
+    flags = os.O_RDWR | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        try:
+            fd = os.open(name, flags | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=dir_fd)
+        except FileExistsError:
+            fd = os.open(name, flags, dir_fd=dir_fd)  # O_NOFOLLOW: a symlink raises ELOOP
+    finally:
+        os.close(dir_fd)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+        os.close(fd)
+        raise PermissionError(f"{os.path.join(folder, name)} is not our own plain file")
+    return fd
 
 
 class HostMeter:
@@ -69,7 +126,8 @@ class HostMeter:
         self.host = host
         self._environ = os.environ if environ is None else environ
         self._clock = clock
-        self.lock_path = _lock_path(host, self._environ)
+        self.lock_path = ""  # the lock file in use (set by the first try_lead)
+        self.lock_refused: tuple[str, ...] = ()
         self.id: str | None = None  # set while leading
         self.sampler: Sampler | None = None
         self.detection: Detection | None = None
@@ -87,7 +145,9 @@ class HostMeter:
         """Take the host's lock if it is free and start sampling; True while this process leads."""
         if self.sampler is not None:
             return True
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = self._open_lock()
+        if fd is None:
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -101,6 +161,27 @@ class HostMeter:
             self._release()
             return False
         return True
+
+    def _open_lock(self) -> int | None:
+        """Our lock file's descriptor, or None (a problem line says why): never raises."""
+        name = _lock_name(self.host)
+        reasons = []
+        for folder in _lock_folders(self._environ):
+            why = _own_folder(folder)
+            if why is None:
+                try:
+                    fd = _open_lock(folder, name)
+                except OSError as exc:
+                    why = f"{os.path.join(folder, name)}: {exc.strerror or exc}"
+                else:
+                    self.lock_path = os.path.join(folder, name)
+                    self.lock_refused = tuple(reasons)  # the folders passed over, and why
+                    return fd
+            reasons.append(why)
+        line = f"no usable lock folder, this worker cannot meter the host: {'; '.join(reasons)}"
+        if line not in self.problems:  # tried on every round: said once
+            self.problems.append(line)
+        return None
 
     def _start(self) -> None:
         config = Config.from_env(self._environ, problems=self.problems)
