@@ -41,7 +41,14 @@ from .carbon_session import CUT_SHORT, CarbonSession, Measurement, status_of
 from .cluster.observer import attach_cluster, detach_cluster
 from .display import make_view
 from .display.text import format_load_line
-from .ipython_compat import cell_runner, counts_before_hook, frames_on_stack, hooks_will_run
+from .ipython_compat import (
+    cell_runner,
+    counts_before_hook,
+    display_error,
+    frames_on_stack,
+    hooks_will_run,
+    last_shown_error,
+)
 from .parse import CellOptions, ParseError, parse_cell_line
 from .record import WindowRecord
 from .storage.log import attach_log, detach_log
@@ -114,7 +121,7 @@ class _Cell:
     ``posted``, or when it is seen to be over without either (stale).
     """
 
-    __slots__ = ("info", "runner", "posted", "claims", "stacked", "result", "error")
+    __slots__ = ("info", "runner", "posted", "claims", "stacked", "result", "error", "shown")
 
     def __init__(
         self,
@@ -132,6 +139,8 @@ class _Cell:
         self.result: ExecutionResult | None = None  # IPython's result, once the cell has ended
         # raised by a claimed magic run (%%time may swallow it)
         self.error: BaseException | None = None
+        #: the error IPython last showed before the cell (to see one raised displaying its result)
+        self.shown = last_shown_error()
 
 
 def _is_carbon_command(raw_cell: str) -> bool:
@@ -363,6 +372,8 @@ class CarbonExtension:
         status = _status(result)
         if status == "ok" and cell.error is not None:
             status = status_of(cell.error)
+        if status == "ok":  # raised while displaying the result: "error" as the kernel replies
+            status = status_of(display_error(self.shell, cell.shown))
         self.session.stop(measurement, status=status, cell=getattr(result, "execution_count", None))
 
     def _show(self, measurement: Measurement, record: WindowRecord | None) -> None:

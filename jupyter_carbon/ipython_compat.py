@@ -25,6 +25,14 @@ for IPython ≥ 8 and ipykernel ≥ 6.25.
   (``last_execution_result``) instead of at ``post_run_cell``, and is never closed as stale.
 * :func:`frames_on_stack`: the ids of the frames of this thread's call stack (``sys._getframe``,
   CPython and PyPy), to see whether a cell's ``run_cell_async`` is still running.
+* :func:`last_shown_error` and :func:`display_error`: an error raised while the cell's result
+  was displayed (a ``_repr_html_`` that raises, a graphviz ``Source`` without ``dot``): IPython's
+  formatters catch it and print its traceback (``showtraceback``, which sets
+  ``sys.last_value``), and the cell's ``ExecutionResult`` says success. ipykernel ≥ 7 replies
+  "error" for it (``ZMQInteractiveShell._last_traceback_during_displayhook``, reset per
+  ``run_cell``): that flag is read where it exists. An older ipykernel replies "ok": so does the
+  probe. A plain IPython shell (no kernel): a traceback shown during the cell that its result
+  does not carry (``sys.last_value`` changed) — what the user saw.
 * :func:`queue_display` (ipykernel's display publisher: ``session``, ``pub_socket.io_thread``,
   ``IOPubThread.schedule``, ``_hooks``, ``store_display_history``, ``parent_header``,
   ``topic``; the streams' ``pub_thread``). Fallback: False, and the caller uses IPython's
@@ -47,6 +55,8 @@ __all__ = [
     "hooks_will_run",
     "cell_runner",
     "frames_on_stack",
+    "last_shown_error",
+    "display_error",
     "queue_display",
 ]
 
@@ -107,6 +117,24 @@ def frames_on_stack() -> set[int]:
         frames.add(id(frame))
         frame = frame.f_back
     return frames
+
+
+def last_shown_error() -> BaseException | None:
+    """The exception whose traceback IPython showed last (``sys.last_value``), if any."""
+    return getattr(sys, "last_value", None)
+
+
+def display_error(shell: Any, shown_before: BaseException | None) -> BaseException | None:
+    """The error raised while the cell that began when ``last_shown_error()`` was
+    ``shown_before`` displayed its result, if the cell's runner counts it as the cell's error
+    (see the module's docstring); None otherwise. Call it when the cell has ended."""
+    flag = getattr(shell, "_last_traceback_during_displayhook", None)
+    shown = last_shown_error()
+    if flag is not None:  # ipykernel: the status of its execute reply
+        return (shown or RuntimeError("error while displaying the result")) if flag else None
+    if getattr(shell, "kernel", None) is not None:
+        return None  # an ipykernel without that flag replies "ok"
+    return shown if shown is not None and shown is not shown_before else None
 
 
 # --- sending a display without waiting on the streams ---------------------------------------------

@@ -175,6 +175,11 @@ def run_notebook(
                     client.execute_cell(cell, index)
                 except CellExecutionError as exc:
                     failed = f"{exc.ename}: {exc.evalue}".splitlines()[0]
+                    if exc.ename == "NoneType":  # raised displaying the result: not in the reply
+                        shown = [o for o in cell.outputs if o.get("output_type") == "error"]
+                        if shown:
+                            failed = f"{shown[-1].get('ename')}: {shown[-1].get('evalue')}"
+                            failed = failed.splitlines()[0] + " (raised displaying the result)"
                 except (TimeoutError, DeadKernelError) as exc:  # CellTimeoutError is a TimeoutError
                     failed, fatal = (
                         f"{type(exc).__name__}: "
