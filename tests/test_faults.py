@@ -221,11 +221,18 @@ def test_keyboard_interrupt_in_a_real_kernel(tmp_path):
         # read back through the reply's user_expressions, not printed output: a stream message can
         # reach the client after the cell's idle status on a loaded machine (seen: 2 runs in 7)
         check = "import jupyter_carbon\nr = jupyter_carbon.session().records[-1]"
-        reply = kc.execute_interactive(
-            check,
-            timeout=30,
-            user_expressions={"r": "' '.join(map(str, (r.label, r.status, r.duration_s >= 1.0)))"},
-        )
+        for _ in range(20):  # a request that arrives just after an error may be answered
+            reply = kc.execute_interactive(  # 'aborted' (ipykernel's stop_on_error): ask again
+                check,
+                timeout=30,
+                user_expressions={
+                    "r": "' '.join(map(str, (r.label, r.status, r.duration_s >= 1.0)))"
+                },
+            )
+            if reply["content"]["status"] != "aborted":
+                break
+            time.sleep(0.25)
+        assert reply["content"]["status"] == "ok", reply["content"]
         result = reply["content"]["user_expressions"]["r"]
         assert "long interrupted True" in result.get("data", {}).get("text/plain", ""), (
             result
