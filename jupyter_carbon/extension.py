@@ -487,18 +487,23 @@ def load(shell: Any) -> CarbonExtension:
     if session.closed:  # reloaded after %unload_ext: new probes, same records and totals
         session.reopen()
     ext = CarbonExtension(shell, session)
-    _extensions[shell] = ext
+    # the settings first: should they raise, nothing is registered (a later %load_ext retries)
     config = Carbon(parent=shell, extension=ext)
+    _extensions[shell] = ext
     ext.configurable = config
-    shell.configurables.append(config)
-    ext.magics = CarbonMagics(shell, extension=ext)
-    shell.register_magics(ext.magics)
-    shell.events.register("pre_run_cell", ext.pre_run_cell)
-    shell.events.register("post_run_cell", ext.post_run_cell)
-    shell.observe(ext.cell_done, names="last_execution_result")
-    shell.input_transformers_cleanup.insert(0, ext.transform)
-    attach_log(session)
-    attach_cluster(session)  # imports nothing of distributed until the kernel has a Client
+    try:
+        shell.configurables.append(config)
+        ext.magics = CarbonMagics(shell, extension=ext)
+        shell.register_magics(ext.magics)
+        shell.events.register("pre_run_cell", ext.pre_run_cell)
+        shell.events.register("post_run_cell", ext.post_run_cell)
+        shell.observe(ext.cell_done, names="last_execution_result")
+        shell.input_transformers_cleanup.insert(0, ext.transform)
+        attach_log(session)
+        attach_cluster(session)  # imports nothing of distributed until the kernel has a Client
+    except BaseException:
+        unload(shell)  # never half loaded: a later %load_ext starts afresh
+        raise
     print(format_load_line(session))
     ext.flush_problems(again=True)  # what was said before a reload comes again with its load line
     return ext

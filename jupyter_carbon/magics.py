@@ -8,11 +8,13 @@ traitlets (``%config Carbon.interval = 0.5``, ``c.Carbon.region = "FR"`` in ipyt
 from __future__ import annotations
 
 import ast
+from copy import deepcopy
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from traitlets import Bool, Bunch, Dict, Float, Undefined, Unicode, observe
+from traitlets import Bool, Bunch, Dict, Float, TraitError, Undefined, Unicode, observe
+from traitlets.config import Config as TraitletsConfig
 from traitlets.config import Configurable
 
 from .baseline import measure_baseline
@@ -96,17 +98,46 @@ class Carbon(Configurable):
     def __init__(self, extension: CarbonExtension | None = None, **kwargs: Any) -> None:
         # config applied by the base class must not reach a session yet
         self.extension: CarbonExtension | None = None
+        #: settings of the IPython config whose value has the wrong type (left at their default)
+        self.rejected: dict[str, Any] = {}
         super().__init__(**kwargs)
         self.extension = extension
-        # Values from ipython_config.py (self.config) apply on top of the environment.
+        # Values from ipython_config.py (self.config) apply on top of the environment, one by
+        # one: a wrong one is said (with the value used instead) and the others still apply.
         section = self.config.get("Carbon", {}) if self.config else {}
-        if extension is not None and section:
+        if extension is None:
+            return
+        session = extension.session
+        for name, value in section.items():
+            if name not in SETTINGS:
+                continue
+            if name in self.rejected:
+                session.problem(_ignored(name, value, "the wrong type", session))
+                continue
             try:
-                extension.session.configure(
-                    **{k: self._value(k, v) for k, v in section.items() if k in SETTINGS}
-                )
+                session.configure(**{name: self._value(name, value)})
             except ConfigError as exc:
-                extension.session.problem(f"ignored Carbon settings in the IPython config: {exc}")
+                session.problem(_ignored(name, value, str(exc), session))
+
+    def _load_config(
+        self,
+        cfg: TraitletsConfig,
+        section_names: list[str] | None = None,
+        traits: dict[str, Any] | None = None,
+    ) -> None:
+        """traitlets' loading, less the values of the wrong type (kept in ``rejected``): one
+        wrong value in ipython_config.py must not make ``%load_ext`` fail."""
+        cfg = deepcopy(cfg)  # the shell's config is not ours to change
+        section = cfg["Carbon"] if "Carbon" in cfg else None
+        if isinstance(section, dict):
+            own = self.traits(config=True)
+            for name, value in list(section.items()):
+                if name in own and isinstance(value, (str, int, float, bool, dict, type(None))):
+                    try:
+                        own[name].validate(self, value)
+                    except TraitError:
+                        self.rejected[name] = section.pop(name)
+        super()._load_config(cfg, section_names, traits)
 
     @staticmethod
     def _value(name: str, value: Any) -> Any:
@@ -137,6 +168,14 @@ class Carbon(Configurable):
             pass
         finally:
             self.extension = extension
+
+
+def _ignored(name: str, value: Any, why: str, session: CarbonSession) -> str:
+    used = getattr(session.config, name, None)
+    return (
+        f"c.Carbon.{name} = {value!r} in the IPython config is ignored ({why}); "
+        f"using {used!r}: fix or remove it in ipython_config.py"
+    )
 
 
 @magics_class

@@ -254,6 +254,36 @@ def test_env_variables_apply_at_load(_shell, monkeypatch, capsys, no_pynvml):
         reset_session()
 
 
+def test_wrong_types_in_the_ipython_config_are_one_line_each_and_the_extension_works(
+    _shell, capsys, no_pynvml
+):
+    from jupyter_carbon.carbon_session import reset_session
+
+    wrong = {"interval": "fast", "power": "cpu:10", "log_dir": None, "store_source": "yes"}
+    for name, value in wrong.items():
+        _shell.config.Carbon[name] = value  # as ipython_config.py's c.Carbon.<name> = value
+    _shell.config.Carbon.region = "FR"  # a good setting beside them still applies
+    reset_session()
+    try:
+        for _ in range(2):  # a second %load_ext finds it loaded, never half loaded
+            _shell.run_line_magic("load_ext", "jupyter_carbon")
+        out, err = capsys.readouterr()
+        session = get_extension(_shell).session
+        lines = [line for line in err.splitlines() if "in the IPython config" in line]
+        assert len(lines) == 4 and "Traceback" not in out + err, err
+        for name, value in wrong.items():
+            line = next(line for line in lines if f"c.Carbon.{name} = {value!r}" in line)
+            assert f"using {getattr(session.config, name)!r}" in line
+        assert session.config.interval == 1.0 and session.config.store_source is False
+        assert session.config.region == "FR"
+        assert _shell.run_cell("%%carbon --quiet\nx = 1").success
+        assert len(session.records) == 1 and session.records[0].status == "ok"
+    finally:
+        _shell.run_line_magic("unload_ext", "jupyter_carbon")
+        _shell.config.pop("Carbon", None)
+        reset_session()
+
+
 def test_a_failing_source_never_breaks_the_cell(shell, capsys):
     session = get_extension(shell).session
     source = session.sampler.sources[0]
