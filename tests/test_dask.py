@@ -218,6 +218,80 @@ def test_two_clients_on_one_cluster_are_charged_their_own_tasks(local):
     assert host_a.energy_j + host_a.others_j + host_a.idle_j == pytest.approx(host_a.host_j)
 
 
+#: Run on the workers (pickled by value): the plugin's clients and open meter windows.
+PLUGIN_STATE = """
+def silence(user, dask_worker):  # as if that client had not asked for two hours
+    import time
+    plugin = dask_worker.plugins["jupyter_carbon"]
+    plugin._users[user] = time.monotonic() - 7200.0
+
+def open_windows(dask_worker):
+    plugin = dask_worker.plugins.get("jupyter_carbon")
+    meter = plugin.meter if plugin is not None else None
+    return sorted(meter._windows) if meter is not None else []
+
+def slow_reports(dask_worker):  # every report now takes 0.5 s (a loaded worker)
+    import time
+    plugin = dask_worker.plugins["jupyter_carbon"]
+    report = type(plugin).report
+    plugin.report = lambda *a, **k: (time.sleep(0.5), report(plugin, *a, **k))[1]
+
+def fast_reports(dask_worker):
+    dask_worker.plugins["jupyter_carbon"].__dict__.pop("report", None)
+"""
+exec(PLUGIN_STATE, _ns)
+
+
+def test_one_notebook_leaving_keeps_the_plugin_of_another_and_a_lost_one_comes_back(local):
+    other = distributed.Client(local.scheduler.address, set_as_default=False)
+    leaving, staying = ClusterMeter(other), ClusterMeter(local)
+    try:
+        leaving.install()
+        staying.install()
+        local.run(_ns["silence"], staying.user)  # its last round long ago: but still connected
+        leaving.uninstall()
+        assert all(local.run(lambda dask_worker: "jupyter_carbon" in dask_worker.plugins).values())
+        # removed anyway (an older jupyter_carbon elsewhere): the next window installs it again
+        local.unregister_worker_plugin("jupyter_carbon")
+        window = staying.begin()  # a window that finds it missing installs it again …
+        local.submit(burn, 0.05, pure=False).result()
+        staying.end(window)
+        window = staying.begin()  # … so the next one is measured
+        local.submit(burn, 0.2, pure=False).result()
+        part, flags = staying.end(window)
+        assert part is not None and part.hosts and part.hosts[0].task_s > 0.1, flags
+        assert not any("not installed" in flag for flag in flags), flags
+        assert all(local.run(lambda dask_worker: "jupyter_carbon" in dask_worker.plugins).values())
+    finally:
+        staying.uninstall()
+        other.close()
+
+
+def test_a_timed_out_opening_round_leaves_no_meter_window_open(local, monkeypatch):
+    from jupyter_carbon.cluster import client as client_module
+
+    meter = ClusterMeter(local)
+    meter.install()
+    local.run(_ns["slow_reports"])
+    try:
+        monkeypatch.setattr(client_module, "ROUND_TIMEOUT_S", 0.1)
+        window = meter.begin()
+        local.submit(burn, 0.05, pure=False).result()
+        part, flags = meter.end(window)  # the opening round timed out: not measured, flagged
+        assert part is None and any("not measured" in flag for flag in flags), flags
+        time.sleep(1.0)  # the round reached the workers all the same: a meter window opened
+    finally:
+        local.run(_ns["fast_reports"])
+    monkeypatch.setattr(client_module, "ROUND_TIMEOUT_S", 5.0)
+    meter.end(meter.begin())  # the next round closes it (and this window's own, once answered)
+    try:
+        wait_for(
+            lambda: not any(local.run(_ns["open_windows"]).values()), 5.0, "no open meter window"
+        )
+    finally:
+        meter.uninstall()
+
+
 def test_work_finishing_after_the_cell_is_charged_to_it_later(dask_shell, local):
     dask_shell.run_cell("%%carbon\nlate = client.submit(burn, 1.2, pure=False)")
     session = jupyter_carbon.session()

@@ -10,11 +10,22 @@ that are still pending at its close are followed by one background thread (it re
 client's own future states, no message to the cluster while it waits); once they are all done,
 one more round measures what ran after the close, and that part is handed to ``on_late`` as a
 "completed later" part of the same window.
+
+What a cell pays: the opening round is sent without waiting for it (the cell starts at once);
+at the close, a window that sent nothing to the cluster (no new future, no message to the
+scheduler) has no part there and waits for no round: its meter window is closed by a round sent
+once the opening one has answered. Only a window that did send work waits for its closing round.
+A round that timed out may still reach the workers: the meter windows it opened are closed with
+the next round. The worker plugin is shared by every client of the cluster: one leaving removes
+it only when no other connected client uses it, and a client that finds it gone installs it again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -33,6 +44,8 @@ __all__ = ["ClusterMeter", "ClusterWindow", "LateWork"]
 #: The longest a window's round to the workers may take; past it the round fails (the cell gets a
 #: flag, its own figures are kept) instead of waiting on a hung worker.
 ROUND_TIMEOUT_S = 5.0
+#: The shortest time between two re-installs of a plugin that went missing (s).
+REINSTALL_EVERY_S = 10.0
 
 
 @dataclass
@@ -41,10 +54,11 @@ class ClusterWindow:
 
     window_id: str
     annotation_cm: AbstractContextManager[None]
-    begin: dict[str, Any]
+    begin: concurrent.futures.Future  # the opening round: the reports at the window's open
     keys_before: frozenset
     meter: ClusterMeter  # the meter that opened it, and ends it
     context: Any = None  # what the caller wants back with a late part (e.g. the measurement)
+    sent_before: int = -1  # messages the client had sent to the scheduler at the open
 
     def end(self) -> tuple[ClusterPart, tuple[str, ...]]:
         """The window's part and the record flags (see :meth:`ClusterMeter.end`)."""
@@ -74,7 +88,11 @@ class ClusterMeter:
         self.client = client
         self.on_late = on_late
         self.poll_s = poll_s
-        self.user = uuid.uuid4().hex  # this meter, as the workers' plugin knows it
+        #: this meter, as the workers' plugin knows it: ``<client id>/<meter id>``
+        self.user = f"{getattr(client, 'id', '')}/{uuid.uuid4().hex}"
+        #: meter windows whose round timed out (it may still arrive): closed with the next round
+        self._unclosed: list[str] = []
+        self._reinstalled_s = -REINSTALL_EVERY_S
         self.problems: list[str] = []  # one line each (install failures)
         #: workers without jupyter_carbon or the plugin, at the last query
         self.missing: list[str] = []
@@ -97,6 +115,10 @@ class ClusterMeter:
 
     def install(self) -> None:
         """Register the worker plugin (once per cluster: it is shared by every client)."""
+        self._register()
+        self.query([])  # see which workers answer
+
+    def _register(self) -> None:
         from .worker import PLUGIN_NAME, CarbonWorkerPlugin  # .worker imports distributed
 
         try:
@@ -112,7 +134,6 @@ class ClusterMeter:
                 f"the jupyter_carbon plugin failed on some workers ({type(exc).__name__}: {exc}); "
                 "install jupyter_carbon on every worker: pip install 'jupyter-carbon[dask]'"
             )
-        self.query([])  # see which workers answer
 
     def uninstall(self) -> None:
         """Settle pending work, leave the plugin to other clients, remove it when the last
@@ -132,7 +153,11 @@ class ClusterMeter:
                 ),
             )
         try:
-            remaining = self.client.run(detach, self.user, on_error="return")
+            live: list[str] | None = list(self.client.run_on_scheduler(_client_ids))
+        except Exception:
+            live = None  # the workers then count the clients heard from lately
+        try:
+            remaining = self.client.run(detach, self.user, live, on_error="return")
             if not any(isinstance(n, int) and n > 0 for n in remaining.values()):
                 self.client.unregister_worker_plugin(PLUGIN_NAME)
         except Exception:
@@ -144,22 +169,50 @@ class ClusterMeter:
         self, ids: list[str], opened: Sequence[str] = (), closed: Sequence[str] = ()
     ) -> dict[str, Any]:
         """One round: each worker's report (or the exception it raised)."""
-        from .worker import query  # .worker imports distributed
-
-        # Client.run itself has no time limit: a hung worker must not hold the user's cell
-        reports = self.client.sync(
-            self.client._run,
-            query,
-            list(ids),
-            list(opened),
-            list(closed),
-            self.user,
-            on_error="return",
-            callback_timeout=ROUND_TIMEOUT_S,
-        )
+        reports = self._wait(self._send(ids, opened, closed), opened, closed)
+        if any(_lacks_plugin(r) for r in reports.values()):
+            now = time.monotonic()
+            if now - self._reinstalled_s >= REINSTALL_EVERY_S:  # another client removed it
+                self._reinstalled_s = now
+                self._register()
+                reports = self._wait(self._send(ids, opened, ()), opened, ())
         self.last_reports = reports
         self.missing = missing_workers(reports)
         return reports
+
+    def _send(
+        self, ids: Sequence[str], opened: Sequence[str] = (), closed: Sequence[str] = ()
+    ) -> concurrent.futures.Future:
+        """Start a round on the client's event loop; the future is its reports."""
+        from .worker import query  # .worker imports distributed
+
+        with self._lock:  # also appended to from the client's loop thread
+            closed, self._unclosed = [*closed, *self._unclosed], []
+        timeout_s = ROUND_TIMEOUT_S  # Client.run has no time limit: a hung worker must not hold us
+        run = self.client._run(query, list(ids), list(opened), closed, self.user, on_error="return")
+
+        async def timed() -> dict[str, Any]:
+            return await asyncio.wait_for(run, timeout_s)
+
+        if getattr(self.client, "_asynchronous", False):  # its loop is the caller's: not ours
+            run.close()
+            raise RuntimeError("an asynchronous distributed.Client is not measured")
+        return asyncio.run_coroutine_threadsafe(timed(), self.client.loop.asyncio_loop)
+
+    def _wait(
+        self,
+        future: concurrent.futures.Future,
+        opened: Sequence[str] = (),
+        closed: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        try:
+            return future.result(ROUND_TIMEOUT_S + 1.0)
+        except BaseException:
+            future.cancel()
+            # it may still reach the workers: close what it opened (or meant to close) later
+            with self._lock:
+                self._unclosed.extend([*opened, *closed])
+            raise
 
     def _keys(self) -> dict:
         for _ in range(5):  # the client's loop thread may change the dict while we copy it
@@ -180,26 +233,38 @@ class ClusterMeter:
         cm.__enter__()
         try:
             keys = frozenset(self._keys())
-            begin = self.query([window_id], opened=[window_id])
+            sent = self._sent()
+            begin = self._send([window_id], opened=[window_id])  # not waited for: see above
         except BaseException:
             _exit(cm)
             raise
-        return ClusterWindow(window_id, cm, begin, keys, self, context)
+        return ClusterWindow(window_id, cm, begin, keys, self, context, sent)
 
-    def end(self, window: ClusterWindow) -> tuple[ClusterPart, tuple[str, ...]]:
-        """The window's part and the record flags; pending futures are followed up."""
+    def _sent(self) -> int:
+        """How many messages the client has sent to the scheduler (graphs, releases…)."""
+        return int(getattr(getattr(self.client, "scheduler_comm", None), "message_count", -1))
+
+    def end(self, window: ClusterWindow) -> tuple[ClusterPart | None, tuple[str, ...]]:
+        """The window's part and the record flags; pending futures are followed up. A window
+        that sent nothing to the cluster has no part (None) and waits for no round."""
         flags = list(_exit(window.annotation_cm))
         futures = self._keys()
-        pending = tuple(
-            k
-            for k, state in futures.items()
-            if k not in window.keys_before and getattr(state, "status", "") == "pending"
-        )
+        new = [k for k in futures if k not in window.keys_before]
+        sent = self._sent()
+        if not new and sent >= 0 and sent == window.sent_before:
+            token = window.window_id
+            window.begin.add_done_callback(lambda _: self._close_later(token))
+            return None, tuple(flags)
+        try:
+            window.begin = _done(self._wait(window.begin, opened=[window.window_id]))
+        except Exception as exc:
+            return None, (*flags, f"cluster: not measured ({type(exc).__name__}: {exc})")
+        pending = tuple(k for k in new if getattr(futures.get(k), "status", "") == "pending")
         late_token = window.window_id + "-late"
         reports = self.query(
             [window.window_id], opened=[late_token] if pending else [], closed=[window.window_id]
         )
-        hosts = attribute(window.begin, reports, window.window_id)
+        hosts = attribute(window.begin.result(), reports, window.window_id)
         flags += [f"cluster: {line}" for line in self.missing]
         flags += [f"cluster: {flag}" for host in hosts for flag in host.flags]
         self.incidents.extend(incident for host in hosts for incident in host.incidents)
@@ -215,6 +280,15 @@ class ClusterMeter:
             hosts=hosts, pending_futures=len(pending), flags=tuple(flags), scheduler=self.scheduler
         )
         return part, tuple(flags)
+
+    def _close_later(self, token: str) -> None:
+        """Close the meter window ``token`` of a window that sent nothing (its opening round has
+        answered, or failed); never waited for."""
+        try:
+            self._send([], closed=[token]).add_done_callback(_ignore)
+        except Exception:
+            with self._lock:
+                self._unclosed.append(token)
 
     # --- late work ------------------------------------------------------------------------------
 
@@ -266,6 +340,27 @@ class ClusterMeter:
                 self.problems.append(
                     f"could not record the work completed later: {type(exc).__name__}: {exc}"
                 )
+
+
+def _client_ids(dask_scheduler: Any = None) -> list[str]:
+    """Run on the scheduler: the ids of the clients connected to it."""
+    return [str(c) for c in getattr(dask_scheduler, "clients", {})]
+
+
+def _lacks_plugin(report: Any) -> bool:
+    """A worker that has jupyter_carbon but not the plugin (see ``worker.query``)."""
+    return isinstance(report, dict) and "plugin is not installed" in str(report.get("missing", ""))
+
+
+def _done(value: Any) -> concurrent.futures.Future:
+    future: concurrent.futures.Future = concurrent.futures.Future()
+    future.set_result(value)
+    return future
+
+
+def _ignore(future: concurrent.futures.Future) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: never "exception was never retrieved"
 
 
 def _exit(cm: AbstractContextManager[None]) -> tuple[str, ...]:

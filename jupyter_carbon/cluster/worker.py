@@ -71,6 +71,8 @@ class CarbonWorkerPlugin(WorkerPlugin):
         #: the clients using the plugin, with when each last asked (the plugin is removed when the
         #: last one leaves; a client silent for USER_EXPIRY_S, e.g. a dead kernel, no longer counts)
         self._users: dict[str, float] = {}
+        #: the meter windows each client has open (closed when that client leaves)
+        self._tokens: defaultdict[str, set[str]] = defaultdict(set)
 
     # pickled without its state: only the class travels to the workers
     def __getstate__(self) -> dict[str, Any]:
@@ -124,6 +126,10 @@ class CarbonWorkerPlugin(WorkerPlugin):
                 meter.close(token)
             for token in opened:
                 meter.open(token)
+        if user:
+            tokens = self._tokens[user]
+            tokens.difference_update(closed)
+            tokens.update(opened)
         ids = list(ids)
         t = time.monotonic()
         with self._lock:
@@ -175,12 +181,21 @@ def query(
     return plugin.report(ids, opened, closed, user)
 
 
-def detach(user: str, dask_worker: Worker | None = None) -> int:
-    """Run on each worker by ``Client.run`` when a client leaves: how many clients still use the
-    plugin."""
+def detach(user: str, live: Sequence[str] | None = None, dask_worker: Worker | None = None) -> int:
+    """Run on each worker by ``Client.run`` when a client leaves: its meter windows are closed;
+    how many other clients still use the plugin. A user is ``<client id>/<meter id>``: with
+    ``live`` (the ids of the clients connected to the scheduler) a connected client counts
+    however long it has been silent; without it, one silent for USER_EXPIRY_S does not."""
     plugin = (getattr(dask_worker, "plugins", None) or {}).get(PLUGIN_NAME)
     if plugin is None:
         return 0
     plugin._users.pop(user, None)
+    meter = plugin.meter
+    for token in plugin._tokens.pop(user, ()):
+        if meter is not None:
+            meter.close(token)
     now = time.monotonic()
+    if live is not None:
+        connected = set(live)
+        return sum(1 for other in plugin._users if other.split("/")[0] in connected)
     return sum(1 for seen in plugin._users.values() if now - seen < USER_EXPIRY_S)
