@@ -134,7 +134,7 @@ class Carbon(Configurable):
             for name, value in list(section.items()):
                 if name in own and isinstance(value, (str, int, float, bool, dict, type(None))):
                     try:
-                        own[name].validate(self, value)
+                        own[name]._validate(self, value)  # traitlets: check and coerce
                     except TraitError:
                         self.rejected[name] = section.pop(name)
         super()._load_config(cfg, section_names, traits)

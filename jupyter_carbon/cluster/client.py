@@ -60,7 +60,7 @@ class ClusterWindow:
     context: Any = None  # what the caller wants back with a late part (e.g. the measurement)
     sent_before: int = -1  # messages the client had sent to the scheduler at the open
 
-    def end(self) -> tuple[ClusterPart, tuple[str, ...]]:
+    def end(self) -> tuple[ClusterPart | None, tuple[str, ...]]:
         """The window's part and the record flags (see :meth:`ClusterMeter.end`)."""
         return self.meter.end(self)
 

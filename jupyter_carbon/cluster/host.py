@@ -165,7 +165,7 @@ class HostMeter:
     def _open_lock(self) -> int | None:
         """Our lock file's descriptor, or None (a problem line says why): never raises."""
         name = _lock_name(self.host)
-        reasons = []
+        reasons: list[str] = []
         for folder in _lock_folders(self._environ):
             why = _own_folder(folder)
             if why is None:
