@@ -197,7 +197,9 @@ class ClusterMeter:
         if getattr(self.client, "_asynchronous", False):  # its loop is the caller's: not ours
             run.close()
             raise RuntimeError("an asynchronous distributed.Client is not measured")
-        return asyncio.run_coroutine_threadsafe(timed(), self.client.loop.asyncio_loop)
+        # tornado's AsyncIOLoop (distributed's) runs on this asyncio loop
+        loop: asyncio.AbstractEventLoop = getattr(self.client.loop, "asyncio_loop")  # noqa: B009
+        return asyncio.run_coroutine_threadsafe(timed(), loop)
 
     def _wait(
         self,
