@@ -159,3 +159,73 @@ def test_missing_driver_costs_no_pynvml_import(no_pynvml):
     found = detect()
     assert found.skipped["nvml"] == "no NVIDIA driver: libnvidia-ml.so.1 not found"
     assert "pynvml" not in sys.modules
+
+
+def _counter_now(stub, i: int = 0) -> None:
+    """Bring the stub's counter up to the clock (it advances when queried)."""
+    stub.nvmlDeviceGetTotalEnergyConsumption(i)
+
+
+def test_a_counter_that_restarts_from_zero_is_a_reset_not_lost_energy(gpus, clock):
+    """Before: half the window's energy, then 0 J for every later window (the counter stayed below
+    its start); now the energy since the restart is counted, and the window and status say so."""
+    from jupyter_carbon.display.text import format_status
+
+    stub = gpus([{"name": "H200", "power_w": lambda t: 300.0, "limit_w": 700}])
+    session = CarbonSession(Config(), clock=clock, threaded=False)
+    clock.advance(100.0)  # the counter is at 30 kJ
+    m = session.open("reset")
+    clock.advance(5.0)
+    session.sampler.tick()
+    _counter_now(stub)
+    stub.state["energy_mj"][0] = 0.0  # the driver reloaded: the counter restarts from zero
+    clock.advance(5.0)
+    record = session.stop(m)
+    assert record.components["gpu"].energy_j == pytest.approx(300.0 * 10, rel=1e-3)
+    assert any("restarted from zero" in f for f in record.flags)
+    assert "its counter restarted from zero 1 time(s)" in format_status(session)
+    record, _, _ = run_window(session, clock, 10, 1.0)  # later windows are measured again
+    assert record.components["gpu"].energy_j == pytest.approx(300.0 * 10, rel=1e-3)
+    assert not any("restarted" in f for f in record.flags)
+
+
+def test_an_implausible_counter_jump_is_dropped_and_flagged(gpus, clock):
+    """A jump of 2**40 mJ in 1 s (1.1e9 J) is beyond twice the card's 700 W limit: dropped,
+    replaced by the last power × time (before: 1.1e9 J in a 10 s window, unflagged)."""
+    stub = gpus([{"name": "H200", "power_w": lambda t: 300.0, "limit_w": 700}])
+    session = CarbonSession(Config(), clock=clock, threaded=False)
+    source = next(s for s in session.sampler.sources if s.component == "gpu")
+    assert source.max_power_w == 1400.0  # 2 × the enforced limit
+    m = session.open("jump")
+    for step in range(10):
+        clock.advance(1.0)
+        if step == 4:
+            _counter_now(stub)
+            stub.state["energy_mj"][0] += 2**40
+        session.sampler.tick()
+    record = session.stop(m)
+    assert record.components["gpu"].energy_j == pytest.approx(300.0 * 10, rel=1e-3)
+    assert any("implausible counter step" in f for f in record.flags)
+    assert source.glitches == 1
+
+
+def test_an_implausible_power_reading_is_dropped_and_flagged(gpus, clock):
+    """One 0xFFFFFFFF mW reading (4.3 MW) on a power-only GPU gave 4.3e6 J: it is dropped for the
+    last plausible power. Without a power limit from NVML the bound is ``MAX_POWER_W``."""
+    from jupyter_carbon.sources.nvml import MAX_POWER_W
+
+    bad = {"at": None}
+    power = lambda t: 0xFFFFFFFF / 1000 if t == bad["at"] else 150.0  # noqa: E731
+    gpus([{"name": "T4", "power_w": power, "counter": False}])
+    session = CarbonSession(Config(), clock=clock, threaded=False)
+    source = next(s for s in session.sampler.sources if s.component == "gpu")
+    assert source.max_power_w == MAX_POWER_W
+    m = session.open("glitch")
+    for step in range(10):
+        clock.advance(1.0)
+        if step == 4:
+            bad["at"] = clock.now_s
+        session.sampler.tick()
+    record = session.stop(m)
+    assert record.components["gpu"].energy_j == pytest.approx(150.0 * 10, rel=1e-6)
+    assert any("implausible" in f for f in record.flags)

@@ -378,6 +378,10 @@ def format_status(session: CarbonSession, auto: bool = False) -> str:
                 f"problem: {source.device}: {glitches} implausible counter step(s) "
                 "dropped, replaced by the last power × time"
             )
+        if getattr(source, "resets", 0):
+            lines.append(
+                f"problem: {source.device}: its counter restarted from zero {source.resets} time(s) (a reset); the energy since each restart is counted"
+            )
     for observer in getattr(session, "observers", ()):
         lines += observer.status_lines() if hasattr(observer, "status_lines") else []
     return "\n".join(lines)

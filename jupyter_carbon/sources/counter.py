@@ -5,10 +5,15 @@ Vendor counters misbehave in three ways this guards against:
 - **wrap**: a fixed-width register rolls over (``wrap_uj`` given): the step is
   ``raw + wrap - last``;
 - **reset** (the driver reloaded, the device was reset): the counter goes backwards with no known
-  width; the energy since the reset is the new raw value, as the counter restarted from 0;
+  width; the energy since the reset is the new raw value, as the counter restarted from 0
+  (when plausible), counted in ``resets`` so that the source can say so;
 - **jump**: a step that implies more power than the device can draw (``max_power_w``), e.g. a
   firmware glitch or a unit mix-up. The step is dropped and replaced by the last plausible
   power × time, and counted in ``glitches`` so that the source can say so.
+
+A wrap is only recognised when at most one can happen between two reads: the counter must be
+read at least every ``max_gap_s`` (its range at its largest plausible power, with a margin), which
+the sampler does whatever its ``interval`` (``Sampler.tick_s``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class CounterTotal:
         "max_power_w",
         "total_uj",
         "glitches",
+        "resets",
         "_last_uj",
         "_last_s",
         "_power_w",
@@ -42,6 +48,7 @@ class CounterTotal:
         self.max_power_w = max_power_w
         self.total_uj = 0.0
         self.glitches = 0
+        self.resets = 0
         self._last_uj = raw_uj
         self._last_s = now_s
         self._power_w = 0.0
@@ -49,6 +56,7 @@ class CounterTotal:
     def step(self, raw_uj: float, now_s: float) -> float:
         """Account one new raw reading; return the total in µJ."""
         delta_uj = raw_uj - self._last_uj
+        reset = False
         if delta_uj < 0:
             # a wrap only while the last value fits the register; past it (a 64-bit count that
             # went beyond 32 bits) going back is a reset, counted from 0
@@ -57,18 +65,29 @@ class CounterTotal:
                 if self.wrap_uj and self._last_uj < self.wrap_uj
                 else -1.0
             )
-            delta_uj = wrapped if wrapped >= 0 else raw_uj
+            reset = wrapped < 0
+            delta_uj = raw_uj if reset else wrapped
         dt_s = now_s - self._last_s
         # a counter may tick between two reads taken at the same clock time: allow 1 ms of slack
         if delta_uj > self.max_power_w * max(dt_s, 1e-3) * 1e6:
             self.glitches += 1
             delta_uj = self._power_w * max(dt_s, 0.0) * 1e6
-        elif dt_s > 0:
-            self._power_w = delta_uj / dt_s / 1e6
+        else:
+            self.resets += reset
+            if dt_s > 0:
+                self._power_w = delta_uj / dt_s / 1e6
         self.total_uj += delta_uj
         self._last_uj = raw_uj
         self._last_s = now_s
         return self.total_uj
+
+    @property
+    def max_gap_s(self) -> float:
+        """The longest time between reads for which at most one wrap can happen, at half the
+        range (a thread may wake late); unbounded without a known width."""
+        if not self.wrap_uj or self.max_power_w <= 0:
+            return float("inf")
+        return 0.5 * self.wrap_uj / 1e6 / self.max_power_w
 
 
 class MicrojouleFileSource:
@@ -101,6 +120,16 @@ class MicrojouleFileSource:
         """Counter steps dropped as implausible (resets far from the range, jumps beyond the
         device's power)."""
         return self._counter.glitches
+
+    @property
+    def resets(self) -> int:
+        """Times the counter went backwards with no plausible wrap: it restarted from zero."""
+        return self._counter.resets
+
+    @property
+    def max_gap_s(self) -> float:
+        """Read at least this often for a wrap to be recognised (:attr:`CounterTotal.max_gap_s`)."""
+        return self._counter.max_gap_s
 
     def read(self, now_s: float) -> Reading:
         data = self._file.read(32)

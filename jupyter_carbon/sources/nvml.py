@@ -19,6 +19,13 @@ it; never below a value already returned): back-to-back cells read the counter a
 refresh period, and the error stays within the counter's own granularity (a window shorter than it
 is an estimate anyway).
 
+Counters that lie get the same rules as RAPL's, Intel's and AMD's
+(:class:`~.counter.CounterTotal`): the 64-bit counter does not wrap, so going backwards is a
+reset (the driver reloaded): it goes on from its new value; a step, or a power reading (e.g.
+0xFFFFFFFF mW), beyond ``LIMIT_MARGIN`` × the card's enforced power limit (``MAX_POWER_W`` when
+NVML gives none) is dropped and replaced by the last plausible power × time, counted in
+``glitches``; the sampler flags the open windows and ``%carbon status`` lists them.
+
 Only GPUs visible to this process count: ``CUDA_VISIBLE_DEVICES`` (indices or ``GPU-`` UUID
 prefixes, truncated at the first invalid entry as CUDA does) selects them.
 """
@@ -31,14 +38,20 @@ import sys
 from types import ModuleType
 
 from .base import EnergySource, PowerIntegral, Reading
+from .counter import CounterTotal
 from .discovery import DiscoveryContext, Found, Unavailable
 from .visible import visible_indices
 
-__all__ = ["NvmlSource", "discover", "NvmlUnavailable", "RESOLUTION_S"]
+__all__ = ["NvmlSource", "discover", "NvmlUnavailable", "RESOLUTION_S", "MAX_POWER_W"]
 
 #: Smallest window each method resolves: the counter's refresh period, the power reading's
 #: averaging window.
 RESOLUTION_S = {"nvml-energy": 0.1, "nvml-power": 1.0}
+#: No NVIDIA GPU draws this much (a GB200's GPU: 1,200 W): the bound when NVML gives no power limit.
+MAX_POWER_W = 2000.0
+#: Above its enforced power limit by this factor a card's energy or power is implausible: the
+#: limit holds on average, and a counter refreshed every ~0.1 s may show up to two periods' worth.
+LIMIT_MARGIN = 2.0
 
 
 class NvmlUnavailable(Unavailable):
@@ -62,32 +75,56 @@ class NvmlSource:
         #: name
         self.index, self.model = index, name
         self.device = f"gpu{index} {name}"
+        #: the most power the card can plausibly draw (W): beyond it a step or reading is dropped
+        self.max_power_w = _max_power_w(nvml, handle)
+        self._power_glitches = 0
+        self._good_w = 0.0  # the last plausible power reading
         try:
-            self._start_mj = nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
+            start_uj = nvml.nvmlDeviceGetTotalEnergyConsumption(handle) * 1000.0
             self.method = "nvml-energy"
+            self._counter: CounterTotal | None = CounterTotal(
+                start_uj, now_s, max_power_w=self.max_power_w
+            )
         except nvml.NVMLError:
-            self._start_mj = None
+            self._counter = None
             self.method = "nvml-power"
-            self._power = PowerIntegral(now_s, nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0)
+            self._power = PowerIntegral(now_s, self._power_w())
         self.resolution_s = RESOLUTION_S[self.method]
         self._counter_s = now_s  # when the counter was last read …
         self._counter_j = 0.0  # … and its value then, since the start (J)
         self._last_j = 0.0  # the last energy returned: readings never go down
 
+    @property
+    def glitches(self) -> int:
+        """Counter steps and power readings dropped as implausible (beyond the card's power)."""
+        counted = self._counter.glitches if self._counter is not None else 0
+        return counted + self._power_glitches
+
+    @property
+    def resets(self) -> int:
+        """Times the energy counter went backwards: it restarted from zero (a driver reload)."""
+        return self._counter.resets if self._counter is not None else 0
+
+    def _power_w(self) -> float:
+        """The power now (W); an implausible reading is dropped for the last plausible one."""
+        power_w = self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
+        if not 0.0 <= power_w <= self.max_power_w:
+            self._power_glitches += 1
+            return self._good_w
+        self._good_w = power_w
+        return power_w
+
     def read(self, now_s: float) -> Reading:
-        if self._start_mj is None:
-            energy_j = self._power.add(
-                now_s, self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
-            )
+        if self._counter is None:
+            energy_j = self._power.add(now_s, self._power_w())
         elif (
             now_s - self._counter_s < self.resolution_s
         ):  # the counter has changed at most once since
-            power_w = self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
+            power_w = self._power_w()
             energy_j = max(self._counter_j + power_w * (now_s - self._counter_s), self._last_j)
         else:
-            counter_j = (
-                self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle) - self._start_mj
-            ) / 1000.0
+            raw_uj = self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle) * 1000.0
+            counter_j = self._counter.step(raw_uj, now_s) / 1e6
             self._counter_s, self._counter_j = now_s, counter_j
             energy_j = max(counter_j, self._last_j)
         self._last_j = energy_j
@@ -98,6 +135,21 @@ class NvmlSource:
 
     def __repr__(self) -> str:
         return f"<NvmlSource {self.device!r} ({self.method})>"
+
+
+def _max_power_w(nvml: ModuleType, handle: object) -> float:
+    """``LIMIT_MARGIN`` × the card's enforced power limit (W), else ``MAX_POWER_W``."""
+    for name in ("nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetPowerManagementLimit"):
+        getter = getattr(nvml, name, None)
+        if getter is None:
+            continue
+        try:
+            limit_w = getter(handle) / 1000.0
+        except Exception:  # NVMLError (Not Supported), or a broken binding
+            continue
+        if 0.0 < limit_w <= MAX_POWER_W:
+            return min(LIMIT_MARGIN * limit_w, MAX_POWER_W)
+    return MAX_POWER_W
 
 
 def _driver_library_present() -> bool:
