@@ -9,6 +9,14 @@
   costs more than everything else a measured cell does; docs/benchmarks.md has the figures).
 * A source that raises is caught here: the reading holds at its last good value and every open
   window gets a flag naming the source and the error. User code never sees it.
+* Sources are read outside the sampler's lock (an NVML counter read takes milliseconds): the lock
+  only guards the windows and the accounting, so a cell boundary never waits for a tick's read.
+  Each source has its own lock, so it is never read by two threads at once; a boundary that
+  finds a source being read by another thread takes that source's last reading (it holds, as on
+  a failed read) rather than wait. A reading only replaces an older one, and a tick's snapshot
+  only extends windows opened before it.
+* The thread ticks every ``tick_s``: ``interval`` or less, so that every wrapping counter is read
+  often enough for at most one wrap between reads (its ``max_gap_s``), whatever ``interval``.
 * The clocks are injectable, and ``threaded=False`` lets tests drive ``tick()`` by hand.
 """
 
@@ -33,6 +41,8 @@ __all__ = ["Sampler", "Snapshot", "Window", "Progress", "TimelineBuffer"]
 POWER_SPAN_S = 0.5
 #: Idle ticks after the last window closes before the thread parks.
 LINGER_TICKS = 2
+#: The thread never ticks more often than this, whatever a source asks (``max_gap_s``).
+MIN_TICK_S = 0.1
 
 
 def utc_now_us() -> int:
@@ -179,6 +189,12 @@ class Sampler:
         # sources read at every snapshot
         self._always = len(self.machine_sources) + len(self.scoped_sources)
         self.interval_s = interval_s
+        #: the thread's period: ``interval_s``, shortened so that every wrapping counter is read
+        #: at least once per ``max_gap_s`` (at most one wrap between reads)
+        self.tick_s = max(
+            min([interval_s, *(getattr(s, "max_gap_s", interval_s) for s in self.sources)]),
+            min(interval_s, MIN_TICK_S),
+        )
         self.clock = clock
         #: µs since the epoch; an injected ``wall_clock`` (tests) returns datetimes
         self.wall_us: Callable[[], int] = (
@@ -200,12 +216,16 @@ class Sampler:
         self._stopped = False
         self._idle_ticks = 0
         self._process_on = 0  # open windows that use the process views
-        #: counter sources that drop implausible steps (``glitches``), with the count last seen
+        #: counter sources that drop implausible steps (``glitches``) or restart from zero
+        #: (``resets``), with the counts last seen
         self._glitchy: list[list[Any]] = [
-            [s, 0] for s in self.machine_sources if hasattr(s, "glitches")
+            [s, 0, 0] for s in self.machine_sources if hasattr(s, "glitches")
         ]
         now = clock()
         self._last = [Reading(0.0, 0.0, 0.0)] * len(self.sources)
+        #: one lock per source (never read by two threads at once) and the time of its reading
+        self._source_locks = [threading.Lock() for _ in self.sources]
+        self._read_s = [float("-inf")] * len(self.sources)
         self._ref_s = now
         self._power_w: tuple[float | None, ...] = (None,) * len(self.sources)
         self.snapshot()  # the first reading of every source
@@ -221,21 +241,24 @@ class Sampler:
             window.flag(message + "; energy after the failure is missing")
 
     def snapshot(self) -> Snapshot:
+        """Read every source in use (outside the lock) and return the readings."""
         with self._lock:
-            now = self.clock()
-            last = self._last
             # process views that no window uses hold their reading: only read them while in use
-            for i, source in enumerate(
-                self.sources if self._process_on else self.sources[: self._always]
-            ):
-                try:
-                    last[i] = source.read(now)
-                except Exception as exc:  # a source must never break the user's cell
-                    self._read_failed(source, exc)
+            count = len(self.sources) if self._process_on else self._always
+        now = self.clock()
+        failed = self._read(now, count)
+        with self._lock:
+            for source, exc in failed:
+                self._read_failed(source, exc)
             for seen in self._glitchy:
-                if seen[0].glitches != seen[1]:
-                    seen[1] = seen[0].glitches
-                    self._glitch(seen[0])
+                source = seen[0]
+                if source.glitches != seen[1]:
+                    seen[1] = source.glitches
+                    self._glitch(source)
+                if getattr(source, "resets", 0) != seen[2]:
+                    seen[2] = source.resets
+                    self._reset(source)
+            last = self._last
             if now - self._ref_s >= POWER_SPAN_S:
                 span = now - self._ref_s
                 self._power_w = tuple(
@@ -244,12 +267,38 @@ class Sampler:
                 self._ref_s, self._ref = now, list(last)
             return Snapshot(now, self.wall_us(), tuple(last), self._power_w)
 
+    def _read(self, now: float, count: int) -> list[tuple[EnergySource, Exception]]:
+        """Read the first ``count`` sources at ``now``, each under its own lock; a source being
+        read by another thread is skipped (its last reading holds). Returns the failures."""
+        failed = []
+        for i in range(count):
+            lock = self._source_locks[i]
+            if not lock.acquire(blocking=False):
+                continue
+            try:
+                if now >= self._read_s[i]:  # never replace a newer reading with an older one
+                    self._last[i] = self.sources[i].read(now)
+                    self._read_s[i] = now
+            except Exception as exc:  # a source must never break the user's cell
+                failed.append((self.sources[i], exc))
+            finally:
+                lock.release()
+        return failed
+
     def _glitch(self, source: EnergySource) -> None:
         """Flag every open window: a counter step was dropped (a reset or a jump) and estimated."""
         for window in self._windows:
             window.flag(
                 f"{source.device} ({source.method}): an implausible counter step "
                 "(a reset or a jump) was dropped, replaced by the last power × time"
+            )
+
+    def _reset(self, source: EnergySource) -> None:
+        """Flag every open window: a counter restarted from zero (its energy since counted)."""
+        for window in self._windows:
+            window.flag(
+                f"{source.device} ({source.method}): the counter restarted from zero (a reset); "
+                "the energy since the restart is counted, the part before it may be missing"
             )
 
     # --- windows ------------------------------------------------------------------------------
@@ -270,8 +319,10 @@ class Sampler:
                 for source in self.process_sources:
                     source.enable()
                 self._process_on += 1
+        start = self.snapshot()  # outside the lock: a tick's slow read does not delay it
+        with self._lock:
             window = Window(
-                self.snapshot(), self._scope_indices[scope], self.max_points, listener, with_views
+                start, self._scope_indices[scope], self.max_points, listener, with_views
             )
             self._windows.append(window)
             self._idle_ticks = 0
@@ -281,8 +332,8 @@ class Sampler:
             return window
 
     def close(self, window: Window) -> tuple[Snapshot, Timeline, tuple[str, ...]]:
+        end = self.snapshot()  # outside the lock, as in open
         with self._lock:
-            end = self.snapshot()
             self._ensure_thread()
             if window in self._windows:
                 self._windows.remove(window)
@@ -324,7 +375,8 @@ class Sampler:
                 if self._idle_ticks >= LINGER_TICKS:
                     self._active.clear()  # park until the next window opens
                 return
-            snap = self.snapshot()
+        snap = self.snapshot()  # outside the lock: a slow read must not hold up a boundary
+        with self._lock:
             self.ticks += 1
             updates = []
             for window in self._windows:
@@ -362,7 +414,7 @@ class Sampler:
     def _run(self) -> None:
         while True:
             self._active.wait()
-            if self._stop.is_set() or self._stop.wait(self.interval_s):
+            if self._stop.is_set() or self._stop.wait(self.tick_s):
                 return
             try:
                 self.tick()

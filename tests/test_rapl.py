@@ -307,3 +307,43 @@ def test_fifo_counter_does_not_hang_the_status_command(tmp_path):
         timeout=60,
     )
     assert done.returncode == 0 and "not a regular file" in done.stdout
+
+
+def test_a_32_bit_counter_is_read_before_it_can_wrap_twice_at_interval_60(
+    tmp_path, clock, no_pynvml
+):
+    """A 2**32 µJ range (4.3 kJ) at 150 W wraps every 29 s: under interval=60 the thread ticks at
+    most every ``max_gap_s`` (the range at the zone's plausible maximum, halved), so a 180 s
+    window reads 27 kJ (before: one read a minute, a wrap lost each time, 1,230 J unflagged)."""
+    cap = FakePowercap(tmp_path, sockets=1, dram=False, max_range_uj=2**32)
+    session = CarbonSession(
+        Config(powercap_root=str(tmp_path), interval=60), clock=clock, threaded=False
+    )
+    tick_s = getattr(session.sampler, "tick_s", session.sampler.interval_s)  # the thread's period
+    assert tick_s <= 2**32 / 1e6 / rapl.MAX_ZONE_POWER_W  # at most one wrap at any power
+    m = session.open("long")
+    elapsed = 0.0
+    while elapsed < 180.0:  # the sampler's thread, ticking every tick_s
+        step = min(tick_s, 180.0 - elapsed)
+        cap.advance(step, {"package-0": 150.0})
+        clock.advance(step)
+        elapsed += step
+        session.sampler.tick()
+    record = session.stop(m)
+    assert record.components["cpu"].energy_j == pytest.approx(150.0 * 180, rel=1e-6)
+
+
+def test_a_zero_range_falls_back_to_the_register_width(tmp_path, clock, no_pynvml):
+    """``max_energy_range_uj`` reads 0: a wrap at 2**32 µJ was taken as a reset (80 J for 100 J)."""
+    cap = FakePowercap(
+        tmp_path, sockets=1, dram=False, max_range_uj=2**32, start_uj=2**32 - 20_000_000
+    )
+    (cap.zones["package-0"] / "max_energy_range_uj").write_text("0\n")
+    session = CarbonSession(Config(powercap_root=str(tmp_path)), clock=clock, threaded=False)
+    m = session.open()
+    cap.advance(1.0, {"package-0": 100.0})  # wraps: 20 J before, 80 J after
+    clock.advance(1.0)
+    record = session.stop(m)
+    assert cap.counter_uj["package-0"] == pytest.approx(80e6)
+    assert record.components["cpu"].energy_j == pytest.approx(100.0, rel=1e-6)
+    assert not any("rapl" in f for f in record.flags)

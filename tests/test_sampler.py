@@ -280,3 +280,85 @@ def _burn(n: int) -> int:
     for i in range(n):
         total += i
     return total
+
+
+class Blocking(IntegratingSource):
+    """A constant-power source whose read blocks on ``release`` once ``armed`` (a slow NVML read)."""
+
+    component, device, method, measured = "gpu", "slow", "test", True
+
+    def __init__(self, now_s, power_w=100.0):
+        super().__init__(now_s)
+        self.power_w = power_w
+        self.armed = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def _power_band_w(self, now_s):
+        return self.power_w, self.power_w, self.power_w
+
+    def read(self, now_s):
+        if self.armed:
+            self.armed = False
+            self.entered.set()
+            assert self.release.wait(10)
+        return super().read(now_s)
+
+
+def test_a_window_opens_and_closes_while_a_tick_is_blocked_in_a_slow_read(clock):
+    """Before, the tick held the sampler's lock through the read: a boundary waited for it."""
+    slow = Blocking(clock())
+    cpu = ConstantPowerSource("cpu", 10.0, clock())
+    sampler = Sampler([cpu, slow], clock=clock, threaded=False)
+    outer = sampler.open()
+    clock.advance(1.0)
+    slow.armed = True
+    ticker = threading.Thread(target=sampler.tick)  # the sampler thread's tick, reading at t=1
+    ticker.start()
+    assert slow.entered.wait(5)
+    done = threading.Event()
+    out = {}
+
+    def boundary():
+        clock.advance(1.0)
+        inner = sampler.open()  # t=2
+        clock.advance(1.0)
+        out["end"], _, out["flags"] = sampler.close(inner)  # t=3
+        out["inner"] = inner
+        done.set()
+
+    threading.Thread(target=boundary).start()
+    try:
+        assert done.wait(5), "the boundary waited for the blocked read"
+    finally:
+        slow.release.set()
+        ticker.join(5)
+    inner, end = out["inner"], out["end"]
+    # the slow source was being read: its reading held (at t=0) for the inner window, which
+    # therefore counts no GPU energy it did not see; the CPU, read by the boundary, is exact
+    assert end.readings[0].energy_j - inner.start.readings[0].energy_j == pytest.approx(10.0)
+    assert end.readings[1].energy_j >= inner.start.readings[1].energy_j
+    # the blocked tick (taken at t=1) finished after the inner window opened: it extends the
+    # outer window only, and never replaced the newer CPU reading with its older one
+    assert not isinstance(inner.timeline, TimelineBuffer)
+    assert sampler._last[0].energy_j == pytest.approx(30.0)
+    clock.advance(1.0)
+    final, _, _ = sampler.close(outer)
+    assert [r.energy_j - s.energy_j for r, s in zip(final.readings[:2], outer.start.readings)] == [
+        pytest.approx(40.0),
+        pytest.approx(400.0),
+    ]
+
+
+def test_the_thread_ticks_often_enough_for_a_counters_wrap_whatever_the_interval():
+    """A source that must be read every 0.15 s (``max_gap_s``) under interval=60: before, the
+    thread waited 60 s between reads."""
+    source = ConstantPowerSource("cpu", 1.0, time.monotonic())
+    source.max_gap_s = 0.15
+    sampler = Sampler([source], interval_s=60.0)
+    assert sampler.tick_s == pytest.approx(0.15)
+    window = sampler.open()
+    time.sleep(0.8)
+    sampler.close(window)
+    sampler.stop()
+    assert sampler.ticks >= 3

@@ -56,9 +56,10 @@ def _read_int(path: Path) -> int:
 class RaplSource(MicrojouleFileSource):
     """One RAPL zone as a cumulative energy source, unwrapping the counter.
 
-    The counter wraps at ``max_energy_range_uj`` (about 262 kJ, i.e. every ~20 min at 200 W), so
-    it must be read at least once per wrap period while a window is open: the sampler reads every
-    ``interval_s`` (≤ 60 s) then. It parks between windows, so a gap longer than a wrap period
+    The counter wraps at ``max_energy_range_uj`` (about 262 kJ, i.e. every ~20 min at 200 W; 2**32
+    µJ when the file is missing or reads 0), so it must be read at least once per wrap period while
+    a window is open: the sampler ticks at least every ``max_gap_s`` (the range at
+    ``MAX_ZONE_POWER_W``, halved) then, whatever ``interval``. It parks between windows, so a gap longer than a wrap period
     loses whole wraps between two windows: no window's energy changes (each is the difference of
     reads within it), only the "recent power" used for very short windows just after such a gap.
 
@@ -87,6 +88,8 @@ def _zone_source(zone: Path, name: str, socket: int, now_s: float) -> RaplSource
     try:
         max_range_uj = _read_int(zone / "max_energy_range_uj")
     except (OSError, ValueError):
+        max_range_uj = 0
+    if max_range_uj <= 0:  # missing or 0: without a width a wrap would be taken as a reset
         max_range_uj = 2**32  # the smallest width seen on real hardware; only matters on a wrap
     return RaplSource(zone, component, device, max_range_uj, now_s)
 
