@@ -608,3 +608,88 @@ def test_closing_the_session_closes_the_container_counters(tmp_path, clock, no_p
     assert all(
         f._fd == -1 for f in files
     )  # released at shutdown, not left to the garbage collector
+
+
+# --- hostile cgroup files ------------------------------------------------------------------------
+
+
+def _v2_tree(tmp_path: Path, **files: str) -> Path:
+    """A cgroup v2 tree with this process in ``nb``, holding ``files`` (name with ``_`` for ``.``)."""
+    root = tmp_path / "cg"
+    write(root / "cgroup.controllers", "cpuset cpu memory")
+    write(root / "nb" / "cpu.stat", "usage_usec 0")
+    write(root / "nb" / "memory.current", str(GiB))
+    for name, text in files.items():
+        write(root / "nb" / name.replace("_", "."), text)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "why"),
+    [
+        ("cpu_max", "-100000 100000", "not a positive quota"),  # before: -1 CPUs
+        ("cpu_max", "0 100000", "not a positive quota"),  # before: a "CPU quota 0" limit
+        ("cpu_max", "100000 0", "not a positive quota"),  # before: ZeroDivisionError
+        ("cpuset_cpus_effective", "7-0", "runs backwards"),  # before: -6 CPUs
+        ("memory_max", "-1", "not a positive number"),  # before: "memory limit -9.31e-10 GiB"
+        ("memory_max", "0", "not a positive number"),
+    ],
+)
+def test_a_value_that_is_not_a_limit_is_refused_with_a_reason(tmp_path, name, text, why):
+    root = _v2_tree(tmp_path, **{name: text})
+    cg = find_cgroup(
+        root, proc(tmp_path, "0::/nb"), environ={}, host_cpus=8, host_memory_bytes=32 * GiB
+    )
+    assert not cg.limited and cg.cpus == 8 and cg.memory_limit_bytes is None
+    assert cg.refused and why in cg.refused[0] and repr(text) in cg.refused[0]
+    assert f"ignored: {name.replace('_', '.')} {text!r}" in cg.describe()
+
+
+def test_v1_quota_zero_and_period_zero_are_refused(tmp_path):
+    root = tmp_path / "cg"
+    write(root / "cpu,cpuacct" / "nb" / "cpu.cfs_quota_us", "0")
+    write(root / "cpu,cpuacct" / "nb" / "cpu.cfs_period_us", "100000")
+    write(root / "cpu,cpuacct" / "nb" / "cpuacct.usage", "0")
+    write(root / "cpu,cpuacct" / "cpu.cfs_quota_us", "50000")
+    write(root / "cpu,cpuacct" / "cpu.cfs_period_us", "0")
+    cg = find_cgroup(
+        root,
+        proc(tmp_path, "4:cpu,cpuacct:/nb"),
+        environ={},
+        host_cpus=8,
+        host_memory_bytes=32 * GiB,
+    )
+    assert not cg.limited and cg.cpus == 8 and len(cg.refused) == 2
+
+
+def test_a_hostile_quota_never_gives_negative_energy(tmp_path, clock, no_pynvml):
+    """``cpu.max "-100000 100000"`` sized the container to -1 CPUs: negative energy."""
+    root = tmp_path / "cg"  # the session reads this process's /proc/self/cgroup: namespaced
+    write(root / "cgroup.controllers", "cpu memory")
+    write(root / "cpu.max", "-100000 100000")
+    write(root / "cpu.stat", "usage_usec 0")
+    write(root / "memory.current", str(GiB))
+    session = CarbonSession(
+        Config(cgroup_root=str(root), powercap_root=str(tmp_path / "none"), scope="container"),
+        clock=clock,
+        threaded=False,
+    )
+    try:
+        assert session.scope == "container"
+        m = session.open("cell")
+        clock.advance(5.0)
+        record = session.stop(m)
+        assert all(d.energy_j >= 0 for d in record.devices) and record.energy_j > 0
+    finally:
+        session.shutdown()
+
+
+def test_a_cgroup_path_that_leaves_the_mount_is_refused(tmp_path):
+    """``/proc/self/cgroup`` naming ``/../secret``: the reader went outside the cgroup root."""
+    root = _v2_tree(tmp_path)
+    write(tmp_path / "secret" / "cpu.max", "50000 100000")  # outside the mount
+    write(tmp_path / "secret" / "cpu.stat", "usage_usec 0")
+    with pytest.raises(CgroupUnavailable, match="leaves the cgroup mount"):
+        find_cgroup(
+            root, proc(tmp_path, "0::/../secret"), environ={}, host_cpus=8, host_memory_bytes=GiB
+        )

@@ -23,6 +23,12 @@ cgroup is mounted: either way, a path not found under a mount means the mount is
 Limits are the tightest along the path from the cgroup up to the mount (Kubernetes puts the
 pod's limit on the parent of the container's cgroup). Memory in use is the working set: usage
 minus inactive page cache, as ``kubectl top`` and ``docker stats`` count it.
+
+Hostile or broken files are refused, never taken as limits: a quota or period that is not a
+positive number (``cpu.max "-100000 100000"``, ``"0 100000"``, a period of 0), a cpuset that
+is not a list of ascending ranges (``7-0``), a memory limit of 0 or below (``-1``). Each refusal
+is kept in ``Cgroup.refused`` with its reason (shown by ``describe``). A ``/proc/self/cgroup``
+path that leaves the cgroup mount (``/../../etc``) is refused: nothing outside it is read.
 """
 
 from __future__ import annotations
@@ -60,13 +66,18 @@ def _read(path: Path) -> str | None:
 
 
 def parse_cpu_list(text: str) -> int:
-    """Number of CPUs in a list such as ``0-3,8,10-11`` (cpuset format)."""
+    """Number of CPUs in a list such as ``0-3,8,10-11`` (cpuset format); raises ValueError for
+    anything else (``7-0``, ``-3``)."""
     count = 0
     for part in text.split(","):
         part = part.strip()
         if not part:
             continue
         low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise ValueError(f"{part!r} is not a CPU number or range")
+        if high and int(high) < int(low):
+            raise ValueError(f"{part!r} is a range that runs backwards")
         count += int(high) - int(low) + 1 if high else 1
     return count
 
@@ -116,6 +127,8 @@ class Cgroup:
     slurm_cpus: int | None = None
     slurm_job: str | None = None
     limits: tuple[str, ...] = field(default=())
+    #: values in the cgroup's files that are not limits, each with why (``memory.max -1: …``)
+    refused: tuple[str, ...] = field(default=())
 
     @property
     def limited(self) -> bool:
@@ -137,9 +150,10 @@ class Cgroup:
 
     def describe(self) -> str:
         """``cgroup v2 /kubepods/pod1/c1: CPU quota 2, memory limit 4 GiB``"""
-        return (
+        text = (
             f"{self.where}: {', '.join(self.limits) if self.limits else 'no CPU or memory limit'}"
         )
+        return f"{text} (ignored: {'; '.join(self.refused)})" if self.refused else text
 
     # --- counters ----------------------------------------------------------------------------
 
@@ -211,7 +225,12 @@ def _v1_mount(root: Path, controller: str) -> Path | None:
 
 
 def _cgroup_dir(mount: Path, path: str) -> Path:
-    own = mount / path.lstrip("/")
+    mount = Path(os.path.normpath(mount))
+    own = Path(os.path.normpath(mount / path.lstrip("/")))
+    if own != mount and mount not in own.parents:
+        raise CgroupUnavailable(
+            f"/proc/self/cgroup names {path!r}, which leaves the cgroup mount {mount}: refused"
+        )
     return own if own.is_dir() else mount  # namespaced: the mount is the cgroup
 
 
@@ -223,28 +242,54 @@ def _ancestors(directory: Path, mount: Path) -> list[Path]:
     return chain
 
 
-def _quota_v2(directory: Path) -> float | None:
+def _positive(text: str) -> int | None:
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def _quota_v2(directory: Path, refused: list[str]) -> float | None:
     text = _read(directory / "cpu.max")
     if not text:
         return None
     quota, _, period = text.partition(" ")
     if quota == "max":
         return None
-    return int(quota) / int(period or 100000)
-
-
-def _quota_v1(directory: Path) -> float | None:
-    quota, period = _read(directory / "cpu.cfs_quota_us"), _read(directory / "cpu.cfs_period_us")
-    if not quota or not period or int(quota) <= 0:
+    cpus, periods = _positive(quota), _positive(period or "100000")
+    if cpus is None or periods is None:
+        refused.append(f"cpu.max {text!r}: not a positive quota and period")
         return None
-    return int(quota) / int(period)
+    return cpus / periods
 
 
-def _bytes_limit(text: str | None) -> int | None:
+def _quota_v1(directory: Path, refused: list[str]) -> float | None:
+    quota, period = _read(directory / "cpu.cfs_quota_us"), _read(directory / "cpu.cfs_period_us")
+    if not quota or not period or quota == "-1":  # -1: no quota
+        return None
+    cpus, periods = _positive(quota), _positive(period)
+    if cpus is None or periods is None:
+        refused.append(f"cpu.cfs_quota_us {quota!r} / cpu.cfs_period_us {period!r}: not positive")
+        return None
+    return cpus / periods
+
+
+def _bytes_limit(text: str | None, name: str, refused: list[str]) -> int | None:
     if not text or text == "max":
         return None
-    value = int(text)
+    value = _positive(text)
+    if value is None:
+        refused.append(f"{name} {text!r}: not a positive number of bytes")
+        return None
     return None if value >= _V1_UNLIMITED else value
+
+
+def _cpuset(text: str | None, name: str, refused: list[str]) -> int | None:
+    if not text:
+        return None
+    try:
+        count = parse_cpu_list(text)
+    except ValueError as exc:
+        refused.append(f"{name} {text!r}: {exc}")
+        return None
+    return count or None
 
 
 def _tightest(values: list) -> float | None:
@@ -268,6 +313,7 @@ def find_cgroup(
     quotas: list = []
     cpusets: list = []
     memory_limits: list = []
+    refused: list[str] = []
 
     if (root / "cgroup.controllers").is_file() and v2_path is not None:
         version, path = 2, v2_path
@@ -276,10 +322,10 @@ def find_cgroup(
         cpu_usage_file = directory / "cpu.stat" if (directory / "cpu.stat").is_file() else None
         memory_dir = directory if (directory / "memory.current").is_file() else None
         for d in chain:
-            quotas.append(_quota_v2(d))
-            memory_limits.append(_bytes_limit(_read(d / "memory.max")))
-        cpuset_text = _read(directory / "cpuset.cpus.effective")
-        cpusets.append(parse_cpu_list(cpuset_text) if cpuset_text else None)
+            quotas.append(_quota_v2(d, refused))
+            memory_limits.append(_bytes_limit(_read(d / "memory.max"), "memory.max", refused))
+        name = "cpuset.cpus.effective"
+        cpusets.append(_cpuset(_read(directory / name), name, refused))
     elif v1_paths:
         version = 1
         path = (
@@ -300,17 +346,15 @@ def find_cgroup(
             directory = _cgroup_dir(mount, v1_paths[controller])
             chain = _ancestors(directory, mount)
             if controller == "cpu":
-                quotas.extend(_quota_v1(d) for d in chain)
+                quotas.extend(_quota_v1(d, refused) for d in chain)
             elif controller == "cpuacct" and (directory / "cpuacct.usage").is_file():
                 cpu_usage_file = directory / "cpuacct.usage"
             elif controller == "cpuset":
-                text = _read(directory / "cpuset.cpus")
-                cpusets.append(parse_cpu_list(text) if text else None)
+                cpusets.append(_cpuset(_read(directory / "cpuset.cpus"), "cpuset.cpus", refused))
             elif controller == "memory":
                 memory_dir = directory if (directory / "memory.usage_in_bytes").is_file() else None
-                memory_limits.extend(
-                    _bytes_limit(_read(d / "memory.limit_in_bytes")) for d in chain
-                )
+                name = "memory.limit_in_bytes"
+                memory_limits.extend(_bytes_limit(_read(d / name), name, refused) for d in chain)
     else:
         raise CgroupUnavailable(f"no cgroup of this process found under {root}")
 
@@ -349,4 +393,5 @@ def find_cgroup(
         slurm_cpus=slurm if slurm is not None and slurm < host_cpus else None,
         slurm_job=environ.get("SLURM_JOB_ID") if slurm is not None else None,
         limits=tuple(limits),
+        refused=tuple(dict.fromkeys(refused)),
     )
