@@ -7,6 +7,8 @@ every closed record in memory (and hands it to ``on_record`` callbacks such as t
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -24,6 +26,7 @@ from .rows import to_dataframe
 from .sampler import Progress, Sampler, Snapshot, Window
 from .sources.base import Reading
 from .sources.detect import Detection, detect
+from .sources.scope import meters
 
 if TYPE_CHECKING:
     import pandas
@@ -220,6 +223,8 @@ class CarbonSession:
         self._live: LiveIntensity | None = None
         self.records: list[WindowRecord] = []
         self.closed = False
+        #: this session, in its records: their monotonic times compare within it only
+        self.session_id = f"{socket.gethostname()}/{os.getpid()}/{os.urandom(4).hex()}"
         # The windows open now, by id, and each thread's stack of current ones (cells, track()
         # blocks; innermost last): what track_iter attaches to and what a nested cell is part of.
         self._open: dict[int, Measurement] = {}
@@ -234,6 +239,8 @@ class CarbonSession:
         #: the scope in force for the totals and for cells that ask for none, and why
         scope, reason = self.detection.resolve(self.config.scope)
         self.scope, self.scope_reason = scope, reason
+        #: what each scope's windows measure (``sources.scope.meters``), in the records
+        self.meters = meters(getattr(self.detection, "cgroup", None))
         cloud = getattr(self.detection, "cloud", None)
         if cloud is not None and not self._cloud_pue_done and self.config.pue == Config.pue:
             # the provider's PUE, unless the user set one
@@ -360,6 +367,7 @@ class CarbonSession:
                 self.detection.resolve(requested) if requested else (self.scope, self.scope_reason)
             )
             m.meta["scope"], m.meta["scope_reason"] = scope, reason
+            m.meta["session"], m.meta["meter"] = self.session_id, self.meters.get(scope)
             m.window = window = self.sampler.open(listener, scope=scope)
             m.wid = self.ledger.open(window.start)
             self._open[m.wid] = m

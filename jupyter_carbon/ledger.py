@@ -28,7 +28,9 @@ SHORT_WINDOW_FLAG = "{device}: shorter than the counter's resolution — estimat
 #: Relative band for a short window's power × time estimate.
 SHORT_WINDOW_BAND = (0.5, 1.5)
 #: Window metadata that has a field of its own in the record; anything else goes into ``extra``.
-_RECORD_META = frozenset(("label", "cell", "kind", "scope", "items", "task", "scope_reason"))
+_RECORD_META = frozenset(
+    ("label", "cell", "kind", "scope", "items", "task", "scope_reason", "session", "meter")
+)
 
 
 class OpenWindow(Protocol):
@@ -167,6 +169,8 @@ class Ledger:
             baseline_w=baseline_w,
             extra=own_extra,
             cluster=cluster,
+            session=meta.get("session"),
+            meter=meta.get("meter"),
         )
         self.records.append(record)
         return record

@@ -203,6 +203,8 @@ class WindowRecord:
     session at the moment the record closed. ``cluster``: what the window was charged on a Dask
     cluster, per host (not in ``energy_j``, which is this machine's). ``extra`` holds what
     add-ons attach (a loop prediction, the cell's source when ``store_source`` is on).
+    ``session`` and ``meter`` say which monotonic clock ``start_s``/``end_s`` are on and what
+    the energy was measured on (None in records written before them).
     """
 
     id: int
@@ -232,6 +234,10 @@ class WindowRecord:
         None  # the electricity region of the intensity (e.g. "FR", "gcp:europe-west1")
     )
     cluster: ClusterPart | None = None  # its share of the Dask cluster its tasks ran on
+    #: the session that made it (its ``start_s``/``end_s`` compare within one session only)
+    session: str | None = None
+    #: what its energy was measured on (``sources.scope.meters``: host, container or process)
+    meter: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -372,6 +378,8 @@ class WindowRecord:
             "baseline_w": None if self.baseline_w is None else dict(self.baseline_w),
             "extra": _plain(self.extra) if self.extra else {},
             "cluster": None if self.cluster is None else self.cluster.to_dict(),
+            "session": self.session,
+            "meter": self.meter,
         }
 
     @classmethod
@@ -430,6 +438,8 @@ class WindowRecord:
             scope_reason=_opt(d, "scope_reason", str),
             region=_opt(d, "region", str),
             cluster=_cluster(d.get("cluster")),
+            session=_opt(d, "session", str),
+            meter=_opt(d, "meter", str),
         )
 
 

@@ -23,8 +23,23 @@ the monotonic ``start_s``/``end_s`` of two processes need not be), with one rule
 The rule reads only each record's own interval and figures, never its ``totals`` (the kernel's
 running union at that moment): those are exact for a whole session, but a reader may hold part of
 one (lines skipped as unreadable, an export after ``%carbon reset``, several sessions at once).
-Records of one machine are meant: windows of two machines that overlap in time would be counted
-once (total them separately). Pure: no I/O.
+
+Which windows may overlap, and on which clock:
+
+* only windows that **measure the same energy** overlap: each record's ``meter`` names what it
+  measured (``sources.scope.meters``): a machine (its host name), a container or a process on
+  it. Windows of one meter overlap; a machine's windows also cover those of its containers and
+  processes; windows of two processes in process scope (two kernels in one folder), of two
+  containers, or of two machines measure different energy and add. Records written before
+  ``meter`` count as one meter, as before;
+* **within one session** (the record's ``session``) windows are placed on its monotonic clock
+  (``start_s``/``end_s``), shifted to the wall clock by the session's typical offset (the median
+  of its records' start offsets): a wall-clock step during a session moves nothing, and a
+  window's span is exactly its duration. Sessions are placed against each other on the wall
+  clock. A record without a session keeps its wall-clock start, and its span is never longer
+  than its duration.
+
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -42,13 +57,17 @@ __all__ = ["Span", "RecordTotals", "span_of", "counted_fractions", "totals_of", 
 
 
 class Span(NamedTuple):
-    """What the totals need of one record. ``start``/``end``: wall clock, POSIX seconds."""
+    """What the totals need of one record. ``start``/``end``: wall clock, POSIX seconds;
+    ``start_s``: the session's monotonic clock; ``session``/``meter``: the record's."""
 
     start: float
     end: float
     duration_s: float
     energy: Energy
     co2e: Co2e
+    start_s: float = 0.0
+    session: str | None = None
+    meter: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,21 +103,72 @@ def span_of(record: WindowRecord) -> Span:
     return Span(
         record.start_utc.timestamp(), record.end_utc.timestamp(), record.duration_s,
         energy, energy.co2e(record.intensity_g_per_kwh, record.pue),
+        record.start_s, record.session, record.meter,
     )  # fmt: skip
+
+
+def _placed(spans: Sequence[Span]) -> list[tuple[float, float]]:
+    """Each span's (start, end) on one timeline: a session's on its monotonic clock shifted by
+    its median wall-clock offset; one without a session on the wall clock, at most its duration
+    long."""
+    offsets: dict[str, list[float]] = {}
+    for s in spans:
+        if s.session is not None:
+            offsets.setdefault(s.session, []).append(s.start - s.start_s)
+    median = {k: sorted(v)[len(v) // 2] for k, v in offsets.items()}
+    out = []
+    for s in spans:
+        duration = max(0.0, s.duration_s)
+        if s.session is not None:
+            start = s.start_s + median[s.session]
+            out.append((start, start + duration))
+        else:
+            out.append((s.start, max(s.start, min(s.end, s.start + duration))))
+    return out
+
+
+def _covers(outer: str | None, inner: str | None) -> bool:
+    """Whether windows of meter ``outer`` measure the energy of meter ``inner`` (one above it)."""
+    return outer is not None and inner is not None and inner.startswith(outer + "/")
+
+
+def _measure(start: float, end: float, union: list[tuple[float, float]]) -> float:
+    """The length of [start, end] inside ``union`` (disjoint intervals in order)."""
+    return sum(max(0.0, min(end, b) - max(start, a)) for a, b in union if b > start and a < end)
+
+
+def _union(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def counted_fractions(spans: Sequence[Span]) -> list[float]:
     """For each span (in the given order), the fraction of it that the totals count, in [0, 1]."""
     fractions = [0.0] * len(spans)
-    covered = float("-inf")  # the end of the union so far
-    for i in sorted(range(len(spans)), key=lambda i: (spans[i].start, -spans[i].end)):
-        start, end = spans[i].start, spans[i].end
-        if end > start:
-            fractions[i] = min(1.0, max(0.0, (end - max(start, covered)) / (end - start)))
-        else:  # an instant (or a wall clock stepped back): counted when outside every window so far
-            fractions[i] = 1.0 if start >= covered else 0.0
-            end = start
-        covered = max(covered, end)
+    placed = _placed(spans)
+    by_meter: dict[str | None, list[int]] = {}
+    for i, s in enumerate(spans):
+        by_meter.setdefault(s.meter, []).append(i)
+    unions = {m: _union(placed[i] for i in ids) for m, ids in by_meter.items()}
+    for meter, ids in by_meter.items():
+        above = _union(iv for m, u in unions.items() if _covers(m, meter) for iv in u)
+        covered = float("-inf")  # the end of this meter's union so far
+        for i in sorted(ids, key=lambda i: (placed[i][0], -placed[i][1])):
+            start, end = placed[i]
+            if end > start:
+                begin = max(start, covered)
+                free = max(0.0, end - begin) - (_measure(begin, end, above) if end > begin else 0.0)
+                fractions[i] = min(1.0, max(0.0, free / (end - start)))
+            else:  # an instant: counted when outside every window so far
+                inside = start < covered or any(a <= start < b for a, b in above)
+                fractions[i] = 0.0 if inside else 1.0
+                end = start
+            covered = max(covered, end)
     return fractions
 
 

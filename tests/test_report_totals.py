@@ -3,10 +3,14 @@ report (text, HTML), the history and the CLI, with windows made by a real Intera
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fakes import constant_session
 from storage_helpers import make_record
 
 from jupyter_carbon.cli import main
@@ -328,3 +332,91 @@ def test_the_kernels_cumulative_plot_counts_a_nested_window_once(log_dir, shell,
     assert curve[-1] == pytest.approx(records[-1].totals.co2e_g) and curve[-1] < sum(
         r.co2e_g for r in records
     )
+
+
+# --- which windows overlap, and on which clock (issue 26 items 3 and 4) ------------------------------
+
+
+def _record(session: str, meter: str, start_s: float, end_s: float, wall_start: float, energy_j):
+    """A record as a session writes it: monotonic ``start_s``/``end_s``, wall-clock times that
+    may have stepped, one constant-power device."""
+    from datetime import datetime, timezone
+
+    from jupyter_carbon.record import DeviceEnergy, SessionTotals, WindowRecord
+
+    def utc(t):
+        return datetime.fromtimestamp(t, timezone.utc)
+
+    return WindowRecord(
+        id=1, label=None, cell=None, kind="auto",
+        start_utc=utc(wall_start), end_utc=utc(wall_start + (end_s - start_s)),
+        start_s=start_s, end_s=end_s,
+        devices=(DeviceEnergy("cpu", "package-0", "rapl", True, Energy.exact(energy_j)),),
+        status="ok", flags=(), intensity_g_per_kwh=100.0, intensity_source="test",
+        intensity_utc=None, pue=1.0, scope="machine",
+        totals=SessionTotals(1, Energy.exact(energy_j), 0.0, end_s - start_s),
+        session=session, meter=meter,
+    )  # fmt: skip
+
+
+def test_a_wall_clock_step_during_a_session_empties_nothing() -> None:
+    """The clock jumps a day forward during cell 1 and back after it: cell 1's wall-clock span
+    was a day long and the 9 cells after it were "inside" it (1 cell / 10.5 J for 10 / ~104 J)."""
+    day = 86_400.0
+    t0 = 1_700_000_000.0
+    records = []
+    for k in range(10):  # cells of 1 s, 0.5 s apart on the monotonic clock
+        start_s = 100.0 + 1.5 * k
+        record = _record("S", "host", start_s, start_s + 1.0, t0 + 1.5 * k, 10.0 + k * 0.1)
+        records.append(record)
+    first = records[0]
+    records[0] = dataclasses.replace(first, end_utc=first.end_utc + timedelta(seconds=day))
+    totals = totals_of(records)
+    assert (totals.outer_windows, totals.nested) == (10, 0)
+    assert totals.energy_j == pytest.approx(sum(r.energy_j for r in records))
+    assert totals.duration_s == pytest.approx(10.0)
+    # without a session (an old log) the span is never longer than the duration: the same answer
+    old = [dataclasses.replace(r, session=None, meter=None) for r in records]
+    assert totals_of(old).outer_windows == 10
+
+
+def test_windows_of_one_session_overlap_on_its_monotonic_clock() -> None:
+    """A track() block inside a cell whose wall clock stepped back between the two starts: it
+    is still nested (on the monotonic clock), the cell counted once."""
+    t0 = 1_700_000_000.0
+    cell = _record("S", "host", 100.0, 110.0, t0, 100.0)
+    inner = _record("S", "host", 102.0, 104.0, t0 - 3_600.0, 20.0)  # stepped back an hour
+    totals = totals_of([cell, inner])
+    assert (totals.outer_windows, totals.nested) == (1, 1)
+    assert totals.energy_j == pytest.approx(100.0)
+
+
+def test_process_scope_windows_of_two_kernels_add_machine_ones_overlap() -> None:
+    """Two kernels in one folder, both in process scope: 21.2 J + 23.4 J was reported as 24.0 J."""
+    t0 = 1_700_000_000.0
+    a = _record("A", "host/pid:1", 10.0, 20.0, t0, 21.2)
+    b = _record("B", "host/pid:2", 50.0, 58.0, t0 + 2.0, 23.4)
+    assert totals_of([a, b]).energy_j == pytest.approx(21.2 + 23.4)
+    assert totals_of([a, b]).outer_windows == 2
+    # two containers likewise; but machine-scope windows of two processes measure the same energy
+    c1 = dataclasses.replace(a, meter="host/cgroup:/docker/one")
+    c2 = dataclasses.replace(b, meter="host/cgroup:/docker/two")
+    assert totals_of([c1, c2]).energy_j == pytest.approx(21.2 + 23.4)
+    m1, m2 = (dataclasses.replace(r, meter="host") for r in (a, b))
+    assert totals_of([m1, m2]).outer_windows == 1  # b (t0+2 … t0+10) is inside a (t0 … t0+10)
+    # a process window inside a machine window of the same host adds nothing: the machine's
+    # figure already holds the process's energy
+    both = totals_of([m1, b])
+    assert (both.outer_windows, both.energy_j) == (1, pytest.approx(21.2))
+
+
+def test_a_real_session_writes_its_session_and_meter(tmp_path, clock) -> None:
+    session = constant_session(clock, cpu=10.0, scope="process")
+    try:
+        machine = session.stop(session.open("m", scope="machine"))
+        process = session.stop(session.open("p"))
+    finally:
+        session.shutdown()
+    assert machine.session == process.session == session.session_id
+    assert machine.meter == session.meters["machine"]
+    assert process.meter == f"{machine.meter}/pid:{os.getpid()}"

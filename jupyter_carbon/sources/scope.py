@@ -32,6 +32,8 @@ of its own size: ``n`` CPUs (its quota, cpuset or SLURM allocation) and its work
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -47,7 +49,14 @@ from .ram_model import BYTES_PER_GB, RamModelSource, machine_ram_used_gb
 if TYPE_CHECKING:
     from .detect import Detection
 
-__all__ = ["ProcessShare", "ScopedSource", "ContainerShare", "CgroupCpu", "container_sources"]
+__all__ = [
+    "ProcessShare",
+    "ScopedSource",
+    "ContainerShare",
+    "CgroupCpu",
+    "container_sources",
+    "meters",
+]
 
 
 class _Share(Protocol):
@@ -342,6 +351,20 @@ def probe_container(
         return
     found.scoped = scoped
     found.notes.extend(notes)
+
+
+def meters(cgroup: Cgroup | None) -> dict[str, str]:
+    """What a window of each scope measures, as a path (the record's ``meter``): the machine
+    (its host name), a container on it (its cgroup), a process with its children on it (its pid,
+    taken when the session starts: a forked worker's windows are inside its parent's process).
+    Windows of one meter measure the same energy, and a meter's energy includes that of the
+    meters below it; windows of other meters (two kernels in process scope) measure different
+    energy (``jupyter_carbon.totals``)."""
+    host = socket.gethostname().replace("/", "_")
+    out = {"machine": host, "process": f"{host}/pid:{os.getpid()}"}
+    if cgroup is not None:
+        out["container"] = f"{host}/cgroup:{cgroup.path}"
+    return out
 
 
 def resolve_scope(
