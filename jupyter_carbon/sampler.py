@@ -11,7 +11,8 @@
   window gets a flag naming the source and the error. User code never sees it.
 * Sources are read outside the sampler's lock (an NVML counter read takes milliseconds): the lock
   only guards the windows and the accounting, so a cell boundary never waits for a tick's read.
-  Each source has its own lock, so it is never read by two threads at once; a boundary that
+  Each source has its own lock (shared with the sources it shares state with: a process view
+  and its machine source), so it is never read by two threads at once; a boundary that
   finds a source being read by another thread takes that source's last reading (it holds, as on
   a failed read) rather than wait. A reading only replaces an older one, and a tick's snapshot
   only extends windows opened before it.
@@ -150,6 +151,24 @@ class Window:
             self.flags.append(text)
 
 
+def _read_locks(sources: Sequence[Any]) -> list[threading.Lock]:
+    """One lock per source, shared by sources that share state: a process view reads its machine
+    source (``inner``), and the views of one process share its ``ProcessShare`` (``_share``)."""
+    parent: dict[int, int] = {}
+
+    def root(key: int) -> int:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    for source in sources:
+        for other in (getattr(source, "inner", None), getattr(source, "_share", None)):
+            if other is not None:
+                parent[root(id(other))] = root(id(source))
+    locks: dict[int, threading.Lock] = {}
+    return [locks.setdefault(root(id(source)), threading.Lock()) for source in sources]
+
+
 class Sampler:
     def __init__(
         self,
@@ -224,7 +243,7 @@ class Sampler:
         now = clock()
         self._last = [Reading(0.0, 0.0, 0.0)] * len(self.sources)
         #: one lock per source (never read by two threads at once) and the time of its reading
-        self._source_locks = [threading.Lock() for _ in self.sources]
+        self._source_locks = _read_locks(self.sources)
         self._read_s = [float("-inf")] * len(self.sources)
         self._ref_s = now
         self._power_w: tuple[float | None, ...] = (None,) * len(self.sources)

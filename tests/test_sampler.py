@@ -362,3 +362,17 @@ def test_the_thread_ticks_often_enough_for_a_counters_wrap_whatever_the_interval
     sampler.close(window)
     sampler.stop()
     assert sampler.ticks >= 3
+
+
+def test_a_process_view_and_its_machine_source_are_never_read_at_once(clock):
+    """Reads happen outside the sampler's lock: a view reads its machine source (``inner``) and
+    the views share one process share, so they share the machine source's read lock; a GPU
+    (no view) keeps its own, so its slow read holds up nothing else."""
+    cpu = ConstantPowerSource("cpu", 10.0, clock())
+    ram = ConstantPowerSource("ram", 3.0, clock())
+    gpu = Blocking(clock())
+    sampler = Sampler([cpu, ram, gpu], clock=clock, threaded=False)
+    locks = sampler._source_locks
+    views = [i for i, s in enumerate(sampler.sources) if getattr(s, "inner", None) is not None]
+    assert views and all(locks[i] is locks[0] for i in views)
+    assert locks[1] is locks[0] and locks[2] is not locks[0]
