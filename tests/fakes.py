@@ -92,11 +92,11 @@ class NVMLError_GpuIsLost(NVMLError):
 
 def stub_pynvml(gpus: list[dict], clock: Callable[[], float]) -> types.ModuleType:
     """A stand-in ``pynvml`` module. Each GPU dict: name, uuid, power_w (callable of time),
-    counter (bool: total-energy counter supported), fail_at (time from which reads raise GpuIsLost),
-    init_error (NVMLError raised by nvmlInit), update_s (the driver refreshes the energy counter only
-    this often, as many GPUs do every ~100 ms; 0: always current), limit_w (the enforced power
-    limit NVML reports; absent: "Not Supported"). ``state["energy_mj"][i]`` is the counter: a test
-    may set it (a reset, a jump)."""
+    counter (bool: total-energy counter supported), fail_at (time from which reads raise
+    GpuIsLost), init_error (NVMLError raised by nvmlInit), update_s (the driver refreshes the
+    energy counter only this often, as many GPUs do every ~100 ms; 0: always current), limit_w
+    (the enforced power limit NVML reports; absent: "Not Supported"). ``state["energy_mj"][i]``
+    is the counter: a test may set it (a reset, a jump)."""
     mod = types.ModuleType("pynvml")
     mod.NVMLError = NVMLError
     mod.NVMLError_GpuIsLost = NVMLError_GpuIsLost

@@ -614,7 +614,7 @@ def test_closing_the_session_closes_the_container_counters(tmp_path, clock, no_p
 
 
 def _v2_tree(tmp_path: Path, **files: str) -> Path:
-    """A cgroup v2 tree with this process in ``nb``, holding ``files`` (name with ``_`` for ``.``)."""
+    """A cgroup v2 tree with this process in ``nb``, holding ``files`` (``_`` for ``.``)."""
     root = tmp_path / "cg"
     write(root / "cgroup.controllers", "cpuset cpu memory")
     write(root / "nb" / "cpu.stat", "usage_usec 0")

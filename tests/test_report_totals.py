@@ -334,7 +334,7 @@ def test_the_kernels_cumulative_plot_counts_a_nested_window_once(log_dir, shell,
     )
 
 
-# --- which windows overlap, and on which clock (issue 26 items 3 and 4) ------------------------------
+# --- which windows overlap, and on which clock (issue 26 items 3 and 4) ---------------------
 
 
 def _record(session: str, meter: str, start_s: float, end_s: float, wall_start: float, energy_j):

@@ -283,7 +283,8 @@ def _burn(n: int) -> int:
 
 
 class Blocking(IntegratingSource):
-    """A constant-power source whose read blocks on ``release`` once ``armed`` (a slow NVML read)."""
+    """A constant-power source whose read blocks on ``release`` once ``armed`` (a slow NVML
+    read)."""
 
     component, device, method, measured = "gpu", "slow", "test", True
 

@@ -75,12 +75,9 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         "open_windows": ext.session.sampler.open_windows,
         "still_loaded": get_extension(_state["shell"]) is ext,
         # report() lines: a hook of the extension failed (the cell went on unaffected)
-        "failures": sorted(
-            line
-            for line in ext.reported
-            if line.startswith("jupyter_carbon: ") and " failed (" in line
-        ),
-        "problems": list(ext.session.problems),  # the session's notes (e.g. no RAPL access)
+        "failures": sorted(line for line in ext.session.problems if " failed (" in line),
+        # the session's other notes (e.g. no RAPL access)
+        "problems": [line for line in ext.session.problems if " failed (" not in line],
     }
     with open(out, "w") as f:
         json.dump(summary, f, indent=1)

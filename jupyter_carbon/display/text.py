@@ -380,7 +380,8 @@ def format_status(session: CarbonSession, auto: bool = False) -> str:
             )
         if getattr(source, "resets", 0):
             lines.append(
-                f"problem: {source.device}: its counter restarted from zero {source.resets} time(s) (a reset); the energy since each restart is counted"
+                f"problem: {source.device}: its counter restarted from zero {source.resets} "
+                "time(s) (a reset); the energy since each restart is counted"
             )
     for observer in getattr(session, "observers", ()):
         lines += observer.status_lines() if hasattr(observer, "status_lines") else []

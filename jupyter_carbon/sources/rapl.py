@@ -59,9 +59,10 @@ class RaplSource(MicrojouleFileSource):
     The counter wraps at ``max_energy_range_uj`` (about 262 kJ, i.e. every ~20 min at 200 W; 2**32
     µJ when the file is missing or reads 0), so it must be read at least once per wrap period while
     a window is open: the sampler ticks at least every ``max_gap_s`` (the range at
-    ``MAX_ZONE_POWER_W``, halved) then, whatever ``interval``. It parks between windows, so a gap longer than a wrap period
-    loses whole wraps between two windows: no window's energy changes (each is the difference of
-    reads within it), only the "recent power" used for very short windows just after such a gap.
+    ``MAX_ZONE_POWER_W``, halved) then, whatever ``interval``. It parks between windows, so a gap
+    longer than a wrap period loses whole wraps between two windows: no window's energy changes
+    (each is the difference of reads within it), only the "recent power" used for very short
+    windows just after such a gap.
 
     The file is kept open and re-read with one ``pread`` (:class:`MicrojouleFileSource`).
     """
