@@ -378,9 +378,10 @@ def format_status(session: CarbonSession, auto: bool = False) -> str:
                 f"problem: {source.device}: {glitches} implausible counter step(s) "
                 "dropped, replaced by the last power × time"
             )
-        if getattr(source, "resets", 0):
+        resets = getattr(source, "resets", 0)  # counter sources only
+        if resets:
             lines.append(
-                f"problem: {source.device}: its counter restarted from zero {source.resets} "
+                f"problem: {source.device}: its counter restarted from zero {resets} "
                 "time(s) (a reset); the energy since each restart is counted"
             )
     for observer in getattr(session, "observers", ()):
