@@ -3,10 +3,17 @@
 ``CarbonSession`` is what the magics, the hooks and ``track()`` talk to. It never lets an
 internal failure escape into user code paths that the caller marks as protected, and it keeps
 every closed record in memory (and hands it to ``on_record`` callbacks such as the log).
+
+The kernel's whole lifetime is accounted: between windows it is idle, and each idle stretch is a
+record of kind "idle" (``idle_records``, handed to ``on_idle`` callbacks such as the log), made
+from the snapshots that close one window and open the next (nothing is read while idle), when the
+next window opens, when the sources are probed again, and when the session shuts down or the
+kernel exits (``write_idle``). ``idle_totals()`` is the idle total, apart from ``totals()``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
@@ -21,7 +28,7 @@ from .diagnostics import Diagnostics
 from .intensity import UnknownRegionError, lookup_region
 from .intensity.value import Intensity
 from .ledger import Ledger
-from .record import SessionTotals, WindowRecord
+from .record import SessionTotals, WindowRecord, idle_seconds
 from .rows import to_dataframe
 from .sampler import Progress, Sampler, Snapshot, Window
 from .sources.base import Reading
@@ -211,6 +218,8 @@ class CarbonSession:
         self._threaded = threaded
         self._detect_fn = detect
         self.on_record: list[Callable[[WindowRecord], object]] = []
+        #: called with each idle stretch's record (kind "idle"): the log
+        self.on_idle: list[Callable[[WindowRecord], object]] = []
         #: add-ons that take part in every window (e.g. a Dask cluster): ``window_started(m)``
         #: after it opens, ``window_stopping(m)`` before its record is made (may fill ``m.extra``
         #: and return flags for the record). A failing observer never reaches user code.
@@ -222,6 +231,10 @@ class CarbonSession:
         self._table_intensity: Intensity | None = None
         self._live: LiveIntensity | None = None
         self.records: list[WindowRecord] = []
+        #: the idle stretches between windows, kept apart from ``records`` (the windows')
+        self.idle_records: list[WindowRecord] = []
+        #: the last idle record made when a window opened (the extension's held-GPU note)
+        self.last_idle: WindowRecord | None = None
         self.closed = False
         #: this session, in its records: their monotonic times compare within it only
         self.session_id = f"{socket.gethostname()}/{os.getpid()}/{os.urandom(4).hex()}"
@@ -256,8 +269,12 @@ class CarbonSession:
             scoped=getattr(self.detection, "scoped", ()),
         )
         self.ledger = Ledger(
-            self.sampler.sources, self.sampler.indices(scope), records=self.records
+            self.sampler.sources,
+            self.sampler.indices(scope),
+            records=self.records,
+            idle_records=self.idle_records,
         )
+        self.ledger.idle_from(self.sampler.first)  # idle until the first window opens
         # e.g. RAPL there but locked: say once how to unlock it
         for fix in self.detection.fixes.values():
             self.problem(fix)
@@ -283,6 +300,9 @@ class CarbonSession:
 
     def _redetect(self) -> None:
         self._pending_redetect = False
+        idle = self._end_idle(self.sampler.snapshot(), final=True)  # the old sources' stretch
+        if idle is not None:
+            self._hand_on(idle, self.on_idle)
         self.sampler.stop()
         self.detection.close()
         self.reopen()
@@ -369,8 +389,12 @@ class CarbonSession:
             m.meta["scope"], m.meta["scope_reason"] = scope, reason
             m.meta["session"], m.meta["meter"] = self.session_id, self.meters.get(scope)
             m.window = window = self.sampler.open(listener, scope=scope)
+            idle = self._end_idle(window.start) if self.ledger.idle else None
             m.wid = self.ledger.open(window.start)
             self._open[m.wid] = m
+        if idle is not None:
+            self.last_idle = idle
+            self._hand_on(idle, self.on_idle)
         if current:
             m._push(self.stack())
         if self.observers:
@@ -419,13 +443,94 @@ class CarbonSession:
                 cell=cell,
                 cluster=cluster if cluster is not None else m.cluster,
             )
-        for callback in list(self.on_record):
+        self._hand_on(m.record, self.on_record)
+        return m.record
+
+    def _hand_on(
+        self, record: WindowRecord, callbacks: list[Callable[[WindowRecord], object]]
+    ) -> None:
+        for callback in list(callbacks):
             try:
-                callback(m.record)
+                callback(record)
             except Exception as exc:
                 name = getattr(callback, "__qualname__", callback)
                 self.problem(f"could not hand the record on ({name}): {exc}")
-        return m.record
+
+    # --- idle stretches ------------------------------------------------------------------------
+
+    def _end_idle(self, end: Snapshot, *, final: bool = False) -> WindowRecord | None:
+        """End the idle stretch running now at ``end`` (under the lock): its record, with the
+        GPUs this process held memory on, or None (none, or carried into the next)."""
+        intensity = self.intensity()
+        record = self.ledger.end_idle(
+            end,
+            g_per_kwh=intensity.g_per_kwh,
+            intensity_source=intensity.source,
+            intensity_utc=intensity.obtained_utc,
+            region=intensity.region,
+            pue=self.config.pue,
+            scope=self.scope,
+            scope_reason=self.scope_reason,
+            flags=(intensity.note,) if intensity.note else (),
+            final=final,
+        )
+        if record is None:
+            return None
+        held = self._gpus_held(record)
+        if held:
+            record = dataclasses.replace(record, extra={**record.extra, "gpu_held": held})
+            self.idle_records[-1] = record
+        return record
+
+    def _gpus_held(self, record: WindowRecord) -> list[dict[str, Any]]:
+        """The GPUs this process holds memory on now (NVML's process list), with their share of
+        ``record``: an idle stretch (asked only when one is recorded, never while idle)."""
+        held: list[dict[str, Any]] = []
+        duration_s = idle_seconds(record)
+        pid = os.getpid()
+        for i in self.ledger.totals_indices:
+            source = self.sampler.sources[i]
+            held_by = getattr(source, "held_by", None)
+            if held_by is None:
+                continue
+            holds, memory_mib = held_by(pid)
+            if not holds:
+                continue
+            energy_j = sum(
+                d.energy_j
+                for d in record.devices
+                if d.component == "gpu" and d.device == source.device
+            )
+            held.append(
+                {
+                    "gpu": f"GPU {getattr(source, 'index', i)} ({getattr(source, 'model', source.device)})",
+                    "energy_j": energy_j,
+                    "power_w": energy_j / duration_s if duration_s > 0 else 0.0,
+                    "duration_s": duration_s,
+                    "memory_mib": memory_mib,
+                }
+            )
+        return held
+
+    def write_idle(self) -> WindowRecord | None:
+        """Write the idle stretch running now (the kernel exits: its last stretch); idleness goes
+        on from here. None when a window is open or nothing is left to write."""
+        with self._lock:
+            if not self.ledger.idle or self.closed:
+                return None
+            now = self.sampler.snapshot()
+            record = self._end_idle(now, final=True)
+            self.ledger.idle_from(now)
+        if record is not None:
+            self._hand_on(record, self.on_idle)
+        return record
+
+    def idle_totals(self) -> SessionTotals:
+        """The idle time so far, the stretch running now included (one read of the sources when
+        idle): apart from :meth:`totals`, which are the windows'."""
+        intensity = self.intensity()
+        now = self.sampler.snapshot() if self.ledger.idle and not self.closed else None
+        return self.ledger.idle_totals(now, intensity.g_per_kwh, self.config.pue)
 
     def _observe(self, name: str, m: Measurement) -> tuple[str, ...]:
         """Call ``name`` on every observer; their flags, and a flag for each that failed."""
@@ -495,6 +600,7 @@ class CarbonSession:
         with self._lock:
             self.ledger.reset()
             self.records = self.ledger.records
+            self.idle_records = self.ledger.idle_records
 
     def cut_short(self, m: Measurement, why: str, status: str = "ok") -> WindowRecord | None:
         """End ``m`` now, before its cell or block does, with a record flagged ``cut short:
@@ -521,6 +627,8 @@ class CarbonSession:
             end = self.sampler.snapshot()
             self.sampler.close_all()
             self.ledger.discard_all(end, intensity.g_per_kwh, self.config.pue)
+        if not self.closed:
+            self.write_idle()  # the last stretch, before the sources go
         self.sampler.stop()
         self.detection.close()
         self._close_live()

@@ -30,6 +30,7 @@ transform's cell will run with the hooks, which ``run_cell_async`` runs a cell) 
 
 from __future__ import annotations
 
+import atexit
 import threading
 import weakref
 from enum import Enum
@@ -40,7 +41,7 @@ from . import api
 from .carbon_session import CUT_SHORT, CarbonSession, Measurement, status_of
 from .cluster.observer import attach_cluster, detach_cluster
 from .display import make_view
-from .display.text import format_load_line
+from .display.text import format_load_line, gpu_held_lines
 from .ipython_compat import (
     cell_runner,
     counts_before_hook,
@@ -62,6 +63,9 @@ if TYPE_CHECKING:
 __all__ = ["load", "unload", "CarbonExtension", "get_extension"]
 
 _MAGIC_PREFIX = "%%carbon"
+#: After an idle stretch at least this long (s) in which the kernel held a GPU, the next measured
+#: cell's report says so, once, with the cost and what frees it.
+GPU_HELD_NOTICE_S = 600.0
 
 _extensions: weakref.WeakKeyDictionary[InteractiveShell, CarbonExtension] = (
     weakref.WeakKeyDictionary()
@@ -314,7 +318,22 @@ class CarbonExtension:
             **meta,
         )
         measurement.view = view
+        if view is not None:
+            self._held_note(measurement, view)
         return measurement
+
+    def _held_note(self, measurement: Measurement, view: Any) -> None:
+        """The GPUs the kernel held through the long idle stretch this window just ended."""
+        idle = self.session.last_idle
+        if (
+            idle is None
+            or idle.end_s != measurement.start.time_s
+            or idle.duration_s < GPU_HELD_NOTICE_S
+            or "gpu_held" not in idle.extra
+        ):
+            return
+        for i, line in enumerate(gpu_held_lines(idle)):
+            view.note(line, key=("gpu_held", i))
 
     def cell_done(self, change: Bunch) -> None:
         """``last_execution_result`` changed: IPython has finished running a cell (any thread's).
@@ -500,6 +519,7 @@ def load(shell: Any) -> CarbonExtension:
         shell.observe(ext.cell_done, names="last_execution_result")
         shell.input_transformers_cleanup.insert(0, ext.transform)
         attach_log(session)
+        atexit.register(session.write_idle)  # the kernel exits: its last idle stretch is written
         attach_cluster(session)  # imports nothing of distributed until the kernel has a Client
     except BaseException:
         unload(shell)  # never half loaded: a later %load_ext starts afresh
@@ -538,6 +558,7 @@ def unload(shell: Any) -> None:
     shell.magics_manager.registry.pop("CarbonMagics", None)
     # Windows open now (unloaded from inside a cell, or a track() block in any thread) end in
     # shutdown with a record flagged cut short, logged before the log is detached.
+    atexit.unregister(ext.session.write_idle)
     ext.session.shutdown()  # threads stopped, NVML shut down; the records stay for a reload
     detach_log(ext.session)
     detach_cluster(ext.session)  # the workers' plugin is removed when the last client leaves

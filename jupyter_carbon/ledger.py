@@ -3,6 +3,14 @@
 Windows may nest or overlap. Each window gets its own record; the session totals count the
 *union* of the windows' time once: a union segment starts when the first window opens and ends
 when the last one closes, and only then is its energy added.
+
+Between union segments the kernel is idle (no window open): each idle stretch is the difference
+of the snapshot that closed the last segment and the one that opens the next (no reading in
+between), over the session's scope, and becomes a record of kind ``"idle"`` (``end_idle``). The
+idle total is kept apart: the session totals stay those of the windows. A stretch shorter than
+``IDLE_MIN_S`` (cells run back to back) is not a record of its own: its energy and time are
+carried into the next idle record (``extra["short_gaps"]``), so the idle records still hold every
+joule and the log gains no line per cell.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .energy import Energy
-from .record import EMPTY_TIMELINE, DeviceEnergy, SessionTotals, Timeline, WindowRecord
+from .record import EMPTY_TIMELINE, IDLE, DeviceEnergy, SessionTotals, Timeline, WindowRecord
 from .sampler import Snapshot
 from .sources.base import EnergySource
 from .units import co2e_g_from_j, from_utc_us
@@ -22,12 +30,15 @@ from .units import co2e_g_from_j, from_utc_us
 if TYPE_CHECKING:
     from .cluster_part import ClusterPart
 
-__all__ = ["Ledger", "SHORT_WINDOW_FLAG", "SHORT_WINDOW_BAND"]
+__all__ = ["Ledger", "SHORT_WINDOW_FLAG", "SHORT_WINDOW_BAND", "IDLE_MIN_S"]
 
 SHORT_WINDOW_FLAG = "{device}: shorter than the counter's resolution — estimated from power × time"
 #: Relative band for a short window's power × time estimate.
 SHORT_WINDOW_BAND = (0.5, 1.5)
 #: Window metadata that has a field of its own in the record; anything else goes into ``extra``.
+#: Idle stretches shorter than this (the sampler's default interval) are carried into the next
+#: idle record rather than recorded on their own.
+IDLE_MIN_S = 1.0
 _RECORD_META = frozenset(
     ("label", "cell", "kind", "scope", "items", "task", "scope_reason", "session", "meter")
 )
@@ -61,6 +72,19 @@ class _Union:
 
 
 @dataclass
+class _Idle:
+    """The idle stretch open now (from ``start``) and the short ones carried into the next."""
+
+    start: Snapshot | None = None
+    carried: dict[int, Energy] = field(default_factory=dict)  # per source index
+    carried_s: float = 0.0
+    carried_n: int = 0
+    energy: Energy = Energy.ZERO  # the idle total so far
+    co2e_g: float = 0.0
+    duration_s: float = 0.0
+
+
+@dataclass
 class Ledger:
     sources: Sequence[EnergySource]
     #: the sources summed into the session totals (those of the session's scope)
@@ -69,6 +93,9 @@ class Ledger:
     _open: set[int] = field(default_factory=set)  # the ids of the windows open now
     _union: _Union = field(default_factory=_Union)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    #: the idle stretches recorded (kind "idle"), apart from the windows' records
+    idle_records: list[WindowRecord] = field(default_factory=list)
+    _idle: _Idle = field(default_factory=_Idle)
 
     def __post_init__(self) -> None:
         if not self.totals_indices:
@@ -86,6 +113,115 @@ class Ledger:
     def carry_over(self, previous: Ledger) -> None:
         """Go on from ``previous`` (the session's sources changed): its record ids and totals."""
         self._ids, self._union = previous._ids, previous._union
+        idle = previous._idle
+        self._idle = _Idle(
+            energy=idle.energy, co2e_g=idle.co2e_g, duration_s=idle.duration_s
+        )  # a stretch of the old sources is closed by the session before it re-probes
+
+    # --- idle stretches ------------------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """No window open and an idle stretch running (since ``idle_from`` or the last close)."""
+        return not self._open and self._idle.start is not None
+
+    def idle_from(self, start: Snapshot) -> None:
+        """The kernel is idle from ``start`` (the session began, or re-probed its sources)."""
+        if not self._open:
+            self._idle.start = start
+
+    def end_idle(
+        self,
+        end: Snapshot,
+        *,
+        g_per_kwh: float,
+        intensity_source: str,
+        intensity_utc: datetime | None = None,
+        region: str | None = None,
+        pue: float = 1.0,
+        scope: str = "machine",
+        scope_reason: str | None = None,
+        flags: Sequence[str] = (),
+        final: bool = False,
+    ) -> WindowRecord | None:
+        """End the idle stretch running now at ``end``: its record (kind "idle"), or None when
+        there is none, or it is shorter than ``IDLE_MIN_S`` (carried into the next one) unless
+        ``final`` (the kernel exits: what is carried is written now)."""
+        idle = self._idle
+        start = idle.start
+        if start is None or self._open:
+            return None
+        idle.start = None
+        duration_s = end.time_s - start.time_s
+        indices = self.totals_indices
+        if final and duration_s <= 0.0 and not idle.carried_n:
+            return None  # nothing left to write
+        if duration_s < IDLE_MIN_S and not final:
+            carried = idle.carried
+            for i in indices:
+                carried[i] = carried.get(i, Energy.ZERO) + (end.readings[i] - start.readings[i])
+            idle.carried_s += duration_s
+            idle.carried_n += 1
+            self._add_idle(self._delta_sum(start, end), duration_s, g_per_kwh, pue)
+            return None
+        devices, short_flags = self._devices(start, end, indices)
+        energy = Energy.total(d.energy for d in devices)
+        extra: dict[str, Any] = {}
+        if idle.carried_n:
+            devices = [
+                DeviceEnergy(
+                    d.component, d.device, d.method, d.measured,
+                    d.energy + idle.carried.get(i, Energy.ZERO),
+                )
+                for d, i in zip(devices, indices)
+            ]  # fmt: skip
+            extra["short_gaps"] = {"count": idle.carried_n, "duration_s": idle.carried_s}
+            idle.carried, idle.carried_s, idle.carried_n = {}, 0.0, 0
+        self._add_idle(energy, duration_s, g_per_kwh, pue)
+        record = WindowRecord(
+            id=next(self._ids),
+            label=None,
+            cell=None,
+            kind=IDLE,
+            start_utc=from_utc_us(start.wall_us),
+            end_utc=from_utc_us(end.wall_us),
+            start_s=start.time_s,
+            end_s=end.time_s,
+            devices=tuple(devices),
+            status="ok",
+            flags=(*flags, *short_flags),
+            intensity_g_per_kwh=g_per_kwh,
+            intensity_source=intensity_source,
+            intensity_utc=intensity_utc,
+            region=region,
+            pue=pue,
+            scope=scope,
+            scope_reason=scope_reason,
+            totals=self.totals(end, g_per_kwh, pue),
+            extra=extra,
+        )
+        self.idle_records.append(record)
+        return record
+
+    def _add_idle(self, energy: Energy, duration_s: float, g_per_kwh: float, pue: float) -> None:
+        idle = self._idle
+        idle.energy += energy
+        idle.co2e_g += co2e_g_from_j(energy.energy_j, g_per_kwh, pue)
+        idle.duration_s += duration_s
+
+    def idle_totals(
+        self, now: Snapshot | None = None, g_per_kwh: float = 0.0, pue: float = 1.0
+    ) -> SessionTotals:
+        """The idle time so far (``windows``: the idle records), with the stretch running now up
+        to ``now`` when given; apart from :meth:`totals`, which are the windows'."""
+        idle = self._idle
+        energy, co2e, duration = idle.energy, idle.co2e_g, idle.duration_s
+        if now is not None and idle.start is not None and not self._open:
+            running = self._delta_sum(idle.start, now)
+            energy += running
+            co2e += co2e_g_from_j(running.energy_j, g_per_kwh, pue)
+            duration += now.time_s - idle.start.time_s
+        return SessionTotals(len(self.idle_records), energy, co2e, duration)
 
     def is_open(self, wid: int) -> bool:
         return wid in self._open
@@ -100,6 +236,7 @@ class Ledger:
         u.co2e_g += co2e_g_from_j(energy.energy_j, g_per_kwh, pue)
         u.duration_s += end.time_s - start.time_s
         u.start = None
+        self._idle.start = end  # idle from here until the next window opens
 
     def discard_all(self, end: Snapshot, g_per_kwh: float, pue: float = 1.0) -> None:
         """Close every open window without a record (the sources are going away)."""
@@ -196,6 +333,8 @@ class Ledger:
         """Forget closed records and totals (open windows stay open)."""
         self.records = []
         self._union = _Union(start=self._union.start)
+        self.idle_records = []
+        self._idle = _Idle(start=self._idle.start)
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -32,12 +32,17 @@ __all__ = [
     "RECORD_SCHEMA",
     "RecordError",
     "record_name",
+    "IDLE",
+    "idle_seconds",
 ]
 
 #: Version of the dict form (``to_dict``): a reader refuses a record of a higher one.
 RECORD_SCHEMA = 3
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+#: The ``kind`` of an idle stretch's record (see ``WindowRecord``).
+IDLE = "idle"
 
 
 def record_name(label: str | None, cell: int | None, record_id: int | None = None) -> str:
@@ -48,6 +53,13 @@ def record_name(label: str | None, cell: int | None, record_id: int | None = Non
     if cell is not None:
         return f"cell [{cell}]"
     return f"window #{record_id}" if record_id is not None else "window"
+
+
+def idle_seconds(record: WindowRecord) -> float:
+    """The idle time an idle record stands for: its own span and the short gaps carried into it."""
+    gaps = record.extra.get("short_gaps")
+    carried = gaps.get("duration_s", 0.0) if isinstance(gaps, Mapping) else 0.0
+    return record.duration_s + (carried if isinstance(carried, (int, float)) else 0.0)
 
 
 class RecordError(ValueError):
@@ -198,7 +210,12 @@ class WindowRecord:
 
     Times: ``start_utc``/``end_utc`` (wall clock, UTC) and ``start_s``/``end_s`` (the monotonic
     clock, for durations). ``kind``: "cell" (``%%carbon``), "auto" (``%carbon on``), "script"
-    (``track()``). ``status``: "ok", "error", "interrupted". ``scope``: what the figures cover
+    (``track()``), or "idle" (``IDLE``): the kernel between windows, no window open (label and
+    cell None; its devices are the session's scope, so machine scope charges the machine's idle
+    draw; ``extra["short_gaps"]``: ``{"count", "duration_s"}`` of stretches under a second carried
+    into it, their energy included; ``extra["gpu_held"]``: ``[{"gpu", "energy_j", "power_w",
+    "duration_s", "memory_mib"}]`` for each GPU the kernel's process held memory on). Idle records
+    are never in a cell total. ``status``: "ok", "error", "interrupted". ``scope``: what the figures cover
     ("machine", "process", "container"), ``scope_reason`` why that scope. ``totals``: the
     session at the moment the record closed. ``cluster``: what the window was charged on a Dask
     cluster, per host (not in ``energy_j``, which is this machine's). ``extra`` holds what

@@ -247,7 +247,14 @@ class Sampler:
         self._read_s = [float("-inf")] * len(self.sources)
         self._ref_s = now
         self._power_w: tuple[float | None, ...] = (None,) * len(self.sources)
-        self.snapshot()  # the first reading of every source
+        if totals_scope == "process":
+            # the session's idle stretches are charged at its scope: the process views stay on,
+            # read only at the snapshots that open and close windows (never while idle)
+            for source in self.process_sources:
+                source.enable()
+            self._process_on = 1
+        #: the first reading of every source: where the session's first idle stretch begins
+        self.first = self.snapshot()
         self._ref = list(self._last)
 
     # --- reading ------------------------------------------------------------------------------

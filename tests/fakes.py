@@ -93,10 +93,10 @@ class NVMLError_GpuIsLost(NVMLError):
 def stub_pynvml(gpus: list[dict], clock: Callable[[], float]) -> types.ModuleType:
     """A stand-in ``pynvml`` module. Each GPU dict: name, uuid, power_w (callable of time),
     counter (bool: total-energy counter supported), fail_at (time from which reads raise
-    GpuIsLost), init_error (NVMLError raised by nvmlInit), update_s (the driver refreshes the
-    energy counter only this often, as many GPUs do every ~100 ms; 0: always current), limit_w
-    (the enforced power limit NVML reports; absent: "Not Supported"). ``state["energy_mj"][i]``
-    is the counter: a test may set it (a reset, a jump)."""
+    GpuIsLost), init_error (NVMLError raised by nvmlInit), processes ({pid: MiB} on the GPU),
+    update_s (the driver refreshes the energy counter only this often, as many GPUs do every
+    ~100 ms; 0: always current), limit_w (the enforced power limit NVML reports; absent: "Not
+    Supported"). ``state["energy_mj"][i]`` is the counter: a test may set it (a reset, a jump)."""
     mod = types.ModuleType("pynvml")
     mod.NVMLError = NVMLError
     mod.NVMLError_GpuIsLost = NVMLError_GpuIsLost
@@ -155,6 +155,15 @@ def stub_pynvml(gpus: list[dict], clock: Callable[[], float]) -> types.ModuleTyp
             raise NVMLError("Not Supported")
         return int(gpus[i]["limit_w"] * 1000)
 
+    def nvmlDeviceGetComputeRunningProcesses_v3(i: int) -> list:
+        # "processes": {pid: MiB held (None: NVML cannot say)}, read when asked (tests change it)
+        _check(i)
+        state["process_queries"] = state.get("process_queries", 0) + 1
+        return [
+            types.SimpleNamespace(pid=pid, usedGpuMemory=None if mib is None else int(mib * 2**20))
+            for pid, mib in gpus[i].get("processes", {}).items()
+        ]
+
     mod.nvmlInit = nvmlInit
     mod.nvmlDeviceGetEnforcedPowerLimit = nvmlDeviceGetEnforcedPowerLimit
     mod.nvmlShutdown = nvmlShutdown
@@ -164,6 +173,7 @@ def stub_pynvml(gpus: list[dict], clock: Callable[[], float]) -> types.ModuleTyp
     mod.nvmlDeviceGetName = lambda i: gpus[i].get("name", "Stub GPU").encode()
     mod.nvmlDeviceGetTotalEnergyConsumption = nvmlDeviceGetTotalEnergyConsumption
     mod.nvmlDeviceGetPowerUsage = nvmlDeviceGetPowerUsage
+    mod.nvmlDeviceGetComputeRunningProcesses_v3 = nvmlDeviceGetComputeRunningProcesses_v3
     mod.state = state
     return mod
 

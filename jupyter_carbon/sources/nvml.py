@@ -130,6 +130,30 @@ class NvmlSource:
         self._last_j = energy_j
         return Reading(energy_j, energy_j, energy_j)
 
+    def held_by(self, pid: int) -> tuple[bool, float | None]:
+        """Whether process ``pid`` holds memory on this GPU (NVML's list of compute processes,
+        ``nvmlDeviceGetComputeRunningProcesses`` v3, v2 or v1), and how much (MiB; None when NVML
+        does not say). (False, None) when the list cannot be read: never raises."""
+        nvml = self._nvml
+        for name in (
+            "nvmlDeviceGetComputeRunningProcesses_v3",
+            "nvmlDeviceGetComputeRunningProcesses_v2",
+            "nvmlDeviceGetComputeRunningProcesses",
+        ):
+            query = getattr(nvml, name, None)
+            if query is None:
+                continue
+            try:
+                processes = query(self._handle)
+            except Exception:  # NVMLError_FunctionNotFound on older drivers: the next version
+                continue
+            used = [getattr(p, "usedGpuMemory", None) for p in processes if p.pid == pid]
+            if not used:
+                return False, None
+            known = [u for u in used if isinstance(u, int)]  # None: NVML_VALUE_NOT_AVAILABLE
+            return True, (sum(known) / 2**20 if known else None)
+        return False, None
+
     def close(self) -> None:
         pass
 

@@ -5,7 +5,8 @@ Format (``LOG_SCHEMA`` 3), one JSON object per line, UTF-8:
 * first line ``{"type": "session", "log_schema": 3, "session_id", "start_utc", "pid",
   "hostname", "jupyter_carbon", "python", "config": {...}}`` — the configuration holds no
   secrets (tokens stay in the environment and are never read here);
-* then one ``{"type": "record", **record.to_dict()}`` line per closed record: every figure
+* then one ``{"type": "record", **record.to_dict()}`` line per closed record (the idle stretches
+  between windows too, ``"kind": "idle"``, the last one written when the kernel exits): every figure
   under its plain name (``energy_j``, ``co2e_g``, ``duration_s``, ``devices``, ...). A cell's
   source is in ``extra.source`` only when ``store_source`` is on (cells often hold tokens).
 
@@ -420,6 +421,22 @@ def _close_open_logs() -> None:
             log.close()
 
 
+def _callbacks(session: LoggedSession) -> list[list[Callable[[WindowRecord], Any]]]:
+    """The session's lists of callbacks a log joins: its windows' records, and its idle stretches'
+    (``on_idle``, where the session keeps them)."""
+    idle = getattr(session, "on_idle", None)
+    return [session.on_record] if idle is None else [session.on_record, idle]
+
+
+def _every_record(session: LoggedSession) -> list[WindowRecord]:
+    """The session's records and idle stretches, in order of start (to write a deleted log
+    again)."""
+    idle = getattr(session, "idle_records", ())
+    return (
+        sorted([*session.records, *idle], key=lambda r: r.start_s) if idle else [*session.records]
+    )
+
+
 def attach_log(session: LoggedSession, **options: Any) -> SessionLog:
     """Log every record ``session`` closes from now on (idempotent; re-attaching reuses the
     file)."""
@@ -429,12 +446,13 @@ def attach_log(session: LoggedSession, **options: Any) -> SessionLog:
             lambda: session.config.log_dir,
             config=session.config,
             on_problem=session.problem,
-            history=lambda: list(session.records),
+            history=lambda: _every_record(session),
             **options,
         )
         _logs[session] = log
-    if log.append not in session.on_record:
-        session.on_record.append(log.append)
+    for callbacks in _callbacks(session):
+        if log.append not in callbacks:
+            callbacks.append(log.append)
     return log
 
 
@@ -443,8 +461,9 @@ def detach_log(session: LoggedSession) -> None:
     log = _logs.get(session)
     if log is None:
         return
-    while log.append in session.on_record:
-        session.on_record.remove(log.append)
+    for callbacks in _callbacks(session):
+        while log.append in callbacks:
+            callbacks.remove(log.append)
     log.close()
 
 
