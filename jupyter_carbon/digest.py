@@ -11,6 +11,9 @@ them all: the digest keeps the newest ``MAX_ROWS`` records (for tables), the fai
 timeline, each record's time span and CO2e by component as plain numbers (for totals and plots),
 the Dask cluster parts, and at most ``MAX_DISTINCT`` distinct values of each assumption. Pure
 data: no I/O, no formatting.
+
+Idle records (kind "idle": the kernel between windows) are kept apart: they are in no cell total,
+row, count or plot, but in ``idle_totals`` and ``idle_records`` (the newest ``MAX_ROWS``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from collections import deque
 from collections.abc import Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from .energy import Co2e
+from .energy import Co2e, Energy
+from .record import IDLE, idle_seconds
 from .sources.base import COMPONENTS
 from .totals import RecordTotals, Span, counted_fractions, span_of, totals_of_spans
 
@@ -100,6 +104,7 @@ class Digest:
         *,
         max_rows: int = MAX_ROWS,
         totals: RecordTotals | None = None,
+        idle_totals: RecordTotals | None = None,
         settings: Iterable[str] = (),
     ) -> None:
         self.count = 0
@@ -119,10 +124,21 @@ class Digest:
         self._timelines: list[tuple[float, int, WindowRecord]] = []  # a min-heap of the biggest
         self._totals: RecordTotals | None = None
         self._fractions: list[float] | None = None
+        #: the idle stretches (newest ``max_rows``), their scopes, and their sums
+        self.idle_records: deque[WindowRecord] = deque(maxlen=max_rows)
+        self.idle_scopes: Distinct[str] = Distinct()
+        self._given_idle = idle_totals
+        self._idle_count = 0
+        self._idle_energy = Energy.ZERO
+        self._idle_co2e = Co2e.ZERO
+        self._idle_s = 0.0
         for record in records:
             self.add(record)
 
     def add(self, record: WindowRecord) -> None:
+        if record.kind == IDLE:
+            self._add_idle(record)
+            return
         self.count += 1
         self._totals = self._fractions = None
         self.rows.append(record)
@@ -156,6 +172,24 @@ class Digest:
         self.pues.add(record.pue)
         self.scopes.add(record.scope)
         self.methods.add(tuple((d.component, d.method, d.measured) for d in record.devices))
+
+    def _add_idle(self, record: WindowRecord) -> None:
+        self._idle_count += 1
+        self.idle_records.append(record)
+        self.idle_scopes.add(record.scope)
+        energy = record.energy
+        self._idle_energy += energy
+        self._idle_co2e += energy.co2e(record.intensity_g_per_kwh, record.pue)
+        self._idle_s += idle_seconds(record)
+
+    @property
+    def idle_totals(self) -> RecordTotals:
+        """The idle time between windows (``windows``: idle records): given by the kernel, else
+        the sum of the idle records (stretches never overlap)."""
+        if self._given_idle is not None:
+            return self._given_idle
+        n = self._idle_count
+        return RecordTotals(n, n, self._idle_energy, self._idle_co2e, self._idle_s)
 
     def passing(self, records: Iterable[WindowRecord]) -> Iterator[WindowRecord]:
         """``records`` again, each added to the digest as it goes by (to write an export and

@@ -292,8 +292,11 @@ class CarbonMagics(Magics):
 
             print(render_session(self.session, command.args), end="")
             return
-        path = export_records(self.session.records, command.args[0])
-        print(f"jupyter_carbon: wrote {len(self.session.records)} records to {path}")
+        session = self.session
+        # the idle stretches between cells too (kind "idle"), in order of start
+        records = sorted([*session.records, *session.idle_records], key=lambda r: r.start_s)
+        path = export_records(records, command.args[0])
+        print(f"jupyter_carbon: wrote {len(records)} records to {path}")
 
 
 def _run_body(shell: Any, cell: str) -> Any:

@@ -255,6 +255,8 @@ class Sampler:
             self._process_on = 1
         #: the first reading of every source: where the session's first idle stretch begins
         self.first = self.snapshot()
+        for source in self.process_sources:  # a pool started before the first window is seen
+            getattr(source._share, "relist_children", lambda: None)()
         self._ref = list(self._last)
 
     # --- reading ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from ..storage.log import get_log
 from ..textsafe import visible
 from ..units import format_co2e, format_duration, format_energy
 from .report_text import figure
+from .text import idle_line
 
 if TYPE_CHECKING:
     from ..carbon_session import CarbonSession
@@ -52,6 +53,17 @@ def format_history(
         mark = "  ← this session" if current is not None and s.path == current else ""
         lines.append(_line(start, s.totals, s.errors, mark))
     lines.append(_line("all", overall_totals(summaries), sum(s.errors for s in summaries)))
+    idle = [s for s in summaries if s.idle is not None and s.idle.duration_s]
+    if idle:
+        lines.append(
+            idle_line(
+                sum(s.idle.duration_s for s in idle if s.idle),
+                sum(s.idle.energy_j for s in idle if s.idle),
+                sum(s.idle.co2e_g for s in idle if s.idle),
+                (scope for s in idle for scope in s.idle_scopes),
+            )
+            + " (not in the totals above)"
+        )
     nested = sum(s.totals.nested for s in summaries)
     if nested:
         lines.append(

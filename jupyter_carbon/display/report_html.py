@@ -37,6 +37,7 @@ from .report_text import (
     cluster_line,
     figure,
     how_cell,
+    idle_text,
     nested_note,
     rows_note,
     totals_figures,
@@ -95,7 +96,11 @@ def head_html(digest: Digest) -> str:
         f"{H.esc(duration)} measured · <b>{H.esc(energy)}</b> · <b>{H.esc(co2e)}</b>"
         f"{H.esc(nested_note(t))}</span></div>"
     ]
-    for line, css in ((band_line(digest), "jc-band"), (cluster_line(digest), "jc-cluster")):
+    for line, css in (
+        (band_line(digest), "jc-band"),
+        (idle_text(digest), "jc-idle"),
+        (cluster_line(digest), "jc-cluster"),
+    ):
         if line:
             parts.append(f'<div class="{css}" style="color: {H.FG2}">{H.esc(line)}</div>')
     if math.isfinite(t.energy_j) and math.isfinite(t.co2e_g):

@@ -21,7 +21,7 @@ from ..digest import MAX_ROWS, Digest, Distinct, as_digest
 from ..record import record_name
 from ..textsafe import visible
 from ..units import format_co2e, format_duration, format_energy
-from .text import column, how_short, how_word, plural
+from .text import column, how_short, how_word, idle_line, plural
 
 if TYPE_CHECKING:
     from ..record import WindowRecord
@@ -31,6 +31,7 @@ __all__ = [
     "EXPORT_HINT",
     "figure",
     "totals_line",
+    "idle_text",
     "band_line",
     "cluster_line",
     "rows_note",
@@ -89,6 +90,15 @@ def cluster_line(digest: Digest) -> str | None:
     if not digest.cluster_parts:
         return None
     return session_line(SimpleNamespace(cluster=part) for part in digest.cluster_parts)
+
+
+def idle_text(digest: Digest) -> str | None:
+    """``idle between cells: 6.2 s · 0.41 Wh · 195 mg CO2e (machine's idle draw)``; None when the
+    records hold no idle time (logs written before idle stretches were recorded)."""
+    t = digest.idle_totals
+    if not t.duration_s and not t.windows:
+        return None
+    return idle_line(t.duration_s, t.energy_j, t.co2e_g, digest.idle_scopes.values)
 
 
 def rows_note(digest: Digest, shown: int) -> str:
@@ -166,6 +176,9 @@ def summary_text(
     band = band_line(digest)
     if band:
         lines.append(band)
+    idle = idle_text(digest)
+    if idle:
+        lines.append(idle)
     shown = list(digest.rows)[-rows:] if rows else []
     if shown:
         energy_unit, energies = column([r.energy_j for r in shown], "energy")

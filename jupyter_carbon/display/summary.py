@@ -27,12 +27,18 @@ EXPORT_HINT = "%carbon export has them all"
 
 
 def session_digest(session: CarbonSession) -> Digest:
-    """The session's records, its own totals, and its region and sampling interval."""
+    """The session's records and idle stretches, its own totals (cells, and idle apart), and its
+    region and sampling interval."""
     cfg = session.config
     intensity = session.intensity()
     region = cfg.region or getattr(intensity, "region", None) or "none set (world average)"
     settings = (f"region {region}", f"sampling interval {cfg.interval:g} s")
-    return Digest(session.records, totals=totals_of_session(session.totals()), settings=settings)
+    return Digest(
+        [*session.records, *session.idle_records],
+        totals=totals_of_session(session.totals()),
+        idle_totals=totals_of_session(session.idle_totals()),  # the stretch running now included
+        settings=settings,
+    )
 
 
 def summary_bundle(session: CarbonSession) -> dict[str, str]:

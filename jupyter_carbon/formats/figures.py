@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..record import IDLE
 from ..sources.base import COMPONENTS
 from ..totals import RecordTotals, counted_fractions, span_of, totals_of_spans
 from .options import PublishError
@@ -79,6 +80,7 @@ class Figures:
 
 
 def _select(records: Sequence[WindowRecord], labels: Sequence[str]) -> list[WindowRecord]:
+    records = [r for r in records if r.kind != IDLE]  # the published figures are the windows'
     if not records:
         raise PublishError(
             "no records to publish: measure something first (%%carbon, %carbon on or track())"

@@ -109,6 +109,10 @@ class ProcessShare:
         """Forget the previous counters: the next call starts a fresh interval."""
         self._last, self._cache_s = None, None
 
+    def relist_children(self) -> None:
+        """List the live children again at the next call, however recent the last listing."""
+        self._children_s = float("-inf")
+
     def shares(self, now_s: float) -> tuple[float, float]:
         """(cpu share, ram share) over the interval since the previous call, each 0..1."""
         if now_s == self._cache_s:

@@ -29,6 +29,9 @@ class SessionSummary:
     errors: int  # records whose status is not "ok"
     notes: tuple[str, ...]
     spans: tuple[Span, ...] = field(default=(), repr=False)  # for totals across sessions
+    #: the idle time between its windows (records of kind "idle"), apart from ``totals``
+    idle: RecordTotals | None = None
+    idle_scopes: tuple[str, ...] = ()
 
 
 def summarize(
@@ -45,6 +48,8 @@ def summarize(
         digest.errors,
         tuple(contents.notes),
         tuple(digest.spans),
+        digest.idle_totals,
+        tuple(digest.idle_scopes.values),
     )
 
 
