@@ -154,8 +154,8 @@ class Ledger:
         idle.start = None
         duration_s = end.time_s - start.time_s
         indices = self.totals_indices
-        if final and duration_s <= 0.0 and not idle.carried_n:
-            return None  # nothing left to write
+        if duration_s <= 0.0 and (not final or not idle.carried_n):
+            return None  # no time between the two snapshots: nothing to carry or write
         if duration_s < IDLE_MIN_S and not final:
             carried = idle.carried
             for i in indices:

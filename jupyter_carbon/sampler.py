@@ -225,6 +225,8 @@ class Sampler:
         #: hit carries it as a flag already)
         self.diagnostics = Diagnostics()
         self.ticks = 0
+        #: times the thread woke from its interval wait (none while parked: benchmarks/idle.py)
+        self.wakeups = 0
         self._components = [s.component for s in self.sources]
         self._lock = threading.RLock()
         self._windows: list[Window] = []
@@ -444,6 +446,7 @@ class Sampler:
             self._active.wait()
             if self._stop.is_set() or self._stop.wait(self.tick_s):
                 return
+            self.wakeups += 1
             try:
                 self.tick()
             except Exception as exc:
