@@ -519,6 +519,7 @@ def load(shell: Any) -> CarbonExtension:
         shell.observe(ext.cell_done, names="last_execution_result")
         shell.input_transformers_cleanup.insert(0, ext.transform)
         attach_log(session)
+        atexit.unregister(session.write_idle)  # once, however many shells load it
         atexit.register(session.write_idle)  # the kernel exits: its last idle stretch is written
         attach_cluster(session)  # imports nothing of distributed until the kernel has a Client
     except BaseException:
