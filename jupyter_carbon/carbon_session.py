@@ -501,9 +501,10 @@ class CarbonSession:
                 for d in record.devices
                 if d.component == "gpu" and d.device == source.device
             )
+            name = f"GPU {getattr(source, 'index', i)} ({getattr(source, 'model', source.device)})"
             held.append(
                 {
-                    "gpu": f"GPU {getattr(source, 'index', i)} ({getattr(source, 'model', source.device)})",
+                    "gpu": name,
                     "energy_j": energy_j,
                     "power_w": energy_j / duration_s if duration_s > 0 else 0.0,
                     "duration_s": duration_s,

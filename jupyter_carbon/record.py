@@ -215,11 +215,11 @@ class WindowRecord:
     draw; ``extra["short_gaps"]``: ``{"count", "duration_s"}`` of stretches under a second carried
     into it, their energy included; ``extra["gpu_held"]``: ``[{"gpu", "energy_j", "power_w",
     "duration_s", "memory_mib"}]`` for each GPU the kernel's process held memory on). Idle records
-    are never in a cell total. ``status``: "ok", "error", "interrupted". ``scope``: what the figures cover
-    ("machine", "process", "container"), ``scope_reason`` why that scope. ``totals``: the
-    session at the moment the record closed. ``cluster``: what the window was charged on a Dask
-    cluster, per host (not in ``energy_j``, which is this machine's). ``extra`` holds what
-    add-ons attach (a loop prediction, the cell's source when ``store_source`` is on).
+    are never in a cell total. ``status``: "ok", "error", "interrupted". ``scope``: what the
+    figures cover ("machine", "process", "container"), ``scope_reason`` why that scope.
+    ``totals``: the session at the moment the record closed. ``cluster``: what the window was
+    charged on a Dask cluster, per host (not in ``energy_j``, which is this machine's). ``extra``
+    holds what add-ons attach (a loop prediction, the cell's source when ``store_source`` is on).
     ``session`` and ``meter`` say which monotonic clock ``start_s``/``end_s`` are on and what
     the energy was measured on (None in records written before them).
     """
