@@ -9,6 +9,7 @@ valid choices.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from .sources.base import COMPONENTS
 from .sources.paths import CGROUP_ROOT, DMI_ROOT, HWMON_ROOT, POWERCAP_ROOT
 from .units import finite_number
 
-__all__ = ["Config", "ConfigError", "SETTINGS", "Setting"]
+__all__ = ["Config", "ConfigError", "SETTINGS", "Setting", "parse_budget"]
 
 
 #: Where a window's energy is attributed: auto (container in a limiting cgroup, else machine), the
@@ -130,6 +131,39 @@ def _embodied(value: Any) -> str:
     )
 
 
+#: The largest session budget accepted: 1,000 t CO2e.
+MAX_BUDGET_G = 1e9
+_GRAMS = {"g": 1.0, "kg": 1000.0}
+
+
+def parse_budget(value: Any) -> float | None:
+    """A session budget in grams CO2e: ``20g``, ``20 g``, ``1.5kg``, ``20`` (grams); ``off`` or
+    ``none``: no budget. Raises ConfigError naming the value and the form expected."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number, unit = float(value), "g"
+    else:
+        text = str(value).strip().lower().replace(" ", "")
+        if text in ("off", "none", ""):
+            return None
+        for name in ("kg", "g", ""):
+            if text.endswith(name):
+                number_text, unit = text[: len(text) - len(name)], name or "g"
+                break
+        try:
+            number = float(number_text)
+        except ValueError:
+            number = math.nan
+    grams = number * _GRAMS[unit]
+    if not (math.isfinite(grams) and 0 < grams <= MAX_BUDGET_G):
+        raise ConfigError(
+            f"budget {value!r} is not valid; give grams or kilograms of CO2e above 0, "
+            "e.g. 20g or 1.5kg (off: no budget)"
+        )
+    return grams
+
+
 @dataclass(frozen=True)
 class Setting:
     """How to parse and explain one setting (its default is the field's default in ``Config``)."""
@@ -233,6 +267,12 @@ SETTINGS: dict[str, Setting] = {
             "by DMI maker and model), none, kg CO2e or a table key",
         ),
         Setting(
+            "budget_g",
+            parse_budget,
+            "session budget in g CO2e (20g, 1.5kg; off: none): one note at 80 % and one at "
+            "100 % in the cell's report, the summary and %carbon status",
+        ),
+        Setting(
             "lifetime_years",
             _number("lifetime_years", 0.1, 50),
             "hardware lifetime over which embodied emissions are amortised in SCI "
@@ -263,6 +303,7 @@ class Config:
     wandb: str = "auto"
     embodied: str = "auto"
     lifetime_years: float = 4.0
+    budget_g: float | None = None
 
     def updated(self, **values: Any) -> Config:
         """A copy with ``values`` parsed and validated; raises ConfigError naming a bad key or

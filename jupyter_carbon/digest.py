@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from .advice import Tally
 from .energy import Co2e, Energy
 from .record import IDLE, idle_seconds
 from .sources.base import COMPONENTS
@@ -132,6 +133,7 @@ class Digest:
         self._idle_energy = Energy.ZERO
         self._idle_co2e = Co2e.ZERO
         self._idle_s = 0.0
+        self.tally = Tally()  # what the actionable summary needs (``jupyter_carbon.advice``)
         for record in records:
             self.add(record)
 
@@ -172,6 +174,7 @@ class Digest:
         self.pues.add(record.pue)
         self.scopes.add(record.scope)
         self.methods.add(tuple((d.component, d.method, d.measured) for d in record.devices))
+        self.tally.add(record)
 
     def _add_idle(self, record: WindowRecord) -> None:
         self._idle_count += 1

@@ -31,6 +31,7 @@ transform's cell will run with the hooks, which ``run_cell_async`` runs a cell) 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import threading
 import weakref
 from enum import Enum
@@ -38,10 +39,11 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from . import api
+from .advice import budget_level
 from .carbon_session import CUT_SHORT, CarbonSession, Measurement, status_of
 from .cluster.observer import attach_cluster, detach_cluster
 from .display import make_view
-from .display.text import format_load_line, gpu_held_lines
+from .display.text import budget_phrase, format_load_line, gpu_held_lines
 from .ipython_compat import (
     cell_runner,
     counts_before_hook,
@@ -101,6 +103,12 @@ def _stacked_options(raw_cell: str) -> tuple[CellOptions, str] | None:
             options = _magic_options(line)
             return (options, "\n".join(lines[index:]).strip("\n")) if options is not None else None
     return None
+
+
+def source_sha1(raw_cell: str) -> str:
+    """The first 16 hex digits of the SHA-1 of a cell's text as typed: matches the same cell
+    across sessions (``%carbon summary``'s run-vs-run) without storing its source."""
+    return hashlib.sha1(raw_cell.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _status(result: ExecutionResult | None) -> str:
@@ -194,6 +202,8 @@ class CarbonExtension:
         self.auto_quiet = False
         # Cells of this thread that ended but whose post_run_cell has not come yet (their report).
         self._local = _ThreadCells()
+        # the session budget the notes were for, and the highest level noted (each noted once)
+        self._budget_noted: tuple[float | None, float] = (None, 0.0)
 
     # --- reporting ----------------------------------------------------------------------------
 
@@ -261,6 +271,7 @@ class CarbonExtension:
                 # %carbon summary/status/…
                 return
             measurement = self._open(options, _Cell(info, cell_runner(), claims, stacked))
+            measurement.meta["source_sha1"] = source_sha1(raw)
             if session.config.store_source:  # opt-in: cells often hold secrets
                 measurement.extra["source"] = getattr(info, "raw_cell", "")
         except Exception as exc:
@@ -399,11 +410,29 @@ class CarbonExtension:
         """The closed window's report in its view, then any problem the extension met (never
         raises)."""
         try:
+            if record is not None:
+                note = self._budget_note(record)
+                if note is not None and measurement.view is not None:
+                    measurement.view.note(note, key="budget")
             if measurement.view is not None and record is not None:
                 measurement.view.finish(record)
             self.flush_problems()
         except Exception as exc:
             self.report("displaying the result", exc)
+
+    def _budget_note(self, record: WindowRecord) -> str | None:
+        """The budget note when the session's CO2e (as the record closed) first reaches 80 %,
+        then 100 %, of ``budget_g`` (a new budget is noted afresh); else None. A comparison."""
+        budget_g = self.session.config.budget_g
+        if budget_g is None:
+            return None
+        used_g = record.totals.co2e_g
+        level = budget_level(used_g, budget_g)
+        noted_for, noted = self._budget_noted
+        if noted_for != budget_g:
+            noted = 0.0
+        self._budget_noted = (budget_g, max(level, noted))
+        return budget_phrase(used_g, budget_g) if level > noted else None
 
     def _close_inside(self, stack: list[Measurement], outer: Measurement) -> None:
         """Windows still open above ``outer``, which is ending: cells whose end IPython never

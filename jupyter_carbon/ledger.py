@@ -35,13 +35,16 @@ __all__ = ["Ledger", "SHORT_WINDOW_FLAG", "SHORT_WINDOW_BAND", "IDLE_MIN_S"]
 SHORT_WINDOW_FLAG = "{device}: shorter than the counter's resolution — estimated from power × time"
 #: Relative band for a short window's power × time estimate.
 SHORT_WINDOW_BAND = (0.5, 1.5)
-#: Window metadata that has a field of its own in the record; anything else goes into ``extra``.
 #: Idle stretches shorter than this (the sampler's default interval) are carried into the next
 #: idle record rather than recorded on their own.
 IDLE_MIN_S = 1.0
+#: Window metadata that has a field of its own in the record; anything else goes into ``extra``.
 _RECORD_META = frozenset(
-    ("label", "cell", "kind", "scope", "items", "task", "scope_reason", "session", "meter")
-)
+    (
+        "label", "cell", "kind", "scope", "items", "task", "scope_reason", "session", "meter",
+        "source_sha1",
+    )
+)  # fmt: skip
 
 
 class OpenWindow(Protocol):
@@ -308,6 +311,7 @@ class Ledger:
             cluster=cluster,
             session=meta.get("session"),
             meter=meta.get("meter"),
+            source_sha1=meta.get("source_sha1"),
         )
         self.records.append(record)
         return record

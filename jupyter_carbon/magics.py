@@ -21,7 +21,7 @@ from .baseline import measure_baseline
 from .config import SETTINGS, Config, ConfigError
 from .display import show_summary
 from .display.history_text import print_history
-from .display.text import format_config, format_config_changes, format_status
+from .display.text import budget_status, format_config, format_config_changes, format_status
 from .formats.options import FORMATS
 from .parse import CELL_USAGE, LineCommand, ParseError, parse_cell_line, parse_line
 from .storage.export import export_records
@@ -48,6 +48,7 @@ HELP = (
     "  %carbon status               sources in use, why others are missing, settings\n"
     "  %carbon summary              the session: totals, per-cell table and plots\n"
     "  %carbon config key=value …   change settings (no arguments: show them)\n"
+    "  %carbon budget 20g | 1.5kg | off   a session budget: a note at 80 % and at 100 %\n"
     "  %carbon baseline [SECONDS]   "
     "measure idle power (default 10 s); records then show marginal energy\n"
     "  %carbon history              earlier sessions in this folder\n"
@@ -94,6 +95,7 @@ class Carbon(Configurable):
     lifetime_years = Float(_DEFAULT.lifetime_years, help=SETTINGS["lifetime_years"].help).tag(
         config=True
     )
+    budget_g = Float(-1.0, help=SETTINGS["budget_g"].help + " (negative: unset)").tag(config=True)
 
     def __init__(self, extension: CarbonExtension | None = None, **kwargs: Any) -> None:
         # config applied by the base class must not reach a session yet
@@ -141,7 +143,7 @@ class Carbon(Configurable):
 
     @staticmethod
     def _value(name: str, value: Any) -> Any:
-        if name == "intensity" and isinstance(value, (int, float)) and value < 0:
+        if name in ("intensity", "budget_g") and isinstance(value, (int, float)) and value < 0:
             return None
         if name in ("region", "live", "zone", "log_dir") and value == "":
             return None
@@ -281,6 +283,11 @@ class CarbonMagics(Magics):
             f"(total {format_power(sum(baseline.values()))}); "
             "records now also show energy above it (marginal)"
         )
+
+    def _cmd_budget(self, command: LineCommand) -> None:
+        if command.settings:
+            self.session.configure(**command.settings)
+        print(f"jupyter_carbon: {budget_status(self.session)}")
 
     def _cmd_history(self, command: LineCommand) -> None:
         print_history(self.session)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-from .config import SCOPES
+from .config import SCOPES, ConfigError, parse_budget
 from .formats.options import FORMATS, PublishError, parse_publish_args
 
 __all__ = [
@@ -37,6 +37,7 @@ SUBCOMMANDS = (
     "baseline",
     "history",
     "export",
+    "budget",
 )
 
 
@@ -175,6 +176,20 @@ def parse_line(line: str) -> LineCommand:
             if not 1 <= seconds <= 600:
                 raise ParseError(f"%carbon baseline {args[0]!r}: expected 1–600 seconds")
             return LineCommand(name, tuple(args), seconds=seconds)
+    if name == "budget":
+        if not args:
+            return LineCommand(name)
+        text = " ".join(args)
+        try:
+            grams = parse_budget(text)
+        except ConfigError:
+            raise ParseError(
+                f"%carbon budget {text!r}: expected grams or kilograms of CO2e, "
+                "e.g. %carbon budget 20g or %carbon budget 1.5kg (off: no budget)"
+            ) from None
+        return LineCommand(
+            name, tuple(args), {"budget_g": "off" if grams is None else f"{grams!r}"}
+        )
     if name == "export" and args and args[0] in FORMATS:
         try:
             parse_publish_args(args)  # checked here, used by the magic

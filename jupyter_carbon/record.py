@@ -221,7 +221,8 @@ class WindowRecord:
     charged on a Dask cluster, per host (not in ``energy_j``, which is this machine's). ``extra``
     holds what add-ons attach (a loop prediction, the cell's source when ``store_source`` is on).
     ``session`` and ``meter`` say which monotonic clock ``start_s``/``end_s`` are on and what
-    the energy was measured on (None in records written before them).
+    the energy was measured on (None in records written before them). ``source_sha1``: a hash of
+    the cell's source (never the source), to compare runs.
     """
 
     id: int
@@ -255,6 +256,8 @@ class WindowRecord:
     session: str | None = None
     #: what its energy was measured on (``sources.scope.meters``: host, container or process)
     meter: str | None = None
+    #: SHA-1 (hex) of the cell's source, to match a cell across runs without storing the source
+    source_sha1: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -397,6 +400,7 @@ class WindowRecord:
             "cluster": None if self.cluster is None else self.cluster.to_dict(),
             "session": self.session,
             "meter": self.meter,
+            "source_sha1": self.source_sha1,
         }
 
     @classmethod
@@ -457,6 +461,7 @@ class WindowRecord:
             cluster=_cluster(d.get("cluster")),
             session=_opt(d, "session", str),
             meter=_opt(d, "meter", str),
+            source_sha1=_opt(d, "source_sha1", str),
         )
 
 

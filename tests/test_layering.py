@@ -32,7 +32,7 @@ LAYERS = {
     """,
     # measuring and reading records: sampler and ledger, settings, a record's row, digests
     2: """
-        sampler ledger config parse digest rows predict
+        sampler ledger config parse digest advice rows predict
         formats.options formats.figures formats.comparisons formats.embodied formats.sci
         formats.model_card formats.methods
     """,

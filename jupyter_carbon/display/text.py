@@ -12,6 +12,7 @@ from collections.abc import Hashable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ..advice import budget_level
 from ..cluster.text import record_lines, short_phrase
 from ..config import SETTINGS, Config
 from ..intensity.value import NO_REGION_NOTE, WORLD_AVERAGE_SOURCE
@@ -34,6 +35,8 @@ __all__ = [
     "column",
     "plural",
     "format_config_changes",
+    "budget_phrase",
+    "budget_status",
 ]
 
 
@@ -371,6 +374,28 @@ def format_config_changes(before: Config, session: CarbonSession, names: Iterabl
     return line
 
 
+def budget_phrase(used_g: float, budget_g: float) -> str:
+    """``session budget 20 g CO2e: 16.2 g CO2e used (81 %)``, and from 80 % what that means."""
+    level = budget_level(used_g, budget_g)
+    text = (
+        f"session budget {format_co2e(budget_g)}: {format_co2e(used_g)} used "
+        f"({used_g / budget_g * 100:.0f} %)"
+    )
+    if level >= 1.0:
+        return text + " — the budget is spent; cells still run and are measured (%carbon budget)"
+    if level > 0:
+        return text + f" — past {level * 100:.0f} % of the budget"
+    return text
+
+
+def budget_status(session: CarbonSession) -> str:
+    """The session budget and how much of it is used, or how to set one."""
+    budget_g = session.config.budget_g
+    if budget_g is None:
+        return "no session budget (set one with %carbon budget 20g)"
+    return budget_phrase(session.totals().co2e_g, budget_g)
+
+
 def format_status(session: CarbonSession, auto: bool = False) -> str:
     cfg = session.config
     lines = ["jupyter_carbon status", "sources in use:"]
@@ -402,6 +427,8 @@ def format_status(session: CarbonSession, auto: bool = False) -> str:
         f"PUE {cfg.pue:g} · {_scope_phrase(session)} · interval {cfg.interval:g} s · "
         f"every cell: {'on' if auto else 'off'}"
     )
+    if getattr(cfg, "budget_g", None) is not None:
+        lines.append(budget_status(session))
     if session.baseline_w:
         lines.append(
             "idle baseline: " + ", ".join(f"{k} {v:.3g} W" for k, v in session.baseline_w.items())

@@ -12,6 +12,12 @@ Providers (stdlib ``urllib`` only):
   ``GET {base}/intensity`` or ``GET {base}/regional/regionid/{id}`` (no token; operational,
   i.e. combustion-only, gCO2/kWh).
 
+Both also give a forecast of the next 24 h (:meth:`IntensityProvider.fetch_forecast`:
+``{base}/intensity/{from}/fw24h``, ``{base}/regional/intensity/{from}/fw24h/regionid/{id}``,
+``{base}/v3/carbon-intensity/forecast?zone=Z``), fetched by the same background thread at most
+once per ``LiveIntensity.forecast_ttl_s`` and read with :meth:`LiveIntensity.forecast`, which
+never waits either.
+
 API tokens are read from the environment at fetch time and never stored, logged or shown.
 """
 
@@ -29,13 +35,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 
 from .emissions import MAX_G_PER_KWH
 from .value import Intensity
 
 __all__ = [
     "ElectricityMapsProvider",
+    "Forecast",
+    "ForecastSlot",
     "Intensity",
     "IntensityProvider",
     "LiveIntensity",
@@ -46,6 +55,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _MAX_REPLY_BYTES = 1 << 20
+#: Forecast slots kept (a 24 h forecast has 48 half hours or 24 hours).
+_MAX_SLOTS = 200
 _USER_AGENT = "jupyter_carbon (https://pypi.org/project/jupyter-carbon/)"
 
 
@@ -53,14 +64,37 @@ class ProviderError(RuntimeError):
     """A live provider could not deliver a value; the message is one line and holds no secret."""
 
 
+@dataclass(frozen=True, slots=True)
+class ForecastSlot:
+    """The forecast intensity of one interval. Units: gCO2e/kWh."""
+
+    start_utc: datetime
+    end_utc: datetime
+    g_per_kwh: float
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """A provider's forecast from now on: its slots in time order, who said so and when."""
+
+    source: str
+    slots: tuple[ForecastSlot, ...]
+    fetched_utc: datetime
+
+
 class IntensityProvider:
-    """Base class: subclasses set ``name`` and implement :meth:`fetch`."""
+    """Base class: subclasses set ``name`` and implement :meth:`fetch` (and, when the provider
+    forecasts, set ``forecasts`` and implement :meth:`fetch_forecast`)."""
 
     name = "provider"
     timeout_s: float = 3.0
+    forecasts = False
 
     def fetch(self) -> Intensity:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def fetch_forecast(self, now_utc: datetime) -> Forecast:  # pragma: no cover - abstract
+        raise ProviderError(f"{self.name} gives no forecast")
 
     def _secrets(self) -> tuple[str, ...]:
         return ()
@@ -161,10 +195,30 @@ def _first(name: str, data: object, what: str) -> dict:
     raise ProviderError(f"{name} failed: malformed reply (no {what})")
 
 
+def _utc(name: str, value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ProviderError(f"{name} failed: malformed forecast (a time is {_short(value)})")
+    try:
+        when = datetime.fromisoformat(value[:40].replace("Z", "+00:00"))
+    except ValueError:
+        raise ProviderError(f"{name} failed: malformed forecast (a time is not ISO 8601)") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def _slots(name: str, entries: object, parse: Callable[[dict], ForecastSlot]) -> list[ForecastSlot]:
+    if not isinstance(entries, list) or not entries:
+        raise ProviderError(f"{name} failed: malformed forecast (no entries)")
+    slots = [parse(e) for e in entries[:_MAX_SLOTS] if isinstance(e, dict)]
+    if not slots:
+        raise ProviderError(f"{name} failed: malformed forecast (no entries)")
+    return sorted(slots, key=lambda slot: slot.start_utc)
+
+
 class ElectricityMapsProvider(IntensityProvider):
     """Latest lifecycle intensity of an Electricity Maps zone (needs an API token)."""
 
     name = "electricitymaps"
+    forecasts = True
 
     def __init__(
         self,
@@ -225,6 +279,37 @@ class ElectricityMapsProvider(IntensityProvider):
                 note += " (estimated)"
         return Intensity(value, f"{self.name}:{zone}", zone, note=note)
 
+    def fetch_forecast(self, now_utc: datetime) -> Forecast:
+        try:
+            return self._fetch_forecast(now_utc)
+        except ProviderError as exc:
+            message = str(exc)
+        raise ProviderError(self.redact(message))
+
+    def _fetch_forecast(self, now_utc: datetime) -> Forecast:
+        token = os.environ.get(self.token_env, "").strip()
+        if not token:
+            fix = f"set the {self.token_env} environment variable"
+            raise ProviderError(f"{self.name} failed: no API token — {fix}")
+        url = f"{self.base_url}/v3/carbon-intensity/forecast?zone={urllib.parse.quote(self.zone)}"
+        data = _get_json(
+            self.name,
+            url,
+            {"auth-token": token},
+            self.timeout_s,
+            hint_401=f"check {self.token_env}",
+        )
+        entries = data.get("forecast") if isinstance(data, dict) else None
+        name = self.name
+
+        def parse(entry: dict) -> ForecastSlot:  # hourly: each slot ends an hour later
+            start = _utc(name, entry.get("datetime"))
+            value = _g_per_kwh(name, entry.get("carbonIntensity"), "carbonIntensity")
+            return ForecastSlot(start, start + timedelta(hours=1), value)
+
+        slots = _slots(name, entries, parse)
+        return Forecast(f"{self.name}:{self.zone} forecast", tuple(slots), now_utc)
+
 
 class UKCarbonIntensityProvider(IntensityProvider):
     """Great Britain's current intensity from the NESO Carbon Intensity API (no token).
@@ -234,6 +319,7 @@ class UKCarbonIntensityProvider(IntensityProvider):
     """
 
     name = "uk-carbon-intensity"
+    forecasts = True
 
     def __init__(
         self,
@@ -285,6 +371,30 @@ class UKCarbonIntensityProvider(IntensityProvider):
             value, f"{self.name}:{self.region_id}", label, note=f"forecast for {_span(entry)}"
         )
 
+    def fetch_forecast(self, now_utc: datetime) -> Forecast:
+        start = now_utc.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+        if self.region_id is None:
+            url = f"{self.base_url}/intensity/{start}/fw24h"
+        else:
+            url = f"{self.base_url}/regional/intensity/{start}/fw24h/regionid/{self.region_id}"
+        data = _get_json(self.name, url, {}, self.timeout_s)
+        entries = data.get("data") if isinstance(data, dict) else None
+        if self.region_id is not None:  # {"data": {"regionid": …, "data": [entries]}}
+            region = entries[0] if isinstance(entries, list) and entries else entries
+            entries = region.get("data") if isinstance(region, dict) else None
+        name = self.name
+
+        def parse(entry: dict) -> ForecastSlot:
+            intensity = entry.get("intensity")
+            if not isinstance(intensity, dict):
+                raise ProviderError(f"{name} failed: malformed forecast (no intensity)")
+            value = _g_per_kwh(name, intensity.get("forecast"), "forecast")
+            return ForecastSlot(_utc(name, entry.get("from")), _utc(name, entry.get("to")), value)
+
+        slots = _slots(name, entries, parse)
+        where = "GB" if self.region_id is None else f"region {self.region_id}"
+        return Forecast(f"{self.name} forecast ({where})", tuple(slots), now_utc)
+
 
 def _span(entry: dict) -> str:
     start, end = entry.get("from"), entry.get("to")
@@ -298,8 +408,12 @@ class LiveIntensity:
 
     One daemon thread (started on first use) performs fetches, one at a time. A live value
     is used for ``ttl_s`` seconds; after a failure no new fetch starts for ``retry_s``
-    seconds unless :meth:`refresh` is called.
+    seconds unless :meth:`refresh` is called. A provider that forecasts has its forecast
+    fetched by the same thread with its first value, then again when :meth:`forecast` finds it
+    older than ``forecast_ttl_s`` (after a failure, not before ``retry_s``).
     """
+
+    forecast_ttl_s = 3600.0
 
     def __init__(
         self,
@@ -328,6 +442,11 @@ class LiveIntensity:
         self._value_at = 0.0
         self._error: str | None = None
         self._error_at: float | None = None
+        self._want_value = False
+        self._want_forecast = bool(getattr(provider, "forecasts", False))
+        self._forecast: Forecast | None = None
+        self._forecast_at = 0.0
+        self._forecast_error_at: float | None = None
 
     def __repr__(self) -> str:
         return (
@@ -356,6 +475,21 @@ class LiveIntensity:
             else:
                 note = f"live intensity not yet available: using {self._fallback_name()}"
         return replace(self.fallback, note=note)
+
+    def forecast(self) -> Forecast | None:
+        """The forecast that has arrived (None before, or for a provider without one); a fetch
+        starts in the background when it is missing or older than ``forecast_ttl_s``."""
+        if not getattr(self.provider, "forecasts", False):
+            return None
+        with self._cond:
+            now = self._clock()
+            fresh = self._forecast is not None and now - self._forecast_at < self.forecast_ttl_s
+            failed = self._forecast_error_at
+            if not fresh and not self._closed and (failed is None or now - failed >= self.retry_s):
+                self._want_forecast = True
+                if not self._busy:
+                    self._start_locked()
+            return self._forecast
 
     def refresh(self) -> bool:
         """Start a background fetch now unless one is in flight or closed; never blocks."""
@@ -387,6 +521,11 @@ class LiveIntensity:
             return False
         if not force and self._error_at is not None and now - self._error_at < self.retry_s:
             return False
+        self._want_value = True
+        self._start_locked()
+        return True
+
+    def _start_locked(self) -> None:
         self._busy = True
         self._wake = True
         if self._thread is None:
@@ -395,7 +534,6 @@ class LiveIntensity:
             )
             self._thread.start()
         self._cond.notify_all()
-        return True
 
     def _run(self) -> None:
         while True:
@@ -406,15 +544,36 @@ class LiveIntensity:
                     self._cond.notify_all()
                     return
                 self._wake = False
-            value, error = self._fetch_once()
+                want_value, self._want_value = self._want_value, False
+            if want_value:
+                value, error = self._fetch_once()
+                with self._cond:
+                    if value is not None:
+                        self._value, self._value_at = value, self._clock()
+                        self._error, self._error_at = None, None
+                    else:
+                        self._error, self._error_at = error, self._clock()
             with self._cond:
-                if value is not None:
-                    self._value, self._value_at = value, self._clock()
-                    self._error, self._error_at = None, None
-                else:
-                    self._error, self._error_at = error, self._clock()
+                want_forecast, self._want_forecast = self._want_forecast, False
+            if want_forecast:
+                self._fetch_forecast_once()
+            with self._cond:
                 self._busy = False
                 self._cond.notify_all()
+
+    def _fetch_forecast_once(self) -> None:
+        try:
+            forecast = self.provider.fetch_forecast(datetime.now(timezone.utc))
+            if not isinstance(forecast, Forecast):
+                raise ProviderError("forecast: provider returned no Forecast")
+        except Exception as exc:  # a failed forecast only means no advice: never the caller's
+            log.debug("forecast fetch failed: %s", type(exc).__name__)
+            with self._cond:
+                self._forecast_error_at = self._clock()
+            return
+        with self._cond:
+            self._forecast, self._forecast_at = forecast, self._clock()
+            self._forecast_error_at = None
 
     def _fetch_once(self) -> tuple[Intensity | None, str | None]:
         name = getattr(self.provider, "name", "provider")
