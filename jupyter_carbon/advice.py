@@ -210,11 +210,14 @@ class RunIndex:
 
 
 class Tally:
-    """What the advice needs of every record, kept within bounds as a digest adds them."""
+    """What the advice needs of every record, kept within bounds as a digest adds them, and
+    what its maker knows besides (``forecast``, ``last_runs`` read from ``runs_from``,
+    ``budget_g``), for every renderer of the digest."""
 
     __slots__ = (
         "idle_flags", "_top", "_seq", "heaviest", "idle_energy", "idle_co2e",
-        "idle_measured", "idle_s", "held", "regions", "run",
+        "idle_measured", "idle_s", "held", "regions", "run", "forecast", "last_runs",
+        "runs_from", "budget_g", "this_run",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -229,6 +232,12 @@ class Tally:
         self.held: dict[str, list[float]] = {}  # gpu → [J, g CO2e, s, MiB (max)]
         self.regions: dict[str, None] = {}
         self.run = RunIndex()
+        self.forecast: Forecast | None = None
+        self.last_runs: RunIndex | None = None
+        self.runs_from: str | None = None
+        self.budget_g: float | None = None
+        #: the cells of this run when the digest holds earlier runs too (a folder's report)
+        self.this_run: RunIndex | None = None
 
     def add(self, record: WindowRecord) -> None:
         self._seq += 1
@@ -331,17 +340,11 @@ def later_window(
     )
 
 
-def advice_of(
-    digest: Digest,
-    *,
-    forecast: Forecast | None = None,
-    last_runs: RunIndex | None = None,
-    runs_from: str | None = None,
-    budget_g: float | None = None,
-) -> Advice:
-    """The advice for ``digest``'s records; ``forecast`` (a live provider's), ``last_runs`` (the
-    earlier sessions' cells) and ``budget_g`` add their parts when given."""
+def advice_of(digest: Digest) -> Advice:
+    """The advice for ``digest``'s records; its tally's ``forecast`` (a live provider's),
+    ``last_runs`` (the earlier sessions' cells) and ``budget_g`` add their parts when set."""
     tally = digest.tally
+    forecast, last_runs, budget_g = tally.forecast, tally.last_runs, tally.budget_g
     counted = digest.counted_record_co2e_g()
     fractions = digest.fractions
     cells_g = cells_j = idle_g = idle_j = 0.0
@@ -403,7 +406,8 @@ def advice_of(
         later = later_window(forecast, name, heaviest.energy_j, heaviest.duration_s, heaviest.pue)
     runs: list[RunChange] = []
     if last_runs is not None:
-        for sha, (name, energy) in tally.run.runs.items():
+        this_run = tally.this_run if tally.this_run is not None else tally.run
+        for sha, (name, energy) in this_run.runs.items():
             last = last_runs.runs.get(sha)
             if last is not None:
                 runs.append(RunChange(name, energy, last[1]))
@@ -413,5 +417,5 @@ def advice_of(
         budget = BudgetUse(budget_g, digest.totals.co2e_g)
     return Advice(
         top, idle, held, components, energy_j, pue, tuple(elsewhere), later,
-        tuple(runs[:TOP_CELLS * 2]), runs_from if runs else None, budget,
+        tuple(runs[:TOP_CELLS * 2]), tally.runs_from if runs else None, budget,
     )  # fmt: skip

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import pandas
 
     from .cluster_part import ClusterPart
-    from .intensity.providers import LiveIntensity
+    from .intensity.providers import Forecast, LiveIntensity
 
 __all__ = ["CarbonSession", "Measurement", "session", "reset_session", "status_of"]
 
@@ -337,6 +337,11 @@ class CarbonSession:
                 self.problem(f"live intensity off: {exc}")
                 return self._table_intensity
         return self._live.current()
+
+    def forecast(self) -> Forecast | None:
+        """The live provider's forecast that has arrived (None without one); never blocks."""
+        live = self._live
+        return live.forecast() if live is not None else None
 
     def _close_live(self) -> None:
         self._table_intensity = None

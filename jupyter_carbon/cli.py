@@ -15,11 +15,13 @@ stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .advice import RunIndex
 from .carbon_session import CarbonSession
 from .config import SETTINGS, ConfigError
 from .digest import Digest
@@ -33,6 +35,7 @@ from .record import WindowRecord
 from .runner import RunError, run_notebook
 from .storage.export import check_output_path, export_records, read_export
 from .storage.reader import log_files, stream_log, unreadable_note
+from .storage.runs import indexing
 from .textsafe import visible
 
 __all__ = ["main", "CliError"]
@@ -302,6 +305,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         _output(args.html, (".html", ".htm")),
     )
     notes: list[str] = []
+    last_runs = this_run = None
     if source.is_dir():
         files = log_files(source)
         if not files:
@@ -309,7 +313,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 f"no session logs (session-*.jsonl) in {args.source}: "
                 "give the folder of config log_dir (default .jupyter_carbon)"
             )
-        records: Iterable[WindowRecord] = _log_records(files, notes)
+        # the newest log is this run; its cells are compared with the earlier logs' (by hash)
+        last_runs, this_run = RunIndex(), RunIndex()
+        records: Iterable[WindowRecord] = itertools.chain(
+            indexing(_log_records(files[:-1], notes), last_runs),
+            indexing(_log_records(files[-1:], notes), this_run),
+        )
         print(f"{len(files)} sessions in {visible(source)}")
     elif source.suffix.lower() == ".jsonl":
         records = _log_records([source], notes)
@@ -324,6 +333,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
             "give a .jsonl log, a folder of them or a .json export"
         )
     digest = Digest()
+    if last_runs is not None:
+        digest.tally.last_runs, digest.tally.this_run = last_runs, this_run
+        digest.tally.runs_from = str(source)
     _exports(digest.passing(records), csv=csv, json=json)  # one pass: exports and digest together
     for note in notes:
         _say(f"note: {note}")

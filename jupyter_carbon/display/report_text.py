@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, TypeVar
 
+from ..advice import Advice, advice_of
 from ..cluster.text import session_line
 from ..digest import MAX_ROWS, Digest, Distinct, as_digest
 from ..record import record_name
 from ..textsafe import visible
-from ..units import format_co2e, format_duration, format_energy
-from .text import column, how_short, how_word, idle_line, plural
+from ..units import format_co2e, format_duration, format_energy, format_power
+from .text import budget_phrase, column, how_short, how_word, idle_line, plural
 
 if TYPE_CHECKING:
     from ..record import WindowRecord
@@ -37,6 +38,7 @@ __all__ = [
     "rows_note",
     "how_cell",
     "assumptions_line",
+    "advice_sections",
     "summary_text",
 ]
 
@@ -157,6 +159,100 @@ def assumptions_line(digest: Digest) -> str:
     return "assumptions: " + " · ".join(parts + ([how] if how else []))
 
 
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.0f} %" if math.isfinite(fraction) else "overflow"
+
+
+#: What frees a GPU that an idle kernel holds.
+RELEASE_HINT = (
+    "release cached memory (e.g. torch.cuda.empty_cache(), del the tensors) or restart the kernel"
+)
+
+
+def advice_sections(advice: Advice) -> list[tuple[str, list[str]]]:
+    """The actionable summary as (heading with its source, lines), for text and HTML alike."""
+    energy, co2e = (lambda j: figure(format_energy, j)), (lambda g: figure(format_co2e, g))
+    sections: list[tuple[str, list[str]]] = []
+    went: list[str] = []
+    if advice.top:
+        went.append(
+            "top: "
+            + " · ".join(
+                f"{visible(c.name, 40)} {_percent(c.share)} ({co2e(c.co2e_g)}, "
+                f"{'measured' if c.measured else 'estimated'})"
+                for c in advice.top
+            )
+        )
+    idle = advice.idle
+    if idle is not None:
+        parts = ", ".join(
+            f"{visible(name.upper(), 20)} {energy(j)} {'measured' if ok else 'estimated'}"
+            for name, j, _, ok in idle.components
+        )
+        went.append(
+            f"idle between cells: {_percent(idle.share)} ({co2e(idle.co2e_g)}, {energy(idle.energy_j)}"
+            f" over {figure(format_duration, idle.duration_s)}{'; ' + parts if parts else ''})"
+        )
+    for gpu in advice.held:
+        went.append(
+            f"{visible(gpu.gpu, 80)} held by this kernel, idle {figure(format_duration, gpu.duration_s)}:"
+            f" {energy(gpu.energy_j)}, {co2e(gpu.co2e_g)}, ~{figure(format_power, gpu.power_w)}"
+            f" — {RELEASE_HINT}"
+        )
+    if advice.components:
+        went.append(
+            "by component: "
+            + ", ".join(f"{visible(n.upper(), 20)} {_percent(f)}" for n, f in advice.components)
+        )
+    if went:
+        sections.append(
+            ("where it went (this session's records; cells counted once, idle apart)", went)
+        )
+    if advice.elsewhere:
+        sections.append(
+            (
+                f"the same work elsewhere ({energy(advice.energy_j)} at PUE {advice.pue:g}, at each"
+                " region's intensity from the bundled table)",
+                [
+                    f"{visible(e.region.key, 40)} {e.region.g_per_kwh:g} gCO2e/kWh: {co2e(e.co2e_g)}"
+                    f" ({e.why}; {visible(e.region.name, 80)}; {visible(e.region.source, 40)}"
+                    f"{'' if e.region.year is None else ' ' + str(e.region.year)})"
+                    for e in advice.elsewhere
+                ],
+            )
+        )
+    later = advice.later
+    if later is not None:
+        when = f"{later.start_utc:%Y-%m-%d %H:%M}–{later.end_utc:%H:%M} UTC"
+        sections.append(
+            (
+                f"later (forecast: {visible(later.source, 80)})",
+                [
+                    f"re-run {visible(later.cell, 40)} ({energy(later.energy_j)}) {when} at"
+                    f" {later.g_per_kwh:.0f} gCO2e/kWh instead of {later.now_g_per_kwh:.0f} now:"
+                    f" saves {co2e(later.saving_g)} (estimated)"
+                ],
+            )
+        )
+    if advice.runs:
+        where = (
+            f"; earlier sessions in {visible(advice.runs_from, 120)}" if advice.runs_from else ""
+        )
+        lines = []
+        for run in advice.runs:
+            change = run.change
+            delta = "" if change is None else f", {change * 100:+.0f} %"
+            lines.append(
+                f"{visible(run.name, 40)} {energy(run.energy_j)} (last run {energy(run.last_energy_j)}{delta})"
+            )
+        sections.append(
+            (f"against the last run (cells matched by a hash of their source{where})", lines)
+        )
+    if advice.budget is not None:
+        sections.append(("budget", [budget_phrase(advice.budget.used_g, advice.budget.budget_g)]))
+    return sections
+
+
 def _row(r: WindowRecord, energy: str, co2e: str) -> str:
     name = visible(record_name(r.label, r.cell, r.id), 20)
     how = visible(how_cell(r.measured_by_component), 60)
@@ -194,5 +290,8 @@ def summary_text(
     cluster = cluster_line(digest)
     if cluster:
         lines.append(cluster)
+    for heading, items in advice_sections(advice_of(digest)):
+        lines.append(f"{heading}:")
+        lines += [f"  {item}" for item in items]
     lines.append(assumptions_line(digest))
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """The session summary in a kernel (``%carbon summary``, ``jupyter_carbon.summary()``).
 
 A digest of the session's records (with the kernel's own totals, exact for overlapping windows,
-and the settings the records do not carry), rendered by the same text and HTML renderers as the
+the settings the records do not carry, and for the actionable summary the live provider's
+forecast that has arrived, the earlier runs of its cells in the log folder and the budget), rendered by the same text and HTML renderers as the
 CLI's report (``display.report_text``, ``display.report_html``). One static output
 (``text/plain`` and ``text/html``, plots embedded as PNG drawn at 2×), so a saved or exported
 notebook shows it whatever widget state was saved. It never gets wider than the notebook: the
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..digest import Digest, totals_of_session
+from ..storage.log import get_log
+from ..storage.runs import earlier_runs
 from .report_html import summary_html
 from .report_text import summary_text
 
@@ -33,12 +36,20 @@ def session_digest(session: CarbonSession) -> Digest:
     intensity = session.intensity()
     region = cfg.region or getattr(intensity, "region", None) or "none set (world average)"
     settings = (f"region {region}", f"sampling interval {cfg.interval:g} s")
-    return Digest(
+    digest = Digest(
         [*session.records, *session.idle_records],
         totals=totals_of_session(session.totals()),
         idle_totals=totals_of_session(session.idle_totals()),  # the stretch running now included
         settings=settings,
     )
+    tally = digest.tally  # what the actionable summary adds: the forecast, earlier runs, budget
+    tally.forecast = session.forecast()
+    tally.budget_g = cfg.budget_g
+    if cfg.log_dir and len(tally.run):
+        log = get_log(session)
+        tally.last_runs = earlier_runs(cfg.log_dir, log.path if log is not None else None)
+        tally.runs_from = cfg.log_dir
+    return digest
 
 
 def summary_bundle(session: CarbonSession) -> dict[str, str]:
