@@ -225,13 +225,17 @@ def _session_plots_html(digest: Digest) -> str:
 
 
 def advice_html(digest: Digest, heading_tag: str = "div") -> str:
-    """The actionable summary (``display.report_text.advice_sections``) as HTML lists."""
+    """The actionable summary (``display.report_text.advice_sections``): each heading, then
+    its lines indented."""
     out = []
     for heading, items in advice_sections(advice_of(digest)):
-        lines = "".join(f"<li>{H.esc(item)}</li>" for item in items)
+        lines = "".join(
+            f'<div class="jc-advice-line" style="margin-left: 1em">{H.esc(item)}</div>'
+            for item in items
+        )
         out.append(
-            f'<{heading_tag} style="font-weight: 600">{H.esc(heading)}</{heading_tag}>'
-            f'<ul style="margin: 0.2em 0 0.6em 0">{lines}</ul>'
+            f'<{heading_tag} style="font-weight: 600; margin-top: 0.4em">{H.esc(heading)}'
+            f"</{heading_tag}>{lines}"
         )
     return f'<div class="jc-advice">{"".join(out)}</div>' if out else ""
 
