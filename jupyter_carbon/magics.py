@@ -216,7 +216,7 @@ class CarbonMagics(Magics):
     # IPython types the named form as a union it cannot call
     @line_magic("carbon")  # type: ignore[arg-type]
     def carbon_line(self, line: str) -> Any:
-        """%carbon on|off|status|summary|config|baseline|history|export|reset|help"""
+        """%carbon on|off|status|summary|config|budget|baseline|history|export|reset|help"""
         try:
             command = parse_line(line)
         except ParseError as exc:
