@@ -215,13 +215,12 @@ class Tally:
     ``budget_g``), for every renderer of the digest."""
 
     __slots__ = (
-        "idle_flags", "_top", "_seq", "heaviest", "idle_energy", "idle_co2e",
+        "_top", "_seq", "heaviest", "idle_energy", "idle_co2e",
         "idle_measured", "idle_s", "held", "regions", "run", "forecast", "last_runs",
         "runs_from", "budget_g", "this_run",
     )  # fmt: skip
 
     def __init__(self) -> None:
-        self.idle_flags = bytearray()  # 1 per idle record, in digest order
         self._top: list[tuple[float, int, WindowRecord]] = []  # min-heap of the largest CO2e
         self._seq = 0
         self.heaviest: WindowRecord | None = None  # the cell that used the most energy
@@ -244,10 +243,8 @@ class Tally:
         if record.region and len(self.regions) < 8:
             self.regions[record.region] = None
         if record.kind == IDLE:
-            self.idle_flags.append(1)
             self._add_idle(record)
             return
-        self.idle_flags.append(0)
         self.run.add(record)
         co2e_g = record.co2e_g
         if not co2e_g == co2e_g:
@@ -345,16 +342,11 @@ def advice_of(digest: Digest) -> Advice:
     ``last_runs`` (the earlier sessions' cells) and ``budget_g`` add their parts when set."""
     tally = digest.tally
     forecast, last_runs, budget_g = tally.forecast, tally.last_runs, tally.budget_g
-    counted = digest.counted_record_co2e_g()
-    fractions = digest.fractions
-    cells_g = cells_j = idle_g = idle_j = 0.0
-    for is_idle, g, span, f in zip(tally.idle_flags, counted, digest.spans, fractions):
-        if is_idle:
-            idle_g += span.co2e.co2e_g
-            idle_j += span.energy.energy_j
-        else:
-            cells_g += g
-            cells_j += span.energy.energy_j * f
+    # cells counted once (the digest's fractions), idle stretches apart (they never overlap)
+    cells_g = sum(digest.counted_record_co2e_g())
+    cells_j = sum(span.energy.energy_j * f for span, f in zip(digest.spans, digest.fractions))
+    idle_totals = digest.idle_totals
+    idle_g, idle_j = idle_totals.co2e_g, idle_totals.energy_j
     whole_g, energy_j = cells_g + idle_g, cells_j + idle_j
     share = (lambda g: g / whole_g) if whole_g > 0 else (lambda g: 0.0)
     top = tuple(
@@ -378,6 +370,9 @@ def advice_of(digest: Digest) -> Advice:
         )
     held = tuple(HeldGpu(gpu, *values) for gpu, values in tally.held.items() if values[0] > 0)
     by_component = {name: sum(values) for name, values in digest.counted_co2e_g().items()}
+    for name, g in tally.idle_co2e.items():  # the idle stretches' components (not in the cells')
+        key = name if name in by_component else "other"
+        by_component[key] = by_component.get(key, 0.0) + g
     total_g = sum(by_component.values())
     components = tuple(
         (name, g / total_g) for name, g in by_component.items() if total_g > 0 and g > 0

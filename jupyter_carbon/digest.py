@@ -184,6 +184,7 @@ class Digest:
         self._idle_energy += energy
         self._idle_co2e += energy.co2e(record.intensity_g_per_kwh, record.pue)
         self._idle_s += idle_seconds(record)
+        self.tally.add(record)
 
     @property
     def idle_totals(self) -> RecordTotals:

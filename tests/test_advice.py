@@ -79,7 +79,7 @@ def test_where_it_went_and_elsewhere_from_hand_made_records():
     cells = [_cell(i) for i in range(1, 5)]
     idle = _idle(6, gpu_j=7200.0, held_s=60.0)
     digest = Digest([*cells, idle])
-    assert digest.fractions == [1.0] * 5  # no overlap: every window counted whole
+    assert digest.fractions == [1.0] * 4  # no overlap: every cell counted whole (idle apart)
     advice = advice_of(digest)
 
     # each cell: CPU 36·i J + GPU 720 J + RAM 3.6 J, at 56 g/kWh and PUE 1.2

@@ -190,13 +190,15 @@ def advice_sections(advice: Advice) -> list[tuple[str, list[str]]]:
             for name, j, _, ok in idle.components
         )
         went.append(
-            f"idle between cells: {_percent(idle.share)} ({co2e(idle.co2e_g)}, {energy(idle.energy_j)}"
-            f" over {figure(format_duration, idle.duration_s)}{'; ' + parts if parts else ''})"
+            f"idle between cells: {_percent(idle.share)} ({co2e(idle.co2e_g)}, "
+            f"{energy(idle.energy_j)} over {figure(format_duration, idle.duration_s)}"
+            f"{'; ' + parts if parts else ''})"
         )
     for gpu in advice.held:
         went.append(
-            f"{visible(gpu.gpu, 80)} held by this kernel, idle {figure(format_duration, gpu.duration_s)}:"
-            f" {energy(gpu.energy_j)}, {co2e(gpu.co2e_g)}, ~{figure(format_power, gpu.power_w)}"
+            f"{visible(gpu.gpu, 80)} held by this kernel, idle "
+            f"{figure(format_duration, gpu.duration_s)}: {energy(gpu.energy_j)}, "
+            f"{co2e(gpu.co2e_g)}, ~{figure(format_power, gpu.power_w)}"
             f" — {RELEASE_HINT}"
         )
     if advice.components:
@@ -214,8 +216,9 @@ def advice_sections(advice: Advice) -> list[tuple[str, list[str]]]:
                 f"the same work elsewhere ({energy(advice.energy_j)} at PUE {advice.pue:g}, at each"
                 " region's intensity from the bundled table)",
                 [
-                    f"{visible(e.region.key, 40)} {e.region.g_per_kwh:g} gCO2e/kWh: {co2e(e.co2e_g)}"
-                    f" ({e.why}; {visible(e.region.name, 80)}; {visible(e.region.source, 40)}"
+                    f"{visible(e.region.key, 40)} {e.region.g_per_kwh:g} gCO2e/kWh: "
+                    f"{co2e(e.co2e_g)} ({e.why}; {visible(e.region.name, 80)}; "
+                    f"{visible(e.region.source, 40)}"
                     f"{'' if e.region.year is None else ' ' + str(e.region.year)})"
                     for e in advice.elsewhere
                 ],
@@ -243,7 +246,8 @@ def advice_sections(advice: Advice) -> list[tuple[str, list[str]]]:
             change = run.change
             delta = "" if change is None else f", {change * 100:+.0f} %"
             lines.append(
-                f"{visible(run.name, 40)} {energy(run.energy_j)} (last run {energy(run.last_energy_j)}{delta})"
+                f"{visible(run.name, 40)} {energy(run.energy_j)} "
+                f"(last run {energy(run.last_energy_j)}{delta})"
             )
         sections.append(
             (f"against the last run (cells matched by a hash of their source{where})", lines)

@@ -2,8 +2,9 @@
 
 A digest of the session's records (with the kernel's own totals, exact for overlapping windows,
 the settings the records do not carry, and for the actionable summary the live provider's
-forecast that has arrived, the earlier runs of its cells in the log folder and the budget), rendered by the same text and HTML renderers as the
-CLI's report (``display.report_text``, ``display.report_html``). One static output
+forecast that has arrived, the earlier runs of its cells in the log folder and the budget),
+rendered by the same text and HTML renderers as the CLI's report (``display.report_text``,
+``display.report_html``). One static output
 (``text/plain`` and ``text/html``, plots embedded as PNG drawn at 2×), so a saved or exported
 notebook shows it whatever widget state was saved. It never gets wider than the notebook: the
 table scrolls inside its box.
