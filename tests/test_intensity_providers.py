@@ -87,6 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
         kind, arg = type(self).routes.get(path, ("status", 404))
         if kind == "json":
             self._send(200, json.dumps(arg).encode())
+        elif kind == "echo":  # a reply built from the request's headers
+            self._send(200, json.dumps(arg(self.headers)).encode())
         elif kind == "raw":
             self._send(200, arg)
         elif kind == "status":
@@ -527,3 +529,52 @@ def test_token_never_appears_in_any_output(server, token, caplog, capsys):
     assert any("electricitymaps failed" in t for t in texts)  # the checks did see real output
     for text in texts:
         assert TOKEN not in text
+
+
+def test_reply_fields_echoing_the_token_never_reach_a_record_or_the_log(
+    server, token, tmp_path, monkeypatch
+):
+    """A server that echoes the auth-token header into every string of its reply, padded to
+    900 kB: the value is used, the strings are dropped (zone and time stamp are checked), and
+    neither the token nor the padding reaches the session's record or its log."""
+    from fakes import constant_session
+
+    from jupyter_carbon.intensity import providers
+    from jupyter_carbon.storage.log import attach_log
+
+    pad = "x" * 450_000  # twice in the reply: 900 kB, under the 1 MiB cap
+    server.routes[EM_PATH] = (
+        "echo",
+        lambda headers: {
+            "zone": headers.get("auth-token"),
+            "carbonIntensity": 42,
+            "datetime": f"2024-05-21T10:00:00Z {headers.get('auth-token')} {pad}",
+            "isEstimated": True,
+            "extra": headers.get("auth-token") + pad,
+        },
+    )
+    base_url = server.base_url
+
+    class Local(providers.ElectricityMapsProvider):
+        def __init__(self, zone):
+            super().__init__(zone, base_url=base_url, timeout_s=5)
+
+    monkeypatch.setattr(providers, "ElectricityMapsProvider", Local)
+    session = constant_session(cpu=10.0, live="electricitymaps", zone="FR", log_dir=str(tmp_path))
+    attach_log(session)
+    try:
+        session.intensity()  # starts the fetch
+        session._live.wait(5)
+        live = session.intensity()
+        assert live.g_per_kwh == 42 and live.source == "electricitymaps:FR"  # the live value
+        record = session.stop(session.open("cell"))
+    finally:
+        session.shutdown()
+    assert (
+        server.seen and {k.lower(): v for k, v in server.seen[-1][1].items()}["auth-token"] == TOKEN
+    )  # it was echoed
+    logged = b"".join(p.read_bytes() for p in tmp_path.glob("*.jsonl"))
+    for text in (repr(record), repr(record.to_dict()), logged.decode()):
+        assert TOKEN not in text
+        assert "xxxxxxxxxx" not in text
+    assert len(logged) < 20_000

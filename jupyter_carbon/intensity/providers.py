@@ -19,6 +19,9 @@ once per ``LiveIntensity.forecast_ttl_s`` and read with :meth:`LiveIntensity.for
 never waits either.
 
 API tokens are read from the environment at fetch time and never stored, logged or shown.
+Replies are checked, not stored: only the number, a short plain zone or region name holding no
+secret and an ISO 8601 time stamp are taken from them (a server may echo the request's headers,
+the token included, into any string it returns); anything else is dropped.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import json
 import logging
 import math
 import os
+import re
 import socket
 import threading
 import time
@@ -176,6 +180,25 @@ def _short(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+#: What a zone or region name in a reply may look like ('FR', 'US-CAL-CISO', 'North West England').
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.()-]{0,39}")
+#: What a reply's time stamp may look like (ISO 8601, at most seconds and a zone).
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:?\d\d)?")
+
+
+def _name(value: object, secrets: tuple[str, ...] = ()) -> str | None:
+    """A reply's zone or region name when it is a short plain name holding no secret; else None
+    (a server may echo request headers — the auth token — into any string it returns)."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        return None
+    return None if any(s and (s in value or value in s) for s in secrets) else value
+
+
+def _stamp(value: object) -> str | None:
+    """A reply's time stamp when it is one (ISO 8601); else None."""
+    return value if isinstance(value, str) and _STAMP.fullmatch(value) else None
+
+
 def _g_per_kwh(name: str, value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ProviderError(
@@ -271,10 +294,11 @@ class ElectricityMapsProvider(IntensityProvider):
         if not isinstance(data, dict):
             raise ProviderError(f"{self.name} failed: malformed reply (not a JSON object)")
         value = _g_per_kwh(self.name, data.get("carbonIntensity"), "carbonIntensity")
-        zone = data.get("zone") if isinstance(data.get("zone"), str) else self.zone
+        zone = _name(data.get("zone"), (token,)) or self.zone
         note = None
-        if isinstance(data.get("datetime"), str):
-            note = f"reading for {data['datetime'][:40]}"
+        stamp = _stamp(data.get("datetime"))
+        if stamp is not None:
+            note = f"reading for {stamp}"
             if data.get("isEstimated") is True:
                 note += " (estimated)"
         return Intensity(value, f"{self.name}:{zone}", zone, note=note)
@@ -365,8 +389,7 @@ class UKCarbonIntensityProvider(IntensityProvider):
         if not isinstance(intensity, dict):
             raise ProviderError(f"{self.name} failed: malformed reply (no intensity)")
         value = _g_per_kwh(self.name, intensity.get("forecast"), "forecast")
-        shortname = region.get("shortname") if isinstance(region.get("shortname"), str) else None
-        label = shortname[:60] if shortname else f"region {self.region_id}"
+        label = _name(region.get("shortname")) or f"region {self.region_id}"
         return Intensity(
             value, f"{self.name}:{self.region_id}", label, note=f"forecast for {_span(entry)}"
         )
@@ -397,9 +420,9 @@ class UKCarbonIntensityProvider(IntensityProvider):
 
 
 def _span(entry: dict) -> str:
-    start, end = entry.get("from"), entry.get("to")
-    if isinstance(start, str) and isinstance(end, str):
-        return f"{start[:25]}–{end[:25]}"
+    start, end = _stamp(entry.get("from")), _stamp(entry.get("to"))
+    if start is not None and end is not None:
+        return f"{start}–{end}"
     return "the current half hour"
 
 
