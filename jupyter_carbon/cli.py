@@ -34,7 +34,7 @@ from .intensity import UnknownRegionError, lookup_region
 from .record import WindowRecord
 from .runner import RunError, run_notebook
 from .storage.export import check_output_path, export_records, read_export
-from .storage.reader import log_files, stream_log, unreadable_note
+from .storage.reader import log_files, not_a_log, stream_log, unreadable_note
 from .storage.runs import indexing
 from .textsafe import visible
 
@@ -321,6 +321,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
         )
         print(f"{len(files)} sessions in {visible(source)}")
     elif source.suffix.lower() == ".jsonl":
+        try:
+            reason = not_a_log(source)
+        except OSError as exc:
+            raise CliError(f"cannot read {args.source} ({exc.strerror or exc})") from None
+        if reason is not None:
+            raise CliError(
+                f"{reason}: give a log written by jupyter_carbon, a folder of them or a .json export"
+            )
         records = _log_records([source], notes)
     elif source.suffix.lower() == ".json":
         try:

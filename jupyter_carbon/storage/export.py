@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from ..record import RECORD_SCHEMA, WindowRecord
 from ..rows import CODECARBON_COLUMNS, OUR_COLUMNS, host_columns, record_row
 from ..textsafe import csv_cell
-from .reader import read_log, skip_reason, skipped_note
+from .reader import MAX_LOG_BYTES, open_regular, read_log, skip_reason, skipped_note
 
 __all__ = ["export_records", "load_records", "read_export", "check_output_path"]
 
@@ -147,9 +147,22 @@ def load_records(path: str | os.PathLike) -> list[WindowRecord]:
         raise ValueError(f"{source}: a record is malformed ({type(exc).__name__}: {exc})") from None
 
 
+def _read_bounded(source: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_LOG_BYTES; OSError otherwise (a link to
+    /dev/zero or a FIFO is refused at once rather than read forever)."""
+    fd, info = open_regular(source)
+    with os.fdopen(fd, "rb") as handle:
+        if info.st_size > MAX_LOG_BYTES:
+            raise OSError(f"larger than {MAX_LOG_BYTES // 2**20} MiB")
+        data = handle.read(MAX_LOG_BYTES + 1)
+    if len(data) > MAX_LOG_BYTES:  # grew while read
+        raise OSError(f"larger than {MAX_LOG_BYTES // 2**20} MiB")
+    return data
+
+
 def _export_document(source: Path) -> dict[str, Any]:
     try:
-        document = json.loads(source.read_text(encoding="utf-8"))
+        document = json.loads(_read_bounded(source).decode("utf-8"))
     except OSError as exc:
         raise ValueError(f"cannot read {source} ({exc.strerror or exc}): check the path") from None
     except (ValueError, RecursionError):

@@ -34,10 +34,17 @@ __all__ = [
     "merged",
     "LogTail",
     "parse_line",
+    "open_regular",
+    "not_a_log",
 ]
 
 #: A log file larger than this is read up to it (a note says so): reports stay bounded.
 MAX_LOG_BYTES = 512 * 1024 * 1024
+#: A line longer than this is skipped unread (a NUL-filled file with no newline is one huge line):
+#: a reader holds at most one line of this size, whatever the file.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+#: The first bytes of a file looked at to tell a session log from something else.
+_SNIFF_BYTES = 4096
 _BAD_LINE = (ValueError, TypeError, KeyError, OverflowError, RecursionError, UnicodeDecodeError)
 
 
@@ -94,14 +101,39 @@ def skip_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _lines(path: Path) -> tuple[Iterator[bytes], list[str]]:
-    """The file's lines, read in blocks; refuses what is not a regular file (a FIFO would block a
-    reader forever)."""
+def open_regular(path: str | os.PathLike) -> tuple[int, os.stat_result]:
+    """A read-only descriptor of ``path`` and its status; OSError when it is not a regular file
+    (a FIFO would block a reader forever, /dev/zero never ends)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise OSError(f"{path.name} is not a regular file")
+        raise OSError(f"{Path(path).name} is not a regular file")
+    return fd, info
+
+
+def not_a_log(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is plainly not a session log (its first bytes are not JSON text), or None.
+    Raises OSError when it cannot be read or is not a regular file."""
+    fd, _ = open_regular(path)
+    try:
+        head = os.read(fd, _SNIFF_BYTES)
+    finally:
+        os.close(fd)
+    start = head.lstrip(b" \t\r\n")
+    if start and (not start.startswith(b"{") or b"\x00" in head):
+        return f"{Path(path).name} is not a session log (it does not start with a JSON line)"
+    return None
+
+
+#: Stands for a line longer than MAX_LINE_BYTES, skipped without being held.
+_TOO_LONG = b"\x00too long"
+
+
+def _lines(path: Path) -> tuple[Iterator[bytes], list[str]]:
+    """The file's lines, each at most ``MAX_LINE_BYTES`` (a longer one is read past in blocks and
+    given as ``_TOO_LONG``); refuses what is not a regular file."""
+    fd, info = open_regular(path)
     notes = []
     if info.st_size > MAX_LOG_BYTES:
         notes.append(
@@ -112,8 +144,20 @@ def _lines(path: Path) -> tuple[Iterator[bytes], list[str]]:
     def gen() -> Iterator[bytes]:
         with os.fdopen(fd, "rb") as handle:
             read = 0
-            for line in handle:
+            while read < MAX_LOG_BYTES:
+                line = handle.readline(min(MAX_LINE_BYTES, MAX_LOG_BYTES - read) + 1)
+                if not line:
+                    return
                 read += len(line)
+                if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                    del line
+                    while read < MAX_LOG_BYTES:  # read past the rest of it, a block at a time
+                        part = handle.readline(1 << 20)
+                        read += len(part)
+                        if not part or part.endswith(b"\n"):
+                            break
+                    yield _TOO_LONG
+                    continue
                 if read > MAX_LOG_BYTES:
                     return
                 yield line
@@ -134,7 +178,11 @@ def stream_log(path: str | os.PathLike) -> tuple[LogContents, Iterator[WindowRec
         skipped: Counter[str] = Counter()
         last_torn = False
         for raw in lines:
-            last_torn = not raw.endswith(b"\n")
+            if raw is _TOO_LONG:
+                skipped[f"longer than {MAX_LINE_BYTES // 2**20} MiB"] += 1
+                continue
+            # a torn line is the start of a record cut short by a crash: JSON text, no newline
+            last_torn = not raw.endswith(b"\n") and raw.lstrip().startswith(b"{")
             raw = raw.strip(b" \t\r\n")
             if not raw:
                 continue
@@ -186,12 +234,15 @@ class LogTail:
         for path in log_files(self.folder):
             start = self._read_to.get(path, 0)
             try:
-                with open(path, "rb") as handle:
+                fd, _ = open_regular(path)
+                with os.fdopen(fd, "rb") as handle:
                     handle.seek(start)
-                    data = handle.read()
+                    data = handle.read(MAX_LINE_BYTES)
             except OSError:
                 continue
             end = data.rfind(b"\n") + 1  # complete lines only: the next call reads the rest
+            if end == 0 and len(data) == MAX_LINE_BYTES:
+                end = len(data)  # a line too long to hold: read past it
             self._read_to[path] = start + end
             for raw in data[:end].split(b"\n"):
                 raw = raw.strip(b" \t\r")
