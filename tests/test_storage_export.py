@@ -168,3 +168,43 @@ def test_to_dataframe_and_session_method_with_a_stub_pandas(monkeypatch) -> None
     session = CarbonSession.__new__(CarbonSession)  # no hardware probing needed for this
     session.records = RECORDS[:2]
     assert session.to_dataframe() == "frame" and len(calls[1][0]) == 2
+
+
+def _strict_json(text: str) -> object:
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_overflowing_sums_export_as_valid_json_and_csv(tmp_path: Path) -> None:
+    """Two devices of 1e308 J sum to infinity: JSON gets null (not Infinity), CSV an empty cell."""
+    import dataclasses
+
+    from jupyter_carbon.energy import Energy
+    from jupyter_carbon.record import DeviceEnergy
+
+    huge = DeviceEnergy("cpu", "package-0", "rapl", True, Energy(1e308, 1e308, 1e308))
+    record = dataclasses.replace(make_record(1), devices=(huge, huge))
+    assert record.energy_j == float("inf")  # the overflow the exports must survive
+    export_records([record, make_record(2)], tmp_path / "r.json")
+    document = _strict_json((tmp_path / "r.json").read_text(encoding="utf-8"))
+    first, second = document["records"]
+    assert first["devices"][0]["energy_j"] == 1e308 and first["totals"]["energy_j"] == 100.0
+    assert second == json.loads(json.dumps(make_record(2).to_dict()))  # finite records unchanged
+    export_records([record], tmp_path / "r.csv")
+    text = (tmp_path / "r.csv").read_text(encoding="utf-8")
+    assert "inf" not in text.lower().replace("info", "")
+    row = next(csv.DictReader(open(tmp_path / "r.csv", newline="")))
+    assert row["energy_consumed"] == ""
+
+
+def test_an_object_in_extra_exports_as_bounded_text(tmp_path: Path) -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "Opaque(" + "z" * 10_000 + ")"
+
+    export_records([make_record(1, thing=Opaque(), n=3)], tmp_path / "r.json")
+    (record,) = load_records(tmp_path / "r.json")
+    assert record.extra["n"] == 3 and record.extra["thing"].startswith("Opaque(zzz")
+    assert len(record.extra["thing"]) <= 200

@@ -484,3 +484,26 @@ def test_a_log_line_is_the_records_dict_with_the_same_time_text(when: datetime) 
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert json.loads(line) == {"type": "record", **json.loads(json.dumps(record.to_dict()))}
     assert json.loads(line)["start_utc"] == when.isoformat()
+
+
+def test_twenty_thousand_records_json_cannot_hold_say_so_once(tmp_path: Path) -> None:
+    """An object in ``extra`` of 20,000 records: ONE line (not 20,000), appends as fast as for
+    records that are logged, and the export that line recommends writes them all."""
+    from jupyter_carbon.storage.export import export_records, load_records
+
+    problems: list[str] = []
+    log = SessionLog(tmp_path / "logs", on_problem=problems.append)
+    bad = [make_record(i, thing=object()) for i in range(1, 20_001)]
+    good = [make_record(i) for i in range(1, 20_001)]
+    started = time.perf_counter()
+    assert not any(log.append(r) for r in bad)
+    bad_s = time.perf_counter() - started
+    started = time.perf_counter()
+    assert all(log.append(r) for r in good)
+    good_s = time.perf_counter() - started
+    assert len(problems) == 1 and "%carbon export PATH.json" in problems[0], problems[:3]
+    assert bad_s < 2 * good_s + 0.5, (bad_s, good_s)
+    export_records(bad, tmp_path / "kept.json")
+    kept = load_records(tmp_path / "kept.json")
+    assert [r.id for r in kept] == [r.id for r in bad]
+    assert kept[0].extra["thing"].startswith("<object object at")

@@ -4,12 +4,17 @@ CSV: one row per record, CodeCarbon's ``emissions.csv`` columns then ours (the r
 :mod:`jupyter_carbon.rows`, which also gives a pandas DataFrame). JSON:
 ``{"format": "jupyter_carbon", "schema": 3, "records": [record.to_dict() …]}``, read back exactly
 by :func:`load_records` (which also reads session logs, ``.jsonl``).
+
+Both are standard: a number too large to hold (a sum that overflowed to infinity) is written as
+``null`` in JSON and as an empty cell in CSV, never ``Infinity``/``inf``; a value JSON cannot hold
+(an object in ``extra``) is written as its repr, cut to ``MAX_TEXT_VALUE`` characters.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import tempfile
 import uuid
@@ -83,6 +88,36 @@ def _write_atomic(target: Path, write: Callable[[TextIO], object]) -> Path:
     return target
 
 
+#: A value JSON cannot hold (an object in ``extra``) is exported as its repr, cut to this length.
+MAX_TEXT_VALUE = 200
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float (an overflowed sum) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json(value: dict[str, Any]) -> str:
+    try:  # the common case: every number finite
+        return json.dumps(value, ensure_ascii=False, default=_as_text, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), ensure_ascii=False, default=_as_text, allow_nan=False)
+
+
+def _as_text(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= MAX_TEXT_VALUE else text[: MAX_TEXT_VALUE - 1] + "…"
+
+
 # --- formats -------------------------------------------------------------------------------------
 
 
@@ -107,7 +142,9 @@ def export_records(
             for record in records:
                 writer.writerow(
                     {
-                        name: csv_cell(value)
+                        name: ""
+                        if _finite(value) is None and value is not None
+                        else csv_cell(value)
                         for name, value in record_row(record, run_id=run, host=host).items()
                     }
                 )
@@ -122,9 +159,7 @@ def export_records(
         def write(handle: TextIO) -> None:
             handle.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "records": [')
             for i, record in enumerate(records):
-                handle.write(
-                    ("\n " if i == 0 else ",\n ") + json.dumps(record.to_dict(), ensure_ascii=False)
-                )
+                handle.write(("\n " if i == 0 else ",\n ") + _json(record.to_dict()))
             handle.write("\n]}\n")
 
     return _write_atomic(target, write)

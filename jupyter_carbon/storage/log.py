@@ -176,10 +176,10 @@ class SessionLog:
             try:
                 line = record_line(record)
             except (TypeError, ValueError) as exc:  # e.g. an object in extra
-                self._say(
-                    f"could not log record {record.id}",
-                    f"could not log record {record.id} ({exc}); "
-                    "it stays in memory (%carbon export PATH.json)",
+                self._say(  # one line for all of them: 20,000 such records say it once
+                    "could not log",
+                    f"could not log record {record.id} ({exc}); it and any later record JSON cannot "
+                    "hold stay in memory — %carbon export PATH.json saves them (such values as text)",
                 )
                 return False
             if len(self._pending) >= MAX_PENDING:
