@@ -45,11 +45,17 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 IDLE = "idle"
 
 
+#: A label longer than this is cut (with ``…``) wherever a window is named: a 4 MB label must not
+#: make every later cell's report or the summary megabytes long (the record keeps it whole).
+MAX_NAME_CHARS = 120
+
+
 def record_name(label: str | None, cell: int | None, record_id: int | None = None) -> str:
     """How a window is called everywhere: its label (control characters shown escaped: a label
-    cannot recolour a terminal or forge a line), else ``cell [n]``, else ``window #id``."""
+    cannot recolour a terminal or forge a line; cut to ``MAX_NAME_CHARS``), else ``cell [n]``,
+    else ``window #id``."""
     if label:
-        return visible(label)
+        return visible(label, MAX_NAME_CHARS)
     if cell is not None:
         return f"cell [{cell}]"
     return f"window #{record_id}" if record_id is not None else "window"

@@ -3,6 +3,7 @@ both said on the page. (Time and memory figures: benchmarks/report_scale.py.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from storage_helpers import make_record
@@ -57,3 +58,23 @@ def test_the_cumulative_curve_ends_at_the_reported_total() -> None:
     assert (
         abs(sum(map(sum, counted.values())) - digest.totals.co2e_g) <= 1e-9 * digest.totals.co2e_g
     )
+
+
+def test_huge_labels_keep_later_reports_and_the_summary_small() -> None:
+    """Ten windows labelled 4 MB each, then an ordinary cell: its report (whose bar tooltips name
+    the recent windows) and the session summary stay small; the records keep their labels."""
+    from jupyter_carbon.display.html import record_html
+    from jupyter_carbon.display.report_html import summary_html
+
+    huge = [make_record(i) for i in range(1, 11)]
+    huge = [dataclasses.replace(r, label=f"L{i}" + "é" * 4_000_000) for i, r in enumerate(huge)]
+    later = make_record(11)
+    records = [*huge, later]
+    assert len(huge[0].label) > 4_000_000
+    page = record_html(later, recent=records)
+    assert len(page) < 200_000, f"{len(page):,} characters"
+    assert "L3éé" in page  # the tooltips still name them
+    summary = summary_html(records)
+    assert len(summary) < 2_000_000, f"{len(summary):,} characters"
+    text = summary_text(Digest(records))
+    assert len(text) < 200_000
