@@ -434,18 +434,18 @@ def format_status(session: CarbonSession, auto: bool = False) -> str:
             "idle baseline: " + ", ".join(f"{k} {v:.3g} W" for k, v in session.baseline_w.items())
         )
     for error in session.sampler.errors:
-        lines.append(f"problem: {error}")
+        lines.append(f"problem: {visible(error)}")
     for source in session.detection.sources:
         glitches = getattr(source, "glitches", 0)  # counter sources only
         if glitches:
             lines.append(
-                f"problem: {source.device}: {glitches} implausible counter step(s) "
+                f"problem: {visible(source.device)}: {glitches} implausible counter step(s) "
                 "dropped, replaced by the last power × time"
             )
         resets = getattr(source, "resets", 0)  # counter sources only
         if resets:
             lines.append(
-                f"problem: {source.device}: its counter restarted from zero {resets} "
+                f"problem: {visible(source.device)}: its counter restarted from zero {resets} "
                 "time(s) (a reset); the energy since each restart is counted"
             )
     for observer in getattr(session, "observers", ()):

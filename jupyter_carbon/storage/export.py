@@ -16,6 +16,7 @@ import csv
 import json
 import math
 import os
+import stat
 import tempfile
 import uuid
 from collections import Counter
@@ -26,7 +27,7 @@ from typing import Any, TextIO
 
 from ..record import RECORD_SCHEMA, WindowRecord
 from ..rows import CODECARBON_COLUMNS, OUR_COLUMNS, host_columns, record_row
-from ..textsafe import csv_cell
+from ..textsafe import csv_cell, visible
 from .reader import MAX_LOG_BYTES, open_regular, read_log, skip_reason, skipped_note
 
 __all__ = ["export_records", "load_records", "read_export", "check_output_path"]
@@ -44,6 +45,14 @@ def check_output_path(path: str | os.PathLike, suffixes: Iterable[str] = _FORMAT
     if not text:
         raise ValueError(f"no output path given: write e.g. results{suffixes[0]}")
     target = Path(text).expanduser()
+    try:
+        os.lstat(target)  # ENAMETOOLONG, ELOOP…: one line, never a traceback
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise ValueError(
+            f"cannot use {visible(text, 80)} ({exc.strerror or exc}): choose another path"
+        ) from None
     if target.is_dir():
         raise ValueError(
             f"{text} is a folder: give a file name inside it, "
@@ -74,6 +83,10 @@ def _write_atomic(target: Path, write: Callable[[TextIO], object]) -> Path:
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
+            try:  # writing over an export keeps its permissions (mkstemp makes 0600)
+                os.fchmod(fd, stat.S_IMODE(os.stat(target).st_mode))
+            except FileNotFoundError:
+                pass
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 write(handle)
             os.replace(tmp, target)

@@ -17,8 +17,9 @@ Crash safety: each line is written by ONE ``os.write`` on an ``O_APPEND`` descri
 its record closes, so the page cache holds it even if the kernel is then killed (SIGKILL loses no
 closed record); a line cut short by a crash mid-write is skipped by readers. Records are not
 fsynced one by one (an fsync per cell costs milliseconds on network home folders); pass
-``fsync_records=True`` for power-cut durability. Truncating or rotating the file from outside is
-harmless: the next line is appended at the new end.
+``fsync_records=True`` for power-cut durability. Truncating the file from outside is harmless: the
+next line is appended at the new end. A file renamed away (log rotation) is noticed (checked with
+the link count) and later records go to a new file at the configured place, with one line saying so.
 
 Safety: the folder must be a real folder (not a symlink) owned by this user and not writable by
 others, and the file is opened relative to it with ``O_NOFOLLOW``; otherwise nothing is written,
@@ -33,6 +34,7 @@ The extension never raises into the user's cell from here.
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import socket
 import stat
@@ -224,7 +226,15 @@ class SessionLog:
                 return fd
             self._check_at = now + self.deleted_check_s
             if os.fstat(fd).st_nlink > 0:
-                return fd
+                if self._still_named():
+                    return fd
+                self._close_fd()  # renamed away (log rotation): its records stay where it went
+                self._say(
+                    f"moved {self.path}",
+                    f"the session log {self.path} was renamed or replaced (log rotation?); new records go to a new file in {self.path.parent if self.path else self._folder_key}",
+                )
+                self.path, self._torn = None, False
+                return self._ready()
             self._close_fd()  # deleted from outside: write the whole session again
             self._say(
                 f"deleted {self.path}",
@@ -246,6 +256,16 @@ class SessionLog:
             return self._fd
         finally:
             os.close(dir_fd)
+
+    def _still_named(self) -> bool:
+        """Whether the configured path still names the file we write (not renamed away)."""
+        if self.path is None:
+            return True
+        try:
+            info = os.lstat(self.path)
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) == self._identity
 
     def _reopen(self, dir_fd: int) -> int | None:
         """This session's file again (after %unload_ext or a failed write), if it is still ours."""
@@ -315,6 +335,8 @@ class SessionLog:
             )
             return
         where = self.path or self._folder_key
+        if exc.errno == errno.EFBIG:
+            exc = OSError(exc.errno, "the file-size limit (ulimit -f, RLIMIT_FSIZE) is reached")
         self._say(
             f"cannot write in {where}",
             f"cannot write the session log in {where} ({exc.strerror or exc}); "
@@ -391,8 +413,15 @@ def _safe_folder(folder: Path) -> Path:
 def _write_line(fd: int, line: bytes) -> None:
     """One ``os.write`` per line: with O_APPEND the line lands whole at the end of the file."""
     written = os.write(fd, line)
-    if written != len(line):  # a full disk can cut a write short; readers skip the torn line
-        raise ShortWrite(28, f"No space left on device (wrote {written} of {len(line)} bytes)")
+    if written != len(line):  # a full disk or a file-size limit cuts a write short
+        try:  # the rest fails with the real reason (ENOSPC, EFBIG under RLIMIT_FSIZE, EDQUOT)
+            rest = os.write(fd, line[written:])
+        except OSError as exc:
+            raise ShortWrite(
+                exc.errno, f"{exc.strerror} (wrote {written} of {len(line)} bytes)"
+            ) from None
+        if written + rest != len(line):  # readers skip the torn line
+            raise ShortWrite(errno.EIO, f"a write was cut short ({written} of {len(line)} bytes)")
 
 
 # --- attaching to a session ----------------------------------------------------------------------
