@@ -47,8 +47,8 @@ def check_output_path(path: str | os.PathLike, suffixes: Iterable[str] = _FORMAT
     target = Path(text).expanduser()
     try:
         os.lstat(target)  # ENAMETOOLONG, ELOOP…: one line, never a traceback
-    except FileNotFoundError:
-        pass
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # said below, with what to do
     except OSError as exc:
         raise ValueError(
             f"cannot use {visible(text, 80)} ({exc.strerror or exc}): choose another path"
