@@ -1,15 +1,16 @@
 """The ``jupyter-carbon`` command: run a notebook measured, summarise logs, show the sources.
 
     jupyter-carbon run NOTEBOOK.ipynb [-o OUT.ipynb] [--html REPORT.html] [--csv OUT.csv]
-                       [--region FR] [--timeout S] [--allow-errors]
+                       [--region FR] [--timeout S] [--allow-errors] [--kernel NAME]
     jupyter-carbon report LOG_OR_FOLDER [--csv OUT | --json OUT | --html OUT]
     jupyter-carbon report LOG… --model-card | --methods [latex] | --sci
                           [--label L …] [--items N]
     jupyter-carbon status
 
-Exit codes: 0 success; 1 a cell failed (without --allow-errors) or the kernel could not run it;
-2 bad input (missing file, not a notebook, bad region, unwritable output) — always one line on
-stderr, never a traceback.
+Exit codes: 0 success; 1 a cell failed (without --allow-errors), executed cells left no record
+(the notebook sets its own log_dir) or the kernel could not run it; 2 bad input (missing file, not
+a notebook, bad region, unwritable output, a kernel not installed) — always one line on stderr,
+never a traceback; 130 interrupted (Ctrl-C), after writing what was measured until then.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .formats.options import PublishError, PublishOptions
 from .formats.report import publish_report
 from .intensity import UnknownRegionError, lookup_region
 from .record import WindowRecord
-from .runner import RunError, run_notebook
+from .runner import KernelNotFound, RunError, run_notebook
 from .storage.export import check_output_path, export_records, read_export
 from .storage.reader import log_files, not_a_log, stream_log, unreadable_note
 from .storage.runs import indexing
@@ -42,6 +43,7 @@ __all__ = ["main", "CliError"]
 
 EXIT_CELL_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 class CliError(Exception):
@@ -68,7 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--timeout", type=float, help="seconds allowed per cell (default: no limit)")
     run.add_argument(
-        "--allow-errors", action="store_true", help="go on after a failing cell (exit code 0)"
+        "--allow-errors",
+        action="store_true",
+        help="go on after a failing or timed-out cell (exit code 0)",
+    )
+    run.add_argument(
+        "--kernel", help="kernel to run it in, e.g. python3 (default: the notebook's kernelspec)"
     )
     report = sub.add_parser(
         "report", help="summarise session logs (a .jsonl file or a folder of them) or a JSON export"
@@ -136,6 +143,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def _say(text: str) -> None:
     print(f"jupyter-carbon: {visible(text)}", file=sys.stderr)
 
@@ -199,7 +210,7 @@ def _exports(
         for path in paths:
             export_records(kept, path)
     for path in paths:
-        _say(f"wrote {counted} records to {path}")
+        _say(f"wrote {_plural(counted, 'record')} to {path}")
     return counted
 
 
@@ -224,8 +235,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         result = run_notebook(
-            notebook, region=args.region, timeout_s=args.timeout, allow_errors=args.allow_errors
+            notebook,
+            region=args.region,
+            timeout_s=args.timeout,
+            allow_errors=args.allow_errors,
+            kernel=args.kernel,
         )
+    except KernelNotFound as exc:
+        raise CliError(str(exc)) from None
     except RunError as exc:
         _say(str(exc))
         return EXIT_CELL_FAILED
@@ -237,7 +254,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(summary_text(digest))
     for failure in result.failures:
         print(f"FAILED {visible(failure)}")
-    if result.stopped_early:
+    if result.interrupted:
+        print("interrupted (Ctrl-C): the cells measured until then are above and in the outputs")
+    elif result.stopped_early:
         print("stopped at the first failing cell (use --allow-errors to run the rest)")
     _exports(result.records, csv=csv, json=json)
     _html(
@@ -247,6 +266,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         failures=result.failures,
         notes=result.notes,
     )
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.unrecorded:
+        return EXIT_CELL_FAILED
     return EXIT_CELL_FAILED if result.failures and not args.allow_errors else 0
 
 
@@ -319,7 +342,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             indexing(_log_records(files[:-1], notes), last_runs),
             indexing(_log_records(files[-1:], notes), this_run),
         )
-        print(f"{len(files)} sessions in {visible(source)}")
+        print(f"{_plural(len(files), 'session')} in {visible(source)}")
     elif source.suffix.lower() == ".jsonl":
         try:
             reason = not_a_log(source)
@@ -378,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
         _say("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug of ours: still one line, no traceback
         _say(
             f"internal error ({type(exc).__name__}: "

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .display.text import format_record_line
 from .record import WindowRecord
@@ -28,7 +28,7 @@ from .textsafe import visible
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-__all__ = ["RunResult", "RunError", "run_notebook", "SETUP_CODE"]
+__all__ = ["RunResult", "RunError", "KernelNotFound", "run_notebook", "SETUP_CODE"]
 
 # Loaded directly rather than by %load_ext: a notebook's own `%load_ext jupyter_carbon` then finds
 # the extension loaded (load() is idempotent) and prints nothing, so the saved outputs look as
@@ -45,6 +45,10 @@ class RunError(RuntimeError):
     """The notebook could not be run at all (kernel failed to start, extension not importable)."""
 
 
+class KernelNotFound(RunError):
+    """The kernel the notebook (or ``--kernel``) names is not installed here."""
+
+
 @dataclass
 class RunResult:
     notebook: NotebookNode
@@ -52,6 +56,11 @@ class RunResult:
     failures: list[str] = field(default_factory=list)  # one line per failed cell
     stopped_early: bool = False
     notes: list[str] = field(default_factory=list)
+    #: the run was stopped by Ctrl-C: what was measured until then is kept
+    interrupted: bool = False
+    #: executed code cells that have no record in the run's log (the notebook moved or turned
+    #: off the log with ``%carbon config log_dir=…``)
+    unrecorded: int = 0
 
 
 @contextmanager
@@ -80,27 +89,83 @@ def _bar(done: int, total: int, width: int = 20) -> str:
 
 
 def stderr_progress(
-    done: int, total: int, cell_index: int, record: WindowRecord | None, failed: str | None
+    done: int,
+    total: int,
+    cell_index: int,
+    record: WindowRecord | None,
+    failed: str | None,
+    execution_count: int | None = None,
 ) -> None:
-    """``[#####---------------] 3/12 cell 5: carbon: 1.2 s · …`` on stderr, one line per cell."""
+    """One line per cell on stderr, named by execution count as the table names it:
+    ``3/12 cell [5]: carbon: 1.2 s · …``. On a terminal, a bar redrawn in place (``\r``) while a
+    cell runs; elsewhere (a log file, CI) only the finished cells' lines, one each."""
+    terminal = sys.stderr.isatty()
     if record is None and failed is None and done < total:
-        print(
-            f"\r[{_bar(done, total)}] {done}/{total} running cell {cell_index + 1}…",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
+        if terminal:
+            print(
+                f"\r[{_bar(done, total)}] {done}/{total} running…",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
         return
     what = (
         visible(failed)
         if failed
         else (format_record_line(record) if record is not None else "not measured")
     )
-    print(
-        f"\r[{_bar(done, total)}] {done}/{total} cell {cell_index + 1}: {what}",
-        file=sys.stderr,
-        flush=True,
-    )
+    name = f"cell [{execution_count}]" if execution_count is not None else "cell (not run)"
+    head = f"\r[{_bar(done, total)}] " if terminal else ""
+    print(f"{head}{done}/{total} {name}: {what}", file=sys.stderr, flush=True)
+
+
+def _kernel_name(nb: NotebookNode, kernel: str | None) -> str:
+    """The kernel to start: ``kernel`` when given, else the notebook's; KernelNotFound (with the
+    kernels installed here) when it is not installed."""
+    name = kernel or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        manager.get_kernel_spec(name)
+    except NoSuchKernel:
+        installed = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        where = "" if kernel else "the notebook's kernelspec names "
+        raise KernelNotFound(
+            f"{where}kernel {name!r}, which is not installed here (installed: {installed}): "
+            "choose one with --kernel NAME, e.g. --kernel python3"
+        ) from None
+    return name
+
+
+def _settle(kc: Any, timeout_s: float) -> bool:
+    """Wait until the kernel has finished what it was running (a silent, empty execution queued
+    behind it gets its reply); False when it did not within ``timeout_s``."""
+    from nbclient.util import run_sync
+
+    try:
+        run_sync(kc.execute_interactive)(
+            "", silent=True, store_history=False, timeout=timeout_s, output_hook=lambda msg: None
+        )
+    except (TimeoutError, RuntimeError):
+        return False
+    return True
+
+
+async def _finish_interrupted(timeout_s: float) -> None:
+    """Let the cell execution that Ctrl-C left pending (its task is still on the loop) receive
+    the interrupted kernel's reply and outputs; what it raises is expected and dropped."""
+    import asyncio
+
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout_s)
+    for task in tasks:
+        if task.done():
+            if not task.cancelled():
+                task.exception()  # retrieved: no "Task exception was never retrieved"
+        else:
+            task.cancel()
 
 
 def run_notebook(
@@ -109,11 +174,16 @@ def run_notebook(
     region: str | None = None,
     timeout_s: float | None = None,
     allow_errors: bool = False,
-    progress: Callable[[int, int, int, WindowRecord | None, str | None], object]
-    | None = stderr_progress,
+    kernel: str | None = None,
+    progress: Callable[..., object] | None = stderr_progress,
 ) -> RunResult:
-    """Run the notebook at ``path`` (its folder is the working directory); the caller validates
-    inputs."""
+    """Run the notebook at ``path`` (its folder is the working directory) in ``kernel`` (default:
+    the notebook's); the caller validates inputs. The kernel is shut down before this returns.
+
+    A cell running longer than ``timeout_s`` is interrupted and counts as failed (its record,
+    the seconds it ran, is kept); with ``allow_errors`` the run goes on after it. Ctrl-C stops the
+    run: the kernel is interrupted and shut down, and what was measured until then is returned
+    (``interrupted`` set) rather than lost."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
@@ -123,27 +193,33 @@ def run_notebook(
     nb = nbformat.read(path, as_version=4)
     result = RunResult(nb)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    kernel_name = _kernel_name(nb, kernel)
     log_dir = Path(tempfile.mkdtemp(prefix="jupyter_carbon-run-"))
     # IPC sockets in our own temp folder: the kernel and this process share the machine, so no TCP
     # port is opened (and ipykernel ≥ 7.3 does not warn about unencrypted TCP on every run).
     from jupyter_client.manager import AsyncKernelManager
 
-    km = AsyncKernelManager(
-        kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
-        transport="ipc",
-        ip=str(log_dir / "kernel"),
-    )
+    km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(log_dir / "kernel"))
     client = NotebookClient(
         nb,
         km=km,
         timeout=timeout_s,
         allow_errors=False,
+        interrupt_on_timeout=True,
+        error_on_timeout={
+            "ename": "CellTimeoutError",
+            "evalue": f"the cell ran longer than {timeout_s:g} s (--timeout) and was interrupted"
+            if timeout_s
+            else "timed out",
+            "traceback": [],
+        },
         resources={"metadata": {"path": str(path.parent.absolute())}},
     )
+    executed: list[int] = []
     try:
         with (
             _environ(JUPYTER_CARBON_LOG_DIR=str(log_dir), JUPYTER_CARBON_REGION=region),
-            client.setup_kernel(),
+            client.setup_kernel(cleanup_kc=True),  # shut the kernel down at the end: no orphan
         ):
             setup_errors: list[str] = []
 
@@ -180,13 +256,25 @@ def run_notebook(
                         if shown:
                             failed = f"{shown[-1].get('ename')}: {shown[-1].get('evalue')}"
                             failed = failed.splitlines()[0] + " (raised displaying the result)"
+                    if exc.ename == "CellTimeoutError":  # interrupted: wait for its record
+                        fatal = not _settle(kc, 30.0)
                 except (TimeoutError, DeadKernelError) as exc:  # CellTimeoutError is a TimeoutError
                     failed, fatal = (
                         f"{type(exc).__name__}: "
                         f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
                         True,
                     )
+                except KeyboardInterrupt:  # Ctrl-C: stop the cell, keep what was measured
+                    result.interrupted = True
+                    run_sync(km.interrupt_kernel)()
+                    run_sync(_finish_interrupted)(10.0)  # its reply, outputs and record
+                    _settle(kc, 10.0)
+                if cell.get("execution_count") is not None:
+                    executed.append(cell["execution_count"])
                 new = tail.new_records()
+                if result.interrupted:
+                    result.stopped_early = done < len(code_cells) or bool(failed)
+                    break
                 if failed:
                     result.failures.append(
                         f"cell {index + 1} (execution count {cell.get('execution_count')}): "
@@ -199,18 +287,37 @@ def run_notebook(
                         index,
                         new[-1] if new else None,
                         failed and f"failed: {failed}",
+                        cell.get("execution_count"),
                     )
                 if failed and (fatal or not allow_errors):
                     result.stopped_early = done < len(code_cells)
                     break
     except RunError:
         raise
+    except KeyboardInterrupt:  # a second Ctrl-C, or one while the kernel started or shut down
+        result.interrupted = True
     except Exception as exc:  # the kernel could not start, or died during setup
         raise RunError(
             f"could not run {path.name} ({type(exc).__name__}: "
             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})"
         ) from None
     finally:
+        if client.km is not None:  # setup_kernel's cleanup did not run (an interrupted start)
+            try:
+                client._cleanup_kernel()
+            except (Exception, KeyboardInterrupt):
+                pass
         result.records, result.notes = _records(log_dir)
-        shutil.rmtree(log_dir, ignore_errors=True)
+        if result.interrupted and result.records:  # the log is what was measured: keep it
+            result.notes.append(f"the run's session log is kept in {log_dir}")
+        else:
+            shutil.rmtree(log_dir, ignore_errors=True)
+    recorded = {r.cell for r in result.records}
+    result.unrecorded = sum(1 for count in executed if count not in recorded)
+    if result.unrecorded:
+        result.notes.append(
+            f"{result.unrecorded} of {len(executed)} executed cell(s) left no record in the run's "
+            "log: the notebook sets %carbon config log_dir itself (or turns measuring off); "
+            "remove that line to have them measured"
+        )
     return result
