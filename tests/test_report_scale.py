@@ -78,3 +78,18 @@ def test_huge_labels_keep_later_reports_and_the_summary_small() -> None:
     assert len(summary) < 2_000_000, f"{len(summary):,} characters"
     text = summary_text(Digest(records))
     assert len(text) < 200_000
+
+
+def test_the_bar_chart_axis_spans_its_bars() -> None:
+    """Four bars: the axis runs over those four (ticks 1–4), not 0–9."""
+    from jupyter_carbon.display.plots import bars_figure
+
+    fig = bars_figure({"cpu": [1.0, 2.0, 3.0, 4.0]}, [1, 1, 1, 1])
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    low, high = ax.get_xlim()
+    assert -1 < low < 0 and 3 < high < 4
+    labels = [t.get_text() for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high]
+    assert labels == ["1", "2", "3", "4"]
+    many = bars_figure({"cpu": [1.0] * 30}, [1] * 30).axes[0]
+    assert 29 < many.get_xlim()[1] < 30

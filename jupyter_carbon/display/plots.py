@@ -163,6 +163,21 @@ def bars_png(
 ) -> bytes:
     """Stacked bars of CO2e by component, one per record or per bin; a bin with a failed record
     gets ``!``."""
+    return _png(bars_figure(per_component, ok, width_in=width_in, height_in=height_in, scale=scale))
+
+
+def bars_figure(
+    per_component: Mapping[str, Sequence[float]],
+    ok: Sequence[int],
+    *,
+    width_in: float = 8.0,
+    height_in: float = 3.2,
+    scale: int = 1,
+) -> Any:
+    """The figure of :func:`bars_png`: its x axis spans the bars drawn (4 bars: ticks 1 to 4, each
+    window or bin named by its position from 1), and a few bars keep the width of ten."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     count = len(ok)
     size = _bin_size(count)
     bars = {name: _binned(values, size) for name, values in per_component.items()}
@@ -183,7 +198,7 @@ def bars_png(
             heights,
             bottom=bottoms,
             color=_COLORS.get(name, _TEXT),
-            width=0.75 if size == 1 else 1.0,
+            width=(0.75 if size == 1 else 1.0) * min(1.0, n / 10),  # a few bars stay slim
         )
         bottoms = [b + h for b, h in zip(bottoms, heights)]
     for x, bad, top in zip(xs, flagged, bottoms):
@@ -199,7 +214,12 @@ def bars_png(
             )
     _check(bottoms)
     top = max(bottoms, default=0.0)
-    ax.set_xlim(-0.6, max(n, 10) - 0.4)
+    ax.set_xlim(-0.6, max(n, 1) - 0.4)  # the axis spans the bars drawn, no empty slots
+    if n <= 10:
+        ax.set_xticks(range(n))  # one tick per bar
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{int(x) + 1:,}"))
     ax.set_ylim(min(0.0, min(bottoms, default=0.0) * 1.1), max(top * 1.3, 1e-12))
     ax.set_ylabel(f"{unit} CO2e", fontsize=_FONT_PT)
     ax.set_xlabel(
@@ -208,7 +228,7 @@ def bars_png(
     )
     if bars:
         _legend(ax, list(bars))
-    return _png(fig)
+    return fig
 
 
 def cumulative_co2e_g(source: Digest | Iterable[WindowRecord]) -> list[float]:
