@@ -507,3 +507,40 @@ def test_twenty_thousand_records_json_cannot_hold_say_so_once(tmp_path: Path) ->
     kept = load_records(tmp_path / "kept.json")
     assert [r.id for r in kept] == [r.id for r in bad]
     assert kept[0].extra["thing"].startswith("<object object at")
+
+
+def test_the_log_records_the_settings_in_force(tmp_path: Path, clock) -> None:
+    """%carbon config region=…/intensity=… after load replaces the session's Config: the log's
+    header has the settings of its creation, a settings line each later change, and a reader the
+    settings in force; lines of a type it does not know are not 'unreadable'."""
+    from fakes import constant_session
+
+    from jupyter_carbon.storage.log import attach_log
+
+    session = constant_session(clock, cpu=10.0, log_dir=str(tmp_path), region="FR")
+    log = attach_log(session)
+    try:
+        session.stop(session.open("a"))
+        session.configure(region="DE")
+        session.stop(session.open("b"))
+        session.stop(session.open("c"))  # nothing changed: no new settings line
+        session.configure(intensity="100")
+        session.stop(session.open("d"))
+    finally:
+        session.shutdown()
+    lines = [json.loads(line) for line in log.path.read_text().splitlines()]
+    assert [line["type"] for line in lines] == [
+        "session",
+        "record",
+        "settings",
+        "record",
+        "record",
+        "settings",
+        "record",
+    ]
+    assert lines[0]["config"]["region"] == "FR"
+    assert lines[2]["config"]["region"] == "DE" and lines[5]["config"]["intensity"] == 100.0
+    contents = read_log(log.path)
+    assert contents.in_force["region"] == "DE" and contents.in_force["intensity"] == 100.0
+    assert [r.label for r in contents.records] == ["a", "b", "c", "d"] and not contents.notes
+    assert [r.region for r in contents.records] == ["FR", "DE", "DE", "DE"]

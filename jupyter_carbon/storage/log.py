@@ -5,6 +5,10 @@ Format (``LOG_SCHEMA`` 3), one JSON object per line, UTF-8:
 * first line ``{"type": "session", "log_schema": 3, "session_id", "start_utc", "pid",
   "hostname", "jupyter_carbon", "python", "config": {...}}`` — the configuration holds no
   secrets (tokens stay in the environment and are never read here);
+* a ``{"type": "settings", "utc", "config": {...}}`` line before the first record written after
+  a setting that changes the figures (``SETTINGS_IN_FORCE``: region, intensity, live, …) was
+  changed: the header's ``config`` is the configuration when the file was created, each settings
+  line the one in force from there on (readers that do not know the type skip it);
 * then one ``{"type": "record", **record.to_dict()}`` line per closed record (the idle stretches
   between windows too, ``"kind": "idle"``, the last one written when the kernel exits): every figure
   under its plain name (``energy_j``, ``co2e_g``, ``duration_s``, ``devices``, ...). A cell's
@@ -73,6 +77,8 @@ _SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey", "auth")
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _APPEND = os.O_WRONLY | os.O_APPEND | _CLOEXEC | _NOFOLLOW
+#: Settings a settings line records when they change (they decide the figures or where they go).
+SETTINGS_IN_FORCE = ("region", "intensity", "live", "zone", "pue", "scope", "log_dir")
 #: Lines kept waiting while the log cannot be written (the records themselves stay in the session).
 MAX_PENDING = 10_000
 
@@ -121,7 +127,8 @@ class SessionLog:
     """Appends records to this session's file; never raises into the caller.
 
     ``folder`` is a path or a callable returning one (read at each append, so a change of
-    ``log_dir`` takes effect); ``on_problem`` receives each one-line warning (default: stderr);
+    ``log_dir`` takes effect); so is ``config`` (the settings in force are written when they
+    change); ``on_problem`` receives each one-line warning (default: stderr);
     ``history`` returns the session's records so far, to write a deleted file again whole.
     """
 
@@ -143,7 +150,8 @@ class SessionLog:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._folder_fn = folder if callable(folder) else (lambda: folder)
-        self.config = config
+        self._config_fn = config if callable(config) else (lambda: config)
+        self._in_force: dict[str, Any] | None = None  # the settings last written to the file
         self.on_problem = on_problem or show
         self._history = history
         self.fsync_records = fsync_records
@@ -184,10 +192,28 @@ class SessionLog:
                     "hold stay in memory — %carbon export PATH.json saves them (such values as text)",
                 )
                 return False
+            settings = self._settings()
+            if self.path is not None and settings != self._in_force:
+                self._pending.append(
+                    _line({"type": "settings", "utc": self._now().isoformat(), "config": settings})
+                )
+                self._in_force = settings
             if len(self._pending) >= MAX_PENDING:
                 del self._pending[0]
             self._pending.append(line)
             return self._flush()
+
+    @property
+    def config(self) -> Any:
+        """The configuration in force now."""
+        return self._config_fn()
+
+    def _settings(self) -> dict[str, Any]:
+        config = self.config
+        if config is None:
+            return {}
+        values = public_config(config)
+        return {k: values[k] for k in SETTINGS_IN_FORCE if k in values}
 
     def _flush(self) -> bool:
         if self.failed and self._clock() < self._retry_at:
@@ -289,6 +315,7 @@ class SessionLog:
         try:
             os.fchmod(fd, 0o600)  # whatever the umask
             _write_line(fd, _line(self._header(session_id, start)))
+            self._in_force = self._settings()
             os.fsync(fd)
             os.fsync(dir_fd)  # the file's name survives a power cut
         except OSError:
@@ -319,7 +346,7 @@ class SessionLog:
             "hostname": socket.gethostname(),
             "jupyter_carbon": __version__,
             "python": sys.version.split()[0],
-            "config": public_config(self.config) if self.config is not None else {},
+            "config": public_config(config) if (config := self.config) is not None else {},
         }
 
     def _fail(self, exc: OSError) -> None:
@@ -473,7 +500,7 @@ def attach_log(session: LoggedSession, **options: Any) -> SessionLog:
     if log is None:
         log = SessionLog(
             lambda: session.config.log_dir,
-            config=session.config,
+            config=lambda: session.config,  # replaced (not changed) by %carbon config
             on_problem=session.problem,
             history=lambda: _every_record(session),
             **options,

@@ -54,6 +54,9 @@ class LogContents:
     header: dict[str, Any] = field(default_factory=dict)
     records: list[WindowRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the settings in force at the end of the file: the header's ``config`` updated by each
+    #: ``settings`` line (written when region, intensity, … change during the session)
+    in_force: dict[str, Any] = field(default_factory=dict)
 
     @property
     def start_utc(self) -> datetime | None:
@@ -193,6 +196,11 @@ def stream_log(path: str | os.PathLike) -> tuple[LogContents, Iterator[WindowRec
                 continue
             if kind == "session":
                 out.header = value
+                config = value.get("config")
+                out.in_force = dict(config) if isinstance(config, dict) else {}
+            elif kind == "settings":
+                if isinstance(value.get("config"), dict):
+                    out.in_force.update(value["config"])
             elif kind == "record":
                 yield value
         schema = out.header.get("log_schema")
