@@ -544,3 +544,35 @@ def test_the_log_records_the_settings_in_force(tmp_path: Path, clock) -> None:
     assert contents.in_force["region"] == "DE" and contents.in_force["intensity"] == 100.0
     assert [r.label for r in contents.records] == ["a", "b", "c", "d"] and not contents.notes
     assert [r.region for r in contents.records] == ["FR", "DE", "DE", "DE"]
+
+
+@pytest.mark.slow
+def test_a_child_leaving_its_parents_track_logs_no_phantom(tmp_path: Path) -> None:
+    """A child forked inside ``with track()`` that exits (sys.exit unwinds the with-block in the
+    child too): the parent's window is logged once, by the parent."""
+    script = textwrap.dedent(
+        """
+        import os, sys
+        from fakes import constant_session
+        import jupyter_carbon as jc
+        from jupyter_carbon.storage.log import attach_log
+        session = constant_session(cpu=10.0, log_dir=sys.argv[1])
+        attach_log(session)
+        with jc.track("parent", session=session):
+            pid = os.fork()
+            if pid == 0:
+                sys.exit(0)
+            os.waitpid(pid, 0)
+        session.shutdown()
+        """
+    )
+    done = subprocess.run(
+        [PYTHON, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=child_env(tests=True),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    records = [r for c in read_logs(log_files(tmp_path)) for r in c.records]
+    assert [(r.label, r.status) for r in records] == [("parent", "ok")]
