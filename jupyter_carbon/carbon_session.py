@@ -97,6 +97,7 @@ class Measurement:
         "view",
         "owner",
         "_stack",
+        "_pid",
     )
 
     def __init__(self, session: CarbonSession, label: str | None = None, **meta: Any) -> None:
@@ -118,6 +119,7 @@ class Measurement:
         #: what opened the window, for its opener to recognise it (the extension: the IPython cell)
         self.owner: Any = None
         self._stack: list[Measurement] | None = None
+        self._pid = os.getpid()  # a forked child leaving the ``with`` leaves the window alone
 
     @property
     def start(self) -> Snapshot:
@@ -172,6 +174,8 @@ class Measurement:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if os.getpid() != self._pid:  # a forked child exiting inside its parent's ``with``:
+            return  # the window is the parent's, which closes and logs it (no phantom copy)
         try:
             self.session.stop(self, status=status_of(exc))
         except Exception as exc:  # never an exception of ours out of the user's ``with``

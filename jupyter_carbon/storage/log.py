@@ -84,15 +84,11 @@ MAX_PENDING = 10_000
 
 #: Bumped in a forked child (``os.register_at_fork``): a log opened before the fork is its parent's.
 _fork_generation = 0
-#: In a forked child, when it was forked (monotonic s): a window opened before then is its
-#: parent's, which a child leaving through the parent's ``with track()`` must not log again.
-_forked_at_s: float | None = None
 
 
 def _forked() -> None:
-    global _fork_generation, _forked_at_s
+    global _fork_generation
     _fork_generation += 1
-    _forked_at_s = time.monotonic()
 
 
 if hasattr(os, "register_at_fork"):
@@ -180,8 +176,6 @@ class SessionLog:
 
     def append(self, record: WindowRecord) -> bool:
         """Write ``record`` as one line; False (after one warning) when it is not on disk now."""
-        if _forked_at_s is not None and record.start_s < _forked_at_s:
-            return False  # a forked child closing its parent's window: the parent logs it
         with self._lock:
             folder = self._folder_fn()
             if folder is None:  # log_dir=none: the user keeps records in memory only
