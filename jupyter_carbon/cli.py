@@ -268,7 +268,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     if result.interrupted:
         return EXIT_INTERRUPTED
-    if result.unrecorded:
+    if result.log_dir_changed is not None:
         return EXIT_CELL_FAILED
     return EXIT_CELL_FAILED if result.failures and not args.allow_errors else 0
 

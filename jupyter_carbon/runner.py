@@ -58,9 +58,9 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     #: the run was stopped by Ctrl-C: what was measured until then is kept
     interrupted: bool = False
-    #: executed code cells that have no record in the run's log (the notebook moved or turned
-    #: off the log with ``%carbon config log_dir=…``)
-    unrecorded: int = 0
+    #: the notebook changed the kernel's log_dir (``%carbon config log_dir=…``, or ``none``):
+    #: cells measured after that are not in ``records``. Its value, as text.
+    log_dir_changed: str | None = None
 
 
 @contextmanager
@@ -136,6 +136,33 @@ def _kernel_name(nb: NotebookNode, kernel: str | None) -> str:
             "choose one with --kernel NAME, e.g. --kernel python3"
         ) from None
     return name
+
+
+#: Evaluated in the kernel at the end of a run: the log_dir in force there.
+_LOG_DIR_EXPRESSION = "__import__('jupyter_carbon').session().config.log_dir"
+
+
+def _kernel_log_dir(kc: Any) -> tuple[bool, str | None]:
+    """(whether it could be asked, the kernel's log_dir in force) at the end of a run."""
+    import ast
+
+    from nbclient.util import run_sync
+
+    try:
+        reply = run_sync(kc.execute_interactive)(
+            "",
+            silent=True,
+            store_history=False,
+            timeout=30,
+            user_expressions={"log_dir": _LOG_DIR_EXPRESSION},
+            output_hook=lambda msg: None,
+        )
+        value = reply["content"]["user_expressions"]["log_dir"]
+        if value.get("status") != "ok":
+            return False, None
+        return True, ast.literal_eval(value["data"]["text/plain"])
+    except (TimeoutError, RuntimeError, KeyError, TypeError, ValueError, SyntaxError):
+        return False, None
 
 
 def _settle(kc: Any, timeout_s: float) -> bool:
@@ -292,6 +319,10 @@ def run_notebook(
                 if failed and (fatal or not allow_errors):
                     result.stopped_early = done < len(code_cells)
                     break
+            if not result.interrupted:
+                asked, in_force = _kernel_log_dir(kc)
+                if asked and (in_force is None or Path(in_force).absolute() != log_dir):
+                    result.log_dir_changed = str(in_force).lower() if in_force is None else in_force
     except RunError:
         raise
     except KeyboardInterrupt:  # a second Ctrl-C, or one while the kernel started or shut down
@@ -312,12 +343,17 @@ def run_notebook(
             result.notes.append(f"the run's session log is kept in {log_dir}")
         else:
             shutil.rmtree(log_dir, ignore_errors=True)
-    recorded = {r.cell for r in result.records}
-    result.unrecorded = sum(1 for count in executed if count not in recorded)
-    if result.unrecorded:
+    if result.log_dir_changed is not None:
+        recorded = {r.cell for r in result.records}
+        missing = sum(1 for count in executed if count not in recorded)
         result.notes.append(
-            f"{result.unrecorded} of {len(executed)} executed cell(s) left no record in the run's "
-            "log: the notebook sets %carbon config log_dir itself (or turns measuring off); "
-            "remove that line to have them measured"
+            f"the notebook sets %carbon config log_dir={result.log_dir_changed}: {missing} of "
+            f"{len(executed)} executed cell(s) have no record here (those measured after it are "
+            + (
+                "not logged)"
+                if result.log_dir_changed == "none"
+                else f"in {result.log_dir_changed})"
+            )
+            + "; remove that line to measure the whole run"
         )
     return result

@@ -50,7 +50,19 @@ def test_a_notebook_that_moves_its_log_is_not_a_silent_zero(tmp_path: Path) -> N
     _clean(done)
     assert done.returncode == 1, done.stderr
     # the config cell itself is measured after log_dir changed: its record is not logged either
-    assert "3 of 4 executed cell(s) left no record" in done.stderr and "log_dir" in done.stderr
+    assert "log_dir=none: 3 of 4 executed cell(s) have no record" in done.stderr, done.stderr
+    assert "1 cell ·" in done.stdout
+    elsewhere = tmp_path / "elsewhere"
+    notebook = _notebook(tmp_path, f"%carbon config log_dir={elsewhere}", "y = 2", name="moved")
+    done = _cli("run", str(notebook), cwd=tmp_path)
+    _clean(done)
+    assert done.returncode == 1 and f"in {elsewhere})" in done.stderr, done.stderr
+    assert len(list(elsewhere.glob("session-*.jsonl"))) == 1
+    # %carbon off, %carbon summary: cells left unmeasured on purpose are no reason to complain
+    notebook = _notebook(tmp_path, "%carbon off", "x = 1", "%carbon summary", name="off")
+    done = _cli("run", str(notebook), cwd=tmp_path)
+    _clean(done)
+    assert done.returncode == 0 and "note:" not in done.stderr, done.stderr
 
 
 def test_a_timed_out_cell_is_measured_and_allow_errors_goes_on(tmp_path: Path) -> None:
