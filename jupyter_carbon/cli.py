@@ -350,7 +350,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
             raise CliError(f"cannot read {args.source} ({exc.strerror or exc})") from None
         if reason is not None:
             raise CliError(
-                f"{reason}: give a log written by jupyter_carbon, a folder of them or a .json export"
+                f"{reason}: give a log written by jupyter_carbon, a folder of them or a .json "
+                "export"
             )
         records = _log_records([source], notes)
     elif source.suffix.lower() == ".json":

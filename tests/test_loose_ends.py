@@ -1,4 +1,5 @@
-"""Issue 26's smaller faults: status lines, file-size limits, log rotation, export paths and modes."""
+"""Issue 26's smaller faults: status lines, file-size limits, log rotation, export paths and
+modes."""
 
 from __future__ import annotations
 

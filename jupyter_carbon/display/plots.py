@@ -173,7 +173,7 @@ def bars_figure(
     width_in: float = 8.0,
     height_in: float = 3.2,
     scale: int = 1,
-) -> Any:
+) -> Figure:
     """The figure of :func:`bars_png`: its x axis spans the bars drawn (4 bars: ticks 1 to 4, each
     window or bin named by its position from 1), and a few bars keep the width of ten."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator

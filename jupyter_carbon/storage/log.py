@@ -142,7 +142,7 @@ class SessionLog:
         self,
         folder: str | os.PathLike | Callable[[], str | os.PathLike | None],
         *,
-        config: Config | None = None,
+        config: Config | Callable[[], Config] | None = None,
         on_problem: Callable[[str], object] | None = None,
         history: Callable[[], Iterable[WindowRecord]] | None = None,
         fsync_records: bool = False,
@@ -188,8 +188,9 @@ class SessionLog:
             except (TypeError, ValueError) as exc:  # e.g. an object in extra
                 self._say(  # one line for all of them: 20,000 such records say it once
                     "could not log",
-                    f"could not log record {record.id} ({exc}); it and any later record JSON cannot "
-                    "hold stay in memory — %carbon export PATH.json saves them (such values as text)",
+                    f"could not log record {record.id} ({exc}); it and any later record JSON "
+                    "cannot hold stay in memory — %carbon export PATH.json saves them (such "
+                    "values as text)",
                 )
                 return False
             settings = self._settings()
@@ -257,7 +258,9 @@ class SessionLog:
                 self._close_fd()  # renamed away (log rotation): its records stay where it went
                 self._say(
                     f"moved {self.path}",
-                    f"the session log {self.path} was renamed or replaced (log rotation?); new records go to a new file in {self.path.parent if self.path else self._folder_key}",
+                    f"the session log {self.path} was renamed or replaced (log rotation?); new "
+                    "records go to a new file in "
+                    f"{self.path.parent if self.path else self._folder_key}",
                 )
                 self.path, self._torn = None, False
                 return self._ready()
