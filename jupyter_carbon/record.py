@@ -174,6 +174,12 @@ class SessionTotals(EnergyFields):
         return cls(_int(d, "cells"), _energy(d), _number(d, "co2e_g"), _number(d, "duration_s"))
 
 
+#: The most points a timeline read from a log keeps (the sampler writes at most 2,000; a longer
+#: one, from elsewhere, is thinned to this many evenly spaced points so a reader's memory stays a
+#: share of the file's size).
+MAX_TIMELINE_POINTS = 2048
+
+
 @dataclass(frozen=True, slots=True)
 class Timeline:
     """Power over a window, downsampled to a bounded number of points. Units: s and W."""
@@ -204,7 +210,16 @@ class Timeline:
         series = {str(k): _numbers(v, f"timeline.power_w.{k}") for k, v in power.items()}
         if any(len(v) != len(t_s) for v in series.values()):
             raise RecordError("timeline", "every power series must have one value per time point")
+        if len(t_s) > MAX_TIMELINE_POINTS:  # not written by this package: keep a bounded share
+            keep = _evenly_spaced(len(t_s), MAX_TIMELINE_POINTS)
+            t_s = tuple(t_s[i] for i in keep)
+            series = {k: tuple(v[i] for i in keep) for k, v in series.items()}
         return cls(t_s, series)
+
+
+def _evenly_spaced(n: int, m: int) -> list[int]:
+    """``m`` indices of ``range(n)`` spread evenly, the first and the last included (m >= 2)."""
+    return [round(i * (n - 1) / (m - 1)) for i in range(m)]
 
 
 EMPTY_TIMELINE = Timeline()

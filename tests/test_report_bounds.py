@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from storage_helpers import PYTHON, child_env, make_record
 
 from jupyter_carbon.cli import main
+from jupyter_carbon.record import MAX_TIMELINE_POINTS, Timeline
 from jupyter_carbon.storage import reader
 from jupyter_carbon.storage.log import SessionLog
 
@@ -99,3 +101,38 @@ def test_report_refuses_devices_and_fifos_at_once(tmp_path: Path, target: str, s
     done = _report_in_a_child(path, tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "not a regular file" in done.stderr, done.stderr
+
+
+def _report_peak_bytes(folder: Path, records: int, timeline: Timeline) -> tuple[int, int]:
+    """(the log's size, the peak memory of `jupyter-carbon report` on it), both in bytes."""
+    log = SessionLog(folder)
+    for i in range(1, records + 1):
+        log.append(dataclasses.replace(make_record(i), timeline=timeline))
+    log.close()
+    size = sum(p.stat().st_size for p in folder.glob("*.jsonl"))
+    tracemalloc.start()
+    try:
+        assert main(["report", str(folder)]) == 0
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return size, peak
+
+
+def test_reports_of_long_timelines_hold_a_bounded_share_of_the_file(tmp_path: Path, capsys) -> None:
+    """Records whose timelines hold 100,000 points (a hostile or foreign log: the sampler writes
+    at most 2,000): a timeline read keeps MAX_TIMELINE_POINTS, so each further record adds a small
+    share of its bytes to the report's memory (it was 7.7 times the file), however many there
+    are; what one line needs while it is parsed does not grow with the file."""
+    n = 100_000
+    timeline = Timeline(
+        tuple(float(i) for i in range(n)), {"cpu": tuple(10.0 + i % 7 for i in range(n))}
+    )
+    small_size, small_peak = _report_peak_bytes(tmp_path / "5", 5, timeline)
+    size, peak = _report_peak_bytes(tmp_path / "20", 20, timeline)
+    assert "20 cells ·" in capsys.readouterr().out
+    growth = (peak - small_peak) / (size - small_size)
+    assert growth < 0.2, f"{growth:.2f} of each further record's bytes kept"
+    assert peak < 1.5 * size, f"peak {peak / 2**20:.1f} MiB for a {size / 2**20:.1f} MiB log"
+    kept = Timeline.from_dict(timeline.to_dict())
+    assert len(kept) == MAX_TIMELINE_POINTS and kept.t_s[0] == 0.0 and kept.t_s[-1] == n - 1
