@@ -57,7 +57,8 @@ def test_session_totals_count_the_union_with_its_band_co2e_and_time(clock):
     clock.advance(0.75)
     record_b = s.stop(b)  # the union: 4.75 s
     t = record_b.totals
-    assert (t.energy_j, t.low_j, t.high_j) == pytest.approx((47.5, 38.0, 71.25), rel=1e-12)  # 4.75 s × 10, 8, 15 W
+    # 4.75 s × 10, 8, 15 W
+    assert (t.energy_j, t.low_j, t.high_j) == pytest.approx((47.5, 38.0, 71.25), rel=1e-12)
     assert t.co2e_g == pytest.approx(47.5 * K, rel=1e-12) and t.duration_s == 4.75
     assert t.to_dict()["cells"] == 2
     clock.advance(3.0)  # a gap: not counted
@@ -74,7 +75,12 @@ def test_session_totals_count_the_union_with_its_band_co2e_and_time(clock):
     assert t.co2e_g == pytest.approx(55.0 * K, rel=1e-12) and t.duration_s == 5.5
     assert t.to_dict()["cells"] == 3  # this record counts itself
     done = s.totals()
-    assert (done.energy_j, done.low_j, done.high_j, done.duration_s) == (t.energy_j, t.low_j, t.high_j, 5.5)
+    assert (done.energy_j, done.low_j, done.high_j, done.duration_s) == (
+        t.energy_j,
+        t.low_j,
+        t.high_j,
+        5.5,
+    )
     assert done.co2e_g == t.co2e_g
 
 
@@ -85,7 +91,9 @@ def test_a_model_window_gets_the_band_of_its_own_interval(clock):
     clock.advance(1.25)
     record = s.stop(m)
     (device,) = record.devices
-    assert (device.energy_j, device.low_j, device.high_j) == pytest.approx((12.5, 10.0, 18.75), rel=1e-12)
+    assert (device.energy_j, device.low_j, device.high_j) == pytest.approx(
+        (12.5, 10.0, 18.75), rel=1e-12
+    )
     assert not device.measured and device.method == "test-model"
     assert record.co2e_g == pytest.approx(12.5 * K, rel=1e-12)
     assert record.co2e_band_g == pytest.approx((10.0 * K, 18.75 * K), rel=1e-12)
@@ -99,17 +107,22 @@ def test_discarded_and_reset_windows(clock):
     s.discard(m)  # no record, but its 7.5 J count in the totals
     assert s.records == []
     t = s.totals()
-    assert (t.energy_j, t.low_j, t.high_j, t.duration_s) == pytest.approx((7.5, 6.0, 11.25, 0.75), rel=1e-12)
+    assert (t.energy_j, t.low_j, t.high_j, t.duration_s) == pytest.approx(
+        (7.5, 6.0, 11.25, 0.75), rel=1e-12
+    )
     assert t.co2e_g == pytest.approx(7.5 * K, rel=1e-12)
     keep = s.open("open across the reset")
     clock.advance(0.5)
     s.stop(s.open("closed"))
-    s.reset()  # closed records and totals go; the open window's union segment goes on from its start
+    # closed records and totals go; the open window's union segment goes on from its start
+    s.reset()
     assert s.records == []
     clock.advance(0.25)
     record = s.stop(keep)
     assert record.energy_j == pytest.approx(7.5, rel=1e-12)  # its own 0.75 s
-    assert record.totals.energy_j == pytest.approx(7.5, rel=1e-12) and record.totals.duration_s == 0.75
+    assert (
+        record.totals.energy_j == pytest.approx(7.5, rel=1e-12) and record.totals.duration_s == 0.75
+    )
     assert record.totals.to_dict()["cells"] == 1
 
 
@@ -133,14 +146,17 @@ def window(s, clock, counter, seconds, joules=0.0):
 def test_a_counter_that_did_not_move_is_estimated_from_power_times_time(clock):
     counter = Counter()
     s = counter_session(clock, counter)
-    record = window(s, clock, counter, 0.0625)  # within one 0.125 s step: the counter reads the same
+    # within one 0.125 s step: the counter reads the same
+    record = window(s, clock, counter, 0.0625)
     (gpu,) = record.devices
     # 16 W × 0.0625 s = 1 J, its band 0.5× to 1.5×
     assert SHORT_WINDOW_BAND == (0.5, 1.5)
     assert (gpu.energy_j, gpu.low_j, gpu.high_j) == (1.0, 0.5, 1.5)
     assert not gpu.measured and gpu.method == "test-counter power × time"
     assert record.flags == (SHORT_WINDOW_FLAG.format(device="gpu0"),)
-    assert record.flags == ("gpu0: shorter than the counter's resolution — estimated from power × time",)
+    assert record.flags == (
+        "gpu0: shorter than the counter's resolution — estimated from power × time",
+    )
     assert record.co2e_band_g == pytest.approx((0.5 * K, 1.5 * K), rel=1e-12)
     # a window as long as the resolution whose counter did not move either
     record = window(s, clock, counter, 0.25)
@@ -164,7 +180,11 @@ def test_a_measured_window_of_at_least_the_resolution_is_its_own_band(clock):
     assert (gpu.energy_j, gpu.low_j, gpu.high_j) == (2.0, 2.0, 2.0)
     assert gpu.measured and gpu.method == "test-counter" and record.flags == ()
     record = window(s, clock, counter, 0.25, joules=0.25)  # a small energy is still measured
-    assert (record.devices[0].energy_j, record.devices[0].high_j, record.devices[0].measured) == (0.25, 0.25, True)
+    assert (record.devices[0].energy_j, record.devices[0].high_j, record.devices[0].measured) == (
+        0.25,
+        0.25,
+        True,
+    )
 
 
 def test_a_zero_length_window_is_measured_zero(clock):
@@ -184,7 +204,9 @@ def test_before_any_power_is_known_a_short_window_keeps_its_reading(clock):
     assert (gpu.energy_j, gpu.low_j, gpu.high_j) == (0.25, 0.125, 0.375)
     assert not gpu.measured
     record = window(s, clock, counter, 0.0625)  # and a counter that did not move: 0 J, flagged
-    assert (record.devices[0].energy_j, record.devices[0].high_j) == (0.0, 0.0) and len(record.flags) == 1
+    assert (record.devices[0].energy_j, record.devices[0].high_j) == (0.0, 0.0) and len(
+        record.flags
+    ) == 1
 
 
 def test_record_fields_from_the_window(clock):
@@ -192,7 +214,12 @@ def test_record_fields_from_the_window(clock):
     m = s.open("train", items=1000, task="text-classification", note="kept in extra")
     clock.advance(0.5)
     record = s.stop(m, cell=7, extra={"more": 1})
-    assert (record.label, record.cell, record.items, record.task) == ("train", 7, 1000, "text-classification")
+    assert (record.label, record.cell, record.items, record.task) == (
+        "train",
+        7,
+        1000,
+        "text-classification",
+    )
     assert dict(record.extra) == {"note": "kept in extra", "more": 1}
     assert (record.kind, record.scope, record.status) == ("cell", "machine", "ok")
     assert (record.intensity_g_per_kwh, record.pue) == (360.0, 1.25)

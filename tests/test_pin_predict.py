@@ -29,7 +29,10 @@ def half_width_j(intervals, n, energy_j, remaining, drift_per_iteration_j=0.0):
     prior_var = (0.3 * rate) ** 2 * (n / m)  # a per-interval CV of 30 %, per iteration
     df = m - 1 + 2
     var = (2 * prior_var + ss) / df
-    return t_quantile(T975, df) * math.sqrt(var * (remaining**2 / n + remaining)) + drift_per_iteration_j * remaining
+    return (
+        t_quantile(T975, df) * math.sqrt(var * (remaining**2 / n + remaining))
+        + drift_per_iteration_j * remaining
+    )
 
 
 def banded(p, iterations, elapsed_s, energy_j, low_j, high_j):
@@ -67,7 +70,8 @@ def test_t_quantile_series_coefficients(df):
     for z, g1, g2, g3, g4 in (at_1, at_2):
         expected = z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
         assert t_quantile(NormalDist().cdf(z), df) == pytest.approx(expected, rel=1e-9)
-        assert t_quantile(NormalDist().cdf(-z), df) == pytest.approx(-expected, rel=1e-9)  # odd in z
+        # odd in z
+        assert t_quantile(NormalDist().cdf(-z), df) == pytest.approx(-expected, rel=1e-9)
 
 
 def test_t_quantile_refuses_the_edges():
@@ -82,14 +86,19 @@ def test_totals_that_are_not_whole_numbers_are_refused():
     for bad in (True, -1, 2.5, "10"):
         with pytest.raises(ValueError) as info:
             LoopPredictor(bad)
-        assert str(info.value) == f"total={bad!r}: expected a whole number of iterations >= 0, or None"
+        assert (
+            str(info.value) == f"total={bad!r}: expected a whole number of iterations >= 0, or None"
+        )
     assert LoopPredictor(0).total == 0
 
 
 def test_backwards_checkpoints_are_refused():
     p = LoopPredictor(10)
     p.add(4, 2.0, 8.0)
-    with pytest.raises(ValueError, match=r"checkpoints must not go backwards: .*iterations=3.* after .*iterations=4"):
+    with pytest.raises(
+        ValueError,
+        match=r"checkpoints must not go backwards: .*iterations=3.* after .*iterations=4",
+    ):
         p.add(3, 2.5, 9.0)
     with pytest.raises(ValueError, match="must not go backwards"):
         p.add(5, 1.5, 9.0)  # more iterations, but the clock went back
@@ -147,9 +156,12 @@ def test_three_unequal_intervals_width_without_drift():
     # is under 0.75 s, and 3 intervals are 3 batches. r = 60/12 = 5:
     # ss = (14−10)²/2 + (22−20)²/4 + (24−30)²/6 = 8 + 1 + 6 = 15
     # prior σ² = (0.3·5)²·12/3 = 9; df = 4; σ² = (2·9 + 15)/4 = 8.25; R = 12: 12²/12 + 12 = 24
-    # only 3 checkpoints: no drift allowance (the recent half's rate, 24 J/6, would add 1 J/iteration)
+    # only 3 checkpoints: no drift allowance (the recent half's rate, 24 J/6, would add 1 J per
+    # iteration)
     half = t_quantile(T975, 4) * math.sqrt(8.25 * 24)
-    assert half == pytest.approx(half_width_j([(2, 14.0), (4, 22.0), (6, 24.0)], 12, 60.0, 12), rel=1e-12)
+    assert half == pytest.approx(
+        half_width_j([(2, 14.0), (4, 22.0), (6, 24.0)], 12, 60.0, 12), rel=1e-12
+    )
     assert e.intervals == 3
     assert e.predicted_energy_j == pytest.approx(120.0, rel=1e-12)  # 60 + 5 · 12
     assert e.predicted_low_j == pytest.approx(120.0 - half, rel=1e-12)
@@ -187,7 +199,9 @@ def test_batches_and_the_drift_allowance():
     # (20 J): (70 − 20)/(40 − 20) = 2.5, so the drift is |2.5 − 1.75| = 0.75 J per iteration
     # ss = (10 − 17.5)²/10 · 2 + (50 − 35)²/20 = 22.5; prior σ² = 0.525²·40/3 = 3.675
     half = t_quantile(T975, 4) * math.sqrt((2 * 3.675 + 22.5) / 4 * (40**2 / 40 + 40)) + 0.75 * 40
-    assert half == pytest.approx(half_width_j([(10, 10.0), (10, 10.0), (20, 50.0)], 40, 70.0, 40, 0.75), rel=1e-12)
+    assert half == pytest.approx(
+        half_width_j([(10, 10.0), (10, 10.0), (20, 50.0)], 40, 70.0, 40, 0.75), rel=1e-12
+    )
     assert e.intervals == 3
     assert e.predicted_energy_j == pytest.approx(140.0, rel=1e-12)  # 70 + 1.75 · 40
     assert e.predicted_high_j == pytest.approx(140.0 + half, rel=1e-12)
@@ -203,7 +217,8 @@ def test_short_early_intervals_merge_into_the_next_one():
     # Δt: 0.1, 0.1, 2, 2 (median 1.05, threshold 0.2625): 0.1 and 0.1 wait for the 2 s that
     # follows: (10 it, 2.2 s, 40 J), then (10 it, 2 s, 40 J). r = 80/20 = 4, ss = 0
     # (unmerged, the first two (1 it, 3 J) and (1 it, 1 J) would add 1 + 9 = 10)
-    # 5 points: the recent half from the checkpoint nearest 10 iterations (40 J): (80−40)/10 = 4, no drift
+    # 5 points: the recent half from the checkpoint nearest 10 iterations (40 J): (80 − 40)/10 = 4,
+    # no drift
     half = half_width_j([(10, 40.0), (10, 40.0)], 20, 80.0, 20)
     assert e.intervals == 2
     assert e.predicted_high_j - e.predicted_low_j == pytest.approx(2 * half, rel=1e-12)
@@ -217,7 +232,7 @@ def test_a_short_tail_merges_into_the_last_interval():
     # Δt: 2, 2, 2, 0.1 (median 2, threshold 0.5): the last 0.1 s never reaches it and joins the
     # interval before: (4, 20 J), (4, 20 J), (5, 38 J). r = 78/13 = 6
     # ss = (20 − 24)²/4 · 2 + (38 − 30)²/5 = 8 + 12.8
-    # drift: the checkpoint nearest 6.5 iterations is 8 (40 J): (78 − 40)/5 − 6 = 1.6 J per iteration
+    # drift: the checkpoint nearest 6.5 iterations is 8 (40 J): (78 − 40)/5 − 6 = 1.6 J/iteration
     half = half_width_j([(4, 20.0), (4, 20.0), (5, 38.0)], 13, 78.0, 13, 1.6)
     assert e.intervals == 3
     assert e.predicted_energy_j == pytest.approx(78.0 + 6 * 13, rel=1e-12)
@@ -278,12 +293,18 @@ def test_format_rate_and_prediction():
     p.add(10, 4.0, 72.0)
     e = p.estimate(500.0)
     # 7.2 J = 2 mWh per iteration, 72 J / 4 s = 18 W, 7.2 J at 500 g/kWh = 1 mg
-    assert format_estimate(e) == "rate: 2 mWh/iteration, 18 W, 1 mg CO2e/iteration (10 iterations in 4 s)"
+    assert (
+        format_estimate(e)
+        == "rate: 2 mWh/iteration, 18 W, 1 mg CO2e/iteration (10 iterations in 4 s)"
+    )
     assert format_estimate(p.estimate()) == "rate: 2 mWh/iteration, 18 W (10 iterations in 4 s)"
     p = LoopPredictor()
     p.add(10, 0.0, 72.0)  # no time elapsed: no power
     assert format_estimate(p.estimate()) == "rate: 2 mWh/iteration (10 iterations in 0 µs)"
     p = LoopPredictor(4)
     p.add(4, 75.0, 7200.0)  # done: 2 Wh, the band closed, 7200 J at 500 g/kWh = 1 g
-    assert format_estimate(p.estimate(500.0)) == "predicted total: 2 Wh (2 Wh–2 Wh), 1 g CO2e, ~0 µs left"
+    assert (
+        format_estimate(p.estimate(500.0))
+        == "predicted total: 2 Wh (2 Wh–2 Wh), 1 g CO2e, ~0 µs left"
+    )
     assert format_estimate(p.estimate()) == "predicted total: 2 Wh (2 Wh–2 Wh), ~0 µs left"

@@ -31,7 +31,8 @@ def record(i, wall_s, duration_s, devices, g_per_kwh=360.0, pue=1.25):
         ],
         "flags": [], "intensity_g_per_kwh": g_per_kwh, "intensity_source": "test", "pue": pue,
         "scope": "machine",
-        "totals": {"cells": i, "energy_j": 0.0, "low_j": 0.0, "high_j": 0.0, "co2e_g": 0.0, "duration_s": 0.0},
+        "totals": {"cells": i, "energy_j": 0.0, "low_j": 0.0, "high_j": 0.0, "co2e_g": 0.0,
+                   "duration_s": 0.0},
     })  # fmt: skip
 
 
@@ -42,14 +43,19 @@ def scenario():
     # duration is 3.6 s (the wall clock ran a little fast)
     overlap = record(2, (106, 110), 3.6, [(20.0, 20.0, 20.0), (12.0, 10.0, 18.0)])
     apart = record(4, (120, 121), 1.0, [(7.0, 6.0, 9.0)], g_per_kwh=720.0, pue=1.0)
-    instant = record(5, (130, 130), 0.0004, [(2.0, 2.0, 2.0)])  # shorter than the wall clock resolves
+    # shorter than the wall clock resolves
+    instant = record(5, (130, 130), 0.0004, [(2.0, 2.0, 2.0)])
     return [nested, whole, overlap, apart, instant]
 
 
 def test_span_sums_the_devices_and_their_band():
     whole = scenario()[1]
     span = span_of(whole)
-    assert (span.start, span.end, span.duration_s) == ((T0.timestamp() + 100), T0.timestamp() + 108, 8.0)
+    assert (span.start, span.end, span.duration_s) == (
+        (T0.timestamp() + 100),
+        T0.timestamp() + 108,
+        8.0,
+    )
     assert (whole.energy_j, *whole.energy_band_j) == (48.0, 44.0, 56.0)  # 40 + 8, 40 + 4, 40 + 16
     assert totals_of([whole]).low_j == 44.0 and totals_of([whole]).high_j == 56.0
     assert totals_of([whole]).co2e_low_g == pytest.approx(44 * K, rel=1e-12)
@@ -86,10 +92,14 @@ def test_given_fractions_are_used_as_given():
 
 def test_ties_count_the_longer_window_and_instants_count_outside_windows_only():
     def spans(*walls):
-        return [span_of(record(i, w, w[1] - w[0], [(1.0, 1.0, 1.0)])) for i, w in enumerate(walls, 1)]
+        return [
+            span_of(record(i, w, w[1] - w[0], [(1.0, 1.0, 1.0)])) for i, w in enumerate(walls, 1)
+        ]
 
     assert counted_fractions(spans((10, 11), (10, 13))) == [0.0, 1.0]
     # an instant inside a window, at its very end, after it
     assert counted_fractions(spans((10, 13), (11, 11), (13, 13), (15, 15))) == [1.0, 0.0, 1.0, 1.0]
     assert counted_fractions(spans((12, 14), (11, 13))) == [0.5, 1.0]  # sorted by start
-    assert counted_fractions([]) == [] and totals_of([]).windows == 0 and totals_of([]).energy_j == 0.0
+    assert (
+        counted_fractions([]) == [] and totals_of([]).windows == 0 and totals_of([]).energy_j == 0.0
+    )

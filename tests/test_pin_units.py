@@ -125,7 +125,14 @@ def test_format_co2e(co2e_g, text):
 
 @pytest.mark.parametrize(
     ("power_w", "text"),
-    [(0.5, "500 mW"), (1.0, "1 W"), (12.34, "12.3 W"), (1500.0, "1.5 kW"), (1e-4, "0.1 mW"), (-2.0, "-2 W")],
+    [
+        (0.5, "500 mW"),
+        (1.0, "1 W"),
+        (12.34, "12.3 W"),
+        (1500.0, "1.5 kW"),
+        (1e-4, "0.1 mW"),
+        (-2.0, "-2 W"),
+    ],
 )
 def test_format_power(power_w, text):
     assert format_power(power_w) == text
