@@ -37,12 +37,11 @@ def half_width_j(intervals, n, energy_j, remaining, drift_per_iteration_j=0.0):
 
 def banded(p, iterations, elapsed_s, energy_j, low_j, high_j):
     """Add a checkpoint with a model's band (Energy value where the package has one)."""
-    try:
-        from jupyter_carbon.energy import Energy  # type: ignore[import-not-found]
-    except ImportError:
+    energy_type = getattr(predict, "Energy", None)  # the value type predict takes, if any
+    if energy_type is None:
         p.add(iterations, elapsed_s, energy_j, low_j, high_j)
     else:
-        p.add(iterations, elapsed_s, Energy(energy_j, low_j, high_j))
+        p.add(iterations, elapsed_s, energy_type(energy_j, low_j, high_j))
 
 
 def test_constants_are_the_documented_ones():
