@@ -225,3 +225,50 @@ def test_record_fields_from_the_window(clock):
     assert (record.intensity_g_per_kwh, record.pue) == (360.0, 1.25)
     assert record.duration_s == 0.5 and record.start_s == 1000.0
     assert record.id == 1 and s.stop(s.open()).id == 2
+
+
+class Ram(Model):
+    """A second model source: 2 W, its band 1–4 W."""
+
+    component, device = "ram", "ram-model"
+
+    def _power_band_w(self, now_s):
+        return 2.0, 1.0, 4.0
+
+
+def test_session_totals_add_every_source(clock):
+    s = session_with(lambda t: [Model(t), Ram(t)], clock, **SETTINGS)
+    m = s.open()
+    clock.advance(2.5)
+    t = s.stop(m).totals
+    # 2.5 s × (10 + 2, 8 + 1, 15 + 4) W
+    assert (t.energy_j, t.low_j, t.high_j) == pytest.approx((30.0, 22.5, 47.5), rel=1e-12)
+    assert t.co2e_g == pytest.approx(30.0 * K, rel=1e-12)
+
+
+class CoarseCounter(Counter):
+    """A measured counter that does not state a resolution."""
+
+    def __init__(self):
+        self.energy_j = 0.0
+
+
+def test_a_counter_without_a_stated_resolution_is_measured_however_short(clock):
+    counter = CoarseCounter()
+    s = counter_session(clock, counter)
+    record = window(s, clock, counter, 0.0625, joules=0.5)
+    (gpu,) = record.devices
+    assert (gpu.energy_j, gpu.low_j, gpu.high_j, gpu.measured) == (0.5, 0.5, 0.5, True)
+    assert (gpu.component, gpu.device, gpu.method) == ("gpu", "gpu0", "test-counter")
+
+
+def test_the_record_keeps_what_the_session_passes(clock):
+    s = session_with(lambda t: [Model(t)], clock, region="FR", **SETTINGS)
+    s.baseline_w = {"cpu": 4.0}
+    m = s.open("x", cell=5)
+    clock.advance(0.5)
+    record = s.stop(m)
+    assert record.cell == 5  # from the window's metadata when stop() names none
+    assert (record.intensity_source, record.region) == ("user", "FR")
+    assert record.intensity_utc is not None  # when the intensity was obtained
+    assert dict(record.baseline_w) == {"cpu": 4.0}

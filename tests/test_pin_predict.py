@@ -114,6 +114,25 @@ def test_a_reading_without_a_new_iteration_refreshes_the_last_checkpoint_only_af
     assert p.checkpoints == 1
     e = p.estimate()
     assert (e.iterations, e.elapsed_s, e.energy_j) == (5, 2.5, 12.5)
+    # one interval from the untouched start: (5 iterations, 12.5 J), on the rate: ss = 0; the low
+    # end clamps (half > 2.5 · 5)
+    half = half_width_j([(5, 12.5)], 5, 12.5, 5)
+    assert half > 12.5 and e.predicted_low_j == 12.5
+    assert e.predicted_high_j == pytest.approx(25.0 + half, rel=1e-12)
+    p.add(8, 4.0, 20.0)
+    p.add(8, 4.5, 21.5)  # the refresh replaces the last checkpoint, not an earlier one
+    assert p.checkpoints == 2
+    e = p.estimate()
+    assert (e.iterations, e.elapsed_s, e.energy_j) == (8, 4.5, 21.5)
+    # intervals (5, 12.5 J), (3, 9 J) at r = 21.5/8; R = 2
+    half = half_width_j([(5, 12.5), (3, 9.0)], 8, 21.5, 2)
+    assert e.predicted_high_j == pytest.approx(21.5 + 21.5 / 8 * 2 + half, rel=1e-12)
+
+
+def test_power_of_a_loop_shorter_than_a_second():
+    p = LoopPredictor()
+    p.add(4, 0.5, 3.0)
+    assert p.estimate().power_w == 6.0  # 3 J / 0.5 s
 
 
 def test_rate_only_fields():
@@ -161,7 +180,7 @@ def test_three_unequal_intervals_width_without_drift():
     assert half == pytest.approx(
         half_width_j([(2, 14.0), (4, 22.0), (6, 24.0)], 12, 60.0, 12), rel=1e-12
     )
-    assert e.intervals == 3
+    assert e.intervals == 3 and e.total == 24
     assert e.predicted_energy_j == pytest.approx(120.0, rel=1e-12)  # 60 + 5 · 12
     assert e.predicted_low_j == pytest.approx(120.0 - half, rel=1e-12)
     assert e.predicted_high_j == pytest.approx(120.0 + half, rel=1e-12)
@@ -223,6 +242,57 @@ def test_short_early_intervals_merge_into_the_next_one():
     assert e.predicted_high_j - e.predicted_low_j == pytest.approx(2 * half, rel=1e-12)
 
 
+def test_three_intervals_are_merged_too():
+    p = LoopPredictor(20)
+    for n, t, energy in ((2, 0.125, 6.0), (6, 2.125, 14.0), (10, 4.125, 26.0)):
+        p.add(n, t, energy)
+    # Δt: 0.125, 2, 2 (median 2, threshold 0.5): the first joins the second: (6, 14 J), (4, 12 J)
+    e = p.estimate()
+    assert e.intervals == 2
+    half = half_width_j([(6, 14.0), (4, 12.0)], 10, 26.0, 10)
+    assert e.predicted_high_j == pytest.approx(26.0 + 2.6 * 10 + half, rel=1e-12)
+
+
+def test_an_interval_exactly_at_the_threshold_stands_alone():
+    p = LoopPredictor(40)
+    for n, t, energy in ((2, 0.5, 2.0), (6, 2.5, 14.0), (10, 4.5, 18.0), (14, 6.5, 30.0)):
+        p.add(n, t, energy)
+    # Δt: 0.5, 2, 2, 2 (median 2, threshold 0.5): the first interval is not short. m = 4 → 3
+    # batches: (2, 2 J), (4, 12 J), (8, 16 J). r = 30/14; R = 26
+    # drift: the checkpoint nearest 7 iterations is 6 (14 J): (30 − 14)/8 − 30/14
+    e = p.estimate()
+    assert e.intervals == 3
+    drift = abs(16 / 8 - 30 / 14)
+    half = half_width_j([(2, 2.0), (4, 12.0), (8, 16.0)], 14, 30.0, 26, drift)
+    assert e.predicted_high_j == pytest.approx(30.0 + 30 / 14 * 26 + half, rel=1e-12)
+
+
+def test_the_accumulator_restarts_from_zero_after_each_interval():
+    p = LoopPredictor(40)
+    for n, t, energy in ((4, 2.0, 8.0), (5, 2.125, 12.0), (9, 4.125, 20.0), (13, 6.125, 36.0)):
+        p.add(n, t, energy)
+    # Δt: 2, 0.125, 2, 2 (median 2, threshold 0.5): the 0.125 s joins the next: (4, 8 J),
+    # (5, 12 J), (4, 16 J). r = 36/13; R = 27
+    # drift: the checkpoint nearest 6.5 iterations is 5 (12 J): (36 − 12)/8 − 36/13
+    e = p.estimate()
+    assert e.intervals == 3
+    drift = abs(24 / 8 - 36 / 13)
+    half = half_width_j([(4, 8.0), (5, 12.0), (4, 16.0)], 13, 36.0, 27, drift)
+    assert e.predicted_high_j == pytest.approx(36.0 + 36 / 13 * 27 + half, rel=1e-12)
+
+
+def test_the_recent_half_may_start_at_the_first_checkpoint():
+    p = LoopPredictor(40)
+    for n, t, energy in ((10, 1.0, 10.0), (16, 1.5, 22.0), (18, 2.0, 26.0), (20, 2.5, 30.0)):
+        p.add(n, t, energy)
+    # the checkpoint nearest 10 iterations is the first one (10 J): (30 − 10)/10 − 30/20 = 0.5
+    # Δt 1, 0.5, 0.5, 0.5 (median 0.5, threshold 0.125): 4 intervals, 3 batches:
+    # (10, 10 J), (6, 12 J), (4, 8 J)
+    e = p.estimate()
+    half = half_width_j([(10, 10.0), (6, 12.0), (4, 8.0)], 20, 30.0, 20, 0.5)
+    assert e.predicted_high_j == pytest.approx(30.0 + 1.5 * 20 + half, rel=1e-12)
+
+
 def test_a_short_tail_merges_into_the_last_interval():
     p = LoopPredictor(26)
     for n, t, energy in ((4, 2.0, 20.0), (8, 4.0, 40.0), (12, 6.0, 60.0), (13, 6.1, 78.0)):
@@ -282,9 +352,25 @@ def test_negative_energy_gives_no_negative_co2e():
     e = p.estimate(500.0)
     assert e.co2e_per_iteration_g == 0.0
     assert e.predicted_energy_j == -8.0 and e.predicted_co2e_g == 0.0
-    # the band ratios fall back to 1 without a positive energy
+    # the band ratios fall back to 1 without a positive energy; r = −2, R = 2, future −4
+    half = half_width_j([(2, -4.0)], 2, -4.0, 2)
     assert e.predicted_low_j == -4.0  # −4 + max(0, −4 − half)
-    assert e.predicted_high_j > -8.0
+    assert e.predicted_high_j == pytest.approx(-4.0 + (-4.0 + half) * 1.0, rel=1e-12)
+    p = LoopPredictor(4)
+    p.add(2, 1.0, 0.0)  # nothing spent: no band to scale, no division by 0
+    e = p.estimate()
+    assert (e.predicted_energy_j, e.predicted_low_j, e.predicted_high_j) == (0.0, 0.0, 0.0)
+
+
+def test_a_band_on_less_than_a_joule_still_scales():
+    p = LoopPredictor(4)
+    p.add(1, 0.25, 0.25)
+    banded(p, 2, 0.5, 0.5, 0.4, 0.75)  # 0.8× to 1.5×
+    e = p.estimate()
+    # intervals (1, 0.25 J), (1, 0.25 J) at r = 0.25: ss = 0; R = 2, future 0.5
+    half = half_width_j([(1, 0.25), (1, 0.25)], 2, 0.5, 2)
+    assert e.predicted_high_j == pytest.approx(0.75 + (0.5 + half) * 1.5, rel=1e-12)
+    assert e.predicted_low_j == pytest.approx(0.4 + max(0.0, 0.5 - half) * 0.8, rel=1e-12)
 
 
 def test_format_rate_and_prediction():

@@ -68,6 +68,9 @@ def test_finite_number_bounds_are_inclusive():
 def test_utc_microseconds_both_ways():
     # 1 s and 5 µs after the epoch; a naive datetime is UTC
     assert utc_us(datetime(1970, 1, 1, 0, 0, 1, 5)) == 1_000_005
+    assert (
+        type(utc_us(datetime(2024, 5, 1, 12, 0, 0, 1))) is int
+    )  # whole µs, as the log stores them
     assert utc_us(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=timezone.utc)) == 1_000_005
     # 01:00 at UTC+1 is the epoch itself
     assert utc_us(datetime(1970, 1, 1, 1, tzinfo=timezone(timedelta(hours=1)))) == 0
@@ -142,6 +145,7 @@ def test_format_power(power_w, text):
     ("duration_s", "text"),
     [
         (0.0001234, "123 µs"),  # 123.4 µs, no decimals
+        (0.0005004999, "500 µs"),  # 500.4999 µs: just under half a µs more, rounded down
         (0.0009996, "1000 µs"),  # still under 1 ms: µs, rounded
         (0.001, "1 ms"),  # 1 ms is the first ms value
         (0.0123, "12.3 ms"),
