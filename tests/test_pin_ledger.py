@@ -272,3 +272,15 @@ def test_the_record_keeps_what_the_session_passes(clock):
     assert (record.intensity_source, record.region) == ("user", "FR")
     assert record.intensity_utc is not None  # when the intensity was obtained
     assert dict(record.baseline_w) == {"cpu": 4.0}
+
+
+def test_a_process_window_reads_the_process_views_and_the_totals_the_machine(clock):
+    s = model_session(clock)
+    m = s.open("mine", scope="process")
+    clock.advance(2.0)
+    record = s.stop(m)
+    assert (record.scope, record.scope_reason) == ("process", "set by the user")
+    # the window counts this process's share of each source, not the machine's reading
+    assert [d.method for d in record.devices] == ["test-model+process-share"]
+    # the session totals stay the machine's: 2 s × 10 W
+    assert record.totals.energy_j == pytest.approx(20.0, rel=1e-12)

@@ -283,13 +283,14 @@ def test_the_accumulator_restarts_from_zero_after_each_interval():
 
 def test_the_recent_half_may_start_at_the_first_checkpoint():
     p = LoopPredictor(40)
-    for n, t, energy in ((10, 1.0, 10.0), (16, 1.5, 22.0), (18, 2.0, 26.0), (20, 2.5, 30.0)):
+    for n, t, energy in ((10, 1.0, 10.0), (16, 1.5, 20.0), (18, 2.0, 26.0), (20, 2.5, 30.0)):
         p.add(n, t, energy)
     # the checkpoint nearest 10 iterations is the first one (10 J): (30 − 10)/10 − 30/20 = 0.5
+    # (from the next one, 16 iterations, it would be (30 − 20)/4 − 1.5 = 1)
     # Δt 1, 0.5, 0.5, 0.5 (median 0.5, threshold 0.125): 4 intervals, 3 batches:
-    # (10, 10 J), (6, 12 J), (4, 8 J)
+    # (10, 10 J), (6, 10 J), (4, 10 J)
     e = p.estimate()
-    half = half_width_j([(10, 10.0), (6, 12.0), (4, 8.0)], 20, 30.0, 20, 0.5)
+    half = half_width_j([(10, 10.0), (6, 10.0), (4, 10.0)], 20, 30.0, 20, 0.5)
     assert e.predicted_high_j == pytest.approx(30.0 + 1.5 * 20 + half, rel=1e-12)
 
 
