@@ -192,5 +192,5 @@ def totals_of_spans(
 
 
 def totals_of(records: Iterable[WindowRecord]) -> RecordTotals:
-    """Totals over ``records`` (CellRecords), overlapping windows counted once."""
+    """Totals over ``records`` (WindowRecords), overlapping windows counted once."""
     return totals_of_spans([span_of(r) for r in records])

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jupyter_carbon.record import CellRecord
+from jupyter_carbon.record import WindowRecord
 from jupyter_carbon.totals import counted_fractions, span_of, totals_of, totals_of_spans
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -19,7 +19,7 @@ def record(i, wall_s, duration_s, devices, g_per_kwh=360.0, pue=1.25):
     """A record as the log stores it: ``wall_s`` = (start, end) seconds after T0 on the wall
     clock, ``duration_s`` on the monotonic clock, ``devices`` = [(energy, low, high) J]."""
     start, end = wall_s
-    return CellRecord.from_dict({
+    return WindowRecord.from_dict({
         "schema": 3, "id": i, "label": None, "cell": i, "kind": "cell", "status": "ok",
         "start_utc": (T0 + timedelta(seconds=start)).isoformat(),
         "end_utc": (T0 + timedelta(seconds=end)).isoformat(),
