@@ -208,6 +208,7 @@ class CarbonSession:
         wall_clock: Callable[[], datetime] | None = None,
         threaded: bool = True,
         detect: Callable[..., Detection] | None = None,
+        track_idle: bool = False,
     ) -> None:
         #: the problems met, one line each, shown by the front end (the extension: after each cell)
         self.diagnostics = Diagnostics()
@@ -221,6 +222,9 @@ class CarbonSession:
         self._wall_clock = wall_clock
         self._threaded = threaded
         self._detect_fn = detect
+        #: record the idle stretches between windows (the extension turns it on: a kernel's
+        #: lifetime counts from %load_ext; a script's track() blocks have no idle between them)
+        self.track_idle = track_idle
         self.on_record: list[Callable[[WindowRecord], object]] = []
         #: called with each idle stretch's record (kind "idle"): the log
         self.on_idle: list[Callable[[WindowRecord], object]] = []
@@ -470,6 +474,8 @@ class CarbonSession:
     def _end_idle(self, end: Snapshot, *, final: bool = False) -> WindowRecord | None:
         """End the idle stretch running now at ``end`` (under the lock): its record, with the
         GPUs this process held memory on, or None (none, or carried into the next)."""
+        if not self.track_idle:
+            return None
         intensity = self.intensity()
         record = self.ledger.end_idle(
             end,
@@ -526,7 +532,7 @@ class CarbonSession:
         """Write the idle stretch running now (the kernel exits: its last stretch); idleness goes
         on from here. None when a window is open or nothing is left to write."""
         with self._lock:
-            if not self.ledger.idle or self.closed:
+            if not self.ledger.idle or self.closed or not self.track_idle:
                 return None
             now = self.sampler.snapshot()
             record = self._end_idle(now, final=True)
@@ -539,7 +545,8 @@ class CarbonSession:
         """The idle time so far, the stretch running now included (one read of the sources when
         idle): apart from :meth:`totals`, which are the windows'."""
         intensity = self.intensity()
-        now = self.sampler.snapshot() if self.ledger.idle and not self.closed else None
+        running = self.track_idle and self.ledger.idle and not self.closed
+        now = self.sampler.snapshot() if running else None
         return self.ledger.idle_totals(now, intensity.g_per_kwh, self.config.pue)
 
     def _observe(self, name: str, m: Measurement) -> tuple[str, ...]:

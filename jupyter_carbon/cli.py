@@ -250,7 +250,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _say(f"wrote the executed notebook to {out}")
     for note in result.notes:
         _say(f"note: {note}")
-    digest = Digest(result.records)
+    digest = Digest([*result.records, *result.idle_records])  # idle shown apart from cells
     print(summary_text(digest))
     for failure in result.failures:
         print(f"FAILED {visible(failure)}")

@@ -534,6 +534,7 @@ def load(shell: Any) -> CarbonExtension:
     session = api.session()
     if session.closed:  # reloaded after %unload_ext: new probes, same records and totals
         session.reopen()
+    session.track_idle = True  # the kernel's whole lifetime counts from here, idle time included
     ext = CarbonExtension(shell, session)
     # the settings first: should they raise, nothing is registered (a later %load_ext retries)
     config = Carbon(parent=shell, extension=ext)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .display.text import format_record_line
-from .record import WindowRecord
+from .record import IDLE, WindowRecord
 from .storage.reader import LogTail, log_files, merged, read_logs
 from .textsafe import visible
 
@@ -52,7 +52,10 @@ class KernelNotFound(RunError):
 @dataclass
 class RunResult:
     notebook: NotebookNode
+    #: the measured cells (and track() blocks) of the run
     records: list[WindowRecord] = field(default_factory=list)
+    #: the kernel's idle stretches between them (kind "idle"), kept apart from the cells
+    idle_records: list[WindowRecord] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # one line per failed cell
     stopped_early: bool = False
     notes: list[str] = field(default_factory=list)
@@ -79,8 +82,11 @@ def _environ(**values: str | None) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _records(folder: Path) -> tuple[list[WindowRecord], list[str]]:
-    return merged(read_logs(log_files(folder)))
+def _records(folder: Path) -> tuple[list[WindowRecord], list[WindowRecord], list[str]]:
+    """(the windows, the idle stretches between them, notes) of the run's session logs."""
+    records, notes = merged(read_logs(log_files(folder)))
+    windows = [r for r in records if r.kind != IDLE]
+    return windows, [r for r in records if r.kind == IDLE], notes
 
 
 def _bar(done: int, total: int, width: int = 20) -> str:
@@ -298,7 +304,7 @@ def run_notebook(
                     _settle(kc, 10.0)
                 if cell.get("execution_count") is not None:
                     executed.append(cell["execution_count"])
-                new = tail.new_records()
+                new = [r for r in tail.new_records() if r.kind != IDLE]
                 if result.interrupted:
                     result.stopped_early = done < len(code_cells) or bool(failed)
                     break
@@ -338,7 +344,7 @@ def run_notebook(
                 client._cleanup_kernel()
             except (Exception, KeyboardInterrupt):
                 pass
-        result.records, result.notes = _records(log_dir)
+        result.records, result.idle_records, result.notes = _records(log_dir)
         if result.interrupted and result.records:  # the log is what was measured: keep it
             result.notes.append(f"the run's session log is kept in {log_dir}")
         else:

@@ -49,7 +49,9 @@ def test_idle_energy_on_rapl_counters_is_the_exact_gap_and_cells_stay_as_they_ar
 ):
     # a counter that wraps every ~1.7 min at the cells' power: the gaps cross wraps too
     cap = FakePowercap(tmp_path, sockets=1, dram=True, max_range_uj=4_000_000_000)
-    session = CarbonSession(Config(powercap_root=str(tmp_path)), clock=clock, threaded=False)
+    session = CarbonSession(
+        Config(powercap_root=str(tmp_path)), clock=clock, threaded=False, track_idle=True
+    )
     assert session.scope == "machine"
     _idle(cap, clock, 7.0)  # %load_ext, then reading before the first cell
     first = _cell(session, cap, clock, 5, "first")
@@ -99,7 +101,9 @@ def test_idle_energy_on_rapl_counters_is_the_exact_gap_and_cells_stay_as_they_ar
 
 def test_idle_runs_on_in_the_summary_until_now(tmp_path, clock, no_pynvml):
     cap = FakePowercap(tmp_path, sockets=1, dram=True)
-    session = CarbonSession(Config(powercap_root=str(tmp_path)), clock=clock, threaded=False)
+    session = CarbonSession(
+        Config(powercap_root=str(tmp_path)), clock=clock, threaded=False, track_idle=True
+    )
     _cell(session, cap, clock, 2, "a")
     _idle(cap, clock, 100.0)
     now = session.idle_totals()  # the stretch running now, read once, not yet a record
@@ -114,7 +118,9 @@ def _gpu_session(monkeypatch, clock, processes):
         [{"name": "NVIDIA H200", "power_w": lambda t: 120.0, "processes": processes}], clock
     )
     monkeypatch.setitem(sys.modules, "pynvml", stub)
-    return CarbonSession(Config(power={"cpu": 50.0}), clock=clock, threaded=False), stub
+    return CarbonSession(
+        Config(power={"cpu": 50.0}), clock=clock, threaded=False, track_idle=True
+    ), stub
 
 
 def test_a_gpu_held_by_the_kernel_while_idle_is_on_the_idle_record(monkeypatch, clock):
