@@ -360,7 +360,7 @@ def advice_of(digest: Digest) -> Advice:
         idle = IdleShare(
             idle_j,
             idle_g,
-            tally.idle_s,
+            idle_totals.duration_s,  # the kernel's own, with the stretch running now
             share(idle_g),
             tuple(
                 (c, tally.idle_energy[c], tally.idle_co2e.get(c, 0.0), tally.idle_measured[c])
