@@ -2,7 +2,9 @@
 
 ``CarbonSession`` is what the magics, the hooks and ``track()`` talk to. It never lets an
 internal failure escape into user code paths that the caller marks as protected, and it keeps
-every closed record in memory (and hands it to ``on_record`` callbacks such as the log).
+the newest closed records in memory (``memory_records`` of each kind; the totals are running
+figures, exact whatever was dropped) and hands each to ``on_record`` callbacks such as the log,
+from which ``older_records`` reads back those dropped (``archive``).
 
 The kernel's whole lifetime is accounted: between windows it is idle, and each idle stretch is a
 record of kind "idle" (``idle_records``, handed to ``on_idle`` callbacks such as the log), made
@@ -18,7 +20,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,7 +30,7 @@ from .diagnostics import Diagnostics
 from .intensity import UnknownRegionError, lookup_region
 from .intensity.value import Intensity
 from .ledger import Ledger
-from .record import SessionTotals, WindowRecord, idle_seconds
+from .record import IDLE, SessionTotals, WindowRecord, idle_seconds
 from .rows import to_dataframe
 from .sampler import Progress, Sampler, Snapshot, Window
 from .sources.base import Reading
@@ -238,9 +240,14 @@ class CarbonSession:
         self._cloud_pue_done = False
         self._table_intensity: Intensity | None = None
         self._live: LiveIntensity | None = None
+        #: the newest records of windows (``config.memory_records``; ``older_records`` the rest)
         self.records: list[WindowRecord] = []
-        #: the idle stretches between windows, kept apart from ``records`` (the windows')
+        #: the idle stretches between windows, kept apart from ``records`` (the windows'), bounded
+        #: the same way
         self.idle_records: list[WindowRecord] = []
+        #: reads this session's logged records back, oldest first (set where a log is attached:
+        #: the extension); None: the records dropped from memory are gone
+        self.archive: Callable[[], Iterable[WindowRecord]] | None = None
         #: the last idle record made when a window opened (the extension's held-GPU note)
         self.last_idle: WindowRecord | None = None
         self.closed = False
@@ -281,6 +288,7 @@ class CarbonSession:
             self.sampler.indices(scope),
             records=self.records,
             idle_records=self.idle_records,
+            max_records=self.config.memory_records,
         )
         self.ledger.idle_from(self.sampler.first)  # idle until the first window opens
         # e.g. RAPL there but locked: say once how to unlock it
@@ -297,6 +305,8 @@ class CarbonSession:
         with self._lock:
             old, self.config = self.config, new
             self.sampler.interval_s = new.interval
+            if new.memory_records != old.memory_records:
+                self.ledger.keep(new.memory_records)
             if any(getattr(old, k) != getattr(new, k) for k in _INTENSITY):
                 self._close_live()
             if any(getattr(old, k) != getattr(new, k) for k in _REDETECT):
@@ -601,8 +611,50 @@ class CarbonSession:
         return self.ledger.totals(now, intensity.g_per_kwh, self.config.pue)
 
     def to_dataframe(self) -> pandas.DataFrame:
-        """This session's records as a pandas DataFrame (CSV export's columns); needs pandas."""
-        return to_dataframe(self.records)
+        """This session's records as a pandas DataFrame (CSV export's columns); needs pandas.
+        Those dropped from memory are read back from the log (``every_record``)."""
+        return to_dataframe(list(self.every_record()))
+
+    def older_records(self, *, idle: bool = False) -> Iterator[WindowRecord]:
+        """The records dropped from memory (the oldest) that the log still has, in the order they
+        were logged (idle stretches too with ``idle``); none without a log (``archive``). Read
+        lazily, one at a time."""
+        with self._lock:
+            _, left, held, first_id = self._memory(idle)
+        return self._older(left, held, first_id)
+
+    def every_record(self, *, idle: bool = False, by_start: bool = False) -> Iterator[WindowRecord]:
+        """Every record of this session since the last reset: ``older_records`` then those in
+        memory (with ``idle``, the idle stretches after the windows, or all in order of start
+        with ``by_start``)."""
+        with self._lock:
+            memory, left, held, first_id = self._memory(idle)
+        if by_start:
+            memory.sort(key=lambda r: r.start_s)
+        yield from self._older(left, held, first_id)
+        yield from memory
+
+    def _memory(self, idle: bool) -> tuple[list[WindowRecord], dict[str, int], set[int], int]:
+        """(under the lock) The records in memory, how many of each kind were dropped, the ids
+        held, the first id since the last reset."""
+        ledger = self.ledger
+        memory = [*self.records, *self.idle_records] if idle else list(self.records)
+        left = {"window": ledger.dropped, IDLE: ledger.idle_dropped if idle else 0}
+        held = {r.id for r in self.records}
+        held.update(r.id for r in self.idle_records)
+        return memory, left, held, ledger.first_id
+
+    def _older(self, left: dict[str, int], held: set[int], first_id: int) -> Iterator[WindowRecord]:
+        if not any(left.values()) or self.archive is None:
+            return
+        for record in self.archive():
+            kind = IDLE if record.kind == IDLE else "window"
+            # the first ones logged are those dropped: a record logged since is not counted here
+            if left[kind] and record.id >= first_id and record.id not in held:
+                left[kind] -= 1
+                yield record
+                if not any(left.values()):
+                    return
 
     @property
     def problems(self) -> list[str]:

@@ -46,6 +46,18 @@ def _number(name: str, low: float, high: float) -> Callable[[Any], float]:
     return parse
 
 
+def _whole(name: str, low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        number = _number(name, low, high)(value)
+        if number != int(number):
+            raise ConfigError(
+                f"{name}={value!r} is not valid; give a whole number ({low}–{high:,})"
+            )
+        return int(number)
+
+    return parse
+
+
 def _choice(name: str, choices: tuple[str, ...]) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = str(value).strip().lower()
@@ -238,6 +250,11 @@ SETTINGS: dict[str, Setting] = {
             "folder of the session logs (JSON lines); none: keep records in memory only",
         ),
         Setting(
+            "memory_records",
+            _whole("memory_records", 1, 10_000_000),
+            "records kept in memory, the newest (the log holds them all; the totals are exact)",
+        ),
+        Setting(
             "store_source",
             _flag("store_source"),
             "also store each cell's source in the log (off: cells often hold secrets)",
@@ -297,6 +314,7 @@ class Config:
     hwmon_root: str = HWMON_ROOT
     power: dict = field(default_factory=dict)
     log_dir: str | None = ".jupyter_carbon"
+    memory_records: int = 10_000
     store_source: bool = False
     dask: str = "auto"
     mlflow: str = "auto"

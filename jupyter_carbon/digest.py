@@ -134,6 +134,9 @@ class Digest:
         self._idle_co2e = Co2e.ZERO
         self._idle_s = 0.0
         self.tally = Tally()  # what the actionable summary needs (``jupyter_carbon.advice``)
+        #: records counted in the given totals that are in no row, count or plot here: dropped
+        #: from a kernel's memory (``memory_records``) with no log to read them back from
+        self.dropped = 0
         for record in records:
             self.add(record)
 

@@ -31,6 +31,7 @@ transform's cell will run with the hooks, which ``run_cell_async`` runs a cell) 
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import threading
 import weakref
@@ -54,6 +55,7 @@ from .ipython_compat import (
 )
 from .parse import CellOptions, ParseError, parse_cell_line
 from .record import WindowRecord
+from .storage.archive import logged_records
 from .storage.log import attach_log, detach_log
 
 if TYPE_CHECKING:
@@ -548,7 +550,8 @@ def load(shell: Any) -> CarbonExtension:
         shell.events.register("post_run_cell", ext.post_run_cell)
         shell.observe(ext.cell_done, names="last_execution_result")
         shell.input_transformers_cleanup.insert(0, ext.transform)
-        attach_log(session)
+        log = attach_log(session)
+        session.archive = functools.partial(logged_records, log)  # what memory no longer holds
         atexit.unregister(session.write_idle)  # once, however many shells load it
         atexit.register(session.write_idle)  # the kernel exits: its last idle stretch is written
         attach_cluster(session)  # imports nothing of distributed until the kernel has a Client

@@ -11,6 +11,10 @@ idle total is kept apart: the session totals stay those of the windows. A stretc
 ``IDLE_MIN_S`` (cells run back to back) is not a record of its own: its energy and time are
 carried into the next idle record (``extra["short_gaps"]``), so the idle records still hold every
 joule and the log gains no line per cell.
+
+Memory is bounded: ``records`` and ``idle_records`` keep the newest ``max_records`` each (the log
+holds them all); the totals and counts are running figures, exact whatever was dropped
+(``dropped``, ``idle_dropped``: how many records each list no longer holds).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from .units import co2e_g_from_j, from_utc_us
 if TYPE_CHECKING:
     from .cluster_part import ClusterPart
 
-__all__ = ["Ledger", "SHORT_WINDOW_FLAG", "SHORT_WINDOW_BAND", "IDLE_MIN_S"]
+__all__ = ["Ledger", "SHORT_WINDOW_FLAG", "SHORT_WINDOW_BAND", "IDLE_MIN_S", "MAX_RECORDS"]
 
 SHORT_WINDOW_FLAG = "{device}: shorter than the counter's resolution — estimated from power × time"
 #: Relative band for a short window's power × time estimate.
@@ -38,6 +42,8 @@ SHORT_WINDOW_BAND = (0.5, 1.5)
 #: Idle stretches shorter than this (the sampler's default interval) are carried into the next
 #: idle record rather than recorded on their own.
 IDLE_MIN_S = 1.0
+#: Records kept in memory by default, in each list (``Config.memory_records``).
+MAX_RECORDS = 10_000
 #: Window metadata that has a field of its own in the record; anything else goes into ``extra``.
 _RECORD_META = frozenset(
     (
@@ -72,6 +78,7 @@ class _Union:
     energy: Energy = Energy.ZERO
     co2e_g: float = 0.0
     duration_s: float = 0.0
+    windows: int = 0  # the records made, those dropped from memory included
 
 
 @dataclass
@@ -85,6 +92,7 @@ class _Idle:
     energy: Energy = Energy.ZERO  # the idle total so far
     co2e_g: float = 0.0
     duration_s: float = 0.0
+    records: int = 0  # the idle records made, those dropped from memory included
 
 
 @dataclass
@@ -99,6 +107,10 @@ class Ledger:
     #: the idle stretches recorded (kind "idle"), apart from the windows' records
     idle_records: list[WindowRecord] = field(default_factory=list)
     _idle: _Idle = field(default_factory=_Idle)
+    #: records kept in memory in each list (the newest); the totals count every record
+    max_records: int = MAX_RECORDS
+    #: the first id made since the last reset (records with a lower id were forgotten)
+    first_id: int = 1
 
     def __post_init__(self) -> None:
         if not self.totals_indices:
@@ -116,9 +128,10 @@ class Ledger:
     def carry_over(self, previous: Ledger) -> None:
         """Go on from ``previous`` (the session's sources changed): its record ids and totals."""
         self._ids, self._union = previous._ids, previous._union
+        self.first_id = previous.first_id
         idle = previous._idle
         self._idle = _Idle(
-            energy=idle.energy, co2e_g=idle.co2e_g, duration_s=idle.duration_s
+            energy=idle.energy, co2e_g=idle.co2e_g, duration_s=idle.duration_s, records=idle.records
         )  # a stretch of the old sources is closed by the session before it re-probes
 
     # --- idle stretches ------------------------------------------------------------------------
@@ -204,6 +217,8 @@ class Ledger:
             extra=extra,
         )
         self.idle_records.append(record)
+        self._idle.records += 1
+        _keep_newest(self.idle_records, self.max_records)
         return record
 
     def _add_idle(self, energy: Energy, duration_s: float, g_per_kwh: float, pue: float) -> None:
@@ -224,7 +239,7 @@ class Ledger:
             energy += running
             co2e += co2e_g_from_j(running.energy_j, g_per_kwh, pue)
             duration += now.time_s - idle.start.time_s
-        return SessionTotals(len(self.idle_records), energy, co2e, duration)
+        return SessionTotals(idle.records, energy, co2e, duration)
 
     def is_open(self, wid: int) -> bool:
         return wid in self._open
@@ -314,6 +329,8 @@ class Ledger:
             source_sha1=meta.get("source_sha1"),
         )
         self.records.append(record)
+        self._union.windows += 1
+        _keep_newest(self.records, self.max_records)
         return record
 
     def totals(
@@ -331,7 +348,23 @@ class Ledger:
             energy += open_energy
             co2e += co2e_g_from_j(open_energy.energy_j, g_per_kwh, pue)
             duration += now.time_s - u.start.time_s
-        return SessionTotals(len(self.records) + extra_cells, energy, co2e, duration)
+        return SessionTotals(u.windows + extra_cells, energy, co2e, duration)
+
+    @property
+    def dropped(self) -> int:
+        """The windows' records no longer in memory (the oldest, beyond ``max_records``)."""
+        return self._union.windows - len(self.records)
+
+    @property
+    def idle_dropped(self) -> int:
+        """The idle records no longer in memory."""
+        return self._idle.records - len(self.idle_records)
+
+    def keep(self, max_records: int) -> None:
+        """Keep at most ``max_records`` of each kind of record from now on (the newest)."""
+        self.max_records = max_records
+        _keep_newest(self.records, max_records)
+        _keep_newest(self.idle_records, max_records)
 
     def reset(self) -> None:
         """Forget closed records and totals (open windows stay open)."""
@@ -339,6 +372,8 @@ class Ledger:
         self._union = _Union(start=self._union.start)
         self.idle_records = []
         self._idle = _Idle(start=self._idle.start)
+        self.first_id = next(self._ids)
+        self._ids = itertools.count(self.first_id)
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -375,3 +410,11 @@ class Ledger:
                 short.append(SHORT_WINDOW_FLAG.format(device=source.device))
             devices.append(DeviceEnergy(source.component, source.device, method, measured, band))
         return devices, tuple(short)
+
+
+def _keep_newest(records: list[WindowRecord], limit: int) -> None:
+    """Drop the oldest of ``records`` beyond ``limit`` (one at a time as records close: a shift of
+    ``limit`` pointers, microseconds)."""
+    excess = len(records) - limit
+    if excess > 0:
+        del records[:excess]

@@ -8,12 +8,13 @@ traitlets (``%config Carbon.interval = 0.5``, ``c.Carbon.region = "FR"`` in ipyt
 from __future__ import annotations
 
 import ast
+import itertools
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from traitlets import Bool, Bunch, Dict, Float, TraitError, Undefined, Unicode, observe
+from traitlets import Bool, Bunch, Dict, Float, Int, TraitError, Undefined, Unicode, observe
 from traitlets.config import Config as TraitletsConfig
 from traitlets.config import Configurable
 
@@ -87,6 +88,9 @@ class Carbon(Configurable):
     hwmon_root = Unicode(_DEFAULT.hwmon_root, help=SETTINGS["hwmon_root"].help).tag(config=True)
     power = Dict(help=SETTINGS["power"].help).tag(config=True)
     log_dir = Unicode(_DEFAULT.log_dir, help=SETTINGS["log_dir"].help).tag(config=True)
+    memory_records = Int(_DEFAULT.memory_records, help=SETTINGS["memory_records"].help).tag(
+        config=True
+    )
     store_source = Bool(_DEFAULT.store_source, help=SETTINGS["store_source"].help).tag(config=True)
     dask = Unicode(_DEFAULT.dask, help=SETTINGS["dask"].help).tag(config=True)
     mlflow = Unicode(_DEFAULT.mlflow, help=SETTINGS["mlflow"].help).tag(config=True)
@@ -249,7 +253,7 @@ class CarbonMagics(Magics):
         return show_summary(self.shell, self.session)
 
     def _cmd_reset(self, command: LineCommand) -> None:
-        count = len(self.session.records)
+        count = self.session.ledger.totals().windows  # those dropped from memory too
         self.session.reset()
         print(
             f"jupyter_carbon: forgot {count} records of this session (the log on disk keeps them)"
@@ -299,11 +303,12 @@ class CarbonMagics(Magics):
 
             print(render_session(self.session, command.args), end="")
             return
-        session = self.session
-        # the idle stretches between cells too (kind "idle"), in order of start
-        records = sorted([*session.records, *session.idle_records], key=lambda r: r.start_s)
-        path = export_records(records, command.args[0])
-        print(f"jupyter_carbon: wrote {len(records)} records to {path}")
+        # the idle stretches between cells too (kind "idle"), in order of start; those dropped
+        # from memory read back from the log, one at a time
+        written = itertools.count()
+        records = self.session.every_record(idle=True, by_start=True)
+        path = export_records((r for r, _ in zip(records, written)), command.args[0])
+        print(f"jupyter_carbon: wrote {next(written)} records to {path}")
 
 
 def _run_body(shell: Any, cell: str) -> Any:

@@ -41,6 +41,7 @@ LAYERS = {
     # built on a session or on records: the log and files, Dask clusters, the idle baseline
     4: """
         storage storage.log storage.reader storage.history storage.export storage.runs
+        storage.archive
         cluster cluster.attribute cluster.client cluster.host cluster.observer cluster.text
         cluster.worker baseline
         formats formats.publish formats.report trackers trackers.metrics trackers.mlflow

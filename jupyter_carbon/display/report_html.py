@@ -37,6 +37,7 @@ from .report_text import (
     assumptions_line,
     band_line,
     cluster_line,
+    dropped_text,
     figure,
     how_cell,
     idle_text,
@@ -101,6 +102,7 @@ def head_html(digest: Digest) -> str:
     for line, css in (
         (band_line(digest), "jc-band"),
         (idle_text(digest), "jc-idle"),
+        (dropped_text(digest), "jc-dropped"),
         (cluster_line(digest), "jc-cluster"),
     ):
         if line:

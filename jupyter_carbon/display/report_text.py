@@ -33,6 +33,7 @@ __all__ = [
     "figure",
     "totals_line",
     "idle_text",
+    "dropped_text",
     "band_line",
     "cluster_line",
     "rows_note",
@@ -101,6 +102,19 @@ def idle_text(digest: Digest) -> str | None:
     if not t.duration_s and not t.windows:
         return None
     return idle_line(t.duration_s, t.energy_j, t.co2e_g, digest.idle_scopes.values)
+
+
+def dropped_text(digest: Digest) -> str | None:
+    """What the totals count that the table, plots and exports lack (records dropped from a
+    kernel's memory and not in its log), or None."""
+    n = digest.dropped
+    if not n:
+        return None
+    return (
+        f"{plural(n, 'older record')} dropped from memory (memory_records) and not in the log "
+        "(log_dir=none, or it could not be written): the totals include them, "
+        "the table, plots and exports do not"
+    )
 
 
 def rows_note(digest: Digest, shown: int) -> str:
@@ -279,6 +293,9 @@ def summary_text(
     idle = idle_text(digest)
     if idle:
         lines.append(idle)
+    dropped = dropped_text(digest)
+    if dropped:
+        lines.append(dropped)
     shown = list(digest.rows)[-rows:] if rows else []
     if shown:
         energy_unit, energies = column([r.energy_j for r in shown], "energy")

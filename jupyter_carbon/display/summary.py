@@ -31,18 +31,20 @@ EXPORT_HINT = "%carbon export has them all"
 
 
 def session_digest(session: CarbonSession) -> Digest:
-    """The session's records and idle stretches, its own totals (cells, and idle apart), and its
-    region and sampling interval."""
+    """The session's records and idle stretches (those dropped from memory read back from its
+    log), its own totals (cells, and idle apart), and its region and sampling interval."""
     cfg = session.config
     intensity = session.intensity()
     region = cfg.region or getattr(intensity, "region", None) or "none set (world average)"
     settings = (f"region {region}", f"sampling interval {cfg.interval:g} s")
+    totals = totals_of_session(session.totals())
     digest = Digest(
-        [*session.records, *session.idle_records],
-        totals=totals_of_session(session.totals()),
+        session.every_record(idle=True),
+        totals=totals,
         idle_totals=totals_of_session(session.idle_totals()),  # the stretch running now included
         settings=settings,
     )
+    digest.dropped = max(totals.windows - digest.count, 0)
     tally = digest.tally  # what the actionable summary adds: the forecast, earlier runs, budget
     tally.forecast = session.forecast()
     tally.budget_g = cfg.budget_g

@@ -73,4 +73,4 @@ def render_session(session: CarbonSession, args: Sequence[str]) -> str:
         dmi_root=config.dmi_root,
         cpu_model=read_cpu_info().model_name,
     )
-    return render(session.records, options)
+    return render(list(session.every_record()), options)  # those dropped from memory too

@@ -169,6 +169,8 @@ class SessionLog:
         self._retry_at = 0.0
         self._said = Diagnostics(show=self._problem)  # one line per kind of problem
         self.path: Path | None = None
+        #: every file this log created, oldest first (a change of ``log_dir`` starts another)
+        self.paths: list[Path] = []
         self.failed = False  # the last write failed (lines wait in memory)
         self.written = 0
 
@@ -326,6 +328,7 @@ class SessionLog:
             raise
         info = os.fstat(fd)
         self.path, self._identity = folder / name, (info.st_dev, info.st_ino)
+        self.paths.append(self.path)
         _open_logs.add(self)
         return fd
 
