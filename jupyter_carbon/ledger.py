@@ -353,12 +353,12 @@ class Ledger:
     @property
     def dropped(self) -> int:
         """The windows' records no longer in memory (the oldest, beyond ``max_records``)."""
-        return self._union.windows - len(self.records)
+        return max(self._union.windows - len(self.records), 0)
 
     @property
     def idle_dropped(self) -> int:
         """The idle records no longer in memory."""
-        return self._idle.records - len(self.idle_records)
+        return max(self._idle.records - len(self.idle_records), 0)
 
     def keep(self, max_records: int) -> None:
         """Keep at most ``max_records`` of each kind of record from now on (the newest)."""

@@ -163,10 +163,10 @@ def test_to_dataframe_and_session_method_with_a_stub_pandas(monkeypatch) -> None
     rows, columns = calls[0]
     assert columns == CODECARBON_EMISSIONS_CSV + list(OUR_COLUMNS) and len(rows) == 4
     assert rows[0]["cell"] == 1 and rows[0]["items"] is None
-    from jupyter_carbon.carbon_session import CarbonSession
+    from fakes import constant_session
 
-    session = CarbonSession.__new__(CarbonSession)  # no hardware probing needed for this
-    session.records = RECORDS[:2]
+    session = constant_session(cpu=1.0)  # no hardware probing needed for this
+    session.records.extend(RECORDS[:2])
     assert session.to_dataframe() == "frame" and len(calls[1][0]) == 2
 
 
