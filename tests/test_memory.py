@@ -91,6 +91,7 @@ def test_without_a_log_the_cap_holds_and_the_summary_says_what_was_dropped(shell
 
 def test_idle_stretches_are_bounded_the_same_way_and_their_total_stays_exact(clock):
     session = constant_session(clock, cpu=10.0, memory_records=5)
+    session.track_idle = True  # as the extension does at %load_ext
     gap_s, cell_s, cells = IDLE_MIN_S + 1.0, 0.5, 12
     for _ in range(cells):
         clock.advance(gap_s)
