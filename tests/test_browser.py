@@ -225,6 +225,16 @@ def shoot(page, name: str, locator=None) -> None:
     page.screenshot(path=str(ARTIFACTS / name))
 
 
+def _text_or_empty(locator) -> str:
+    """The first match's text now, or "" when there is none (or it went away meanwhile)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        return locator.first.inner_text(timeout=1_000) if locator.count() else ""
+    except PlaywrightTimeout:
+        return ""
+
+
 def run_cell_at(page, index: int) -> None:
     page.evaluate(
         f"() => {{ const nb = window.jupyterapp.shell.currentWidget.content; "
@@ -282,7 +292,7 @@ def test_views_in_jupyterlab_light_and_dark(lab, page):
     seen: list[str] = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        text = live.first.inner_text() if live.count() else ""
+        text = _text_or_empty(live)  # the line may be replaced between count and read
         if "running browser" in text and (not seen or seen[-1] != text):
             seen.append(text)
             if len(seen) == 3:
