@@ -24,7 +24,6 @@ from collections import deque
 from collections.abc import Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from .advice import Tally
 from .energy import Co2e, Energy
 from .record import IDLE, idle_seconds
 from .sources.base import COMPONENTS
@@ -133,6 +132,9 @@ class Digest:
         self._idle_energy = Energy.ZERO
         self._idle_co2e = Co2e.ZERO
         self._idle_s = 0.0
+        # the advice's module loads with the first digest (a summary), not at %load_ext
+        from .advice import Tally
+
         self.tally = Tally()  # what the actionable summary needs (``jupyter_carbon.advice``)
         #: records counted in the given totals that are in no row, count or plot here: dropped
         #: from a kernel's memory (``memory_records``) with no log to read them back from

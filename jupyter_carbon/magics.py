@@ -21,7 +21,6 @@ from traitlets.config import Configurable
 from .baseline import measure_baseline
 from .config import SETTINGS, Config, ConfigError
 from .display import show_summary
-from .display.history_text import print_history
 from .display.text import budget_status, format_config, format_config_changes, format_status
 from .formats.options import FORMATS
 from .parse import CELL_USAGE, LineCommand, ParseError, parse_cell_line, parse_line
@@ -294,6 +293,9 @@ class CarbonMagics(Magics):
         print(f"jupyter_carbon: {budget_status(self.session)}")
 
     def _cmd_history(self, command: LineCommand) -> None:
+        # the log readers load when history is asked for, not at %load_ext
+        from .display.history_text import print_history
+
         print_history(self.session)
 
     def _cmd_export(self, command: LineCommand) -> None:

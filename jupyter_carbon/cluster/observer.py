@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 from ..cluster_part import ClusterPart
 from ..record import record_name
-from .client import ClusterMeter, ClusterWindow, LateWork
 from .text import status_lines
 
 if TYPE_CHECKING:
     from distributed import Client
 
     from ..carbon_session import CarbonSession, Measurement
+    from .client import ClusterMeter, ClusterWindow, LateWork
 
 __all__ = ["ClusterObserver", "attach_cluster", "detach_cluster", "LATE_KIND", "SHARE_KIND"]
 
@@ -72,6 +72,10 @@ class ClusterObserver:
     def meter(self, client: Client) -> ClusterMeter:
         meter = self.meters.get(client)
         if meter is None:
+            # loaded with the kernel's first Client: the meter's rounds need asyncio and
+            # concurrent.futures, which a kernel without Dask never pays for at %load_ext
+            from .client import ClusterMeter
+
             meter = ClusterMeter(client, on_late=self._on_late)
             self.meters[client] = meter
             meter.install()

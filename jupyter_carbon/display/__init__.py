@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..record import WindowRecord
 from ..sampler import Progress
 from .cell import NotebookView
-from .report_text import summary_text
-from .summary import EXPORT_HINT, session_digest, show_summary_html
 from .text import TextView
 
 if TYPE_CHECKING:
@@ -52,6 +50,11 @@ def make_view(
 def show_summary(shell: InteractiveShell | None, session: CarbonSession) -> None:
     """Show the session summary: HTML with plots in a kernel (without matplotlib it says so in
     place of the plots), text elsewhere."""
+    # The summary's digest and renderers load with the first summary, not at %load_ext (their
+    # dozen modules of dataclasses would double its time).
+    from .report_text import summary_text
+    from .summary import EXPORT_HINT, session_digest, show_summary_html
+
     if in_kernel(shell):
         show_summary_html(session)
         return

@@ -12,7 +12,6 @@ from collections.abc import Hashable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ..advice import budget_level
 from ..cluster.text import record_lines, short_phrase
 from ..config import SETTINGS, Config
 from ..intensity.value import NO_REGION_NOTE, WORLD_AVERAGE_SOURCE
@@ -376,6 +375,8 @@ def format_config_changes(before: Config, session: CarbonSession, names: Iterabl
 
 def budget_phrase(used_g: float, budget_g: float) -> str:
     """``session budget 20 g CO2e: 16.2 g CO2e used (81 %)``, and from 80 % what that means."""
+    from ..advice import budget_level  # the advice loads with a budget, not at %load_ext
+
     level = budget_level(used_g, budget_g)
     text = (
         f"session budget {format_co2e(budget_g)}: {format_co2e(used_g)} used "

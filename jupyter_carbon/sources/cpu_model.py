@@ -35,8 +35,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
-import psutil
-
 from .base import IntegratingSource
 from .pread import PreadFile
 
@@ -200,6 +198,8 @@ def tdp_for(info: CpuInfo) -> tuple[float, str]:
 
 def psutil_cpu_s() -> tuple[float, float]:
     """(busy, total) CPU seconds summed over all CPUs, from psutil's ``cpu_times`` (non-Linux)."""
+    import psutil  # ~10 ms: loaded where it is used (off Linux, process scope), not at %load_ext
+
     t = psutil.cpu_times()
     idle = t.idle + getattr(t, "iowait", 0.0)
     # On Linux guest time is already inside user; steal is time the hypervisor took: neither ours.

@@ -38,8 +38,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-import psutil
-
 from .base import EnergySource, Reading
 from .cgroup import Cgroup, CgroupUnavailable, find_cgroup, parse_cpu_usage_s
 from .cpu_model import TDP_CURVE, CpuModelSource, machine_cpu_s, psutil_cpu_s
@@ -47,6 +45,8 @@ from .pread import PreadFile
 from .ram_model import BYTES_PER_GB, RamModelSource, machine_ram_used_gb
 
 if TYPE_CHECKING:
+    import psutil
+
     from .detect import Detection
 
 __all__ = [
@@ -79,6 +79,8 @@ class ProcessShare:
         self._last: tuple[float, float, float, float] | None = None
 
     def _tree(self, now_s: float) -> list[psutil.Process]:
+        import psutil  # ~10 ms: loaded in process scope only, not at %load_ext
+
         if self._proc is None:
             self._proc = psutil.Process()
         if now_s - self._children_s >= self.refresh_s:
@@ -91,6 +93,8 @@ class ProcessShare:
 
     def _counters(self, now_s: float) -> tuple[float, float, float, float]:
         """(tree CPU s, machine busy CPU s, tree RSS bytes, machine used bytes)."""
+        import psutil  # see _tree
+
         cpu_s = rss = 0.0
         for i, proc in enumerate(self._tree(now_s)):
             try:

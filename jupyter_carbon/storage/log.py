@@ -152,6 +152,7 @@ class SessionLog:
         self._folder_fn = folder if callable(folder) else (lambda: folder)
         self._config_fn = config if callable(config) else (lambda: config)
         self._in_force: dict[str, Any] | None = None  # the settings last written to the file
+        self._settings_of: tuple[object, dict[str, Any]] = (None, {})  # (config, its settings)
         self.on_problem = on_problem or show
         self._history = history
         self.fsync_records = fsync_records
@@ -215,8 +216,12 @@ class SessionLog:
         config = self.config
         if config is None:
             return {}
-        values = public_config(config)
-        return {k: values[k] for k in SETTINGS_IN_FORCE if k in values}
+        seen, settings = self._settings_of
+        if config is not seen:  # a Config is immutable: a change of setting is a new object
+            values = public_config(config)
+            settings = {k: values[k] for k in SETTINGS_IN_FORCE if k in values}
+            self._settings_of = (config, settings)
+        return settings
 
     def _flush(self) -> bool:
         if self.failed and self._clock() < self._retry_at:
