@@ -207,13 +207,7 @@ class Sampler:
             )
         # sources read at every snapshot
         self._always = len(self.machine_sources) + len(self.scoped_sources)
-        self.interval_s = interval_s
-        #: the thread's period: ``interval_s``, shortened so that every wrapping counter is read
-        #: at least once per ``max_gap_s`` (at most one wrap between reads)
-        self.tick_s = max(
-            min([interval_s, *(getattr(s, "max_gap_s", interval_s) for s in self.sources)]),
-            min(interval_s, MIN_TICK_S),
-        )
+        self.interval_s = interval_s  # also sets tick_s
         self.clock = clock
         #: µs since the epoch; an injected ``wall_clock`` (tests) returns datetimes
         self.wall_us: Callable[[], int] = (
@@ -269,6 +263,21 @@ class Sampler:
         self.diagnostics.say(message)
         for window in self._windows:
             window.flag(message + "; energy after the failure is missing")
+
+    @property
+    def interval_s(self) -> float:
+        """The sampling interval (s) the user set."""
+        return self._interval_s
+
+    @interval_s.setter
+    def interval_s(self, value: float) -> None:
+        self._interval_s = value
+        #: the thread's period: ``interval_s``, shortened so that every wrapping counter is read
+        #: at least once per ``max_gap_s`` (at most one wrap between reads)
+        self.tick_s = max(
+            min([value, *(getattr(s, "max_gap_s", value) for s in self.sources)]),
+            min(value, MIN_TICK_S),
+        )
 
     def snapshot(self) -> Snapshot:
         """Read every source in use (outside the lock) and return the readings."""

@@ -377,3 +377,12 @@ def test_a_process_view_and_its_machine_source_are_never_read_at_once(clock):
     views = [i for i, s in enumerate(sampler.sources) if getattr(s, "inner", None) is not None]
     assert views and all(locks[i] is locks[0] for i in views)
     assert locks[1] is locks[0] and locks[2] is not locks[0]
+
+
+def test_a_new_interval_sets_the_threads_period():
+    """`%carbon config interval=0.25` must make the running figures tick every 0.25 s (the
+    period is shortened for wrapping counters, never lengthened past the interval)."""
+    sampler = Sampler([ConstantPowerSource("cpu", 10.0, 0.0)], 1.0, threaded=False)
+    assert sampler.tick_s == 1.0
+    sampler.interval_s = 0.25
+    assert (sampler.interval_s, sampler.tick_s) == (0.25, 0.25)
