@@ -11,11 +11,8 @@ client's own future states, no message to the cluster while it waits); once they
 one more round measures what ran after the close, and that part is handed to ``on_late`` as a
 "completed later" part of the same window.
 
-What a cell pays: the opening round is sent only when the window first sends something to the
-scheduler (the client's ``_send_to_scheduler`` is wrapped, once per client: the round is started
-just before the message, on the same loop, and never waited for); a window that sends nothing
-costs no round at all. Where the client cannot be wrapped the round is sent at the open. At the
-close, a window that sent nothing to the cluster (no new future, no message to the
+What a cell pays: the opening round is sent without waiting for it (the cell starts at once);
+at the close, a window that sent nothing to the cluster (no new future, no message to the
 scheduler) has no part there and waits for no round: its meter window is closed with the next
 round (the next cell's opening one), or by a round of its own CLOSE_WITHIN_S after its opening
 round answered when none came (one round per such cell, not two). A window that did send work
@@ -37,7 +34,6 @@ import queue
 import threading
 import time
 import uuid
-import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -72,8 +68,7 @@ class ClusterWindow:
 
     window_id: str
     annotation_cm: AbstractContextManager[None]
-    #: the opening round (the reports at the window's open); None until the window sends
-    begin: concurrent.futures.Future | None
+    begin: concurrent.futures.Future  # the opening round: the reports at the window's open
     keys_before: frozenset
     meter: ClusterMeter  # the meter that opened it, and ends it
     context: Any = None  # what the caller wants back with a late part (e.g. the measurement)
@@ -116,9 +111,6 @@ class ClusterMeter:
         #: meter windows whose round timed out (it may still arrive): closed with the next round
         self._unclosed: list[str] = []
         self._flush_due = False  # a round that closes them is scheduled (see _close_later)
-        #: windows open here that have sent nothing yet (no opening round); None: not hooked yet
-        self._unopened: list[ClusterWindow] = []
-        self._hooked: bool | None = None
         self._reinstalled_s = -REINSTALL_EVERY_S
         self.problems: list[str] = []  # one line each (install failures)
         #: workers without jupyter_carbon or the plugin, at the last query
@@ -172,7 +164,6 @@ class ClusterMeter:
         leaves."""
         from .worker import PLUGIN_NAME, detach  # .worker imports distributed
 
-        _hooked_meters(self.client).discard(self)
         settler = self._settler
         if settler is not None and settler.is_alive():  # the windows that still follow first
             self._jobs.put(None)
@@ -251,7 +242,6 @@ class ClusterMeter:
             # it may still reach the workers: close what it opened (or meant to close) later
             with self._lock:
                 self._unclosed.extend([*opened, *closed])
-            self._flush_soon()  # even if no other round comes
             raise
 
     def _keys(self) -> dict:
@@ -274,35 +264,11 @@ class ClusterMeter:
         try:
             keys = frozenset(self._keys())
             sent = self._sent()
-            if self._hooked is None:
-                self._hooked = _hook_sends(self.client)
-            window = ClusterWindow(window_id, cm, None, keys, self, context, sent)
-            if self._hooked:
-                _hooked_meters(self.client).add(self)
-                with self._lock:
-                    self._unopened.append(window)
-            else:  # not waited for: see above
-                window.begin = self._send([window_id], opened=[window_id])
+            begin = self._send([window_id], opened=[window_id])  # not waited for: see above
         except BaseException:
             _exit(cm)
             raise
-        return window
-
-    def _open_pending(self) -> None:
-        """One opening round for the windows that have sent nothing yet (called just before the
-        client sends a message to the scheduler, on the sending thread)."""
-        with self._lock:
-            windows, self._unopened = self._unopened, []
-        if not windows:
-            return
-        ids = [w.window_id for w in windows]
-        try:
-            begin = self._send(ids, opened=ids)
-        except Exception as exc:
-            begin = concurrent.futures.Future()
-            begin.set_exception(exc)
-        for window in windows:
-            window.begin = begin
+        return ClusterWindow(window_id, cm, begin, keys, self, context, sent)
 
     def _sent(self) -> int:
         """How many messages the client has sent to the scheduler (graphs, releases…)."""
@@ -327,7 +293,7 @@ class ClusterMeter:
         if pending is None:
             return None, flags
         begin = window.begin
-        if begin is None or (begin.done() and (begin.cancelled() or begin.exception() is not None)):
+        if begin.done() and (begin.cancelled() or begin.exception() is not None):
             return self._measure(window, flags, pending)  # fails without waiting: the flag
         self._jobs.put((window, pending, on_settled))
         settler = self._settler
@@ -350,17 +316,6 @@ class ClusterMeter:
         (None when it sent nothing to the cluster: then its meter window is closed by a round
         sent once the opening one has answered, never waited for)."""
         flags = _exit(window.annotation_cm)
-        with self._lock:
-            never = window in self._unopened
-            if never:
-                self._unopened.remove(window)
-        if never:  # it sent nothing to the scheduler: no round was sent, none is needed
-            return flags, None
-        deadline = time.monotonic() + ROUND_TIMEOUT_S
-        while window.begin is None and time.monotonic() < deadline:  # being opened elsewhere
-            time.sleep(0.0005)
-        if window.begin is None:
-            return (*flags, "cluster: not measured (the opening round never started)"), None
         futures = self._keys()
         new = [k for k in futures if k not in window.keys_before]
         sent = self._sent()
@@ -376,8 +331,6 @@ class ClusterMeter:
         """Wait for the opening round, run the closing one: the window's part and flags."""
         flags = list(leave_flags)
         try:
-            if window.begin is None:  # never opened (see _leave)
-                raise RuntimeError("no opening round")
             window.begin = _done(self._wait(window.begin, opened=[window.window_id]))
         except Exception as exc:
             return None, (*flags, f"cluster: not measured ({type(exc).__name__}: {exc})")
@@ -423,12 +376,6 @@ class ClusterMeter:
         never waited for."""
         with self._lock:
             self._unclosed.append(token)
-        self._flush_soon()
-
-    def _flush_soon(self) -> None:
-        """A round of its own for the unclosed meter windows in CLOSE_WITHIN_S (unless one is
-        due already), in case no other round takes them."""
-        with self._lock:
             if self._flush_due:
                 return
             self._flush_due = True
@@ -500,37 +447,6 @@ class ClusterMeter:
                 self.problems.append(
                     f"could not record the work completed later: {type(exc).__name__}: {exc}"
                 )
-
-
-def _hooked_meters(client: Client) -> weakref.WeakSet[ClusterMeter]:
-    meters = getattr(client, "_jupyter_carbon_meters", None)
-    return meters if meters is not None else weakref.WeakSet()
-
-
-def _hook_sends(client: Client) -> bool:
-    """Wrap ``client._send_to_scheduler`` (once): the meters registered on the client open
-    their windows that have sent nothing yet just before each message. False when it cannot."""
-    if getattr(client, "_jupyter_carbon_meters", None) is not None:
-        return True
-    original = getattr(client, "_send_to_scheduler", None)
-    if not callable(original):
-        return False
-    meters: weakref.WeakSet[ClusterMeter] = weakref.WeakSet()
-
-    def send(msg: Any) -> Any:
-        for meter in list(meters):
-            try:
-                meter._open_pending()
-            except Exception:
-                pass  # never in the way of the user's message
-        return original(msg)
-
-    try:
-        client._jupyter_carbon_meters = meters  # type: ignore[attr-defined]
-        client._send_to_scheduler = send  # type: ignore[method-assign]
-    except Exception:
-        return False
-    return True
 
 
 def _client_ids(dask_scheduler: Any = None) -> list[str]:
