@@ -7,12 +7,9 @@ the per-window round trips, and the plugin's work per task transition on a worke
 ``--kernel``: what ``%carbon on`` adds per cell in a real kernel (driven as a frontend does, see
 kernel.py) with a ``LocalCluster`` client in it: the cells ``x = 1`` (sends nothing to the
 cluster) and ``client.submit(inc, 1).result()`` (one tiny task), in blocks of ``cells`` cells,
-``%carbon off`` and ``on`` (the default, with its one-line report) interleaved in ``rounds``
-rounds (order alternating); "added" is per round the median of the block with ``%carbon on``
-minus that with it off, then the median over the rounds. ``--pause-ms``: a pause before each
-cell (a person reading the last output), so work done after a cell (its cluster share, settled
-in the background) is not in the next cell's round trip; without it the cells follow each other
-at once.
+``%carbon off`` and ``on`` (the default, with its one-line report) interleaved in ``rounds`` rounds (order alternating); "added" is per
+round the median of the block with ``%carbon on`` minus that with it off, then the median over
+the rounds.
 
 Prints figures; copy them to docs/benchmarks.md with the machine they ran on. Needs
 ``pip install 'jupyter-carbon[dask]'``.
@@ -97,9 +94,7 @@ KERNEL_SETUP = (
 KERNEL_CELLS = {"trivial": "x = 1", "one task": "client.submit(inc, 1).result()"}
 
 
-def in_kernel(
-    rounds: int, cells: int, workers: int, pause_s: float = 0.0
-) -> dict[str, dict[str, float]]:
+def in_kernel(rounds: int, cells: int, workers: int) -> dict[str, dict[str, float]]:
     """Per cell kind: the median round trip off and on, and the median added (ms)."""
     import sys
 
@@ -117,10 +112,7 @@ def in_kernel(
                 block = {}
                 for variant in ("off", "on") if round_ % 2 else ("on", "off"):
                     kernel.run(f"%carbon {variant}")
-                    elapsed = []
-                    for _ in range(cells):
-                        time.sleep(pause_s)
-                        elapsed.append(kernel.run(code)[0])
+                    elapsed = [kernel.run(code)[0] for _ in range(cells)]
                     block[variant] = statistics.median(elapsed)
                     if round_:
                         times[name, variant] += elapsed
@@ -148,15 +140,13 @@ def main() -> None:
     parser.add_argument("--kernel", action="store_true", help="per-cell cost in a real kernel")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--cells", type=int, default=20)
-    parser.add_argument("--pause-ms", type=float, default=0.0, help="pause before each cell")
     args = parser.parse_args()
     if args.kernel:
         print(
             f"machine: {os.cpu_count()} CPUs · {args.workers} worker processes × 1 thread · "
-            f"{args.rounds} rounds of {args.cells} cells per block, {args.pause_ms:g} ms pause"
+            f"{args.rounds} rounds of {args.cells} cells per block"
         )
-        rows = in_kernel(args.rounds, args.cells, args.workers, args.pause_ms / 1e3)
-        for name, row in rows.items():
+        for name, row in in_kernel(args.rounds, args.cells, args.workers).items():
             print(
                 f"real kernel, {name} cell ({KERNEL_CELLS[name]}): %carbon on adds "
                 f"{row['added_ms']:+.2f} ms (off {row['off_ms']:.2f} ms, on {row['on_ms']:.2f} ms)"
