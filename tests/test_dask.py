@@ -265,42 +265,10 @@ def slow_closing(seconds, dask_worker):  # a report that closes a meter window t
         return report(plugin, ids, opened, closed, user)
     plugin.report = slow
 
-def count_rounds(user, dask_worker):  # count the reports `user`'s rounds ask for
-    plugin = dask_worker.plugins["jupyter_carbon"]
-    report = type(plugin).report
-    plugin.rounds = 0
-    def counted(ids, opened=(), closed=(), user_=""):
-        plugin.rounds += user_ == user
-        return report(plugin, ids, opened, closed, user_)
-    plugin.report = counted
-
-def rounds(dask_worker):
-    return dask_worker.plugins["jupyter_carbon"].rounds
-
 def fast_reports(dask_worker):
     dask_worker.plugins["jupyter_carbon"].__dict__.pop("report", None)
 """
 exec(PLUGIN_STATE, _ns)
-
-
-def test_windows_that_send_nothing_cost_one_round_each(local):
-    meter = ClusterMeter(local)
-    meter.install()
-    local.run(_ns["count_rounds"], meter.user)
-    try:
-        for _ in range(5):
-            window = meter.begin()
-            window.begin.result(10)  # its opening round answered (a cell that took a moment)
-            assert meter.end(window) == (None, ())
-        # each one's meter window is closed with the next one's opening round, the last by a
-        # round of its own: 5 + 1 rounds, not 2 per window
-        wait_for(
-            lambda: not any(local.run(_ns["open_windows"]).values()), 5.0, "no open meter window"
-        )
-        assert set(local.run(_ns["rounds"]).values()) == {6}
-    finally:
-        local.run(_ns["fast_reports"])
-        meter.uninstall()
 
 
 def test_a_cell_that_ran_a_task_ends_before_its_closing_round_and_gets_its_share_after(

@@ -13,14 +13,12 @@ one more round measures what ran after the close, and that part is handed to ``o
 
 What a cell pays: the opening round is sent without waiting for it (the cell starts at once);
 at the close, a window that sent nothing to the cluster (no new future, no message to the
-scheduler) has no part there and waits for no round: its meter window is closed with the next
-round (the next cell's opening one), or by a round of its own CLOSE_WITHIN_S after its opening
-round answered when none came (one round per such cell, not two). A window that did send work
-waits for its closing round only through :meth:`ClusterMeter.end`; :meth:`ClusterMeter.end_later`
-(the session's observer) waits for none: the window gets a part that ``follows`` at once, and one
-background thread (the settler) runs the closing round and hands the window's measured part to a
-callback, which the observer records as a follow-up record pointing to the window's (records stay
-immutable, the log append-only).
+scheduler) has no part there and waits for no round: its meter window is closed by a round sent
+once the opening one has answered. A window that did send work waits for its closing round only
+through :meth:`ClusterMeter.end`; :meth:`ClusterMeter.end_later` (the session's observer) waits
+for none: the window gets a part that ``follows`` at once, and one background thread (the
+settler) runs the closing round and hands the window's measured part to a callback, which the
+observer records as a follow-up record pointing to the window's (records stay immutable).
 A round that timed out may still reach the workers: the meter windows it opened are closed with
 the next round. The worker plugin is shared by every client of the cluster: one leaving removes
 it only when no other connected client uses it, and a client that finds it gone installs it again.
@@ -57,9 +55,6 @@ OnSettled = Callable[["ClusterWindow", "ClusterPart | None", tuple[str, ...]], o
 ROUND_TIMEOUT_S = 5.0
 #: The shortest time between two re-installs of a plugin that went missing (s).
 REINSTALL_EVERY_S = 10.0
-#: The longest a window that sent nothing keeps its meter window open on the workers, waiting
-#: for another round to close it with (s).
-CLOSE_WITHIN_S = 1.0
 
 
 @dataclass
@@ -110,7 +105,6 @@ class ClusterMeter:
         self.user = f"{getattr(client, 'id', '')}/{uuid.uuid4().hex}"
         #: meter windows whose round timed out (it may still arrive): closed with the next round
         self._unclosed: list[str] = []
-        self._flush_due = False  # a round that closes them is scheduled (see _close_later)
         self._reinstalled_s = -REINSTALL_EVERY_S
         self.problems: list[str] = []  # one line each (install failures)
         #: workers without jupyter_carbon or the plugin, at the last query
@@ -372,30 +366,12 @@ class ClusterMeter:
 
     def _close_later(self, token: str) -> None:
         """Close the meter window ``token`` of a window that sent nothing (its opening round has
-        answered, or failed) with the next round, or with one of its own within CLOSE_WITHIN_S;
-        never waited for."""
-        with self._lock:
-            self._unclosed.append(token)
-            if self._flush_due:
-                return
-            self._flush_due = True
+        answered, or failed); never waited for."""
         try:
-            loop: asyncio.AbstractEventLoop = getattr(self.client.loop, "asyncio_loop")  # noqa: B009
-            loop.call_soon_threadsafe(loop.call_later, CLOSE_WITHIN_S, self._flush)
+            self._send([], closed=[token]).add_done_callback(_ignore)
         except Exception:
             with self._lock:
-                self._flush_due = False  # closed with the next round
-
-    def _flush(self) -> None:
-        """The round of its own for meter windows no other round has closed yet."""
-        with self._lock:
-            self._flush_due = False
-            if not self._unclosed:
-                return
-        try:
-            self._send([]).add_done_callback(_ignore)  # takes every unclosed token
-        except Exception:
-            pass  # the client is closing: its windows are closed when it leaves (detach)
+                self._unclosed.append(token)
 
     # --- late work ------------------------------------------------------------------------------
 
