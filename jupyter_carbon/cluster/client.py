@@ -14,11 +14,7 @@ one more round measures what ran after the close, and that part is handed to ``o
 What a cell pays: the opening round is sent without waiting for it (the cell starts at once);
 at the close, a window that sent nothing to the cluster (no new future, no message to the
 scheduler) has no part there and waits for no round: its meter window is closed by a round sent
-once the opening one has answered. A window that did send work waits for its closing round only
-through :meth:`ClusterMeter.end`; :meth:`ClusterMeter.end_later` (the session's observer) waits
-for none: the window gets a part that ``follows`` at once, and one background thread (the
-settler) runs the closing round and hands the window's measured part to a callback, which the
-observer records as a follow-up record pointing to the window's (records stay immutable).
+once the opening one has answered. Only a window that did send work waits for its closing round.
 A round that timed out may still reach the workers: the meter windows it opened are closed with
 the next round. The worker plugin is shared by every client of the cluster: one leaving removes
 it only when no other connected client uses it, and a client that finds it gone installs it again.
@@ -28,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import queue
 import threading
 import time
 import uuid
@@ -44,11 +39,7 @@ from .attribute import attribute, missing_workers
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["ClusterMeter", "ClusterWindow", "LateWork", "OnSettled"]
-
-#: Called by the settler with a window whose part followed, its measured part (None: not
-#: measured) and the part's flags.
-OnSettled = Callable[["ClusterWindow", "ClusterPart | None", tuple[str, ...]], object]
+__all__ = ["ClusterMeter", "ClusterWindow", "LateWork"]
 
 #: The longest a window's round to the workers may take; past it the round fails (the cell gets a
 #: flag, its own figures are kept) instead of waiting on a hung worker.
@@ -72,10 +63,6 @@ class ClusterWindow:
     def end(self) -> tuple[ClusterPart | None, tuple[str, ...]]:
         """The window's part and the record flags (see :meth:`ClusterMeter.end`)."""
         return self.meter.end(self)
-
-    def end_later(self, on_settled: OnSettled) -> tuple[ClusterPart | None, tuple[str, ...]]:
-        """The same without waiting for a round (see :meth:`ClusterMeter.end_later`)."""
-        return self.meter.end_later(self, on_settled)
 
 
 @dataclass
@@ -116,11 +103,6 @@ class ClusterMeter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        #: windows whose closing round the settler runs, in order (None: stop)
-        self._jobs: queue.SimpleQueue[tuple[ClusterWindow, tuple, OnSettled] | None] = (
-            queue.SimpleQueue()
-        )
-        self._settler: threading.Thread | None = None
 
     @property
     def scheduler(self) -> str:
@@ -158,10 +140,6 @@ class ClusterMeter:
         leaves."""
         from .worker import PLUGIN_NAME, detach  # .worker imports distributed
 
-        settler = self._settler
-        if settler is not None and settler.is_alive():  # the windows that still follow first
-            self._jobs.put(None)
-            settler.join(2 * ROUND_TIMEOUT_S + 5.0)
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -271,63 +249,19 @@ class ClusterMeter:
     def end(self, window: ClusterWindow) -> tuple[ClusterPart | None, tuple[str, ...]]:
         """The window's part and the record flags; pending futures are followed up. A window
         that sent nothing to the cluster has no part (None) and waits for no round."""
-        flags, pending = self._leave(window)
-        if pending is None:
-            return None, flags
-        return self._measure(window, flags, pending)
-
-    def end_later(
-        self, window: ClusterWindow, on_settled: OnSettled
-    ) -> tuple[ClusterPart | None, tuple[str, ...]]:
-        """Like :meth:`end`, but a window that sent work waits for no round: its part is one
-        that ``follows`` (no hosts yet), and the settler runs the closing round after it and calls
-        ``on_settled(window, part, flags)`` with what :meth:`end` would have given. A window
-        whose opening round has already failed is answered at once, as by :meth:`end`."""
-        flags, pending = self._leave(window)
-        if pending is None:
-            return None, flags
-        begin = window.begin
-        if begin.done() and (begin.cancelled() or begin.exception() is not None):
-            return self._measure(window, flags, pending)  # fails without waiting: the flag
-        self._jobs.put((window, pending, on_settled))
-        settler = self._settler
-        if settler is None or not settler.is_alive():
-            self._settler = threading.Thread(
-                target=self._settle_rounds, name="jupyter_carbon-cluster-settle", daemon=True
-            )
-            self._settler.start()
-        notes = (
-            "cluster: measured after the cell ended: its share follows in a record of its own",
-            *((_pending_flag(len(pending)),) if pending else ()),
-        )
-        part = ClusterPart(
-            pending_futures=len(pending), follows=True, flags=notes, scheduler=self.scheduler
-        )
-        return part, (*flags, *notes)
-
-    def _leave(self, window: ClusterWindow) -> tuple[tuple[str, ...], tuple | None]:
-        """Leave the window's task annotation: its flags, and the window's futures still pending
-        (None when it sent nothing to the cluster: then its meter window is closed by a round
-        sent once the opening one has answered, never waited for)."""
-        flags = _exit(window.annotation_cm)
+        flags = list(_exit(window.annotation_cm))
         futures = self._keys()
         new = [k for k in futures if k not in window.keys_before]
         sent = self._sent()
         if not new and sent >= 0 and sent == window.sent_before:
             token = window.window_id
             window.begin.add_done_callback(lambda _: self._close_later(token))
-            return flags, None
-        return flags, tuple(k for k in new if getattr(futures.get(k), "status", "") == "pending")
-
-    def _measure(
-        self, window: ClusterWindow, leave_flags: tuple[str, ...], pending: tuple
-    ) -> tuple[ClusterPart | None, tuple[str, ...]]:
-        """Wait for the opening round, run the closing one: the window's part and flags."""
-        flags = list(leave_flags)
+            return None, tuple(flags)
         try:
             window.begin = _done(self._wait(window.begin, opened=[window.window_id]))
         except Exception as exc:
             return None, (*flags, f"cluster: not measured ({type(exc).__name__}: {exc})")
+        pending = tuple(k for k in new if getattr(futures.get(k), "status", "") == "pending")
         late_token = window.window_id + "-late"
         reports = self.query(
             [window.window_id], opened=[late_token] if pending else [], closed=[window.window_id]
@@ -337,7 +271,10 @@ class ClusterMeter:
         flags += [f"cluster: {flag}" for host in hosts for flag in host.flags]
         self.incidents.extend(incident for host in hosts for incident in host.incidents)
         if pending:
-            flags.append(_pending_flag(len(pending)))
+            flags.append(
+                f"cluster: {len(pending)} future(s) still pending when the cell ended; "
+                "their tasks' energy is charged to this cell when they complete (completed later)"
+            )
             with self._lock:
                 self.late.append(LateWork(window, pending, reports, late_token))
             self._ensure_thread()
@@ -345,24 +282,6 @@ class ClusterMeter:
             hosts=hosts, pending_futures=len(pending), flags=tuple(flags), scheduler=self.scheduler
         )
         return part, tuple(flags)
-
-    def _settle_rounds(self) -> None:
-        """The settler: the closing rounds of windows whose part follows, one after another."""
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            window, pending, on_settled = job
-            try:
-                part, flags = self._measure(window, (), pending)
-            except Exception as exc:  # a round that failed or timed out
-                part, flags = None, (f"cluster: not measured ({type(exc).__name__}: {exc})",)
-            try:
-                on_settled(window, part, flags)
-            except Exception as exc:
-                self.problems.append(
-                    f"could not record a cell's cluster share: {type(exc).__name__}: {exc}"
-                )
 
     def _close_later(self, token: str) -> None:
         """Close the meter window ``token`` of a window that sent nothing (its opening round has
@@ -433,13 +352,6 @@ def _client_ids(dask_scheduler: Any = None) -> list[str]:
 def _lacks_plugin(report: Any) -> bool:
     """A worker that has jupyter_carbon but not the plugin (see ``worker.query``)."""
     return isinstance(report, dict) and "plugin is not installed" in str(report.get("missing", ""))
-
-
-def _pending_flag(count: int) -> str:
-    return (
-        f"cluster: {count} future(s) still pending when the cell ended; "
-        "their tasks' energy is charged to this cell when they complete (completed later)"
-    )
 
 
 def _done(value: Any) -> concurrent.futures.Future:

@@ -8,7 +8,6 @@ Nothing here imports ``distributed`` unless the kernel already did: a client can
 from __future__ import annotations
 
 import sys
-import time
 import weakref
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -23,15 +22,10 @@ if TYPE_CHECKING:
     from ..carbon_session import CarbonSession, Measurement
     from .client import ClusterMeter, ClusterWindow, LateWork
 
-__all__ = ["ClusterObserver", "attach_cluster", "detach_cluster", "LATE_KIND", "SHARE_KIND"]
+__all__ = ["ClusterObserver", "attach_cluster", "detach_cluster", "LATE_KIND"]
 
 #: The kind of the record that carries work completed after its cell ended.
 LATE_KIND = "cluster-late"
-#: The kind of the record that carries a cell's share of the cluster, measured after the cell
-#: ended (the cell's own part ``follows``): the cell never waits for the closing round.
-SHARE_KIND = "cluster-share"
-#: The longest a follow-up waits for its cell's record to be made (s): it comes after it.
-_RECORD_WAIT_S = 1.0
 
 
 class ClusterObserver:
@@ -86,7 +80,7 @@ class ClusterObserver:
     # --- the observer protocol ------------------------------------------------------------------
 
     def window_started(self, m: Measurement) -> None:
-        if m.meta.get("kind") in (LATE_KIND, SHARE_KIND):
+        if m.meta.get("kind") == LATE_KIND:
             return
         client = self.client()
         if client is None:
@@ -104,28 +98,12 @@ class ClusterObserver:
             return ()
         if isinstance(entry, str):
             return (entry,)
-        part, flags = entry.end_later(self._on_settled)
+        part, flags = entry.end()
         m.cluster = part
         return flags
 
-    def _on_settled(
-        self, window: ClusterWindow, part: ClusterPart | None, flags: tuple[str, ...]
-    ) -> None:
-        """The cell's share, measured after it ended: a record of its own pointing to the
-        cell's (not measured: a part without hosts that says why)."""
-        m: Measurement = window.context
-        if part is None:
-            part = ClusterPart(flags=flags, scheduler=window.meter.scheduler)
-        deadline = time.monotonic() + _RECORD_WAIT_S
-        while m.record is None and time.monotonic() < deadline:  # made just after the close
-            time.sleep(0.001)
-        self._follow_up(m, part, "cluster share", SHARE_KIND)
-
     def _on_late(self, late: LateWork, part: ClusterPart) -> None:
-        self._follow_up(late.window.context, part, "completed later", LATE_KIND)
-
-    def _follow_up(self, m: Measurement, part: ClusterPart, what: str, kind: str) -> None:
-        """A record of ``kind`` carrying ``part`` for the window ``m`` (``late_for``: its id)."""
+        m: Measurement = late.window.context
         record = m.record
         cell = record.cell if record is not None else m.meta.get("cell")
         name = record_name(m.label, cell, m.wid)
@@ -133,7 +111,7 @@ class ClusterObserver:
         session = self.session
         if session.closed:
             return
-        late_m = session.open(f"{name}: {what}", kind=kind, cell=cell, late_for=m.wid)
+        late_m = session.open(f"{name}: completed later", kind=LATE_KIND, cell=cell, late_for=m.wid)
         session.stop(late_m, cluster=part, flags=part.flags)
 
     # --- lifetime and status --------------------------------------------------------------------
