@@ -278,19 +278,27 @@ class ElectricityMapsProvider(IntensityProvider):
         # an HTTPError whose body echoes the token).
         raise ProviderError(self.redact(message))
 
-    def _fetch(self) -> Intensity:
+    def _token(self) -> str:
         token = os.environ.get(self.token_env, "").strip()
         if not token:
             fix = f"set the {self.token_env} environment variable"
             raise ProviderError(f"{self.name} failed: no API token — {fix}")
-        url = f"{self.base_url}/v3/carbon-intensity/latest?zone={urllib.parse.quote(self.zone)}"
-        data = _get_json(
+        return token
+
+    def _get(self, what: str, token: str) -> object:
+        """The JSON reply of ``/v3/carbon-intensity/<what>`` for the zone."""
+        url = f"{self.base_url}/v3/carbon-intensity/{what}?zone={urllib.parse.quote(self.zone)}"
+        return _get_json(
             self.name,
             url,
             {"auth-token": token},
             self.timeout_s,
             hint_401=f"check {self.token_env}",
         )
+
+    def _fetch(self) -> Intensity:
+        token = self._token()
+        data = self._get("latest", token)
         if not isinstance(data, dict):
             raise ProviderError(f"{self.name} failed: malformed reply (not a JSON object)")
         value = _g_per_kwh(self.name, data.get("carbonIntensity"), "carbonIntensity")
@@ -311,18 +319,8 @@ class ElectricityMapsProvider(IntensityProvider):
         raise ProviderError(self.redact(message))
 
     def _fetch_forecast(self, now_utc: datetime) -> Forecast:
-        token = os.environ.get(self.token_env, "").strip()
-        if not token:
-            fix = f"set the {self.token_env} environment variable"
-            raise ProviderError(f"{self.name} failed: no API token — {fix}")
-        url = f"{self.base_url}/v3/carbon-intensity/forecast?zone={urllib.parse.quote(self.zone)}"
-        data = _get_json(
-            self.name,
-            url,
-            {"auth-token": token},
-            self.timeout_s,
-            hint_401=f"check {self.token_env}",
-        )
+        token = self._token()
+        data = self._get("forecast", token)
         entries = data.get("forecast") if isinstance(data, dict) else None
         name = self.name
 
