@@ -58,10 +58,6 @@ LAYERS = {
 }
 LAYER = {module: layer for layer, names in LAYERS.items() for module in names.split()}
 
-#: Imports that go up a layer today, each in a module another change is rewriting: (importer,
-#: imported) → why. Keep this empty; an entry is a debt.
-KNOWN_UPWARD: dict[tuple[str, str], str] = {}
-
 #: Third-party packages that are slow to import or optional: imported inside the functions that
 #: use them, except by the modules named here (which exist to use them).
 HEAVY = (
@@ -176,17 +172,9 @@ def test_a_module_imports_only_from_its_own_layer_or_lower(module):
     upward = {
         name: LAYER.get(name)
         for name in imported_modules(module)
-        if LAYER.get(name, 99) > LAYER.get(module, -1) and (module, name) not in KNOWN_UPWARD
+        if LAYER.get(name, 99) > LAYER.get(module, -1)
     }
     assert not upward, f"{module} (layer {LAYER.get(module)}) imports from higher layers: {upward}"
-
-
-def test_known_upward_imports_still_exist():
-    for importer, imported in KNOWN_UPWARD:
-        assert LAYER[imported] > LAYER[importer] and imported in imported_modules(importer), (
-            importer,
-            imported,
-        )
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
