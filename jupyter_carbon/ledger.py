@@ -10,7 +10,11 @@ between), over the session's scope, and becomes a record of kind ``"idle"`` (``e
 idle total is kept apart: the session totals stay those of the windows. A stretch shorter than
 ``IDLE_MIN_S`` (cells run back to back) is not a record of its own: its energy and time are
 carried into the next idle record (``extra["short_gaps"]``), so the idle records still hold every
-joule and the log gains no line per cell.
+joule and the log gains no line per cell. A short gap is only counted when it ends; its energy is
+worked out once, when the carried gaps go into a record: what the sources used from the first
+carried gap's start to the latest segment's close, less what the windows' union used meanwhile
+(the union keeps its energy per source for that). Gaps and segments tile that time, so this is
+the sum of the gaps exactly.
 
 Memory is bounded: ``records`` and ``idle_records`` keep the newest ``max_records`` each (the log
 holds them all); the totals and counts are running figures, exact whatever was dropped
@@ -79,6 +83,9 @@ class _Union:
     co2e_g: float = 0.0
     duration_s: float = 0.0
     windows: int = 0  # the records made, those dropped from memory included
+    #: per source index (the totals' sources): the energy of every segment closed so far
+    by_source: dict[int, Energy] = field(default_factory=dict)
+    closed: Snapshot | None = None  # where the latest segment closed
 
 
 @dataclass
@@ -86,7 +93,9 @@ class _Idle:
     """The idle stretch open now (from ``start``) and the short ones carried into the next."""
 
     start: Snapshot | None = None
-    carried: dict[int, Energy] = field(default_factory=dict)  # per source index
+    #: the carried gaps: where the first began, the union's ``by_source`` then, their count and time
+    carried_from: Snapshot | None = None
+    carried_union: dict[int, Energy] = field(default_factory=dict)
     carried_s: float = 0.0
     carried_n: int = 0
     energy: Energy = Energy.ZERO  # the idle total so far
@@ -128,6 +137,7 @@ class Ledger:
     def carry_over(self, previous: Ledger) -> None:
         """Go on from ``previous`` (the session's sources changed): its record ids and totals."""
         self._ids, self._union = previous._ids, previous._union
+        self._union.by_source = {}  # per source of the old ledger, whose gaps were written
         self.first_id = previous.first_id
         idle = previous._idle
         self._idle = _Idle(
@@ -173,27 +183,24 @@ class Ledger:
         if duration_s <= 0.0 and (not final or not idle.carried_n):
             return None  # no time between the two snapshots: nothing to carry or write
         if duration_s < IDLE_MIN_S and not final:
-            carried = idle.carried
-            for i in indices:
-                carried[i] = carried.get(i, Energy.ZERO) + (end.readings[i] - start.readings[i])
+            if idle.carried_from is None:
+                idle.carried_from, idle.carried_union = start, dict(self._union.by_source)
             idle.carried_s += duration_s
             idle.carried_n += 1
-            self._add_idle(self._delta_sum(start, end), duration_s, g_per_kwh, pue)
             return None
         devices, short_flags = self._devices(start, end, indices)
-        energy = Energy.total(d.energy for d in devices)
         extra: dict[str, Any] = {}
         if idle.carried_n:
+            carried = self._carried(start)
             devices = [
-                DeviceEnergy(
-                    d.component, d.device, d.method, d.measured,
-                    d.energy + idle.carried.get(i, Energy.ZERO),
-                )
+                DeviceEnergy(d.component, d.device, d.method, d.measured, d.energy + carried[i])
                 for d, i in zip(devices, indices)
-            ]  # fmt: skip
+            ]
             extra["short_gaps"] = {"count": idle.carried_n, "duration_s": idle.carried_s}
-            idle.carried, idle.carried_s, idle.carried_n = {}, 0.0, 0
-        self._add_idle(energy, duration_s, g_per_kwh, pue)
+            duration_s += idle.carried_s
+            idle.carried_from, idle.carried_union = None, {}
+            idle.carried_s, idle.carried_n = 0.0, 0
+        self._add_idle(Energy.total(d.energy for d in devices), duration_s, g_per_kwh, pue)
         record = WindowRecord(
             id=next(self._ids),
             label=None,
@@ -221,6 +228,18 @@ class Ledger:
         _keep_newest(self.idle_records, self.max_records)
         return record
 
+    def _carried(self, until: Snapshot) -> dict[int, Energy]:
+        """Per source index: the energy of the carried gaps, which all lie between their first
+        start and ``until`` (where the last of them ended or a later segment closed)."""
+        first, before = self._idle.carried_from, self._idle.carried_union
+        assert first is not None
+        now = self._union.by_source
+        return {
+            i: (until.readings[i] - first.readings[i])
+            - (now.get(i, Energy.ZERO) - before.get(i, Energy.ZERO))
+            for i in self.totals_indices
+        }
+
     def _add_idle(self, energy: Energy, duration_s: float, g_per_kwh: float, pue: float) -> None:
         idle = self._idle
         idle.energy += energy
@@ -234,6 +253,12 @@ class Ledger:
         to ``now`` when given; apart from :meth:`totals`, which are the windows'."""
         idle = self._idle
         energy, co2e, duration = idle.energy, idle.co2e_g, idle.duration_s
+        until = self._union.start if self._open else self._union.closed  # the last gap's end
+        if idle.carried_n and until is not None:
+            carried = Energy.total(self._carried(until).values())
+            energy += carried
+            co2e += co2e_g_from_j(carried.energy_j, g_per_kwh, pue)
+            duration += idle.carried_s
         if now is not None and idle.start is not None and not self._open:
             running = self._delta_sum(idle.start, now)
             energy += running
@@ -248,8 +273,12 @@ class Ledger:
         start = self._union.start
         if self._open or start is None:
             return
-        energy = self._delta_sum(start, end)
         u = self._union
+        deltas = {i: end.readings[i] - start.readings[i] for i in self.totals_indices}
+        for i, delta in deltas.items():
+            u.by_source[i] = u.by_source.get(i, Energy.ZERO) + delta
+        energy = Energy.total(deltas.values())
+        u.closed = end
         u.energy += energy
         u.co2e_g += co2e_g_from_j(energy.energy_j, g_per_kwh, pue)
         u.duration_s += end.time_s - start.time_s
@@ -378,10 +407,7 @@ class Ledger:
     # --- helpers ------------------------------------------------------------------------------
 
     def _delta_sum(self, start: Snapshot, end: Snapshot) -> Energy:
-        energy = Energy.ZERO
-        for i in self.totals_indices:
-            energy += end.readings[i] - start.readings[i]
-        return energy
+        return Energy.total(end.readings[i] - start.readings[i] for i in self.totals_indices)
 
     def _devices(
         self, start: Snapshot, end: Snapshot, indices: tuple[int, ...]

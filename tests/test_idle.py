@@ -113,6 +113,48 @@ def test_idle_runs_on_in_the_summary_until_now(tmp_path, clock, no_pynvml):
     assert session.idle_records[-1].energy_j == pytest.approx(1500.0)
 
 
+def test_short_gaps_carried_count_in_the_idle_totals_at_every_moment(tmp_path, clock, no_pynvml):
+    # many cells back to back: each gap under a second is only counted when it ends; its energy
+    # is worked out when asked (idle totals) or written (the next idle record), exactly
+    cap = FakePowercap(tmp_path, sockets=1, dram=True, max_range_uj=4_000_000_000)
+    session = CarbonSession(
+        Config(powercap_root=str(tmp_path)), clock=clock, threaded=False, track_idle=True
+    )
+    idle_w = IDLE_PACKAGE_W + IDLE_DRAM_W
+    _idle(cap, clock, 5.0)
+    _cell(session, cap, clock, 2, "first")  # the 5 s stretch is a record
+    gaps = [0.5, 0.25, 0.75, 0.125]
+    for i, gap_s in enumerate(gaps):
+        _idle(cap, clock, gap_s)
+        _cell(session, cap, clock, 1, f"cell {i}")
+    carried_s = sum(gaps)
+    now = session.idle_totals()  # idle now (no time since the last cell)
+    assert now.duration_s == pytest.approx(5.0 + carried_s)
+    assert now.energy_j == pytest.approx(idle_w * (5.0 + carried_s))
+    _idle(cap, clock, 0.5)  # one more short gap, ended by a window still open
+    m = session.open("open")
+    cap.advance(1.0, {"package-0": PACKAGE_W, "dram-0": DRAM_W})
+    clock.advance(1.0)
+    during = session.idle_totals()
+    assert during.duration_s == pytest.approx(5.0 + carried_s + 0.5)
+    assert during.energy_j == pytest.approx(idle_w * (5.0 + carried_s + 0.5))
+    session.stop(m)
+    _idle(cap, clock, 3.0)
+    _cell(session, cap, clock, 1, "after")  # the 3 s stretch, with the five gaps carried into it
+    record = session.idle_records[-1]
+    assert record.extra["short_gaps"] == {"count": 5, "duration_s": pytest.approx(carried_s + 0.5)}
+    assert record.duration_s == pytest.approx(3.0)
+    assert record.components["cpu"].energy_j == pytest.approx(
+        IDLE_PACKAGE_W * (3.0 + carried_s + 0.5)
+    )
+    assert record.components["ram"].energy_j == pytest.approx(IDLE_DRAM_W * (3.0 + carried_s + 0.5))
+    total = session.idle_totals()
+    assert total.duration_s == pytest.approx(5.0 + carried_s + 0.5 + 3.0)
+    assert total.energy_j == pytest.approx(idle_w * (5.0 + carried_s + 0.5 + 3.0))
+    assert session.totals().energy_j == pytest.approx((PACKAGE_W + DRAM_W) * 8.0)  # cells only
+    session.shutdown()
+
+
 def _gpu_session(monkeypatch, clock, processes):
     stub = stub_pynvml(
         [{"name": "NVIDIA H200", "power_w": lambda t: 120.0, "processes": processes}], clock

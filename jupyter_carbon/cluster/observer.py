@@ -40,10 +40,10 @@ class ClusterObserver:
     # --- the client -----------------------------------------------------------------------------
 
     def client(self) -> Client | None:
-        mode = getattr(self.session.config, "dask", "auto")
+        mode = self.session.config.dask
         if mode == "off":
             return None
-        if "distributed" not in sys.modules:
+        if "distributed" not in sys.modules:  # no Client can exist (checked first: every window)
             if mode == "on":
                 self.session.problem(
                     "dask=on but distributed is not imported in this kernel: "

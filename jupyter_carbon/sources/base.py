@@ -65,7 +65,12 @@ class IntegratingSource:
         dt = now_s - self._last_s
         if dt > 0:
             power_w, low_w, high_w = self._power_band_w(now_s)
-            self._energy += Energy.from_power(power_w, dt, low_w, high_w)
+            before = self._energy
+            self._energy = Energy(
+                before.energy_j + power_w * dt,
+                before.low_j + low_w * dt,
+                before.high_j + high_w * dt,
+            )
             self._last_s = now_s
         return self._energy
 
