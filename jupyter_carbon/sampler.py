@@ -243,6 +243,9 @@ class Sampler:
         self._read_s = [float("-inf")] * len(self.sources)
         self._ref_s = now
         self._power_w: tuple[float | None, ...] = (None,) * len(self.sources)
+        #: called with every snapshot once it is taken, from the thread that took it (a Dask
+        #: host meter keeps a short timeline of them: ``cluster.host``); None: nothing
+        self.on_snapshot: Callable[[Snapshot], object] | None = None
         if totals_scope == "process":
             # the session's idle stretches are charged at its scope: the process views stay on,
             # read only at the snapshots that open and close windows (never while idle)
@@ -304,7 +307,10 @@ class Sampler:
                     (r.energy_j - p.energy_j) / span for r, p in zip(last, self._ref)
                 )
                 self._ref_s, self._ref = now, list(last)
-            return Snapshot(now, self.wall_us(), tuple(last), self._power_w)
+            snap = Snapshot(now, self.wall_us(), tuple(last), self._power_w)
+        if self.on_snapshot is not None:
+            self.on_snapshot(snap)
+        return snap
 
     def _read(self, now: float, count: int) -> list[tuple[EnergySource, Exception]]:
         """Read the first ``count`` sources at ``now``, each under its own lock; a source being

@@ -1,6 +1,16 @@
 """Attribution: a window's share of each host's energy, from two rounds of worker reports. Pure.
 
-Rule, per host, between the reports at a window's open and close:
+Rule, per host, between the reports at a window's open and close. The reports are taken as of
+the window's ends, never as of when the rounds arrive: the opening report on each worker is
+taken when the opening round reaches it (``t_b``, the worker's own monotonic clock), the closing
+one as of ``t_b + d``, where ``d`` is the window's duration on the client's clock (from sending
+the opening round to the window's end). Both ends are thus shifted by the opening round's
+one-way latency, and the worker's span has the window's length, however late the closing round
+comes (it may run after the cell): the worker takes off the time tasks ran after ``t_b + d``,
+and the host's meter gives its energy at ``t_b + d`` interpolated linearly between its readings
+either side (:mod:`.host`; at most one sampling interval apart: its error is at most the
+energy of that interval's departure from its average power). A window's figures are then the
+same whether its closing round waited for it or came later.
 
 * ``host_j``: the host meter's energy delta (all sources of the host, as a local session reads
   them), over ``duration_s``.
@@ -132,6 +142,7 @@ def _host_part(
     # thread-seconds
     task_s = busy_s = 0.0
     for address, report in end.items():
+        flags.extend(f"{host}: {note}" for note in report.get("notes", ()))
         before = begin.get(address)
         task_s += report["window_s"].get(window_id, 0.0) - (
             before["window_s"].get(window_id, 0.0) if before else 0.0

@@ -21,12 +21,18 @@ Settings (environment variables of the worker processes):
     theirs. If that folder is someone else's, the user's cache folder
     (``~/.cache/jupyter_carbon/locks``) is used instead, and the meter says so.
 
+The meter keeps a short timeline of its readings (every snapshot its sampler takes, for
+``TIMELINE_S``): :meth:`HostMeter.reading` can then give the host's energy at a moment already
+past (a window's end, told by a closing round that came later), interpolated linearly between
+the readings either side of it.
+
 The local settings (``JUPYTER_CARBON_POWER``, ``JUPYTER_CARBON_POWERCAP_ROOT``, ``..._INTERVAL``)
 apply on the workers too.
 """
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import os
 import re
@@ -40,7 +46,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..config import Config
-from ..sampler import Sampler, Window
+from ..energy import Energy
+from ..sampler import Sampler, Snapshot, Window
 from ..sources import Detection, detect
 
 __all__ = ["HOST_ENV", "LOCK_DIR_ENV", "HostMeter", "host_identity"]
@@ -49,6 +56,9 @@ HOST_ENV = "JUPYTER_CARBON_HOST"
 LOCK_DIR_ENV = "JUPYTER_CARBON_LOCK_DIR"
 #: A meter window whose client never came back is closed after this long (s).
 WINDOW_EXPIRY_S = 24 * 3600.0
+#: How far back the meter's timeline of readings reaches (s): a window's end can be read this
+#: long after it passed.
+TIMELINE_S = 300.0
 
 
 def host_identity(environ: Mapping[str, str] | None = None) -> str:
@@ -136,6 +146,10 @@ class HostMeter:
         self._fd: int | None = None
         self._windows: dict[str, tuple[Window, float]] = {}  # client token -> (window, opened at)
         self._lock = threading.Lock()
+        #: (time, readings of the scope's sources) of every snapshot within TIMELINE_S, by time
+        self._timeline: list[tuple[float, tuple[Energy, ...]]] = []
+        self._timeline_lock = threading.Lock()
+        self._indices: tuple[int, ...] = ()  # the sources of the meter's scope
 
     @property
     def leading(self) -> bool:
@@ -200,7 +214,46 @@ class HostMeter:
             totals_scope=scope,
             scoped=getattr(detection, "scoped", ()),
         )
+        self._indices = self.sampler.indices(scope)
+        with self._timeline_lock:
+            self._timeline = []
+        self.sampler.on_snapshot = self._remember
         self.id = uuid.uuid4().hex
+
+    def _remember(self, snap: Snapshot) -> None:
+        """Keep ``snap`` in the timeline (snapshots of several threads may come out of order)."""
+        entry = (snap.time_s, tuple(snap.readings[i] for i in self._indices))
+        with self._timeline_lock:
+            line = self._timeline
+            if not line or line[-1][0] <= entry[0]:
+                line.append(entry)
+            else:
+                bisect.insort(line, entry, key=_time)
+            old = bisect.bisect_left(line, entry[0] - TIMELINE_S, key=_time)
+            if old > 1:  # one reading before the horizon stays: a moment after it is bracketed
+                del line[: old - 1]
+
+    def _at(self, at_s: float) -> tuple[float, tuple[Energy, ...], str | None]:
+        """The readings at ``at_s`` (interpolated in the timeline), and a note when they could
+        not be: the nearest reading is used."""
+        with self._timeline_lock:
+            line = self._timeline
+            i = bisect.bisect_right(line, at_s, key=_time)
+            before = line[i - 1] if i > 0 else None
+            after = line[i] if i < len(line) else None
+        if before is not None and after is not None and after[0] > before[0]:
+            f = (at_s - before[0]) / (after[0] - before[0])
+            return at_s, tuple(b + (a - b) * f for b, a in zip(before[1], after[1])), None
+        if before is not None:
+            return before[0], before[1], None
+        if after is None:
+            return at_s, (), "the meter has no reading yet"
+        return (
+            after[0],
+            after[1],
+            f"the window ended {after[0] - at_s:.1f} s before the meter's oldest reading "
+            f"(it keeps {TIMELINE_S:g} s): its energy is read that much later",
+        )
 
     def open(self, token: str) -> None:
         """Keep sampling (ticking) while the client's window ``token`` is open."""
@@ -223,22 +276,32 @@ class HostMeter:
             if entry is not None:
                 self.sampler.close(entry[0])
 
-    def reading(self) -> dict[str, Any] | None:
-        """The host's cumulative energy per source (plain data), or None when not leading."""
-        if self.sampler is None:
+    def reading(self, at_s: float | None = None) -> dict[str, Any] | None:
+        """The host's cumulative energy per source (plain data), or None when not leading.
+
+        ``at_s``: a moment already past (this process's monotonic clock): the energy then,
+        interpolated between the readings either side of it (see the module's docstring).
+        """
+        sampler = self.sampler
+        if sampler is None:
             return None
-        snap = self.sampler.snapshot()
-        indices = self.sampler.indices(self.scope)
-        sources = [self.sampler.sources[i] for i in indices]
+        snap = sampler.snapshot()  # also kept in the timeline: the reading after ``at_s``
+        indices = self._indices
+        t_s = snap.time_s
+        readings: tuple[Energy, ...] = tuple(snap.readings[i] for i in indices)
+        notes: list[str] = []
+        if at_s is not None and at_s < t_s:
+            t_s, past, note = self._at(at_s)
+            readings = past or readings
+            notes += [note] if note else []
+        sources = [sampler.sources[i] for i in indices]
         return {
             "id": self.id,
-            "t_s": snap.time_s,
+            "t_s": t_s,
             "scope": self.scope,
             "sources": [[s.component, s.device, s.method, bool(s.measured)] for s in sources],
-            "readings": [
-                [r.energy_j, r.low_j, r.high_j] for r in (snap.readings[i] for i in indices)
-            ],
-            "errors": list(self.sampler.errors) + list(self.problems),
+            "readings": [[r.energy_j, r.low_j, r.high_j] for r in readings],
+            "errors": list(sampler.errors) + list(self.problems) + notes,
             "skipped": dict(self.detection.skipped) if self.detection is not None else {},
         }
 
@@ -253,6 +316,8 @@ class HostMeter:
             except Exception:
                 pass
             self.sampler = self.detection = self.id = None
+        with self._timeline_lock:
+            self._timeline = []
         self._release()
 
     def _release(self) -> None:
@@ -262,3 +327,7 @@ class HostMeter:
             except OSError:
                 pass
             self._fd = None
+
+
+def _time(entry: tuple[float, tuple[Energy, ...]]) -> float:
+    return entry[0]

@@ -8,6 +8,11 @@ transitions (on the worker's event loop) start and stop a per-task clock; thread
 per tuple of window ids: the client annotates each window's tasks (``dask.annotate``) with the
 ids of the windows open when they were submitted (windows nest, so a task counts in each).
 
+A query may ask for the figures as they were at a moment already past (``cut_s``, on this
+worker's monotonic clock: a window's end, told by a closing round that came later): the plugin
+keeps each task that ended within ``HISTORY_S`` with its start and stop, takes off the time
+tasks ran after the cut, and reads the host's meter at the cut (``HostMeter.reading``).
+
 Why an annotation of our own and not ``distributed.span``: the scheduler files spans per
 TaskGroup (the key's prefix, e.g. every ``client.submit(f)`` is in group ``f``), so while an
 earlier cell's futures of ``f`` are alive, a new cell's tasks of ``f`` join the earlier span, and
@@ -19,8 +24,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -37,6 +42,9 @@ __all__ = ["ANNOTATION", "CarbonWorkerPlugin", "PLUGIN_NAME", "detach", "query"]
 PLUGIN_NAME = "jupyter_carbon"
 #: A client that has not queried for this long no longer keeps the plugin installed (s).
 USER_EXPIRY_S = 3600.0
+#: How long the plugin keeps each ended task's start and stop (s): a window's end can be cut this
+#: long after it passed (the host meter's timeline reaches as far: ``host.TIMELINE_S``).
+HISTORY_S = 300.0
 #: Worker task states in which a task occupies (or still runs in) a thread.
 _RUNNING = frozenset(("executing", "long-running", "cancelled", "resumed"))
 
@@ -68,6 +76,10 @@ class CarbonWorkerPlugin(WorkerPlugin):
         self._done_s: defaultdict[tuple[str, ...], float] = defaultdict(float)
         self._busy_s = 0.0
         self._tasks = 0
+        #: (window ids, start, stop) of the tasks that ended within HISTORY_S, oldest first
+        self._ended: deque[tuple[tuple[str, ...], float, float]] = deque()
+        #: the latest stop of a task dropped from ``_ended``: a cut before it is not exact
+        self._forgotten_s = float("-inf")
         #: the clients using the plugin, with when each last asked (the plugin is removed when the
         #: last one leaves; a client silent for USER_EXPIRY_S, e.g. a dead kernel, no longer counts)
         self._users: dict[str, float] = {}
@@ -107,6 +119,10 @@ class CarbonWorkerPlugin(WorkerPlugin):
                     self._done_s[entry[0]] += elapsed
                     self._busy_s += elapsed
                     self._tasks += 1
+                    ended = self._ended
+                    ended.append((entry[0], entry[1], t))
+                    while ended[0][2] < t - HISTORY_S:
+                        self._forgotten_s = ended.popleft()[2]
 
     def report(
         self,
@@ -114,9 +130,11 @@ class CarbonWorkerPlugin(WorkerPlugin):
         opened: Iterable[str] = (),
         closed: Iterable[str] = (),
         user: str = "",
+        cut_s: float | None = None,
     ) -> dict[str, Any]:
         """Cumulative thread-seconds (all tasks, and per window id in ``ids``) and the host's
-        meter."""
+        meter: now, or at ``cut_s`` (a moment already past, on this process's monotonic clock).
+        """
         if user:
             self._users[user] = time.monotonic()
         meter = self.meter
@@ -132,21 +150,38 @@ class CarbonWorkerPlugin(WorkerPlugin):
             tokens.update(opened)
         ids = list(ids)
         t = time.monotonic()
+        cut = cut_s if cut_s is not None and cut_s < t else None
+        notes: list[str] = []
         with self._lock:
             busy = self._busy_s
             window_s = dict.fromkeys(ids, 0.0)
-            running = dict.fromkeys(ids, 0)
             for key_ids, seconds in self._done_s.items():
                 for i in ids:
                     if i in key_ids:
                         window_s[i] += seconds
-            for key_ids, started in self._running.values():
-                busy += t - started
+            at = t if cut is None else cut
+            # (ids, start, seconds already counted): the running tasks, and with a cut the tasks
+            # that ended after it (they ran past it)
+            spans = [(key_ids, started, 0.0) for key_ids, started in self._running.values()]
+            if cut is not None:
+                for key_ids, started, stopped in reversed(self._ended):
+                    if stopped <= cut:
+                        break
+                    spans.append((key_ids, started, stopped - started))
+            running = dict.fromkeys(ids, 0)  # the window's tasks running at the moment
+            for key_ids, started, counted in spans:
+                seconds = max(0.0, at - started) - counted
+                busy += seconds
                 for i in ids:
                     if i in key_ids:
-                        window_s[i] += t - started
-                        running[i] += 1
+                        window_s[i] += seconds
+                        running[i] += started < at
             tasks = self._tasks
+            if cut is not None and cut < self._forgotten_s:
+                notes.append(
+                    f"the window ended {t - cut:.0f} s before its closing round; tasks are kept "
+                    f"{HISTORY_S:g} s: some that ran after its end are counted in it"
+                )
         worker = self.worker
         return {
             "worker": getattr(worker, "address", ""),
@@ -154,12 +189,13 @@ class CarbonWorkerPlugin(WorkerPlugin):
             "pid": os.getpid(),
             "nthreads": getattr(getattr(worker, "state", None), "nthreads", 1) or 1,
             "cpu_count": os.cpu_count() or 1,
-            "t_s": t,
+            "t_s": t if cut is None else cut,
             "busy_s": busy,
             "tasks": tasks,
             "window_s": window_s,
             "running": running,
-            "meter": meter.reading() if meter is not None else None,
+            "meter": meter.reading(cut) if meter is not None else None,
+            "notes": notes,
         }
 
 
@@ -168,9 +204,12 @@ def query(
     opened: Sequence[str] = (),
     closed: Sequence[str] = (),
     user: str = "",
+    cuts: Mapping[str, float] | None = None,
     dask_worker: Worker | None = None,
 ) -> dict[str, Any]:
-    """Run on each worker by ``Client.run``: the plugin's report, or a line saying it is missing."""
+    """Run on each worker by ``Client.run``: the plugin's report, or a line saying it is missing.
+    ``cuts``: worker address → the moment (its own monotonic clock) the report is to be taken at.
+    """
     plugin = (getattr(dask_worker, "plugins", None) or {}).get(PLUGIN_NAME)
     if plugin is None:
         return {
@@ -178,7 +217,8 @@ def query(
             "host": host_identity(),
             "missing": "the jupyter_carbon plugin is not installed on this worker",
         }
-    return plugin.report(ids, opened, closed, user)
+    cut_s = (cuts or {}).get(getattr(dask_worker, "address", ""))
+    return plugin.report(ids, opened, closed, user, cut_s)
 
 
 def detach(user: str, live: Sequence[str] | None = None, dask_worker: Worker | None = None) -> int:
