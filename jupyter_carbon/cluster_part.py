@@ -105,8 +105,12 @@ class ClusterPart:
     hosts: tuple[HostPart, ...] = ()
     #: the cell's futures not finished when it closed: charged later, to this record's cell
     pending_futures: int = 0
-    #: the record this part completes (a "completed later" part), else None
+    #: the record this part completes (a "completed later" part, or the share of a record whose
+    #: part ``follows``), else None
     late_for: int | None = None
+    #: measured after the window ended: no hosts here, the window's share is the part of the
+    #: record whose ``late_for`` is this record's id
+    follows: bool = False
     flags: tuple[str, ...] = ()
     scheduler: str = ""
 
@@ -142,6 +146,7 @@ class ClusterPart:
             "idle_j": self.idle_j,
             "pending_futures": self.pending_futures,
             "late_for": self.late_for,
+            "follows": self.follows,
             "flags": list(self.flags),
             "scheduler": self.scheduler,
         }
@@ -161,10 +166,14 @@ class ClusterPart:
             raise ValueError("cluster.flags: expected a list of text")
         if type(pending) is not int or (late_for is not None and type(late_for) is not int):
             raise ValueError("cluster.pending_futures/late_for: expected whole numbers")
+        follows = data.get("follows", False)
+        if not isinstance(follows, bool):
+            raise ValueError("cluster.follows: expected true or false")
         return cls(
             hosts=tuple(HostPart.from_dict(h) for h in hosts),
             pending_futures=pending,
             late_for=late_for,
+            follows=follows,
             flags=tuple(flags),
             scheduler=str(data.get("scheduler", "")),
         )

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from . import api
 from .advice import budget_level
 from .carbon_session import CUT_SHORT, CarbonSession, Measurement, status_of
-from .cluster.observer import attach_cluster, detach_cluster
+from .cluster.observer import attach_cluster, detach_cluster, settle_cluster
 from .display import make_view
 from .display.text import budget_phrase, format_load_line, gpu_held_lines
 from .ipython_compat import (
@@ -593,6 +593,8 @@ def unload(shell: Any) -> None:
     # Windows open now (unloaded from inside a cell, or a track() block in any thread) end in
     # shutdown with a record flagged cut short, logged before the log is detached.
     atexit.unregister(ext.session.write_idle)
+    # the Dask shares that follow cells are recorded (or flagged) while the log is attached
+    settle_cluster(ext.session, final=True)
     ext.session.shutdown()  # threads stopped, NVML shut down; the records stay for a reload
     detach_log(ext.session)
     detach_cluster(ext.session)  # the workers' plugin is removed when the last client leaves

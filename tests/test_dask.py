@@ -14,6 +14,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from jupyter_carbon.carbon_session import CarbonSession  # noqa: E402
 from jupyter_carbon.cluster import ClusterPart, HostPart  # noqa: E402
 from jupyter_carbon.cluster.attribute import attribute  # noqa: E402
 from jupyter_carbon.cluster.client import ClusterMeter  # noqa: E402
-from jupyter_carbon.cluster.observer import LATE_KIND  # noqa: E402
+from jupyter_carbon.cluster.observer import LATE_KIND, SHARE_KIND, settle_cluster  # noqa: E402
 from jupyter_carbon.energy import Energy  # noqa: E402
 
 #: Defined in the shell, as a notebook would: pickled by value, so workers need not import this
@@ -59,6 +60,18 @@ def wait_for(predicate, timeout_s: float = 15.0, what: str = "condition"):
 
 def parts_of(records):
     return [r.cluster for r in records]
+
+
+def cell_and_share(session, timeout_s: float = 15.0):
+    """The last cell's record and the record of its cluster share, measured after the cell ended
+    (the cell's own part only ``follows``): ``settle_cluster`` waits for it."""
+    cell = next(r for r in reversed(session.records) if r.kind not in (SHARE_KIND, LATE_KIND))
+    assert cell.cluster is not None and cell.cluster.follows and not cell.cluster.hosts
+    assert settle_cluster(session, timeout_s)
+    share = next(
+        r for r in session.records if r.kind == SHARE_KIND and r.cluster.late_for == cell.id
+    )
+    return cell, share
 
 
 _WITHOUT_A_CLIENT = """
@@ -134,8 +147,8 @@ def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
         "%%carbon\nfutures = client.map(burn, [0.6, 0.6], pure=False)\n"
         "result = client.gather(futures)"
     )
-    record = jupyter_carbon.session().records[-1]
-    part = record.cluster
+    record, share = cell_and_share(jupyter_carbon.session())  # settled after the cell
+    part = share.cluster
     assert part is not None and len(part.hosts) == 1
     host = part.hosts[0]
     assert host.workers == 2
@@ -154,11 +167,14 @@ def test_cell_on_local_cluster_is_charged_once_per_host(dask_shell, local):
     from jupyter_carbon.display.html import record_html
     from jupyter_carbon.display.text import format_record, format_record_line
 
-    assert "cluster (Dask)" in format_record(record) and "estimated (cpu-model" in format_record(
-        record
+    assert "cluster (Dask)" in format_record(share) and "estimated (cpu-model" in format_record(
+        share
     )
-    assert "cluster (Dask)" in record_html(record)  # the widget's report
-    assert " · cluster " in format_record_line(record)  # the one-line report of auto mode
+    assert "cluster (Dask)" in record_html(share)  # the widget's report
+    assert " · cluster " in format_record_line(share)  # the one-line report of auto mode
+    # the cell's own report, made at once, says its share follows
+    assert "its share follows" in format_record(record) and "cluster (Dask)" in record_html(record)
+    assert " · cluster share follows" in format_record_line(record)
 
 
 def test_a_collection_built_before_the_cell_and_persisted_in_it(dask_shell, local):
@@ -168,13 +184,13 @@ def test_a_collection_built_before_the_cell_and_persisted_in_it(dask_shell, loca
     dask_shell.run_cell(
         "%%carbon --quiet\ntotal = (x @ x.T).sum().compute()"
     )  # graph from an earlier cell
-    computed = jupyter_carbon.session().records[-1].cluster
+    computed = cell_and_share(jupyter_carbon.session())[1].cluster
     assert computed.pending_futures == 0 and sum(h.task_s for h in computed.hosts) > 0
     dask_shell.run_cell(
         "%%carbon --quiet\ny = (x @ x.T).persist()"
     )  # returns at once: all of it completes later
     session = jupyter_carbon.session()
-    persisted = session.records[-1]
+    persisted = cell_and_share(session)[0]
     assert persisted.cluster.pending_futures > 0
     late = wait_for(
         lambda: next((r for r in session.records if r.kind == LATE_KIND), None),
@@ -236,10 +252,170 @@ def slow_reports(dask_worker):  # every report now takes 0.5 s (a loaded worker)
     report = type(plugin).report
     plugin.report = lambda *a, **k: (time.sleep(0.5), report(plugin, *a, **k))[1]
 
+def slow_closing(seconds, dask_worker):  # a report that closes a meter window takes `seconds`
+    import time
+    plugin = dask_worker.plugins["jupyter_carbon"]
+    report = type(plugin).report
+    def slow(ids, opened=(), closed=(), user="", cut_s=None):
+        if closed:
+            time.sleep(seconds)
+        return report(plugin, ids, opened, closed, user, cut_s)
+    plugin.report = slow
+
 def fast_reports(dask_worker):
     dask_worker.plugins["jupyter_carbon"].__dict__.pop("report", None)
 """
 exec(PLUGIN_STATE, _ns)
+
+
+def test_a_cell_that_ran_a_task_ends_before_its_closing_round_and_gets_its_share_after(
+    dask_shell, local
+):
+    session = jupyter_carbon.session()
+    dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    cell_and_share(session)  # the plugin is installed, no round in flight
+    slow_s = 3.0
+    local.run(_ns["slow_closing"], slow_s)  # each worker answers a closing round after 3 s
+    try:
+        start = time.monotonic()
+        dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.6, pure=False).result()")
+        elapsed_s = time.monotonic() - start
+        cell = session.records[-1]
+        # the cell's record is made at once; its closing round has not answered yet
+        assert elapsed_s < slow_s, elapsed_s
+        assert cell.cluster.follows and not cell.cluster.hosts and cell.kind != SHARE_KIND
+        assert not any(
+            r.kind == SHARE_KIND and r.cluster.late_for == cell.id for r in session.records
+        )
+        assert ClusterPart.from_dict(json.loads(json.dumps(cell.cluster.to_dict()))) == cell.cluster
+        cell, share = cell_and_share(session, timeout_s=3 * slow_s + 10)
+    finally:
+        local.run(_ns["fast_reports"])
+    assert share.id > cell.id and share.cluster.late_for == cell.id and share.cell == cell.cell
+    (host,) = share.cluster.hosts
+    assert host.task_s == pytest.approx(0.6, abs=0.3) and not host.late
+    assert host.energy_j > 0
+    assert host.energy_j + host.idle_j + host.others_j == pytest.approx(host.host_j)
+    # the same as the synchronous path (ClusterMeter.end, which waits for the round) gives
+    meter = ClusterMeter(local)
+    meter.install()
+    try:
+        window = meter.begin()
+        local.submit(burn, 0.6, pure=False).result()
+        sync_part, _ = meter.end(window)
+    finally:
+        meter.uninstall()
+    (sync_host,) = sync_part.hosts
+    assert sync_host.task_s == pytest.approx(host.task_s, abs=0.3)
+    assert 0.5 < host.energy_j / sync_host.energy_j < 2.0
+    # the summary counts the share once: the cell's own part carries no energy
+    from jupyter_carbon.cluster.text import session_line
+
+    line = session_line([cell, share])
+    assert line is not None and "over 1 record(s)" in line
+
+
+class _PowerDriver:
+    """A fake RAPL package counter (``fakes.FakePowercap``) advanced in real time at ``power_w``;
+    written in place at a fixed width, never truncated (a worker reads it at any moment)."""
+
+    def __init__(self, root: Path) -> None:
+        from fakes import FakePowercap
+
+        cap = FakePowercap(root, sockets=1, dram=False)
+        self.fd = os.open(cap.zones["package-0"] / "energy_uj", os.O_WRONLY)
+        self.power_w = 0.0
+        self._uj = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(0.002):
+            now = time.monotonic()
+            self._uj += self.power_w * (now - last) * 1e6
+            last = now
+            os.pwrite(self.fd, f"{int(self._uj):020d}\n".encode(), 0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        os.close(self.fd)
+
+
+@pytest.fixture
+def rapl_host(tmp_path, monkeypatch):
+    """A one-worker cluster (1 thread) whose host is metered by a RAPL counter the test drives:
+    the host's power is known at every moment."""
+    driver = _PowerDriver(tmp_path / "powercap")
+    for name, value in {
+        "JUPYTER_CARBON_POWERCAP_ROOT": str(tmp_path / "powercap"),
+        "JUPYTER_CARBON_LOCK_DIR": str(tmp_path / "locks"),
+        "JUPYTER_CARBON_HOST": "rapl-host",
+        "JUPYTER_CARBON_INTERVAL": "0.1",
+        "JUPYTER_CARBON_POWER": "ram:0",  # no RAM model: the counter is all the host's energy
+    }.items():
+        monkeypatch.setenv(name, value)  # inherited by the worker processes
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = distributed.Client(cluster, set_as_default=False)
+    try:
+        yield client, driver
+    finally:
+        client.close()
+        cluster.close()
+        driver.stop()
+
+
+def test_a_share_settled_after_the_cell_is_cut_at_the_cells_end(rapl_host):
+    """The host draws 100 W while the cell runs and nothing after it; the cell's closing round
+    arrives 3 s late. Its share must be the one the synchronous round gives (the host's energy
+    during the cell), not the host's energy until the late round spread over a longer span."""
+    client, driver = rapl_host
+    meter = ClusterMeter(client)
+    meter.install()
+    settled: list = []
+    burn_s, slow_s = 2.0, 3.0
+    try:
+
+        def cell(deferred: bool):
+            driver.power_w = 100.0
+            window = meter.begin()
+            client.submit(burn, burn_s, pure=False).result()
+            if deferred:
+                part, _ = meter.end_later(window, lambda w, p, f: settled.append(p))
+                assert part.follows and not part.hosts  # nothing measured yet
+            else:
+                part, _ = meter.end(window)
+            driver.power_w = 0.0  # the cell has ended: the host is idle from now on
+            return part
+
+        cell(False)  # the plugin is warm
+        (sync,) = cell(False).hosts
+        client.run(_ns["slow_closing"], slow_s)  # each worker answers a closing round 3 s late
+        try:
+            cell(True)
+            assert meter.settle(3 * slow_s + 10)
+        finally:
+            client.run(_ns["fast_reports"])
+    finally:
+        meter.uninstall()
+    (late,) = settled[0].hosts
+    assert "rapl" in sync.methods and sync.methods == late.methods
+    # what 100 W over the cell gives, thread-second for thread-second (one thread: the share
+    # is the task's part of the cell's span)
+    for host in (sync, late):
+        assert host.task_s == pytest.approx(burn_s, rel=0.1)
+        assert host.energy_j == pytest.approx(100.0 * host.task_s, rel=0.1), host
+        assert host.energy_j + host.idle_j + host.others_j == pytest.approx(host.host_j)
+    # Tolerance: the two cells differ by the moment the power is switched off after the
+    # window's end (< 50 ms here: 5 J of 200 J) and by the interpolation between the meter's
+    # readings either side of the end (0.1 s apart: at most 100 W × 0.1 s / 4 = 2.5 J), so 5 %.
+    # Read at the late round, the host's 200 J would be spread over 5 s: 0.4 of the figure.
+    assert late.host_j == pytest.approx(sync.host_j, rel=0.05)
+    assert late.energy_j == pytest.approx(sync.energy_j, rel=0.05)
 
 
 def test_one_notebook_leaving_keeps_the_plugin_of_another_and_a_lost_one_comes_back(local):
@@ -296,9 +472,11 @@ def test_work_finishing_after_the_cell_is_charged_to_it_later(dask_shell, local)
     dask_shell.run_cell("%%carbon\nlate = client.submit(burn, 1.2, pure=False)")
     session = jupyter_carbon.session()
     record = session.records[-1]
-    part = record.cluster
-    assert part.pending_futures == 1
+    assert record.cluster.pending_futures == 1
     assert any("completed later" in flag for flag in record.flags)
+    record, share = cell_and_share(session)
+    part = share.cluster
+    assert part.pending_futures == 1
     late = wait_for(
         lambda: next((r for r in session.records if r.kind == LATE_KIND), None),
         what="the late record",
@@ -317,7 +495,8 @@ def test_work_finishing_after_the_cell_is_charged_to_it_later(dask_shell, local)
 
     path = export_records(session.records, log.parent / "cluster-export.json")
     loaded = {r.id: r.cluster for r in load_records(path)}
-    assert loaded[record.id] == part and loaded[late.id] == late_part
+    assert loaded[share.id] == part and loaded[late.id] == late_part
+    assert loaded[record.id] == record.cluster
 
 
 def test_status_lists_hosts_and_sources(dask_shell, local, capsys):
@@ -331,6 +510,7 @@ def test_status_lists_hosts_and_sources(dask_shell, local, capsys):
 
 def test_the_metering_worker_killed_mid_cell_hands_over_and_is_flagged(dask_shell, local):
     dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    cell_and_share(jupyter_carbon.session())  # its closing round has answered
     meter = next(iter(jupyter_carbon.session().observers[0].meters.values()))
     metering = next(r for r in meter.last_reports.values() if r.get("meter"))
     dask_shell.user_ns["victim"] = metering["pid"]
@@ -339,8 +519,7 @@ def test_the_metering_worker_killed_mid_cell_hands_over_and_is_flagged(dask_shel
         "client.gather(client.map(burn, [0.4, 0.4], pure=False))\n"
         "os.kill(victim, signal.SIGKILL); time.sleep(0.5)"
     )
-    record = jupyter_carbon.session().records[-1]
-    (host,) = record.cluster.hosts
+    (host,) = cell_and_share(jupyter_carbon.session())[1].cluster.hosts
     assert any(metering["worker"] in f and "died mid-window" in f for f in host.flags)
     assert any("meter started mid-window" in f for f in host.flags)
     assert set(host.incidents) <= set(host.flags) and list(meter.incidents)[
@@ -510,8 +689,8 @@ def test_workers_started_apart_are_charged_per_host(apart_shell, apart):
         "client.gather(fs)"
     )
     apart_shell.run_cell(cell)
-    record = jupyter_carbon.session().records[-1]
-    part = record.cluster
+    record, share = cell_and_share(jupyter_carbon.session())
+    part = share.cluster
     hosts = {h.host: h for h in part.hosts}
     assert {"host-a", "host-b"} <= set(hosts)
     for name in ("host-a", "host-b"):
@@ -520,7 +699,7 @@ def test_workers_started_apart_are_charged_per_host(apart_shell, apart):
     # process scope sees only the kernel; the cluster part carries the work
     assert part.energy_j > record.energy_j
     # the worker without jupyter_carbon is named, with the install hint
-    assert any("bare" in flag or "jupyter-carbon[dask]" in flag for flag in record.flags)
+    assert any("bare" in flag or "jupyter-carbon[dask]" in flag for flag in share.flags)
 
 
 def test_status_says_which_workers_lack_jupyter_carbon(apart_shell, capsys):
@@ -545,7 +724,7 @@ def test_a_worker_killed_mid_cell_is_flagged_and_the_rest_kept(apart_shell, apar
         "kept.result(); client.cancel(doomed)"
     )
     apart_shell.run_cell(cell)
-    record = jupyter_carbon.session().records[-1]
+    record = cell_and_share(jupyter_carbon.session())[1]  # the share's record: its flags
     part = record.cluster
     hosts = {h.host: h for h in part.hosts}
     assert any("host-c" in flag and "died" in flag for flag in record.flags)
@@ -681,8 +860,14 @@ def test_in_a_real_kernel_the_cell_is_charged_and_nothing_leaks(tmp_path):
         "client = Client(cluster)\n" + BURN,
         "%%carbon\nclient.gather(client.map(burn, [0.4, 0.4], pure=False))",
         "import dask, json\nimport jupyter_carbon\n"
-        "print(json.dumps({'part': jupyter_carbon.session().records[-1].cluster.to_dict(), "
-        "'annotations': dask.get_annotations()}))",
+        "from jupyter_carbon.cluster.observer import settle_cluster\n"
+        "annotations = dask.get_annotations()\n"
+        "session = jupyter_carbon.session()\n"
+        "settle_cluster(session)\n"  # the cell's share follows it
+        "cell = [r for r in session.records if r.kind != 'cluster-share'][-1]\n"
+        "share = [r for r in session.records if r.cluster and r.cluster.late_for == cell.id]\n"
+        "print(json.dumps({'part': share[0].cluster.to_dict(), "
+        "'annotations': annotations}))",
         "%unload_ext jupyter_carbon",
         "print(json.dumps(list(client.run(lambda dask_worker: "
         "'jupyter_carbon' in dask_worker.plugins).values())))\nclient.close(); cluster.close()",

@@ -14,7 +14,15 @@ one more round measures what ran after the close, and that part is handed to ``o
 What a cell pays: the opening round is sent without waiting for it (the cell starts at once);
 at the close, a window that sent nothing to the cluster (no new future, no message to the
 scheduler) has no part there and waits for no round: its meter window is closed by a round sent
-once the opening one has answered. Only a window that did send work waits for its closing round.
+once the opening one has answered. A window that did send work waits for its closing round only
+through :meth:`ClusterMeter.end`; :meth:`ClusterMeter.end_later` (the session's observer) waits
+for none: the window gets a part that ``follows`` at once, and one background thread (the
+settler) runs the closing round and hands the window's measured part to a callback, which the
+observer records as a follow-up record pointing to the window's (records stay immutable).
+Either way the closing round asks each worker for its figures as of the window's end, not as of
+the round's arrival (the rule is in :mod:`.attribute`): a share settled late is the share the
+window would have had. :meth:`ClusterMeter.settle` waits until every share that follows has
+been handed on; what cannot be measured in time is handed on with a flag saying why.
 A round that timed out may still reach the workers: the meter windows it opened are closed with
 the next round. The worker plugin is shared by every client of the cluster: one leaving removes
 it only when no other connected client uses it, and a client that finds it gone installs it again.
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import queue
 import threading
 import time
 import uuid
@@ -39,7 +48,11 @@ from .attribute import attribute, missing_workers
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["ClusterMeter", "ClusterWindow", "LateWork"]
+__all__ = ["ClusterMeter", "ClusterWindow", "LateWork", "OnSettled"]
+
+#: Called by the settler with a window whose part followed, its measured part (None: not
+#: measured) and the part's flags.
+OnSettled = Callable[["ClusterWindow", "ClusterPart | None", tuple[str, ...]], object]
 
 #: The longest a window's round to the workers may take; past it the round fails (the cell gets a
 #: flag, its own figures are kept) instead of waiting on a hung worker.
@@ -59,10 +72,22 @@ class ClusterWindow:
     meter: ClusterMeter  # the meter that opened it, and ends it
     context: Any = None  # what the caller wants back with a late part (e.g. the measurement)
     sent_before: int = -1  # messages the client had sent to the scheduler at the open
+    opened_s: float = 0.0  # when the opening round was sent (this process's monotonic clock)
+    ended_s: float | None = None  # when the window ended (same clock)
+
+    @property
+    def duration_s(self) -> float:
+        """From sending the opening round to the window's end (or now, while it is open)."""
+        end = time.monotonic() if self.ended_s is None else self.ended_s
+        return max(0.0, end - self.opened_s)
 
     def end(self) -> tuple[ClusterPart | None, tuple[str, ...]]:
         """The window's part and the record flags (see :meth:`ClusterMeter.end`)."""
         return self.meter.end(self)
+
+    def end_later(self, on_settled: OnSettled) -> tuple[ClusterPart | None, tuple[str, ...]]:
+        """The same without waiting for a round (see :meth:`ClusterMeter.end_later`)."""
+        return self.meter.end_later(self, on_settled)
 
 
 @dataclass
@@ -103,6 +128,14 @@ class ClusterMeter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        #: windows whose closing round the settler runs, in order (None: stop)
+        self._jobs: queue.SimpleQueue[tuple[ClusterWindow, tuple, OnSettled] | None] = (
+            queue.SimpleQueue()
+        )
+        self._settler: threading.Thread | None = None
+        #: the windows whose share follows and is not handed on yet, by id (under ``_settled``)
+        self._following: dict[str, tuple[ClusterWindow, OnSettled]] = {}
+        self._settled = threading.Condition(self._lock)
 
     @property
     def scheduler(self) -> str:
@@ -140,6 +173,12 @@ class ClusterMeter:
         leaves."""
         from .worker import PLUGIN_NAME, detach  # .worker imports distributed
 
+        self.settle(
+            2 * ROUND_TIMEOUT_S + 5.0,
+            abandon="not measured: jupyter_carbon was unloaded before the cell's closing round "
+            "answered",
+        )
+        self._jobs.put(None)  # the settler ends
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -166,22 +205,31 @@ class ClusterMeter:
     # --- windows --------------------------------------------------------------------------------
 
     def query(
-        self, ids: list[str], opened: Sequence[str] = (), closed: Sequence[str] = ()
+        self,
+        ids: list[str],
+        opened: Sequence[str] = (),
+        closed: Sequence[str] = (),
+        cuts: dict[str, float] | None = None,
     ) -> dict[str, Any]:
-        """One round: each worker's report (or the exception it raised)."""
-        reports = self._wait(self._send(ids, opened, closed), opened, closed)
+        """One round: each worker's report (or the exception it raised); ``cuts``: worker address
+        → the moment, on that worker's clock, its report is to be taken at (else on arrival)."""
+        reports = self._wait(self._send(ids, opened, closed, cuts), opened, closed)
         if any(_lacks_plugin(r) for r in reports.values()):
             now = time.monotonic()
             if now - self._reinstalled_s >= REINSTALL_EVERY_S:  # another client removed it
                 self._reinstalled_s = now
                 self._register()
-                reports = self._wait(self._send(ids, opened, ()), opened, ())
+                reports = self._wait(self._send(ids, opened, (), cuts), opened, ())
         self.last_reports = reports
         self.missing = missing_workers(reports)
         return reports
 
     def _send(
-        self, ids: Sequence[str], opened: Sequence[str] = (), closed: Sequence[str] = ()
+        self,
+        ids: Sequence[str],
+        opened: Sequence[str] = (),
+        closed: Sequence[str] = (),
+        cuts: dict[str, float] | None = None,
     ) -> concurrent.futures.Future:
         """Start a round on the client's event loop; the future is its reports."""
         from .worker import query  # .worker imports distributed
@@ -189,7 +237,9 @@ class ClusterMeter:
         with self._lock:  # also appended to from the client's loop thread
             closed, self._unclosed = [*closed, *self._unclosed], []
         timeout_s = ROUND_TIMEOUT_S  # Client.run has no time limit: a hung worker must not hold us
-        run = self.client._run(query, list(ids), list(opened), closed, self.user, on_error="return")
+        run = self.client._run(
+            query, list(ids), list(opened), closed, self.user, cuts, on_error="return"
+        )
 
         async def timed() -> dict[str, Any]:
             return await asyncio.wait_for(run, timeout_s)
@@ -236,11 +286,12 @@ class ClusterMeter:
         try:
             keys = frozenset(self._keys())
             sent = self._sent()
+            opened_s = time.monotonic()
             begin = self._send([window_id], opened=[window_id])  # not waited for: see above
         except BaseException:
             _exit(cm)
             raise
-        return ClusterWindow(window_id, cm, begin, keys, self, context, sent)
+        return ClusterWindow(window_id, cm, begin, keys, self, context, sent, opened_s)
 
     def _sent(self) -> int:
         """How many messages the client has sent to the scheduler (graphs, releases…)."""
@@ -249,32 +300,87 @@ class ClusterMeter:
     def end(self, window: ClusterWindow) -> tuple[ClusterPart | None, tuple[str, ...]]:
         """The window's part and the record flags; pending futures are followed up. A window
         that sent nothing to the cluster has no part (None) and waits for no round."""
-        flags = list(_exit(window.annotation_cm))
+        flags, pending = self._leave(window)
+        if pending is None:
+            return None, flags
+        return self._measure(window, flags, pending)
+
+    def end_later(
+        self, window: ClusterWindow, on_settled: OnSettled
+    ) -> tuple[ClusterPart | None, tuple[str, ...]]:
+        """Like :meth:`end`, but a window that sent work waits for no round: its part is one
+        that ``follows`` (no hosts yet), and the settler runs the closing round after it and calls
+        ``on_settled(window, part, flags)`` with what :meth:`end` would have given. A window
+        whose opening round has already failed is answered at once, as by :meth:`end`."""
+        flags, pending = self._leave(window)
+        if pending is None:
+            return None, flags
+        begin = window.begin
+        if begin.done() and (begin.cancelled() or begin.exception() is not None):
+            return self._measure(window, flags, pending)  # fails without waiting: the flag
+        with self._lock:
+            self._following[window.window_id] = (window, on_settled)
+        self._jobs.put((window, pending, on_settled))
+        settler = self._settler
+        if settler is None or not settler.is_alive():
+            self._settler = threading.Thread(
+                target=self._settle_rounds, name="jupyter_carbon-cluster-settle", daemon=True
+            )
+            self._settler.start()
+        notes = (
+            "cluster: measured after the cell ended: its share follows in a record of its own",
+            *((_pending_flag(len(pending)),) if pending else ()),
+        )
+        part = ClusterPart(
+            pending_futures=len(pending), follows=True, flags=notes, scheduler=self.scheduler
+        )
+        return part, (*flags, *notes)
+
+    def _leave(self, window: ClusterWindow) -> tuple[tuple[str, ...], tuple | None]:
+        """Leave the window's task annotation: its flags, and the window's futures still pending
+        (None when it sent nothing to the cluster: then its meter window is closed by a round
+        sent once the opening one has answered, never waited for)."""
+        window.ended_s = time.monotonic()
+        flags = _exit(window.annotation_cm)
         futures = self._keys()
         new = [k for k in futures if k not in window.keys_before]
         sent = self._sent()
         if not new and sent >= 0 and sent == window.sent_before:
             token = window.window_id
             window.begin.add_done_callback(lambda _: self._close_later(token))
-            return None, tuple(flags)
+            return flags, None
+        return flags, tuple(k for k in new if getattr(futures.get(k), "status", "") == "pending")
+
+    def _measure(
+        self, window: ClusterWindow, leave_flags: tuple[str, ...], pending: tuple
+    ) -> tuple[ClusterPart | None, tuple[str, ...]]:
+        """Wait for the opening round, run the closing one: the window's part and flags."""
+        flags = list(leave_flags)
         try:
             window.begin = _done(self._wait(window.begin, opened=[window.window_id]))
         except Exception as exc:
             return None, (*flags, f"cluster: not measured ({type(exc).__name__}: {exc})")
-        pending = tuple(k for k in new if getattr(futures.get(k), "status", "") == "pending")
         late_token = window.window_id + "-late"
+        begin = window.begin.result()
+        # each worker's figures as of the window's end: its clock at the opening round plus the
+        # window's duration here (see .attribute)
+        cuts = {
+            address: report["t_s"] + window.duration_s
+            for address, report in begin.items()
+            if isinstance(report, dict) and isinstance(report.get("t_s"), float)
+        }
         reports = self.query(
-            [window.window_id], opened=[late_token] if pending else [], closed=[window.window_id]
+            [window.window_id],
+            opened=[late_token] if pending else [],
+            closed=[window.window_id],
+            cuts=cuts,
         )
-        hosts = attribute(window.begin.result(), reports, window.window_id)
+        hosts = attribute(begin, reports, window.window_id)
         flags += [f"cluster: {line}" for line in self.missing]
         flags += [f"cluster: {flag}" for host in hosts for flag in host.flags]
         self.incidents.extend(incident for host in hosts for incident in host.incidents)
         if pending:
-            flags.append(
-                f"cluster: {len(pending)} future(s) still pending when the cell ended; "
-                "their tasks' energy is charged to this cell when they complete (completed later)"
-            )
+            flags.append(_pending_flag(len(pending)))
             with self._lock:
                 self.late.append(LateWork(window, pending, reports, late_token))
             self._ensure_thread()
@@ -282,6 +388,56 @@ class ClusterMeter:
             hosts=hosts, pending_futures=len(pending), flags=tuple(flags), scheduler=self.scheduler
         )
         return part, tuple(flags)
+
+    def _settle_rounds(self) -> None:
+        """The settler: the closing rounds of windows whose part follows, one after another."""
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            window, pending, _ = job
+            with self._lock:
+                if window.window_id not in self._following:  # abandoned by settle()
+                    continue
+            try:
+                part, flags = self._measure(window, (), pending)
+            except Exception as exc:  # a round that failed or timed out
+                part, flags = None, (f"cluster: not measured ({type(exc).__name__}: {exc})",)
+            self._hand_on(window, part, flags)
+
+    def _hand_on(
+        self, window: ClusterWindow, part: ClusterPart | None, flags: tuple[str, ...]
+    ) -> None:
+        """Hand a share that followed to its callback, once."""
+        with self._lock:
+            entry = self._following.pop(window.window_id, None)
+        try:
+            if entry is not None:
+                entry[1](window, part, flags)
+        except Exception as exc:
+            self.problems.append(
+                f"could not record a cell's cluster share: {type(exc).__name__}: {exc}"
+            )
+        finally:
+            with self._settled:
+                self._settled.notify_all()
+
+    def settle(self, timeout_s: float = 2 * ROUND_TIMEOUT_S + 5.0, abandon: str = "") -> bool:
+        """Wait until every share that follows has been handed on (True), at most ``timeout_s``.
+        With ``abandon``, those still waiting then are handed on at once, not measured, with
+        ``abandon`` as their flag (their round, should it answer later, is dropped)."""
+        deadline = time.monotonic() + timeout_s
+        with self._settled:
+            while self._following:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._settled.wait(left):
+                    break
+            waiting = [window for window, _ in self._following.values()]
+        if not abandon:
+            return not waiting
+        for window in waiting:
+            self._hand_on(window, None, (f"cluster: {abandon}",))
+        return not waiting
 
     def _close_later(self, token: str) -> None:
         """Close the meter window ``token`` of a window that sent nothing (its opening round has
@@ -352,6 +508,13 @@ def _client_ids(dask_scheduler: Any = None) -> list[str]:
 def _lacks_plugin(report: Any) -> bool:
     """A worker that has jupyter_carbon but not the plugin (see ``worker.query``)."""
     return isinstance(report, dict) and "plugin is not installed" in str(report.get("missing", ""))
+
+
+def _pending_flag(count: int) -> str:
+    return (
+        f"cluster: {count} future(s) still pending when the cell ended; "
+        "their tasks' energy is charged to this cell when they complete (completed later)"
+    )
 
 
 def _done(value: Any) -> concurrent.futures.Future:

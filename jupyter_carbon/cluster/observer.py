@@ -7,7 +7,9 @@ Nothing here imports ``distributed`` unless the kernel already did: a client can
 
 from __future__ import annotations
 
+import atexit
 import sys
+import time
 import weakref
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -22,10 +24,24 @@ if TYPE_CHECKING:
     from ..carbon_session import CarbonSession, Measurement
     from .client import ClusterMeter, ClusterWindow, LateWork
 
-__all__ = ["ClusterObserver", "attach_cluster", "detach_cluster", "LATE_KIND"]
+__all__ = [
+    "ClusterObserver",
+    "attach_cluster",
+    "detach_cluster",
+    "settle_cluster",
+    "LATE_KIND",
+    "SHARE_KIND",
+]
 
 #: The kind of the record that carries work completed after its cell ended.
 LATE_KIND = "cluster-late"
+#: The kind of the record that carries a cell's share of the cluster, measured after the cell
+#: ended (the cell's own part ``follows``): the cell never waits for the closing round.
+SHARE_KIND = "cluster-share"
+#: The longest :meth:`ClusterObserver.settle` waits by default (s): two rounds that time out.
+SETTLE_S = 15.0
+#: The longest a follow-up waits for its cell's record to be made (s): it comes after it.
+_RECORD_WAIT_S = 1.0
 
 
 class ClusterObserver:
@@ -36,6 +52,9 @@ class ClusterObserver:
         self.session = session
         #: one meter per client the kernel used
         self.meters: weakref.WeakKeyDictionary[Client, ClusterMeter] = weakref.WeakKeyDictionary()
+        #: a window's share follows its record (False once the session ends: unload, exit)
+        self.deferred = True
+        self._exit_hook = False
 
     # --- the client -----------------------------------------------------------------------------
 
@@ -80,7 +99,7 @@ class ClusterObserver:
     # --- the observer protocol ------------------------------------------------------------------
 
     def window_started(self, m: Measurement) -> None:
-        if m.meta.get("kind") == LATE_KIND:
+        if m.meta.get("kind") in (LATE_KIND, SHARE_KIND):
             return
         client = self.client()
         if client is None:
@@ -98,12 +117,57 @@ class ClusterObserver:
             return ()
         if isinstance(entry, str):
             return (entry,)
-        part, flags = entry.end()
+        if not self.deferred:
+            part, flags = entry.end()
+        else:
+            part, flags = entry.end_later(self._on_settled)
+            if part is not None and part.follows and not self._exit_hook:
+                # registered after distributed's own exit hook (it closes the client), so run
+                # before it
+                atexit.register(self._at_exit)
+                self._exit_hook = True
         m.cluster = part
         return flags
 
+    def settle(self, timeout_s: float = SETTLE_S, *, final: bool = False) -> bool:
+        """Wait until the share of every window whose share follows is recorded (True), at most
+        ``timeout_s``. ``final`` (the session ends: unload, kernel exit): from now on windows wait
+        for their closing round, and a share still not measured at ``timeout_s`` is recorded then,
+        flagged as not measured."""
+        if final:
+            self.deferred = False
+        abandon = (
+            "not measured: the session ended before the cell's closing round answered"
+            if final
+            else ""
+        )
+        done = True
+        for meter in list(self.meters.values()):
+            done = meter.settle(timeout_s, abandon=abandon) and done
+        return done
+
+    def _at_exit(self) -> None:
+        if not self.session.closed:
+            self.settle(final=True)
+
+    def _on_settled(
+        self, window: ClusterWindow, part: ClusterPart | None, flags: tuple[str, ...]
+    ) -> None:
+        """The cell's share, measured after it ended: a record of its own pointing to the
+        cell's (not measured: a part without hosts that says why)."""
+        m: Measurement = window.context
+        if part is None:
+            part = ClusterPart(flags=flags, scheduler=window.meter.scheduler)
+        deadline = time.monotonic() + _RECORD_WAIT_S
+        while m.record is None and time.monotonic() < deadline:  # made just after the close
+            time.sleep(0.001)
+        self._follow_up(m, part, "cluster share", SHARE_KIND)
+
     def _on_late(self, late: LateWork, part: ClusterPart) -> None:
-        m: Measurement = late.window.context
+        self._follow_up(late.window.context, part, "completed later", LATE_KIND)
+
+    def _follow_up(self, m: Measurement, part: ClusterPart, what: str, kind: str) -> None:
+        """A record of ``kind`` carrying ``part`` for the window ``m`` (``late_for``: its id)."""
         record = m.record
         cell = record.cell if record is not None else m.meta.get("cell")
         name = record_name(m.label, cell, m.wid)
@@ -111,12 +175,15 @@ class ClusterObserver:
         session = self.session
         if session.closed:
             return
-        late_m = session.open(f"{name}: completed later", kind=LATE_KIND, cell=cell, late_for=m.wid)
+        late_m = session.open(f"{name}: {what}", kind=kind, cell=cell, late_for=m.wid)
         session.stop(late_m, cluster=part, flags=part.flags)
 
     # --- lifetime and status --------------------------------------------------------------------
 
     def close(self) -> None:
+        if self._exit_hook:
+            atexit.unregister(self._at_exit)
+            self._exit_hook = False
         for meter in list(self.meters.values()):
             try:
                 meter.uninstall()
@@ -144,3 +211,16 @@ def detach_cluster(session: CarbonSession) -> None:
         if isinstance(observer, ClusterObserver):
             session.observers.remove(observer)
             observer.close()
+
+
+def settle_cluster(
+    session: CarbonSession, timeout_s: float = SETTLE_S, *, final: bool = False
+) -> bool:
+    """Wait until every cell's cluster share that follows is recorded in ``session`` (see
+    :meth:`ClusterObserver.settle`): what the summary, the unload and the kernel's exit call
+    first, and what code reading ``session.records`` right after a Dask cell should call. True
+    when none is left (also without Dask)."""
+    for observer in list(session.observers):
+        if isinstance(observer, ClusterObserver):
+            return observer.settle(timeout_s, final=final)
+    return True

@@ -27,8 +27,15 @@ def record_lines(record: _Clustered) -> list[str]:
     if part is None:
         return []
     head = "cluster (Dask)"
-    if part.late_for is not None:
+    if part.follows:
+        return [
+            "cluster (Dask): measured after the cell ended; its share follows in a record of "
+            "its own"
+        ] + _pending_lines(part)
+    if part.late_for is not None and any(host.late for host in part.hosts):
         head += f": work of record {part.late_for} completed later"
+    elif part.late_for is not None:
+        head += f": share of record {part.late_for}"
     lines = [
         f"{head}: {format_energy(part.energy_j)} charged · "
         f"idle {format_energy(part.idle_j)} not charged · {len(part.hosts)} host(s)"
@@ -45,12 +52,16 @@ def record_lines(record: _Clustered) -> list[str]:
             f"idle {format_energy(host.idle_j)}, other clients {format_energy(host.others_j)}"
             + (" · completed later" if host.late else "")
         )
-    if part.pending_futures:
-        lines.append(
-            f"  {part.pending_futures} future(s) still running: their tasks are charged to "
-            "this cell when they complete (completed later)"
-        )
-    return lines
+    return lines + _pending_lines(part)
+
+
+def _pending_lines(part: ClusterPart) -> list[str]:
+    if not part.pending_futures:
+        return []
+    return [
+        f"  {part.pending_futures} future(s) still running: their tasks are charged to "
+        "this cell when they complete (completed later)"
+    ]
 
 
 def short_phrase(record: _Clustered) -> str:
@@ -61,13 +72,15 @@ def short_phrase(record: _Clustered) -> str:
     pending = (
         f" (+{part.pending_futures} future(s) completing later)" if part.pending_futures else ""
     )
+    if part.follows:
+        return f" · cluster share follows{pending}"
     return f" · cluster {format_energy(part.energy_j)}{pending}"
 
 
 def session_line(records: Iterable[_Clustered]) -> str | None:
     """The cluster energy charged over ``records`` (cells and their work completed later), or
     None."""
-    parts = [p for p in (r.cluster for r in records) if p is not None]
+    parts = [p for p in (r.cluster for r in records) if p is not None and not p.follows]
     if not parts:
         return None
     energy = sum(p.energy_j for p in parts)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..cluster.observer import settle_cluster
 from ..digest import Digest, totals_of_session
 from ..storage.log import get_log
 from ..storage.runs import earlier_runs
@@ -33,6 +34,7 @@ EXPORT_HINT = "%carbon export has them all"
 def session_digest(session: CarbonSession) -> Digest:
     """The session's records and idle stretches (those dropped from memory read back from its
     log), its own totals (cells, and idle apart), and its region and sampling interval."""
+    settle_cluster(session)  # the Dask shares that follow cells ended just now
     cfg = session.config
     intensity = session.intensity()
     region = cfg.region or getattr(intensity, "region", None) or "none set (world average)"
