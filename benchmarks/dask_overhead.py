@@ -2,6 +2,17 @@
 the per-window round trips, and the plugin's work per task transition on a worker.
 
     python benchmarks/dask_overhead.py [--tasks 4000] [--repeat 5] [--workers 2]
+    python benchmarks/dask_overhead.py --kernel [--rounds 10] [--cells 20] [--workers 2]
+
+``--kernel``: what ``%carbon on`` adds per cell in a real kernel (driven as a frontend does, see
+kernel.py) with a ``LocalCluster`` client in it: the cells ``x = 1`` (sends nothing to the
+cluster) and ``client.submit(inc, 1).result()`` (one tiny task), in blocks of ``cells`` cells,
+``%carbon off`` and ``on`` (the default, with its one-line report) interleaved in ``rounds``
+rounds (order alternating); "added" is per round the median of the block with ``%carbon on``
+minus that with it off, then the median over the rounds. ``--pause-ms``: a pause before each
+cell (a person reading the last output), so work done after a cell (its cluster share, settled
+in the background) is not in the next cell's round trip; without it the cells follow each other
+at once.
 
 Prints figures; copy them to docs/benchmarks.md with the machine they ran on. Needs
 ``pip install 'jupyter-carbon[dask]'``.
@@ -74,12 +85,83 @@ def summary(values: list[float]) -> str:
     )
 
 
+#: The kernel's cells (--kernel): a cluster and its client, as a notebook makes them.
+KERNEL_SETUP = (
+    "from distributed import Client, LocalCluster\n"
+    "cluster = LocalCluster(n_workers={workers}, threads_per_worker=1, processes=True, "
+    "dashboard_address=None)\n"
+    "client = Client(cluster)\n"
+    "def inc(x):\n    return x + 1\n"
+    "client.submit(inc, 1).result()"
+)
+KERNEL_CELLS = {"trivial": "x = 1", "one task": "client.submit(inc, 1).result()"}
+
+
+def in_kernel(
+    rounds: int, cells: int, workers: int, pause_s: float = 0.0
+) -> dict[str, dict[str, float]]:
+    """Per cell kind: the median round trip off and on, and the median added (ms)."""
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from kernel import Kernel  # benchmarks/kernel.py: one ipykernel driven over ZMQ
+
+    kernel = Kernel()
+    try:
+        kernel.run("%load_ext jupyter_carbon")
+        kernel.run(KERNEL_SETUP.format(workers=workers), timeout=120)
+        times = {(c, v): [] for c in KERNEL_CELLS for v in ("off", "on")}
+        added: dict[str, list[float]] = {c: [] for c in KERNEL_CELLS}
+        for round_ in range(rounds + 1):  # round 0 warms up
+            for name, code in KERNEL_CELLS.items():
+                block = {}
+                for variant in ("off", "on") if round_ % 2 else ("on", "off"):
+                    kernel.run(f"%carbon {variant}")
+                    elapsed = []
+                    for _ in range(cells):
+                        time.sleep(pause_s)
+                        elapsed.append(kernel.run(code)[0])
+                    block[variant] = statistics.median(elapsed)
+                    if round_:
+                        times[name, variant] += elapsed
+                if round_:
+                    added[name].append(block["on"] - block["off"])
+        kernel.run("%carbon off")
+        kernel.run("client.close(); cluster.close()", timeout=120)
+    finally:
+        kernel.close()
+    return {
+        name: {
+            "off_ms": statistics.median(times[name, "off"]) * 1e3,
+            "on_ms": statistics.median(times[name, "on"]) * 1e3,
+            "added_ms": statistics.median(added[name]) * 1e3,
+        }
+        for name in KERNEL_CELLS
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--kernel", action="store_true", help="per-cell cost in a real kernel")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--cells", type=int, default=20)
+    parser.add_argument("--pause-ms", type=float, default=0.0, help="pause before each cell")
     args = parser.parse_args()
+    if args.kernel:
+        print(
+            f"machine: {os.cpu_count()} CPUs · {args.workers} worker processes × 1 thread · "
+            f"{args.rounds} rounds of {args.cells} cells per block, {args.pause_ms:g} ms pause"
+        )
+        rows = in_kernel(args.rounds, args.cells, args.workers, args.pause_ms / 1e3)
+        for name, row in rows.items():
+            print(
+                f"real kernel, {name} cell ({KERNEL_CELLS[name]}): %carbon on adds "
+                f"{row['added_ms']:+.2f} ms (off {row['off_ms']:.2f} ms, on {row['on_ms']:.2f} ms)"
+            )
+        return
 
     from distributed import Client, LocalCluster
 
