@@ -348,6 +348,16 @@ class CarbonExtension:
         for i, line in enumerate(gpu_held_lines(idle)):
             view.note(line, key=("gpu_held", i))
 
+    def exiting(self, change: Bunch) -> None:
+        """``exit_now`` set: the kernel is shutting down (ipykernel sets it first, then ends the
+        kernel's child processes, such as a ``LocalCluster``'s workers): the Dask shares that
+        follow cells are measured now, while their workers are alive."""
+        if change.get("new"):
+            try:
+                settle_cluster(self.session, final=True)
+            except Exception as exc:  # never in the way of the shutdown
+                self.session.problem(f"could not settle the Dask shares: {exc}")
+
     def cell_done(self, change: Bunch) -> None:
         """``last_execution_result`` changed: IPython has finished running a cell (any thread's).
 
@@ -549,6 +559,7 @@ def load(shell: Any) -> CarbonExtension:
         shell.events.register("pre_run_cell", ext.pre_run_cell)
         shell.events.register("post_run_cell", ext.post_run_cell)
         shell.observe(ext.cell_done, names="last_execution_result")
+        shell.observe(ext.exiting, names="exit_now")
         shell.input_transformers_cleanup.insert(0, ext.transform)
         log = attach_log(session)
         session.archive = functools.partial(logged_records, log)  # what memory no longer holds
@@ -575,10 +586,11 @@ def unload(shell: Any) -> None:
             shell.events.unregister(name, callback)
         except ValueError:
             pass
-    try:
-        shell.unobserve(ext.cell_done, names="last_execution_result")
-    except ValueError:
-        pass
+    for observer, trait in ((ext.cell_done, "last_execution_result"), (ext.exiting, "exit_now")):
+        try:
+            shell.unobserve(observer, names=trait)
+        except ValueError:
+            pass
     if ext.transform in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(ext.transform)
     for configurable in (ext.configurable, ext.magics):

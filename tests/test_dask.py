@@ -418,6 +418,52 @@ def test_a_share_settled_after_the_cell_is_cut_at_the_cells_end(rapl_host):
     assert late.energy_j == pytest.approx(sync.energy_j, rel=0.05)
 
 
+def test_a_share_not_measured_in_time_is_handed_on_flagged_and_only_once(local):
+    meter = ClusterMeter(local)
+    meter.install()
+    got = []
+    local.run(_ns["slow_closing"], 2.0)
+    try:
+        window = meter.begin()
+        local.submit(burn, 0.05, pure=False).result()
+        part, _ = meter.end_later(window, lambda w, p, f: got.append((p, f)))
+        assert part.follows
+        assert not meter.settle(0.2, abandon="not measured: the test ended first")
+        assert got == [(None, ("cluster: not measured: the test ended first",))]
+        time.sleep(3.0)  # its closing round has answered by now: dropped, no second share
+        assert len(got) == 1 and meter.settle(0.0)
+    finally:
+        local.run(_ns["fast_reports"])
+        meter.uninstall()
+
+
+def test_unload_right_after_a_cell_records_its_share_first(dask_shell, local):
+    session = jupyter_carbon.session()
+    dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    assert settle_cluster(session)
+    local.run(_ns["slow_closing"], 2.0)
+    try:
+        dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.4, pure=False).result()")
+        cell = session.records[-1]
+        assert cell.cluster.follows  # its closing round has not answered yet
+        dask_shell.run_line_magic("unload_ext", "jupyter_carbon")
+    finally:
+        local.run(_ns["fast_reports"], on_error="return")  # the unload removed the plugin
+    share = next(
+        r for r in session.records if r.kind == SHARE_KIND and r.cluster.late_for == cell.id
+    )
+    (host,) = share.cluster.hosts
+    assert host.task_s == pytest.approx(0.4, abs=0.25) and host.energy_j > 0
+    log = Path(os.environ["JUPYTER_CARBON_LOG_DIR"])
+    logged = [
+        json.loads(line)
+        for path in log.glob("*.jsonl")
+        for line in path.read_text().splitlines()
+        if '"cluster-share"' in line
+    ]
+    assert any(entry.get("id") == share.id for entry in logged), "the share is in the log"
+
+
 def test_one_notebook_leaving_keeps_the_plugin_of_another_and_a_lost_one_comes_back(local):
     other = distributed.Client(local.scheduler.address, set_as_default=False)
     leaving, staying = ClusterMeter(other), ClusterMeter(local)
@@ -886,6 +932,102 @@ def test_in_a_real_kernel_the_cell_is_charged_and_nothing_leaks(tmp_path):
     assert "cluster (Dask)" in text
     plugins = json.loads(next(o["text"] for o in nb.cells[5].outputs if o.get("name") == "stdout"))
     assert plugins == [False]  # removed on %unload_ext
+
+
+def test_the_host_meter_reads_a_moment_already_past_from_its_timeline(tmp_path):
+    from fakes import FakeClock
+
+    from jupyter_carbon.cluster.host import TIMELINE_S, HostMeter
+
+    clock = FakeClock()
+    env = {"JUPYTER_CARBON_LOCK_DIR": str(tmp_path), "JUPYTER_CARBON_POWER": "cpu:10"}
+    meter = HostMeter("node-t", env, clock=clock)
+    try:
+        assert meter.try_lead()
+        start = meter.reading()["readings"][0][0]
+        clock.advance(1.0)
+        meter.reading()  # a reading at +1 s (as the sampler's ticks give)
+        clock.advance(1.0)
+        past = meter.reading(at_s=clock() - 0.5)  # +1.5 s, between the readings at +1 and +2
+        assert past["t_s"] == pytest.approx(clock() - 0.5)
+        assert past["readings"][0][0] - start == pytest.approx(15.0)  # 10 W × 1.5 s
+        assert meter.reading(at_s=clock() + 1.0)["t_s"] == clock()  # not past: now
+        clock.advance(TIMELINE_S + 100.0)
+        old = meter.reading(at_s=clock() - TIMELINE_S - 100.5)  # before the oldest one kept
+        assert old["readings"][0][0] - start == pytest.approx(20.0)
+        assert any("before the meter's oldest reading" in e for e in old["errors"])
+    finally:
+        meter.shutdown()
+
+
+def test_the_plugin_cuts_task_time_at_a_moment_already_past():
+    from types import SimpleNamespace
+
+    from jupyter_carbon.cluster.worker import ANNOTATION, CarbonWorkerPlugin
+
+    plugin = CarbonWorkerPlugin()
+    tasks = {k: SimpleNamespace(annotations={ANNOTATION: ("w",)}) for k in "abc"}
+    tasks["other"] = SimpleNamespace(annotations={})
+    plugin.worker = SimpleNamespace(state=SimpleNamespace(tasks=tasks, nthreads=4), address="x")
+
+    def run(key):
+        plugin.transition(key, "ready", "executing")
+
+    def stop(key):
+        plugin.transition(key, "executing", "memory")
+
+    run("a"), run("other")
+    time.sleep(0.2)
+    stop("a")  # ended before the cut: all of it counts
+    run("b")  # runs across the cut: counted up to it
+    time.sleep(0.2)
+    cut = time.monotonic()
+    time.sleep(0.2)
+    run("c")  # started after the cut: none of it counts
+    time.sleep(0.1)
+    stop("b"), stop("c")
+    at_cut = plugin.report(["w"], cut_s=cut)
+    now = plugin.report(["w"])
+    assert at_cut["t_s"] == cut and now["t_s"] > cut
+    assert at_cut["window_s"]["w"] == pytest.approx(0.4, abs=0.05)  # a 0.2 + b 0.2
+    assert now["window_s"]["w"] == pytest.approx(0.8, abs=0.08)  # a 0.2 + b 0.5 + c 0.1
+    assert at_cut["busy_s"] == pytest.approx(0.4 + 0.4, abs=0.08)  # and "other", still running
+    assert at_cut["running"]["w"] == 1 and now["running"]["w"] == 0
+    assert plugin.report(["w"], cut_s=time.monotonic() + 5)["t_s"] < time.monotonic()  # not past
+
+
+def test_a_kernel_that_exits_right_after_a_cell_logs_its_share(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    log_dir = tmp_path / "logs"
+    cells = [
+        f"import os\nos.environ['JUPYTER_CARBON_LOG_DIR'] = {str(log_dir)!r}",
+        "%load_ext jupyter_carbon",
+        "from distributed import Client, LocalCluster\n"
+        "cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, "
+        "dashboard_address=None)\n"
+        "client = Client(cluster)\n" + BURN + PLUGIN_STATE,
+        "%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()",  # the plugin is in
+        "import jupyter_carbon\nfrom jupyter_carbon.cluster.observer import settle_cluster\n"
+        "assert settle_cluster(jupyter_carbon.session())\n"
+        "client.run(slow_closing, 2.0)",  # each closing round now answers 2 s late
+        "%%carbon --quiet\nclient.submit(burn, 0.4, pure=False).result()",
+    ]  # … and the kernel is shut down at once
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    lines = [
+        json.loads(line) for p in log_dir.glob("*.jsonl") for line in p.read_text().splitlines()
+    ]
+    records = [r for r in lines if r.get("type") == "record"]
+    cells_ = [r for r in records if r["kind"] == "cell"]
+    shares = [r for r in records if r["kind"] == SHARE_KIND]
+    assert len(cells_) == 2 and len(shares) == 2, [r["kind"] for r in records]
+    last = shares[-1]["cluster"]
+    assert last["late_for"] == cells_[-1]["id"]
+    assert sum(h["task_s"] for h in last["hosts"]) == pytest.approx(0.4, abs=0.25)
 
 
 def test_one_meter_per_host_identity_and_a_takeover(tmp_path):
