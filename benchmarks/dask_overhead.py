@@ -21,8 +21,10 @@ Prints figures; copy them to docs/benchmarks.md with the machine they ran on. Ne
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import tempfile
 import time
 
 
@@ -95,6 +97,23 @@ KERNEL_SETUP = (
     "client.submit(inc, 1).result()"
 )
 KERNEL_CELLS = {"trivial": "x = 1", "one task": "client.submit(inc, 1).result()"}
+#: Times the cluster observer's calls at each window's start and end in the kernel (what the cell
+#: itself waits for, whatever the load that background rounds add), by cell kind.
+KERNEL_TIMING = """
+import time as _jc_time, jupyter_carbon.cluster.observer as _jc_o
+_jc_kind, _jc_times = "", {}
+def _jc_timed(name):
+    orig = getattr(_jc_o.ClusterObserver, name)
+    def timed(self, m):
+        t = _jc_time.perf_counter()
+        try:
+            return orig(self, m)
+        finally:
+            _jc_times.setdefault(f"{_jc_kind}|{name}", []).append(_jc_time.perf_counter() - t)
+    setattr(_jc_o.ClusterObserver, name, timed)
+for _jc_name in ("window_started", "window_stopping"):
+    _jc_timed(_jc_name)
+"""
 
 
 def in_kernel(
@@ -110,13 +129,14 @@ def in_kernel(
     try:
         kernel.run("%load_ext jupyter_carbon")
         kernel.run(KERNEL_SETUP.format(workers=workers), timeout=120)
+        kernel.run(KERNEL_TIMING)
         times = {(c, v): [] for c in KERNEL_CELLS for v in ("off", "on")}
         added: dict[str, list[float]] = {c: [] for c in KERNEL_CELLS}
         for round_ in range(rounds + 1):  # round 0 warms up
             for name, code in KERNEL_CELLS.items():
                 block = {}
                 for variant in ("off", "on") if round_ % 2 else ("on", "off"):
-                    kernel.run(f"%carbon {variant}")
+                    kernel.run(f"%carbon {variant}\n_jc_kind = {(name if round_ else '')!r}")
                     elapsed = []
                     for _ in range(cells):
                         time.sleep(pause_s)
@@ -127,6 +147,11 @@ def in_kernel(
                 if round_:
                     added[name].append(block["on"] - block["off"])
         kernel.run("%carbon off")
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "times.json")
+            kernel.run(f"import json\nopen({path!r}, 'w').write(json.dumps(_jc_times))")
+            with open(path) as f:
+                observer_s = json.load(f)
         kernel.run("client.close(); cluster.close()", timeout=120)
     finally:
         kernel.close()
@@ -135,6 +160,8 @@ def in_kernel(
             "off_ms": statistics.median(times[name, "off"]) * 1e3,
             "on_ms": statistics.median(times[name, "on"]) * 1e3,
             "added_ms": statistics.median(added[name]) * 1e3,
+            "start_ms": statistics.median(observer_s.get(f"{name}|window_started", [0])) * 1e3,
+            "end_ms": statistics.median(observer_s.get(f"{name}|window_stopping", [0])) * 1e3,
         }
         for name in KERNEL_CELLS
     }
@@ -159,7 +186,9 @@ def main() -> None:
         for name, row in rows.items():
             print(
                 f"real kernel, {name} cell ({KERNEL_CELLS[name]}): %carbon on adds "
-                f"{row['added_ms']:+.2f} ms (off {row['off_ms']:.2f} ms, on {row['on_ms']:.2f} ms)"
+                f"{row['added_ms']:+.2f} ms (off {row['off_ms']:.2f} ms, "
+                f"on {row['on_ms']:.2f} ms); the cell waits {row['start_ms']:.3f} ms at its start "
+                f"and {row['end_ms']:.3f} ms at its end for the cluster (medians)"
             )
         return
 

@@ -1,6 +1,12 @@
 """The session's window observer for Dask: finds the kernel's ``distributed.Client`` and measures
 every window on its cluster too (``%carbon config dask=auto|on|off``).
 
+A window never waits for its closing round: its record is made at once with a part that
+``follows``, and its share, measured just after it as of its end, is recorded as a record of its
+own (kind ``cluster-share``, ``late_for`` the window's id). :func:`settle_cluster` waits for the
+shares still to come: the summary calls it, and the unload and the kernel's shutdown call it with
+``final`` (what cannot be measured then is recorded flagged, never dropped).
+
 Nothing here imports ``distributed`` unless the kernel already did: a client can only exist once
 ``distributed`` is in ``sys.modules``.
 """
