@@ -269,7 +269,7 @@ exec(PLUGIN_STATE, _ns)
 
 
 def test_a_cell_that_ran_a_task_ends_before_its_closing_round_and_gets_its_share_after(
-    dask_shell, local
+    dask_shell, local, capsys
 ):
     session = jupyter_carbon.session()
     dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
@@ -288,6 +288,9 @@ def test_a_cell_that_ran_a_task_ends_before_its_closing_round_and_gets_its_share
             r.kind == SHARE_KIND and r.cluster.late_for == cell.id for r in session.records
         )
         assert ClusterPart.from_dict(json.loads(json.dumps(cell.cluster.to_dict()))) == cell.cluster
+        capsys.readouterr()
+        dask_shell.run_line_magic("carbon", "status")
+        assert "1 cell share(s) still being measured" in capsys.readouterr().out
         cell, share = cell_and_share(session, timeout_s=3 * slow_s + 10)
     finally:
         local.run(_ns["fast_reports"])

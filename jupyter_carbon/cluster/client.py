@@ -422,6 +422,11 @@ class ClusterMeter:
             with self._settled:
                 self._settled.notify_all()
 
+    @property
+    def following(self) -> int:
+        """How many windows' shares are still to be handed on."""
+        return len(self._following)
+
     def settle(self, timeout_s: float = 2 * ROUND_TIMEOUT_S + 5.0, abandon: str = "") -> bool:
         """Wait until every share that follows has been handed on (True), at most ``timeout_s``.
         With ``abandon``, those still waiting then are handed on at once, not measured, with

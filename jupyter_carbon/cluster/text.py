@@ -104,6 +104,8 @@ def status_lines(observer: ClusterObserver) -> list[str]:
     lines = []
     for meter in meters:
         lines.append(f"cluster (Dask): scheduler {meter.scheduler or '?'} (dask={mode})")
+        if meter.following:  # before the round below, which may wait behind theirs
+            lines.append(f"  {meter.following} cell share(s) still being measured")
         try:
             reports = meter.query([])
         except Exception as exc:
