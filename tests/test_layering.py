@@ -42,8 +42,8 @@ LAYERS = {
     4: """
         storage storage.log storage.reader storage.history storage.export storage.runs
         storage.archive
-        cluster cluster.attribute cluster.client cluster.host cluster.observer cluster.text
-        cluster.worker baseline
+        cluster cluster.attribute cluster.client cluster.host cluster.observer cluster.settler
+        cluster.text cluster.worker baseline
         formats formats.publish formats.report trackers trackers.metrics trackers.mlflow
         trackers.wandb
     """,

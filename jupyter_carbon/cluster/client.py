@@ -17,8 +17,9 @@ scheduler) has no part there and waits for no round: its meter window is closed 
 once the opening one has answered. A window that did send work waits for its closing round only
 through :meth:`ClusterMeter.end`; :meth:`ClusterMeter.end_later` (the session's observer) waits
 for none: the window gets a part that ``follows`` at once, and one background thread (the
-settler) runs the closing round and hands the window's measured part to a callback, which the
-observer records as a follow-up record pointing to the window's (records stay immutable).
+settler, :mod:`.settler`) runs the closing round and hands the window's measured part to a
+callback, which the observer records as a follow-up record pointing to the window's (records
+stay immutable).
 Either way the closing round asks each worker for its figures as of the window's end, not as of
 the round's arrival (the rule is in :mod:`.attribute`): a share settled late is the share the
 window would have had. :meth:`ClusterMeter.settle` waits until every share that follows has
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import queue
 import threading
 import time
 import uuid
@@ -44,15 +44,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..cluster_part import ClusterPart
 from .attribute import attribute, missing_workers
+from .settler import OnSettled, Settler
 
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["ClusterMeter", "ClusterWindow", "LateWork", "OnSettled"]
+__all__ = ["ClusterMeter", "ClusterWindow", "LateWork"]
 
-#: Called by the settler with a window whose part followed, its measured part (None: not
-#: measured) and the part's flags.
-OnSettled = Callable[["ClusterWindow", "ClusterPart | None", tuple[str, ...]], object]
 
 #: The longest a window's round to the workers may take; past it the round fails (the cell gets a
 #: flag, its own figures are kept) instead of waiting on a hung worker.
@@ -128,14 +126,10 @@ class ClusterMeter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        #: windows whose closing round the settler runs, in order (None: stop)
-        self._jobs: queue.SimpleQueue[tuple[ClusterWindow, tuple, OnSettled] | None] = (
-            queue.SimpleQueue()
+        #: the windows whose share follows: measured after they ended (``end_later``)
+        self.settler = Settler(
+            lambda window, pending: self._measure(window, (), pending), self.problems
         )
-        self._settler: threading.Thread | None = None
-        #: the windows whose share follows and is not handed on yet, by id (under ``_settled``)
-        self._following: dict[str, tuple[ClusterWindow, OnSettled]] = {}
-        self._settled = threading.Condition(self._lock)
 
     @property
     def scheduler(self) -> str:
@@ -178,7 +172,7 @@ class ClusterMeter:
             abandon="not measured: jupyter_carbon was unloaded before the cell's closing round "
             "answered",
         )
-        self._jobs.put(None)  # the settler ends
+        self.settler.stop()
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -318,15 +312,7 @@ class ClusterMeter:
         begin = window.begin
         if begin.done() and (begin.cancelled() or begin.exception() is not None):
             return self._measure(window, flags, pending)  # fails without waiting: the flag
-        with self._lock:
-            self._following[window.window_id] = (window, on_settled)
-        self._jobs.put((window, pending, on_settled))
-        settler = self._settler
-        if settler is None or not settler.is_alive():
-            self._settler = threading.Thread(
-                target=self._settle_rounds, name="jupyter_carbon-cluster-settle", daemon=True
-            )
-            self._settler.start()
+        self.settler.add(window, pending, on_settled)
         notes = (
             "cluster: measured after the cell ended: its share follows in a record of its own",
             *((_pending_flag(len(pending)),) if pending else ()),
@@ -389,60 +375,14 @@ class ClusterMeter:
         )
         return part, tuple(flags)
 
-    def _settle_rounds(self) -> None:
-        """The settler: the closing rounds of windows whose part follows, one after another."""
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            window, pending, _ = job
-            with self._lock:
-                if window.window_id not in self._following:  # abandoned by settle()
-                    continue
-            try:
-                part, flags = self._measure(window, (), pending)
-            except Exception as exc:  # a round that failed or timed out
-                part, flags = None, (f"cluster: not measured ({type(exc).__name__}: {exc})",)
-            self._hand_on(window, part, flags)
-
-    def _hand_on(
-        self, window: ClusterWindow, part: ClusterPart | None, flags: tuple[str, ...]
-    ) -> None:
-        """Hand a share that followed to its callback, once."""
-        with self._lock:
-            entry = self._following.pop(window.window_id, None)
-        try:
-            if entry is not None:
-                entry[1](window, part, flags)
-        except Exception as exc:
-            self.problems.append(
-                f"could not record a cell's cluster share: {type(exc).__name__}: {exc}"
-            )
-        finally:
-            with self._settled:
-                self._settled.notify_all()
-
     @property
     def following(self) -> int:
-        """How many windows' shares are still to be handed on."""
-        return len(self._following)
+        """How many windows' shares are still to be handed on (see :mod:`.settler`)."""
+        return self.settler.following
 
     def settle(self, timeout_s: float = 2 * ROUND_TIMEOUT_S + 5.0, abandon: str = "") -> bool:
-        """Wait until every share that follows has been handed on (True), at most ``timeout_s``.
-        With ``abandon``, those still waiting then are handed on at once, not measured, with
-        ``abandon`` as their flag (their round, should it answer later, is dropped)."""
-        deadline = time.monotonic() + timeout_s
-        with self._settled:
-            while self._following:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._settled.wait(left):
-                    break
-            waiting = [window for window, _ in self._following.values()]
-        if not abandon:
-            return not waiting
-        for window in waiting:
-            self._hand_on(window, None, (f"cluster: {abandon}",))
-        return not waiting
+        """Wait until every share that follows has been handed on (see :meth:`.Settler.settle`)."""
+        return self.settler.settle(timeout_s, abandon)
 
     def _close_later(self, token: str) -> None:
         """Close the meter window ``token`` of a window that sent nothing (its opening round has
