@@ -421,11 +421,12 @@ def test_a_share_settled_after_the_cell_is_cut_at_the_cells_end(rapl_host):
         assert host.energy_j == pytest.approx(100.0 * host.task_s, rel=0.1), host
         assert host.energy_j + host.idle_j + host.others_j == pytest.approx(host.host_j)
     # Tolerance: the two cells differ by the moment the power is switched off after the
-    # window's end (< 50 ms here: 5 J of 200 J) and by the interpolation between the meter's
-    # readings either side of the end (0.1 s apart: at most 100 W × 0.1 s / 4 = 2.5 J), so 5 %.
-    # Read at the late round, the host's 200 J would be spread over 5 s: 0.4 of the figure.
-    assert late.host_j == pytest.approx(sync.host_j, rel=0.05)
-    assert late.energy_j == pytest.approx(sync.energy_j, rel=0.05)
+    # window's end (the opening round's latency, tens of ms: < 5 J of 200 J) and by the
+    # interpolation between the meter's readings either side of the end (0.1 s apart, up to
+    # 0.4 s on this loaded machine: at most 100 W × gap / 4 = 2.5–10 J), so 10 %. Read at the
+    # late round, the host's 200 J would be spread over 5 s: 0.4 of the figure.
+    assert late.host_j == pytest.approx(sync.host_j, rel=0.1)
+    assert late.energy_j == pytest.approx(sync.energy_j, rel=0.1)
 
 
 def test_a_share_not_measured_in_time_is_handed_on_flagged_and_only_once(local):
