@@ -82,7 +82,8 @@ class _Union:
     energy: Energy = Energy.ZERO
     co2e_g: float = 0.0
     duration_s: float = 0.0
-    windows: int = 0  # the records made, those dropped from memory included
+    windows: int = 0  # the windows closed (cells), those dropped from memory included
+    records: int = 0  # the records made: the windows and their follow-ups
     #: per source index (the totals' sources): the energy of every segment closed so far
     by_source: dict[int, Energy] = field(default_factory=dict)
     closed: Snapshot | None = None  # where the latest segment closed
@@ -358,7 +359,9 @@ class Ledger:
             source_sha1=meta.get("source_sha1"),
         )
         self.records.append(record)
-        self._union.windows += 1
+        self._union.records += 1
+        if not record.is_follow_up:  # a follow-up is a cell's work measured later, not a cell
+            self._union.windows += 1
         _keep_newest(self.records, self.max_records)
         return record
 
@@ -380,9 +383,14 @@ class Ledger:
         return SessionTotals(u.windows + extra_cells, energy, co2e, duration)
 
     @property
+    def made(self) -> int:
+        """The records made (windows and their follow-ups), those dropped from memory included."""
+        return self._union.records
+
+    @property
     def dropped(self) -> int:
         """The windows' records no longer in memory (the oldest, beyond ``max_records``)."""
-        return max(self._union.windows - len(self.records), 0)
+        return max(self._union.records - len(self.records), 0)
 
     @property
     def idle_dropped(self) -> int:

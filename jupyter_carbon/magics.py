@@ -252,7 +252,7 @@ class CarbonMagics(Magics):
         return show_summary(self.shell, self.session)
 
     def _cmd_reset(self, command: LineCommand) -> None:
-        count = self.session.ledger.totals().windows  # those dropped from memory too
+        count = self.session.ledger.made  # those dropped from memory too
         self.session.reset()
         print(
             f"jupyter_carbon: forgot {count} records of this session (the log on disk keeps them)"

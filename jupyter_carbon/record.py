@@ -153,7 +153,8 @@ class ComponentEnergy(EnergyFields):
 class SessionTotals(EnergyFields):
     """The session so far when a record closed: overlapping windows counted once.
 
-    ``windows``: every window closed so far, nested ones included (the log's ``"cells"``).
+    ``windows``: every window closed so far, nested ones included, follow-ups not (the log's
+    ``"cells"``).
     """
 
     windows: int
@@ -310,6 +311,12 @@ class WindowRecord:
                     all(d.measured for d in devs),
                 )
         return out
+
+    @property
+    def is_follow_up(self) -> bool:
+        """A follow-up: the part of another window's work measured after it ended (its Dask
+        share, work completed later: ``cluster.late_for``); its energy counts, it is no cell."""
+        return self.cluster is not None and self.cluster.late_for is not None
 
     @property
     def energy(self) -> Energy:

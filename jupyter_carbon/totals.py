@@ -16,9 +16,11 @@ the monotonic ``start_s``/``end_s`` of two processes need not be), with one rule
   rata: it assumes the later window's power was even over its length (an estimate; the kernel's
   own ``totals``, in each record, is exact for a whole session), and its time is measured on the
   wall clock, which the sampler reads just after the counters (a few ms off on a busy machine);
-* ``outer_windows`` counts the windows that added time (those not inside another), ``windows``
-  every record (shown as "cells" and "windows"); the kernel's own ``totals.windows`` (the log's
-  ``totals.cells``) counts every window too, nested ones included.
+* ``outer_windows`` counts the windows that added time (those not inside another) but not the
+  follow-ups (a Dask share or work completed after its cell, ``WindowRecord.is_follow_up``:
+  ``follow_ups``), ``windows`` every record (shown as "cells" and "windows"); the kernel's own
+  ``totals.windows`` (the log's ``totals.cells``) counts every window but the follow-ups, nested
+  ones included.
 
 The rule reads only each record's own interval and figures, never its ``totals`` (the kernel's
 running union at that moment): those are exact for a whole session, but a reader may hold part of
@@ -68,6 +70,7 @@ class Span(NamedTuple):
     start_s: float = 0.0
     session: str | None = None
     meter: str | None = None
+    follow_up: bool = False  # a follow-up record (``WindowRecord.is_follow_up``): no cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +82,12 @@ class RecordTotals(EnergyFields):
     energy: Energy
     co2e: Co2e
     duration_s: float
+    follow_ups: int = 0  # follow-up records that added energy (no cells)
 
     @property
     def nested(self) -> int:
         """Windows that added nothing (inside another window)."""
-        return self.windows - self.outer_windows
+        return self.windows - self.outer_windows - self.follow_ups
 
     @property
     def co2e_g(self) -> float:
@@ -103,7 +107,7 @@ def span_of(record: WindowRecord) -> Span:
     return Span(
         record.start_utc.timestamp(), record.end_utc.timestamp(), record.duration_s,
         energy, energy.co2e(record.intensity_g_per_kwh, record.pue),
-        record.start_s, record.session, record.meter,
+        record.start_s, record.session, record.meter, record.is_follow_up,
     )  # fmt: skip
 
 
@@ -179,16 +183,19 @@ def totals_of_spans(
     when not given)."""
     if fractions is None:
         fractions = counted_fractions(spans)
-    outer = 0
+    outer = follow_ups = 0
     energy, co2e, duration = Energy.ZERO, Co2e.ZERO, 0.0
     for s, f in zip(spans, fractions):
         if f <= 0.0:
             continue
-        outer += 1
+        if s.follow_up:
+            follow_ups += 1
+        else:
+            outer += 1
         energy += s.energy * f
         co2e += s.co2e * f
         duration += s.duration_s * f
-    return RecordTotals(outer, len(spans), energy, co2e, duration)
+    return RecordTotals(outer, len(spans), energy, co2e, duration, follow_ups)
 
 
 def totals_of(records: Iterable[WindowRecord]) -> RecordTotals:

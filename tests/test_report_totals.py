@@ -14,6 +14,7 @@ from fakes import constant_session
 from storage_helpers import make_record
 
 from jupyter_carbon.cli import main
+from jupyter_carbon.cluster_part import ClusterPart
 from jupyter_carbon.digest import Digest
 from jupyter_carbon.display.history_text import format_history
 from jupyter_carbon.display.report_html import html_report
@@ -45,6 +46,27 @@ def test_nested_windows_add_nothing_and_disjoint_ones_add_in_full() -> None:
     assert t.energy_j == pytest.approx(105.0) and t.duration_s == pytest.approx(11.0)
     assert (t.low_j, t.high_j) == pytest.approx((52.5, 210.0))
     assert (t.co2e_g, t.co2e_low_g, t.co2e_high_g) == pytest.approx((1.05, 0.525, 2.1))
+
+
+def test_a_follow_up_adds_its_energy_but_no_cell(clock) -> None:
+    # a Dask share measured after its cell (kind "cluster-share", late_for the cell): one cell
+    session = constant_session(clock, cpu=10.0)
+    cell = session.open("train")
+    clock.advance(2.0)
+    cell_record = session.stop(cell, cluster=ClusterPart(follows=True))
+    clock.advance(0.5)
+    share = session.open("train: cluster share", kind="cluster-share")
+    clock.advance(0.01)
+    share_record = session.stop(share, cluster=ClusterPart(late_for=cell_record.id))
+    assert share_record.is_follow_up and not cell_record.is_follow_up
+    assert session.totals().windows == 1  # the kernel's count: "(1 cell)"
+    assert session.ledger.made == 2 and session.ledger.dropped == 0
+    t = totals_of(session.records)
+    assert (t.outer_windows, t.windows, t.follow_ups, t.nested) == (1, 2, 1, 0)
+    assert t.energy_j == pytest.approx(10.0 * 2.01)  # both records' energy counts
+    text = summary_text(Digest(session.records))
+    assert "1 cell " in text and "inside others" not in text
+    session.shutdown()
 
 
 def test_a_partial_overlap_adds_its_uncovered_part_pro_rata() -> None:

@@ -46,7 +46,7 @@ def session_digest(session: CarbonSession) -> Digest:
         idle_totals=totals_of_session(session.idle_totals()),  # the stretch running now included
         settings=settings,
     )
-    digest.dropped = max(totals.windows - digest.count, 0)
+    digest.dropped = max(session.ledger.made - digest.count, 0)
     tally = digest.tally  # what the actionable summary adds: the forecast, earlier runs, budget
     tally.forecast = session.forecast()
     tally.budget_g = cfg.budget_g
