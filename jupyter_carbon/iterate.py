@@ -40,7 +40,7 @@ from .api import session as shared_session
 from .display.text import TextView
 from .energy import Energy
 from .predict import Estimate, LoopPredictor, format_estimate
-from .units import J_PER_KWH, format_co2e, format_energy
+from .units import J_PER_KWH, format_co2e, format_energy, format_energy_band
 
 if TYPE_CHECKING:
     from .carbon_session import CarbonSession, Measurement
@@ -352,14 +352,10 @@ class TrackedIter:
         )
         if est.predicted is not None:  # a prediction
             p = est.predicted
-            what = (
-                f"is predicted to use {format_energy(p.energy_j)} "
-                f"({format_energy(p.low_j)}–{format_energy(p.high_j)})"
-                + (
-                    f", {format_co2e(est.predicted_co2e.co2e_g)}"
-                    if est.predicted_co2e is not None
-                    else ""
-                )
+            what = f"is predicted to use {format_energy_band(p.energy_j, p.low_j, p.high_j)}" + (
+                f", {format_co2e(est.predicted_co2e.co2e_g)}"
+                if est.predicted_co2e is not None
+                else ""
             )
         else:
             what = f"has used {format_energy(est.energy_j)} after {est.iterations} iterations"

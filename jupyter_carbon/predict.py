@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 
 from .energy import Co2e, Energy
 from .intensity.emissions import co2e_g
-from .units import format_co2e, format_duration, format_energy, format_power
+from .units import format_co2e, format_duration, format_energy, format_energy_band, format_power
 
 __all__ = [
     "Checkpoint",
@@ -289,15 +289,14 @@ class LoopPredictor:
 
 
 def format_estimate(estimate: Estimate) -> str:
-    """``predicted total: 410 Wh (360 Wh–470 Wh), 190 g CO2e, ~12 min 3 s left`` or, without a
+    """``predicted total: 410 Wh (360–470 Wh), 190 g CO2e, ~12 min 3 s left`` or, without a
     total, ``rate: 1.2 Wh/iteration, 45 W, 0.5 g CO2e/iteration (120 iterations in 2 min 3 s)``."""
     e = estimate
     if e.predicted is not None and e.remaining_s is not None:  # a prediction
         p = e.predicted
         co2e = f", {format_co2e(e.predicted_co2e.co2e_g)}" if e.predicted_co2e is not None else ""
         return (
-            f"predicted total: {format_energy(p.energy_j)} "
-            f"({format_energy(p.low_j)}–{format_energy(p.high_j)}){co2e}, "
+            f"predicted total: {format_energy_band(p.energy_j, p.low_j, p.high_j)}{co2e}, "
             f"~{format_duration(e.remaining_s)} left"
         )
     co2e = (

@@ -11,7 +11,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from .units import J_PER_KWH
+from .units import J_PER_KWH, format_energy, ratio_phrase
 
 __all__ = [
     "Comparison",
@@ -23,6 +23,7 @@ __all__ = [
     "per_item",
     "reference_tasks",
     "resolve_task",
+    "versus",
 ]
 
 REFERENCE_SOURCE = (
@@ -73,24 +74,10 @@ def resolve_task(task: str) -> str:
     return norm
 
 
-def _sig2(x: float) -> str:
-    """Two significant digits, thousands separators, no trailing zeros."""
-    if x == 0 or not math.isfinite(x):
-        return f"{x:g}"
-    digits = max(0, 1 - math.floor(math.log10(abs(x))))
-    text = f"{x:,.{digits}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
 def format_energy_kwh(kwh: float) -> str:
-    """Human-readable energy: ``0.9 Wh``, ``2.9 kWh``, ``12 mWh`` (Wh from 0.1 Wh up to 1 kWh)."""
-    if kwh >= 1:
-        return f"{_sig2(kwh)} kWh"
-    if kwh == 0 or kwh * 1e3 >= 0.1:
-        return f"{_sig2(kwh * 1e3)} Wh"
-    return f"{_sig2(kwh * 1e6)} mWh"
+    """An energy given in kWh, by the one rule of every figure (``units.format_energy``):
+    ``0.9 Wh``, ``2.9 kWh``, ``12 mWh``."""
+    return format_energy(kwh * J_PER_KWH)
 
 
 @dataclass(frozen=True)
@@ -154,8 +141,15 @@ def compare_to_reference(kwh_per_1000: float, task: str = "text-classification")
     measured = _check_amount(kwh_per_1000, "kwh_per_1000")
     reference = REFERENCE_KWH_PER_1000[canonical]
     ratio = measured / reference
-    sentence = (
-        f"{format_energy_kwh(measured)} per 1,000 items — {_sig2(ratio)}× the {canonical} mean in "
-        f"Power Hungry Processing ({reference:g} kWh per 1,000 inferences)"
-    )
+    sentence = f"{format_energy_kwh(measured)} per 1,000 items — {versus(ratio, canonical)}"
     return Comparison(canonical, measured, reference, ratio, sentence)
+
+
+def versus(ratio: float, task: str) -> str:
+    """``about 1/12,000 of the text-classification mean in Power Hungry Processing (2 Wh per
+    1,000 items)``: the comparison without the measured figure (a report shows that already)."""
+    canonical = resolve_task(task)
+    mean = f"the {canonical} mean in Power Hungry Processing"
+    per_1000 = f"{format_energy_kwh(REFERENCE_KWH_PER_1000[canonical])} per 1,000 items"
+    phrase = ratio_phrase(ratio, mean)
+    return f"{phrase} ({per_1000})" if phrase else f"{mean}: {per_1000}"

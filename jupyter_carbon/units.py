@@ -19,6 +19,11 @@ __all__ = [
     "format_co2e",
     "format_power",
     "format_duration",
+    "significant",
+    "format_energy_range",
+    "format_co2e_range",
+    "format_energy_band",
+    "ratio_phrase",
 ]
 
 #: 1 kWh = 1000 W × 3600 s, exactly.
@@ -110,6 +115,61 @@ def format_energy(energy_j: float) -> str:
 def format_co2e(co2e_g: float) -> str:
     """Mass of CO2e auto-scaled to µg/mg/g/kg/t, e.g. ``'12.3 mg CO2e'``."""
     return _scaled(co2e_g, CO2E_UNITS) + " CO2e"
+
+
+def significant(value: float, digits: int = 3, *, max_decimals: int = 6) -> str:
+    """``value`` with ``digits`` significant digits, in fixed point with thousands separators and
+    without trailing zeros (never an exponent): ``0.05921 -> '0.0592'``, ``1234.5 -> '1,230'``,
+    ``2.0 -> '2'``. At most ``max_decimals`` decimals: a smaller non-zero value is
+    ``'<0.000001'``. The one rule for a number shown in a unit chosen elsewhere (a column's, a
+    range's)."""
+    if value != value:
+        return "n/a"
+    if not math.isfinite(value):
+        return "overflow"
+    if value == 0:
+        return "0"
+    decimals = min(digits - 1 - math.floor(math.log10(abs(value))), max_decimals)
+    if decimals < 0:  # 11,904.8 -> 12,000 with 2 digits
+        value, decimals = round(value, decimals), 0
+    text = f"{value:,.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("0", "-0"):
+        return f"{'<' if value > 0 else '>-'}{10.0**-max_decimals:.{max_decimals}f}"
+    return text
+
+
+def _range(low: float, high: float, unit: tuple[float, str]) -> str:
+    factor, name = unit
+    return f"{significant(low / factor)}–{significant(high / factor)} {name}"
+
+
+def format_energy_range(low_j: float, high_j: float) -> str:
+    """A range in one unit, the larger end's: ``0.603–3.25 mWh`` (not ``603 µWh–3.25 mWh``)."""
+    return _range(low_j, high_j, unit_for(max(abs(low_j), abs(high_j)), ENERGY_UNITS))
+
+
+def format_co2e_range(low_g: float, high_g: float) -> str:
+    """``0.196–3.34 mg CO2e``: a range of CO2e in one unit, the larger end's."""
+    return _range(low_g, high_g, unit_for(max(abs(low_g), abs(high_g)), CO2E_UNITS)) + " CO2e"
+
+
+def format_energy_band(energy_j: float, low_j: float, high_j: float) -> str:
+    """A figure and its range in the figure's unit: ``1.57 mWh (0.603–3.25 mWh)``."""
+    unit = unit_for(abs(energy_j) or max(abs(low_j), abs(high_j)), ENERGY_UNITS)
+    return f"{significant(energy_j / unit[0])} {unit[1]} ({_range(low_j, high_j, unit)})"
+
+
+def ratio_phrase(ratio: float, of: str) -> str | None:
+    """How a figure compares with a reference ``of``: ``0.45× the mean``, ``2× the mean``,
+    below a tenth ``about 1/12,000 of the mean`` (not ``0.000084×``); None when there is nothing
+    to say (no energy, or not a number)."""
+    if not math.isfinite(ratio) or ratio <= 0:
+        return None
+    if ratio >= 0.1:
+        return f"{significant(ratio, 2)}× {of}"
+    return f"about 1/{significant(1 / ratio, 2)} of {of}"
 
 
 def format_power(power_w: float) -> str:

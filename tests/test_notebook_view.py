@@ -348,8 +348,19 @@ def test_summary_is_one_static_output_with_plots_and_one_unit_per_column(session
 
 def test_one_unit_per_column():
     unit, cells = column([3.6 * 0.5, 3.6 * 12.5, 3.6e-3 * 0.001, 0.0], "energy")
-    assert unit == "mWh" and cells == ["0.5", "12.5", "<0.1", "0.0"]
-    assert column([2e-6, 5e-7], "co2e") == ("µg", ["2.00", "0.50"])
+    assert unit == "mWh" and cells == ["0.5", "12.5", "0.000001", "0"]
+    assert column([2e-6, 5e-7], "co2e") == ("µg", ["2", "0.5"])
+
+
+def test_every_cell_of_a_column_keeps_three_significant_digits():
+    """The rule of every other figure (``format_energy``), for energy and CO2e alike: a 59 µWh
+    cell under a 12.3 mWh one is 0.059, not 0.1 (and 1e-9 mWh is not a number to print)."""
+    assert column([3.6e-3 * 59, 3.6 * 12.34, 3.6 * 123.4], "energy") == (
+        "mWh",
+        ["0.059", "12.3", "123"],
+    )
+    assert column([59e-6, 12.34e-3], "co2e") == ("mg", ["0.059", "12.3"])
+    assert column([3.6e-12, 3.6], "energy")[1] == ["<0.000001", "1"]
 
 
 def test_summary_of_an_empty_session(session):
@@ -372,3 +383,21 @@ def test_without_matplotlib_the_summary_is_text(session, monkeypatch, capsys):
         display.show_summary(None, session)
     html = cap.outputs[0].data["text/html"]
     assert "plots need matplotlib" in html and "1 cell" in html
+
+
+def test_per_item_figures_have_one_wording_and_one_unit(session):
+    """Each per-1,000-items figure once, by the rule of every figure (``format_energy``), and a
+    tiny share of the published mean as "about 1/N of", not "0.00001×"."""
+    from jupyter_carbon.reference import REFERENCE_KWH_PER_1000
+    from jupyter_carbon.units import J_PER_KWH, format_energy
+
+    view, record, outputs = run_cell(session, items=1_000_000)
+    per_1000 = format_energy(record.energy_j / record.items * 1000)
+    reference = format_energy(REFERENCE_KWH_PER_1000["text-classification"] * J_PER_KWH)
+    ratio = record.energy_j / record.items * 1000 / J_PER_KWH / 0.002
+    for text in (format_record(record), outputs[-1].data["text/html"]):
+        figures = re.findall(r"per 1,000 items: ([^,]+),|\(([^()]+) per 1,000 items\)", text)
+        assert sorted(a or b for a, b in figures) == sorted([per_1000, reference]), figures
+        assert text.count(per_1000) == 1 and "inferences" not in text
+        assert re.search(r"\d×", text) is None
+        assert f"about 1/{round(1 / ratio):,} of the text-classification mean" in text

@@ -390,7 +390,6 @@ def test_format_rate_and_prediction():
     p = LoopPredictor(4)
     p.add(4, 75.0, 7200.0)  # done: 2 Wh, the band closed, 7200 J at 500 g/kWh = 1 g
     assert (
-        format_estimate(p.estimate(500.0))
-        == "predicted total: 2 Wh (2 Wh–2 Wh), 1 g CO2e, ~0 µs left"
+        format_estimate(p.estimate(500.0)) == "predicted total: 2 Wh (2–2 Wh), 1 g CO2e, ~0 µs left"
     )
-    assert format_estimate(p.estimate()) == "predicted total: 2 Wh (2 Wh–2 Wh), ~0 µs left"
+    assert format_estimate(p.estimate()) == "predicted total: 2 Wh (2–2 Wh), ~0 µs left"

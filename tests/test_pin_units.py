@@ -16,10 +16,15 @@ from jupyter_carbon.units import (
     co2e_g_from_j,
     finite_number,
     format_co2e,
+    format_co2e_range,
     format_duration,
     format_energy,
+    format_energy_band,
+    format_energy_range,
     format_power,
     from_utc_us,
+    ratio_phrase,
+    significant,
     unit_for,
     utc_us,
 )
@@ -164,3 +169,50 @@ def test_format_power(power_w, text):
 )
 def test_format_duration(duration_s, text):
     assert format_duration(duration_s) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "text"),
+    [
+        (0.05921, 3, "0.0592"),  # 3 significant digits, in fixed point
+        (12.34, 3, "12.3"),
+        (2.0, 3, "2"),  # no trailing zeros, like format_energy's "2 Wh"
+        (1234.5, 3, "1,230"),  # never an exponent: rounded, with a thousands separator
+        (11_904.76, 2, "12,000"),
+        (8.4e-5, 3, "0.000084"),
+        (4e-7, 3, "<0.000001"),  # past 6 decimals: not a number to print
+        (-0.5, 3, "-0.5"),
+        (0.0, 3, "0"),
+        (math.nan, 3, "n/a"),
+        (math.inf, 3, "overflow"),
+    ],
+)
+def test_significant(value, digits, text):
+    assert significant(value, digits) == text
+
+
+def test_a_range_and_a_band_have_one_unit():
+    mwh = J_PER_WH / 1000
+    # the loop prediction of the screenshots: 1.57 mWh (603 µWh–3.25 mWh)
+    assert format_energy_band(1.57 * mwh, 0.603 * mwh, 3.25 * mwh) == "1.57 mWh (0.603–3.25 mWh)"
+    assert format_energy_band(0.0, 0.0, 2 * mwh) == "0 mWh (0–2 mWh)"  # the unit of the range
+    # a range takes its larger end's unit
+    assert format_energy_range(0.412 * mwh, 7.02 * mwh) == "0.412–7.02 mWh"
+    assert format_energy_range(0.5 * J_PER_WH, 2 * J_PER_WH) == "0.5–2 Wh"
+    assert format_co2e_range(196e-6, 3.34e-3) == "0.196–3.34 mg CO2e"
+
+
+@pytest.mark.parametrize(
+    ("ratio", "text"),
+    [
+        (2.0, "2× the mean"),
+        (0.45, "0.45× the mean"),
+        (0.1, "0.1× the mean"),
+        (1 / 11_904.76, "about 1/12,000 of the mean"),  # not 0.000084×
+        (4.5e-8, "about 1/22,000,000 of the mean"),  # not 0.000000045×
+        (0.0, None),  # nothing to say
+        (math.nan, None),
+    ],
+)
+def test_ratio_phrase(ratio, text):
+    assert ratio_phrase(ratio, "the mean") == text

@@ -216,8 +216,7 @@ def test_format_prediction_line():
         predicted_co2e=Co2e(190.0, 167.0, 218.0),
     )
     assert (
-        format_estimate(e)
-        == "predicted total: 410 Wh (360 Wh–470 Wh), 190 g CO2e, ~12 min 0 s left"
+        format_estimate(e) == "predicted total: 410 Wh (360–470 Wh), 190 g CO2e, ~12 min 0 s left"
     )
 
 

@@ -44,8 +44,8 @@ def test_compare_to_reference_sentence_and_ratio():
     assert c.task == "text-classification"
     assert c.ratio == pytest.approx(0.45)
     assert c.sentence == (
-        "0.9 Wh per 1,000 items — 0.45× the text-classification mean in Power Hungry "
-        "Processing (0.002 kWh per 1,000 inferences)"
+        "900 mWh per 1,000 items — 0.45× the text-classification mean in Power Hungry "
+        "Processing (2 Wh per 1,000 items)"
     )
     assert str(c) == c.sentence
 
@@ -53,7 +53,7 @@ def test_compare_to_reference_sentence_and_ratio():
 def test_compare_large_values():
     c = compare_to_reference(5.814, "image-generation")
     assert c.ratio == pytest.approx(2.0)
-    assert c.sentence.startswith("5.8 kWh per 1,000 items — 2× the image-generation mean")
+    assert c.sentence.startswith("5.81 kWh per 1,000 items — 2× the image-generation mean")
 
 
 @pytest.mark.parametrize(

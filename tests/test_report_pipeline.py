@@ -44,7 +44,7 @@ def test_the_kernels_own_totals_head_the_summary_with_their_band() -> None:
     text = summary_text(Digest([make_record(1)], totals=totals_of_session(kernel)))
     head, band = text.splitlines()[:2]
     assert head == "jupyter_carbon session: 5 cells · 10 s measured · 1 Wh · 2 g CO2e"
-    assert band == "range of the estimates: 500 mWh – 2 Wh, 1 g CO2e – 4 g CO2e"
+    assert band == "range of the estimates: 0.5–2 Wh, 1–4 g CO2e"
 
 
 def test_one_row_limit_for_text_and_html() -> None:

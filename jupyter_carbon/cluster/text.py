@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from ..units import format_energy
+from ..units import format_energy, format_energy_range
 
 if TYPE_CHECKING:
     from ..cluster_part import ClusterPart
@@ -42,9 +42,7 @@ def record_lines(record: _Clustered) -> list[str]:
     ]
     for host in part.hosts:
         band = (
-            f" {format_energy(host.low_j)}–{format_energy(host.high_j)}"
-            if host.high_j > host.low_j
-            else ""
+            f" {format_energy_range(host.low_j, host.high_j)}" if host.high_j > host.low_j else ""
         )
         lines.append(
             f"  {host.host}: {format_energy(host.energy_j)}{band} {host.how} · "

@@ -16,7 +16,15 @@ from collections.abc import Iterable, Sequence
 
 from ..record import ComponentEnergy, SessionTotals, WindowRecord, record_name
 from ..sampler import Progress
-from ..units import co2e_g_from_j, format_co2e, format_duration, format_energy, format_power
+from ..units import (
+    co2e_g_from_j,
+    format_co2e,
+    format_co2e_range,
+    format_duration,
+    format_energy,
+    format_energy_range,
+    format_power,
+)
 from .equivalents import comparisons
 
 # one palette for the HTML bars and the plots (matplotlib is imported lazily there)
@@ -77,9 +85,9 @@ def status_html(status: str) -> str:
 
 
 def component_tip(comp: ComponentEnergy) -> str:
-    """``CPU: estimated (cpu-model), range 80 µWh–120 µWh``."""
+    """``CPU 100 µWh: estimated (cpu-model), range 80–120 µWh``."""
     band = (
-        f", range {format_energy(comp.low_j)}–{format_energy(comp.high_j)}"
+        f", range {format_energy_range(comp.low_j, comp.high_j)}"
         if comp.high_j > comp.low_j
         else ""
     )
@@ -92,7 +100,7 @@ def _how_lines(record: WindowRecord, range_label: str) -> list[str]:
     lines = [component_tip(c) for c in record.components.values()]
     low, high = record.co2e_band_g
     if high > low:
-        lines.append(f"{range_label} {format_co2e(low)} – {format_co2e(high)}")
+        lines.append(f"{range_label} {format_co2e_range(low, high)}")
     lines.append(
         f"intensity {record.intensity_g_per_kwh:g} gCO2e/kWh ({record.intensity_source}) · "
         f"PUE {record.pue:g} · scope {record.scope}"

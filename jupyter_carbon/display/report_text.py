@@ -21,7 +21,14 @@ from ..cluster.text import session_line
 from ..digest import MAX_ROWS, Digest, Distinct, as_digest
 from ..record import record_name
 from ..textsafe import visible
-from ..units import format_co2e, format_duration, format_energy, format_power
+from ..units import (
+    format_co2e,
+    format_co2e_range,
+    format_duration,
+    format_energy,
+    format_energy_range,
+    format_power,
+)
 from .text import budget_phrase, column, how_short, how_word, idle_line, plural
 
 if TYPE_CHECKING:
@@ -78,14 +85,13 @@ def totals_line(digest: Digest) -> str:
 
 
 def band_line(digest: Digest) -> str | None:
-    """``range of the estimates: 4 Wh – 5 Wh, 1 g CO2e – 1.3 g CO2e``, or None without a
-    band."""
+    """``range of the estimates: 4–5 Wh, 1–1.3 g CO2e`` (each range in one unit), or None
+    without a band."""
     t = digest.totals
     if not t.high_j > t.low_j:
         return None
-    energy = f"{figure(format_energy, t.low_j)} – {figure(format_energy, t.high_j)}"
-    co2e = f"{figure(format_co2e, t.co2e_low_g)} – {figure(format_co2e, t.co2e_high_g)}"
-    return f"range of the estimates: {energy}, {co2e}"
+    energy = format_energy_range(t.low_j, t.high_j)
+    return f"range of the estimates: {energy}, {format_co2e_range(t.co2e_low_g, t.co2e_high_g)}"
 
 
 def cluster_line(digest: Digest) -> str | None:

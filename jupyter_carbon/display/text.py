@@ -19,7 +19,17 @@ from ..record import ComponentEnergy, SessionTotals, WindowRecord, record_name
 from ..sampler import Progress
 from ..sources.base import COMPONENTS, EnergySource
 from ..textsafe import visible
-from ..units import CO2E_UNITS, ENERGY_UNITS, format_co2e, format_duration, format_energy, unit_for
+from ..units import (
+    CO2E_UNITS,
+    ENERGY_UNITS,
+    format_co2e,
+    format_co2e_range,
+    format_duration,
+    format_energy,
+    format_energy_range,
+    significant,
+    unit_for,
+)
 from .equivalents import comparisons
 
 if TYPE_CHECKING:
@@ -53,11 +63,7 @@ def record_notes(record: WindowRecord) -> tuple[str, ...]:
 def component_badge(comp: ComponentEnergy) -> str:
     if comp.measured:
         return comp.how
-    band = (
-        f" {format_energy(comp.low_j)}–{format_energy(comp.high_j)}"
-        if comp.high_j > comp.low_j
-        else ""
-    )
+    band = f" {format_energy_range(comp.low_j, comp.high_j)}" if comp.high_j > comp.low_j else ""
     return f"estimated ({'/'.join(comp.methods)}{band and ','}{band})"
 
 
@@ -169,45 +175,36 @@ def how_short(measured_by_component: tuple[tuple[str, bool], ...]) -> str:
 
 def column(values: list[float], kind: str) -> tuple[str, list[str]]:
     """One unit for a whole column (``kind`` 'energy' or 'co2e'), chosen from its largest value:
-    returns the unit and the numbers, the largest with 3 significant digits."""
+    returns the unit and the numbers, each with 3 significant digits like every other figure
+    (``units.significant``: 59 µWh in a mWh column is ``0.059``, not ``0.1``)."""
     top = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
     factor, unit = unit_for(top, ENERGY_UNITS if kind == "energy" else CO2E_UNITS)
-    scaled_top = top / factor
-    decimals = 0 if scaled_top >= 100 else 1 if scaled_top >= 10 else 2
-    smallest = 10.0**-decimals
     cells = []
     for v in values:
-        if v != v:
-            cells.append("n/a")
-        elif not math.isfinite(v):
-            cells.append("overflow")
-        elif abs(v / factor) >= 1e15:  # a number no column is wide enough for
+        if math.isfinite(v) and abs(v / factor) >= 1e15:  # a number no column is wide enough for
             cells.append(f"{v / factor:.3g}")
-        elif 0 < v / factor < smallest / 2:
-            cells.append(f"<{smallest:.{decimals}f}")
         else:
-            cells.append(f"{v / factor:,.{decimals}f}")
+            cells.append(significant(v / factor) if math.isfinite(v) else significant(v))
     return unit, cells
 
 
 def format_per_item(record: WindowRecord) -> list[str]:
+    """``per item: 0.169 µWh, 0.08 µg CO2e · per 1,000 items: 169 µWh, 80.2 µg CO2e``, then how
+    that compares with the task's published mean: each figure once, in its own unit by the one
+    rule (``units.format_energy``), one wording (``per 1,000 items``)."""
     if not record.items:
         return []
-    per_item_j = record.energy_j / record.items
-    per_1000_j = per_item_j * 1000
+    per_item_j, per_item_g = record.energy_j / record.items, record.co2e_g / record.items
     lines = [
-        f"per item: {format_energy(per_item_j)}, {format_co2e(record.co2e_g / record.items)} · "
-        f"per 1,000 items: {format_energy(per_1000_j)}, "
-        f"{format_co2e(record.co2e_g / record.items * 1000)}"
+        f"per item: {format_energy(per_item_j)}, {format_co2e(per_item_g)} · "
+        f"per 1,000 items: {format_energy(per_item_j * 1000)}, {format_co2e(per_item_g * 1000)}"
     ]
     try:
-        from ..reference import per_item  # not loaded at %load_ext: only for records with items
+        from ..reference import per_item, versus  # not loaded at %load_ext: only with items
 
-        lines.append(
-            per_item(record.energy_j, record.co2e_g, record.items)
-            .compare(record.task or "text-classification")
-            .sentence
-        )
+        task = record.task or "text-classification"
+        comparison = per_item(record.energy_j, record.co2e_g, record.items).compare(task)
+        lines.append(versus(comparison.ratio, comparison.task))
     except (ImportError, ValueError, AttributeError):
         pass
     return lines
@@ -227,7 +224,7 @@ def format_record(record: WindowRecord) -> str:
     lines = [title]
     lines += [format_component(c, record) for c in record.components.values()]
     low, high = record.co2e_band_g
-    band = f" (range {format_co2e(low)} – {format_co2e(high)})" if high > low else ""
+    band = f" (range {format_co2e_range(low, high)})" if high > low else ""
     lines.append(
         f"TOTAL {format_energy(record.energy_j):>9}  {format_co2e(record.co2e_g):>16}{band}"
     )
