@@ -401,3 +401,52 @@ def test_per_item_figures_have_one_wording_and_one_unit(session):
         assert text.count(per_1000) == 1 and "inferences" not in text
         assert re.search(r"\d×", text) is None
         assert f"about 1/{round(1 / ratio):,} of the text-classification mean" in text
+
+
+def _styles(html: str, tag: str) -> list[dict[str, str]]:
+    """The inline style of every ``tag`` in ``html``, as {property: value}."""
+    return [
+        dict(
+            (k.strip(), v.strip())
+            for k, v in (d.split(":", 1) for d in style.split(";") if ":" in d)
+        )
+        for style in re.findall(rf'<{tag}\b[^>]*?style="([^"]*)"', html)
+    ]
+
+
+def test_summary_table_heads_sit_on_their_columns(session):
+    """Each head has its column's alignment and horizontal padding (JupyterLab gives cells
+    without their own 0.5em and right-aligns heads, a browser centres them)."""
+    from jupyter_carbon.display.report_html import table_html
+
+    for i in range(3):
+        run_cell(session, cell=i + 1, label=f"step {i}")
+    html = table_html(session_digest(session))
+    heads = _styles(html.split("</thead>")[0], "th")
+    rows = html.split("</thead>")[1].split("</tr>")[:-1]
+    assert len(heads) == 8 and len(rows) == 3
+    for row in rows:
+        cells = _styles(row, "td")
+        assert len(cells) == len(heads)
+        for head, cell in zip(heads, cells):
+            assert head["text-align"] == cell["text-align"], (head, cell)
+            h, c = head["padding"].split(), cell["padding"].split()
+            assert (h[1], h[3]) == (c[1], c[3]), (head, cell)  # right and left
+
+
+def test_our_table_rows_are_not_striped_by_jupyterlab(session):
+    """JupyterLab's ``.jp-RenderedHTMLCommon tbody tr:nth-child(odd)`` paints every other row
+    (near-black in the dark theme): each row of our tables sets its own background."""
+    from jupyter_carbon.display.html import record_html
+    from jupyter_carbon.display.report_html import table_html
+
+    view, record, outputs = run_cell(session)
+    for html in (record_html(record), table_html(session_digest(session))):
+        rows = _styles(html, "tr")
+        assert rows and all(r.get("background") == "transparent" for r in rows), html
+        assert html.count("<tr") == len(rows)
+
+
+def test_the_summary_says_when_no_region_is_set(session):
+    run_cell(session)
+    assert "region: not set (world average)" in summary_text(session_digest(session))

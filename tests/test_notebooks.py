@@ -89,7 +89,7 @@ def test_demo_summary(demo):
     (out,) = cell.outputs
     html = out.data["text/html"]
     assert "7 cells" in html and "matrix products" in html and "a failing cell" in html
-    assert "region FR" in html and "PUE 1" in html and "sampling interval 0.5 s" in html
+    assert "region: FR" in html and "PUE 1" in html and "sampling interval 0.5 s" in html
     # cumulative, power timeline of the biggest cell, then up to 3 more in a <details>
     assert 2 <= html.count("data:image/png;base64,") <= 5
     png = base64.b64decode(html.split("data:image/png;base64,")[1].split('"')[0])

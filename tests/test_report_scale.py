@@ -26,7 +26,7 @@ def test_many_records_are_binned_and_the_table_capped() -> None:
     digest = _digest(n)
     assert len(digest.rows) == MAX_ROWS and digest.count == n and digest.errors == n // 250
     page = html_report(digest)
-    assert page.count("<tr><td>") == MAX_ROWS
+    assert page.count('<tr class="jc-row"') == MAX_ROWS
     assert f"Cells: the newest {MAX_ROWS} of 2,345 records" in page
     size = -(-n // MAX_BINS)
     caption = (
@@ -44,7 +44,7 @@ def test_many_records_are_binned_and_the_table_capped() -> None:
 def test_few_records_get_one_bar_each_and_every_row() -> None:
     digest = _digest(12)
     page = html_report(digest)
-    assert page.count("<tr><td>") == 12 and "Cells: 12 records" in page
+    assert page.count('<tr class="jc-row"') == 12 and "Cells: 12 records" in page
     assert "<figcaption>CO2e per window, by component</figcaption>" in page
     assert bars_title(MAX_BARS) == "CO2e per window, by component" and "bin" in bars_title(
         MAX_BARS + 1

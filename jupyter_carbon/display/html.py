@@ -42,7 +42,7 @@ from .text import (
 __all__ = [
     "FG", "FG2", "BORDER", "BG", "FONT", "box_style", "status_html", "record_html",
     "record_line_html", "progress_html", "equivalents_html", "totals_html", "bars_html", "img_html",
-    "esc", "COMPONENT_COLORS",
+    "esc", "COMPONENT_COLORS", "ROW",
 ]  # fmt: skip
 
 # JupyterLab's theme variables; elsewhere VS Code's, else the surrounding text colour (a fixed
@@ -60,6 +60,10 @@ FONT = (
     "font-size: var(--jp-ui-font-size1, 13px)"
 )
 _OTHER_COLOR = "#808080"
+#: A table row's style: JupyterLab stripes every ``tbody tr`` of an output (``tbody
+#: tr:nth-child(odd)`` gets ``--jp-layout-color0``, near-black in the dark theme, on our box's
+#: ``--jp-layout-color1``); an inline background wins over that stylesheet.
+ROW = "background: transparent"
 
 
 def esc(text: object) -> str:
@@ -149,7 +153,7 @@ def _components_table(record: WindowRecord) -> str:
     for comp in record.components.values():
         color = COMPONENT_COLORS.get(comp.component, _OTHER_COLOR)
         rows.append(
-            f'<tr class="jc-component" data-component="{esc(comp.component)}" '
+            f'<tr class="jc-component" data-component="{esc(comp.component)}" style="{ROW}" '
             f'title="{esc(component_tip(comp))}">'
             f'<td style="{td}"><span style="color: {color}">■</span> '
             f"{esc(comp.component.upper())}</td>"

@@ -69,13 +69,8 @@ _CSS = (
     "td,th{font-size:90%}\n"
     ".bad{color:#b00;font-weight:bold}.jc-title{font-size:120%}img{max-width:100%}"
 )
-#: Heads of the left-aligned columns (label, how, status) and of the unpadded first one.
-_TH_ALIGN = {
-    0: "; padding-left: 0",
-    2: "; text-align: left",
-    6: "; text-align: left",
-    7: "; text-align: left",
-}
+#: Each column's alignment, its head's and its cells' alike: numbers right, words left.
+_ALIGN = ("right", "right", "left", "right", "right", "right", "left", "left")
 
 
 def _drawn(draw: Callable[[], str], say: Callable[[str], str]) -> str:
@@ -128,9 +123,15 @@ def table_html(
     """The newest ``rows`` records, one unit per column, then how many are left out.
     ``max_height_px``: the box scrolls past this height (else the table is as long as it is)."""
     shown = list(digest.rows)[-rows:] if rows else []
-    th = f"padding: 2px 8px; border-bottom: 1px solid {H.BORDER}; font-weight: 600"
-    td = "padding: 1px 8px"
-    left = f"{td}; text-align: left"
+    # a column's head and cells share their padding and alignment (JupyterLab pads cells 0.5em
+    # and right-aligns heads, a browser centres heads); the first column is flush with the text
+    lefts = ["0"] + ["8px"] * 7
+    th = [
+        f"padding: 2px 8px 2px {left}; text-align: {align}; "
+        f"border-bottom: 1px solid {H.BORDER}; font-weight: 600"
+        for left, align in zip(lefts, _ALIGN)
+    ]
+    td = [f"padding: 1px 8px 1px {left}; text-align: {align}" for left, align in zip(lefts, _ALIGN)]
     energy_unit, energies = column([r.energy_j for r in shown], "energy")
     co2e_unit, co2es = column([r.co2e_g for r in shown], "co2e")
     heads = [
@@ -144,23 +145,30 @@ def table_html(
         "status",
     ]
     out = [
-        "<thead><tr>"
-        + "".join(
-            f'<th style="{th}{_TH_ALIGN.get(i, "")}">{H.esc(h)}</th>' for i, h in enumerate(heads)
-        )
+        f'<thead><tr style="{H.ROW}">'
+        + "".join(f'<th style="{style}">{H.esc(h)}</th>' for style, h in zip(th, heads))
         + "</tr></thead><tbody>"
     ]
     for r, energy, co2e in zip(shown, energies, co2es):
         status = H.status_html(visible(r.status, 20)) if r.status != "ok" else "ok"
+        cells = (
+            H.esc(visible(r.id, 12)),
+            "" if r.cell is None else H.esc(f"[{visible(r.cell, 12)}]"),
+            H.esc(visible(r.label or "", 200)),
+            H.esc(figure(format_duration, r.duration_s)),
+            H.esc(energy),
+            H.esc(co2e),
+            H.esc(how_cell(r.measured_by_component)),
+            status,
+        )
+        tips = {6: f' title="{H.esc(_tip(r))}"'}
         out.append(
-            f"<tr><td>{H.esc(visible(r.id, 12))}</td>"
-            f'<td style="{td}">{"" if r.cell is None else H.esc(f"[{visible(r.cell, 12)}]")}</td>'
-            f'<td style="{left}">{H.esc(visible(r.label or "", 200))}</td>'
-            f'<td style="{td}">{H.esc(figure(format_duration, r.duration_s))}</td>'
-            f'<td style="{td}">{H.esc(energy)}</td><td style="{td}">{H.esc(co2e)}</td>'
-            f'<td style="{left}" title="{H.esc(_tip(r))}">'
-            f"{H.esc(how_cell(r.measured_by_component))}</td>"
-            f'<td style="{left}">{status}</td></tr>'
+            f'<tr class="jc-row" style="{H.ROW}">'
+            + "".join(
+                f'<td style="{style}"{tips.get(i, "")}>{cell}</td>'
+                for i, (style, cell) in enumerate(zip(td, cells))
+            )
+            + "</tr>"
         )
     more = ""
     if digest.count > len(shown):

@@ -37,8 +37,8 @@ def session_digest(session: CarbonSession) -> Digest:
     settle_cluster(session)  # the Dask shares that follow cells ended just now
     cfg = session.config
     intensity = session.intensity()
-    region = cfg.region or getattr(intensity, "region", None) or "none set (world average)"
-    settings = (f"region {region}", f"sampling interval {cfg.interval:g} s")
+    region = cfg.region or getattr(intensity, "region", None) or "not set (world average)"
+    settings = (f"region: {region}", f"sampling interval {cfg.interval:g} s")
     totals = totals_of_session(session.totals())
     digest = Digest(
         session.every_record(idle=True),
