@@ -450,3 +450,43 @@ def test_our_table_rows_are_not_striped_by_jupyterlab(session):
 def test_the_summary_says_when_no_region_is_set(session):
     run_cell(session)
     assert "region: not set (world average)" in summary_text(session_digest(session))
+
+
+def _contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two ``#rrggbb`` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_plot_text_is_at_least_11_px_and_reads_on_both_themes():
+    """Every text of a plot (tick labels, axis labels, legend) is >= 11 CSS px at the size the
+    page shows the image, in an ink that reads on white and on JupyterLab dark's backgrounds."""
+    from matplotlib.colors import to_hex
+
+    from jupyter_carbon.display.plots import bars_figure
+
+    for scale in (1, 2):
+        fig = bars_figure({"cpu": [1e-3, 2e-3], "ram": [5e-4, 1e-4]}, [1, 1], scale=scale)
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        texts = [
+            *ax.get_xticklabels(),
+            *ax.get_yticklabels(),
+            ax.xaxis.label,
+            ax.yaxis.label,
+            *ax.get_legend().get_texts(),
+        ]
+        css_px_per_pt = fig.dpi / scale / 72  # the image is shown at 1/scale of its pixels
+        for text in texts:
+            if text.get_text():
+                assert text.get_fontsize() * css_px_per_pt >= 11, text
+                ink = to_hex(text.get_color())
+                for background in ("#ffffff", "#212121", "#111111"):  # light; dark box, page
+                    assert _contrast(ink, background) >= 3.9, (ink, background)
+

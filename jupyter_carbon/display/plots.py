@@ -7,9 +7,10 @@ user's backend, current figure and ``plt.get_fignums()`` stay as they were, and 
 garbage once its PNG is written (nothing registers it anywhere).
 
 Colours are mid-tone and backgrounds transparent, so one image reads on JupyterLab's light and
-dark themes alike; labels are 10 pt. ``scale=2`` draws at twice the pixels for HiDPI screens
-(show it at half its pixel width: :func:`jupyter_carbon.display.html.img_html`). A cell's report
-draws its bars in HTML (``html.bars_html``).
+dark themes alike; labels are 12 px and tick labels 11 px at the image's CSS size. ``scale=2``
+draws at twice the pixels for HiDPI screens (show it at half its pixel width:
+:func:`jupyter_carbon.display.html.img_html`). A cell's report draws its bars in HTML
+(``html.bars_html``).
 
 Bounded in cost whatever the number of records: bars are one per record up to ``MAX_BARS``
 records, beyond that records are grouped in order into at most ``MAX_BINS`` bins of equal size
@@ -58,11 +59,18 @@ MAX_BARS = 300
 MAX_BINS = 200
 #: Points of the cumulative curve.
 MAX_POINTS = 2000
-_TEXT = "#808080"  # mid grey: ~4:1 contrast on white and on JupyterLab's dark background
+# mid grey, the one ink that reads on both themes (the images are transparent): 3.9:1 on white,
+# 4.0:1 on JupyterLab dark's --jp-layout-color1 (#212121, the summary's box), 4.7:1 on #111
+_TEXT = "#808080"
 _COLORS = {**COMPONENT_COLORS, "other": _TEXT}
 _HIGHLIGHT = "#e0483e"
 _DPI = 80  # at scale 1; the CSS size of the image is its inches × 80
-_FONT_PT = 10
+#: Text sizes in CSS pixels at the image's CSS size (the notebook's own text is 13–14 px), as
+#: points: a point is 1/72 in, and an inch is ``_DPI`` CSS pixels.
+_LABEL_PX = 12
+_TICK_PX = 11
+_LABEL_PT = _LABEL_PX * 72 / _DPI
+_TICK_PT = _TICK_PX * 72 / _DPI
 
 
 class NotFinite(ValueError):
@@ -87,18 +95,18 @@ def _new_figure(width_in: float, height_in: float, scale: int = 1) -> tuple[Figu
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
         ax.spines[side].set_color(_TEXT)
-    ax.tick_params(colors=_TEXT, labelsize=_FONT_PT - 1)
+    ax.tick_params(colors=_TEXT, labelsize=_TICK_PT)
     ax.yaxis.label.set_color(_TEXT)
     ax.xaxis.label.set_color(_TEXT)
     ax.title.set_color(_TEXT)
     return fig, ax
 
 
-def _png(fig: Figure, bottom_in: float = 0.45) -> bytes:
+def _png(fig: Figure, bottom_in: float = 0.5) -> bytes:
     """PNG bytes; fixed margins (in inches) instead of tight_layout, which costs a draw."""
     width_in, height_in = fig.get_size_inches()
     fig.subplots_adjust(
-        left=0.65 / width_in,
+        left=0.8 / width_in,
         right=1 - 0.1 / width_in,
         top=1 - 0.1 / height_in,
         bottom=bottom_in / height_in,
@@ -119,7 +127,7 @@ def _legend(ax: Axes, components: Sequence[str]) -> None:
 
     handles = [Patch(color=_COLORS.get(c, _TEXT), label=c.upper()) for c in components]
     legend = ax.legend(
-        handles=handles, fontsize=_FONT_PT, frameon=False, loc="upper left", ncol=len(handles)
+        handles=handles, fontsize=_LABEL_PT, frameon=False, loc="upper left", ncol=len(handles)
     )
     for text in legend.get_texts():
         text.set_color(_TEXT)
@@ -209,7 +217,7 @@ def bars_figure(
                 ha="center",
                 va="bottom",
                 color=_HIGHLIGHT,
-                fontsize=8,
+                fontsize=_TICK_PT,
                 fontweight="bold",
             )
     _check(bottoms)
@@ -221,10 +229,10 @@ def bars_figure(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{int(x) + 1:,}"))
     ax.set_ylim(min(0.0, min(bottoms, default=0.0) * 1.1), max(top * 1.3, 1e-12))
-    ax.set_ylabel(f"{unit} CO2e", fontsize=_FONT_PT)
+    ax.set_ylabel(f"{unit} CO2e", fontsize=_LABEL_PT)
     ax.set_xlabel(
         "windows, in order" if size == 1 else f"bins of {size:,} records, in order",
-        fontsize=_FONT_PT,
+        fontsize=_LABEL_PT,
     )
     if bars:
         _legend(ax, list(bars))
@@ -269,8 +277,8 @@ def cumulative_png(
     ax.fill_between(xs, ys, color=COMPONENT_COLORS["cpu"], alpha=0.2)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(0, max(xs[-1], 1))
-    ax.set_xlabel("records", fontsize=_FONT_PT)
-    ax.set_ylabel(f"cumulative {unit} CO2e", fontsize=_FONT_PT)
+    ax.set_xlabel("records", fontsize=_LABEL_PT)
+    ax.set_ylabel(f"cumulative {unit} CO2e", fontsize=_LABEL_PT)
     return _png(fig)
 
 
@@ -295,10 +303,10 @@ def timeline_png(
     else:
         ax.text(
             0.5, 0.5, "no power samples (cell shorter than the sampling interval)",
-            transform=ax.transAxes, ha="center", va="center", color=_TEXT, fontsize=_FONT_PT,
+            transform=ax.transAxes, ha="center", va="center", color=_TEXT, fontsize=_LABEL_PT,
         )  # fmt: skip
-    ax.set_xlabel("seconds since the cell started", fontsize=_FONT_PT)
-    ax.set_ylabel("W", fontsize=_FONT_PT)
+    ax.set_xlabel("seconds since the cell started", fontsize=_LABEL_PT)
+    ax.set_ylabel("W", fontsize=_LABEL_PT)
     return _png(fig)
 
 
