@@ -37,6 +37,10 @@ for IPython ≥ 8 and ipykernel ≥ 6.25.
   ``IOPubThread.schedule``, ``_hooks``, ``store_display_history``, ``parent_header``,
   ``topic``; the streams' ``pub_thread``). Fallback: False, and the caller uses IPython's
   ``publish_display_data`` (two more round trips to the IO thread per message).
+* :func:`messages_made` (the display publisher's ``session.message_count``, jupyter_client's
+  count of the messages that session has built, streams and displays included): two equal
+  readings mean nothing was sent in between. Fallback: None, and the caller assumes something
+  was.
 
 Importable without IPython: it imports IPython only when a probe that needs it is called.
 """
@@ -58,6 +62,7 @@ __all__ = [
     "last_shown_error",
     "display_error",
     "queue_display",
+    "messages_made",
 ]
 
 
@@ -194,3 +199,15 @@ def queue_display(data: dict[str, str], transient: dict[str, str], update: bool)
 
     io_thread.schedule(send_after_the_streams)
     return True
+
+
+def messages_made() -> int | None:
+    """How many messages the kernel's session has built so far (every channel's: a stream, a
+    display, a reply), or None outside ipykernel: equal readings, nothing was sent in between."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    if not InteractiveShell.initialized():
+        return None
+    session = getattr(InteractiveShell.instance().display_pub, "session", None)
+    count = getattr(session, "message_count", None)
+    return count if isinstance(count, int) and not isinstance(count, bool) else None

@@ -51,7 +51,9 @@ if not os.environ.get("CI"):
 LIVE = (
     "%%carbon --label browser\n"
     "import time\n"
-    "for i in range(20):  # ~3 s: short sleeps and busy work\n"
+    "for i in range(20):  # ~3 s: short sleeps and busy work, and a log\n"
+    "    if i % 5 == 0:\n"
+    "        print('step', i, flush=True)\n"
     "    time.sleep(0.1)\n"
     "    t0 = time.perf_counter()\n"
     "    while time.perf_counter() - t0 < 0.05:\n"
@@ -242,9 +244,58 @@ def run_cell_at(page, index: int) -> None:
     )
 
 
+#: For each one-line output (the auto-mode line, the running figures' line) with printed text in
+#: the same cell: the left edge of its text and of the printed text.
+TEXT_EDGES = """() => {
+  const pairs = [];
+  for (const line of document.querySelectorAll('.jc-compact, .jc-moved')) {
+    const area = line.closest('.jp-OutputArea');
+    const pre = area && area.querySelector('.jp-RenderedText pre');
+    if (!pre) continue;
+    const text = document.createRange();
+    text.selectNodeContents(line);
+    pairs.push([text.getBoundingClientRect().left, pre.getBoundingClientRect().left,
+                line.innerText.slice(0, 30)]);
+  }
+  return pairs;
+}"""
+
+#: The computed background of every row of our tables.
+ROW_BACKGROUNDS = """() => Array.from(document.querySelectorAll(
+  '.jc-components tr, .jc-table tr')).map(r => getComputedStyle(r).backgroundColor)"""
+
+#: For each column of the summary's table: where its head's text and its first cell's text
+#: sit (their right edges for a right-aligned column, else their left edges).
+HEAD_EDGES = """() => {
+  const table = document.querySelector('.jc-summary .jc-table');
+  const heads = table.querySelectorAll('thead th');
+  const cells = table.querySelectorAll('tbody tr:first-child td');
+  const edge = (el, side) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const r = range.getBoundingClientRect();
+    return r.width ? r[side] : null;
+  };
+  return Array.from(heads).map((th, i) => {
+    const side = getComputedStyle(cells[i]).textAlign === 'left' ? 'left' : 'right';
+    return [th.innerText, side, edge(th, side), edge(cells[i], side)];
+  });
+}"""
+
+
 def check_layout(page, theme: str) -> None:
-    """Nothing cut off, the compact lines one line high, and screenshots of each kind of output."""
+    """Nothing cut off, the compact lines one line high and where printed text starts, our tables
+    unstriped with heads on their columns, and screenshots of each kind of output."""
     assert page.evaluate(CUT_OFF) == [], theme
+    edges = page.evaluate(TEXT_EDGES)
+    assert len(edges) >= 2, edges  # the printing auto-mode cell and the live cell's log
+    assert all(abs(line - printed) <= 1 for line, printed, _ in edges), (theme, edges)
+    backgrounds = page.evaluate(ROW_BACKGROUNDS)
+    assert len(backgrounds) >= 9, backgrounds  # 2 components, 7 summary rows and its head
+    assert set(backgrounds) == {"rgba(0, 0, 0, 0)"}, (theme, backgrounds)
+    for head, side, at_head, at_cell in page.evaluate(HEAD_EDGES):
+        if at_cell is not None:  # an empty cell (no label) has no text to line up with
+            assert abs(at_head - at_cell) <= 1, (theme, head, side, at_head, at_cell)
     compact = page.locator(".jupyter-carbon.jc-compact")
     assert compact.count() == 5, carbon_texts(page)
     # each line is its cell's last output, under the cell's own output (not between code and output)
@@ -338,8 +389,16 @@ def test_views_in_jupyterlab_light_and_dark(lab, page):
             "img => img.naturalWidth >= 2 * img.getBoundingClientRect().width - 2"
         ), "plots are drawn at 2x"
     assert (
-        page.locator(".jupyter-carbon").count() == 8
-    )  # report, five lines, summary, error: nothing else
+        page.locator(".jupyter-carbon:not(.jc-moved)").count() == 8
+    )  # report, five lines, summary, error: nothing else but the running lines' last words
+    # the live cell: its running line stayed where it appeared, in its log; the report is last
+    live_cell = page.locator(".jp-CodeCell").nth(CELLS.index(LIVE))
+    kinds = live_cell.locator(".jp-OutputArea-child").evaluate_all(
+        "els => els.map(e => e.querySelector('.jc-report') ? 'REPORT' : e.querySelector("
+        "'.jc-moved') ? 'MOVED' : e.innerText.trim().slice(0, 12))"
+    )
+    assert kinds[-1] == "REPORT" and "MOVED" in kinds, kinds
+    assert any(k.startswith("step") for k in kinds[kinds.index("MOVED") + 1 :]), kinds
 
     page.evaluate(
         "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: "

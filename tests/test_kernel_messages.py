@@ -92,27 +92,114 @@ def test_an_auto_mode_report_comes_after_what_the_cell_printed_and_before_idle(k
         run(kc, "%carbon off")
 
 
-def test_a_carbon_cell_with_live_figures_keeps_the_order_of_its_prints(kc) -> None:
-    code = (
-        "%%carbon --label ordered\nimport time, sys\nfor i in range(6):\n    print('step', i)\n"
-        "    time.sleep(0.2)\nprint('done', file=sys.stderr)"
-    )
-    messages = run(kc, code)
-    order = kinds(messages)
-    assert order[-2:] == ["update_display_data", "status"], order
+def outputs(messages: list[dict]) -> list[tuple[str, str]]:
+    """The cell's outputs as a frontend builds them from its messages (nbclient and JupyterLab
+    alike): a display is appended, an update replaces every output of its display id where it
+    is, a stream extends the stream output before it or starts one. (kind, text or HTML) each."""
+    shown: list[tuple[str, str, str | None]] = []
+    for m in messages:
+        kind, content = m["msg_type"], m["content"]
+        if kind == "stream":
+            if shown and shown[-1][0] == f"stream:{content['name']}":
+                shown[-1] = (shown[-1][0], shown[-1][1] + content["text"], None)
+            else:
+                shown.append((f"stream:{content['name']}", content["text"], None))
+        elif kind in ("display_data", "update_display_data"):
+            html = content["data"].get("text/html", content["data"].get("text/plain", ""))
+            display_id = content.get("transient", {}).get("display_id")
+            if kind == "display_data":
+                shown.append(("display", html, display_id))
+            else:
+                shown = [
+                    ("display", html, d) if d == display_id else (k, t, d) for k, t, d in shown
+                ]
+    return [(k, t) for k, t, _ in shown]
+
+
+LOG = (
+    "import time, sys\nfor i in range(8):\n    print('step', i, flush=True)\n"
+    "    time.sleep(0.2)\nprint('done', file=sys.stderr)"
+)
+
+
+def test_a_long_carbon_cells_report_comes_after_everything_it_printed(kc) -> None:
+    """A cell that prints a log for longer than the running figures' delay: the figures appear
+    above the log while it runs; the report is the cell's last output, under the whole log."""
+    messages = run(kc, "%%carbon --label ordered\n" + LOG)
     assert (
-        printed(messages, "stdout") == "".join(f"step {i}\n" for i in range(6))
+        printed(messages, "stdout") == "".join(f"step {i}\n" for i in range(8))
         and printed(messages, "stderr") == "done\n"
     )
-    last_stream = max(i for i, m in enumerate(messages) if m["msg_type"] == "stream")
-    final = messages[-2]
-    assert last_stream < len(messages) - 2 and "ordered" in final["content"]["data"]["text/html"]
-    shown = {
-        m["content"]["transient"]["display_id"]
-        for m in messages
-        if m["msg_type"] in ("display_data", "update_display_data")
-    }
-    assert len(shown) == 1  # the running figures and the report are one output
+    shown = outputs(messages)
+    kinds_shown = [k for k, _ in shown]
+    assert kinds_shown[-1] == "display" and "jc-report" in shown[-1][1], kinds_shown
+    assert "ordered" in shown[-1][1] and "running" not in shown[-1][1]
+    # the running figures stay where they appeared, in the log, and say where the report went
+    (moved,) = [i for i, (_, text) in enumerate(shown) if "jc-moved" in text]
+    assert "report at the end of the cell&#x27;s output" in shown[moved][1]
+    assert kinds_shown[moved + 1 : -1] and set(kinds_shown[moved + 1 : -1]) <= {
+        "stream:stdout",
+        "stream:stderr",
+    }, kinds_shown  # the log went on under them, then the report
+    assert kinds(messages)[-3:] == ["update_display_data", "display_data", "status"]
+
+
+def test_a_long_auto_mode_cells_line_comes_after_everything_it_printed(kc) -> None:
+    run(kc, "%carbon on")
+    try:
+        shown = outputs(run(kc, LOG.replace("0.2", "0.25")))  # 2 s: past the line's 1 s delay
+    finally:
+        run(kc, "%carbon off")
+    kinds_shown = [k for k, _ in shown]
+    assert kinds_shown[-1] == "display" and "jc-compact" in shown[-1][1], kinds_shown
+    (moved,) = [i for i, (_, text) in enumerate(shown) if "jc-moved" in text]
+    assert "figures at the end of the cell&#x27;s output" in shown[moved][1]
+    assert kinds_shown[moved + 1 : -1] and set(kinds_shown[moved + 1 : -1]) <= {
+        "stream:stdout",
+        "stream:stderr",
+    }, kinds_shown
+
+
+@pytest.mark.parametrize("printed_first", [False, True])
+def test_a_long_cell_that_prints_nothing_after_its_figures_keeps_one_output(kc, printed_first):
+    """Nothing came after the running figures (text printed before them stays above them): the
+    report replaces them where they are, still the cell's last output."""
+    code = ("print('before')\n" if printed_first else "") + "import time\ntime.sleep(1.5)"
+    messages = run(kc, "%%carbon --label quiet\n" + code)
+    shown = outputs(messages)
+    assert [k for k, _ in shown] == ["stream:stdout"] * printed_first + ["display"], shown
+    assert "jc-report" in shown[-1][1] and "jc-moved" not in shown[-1][1]
+    assert kinds(messages)[-2:] == ["update_display_data", "status"]
+    run(kc, "%carbon on")
+    try:
+        shown = outputs(run(kc, code))
+    finally:
+        run(kc, "%carbon off")
+    assert [k for k, _ in shown] == ["stream:stdout"] * printed_first + ["display"], shown
+    assert "jc-compact" in shown[-1][1]
+
+
+def test_text_printed_between_running_updates_still_puts_the_report_at_the_end(kc) -> None:
+    """The running figures appear, the cell prints, then more running updates follow: the text
+    sits under the figures' output, so the report goes after it."""
+    run(kc, "%carbon config interval=0.25")
+    try:
+        code = (
+            "import time\ntime.sleep(0.7)\nfor i in range(3):\n    print('step', i, flush=True)\n"
+            "    time.sleep(0.1)\ntime.sleep(1.0)"
+        )
+        shown = outputs(run(kc, "%%carbon --label late\n" + code))
+    finally:
+        run(kc, "%carbon config interval=1")
+    kinds_shown = [k for k, _ in shown]
+    assert kinds_shown == ["display", "stream:stdout", "display"], shown
+    assert "jc-moved" in shown[0][1] and "jc-report" in shown[-1][1]
+
+
+def test_a_short_carbon_cell_sends_one_message(kc) -> None:
+    messages = run(kc, "%%carbon --label short\nprint('hi')")
+    assert kinds(messages) == ["status", "execute_input", "stream:stdout", "display_data", "status"]
+    assert [k for k, _ in outputs(messages)] == ["stream:stdout", "display"]
 
 
 def test_a_capture_still_takes_what_is_published_inside_it(kc) -> None:

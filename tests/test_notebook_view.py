@@ -87,12 +87,18 @@ def run_cell(
     return view, record, cap.outputs
 
 
-def test_full_view_shows_live_figures_then_the_report_in_the_same_output(shell, session):
+def test_full_view_shows_live_figures_then_the_report_after_what_the_cell_printed(shell, session):
     view, record, outputs = run_cell(session, items=1000)
     assert view.errors == []
-    # nothing at the start; the first live figures are a display, the rest and the report update it
-    assert [o.update for o in outputs] == [False, True, True, True, True]
-    assert len({o.transient["display_id"] for o in outputs}) == 1
+    # nothing at the start; the first live figures are a display and the rest update it; at the
+    # end that output says where the report went, and the report is a new display, at the end of
+    # the cell's output (after anything the cell printed below the running figures)
+    assert [o.update for o in outputs] == [False, True, True, True, True, False]
+    live, report = outputs[0].transient["display_id"], outputs[-1].transient["display_id"]
+    assert {o.transient["display_id"] for o in outputs[:-1]} == {live} and report != live
+    moved = outputs[-2].data
+    assert moved["text/plain"] == "carbon: train ran 2 s · report at the end of the cell's output"
+    assert "jc-moved" in moved["text/html"] and "running" not in moved["text/html"]
     # live figures changed at every tick (0.5 s apart) and said power, energy and CO2e
     assert len(set(view.progress_values)) == 4
     assert (
@@ -164,7 +170,8 @@ def test_live_output_from_the_sampler_thread_carries_the_cells_parent_header(ses
     view.note("loop: 1,000 of 10,000 items, ~9 s left")
     m = session.open("x")
     view.finish(session.stop(m))
-    assert seen == [({"msg_id": "cell-7"}, False), ({"msg_id": "cell-7"}, True)]
+    cell = {"msg_id": "cell-7"}
+    assert seen == [(cell, False), (cell, True), (cell, False)]  # live, moved, the report
 
 
 def test_on_live_never_raises(session):
@@ -190,12 +197,12 @@ def test_compact_view_is_one_line_live_only_for_long_cells(session):
     assert "CPU 4.17 mWh: estimated (constant)" in html
     long, record, outputs = run_cell(session, compact=True, ticks=4, tick_s=0.5)
     assert "carbon: running" in long.progress_values[-1]
-    assert [o.update for o in outputs] == [
-        False,
-        True,
-        True,
-        True,
-    ]  # live at 1, 1.5 and 2 s, then the line in its place
+    # live at 1, 1.5 and 2 s; then that output says where the line went, and the line is a new
+    # display, after what the cell printed
+    assert [o.update for o in outputs] == [False, True, True, True, False]
+    assert outputs[-2].data["text/plain"] == (
+        "carbon: ran 2 s · figures at the end of the cell's output"
+    )
     assert outputs[-1].data["text/plain"] == format_record_line(record)
     assert format_record_line(record).endswith("(2 cells)") and "estimated" in format_record_line(
         record
@@ -452,6 +459,17 @@ def test_the_summary_says_when_no_region_is_set(session):
     assert "region: not set (world average)" in summary_text(session_digest(session))
 
 
+def test_one_line_outputs_start_where_printed_text_does(session):
+    """JupyterLab indents a print()'s text by 1ch of the code font (``.jp-OutputArea
+    .jp-RenderedText``): the auto-mode line and the running figures do the same."""
+    _, _, short = run_cell(session, compact=True, ticks=1)
+    view, _, long = run_cell(session, compact=True, ticks=4)
+    for html in (short[-1].data["text/html"], view.progress_values[-1]):
+        (outer,) = _styles(html, "div")[:1]
+        assert outer["padding-left"] == "1ch"
+        assert outer["font-family"].startswith("var(--jp-code-font-family"), outer
+
+
 def _contrast(a: str, b: str) -> float:
     """WCAG contrast ratio of two ``#rrggbb`` colours."""
 
@@ -489,4 +507,3 @@ def test_plot_text_is_at_least_11_px_and_reads_on_both_themes():
                 ink = to_hex(text.get_color())
                 for background in ("#ffffff", "#212121", "#111111"):  # light; dark box, page
                     assert _contrast(ink, background) >= 3.9, (ink, background)
-

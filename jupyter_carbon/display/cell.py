@@ -8,8 +8,10 @@ kernel's IO thread: ``publish.py``):
 * while the cell runs, only once it has run ``LIVE_AFTER_S`` (``COMPACT_LIVE_AFTER_S`` for the
   auto-mode line): one ``display_data`` with the running figures, then ``update_display_data``
   at most every ``MIN_UPDATE_S``;
-* at the end: one message, the report as ``text/plain`` and ``text/html`` (an update of the running
-  output when there was one, else a new display).
+* at the end: one message, the report as ``text/plain`` and ``text/html``: a new display, or an
+  update of the running figures when nothing was sent after them (they are still the cell's last
+  output). When the cell printed (or showed) something after them, two: the running output says
+  where the report went, and the report is a new display, after everything the cell printed.
 
 There are no widgets, so a saved or exported notebook shows the report whatever widget state was
 saved, offline. Threads: ``on_progress`` and ``note`` run on the sampler thread (or any other). They
@@ -24,11 +26,13 @@ from __future__ import annotations
 import contextvars
 import itertools
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
+from ..ipython_compat import messages_made
 from ..record import WindowRecord, record_name
 from ..sampler import Progress
 from . import html as H
@@ -80,7 +84,10 @@ class NotebookView:
         self._context = contextvars.copy_context()
         self._lock = threading.Lock()
         self._last_update_s = float("-inf")
-        self._shown = False  # a running-figures output exists: the end updates it
+        self._shown = False  # a running-figures output exists
+        # the kernel's message count once the running figures were sent, while no other message
+        # has been made since they first appeared (None: one was, or unknown)
+        self._made_if_last: int | None = None
         self._done = False
         # key → line; a note with the same key replaces the previous one
         self._notes: dict[Hashable, str] = {}
@@ -119,7 +126,13 @@ class NotebookView:
                     status, self._g_per_kwh, self._pue, name=self._name(), compact=self.compact
                 ) + H.notes_html(self._notes.values())
                 plain = f"carbon: running {self._name()} {status.elapsed_s:.0f} s"
+                made = messages_made()
                 self._send({"text/plain": plain, "text/html": value}, self._shown, from_thread=True)
+                # this message is the next one made: the count goes on from it while every message
+                # since the first running figures is one of ours (a message another thread makes
+                # meanwhile counts as another's: the report then goes to the end, the safe side)
+                ours = made is not None and (not self._shown or made == self._made_if_last)
+                self._made_if_last = made + 1 if ours and made is not None else None
                 self._shown = True
                 self.progress_html = value
                 self.progress_updates += 1
@@ -146,7 +159,11 @@ class NotebookView:
             self._done = True
             notes = list(self._notes.values())
             try:
-                self._send(self._bundle(record, notes), self._shown, from_thread=False)
+                in_place = self._shown and self._still_last()
+                if self._shown and not in_place:  # the report goes after what the cell printed
+                    self._send(self._moved(record), True, from_thread=False)
+                    self.display_id = f"{_PREFIX}-{next(_ids)}"
+                self._send(self._bundle(record, notes), in_place, from_thread=False)
             except Exception as exc:  # no rich display: the text view still reports the cell
                 self.errors.append(f"display: {type(exc).__name__}: {exc}")
                 self._fallback = TextView(compact=self.compact)
@@ -154,6 +171,26 @@ class NotebookView:
             for note in notes:
                 self._fallback.note(note)
             self._fallback.finish(record)
+
+    def _still_last(self) -> bool:
+        """Whether the running figures are still the cell's last output: once what the cell
+        printed has been sent (a flush waits for the IO thread: only cells that ran long enough to
+        show figures pay it), no message was made after them."""
+        if self._made_if_last is None:
+            return False
+        try:
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+        except Exception:  # a stream that cannot flush: the report goes to the end, as it can
+            return False
+        return messages_made() == self._made_if_last
+
+    def _moved(self, record: WindowRecord) -> dict[str, str]:
+        name, compact = self._name(), self.compact
+        return {
+            "text/plain": H.moved_text(record, name=name, compact=compact),
+            "text/html": H.moved_html(record, name=name, compact=compact),
+        }
 
     def _bundle(self, record: WindowRecord, notes: list[str]) -> dict[str, str]:
         if self.compact:

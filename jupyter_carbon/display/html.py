@@ -42,7 +42,7 @@ from .text import (
 __all__ = [
     "FG", "FG2", "BORDER", "BG", "FONT", "box_style", "status_html", "record_html",
     "record_line_html", "progress_html", "equivalents_html", "totals_html", "bars_html", "img_html",
-    "esc", "COMPONENT_COLORS", "ROW",
+    "esc", "COMPONENT_COLORS", "ROW", "TEXT_INDENT", "moved_html", "moved_text",
 ]  # fmt: skip
 
 # JupyterLab's theme variables; elsewhere VS Code's, else the surrounding text colour (a fixed
@@ -64,6 +64,9 @@ _OTHER_COLOR = "#808080"
 #: tr:nth-child(odd)`` gets ``--jp-layout-color0``, near-black in the dark theme, on our box's
 #: ``--jp-layout-color1``); an inline background wins over that stylesheet.
 ROW = "background: transparent"
+#: Where a ``print()``'s text starts in an output: JupyterLab pads ``.jp-RenderedText`` by 1ch of
+#: its code font; a line in that font, padded 1ch, starts where the printed text does.
+TEXT_INDENT = "font-family: var(--jp-code-font-family, monospace); padding-left: 1ch"
 
 
 def esc(text: object) -> str:
@@ -283,14 +286,24 @@ def record_line_html(record: WindowRecord, line: str | None = None) -> str:
     text = line or format_record_line(record)
     if record.status != "ok":  # the status is a coloured tag here, not the text's " [ERROR]"
         text = format_record_line(record, status=False)
-    style = (
-        f"{FONT}; color: {FG2}; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; "
-        "max-width: 100%; line-height: 1.4"
-    )
     return (
         f'<div class="jupyter-carbon jc-compact" title="{esc(record_tip(record))}" '
-        f'style="{style}">{status_html(record.status)}{esc(text)}</div>'
+        f'style="{_LINE}">{_line_text(status_html(record.status) + esc(text))}</div>'
     )
+
+
+#: A one-line output (the auto-mode line, the running figures): it starts where a ``print()``'s
+#: text starts, never wraps, and ends in "…" when the output area is narrower.
+_LINE = (
+    f"{TEXT_INDENT}; color: {FG2}; white-space: nowrap; overflow: hidden; "
+    "text-overflow: ellipsis; max-width: 100%; box-sizing: border-box; line-height: 1.4"
+)
+
+
+def _line_text(markup: str) -> str:
+    """The text of a one-line output in the UI font (its box is in the code font, for the
+    indent)."""
+    return f'<span style="{FONT}">{markup}</span>'
 
 
 def progress_html(
@@ -304,15 +317,28 @@ def progress_html(
         f"{format_duration(status.elapsed_s)} elapsed · {power} · {format_energy(energy_j)} · "
         f"{format_co2e(co2e)} so far"
     )
-    style = (
-        f"{FONT}; color: {FG2}; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; "
-        "max-width: 100%"
-    )
     who = f"{name}: " if name and not compact else ""
     return (
-        f'<div class="jupyter-carbon jc-progress" style="{style}">'
-        f"carbon: running {esc(who)}{esc(figures)}</div>"
+        f'<div class="jupyter-carbon jc-progress" style="{_LINE}">'
+        f"{_line_text(f'carbon: running {esc(who)}{esc(figures)}')}</div>"
     )
+
+
+def moved_text(record: WindowRecord, *, name: str = "", compact: bool = False) -> str:
+    """What the running figures' output says once the cell has ended, its report being at the
+    end of the cell's output, after everything the cell printed:
+    ``carbon: browser ran 3.01 s · report at the end of the cell's output``."""
+    who = f"{name} " if name and not compact else ""
+    what = "figures" if compact else "report"
+    return (
+        f"carbon: {who}ran {format_duration(record.duration_s)} · "
+        f"{what} at the end of the cell's output"
+    )
+
+
+def moved_html(record: WindowRecord, *, name: str = "", compact: bool = False) -> str:
+    text = moved_text(record, name=name, compact=compact)
+    return f'<div class="jupyter-carbon jc-moved" style="{_LINE}">{_line_text(esc(text))}</div>'
 
 
 def img_html(png: bytes, alt: str, *, scale: int = 2) -> str:
