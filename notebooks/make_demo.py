@@ -20,7 +20,7 @@ CELLS: list[tuple[str, str, list[str]]] = [
     ("markdown", "# jupyter_carbon: a tour\n\nWhat a notebook cell costs in energy and CO2e, shown under the cell while it runs, and the whole session at a glance. "
      "Figures from RAPL/NVML counters are *measured*; without them a CPU/RAM power model gives an *estimate* with an uncertainty band — every figure says which.", []),
     ("code", "%load_ext jupyter_carbon\n%carbon config region=FR interval=0.5", []),
-    ("markdown", "## One measured cell\n`%%carbon` measures the cell it heads. Once it has run a moment, a line shows the elapsed time, power per component and the energy and CO2e so far; when it ends, the report takes its place: energy and CO2e per component, a comparison you can picture when there is one, the recent cells as small bars (this one outlined), and how it was measured one click away.", []),
+    ("markdown", "## One measured cell\n`%%carbon` measures the cell it heads. Once it has run a moment, a line shows the elapsed time, power per component and the energy and CO2e so far; when it ends, the report takes its place (or, when the cell printed or returned something below that line, comes after it): energy and CO2e per component, a comparison you can picture when there is one, the recent cells as small bars (this one outlined), and how it was measured one click away.", []),
     ("code", "%%carbon --label \"matrix products\"\nimport numpy as np\n\nrng = np.random.default_rng(0)\na = rng.random((600, 600))\nfor _ in range(12):\n    a = a @ a\n    a /= np.abs(a).max()\nfloat(a.sum())", []),
     ("markdown", "## Waiting costs energy too\nAn idle cell still draws the machine's idle power.", []),
     ("code", "%%carbon --label sleep\nimport time\n\ntime.sleep(1.0)", []),

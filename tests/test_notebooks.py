@@ -31,12 +31,12 @@ make_demo = _make_demo()
 
 def carbon_outputs(nb):
     """(cell, output) for every display of jupyter_carbon (reports, auto-mode lines,
-    the summary)."""
+    the summary), not the running figures' last words (``jc-moved``: whether a cell shows
+    running figures before it prints or returns something depends on its speed)."""
     for cell in nb.cells:
         for out in cell.get("outputs", []):
-            if out.output_type == "display_data" and "jupyter-carbon" in out.data.get(
-                "text/html", ""
-            ):
+            html = out.data.get("text/html", "") if out.output_type == "display_data" else ""
+            if "jupyter-carbon" in html and "jc-moved" not in html:
                 yield cell, out
 
 
