@@ -76,7 +76,7 @@ def resolve_task(task: str) -> str:
 
 def format_energy_kwh(kwh: float) -> str:
     """An energy given in kWh, by the one rule of every figure (``units.format_energy``):
-    ``0.9 Wh``, ``2.9 kWh``, ``12 mWh``."""
+    ``900 mWh``, ``2.9 kWh``, ``12 mWh``."""
     return format_energy(kwh * J_PER_KWH)
 
 

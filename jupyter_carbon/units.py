@@ -96,11 +96,12 @@ def unit_for(magnitude: float, units: tuple[tuple[float, str], ...]) -> tuple[fl
 
 
 def _scaled(value: float, steps: tuple[tuple[float, str], ...], digits: int = 3) -> str:
-    """``value`` in its unit (:func:`unit_for`) with ``digits`` significant digits."""
+    """``value`` in its unit (:func:`unit_for`) with ``digits`` significant digits
+    (:func:`significant`)."""
     if value != value:  # NaN
         return "n/a"
     factor, unit = unit_for(abs(value), steps)
-    return f"{value / factor:.{digits}g} {unit}"
+    return f"{significant(value / factor, digits, max_decimals=12)} {unit}"
 
 
 _POWER_STEPS = ((1e-3, "mW"), (1.0, "W"), (1e3, "kW"))

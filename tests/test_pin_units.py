@@ -105,7 +105,7 @@ def test_unit_for_picks_the_largest_factor_not_above_the_magnitude():
         (1e-3, "0.278 µWh"),  # below the smallest unit: 1e-3 / 0.0036
         (3.6e6, "1 kWh"),
         (3.6e9 * 2.5, "2.5 MWh"),
-        (3.6e12, "1e+03 MWh"),  # beyond the largest unit it stays in MWh
+        (3.6e12, "1,000 MWh"),  # beyond the largest unit it stays in MWh, never an exponent
         (-7200.0, "-2 Wh"),  # the unit is chosen by magnitude
         (0.0, "0 µWh"),
         (math.nan, "n/a"),
