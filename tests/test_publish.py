@@ -163,6 +163,19 @@ def test_methods_paragraph_numbers_are_the_records() -> None:
     assert "M not included" in text and "References:" in text and "arxiv.org/abs/2311.16863" in text
 
 
+def test_methods_numbers_are_never_in_exponent_form() -> None:
+    """The per-1,000-items table keeps one unit per column (the largest figure's): a tiny
+    measured figure beside the published ones is a plain decimal, by the rule of every figure
+    (units.significant), not "6.67e-05"."""
+    records = _records()
+    text = render(records, PublishOptions("methods", items=10_000_000, embodied="none"))
+    assert re.search(r"\de[+-]\d\d", text) is None, text  # "6.67e-05", "1e+03"
+    row = re.search(r"\| This work: all components \(.*?\) \| ([\d.,]+) \|", text)
+    assert row and _number(row[1]) == pytest.approx(
+        totals_of(records).energy_j / 10_000 / 3600, rel=5e-3
+    )
+
+
 def test_methods_latex_is_escaped() -> None:
     text = render(_records(), PublishOptions("methods", style="latex", items=2000))
     assert (

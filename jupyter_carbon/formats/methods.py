@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 from .._version import __version__
 from ..intensity import UnknownRegionError, lookup_region
 from ..reference import REFERENCE_KWH_PER_1000, REFERENCE_SOURCE, resolve_task
-from ..units import J_PER_KWH, format_duration
+from ..units import (
+    CO2E_UNITS,
+    ENERGY_UNITS,
+    J_PER_KWH,
+    format_duration,
+    significant,
+    unit_for,
+)
 from .comparisons import AI_ENERGY_SCORE_SOURCE, ai_energy_score_range
 from .options import PublishError
 
@@ -37,25 +44,14 @@ _HOW = {
     "ram-model": "estimated from the memory in use",
     "constant": "a constant power set by the user",
 }
-_ENERGY_UNITS = ((J_PER_KWH, "kWh"), (3600.0, "Wh"), (3.6, "mWh"))
-_MASS_UNITS = ((1000.0, "kg"), (1.0, "g"), (1e-3, "mg"))
+#: A paper's units: mWh to kWh, mg to kg CO2e.
+_ENERGY_UNITS = ENERGY_UNITS[1:4]
+_MASS_UNITS = CO2E_UNITS[1:4]
 _LATEX = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", "×": r"$\times$", "–": "--",
     "“": "``", "”": "''",
 }  # fmt: skip
-
-
-def _unit(value: float, units: tuple[tuple[float, str], ...]) -> tuple[float, str]:
-    for factor, name in units:
-        if abs(value) >= factor:
-            return factor, name
-    return units[-1]
-
-
-def _num(value: float) -> str:
-    """Three significant digits, no exponent above 100 (``2,000``, ``12.3``, ``0.0456``)."""
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def latex_escape(text: str) -> str:
@@ -125,7 +121,7 @@ def _how(figures: Figures, factor: float, unit: str) -> str:
     parts = []
     for c in figures.components:
         hows = "; ".join(_HOW.get(m, f"{c.how} ({m})") for m in c.methods)
-        parts.append(f"{c.component.upper()} {_num(c.energy_j / factor)} {unit}, {hows}")
+        parts.append(f"{c.component.upper()} {significant(c.energy_j / factor)} {unit}, {hows}")
     return ", ".join(parts)
 
 
@@ -135,21 +131,22 @@ def _items_table(figures: Figures, items: int, task: str, w: _Writer) -> str:
     reference_j = REFERENCE_KWH_PER_1000[task] * J_PER_KWH
     ai = ai_energy_score_range(task)
     largest = max(energy_j, reference_j, ai.high_kwh * J_PER_KWH if ai is not None else 0.0)
-    factor, unit = _unit(largest, _ENERGY_UNITS)
+    factor, unit = unit_for(largest, _ENERGY_UNITS)
     rows = [
         (
             "This work: all components (" + figures.how + ")",
-            _num(energy_j / factor),
-            _num(gpu_j / factor) if gpu_j else "0 (no GPU measured)",
+            significant(energy_j / factor),
+            significant(gpu_j / factor) if gpu_j else "0 (no GPU measured)",
         ),
         (
             f"Power Hungry Processing, {task} mean, 8x A100, whole node {w.cite(REFERENCE_SOURCE)}",
-            _num(reference_j / factor),
+            significant(reference_j / factor),
             "not available",
         ),
     ]
     if ai is not None:
-        span = f"{_num(ai.low_kwh * J_PER_KWH / factor)}–{_num(ai.high_kwh * J_PER_KWH / factor)}"
+        low, high = (kwh * J_PER_KWH / factor for kwh in (ai.low_kwh, ai.high_kwh))
+        span = f"{significant(low)}–{significant(high)}"
         rows.append(
             (
                 f"AI Energy Score, {task}, {ai.models} models, 1x H100, GPU only "
@@ -198,8 +195,8 @@ def methods_text(
         )
     w = _Writer(style)
     t = figures.totals
-    factor, unit = _unit(max(t.high_j, 1e-9), _ENERGY_UNITS)
-    mass, munit = _unit(max(t.co2e_high_g, 1e-12), _MASS_UNITS)
+    factor, unit = unit_for(max(t.high_j, 1e-9), _ENERGY_UNITS)
+    mass, munit = unit_for(max(t.co2e_high_g, 1e-12), _MASS_UNITS)
     windows = f"{len(figures.records)} measured window{'s' if len(figures.records) != 1 else ''}"
     if figures.labels:
         windows += " (" + ", ".join(f"“{label}”" for label in figures.labels) + ")"
@@ -208,13 +205,14 @@ def methods_text(
         f"We measured the energy of {windows}, {format_duration(t.duration_s)} in all, "
         f"with jupyter_carbon {__version__} "
         f"{w.cite(f'jupyter_carbon {__version__}, https://pypi.org/project/jupyter-carbon/')}. "
-        f"They used {_num(t.energy_j / factor)} {unit} of electricity "
-        f"(uncertainty band {_num(t.low_j / factor)}–"
-        f"{_num(t.high_j / factor)} {unit}; {figures.how}): {_how(figures, factor, unit)}. "
+        f"They used {significant(t.energy_j / factor)} {unit} of electricity "
+        f"(uncertainty band {significant(t.low_j / factor)}–"
+        f"{significant(t.high_j / factor)} {unit}; {figures.how}): {_how(figures, factor, unit)}. "
         f"Hardware: {figures.hardware}. Region: {_regions(figures)}. At a carbon intensity of "
         f"{_intensity_phrase(figures, w)} and a PUE of {pue}, "
-        f"this is {_num(t.co2e_g / mass)} {munit} CO2e "
-        f"(band {_num(t.co2e_low_g / mass)}–{_num(t.co2e_high_g / mass)} {munit} CO2e). "
+        f"this is {significant(t.co2e_g / mass)} {munit} CO2e "
+        f"(band {significant(t.co2e_low_g / mass)}–"
+        f"{significant(t.co2e_high_g / mass)} {munit} CO2e). "
         f"The figures cover the {' and '.join(figures.scopes)} scope; {embodied_note}."
     )
     out = [w.text(text), ""]

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..units import J_PER_KWH
+from ..units import J_PER_KWH, format_co2e, significant
 from .embodied import lookup_embodied, machine_embodied
 from .options import DEFAULT_LIFETIME_YEARS, PublishError
 
@@ -90,21 +90,28 @@ class Sci:
     sci_g_per_item: float
 
     def line(self) -> str:
+        """``SCI 0.00446 µg CO2e per item = (E … kWh × I … gCO2e/kWh) / R …``: the per-item
+        figure by the rule of every figure (``format_co2e``), its terms with 4 significant digits
+        in their own units, never in exponent form."""
+
+        def num(value: float) -> str:
+            return significant(value, 4, max_decimals=12)
+
         pue = f" × PUE {self.pue[0]:g}" if len(self.pue) == 1 else " (PUE included)"
         e_i = (
-            f"E {self.energy_kwh:.4g} kWh {self.energy_how} × "
-            f"I {self.intensity_g_per_kwh:.4g} gCO2e/kWh{pue}"
+            f"E {num(self.energy_kwh)} kWh {self.energy_how} × "
+            f"I {num(self.intensity_g_per_kwh)} gCO2e/kWh{pue}"
         )
-        head = f"SCI {self.sci_g_per_item:.4g} g CO2e per item"
+        head = f"SCI {format_co2e(self.sci_g_per_item)} per item"
         if self.embodied_g is None or self.embodied is None:
             return (
                 f"{head} = ({e_i}) / R {self.items:,} items; "
                 f"M not included ({self.why_no_embodied})"
             )
         m = (
-            f"M {self.embodied_g:.4g} g estimated: {self.embodied.label}, "
+            f"M {num(self.embodied_g)} g estimated: {self.embodied.label}, "
             f"{self.embodied.total_kg:,.1f} kg CO2e × "
-            f"{self.duration_s:.4g} s / {self.lifetime_years:g} years; "
+            f"{num(self.duration_s)} s / {self.lifetime_years:g} years; "
             f"source: {self.embodied.citation}"
         )
         return f"{head} = (({e_i}) + M) / R {self.items:,} items; {m}"
