@@ -107,6 +107,11 @@ def test_the_extension_answers_and_footers_replace_auto_outputs(tmp_path) -> Non
         assert long[-1]["type"] == "record"
         assert outputs(run(kc, "%carbon summary")) != []
 
+        # a page reload answers the open comm again: it gets the session so far
+        again = answer(kc, comm_id)
+        assert again["type"] == "hello" and again["session"]["cells"] == 4
+        assert [r["name"] for r in again["records"]][-1] == "cell [6]"
+
         # the footer turned off in the settings: the output line comes back, the record still
         # goes to the status bar
         send(kc, "comm_msg", comm_id, {"type": "settings", "footer": False, "metadata": True})

@@ -78,9 +78,8 @@ class Frontend:
         if kind not in ("ack", "settings"):
             return
         self.footer = data.get("footer", True) is True
-        first = not self.listening
         self.listening = True
-        if first:
+        if kind == "ack":  # a page (re)connected: it starts from the session so far
             self.send(self._hello())
 
     def _hello(self) -> dict[str, Any]:

@@ -8,11 +8,7 @@
  * per measured cell (and running figures for cells longer than a second) instead of auto mode's
  * output line. Messages find their cell by the execute request they were sent under.
  */
-import {
-  ILabShell,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Cell, CodeCell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
@@ -48,8 +44,11 @@ class KernelState {
   running: IProgressMessage | null = null;
   records: IRecordFigures[] = [];
   comms = new Set<Kernel.IComm>();
+  /** the kernel answered the ack: it sends its cells here */
+  connected = false;
 
   reset(): void {
+    this.connected = false;
     this.session = null;
     this.running = null;
     this.records = [];
@@ -173,6 +172,8 @@ class CarbonFrontend {
     comm.onMsg = msg => this.receive(kernel, state, msg);
     comm.onClose = () => {
       state.comms.delete(comm);
+      state.connected = state.comms.size > 0 && state.connected;
+      this.update();
     };
     comm.send({ type: 'ack', ...this.settings });
   }
@@ -185,6 +186,7 @@ class CarbonFrontend {
     const data = msg.content.data as unknown as CarbonMessage;
     const parent = (msg.parent_header as Partial<KernelMessage.IHeader>).msg_id;
     if (data.type === 'hello') {
+      state.connected = true;
       state.session = data.session;
       state.records = data.records.slice(-KEEP_RECORDS);
     } else if (data.type === 'progress') {
@@ -309,6 +311,7 @@ class CarbonFrontend {
     this.statusItem.node.textContent = statusLine(session, running, this.settings.figure);
     this.statusItem.node.title = statusTitle(session);
     this.statusItem.node.dataset.running = running ? 'true' : 'false';
+    this.statusItem.node.dataset.connected = state?.connected ? 'true' : 'false';
     this.panel.render(session, state?.records ?? [], this.settings.figure);
   }
 

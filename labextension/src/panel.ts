@@ -81,9 +81,9 @@ export class SessionPanel extends Widget {
           cells.push(formatEnergy(record.energy_j));
         }
         if (figure !== 'energy') {
-          cells.push(formatCo2e(record.co2e_g));
+          cells.push(formatCo2e(record.co2e_g).replace(/ CO2e$/, '')); // the column says CO2e
         }
-        cells.push(howWord(record.components));
+        cells.push(howWord(record.components).replace(/estimated/g, 'est.'));
         row.append(...cells.map(text => element('td', text)));
         table.append(row);
       }
