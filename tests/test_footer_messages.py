@@ -128,3 +128,23 @@ def test_no_comm_in_a_terminal_or_a_plain_shell(shell) -> None:
     shell.run_line_magic("carbon", "on")
     shell.run_cell("x = 1")  # measured and printed as always
     assert len(ext.session.records) >= 1
+
+
+def test_a_cell_whose_page_went_away_while_it_ran_shows_its_output(session) -> None:
+    comm = RecordingComm()
+    frontend = Frontend(session, comm)
+    ack(frontend, footer=True)
+    shown: list[str] = []
+
+    class Output:  # the notebook view's part that matters here: what it finishes with
+        def note(self, text, key=None):
+            shown.append(text)
+
+        def finish(self, record):
+            shown.append(record.label)
+
+    view = FooterView(frontend, None, g_per_kwh=500.0, pue=1.0, measured={}, fallback=Output)
+    view.note("over budget")
+    comm.on_closed({})
+    view.finish(make_record(1))
+    assert shown == ["over budget", "cell 1"]

@@ -66,6 +66,7 @@ def make_view(
         g_per_kwh=session.intensity().g_per_kwh,
         pue=session.config.pue,
         measured=frontend.measured,
+        fallback=lambda: NotebookView(session, compact=compact, **meta),
     )
 
 

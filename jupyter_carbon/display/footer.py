@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from ..record import SessionTotals, WindowRecord, record_name
@@ -128,9 +128,12 @@ class FooterView:
         g_per_kwh: float,
         pue: float,
         measured: dict[str, bool],
+        fallback: Callable[[], display.CellView] | None = None,
     ) -> None:
         self.frontend = frontend
         self.inner = inner
+        #: the view that shows the record should the extension stop listening before it ends
+        self._fallback = fallback
         self._g_per_kwh, self._pue, self._measured = g_per_kwh, pue, measured
         self._context = contextvars.copy_context()
         self._lock = threading.Lock()
@@ -165,6 +168,12 @@ class FooterView:
     def finish(self, record: WindowRecord) -> None:
         with self._lock:
             self._done = True
-        if self.inner is not None:
-            self.inner.finish(record)
-        self.frontend.record_done(record, list(self._notes.values()))
+        notes = list(self._notes.values())
+        inner = self.inner
+        if inner is None and not self.frontend.listening and self._fallback is not None:
+            inner = self._fallback()  # the page went away while the cell ran: its output
+            for note in notes:
+                inner.note(note)
+        if inner is not None:
+            inner.finish(record)
+        self.frontend.record_done(record, notes)

@@ -175,7 +175,27 @@ class CarbonFrontend {
       state.connected = state.comms.size > 0 && state.connected;
       this.update();
     };
-    comm.send({ type: 'ack', ...this.settings });
+    void this.ack(kernel, comm);
+  }
+
+  /**
+   * Answer the kernel's comm. Where comms go over a kernel subshell (JupyterLab ≥ 4.6 with a
+   * kernel that has subshells: ipykernel ≥ 7), once that subshell exists: the kernel then reads
+   * the answer at once, not after the cells already queued on its main shell (a "Run All").
+   */
+  async ack(kernel: Kernel.IKernelConnection, comm: Kernel.IComm): Promise<void> {
+    const started = (comm as Partial<{ subshellStarted: Promise<void> }>).subshellStarted;
+    try {
+      await kernel.info;
+      if (kernel.supportsSubshells && started) {
+        await Promise.race([started, new Promise(resolve => setTimeout(resolve, 2000))]);
+      }
+    } catch {
+      // no subshell: the main shell carries the answer
+    }
+    if (!comm.isDisposed) {
+      comm.send({ type: 'ack', ...this.settings });
+    }
   }
 
   receive(
