@@ -142,3 +142,33 @@ def test_a_frontend_that_closes_the_unknown_comm_keeps_todays_outputs(tmp_path) 
         km.restart_kernel(now=True)
         kc.wait_for_ready(timeout=60)
         assert len(of(run(kc, "%load_ext jupyter_carbon"), "comm_open")) == 1
+
+
+def test_an_answer_on_a_subshell_is_read_while_queued_cells_wait(tmp_path) -> None:
+    """JupyterLab ≥ 4.6 sends comm messages on a kernel subshell: the ack must not wait behind
+    the cells a "Run All" queued after %load_ext (ipython_compat.answers_where_sent)."""
+    with real_kernel(tmp_path, tmp_path, load=False) as (_, kc):
+        (opened,) = of(run(kc, "%load_ext jupyter_carbon\n%carbon on"), "comm_open")
+        comm_id = opened["content"]["comm_id"]
+        kc.control_channel.send(kc.session.msg("create_subshell_request", {}))
+        subshell_id = kc.control_channel.get_msg(timeout=30)["content"]["subshell_id"]
+        busy = kc.execute("import time\ntime.sleep(2)")  # a queued cell, running
+        queued = kc.execute("y = 2")  # and one waiting behind it
+        ack = kc.session.msg(
+            "comm_msg", {"comm_id": comm_id, "data": {"type": "ack", "footer": True}}
+        )
+        ack["header"]["subshell_id"] = subshell_id
+        kc.shell_channel.send(ack)
+        seen = []
+        while True:
+            msg = kc.get_iopub_msg(timeout=30)
+            parent = msg["parent_header"].get("msg_id")
+            if msg["msg_type"] == "comm_msg":
+                seen.append((msg["content"]["data"]["type"], parent))
+            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                seen.append(("idle", parent))
+                if parent == queued:
+                    break
+        # the hello comes before the sleeping cell ends; the queued cell then sends its record
+        assert seen.index(("hello", ack["header"]["msg_id"])) < seen.index(("idle", busy))
+        assert ("record", queued) in seen

@@ -13,10 +13,13 @@ cannot tell which frontend runs it, so it asks:
 * after the ack, each measured cell sends one message when it ends (:func:`.footer.record_message`)
   and, for cells running longer than a second, at most one running update a second.
 
-The ack is a shell message, so the kernel reads it only once the cells queued before it have run:
-cells already waiting when ``%load_ext`` ran (the rest of a "Run All" that loads the extension)
-still add their output line; every cell run after that shows the footer. A page reload finds the
-comm again (the extension asks the kernel for its open comms) and acks it anew.
+The ack is a shell message. Sent on the main shell, the kernel reads it only once the cells
+queued before it have run: cells already waiting when ``%load_ext`` ran (the rest of a "Run All"
+that loads the extension) still add their output line. JupyterLab ≥ 4.6 sends comm messages on a
+kernel subshell where the kernel has them (ipykernel ≥ 7), and the kernel reads the ack there at
+once (:func:`~jupyter_carbon.ipython_compat.answers_where_sent`): only the cells that start in the
+few milliseconds before it arrives keep their output line. A page reload finds the comm again
+(the extension asks the kernel for its open comms) and acks it anew.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ..ipython_compat import answers_where_sent
 from ..record import IDLE, WindowRecord
 from .footer import record_message, session_message
 
@@ -134,4 +138,5 @@ def open_frontend(session: CarbonSession) -> Frontend | None:
         comm = create_comm(target_name=TARGET, data={"protocol": PROTOCOL, "version": __version__})
     except Exception:
         return None
+    answers_where_sent(comm)
     return Frontend(session, comm)
