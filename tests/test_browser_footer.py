@@ -291,6 +291,10 @@ def footer_flow(page, address: str, ui: str) -> None:
     page.locator(".jc-footer").first.scroll_into_view_if_needed()
     shoot(page, f"footer-{ui}-dark.png")
 
+    run_all_after_restart(page)
+    footers = cell_texts(page, ".jc-footer-line")
+    status = status_text(page)
+
     # saved and reopened: each measured cell's last run, from its metadata
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
@@ -313,6 +317,30 @@ def footer_flow(page, address: str, ui: str) -> None:
     page.locator(".jc-footer").first.scroll_into_view_if_needed()
     shoot(page, f"footer-{ui}-last-run-dark.png")
     set_theme(page, "light")
+
+
+def run_all_after_restart(page) -> None:
+    """A restart, then Run All from ``%load_ext``: the extension's answer reaches the kernel on a
+    kernel subshell while the queued cells wait, so the cells that start after it (at the latest
+    the one after the 3 s cell) show footers, those before it their output line: every measured
+    cell shows its figures once."""
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.restartKernel()")
+    page.wait_for_function(
+        "() => document.querySelector('#jupyter-carbon-status').dataset.connected === 'false'"
+    )
+    page.wait_for_function(f"() => {KERNEL}.status === 'idle'")
+    # the footers now say "last run": their kernel went away
+    assert page.locator(".jc-footer[data-state='last-run']").count() == len(FIVE)
+    assert page.locator(".jc-footer[data-state='final']").count() == 0
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    page.locator(".jupyter-carbon.jc-summary").first.wait_for(timeout=60_000)
+    page.wait_for_function(f"() => {KERNEL}.status === 'idle'")
+    finals = cell_texts(page, ".jc-footer[data-state='final'] .jc-footer-line")
+    lines = cell_texts(page, ".jupyter-carbon.jc-compact")
+    measured = range(FIRST, FIRST + len(FIVE))
+    assert all(bool(finals[i]) != bool(lines[i]) for i in measured), (finals, lines)
+    # the cell after the 3 s one starts seconds after the answer could arrive
+    assert finals[LONG_INDEX + 1], (finals, lines)
 
 
 def test_footers_and_status_bar_in_jupyterlab(server, browser):

@@ -148,3 +148,12 @@ def test_a_cell_whose_page_went_away_while_it_ran_shows_its_output(session) -> N
     comm.on_closed({})
     view.finish(make_record(1))
     assert shown == ["over budget", "cell 1"]
+
+
+def test_what_the_kernel_cannot_read_from_the_frontend_is_ignored(session) -> None:
+    comm = RecordingComm()
+    frontend = Frontend(session, comm)
+    for msg in ({}, {"content": None}, {"content": {"data": None}}, {"content": {"data": [1]}}):
+        comm.on_message(msg)
+    comm.on_message({"content": {"data": {"type": "unknown"}}})
+    assert comm.sent == [] and not frontend.listening

@@ -18,7 +18,7 @@ queued before it have run: cells already waiting when ``%load_ext`` ran (the res
 that loads the extension) still add their output line. JupyterLab ≥ 4.6 sends comm messages on a
 kernel subshell where the kernel has them (ipykernel ≥ 7), and the kernel reads the ack there at
 once (:func:`~jupyter_carbon.ipython_compat.answers_where_sent`): only the cells that start in the
-few milliseconds before it arrives keep their output line. A page reload finds the comm again
+fraction of a second before it arrives keep their output line. A page reload finds the comm again
 (the extension asks the kernel for its open comms) and acks it anew.
 """
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .._version import __version__
 from ..ipython_compat import answers_where_sent
 from ..record import IDLE, WindowRecord
 from .footer import record_message, session_message
@@ -48,8 +49,9 @@ class Frontend:
     """The kernel's end of the comm: whether the extension listens, and what it wants.
 
     ``comm``: a ``comm`` package comm (``send``, ``on_msg``, ``on_close``, ``close``), or None.
-    Callbacks from the comm run on the kernel's shell thread, between cells; :meth:`send` may be
-    called from any thread.
+    Callbacks from the comm run on the kernel's shell thread between cells, or on a subshell's
+    thread while a cell runs (the ack: see the module's docstring); :meth:`send` may be called
+    from any thread. Nothing here raises into the kernel or the user's cell.
     """
 
     def __init__(self, session: CarbonSession, comm: Any) -> None:
@@ -77,14 +79,18 @@ class Frontend:
         return self.listening and self.footer
 
     def _on_msg(self, msg: dict[str, Any]) -> None:
-        data = (msg.get("content") or {}).get("data") or {}
-        kind = data.get("type")
-        if kind not in ("ack", "settings"):
+        data = (msg.get("content") or {}).get("data")
+        if not isinstance(data, dict) or data.get("type") not in ("ack", "settings"):
             return
+        kind = data["type"]
         self.footer = data.get("footer", True) is True
         self.listening = True
         if kind == "ack":  # a page (re)connected: it starts from the session so far
-            self.send(self._hello())
+            try:
+                hello = self._hello()
+            except Exception:  # the status bar waits for the next cell's figures
+                return
+            self.send(hello)
 
     def _hello(self) -> dict[str, Any]:
         """The answer to an ack: the session so far, and its recent records."""
@@ -132,8 +138,6 @@ def open_frontend(session: CarbonSession) -> Frontend | None:
     """Open the comm (call in a kernel only: ``display.in_kernel``); None where that fails."""
     try:
         from comm import create_comm  # ipykernel's dependency: only inside a kernel
-
-        from .._version import __version__
 
         comm = create_comm(target_name=TARGET, data={"protocol": PROTOCOL, "version": __version__})
     except Exception:

@@ -144,6 +144,7 @@ class CarbonFrontend {
     kernel.statusChanged.connect((_, status) => {
       if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
         state.reset();
+        this.markLastRun(kernel); // their figures are from the kernel that went away
         this.update();
       } else if (status === 'idle' && state.running !== null) {
         state.running = null; // the cell ended without its record (interrupted, quiet)
@@ -289,6 +290,25 @@ class CarbonFrontend {
         this.draw(cell);
       }
     }
+  }
+
+  /** The footers of the notebooks on `kernel` now show a last run (it restarted or died). */
+  markLastRun(kernel: Kernel.IKernelConnection): void {
+    this.tracker.forEach(panel => {
+      if (panel.sessionContext.session?.kernel !== kernel) {
+        return;
+      }
+      for (const cell of panel.content.widgets) {
+        const shown = this.shown.get(cell);
+        if (shown?.record) {
+          this.shown.set(cell, { record: shown.record, progress: null, lastRun: true });
+          this.draw(cell);
+        } else if (shown) {
+          this.shown.delete(cell); // running when the kernel went: no figures to keep
+          this.draw(cell);
+        }
+      }
+    });
   }
 
   redrawAll(): void {
