@@ -345,7 +345,42 @@ def run_all_after_restart(page) -> None:
 
 def test_footers_and_status_bar_in_jupyterlab(server, browser):
     url, token = server
-    footer_flow(browser.new_page(), f"{url}/lab/tree/lab.ipynb?token={token}", "lab")
+    page = browser.new_page()
+    address = f"{url}/lab/tree/lab.ipynb?token={token}"
+    footer_flow(page, address, "lab")
+    settings_flow(page, address)
+
+
+SAVE_SETTINGS = (
+    "(raw) => window.jupyterapp.serviceManager.settings.save('jupyter-carbon:plugin', raw)"
+)
+
+
+def settings_flow(page, address: str) -> None:
+    """The settings editor's choices (saved as a user would, then the page reloaded): the footer
+    off brings auto mode's output line back; CO2e only in the status bar."""
+    page.evaluate(SAVE_SETTINGS, json.dumps({"footer": False, "figure": "co2e"}))
+    try:
+        open_notebook(page, address, lab=True)
+        page.wait_for_function(
+            "() => document.querySelector('#jupyter-carbon-status').dataset.connected === 'true'"
+        )
+        assert page.locator(".jc-footer").count() == 0
+        status = status_text(page)
+        assert "CO2e" in status and "Wh" not in status, status
+        run_cell(page, FIRST - 1)  # %carbon on (the flow ended with %carbon off)
+        run_cell(page, FIRST)
+        page.wait_for_function(f"() => {KERNEL}.status === 'idle'")
+        assert cell_texts(page, ".jupyter-carbon.jc-compact")[FIRST].startswith("carbon: ")
+        assert page.locator(".jc-footer").count() == 0
+        page.evaluate(
+            "() => window.jupyterapp.commands.execute('settingeditor:open', "
+            "{query: 'jupyter_carbon'})"
+        )
+        page.get_by_text("Footer under each measured cell").first.wait_for()
+        shoot(page, "footer-lab-settings.png")
+    finally:
+        page.evaluate(SAVE_SETTINGS, "{}")
 
 
 def test_footers_and_session_item_in_notebook_7(server, browser):
