@@ -43,7 +43,8 @@ from . import api
 from .advice import budget_level
 from .carbon_session import CUT_SHORT, CarbonSession, Measurement, status_of
 from .cluster.observer import attach_cluster, detach_cluster, settle_cluster
-from .display import make_view
+from .display import in_kernel, make_view
+from .display.frontend import Frontend, open_frontend
 from .display.text import budget_phrase, format_load_line, gpu_held_lines
 from .ipython_compat import (
     cell_runner,
@@ -202,6 +203,8 @@ class CarbonExtension:
         self.magics: CarbonMagics | None = None
         self.auto = False
         self.auto_quiet = False
+        #: the comm to jupyter_carbon's JupyterLab extension (in a kernel), set by :func:`load`
+        self.frontend: Frontend | None = None
         # Cells of this thread that ended but whose post_run_cell has not come yet (their report).
         self._local = _ThreadCells()
         # the session budget the notes were for, and the highest level noted (each noted once)
@@ -320,6 +323,7 @@ class CarbonExtension:
                 self.shell,
                 self.session,
                 compact=compact,
+                frontend=self.frontend,
                 label=options.label if options else None,
                 **meta,
             )
@@ -566,6 +570,8 @@ def load(shell: Any) -> CarbonExtension:
         atexit.unregister(session.write_idle)  # once, however many shells load it
         atexit.register(session.write_idle)  # the kernel exits: its last idle stretch is written
         attach_cluster(session)  # imports nothing of distributed until the kernel has a Client
+        if in_kernel(shell):  # a terminal or a plain shell has no frontend to ask
+            ext.frontend = open_frontend(session)
     except BaseException:
         unload(shell)  # never half loaded: a later %load_ext starts afresh
         raise
@@ -598,6 +604,8 @@ def unload(shell: Any) -> None:
             shell.configurables.remove(configurable)
     if ext.configurable is not None:
         ext.configurable.extension = None
+    if ext.frontend is not None:
+        ext.frontend.close()
     magics = shell.magics_manager.magics
     magics["line"].pop("carbon", None)
     magics["cell"].pop("carbon", None)

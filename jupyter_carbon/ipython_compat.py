@@ -42,6 +42,14 @@ for IPython ≥ 8 and ipykernel ≥ 6.25.
   readings mean nothing was sent in between. Fallback: None, and the caller assumes something
   was.
 
+* :func:`answers_where_sent` (ipykernel's comm, ``BaseComm._reply_subshell_id``): ipykernel
+  7.4 routes a frontend's ``comm_msg`` to the subshell the kernel last sent on that comm from,
+  and the comm's open (from the main shell) sets that to the main shell, so an answer the
+  frontend sends on a kernel subshell (JupyterLab ≥ 4.6 does, for comms) waits behind every cell
+  queued on the main shell. Forgetting the attribute lets the answer go to the subshell it was
+  sent to, which reads it at once. Fallback: no such attribute, nothing to forget; the answer
+  comes after the queued cells (``display/frontend.py`` says what that means).
+
 Importable without IPython: it imports IPython only when a probe that needs it is called.
 """
 
@@ -63,6 +71,7 @@ __all__ = [
     "display_error",
     "queue_display",
     "messages_made",
+    "answers_where_sent",
 ]
 
 
@@ -211,3 +220,13 @@ def messages_made() -> int | None:
     session = getattr(InteractiveShell.instance().display_pub, "session", None)
     count = getattr(session, "message_count", None)
     return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
+def answers_where_sent(comm: Any) -> None:
+    """Let the frontend's next message on ``comm`` (an ipykernel comm the kernel just opened) go
+    to the subshell the frontend sends it on, not to the main shell (see the module's
+    docstring)."""
+    try:
+        del comm._reply_subshell_id
+    except AttributeError:
+        pass

@@ -95,3 +95,14 @@ def real_kernel(log_dir: Path, cwd: Path, *, load: bool = True) -> Iterator[tupl
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def labextension_data_dir(base: Path) -> Path:
+    """A Jupyter data folder (for ``JUPYTER_PATH``) in ``base`` where JupyterLab finds this
+    worktree's built extension (``jupyter_carbon/labextension``), installed or not."""
+    data = base / "data"
+    (data / "labextensions").mkdir(parents=True, exist_ok=True)
+    link = data / "labextensions" / "jupyter-carbon"
+    if not link.exists():
+        link.symlink_to(ROOT / "jupyter_carbon" / "labextension", target_is_directory=True)
+    return data

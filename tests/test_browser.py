@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from storage_helpers import ROOT, child_env
+from storage_helpers import ROOT, child_env, labextension_data_dir
 
 pytestmark = pytest.mark.slow
 
@@ -121,6 +121,13 @@ def lab(tmp_path_factory):
         ("JUPYTER_RUNTIME_DIR", "runtime"),
     ):
         env[name] = str(base / sub)
+    # jupyter_carbon's JupyterLab extension present but disabled, as `jupyter labextension
+    # disable` leaves it: the outputs are today's (tests/test_browser_footer.py: enabled)
+    env["JUPYTER_PATH"] = str(labextension_data_dir(base))
+    (base / "config" / "labconfig").mkdir(parents=True)
+    (base / "config" / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"jupyter-carbon": True}})
+    )
     # every cell in the DOM (JupyterLab 4 otherwise renders only the cells in view), no news toast
     settings = base / "settings"
     (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
@@ -335,6 +342,12 @@ def test_views_in_jupyterlab_light_and_dark(lab, page):
         "window.jupyterapp.shell.activateById('filebrowser'); }"
     )
     page.wait_for_function("() => !window.jupyterapp.shell.leftCollapsed")
+    # the extension is installed, and disabled
+    assert page.evaluate(
+        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+        ".federated_extensions.map(e => e.name)"
+    ).count("jupyter-carbon"), "the extension is not where JupyterLab looks"
+    assert page.evaluate("() => window.jupyterapp.hasPlugin('jupyter-carbon:plugin')") is False
     # not awaited: the command's promise resolves only once every cell has run
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 

@@ -51,7 +51,7 @@ LAYERS = {
     5: """
         display display.text display.equivalents display.html display.plots display.publish
         display.cell display.summary display.report_text display.report_html
-        display.history_text
+        display.history_text display.footer display.frontend
     """,
     # front ends: the package root and the Python API, IPython's extension and magics, the CLI
     6: "__init__ __main__ api iterate extension magics cli runner",

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..record import WindowRecord
 from ..sampler import Progress
 from .cell import NotebookView
+from .footer import FooterView
 from .text import TextView
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
     from ..carbon_session import CarbonSession
+    from .frontend import Frontend
 
 __all__ = ["CellView", "make_view", "in_kernel", "show_summary"]
 
@@ -39,12 +41,33 @@ def in_kernel(shell: InteractiveShell | None) -> bool:
 
 
 def make_view(
-    shell: InteractiveShell | None, session: CarbonSession, *, compact: bool, **meta: Any
+    shell: InteractiveShell | None,
+    session: CarbonSession,
+    *,
+    compact: bool,
+    frontend: Frontend | None = None,
+    **meta: Any,
 ) -> CellView:
-    """The best view for ``shell``: the notebook view in a kernel, else text."""
-    if in_kernel(shell):
+    """The best view for ``shell``: the notebook view in a kernel, else text. Where jupyter_carbon's
+    JupyterLab extension listens (``frontend``), the cell's footer too, and for auto mode's line
+    the footer alone when the extension shows footers."""
+    if not in_kernel(shell):
+        return TextView(compact=compact)
+    if frontend is None or not frontend.listening:
         return NotebookView(session, compact=compact, **meta)
-    return TextView(compact=compact)
+    inner = (
+        None
+        if compact and frontend.replaces_outputs
+        else NotebookView(session, compact=compact, **meta)
+    )
+    return FooterView(
+        frontend,
+        inner,
+        g_per_kwh=session.intensity().g_per_kwh,
+        pue=session.config.pue,
+        measured=frontend.measured,
+        fallback=lambda: NotebookView(session, compact=compact, **meta),
+    )
 
 
 def show_summary(shell: InteractiveShell | None, session: CarbonSession) -> None:
