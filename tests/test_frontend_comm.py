@@ -129,6 +129,22 @@ def test_the_extension_answers_and_footers_replace_auto_outputs(tmp_path) -> Non
         assert len(again) == 1 and again[0]["content"]["comm_id"] != comm_id
 
 
+def test_the_footers_running_messages_leave_a_quiet_cells_report_in_place(tmp_path) -> None:
+    # a long %%carbon cell that prints nothing, with the extension listening: the footer's
+    # running messages are the kernel's own, so the report still replaces the running figures
+    # where they are (one output), as without the extension
+    with real_kernel(tmp_path, tmp_path, load=False) as (_, kc):
+        opened = of(run(kc, "%load_ext jupyter_carbon"), "comm_open")
+        answer(kc, opened[0]["content"]["comm_id"])
+        messages = run(kc, "%%carbon --label quiet\nimport time\ntime.sleep(2.6)")
+        assert [d["type"] for d in comm_data(messages)][-1] == "record"
+        assert any(d["type"] == "progress" for d in comm_data(messages))
+        shown = of(messages, "display_data")
+        assert len(shown) == 1, [json.dumps(m["content"])[:80] for m in shown]
+        final = of(messages, "update_display_data")[-1]["content"]["data"]["text/html"]
+        assert "jc-report" in final and "jc-moved" not in final
+
+
 def test_a_frontend_that_closes_the_unknown_comm_keeps_todays_outputs(tmp_path) -> None:
     """JupyterLab without the extension closes a comm it has no target for."""
     with real_kernel(tmp_path, tmp_path, load=False) as (km, kc):

@@ -140,6 +140,14 @@ class NotebookView:
             if len(self.errors) < 10:
                 self.errors.append(f"progress: {type(exc).__name__}: {exc}")
 
+    def sent_alongside(self) -> None:
+        """Another view of this cell (the extension's footer) just sent one message: if it is the
+        only one since the running figures, they are still the cell's last output."""
+        with self._lock:
+            made = self._made_if_last
+            if made is not None and messages_made() == made + 1:
+                self._made_if_last = made + 1
+
     def note(self, text: str, key: Hashable = None) -> None:
         """A line of extra information (e.g. a loop prediction), shown with the next running figures
         and in the report. A later note with the same ``key`` replaces the earlier one."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..record import SessionTotals, WindowRecord, record_name
 from ..sampler import Progress
 from ..units import co2e_g_from_j
+from .cell import NotebookView
 from .text import record_notes
 
 if TYPE_CHECKING:
@@ -155,6 +156,8 @@ class FooterView:
                 message = progress_message(status, self._g_per_kwh, self._pue, self._measured)
                 self._context.run(self.frontend.send, message)
                 self.progress_updates += 1
+            if isinstance(self.inner, NotebookView):  # our message: its report stays in place
+                self.inner.sent_alongside()
         except Exception:  # the footer misses one update; the cell and its record go on
             pass
 
