@@ -20,9 +20,12 @@ from jupyter_carbon.units import (
     CO2E_UNITS,
     ENERGY_UNITS,
     format_co2e,
+    format_co2e_range,
     format_duration,
     format_energy,
+    format_energy_range,
     format_power,
+    significant,
 )
 
 FIXTURE = Path(__file__).resolve().parents[1] / "labextension" / "test" / "format-fixture.json"
@@ -51,6 +54,7 @@ def durations() -> list[float]:
 
 def fixture() -> dict:
     nums = values()
+    pairs = list(zip(nums[::2], nums[1::2]))  # (low, high) and the odd ones out
     parts = [
         [["cpu", True]],
         [["cpu", False], ["ram", False]],
@@ -64,6 +68,9 @@ def fixture() -> dict:
         "f0": [[v, f"{v:.0f}"] for v in nums if abs(v) < 1e15],
         "f2": [[v, f"{v:.2f}"] for v in nums if abs(v) < 1e15],
         "duration": [[v, format_duration(v)] for v in durations()],
+        "energy_range": [[lo, hi, format_energy_range(lo, hi)] for lo, hi in pairs],
+        "co2e_range": [[lo, hi, format_co2e_range(lo, hi)] for lo, hi in pairs],
+        "significant": [[v, significant(v)] for v in nums],
         "how": [[p, how_word(tuple((c, m) for c, m in p))] for p in parts],
         "plural": [[n, plural(n, "cell")] for n in (0, 1, 2, 999, 1000, 1234567)],
     }

@@ -187,12 +187,55 @@ export function unitFor(
   return found;
 }
 
+/** Thousands separators in the whole part of a number's text: `1234.5` → `1,234.5`. */
+function separated(text: string): string {
+  const [whole, frac] = text.split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return frac === undefined ? grouped : `${grouped}.${frac}`;
+}
+
+/**
+ * units.significant: `value` with `digits` significant digits in fixed point, with thousands
+ * separators and without trailing zeros (never an exponent): `0.05921` → `0.0592`, `1234.5` →
+ * `1,230`. At most `maxDecimals` decimals: a smaller non-zero value is `<0.000001`.
+ */
+export function significant(value: number, digits = 3, maxDecimals = 6): string {
+  if (Number.isNaN(value)) {
+    return 'n/a';
+  }
+  if (!Number.isFinite(value)) {
+    return 'overflow';
+  }
+  if (value === 0) {
+    return '0';
+  }
+  const exact = exactDecimal(Math.abs(value));
+  const decimals = Math.min(digits - 1 - (exact.exp10 - 1), maxDecimals); // exp10 - 1: log10
+  let text: string;
+  if (decimals < 0) {
+    // Python's round(value, decimals), then no decimals: the kept digits and zeros
+    const rounded = roundDigits(exact.digits, exact.exp10, exact.exp10 + decimals);
+    const zeros = '0'.repeat(Math.max(rounded.exp10 - rounded.digits.length, 0));
+    text = rounded.digits === '0' ? '0' : `${value < 0 ? '-' : ''}${rounded.digits}${zeros}`;
+  } else {
+    text = pyFixed(value, decimals);
+  }
+  text = separated(text);
+  if (text.includes('.')) {
+    text = text.replace(/0+$/, '').replace(/\.$/, '');
+  }
+  if (text === '0' || text === '-0') {
+    return `${value > 0 ? '<' : '>-'}${pyFixed(10 ** -maxDecimals, maxDecimals)}`;
+  }
+  return text;
+}
+
 function scaled(value: number, units: ReadonlyArray<readonly [number, string]>): string {
   if (Number.isNaN(value)) {
     return 'n/a';
   }
   const [factor, unit] = unitFor(Math.abs(value), units);
-  return `${pyG(value / factor, 3)} ${unit}`;
+  return `${significant(value / factor, 3, 12)} ${unit}`;
 }
 
 /** units.format_energy: `7200` → `2 Wh`. */
@@ -203,6 +246,21 @@ export function formatEnergy(energyJ: number): string {
 /** units.format_co2e: `0.0123` → `12.3 mg CO2e`. */
 export function formatCo2e(co2eG: number): string {
   return `${scaled(co2eG, CO2E_UNITS)} CO2e`;
+}
+
+function range(low: number, high: number, units: ReadonlyArray<readonly [number, string]>): string {
+  const [factor, unit] = unitFor(Math.max(Math.abs(low), Math.abs(high)), units);
+  return `${significant(low / factor)}–${significant(high / factor)} ${unit}`;
+}
+
+/** units.format_energy_range: one unit, the larger end's: `0.603–3.25 mWh`. */
+export function formatEnergyRange(lowJ: number, highJ: number): string {
+  return range(lowJ, highJ, ENERGY_UNITS);
+}
+
+/** units.format_co2e_range: `0.196–3.34 mg CO2e`. */
+export function formatCo2eRange(lowG: number, highG: number): string {
+  return `${range(lowG, highG, CO2E_UNITS)} CO2e`;
 }
 
 /** units.format_power. */

@@ -4,8 +4,10 @@
  */
 import {
   formatCo2e,
+  formatCo2eRange,
   formatDuration,
   formatEnergy,
+  formatEnergyRange,
   formatPower,
   howWord,
   plural,
@@ -62,7 +64,7 @@ function badge(part: IComponentFigures): string {
   }
   const low = part.low_j ?? part.energy_j;
   const high = part.high_j ?? part.energy_j;
-  const band = high > low ? `, ${formatEnergy(low)}–${formatEnergy(high)}` : '';
+  const band = high > low ? `, ${formatEnergyRange(low, high)}` : '';
   return `estimated (${methods}${band})`;
 }
 
@@ -72,7 +74,7 @@ export function detailLines(record: IRecordFigures): string[] {
     part => `${part.component.toUpperCase()} ${formatEnergy(part.energy_j)} · ${badge(part)}`
   );
   if (record.co2e_high_g > record.co2e_low_g) {
-    lines.push(`range ${formatCo2e(record.co2e_low_g)} – ${formatCo2e(record.co2e_high_g)}`);
+    lines.push(`range ${formatCo2eRange(record.co2e_low_g, record.co2e_high_g)}`);
   }
   lines.push(
     `intensity ${pyG(record.intensity_g_per_kwh, 6)} gCO2e/kWh (${record.intensity_source}) · ` +

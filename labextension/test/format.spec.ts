@@ -5,16 +5,27 @@
 import fixture from './format-fixture.json';
 import {
   formatCo2e,
+  formatCo2eRange,
   formatDuration,
   formatEnergy,
+  formatEnergyRange,
   formatPower,
   howWord,
   plural,
   pyFixed,
-  pyG
+  pyG,
+  significant
 } from '../src/format';
 
 type Case = [number, string];
+type RangeCase = [number, number, string];
+
+function checkRange(cases: RangeCase[], format: (low: number, high: number) => string): void {
+  const wrong = cases
+    .map(([low, high, expected]) => [low, high, expected, format(low, high)])
+    .filter(([, , expected, got]) => expected !== got);
+  expect(wrong).toEqual([]);
+}
 
 function check(cases: Case[], format: (value: number) => string): void {
   const wrong = cases
@@ -28,6 +39,10 @@ describe('figures as Python writes them', () => {
   it('CO2e', () => check(fixture.co2e as Case[], formatCo2e));
   it('power', () => check(fixture.power as Case[], formatPower));
   it('durations', () => check(fixture.duration as Case[], formatDuration));
+  it('significant digits', () => check(fixture.significant as Case[], v => significant(v)));
+  it('energy ranges, one unit', () =>
+    checkRange(fixture.energy_range as RangeCase[], formatEnergyRange));
+  it('CO2e ranges, one unit', () => checkRange(fixture.co2e_range as RangeCase[], formatCo2eRange));
   it("format(x, '.3g'), ties to even", () => check(fixture.g3 as Case[], v => pyG(v, 3)));
   it("format(x, '.0f')", () => check(fixture.f0 as Case[], v => pyFixed(v, 0)));
   it("format(x, '.2f')", () => check(fixture.f2 as Case[], v => pyFixed(v, 2)));

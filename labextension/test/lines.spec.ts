@@ -60,9 +60,9 @@ describe('footer and status bar', () => {
 
   it('its details', () => {
     const lines = detailLines(record);
-    expect(lines[0]).toBe('CPU 50 µWh · estimated (cpu-model, 25 µWh–97.2 µWh)');
+    expect(lines[0]).toBe('CPU 50 µWh · estimated (cpu-model, 25–97.2 µWh)'); // one unit a range
     expect(lines[1]).toBe('RAM 0.833 µWh · measured (rapl)');
-    expect(lines).toContain('range 12 µg CO2e – 47 µg CO2e');
+    expect(lines).toContain('range 12–47 µg CO2e');
     expect(lines).toContain('intensity 475 gCO2e/kWh (world average) · PUE 1 · scope machine');
     expect(lines).toContain('cell [3] · ended 2026-12-07 06:53:09 UTC');
     expect(lines[lines.length - 1]).toBe('note: no region set');
