@@ -3,7 +3,14 @@
  * recent measured cells, each figure with measured or estimated.
  */
 import { Widget } from '@lumino/widgets';
-import { formatCo2e, formatDuration, formatEnergy, howWord, plural } from './format';
+import {
+  formatCo2e,
+  formatDuration,
+  formatEnergy,
+  formatEnergyRange,
+  howWord,
+  plural
+} from './format';
 import { Figure, IRecordFigures, ISessionFigures } from './messages';
 
 export const PANEL_ID = 'jupyter-carbon-session';
@@ -52,8 +59,7 @@ export class SessionPanel extends Widget {
         nodes.push(
           element(
             'p',
-            `energy range of the estimates: ${formatEnergy(session.low_j)} – ` +
-              `${formatEnergy(session.high_j)}`,
+            `energy range of the estimates: ${formatEnergyRange(session.low_j, session.high_j)}`,
             'jc-panel-note'
           )
         );
