@@ -97,6 +97,25 @@ def real_kernel(log_dir: Path, cwd: Path, *, load: bool = True) -> Iterator[tupl
         km.shutdown_kernel(now=True)
 
 
+def cell_messages(kc, code: str) -> list[dict]:
+    """Run ``code`` through the kernel client ``kc``: its iopub messages up to idle (its reply's
+    status must be "ok")."""
+    msg_id = kc.execute(code, store_history=True)
+    messages = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        messages.append(msg)
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    reply = kc.get_shell_msg(timeout=60)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=60)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return messages
+
+
 def labextension_data_dir(base: Path) -> Path:
     """A Jupyter data folder (for ``JUPYTER_PATH``) in ``base`` where JupyterLab finds this
     worktree's built extension (``jupyter_carbon/labextension``), installed or not."""

@@ -10,43 +10,15 @@ under CI, where it must run.
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
-from storage_helpers import ROOT, child_env, labextension_data_dir
+from browser_helpers import chromium, jupyter_lab, skip_without_a_browser
+from storage_helpers import ROOT
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip(
-        f"{CHROMIUM} is missing (apt-get install chromium); "
-        "the browser test runs when it is there, and always under CI",
-        allow_module_level=True,
-    )
-if not os.environ.get("CI"):
-    pytest.importorskip(
-        "playwright.sync_api", reason="playwright (the test extra) is not installed"
-    )
+skip_without_a_browser()
 
 LIVE = (
     "%%carbon --label browser\n"
@@ -80,125 +52,21 @@ SUMMARY_INDEX = CELLS.index("%carbon summary")
 ARTIFACTS = ROOT / "test-artifacts"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _notebook_json() -> str:
-    cells = [
-        {
-            "cell_type": "code",
-            "execution_count": None,
-            "id": f"c{i}",
-            "metadata": {},
-            "outputs": [],
-            "source": src,
-        }
-        for i, src in enumerate(CELLS)
-    ]
-    meta = {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    }
-    return json.dumps({"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5})
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server on a free port with a token, serving a temporary folder."""
+    """A JupyterLab server with jupyter_carbon's JupyterLab extension present but disabled, as
+    `jupyter labextension disable` leaves it: the outputs are today's
+    (tests/test_browser_footer.py: enabled)."""
     base = tmp_path_factory.mktemp("lab")
-    root = base / "root"
-    root.mkdir()
-    (root / "carbon.ipynb").write_text(_notebook_json())
-    port, token = _free_port(), secrets.token_hex(16)
-    env = child_env()
-    for name, sub in (
-        ("JUPYTER_CONFIG_DIR", "config"),
-        ("JUPYTERLAB_SETTINGS_DIR", "settings"),
-        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
-        ("JUPYTER_RUNTIME_DIR", "runtime"),
-    ):
-        env[name] = str(base / sub)
-    # jupyter_carbon's JupyterLab extension present but disabled, as `jupyter labextension
-    # disable` leaves it: the outputs are today's (tests/test_browser_footer.py: enabled)
-    env["JUPYTER_PATH"] = str(labextension_data_dir(base))
-    (base / "config" / "labconfig").mkdir(parents=True)
-    (base / "config" / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"jupyter-carbon": True}})
-    )
-    # every cell in the DOM (JupyterLab 4 otherwise renders only the cells in view), no news toast
-    settings = base / "settings"
-    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
-    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
-        json.dumps({"windowingMode": "none"})
-    )
-    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
-    (
-        settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    ).write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--ServerApp.open_browser=False",
-        "--LabApp.expose_app_in_browser=True",
-        "--LabApp.news_url=",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI often run as root
-        command.append("--ServerApp.allow_root=True")
-    log = open(base / "server.log", "wb")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(
-                    f"{url}/api/status?token={token}", timeout=2
-                ) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"JupyterLab did not start: {(base / 'server.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.3)
-        yield url, token, root
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    config = {"disabledExtensions": {"jupyter-carbon": True}}
+    with jupyter_lab(base, {"carbon.ipynb": CELLS}, page_config=config) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def page(lab, tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 800},
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context.new_page()
 
 
 def carbon_texts(page) -> str:

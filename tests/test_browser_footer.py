@@ -12,20 +12,16 @@ tests/test_browser.py.)
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
-from storage_helpers import ROOT, child_env, labextension_data_dir
+from browser_helpers import chromium, jupyter_lab, skip_without_a_browser
+from storage_helpers import ROOT
 
 pytestmark = pytest.mark.slow
 
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port  # noqa: E402  (skips without it)
+skip_without_a_browser()
 
 ARTIFACTS = ROOT / "test-artifacts"
 LONG = (
@@ -48,110 +44,18 @@ FIRST, LONG_INDEX, SUMMARY = CELLS.index(FIVE[0]), CELLS.index(LONG), len(CELLS)
 CO2E = re.compile(r"\d[\d.e+-]* (?:µg|mg|g|kg|t) CO2e")
 
 
-def _notebook_json() -> str:
-    cells = [
-        {
-            "cell_type": "code",
-            "execution_count": None,
-            "id": f"c{i}",
-            "metadata": {},
-            "outputs": [],
-            "source": src,
-        }
-        for i, src in enumerate(CELLS)
-    ]
-    meta = {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    }
-    return json.dumps({"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5})
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """JupyterLab and Notebook 7 on one server, jupyter_carbon's extension enabled."""
-    base = tmp_path_factory.mktemp("lab-footer")
-    root = base / "root"
-    root.mkdir()
-    for name in ("lab.ipynb", "notebook7.ipynb"):
-        (root / name).write_text(_notebook_json())
-    port, token = _free_port(), secrets.token_hex(16)
-    env = child_env()
-    for name, sub in (
-        ("JUPYTER_CONFIG_DIR", "config"),
-        ("JUPYTERLAB_SETTINGS_DIR", "settings"),
-        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
-        ("JUPYTER_RUNTIME_DIR", "runtime"),
-    ):
-        env[name] = str(base / sub)
-    env["JUPYTER_PATH"] = str(labextension_data_dir(base))
-    settings = base / "settings"
-    for plugin, value in (
-        ("notebook-extension/tracker", {"windowingMode": "none"}),
-        ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False}),
-    ):
-        folder, name = plugin.split("/")
-        (settings / "@jupyterlab" / folder).mkdir(parents=True, exist_ok=True)
-        (settings / "@jupyterlab" / folder / f"{name}.jupyterlab-settings").write_text(
-            json.dumps(value)
-        )
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--LabApp.expose_app_in_browser=True",
-        "--JupyterNotebookApp.expose_app_in_browser=True",
-        "--LabApp.news_url=",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--ServerApp.allow_root=True")
-    log = open(base / "server.log", "wb")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"no server: {(base / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+    notebooks = {"lab.ipynb": CELLS, "notebook7.ipynb": CELLS}
+    with jupyter_lab(tmp_path_factory.mktemp("lab-footer"), notebooks) as (url, token, _):
         yield url, token
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 800},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
 
 
 KERNEL = "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"

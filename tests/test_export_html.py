@@ -10,24 +10,18 @@ the auto-mode line, the summary's totals and its plots must be visible in both.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from browser_helpers import CHROMIUM, notebook_json, skip_without_a_browser
 from storage_helpers import child_env
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+skip_without_a_browser()
 pytest.importorskip("ipywidgets", reason="the notebook saves the state of a real widget")
-if not os.environ.get("CI"):
-    pytest.importorskip(
-        "playwright.sync_api", reason="playwright (the test extra) is not installed"
-    )
 
 CELLS = [
     "%load_ext jupyter_carbon",
@@ -40,32 +34,11 @@ CELLS = [
 ]
 
 
-def _notebook(path: Path) -> None:
-    cells = [
-        {
-            "cell_type": "code",
-            "execution_count": None,
-            "id": f"c{i}",
-            "metadata": {},
-            "outputs": [],
-            "source": src,
-        }
-        for i, src in enumerate(CELLS)
-    ]
-    meta = {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    }
-    path.write_text(
-        json.dumps({"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5})
-    )
-
-
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory) -> Path:
     """The notebook executed and saved by nbconvert, with widget state (its default)."""
     folder = tmp_path_factory.mktemp("export")
-    _notebook(folder / "nb.ipynb")
+    (folder / "nb.ipynb").write_text(notebook_json(CELLS))
     env = child_env(JUPYTER_CARBON_LOG_DIR=str(folder / "logs"))
     done = subprocess.run(
         [sys.executable, "-m", "nbconvert", "--execute", "--to", "notebook",

@@ -17,27 +17,11 @@ pytestmark = pytest.mark.slow
 
 pytest.importorskip("jupyter_client")
 pytest.importorskip("ipykernel")
-from storage_helpers import real_kernel  # noqa: E402
+from storage_helpers import cell_messages, real_kernel  # noqa: E402
 
 from jupyter_carbon.display.frontend import PROTOCOL, TARGET  # noqa: E402
 
-
-def run(kc, code: str) -> list[dict]:
-    """The cell's iopub messages up to idle (the reply must be "ok")."""
-    msg_id = kc.execute(code, store_history=True)
-    messages = []
-    while True:
-        msg = kc.get_iopub_msg(timeout=60)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        messages.append(msg)
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
-    reply = kc.get_shell_msg(timeout=60)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kc.get_shell_msg(timeout=60)
-    assert reply["content"]["status"] == "ok", reply["content"]
-    return messages
+run = cell_messages
 
 
 def of(messages: list[dict], kind: str) -> list[dict]:

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 pytest.importorskip("jupyter_client")
 pytest.importorskip("ipykernel")
-from storage_helpers import real_kernel  # noqa: E402
+from storage_helpers import cell_messages, real_kernel  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -23,22 +23,7 @@ def kc(tmp_path_factory):
         yield client
 
 
-def run(kc, code: str) -> list[dict]:
-    """The cell's iopub messages from execute_input to idle, and its reply's status."""
-    msg_id = kc.execute(code, store_history=True)
-    messages = []
-    while True:
-        msg = kc.get_iopub_msg(timeout=60)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        messages.append(msg)
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
-    reply = kc.get_shell_msg(timeout=60)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kc.get_shell_msg(timeout=60)
-    assert reply["content"]["status"] == "ok", reply["content"]
-    return messages
+run = cell_messages
 
 
 def kinds(messages: list[dict]) -> list[str]:
