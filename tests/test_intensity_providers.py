@@ -389,12 +389,14 @@ class _CountingProvider(IntensityProvider):
         self.gate = gate
         self.fail = fail
         self.lock = threading.Lock()
+        self.started = threading.Event()  # a fetch has begun
 
     def fetch(self):
         with self.lock:
             self.calls += 1
             self.active += 1
             self.max_active = max(self.max_active, self.active)
+        self.started.set()
         try:
             if self.gate is not None:
                 self.gate.wait(5)
@@ -428,6 +430,9 @@ def test_at_most_one_fetch_in_flight_and_one_thread():
             t.start()
         for t in callers:
             t.join()
+        # the callers never wait for the fetch they kicked: on a loaded machine it may not have
+        # begun yet (seen: 0 calls here)
+        assert provider.started.wait(5)
         assert provider.calls == 1 and provider.max_active == 1
         assert len(_refresh_threads()) == before + 1
         gate.set()
