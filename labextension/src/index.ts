@@ -10,7 +10,7 @@
  */
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Cell, CodeCell } from '@jupyterlab/cells';
-import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
@@ -102,6 +102,7 @@ class CarbonFrontend {
       void app.commands.execute(OPEN_COMMAND);
     });
     tracker.widgetAdded.connect((_, panel) => this.watch(panel));
+    NotebookActions.executionScheduled.connect((_, { cell }) => this.runAgain(cell));
     tracker.currentChanged.connect(() => this.update());
     tracker.forEach(panel => this.watch(panel));
     this.update();
@@ -289,6 +290,20 @@ class CarbonFrontend {
         this.shown.set(cell, { record: figures, progress: null, lastRun: true });
         this.draw(cell);
       }
+    }
+  }
+
+  /**
+   * A cell runs again: a footer of an earlier kernel's run goes, with its figures in the cell's
+   * metadata (should this run not reach the footer, e.g. it starts before the extension's answer,
+   * its output line shows it, not a stale "last run" under it); this kernel's figures stay until
+   * the new ones come.
+   */
+  runAgain(cell: Cell): void {
+    if (this.shown.get(cell)?.lastRun) {
+      this.shown.set(cell, { record: null, progress: null, lastRun: false });
+      removeFooter(cell);
+      cell.model.deleteMetadata(METADATA_KEY); // a saved notebook keeps no figures of a run it lost
     }
   }
 
