@@ -39,8 +39,9 @@ class Settler:
         #: the windows to measure, in order (None: stop)
         self._jobs: queue.SimpleQueue[tuple[ClusterWindow, tuple] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        #: the windows not handed on yet, by id
+        #: the windows not handed on yet, by id (a window stays until its callback has returned)
         self._following: dict[str, tuple[ClusterWindow, OnSettled]] = {}
+        self._handing: set[str] = set()  # those whose callback runs now
         self._settled = threading.Condition()
 
     @property
@@ -80,17 +81,22 @@ class Settler:
         self, window: ClusterWindow, part: ClusterPart | None, flags: tuple[str, ...]
     ) -> None:
         """Hand a window's share to its callback, once."""
+        wid = window.window_id
         with self._settled:
-            entry = self._following.pop(window.window_id, None)
+            entry = self._following.get(wid)
+            if entry is None or wid in self._handing:
+                return
+            self._handing.add(wid)
         try:
-            if entry is not None:
-                entry[1](window, part, flags)
+            entry[1](window, part, flags)
         except Exception as exc:
             self._problems.append(
                 f"could not record a cell's cluster share: {type(exc).__name__}: {exc}"
             )
         finally:
             with self._settled:
+                self._following.pop(wid, None)
+                self._handing.discard(wid)
                 self._settled.notify_all()
 
     def settle(self, timeout_s: float, abandon: str = "") -> bool:
@@ -103,11 +109,12 @@ class Settler:
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._settled.wait(left):
                     break
-            waiting = [window for window, _ in self._following.values()]
+            waiting = [w for wid, (w, _) in self._following.items() if wid not in self._handing]
         if abandon:
             for window in waiting:
                 self._hand_on(window, None, (f"cluster: {abandon}",))
-        return not waiting
+        with self._settled:  # False: some had to be abandoned, or are being recorded still
+            return not waiting and not self._following
 
     def stop(self) -> None:
         """End the thread once the windows given before have been measured (never waited for)."""
