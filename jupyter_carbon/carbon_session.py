@@ -81,9 +81,9 @@ class Measurement:
     counts, its running timeline and flags), its id in the ledger (``wid``), the thread's stack of
     current windows it is on (``stack``), what its opener and the add-ons keep for it (``owner``:
     the extension's IPython cell; ``cluster_window`` then ``cluster``: the Dask observer's open
-    window, then the part it measured), the ``view`` showing it, and at the end its ``record``.
-    The session opens and closes it; the others ask it. A context manager for scripts:
-    ``with track("x") as m: ...``.
+    window, then the part it measured; ``observers``: the session's observers taking part in it),
+    the ``view`` showing it, and at the end its ``record``. The session opens and closes it; the
+    others ask it. A context manager for scripts: ``with track("x") as m: ...``.
     """
 
     __slots__ = (
@@ -98,6 +98,7 @@ class Measurement:
         "cluster",
         "view",
         "owner",
+        "observers",
         "_stack",
         "_pid",
     )
@@ -120,8 +121,10 @@ class Measurement:
         self.view: Any = None
         #: what opened the window, for its opener to recognise it (the extension: the IPython cell)
         self.owner: Any = None
+        #: the session's observers taking part in the window, while it is open
+        self.observers: tuple[WindowObserver, ...] = ()
         self._stack: list[Measurement] | None = None
-        self._pid = os.getpid()  # a forked child leaving the ``with`` leaves the window alone
+        self._pid: int | None = None  # the process that entered the ``with`` block
 
     @property
     def start(self) -> Snapshot:
@@ -166,6 +169,7 @@ class Measurement:
         }
 
     def __enter__(self) -> Measurement:
+        self._pid = os.getpid()  # a forked child leaving the ``with`` leaves the window alone
         if self.wid is None:
             self.session.start(self)
         return self
@@ -176,7 +180,8 @@ class Measurement:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if os.getpid() != self._pid:  # a forked child exiting inside its parent's ``with``:
+        if self._pid is not None and os.getpid() != self._pid:
+            # a forked child exiting inside its parent's ``with``:
             return  # the window is the parent's, which closes and logs it (no phantom copy)
         try:
             self.session.stop(self, status=status_of(exc))
@@ -187,9 +192,12 @@ class Measurement:
 
 
 class WindowObserver(Protocol):
-    """An add-on that takes part in every window (``CarbonSession.observers``)."""
+    """An add-on that may take part in every window (``CarbonSession.observers``)."""
 
-    def window_started(self, m: Measurement) -> object: ...
+    def window_started(self, m: Measurement) -> bool:
+        """``m`` opened: whether this observer takes part in it (then it is told when ``m``
+        stops)."""
+        ...
 
     def window_stopping(self, m: Measurement) -> Iterable[str] | None: ...
 
@@ -230,9 +238,10 @@ class CarbonSession:
         self.on_record: list[Callable[[WindowRecord], object]] = []
         #: called with each idle stretch's record (kind "idle"): the log
         self.on_idle: list[Callable[[WindowRecord], object]] = []
-        #: add-ons that take part in every window (e.g. a Dask cluster): ``window_started(m)``
-        #: after it opens, ``window_stopping(m)`` before its record is made (may fill ``m.extra``
-        #: and return flags for the record). A failing observer never reaches user code.
+        #: add-ons that may take part in every window (e.g. a Dask cluster): ``window_started(m)``
+        #: after it opens (True: it takes part), then for those taking part
+        #: ``window_stopping(m)`` before its record is made (may fill ``m.extra`` and return
+        #: flags for the record). A failing observer never reaches user code.
         self.observers: list[WindowObserver] = []
         self.baseline_w: dict[str, float] | None = None
         self._lock = threading.RLock()
@@ -421,7 +430,7 @@ class CarbonSession:
         if current:
             m._push(self.stack())
         if self.observers:
-            self._observe("window_started", m)
+            self._observe_start(m)
 
     def stop(
         self,
@@ -434,8 +443,8 @@ class CarbonSession:
     ) -> WindowRecord | None:
         """Close ``m`` and return its record; the record it has when already closed (None when it
         was discarded)."""
-        if self.observers and m.record is None and m.wid in self._open:
-            flags = tuple(flags) + self._observe("window_stopping", m)
+        if m.observers and m.record is None and m.wid in self._open:
+            flags = tuple(flags) + self._observe_stop(m)
         with self._lock:
             m._leave_stack()
             if (
@@ -484,7 +493,7 @@ class CarbonSession:
     def _end_idle(self, end: Snapshot, *, final: bool = False) -> WindowRecord | None:
         """End the idle stretch running now at ``end`` (under the lock): its record, with the
         GPUs this process held memory on, or None (none, or carried into the next)."""
-        if not self.track_idle:
+        if not self.track_idle or self.ledger.end_short_idle(end, final=final):
             return None
         intensity = self.intensity()
         record = self.ledger.end_idle(
@@ -559,22 +568,37 @@ class CarbonSession:
         now = self.sampler.snapshot() if running else None
         return self.ledger.idle_totals(now, intensity.g_per_kwh, self.config.pue)
 
-    def _observe(self, name: str, m: Measurement) -> tuple[str, ...]:
-        """Call ``name`` on every observer; their flags, and a flag for each that failed."""
-        flags: tuple[str, ...] = ()
+    def _observe_start(self, m: Measurement) -> None:
+        """Tell every observer that ``m`` opened; keep on ``m`` those taking part (one that
+        failed too: it may hold something of ``m`` to end)."""
+        joined = []
         for observer in list(self.observers):
             try:
-                flags += tuple(getattr(observer, name)(m) or ())
+                if not observer.window_started(m):
+                    continue
             except Exception as exc:
-                text = f"{type(observer).__name__}.{name} failed: {type(exc).__name__}: {exc}"
+                self.problem(_observer_failed(observer, "window_started", exc))
+            joined.append(observer)
+        m.observers = tuple(joined)
+
+    def _observe_stop(self, m: Measurement) -> tuple[str, ...]:
+        """Tell the observers taking part in ``m`` that it stops; their flags, and a flag for
+        each that failed."""
+        observers, m.observers = m.observers, ()
+        flags: tuple[str, ...] = ()
+        for observer in observers:
+            try:
+                flags += tuple(observer.window_stopping(m) or ())
+            except Exception as exc:
+                text = _observer_failed(observer, "window_stopping", exc)
                 self.problem(text)
                 flags += (text,)
         return flags
 
     def discard(self, m: Measurement) -> None:
         """Close ``m`` without a record (another window covers the same cell)."""
-        if self.observers and m.record is None and m.wid in self._open:
-            self._observe("window_stopping", m)
+        if m.observers and m.record is None and m.wid in self._open:
+            self._observe_stop(m)
         with self._lock:
             m._leave_stack()
             if (
@@ -702,6 +726,10 @@ class CarbonSession:
         self.detection.close()
         self._close_live()
         self.closed = True
+
+
+def _observer_failed(observer: WindowObserver, name: str, exc: Exception) -> str:
+    return f"{type(observer).__name__}.{name} failed: {type(exc).__name__}: {exc}"
 
 
 def _table_intensity(config: Config) -> Intensity:

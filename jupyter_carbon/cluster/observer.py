@@ -1,7 +1,7 @@
 """The session's window observer for Dask: finds the kernel's ``distributed.Client`` and measures
 every window on its cluster too (``%carbon config dask=auto|on|off``).
 
-A window never waits for its closing round: its record is made at once with a part that
+A window never waits for its round on the cluster: its record is made at once with a part that
 ``follows``, and its share, measured just after it as of its end, is recorded as a record of its
 own (kind ``cluster-share``, ``late_for`` the window's id). :func:`settle_cluster` waits for the
 shares still to come: the summary calls it, and the unload and the kernel's shutdown call it with
@@ -42,9 +42,10 @@ __all__ = [
 #: The kind of the record that carries work completed after its cell ended.
 LATE_KIND = "cluster-late"
 #: The kind of the record that carries a cell's share of the cluster, measured after the cell
-#: ended (the cell's own part ``follows``): the cell never waits for the closing round.
+#: ended (the cell's own part ``follows``): the cell never waits for its round.
 SHARE_KIND = "cluster-share"
-#: The longest :meth:`ClusterObserver.settle` waits by default (s): two rounds that time out.
+#: The longest :meth:`ClusterObserver.settle` waits by default (s): a batch's wait and two rounds
+#: that time out.
 SETTLE_S = 15.0
 #: The longest a follow-up waits for its cell's record to be made (s): it comes after it.
 _RECORD_WAIT_S = 1.0
@@ -104,17 +105,18 @@ class ClusterObserver:
 
     # --- the observer protocol ------------------------------------------------------------------
 
-    def window_started(self, m: Measurement) -> None:
+    def window_started(self, m: Measurement) -> bool:
         if m.meta.get("kind") in (LATE_KIND, SHARE_KIND):
-            return
+            return False
         client = self.client()
         if client is None:
-            return
+            return False
         try:
             m.cluster_window = self.meter(client).begin(context=m)
         # an unreachable or slow cluster: the cell goes on, its record says so
         except Exception as exc:
             m.cluster_window = f"cluster: not measured ({type(exc).__name__}: {exc})"
+        return True
 
     def window_stopping(self, m: Measurement) -> tuple[str, ...]:
         entry: ClusterWindow | str | None = m.cluster_window
@@ -138,14 +140,12 @@ class ClusterObserver:
     def settle(self, timeout_s: float = SETTLE_S, *, final: bool = False) -> bool:
         """Wait until the share of every window whose share follows is recorded (True), at most
         ``timeout_s``. ``final`` (the session ends: unload, kernel exit): from now on windows wait
-        for their closing round, and a share still not measured at ``timeout_s`` is recorded then,
+        for their round, and a share still not measured at ``timeout_s`` is recorded then,
         flagged as not measured."""
         if final:
             self.deferred = False
         abandon = (
-            "not measured: the session ended before the cell's closing round answered"
-            if final
-            else ""
+            "not measured: the session ended before the cell's round answered" if final else ""
         )
         done = True
         for meter in list(self.meters.values()):
