@@ -172,24 +172,16 @@ class Ledger:
         final: bool = False,
     ) -> WindowRecord | None:
         """End the idle stretch running now at ``end``: its record (kind "idle"), or None when
-        there is none, or it is shorter than ``IDLE_MIN_S`` (carried into the next one) unless
-        ``final`` (the kernel exits: what is carried is written now)."""
+        it makes none (:meth:`end_short_idle`)."""
+        if self.end_short_idle(end, final=final):
+            return None
         idle = self._idle
         start = idle.start
-        if start is None or self._open:
-            return None
+        assert start is not None
         idle.start = None
         duration_s = end.time_s - start.time_s
         indices = self.totals_indices
-        if duration_s <= 0.0 and (not final or not idle.carried_n):
-            return None  # no time between the two snapshots: nothing to carry or write
-        if duration_s < IDLE_MIN_S and not final:
-            if idle.carried_from is None:
-                idle.carried_from, idle.carried_union = start, dict(self._union.by_source)
-            idle.carried_s += duration_s
-            idle.carried_n += 1
-            return None
-        devices, short_flags = self._devices(start, end, indices)
+        devices, short_flags = self._devices(_deltas(start, end, indices), start, end)
         extra: dict[str, Any] = {}
         if idle.carried_n:
             carried = self._carried(start)
@@ -228,6 +220,28 @@ class Ledger:
         self._idle.records += 1
         _keep_newest(self.idle_records, self.max_records)
         return record
+
+    def end_short_idle(self, end: Snapshot, *, final: bool = False) -> bool:
+        """End the idle stretch running now at ``end`` if it makes no record of its own (True):
+        there is none, it has no time, or it is shorter than ``IDLE_MIN_S`` and carried into the
+        next one, unless ``final`` (the kernel exits: what is carried is written now). False: it
+        makes a record, left to :meth:`end_idle`."""
+        idle = self._idle
+        start = idle.start
+        if start is None or self._open:
+            return True
+        duration_s = end.time_s - start.time_s
+        if duration_s <= 0.0 and (not final or not idle.carried_n):
+            idle.start = None  # no time between the two snapshots: nothing to carry or write
+            return True
+        if duration_s < IDLE_MIN_S and not final:
+            idle.start = None
+            if idle.carried_from is None:
+                idle.carried_from, idle.carried_union = start, dict(self._union.by_source)
+            idle.carried_s += duration_s
+            idle.carried_n += 1
+            return True
+        return False
 
     def _carried(self, until: Snapshot) -> dict[int, Energy]:
         """Per source index: the energy of the carried gaps, which all lie between their first
@@ -270,12 +284,21 @@ class Ledger:
     def is_open(self, wid: int) -> bool:
         return wid in self._open
 
-    def _close_union(self, end: Snapshot, g_per_kwh: float, pue: float) -> None:
+    def _close_union(
+        self,
+        end: Snapshot,
+        g_per_kwh: float,
+        pue: float,
+        deltas: Mapping[int, Energy] | None = None,
+    ) -> None:
+        """Close the union segment at ``end`` if no window is open any more. ``deltas``: the
+        segment's per-source deltas where the caller has them (a window that was the segment)."""
         start = self._union.start
         if self._open or start is None:
             return
         u = self._union
-        deltas = {i: end.readings[i] - start.readings[i] for i in self.totals_indices}
+        if deltas is None:
+            deltas = _deltas(start, end, self.totals_indices)
         for i, delta in deltas.items():
             u.by_source[i] = u.by_source.get(i, Energy.ZERO) + delta
         energy = Energy.total(deltas.values())
@@ -322,8 +345,11 @@ class Ledger:
             raise KeyError(wid)
         self._open.remove(wid)
         start = window.start
-        devices, short_flags = self._devices(start, end, window.indices)
-        self._close_union(end, g_per_kwh, pue)
+        deltas = _deltas(start, end, window.indices)
+        devices, short_flags = self._devices(deltas, start, end)
+        # the common case, one window at a time over the session's sources: it was the segment
+        alone = self._union.start is start and window.indices == self.totals_indices
+        self._close_union(end, g_per_kwh, pue, deltas if alone else None)
         meta = window.meta
         own_extra = {k: v for k, v in meta.items() if k not in _RECORD_META}
         if extra:
@@ -418,15 +444,15 @@ class Ledger:
         return Energy.total(end.readings[i] - start.readings[i] for i in self.totals_indices)
 
     def _devices(
-        self, start: Snapshot, end: Snapshot, indices: tuple[int, ...]
+        self, deltas: Mapping[int, Energy], start: Snapshot, end: Snapshot
     ) -> tuple[list[DeviceEnergy], tuple[str, ...]]:
-        """Each device's energy over the window, and the short-window flags."""
+        """Each device's energy over the window (``deltas``: its sources' readings at ``end``
+        less those at ``start``), and the short-window flags."""
         duration = end.time_s - start.time_s
         devices: list[DeviceEnergy] = []
         short: list[str] = []
-        for i in indices:
+        for i, band in deltas.items():  # a model's readings carry its own band
             source = self.sources[i]
-            band = end.readings[i] - start.readings[i]  # a model's readings carry its own band
             energy = band.energy_j
             method, measured = source.method, source.measured
             if measured and (
@@ -444,6 +470,11 @@ class Ledger:
                 short.append(SHORT_WINDOW_FLAG.format(device=source.device))
             devices.append(DeviceEnergy(source.component, source.device, method, measured, band))
         return devices, tuple(short)
+
+
+def _deltas(start: Snapshot, end: Snapshot, indices: Sequence[int]) -> dict[int, Energy]:
+    """Per source index: its reading at ``end`` less its reading at ``start``."""
+    return {i: end.readings[i] - start.readings[i] for i in indices}
 
 
 def _keep_newest(records: list[WindowRecord], limit: int) -> None:
