@@ -88,14 +88,6 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
 
-def _isoformat(when: datetime) -> str:
-    return when.isoformat()
-
-
-def _same(when: datetime) -> datetime:
-    return when
-
-
 def _clean_text(text: str | None) -> str | None:
     """``text`` that can be encoded as UTF-8 (lone surrogates from undecodable bytes become
     U+FFFD)."""
@@ -283,14 +275,18 @@ class WindowRecord:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "label", _clean_text(self.label))
-        set_(self, "devices", tuple(self.devices))
-        set_(self, "flags", tuple(self.flags))
-        if self.timeline is None or not self.timeline.t_s:
+        if self.label is not None:
+            set_(self, "label", _clean_text(self.label))
+        if type(self.devices) is not tuple:
+            set_(self, "devices", tuple(self.devices))
+        if type(self.flags) is not tuple:
+            set_(self, "flags", tuple(self.flags))
+        if self.timeline is not EMPTY_TIMELINE and (self.timeline is None or not self.timeline.t_s):
             set_(self, "timeline", EMPTY_TIMELINE)
         if self.baseline_w is not None:
             set_(self, "baseline_w", _frozen(self.baseline_w))
-        set_(self, "extra", _frozen(self.extra))
+        if self.extra is not _EMPTY:
+            set_(self, "extra", _frozen(self.extra))
 
     # --- derived ------------------------------------------------------------------------------
 
@@ -325,7 +321,7 @@ class WindowRecord:
 
     @property
     def energy_j(self) -> float:
-        return sum(d.energy.energy_j for d in self.devices)
+        return sum([d.energy.energy_j for d in self.devices])
 
     @property
     def energy_band_j(self) -> tuple[float, float]:
@@ -339,12 +335,10 @@ class WindowRecord:
     @property
     def measured_by_component(self) -> tuple[tuple[str, bool], ...]:
         """((component, every device of it measured), ...) in ``COMPONENTS`` order."""
-        present = {d.component for d in self.devices}
-        return tuple(
-            (c, all(d.measured for d in self.devices if d.component == c))
-            for c in COMPONENTS
-            if c in present
-        )
+        measured: dict[str, bool] = {}
+        for d in self.devices:
+            measured[d.component] = measured.get(d.component, True) and d.measured
+        return tuple([(c, measured[c]) for c in COMPONENTS if c in measured])
 
     def co2e_g_of(self, energy_j: float) -> float:
         """Grams CO2e of ``energy_j`` at this record's intensity and PUE."""
@@ -387,34 +381,41 @@ class WindowRecord:
             f"energy_j={self.energy_j:.6g}, co2e_g={self.co2e_g:.6g})"
         )
 
-    def to_dict(self, *, datetimes: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, datetimes: bool = False, line_type: str | None = None) -> dict[str, Any]:
         """Plain JSON-able dict: every field under its own name, then the derived ``energy_j``,
         ``co2e_g`` and ``duration_s`` for readers that do not rebuild the record (``jq``).
 
         Times are ISO 8601 strings; ``datetimes=True`` leaves them ``datetime`` objects for an
-        encoder that writes the same text itself, faster (the log's orjson).
+        encoder that writes the same text itself, faster (the log's orjson). ``line_type``: a
+        first entry ``"type": line_type``, as the session log's lines have.
         """
         energy_j = self.energy_j
-        iso = _same if datetimes else _isoformat
-        return {
+        start_utc: datetime | str = self.start_utc
+        end_utc: datetime | str = self.end_utc
+        intensity_utc: datetime | str | None = self.intensity_utc
+        if not datetimes:
+            start_utc, end_utc = self.start_utc.isoformat(), self.end_utc.isoformat()
+            intensity_utc = None if self.intensity_utc is None else self.intensity_utc.isoformat()
+        out = {
+            "type": line_type,
             "schema": RECORD_SCHEMA,
             "id": self.id,
             "label": self.label,
             "cell": self.cell,
             "kind": self.kind,
             "status": self.status,
-            "start_utc": iso(self.start_utc),
-            "end_utc": iso(self.end_utc),
+            "start_utc": start_utc,
+            "end_utc": end_utc,
             "duration_s": self.duration_s,
             "energy_j": energy_j,
-            "co2e_g": self.co2e_g_of(energy_j),
+            "co2e_g": co2e_g_from_j(energy_j, self.intensity_g_per_kwh, self.pue),
             "start_s": self.start_s,
             "end_s": self.end_s,
             "devices": [d.to_dict() for d in self.devices],
             "flags": list(self.flags),
             "intensity_g_per_kwh": self.intensity_g_per_kwh,
             "intensity_source": self.intensity_source,
-            "intensity_utc": None if self.intensity_utc is None else iso(self.intensity_utc),
+            "intensity_utc": intensity_utc,
             "region": self.region,
             "pue": self.pue,
             "scope": self.scope,
@@ -430,6 +431,9 @@ class WindowRecord:
             "meter": self.meter,
             "source_sha1": self.source_sha1,
         }
+        if line_type is None:
+            del out["type"]
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> WindowRecord:

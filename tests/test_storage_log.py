@@ -100,6 +100,20 @@ def test_every_line_is_plain_json_with_the_figures_under_their_names(tmp_path: P
         assert line["status"] == record.status and line["start_utc"] == record.start_utc.isoformat()
 
 
+def test_a_line_is_the_type_then_the_records_dict_form_with_keys_in_extra_as_text(
+    tmp_path: Path,
+) -> None:
+    log = SessionLog(tmp_path)
+    plain = make_record(1)
+    keyed = dataclasses.replace(make_record(2), extra={1: "a", "b": {2: 3}})
+    assert log.append(plain) and log.append(keyed)
+    lines = [json.loads(line) for line in log.path.read_text(encoding="utf-8").splitlines()[1:]]
+    for line, record in zip(lines, (plain, keyed), strict=True):
+        form = json.loads(json.dumps(record.to_dict()))  # json writes number keys as text
+        assert list(line) == ["type", *form] and line == {"type": "record", **form}
+    assert lines[1]["extra"] == {"1": "a", "b": {"2": 3}}
+
+
 def test_a_record_json_cannot_hold_is_refused_and_the_next_one_is_whole(tmp_path: Path) -> None:
     problems: list[str] = []
     log = SessionLog(tmp_path, on_problem=problems.append)
