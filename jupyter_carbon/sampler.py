@@ -284,9 +284,8 @@ class Sampler:
 
     def snapshot(self) -> Snapshot:
         """Read every source in use (outside the lock) and return the readings."""
-        with self._lock:
-            # process views that no window uses hold their reading: only read them while in use
-            count = len(self.sources) if self._process_on else self._always
+        # process views that no window uses hold their reading: only read them while in use
+        count = len(self.sources) if self._process_on else self._always
         now = self.clock()
         failed = self._read(now, count)
         with self._lock:
@@ -354,13 +353,13 @@ class Sampler:
     def open(
         self, listener: Callable[[Progress], object] | None = None, scope: str = "machine"
     ) -> Window:
-        with self._lock:
-            if scope not in self._scope_indices:
-                raise ValueError(f"scope={scope!r}: choose one of {', '.join(self._scope_indices)}")
-            # process views are needed by process-scope windows, and by every window while the
-            # session totals are process-scoped (the union of windows must be covered)
-            with_views = scope == "process" or self.totals_scope == "process"
-            if with_views:
+        if scope not in self._scope_indices:
+            raise ValueError(f"scope={scope!r}: choose one of {', '.join(self._scope_indices)}")
+        # process views are needed by process-scope windows, and by every window while the
+        # session totals are process-scoped (the union of windows must be covered)
+        with_views = scope == "process" or self.totals_scope == "process"
+        if with_views:
+            with self._lock:
                 for source in self.process_sources:
                     source.enable()
                 self._process_on += 1
