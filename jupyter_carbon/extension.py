@@ -114,10 +114,9 @@ def source_sha1(raw_cell: str) -> str:
     return hashlib.sha1(raw_cell.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _status(result: ExecutionResult | None) -> str:
-    return status_of(
-        getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
-    )
+def _error(result: ExecutionResult | None) -> BaseException | None:
+    """What the cell raised, as IPython reports it (None: nothing, or no result)."""
+    return getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
 
 
 class Claim(Enum):
@@ -168,9 +167,10 @@ def _is_carbon_command(raw_cell: str) -> bool:
 def _cell_window(stack: list[Measurement], info: ExecutionInfo | None) -> Measurement | None:
     """The window of the IPython cell run with ``info`` (its ExecutionInfo), innermost first;
     None."""
-    return next(
-        (m for m in reversed(stack) if type(m.owner) is _Cell and m.owner.info is info), None
-    )
+    for m in reversed(stack):
+        if type(m.owner) is _Cell and m.owner.info is info:
+            return m
+    return None
 
 
 class _ThreadCells(threading.local):
@@ -415,12 +415,14 @@ class CarbonExtension:
     ) -> None:
         self._close_inside(stack, measurement)
         cell = measurement.owner
-        status = _status(result)
-        if status == "ok" and cell.error is not None:
-            status = status_of(cell.error)
-        if status == "ok":  # raised while displaying the result: "error" as the kernel replies
-            status = status_of(display_error(self.shell, cell.shown))
-        self.session.stop(measurement, status=status, cell=getattr(result, "execution_count", None))
+        error = _error(result)
+        if error is None:
+            error = cell.error
+        if error is None:  # raised while displaying the result: "error" as the kernel replies
+            error = display_error(self.shell, cell.shown)
+        self.session.stop(
+            measurement, status=status_of(error), cell=getattr(result, "execution_count", None)
+        )
 
     def _show(self, measurement: Measurement, record: WindowRecord | None) -> None:
         """The closed window's report in its view, then any problem the extension met (never
@@ -494,7 +496,7 @@ class CarbonExtension:
                 )
                 self.session.stop(
                     measurement,
-                    status=_status(cell.result),
+                    status=status_of(_error(cell.result)),
                     cell=getattr(cell.result, "execution_count", None),
                     flags=(f"{CUT_SHORT}: {why}; it ended when this was noticed",),
                 )

@@ -135,7 +135,7 @@ def frames_on_stack() -> set[int]:
 
 def last_shown_error() -> BaseException | None:
     """The exception whose traceback IPython showed last (``sys.last_value``), if any."""
-    return getattr(sys, "last_value", None)
+    return vars(sys).get("last_value")  # absent until a traceback is shown
 
 
 def display_error(shell: Any, shown_before: BaseException | None) -> BaseException | None:
