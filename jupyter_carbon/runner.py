@@ -146,10 +146,18 @@ def _kernel_name(nb: NotebookNode, kernel: str | None) -> str:
 
 #: Evaluated in the kernel at the end of a run: the log_dir in force there.
 _LOG_DIR_EXPRESSION = "__import__('jupyter_carbon').session().config.log_dir"
+#: Evaluated in the kernel at the end of a run, before it: the cells' Dask shares are measured
+#: while the cluster is there (a LocalCluster made in the notebook ends with the kernel).
+_SETTLE_EXPRESSION = (
+    "__import__('jupyter_carbon.cluster.observer', fromlist=['settle_cluster'])"
+    ".settle_cluster(__import__('jupyter_carbon').session())"
+)
 
 
-def _kernel_log_dir(kc: Any) -> tuple[bool, str | None]:
-    """(whether it could be asked, the kernel's log_dir in force) at the end of a run."""
+def _end_of_run(kc: Any) -> tuple[bool, str | None]:
+    """At the end of a run, the kernel measures its cells' Dask shares still to come (its
+    cluster may end with it), then says its log_dir in force: (whether it could be asked, that
+    log_dir)."""
     import ast
 
     from nbclient.util import run_sync
@@ -160,7 +168,7 @@ def _kernel_log_dir(kc: Any) -> tuple[bool, str | None]:
             silent=True,
             store_history=False,
             timeout=30,
-            user_expressions={"log_dir": _LOG_DIR_EXPRESSION},
+            user_expressions={"settled": _SETTLE_EXPRESSION, "log_dir": _LOG_DIR_EXPRESSION},
             output_hook=lambda msg: None,
         )
         value = reply["content"]["user_expressions"]["log_dir"]
@@ -326,7 +334,7 @@ def run_notebook(
                     result.stopped_early = done < len(code_cells)
                     break
             if not result.interrupted:
-                asked, in_force = _kernel_log_dir(kc)
+                asked, in_force = _end_of_run(kc)
                 if asked and (in_force is None or Path(in_force).absolute() != log_dir):
                     result.log_dir_changed = str(in_force).lower() if in_force is None else in_force
     except RunError:

@@ -80,6 +80,20 @@ def executing_s(client, keys) -> list[float]:
     return spans
 
 
+def one_task_window(client, seconds: float):
+    """A window of a meter of its own that runs one task of ``seconds`` and waits for its round:
+    the window, its part and its flags."""
+    meter = ClusterMeter(client)
+    meter.install()
+    try:
+        window = meter.begin()
+        client.submit(burn, seconds, pure=False).result()
+        part, flags = meter.end(window)
+        return window, part, flags
+    finally:
+        meter.uninstall()
+
+
 def parts_of(records):
     return [r.cluster for r in records]
 
@@ -273,20 +287,14 @@ def open_windows(dask_worker):
     meter = plugin.meter if plugin is not None else None
     return sorted(meter._windows) if meter is not None else []
 
-def slow_reports(dask_worker):  # every report now takes 0.5 s (a loaded worker)
+def slow_rounds(seconds, dask_worker):  # a window's round (a report for a window) takes `seconds`
     import time
     plugin = dask_worker.plugins["jupyter_carbon"]
     report = type(plugin).report
-    plugin.report = lambda *a, **k: (time.sleep(0.5), report(plugin, *a, **k))[1]
-
-def slow_closing(seconds, dask_worker):  # a report that closes a meter window takes `seconds`
-    import time
-    plugin = dask_worker.plugins["jupyter_carbon"]
-    report = type(plugin).report
-    def slow(ids, opened=(), closed=(), user="", cut_s=None):
-        if closed:
+    def slow(ids, *args, **kwargs):
+        if ids:
             time.sleep(seconds)
-        return report(plugin, ids, opened, closed, user, cut_s)
+        return report(plugin, ids, *args, **kwargs)
     plugin.report = slow
 
 def fast_reports(dask_worker):
@@ -295,20 +303,20 @@ def fast_reports(dask_worker):
 exec(PLUGIN_STATE, _ns)
 
 
-def test_a_cell_that_ran_a_task_ends_before_its_closing_round_and_gets_its_share_after(
+def test_a_cell_that_ran_a_task_ends_before_its_round_and_gets_its_share_after(
     dask_shell, local, capsys
 ):
     session = jupyter_carbon.session()
     dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
     cell_and_share(session)  # the plugin is installed, no round in flight
     slow_s = 4.0
-    local.run(_ns["slow_closing"], slow_s)  # each worker answers a closing round after 4 s
+    local.run(_ns["slow_rounds"], slow_s)  # each worker answers a round after 4 s
     try:
         start = time.monotonic()
         dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 2.0, pure=False).result()")
         elapsed_s = time.monotonic() - start
         cell = session.records[-1]
-        # the cell's record is made at once; its closing round has not answered yet
+        # the cell's record is made at once; its round has not answered yet
         assert elapsed_s < slow_s, elapsed_s
         assert cell.cluster.follows and not cell.cluster.hosts and cell.kind != SHARE_KIND
         assert not any(
@@ -330,18 +338,11 @@ def test_a_cell_that_ran_a_task_ends_before_its_closing_round_and_gets_its_share
     # workers' meter and the kernel's session model this machine with the same sources and
     # the same machine-wide load. They differ by the meter's interpolation at the cell's end
     # (readings 1 s apart: at most a quarter of a second of the change of power when the task
-    # ends, under 10 % of the cell's energy) and by the opening round's latency (ms): 0.8–1.25.
+    # ends, under 10 % of the cell's energy) and by the round's latency (ms): 0.8–1.25.
     # Read at the late round it covers 6 s, not 2 (at least twice the cell's energy here).
     assert 0.8 < host.host_j / cell.energy_j < 1.25, (host.host_j, cell.energy_j)
     # the same as the synchronous path (ClusterMeter.end, which waits for the round) gives
-    meter = ClusterMeter(local)
-    meter.install()
-    try:
-        window = meter.begin()
-        local.submit(burn, 2.0, pure=False).result()
-        sync_part, _ = meter.end(window)
-    finally:
-        meter.uninstall()
+    _, sync_part, _ = one_task_window(local, 2.0)
     (sync_host,) = sync_part.hosts
     assert sync_host.task_s == pytest.approx(host.task_s, abs=0.3)
     assert 0.5 < host.energy_j / sync_host.energy_j < 2.0
@@ -407,7 +408,7 @@ def rapl_host(tmp_path, monkeypatch):
 
 
 def test_a_share_settled_after_the_cell_is_cut_at_the_cells_end(rapl_host):
-    """The host draws 100 W while the cell runs and nothing after it; the cell's closing round
+    """The host draws 100 W while the cell runs and nothing after it; the cell's round
     arrives 3 s late. Its share must be the one the synchronous round gives (the host's energy
     during the cell), not the host's energy until the late round spread over a longer span."""
     client, driver = rapl_host
@@ -431,7 +432,7 @@ def test_a_share_settled_after_the_cell_is_cut_at_the_cells_end(rapl_host):
 
         cell(False)  # the plugin is warm
         (sync,) = cell(False).hosts
-        client.run(_ns["slow_closing"], slow_s)  # each worker answers a closing round 3 s late
+        client.run(_ns["slow_rounds"], slow_s)  # each worker answers a round 3 s late
         try:
             cell(True)
             assert meter.settle(3 * slow_s + 10)
@@ -448,7 +449,7 @@ def test_a_share_settled_after_the_cell_is_cut_at_the_cells_end(rapl_host):
         assert host.energy_j == pytest.approx(100.0 * host.task_s, rel=0.1), host
         assert host.energy_j + host.idle_j + host.others_j == pytest.approx(host.host_j)
     # Tolerance: the two cells differ by the moment the power is switched off after the
-    # window's end (the opening round's latency, tens of ms: < 5 J of 200 J) and by the
+    # window's end (the round's latency, tens of ms: < 5 J of 200 J) and by the
     # interpolation between the meter's readings either side of the end (0.1 s apart, up to
     # 0.4 s on this loaded machine: at most 100 W × gap / 4 = 2.5–10 J), so 10 %. Read at the
     # late round, the host's 200 J would be spread over 5 s: 0.4 of the figure.
@@ -460,7 +461,7 @@ def test_a_share_not_measured_in_time_is_handed_on_flagged_and_only_once(local):
     meter = ClusterMeter(local)
     meter.install()
     got = []
-    local.run(_ns["slow_closing"], 2.0)
+    local.run(_ns["slow_rounds"], 2.0)
     try:
         window = meter.begin()
         local.submit(burn, 0.05, pure=False).result()
@@ -468,7 +469,7 @@ def test_a_share_not_measured_in_time_is_handed_on_flagged_and_only_once(local):
         assert part.follows
         assert not meter.settle(0.2, abandon="not measured: the test ended first")
         assert got == [(None, ("cluster: not measured: the test ended first",))]
-        time.sleep(3.0)  # its closing round has answered by now: dropped, no second share
+        time.sleep(3.0)  # its round has answered by now: dropped, no second share
         assert len(got) == 1 and meter.settle(0.0)
     finally:
         local.run(_ns["fast_reports"])
@@ -479,11 +480,11 @@ def test_unload_right_after_a_cell_records_its_share_first(dask_shell, local):
     session = jupyter_carbon.session()
     dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
     assert settle_cluster(session)
-    local.run(_ns["slow_closing"], 2.0)
+    local.run(_ns["slow_rounds"], 2.0)
     try:
         dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.4, pure=False).result()")
         cell = session.records[-1]
-        assert cell.cluster.follows  # its closing round has not answered yet
+        assert cell.cluster.follows  # its round has not answered yet
         dask_shell.run_line_magic("unload_ext", "jupyter_carbon")
     finally:
         local.run(_ns["fast_reports"], on_error="return")  # the unload removed the plugin
@@ -527,29 +528,113 @@ def test_one_notebook_leaving_keeps_the_plugin_of_another_and_a_lost_one_comes_b
         other.close()
 
 
-def test_a_timed_out_opening_round_leaves_no_meter_window_open(local, monkeypatch):
+def test_a_notebook_keeps_one_meter_window_on_its_hosts_until_it_leaves(local, monkeypatch):
     from jupyter_carbon.cluster import client as client_module
 
     meter = ClusterMeter(local)
     meter.install()
-    local.run(_ns["slow_reports"])
+    local.run(_ns["slow_rounds"], 0.5)  # a loaded worker
     try:
         monkeypatch.setattr(client_module, "ROUND_TIMEOUT_S", 0.1)
         window = meter.begin()
         local.submit(burn, 0.05, pure=False).result()
-        part, flags = meter.end(window)  # the opening round timed out: not measured, flagged
+        part, flags = meter.end(window)  # its round timed out: not measured, flagged
         assert part is None and any("not measured" in flag for flag in flags), flags
-        time.sleep(1.0)  # the round reached the workers all the same: a meter window opened
+        time.sleep(1.0)  # the round reached the workers all the same
     finally:
         local.run(_ns["fast_reports"])
     monkeypatch.setattr(client_module, "ROUND_TIMEOUT_S", 5.0)
-    meter.end(meter.begin())  # the next round closes it (and this window's own, once answered)
+    window = meter.begin()
+    local.submit(burn, 0.05, pure=False).result()
+    assert meter.end(window)[0].hosts
+    # one meter window per notebook (its meter samples while the notebook uses it), however
+    # many windows and rounds, timed out or not
     try:
-        wait_for(
-            lambda: not any(local.run(_ns["open_windows"]).values()), 5.0, "no open meter window"
-        )
+        assert sorted(w for ws in local.run(_ns["open_windows"]).values() for w in ws) == [
+            meter.user
+        ]
     finally:
         meter.uninstall()
+    assert not any(local.run(_ns["open_windows"]).values())
+
+
+def test_a_cell_that_sends_nothing_to_the_cluster_sends_no_round(dask_shell, local, monkeypatch):
+    dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    assert settle_cluster(jupyter_carbon.session())  # the plugin is installed
+    sent = []
+    send = ClusterMeter._send
+    monkeypatch.setattr(
+        ClusterMeter, "_send", lambda self, *a, **k: sent.append(a) or send(self, *a, **k)
+    )
+    dask_shell.run_line_magic("carbon", "on --quiet")
+    try:
+        for _ in range(5):
+            dask_shell.run_cell("x = 1")
+    finally:
+        dask_shell.run_line_magic("carbon", "off")
+    assert settle_cluster(jupyter_carbon.session())
+    cells = [r for r in jupyter_carbon.session().records if r.kind == "auto"][-5:]
+    assert len(cells) == 5 and all(r.cluster is None for r in cells)
+    assert sent == []  # no message to the cluster, neither during the cells nor after them
+    dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
+    assert settle_cluster(jupyter_carbon.session())
+    assert len(sent) == 1  # a cell that ran a task: one round, after it
+
+
+#: Run on the workers: how far back they keep their task history and meter timeline (s).
+SHORT_HISTORY = """
+def keep(seconds, dask_worker):
+    from jupyter_carbon.cluster import host, worker
+    host.TIMELINE_S = worker.HISTORY_S = seconds
+"""
+exec(SHORT_HISTORY, _ns)
+
+
+def test_a_window_that_only_waits_sends_no_round_however_many_heartbeats(local):
+    """The client's own messages (a heartbeat every ``distributed.client.heartbeat``) are not
+    work: a window that made no future has no part on the cluster and costs no round."""
+    import dask
+
+    with dask.config.set({"distributed.client.heartbeat": "50ms"}):
+        client = distributed.Client(local.scheduler.address, set_as_default=False)
+    meter = ClusterMeter(client)
+    try:
+        meter.install()
+        window = meter.begin()
+        time.sleep(0.5)  # ~10 heartbeats
+        assert meter.end(window) == (None, ())
+        window = meter.begin()
+        assert client.compute(dask.delayed(burn)(0.05)).result() == 0.05  # released at once
+        part, _ = meter.end(window)
+        assert part is not None and part.hosts  # a computation whose future is gone counts
+    finally:
+        meter.uninstall()
+        client.close()
+
+
+def test_a_window_open_longer_than_the_workers_history_has_its_start_read_in_time(
+    local, monkeypatch
+):
+    from jupyter_carbon.cluster import client as client_module
+    from jupyter_carbon.cluster import settler as settler_module
+
+    def window(opening_after_s: float):
+        monkeypatch.setattr(client_module, "OPENING_ROUND_AFTER_S", opening_after_s)
+        window, part, flags = one_task_window(local, 4.0)
+        return window, part.hosts[0], flags
+
+    monkeypatch.setattr(settler_module, "WATCH_S", 0.1)
+    local.run(_ns["keep"], 2.0)  # the workers keep 2 s of history: the window lasts 4
+    try:
+        read, host, flags = window(0.3)
+        unread, host_unread, flags_unread = window(float("inf"))  # the control: no watch
+    finally:
+        local.run(_ns["keep"], 300.0)
+    assert read.begin is not None and unread.begin is None
+    assert host.task_s == pytest.approx(4.0, abs=0.4)
+    assert not any("oldest reading" in flag for flag in flags), flags
+    assert any("oldest reading" in flag for flag in flags_unread), (flags_unread, host_unread, host)
+    assert host.host_j > host_unread.host_j  # the start read late misses energy
 
 
 def test_work_finishing_after_the_cell_is_charged_to_it_later(dask_shell, local):
@@ -594,7 +679,7 @@ def test_status_lists_hosts_and_sources(dask_shell, local, capsys):
 
 def test_the_metering_worker_killed_mid_cell_hands_over_and_is_flagged(dask_shell, local):
     dask_shell.run_cell("%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()")
-    cell_and_share(jupyter_carbon.session())  # its closing round has answered
+    cell_and_share(jupyter_carbon.session())  # its round has answered
     meter = next(iter(jupyter_carbon.session().observers[0].meters.values()))
     metering = next(r for r in meter.last_reports.values() if r.get("meter"))
     dask_shell.user_ns["victim"] = metering["pid"]
@@ -652,6 +737,12 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
     return int(out.stdout.strip())
 
 
+def _spawn_scheduler(scheduler_file: Path, env: dict[str, str], log: Path) -> int:
+    """A scheduler apart from this process (see ``_spawn``) that writes ``scheduler_file``."""
+    args = ["--scheduler-file", str(scheduler_file), "--port", "0", "--no-dashboard"]
+    return _spawn([sys.executable, "-m", "distributed.cli.dask_scheduler", *args], env, log)
+
+
 def _worker_args(scheduler_file: Path, name: str) -> list[str]:
     return [
         sys.executable,
@@ -677,22 +768,7 @@ def apart(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("apart")
     scheduler_file = tmp / "scheduler.json"
     env = {**os.environ, "JUPYTER_CARBON_LOCK_DIR": str(tmp)}
-    pids = [
-        _spawn(
-            [
-                sys.executable,
-                "-m",
-                "distributed.cli.dask_scheduler",
-                "--scheduler-file",
-                str(scheduler_file),
-                "--port",
-                "0",
-                "--no-dashboard",
-            ],
-            env,
-            tmp / "scheduler.log",
-        )
-    ]
+    pids = [_spawn_scheduler(scheduler_file, env, tmp / "scheduler.log")]
     client = None
     try:
         wait_for(scheduler_file.exists, what="the scheduler")
@@ -1034,22 +1110,23 @@ def test_the_plugin_cuts_task_time_at_a_moment_already_past():
     assert plugin.report(["w"], cut_s=time.monotonic() + 5)["t_s"] < time.monotonic()  # not past
 
 
-def test_a_kernel_that_exits_right_after_a_cell_logs_its_share(tmp_path):
+def _run_and_shut_down(tmp_path, make_client: str) -> list[dict]:
+    """Run a notebook whose last cell sends a task to the cluster (each window's round answers
+    2 s late) and is followed at once by the kernel's shutdown (nbclient's, which interrupts the
+    kernel's process group first); the records of its session log."""
     import nbformat
     from nbclient import NotebookClient
 
+    tmp_path.mkdir(exist_ok=True)
     log_dir = tmp_path / "logs"
     cells = [
         f"import os\nos.environ['JUPYTER_CARBON_LOG_DIR'] = {str(log_dir)!r}",
         "%load_ext jupyter_carbon",
-        "from distributed import Client, LocalCluster\n"
-        "cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, "
-        "dashboard_address=None)\n"
-        "client = Client(cluster)\n" + BURN + PLUGIN_STATE,
+        make_client + BURN + PLUGIN_STATE,
         "%%carbon --quiet\nclient.submit(burn, 0.05, pure=False).result()",  # the plugin is in
         "import jupyter_carbon\nfrom jupyter_carbon.cluster.observer import settle_cluster\n"
         "assert settle_cluster(jupyter_carbon.session())\n"
-        "client.run(slow_closing, 2.0)",  # each closing round now answers 2 s late
+        "client.run(slow_rounds, 2.0)",  # each window's round now answers 2 s late
         "%%carbon --quiet\nclient.submit(burn, 0.4, pure=False).result()",
     ]  # … and the kernel is shut down at once
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
@@ -1059,13 +1136,80 @@ def test_a_kernel_that_exits_right_after_a_cell_logs_its_share(tmp_path):
     lines = [
         json.loads(line) for p in log_dir.glob("*.jsonl") for line in p.read_text().splitlines()
     ]
-    records = [r for r in lines if r.get("type") == "record"]
+    return [r for r in lines if r.get("type") == "record"]
+
+
+def _logged_cell_and_share(records: list[dict]) -> tuple[dict, dict]:
     cells_ = [r for r in records if r["kind"] == "cell"]
     shares = [r for r in records if r["kind"] == SHARE_KIND]
     assert len(cells_) == 2 and len(shares) == 2, [r["kind"] for r in records]
-    last = shares[-1]["cluster"]
-    assert last["late_for"] == cells_[-1]["id"]
-    assert sum(h["task_s"] for h in last["hosts"]) == pytest.approx(0.4, abs=0.25)
+    assert shares[-1]["cluster"]["late_for"] == cells_[-1]["id"]
+    return cells_[-1], shares[-1]
+
+
+def test_a_kernel_that_exits_right_after_a_cell_logs_its_share(tmp_path):
+    """The kernel's exit measures the last cell's share (its round comes after the cell) while
+    the cluster is still there: a cluster of its own (scheduler and worker apart from the
+    kernel) is measured; a LocalCluster made in the notebook may end with the kernel's
+    interrupt before the round reaches it: the share is logged all the same, measured or
+    flagged as not measured, never dropped."""
+    scheduler_file = tmp_path / "scheduler.json"
+    env = {**os.environ, "JUPYTER_CARBON_LOCK_DIR": str(tmp_path)}
+    pids = [_spawn_scheduler(scheduler_file, env, tmp_path / "scheduler.log")]
+    try:
+        wait_for(scheduler_file.exists, what="the scheduler")
+        pids.append(_spawn(_worker_args(scheduler_file, "own"), env, tmp_path / "worker.log"))
+        records = _run_and_shut_down(
+            tmp_path / "own",
+            "from distributed import Client\n"
+            f"client = Client(scheduler_file={str(scheduler_file)!r})\n"
+            "client.wait_for_workers(1, timeout=60)\n",
+        )
+    finally:
+        _stop(pids)
+    _, share = _logged_cell_and_share(records)
+    hosts = share["cluster"]["hosts"]
+    assert sum(h["task_s"] for h in hosts) == pytest.approx(0.4, abs=0.25), share["flags"]
+    records = _run_and_shut_down(
+        tmp_path / "local",
+        "from distributed import Client, LocalCluster\n"
+        "cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, "
+        "dashboard_address=None)\n"
+        "client = Client(cluster)\n",
+    )
+    _, share = _logged_cell_and_share(records)
+    hosts = share["cluster"]["hosts"]
+    measured = hosts and sum(h["task_s"] for h in hosts) == pytest.approx(0.4, abs=0.25)
+    assert measured or any("left after the cell ended" in f for f in share["flags"]), share["flags"]
+
+
+def test_jupyter_carbon_run_measures_the_last_cells_share_before_the_kernel_ends(tmp_path):
+    """``jupyter-carbon run`` settles the cells' shares before it shuts the kernel down, so a
+    LocalCluster made in the notebook is still there for the last cell's round."""
+    import nbformat
+
+    from jupyter_carbon.runner import run_notebook
+
+    cells = [
+        "from distributed import Client, LocalCluster\n"
+        "cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, "
+        "dashboard_address=None)\n"
+        "client = Client(cluster)\n" + BURN + PLUGIN_STATE,
+        "client.submit(burn, 0.05, pure=False).result()",
+        "client.run(slow_rounds, 2.0)",  # each window's round now answers 2 s late
+        "client.submit(burn, 0.4, pure=False).result()",
+    ]
+    path = tmp_path / "dask.ipynb"
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path
+    )
+    result = run_notebook(path, progress=None)
+    assert not result.failures, result.failures
+    last = next(r for r in reversed(result.records) if r.kind != SHARE_KIND)
+    share = next(
+        r for r in result.records if r.kind == SHARE_KIND and r.cluster.late_for == last.id
+    )
+    assert sum(h.task_s for h in share.cluster.hosts) == pytest.approx(0.4, abs=0.25), share.flags
 
 
 def test_one_meter_per_host_identity_and_a_takeover(tmp_path):

@@ -16,37 +16,40 @@ def test_settle_returns_only_once_the_share_is_recorded() -> None:
     recorded: list[str] = []
     measured = threading.Event()
 
-    def measure(window, pending):
+    def measure(batch):
         measured.set()
-        return None, ()
+        return [(None, ())] * len(batch)
+
+    recording = threading.Event()
 
     def on_settled(window, part, flags):
+        recording.set()
         time.sleep(0.3)
         recorded.append(window.window_id)
 
     settler = Settler(measure, problems=[])
-    settler.add(SimpleNamespace(window_id="w1"), (), on_settled)
-    assert measured.wait(5)
-    time.sleep(0.05)  # the callback is running now
+    settler.add(SimpleNamespace(window_id="w1", ended_s=None), (), on_settled)
+    assert measured.wait(5) and recording.wait(5)  # the callback is running now
     assert settler.settle(5.0)
     assert recorded == ["w1"] and settler.following == 0
     settler.stop()
 
 
 def test_a_share_is_handed_on_once_when_settle_abandons_it_during_its_round() -> None:
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
     calls: list[tuple] = []
 
-    def measure(window, pending):
+    def measure(batch):
+        started.set()
         release.wait(5)  # a round that answers after settle gave up on it
-        return None, ("measured",)
+        return [(None, ("measured",))] * len(batch)
 
     settler = Settler(measure, problems=[])
-    settler.add(SimpleNamespace(window_id="w1"), (), lambda w, p, f: calls.append(f))
-    time.sleep(0.05)
+    settler.add(SimpleNamespace(window_id="w1", ended_s=None), (), lambda w, p, f: calls.append(f))
+    assert started.wait(5)  # its round is under way
     assert settler.settle(0.1, abandon="not measured") is False  # it had to give up
     assert settler.following == 0
     release.set()
-    time.sleep(0.2)
-    assert calls == [("cluster: not measured",)]
     settler.stop()
+    settler._thread.join(5)  # the round has answered and been dropped
+    assert calls == [("cluster: not measured",)]

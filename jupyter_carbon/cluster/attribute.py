@@ -1,16 +1,18 @@
-"""Attribution: a window's share of each host's energy, from two rounds of worker reports. Pure.
+"""Attribution: a window's share of each host's energy, from worker reports at its start and end.
+Pure.
 
-Rule, per host, between the reports at a window's open and close. The reports are taken as of
-the window's ends, never as of when the rounds arrive: the opening report on each worker is
-taken when the opening round reaches it (``t_b``, the worker's own monotonic clock), the closing
-one as of ``t_b + d``, where ``d`` is the window's duration on the client's clock (from sending
-the opening round to the window's end). Both ends are thus shifted by the opening round's
-one-way latency, and the worker's span has the window's length, however late the closing round
-comes (it may run after the cell): the worker takes off the time tasks ran after ``t_b + d``,
-and the host's meter gives its energy at ``t_b + d`` interpolated linearly between its readings
-either side (:mod:`.host`; at most one sampling interval apart: its error is at most the
-energy of that interval's departure from its average power). A window's figures are then the
-same whether its closing round waited for it or came later.
+Rule, per host, between each worker's reports at a window's start and end. Both come from one
+round after the window ended (or, for a window open longer than the client lets go by, the start
+from a round of its own while it was open): the round tells each worker how long before it was
+sent the window started and ended (``d_start``, ``d_end`` on the client's monotonic clock), and
+the worker takes its figures as of its own clock at the round's arrival minus each (``t_a -
+d_start``, ``t_a - d_end``). Both ends are thus late by the round's one-way latency
+(milliseconds) and the worker's span has the window's length, whenever the round comes (it may
+run after the cell): the worker takes off the time tasks ran after each moment (it keeps each
+ended task's start and stop), and the host's meter gives its energy at each moment interpolated
+linearly between its readings either side (:mod:`.host`; at most one sampling interval apart:
+the error is at most that interval's departure from its average power). A window's tasks all
+start after it opened, so its own thread-seconds at its start are zero.
 
 * ``host_j``: the host meter's energy delta (all sources of the host, as a local session reads
   them), over ``duration_s``.
@@ -20,10 +22,11 @@ same whether its closing round waited for it or came later.
   minus the window's is ``others_j`` (other clients, other cells); the unused capacity is
   ``idle_j``. The three add up to ``host_j``: nothing counted twice, nothing dropped.
 
-A worker present at open and gone at close died mid-window: its tasks' time since the open is
-missing and the host is flagged; the other workers and hosts are kept. A host whose meter changed
-between the reports (its metering worker died and another took over) is charged from the new
-meter's readings only, and flagged.
+A worker present at the start and gone at the end died mid-window (the client adds it to the
+start's reports when the scheduler says it left during the window): its tasks' time since the
+start is missing and the host is flagged; the other workers and hosts are kept. A host whose
+meter started after the window's start (its metering worker died and another took over) is
+charged from the new meter's readings only, and flagged.
 """
 
 from __future__ import annotations
@@ -92,8 +95,9 @@ def attribute(
     return tuple(parts)
 
 
-def _meter(reports: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    return next((r["meter"] for r in reports.values() if r.get("meter")), None)
+def _metering(reports: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The report of the worker that read the host's meter."""
+    return next((r for r in reports.values() if r.get("meter")), None)
 
 
 def _host_part(
@@ -112,37 +116,42 @@ def _host_part(
     else:
         duration_s = 0.0
     # energy
-    mb, me = _meter(begin), _meter(end)
+    at_start, at_end = _metering(begin), _metering(end)
+    me = at_end["meter"] if at_end is not None else None
     energy = Energy.ZERO
     methods: list[str] = []
     measured = False
     if me is not None:
         methods = sorted({s[2] for s in me["sources"]})
         measured = bool(me["sources"]) and all(s[3] for s in me["sources"])
-        now = me["readings"]
-        then = (
-            mb["readings"]
-            if mb is not None and mb["id"] == me["id"]
-            else [[0.0, 0.0, 0.0]] * len(now)
+        # the meter that read the end also read the start (it ran then already)
+        mb: Mapping[str, Any] = at_start["meter"] if at_start is not None else {}
+        same = (
+            at_start is not None
+            and mb["id"] == me["id"]
+            and me.get("started_s", float("-inf")) <= at_start["t_s"]
         )
+        now = me["readings"]
+        then = mb["readings"] if same else [[0.0, 0.0, 0.0]] * len(now)
         for r_now, r_then in zip(now, then):  # [energy_j, low_j, high_j] each (plain data)
             energy += Energy(*r_now) - Energy(*r_then)
-        if mb is None or mb["id"] != me["id"]:
+        if same:
+            duration_s = max(duration_s, me["t_s"] - mb["t_s"])
+        else:
             incidents.append(
                 f"{host}: its meter started mid-window (a worker died or joined); "
                 "energy before that is missing"
             )
             flags.append(incidents[-1])
-        if mb is not None and mb["id"] == me["id"]:
-            duration_s = max(duration_s, me["t_s"] - mb["t_s"])
-        for error in me.get("errors", ()):
-            flags.append(f"{host}: {error}")
+        errors = [*(mb.get("errors", ()) if same and not late else ()), *me.get("errors", ())]
+        flags.extend(f"{host}: {error}" for error in errors)
     else:
         flags.append(f"{host}: no worker could read the host's energy; its energy is missing")
     # thread-seconds
     task_s = busy_s = 0.0
-    for address, report in end.items():
+    for report in [*([] if late else begin.values()), *end.values()]:
         flags.extend(f"{host}: {note}" for note in report.get("notes", ()))
+    for address, report in end.items():
         before = begin.get(address)
         task_s += report["window_s"].get(window_id, 0.0) - (
             before["window_s"].get(window_id, 0.0) if before else 0.0
@@ -158,8 +167,11 @@ def _host_part(
     workers = end or begin
     threads = sum(int(r.get("nthreads", 1)) for r in workers.values())
     cpus = max(int(r.get("cpu_count", threads)) for r in workers.values()) if workers else threads
+    # the window's tasks are busy time too: a task that started within the round's latency of the
+    # window's start is all in ``task_s`` but partly before the busy time's start
+    task_s = max(0.0, task_s)
+    busy_s = max(busy_s, task_s)
     capacity_s = max(min(threads, cpus) * duration_s, busy_s, 1e-9)
-    task_s, busy_s = max(0.0, task_s), max(0.0, busy_s)
     share = min(1.0, task_s / capacity_s)
     busy_share = min(1.0, busy_s / capacity_s)
     return HostPart(
@@ -174,6 +186,6 @@ def _host_part(
         busy_share=busy_share,
         workers=len(workers),
         late=late,
-        flags=tuple(flags),
+        flags=tuple(dict.fromkeys(flags)),  # the start's and the end's reports say some twice
         incidents=tuple(incidents),
     )

@@ -1,32 +1,37 @@
 """The client side: install the worker plugin, measure each window on the cluster, settle late
 work.
 
-Per window two rounds of ``Client.run`` (one message to every worker through the scheduler): at
-the open and at the close. The window's tasks carry its id in a task annotation
-(``dask.annotate(jupyter_carbon=ids)``, entered when the window opens), so two notebooks on one
-cluster never share an id. Like every dask annotation it lives in a context variable: tasks
-submitted from other threads during the window are not the window's. Futures the window created
-that are still pending at its close are followed by one background thread (it reads the
-client's own future states, no message to the cluster while it waits); once they are all done,
-one more round measures what ran after the close, and that part is handed to ``on_late`` as a
-"completed later" part of the same window.
+A window costs the cluster nothing while it is open: it only enters a task annotation
+(``dask.annotate(jupyter_carbon=ids)``), which marks the tasks submitted in it with its id, so two
+notebooks on one cluster never share an id (like every dask annotation it lives in a context
+variable: tasks submitted from other threads during the window are not the window's). At its
+end, a window that sent no work to the cluster (made no future: the client's heartbeats and
+releases are not work) has no part there and costs no round at all. One that did gets one
+round of ``Client.run`` (one message to every worker through the scheduler) after it ended,
+which asks each worker for its
+figures at the window's start and at its end, told as how long before the round was sent each
+was (:mod:`.worker`; the rule is in :mod:`.attribute`). :meth:`ClusterMeter.end` waits for that
+round; :meth:`ClusterMeter.end_later` (the session's observer) does not: the window gets a part
+that ``follows`` at once, and one background thread (the settler, :mod:`.settler`) runs the
+round and hands the window's part to a callback, which the observer records as a follow-up
+record pointing to the window's (records stay immutable). Either way the figures are the
+window's, whenever the round comes.
 
-What a cell pays: the opening round is sent without waiting for it (the cell starts at once);
-at the close, a window that sent nothing to the cluster (no new future, no message to the
-scheduler) has no part there and waits for no round: its meter window is closed by a round sent
-once the opening one has answered. A window that did send work waits for its closing round only
-through :meth:`ClusterMeter.end`; :meth:`ClusterMeter.end_later` (the session's observer) waits
-for none: the window gets a part that ``follows`` at once, and one background thread (the
-settler, :mod:`.settler`) runs the closing round and hands the window's measured part to a
-callback, which the observer records as a follow-up record pointing to the window's (records
-stay immutable).
-Either way the closing round asks each worker for its figures as of the window's end, not as of
-the round's arrival (the rule is in :mod:`.attribute`): a share settled late is the share the
-window would have had. :meth:`ClusterMeter.settle` waits until every share that follows has
-been handed on; what cannot be measured in time is handed on with a flag saying why.
-A round that timed out may still reach the workers: the meter windows it opened are closed with
-the next round. The worker plugin is shared by every client of the cluster: one leaving removes
-it only when no other connected client uses it, and a client that finds it gone installs it again.
+The workers keep their task history and the host meter's timeline for ``worker.HISTORY_S``: a
+window still open after ``OPENING_ROUND_AFTER_S`` has its start read then by a round of its own
+(on the settler's thread), so a long window's start never falls out of that history. A worker
+that answered the meter's previous round and not a window's round, or one that joined during the
+window, makes the meter ask the scheduler which workers left during the window: those are
+flagged as died mid-window (the rest is kept).
+
+Futures the window created that are still pending at its end are followed by one background
+thread (it reads the client's own future states, no message to the cluster while it waits);
+once they are all done, one more round measures what ran after the end, and that part is handed
+to ``on_late`` as a "completed later" part of the same window. :meth:`ClusterMeter.settle` waits
+until every share that follows has been handed on; what cannot be measured in time is handed on
+with a flag saying why. The worker plugin is shared by every client of the cluster: one leaving
+removes it only when no other connected client uses it, and a client that finds it gone installs
+it again.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,6 +62,9 @@ __all__ = ["ClusterMeter", "ClusterWindow", "LateWork"]
 ROUND_TIMEOUT_S = 5.0
 #: The shortest time between two re-installs of a plugin that went missing (s).
 REINSTALL_EVERY_S = 10.0
+#: A window still open this long has its start read by a round of its own (s): well within the
+#: workers' history (``worker.HISTORY_S``), checked every ``settler.WATCH_S``.
+OPENING_ROUND_AFTER_S = 60.0
 
 
 @dataclass
@@ -65,19 +73,14 @@ class ClusterWindow:
 
     window_id: str
     annotation_cm: AbstractContextManager[None]
-    begin: concurrent.futures.Future  # the opening round: the reports at the window's open
     keys_before: frozenset
     meter: ClusterMeter  # the meter that opened it, and ends it
     context: Any = None  # what the caller wants back with a late part (e.g. the measurement)
-    sent_before: int = -1  # messages the client had sent to the scheduler at the open
-    opened_s: float = 0.0  # when the opening round was sent (this process's monotonic clock)
-    ended_s: float | None = None  # when the window ended (same clock)
-
-    @property
-    def duration_s(self) -> float:
-        """From sending the opening round to the window's end (or now, while it is open)."""
-        end = time.monotonic() if self.ended_s is None else self.ended_s
-        return max(0.0, end - self.opened_s)
+    futures_before: int = -1  # distributed's future counter at the open (``_futures_made``)
+    opened_s: float = 0.0  # when it opened (this process's monotonic clock)
+    ended_s: float | None = None  # when it ended (same clock)
+    #: each worker's report at the window's start, once a round has read it (a long window)
+    begin: dict[str, Any] | None = None
 
     def end(self) -> tuple[ClusterPart | None, tuple[str, ...]]:
         """The window's part and the record flags (see :meth:`ClusterMeter.end`)."""
@@ -94,8 +97,7 @@ class LateWork:
 
     window: ClusterWindow
     keys: tuple
-    begin: dict[str, Any]  # the reports at the window's close
-    token: str
+    begin: dict[str, Any]  # the reports at the window's end
 
 
 class ClusterMeter:
@@ -113,8 +115,6 @@ class ClusterMeter:
         self.poll_s = poll_s
         #: this meter, as the workers' plugin knows it: ``<client id>/<meter id>``
         self.user = f"{getattr(client, 'id', '')}/{uuid.uuid4().hex}"
-        #: meter windows whose round timed out (it may still arrive): closed with the next round
-        self._unclosed: list[str] = []
         self._reinstalled_s = -REINSTALL_EVERY_S
         self.problems: list[str] = []  # one line each (install failures)
         #: workers without jupyter_carbon or the plugin, at the last query
@@ -126,9 +126,14 @@ class ClusterMeter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        #: the windows open now, by id (the settler reads the start of long ones)
+        self._open: dict[str, ClusterWindow] = {}
         #: the windows whose share follows: measured after they ended (``end_later``)
         self.settler = Settler(
-            lambda window, pending: self._measure(window, (), pending), self.problems
+            self._measure,
+            self.problems,
+            watch=self._read_long_starts,
+            busy=lambda: bool(self._open),
         )
 
     @property
@@ -143,7 +148,8 @@ class ClusterMeter:
     def install(self) -> None:
         """Register the worker plugin (once per cluster: it is shared by every client)."""
         self._register()
-        self.query([])  # see which workers answer
+        self.query([])  # see which workers answer; their host meters sample for us from now
+        self.settler.start()
 
     def _register(self) -> None:
         from .worker import PLUGIN_NAME, CarbonWorkerPlugin  # .worker imports distributed
@@ -169,8 +175,7 @@ class ClusterMeter:
 
         self.settle(
             2 * ROUND_TIMEOUT_S + 5.0,
-            abandon="not measured: jupyter_carbon was unloaded before the cell's closing round "
-            "answered",
+            abandon="not measured: jupyter_carbon was unloaded before the cell's round answered",
         )
         self.settler.stop()
         self._stop.set()
@@ -199,65 +204,54 @@ class ClusterMeter:
     # --- windows --------------------------------------------------------------------------------
 
     def query(
-        self,
-        ids: list[str],
-        opened: Sequence[str] = (),
-        closed: Sequence[str] = (),
-        cuts: dict[str, float] | None = None,
+        self, ids: Sequence[str] = (), windows: Mapping[str, Span] | None = None
     ) -> dict[str, Any]:
-        """One round: each worker's report (or the exception it raised); ``cuts``: worker address
-        → the moment, on that worker's clock, its report is to be taken at (else on arrival)."""
-        reports = self._wait(self._send(ids, opened, closed, cuts), opened, closed)
+        """One round: each worker's report now for the window ids ``ids`` (or the exception it
+        raised); with ``windows`` (window id → its span), each worker's reports as of each
+        window's end, with the one at its start under ``"begin"`` (see ``worker.query``)."""
+        reports = self._wait(self._send(ids, windows))
         if any(_lacks_plugin(r) for r in reports.values()):
             now = time.monotonic()
             if now - self._reinstalled_s >= REINSTALL_EVERY_S:  # another client removed it
                 self._reinstalled_s = now
                 self._register()
-                reports = self._wait(self._send(ids, opened, (), cuts), opened, ())
+                reports = self._wait(self._send(ids, windows))
         self.last_reports = reports
         self.missing = missing_workers(reports)
         return reports
 
     def _send(
-        self,
-        ids: Sequence[str],
-        opened: Sequence[str] = (),
-        closed: Sequence[str] = (),
-        cuts: dict[str, float] | None = None,
+        self, ids: Sequence[str], windows: Mapping[str, Span] | None = None
     ) -> concurrent.futures.Future:
         """Start a round on the client's event loop; the future is its reports."""
         from .worker import query  # .worker imports distributed
 
-        with self._lock:  # also appended to from the client's loop thread
-            closed, self._unclosed = [*closed, *self._unclosed], []
+        if getattr(self.client, "_asynchronous", False):  # its loop is the caller's: not ours
+            raise RuntimeError("an asynchronous distributed.Client is not measured")
         timeout_s = ROUND_TIMEOUT_S  # Client.run has no time limit: a hung worker must not hold us
-        run = self.client._run(
-            query, list(ids), list(opened), closed, self.user, cuts, on_error="return"
-        )
+        now = time.monotonic()
+        # each moment as how long before the round was sent it was: the workers take it back
+        # from the round's arrival on their own clocks
+        ages = None
+        if windows is not None:
+            ages = {
+                wid: (None if start_s is None else now - start_s, max(0.0, now - end_s))
+                for wid, (start_s, end_s) in windows.items()
+            }
+        run = self.client._run(query, list(ids), self.user, ages, on_error="return")
 
         async def timed() -> dict[str, Any]:
             return await asyncio.wait_for(run, timeout_s)
 
-        if getattr(self.client, "_asynchronous", False):  # its loop is the caller's: not ours
-            run.close()
-            raise RuntimeError("an asynchronous distributed.Client is not measured")
         # tornado's AsyncIOLoop (distributed's) runs on this asyncio loop
         loop: asyncio.AbstractEventLoop = getattr(self.client.loop, "asyncio_loop")  # noqa: B009
         return asyncio.run_coroutine_threadsafe(timed(), loop)
 
-    def _wait(
-        self,
-        future: concurrent.futures.Future,
-        opened: Sequence[str] = (),
-        closed: Sequence[str] = (),
-    ) -> dict[str, Any]:
+    def _wait(self, future: concurrent.futures.Future) -> dict[str, Any]:
         try:
             return future.result(ROUND_TIMEOUT_S + 1.0)
         except BaseException:
             future.cancel()
-            # it may still reach the workers: close what it opened (or meant to close) later
-            with self._lock:
-                self._unclosed.extend([*opened, *closed])
             raise
 
     def _keys(self) -> dict:
@@ -269,6 +263,7 @@ class ClusterMeter:
         return {}
 
     def begin(self, context: Any = None) -> ClusterWindow:
+        """Open a window: its tasks are annotated with its id from now on (no message sent)."""
         import dask
 
         from .worker import ANNOTATION  # .worker imports distributed
@@ -278,40 +273,39 @@ class ClusterMeter:
         cm = dask.annotate(**{ANNOTATION: outer + (window_id,)})
         cm.__enter__()
         try:
-            keys = frozenset(self._keys())
-            sent = self._sent()
-            opened_s = time.monotonic()
-            begin = self._send([window_id], opened=[window_id])  # not waited for: see above
+            window = ClusterWindow(
+                window_id,
+                cm,
+                frozenset(self._keys()),
+                self,
+                context,
+                _futures_made(),
+                time.monotonic(),
+            )
         except BaseException:
             _exit(cm)
             raise
-        return ClusterWindow(window_id, cm, begin, keys, self, context, sent, opened_s)
-
-    def _sent(self) -> int:
-        """How many messages the client has sent to the scheduler (graphs, releases…)."""
-        return int(getattr(getattr(self.client, "scheduler_comm", None), "message_count", -1))
+        self._open[window_id] = window
+        return window
 
     def end(self, window: ClusterWindow) -> tuple[ClusterPart | None, tuple[str, ...]]:
         """The window's part and the record flags; pending futures are followed up. A window
-        that sent nothing to the cluster has no part (None) and waits for no round."""
+        that sent nothing to the cluster has no part (None) and costs no round."""
         flags, pending = self._leave(window)
         if pending is None:
             return None, flags
-        return self._measure(window, flags, pending)
+        ((part, more),) = self._measure([(window, pending)])
+        return part, (*flags, *more)
 
     def end_later(
         self, window: ClusterWindow, on_settled: OnSettled
     ) -> tuple[ClusterPart | None, tuple[str, ...]]:
         """Like :meth:`end`, but a window that sent work waits for no round: its part is one
-        that ``follows`` (no hosts yet), and the settler runs the closing round after it and calls
-        ``on_settled(window, part, flags)`` with what :meth:`end` would have given. A window
-        whose opening round has already failed is answered at once, as by :meth:`end`."""
+        that ``follows`` (no hosts yet), and the settler runs the round after it and calls
+        ``on_settled(window, part, flags)`` with what :meth:`end` would have given."""
         flags, pending = self._leave(window)
         if pending is None:
             return None, flags
-        begin = window.begin
-        if begin.done() and (begin.cancelled() or begin.exception() is not None):
-            return self._measure(window, flags, pending)  # fails without waiting: the flag
         self.settler.add(window, pending, on_settled)
         notes = (
             "cluster: measured after the cell ended: its share follows in a record of its own",
@@ -324,56 +318,101 @@ class ClusterMeter:
 
     def _leave(self, window: ClusterWindow) -> tuple[tuple[str, ...], tuple | None]:
         """Leave the window's task annotation: its flags, and the window's futures still pending
-        (None when it sent nothing to the cluster: then its meter window is closed by a round
-        sent once the opening one has answered, never waited for)."""
+        (None when it sent nothing to the cluster)."""
         window.ended_s = time.monotonic()
+        self._open.pop(window.window_id, None)
         flags = _exit(window.annotation_cm)
         futures = self._keys()
         new = [k for k in futures if k not in window.keys_before]
-        sent = self._sent()
-        if not new and sent >= 0 and sent == window.sent_before:
-            token = window.window_id
-            window.begin.add_done_callback(lambda _: self._close_later(token))
+        made = _futures_made()
+        if not new and made >= 0 and made == window.futures_before + 1:  # only our own read
             return flags, None
         return flags, tuple(k for k in new if getattr(futures.get(k), "status", "") == "pending")
 
     def _measure(
-        self, window: ClusterWindow, leave_flags: tuple[str, ...], pending: tuple
-    ) -> tuple[ClusterPart | None, tuple[str, ...]]:
-        """Wait for the opening round, run the closing one: the window's part and flags."""
-        flags = list(leave_flags)
+        self, ended: Sequence[tuple[ClusterWindow, tuple]]
+    ) -> list[tuple[ClusterPart | None, tuple[str, ...]]]:
+        """One round for windows that ended (each with its futures still pending at its end):
+        each one's part and flags."""
+        earlier = self.last_reports
         try:
-            window.begin = _done(self._wait(window.begin, opened=[window.window_id]))
+            reports = self.query(windows={w.window_id: _span(w) for w, _ in ended})
         except Exception as exc:
-            return None, (*flags, f"cluster: not measured ({type(exc).__name__}: {exc})")
-        late_token = window.window_id + "-late"
-        begin = window.begin.result()
-        # each worker's figures as of the window's end: its clock at the opening round plus the
-        # window's duration here (see .attribute)
-        cuts = {
-            address: report["t_s"] + window.duration_s
-            for address, report in begin.items()
-            if isinstance(report, dict) and isinstance(report.get("t_s"), float)
-        }
-        reports = self.query(
-            [window.window_id],
-            opened=[late_token] if pending else [],
-            closed=[window.window_id],
-            cuts=cuts,
+            return [(None, (f"cluster: not measured ({type(exc).__name__}: {exc})",))] * len(ended)
+        missing = [f"cluster: {line}" for line in self.missing]
+        results: list[tuple[ClusterPart | None, tuple[str, ...]]] = []
+        for window, pending in ended:
+            end = _window_reports(reports, window.window_id)
+            begin, left = self._with_departed(
+                window, earlier, window.begin or _begin_reports(end), end
+            )
+            hosts = attribute(begin, end, window.window_id)
+            flags = [*missing, *left, *(f"cluster: {f}" for host in hosts for f in host.flags)]
+            self.incidents.extend(incident for host in hosts for incident in host.incidents)
+            if pending:
+                flags.append(_pending_flag(len(pending)))
+                with self._lock:
+                    self.late.append(LateWork(window, pending, end))
+                self._ensure_thread()
+            part = ClusterPart(
+                hosts=hosts,
+                pending_futures=len(pending),
+                flags=tuple(flags),
+                scheduler=self.scheduler,
+            )
+            results.append((part, tuple(flags)))
+            self.last_reports = end  # plain reports, per worker (the status reads them)
+        return results
+
+    def _read_long_starts(self) -> None:
+        """Read the start of each window open for ``OPENING_ROUND_AFTER_S`` (the settler's
+        watch): the workers' history reaches back a limited time."""
+        now = time.monotonic()
+        for window in list(self._open.values()):
+            if window.begin is None and now - window.opened_s >= OPENING_ROUND_AFTER_S:
+                try:
+                    reports = self.query(windows={window.window_id: _span(window)})
+                except Exception:
+                    continue  # its round after it reads the start instead (flagged if too old)
+                window.begin = _begin_reports(_window_reports(reports, window.window_id))
+
+    def _with_departed(
+        self,
+        window: ClusterWindow,
+        earlier: dict[str, Any],
+        begin: dict[str, Any],
+        reports: dict[str, Any],
+    ) -> tuple[dict[str, Any], list[str]]:
+        """``begin`` with the workers that left the cluster during the window (they were there at
+        its start), and flags for those that left after it, before its round: the scheduler is
+        asked only when a worker that answered before is missing, or one joined."""
+        gone = [a for a in earlier if a not in reports and a not in begin]
+        joined = any(
+            isinstance(r, dict) and r.get("since_s", 0.0) > r.get("t_s", 0.0)
+            for r in begin.values()
         )
-        hosts = attribute(begin, reports, window.window_id)
-        flags += [f"cluster: {line}" for line in self.missing]
-        flags += [f"cluster: {flag}" for host in hosts for flag in host.flags]
-        self.incidents.extend(incident for host in hosts for incident in host.incidents)
-        if pending:
-            flags.append(_pending_flag(len(pending)))
-            with self._lock:
-                self.late.append(LateWork(window, pending, reports, late_token))
-            self._ensure_thread()
-        part = ClusterPart(
-            hosts=hosts, pending_futures=len(pending), flags=tuple(flags), scheduler=self.scheduler
-        )
-        return part, tuple(flags)
+        if not gone and not joined:
+            return begin, []
+        try:
+            sent_s = time.monotonic()
+            left = self.client.run_on_scheduler(_workers_removed, sent_s - window.opened_s)
+        except Exception:
+            return begin, []
+        ended_s = window.ended_s if window.ended_s is not None else sent_s
+        departed, flags = {}, []
+        for address, ago_s in left:
+            report = earlier.get(address)
+            if not isinstance(report, dict) or "host" not in report:
+                continue
+            if sent_s - ago_s <= ended_s:  # stamped once it was gone: it died before the end
+                departed[address] = {**report, "meter": None}
+            else:
+                flags.append(
+                    f"cluster: worker {address} ({report['host']}) left after the cell ended, "
+                    "before its share was measured (e.g. a LocalCluster ends with its kernel): "
+                    "its part is not measured"
+                )
+        return {**departed, **begin}, flags
 
     @property
     def following(self) -> int:
@@ -383,15 +422,6 @@ class ClusterMeter:
     def settle(self, timeout_s: float = 2 * ROUND_TIMEOUT_S + 5.0, abandon: str = "") -> bool:
         """Wait until every share that follows has been handed on (see :meth:`.Settler.settle`)."""
         return self.settler.settle(timeout_s, abandon)
-
-    def _close_later(self, token: str) -> None:
-        """Close the meter window ``token`` of a window that sent nothing (its opening round has
-        answered, or failed); never waited for."""
-        try:
-            self._send([], closed=[token]).add_done_callback(_ignore)
-        except Exception:
-            with self._lock:
-                self._unclosed.append(token)
 
     # --- late work ------------------------------------------------------------------------------
 
@@ -426,7 +456,7 @@ class ClusterMeter:
         window_id = late.window.window_id
         flags = [flag] if flag else []
         try:
-            reports = self.query([window_id], closed=[late.token])
+            reports = self.query([window_id])
             hosts = attribute(late.begin, reports, window_id, late=True)
             flags += [f"cluster: {line}" for line in self.missing]
             flags += [f"cluster: {f}" for host in hosts for f in host.flags]
@@ -445,6 +475,67 @@ class ClusterMeter:
                 )
 
 
+#: A window's start (None: already read) and end (now, while it is open) on this process's
+#: monotonic clock.
+Span = tuple["float | None", float]
+
+
+def _futures_made() -> int:
+    """A number that grows by one with each ``distributed.Future`` made in this process, and by
+    one at each call (-1 where it cannot be read). Every submission of work (``submit``, ``map``,
+    ``compute``, ``persist``, ``dask.compute`` on the client) makes a future, even one released
+    before the window ends; the client's own messages (heartbeats, releases) make none. It reads
+    distributed's id counter by taking the next id, which only has to be unique."""
+    from distributed import Future
+
+    counter = getattr(Future, "_counter", None)
+    try:
+        return int(next(counter)) if counter is not None else -1
+    except (TypeError, ValueError):
+        return -1
+
+
+def _span(window: ClusterWindow) -> Span:
+    end_s = window.ended_s if window.ended_s is not None else time.monotonic()
+    return (window.opened_s if window.begin is None else None, end_s)
+
+
+def _window_reports(reports: dict[str, Any], window_id: str) -> dict[str, Any]:
+    """Each worker's report for one of the round's windows (or its answer, when it has none)."""
+    return {
+        address: report["windows"].get(window_id, report)
+        if isinstance(report, dict) and isinstance(report.get("windows"), dict)
+        else report
+        for address, report in reports.items()
+    }
+
+
+def _begin_reports(reports: dict[str, Any]) -> dict[str, Any]:
+    """Each worker's report at the window's start, from a round's (see ``worker.query``)."""
+    return {
+        address: report.get("begin", report) if isinstance(report, dict) else report
+        for address, report in reports.items()
+    }
+
+
+#: How far a moment told by age may be off on another process (a round's one-way latency, s).
+_LATENCY_S = 0.25
+
+
+def _workers_removed(since_age_s: float, dask_scheduler: Any = None) -> list[tuple[str, float]]:
+    """Run on the scheduler: the workers removed since a moment, told as how long before the
+    call was sent it was, each with how long ago (the scheduler's events are stamped with its
+    wall clock)."""
+    now = time.time()
+    return [
+        (str(event.get("worker")), now - stamp)
+        for stamp, event in dask_scheduler.get_events("all")
+        if isinstance(event, dict)
+        and event.get("action") == "remove-worker"
+        and stamp >= now - since_age_s - _LATENCY_S
+    ]
+
+
 def _client_ids(dask_scheduler: Any = None) -> list[str]:
     """Run on the scheduler: the ids of the clients connected to it."""
     return [str(c) for c in getattr(dask_scheduler, "clients", {})]
@@ -460,17 +551,6 @@ def _pending_flag(count: int) -> str:
         f"cluster: {count} future(s) still pending when the cell ended; "
         "their tasks' energy is charged to this cell when they complete (completed later)"
     )
-
-
-def _done(value: Any) -> concurrent.futures.Future:
-    future: concurrent.futures.Future = concurrent.futures.Future()
-    future.set_result(value)
-    return future
-
-
-def _ignore(future: concurrent.futures.Future) -> None:
-    if not future.cancelled():
-        future.exception()  # retrieved: never "exception was never retrieved"
 
 
 def _exit(cm: AbstractContextManager[None]) -> tuple[str, ...]:

@@ -21,10 +21,11 @@ Settings (environment variables of the worker processes):
     theirs. If that folder is someone else's, the user's cache folder
     (``~/.cache/jupyter_carbon/locks``) is used instead, and the meter says so.
 
-The meter keeps a short timeline of its readings (every snapshot its sampler takes, for
+The meter samples while a client uses it (one meter window per client, kept open by its rounds)
+and keeps a short timeline of its readings (every snapshot its sampler takes, for
 ``TIMELINE_S``): :meth:`HostMeter.reading` can then give the host's energy at a moment already
-past (a window's end, told by a closing round that came later), interpolated linearly between
-the readings either side of it.
+past (a window's start or end, told by a round that came after the window), interpolated
+linearly between the readings either side of it.
 
 The local settings (``JUPYTER_CARBON_POWER``, ``JUPYTER_CARBON_POWERCAP_ROOT``, ``..._INTERVAL``)
 apply on the workers too.
@@ -54,7 +55,7 @@ __all__ = ["HOST_ENV", "LOCK_DIR_ENV", "HostMeter", "host_identity"]
 
 HOST_ENV = "JUPYTER_CARBON_HOST"
 LOCK_DIR_ENV = "JUPYTER_CARBON_LOCK_DIR"
-#: A meter window whose client never came back is closed after this long (s).
+#: A client's meter window is closed when the client has not asked for this long (s).
 WINDOW_EXPIRY_S = 24 * 3600.0
 #: How far back the meter's timeline of readings reaches (s): a window's end can be read this
 #: long after it passed.
@@ -139,12 +140,13 @@ class HostMeter:
         self.lock_path = ""  # the lock file in use (set by the first try_lead)
         self.lock_refused: tuple[str, ...] = ()
         self.id: str | None = None  # set while leading
+        self.started_s = float("-inf")  # when this process started leading (its clock)
         self.sampler: Sampler | None = None
         self.detection: Detection | None = None
         self.problems: list[str] = []
         self.scope = "machine"
         self._fd: int | None = None
-        self._windows: dict[str, tuple[Window, float]] = {}  # client token -> (window, opened at)
+        self._windows: dict[str, tuple[Window, float]] = {}  # client -> (window, last asked)
         self._lock = threading.Lock()
         #: (time, readings of the scope's sources) of every snapshot within TIMELINE_S, by time
         self._timeline: list[tuple[float, tuple[Energy, ...]]] = []
@@ -219,6 +221,7 @@ class HostMeter:
             self._timeline = []
         self.sampler.on_snapshot = self._remember
         self.id = uuid.uuid4().hex
+        self.started_s = self._clock()
 
     def _remember(self, snap: Snapshot) -> None:
         """Keep ``snap`` in the timeline (snapshots of several threads may come out of order)."""
@@ -248,25 +251,29 @@ class HostMeter:
             return before[0], before[1], None
         if after is None:
             return at_s, (), "the meter has no reading yet"
+        if at_s < self.started_s:  # the meter started after it: the caller flags that
+            return after[0], after[1], None
         return (
             after[0],
             after[1],
-            f"the window ended {after[0] - at_s:.1f} s before the meter's oldest reading "
-            f"(it keeps {TIMELINE_S:g} s): its energy is read that much later",
+            f"energy asked for {after[0] - at_s:.1f} s before the meter's oldest reading "
+            f"(it keeps {TIMELINE_S:g} s): read that much later",
         )
 
     def open(self, token: str) -> None:
-        """Keep sampling (ticking) while the client's window ``token`` is open."""
+        """Keep sampling (ticking) for the client ``token`` until it closes, or until it has not
+        asked (opened again) for ``WINDOW_EXPIRY_S``."""
         if self.sampler is None:
             return
         with self._lock:
             now = self._clock()
-            for old, (window, opened) in list(self._windows.items()):
-                if now - opened > WINDOW_EXPIRY_S:
+            for old, (window, asked) in list(self._windows.items()):
+                if now - asked > WINDOW_EXPIRY_S:
                     self.sampler.close(window)
                     del self._windows[old]
-            if token not in self._windows:
-                self._windows[token] = (self.sampler.open(scope=self.scope), now)
+            entry = self._windows.get(token)
+            window = entry[0] if entry is not None else self.sampler.open(scope=self.scope)
+            self._windows[token] = (window, now)
 
     def close(self, token: str) -> None:
         if self.sampler is None:
@@ -297,6 +304,7 @@ class HostMeter:
         sources = [sampler.sources[i] for i in indices]
         return {
             "id": self.id,
+            "started_s": self.started_s,
             "t_s": t_s,
             "scope": self.scope,
             "sources": [[s.component, s.device, s.method, bool(s.measured)] for s in sources],

@@ -1,17 +1,22 @@
 """The worker plugin: counts each window's task thread-seconds locally and answers one query per
-window.
+window, after it ended.
 
 Registered by the client (``Client.register_plugin``) and so installed on every worker, also on
 workers that join or restart later. It sends nothing on its own: no message per task; the client
-calls :func:`query` once per worker at a window's open and close (``Client.run``). Task
-transitions (on the worker's event loop) start and stop a per-task clock; thread-seconds add up
-per tuple of window ids: the client annotates each window's tasks (``dask.annotate``) with the
-ids of the windows open when they were submitted (windows nest, so a task counts in each).
+calls :func:`query` on every worker (``Client.run``) once a window that sent work to the cluster
+has ended. Task transitions (on the worker's event loop) start and stop a per-task clock;
+thread-seconds add up per tuple of window ids: the client annotates each window's tasks
+(``dask.annotate``) with the ids of the windows open when they were submitted (windows nest, so a
+task counts in each).
 
-A query may ask for the figures as they were at a moment already past (``cut_s``, on this
-worker's monotonic clock: a window's end, told by a closing round that came later): the plugin
-keeps each task that ended within ``HISTORY_S`` with its start and stop, takes off the time
-tasks ran after the cut, and reads the host's meter at the cut (``HostMeter.reading``).
+A query asks for the figures at moments already past: the window's start and end, given as how
+long before the query was sent they were (``span``); the worker takes them back from the moment
+the query reaches it, on its own monotonic clock (both are then late by the query's one-way
+latency, milliseconds). The plugin keeps each task that ended within ``HISTORY_S`` with its start
+and stop, takes off the time tasks ran after a cut, and reads the host's meter at the cut
+(``HostMeter.reading``). A query also keeps the host's meter sampling for its client (one meter
+window per client, closed when it leaves): the meter's timeline must cover a window's start,
+which no round announced.
 
 Why an annotation of our own and not ``distributed.span``: the scheduler files spans per
 TaskGroup (the key's prefix, e.g. every ``client.submit(f)`` is in group ``f``), so while an
@@ -71,6 +76,7 @@ class CarbonWorkerPlugin(WorkerPlugin):
         self.worker: Worker | None = None
         self.host = ""
         self.meter: HostMeter | None = None
+        self.since_s = float("-inf")  # when it was set up on its worker (monotonic clock)
         self._lock = threading.Lock()
         self._running: dict[Key, tuple[tuple[str, ...], float]] = {}
         self._done_s: defaultdict[tuple[str, ...], float] = defaultdict(float)
@@ -80,11 +86,10 @@ class CarbonWorkerPlugin(WorkerPlugin):
         self._ended: deque[tuple[tuple[str, ...], float, float]] = deque()
         #: the latest stop of a task dropped from ``_ended``: a cut before it is not exact
         self._forgotten_s = float("-inf")
-        #: the clients using the plugin, with when each last asked (the plugin is removed when the
-        #: last one leaves; a client silent for USER_EXPIRY_S, e.g. a dead kernel, no longer counts)
+        #: the clients using the plugin, with when each last asked (the plugin is removed when
+        #: the last one leaves; a client silent for USER_EXPIRY_S, e.g. a dead kernel, no longer
+        #: counts); each keeps a meter window open under its name while it uses the plugin
         self._users: dict[str, float] = {}
-        #: the meter windows each client has open (closed when that client leaves)
-        self._tokens: defaultdict[str, set[str]] = defaultdict(set)
 
     # pickled without its state: only the class travels to the workers
     def __getstate__(self) -> dict[str, Any]:
@@ -94,6 +99,7 @@ class CarbonWorkerPlugin(WorkerPlugin):
         CarbonWorkerPlugin.__init__(self)
 
     def setup(self, worker: Worker) -> None:
+        self.since_s = time.monotonic()
         self.worker = worker
         self.host = host_identity()
         self.meter = HostMeter(self.host)
@@ -125,29 +131,18 @@ class CarbonWorkerPlugin(WorkerPlugin):
                         self._forgotten_s = ended.popleft()[2]
 
     def report(
-        self,
-        ids: Iterable[str],
-        opened: Iterable[str] = (),
-        closed: Iterable[str] = (),
-        user: str = "",
-        cut_s: float | None = None,
+        self, ids: Iterable[str], user: str = "", cut_s: float | None = None
     ) -> dict[str, Any]:
         """Cumulative thread-seconds (all tasks, and per window id in ``ids``) and the host's
         meter: now, or at ``cut_s`` (a moment already past, on this process's monotonic clock).
-        """
-        if user:
-            self._users[user] = time.monotonic()
+        ``user``: the client asking (its meter window is opened, or kept open)."""
         meter = self.meter
         if meter is not None:
             meter.try_lead()  # take over when the host's meter died
-            for token in closed:
-                meter.close(token)
-            for token in opened:
-                meter.open(token)
         if user:
-            tokens = self._tokens[user]
-            tokens.difference_update(closed)
-            tokens.update(opened)
+            self._users[user] = time.monotonic()
+            if meter is not None:
+                meter.open(user)
         ids = list(ids)
         t = time.monotonic()
         cut = cut_s if cut_s is not None and cut_s < t else None
@@ -179,8 +174,8 @@ class CarbonWorkerPlugin(WorkerPlugin):
             tasks = self._tasks
             if cut is not None and cut < self._forgotten_s:
                 notes.append(
-                    f"the window ended {t - cut:.0f} s before its closing round; tasks are kept "
-                    f"{HISTORY_S:g} s: some that ran after its end are counted in it"
+                    f"figures asked for {t - cut:.0f} s back; tasks are kept {HISTORY_S:g} s: "
+                    "some that ran after that moment are counted before it"
                 )
         worker = self.worker
         return {
@@ -190,6 +185,7 @@ class CarbonWorkerPlugin(WorkerPlugin):
             "nthreads": getattr(getattr(worker, "state", None), "nthreads", 1) or 1,
             "cpu_count": os.cpu_count() or 1,
             "t_s": t if cut is None else cut,
+            "since_s": self.since_s,
             "busy_s": busy,
             "tasks": tasks,
             "window_s": window_s,
@@ -201,15 +197,16 @@ class CarbonWorkerPlugin(WorkerPlugin):
 
 def query(
     ids: list[str],
-    opened: Sequence[str] = (),
-    closed: Sequence[str] = (),
     user: str = "",
-    cuts: Mapping[str, float] | None = None,
+    spans: Mapping[str, tuple[float | None, float]] | None = None,
     dask_worker: Worker | None = None,
 ) -> dict[str, Any]:
     """Run on each worker by ``Client.run``: the plugin's report, or a line saying it is missing.
-    ``cuts``: worker address → the moment (its own monotonic clock) the report is to be taken at.
-    """
+
+    ``spans``: window id → how long before the query was sent the window started (None: not
+    asked) and ended; the answer is then each window's report as of its end, with the one at its
+    start under ``"begin"`` (where no window counts: a window's tasks all start after it opened),
+    under ``"windows"``."""
     plugin = (getattr(dask_worker, "plugins", None) or {}).get(PLUGIN_NAME)
     if plugin is None:
         return {
@@ -217,12 +214,20 @@ def query(
             "host": host_identity(),
             "missing": "the jupyter_carbon plugin is not installed on this worker",
         }
-    cut_s = (cuts or {}).get(getattr(dask_worker, "address", ""))
-    return plugin.report(ids, opened, closed, user, cut_s)
+    if spans is None:
+        return plugin.report(ids, user)
+    arrived_s = time.monotonic()
+    windows = {}
+    for window_id, (started_ago_s, ended_ago_s) in spans.items():
+        report = plugin.report([window_id], user, arrived_s - ended_ago_s)
+        if started_ago_s is not None:
+            report["begin"] = plugin.report((), user, arrived_s - started_ago_s)
+        windows[window_id] = report
+    return {"worker": getattr(dask_worker, "address", ""), "host": plugin.host, "windows": windows}
 
 
 def detach(user: str, live: Sequence[str] | None = None, dask_worker: Worker | None = None) -> int:
-    """Run on each worker by ``Client.run`` when a client leaves: its meter windows are closed;
+    """Run on each worker by ``Client.run`` when a client leaves: its meter window is closed;
     how many other clients still use the plugin. A user is ``<client id>/<meter id>``: with
     ``live`` (the ids of the clients connected to the scheduler) a connected client counts
     however long it has been silent; without it, one silent for USER_EXPIRY_S does not."""
@@ -230,10 +235,8 @@ def detach(user: str, live: Sequence[str] | None = None, dask_worker: Worker | N
     if plugin is None:
         return 0
     plugin._users.pop(user, None)
-    meter = plugin.meter
-    for token in plugin._tokens.pop(user, ()):
-        if meter is not None:
-            meter.close(token)
+    if plugin.meter is not None:
+        plugin.meter.close(user)
     now = time.monotonic()
     if live is not None:
         connected = set(live)
