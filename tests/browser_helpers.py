@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storage_helpers import child_env, labextension_data_dir
+from storage_helpers import ROOT, child_env, labextension_data_dir
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -169,3 +169,27 @@ def chromium(profile: Path) -> Iterator[Any]:
             yield context
         finally:
             context.close()
+
+
+#: Where the browser tests leave their screenshots (looked at by a person, not compared).
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def shoot(page: Any, name: str, locator: Any = None) -> None:
+    """A screenshot of ``page`` as ``ARTIFACTS/name``, scrolled to ``locator`` first if given."""
+    if locator is not None:
+        locator.scroll_into_view_if_needed()
+        time.sleep(0.2)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+def set_theme(page: Any, theme: str) -> None:
+    """Switch JupyterLab to its ``"light"`` or ``"dark"`` theme and wait until it is drawn."""
+    page.evaluate(
+        "(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})",
+        f"JupyterLab {theme.capitalize()}",
+    )
+    light = "true" if theme == "light" else "false"
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
+    time.sleep(0.5)

@@ -13,8 +13,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from browser_helpers import chromium, jupyter_lab, skip_without_a_browser
-from storage_helpers import ROOT
+from browser_helpers import (
+    ARTIFACTS,
+    chromium,
+    jupyter_lab,
+    set_theme,
+    shoot,
+    skip_without_a_browser,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +55,6 @@ CELLS = (
     ]
 )
 SUMMARY_INDEX = CELLS.index("%carbon summary")
-ARTIFACTS = ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +98,6 @@ ${Math.round(r.right)} > ${Math.round(limit)}`);
   }
   return bad;
 }"""
-
-
-def shoot(page, name: str, locator=None) -> None:
-    if locator is not None:
-        locator.scroll_into_view_if_needed()
-        time.sleep(0.2)
-    page.screenshot(path=str(ARTIFACTS / name))
 
 
 def _text_or_empty(locator) -> str:
@@ -281,18 +279,9 @@ def test_views_in_jupyterlab_light_and_dark(lab, page):
     assert kinds[-1] == "REPORT" and "MOVED" in kinds, kinds
     assert any(k.startswith("step") for k in kinds[kinds.index("MOVED") + 1 :]), kinds
 
-    page.evaluate(
-        "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: "
-        "'JupyterLab Light'})"
-    )
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
+    set_theme(page, "light")
     check_layout(page, "light")
-    page.evaluate(
-        "() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: "
-        "'JupyterLab Dark'})"
-    )
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
-    time.sleep(0.5)
+    set_theme(page, "dark")
     check_layout(page, "dark")
     colour = page.locator(".jc-report").first.evaluate("e => getComputedStyle(e).color")
     assert colour != "rgb(26, 26, 26)", "the report follows the theme's font colour"

@@ -16,14 +16,18 @@ import re
 import time
 
 import pytest
-from browser_helpers import chromium, jupyter_lab, skip_without_a_browser
-from storage_helpers import ROOT
+from browser_helpers import (
+    chromium,
+    jupyter_lab,
+    set_theme,
+    shoot,
+    skip_without_a_browser,
+)
 
 pytestmark = pytest.mark.slow
 
 skip_without_a_browser()
 
-ARTIFACTS = ROOT / "test-artifacts"
 LONG = (
     "import time\n"
     "t0 = time.perf_counter()\n"
@@ -98,21 +102,6 @@ def cell_texts(page, selector: str) -> list[str]:
 
 def status_text(page) -> str:
     return page.locator("#jupyter-carbon-status").inner_text()
-
-
-def set_theme(page, theme: str) -> None:
-    page.evaluate(
-        "(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})",
-        f"JupyterLab {theme.capitalize()}",
-    )
-    light = "true" if theme == "light" else "false"
-    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
-    time.sleep(0.5)
-
-
-def shoot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
 
 
 def footer_flow(page, address: str, ui: str) -> None:

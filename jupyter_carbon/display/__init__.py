@@ -53,20 +53,19 @@ def make_view(
     the footer alone when the extension shows footers."""
     if not in_kernel(shell):
         return TextView(compact=compact)
-    if frontend is None or not frontend.listening:
+
+    def notebook() -> NotebookView:
         return NotebookView(session, compact=compact, **meta)
-    inner = (
-        None
-        if compact and frontend.replaces_outputs
-        else NotebookView(session, compact=compact, **meta)
-    )
+
+    if frontend is None or not frontend.listening:
+        return notebook()
     return FooterView(
         frontend,
-        inner,
+        None if compact and frontend.replaces_outputs else notebook(),
         g_per_kwh=session.intensity().g_per_kwh,
         pue=session.config.pue,
         measured=frontend.measured,
-        fallback=lambda: NotebookView(session, compact=compact, **meta),
+        fallback=notebook,
     )
 
 

@@ -124,7 +124,7 @@ class FooterView:
     def __init__(
         self,
         frontend: Frontend,
-        inner: display.CellView | None,
+        inner: NotebookView | None,
         *,
         g_per_kwh: float,
         pue: float,
@@ -156,7 +156,7 @@ class FooterView:
                 message = progress_message(status, self._g_per_kwh, self._pue, self._measured)
                 self._context.run(self.frontend.send, message)
                 self.progress_updates += 1
-            if isinstance(self.inner, NotebookView):  # our message: its report stays in place
+            if self.inner is not None:  # our message: its report stays in place
                 self.inner.sent_alongside()
         except Exception:  # the footer misses one update; the cell and its record go on
             pass
@@ -172,7 +172,7 @@ class FooterView:
         with self._lock:
             self._done = True
         notes = list(self._notes.values())
-        inner = self.inner
+        inner: display.CellView | None = self.inner
         if inner is None and not self.frontend.listening and self._fallback is not None:
             inner = self._fallback()  # the page went away while the cell ran: its output
             for note in notes:

@@ -42,7 +42,7 @@ from .text import (
 __all__ = [
     "FG", "FG2", "BORDER", "BG", "FONT", "box_style", "status_html", "record_html",
     "record_line_html", "progress_html", "equivalents_html", "totals_html", "bars_html", "img_html",
-    "esc", "COMPONENT_COLORS", "ROW", "TEXT_INDENT", "moved_html", "moved_text",
+    "esc", "COMPONENT_COLORS", "ROW", "moved_html", "moved_text",
 ]  # fmt: skip
 
 # JupyterLab's theme variables; elsewhere VS Code's, else the surrounding text colour (a fixed
@@ -66,7 +66,13 @@ _OTHER_COLOR = "#808080"
 ROW = "background: transparent"
 #: Where a ``print()``'s text starts in an output: JupyterLab pads ``.jp-RenderedText`` by 1ch of
 #: its code font; a line in that font, padded 1ch, starts where the printed text does.
-TEXT_INDENT = "font-family: var(--jp-code-font-family, monospace); padding-left: 1ch"
+_TEXT_INDENT = "font-family: var(--jp-code-font-family, monospace); padding-left: 1ch"
+#: A one-line output (the auto-mode line, the running figures): it starts where a ``print()``'s
+#: text starts, never wraps, and ends in "…" when the output area is narrower.
+_LINE = (
+    f"{_TEXT_INDENT}; color: {FG2}; white-space: nowrap; overflow: hidden; "
+    "text-overflow: ellipsis; max-width: 100%; box-sizing: border-box; line-height: 1.4"
+)
 
 
 def esc(text: object) -> str:
@@ -290,14 +296,6 @@ def record_line_html(record: WindowRecord, line: str | None = None) -> str:
         f'<div class="jupyter-carbon jc-compact" title="{esc(record_tip(record))}" '
         f'style="{_LINE}">{_line_text(status_html(record.status) + esc(text))}</div>'
     )
-
-
-#: A one-line output (the auto-mode line, the running figures): it starts where a ``print()``'s
-#: text starts, never wraps, and ends in "…" when the output area is narrower.
-_LINE = (
-    f"{TEXT_INDENT}; color: {FG2}; white-space: nowrap; overflow: hidden; "
-    "text-overflow: ellipsis; max-width: 100%; box-sizing: border-box; line-height: 1.4"
-)
 
 
 def _line_text(markup: str) -> str:

@@ -71,6 +71,19 @@ _CSS = (
 )
 #: Each column's alignment, its head's and its cells' alike: numbers right, words left.
 _ALIGN = ("right", "right", "left", "right", "right", "right", "left", "left")
+# a column's head and cells share their padding and alignment (JupyterLab pads cells 0.5em and
+# right-aligns heads, a browser centres heads); the first column is flush with the text
+_LEFTS = ("0",) + ("8px",) * 7
+_TH = tuple(
+    f"padding: 2px 8px 2px {left}; text-align: {align}; "
+    f"border-bottom: 1px solid {H.BORDER}; font-weight: 600"
+    for left, align in zip(_LEFTS, _ALIGN)
+)
+_TD = tuple(
+    f"padding: 1px 8px 1px {left}; text-align: {align}" for left, align in zip(_LEFTS, _ALIGN)
+)
+#: The column whose cells carry the record's tooltip (how each component was obtained).
+_HOW_COLUMN = 6
 
 
 def _drawn(draw: Callable[[], str], say: Callable[[str], str]) -> str:
@@ -123,15 +136,6 @@ def table_html(
     """The newest ``rows`` records, one unit per column, then how many are left out.
     ``max_height_px``: the box scrolls past this height (else the table is as long as it is)."""
     shown = list(digest.rows)[-rows:] if rows else []
-    # a column's head and cells share their padding and alignment (JupyterLab pads cells 0.5em
-    # and right-aligns heads, a browser centres heads); the first column is flush with the text
-    lefts = ["0"] + ["8px"] * 7
-    th = [
-        f"padding: 2px 8px 2px {left}; text-align: {align}; "
-        f"border-bottom: 1px solid {H.BORDER}; font-weight: 600"
-        for left, align in zip(lefts, _ALIGN)
-    ]
-    td = [f"padding: 1px 8px 1px {left}; text-align: {align}" for left, align in zip(lefts, _ALIGN)]
     energy_unit, energies = column([r.energy_j for r in shown], "energy")
     co2e_unit, co2es = column([r.co2e_g for r in shown], "co2e")
     heads = [
@@ -146,7 +150,7 @@ def table_html(
     ]
     out = [
         f'<thead><tr style="{H.ROW}">'
-        + "".join(f'<th style="{style}">{H.esc(h)}</th>' for style, h in zip(th, heads))
+        + "".join(f'<th style="{style}">{H.esc(h)}</th>' for style, h in zip(_TH, heads))
         + "</tr></thead><tbody>"
     ]
     for r, energy, co2e in zip(shown, energies, co2es):
@@ -161,12 +165,12 @@ def table_html(
             H.esc(how_cell(r.measured_by_component)),
             status,
         )
-        tips = {6: f' title="{H.esc(_tip(r))}"'}
+        tips = {_HOW_COLUMN: f' title="{H.esc(_tip(r))}"'}
         out.append(
             f'<tr class="jc-row" style="{H.ROW}">'
             + "".join(
                 f'<td style="{style}"{tips.get(i, "")}>{cell}</td>'
-                for i, (style, cell) in enumerate(zip(td, cells))
+                for i, (style, cell) in enumerate(zip(_TD, cells))
             )
             + "</tr>"
         )

@@ -184,7 +184,7 @@ def column(values: list[float], kind: str) -> tuple[str, list[str]]:
         if math.isfinite(v) and abs(v / factor) >= 1e15:  # a number no column is wide enough for
             cells.append(f"{v / factor:.3g}")
         else:
-            cells.append(significant(v / factor) if math.isfinite(v) else significant(v))
+            cells.append(significant(v / factor))  # inf and nan stay so: 'overflow', 'n/a'
     return unit, cells
 
 

@@ -290,9 +290,7 @@ export function formatDuration(durationS: number): string {
 
 /** text.plural: `1 cell`, `2 cells`, `1,234 cells`. */
 export function plural(count: number, noun: string): string {
-  const digits = Math.trunc(count)
-    .toString()
-    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const digits = separated(Math.trunc(count).toString());
   return `${digits} ${noun}${count === 1 ? '' : 's'}`;
 }
 
