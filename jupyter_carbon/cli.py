@@ -28,7 +28,7 @@ from .config import SETTINGS, ConfigError
 from .digest import Digest
 from .display.report_html import write_html
 from .display.report_text import summary_text
-from .display.text import format_status
+from .display.text import format_status, plural
 from .formats.options import PublishError, PublishOptions
 from .formats.report import publish_report
 from .intensity import UnknownRegionError, lookup_region
@@ -143,10 +143,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
 def _say(text: str) -> None:
     print(f"jupyter-carbon: {visible(text)}", file=sys.stderr)
 
@@ -210,7 +206,7 @@ def _exports(
         for path in paths:
             export_records(kept, path)
     for path in paths:
-        _say(f"wrote {_plural(counted, 'record')} to {path}")
+        _say(f"wrote {plural(counted, 'record')} to {path}")
     return counted
 
 
@@ -342,7 +338,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             indexing(_log_records(files[:-1], notes), last_runs),
             indexing(_log_records(files[-1:], notes), this_run),
         )
-        print(f"{_plural(len(files), 'session')} in {visible(source)}")
+        print(f"{plural(len(files), 'session')} in {visible(source)}")
     elif source.suffix.lower() == ".jsonl":
         try:
             reason = not_a_log(source)

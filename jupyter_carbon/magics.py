@@ -21,7 +21,13 @@ from traitlets.config import Configurable
 from .baseline import measure_baseline
 from .config import SETTINGS, Config, ConfigError
 from .display import show_summary
-from .display.text import budget_status, format_config, format_config_changes, format_status
+from .display.text import (
+    budget_status,
+    format_config,
+    format_config_changes,
+    format_status,
+    plural,
+)
 from .formats.options import FORMATS
 from .parse import CELL_USAGE, LineCommand, ParseError, parse_cell_line, parse_line
 from .storage.export import export_records
@@ -255,7 +261,8 @@ class CarbonMagics(Magics):
         count = self.session.ledger.made  # those dropped from memory too
         self.session.reset()
         print(
-            f"jupyter_carbon: forgot {count} records of this session (the log on disk keeps them)"
+            f"jupyter_carbon: forgot {plural(count, 'record')} of this session "
+            "(the log on disk keeps them)"
         )
 
     def _cmd_help(self, command: LineCommand) -> None:

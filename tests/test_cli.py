@@ -192,6 +192,14 @@ def test_report_summarises_logs_and_exports(tmp_path: Path, capsys) -> None:
     assert "1 cell ·" in capsys.readouterr().out
 
 
+def test_report_counts_one_session_and_one_record_in_the_singular(tmp_path: Path, capsys) -> None:
+    SessionLog(tmp_path / "one").append(make_record(1))
+    assert main(["report", str(tmp_path / "one"), "--json", str(tmp_path / "one.json")]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"1 session in {tmp_path / 'one'}")
+    assert f"wrote 1 record to {tmp_path / 'one.json'}" in captured.err
+
+
 def test_status_lists_sources(capsys) -> None:
     assert main(["status"]) == 0
     out = capsys.readouterr().out

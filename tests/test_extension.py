@@ -211,7 +211,7 @@ def test_status_summary_reset_help(shell, capsys):
     run(shell, "%carbon help")
     assert "%carbon on [--quiet] | off" in capsys.readouterr().out
     run(shell, "%carbon reset")
-    assert "forgot 1 records" in capsys.readouterr().out
+    assert "forgot 1 record of" in capsys.readouterr().out
     assert records(shell) == []
 
 

@@ -450,7 +450,7 @@ def test_kernel_killed_with_sigkill_loses_no_closed_record(tmp_path: Path) -> No
         assert any(o.startswith("UsageError: folder nowhere does not exist") for o in out), out
         out.clear()
         _run(kc, "%carbon history", out)
-        assert "1 sessions" in "".join(out) and "this session" in "".join(out), out
+        assert ": 1 session\n" in "".join(out) and "this session" in "".join(out), out
         _run(kc, "%carbon config store_source=true", out)
         _run(kc, 'opted_in = "visible source"', out)
         kc.execute("import time; time.sleep(60)")  # measured, still open when the kernel dies

@@ -15,7 +15,7 @@ from ..storage.log import get_log
 from ..textsafe import visible
 from ..units import format_co2e, format_duration, format_energy
 from .report_text import figure
-from .text import idle_line
+from .text import idle_line, plural
 
 if TYPE_CHECKING:
     from ..carbon_session import CarbonSession
@@ -44,7 +44,7 @@ def format_history(
             f"jupyter_carbon: no earlier sessions logged{where} (records are logged as cells close)"
         )
     lines = [
-        f"jupyter_carbon history{where}: {len(summaries)} sessions",
+        f"jupyter_carbon history{where}: {plural(len(summaries), 'session')}",
         f"{'start (UTC)':<17} {'cells':>6} {'measured':>10} {'energy':>10} {'CO2e':>16} "
         f"{'errors':>6}",
     ]
