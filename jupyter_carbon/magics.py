@@ -317,7 +317,7 @@ class CarbonMagics(Magics):
         written = itertools.count()
         records = self.session.every_record(idle=True, by_start=True)
         path = export_records((r for r, _ in zip(records, written)), command.args[0])
-        print(f"jupyter_carbon: wrote {next(written)} records to {path}")
+        print(f"jupyter_carbon: wrote {plural(next(written), 'record')} to {path}")
 
 
 def _run_body(shell: Any, cell: str) -> Any:

@@ -215,6 +215,13 @@ def test_status_summary_reset_help(shell, capsys):
     assert records(shell) == []
 
 
+def test_export_of_one_record_says_so_in_the_singular(shell, tmp_path, capsys):
+    run(shell, "%%carbon --label one\nx = 1")
+    capsys.readouterr()
+    run(shell, f"%carbon export {tmp_path / 'one.json'}")
+    assert f"wrote 1 record to {tmp_path / 'one.json'}" in capsys.readouterr().out
+
+
 def test_config_line_traitlets_and_env(shell, capsys, caplog):
     run(shell, "%carbon config region=FR pue=1.2 interval=0.5")
     session = get_extension(shell).session

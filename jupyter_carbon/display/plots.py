@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, cast
 
 from ..digest import Digest, as_digest
 from ..units import CO2E_UNITS, unit_for
+from .text import plural
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -319,7 +320,7 @@ def report_plots(digest: Digest) -> list[tuple[str, bytes]]:
     return [
         (bars_title(digest.count), bars_png(per_component, digest.ok)),
         (
-            f"Cumulative CO2e ({digest.count:,} records)",
+            f"Cumulative CO2e ({plural(digest.count, 'record')})",
             cumulative_png(digest, width_in=8.0, height_in=3.0),
         ),
     ]
