@@ -381,13 +381,12 @@ class WindowRecord:
             f"energy_j={self.energy_j:.6g}, co2e_g={self.co2e_g:.6g})"
         )
 
-    def to_dict(self, *, datetimes: bool = False, line_type: str | None = None) -> dict[str, Any]:
+    def to_dict(self, *, datetimes: bool = False) -> dict[str, Any]:
         """Plain JSON-able dict: every field under its own name, then the derived ``energy_j``,
         ``co2e_g`` and ``duration_s`` for readers that do not rebuild the record (``jq``).
 
         Times are ISO 8601 strings; ``datetimes=True`` leaves them ``datetime`` objects for an
-        encoder that writes the same text itself, faster (the log's orjson). ``line_type``: a
-        first entry ``"type": line_type``, as the session log's lines have.
+        encoder that writes the same text itself, faster (the log's orjson).
         """
         energy_j = self.energy_j
         start_utc: datetime | str = self.start_utc
@@ -396,8 +395,7 @@ class WindowRecord:
         if not datetimes:
             start_utc, end_utc = self.start_utc.isoformat(), self.end_utc.isoformat()
             intensity_utc = None if self.intensity_utc is None else self.intensity_utc.isoformat()
-        out = {
-            "type": line_type,
+        return {
             "schema": RECORD_SCHEMA,
             "id": self.id,
             "label": self.label,
@@ -431,9 +429,6 @@ class WindowRecord:
             "meter": self.meter,
             "source_sha1": self.source_sha1,
         }
-        if line_type is None:
-            del out["type"]
-        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> WindowRecord:

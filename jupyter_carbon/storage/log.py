@@ -95,9 +95,6 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forked)
 
 _LINE = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
-#: A record's line without ``extra``: its keys are all text, none to convert (what add-ons
-#: attach in ``extra`` may be keyed by numbers, written as text as ``json`` does).
-_TEXT_KEYS_LINE = orjson.OPT_APPEND_NEWLINE
 
 
 def _line(obj: dict[str, Any]) -> bytes:
@@ -121,11 +118,7 @@ def public_config(config: Config | Mapping[str, Any]) -> dict[str, Any]:
 
 def record_line(record: WindowRecord) -> bytes:
     """The log line of ``record``; raises TypeError or ValueError for a value JSON cannot hold."""
-    # orjson writes isoformat()'s text
-    return orjson.dumps(
-        record.to_dict(datetimes=True, line_type="record"),
-        option=_LINE if record.extra else _TEXT_KEYS_LINE,
-    )
+    return _line({"type": "record", **record.to_dict(datetimes=True)})  # isoformat()'s text
 
 
 class SessionLog:
